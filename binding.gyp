@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "trm_native",
+      "sources": [
+        "native/binding.cpp",
+        "native/binding_ops.cpp",
+        "native/threadpool.cpp",
+        "native/cpu_features.cpp",
+        "native/gemm/gemm.cpp",
+        "native/gemm/kernel_avx512.cpp",
+        "native/gemm/kernel_avx2.cpp",
+        "native/gemm/kernel_portable.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags": ["-O3", "-fno-math-errno"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

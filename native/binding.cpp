@@ -1,0 +1,128 @@
+// binding.cpp: the addon's entry point. Registers the runtime controls (threads, dispatch path,
+// FMA peak) and the GEMM; register_ops (binding_ops.cpp) adds the fused elementwise kernels.
+// Kernels run synchronously on the calling JS thread plus the pool, directly on the memory of the
+// typed arrays passed in: nothing is copied and no JS buffer is kept past the call.
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "gemm/gemm.h"
+#include "napi_util.h"
+#include "threadpool.h"
+
+namespace trm {
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CpuFeatures& f = cpu_features();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", isa_name(active_isa()));
+  Isa best = f.AVX512() ? Isa::Avx512 : f.AVX2() ? Isa::Avx2 : Isa::Portable;
+  o.Set("bestIsa", isa_name(best));
+  GemmKernelInfo k = active_isa() == Isa::Avx512 ? gemm_kernel_avx512()
+                     : active_isa() == Isa::Avx2 ? gemm_kernel_avx2() : gemm_kernel_portable();
+  o.Set("gemmKernel", k.name);
+  o.Set("threads", pool_threads());
+  Napi::Object feats = Napi::Object::New(env);
+  feats.Set("avx2", f.avx2); feats.Set("fma", f.fma); feats.Set("avx512f", f.avx512f);
+  feats.Set("avx512bw", f.avx512bw); feats.Set("avx512dq", f.avx512dq); feats.Set("avx512vl", f.avx512vl);
+  feats.Set("avx512bf16", f.avx512bf16); feats.Set("osAvx", f.os_avx); feats.Set("osAvx512", f.os_avx512);
+  o.Set("features", feats);
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args a{info, "setThreads"};
+  a.expect_count(1);
+  long n = a.i64s(0);
+  if (n < 1 || n > 256) a.fail("thread count must be in 1..256, got " + std::to_string(n));
+  pool_set_threads((int)n);
+  return Napi::Number::New(info.Env(), pool_threads());
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Args a{info, "setIsa"};
+  a.expect_count(1);
+  std::string s = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  Isa isa;
+  if (s == "portable") isa = Isa::Portable;
+  else if (s == "avx2") isa = Isa::Avx2;
+  else if (s == "avx512") isa = Isa::Avx512;
+  else a.fail("expected 'portable', 'avx2' or 'avx512', got '" + s + "'");
+  return Napi::Boolean::New(info.Env(), set_active_isa(isa));
+}
+
+// fmaPeak(seconds, threads): register-only FMA loop on `threads` threads at once; total GFLOP/s.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Args a{info, "fmaPeak"};
+  a.expect_count(2);
+  double secs = a.f64s(0);
+  long threads = a.i64s(1);
+  if (threads < 1) threads = 1;
+  int saved = pool_threads();
+  pool_set_threads((int)threads);
+  std::vector<double> per(threads, 0.0);
+  Isa isa = active_isa();
+  parallel_run([&](int ith, int) {
+    per[ith] = isa == Isa::Avx512 ? fma_peak_avx512(secs) : isa == Isa::Avx2 ? fma_peak_avx2(secs) : 0.0;
+  });
+  pool_set_threads(saved);
+  double total = 0;
+  for (double p : per) total += p;
+  return Napi::Number::New(info.Env(), total);
+}
+
+size_t extent(bool trans, long rows, long cols, long ld) {  // elements one operand spans
+  if (rows == 0 || cols == 0) return 0;
+  return trans ? (size_t)(cols - 1) * ld + rows : (size_t)(rows - 1) * ld + cols;
+}
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args a{info, "gemm"};
+  a.expect_count(17);
+  GemmArgs g;
+  g.trans_a = a.flag(0); g.trans_b = a.flag(1);
+  g.M = a.i64s(2); g.N = a.i64s(3); g.K = a.i64s(4);
+  g.alpha = (float)a.f64s(5);
+  size_t la, lb, lc;
+  g.A = a.f32(6, &la); g.lda = a.i64s(7); g.stride_a = a.i64s(8);
+  g.B = a.f32(9, &lb); g.ldb = a.i64s(10); g.stride_b = a.i64s(11);
+  g.beta = (float)a.f64s(12);
+  g.C = a.f32(13, &lc); g.ldc = a.i64s(14); g.stride_c = a.i64s(15);
+  g.batch = a.i64s(16);
+  if (g.ldc < g.N) a.fail("ldc " + std::to_string(g.ldc) + " < N " + std::to_string(g.N));
+  if (g.lda < (g.trans_a ? g.M : g.K)) a.fail("lda too small");
+  if (g.ldb < (g.trans_b ? g.K : g.N)) a.fail("ldb too small");
+  if (g.batch > 0 && g.M > 0 && g.N > 0) {
+    size_t nb = (size_t)(g.batch - 1);
+    // op(A) is M x K: stored K x M when transposed.
+    size_t ea = g.trans_a ? extent(false, g.K, g.M, g.lda) : extent(false, g.M, g.K, g.lda);
+    size_t eb = g.trans_b ? extent(false, g.N, g.K, g.ldb) : extent(false, g.K, g.N, g.ldb);
+    if (g.K > 0) {
+      a.check_len("A", la, nb * g.stride_a + ea);
+      a.check_len("B", lb, nb * g.stride_b + eb);
+    }
+    a.check_len("C", lc, nb * g.stride_c + extent(false, g.M, g.N, g.ldc));
+  }
+  gemm(g);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  register_ops(env, exports);
+  return exports;
+}
+
+}  // namespace trm
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return trm::Init(env, exports); }
+NODE_API_MODULE(trm_native, InitModule)

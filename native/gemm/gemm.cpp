@@ -1,0 +1,210 @@
+// gemm.cpp: the blocked GEMM driver (BLIS loop order) over the micro-kernel of the active path.
+//
+//   for jc in N by NC:                     B block  (KC x NC, packed, shared, L3)
+//     for pc in K by KC:                   packed together by all threads, then a barrier
+//       for ic in this thread's rows by MC: A block (MC x KC, packed per thread, L2)
+//         for jr in NC by NR:               B micro-panel (KC x NR) stays in L1
+//           for ir in MC by MR:             micro-kernel: MR x NR of C in registers
+//
+// Threads split the rows of C (in whole MR strips) when M is large enough, else the NR panels of
+// each B block. Either way one thread owns each C element and sums its k blocks in order, so the
+// result does not depend on the thread count. A batch of small products is instead split item by
+// item across threads, each running the single-thread loop above with its own buffers.
+#include "gemm.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "../cpu_features.h"
+#include "../threadpool.h"
+
+namespace trm {
+namespace {
+
+struct AlignedBuf {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t want) {
+    if (want > n) {
+      std::free(p);
+      n = want + 64;
+      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
+    }
+    return p;
+  }
+  ~AlignedBuf() { std::free(p); }
+};
+
+thread_local AlignedBuf tl_pack_a, tl_pack_b;
+AlignedBuf g_shared_b;
+
+GemmKernelInfo active_kernel() {
+  GemmKernelInfo k;
+  switch (active_isa()) {
+    case Isa::Avx512: k = gemm_kernel_avx512(); break;
+    case Isa::Avx2: k = gemm_kernel_avx2(); break;
+    default: k = gemm_kernel_portable(); break;
+  }
+  // Blocking overrides for tuning experiments (bench only; results do not depend on them beyond
+  // the order of the k-sum).
+  if (const char* e = std::getenv("TRM_GEMM_MC")) k.mc = (std::atoi(e) / k.mr) * k.mr > 0 ? (std::atoi(e) / k.mr) * k.mr : k.mc;
+  if (const char* e = std::getenv("TRM_GEMM_KC")) k.kc = std::atoi(e) > 0 ? std::atoi(e) : k.kc;
+  if (const char* e = std::getenv("TRM_GEMM_NC")) k.nc = (std::atoi(e) / k.nr) * k.nr > 0 ? (std::atoi(e) / k.nr) * k.nr : k.nc;
+  return k;
+}
+
+// Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
+void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR) {
+  for (long i0 = 0; i0 < mc; i0 += MR) {
+    long mr = mc - i0 < MR ? mc - i0 : MR;
+    if (trans) {  // A(i,k) = A[k*lda + i]: each k gives MR consecutive floats
+      for (long k = 0; k < kc; k++) {
+        const float* src = A + (pc + k) * lda + ic + i0;
+        float* d = dst + k * MR;
+        long i = 0;
+        for (; i < mr; i++) d[i] = src[i];
+        for (; i < MR; i++) d[i] = 0.f;
+      }
+    } else {      // A(i,k) = A[i*lda + k]: read MR rows side by side
+      long i = 0;
+      for (; i < mr; i++) {
+        const float* src = A + (ic + i0 + i) * lda + pc;
+        for (long k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+      }
+      for (; i < MR; i++)
+        for (long k = 0; k < kc; k++) dst[k * MR + i] = 0.f;
+    }
+    dst += kc * MR;
+  }
+}
+
+// Pack NR-column panels [p0, p1) of op(B)[pc:pc+kc, jc:jc+nc] (panel p covers columns p*NR..),
+// k-major, zero-padding past nc.
+void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, long jc, long nc,
+            long p0, long p1, int NR) {
+  for (long p = p0; p < p1; p++) {
+    long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+    float* d = dst + p * kc * NR;
+    if (!trans) {  // B(k,j) = B[k*ldb + j]: NR consecutive floats per k
+      for (long k = 0; k < kc; k++) {
+        const float* src = B + (pc + k) * ldb + jc + j0;
+        float* dk = d + k * NR;
+        long j = 0;
+        for (; j < nr; j++) dk[j] = src[j];
+        for (; j < NR; j++) dk[j] = 0.f;
+      }
+    } else {       // B(k,j) = B[j*ldb + k]
+      long j = 0;
+      for (; j < nr; j++) {
+        const float* src = B + (jc + j0 + j) * ldb + pc;
+        for (long k = 0; k < kc; k++) d[k * NR + j] = src[k];
+      }
+      for (; j < NR; j++)
+        for (long k = 0; k < kc; k++) d[k * NR + j] = 0.f;
+    }
+  }
+}
+
+// C = beta*C for a K == 0 product (no micro-kernel call happens).
+void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
+  for (long i = r0; i < r1; i++) {
+    float* c = C + i * ldc;
+    if (beta == 0.f) std::memset(c, 0, N * sizeof(float));
+    else for (long j = 0; j < N; j++) c[j] *= beta;
+  }
+}
+
+// One product inside a parallel region. Rows [r0, r1) of C belong to this thread when
+// split_rows; otherwise all rows, and panels are split. shared_b is the B buffer every
+// participating thread sees (the thread's own buffer when nth == 1).
+void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const float* B, float* C,
+              float beta, int ith, int nth, bool split_rows, float* shared_b) {
+  const int MR = kr.mr, NR = kr.nr;
+  const long M = g.M, N = g.N, K = g.K;
+  long r0 = 0, r1 = M;
+  if (split_rows) {
+    long strips = (M + MR - 1) / MR, s0, s1;
+    split_range(strips, ith, nth, &s0, &s1);
+    r0 = s0 * MR;
+    r1 = s1 * MR < M ? s1 * MR : M;
+  }
+  if (K == 0) {
+    if (split_rows) scale_c(C, g.ldc, r0, r1, N, beta);
+    else {
+      long lo, hi;
+      split_range(M, ith, nth, &lo, &hi);
+      scale_c(C, g.ldc, lo, hi, N, beta);
+    }
+    return;
+  }
+  float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
+  for (long jc = 0; jc < N; jc += kr.nc) {
+    long nc = N - jc < kr.nc ? N - jc : kr.nc;
+    long panels = (nc + NR - 1) / NR;
+    for (long pc = 0; pc < K; pc += kr.kc) {
+      long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      float b_eff = pc == 0 ? beta : 1.f;
+      long p0, p1;
+      split_range(panels, ith, nth, &p0, &p1);
+      if (split_rows) {
+        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR);
+        if (nth > 1) barrier();
+        p0 = 0;
+        p1 = panels;
+      } else {
+        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR);
+      }
+      for (long ic = r0; ic < r1; ic += kr.mc) {
+        long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
+        pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR);
+        for (long p = p0; p < p1; p++) {
+          long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          const float* pb = shared_b + p * kc * NR;
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            long mr = mc - i0 < MR ? mc - i0 : MR;
+            kr.kernel(kc, pa + i0 * kc, pb, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+          }
+        }
+      }
+      if (split_rows && nth > 1) barrier();  // everyone is done with shared_b before it is repacked
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmArgs& g) {
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  const GemmKernelInfo kr = active_kernel();
+  const int nth = pool_threads();
+  const double flops_item = 2.0 * g.M * g.N * g.K;
+  // Small independent items: one thread per item (no barriers, private buffers). Items that
+  // accumulate into one C (stride_c == 0) must run in order, so they never take this branch.
+  bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 && flops_item < 4e6;
+  if (by_item) {
+    parallel_run([&](int ith, int nt) {
+      long b0, b1;
+      split_range(g.batch, ith, nt, &b0, &b1);
+      float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + kr.nr - 1) / kr.nr) * kr.nr);
+      for (long b = b0; b < b1; b++)
+        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true, pb);
+    });
+    return;
+  }
+  // Split rows when there are at least two MR strips per thread; otherwise split B panels.
+  bool split_rows = g.M >= (long)kr.mr * 2 * nth;
+  long panel_floats = (long)kr.kc * ((kr.nc + kr.nr - 1) / kr.nr) * kr.nr;
+  float* shared_b = nth > 1 ? g_shared_b.get(panel_floats) : nullptr;
+  int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
+  parallel_run([&](int ith, int nt) {
+    float* pb = (split_rows && nt > 1) ? shared_b : tl_pack_b.get(panel_floats);
+    for (long b = 0; b < g.batch; b++) {
+      float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
+      gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows, pb);
+    }
+  }, use);
+}
+
+}  // namespace trm

@@ -1,0 +1,49 @@
+// gemm.h: single-precision matrix multiply, C = alpha * op(A) * op(B) + beta * C, row-major.
+//
+// op(A) is M x K: A[i*lda + k] (trans_a = false) or A[k*lda + i] (trans_a = true).
+// op(B) is K x N: B[k*ldb + j] (trans_b = false) or B[j*ldb + k] (trans_b = true).
+// C is M x N: C[i*ldc + j]. beta == 0 overwrites C without reading it (NaN in C is ignored).
+// Batched form: item b uses A + b*stride_a, B + b*stride_b, C + b*stride_c. stride_c == 0 means
+// every item accumulates into the same C (a sum of products, in batch order).
+//
+// Result bits depend only on the inputs and the dispatch path, not on the thread count: every
+// element of C is produced by one thread, summing over k in a fixed blocked order.
+#pragma once
+
+namespace trm {
+
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  long M = 0, N = 0, K = 0;
+  float alpha = 1.f, beta = 0.f;
+  const float* A = nullptr; long lda = 0, stride_a = 0;
+  const float* B = nullptr; long ldb = 0, stride_b = 0;
+  float* C = nullptr;       long ldc = 0, stride_c = 0;
+  long batch = 1;
+};
+
+void gemm(const GemmArgs& g);
+
+// Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
+// (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
+// reads C.
+typedef void (*GemmMicroKernel)(long kc, const float* pa, const float* pb, float* c, long ldc,
+                                long m, long n, float alpha, float beta);
+
+struct GemmKernelInfo {
+  GemmMicroKernel kernel;
+  int mr, nr;          // register tile
+  int mc, kc, nc;      // cache blocking: A block mc x kc (L2), B block kc x nc (L3)
+  const char* name;
+};
+
+GemmKernelInfo gemm_kernel_avx512();
+GemmKernelInfo gemm_kernel_avx2();
+GemmKernelInfo gemm_kernel_portable();
+
+// Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a
+// loop of independent register-only FMAs running for about `seconds`.
+double fma_peak_avx512(double seconds);
+double fma_peak_avx2(double seconds);
+
+}  // namespace trm

@@ -1,0 +1,52 @@
+/**
+ * gemm.ts: the checked entry to the matrix multiply, C = alpha*op(A)*op(B) + beta*C (row-major).
+ * Leading dimensions default to the dense layout; batch strides default to one dense matrix per
+ * item (strideC = 0 sums every item's product into one C). Sizes are validated here, so a wrong
+ * shape is a ShapeError naming the operand, never an out-of-bounds read in C++.
+ */
+import { ShapeError } from '../errors.js';
+import type { F32 } from './backend.js';
+import { kernels } from './select.js';
+
+export interface GemmCall {
+  A: F32; B: F32; C: F32;
+  M: number; N: number; K: number;
+  transA?: boolean; transB?: boolean;
+  alpha?: number; beta?: number;
+  lda?: number; ldb?: number; ldc?: number;
+  strideA?: number; strideB?: number; strideC?: number;
+  batch?: number;
+}
+
+function need(op: string, name: string, have: number, want: number, shape: string): void {
+  if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
+}
+
+function checkInt(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+}
+
+export function gemm(c: GemmCall): void {
+  const op = 'gemm';
+  const ta = c.transA ?? false, tb = c.transB ?? false;
+  const { M, N, K } = c;
+  const batch = c.batch ?? 1;
+  const lda = c.lda ?? (ta ? M : K), ldb = c.ldb ?? (tb ? K : N), ldc = c.ldc ?? N;
+  const strideA = c.strideA ?? (batch > 1 ? M * K : 0);
+  const strideB = c.strideB ?? (batch > 1 ? K * N : 0);
+  const strideC = c.strideC ?? (batch > 1 ? M * N : 0);
+  for (const [k, v] of Object.entries({ M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch })) checkInt(op, k, v);
+  if (lda < (ta ? M : K)) throw new ShapeError(`${op}: lda ${lda} < ${ta ? 'M' : 'K'} = ${ta ? M : K} (transA=${ta})`);
+  if (ldb < (tb ? K : N)) throw new ShapeError(`${op}: ldb ${ldb} < ${tb ? 'K' : 'N'} = ${tb ? K : N} (transB=${tb})`);
+  if (ldc < N) throw new ShapeError(`${op}: ldc ${ldc} < N = ${N}`);
+  const dims = `M=${M} N=${N} K=${K} batch=${batch}`;
+  if (M > 0 && N > 0 && batch > 0) {
+    const rowsA = ta ? K : M, colsA = ta ? M : K, rowsB = tb ? N : K, colsB = tb ? K : N;
+    if (K > 0) {
+      need(op, 'A', c.A.length, (batch - 1) * strideA + (rowsA - 1) * lda + colsA, `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`);
+      need(op, 'B', c.B.length, (batch - 1) * strideB + (rowsB - 1) * ldb + colsB, `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`);
+    }
+    need(op, 'C', c.C.length, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
+  }
+  kernels().gemm(ta, tb, M, N, K, c.alpha ?? 1, c.A, lda, strideA, c.B, ldb, strideB, c.beta ?? 0, c.C, ldc, strideC, batch);
+}

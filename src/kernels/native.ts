@@ -1,0 +1,47 @@
+/**
+ * native.ts: loads the C++ addon (build/Release/trm_native.node, built by node-gyp during
+ * `npm ci`). If it cannot load, or TRM_KERNELS=ref asks for the reference kernels, `addon` is null
+ * and `addonError` says why; select.ts then warns once and falls back to ref/.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KernelBackend } from './backend.js';
+
+export interface NativeInfo {
+  isa: 'avx512' | 'avx2' | 'portable';
+  bestIsa: 'avx512' | 'avx2' | 'portable';
+  gemmKernel: string;
+  threads: number;
+  features: Record<string, boolean>;
+}
+
+/** The addon: every KernelBackend kernel under the same name, plus runtime controls. */
+export interface NativeAddon extends Omit<KernelBackend, 'name'> {
+  info(): NativeInfo;
+  setThreads(n: number): number;
+  /** Force a dispatch path; false if this CPU cannot run it. */
+  setIsa(isa: 'avx512' | 'avx2' | 'portable'): boolean;
+  /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
+  fmaPeak(seconds: number, threads: number): number;
+}
+
+/** The package root: two levels above this file, whether it runs from src/ or dist/. */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function load(): { addon: NativeAddon | null; error: string | null } {
+  if (process.env.TRM_KERNELS === 'ref') return { addon: null, error: 'TRM_KERNELS=ref' };
+  const path = join(packageRoot, 'build', 'Release', 'trm_native.node');
+  if (!existsSync(path)) return { addon: null, error: `${path} not found (run 'npm ci' or 'npm run build')` };
+  try {
+    const require = createRequire(import.meta.url);
+    return { addon: require(path) as NativeAddon, error: null };
+  } catch (e) {
+    return { addon: null, error: `${path} failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+const loaded = load();
+export const addon: NativeAddon | null = loaded.addon;
+export const addonError: string | null = loaded.error;
