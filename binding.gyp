@@ -10,7 +10,14 @@
         "native/gemm/gemm.cpp",
         "native/gemm/kernel_avx512.cpp",
         "native/gemm/kernel_avx2.cpp",
-        "native/gemm/kernel_portable.cpp"
+        "native/gemm/kernel_portable.cpp",
+        "native/ops/attention.cpp",
+        "native/ops/elementwise.cpp",
+        "native/ops/embedding.cpp",
+        "native/ops/losses.cpp",
+        "native/ops/optim.cpp",
+        "native/ops/rmsnorm.cpp",
+        "native/ops/swiglu.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,0 +1,90 @@
+// ops.h: the fused non-GEMM kernels (one file per family in native/ops/), with the signatures of
+// src/kernels/backend.ts in llm.c order: outputs, saved-for-backward, inputs, weights, sizes,
+// scalars. Sizes are validated by the caller (the TS wrappers and binding_ops.cpp); these
+// functions trust them, never allocate a tensor and keep no pointer past the call.
+//
+// Threading: every kernel splits its work with parallel_for below. Each output element is written
+// by exactly one thread and every reduction runs in a fixed order (per row, per column, or in
+// fixed-size chunks for sum), so the results are bitwise the same for any thread count.
+#pragma once
+#include <cstdint>
+
+#include "../threadpool.h"
+
+namespace trm {
+
+// Below this much work (elements touched) a kernel runs on the calling thread only.
+constexpr long kMinParallelWork = 16384;
+
+// Run f(lo, hi) over contiguous parts of [0, n), one part per thread; `work` decides whether the
+// pool is worth waking. Must not be called from inside another parallel region.
+template <class F>
+inline void parallel_for(long n, long work, F&& f) {
+  parallel_run([&](int ith, int nth) {
+    long lo, hi;
+    split_range(n, ith, nth, &lo, &hi);
+    if (lo < hi) f(lo, hi);
+  }, work < kMinParallelWork ? 1 : 0);
+}
+
+// Dot product of two float rows in float64, in a fixed lane order (used by per-row reductions).
+inline double dot_f64(const float* a, const float* b, long n) {
+  double acc[8] = {0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += (double)a[i + j] * b[i + j];
+  for (; i < n; i++) acc[0] += (double)a[i] * b[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// ---- elementwise (elementwise.cpp) ---------------------------------------------------------
+void add(float* out, const float* a, const float* b, long n);
+void add3(float* out, const float* a, const float* b, const float* c, long n);
+void axpby(float* out, const float* a, const float* b, double alpha, double beta, long n);
+void scale(float* out, const float* inp, double alpha, long n);
+// Sum in float64 over fixed chunks of kSumChunk, chunk partials added in index order.
+double sum(const float* inp, long n);
+
+// ---- RMSNorm without weight (rmsnorm.cpp) ----------------------------------------------------
+void rmsnorm_forward(float* out, float* rstd, const float* inp, long N, long D, double eps);
+void rmsnorm_backward(float* dinp, const float* dout, const float* out, const float* rstd, long N, long D);
+void rmsnorm_seq_forward(float* out, float* rstd, const float* inp, long B, long S, long D, double eps);
+void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, const float* rstd, long B, long S, long D);
+
+// ---- SwiGLU (swiglu.cpp) ----------------------------------------------------------------------
+void swiglu_forward(float* out, const float* gate_up, long N, long H);
+void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
+
+// ---- embeddings (embedding.cpp) -----------------------------------------------------------------
+// Index of the first id outside [0, V), or -1 when all are valid.
+long first_bad_id(const int32_t* ids, long N, long V);
+void embedding_forward(float* out, const int32_t* ids, const float* table, long N, long D, double scale);
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, long N, long D, double scale);
+
+// ---- losses and metrics (losses.cpp) --------------------------------------------------------------
+// Index of the first label that is neither ignore_index nor in [0, V), or -1.
+long first_bad_label(const int32_t* labels, long N, long V, long ignore_index);
+void stablemax_ce_forward(float* loss, const float* logits, const int32_t* labels, long N, long V, long ignore_index);
+void stablemax_ce_backward(float* dlogits, const float* dloss, const float* logits, const int32_t* labels,
+                           long N, long V, long ignore_index);
+void bce_logits_forward(float* loss, const float* logits, const float* targets, long N);
+void bce_logits_backward(float* dlogits, const float* dloss, const float* logits, const float* targets, long N);
+void argmax(int32_t* out, const float* logits, long N, long V);
+void match_counts(uint8_t* seq_correct, int32_t* counts, const int32_t* pred, const int32_t* labels,
+                  long B, long S, long ignore_index);
+
+// ---- attention helpers (attention.cpp) --------------------------------------------------------------
+void softmax_forward(float* out, const float* inp, long N, long V);
+void softmax_backward(float* dinp, const float* dout, const float* out, long N, long V);
+void rope_forward(float* out, const float* inp, const float* cos, const float* sin, long B, long S, long H, long Dh);
+void rope_backward(float* dinp, const float* dout, const float* cos, const float* sin, long B, long S, long H, long Dh);
+
+// ---- optimizers and EMA (optim.cpp) ------------------------------------------------------------------
+void adam_atan2_step(float* param, float* m, float* v, const float* grad, long n, double lr, double beta1,
+                     double beta2, double wd, long step);
+void adamw_step(float* param, float* m, float* v, const float* grad, long n, double lr, double beta1,
+                double beta2, double eps, double wd, long step);
+void sign_sgd_step(float* param, const float* grad, long n, double lr, double wd);
+void ema_update(float* shadow, const float* param, long n, double decay);
+
+}  // namespace trm
