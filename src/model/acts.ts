@@ -1,0 +1,102 @@
+/**
+ * acts.ts: every activation buffer of one supervision step, declared with its shape and allocated
+ * once per batch size (allocActs); a step with another B is an error. The gradient-carrying
+ * recursion keeps n+1 NetActs (one per net call); the T-1 gradient-free recursions reuse calls[0]
+ * as scratch and save nothing. Backward scratch is shared between the layers that need it.
+ */
+import { ShapeError } from '../errors.js';
+import { type AttentionActs, type AttentionScratch, type RopeTables, ropeTables } from '../nn/attention.js';
+import type { MlpActs, MlpScratch } from '../nn/mlp.js';
+import type { TokenMixerActs, TokenMixerScratch } from '../nn/token-mixer.js';
+import { type Dims, type TrmConfig, dims } from './config.js';
+
+export interface BlockActs {
+  mixer: TokenMixerActs | AttentionActs; // token mixer (mlp_t) or attention
+  n1: Float32Array;    // (B, S, D) after the first post-norm
+  rstd1: Float32Array; // (B, D) sequence-axis norm (mlp_t) or (B, S) hidden-axis norm (attention)
+  mlp: MlpActs;
+  n2: Float32Array;    // (B, S, D) block output
+  rstd2: Float32Array; // (B, S)
+}
+
+/** One net call f(h + u): `inp` = h + u (filled by the caller), blocks[L_layers-1].n2 = output. */
+export interface NetActs {
+  inp: Float32Array; // (B, S, D)
+  blocks: BlockActs[];
+}
+
+export interface StepActs {
+  d: Dims;
+  rope: RopeTables | null;
+  x: Float32Array;       // (B, S, D) input embedding
+  yx: Float32Array;      // (B, S, D) y + x, the z-update's injection
+  calls: NetActs[];      // n + 1
+  logits: Float32Array;  // (B, L, V)
+  q: Float32Array;       // (B, 2) [q_halt, q_continue]
+  qHalt: Float32Array;   // (B)
+  tokLoss: Float32Array; // (B*L) per-token stablemax CE
+  preds: Int32Array;     // (B*L)
+  seqCorrect: Uint8Array; // (B)
+  counts: Int32Array;    // (2B) [valid, correct] per sample
+  target: Float32Array;  // (B) seqCorrect as float
+  bce: Float32Array;     // (B)
+  // backward
+  dlogits: Float32Array; // (B, L, V)
+  dtok: Float32Array;    // (B*L)
+  dq: Float32Array;      // (B, 2)
+  dqHalt: Float32Array;  // (B)
+  dbce: Float32Array;    // (B)
+  dh: Float32Array;      // (B, S, D) gradient flowing back through the net calls
+  dx: Float32Array;      // (B, S, D) gradient of x, summed over the n z-updates
+  r: Float32Array;       // (B, S, D) residual scratch (forward) / dr (backward)
+  dn1: Float32Array;     // (B, S, D)
+  mlpScratch: MlpScratch;
+  mixScratch: TokenMixerScratch | AttentionScratch;
+}
+
+const f32 = (n: number) => new Float32Array(n);
+
+/** Allocate all buffers of a supervision step for batch size B. */
+export function allocActs(c: TrmConfig, B: number): StepActs {
+  if (!Number.isInteger(B) || B < 1) throw new ShapeError(`allocActs: batch size must be a positive integer, got ${B}`);
+  const d = dims(c, B);
+  const { S, D, L, V, I, Is, H, hd } = d, N = B * S, E = H * hd;
+  const block = (): BlockActs => ({
+    mixer: c.mlp_t
+      ? { gateUp: f32(B * 2 * Is * D), h: f32(B * Is * D) }
+      : { q: f32(N * E), k: f32(N * E), v: f32(N * E), att: f32(B * H * S * S), ctx: f32(N * E) },
+    n1: f32(N * D), rstd1: f32(c.mlp_t ? B * D : N),
+    mlp: { gateUp: f32(N * 2 * I), h: f32(N * I) },
+    n2: f32(N * D), rstd2: f32(N),
+  });
+  const calls: NetActs[] = [];
+  for (let i = 0; i <= c.L_cycles; i++) calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
+  // backward scratch shared by the channel MLP and the token mixer (used one after the other)
+  const dgu = f32(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
+  const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
+  return {
+    d, rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
+    x: f32(N * D), yx: f32(N * D), calls,
+    logits: f32(B * L * V), q: f32(2 * B), qHalt: f32(B), tokLoss: f32(B * L), preds: new Int32Array(B * L),
+    seqCorrect: new Uint8Array(B), counts: new Int32Array(2 * B), target: f32(B), bce: f32(B),
+    dlogits: f32(B * L * V), dtok: f32(B * L), dq: f32(2 * B), dqHalt: f32(B), dbce: f32(B),
+    dh: f32(N * D), dx: f32(N * D), r: f32(N * D), dn1: f32(N * D),
+    mlpScratch: { dh: dhid.subarray(0, N * I), dgateUp: dgu.subarray(0, N * 2 * I) },
+    mixScratch: c.mlp_t
+      ? { dh: dhid.subarray(0, B * Is * D), dgateUp: dgu.subarray(0, B * 2 * Is * D) }
+      : { qkv: f32(N * 3 * E), scores: f32(B * H * S * S), datt: f32(B * H * S * S), dq: f32(N * E), dk: f32(N * E), dv: f32(N * E), dctx: f32(N * E) },
+  };
+}
+
+/** Bytes held by a StepActs (each distinct buffer counted once). */
+export function actsBytes(a: StepActs): number {
+  const seen = new Set<ArrayBuffer>();
+  let n = 0;
+  const visit = (v: unknown): void => {
+    if (ArrayBuffer.isView(v)) {
+      if (!seen.has(v.buffer as ArrayBuffer)) { seen.add(v.buffer as ArrayBuffer); n += v.buffer.byteLength; }
+    } else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
+  };
+  visit(a);
+  return n;
+}

@@ -1,0 +1,38 @@
+/**
+ * token-mixer.ts: the mlp_t token-mixing SwiGLU over the sequence axis (trm.py:86-93). The official
+ * code transposes h (B, S, D) to (B, D, S) and applies a SwiGLU of width S; here no transpose is
+ * made: per batch item b, gate_up (2Is, S) @ x_b (S, D) -> (2Is, D) is one batched GEMM sharing A
+ * (strideA = 0); SwiGLU then sees each item as one row [gate block (Is*D) | up block (Is*D)];
+ * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
+ */
+import { gemm, swigluBackward, swigluForward } from '../kernels/index.js';
+
+export interface TokenMixerActs {
+  gateUp: Float32Array; // (B, 2Is, D)
+  h: Float32Array;      // (B, Is, D)
+}
+
+export interface TokenMixerScratch {
+  dh: Float32Array;      // (B, Is, D)
+  dgateUp: Float32Array; // (B, 2Is, D)
+}
+
+/** out (B, S, D) = mixer(inp (B, S, D)); wGateUp (2Is, S), wDown (S, Is). */
+export function tokenMixerForward(out: Float32Array, acts: TokenMixerActs, inp: Float32Array, wGateUp: Float32Array, wDown: Float32Array,
+  B: number, S: number, D: number, Is: number): void {
+  gemm({ A: wGateUp, B: inp, C: acts.gateUp, M: 2 * Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 2 * Is * D });
+  swigluForward(acts.h, acts.gateUp, B, Is * D);
+  gemm({ A: wDown, B: acts.h, C: out, M: S, N: D, K: Is, batch: B, strideA: 0, strideB: Is * D, strideC: S * D });
+}
+
+/** dinp (B, S, D) += d/dinp; dwGateUp (2Is, S), dwDown (S, Is) +=. */
+export function tokenMixerBackward(dinp: Float32Array, dwGateUp: Float32Array, dwDown: Float32Array, dout: Float32Array, acts: TokenMixerActs,
+  inp: Float32Array, wGateUp: Float32Array, wDown: Float32Array, B: number, S: number, D: number, Is: number, s: TokenMixerScratch): void {
+  // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
+  gemm({ A: dout, B: acts.h, C: dwDown, M: S, N: Is, K: D, transB: true, batch: B, strideA: S * D, strideB: Is * D, strideC: 0, beta: 1 });
+  gemm({ A: wDown, B: dout, C: s.dh, M: Is, N: D, K: S, transA: true, batch: B, strideA: 0, strideB: S * D, strideC: Is * D });
+  swigluBackward(s.dgateUp, s.dh, acts.gateUp, B, Is * D);
+  // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
+  gemm({ A: s.dgateUp, B: inp, C: dwGateUp, M: 2 * Is, N: S, K: D, transB: true, batch: B, strideA: 2 * Is * D, strideB: S * D, strideC: 0, beta: 1 });
+  gemm({ A: wGateUp, B: s.dgateUp, C: dinp, M: S, N: D, K: 2 * Is, transA: true, batch: B, strideA: 0, strideB: 2 * Is * D, strideC: S * D, beta: 1 });
+}
