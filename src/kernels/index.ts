@@ -4,5 +4,6 @@
  */
 export type { KernelBackend, F32, I32, U8 } from './backend.js';
 export { gemm, type GemmCall } from './gemm.js';
+export * from './ops.js';
 export { kernels, useBackend, setThreads, backendInfo, nativeBackend, refBackend } from './select.js';
 export { addon, addonError, packageRoot } from './native.js';

@@ -4,22 +4,22 @@
  */
 import type { KernelBackend } from '../backend.js';
 import { gemm } from './gemm.js';
-
-const notYet = (name: string) => () => { throw new Error(`reference kernel ${name} is not implemented yet`); };
+import { add, add3, axpby, scale, sum } from './elementwise.js';
+import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
+import { swigluBackward, swigluForward } from './swiglu.js';
+import { embeddingBackward, embeddingForward } from './embedding.js';
+import { argmax, bceLogitsBackward, bceLogitsForward, matchCounts, stablemaxCeBackward, stablemaxCeForward } from './losses.js';
+import { ropeBackward, ropeForward, softmaxBackward, softmaxForward } from './attention.js';
+import { adamAtan2Step, adamwStep, emaUpdate, signSgdStep } from './optim.js';
 
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
-  add: notYet('add'), add3: notYet('add3'), axpby: notYet('axpby'), scale: notYet('scale'),
-  rmsnormForward: notYet('rmsnormForward'), rmsnormBackward: notYet('rmsnormBackward'),
-  rmsnormSeqForward: notYet('rmsnormSeqForward'), rmsnormSeqBackward: notYet('rmsnormSeqBackward'),
-  swigluForward: notYet('swigluForward'), swigluBackward: notYet('swigluBackward'),
-  embeddingForward: notYet('embeddingForward'), embeddingBackward: notYet('embeddingBackward'),
-  stablemaxCeForward: notYet('stablemaxCeForward'), stablemaxCeBackward: notYet('stablemaxCeBackward'),
-  bceLogitsForward: notYet('bceLogitsForward'), bceLogitsBackward: notYet('bceLogitsBackward'),
-  argmax: notYet('argmax'), matchCounts: notYet('matchCounts'), sum: notYet('sum') as never,
-  softmaxForward: notYet('softmaxForward'), softmaxBackward: notYet('softmaxBackward'),
-  ropeForward: notYet('ropeForward'), ropeBackward: notYet('ropeBackward'),
-  adamAtan2Step: notYet('adamAtan2Step'), adamwStep: notYet('adamwStep'),
-  signSgdStep: notYet('signSgdStep'), emaUpdate: notYet('emaUpdate'),
+  add, add3, axpby, scale,
+  rmsnormForward, rmsnormBackward, rmsnormSeqForward, rmsnormSeqBackward,
+  swigluForward, swigluBackward,
+  embeddingForward, embeddingBackward,
+  stablemaxCeForward, stablemaxCeBackward, bceLogitsForward, bceLogitsBackward, argmax, matchCounts, sum,
+  softmaxForward, softmaxBackward, ropeForward, ropeBackward,
+  adamAtan2Step, adamwStep, signSgdStep, emaUpdate,
 };

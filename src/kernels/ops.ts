@@ -1,0 +1,259 @@
+/**
+ * ops.ts: the checked entries to every non-GEMM kernel, one function per KernelBackend method with
+ * the same name and arguments (see backend.ts for the semantics). Each checks that sizes are
+ * non-negative integers and every array has the right type and enough elements, throwing a
+ * ShapeError such as `rmsnormForward: inp has 10 elements, (N=3, D=4) needs 12`, then runs the
+ * active backend. Index values (ids, labels) are checked by the kernels themselves (RangeError).
+ */
+import { ShapeError, TrmError } from '../errors.js';
+import type { F32, I32, U8 } from './backend.js';
+import { kernels } from './select.js';
+
+const arrayTypes = { Float32Array, Int32Array, Uint8Array };
+type ArrayType = keyof typeof arrayTypes;
+
+/** Checks each named size is a non-negative integer; returns them as "(N=3, D=4)" for messages. */
+function sizes(op: string, named: Record<string, number>): string {
+  for (const [k, v] of Object.entries(named)) {
+    if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${k} must be a non-negative integer, got ${v}`);
+  }
+  return `(${Object.entries(named).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+}
+
+/** Checks each named array has the given type and at least `want` elements. */
+function arrays(op: string, shape: string, type: ArrayType, named: Record<string, [unknown, number]>): void {
+  for (const [name, [arr, want]] of Object.entries(named)) {
+    if (!(arr instanceof arrayTypes[type])) {
+      const got = (arr as object | null | undefined)?.constructor?.name ?? String(arr);
+      throw new ShapeError(`${op}: ${name} must be ${type}, got ${got}`);
+    }
+    if (arr.length < want) throw new ShapeError(`${op}: ${name} has ${arr.length} elements, ${shape} needs ${want}`);
+  }
+}
+
+function integer(op: string, name: string, v: number, min = -Infinity): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new TrmError('TRM_BAD_ARG', `${op}: ${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got ${v}`);
+  }
+}
+
+// ---- elementwise ---------------------------------------------------------------------------
+
+/** out = a + b (out may alias a or b). */
+export function add(out: F32, a: F32, b: F32, n: number): void {
+  const sh = sizes('add', { n });
+  arrays('add', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n] });
+  kernels().add(out, a, b, n);
+}
+
+/** out = a + b + c. */
+export function add3(out: F32, a: F32, b: F32, c: F32, n: number): void {
+  const sh = sizes('add3', { n });
+  arrays('add3', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n], c: [c, n] });
+  kernels().add3(out, a, b, c, n);
+}
+
+/** out = alpha*a + beta*b. */
+export function axpby(out: F32, a: F32, b: F32, alpha: number, beta: number, n: number): void {
+  const sh = sizes('axpby', { n });
+  arrays('axpby', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n] });
+  kernels().axpby(out, a, b, alpha, beta, n);
+}
+
+/** out = alpha*inp. */
+export function scale(out: F32, inp: F32, alpha: number, n: number): void {
+  const sh = sizes('scale', { n });
+  arrays('scale', sh, 'Float32Array', { out: [out, n], inp: [inp, n] });
+  kernels().scale(out, inp, alpha, n);
+}
+
+/** Sum of inp[0:n] in float64 (same bits for any thread count). */
+export function sum(inp: F32, n: number): number {
+  const sh = sizes('sum', { n });
+  arrays('sum', sh, 'Float32Array', { inp: [inp, n] });
+  return kernels().sum(inp, n);
+}
+
+// ---- RMSNorm without weight ----------------------------------------------------------------
+
+/** out (N, D) = inp * rstd, rstd (N) = 1/sqrt(mean(inp^2) + eps) over D. */
+export function rmsnormForward(out: F32, rstd: F32, inp: F32, N: number, D: number, eps: number): void {
+  const op = 'rmsnormForward', sh = sizes(op, { N, D });
+  arrays(op, sh, 'Float32Array', { out: [out, N * D], rstd: [rstd, N], inp: [inp, N * D] });
+  kernels().rmsnormForward(out, rstd, inp, N, D, eps);
+}
+
+/** dinp = rstd * (dout - out * mean(dout * out)) over D. */
+export function rmsnormBackward(dinp: F32, dout: F32, out: F32, rstd: F32, N: number, D: number): void {
+  const op = 'rmsnormBackward', sh = sizes(op, { N, D });
+  arrays(op, sh, 'Float32Array', { dinp: [dinp, N * D], dout: [dout, N * D], out: [out, N * D], rstd: [rstd, N] });
+  kernels().rmsnormBackward(dinp, dout, out, rstd, N, D);
+}
+
+/** RMSNorm of inp (B, S, D) over s for each (b, d); rstd (B, D). */
+export function rmsnormSeqForward(out: F32, rstd: F32, inp: F32, B: number, S: number, D: number, eps: number): void {
+  const op = 'rmsnormSeqForward', sh = sizes(op, { B, S, D });
+  arrays(op, sh, 'Float32Array', { out: [out, B * S * D], rstd: [rstd, B * D], inp: [inp, B * S * D] });
+  kernels().rmsnormSeqForward(out, rstd, inp, B, S, D, eps);
+}
+
+/** Backward of rmsnormSeqForward, from the saved out and rstd. */
+export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B: number, S: number, D: number): void {
+  const op = 'rmsnormSeqBackward', sh = sizes(op, { B, S, D });
+  const n = B * S * D;
+  arrays(op, sh, 'Float32Array', { dinp: [dinp, n], dout: [dout, n], out: [out, n], rstd: [rstd, B * D] });
+  kernels().rmsnormSeqBackward(dinp, dout, out, rstd, B, S, D);
+}
+
+// ---- SwiGLU --------------------------------------------------------------------------------
+
+/** out (N, H) = silu(gate) * up, gateUp (N, 2H) rows [gate | up]. */
+export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void {
+  const op = 'swigluForward', sh = sizes(op, { N, H });
+  arrays(op, sh, 'Float32Array', { out: [out, N * H], gateUp: [gateUp, 2 * N * H] });
+  kernels().swigluForward(out, gateUp, N, H);
+}
+
+/** dgateUp (N, 2H), overwritten, from dout (N, H). */
+export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
+  const op = 'swigluBackward', sh = sizes(op, { N, H });
+  arrays(op, sh, 'Float32Array', { dgateUp: [dgateUp, 2 * N * H], dout: [dout, N * H], gateUp: [gateUp, 2 * N * H] });
+  kernels().swigluBackward(dgateUp, dout, gateUp, N, H);
+}
+
+// ---- embeddings ----------------------------------------------------------------------------
+
+/** out (N, D) = scale * table[ids[i]], table (V, D). */
+export function embeddingForward(out: F32, ids: I32, table: F32, N: number, D: number, V: number, scale: number): void {
+  const op = 'embeddingForward', sh = sizes(op, { N, D, V });
+  arrays(op, sh, 'Int32Array', { ids: [ids, N] });
+  arrays(op, sh, 'Float32Array', { out: [out, N * D], table: [table, V * D] });
+  kernels().embeddingForward(out, ids, table, N, D, V, scale);
+}
+
+/** dtable[ids[i]] += scale * dout[i], in row order. */
+export function embeddingBackward(dtable: F32, dout: F32, ids: I32, N: number, D: number, V: number, scale: number): void {
+  const op = 'embeddingBackward', sh = sizes(op, { N, D, V });
+  arrays(op, sh, 'Int32Array', { ids: [ids, N] });
+  arrays(op, sh, 'Float32Array', { dtable: [dtable, V * D], dout: [dout, N * D] });
+  kernels().embeddingBackward(dtable, dout, ids, N, D, V, scale);
+}
+
+// ---- losses and metrics --------------------------------------------------------------------
+
+/** loss (N) = stablemax cross-entropy of logits (N, V) against labels; 0 where ignored. */
+export function stablemaxCeForward(loss: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void {
+  const op = 'stablemaxCeForward', sh = sizes(op, { N, V });
+  integer(op, 'ignoreIndex', ignoreIndex);
+  arrays(op, sh, 'Int32Array', { labels: [labels, N] });
+  arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N * V] });
+  kernels().stablemaxCeForward(loss, logits, labels, N, V, ignoreIndex);
+}
+
+/** dlogits (N, V) = dloss[i] * d CE_i / d logits_i; ignored rows get 0. */
+export function stablemaxCeBackward(dlogits: F32, dloss: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void {
+  const op = 'stablemaxCeBackward', sh = sizes(op, { N, V });
+  integer(op, 'ignoreIndex', ignoreIndex);
+  arrays(op, sh, 'Int32Array', { labels: [labels, N] });
+  arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N * V], dloss: [dloss, N], logits: [logits, N * V] });
+  kernels().stablemaxCeBackward(dlogits, dloss, logits, labels, N, V, ignoreIndex);
+}
+
+/** loss (N) = max(x,0) - x*t + log1p(exp(-|x|)). */
+export function bceLogitsForward(loss: F32, logits: F32, targets: F32, N: number): void {
+  const op = 'bceLogitsForward', sh = sizes(op, { N });
+  arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N], targets: [targets, N] });
+  kernels().bceLogitsForward(loss, logits, targets, N);
+}
+
+/** dlogits = dloss * (sigmoid(x) - t). */
+export function bceLogitsBackward(dlogits: F32, dloss: F32, logits: F32, targets: F32, N: number): void {
+  const op = 'bceLogitsBackward', sh = sizes(op, { N });
+  arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N], dloss: [dloss, N], logits: [logits, N], targets: [targets, N] });
+  kernels().bceLogitsBackward(dlogits, dloss, logits, targets, N);
+}
+
+/** out (N) = first index of the max of each row of logits (N, V). */
+export function argmax(out: I32, logits: F32, N: number, V: number): void {
+  const op = 'argmax', sh = sizes(op, { N, V });
+  if (N > 0 && V < 1) throw new ShapeError(`${op}: V must be at least 1 for N=${N} rows`);
+  arrays(op, sh, 'Int32Array', { out: [out, N] });
+  arrays(op, sh, 'Float32Array', { logits: [logits, N * V] });
+  kernels().argmax(out, logits, N, V);
+}
+
+/** counts (2B) = [valid_b, correct_b]; seqCorrect (B) = 1 iff every valid token is correct. */
+export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32, B: number, S: number, ignoreIndex: number): void {
+  const op = 'matchCounts', sh = sizes(op, { B, S });
+  integer(op, 'ignoreIndex', ignoreIndex);
+  arrays(op, sh, 'Uint8Array', { seqCorrect: [seqCorrect, B] });
+  arrays(op, sh, 'Int32Array', { counts: [counts, 2 * B], pred: [pred, B * S], labels: [labels, B * S] });
+  kernels().matchCounts(seqCorrect, counts, pred, labels, B, S, ignoreIndex);
+}
+
+// ---- attention helpers ---------------------------------------------------------------------
+
+/** Row softmax: inp (N, V) -> out (N, V). */
+export function softmaxForward(out: F32, inp: F32, N: number, V: number): void {
+  const op = 'softmaxForward', sh = sizes(op, { N, V });
+  arrays(op, sh, 'Float32Array', { out: [out, N * V], inp: [inp, N * V] });
+  kernels().softmaxForward(out, inp, N, V);
+}
+
+/** dinp = out * (dout - sum(dout * out)) per row. */
+export function softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, V: number): void {
+  const op = 'softmaxBackward', sh = sizes(op, { N, V });
+  arrays(op, sh, 'Float32Array', { dinp: [dinp, N * V], dout: [dout, N * V], out: [out, N * V] });
+  kernels().softmaxBackward(dinp, dout, out, N, V);
+}
+
+function ropeArgs(op: string, out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number, names: [string, string]): void {
+  const sh = sizes(op, { B, S, H, Dh });
+  if (Dh % 2 !== 0) throw new ShapeError(`${op}: Dh must be even for the rotate-half form, got ${Dh}`);
+  const n = B * S * H * Dh;
+  arrays(op, sh, 'Float32Array', { [names[0]]: [out, n], [names[1]]: [inp, n], cos: [cos, S * Dh], sin: [sin, S * Dh] });
+}
+
+/** Rotary embedding (rotate-half) of inp (B, S, H, Dh) into out; cos/sin (S, Dh). */
+export function ropeForward(out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
+  ropeArgs('ropeForward', out, inp, cos, sin, B, S, H, Dh, ['out', 'inp']);
+  kernels().ropeForward(out, inp, cos, sin, B, S, H, Dh);
+}
+
+/** dinp = R^T dout (may alias). */
+export function ropeBackward(dinp: F32, dout: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
+  ropeArgs('ropeBackward', dinp, dout, cos, sin, B, S, H, Dh, ['dinp', 'dout']);
+  kernels().ropeBackward(dinp, dout, cos, sin, B, S, H, Dh);
+}
+
+// ---- optimizers ----------------------------------------------------------------------------
+
+/** AdamATan2 (reference/trm-algorithm.md 7.2), in place; step t starts at 1. */
+export function adamAtan2Step(param: F32, m: F32, v: F32, grad: F32, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void {
+  const op = 'adamAtan2Step', sh = sizes(op, { n });
+  integer(op, 'step', step, 1);
+  arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
+  kernels().adamAtan2Step(param, m, v, grad, n, lr, beta1, beta2, wd, step);
+}
+
+/** AdamW with decoupled decay, in place; step t starts at 1. */
+export function adamwStep(param: F32, m: F32, v: F32, grad: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void {
+  const op = 'adamwStep', sh = sizes(op, { n });
+  integer(op, 'step', step, 1);
+  arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
+  kernels().adamwStep(param, m, v, grad, n, lr, beta1, beta2, eps, wd, step);
+}
+
+/** SignSGD with decoupled decay: p = p*(1 - lr*wd) - lr*sign(grad), sign(0) = 0. */
+export function signSgdStep(param: F32, grad: F32, n: number, lr: number, wd: number): void {
+  const op = 'signSgdStep', sh = sizes(op, { n });
+  arrays(op, sh, 'Float32Array', { param: [param, n], grad: [grad, n] });
+  kernels().signSgdStep(param, grad, n, lr, wd);
+}
+
+/** shadow = decay*shadow + (1 - decay)*param. */
+export function emaUpdate(shadow: F32, param: F32, n: number, decay: number): void {
+  const op = 'emaUpdate', sh = sizes(op, { n });
+  arrays(op, sh, 'Float32Array', { shadow: [shadow, n], param: [param, n] });
+  kernels().emaUpdate(shadow, param, n, decay);
+}

@@ -1,0 +1,42 @@
+/**
+ * ops-helpers.ts: shared pieces of the ops*.test.ts suites: the backends to run each suite on,
+ * and float64 central finite differences for checking backward kernels.
+ */
+import { nativeBackend, useBackend } from '../../src/kernels/index.js';
+
+/** Every available backend, for describe.each; setup() makes it the active one. */
+export const backends = [
+  ...(nativeBackend ? [{ label: 'native', setup: () => useBackend('native') }] : []),
+  { label: 'ref', setup: () => useBackend('ref') },
+];
+
+/** Restores the default backend after a suite. */
+export function restoreBackend(): void {
+  if (nativeBackend) useBackend('native');
+}
+
+/** Central-difference gradient of sum(w * f(x)) with respect to x, all in float64. */
+export function fdGrad(f: (x: Float64Array) => ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>, h = 1e-6): Float64Array {
+  const xp = Float64Array.from(x), g = new Float64Array(x.length);
+  const L = (): number => {
+    const y = f(xp);
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += w[i] * y[i];
+    return s;
+  };
+  for (let i = 0; i < xp.length; i++) {
+    const x0 = xp[i];
+    xp[i] = x0 + h; const lp = L();
+    xp[i] = x0 - h; const lm = L();
+    xp[i] = x0;
+    g[i] = (lp - lm) / (2 * h);
+  }
+  return g;
+}
+
+/** Random integers in [0, n) (and `ignore` with probability pIgnore), from a seeded rng. */
+export function randInts(count: number, n: number, r: () => number, ignore?: number, pIgnore = 0): Int32Array {
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = ignore !== undefined && r() < pIgnore ? ignore : Math.floor(r() * n);
+  return out;
+}
