@@ -1,6 +1,9 @@
 /** The `trm` subcommands, in the order `trm --help` lists them. */
 import type { Command } from '../command.js';
-import { infoCommand } from './info.js';
+import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
+import { demoCommand } from './demo.js';
+import { infoCommand } from './info.js';
+import { selfcheckCommand } from './selfcheck.js';
 
-export const commands: Command[] = [infoCommand, dataCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand];

@@ -1,0 +1,118 @@
+/**
+ * bench/gemm.ts: GFLOP/s of the GEMM at the shapes one TRM training step runs (Sudoku, S = 97
+ * positions, D = 512), against the machine's fp32 FMA peak measured by a register-only loop.
+ *
+ *   hidden SwiGLU   gate_up  (B*97)x512  . 512x3072   forward (X W^T), dX (dY W), dW (dY^T X)
+ *                   down     (B*97)x1536 . 1536x512   forward, dX, dW
+ *   token mixer     gate_up  1024x97  . 97x512   per batch item (B*512 columns), shared weight
+ *                   down     97x512   . 512x512  per batch item
+ *
+ * Each product is timed `reps` times after one warm-up; the median is reported.
+ */
+import { addon, backendInfo, gemm, setThreads, type GemmCall } from '../kernels/index.js';
+import { TrmError } from '../errors.js';
+
+export interface GemmBenchRow {
+  name: string; op: string; B: number; threads: number;
+  M: number; N: number; K: number; batch: number;
+  ms: number; gflops: number; peak: number; ratio: number;
+}
+
+interface Shape { name: string; op: string; call: (B: number) => Omit<GemmCall, 'A' | 'B' | 'C'> }
+
+const S = 97, D = 512;
+export const gemmBenchShapes: Shape[] = [
+  { name: 'mlp.gate_up fwd', op: 'X W^T', call: B => ({ M: B * S, N: 3072, K: D, transB: true }) },
+  { name: 'mlp.gate_up dX', op: 'dY W', call: B => ({ M: B * S, N: D, K: 3072 }) },
+  { name: 'mlp.gate_up dW', op: 'dY^T X', call: B => ({ M: 3072, N: D, K: B * S, transA: true }) },
+  { name: 'mlp.down fwd', op: 'H W^T', call: B => ({ M: B * S, N: D, K: 1536, transB: true }) },
+  { name: 'mlp.down dX', op: 'dY W', call: B => ({ M: B * S, N: 1536, K: D }) },
+  { name: 'mlp.down dW', op: 'dY^T H', call: B => ({ M: D, N: 1536, K: B * S, transA: true }) },
+  { name: 'mlp_t.gate_up fwd', op: 'W X_b', call: B => ({ M: 1024, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 1024 * D }) },
+  { name: 'mlp_t.down fwd', op: 'W H_b', call: B => ({ M: S, N: D, K: 512, batch: B, strideA: 0, strideB: 512 * D, strideC: S * D }) },
+];
+
+function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, number] {
+  const batch = c.batch ?? 1;
+  const a = c.strideA === 0 ? c.M * c.K : batch * c.M * c.K;
+  const b = c.strideB === 0 ? c.K * c.N : batch * c.K * c.N;
+  return [a, b, batch * c.M * c.N];
+}
+
+function filled(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = (x / 4294967296) - 0.5; }
+  return out;
+}
+
+export function measurePeak(threads: number, seconds = 0.5): number {
+  if (!addon) throw new TrmError('TRM_NO_NATIVE', 'the FMA peak needs the native addon (build it with npm ci)');
+  return addon.fmaPeak(seconds, threads);
+}
+
+export function runGemmBench(opts: { batches?: number[]; threads?: number[]; reps?: number; onRow?: (r: GemmBenchRow) => void } = {}): GemmBenchRow[] {
+  const info = backendInfo();
+  if (info.backend !== 'native') throw new TrmError('TRM_NO_NATIVE', `gemm benchmark needs the native kernels (${info.reason ?? 'not loaded'})`);
+  const cores = info.threads;
+  const threadList = opts.threads ?? [...new Set([1, cores])];
+  const reps = opts.reps ?? 3;
+  const rows: GemmBenchRow[] = [];
+  for (const threads of threadList) {
+    const peak = measurePeak(threads);
+    setThreads(threads);
+    for (const B of opts.batches ?? [32, 256]) {
+      for (const shape of gemmBenchShapes) {
+        const c = shape.call(B);
+        const [na, nb, nc] = operandSizes(c);
+        const A = filled(na, 1), Bm = filled(nb, 2), C = new Float32Array(nc);
+        const call = { ...c, A, B: Bm, C };
+        gemm(call);  // warm-up: page faults, packing buffers
+        const times: number[] = [];
+        for (let r = 0; r < reps; r++) {
+          const t0 = process.hrtime.bigint();
+          gemm(call);
+          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        times.sort((a, b) => a - b);
+        const ms = times[times.length >> 1];
+        const batch = c.batch ?? 1;
+        const gflops = 2 * c.M * c.N * c.K * batch / ms / 1e6;
+        const row = { name: shape.name, op: shape.op, B, threads, M: c.M, N: c.N, K: c.K, batch, ms, gflops, peak, ratio: gflops / peak };
+        rows.push(row);
+        opts.onRow?.(row);
+      }
+    }
+  }
+  setThreads(cores);
+  return rows;
+}
+
+export function formatGemmRow(r: GemmBenchRow): string {
+  const dims = `${r.M}x${r.N}x${r.K}${r.batch > 1 ? ` x${r.batch}` : ''}`;
+  return `| ${r.name.padEnd(18)} | ${r.op.padEnd(7)} | ${String(r.B).padStart(3)} | ${r.threads} | ${dims.padEnd(20)} | ${r.ms.toFixed(1).padStart(8)} | ${r.gflops.toFixed(0).padStart(6)} | ${(100 * r.ratio).toFixed(0).padStart(3)}% |`;
+}
+
+export const gemmTableHeader = [
+  '| product            | op      |   B | t | M x N x K (batch)    |       ms | GFLOP/s | peak |',
+  '|--------------------|---------|-----|---|----------------------|----------|--------|------|',
+];
+
+export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[] }): Promise<void> {
+  const info = backendInfo();
+  if (!opts.json) {
+    console.log(`gemm benchmark: ${info.gemmKernel} (${info.isa}), ${info.threads} threads available`);
+    const peaks = [...new Set([1, info.threads])].map(t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t).toFixed(0)} GFLOP/s`);
+    console.log(`fp32 FMA peak (register-only loop) ${peaks.join(', ')}`);
+    console.log(gemmTableHeader.join('\n'));
+  }
+  const rows = runGemmBench({ reps: opts.reps, batches: opts.batches, onRow: r => { if (!opts.json) console.log(formatGemmRow(r)); } });
+  if (opts.json) console.log(JSON.stringify({ backend: info, rows }, null, 2));
+  else {
+    for (const B of [...new Set(rows.map(r => r.B))]) {
+      const all = rows.filter(r => r.B === B && r.threads === info.threads);
+      const min = Math.min(...all.map(r => r.ratio));
+      console.log(`B=${B}, ${info.threads} threads: lowest ${(100 * min).toFixed(0)}% of peak (target ${B >= 256 ? 75 : 60}%)`);
+    }
+  }
+}

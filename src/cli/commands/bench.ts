@@ -1,0 +1,34 @@
+/** `trm bench <suite>`: the benchmarks (speed lives here, never in tests). */
+import type { Command } from '../command.js';
+import { intOption } from '../command.js';
+import { UsageError } from '../../errors.js';
+
+type Suite = (opts: { json: boolean; reps?: number; quick?: boolean }) => Promise<void>;
+
+const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
+  gemm: { summary: 'GEMM GFLOP/s at the TRM shapes vs the measured FMA peak', load: async () => (await import('../../bench/gemm.js')).benchGemm },
+};
+
+/** Later suites (sudoku, step) register here when their modules exist. */
+export function registerBenchSuite(name: string, summary: string, load: () => Promise<Suite>): void {
+  suites[name] = { summary, load };
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'run a benchmark suite (gemm, ...)',
+  usage: '<suite> [--json] [--reps N]',
+  options: {
+    json: { type: 'boolean', description: 'print JSON instead of a table' },
+    reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
+  },
+  get details() { return 'Suites:\n' + Object.entries(suites).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`).join('\n'); },
+  async run(args) {
+    const name = args.positionals[0];
+    if (!name) throw new UsageError(`bench: name a suite (${Object.keys(suites).join(', ')})`);
+    const suite = suites[name];
+    if (!suite) throw new UsageError(`bench: unknown suite '${name}' (suites: ${Object.keys(suites).join(', ')})`);
+    const fn = await suite.load();
+    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000) });
+  },
+};
