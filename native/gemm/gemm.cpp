@@ -56,10 +56,15 @@ GemmKernelInfo active_kernel() {
 }
 
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
-void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR) {
+void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
+            GemmPackStrip fast_rowmajor, GemmPackStrip fast_colmajor) {
   for (long i0 = 0; i0 < mc; i0 += MR) {
     long mr = mc - i0 < MR ? mc - i0 : MR;
-    if (trans) {  // A(i,k) = A[k*lda + i]: each k gives MR consecutive floats
+    if (!trans && fast_rowmajor) {
+      fast_rowmajor(dst, A + (ic + i0) * lda + pc, lda, mr, kc);
+    } else if (trans && fast_colmajor) {
+      fast_colmajor(dst, A + pc * lda + ic + i0, lda, mr, kc);
+    } else if (trans) {  // A(i,k) = A[k*lda + i]: each k gives MR consecutive floats
       for (long k = 0; k < kc; k++) {
         const float* src = A + (pc + k) * lda + ic + i0;
         float* d = dst + k * MR;
@@ -83,11 +88,15 @@ void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, 
 // Pack NR-column panels [p0, p1) of op(B)[pc:pc+kc, jc:jc+nc] (panel p covers columns p*NR..),
 // k-major, zero-padding past nc.
 void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, long jc, long nc,
-            long p0, long p1, int NR) {
+            long p0, long p1, int NR, GemmPackStrip fast, GemmPackStrip fast_rowmajor) {
   for (long p = p0; p < p1; p++) {
     long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
     float* d = dst + p * kc * NR;
-    if (!trans) {  // B(k,j) = B[k*ldb + j]: NR consecutive floats per k
+    if (trans && fast) {
+      fast(d, B + (jc + j0) * ldb + pc, ldb, nr, kc);
+    } else if (!trans && fast_rowmajor) {
+      fast_rowmajor(d, B + pc * ldb + jc + j0, ldb, nr, kc);
+    } else if (!trans) {  // B(k,j) = B[k*ldb + j]: NR consecutive floats per k
       for (long k = 0; k < kc; k++) {
         const float* src = B + (pc + k) * ldb + jc + j0;
         float* dk = d + k * NR;
@@ -149,16 +158,16 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const
       long p0, p1;
       split_range(panels, ith, nth, &p0, &p1);
       if (split_rows) {
-        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR);
+        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
         if (nth > 1) barrier();
         p0 = 0;
         p1 = panels;
       } else {
-        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR);
+        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
       }
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
-        pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR);
+        pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor);
         for (long p = p0; p < p1; p++) {
           long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           const float* pb = shared_b + p * kc * NR;

@@ -30,8 +30,16 @@ void gemm(const GemmArgs& g);
 typedef void (*GemmMicroKernel)(long kc, const float* pa, const float* pb, float* c, long ldc,
                                 long m, long n, float alpha, float beta);
 
+// Packs one MR-row strip of a row-major A (A[i*lda + k], rows 0..mr-1, the rest zero) into
+// k-major order dst[k*MR + i], for k in [0, kc). Optional per path; the driver has a generic one.
+typedef void (*GemmPackStrip)(float* dst, const float* A, long lda, long mr, long kc);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
+  GemmPackStrip pack_a_rowmajor;  // may be null
+  GemmPackStrip pack_b_colmajor;  // the same for an NR-column panel of a transposed B; may be null
+  GemmPackStrip pack_a_colmajor;  // strip of a transposed A (A[k*lda + i]); may be null
+  GemmPackStrip pack_b_rowmajor;  // panel of a plain B (B[k*ldb + j]); may be null
   int mr, nr;          // register tile
   int mc, kc, nc;      // cache blocking: A block mc x kc (L2), B block kc x nc (L3)
   const char* name;

@@ -61,7 +61,7 @@ double now_s() {
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx2() { return {ukr_6x16, MR, NR, 6 * 32, 256, 4096, "avx2 6x16"}; }
+GemmKernelInfo gemm_kernel_avx2() { return {ukr_6x16, nullptr, nullptr, nullptr, nullptr, MR, NR, 6 * 48, 512, 4096, "avx2 6x16"}; }
 
 double fma_peak_avx2(double seconds) {
   __m256 x[12];

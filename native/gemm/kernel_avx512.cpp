@@ -4,6 +4,7 @@
 // no template or inline function compiled here can leak into baseline code through the linker.
 // _mm512_reduce_add_ps uses an undefined vector on purpose; GCC 12 warns about it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #include <immintrin.h>
 #include <time.h>
@@ -19,7 +20,15 @@ void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, 
                long m, long n, float alpha, float beta) {
   __m512 acc[MR][2];
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  // C is touched only after the k loop: start bringing its lines in now.
+  for (int i = 0; i < MR; i++) {
+    if (i < m) {
+      _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+  }
   for (long k = 0; k < kc; k++) {
+    _mm_prefetch((const char*)(pb + 8 * NR), _MM_HINT_T0);
     __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
@@ -47,6 +56,82 @@ void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, 
   }
 }
 
+// 16 x 16 in-register transpose: r[j] becomes column j of the input rows.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // Now r[4q + c] holds, in each 128-bit lane L, elements (rows 4q..4q+3, column 4L + c).
+  for (int q = 0; q < 2; q++)
+    for (int c = 0; c < 4; c++) {
+      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
+      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
+    }
+  for (int c = 0; c < 8; c++) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+  }
+}
+
+// Pack a row-major strip by 16 x 16 transposes (rows past mr are zero); the k tail is scalar.
+void pack_a_rowmajor_14(float* dst, const float* A, long lda, long mr, long kc) {
+  const __mmask16 keep = (__mmask16)((1u << MR) - 1);
+  long k0 = 0;
+  for (; k0 + 16 <= kc; k0 += 16) {
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < mr ? _mm512_loadu_ps(A + i * lda + k0) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(dst + (k0 + j) * MR, keep, r[j]);
+  }
+  for (long k = k0; k < kc; k++)
+    for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? A[i * lda + k] : 0.f;
+}
+
+// Pack an NR-column panel of op(B) where B is stored transposed (B[j*ldb + k]): dst[k*NR + j].
+void pack_b_colmajor_32(float* dst, const float* B, long ldb, long nr, long kc) {
+  long k0 = 0;
+  for (; k0 + 16 <= kc; k0 += 16) {
+    for (int h = 0; h < 2; h++) {
+      __m512 r[16];
+      for (int j = 0; j < 16; j++) {
+        long jj = h * 16 + j;
+        r[j] = jj < nr ? _mm512_loadu_ps(B + jj * ldb + k0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (k0 + k) * NR + h * 16, r[k]);
+    }
+  }
+  for (long k = k0; k < kc; k++)
+    for (int j = 0; j < NR; j++) dst[k * NR + j] = j < nr ? B[j * ldb + k] : 0.f;
+}
+
+// The two packs that are plain copies: MR (or NR) consecutive floats per k, masked at the edge.
+void pack_a_colmajor_14(float* dst, const float* A, long lda, long mr, long kc) {
+  const __mmask16 m = (__mmask16)((1u << mr) - 1);
+  const __mmask16 keep = (__mmask16)((1u << MR) - 1);
+  for (long k = 0; k < kc; k++) _mm512_mask_storeu_ps(dst + k * MR, keep, _mm512_maskz_loadu_ps(m, A + k * lda));
+}
+
+void pack_b_rowmajor_32(float* dst, const float* B, long ldb, long nr, long kc) {
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+  for (long k = 0; k < kc; k++) {
+    const float* src = B + k * ldb;
+    _mm512_store_ps(dst + k * NR, _mm512_maskz_loadu_ps(m0, src));
+    _mm512_store_ps(dst + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+  }
+}
+
 double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -55,7 +140,7 @@ double now_s() {
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx512() { return {ukr_14x32, MR, NR, 14 * 24, 256, 4096, "avx512 14x32"}; }
+GemmKernelInfo gemm_kernel_avx512() { return {ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"}; }
 
 double fma_peak_avx512(double seconds) {
   // 16 independent chains hide the 4-cycle FMA latency on two FMA ports with room to spare.

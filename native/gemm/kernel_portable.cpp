@@ -28,6 +28,6 @@ void ukr_4x16(long kc, const float* __restrict pa, const float* __restrict pb, f
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_portable() { return {ukr_4x16, MR, NR, 4 * 32, 256, 2048, "portable 4x16"}; }
+GemmKernelInfo gemm_kernel_portable() { return {ukr_4x16, nullptr, nullptr, nullptr, nullptr, MR, NR, 4 * 32, 256, 2048, "portable 4x16"}; }
 
 }  // namespace trm
