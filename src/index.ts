@@ -1,0 +1,7 @@
+/**
+ * trm: Tiny Recursive Models on the CPU. The library's only public surface; it exports
+ * namespaces, one per layer of the project (see docs/ARCHITECTURE.md).
+ */
+export * as kernels from './kernels/index.js';
+export * as model from './model/index.js';
+export { TrmError, ShapeError, UsageError } from './errors.js';
