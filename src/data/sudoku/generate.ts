@@ -6,7 +6,8 @@
  *   p     = minimise(grid)                     random clue order; drop a clue if still unique
  *   repeat maxSteps times:
  *     q = p minus 1-2 random clues; add clues of the grid where a second solution differs, until unique
- *     q = minimise(q); accept q if rating(q) >= rating(p) (and <= maxRating)
+ *     q = minimise(q); accept q if rating(q) >= rating(p) and <= maxRating
+ *       (or rating(q) <= rating(p) while p is still above maxRating)
  *     emit q when minRating <= rating(q) <= maxRating, new, and the chain still wants puzzles
  *
  * A chain is a pure function of (seed, chain index): the parallel driver (generate-file.ts) runs
@@ -99,7 +100,8 @@ export function runChain(seed: number, chain: number, opts: ChainOptions, solver
     }
     makeUnique(solver, q, answer, rng);
     const r = minimize(solver, q, rng);
-    if (r < rating || r > opts.maxRating) continue;
+    // Climb towards the band: up while below maxRating, down when the start was above it.
+    if (rating > opts.maxRating ? r > rating : r < rating || r > opts.maxRating) continue;
     p = q; rating = r;
     if (inBand(r) && !puzzles.some(x => sameGrid(x.question, q))) puzzles.push({ question: q.slice(), answer, rating: r });
   }
