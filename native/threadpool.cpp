@@ -21,7 +21,7 @@ namespace trm {
 namespace {
 
 constexpr int kMaxThreads = 256;
-constexpr int kSpinIters = 200000;
+constexpr int kSpinIters = 20000;  // ~1-3 ms of pause before sleeping
 thread_local int tl_region_nth = 1;  // threads in the region this thread is running, for barrier()
 
 struct Pool {
@@ -123,7 +123,10 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
   }
   p.cv.notify_all();
   fn(0, nth);
-  while (p.pending.load(std::memory_order_acquire) != 0) cpu_relax();
+  for (int spins = 0; p.pending.load(std::memory_order_acquire) != 0;) {
+    if (++spins < 4096) cpu_relax();
+    else std::this_thread::yield();
+  }
   tl_region_nth = 1;
 }
 
@@ -136,7 +139,13 @@ void barrier() {
     p.bar_count.store(0, std::memory_order_relaxed);
     p.bar_sense.store(sense + 1, std::memory_order_release);
   } else {
-    while (p.bar_sense.load(std::memory_order_acquire) == sense) cpu_relax();
+    // Spin (phases are microseconds apart), but yield once it is clear another thread was
+    // descheduled, so an oversubscribed machine does not burn whole time slices here.
+    int spins = 0;
+    while (p.bar_sense.load(std::memory_order_acquire) == sense) {
+      if (++spins < 4096) cpu_relax();
+      else std::this_thread::yield();
+    }
   }
 }
 

@@ -189,9 +189,11 @@ void gemm(const GemmArgs& g) {
   const GemmKernelInfo kr = active_kernel();
   const int nth = pool_threads();
   const double flops_item = 2.0 * g.M * g.N * g.K;
-  // Small independent items: one thread per item (no barriers, private buffers). Items that
-  // accumulate into one C (stride_c == 0) must run in order, so they never take this branch.
-  bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 && flops_item < 4e6;
+  // Independent items: whole items per thread (no barriers, private buffers) when that balances
+  // (small items, or enough of them, or a multiple of the thread count). Items that accumulate
+  // into one C (stride_c == 0) must run in order, so they never take this branch.
+  bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 &&
+                 (flops_item < 4e6 || g.batch % nth == 0 || g.batch >= 8L * nth);
   if (by_item) {
     parallel_run([&](int ith, int nt) {
       long b0, b1;
