@@ -32,7 +32,8 @@ export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '
 
 function load(): { addon: NativeAddon | null; error: string | null } {
   if (process.env.TRM_KERNELS === 'ref') return { addon: null, error: 'TRM_KERNELS=ref' };
-  const path = join(packageRoot, 'build', 'Release', 'trm_native.node');
+  // TRM_NATIVE_PATH points at another build of the addon (a debug build, or a test of the fallback).
+  const path = process.env.TRM_NATIVE_PATH || join(packageRoot, 'build', 'Release', 'trm_native.node');
   if (!existsSync(path)) return { addon: null, error: `${path} not found (run 'npm ci' or 'npm run build')` };
   try {
     const require = createRequire(import.meta.url);

@@ -16,5 +16,6 @@ describe('kernel backend', () => {
     const i = addon!.info();
     expect(['avx512', 'avx2', 'portable']).toContain(i.isa);
     if (i.features.avx512f && i.features.osAvx512 && !process.env.TRM_ISA) expect(i.isa).toBe('avx512');
+    if (process.env.TRM_ISA === 'portable') expect(i.isa).toBe('portable');  // the forced path is really taken
   });
 });
