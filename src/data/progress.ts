@@ -7,13 +7,13 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Report `done` of `total` (in the bar's unit); total may change (downloads learn it late). */
   update(done: number, total?: number): void;
-  /** Remove the bar and print `summary` (one line on stderr). */
-  stop(summary: string): void;
+  /** Remove the bar and print `summary` (one line on stderr); no summary when stopped by an error. */
+  stop(summary?: string): void;
 }
 
 export function progressBar(label: string, unit: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   const t0 = performance.now();
-  if (!stream.isTTY) return { update() {}, stop(summary) { stream.write(summary + '\n'); } };
+  if (!stream.isTTY) return { update() {}, stop(summary) { if (summary) stream.write(summary + '\n'); } };
   const bar = new cliProgress.SingleBar({
     stream, hideCursor: true, clearOnComplete: true, etaBuffer: 50,
     format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
@@ -25,6 +25,6 @@ export function progressBar(label: string, unit: string, total: number, stream: 
       const s = (performance.now() - t0) / 1000;
       bar.update(done, { rate: s > 0 ? (done / s).toFixed(done / s < 10 ? 2 : 0) : '0' });
     },
-    stop(summary) { bar.stop(); stream.write(summary + '\n'); },
+    stop(summary) { bar.stop(); if (summary) stream.write(summary + '\n'); },
   };
 }

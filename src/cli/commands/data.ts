@@ -102,7 +102,7 @@ async function generate(args: ParsedArgs): Promise<void> {
     perChain: intOption(args, 'per-chain', 1) ?? DEFAULT_CHAIN.perChain,
     maxSteps: intOption(args, 'max-steps', 0) ?? DEFAULT_CHAIN.maxSteps,
     onProgress: done => bar.update(done),
-  }).catch(e => { bar.stop('generate: stopped'); throw e; });
+  }).catch(e => { bar.stop(); throw e; });
   const ratings = r.puzzles.map(p => p.rating).sort((a, b) => a - b);
   bar.stop(`generate: wrote ${r.puzzles.length} ${size}x${size} puzzles to ${out} in ${r.seconds.toFixed(1)} s ` +
     `(${(r.puzzles.length / r.seconds).toFixed(2)}/s on ${r.threads} thread${r.threads > 1 ? 's' : ''}, ${r.chains} chains); ` +
@@ -124,7 +124,7 @@ async function build(args: ParsedArgs): Promise<void> {
       if (s !== stage) { bar?.stop(`${stage}: done`); stage = s; bar = progressBar(s, s.startsWith('read') ? 'MB' : 'steps', 1); }
       bar!.update(s.startsWith('read') ? Math.round(done / 1e5) / 10 : done, s.startsWith('read') ? Math.round(total / 1e5) / 10 : total);
     },
-  }).catch(e => { bar?.stop(`${stage}: stopped`); throw e; });
+  }).catch(e => { bar?.stop(); throw e; });
   bar?.stop(`${stage}: done`);
   for (const [name, s] of [['train', r.train], ['test', r.test]] as const) {
     console.error(`build: ${name}: ${s.rowsRead} rows read, ${s.inBand} in rating band, ${s.kept} kept, ${s.examples} examples` +
@@ -144,7 +144,7 @@ async function download(args: ParsedArgs): Promise<void> {
       if (file !== current) { bar?.stop(`download: ${current} done`); current = file; bar = progressBar(`download ${file}`, 'MB', 0); }
       bar!.update(Math.round(done / 1e5) / 10, Math.round(total / 1e5) / 10);
     },
-  }).catch(e => { bar?.stop(`download: ${current} stopped`); throw e; });
+  }).catch(e => { bar?.stop(); throw e; });
   bar?.stop(`download: ${current} done`);
   for (const r of reports)
     console.error(`download: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB${r.cached ? ', cached' : r.resumedFrom ? `, resumed at ${(r.resumedFrom / 1e6).toFixed(1)} MB` : ''})`);
