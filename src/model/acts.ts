@@ -83,7 +83,7 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
     dh: f32(N * D), dx: f32(N * D), r: f32(N * D), dn1: f32(N * D),
     mlpScratch: { dh: dhid.subarray(0, N * I), dgateUp: dgu.subarray(0, N * 2 * I) },
     mixScratch: c.mlp_t
-      ? { dh: dhid.subarray(0, B * Is * D), dgateUp: dgu.subarray(0, B * 2 * Is * D) }
+      ? { dh: dhid.subarray(0, B * Is * D), dgateUp: dgu.subarray(0, B * 2 * Is * D), wDownT: f32(Is * S), wGateUpT: f32(2 * Is * S) }
       : { qkv: f32(N * 3 * E), scores: f32(B * H * S * S), datt: f32(B * H * S * S), dq: f32(N * E), dk: f32(N * E), dv: f32(N * E), dctx: f32(N * E) },
   };
 }

@@ -13,8 +13,15 @@ export interface TokenMixerActs {
 }
 
 export interface TokenMixerScratch {
-  dh: Float32Array;      // (B, Is, D)
-  dgateUp: Float32Array; // (B, 2Is, D)
+  dh: Float32Array;       // (B, Is, D)
+  dgateUp: Float32Array;  // (B, 2Is, D)
+  wDownT: Float32Array;   // (Is, S) down_proj transposed
+  wGateUpT: Float32Array; // (S, 2Is) gate_up_proj transposed
+}
+
+/** out (C, R) = inp (R, C)^T, for the small mixer weights. */
+function transpose(out: Float32Array, inp: Float32Array, R: number, C: number): void {
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = inp[r * C + c];
 }
 
 /** out (B, S, D) = mixer(inp (B, S, D)); wGateUp (2Is, S), wDown (S, Is). */
@@ -30,9 +37,12 @@ export function tokenMixerBackward(dinp: Float32Array, dwGateUp: Float32Array, d
   inp: Float32Array, wGateUp: Float32Array, wDown: Float32Array, B: number, S: number, D: number, Is: number, s: TokenMixerScratch): void {
   // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
   gemm({ A: dout, B: acts.h, C: dwDown, M: S, N: Is, K: D, transB: true, batch: B, strideA: S * D, strideB: Is * D, strideC: 0, beta: 1 });
-  gemm({ A: wDown, B: dout, C: s.dh, M: Is, N: D, K: S, transA: true, batch: B, strideA: 0, strideB: S * D, strideC: Is * D });
+  // the shared A operands are transposed once here: a transposed shared A is repacked per item
+  transpose(s.wDownT, wDown, S, Is);
+  transpose(s.wGateUpT, wGateUp, 2 * Is, S);
+  gemm({ A: s.wDownT, B: dout, C: s.dh, M: Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: Is * D });
   swigluBackward(s.dgateUp, s.dh, acts.gateUp, B, Is * D);
   // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
   gemm({ A: s.dgateUp, B: inp, C: dwGateUp, M: 2 * Is, N: S, K: D, transB: true, batch: B, strideA: 2 * Is * D, strideB: S * D, strideC: 0, beta: 1 });
-  gemm({ A: wGateUp, B: s.dgateUp, C: dinp, M: S, N: D, K: 2 * Is, transA: true, batch: B, strideA: 0, strideB: 2 * Is * D, strideC: S * D, beta: 1 });
+  gemm({ A: s.wGateUpT, B: s.dgateUp, C: dinp, M: S, N: D, K: 2 * Is, batch: B, strideA: 0, strideB: 2 * Is * D, strideC: S * D, beta: 1 });
 }

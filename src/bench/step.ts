@@ -1,0 +1,105 @@
+/**
+ * bench/step.ts: time one training supervision step (embedding, T(n+1) net calls of which the
+ * last n+1 keep activations, heads, loss, backward through n+1 calls; no optimizer) for the paper's
+ * Sudoku configs (D 512, n 6, T 3; MLP token mixer and RoPE attention) at batch B (default 64).
+ * Reports GFLOP/s of matrix work (the FLOP estimate of tools/torch_step_bench.py) against the
+ * measured fp32 FMA peak, and the same step in the PyTorch reference (tools/torch_step_bench.py,
+ * run with Debian's python3, torch threads = cores, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) as a
+ * ratio. Called by `trm bench step [--json]`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { addon, backendInfo, packageRoot } from '../kernels/index.js';
+import { allocActs, actsBytes, type Batch, createParams, dims, initialCarry, presets, resolveConfig, supervisionStep, type TrmConfig, weightsView } from '../model/index.js';
+
+/** Matrix FLOPs of one training step: forward T(n+1) calls, backward 2x forward for n+1 calls, heads. */
+export function stepFlops(c: TrmConfig, B: number): number {
+  const d = dims(c, B), tokens = B * d.S;
+  let perBlock = 2 * tokens * (d.D * 2 * d.I + d.I * d.D);
+  if (c.mlp_t) perBlock += 2 * B * d.D * (d.S * 2 * d.Is + d.Is * d.S);
+  else perBlock += 2 * tokens * (d.D * 3 * d.D + d.D * d.D) + 2 * 2 * B * d.S * d.S * d.D;
+  const perCall = c.L_layers * perBlock;
+  const heads = 2 * B * d.L * d.D * d.V + 2 * B * d.D * 2;
+  return c.H_cycles * (c.L_cycles + 1) * perCall + heads + 2 * ((c.L_cycles + 1) * perCall + heads);
+}
+
+interface Row {
+  config: string; B: number; trm_median_s: number; trm_times_s: number[]; gflop: number; trm_gflops: number; peak_fraction: number;
+  acts_mib: number; torch_median_s: number | null; torch_gflops: number | null; speedup_vs_torch: number | null; torch_note?: string;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function timeTrm(c: TrmConfig, B: number, repeats: number): { times: number[]; actsMib: number } {
+  const w = createParams(c, 0), g = weightsView(c), a = allocActs(c, B);
+  const { L, S } = a.d;
+  const batch: Batch = {
+    inputs: Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size),
+    labels: Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1))),
+    puzzleIds: new Int32Array(B),
+  };
+  const times: number[] = [];
+  for (let r = 0; r <= repeats; r++) {            // the first run is warm-up
+    const carry = initialCarry(c, w, B, S);
+    g.data.fill(0);
+    const t0 = performance.now();
+    supervisionStep(c, w, a, carry, batch, g, 1 / B);
+    if (r > 0) times.push((performance.now() - t0) / 1000);
+  }
+  return { times, actsMib: actsBytes(a) / 2 ** 20 };
+}
+
+function runTorch(kind: 'mlp' | 'att', B: number, repeats: number, threads: number): { median_s: number } | string {
+  const script = join(packageRoot, 'tools', 'torch_step_bench.py');
+  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  if (!existsSync(script)) return `${script} not found`;
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const res = spawnSync(py, [script, '--config', kind, '--batch', String(B), '--repeats', String(repeats), '--threads', String(threads)],
+    { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (res.status !== 0) return `torch reference failed: ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
+  try {
+    return JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_s: number };
+  } catch {
+    return `cannot parse torch output: ${res.stdout.slice(0, 200)}`;
+  }
+}
+
+export async function benchStep(opts: { json: boolean; batch?: number; repeats?: number; torch?: boolean; configs?: Array<'mlp' | 'att'> }): Promise<void> {
+  const B = opts.batch ?? 64, repeats = opts.repeats ?? 3, threads = backendInfo().threads;
+  const peak = addon ? addon.fmaPeak(0.5, threads) : NaN;
+  const rows: Row[] = [];
+  const log = (s: string) => { if (!opts.json) process.stdout.write(s + '\n'); };
+  log(`trm bench step: B=${B}, backend ${backendInfo().backend} (${backendInfo().isa}, ${threads} threads), measured fp32 peak ${peak.toFixed(0)} GFLOP/s`);
+  for (const kind of opts.configs ?? ['mlp', 'att'] as const) {
+    const c = resolveConfig(kind === 'mlp' ? presets.sudokuMlp : presets.sudokuAtt);
+    const gflop = stepFlops(c, B) / 1e9;
+    const { times, actsMib } = timeTrm(c, B, repeats);
+    const med = median(times);
+    const row: Row = {
+      config: `sudoku-${kind} D=${c.hidden_size} n=${c.L_cycles} T=${c.H_cycles}`, B, trm_median_s: +med.toFixed(3),
+      trm_times_s: times.map(t => +t.toFixed(3)), gflop: +gflop.toFixed(1), trm_gflops: +(gflop / med).toFixed(1),
+      peak_fraction: +(gflop / med / peak).toFixed(3), acts_mib: Math.round(actsMib),
+      torch_median_s: null, torch_gflops: null, speedup_vs_torch: null,
+    };
+    log(`  ${row.config}: trm ${med.toFixed(2)} s/step (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of peak; ${gflop.toFixed(0)} GFLOP; activations ${row.acts_mib} MiB)`);
+    if (opts.torch !== false) {
+      const t = runTorch(kind, B, Math.max(1, Math.min(repeats, 2)), cpus().length);
+      if (typeof t === 'string') row.torch_note = t;
+      else {
+        row.torch_median_s = +t.median_s.toFixed(3);
+        row.torch_gflops = +(gflop / t.median_s).toFixed(1);
+        row.speedup_vs_torch = +(t.median_s / med).toFixed(2);
+      }
+      log(row.torch_note ? `    pytorch: ${row.torch_note}` : `    pytorch ${row.torch_median_s} s/step (${row.torch_gflops} GFLOP/s): trm is ${row.speedup_vs_torch}x faster`);
+    }
+    rows.push(row);
+  }
+  if (opts.json) process.stdout.write(JSON.stringify({ bench: 'step', peak_gflops: +peak.toFixed(1), threads, rows }) + '\n');
+}
