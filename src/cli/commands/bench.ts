@@ -7,16 +7,19 @@ type Suite = (opts: { json: boolean; reps?: number; quick?: boolean }) => Promis
 
 const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
   gemm: { summary: 'GEMM GFLOP/s at the TRM shapes vs the measured FMA peak', load: async () => (await import('../../bench/gemm.js')).benchGemm },
+  sudoku: { summary: 'Sudoku solver puzzles/s and generator puzzles/s per core', load: async () => (await import('../../bench/sudoku.js')).benchSudoku },
+  step: {
+    summary: 'one TRM training supervision step (paper Sudoku configs, B = 64) vs the PyTorch reference',
+    load: async () => {
+      const { benchStep } = await import('../../bench/step.js');
+      return opts => benchStep({ json: opts.json, repeats: opts.reps });
+    },
+  },
 };
-
-/** Later suites (sudoku, step) register here when their modules exist. */
-export function registerBenchSuite(name: string, summary: string, load: () => Promise<Suite>): void {
-  suites[name] = { summary, load };
-}
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'run a benchmark suite (gemm, ...)',
+  summary: 'run a benchmark suite (gemm, sudoku, step)',
   usage: '<suite> [--json] [--reps N]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
