@@ -1,15 +1,15 @@
 // gemm.cpp: the blocked GEMM driver (BLIS loop order) over the micro-kernel of the active path.
 //
-//   for jc in N by NC:                     B block  (KC x NC, packed, shared, L3)
-//     for pc in K by KC:                   packed together by all threads, then a barrier
+//   for jc in N by NC:                     B block  (KC x NC, packed per thread, L3)
+//     for pc in K by KC:
 //       for ic in this thread's rows by MC: A block (MC x KC, packed per thread, L2)
 //         for jr in NC by NR:               B micro-panel (KC x NR) stays in L1
 //           for ir in MC by MR:             micro-kernel: MR x NR of C in registers
 //
 // Threads split the rows of C (in whole MR strips) when M is large enough, else the NR panels of
-// each B block. Either way one thread owns each C element and sums its k blocks in order, so the
-// result does not depend on the thread count. A batch of small products is instead split item by
-// item across threads, each running the single-thread loop above with its own buffers.
+// each B block, and pack into their own buffers, so no thread ever waits for another. One thread
+// owns each C element and sums its k blocks in order, so the result does not depend on the
+// thread count. A batch of products is split item by item across threads when that balances.
 #include "gemm.h"
 
 #include <cstdlib>
@@ -38,7 +38,6 @@ struct AlignedBuf {
 };
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b;
-AlignedBuf g_shared_b;
 
 GemmKernelInfo active_kernel() {
   GemmKernelInfo k;
@@ -125,11 +124,13 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
   }
 }
 
-// One product inside a parallel region. Rows [r0, r1) of C belong to this thread when
-// split_rows; otherwise all rows, and panels are split. shared_b is the B buffer every
-// participating thread sees (the thread's own buffer when nth == 1).
+// One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
+// strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
+// needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
+// thread delays only its own share). Packing B per thread costs K*N per thread, which is small
+// next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const float* B, float* C,
-              float beta, int ith, int nth, bool split_rows, float* shared_b) {
+              float beta, int ith, int nth, bool split_rows) {
   const int MR = kr.mr, NR = kr.nr;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
@@ -140,44 +141,35 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const
     r1 = s1 * MR < M ? s1 * MR : M;
   }
   if (K == 0) {
-    if (split_rows) scale_c(C, g.ldc, r0, r1, N, beta);
-    else {
-      long lo, hi;
-      split_range(M, ith, nth, &lo, &hi);
-      scale_c(C, g.ldc, lo, hi, N, beta);
-    }
+    long lo = r0, hi = r1;
+    if (!split_rows) split_range(M, ith, nth, &lo, &hi);
+    scale_c(C, g.ldc, lo, hi, N, beta);
     return;
   }
+  if (r0 >= r1) return;
   float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
+  float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
   for (long jc = 0; jc < N; jc += kr.nc) {
     long nc = N - jc < kr.nc ? N - jc : kr.nc;
-    long panels = (nc + NR - 1) / NR;
+    long panels = (nc + NR - 1) / NR, p0 = 0, p1 = panels;
+    if (!split_rows) split_range(panels, ith, nth, &p0, &p1);
+    if (p0 >= p1) continue;
     for (long pc = 0; pc < K; pc += kr.kc) {
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
       float b_eff = pc == 0 ? beta : 1.f;
-      long p0, p1;
-      split_range(panels, ith, nth, &p0, &p1);
-      if (split_rows) {
-        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
-        if (nth > 1) barrier();
-        p0 = 0;
-        p1 = panels;
-      } else {
-        pack_b(shared_b, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
-      }
+      pack_b(pb, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor);
         for (long p = p0; p < p1; p++) {
           long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-          const float* pb = shared_b + p * kc * NR;
+          const float* pbp = pb + p * kc * NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             long mr = mc - i0 < MR ? mc - i0 : MR;
-            kr.kernel(kc, pa + i0 * kc, pb, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+            kr.kernel(kc, pa + i0 * kc, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
           }
         }
       }
-      if (split_rows && nth > 1) barrier();  // everyone is done with shared_b before it is repacked
     }
   }
 }
@@ -189,31 +181,28 @@ void gemm(const GemmArgs& g) {
   const GemmKernelInfo kr = active_kernel();
   const int nth = pool_threads();
   const double flops_item = 2.0 * g.M * g.N * g.K;
-  // Independent items: whole items per thread (no barriers, private buffers) when that balances
-  // (small items, or enough of them, or a multiple of the thread count). Items that accumulate
-  // into one C (stride_c == 0) must run in order, so they never take this branch.
+  // Independent items: whole items per thread when that balances (small items, or enough of
+  // them, or a multiple of the thread count). Items that accumulate into one C (stride_c == 0)
+  // must be summed in order, so they are split inside each item instead (each thread owns its
+  // rows or columns of C across all items, so the order per element is still the batch order).
   bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 &&
                  (flops_item < 4e6 || g.batch % nth == 0 || g.batch >= 8L * nth);
   if (by_item) {
     parallel_run([&](int ith, int nt) {
       long b0, b1;
       split_range(g.batch, ith, nt, &b0, &b1);
-      float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + kr.nr - 1) / kr.nr) * kr.nr);
       for (long b = b0; b < b1; b++)
-        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true, pb);
+        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true);
     });
     return;
   }
   // Split rows when there are at least two MR strips per thread; otherwise split B panels.
   bool split_rows = g.M >= (long)kr.mr * 2 * nth;
-  long panel_floats = (long)kr.kc * ((kr.nc + kr.nr - 1) / kr.nr) * kr.nr;
-  float* shared_b = nth > 1 ? g_shared_b.get(panel_floats) : nullptr;
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   parallel_run([&](int ith, int nt) {
-    float* pb = (split_rows && nt > 1) ? shared_b : tl_pack_b.get(panel_floats);
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
-      gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows, pb);
+      gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows);
     }
   }, use);
 }
