@@ -22,7 +22,6 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 constexpr int kSpinIters = 20000;  // ~1-3 ms of pause before sleeping
-thread_local int tl_region_nth = 1;  // threads in the region this thread is running, for barrier()
 
 struct Pool {
   std::vector<std::thread> workers;
@@ -34,9 +33,6 @@ struct Pool {
   const std::function<void(int, int)>* job = nullptr;
   int job_nth = 1;
   bool stop = false;
-  // Barrier state (sense-reversing).
-  std::atomic<int> bar_count{0};
-  std::atomic<unsigned> bar_sense{0};
   std::mutex run_mu;           // one parallel region at a time (Node worker threads may race)
 
   ~Pool() {
@@ -61,9 +57,7 @@ struct Pool {
       }
       seen = g;
       if (stop) return;
-      tl_region_nth = job_nth;
       if (ith < job_nth) (*job)(ith, job_nth);
-      tl_region_nth = 1;
       pending.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
@@ -106,16 +100,13 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
   int nth = p.nthreads;
   if (max_threads > 0 && max_threads < nth) nth = max_threads;
   if (nth <= 1) {
-    tl_region_nth = 1;
     fn(0, 1);
     return;
   }
   std::lock_guard<std::mutex> run_lock(p.run_mu);
   p.ensure_workers(nth);
-  tl_region_nth = nth;
   p.job = &fn;
   p.job_nth = nth;
-  p.bar_count.store(0);
   p.pending.store((int)p.workers.size(), std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk(p.mu);
@@ -126,26 +117,6 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
   for (int spins = 0; p.pending.load(std::memory_order_acquire) != 0;) {
     if (++spins < 4096) cpu_relax();
     else std::this_thread::yield();
-  }
-  tl_region_nth = 1;
-}
-
-void barrier() {
-  int nth = tl_region_nth;
-  if (nth <= 1) return;
-  Pool& p = pool();
-  unsigned sense = p.bar_sense.load(std::memory_order_acquire);
-  if (p.bar_count.fetch_add(1, std::memory_order_acq_rel) == nth - 1) {
-    p.bar_count.store(0, std::memory_order_relaxed);
-    p.bar_sense.store(sense + 1, std::memory_order_release);
-  } else {
-    // Spin (phases are microseconds apart), but yield once it is clear another thread was
-    // descheduled, so an oversubscribed machine does not burn whole time slices here.
-    int spins = 0;
-    while (p.bar_sense.load(std::memory_order_acquire) == sense) {
-      if (++spins < 4096) cpu_relax();
-      else std::this_thread::yield();
-    }
   }
 }
 

@@ -2,8 +2,9 @@
 //
 // A kernel is run as fn(ith, nth) on all nth threads at once (ggml style); the calling thread is
 // ith = 0. Work splitting is the kernel's job and must depend only on (ith, nth) and the sizes, so
-// the same inputs and thread count give bitwise the same outputs. barrier() separates phases
-// inside one parallel region (e.g. "pack B together, then multiply").
+// the same inputs and thread count give bitwise the same outputs. There is deliberately no
+// barrier: kernels partition their outputs so threads never wait for each other, and a thread
+// that the OS deschedules delays only its own share.
 #pragma once
 #include <functional>
 
@@ -15,8 +16,6 @@ int pool_threads();
 void pool_set_threads(int n);
 // Run fn(ith, nth) on nth threads (nth = min(requested, pool_threads())), waiting for all of them.
 void parallel_run(const std::function<void(int ith, int nth)>& fn, int max_threads = 0);
-// Wait until all threads of the current parallel region reach this point.
-void barrier();
 // Split [0, n) into nth nearly equal contiguous parts; returns part ith as [*lo, *hi).
 inline void split_range(long n, int ith, int nth, long* lo, long* hi) {
   long q = n / nth, r = n % nth;
