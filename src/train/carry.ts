@@ -1,0 +1,70 @@
+/**
+ * carry.ts: the persistent training carry and ACT halting (reference/trm-algorithm.md 6.1-6.2;
+ * official pretrain.py:297-303, trm.py:251-287). Each of the B slots holds (y, z), a step
+ * counter, a halted flag and its current sample. Only halted slots take the fresh batch's sample
+ * at their index (with y, z reset to H_init, L_init); the others keep theirs. After a step:
+ * halted = steps >= N_sup, or (training) q_halt > 0 unless exploration vetoes it below a
+ * minimum drawn from U{2..N_sup}. Exploration draws come from Rng(seed, step): a counter-based
+ * stream, so the training step number is the whole RNG state.
+ */
+import { Rng } from '../data/rng.js';
+import type { Batch, Carry } from '../model/step.js';
+import { resetCarry } from '../model/step.js';
+import type { Weights } from '../model/params.js';
+import { newBatch } from './data.js';
+
+export interface TrainCarry extends Carry {
+  steps: Int32Array;   // (B) supervision steps taken by the slot's sample
+  halted: Uint8Array;  // (B) 1: the slot takes a new sample at the next step
+  batch: Batch;        // the samples the slots hold
+}
+
+const ACT_SEED_MIX = 0xac7e5eed;
+
+/** B slots, all halted (the first step fills every slot). */
+export function newTrainCarry(B: number, L: number, S: number, D: number): TrainCarry {
+  return {
+    y: new Float32Array(B * S * D), z: new Float32Array(B * S * D),
+    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), batch: newBatch(B, L),
+  };
+}
+
+/** Halted slots take fresh[b] and restart from (H_init, L_init); the rest keep their sample. */
+export function fillHalted(tc: TrainCarry, fresh: Batch, w: Weights, D: number): void {
+  const B = tc.steps.length, L = tc.batch.inputs.length / B;
+  resetCarry(tc, w, tc.halted, D);
+  for (let b = 0; b < B; b++) {
+    if (!tc.halted[b]) continue;
+    tc.steps[b] = 0;
+    tc.batch.inputs.set(fresh.inputs.subarray(b * L, (b + 1) * L), b * L);
+    tc.batch.labels.set(fresh.labels.subarray(b * L, (b + 1) * L), b * L);
+    tc.batch.puzzleIds[b] = fresh.puzzleIds[b];
+  }
+}
+
+export interface HaltOptions {
+  nsup: number;          // halt_max_steps
+  exploreProb: number;   // halt_exploration_prob
+  training: boolean;
+  seed: number;
+  /** the training step (counter of the exploration stream) */
+  step: number;
+}
+
+/** After a supervision step: steps += 1 and the new halted flags (q holds [q_halt, q_continue] per slot). */
+export function updateHalting(tc: TrainCarry, q: Float32Array, o: HaltOptions): void {
+  const B = tc.steps.length;
+  const rng = new Rng((o.seed ^ ACT_SEED_MIX) >>> 0, o.step);
+  for (let b = 0; b < B; b++) {
+    const steps = ++tc.steps[b];
+    let halted = steps >= o.nsup;
+    if (o.training && o.nsup > 1) {
+      halted = halted || q[2 * b] > 0;
+      // drawn for every slot at every step, as the official code does
+      const explore = rng.float() < o.exploreProb;
+      const minHalt = 2 + rng.int(o.nsup - 1);
+      if (explore && steps < minHalt) halted = false;
+    }
+    tc.halted[b] = halted ? 1 : 0;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * data.ts: batches from a dataset split (reference/trm-algorithm.md 10; official puzzle_dataset.py).
+ * Training: one epoch = the groups in a shuffled order, one random puzzle (augmentation) per
+ * group, that puzzle's examples; epochs follow each other as one stream, cut into batches of B.
+ * The order of epoch e comes from Rng(seed, e) alone, so the cursor {epoch, pos} is the whole
+ * sampler state (a checkpoint stores it; nothing else). Unlike the official iterator, the last
+ * partial batch of an epoch is not dropped: the stream runs on into the next epoch.
+ * Test: sequential chunks; the last is padded with pad tokens and ignored labels.
+ * Labels equal to ignore_label_id become IGNORE_LABEL (-100).
+ */
+import type { DatasetSplit } from '../data/dataset.js';
+import { Rng } from '../data/rng.js';
+import { type Batch, IGNORE_LABEL } from '../model/step.js';
+
+/** Position in the training stream: example `pos` of epoch `epoch`'s order. */
+export interface DataCursor {
+  epoch: number;
+  pos: number;
+}
+
+/** Stream id of the data order (the ACT exploration uses another, see carry.ts). */
+const DATA_SEED_MIX = 0x0da7a5ee;
+
+export function newBatch(B: number, L: number): Batch {
+  return { inputs: new Int32Array(B * L), labels: new Int32Array(B * L), puzzleIds: new Int32Array(B) };
+}
+
+/** Copy example `ex` of the split into slot `b` of `out`. */
+export function copyExample(split: DatasetSplit, ex: number, out: Batch, b: number): void {
+  const L = split.meta.seq_len, ignore = split.meta.ignore_label_id;
+  for (let t = 0; t < L; t++) {
+    out.inputs[b * L + t] = split.inputs[ex * L + t];
+    const y = split.labels[ex * L + t];
+    out.labels[b * L + t] = ignore !== null && y === ignore ? IGNORE_LABEL : y;
+  }
+  out.puzzleIds[b] = split.puzzleIdentifiers[puzzleOf(split, ex)];
+}
+
+/** The puzzle holding example ex (binary search in puzzle_indices). */
+function puzzleOf(split: DatasetSplit, ex: number): number {
+  const idx = split.puzzleIndices;
+  let lo = 0, hi = idx.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (idx[mid] <= ex) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+export class TrainSampler {
+  private epochCached = -1;
+  private order = new Int32Array(0);
+
+  constructor(readonly split: DatasetSplit, readonly seed: number) {}
+
+  /** Examples of epoch e, in training order: shuffled groups, one random puzzle each. */
+  epochOrder(epoch: number): Int32Array {
+    if (epoch === this.epochCached) return this.order;
+    const { groupIndices: gi, puzzleIndices: pi } = this.split;
+    const rng = new Rng((this.seed ^ DATA_SEED_MIX) >>> 0, epoch);
+    const groups = rng.permutation(gi.length - 1);
+    const out: number[] = [];
+    for (const g of groups) {
+      const p = gi[g] + rng.int(gi[g + 1] - gi[g]);
+      for (let ex = pi[p]; ex < pi[p + 1]; ex++) out.push(ex);
+    }
+    this.order = Int32Array.from(out);
+    this.epochCached = epoch;
+    return this.order;
+  }
+
+  /** Fill `out` with the next B examples, advancing `cursor` in place. */
+  next(cursor: DataCursor, out: Batch): void {
+    const B = out.puzzleIds.length;
+    for (let b = 0; b < B; b++) {
+      let order = this.epochOrder(cursor.epoch);
+      while (cursor.pos >= order.length) { cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch); }
+      copyExample(this.split, order[cursor.pos++], out, b);
+    }
+  }
+
+  /** Examples per epoch (groups x examples of one puzzle; exact for Sudoku). */
+  get examplesPerEpoch(): number {
+    return Math.round((this.split.groupIndices.length - 1) * this.split.meta.mean_puzzle_examples);
+  }
+}
+
+/** Number of examples in a split. */
+export function splitSize(split: DatasetSplit): number {
+  return split.inputs.length / split.meta.seq_len;
+}
+
+/** Test chunk starting at example `start`: fills `out`, pads past the end; returns the real count. */
+export function testBatch(split: DatasetSplit, start: number, end: number, out: Batch): number {
+  const B = out.puzzleIds.length, L = split.meta.seq_len, n = Math.max(0, Math.min(B, end - start));
+  for (let b = 0; b < n; b++) copyExample(split, start + b, out, b);
+  out.inputs.fill(split.meta.pad_id, n * L);
+  out.labels.fill(IGNORE_LABEL, n * L);
+  out.puzzleIds.fill(split.meta.blank_identifier_id, n);
+  return n;
+}

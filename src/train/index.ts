@@ -1,0 +1,14 @@
+/** train/: the training loop, optimizers, schedule, carry with ACT halting, evaluation and checkpoints. */
+export { type TrainConfig, defaultTrainConfig, trainPresets, resolveTrainConfig, parseSets, SHAPE_KEYS } from './config.js';
+export { type LrSchedule, lrAt } from './schedule.js';
+export { type OptState, optInit, denseStep, puzzleEmbStep, emaInit, emaStep, emaWeightsInto } from './optim.js';
+export { type DataCursor, TrainSampler, newBatch, copyExample, splitSize, testBatch } from './data.js';
+export { type TrainCarry, type HaltOptions, newTrainCarry, fillHalted, updateHalting } from './carry.js';
+export { type MetricSums, type TrainMetrics, emptySums, addStep, summarize } from './metrics.js';
+export { type TrainState, createTrainState, modelConfigFor, runLength } from './state.js';
+export { type Workspace, type TrainHooks, type LogRecord, createWorkspace, trainStep, train, evalWeights, learningRates } from './loop.js';
+export { type EvalOptions, type EvalResult, evaluate } from './evaluate.js';
+export {
+  type Sidecar, type LoadedModel, CHECKPOINT_FORMAT, saveCheckpoint, findCheckpoint, readSidecar, loadTrainState, loadModel,
+  inferModelConfig, writeFileAtomic,
+} from './checkpoint.js';

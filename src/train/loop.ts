@@ -1,0 +1,104 @@
+/**
+ * loop.ts: the training loop as the official code runs it (reference/trm-algorithm.md 6.1, 7-9;
+ * pretrain.py train_batch): one batch = one supervision step = one optimizer step. Per step:
+ * fill halted carry slots -> forward + loss -> (zero grads, backward) -> dense optimizer and
+ * SignSGD on the batch's puzzle-embedding rows -> EMA -> halting -> metrics; every log_interval a
+ * metrics line, every eval_interval an evaluation, checkpoints through the caller's hooks.
+ * Not here: files, progress bars and signals (the CLI), the evaluation itself (evaluate.ts).
+ */
+import type { DatasetSplit } from '../data/dataset.js';
+import { TrmError } from '../errors.js';
+import { allocActs, type StepActs } from '../model/acts.js';
+import { type Weights, weightsView } from '../model/params.js';
+import { type Batch, type StepResult, supervisionStep } from '../model/step.js';
+import { fillHalted, updateHalting } from './carry.js';
+import { newBatch, TrainSampler } from './data.js';
+import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
+import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
+import { lrAt } from './schedule.js';
+import type { TrainState } from './state.js';
+
+/** Buffers a run reuses every step (not part of the state: rebuilt on resume). */
+export interface Workspace {
+  acts: StepActs;
+  grads: Weights;
+  fresh: Batch;
+  sampler: TrainSampler;
+}
+
+export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
+  const acts = allocActs(st.model, st.config.batch_size);
+  return { acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed) };
+}
+
+/** lr of the dense and the puzzle-embedding optimizer at optimizer step t (from 1). */
+export function learningRates(st: TrainState, t: number): { lr: number; puzzleLr: number } {
+  const s = { ...st.config, steps: st.totalSteps };
+  return { lr: lrAt(t, st.config.lr, s), puzzleLr: lrAt(t, st.config.puzzle_emb_lr, s) };
+}
+
+/** One optimizer step; st.step advances by one. Throws TRM_NAN (before any update) on a non-finite loss. */
+export function trainStep(st: TrainState, ws: Workspace): StepResult {
+  const { config: cfg, model: c, params: w, carry } = st, B = cfg.batch_size, t = st.step + 1;
+  ws.sampler.next(st.cursor, ws.fresh);
+  fillHalted(carry, ws.fresh, w, c.hidden_size);
+  ws.grads.data.fill(0);
+  const r = supervisionStep(c, w, ws.acts, carry, carry.batch, ws.grads, 1 / B);
+  if (!Number.isFinite(r.loss))
+    throw new TrmError('TRM_NAN', `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`);
+  const { lr, puzzleLr } = learningRates(st, t);
+  denseStep(w, ws.grads, st.opt, cfg, lr, t);
+  puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, puzzleLr, cfg.puzzle_emb_weight_decay);
+  if (st.ema) emaStep(st.ema, w, cfg.ema_rate);
+  updateHalting(carry, r.q, { nsup: c.halt_max_steps, exploreProb: c.halt_exploration_prob, training: true, seed: cfg.seed, step: t });
+  st.step = t;
+  return r;
+}
+
+/** The weights to evaluate and save: the EMA (buffers current) or the live parameters. */
+export function evalWeights(st: TrainState, scratch?: Weights): Weights {
+  if (!st.ema) return st.params;
+  return emaWeightsInto(scratch ?? weightsView(st.model), st.ema, st.params);
+}
+
+export interface LogRecord extends TrainMetrics {
+  step: number;
+  lr: number;
+}
+
+export interface TrainHooks {
+  /** after every step */
+  onStep?(st: TrainState, r: StepResult, seconds: number): void;
+  /** every log_interval steps and at the end: metrics averaged over the interval */
+  onLog?(rec: LogRecord): void;
+  /** every eval_interval steps and at the end */
+  onEval?(st: TrainState): void;
+  /** checkpoint_interval (or each evaluation), at the end, and when stopped */
+  onSave?(st: TrainState, why: 'interval' | 'end' | 'stop'): void;
+  /** polled between steps (SIGINT) */
+  stopRequested?(): boolean;
+}
+
+/** Run until totalSteps (or a stop request). Yields to the event loop between steps so signals land. */
+export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {}): Promise<'done' | 'stopped'> {
+  const cfg = st.config, total = st.totalSteps;
+  while (st.step < total) {
+    if (hooks.stopRequested?.()) { hooks.onSave?.(st, 'stop'); return 'stopped'; }
+    const t0 = performance.now();
+    const r = trainStep(st, ws);
+    const seconds = (performance.now() - t0) / 1000;
+    addStep(st.sums, r, st.carry, seconds);
+    hooks.onStep?.(st, r, seconds);
+    const end = st.step === total;
+    if (st.step % cfg.log_interval === 0 || end) {
+      hooks.onLog?.({ step: st.step, lr: learningRates(st, st.step).lr, ...summarize(st.sums) });
+      st.sums = emptySums();
+    }
+    const evalNow = (cfg.eval_interval > 0 && st.step % cfg.eval_interval === 0) || end;
+    if (evalNow) hooks.onEval?.(st);
+    if (end) hooks.onSave?.(st, 'end');
+    else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow) hooks.onSave?.(st, 'interval');
+    await new Promise<void>(resolve => setImmediate(resolve));
+  }
+  return 'done';
+}

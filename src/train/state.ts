@@ -1,0 +1,61 @@
+/**
+ * state.ts: TrainState, everything a run owns and a checkpoint holds (style 14): the resolved
+ * configs, the step, parameters, optimizer moments, EMA shadow, carry and data cursor. The RNG
+ * needs no field: the data order is a function of (seed, epoch) and ACT exploration of
+ * (seed, step). Also the model config a dataset implies, and the run length (spec 9).
+ */
+import type { DatasetMetadata } from '../data/dataset.js';
+import { TrmError } from '../errors.js';
+import { dims, resolveConfig, type TrmConfig } from '../model/config.js';
+import { createParams, type Weights } from '../model/params.js';
+import { newTrainCarry, type TrainCarry } from './carry.js';
+import type { TrainConfig } from './config.js';
+import type { DataCursor } from './data.js';
+import { emptySums, type MetricSums } from './metrics.js';
+import { emaInit, optInit, type OptState } from './optim.js';
+
+export interface TrainState {
+  config: TrainConfig;
+  model: TrmConfig;
+  /** optimizer steps of the whole run */
+  totalSteps: number;
+  /** optimizer steps done */
+  step: number;
+  params: Weights;
+  opt: OptState;
+  /** EMA shadow (parameter layout), null without EMA */
+  ema: Float32Array | null;
+  carry: TrainCarry;
+  cursor: DataCursor;
+  /** metrics of the log interval in progress (saved, so a resumed run logs the same lines) */
+  sums: MetricSums;
+}
+
+/** The model config: the preset's architecture plus the sizes the dataset fixes. */
+export function modelConfigFor(cfg: TrainConfig, meta: DatasetMetadata): TrmConfig {
+  const fromData = { vocab_size: meta.vocab_size, seq_len: meta.seq_len, num_puzzle_identifiers: meta.num_puzzle_identifiers };
+  for (const [k, v] of Object.entries(fromData)) {
+    const set = (cfg.model as Record<string, unknown>)[k];
+    if (set !== undefined && set !== v)
+      throw new TrmError('TRM_BAD_CONFIG', `train config: ${k} = ${set} was set, but the dataset has ${k} = ${v}; drop the setting (the data decides it)`);
+  }
+  return resolveConfig({ ...cfg.model, ...fromData });
+}
+
+/** Optimizer steps of the run: `steps`, or int(epochs * groups * mean examples / B) (spec 9). */
+export function runLength(cfg: TrainConfig, meta: DatasetMetadata): number {
+  if (cfg.steps > 0) return cfg.steps;
+  return Math.floor(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.batch_size);
+}
+
+/** A fresh run: parameters from the seed, zero moments, EMA = parameters, all slots halted. */
+export function createTrainState(cfg: TrainConfig, meta: DatasetMetadata): TrainState {
+  const model = modelConfigFor(cfg, meta);
+  const d = dims(model, cfg.batch_size);
+  const params = createParams(model, cfg.seed);
+  return {
+    config: cfg, model, totalSteps: runLength(cfg, meta), step: 0, params,
+    opt: optInit(params), ema: cfg.ema ? emaInit(params) : null,
+    carry: newTrainCarry(d.B, d.L, d.S, d.D), cursor: { epoch: 0, pos: 0 }, sums: emptySums(),
+  };
+}
