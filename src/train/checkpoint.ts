@@ -56,10 +56,10 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   const view = (a: Float32Array, e: { offset: number; size: number }) => a.subarray(e.offset, e.offset + e.size);
   for (const e of st.params.spec) {
     out.set(`param.${e.name}`, { shape: e.shape, data: view(st.params.data, e) });
+    if (st.ema) out.set(`ema.${e.name}`, { shape: e.shape, data: view(st.ema, e) });
     if (!e.trainable) continue;
     out.set(`adam_m.${e.name}`, { shape: e.shape, data: view(st.opt.m, e) });
     out.set(`adam_v.${e.name}`, { shape: e.shape, data: view(st.opt.v, e) });
-    if (st.ema) out.set(`ema.${e.name}`, { shape: e.shape, data: view(st.ema, e) });
   }
   const c = st.carry, B = c.steps.length, L = c.batch.inputs.length / B, SD = c.y.length / B;
   out.set('carry.y', { shape: [B, SD], data: c.y });
@@ -152,9 +152,9 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   for (const e of params.spec) {
     const put = (dst: Float32Array, key: string) => dst.set(toF32(tensorOf(tensors, file, key, e.shape), `${file}: ${key}`), e.offset);
     put(params.data, `param.${e.name}`);
+    if (ema) put(ema, `ema.${e.name}`);
     if (!e.trainable) continue;
     put(m, `adam_m.${e.name}`); put(v, `adam_v.${e.name}`);
-    if (ema) put(ema, `ema.${e.name}`);
   }
   const d = dims(model, config.batch_size), B = d.B;
   const carry = newTrainCarry(B, d.L, d.S, d.D);
