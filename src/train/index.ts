@@ -12,3 +12,4 @@ export {
   type Sidecar, type LoadedModel, CHECKPOINT_FORMAT, saveCheckpoint, findCheckpoint, readSidecar, loadTrainState, loadModel,
   inferModelConfig, writeFileAtomic,
 } from './checkpoint.js';
+export { type SolveStep, type SolveResult, parsePuzzle, solvePuzzle } from './solve.js';

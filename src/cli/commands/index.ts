@@ -5,5 +5,8 @@ import { dataCommand } from './data.js';
 import { demoCommand } from './demo.js';
 import { infoCommand } from './info.js';
 import { selfcheckCommand } from './selfcheck.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { solveCommand } from './solve.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand];

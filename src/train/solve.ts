@@ -1,0 +1,62 @@
+/**
+ * solve.ts: one Sudoku through a trained model, step by step (reference/trm-algorithm.md 1.1, 6.3):
+ * a fresh carry, then N_sup supervision steps; after each, the answer (argmax), q_halt /
+ * q_continue and the cells that changed. Tokens as the builder writes them: pad 0, blank 1,
+ * digit d -> d + 1. Not here: printing (the CLI).
+ */
+import { TrmError } from '../errors.js';
+import { allocActs } from '../model/acts.js';
+import type { TrmConfig } from '../model/config.js';
+import type { Weights } from '../model/params.js';
+import { IGNORE_LABEL, initialCarry, supervisionStep } from '../model/step.js';
+import { consistencyProblem, geometry, parseGrid, sizeForCells, solutionProblem, type Geometry } from '../data/sudoku/grid.js';
+
+export interface SolveStep {
+  step: number;
+  /** the answer grid, 0 where the model predicts a non-digit token */
+  grid: Uint8Array;
+  q_halt: number;
+  q_continue: number;
+  /** cells whose answer differs from the previous step's */
+  changed: number[];
+}
+
+export interface SolveResult {
+  geo: Geometry;
+  puzzle: Uint8Array;
+  steps: SolveStep[];
+  /** null when the final answer is a valid solution that keeps every given; else what is wrong */
+  problem: string | null;
+  /** the first step with q_halt > 0 (where training-time halting would stop), or null */
+  haltStep: number | null;
+}
+
+/** Parse puzzle text (16, 36 or 81 characters, '.' or '0' for blanks) for a model with seq_len cells. */
+export function parsePuzzle(text: string, c: TrmConfig): { geo: Geometry; puzzle: Uint8Array } {
+  const t = text.trim();
+  const n = sizeForCells(t.length);
+  if (!n) throw new TrmError('TRM_BAD_GRID', `a puzzle has 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${t.length} characters`);
+  if (t.length !== c.seq_len) throw new TrmError('TRM_BAD_GRID', `the puzzle has ${t.length} cells but the model was trained on ${c.seq_len}-cell puzzles`);
+  if (c.vocab_size !== n + 2) throw new TrmError('TRM_BAD_GRID', `the model's vocabulary (${c.vocab_size} tokens) does not fit ${n}x${n} Sudoku (${n + 2})`);
+  const geo = geometry(n);
+  return { geo, puzzle: parseGrid(t, geo) };
+}
+
+export function solvePuzzle(c: TrmConfig, w: Weights, geo: Geometry, puzzle: Uint8Array, nsup = c.halt_max_steps): SolveResult {
+  const a = allocActs(c, 1), L = c.seq_len;
+  const batch = { inputs: Int32Array.from(puzzle, d => d + 1), labels: new Int32Array(L).fill(IGNORE_LABEL), puzzleIds: new Int32Array(1) };
+  const carry = initialCarry(c, w, 1, a.d.S);
+  const steps: SolveStep[] = [];
+  let prev = new Uint8Array(L), haltStep: number | null = null;
+  for (let s = 1; s <= nsup; s++) {
+    const r = supervisionStep(c, w, a, carry, batch, null);
+    const grid = Uint8Array.from(r.preds.subarray(0, L), p => (p >= 2 && p <= geo.n + 1 ? p - 1 : 0));
+    const changed: number[] = [];
+    for (let i = 0; i < L; i++) if (grid[i] !== prev[i]) changed.push(i);
+    steps.push({ step: s, grid, q_halt: r.q[0], q_continue: r.q[1], changed });
+    if (haltStep === null && r.q[0] > 0) haltStep = s;
+    prev = grid;
+  }
+  const final = steps[steps.length - 1].grid;
+  return { geo, puzzle, steps, problem: solutionProblem(final, geo) ?? consistencyProblem(puzzle, final, geo), haltStep };
+}
