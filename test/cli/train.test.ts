@@ -1,0 +1,115 @@
+/**
+ * `trm train`, `trm eval`, `trm solve` as a user meets them: a tiny run end to end (files,
+ * metrics.jsonl, resume, eval --json, solve --json), Ctrl-C saving a checkpoint, and one spawn per
+ * class of bad input (exit 2 for usage, 1 for known errors, one line `trm: ...`).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/kernels/index.js';
+import { makeSudoku4, type Sudoku4 } from '../train/fixture.js';
+
+const main = join(packageRoot, 'dist', 'cli', 'main.js');
+const root = mkdtempSync(join(tmpdir(), 'trm-cli-train-'));
+const tiny = ['--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16', '--set', 'batch_size=4', '--set', 'eval_limit=8', '--set', 'eval_batch_size=8', '--set', 'log_interval=2'];
+
+function trm(args: string[]) {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000, cwd: root });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+function oneLineError(r: { code: number | null; err: string }, code: number, re: RegExp) {
+  expect(r.err.trim().split('\n')).toHaveLength(1);
+  expect(r.err).toMatch(/^trm: /);
+  expect(r.err).toMatch(re);
+  expect(r.code).toBe(code);
+}
+
+let d: Sudoku4;
+beforeAll(async () => { d = await makeSudoku4(20, 6, 1, root); });
+
+describe.runIf(existsSync(main))('trm train / eval / solve', () => {
+  it('trains, writes config, metrics and checkpoints, resumes, evaluates and solves', () => {
+    const run = join(root, 'run');
+    let r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=4', '--set', 'eval_interval=2', '--out', run]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/eval @ 4: exact/);
+    expect(readdirSync(join(run, 'checkpoints'))).toEqual(['step_0000002', 'step_0000004']);
+    const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l));
+    expect(lines.map(l => `${l.type}@${l.step}`)).toEqual(['train@2', 'eval@2', 'train@4', 'eval@4']);
+    for (const k of ['lm_loss', 'q_halt_loss', 'token_acc', 'exact_acc', 'q_halt_acc', 'q_halt_precision', 'q_halt_recall', 'mean_steps', 'lr', 'step_time'])
+      expect(typeof lines[0][k], k).toBe('number');
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).model.hidden_size).toBe(16);
+
+    r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--out', run]);
+    oneLineError(r, 1, /already holds a run; continue it with --resume/);
+    r = trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/resuming at step 4/);
+    expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000006');
+    oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']), 1, /cannot resume with hidden_size = 32/);
+
+    r = trm(['eval', '--checkpoint', run, '--data', d.dir, '--json', '--nsup', '2']);
+    expect(r.code, r.err).toBe(0);
+    const e = JSON.parse(r.out);
+    expect(e.examples).toBe(6);
+    expect(e.nsup).toBe(2);
+    expect(e.exact_by_step).toHaveLength(2);
+    expect(e.step).toBe(6);
+
+    const puzzle = readFileSync(join(root, 'test.csv'), 'utf8').split('\n')[1].split(',')[1];
+    r = trm(['solve', '--checkpoint', run, puzzle, '--json']);
+    expect([0, 1]).toContain(r.code);
+    const s = JSON.parse(r.out);
+    expect(s.steps).toHaveLength(4);
+    expect(typeof s.steps[0].q_halt).toBe('number');
+    expect(typeof s.steps[0].q_continue).toBe('number');
+    expect(s.steps[0].answer).toHaveLength(16);
+    r = trm(['solve', '--checkpoint', run, puzzle.replace(/\./g, '0')]);
+    expect(r.out).toMatch(/step 1: q_halt/);
+    expect(r.out).toMatch(/answer: /);
+
+    oneLineError(trm(['solve', '--checkpoint', run, '1234']), 1, /16, 36 or 81 cells/);
+    oneLineError(trm(['solve', '--checkpoint', run, '.'.repeat(81)]), 1, /trained on 16-cell puzzles/);
+    oneLineError(trm(['solve', '--checkpoint', run, 'x' + '.'.repeat(15)]), 1, /bad character 'x' at r1c1/);
+    oneLineError(trm(['eval', '--checkpoint', join(root, 'nope'), '--data', d.dir]), 1, /no such checkpoint/);
+  });
+
+  it('Ctrl-C saves a checkpoint and exits 130', async () => {
+    const run = join(root, 'sigint');
+    const child = spawn(process.execPath, [main, 'train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=100000', '--out', run], { cwd: root });
+    let out = '', err = '';
+    child.stdout.on('data', b => {
+      out += b;
+      if (/step 2:/.test(out) && !child.killed) child.kill('SIGINT');
+    });
+    child.stderr.on('data', b => { err += b; });
+    const code = await new Promise<number | null>(res => child.on('close', c => res(c)));
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/stopped at step \d+; checkpoint .*step_\d+; continue with: trm train/);
+    const step = Number(/stopped at step (\d+)/.exec(err)![1]);
+    expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe(`step_${String(step).padStart(7, '0')}`);
+  });
+
+  it('a NaN loss stops with one line naming the step and the last good checkpoint, which stays', () => {
+    const run = join(root, 'nan');
+    const r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'lr=1e30', '--set', 'lr_warmup_steps=0', '--set', 'checkpoint_interval=1', '--set', 'steps=10', '--out', run]);
+    oneLineError(r, 1, /^trm: step 2: loss is NaN .* Last good checkpoint: .*step_0000001$/);
+    expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000001');
+  });
+
+  it('bad input: one line, the right exit code', () => {
+    oneLineError(trm(['train', '--preset', 'cpu-sudoku4']), 2, /--data DIR is required/);
+    oneLineError(trm(['train', '--data', d.dir]), 2, /--preset is required/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'nosuch']), 1, /unknown preset 'nosuch' \(presets: paper-sudoku-mlp/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'bogus=1']), 1, /unknown key 'bogus'/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'lr']), 1, /--set expects key=value/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']), 1, /ema_rate must be in \[0, 1\]/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']), 1, /seq_len = 81 was set, but the dataset has seq_len = 16/);
+    oneLineError(trm(['train', '--data', join(root, 'missing'), '--preset', 'cpu-sudoku4']), 1, /dataset\.json/);
+    oneLineError(trm(['train', '--data', d.dir, '--resume', join(root, 'missing')]), 1, /no such checkpoint/);
+    oneLineError(trm(['eval', '--data', d.dir]), 2, /--checkpoint and --data are required/);
+    oneLineError(trm(['solve', '--checkpoint', 'x']), 2, /expected one PUZZLE argument/);
+  });
+});
