@@ -41,10 +41,12 @@ describe.runIf(existsSync(main))('trm command line', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown suite 'nosuch'/);
   });
-  it('info --json reports the backend', () => {
+  it('info --json reports the backend; TRM_THREADS sets the kernel threads', () => {
     const r = trm(['info', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).backend).toMatch(/native|ref/);
+    const info = JSON.parse(r.out);
+    expect(info.backend).toMatch(/native|ref/);
+    if (info.backend === 'native') expect(JSON.parse(trm(['info', '--json'], { TRM_THREADS: '1' }).out).threads).toBe(1);
   });
   it('falls back to the reference kernels with exactly one warning line when the addon cannot load', () => {
     const script = `
