@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join } from 'node:path';
 import { TrmError } from '../errors.js';
 import { readSafetensors, toF32, toI32, type Tensor, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
-import { resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
+import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { canonicalName, loadStateDict, type NamedTensor, stateDict, type Weights, weightsView } from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
@@ -19,7 +19,6 @@ import { evalWeights } from './loop.js';
 import { emptySums, type MetricSums } from './metrics.js';
 import { newTrainCarry } from './carry.js';
 import type { TrainState } from './state.js';
-import { dims } from '../model/config.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
 
@@ -206,7 +205,7 @@ export function inferModelConfig(tensors: Map<string, NamedTensor>, seqLen: numb
   return resolveConfig({
     hidden_size: D, vocab_size: V, L_layers: layers, expansion, mlp_t: !!mlpT, pos_encodings: mlpT ? 'none' : 'rope',
     puzzle_emb_ndim: pe ? pe.shape[1] : 0, puzzle_emb_len: pe ? puzzleLen : 0, num_puzzle_identifiers: pe ? pe.shape[0] : 1,
-    seq_len: seq, ...over, ...(mlpT ? { mlp_t: true } : {}),
+    seq_len: seq, ...over,
   });
 }
 

@@ -6,7 +6,7 @@
 import { intOption, type Command } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { parseSets, evaluate, loadModel } from '../../train/index.js';
-import { readSplit, StatusLine } from './train.js';
+import { bar, readSplit, StatusLine } from './train.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -35,7 +35,7 @@ export const evalCommand: Command = {
       batchSize: batch, nsup, limit,
       onProgress: (done, total) => {
         const rate = done / ((performance.now() - t0) / 1000);
-        status.show(`eval [${'#'.repeat(Math.round(30 * done / total)).padEnd(30)}] ${done}/${total} | ${rate.toFixed(1)} puzzles/s | ETA ${((total - done) / rate).toFixed(0)} s`);
+        status.show(`eval [${bar(done / total)}] ${done}/${total} | ${rate.toFixed(1)} puzzles/s | ETA ${((total - done) / rate).toFixed(0)} s`);
       },
     });
     status.clear();

@@ -2,7 +2,7 @@
  * `trm train`: train a TRM on a dataset directory with a preset and `--set key=value` overrides,
  * or resume a run. Writes RUN_DIR/config.json, RUN_DIR/metrics.jsonl (one JSON line per log
  * interval and per evaluation) and checkpoints (src/train/checkpoint.ts). Shows a one-line
- * progress display on a terminal (plain lines otherwise). Ctrl-C saves a checkpoint and exits;
+ * progress display on a terminal (plain lines otherwise). Ctrl-C (or SIGTERM) saves a checkpoint and exits;
  * a NaN loss stops with the step and the last good checkpoint. The work is in src/train/.
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -37,6 +37,8 @@ export class StatusLine {
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+/** A 20-character progress bar for a fraction in [0, 1]. */
+export const bar = (f: number) => '#'.repeat(Math.round(20 * Math.min(1, Math.max(0, f)))).padEnd(20, '.');
 function duration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
@@ -55,8 +57,8 @@ export interface TrainRunOptions {
   sets?: string[];
   out?: string;
   resume?: string;
-  /** called after each evaluation (the demo prints its own lines) */
-  onEval?: (step: number, e: EvalResult) => void;
+  /** the line printed after each evaluation (default: the `trm train` line) */
+  evalLine?: (step: number, e: EvalResult) => string;
   /** print plain progress lines (log records) when not on a terminal */
   quiet?: boolean;
 }
@@ -104,6 +106,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     status.log('trm: Ctrl-C: finishing this step and saving a checkpoint (Ctrl-C again to abort)', process.stderr);
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const t0 = performance.now(), step0 = st.step;
   let rateSteps = 0, rateTime = 0;
   const ws = createWorkspace(st, trainSplit);
@@ -114,7 +117,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         rateSteps++; rateTime += sec;
         const rate = rateSteps / Math.max(1e-9, (performance.now() - t0) / 1000);
         const m = lastLog;
-        status.show(`train ${s.step}/${s.totalSteps} | loss ${m ? (m.lm_loss + 0.5 * m.q_halt_loss).toFixed(3) : '-'} | tok ${m ? pct(m.token_acc) : '-'} | exact ${m ? pct(m.exact_acc) : '-'} | steps ${m ? m.mean_steps.toFixed(2) : '-'} | ${rate.toFixed(2)} it/s | ETA ${duration((s.totalSteps - s.step) / rate)}`);
+        status.show(`train [${bar(s.step / s.totalSteps)}] ${s.step}/${s.totalSteps} | loss ${m ? (m.lm_loss + 0.5 * m.q_halt_loss).toFixed(3) : '-'} | tok ${m ? pct(m.token_acc) : '-'} | exact ${m ? pct(m.exact_acc) : '-'} | steps ${m ? m.mean_steps.toFixed(2) : '-'} | ${rate.toFixed(2)} it/s | ETA ${duration((s.totalSteps - s.step) / rate)}`);
       },
       onLog: rec => {
         lastLog = rec;
@@ -128,7 +131,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         const e = evaluate(s.model, evalWeights(s), testSplit, { batchSize: cfg.eval_batch_size, limit: cfg.eval_limit, acts: evalActs });
         lastEval = e;
         record({ type: 'eval', step: s.step, weights: s.ema ? 'ema' : 'raw', ...e });
-        if (o.onEval) o.onEval(s.step, e);
+        if (o.evalLine) status.log(o.evalLine(s.step, e));
         else status.log(`eval @ ${s.step}: exact ${pct(e.exact_acc)}, token ${pct(e.token_acc)} on ${e.examples} test puzzles (${s.ema ? 'EMA' : 'raw'} weights, ${e.nsup} steps; with q-halting ${pct(e.exact_acc_halting)} at ${e.mean_halt_steps.toFixed(2)} steps)`);
       },
       onSave: (s, why) => {
@@ -148,6 +151,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
 }
 
