@@ -58,10 +58,16 @@ export const demoCommand: Command = {
     console.log(`\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`);
     console.log(`   exact after each supervision step: ${after.exact_by_step.map(pct).join(', ')}`);
 
-    const geo = geometry(4), L = test.meta.seq_len;
-    const puzzle = Uint8Array.from(test.inputs.subarray(0, L), t => (t >= 2 ? t - 1 : 0));
-    console.log('\n5. one held-out puzzle, step by step (* = cell changed by that step):');
-    printSolve(solvePuzzle(st.model, evalWeights(st), geo, puzzle), line => console.log('   ' + line));
+    // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
+    const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
+    const puzzleAt = (i: number) => Uint8Array.from(test.inputs.subarray(i * L, (i + 1) * L), t => (t >= 2 ? t - 1 : 0));
+    let shown = solvePuzzle(st.model, w, geo, puzzleAt(0)), which = 'the first held-out puzzle';
+    for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
+      const r = solvePuzzle(st.model, w, geo, puzzleAt(i));
+      if (r.steps.slice(1).some(s => s.changed.length > 0)) { shown = r; which = `held-out puzzle #${i + 1}, one the model changed after step 1`; break; }
+    }
+    console.log(`\n5. ${which}, step by step (* = cell changed by that step):`);
+    printSolve(shown, line => console.log('   ' + line));
     console.log(`\nrun directory: ${run.runDir}`);
     console.log(`try: trm solve --checkpoint ${run.runDir} "<16 cells, . for blanks>"`);
     console.log(`     trm eval --checkpoint ${run.runDir} --data ${data}`);
