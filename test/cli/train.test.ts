@@ -108,6 +108,7 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']), 1, /ema_rate must be in \[0, 1\]/);
     oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']), 1, /seq_len = 81 was set, but the dataset has seq_len = 16/);
     oneLineError(trm(['train', '--data', join(root, 'missing'), '--preset', 'cpu-sudoku4']), 1, /dataset\.json/);
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'batch_size=10000000']), 1, /batch_size 10000000 needs about .* GiB of activations .*use e\.g\. --set batch_size=\d+/);
     oneLineError(trm(['train', '--data', d.dir, '--resume', join(root, 'missing')]), 1, /no such checkpoint/);
     oneLineError(trm(['eval', '--data', d.dir]), 2, /--checkpoint and --data are required/);
     oneLineError(trm(['solve', '--checkpoint', 'x']), 2, /expected one PUZZLE argument/);

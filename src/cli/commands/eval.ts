@@ -5,7 +5,7 @@
  */
 import { intOption, type Command } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { parseSets, evaluate, loadModel } from '../../train/index.js';
+import { checkActsFit, evaluate, loadModel, parseSets } from '../../train/index.js';
 import { bar, readSplit, StatusLine } from './train.js';
 
 export const evalCommand: Command = {
@@ -30,6 +30,7 @@ export const evalCommand: Command = {
     const m = loadModel(ck, parseSets((args.values.set as string[] | undefined) ?? []).model, split.meta.seq_len);
     if (m.config.seq_len !== split.meta.seq_len || m.config.vocab_size !== split.meta.vocab_size)
       throw new UsageError(`eval: the checkpoint expects seq_len ${m.config.seq_len} / vocab ${m.config.vocab_size}, the data has ${split.meta.seq_len} / ${split.meta.vocab_size}`);
+    checkActsFit(m.config, batch, 'batch');
     const status = new StatusLine(), t0 = performance.now();
     const e = evaluate(m.config, m.weights, split, {
       batchSize: batch, nsup, limit,

@@ -11,7 +11,7 @@ import type { Command } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
 import { readDatasetSplit, type DatasetSplit } from '../../data/dataset.js';
 import {
-  createTrainState, createWorkspace, evalWeights, evaluate, loadTrainState, modelConfigFor, parseSets, resolveTrainConfig, saveCheckpoint,
+  checkActsFit, createTrainState, createWorkspace, evalWeights, evaluate, loadTrainState, modelConfigFor, parseSets, resolveTrainConfig, saveCheckpoint,
   train, trainPresets, writeFileAtomic, type EvalResult, type LogRecord, type TrainState,
 } from '../../train/index.js';
 import { paramCount } from '../../model/params.js';
@@ -91,6 +91,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     runDir = o.out ?? join('runs', `${o.preset}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
     if (existsSync(join(runDir, 'latest'))) throw new TrmError('TRM_RUN_EXISTS', `${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
   }
+  const ws = createWorkspace(st, trainSplit);
+  if (testSplit) checkActsFit(st.model, st.config.eval_batch_size, 'eval_batch_size');
   mkdirSync(runDir, { recursive: true });
   writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: resolve(o.data), preset: o.preset, model: st.model, train: st.config, total_steps: st.totalSteps }, null, 2) + '\n');
   const metricsFile = join(runDir, 'metrics.jsonl');
@@ -109,7 +111,6 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   process.on('SIGTERM', onSigint);
   const t0 = performance.now(), step0 = st.step;
   let rateSteps = 0, rateTime = 0;
-  const ws = createWorkspace(st, trainSplit);
   let evalActs: StepActs | undefined;
   try {
     const outcome = await train(st, ws, {
