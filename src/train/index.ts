@@ -5,8 +5,8 @@ export { type OptState, optInit, denseStep, puzzleEmbStep, emaInit, emaStep, ema
 export { type DataCursor, TrainSampler, newBatch, copyExample, splitSize, testBatch } from './data.js';
 export { type TrainCarry, type HaltOptions, newTrainCarry, fillHalted, updateHalting } from './carry.js';
 export { type MetricSums, type TrainMetrics, emptySums, addStep, summarize } from './metrics.js';
-export { type TrainState, createTrainState, modelConfigFor, runLength } from './state.js';
-export { type Workspace, type TrainHooks, type LogRecord, createWorkspace, checkActsFit, trainStep, train, evalWeights, learningRates } from './loop.js';
+export { type TrainState, createTrainState, modelConfigFor, runLength, checkActsFit } from './state.js';
+export { type Workspace, type TrainHooks, type LogRecord, createWorkspace, trainStep, train, evalWeights, learningRates } from './loop.js';
 export { type EvalOptions, type EvalResult, evaluate } from './evaluate.js';
 export {
   type Sidecar, type LoadedModel, CHECKPOINT_FORMAT, saveCheckpoint, findCheckpoint, readSidecar, loadTrainState, loadModel,

@@ -8,9 +8,7 @@
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
-import { totalmem } from 'node:os';
-import { actsBytes, allocActs, type StepActs } from '../model/acts.js';
-import type { TrmConfig } from '../model/config.js';
+import { allocActs, type StepActs } from '../model/acts.js';
 import { type Weights, weightsView } from '../model/params.js';
 import { type Batch, type StepResult, supervisionStep } from '../model/step.js';
 import { fillHalted, updateHalting } from './carry.js';
@@ -18,7 +16,7 @@ import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
 import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
 import { lrAt } from './schedule.js';
-import type { TrainState } from './state.js';
+import { checkActsFit, type TrainState } from './state.js';
 
 /** Buffers a run reuses every step (not part of the state: rebuilt on resume). */
 export interface Workspace {
@@ -33,15 +31,6 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   checkActsFit(st.model, B, 'batch_size');
   const acts = allocActs(st.model, B);
   return { acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed) };
-}
-
-/** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of RAM. */
-export function checkActsFit(c: TrmConfig, B: number, key: string): void {
-  const perSample = actsBytes(allocActs(c, 1)), need = perSample * B;
-  if (need <= 0.8 * totalmem()) return;
-  const fit = Math.max(1, Math.floor(0.5 * totalmem() / perSample));
-  throw new TrmError('TRM_OUT_OF_MEMORY', `${key} ${B} needs about ${(need / 2 ** 30).toFixed(1)} GiB of activations `
-    + `(${(perSample / 2 ** 20).toFixed(1)} MiB per sample), this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB; use e.g. --set ${key}=${fit}`);
 }
 
 /** lr of the dense and the puzzle-embedding optimizer at optimizer step t (from 1). */

@@ -4,7 +4,9 @@
  * needs no field: the data order is a function of (seed, epoch) and ACT exploration of
  * (seed, step). Also the model config a dataset implies, and the run length (spec 9).
  */
+import { totalmem } from 'node:os';
 import type { DatasetMetadata } from '../data/dataset.js';
+import { actsBytes, allocActs } from '../model/acts.js';
 import { TrmError } from '../errors.js';
 import { dims, resolveConfig, type TrmConfig } from '../model/config.js';
 import { createParams, type Weights } from '../model/params.js';
@@ -48,9 +50,19 @@ export function runLength(cfg: TrainConfig, meta: DatasetMetadata): number {
   return Math.floor(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.batch_size);
 }
 
+/** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of RAM. */
+export function checkActsFit(c: TrmConfig, B: number, key: string): void {
+  const perSample = actsBytes(allocActs(c, 1)), need = perSample * B;
+  if (need <= 0.8 * totalmem()) return;
+  const fit = Math.max(1, Math.floor(0.5 * totalmem() / perSample));
+  throw new TrmError('TRM_OUT_OF_MEMORY', `${key} ${B} needs about ${(need / 2 ** 30).toFixed(1)} GiB of activations `
+    + `(${(perSample / 2 ** 20).toFixed(1)} MiB per sample), this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB; use e.g. --set ${key}=${fit}`);
+}
+
 /** A fresh run: parameters from the seed, zero moments, EMA = parameters, all slots halted. */
 export function createTrainState(cfg: TrainConfig, meta: DatasetMetadata): TrainState {
   const model = modelConfigFor(cfg, meta);
+  checkActsFit(model, cfg.batch_size, 'batch_size');
   const d = dims(model, cfg.batch_size);
   const params = createParams(model, cfg.seed);
   return {
