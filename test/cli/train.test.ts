@@ -44,9 +44,11 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
 
     r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--out', run]);
     oneLineError(r, 1, /already holds a run; continue it with --resume/);
-    r = trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']);
+    r = trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=6']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/resuming at step 4/);
+    expect(r.out).toMatch(/resuming at step 2/);
+    const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l).step);
+    expect(steps).toEqual([2, 2, 4, 4, 6, 6]);   // the first run's step-4 lines were replaced, not repeated
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000006');
     oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']), 1, /cannot resume with hidden_size = 32/);
 

@@ -5,7 +5,7 @@
  * progress display on a terminal (plain lines otherwise). Ctrl-C (or SIGTERM) saves a checkpoint and exits;
  * a NaN loss stops with the step and the last good checkpoint. The work is in src/train/.
  */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
@@ -96,6 +96,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   mkdirSync(runDir, { recursive: true });
   writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: resolve(o.data), preset: o.preset, model: st.model, train: st.config, total_steps: st.totalSteps }, null, 2) + '\n');
   const metricsFile = join(runDir, 'metrics.jsonl');
+  if (o.resume && existsSync(metricsFile)) {
+    // lines a stopped or crashed run wrote after its last checkpoint would repeat: keep steps <= the resumed one
+    const kept = readFileSync(metricsFile, 'utf8').split('\n').filter(l => l.trim() && (JSON.parse(l) as { step: number }).step <= st.step);
+    writeFileAtomic(metricsFile, kept.map(l => l + '\n').join(''));
+  }
   const record = (r: Record<string, unknown>) => appendFileSync(metricsFile, JSON.stringify({ ...r, time: new Date().toISOString() }) + '\n');
 
   const cfg = st.config, status = new StatusLine();
