@@ -3,5 +3,7 @@
  * namespaces, one per layer of the project (see docs/ARCHITECTURE.md).
  */
 export * as kernels from './kernels/index.js';
+export * as data from './data/index.js';
 export * as model from './model/index.js';
+export * as train from './train/index.js';
 export { TrmError, ShapeError, UsageError } from './errors.js';
