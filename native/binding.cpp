@@ -2,6 +2,7 @@
 // FMA peak) and the GEMM; register_ops (binding_ops.cpp) adds the fused elementwise kernels.
 // Kernels run synchronously on the calling JS thread plus the pool, directly on the memory of the
 // typed arrays passed in: nothing is copied and no JS buffer is kept past the call.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,17 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), total);
 }
 
+// addressMod64(typedArray): the byte address of its data modulo 64, so JS can place arrays on
+// cache-line boundaries (src/kernels/aligned.ts): a zmm store that straddles two lines costs two.
+Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
+  Args a{info, "addressMod64"};
+  a.expect_count(1);
+  if (!info[0].IsTypedArray()) a.fail("argument 0 must be a typed array");
+  auto t = info[0].As<Napi::TypedArray>();
+  auto base = reinterpret_cast<uintptr_t>(t.ArrayBuffer().Data()) + t.ByteOffset();
+  return Napi::Number::New(info.Env(), (double)(base % 64));
+}
+
 size_t extent(bool trans, long rows, long cols, long ld) {  // elements one operand spans
   if (rows == 0 || cols == 0) return 0;
   return trans ? (size_t)(cols - 1) * ld + rows : (size_t)(rows - 1) * ld + cols;
@@ -118,6 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);
   return exports;
 }

@@ -9,7 +9,7 @@
  *
  * Each product is timed `reps` times after one warm-up; the median is reported.
  */
-import { addon, backendInfo, gemm, setThreads, type GemmCall } from '../kernels/index.js';
+import { addon, alignedF32, backendInfo, gemm, setThreads, type GemmCall } from '../kernels/index.js';
 import { TrmError } from '../errors.js';
 
 export interface GemmBenchRow {
@@ -40,7 +40,7 @@ function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, numb
 }
 
 function filled(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
+  const out = alignedF32(n);
   let x = seed >>> 0;
   for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = (x / 4294967296) - 0.5; }
   return out;
@@ -65,7 +65,7 @@ export function runGemmBench(opts: { batches?: number[]; threads?: number[]; rep
       for (const shape of gemmBenchShapes) {
         const c = shape.call(B);
         const [na, nb, nc] = operandSizes(c);
-        const A = filled(na, 1), Bm = filled(nb, 2), C = new Float32Array(nc);
+        const A = filled(na, 1), Bm = filled(nb, 2), C = alignedF32(nc);
         const call = { ...c, A, B: Bm, C };
         gemm(call);  // warm-up: page faults, packing buffers
         const times: number[] = [];

@@ -4,6 +4,7 @@
  */
 export type { KernelBackend, F32, I32, U8 } from './backend.js';
 export { gemm, type GemmCall } from './gemm.js';
+export { alignedF32 } from './aligned.js';
 export * from './ops.js';
 export { kernels, useBackend, setThreads, backendInfo, nativeBackend, refBackend } from './select.js';
 export { addon, addonError, packageRoot } from './native.js';

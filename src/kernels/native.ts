@@ -25,6 +25,8 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   setIsa(isa: 'avx512' | 'avx2' | 'portable'): boolean;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
+  /** Byte address of a typed array's data modulo 64. */
+  addressMod64(a: ArrayBufferView): number;
 }
 
 /** The package root: two levels above this file, whether it runs from src/ or dist/. */

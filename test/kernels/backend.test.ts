@@ -19,3 +19,15 @@ describe('kernel backend', () => {
     if (process.env.TRM_ISA === 'portable') expect(i.isa).toBe('portable');  // the forced path is really taken
   });
 });
+
+describe('alignedF32', () => {
+  it('returns zeroed arrays of the asked length, 64-byte aligned when large and native', async () => {
+    const { alignedF32 } = await import('../../src/kernels/index.js');
+    for (const n of [1, 7, 1023, 1024, 4097, 1 << 16]) {
+      const a = alignedF32(n);
+      expect(a.length).toBe(n);
+      expect(a.every(v => v === 0)).toBe(true);
+      if (addon && n * 4 >= 4096) expect(addon.addressMod64(a)).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,17 @@
+/**
+ * aligned.ts: Float32Arrays whose data starts on a 64-byte cache line. Large activations and GEMM
+ * outputs should be allocated here: with a misaligned C every 64-byte vector store of the GEMM
+ * straddles two cache lines, which measured ~20% slower on output-bound products (the token
+ * mixer, docs/PERFORMANCE.md). Without the addon this is a plain Float32Array.
+ */
+import { addon } from './native.js';
+
+/** n floats, zero-filled, data 64-byte aligned when the native addon can tell the address. */
+export function alignedF32(n: number): Float32Array {
+  if (!addon || n * 4 < 4096) return new Float32Array(n);
+  // An explicit ArrayBuffer keeps its backing store off the V8 heap, so the address never moves.
+  const buf = new ArrayBuffer(n * 4 + 64);
+  const mis = addon.addressMod64(new Uint8Array(buf, 0, 1));
+  const offset = mis === 0 ? 0 : 64 - mis;
+  return new Float32Array(buf, offset, n);
+}
