@@ -37,7 +37,7 @@ struct AlignedBuf {
   ~AlignedBuf() { std::free(p); }
 };
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 
 GemmKernelInfo active_kernel() {
   GemmKernelInfo k;
@@ -130,7 +130,7 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
 // thread delays only its own share). Packing B per thread costs K*N per thread, which is small
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const float* B, float* C,
-              float beta, int ith, int nth, bool split_rows) {
+              float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr) {
   const int MR = kr.mr, NR = kr.nr;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
@@ -160,18 +160,33 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const
       pack_b(pb, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
-        pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor);
+        const float* pa_blk = pa;
+        if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + ic * kc;
+        else pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor);
         for (long p = p0; p < p1; p++) {
           long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           const float* pbp = pb + p * kc * NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             long mr = mc - i0 < MR ? mc - i0 : MR;
-            kr.kernel(kc, pa + i0 * kc, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+            kr.kernel(kc, pa_blk + i0 * kc, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
           }
         }
       }
     }
   }
+}
+
+// A shared by every item of a batch (stride_a == 0) packed once, all rows, every k block: block
+// pc holds the MR strips of all rows for k in [pc, pc + kc) at offset pc * Mr (Mr = M rounded up
+// to MR), in exactly the layout pack_a gives one ic block, so gemm_one can point into it.
+const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
+  long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
+  float* dst = tl_prepacked_a.get((size_t)Mr * g.K);
+  for (long pc = 0; pc < g.K; pc += kr.kc) {
+    long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
+    pack_a(dst + pc * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor);
+  }
+  return dst;
 }
 
 }  // namespace
@@ -188,11 +203,14 @@ void gemm(const GemmArgs& g) {
   bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 &&
                  (flops_item < 4e6 || g.batch % nth == 0 || g.batch >= 8L * nth);
   if (by_item) {
+    // A weight shared by all items is packed once per thread instead of once per item.
+    bool shared_a = g.stride_a == 0 && g.K > 0 && (double)g.M * g.K <= 4e6;
     parallel_run([&](int ith, int nt) {
       long b0, b1;
       split_range(g.batch, ith, nt, &b0, &b1);
+      const float* pre = shared_a && b1 - b0 > 1 ? prepack_a(kr, g) : nullptr;
       for (long b = b0; b < b1; b++)
-        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true);
+        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true, pre);
     });
     return;
   }
