@@ -87,14 +87,17 @@ void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, 
 // Pack NR-column panels [p0, p1) of op(B)[pc:pc+kc, jc:jc+nc] (panel p covers columns p*NR..),
 // k-major, zero-padding past nc.
 void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, long jc, long nc,
-            long p0, long p1, int NR, GemmPackStrip fast, GemmPackStrip fast_rowmajor) {
+            long p0, long p1, int NR, GemmPackStrip fast,
+            void (*fast_rowmajor)(float*, const float*, long, long, long, long, long)) {
+  if (!trans && fast_rowmajor) {
+    fast_rowmajor(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
+    return;
+  }
   for (long p = p0; p < p1; p++) {
     long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
     float* d = dst + p * kc * NR;
     if (trans && fast) {
       fast(d, B + (jc + j0) * ldb + pc, ldb, nr, kc);
-    } else if (!trans && fast_rowmajor) {
-      fast_rowmajor(d, B + pc * ldb + jc + j0, ldb, nr, kc);
     } else if (!trans) {  // B(k,j) = B[k*ldb + j]: NR consecutive floats per k
       for (long k = 0; k < kc; k++) {
         const float* src = B + (pc + k) * ldb + jc + j0;

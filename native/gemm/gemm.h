@@ -39,7 +39,9 @@ struct GemmKernelInfo {
   GemmPackStrip pack_a_rowmajor;  // may be null
   GemmPackStrip pack_b_colmajor;  // the same for an NR-column panel of a transposed B; may be null
   GemmPackStrip pack_a_colmajor;  // strip of a transposed A (A[k*lda + i]); may be null
-  GemmPackStrip pack_b_rowmajor;  // panel of a plain B (B[k*ldb + j]); may be null
+  // Panels [p0, p1) of a plain B (B[k*ldb + j], nc columns from B): dst + p*kc*NR, reading B row
+  // by row (k outer) so the hardware prefetcher sees one sequential stream; may be null.
+  void (*pack_b_rowmajor)(float* dst, const float* B, long ldb, long nc, long kc, long p0, long p1);
   int mr, nr;          // register tile
   int mc, kc, nc;      // cache blocking: A block mc x kc (L2), B block kc x nc (L3)
   const char* name;

@@ -122,13 +122,22 @@ void pack_a_colmajor_14(float* dst, const float* A, long lda, long mr, long kc) 
   for (long k = 0; k < kc; k++) _mm512_mask_storeu_ps(dst + k * MR, keep, _mm512_maskz_loadu_ps(m, A + k * lda));
 }
 
-void pack_b_rowmajor_32(float* dst, const float* B, long ldb, long nr, long kc) {
-  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+void pack_b_rowmajor_32(float* dst, const float* B, long ldb, long nc, long kc, long p0, long p1) {
   for (long k = 0; k < kc; k++) {
     const float* src = B + k * ldb;
-    _mm512_store_ps(dst + k * NR, _mm512_maskz_loadu_ps(m0, src));
-    _mm512_store_ps(dst + k * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    for (long p = p0; p < p1; p++) {
+      long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+      float* d = dst + p * kc * NR + k * NR;
+      if (nr == NR) {
+        _mm512_store_ps(d, _mm512_loadu_ps(src + j0));
+        _mm512_store_ps(d + 16, _mm512_loadu_ps(src + j0 + 16));
+      } else {
+        __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+        __mmask16 m1 = nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+        _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src + j0));
+        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, src + j0 + 16));
+      }
+    }
   }
 }
 
