@@ -28,6 +28,7 @@ export function stepFlops(c: TrmConfig, B: number): number {
 interface Row {
   config: string; B: number; peak_gflops: number; loadavg: number[]; trm_median_s: number; trm_times_s: number[]; gflop: number; trm_gflops: number; peak_fraction: number;
   acts_mib: number; torch_median_s: number | null; torch_gflops: number | null; speedup_vs_torch: number | null; torch_note?: string;
+  torch_blas?: string;
 }
 
 /** fp32 FMA peak of `threads` threads now (GFLOP/s): the best of three short register-only runs. */
@@ -60,13 +61,36 @@ function timeTrm(c: TrmConfig, B: number, repeats: number): { times: number[]; a
   return { times, actsMib: actsBytes(a) / 2 ** 20 };
 }
 
-function runTorch(kind: 'mlp' | 'att', B: number, repeats: number, threads: number): { median_s: number } | string {
-  const script = join(packageRoot, 'tools', 'torch_step_bench.py');
-  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  if (!existsSync(script)) return `${script} not found`;
+/**
+ * The environment of the PyTorch process: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the caller are
+ * dropped so OpenBLAS picks its kernels itself. But Debian 12's OpenBLAS (0.3.21) does not know
+ * Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels there (measured: 21 vs 87
+ * GFLOP/s on one thread), so on an AVX-512 CPU we name its AVX-512 kernels (SkylakeX) to compare
+ * against PyTorch at its best. TRM_TORCH_OPENBLAS_CORETYPE overrides ('' = let OpenBLAS choose).
+ */
+export function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  const forced = process.env.TRM_TORCH_OPENBLAS_CORETYPE;
+  const avx512 = addon?.info().features.avx512f && addon?.info().features.osAvx512;
+  const core = forced !== undefined ? forced : avx512 ? 'SkylakeX' : '';
+  if (core) env.OPENBLAS_CORETYPE = core;
+  env.OPENBLAS_VERBOSE = '2';  // OpenBLAS prints "Core: <name>" on stderr: reported with the result
+  return env;
+}
+
+/** The OpenBLAS kernel set a PyTorch run used, read from its OPENBLAS_VERBOSE output. */
+function blasCore(stderr: string): string {
+  const m = /Core: (\S+)/.exec(stderr);
+  return m ? `OpenBLAS ${m[1]}` : 'not OpenBLAS (reference BLAS is slow: apt-get install libopenblas0-pthread)';
+}
+
+function runTorch(kind: 'mlp' | 'att', B: number, repeats: number, threads: number): { median_s: number; blas: string } | string {
+  const script = join(packageRoot, 'tools', 'torch_step_bench.py');
+  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  if (!existsSync(script)) return `${script} not found`;
+  const env = torchEnv();
   const res = spawnSync(py, [script, '--config', kind, '--batch', String(B), '--warmup', '0', '--repeats', String(repeats), '--threads', String(threads)],
     { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   if (res.status !== 0) {
@@ -74,7 +98,7 @@ function runTorch(kind: 'mlp' | 'att', B: number, repeats: number, threads: numb
     return `torch reference failed (${why}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
   }
   try {
-    return JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_s: number };
+    return { ...(JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_s: number }), blas: blasCore(res.stderr) };
   } catch {
     return `cannot parse torch output: ${res.stdout.slice(0, 200)}`;
   }
@@ -107,11 +131,12 @@ export async function benchStep(opts: { json: boolean; batch?: number; repeats?:
     if (typeof t === 'string') row.torch_note = t;
     else {
       row.torch_median_s = +t.median_s.toFixed(3);
+      row.torch_blas = t.blas;
       row.torch_gflops = +(gflop / t.median_s).toFixed(1);
       row.speedup_vs_torch = +(t.median_s / med).toFixed(2);
     }
     log(`  ${row.config}: trm ${med.toFixed(2)} s/step (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of the measured fp32 peak ${peak.toFixed(0)} GFLOP/s; ${gflop.toFixed(0)} GFLOP; activations ${row.acts_mib} MiB)`);
-    log(row.torch_note ? `    pytorch: ${row.torch_note}` : `    pytorch ${row.torch_median_s} s/step (${row.torch_gflops} GFLOP/s): trm is ${row.speedup_vs_torch}x faster`);
+    log(row.torch_note ? `    pytorch: ${row.torch_note}` : `    pytorch ${row.torch_median_s} s/step (${row.torch_gflops} GFLOP/s, ${row.torch_blas}): trm is ${row.speedup_vs_torch}x faster`);
     rows.push(row);
   }
   if (opts.json) process.stdout.write(JSON.stringify({ bench: 'step', backend: backendInfo(), threads, rows }) + '\n');
