@@ -217,8 +217,11 @@ void gemm(const GemmArgs& g) {
     });
     return;
   }
-  // Split rows when there are at least two MR strips per thread; otherwise split B panels.
-  bool split_rows = g.M >= (long)kr.mr * 2 * nth;
+  // Each thread packs the A rows and B panels it uses. Splitting rows, a thread packs M/nth rows
+  // of A and all N columns of B per k block; splitting panels, all M rows and N/nth columns. So
+  // split the larger of M and N (rows need at least two MR strips per thread, panels two each).
+  bool rows_ok = g.M >= (long)kr.mr * 2 * nth, panels_ok = g.N >= (long)kr.nr * 2 * nth;
+  bool split_rows = rows_ok && (!panels_ok || g.M >= g.N);
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   parallel_run([&](int ith, int nt) {
     for (long b = 0; b < g.batch; b++) {
