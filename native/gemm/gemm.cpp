@@ -14,8 +14,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <vector>
 
 #include "../cpu_features.h"
 #include "../threadpool.h"

@@ -19,7 +19,7 @@
 import { TrmError } from '../../errors.js';
 import type { Rng } from '../rng.js';
 import { cellName, type Geometry } from './grid.js';
-import { Solver9 } from './solver9.js';
+import { Solver9, popcountTable, randomBit } from './solver9.js';
 
 export interface SolveResult {
   /** Solutions found, capped at the limit: 0 (impossible), 1 (unique when limit >= 2), 2+. */
@@ -56,9 +56,8 @@ export class Solver {
     this.full = (1 << geo.n) - 1;
     this.cand = new Uint16Array((geo.cells + 2) * geo.cells);
     this.queue = new Int32Array(geo.cells + 1);
-    this.pop = new Uint8Array(1 << geo.n);
+    this.pop = popcountTable(geo.n);
     this.digit = new Uint8Array(1 << geo.n);
-    for (let m = 1; m < 1 << geo.n; m++) this.pop[m] = this.pop[m & (m - 1)] + 1;
     for (let d = 1; d <= geo.n; d++) this.digit[1 << (d - 1)] = d;
     this.unitMask = new Int32Array(geo.cells);
     for (let k = 0; k < geo.units.length; k++) this.unitMask[geo.units[k]] |= 1 << Math.floor(k / geo.n);
@@ -106,7 +105,7 @@ export class Solver {
       if (best < 0) { this.record(base); return; }
       let bits = cand[base + best];
       for (let k = 1; k < bestPop; k++) {
-        const b = this.rng ? this.randomBit(bits) : bits & -bits;
+        const b = this.rng ? randomBit(this.rng, pop, bits) : bits & -bits;
         bits ^= b;
         this.guesses++;
         cand.copyWithin(next, base, next);
@@ -189,11 +188,6 @@ export class Solver {
     this.solutions++;
   }
 
-  private randomBit(bits: number): number {
-    let r = this.rng!.int(this.pop[bits]);
-    while (r-- > 0) bits &= bits - 1;
-    return bits & -bits;
-  }
 }
 
 /** Rating of a puzzle: guesses of a uniqueness-proving solve; throws if it has no unique solution. */

@@ -15,6 +15,20 @@
  */
 import type { Rng } from '../rng.js';
 
+/** popcount of every n-bit mask: table[m] = number of set bits of m. */
+export function popcountTable(nbits: number): Uint8Array {
+  const pop = new Uint8Array(1 << nbits);
+  for (let m = 1; m < 1 << nbits; m++) pop[m] = pop[m & (m - 1)] + 1;
+  return pop;
+}
+
+/** A uniformly chosen set bit of `bits` (one rng draw over its popcount), as a one-bit mask. */
+export function randomBit(rng: Rng, pop: Uint8Array, bits: number): number {
+  let r = rng.int(pop[bits]);
+  while (r-- > 0) bits &= bits - 1;
+  return bits & -bits;
+}
+
 const FULL = 0x7ffffff;          // 27 bits: a whole band
 const SEG = 0x1249249;           // bit 0 of each 3-cell row segment of a band
 const W = 32;                    // words of state per depth
@@ -61,7 +75,7 @@ function bandLone(w: number): number {
 
 export class Solver9 {
   private readonly S = new Int32Array((81 + 2) * W);
-  private readonly pop = new Uint8Array(512);
+  private readonly pop = popcountTable(9);
   private dirty = 0;        // digits (bit d) whose boards changed since their last hidden-single scan
   solutions = 0;
   guesses = 0;
@@ -70,7 +84,6 @@ export class Solver9 {
   readonly found: Uint8Array[] = [];
 
   constructor() {
-    for (let m = 1; m < 512; m++) this.pop[m] = this.pop[m & (m - 1)] + 1;
   }
 
   /**
@@ -121,7 +134,7 @@ export class Solver9 {
       const orig = this.maskOf(o, cell), b = (cell / 27) | 0, bit = 1 << (cell - b * 27);
       let bits = orig;
       for (let k = pop[bits]; k > 1; k--) {
-        const v = this.rng ? this.randomBit(bits) : bits & -bits;
+        const v = this.rng ? randomBit(this.rng, pop, bits) : bits & -bits;
         bits ^= v;
         this.guesses++;
         S.copyWithin(next, o, next);
@@ -248,9 +261,4 @@ export class Solver9 {
     this.solutions++;
   }
 
-  private randomBit(bits: number): number {
-    let r = this.rng!.int(this.pop[bits]);
-    while (r-- > 0) bits &= bits - 1;
-    return bits & -bits;
-  }
 }
