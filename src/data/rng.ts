@@ -48,6 +48,12 @@ export class Rng {
     return Math.floor(this.float() * n);
   }
 
+  /** Standard normal N(0, 1) (Box-Muller; one value per call, two uniforms consumed). */
+  normal(): number {
+    const u = 1 - this.float(), v = this.float();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
   /** Fisher-Yates shuffle in place. */
   shuffle<T extends { length: number; [i: number]: any }>(arr: T): T {
     for (let i = arr.length - 1; i > 0; i--) {

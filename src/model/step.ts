@@ -49,7 +49,7 @@ export function initialCarry(c: TrmConfig, w: Weights, B: number, S: number): Ca
   return carry;
 }
 
-/** Slots with reset[b] != 0 get y <- H_init, z <- L_init at every position (spec 1.3). */
+/** Slots with reset[b] != 0 get y <- H_init, z <- L_init at every position (spec 1.3); other starts: init.ts. */
 export function resetCarry(carry: Carry, w: Weights, reset: Uint8Array, D: number): void {
   const per = carry.y.length / reset.length;
   for (let b = 0; b < reset.length; b++) {
@@ -65,15 +65,19 @@ function embedSizes(c: TrmConfig, a: StepActs): EmbedSizes {
 
 /**
  * One supervision step on the batch, from `carry` (updated in place to the new, detached y and z).
- * With `grads`, back-propagates lossScale * loss, ADDING into grads (zero them first).
+ * With `grads`, back-propagates lossScale * loss, ADDING into grads (zero them first);
+ * `sampleWeights` (B) scales each sample's loss in the gradient (the returned losses are unweighted).
+ * `c` may use fewer loop counts than the acts were allocated for (randomised recursion).
  */
 export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Carry, batch: Batch,
-  grads: Weights | null, lossScale = 1): StepResult {
+  grads: Weights | null, lossScale = 1, sampleWeights?: Float32Array): StepResult {
   const { B, L, S, D, V, P } = a.d, N = B * S * D;
   if (carry.y.length !== N || carry.z.length !== N)
     throw new ShapeError(`supervisionStep: carry holds ${carry.y.length / (S * D)} slots, the activations were allocated for B = ${B}`);
   if (batch.inputs.length !== B * L || batch.labels.length !== B * L || batch.puzzleIds.length !== B)
     throw new ShapeError(`supervisionStep: batch has inputs ${batch.inputs.length}, labels ${batch.labels.length}, puzzleIds ${batch.puzzleIds.length}; expected ${B}x${L}, ${B}x${L}, ${B}`);
+  if (a.calls.length < c.L_cycles + 1)
+    throw new ShapeError(`supervisionStep: L_cycles ${c.L_cycles} needs ${c.L_cycles + 1} net-call buffers, the activations hold ${a.calls.length}`);
   const ez = embedSizes(c, a);
 
   // forward
@@ -103,11 +107,11 @@ export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Ca
 
   // backward
   for (let b = 0; b < B; b++) {
-    const dt = lossScale / Math.max(1, a.counts[2 * b]);
-    a.dtok.fill(dt, b * L, (b + 1) * L);
+    const sw = sampleWeights ? lossScale * sampleWeights[b] : lossScale;
+    a.dtok.fill(sw / Math.max(1, a.counts[2 * b]), b * L, (b + 1) * L);
+    a.dbce[b] = 0.5 * sw;
   }
   stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
-  a.dbce.fill(0.5 * lossScale);
   bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
   for (let b = 0; b < B; b++) { a.dq[2 * b] = a.dqHalt[b]; a.dq[2 * b + 1] = 0; }   // q_continue is unused (no_ACT_continue)
   a.dh.fill(0);

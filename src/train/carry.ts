@@ -5,19 +5,31 @@
  * at their index (with y, z reset to H_init, L_init); the others keep theirs. After a step:
  * halted = steps >= N_sup, or (training) q_halt > 0 unless exploration vetoes it below a
  * minimum drawn from U{2..N_sup}. Exploration draws come from Rng(seed, step): a counter-based
- * stream, so the training step number is the whole RNG state.
+ * stream, so the training step number is the whole RNG state. With randomised N_sup each slot
+ * carries its own cap, drawn when it is refilled; the init mode decides where a refill starts.
  */
 import { Rng } from '../data/rng.js';
 import type { Batch, Carry } from '../model/step.js';
-import { resetCarry } from '../model/step.js';
+import { initCarry, type InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
 import { newBatch } from './data.js';
 
 export interface TrainCarry extends Carry {
   steps: Int32Array;   // (B) supervision steps taken by the slot's sample
   halted: Uint8Array;  // (B) 1: the slot takes a new sample at the next step
+  cap: Int32Array;     // (B) the slot's halting cap (randomised N_sup); 0 = the run's N_sup
   batch: Batch;        // the samples the slots hold
 }
+
+export interface FillOptions {
+  init: InitSpec;
+  /** the refill stream of this step: caps first (slot order), then init draws */
+  rng: Rng | null;
+  /** a refilled slot's cap (randomised N_sup); absent = the run's N_sup */
+  drawCap?: (rng: Rng) => number;
+}
+
+const STATIC_FILL: FillOptions = { init: { mode: 'static', scale: 1, training: true }, rng: null };
 
 const ACT_SEED_MIX = 0xac7e5eed;
 
@@ -25,14 +37,15 @@ const ACT_SEED_MIX = 0xac7e5eed;
 export function newTrainCarry(B: number, L: number, S: number, D: number): TrainCarry {
   return {
     y: new Float32Array(B * S * D), z: new Float32Array(B * S * D),
-    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), batch: newBatch(B, L),
+    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), cap: new Int32Array(B), batch: newBatch(B, L),
   };
 }
 
-/** Halted slots take fresh[b] and restart from (H_init, L_init); the rest keep their sample. */
-export function fillHalted(tc: TrainCarry, fresh: Batch, w: Weights, D: number): void {
+/** Halted slots take fresh[b] and restart from the init mode (default H_init, L_init); the rest keep their sample. */
+export function fillHalted(tc: TrainCarry, fresh: Batch, w: Weights, D: number, fill: FillOptions = STATIC_FILL): void {
   const B = tc.steps.length, L = tc.batch.inputs.length / B;
-  resetCarry(tc, w, tc.halted, D);
+  for (let b = 0; b < B; b++) if (tc.halted[b]) tc.cap[b] = fill.drawCap ? fill.drawCap(fill.rng!) : 0;
+  initCarry(tc, w, tc.halted, D, fill.init, fill.rng);
   for (let b = 0; b < B; b++) {
     if (!tc.halted[b]) continue;
     tc.steps[b] = 0;
@@ -43,7 +56,7 @@ export function fillHalted(tc: TrainCarry, fresh: Batch, w: Weights, D: number):
 }
 
 export interface HaltOptions {
-  nsup: number;          // halt_max_steps
+  nsup: number;          // halt_max_steps (a slot's own cap replaces it when set)
   exploreProb: number;   // halt_exploration_prob
   training: boolean;
   seed: number;
@@ -56,13 +69,13 @@ export function updateHalting(tc: TrainCarry, q: Float32Array, o: HaltOptions): 
   const B = tc.steps.length;
   const rng = new Rng((o.seed ^ ACT_SEED_MIX) >>> 0, o.step);
   for (let b = 0; b < B; b++) {
-    const steps = ++tc.steps[b];
-    let halted = steps >= o.nsup;
-    if (o.training && o.nsup > 1) {
+    const steps = ++tc.steps[b], nsup = tc.cap[b] > 0 ? tc.cap[b] : o.nsup;
+    let halted = steps >= nsup;
+    if (o.training && nsup > 1) {
       halted = halted || q[2 * b] > 0;
       // drawn for every slot at every step, as the official code does
       const explore = rng.float() < o.exploreProb;
-      const minHalt = 2 + rng.int(o.nsup - 1);
+      const minHalt = 2 + rng.int(nsup - 1);
       if (explore && steps < minHalt) halted = false;
     }
     tc.halted[b] = halted ? 1 : 0;

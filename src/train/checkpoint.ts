@@ -68,6 +68,7 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   out.set('carry.inputs', { shape: [B, L], data: c.batch.inputs });
   out.set('carry.labels', { shape: [B, L], data: c.batch.labels });
   out.set('carry.puzzle_ids', { shape: [B], data: c.batch.puzzleIds });
+  out.set('carry.cap', { shape: [B], data: c.cap });
   return out;
 }
 
@@ -164,6 +165,8 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   carry.batch.inputs.set(toI32(tensorOf(tensors, file, 'carry.inputs', [B, d.L])));
   carry.batch.labels.set(toI32(tensorOf(tensors, file, 'carry.labels', [B, d.L])));
   carry.batch.puzzleIds.set(toI32(tensorOf(tensors, file, 'carry.puzzle_ids', [B])));
+  // halting caps (randomised N_sup); checkpoints written before they existed hold none (= N_sup)
+  if (tensors.has('carry.cap')) carry.cap.set(toI32(tensorOf(tensors, file, 'carry.cap', [B])));
   const totalSteps = over.steps !== undefined && over.steps > 0 ? over.steps : side.total_steps;
   const state: TrainState = {
     config, model, totalSteps, step: side.step, params, opt: { m, v }, ema, carry,

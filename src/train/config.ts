@@ -6,6 +6,7 @@
  */
 import { TrmError } from '../errors.js';
 import { defaultConfig, type TrmConfig } from '../model/config.js';
+import { INIT_MODES, type InitMode } from '../model/init.js';
 
 export interface TrainConfig {
   /** Architecture overrides on top of the model defaults (TRM-Att, D 512, n 6, T 3). */
@@ -49,6 +50,21 @@ export interface TrainConfig {
   checkpoint_interval: number;
   /** Steps per metrics.jsonl line (metrics averaged over them). */
   log_interval: number;
+  // ---- experiments (reference/experiments.md; docs/EXPERIMENTS.md) ----
+  /** Where a refilled slot's (y, z) start in training (model/init.ts). */
+  train_init: InitMode;
+  /** std of the random init modes (1 = the official buffers' scale). */
+  init_scale: number;
+  /** Half-widths of the per-step n, T and per-slot N_sup draws; 0 = fixed (train/recursion.ts). */
+  rand_n_width: number;
+  rand_T_width: number;
+  rand_nsup_width: number;
+  /** trm-jax compatibility: drawn N_sup above halt_max_steps is clamped to it. */
+  rand_nsup_clamp: boolean;
+  /** 'cgar': the progressive (n, T) curriculum at 30% / 60% of training. */
+  curriculum: 'none' | 'cgar';
+  /** Loss weight decay^s at a sample's supervision step s (CGAR uses 0.7); 1 = off. */
+  hsw_decay: number;
 }
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
@@ -75,6 +91,14 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   eval_batch_size: 768,
   checkpoint_interval: 0,
   log_interval: 100,
+  train_init: 'static',
+  init_scale: 1,
+  rand_n_width: 0,
+  rand_T_width: 0,
+  rand_nsup_width: 0,
+  rand_nsup_clamp: false,
+  curriculum: 'none',
+  hsw_decay: 1,
 });
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
@@ -128,6 +152,12 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     if (!(cfg[k] >= 0 && cfg[k] <= 1)) bad(`${k} must be in [0, 1], got ${JSON.stringify(cfg[k])}`);
   if (cfg.optimizer !== 'adam-atan2' && cfg.optimizer !== 'adamw') bad(`optimizer must be 'adam-atan2' or 'adamw', got ${JSON.stringify(cfg.optimizer)}`);
   if (typeof cfg.ema !== 'boolean') bad(`ema must be true or false, got ${JSON.stringify(cfg.ema)}`);
+  if (!(INIT_MODES as readonly unknown[]).includes(cfg.train_init)) bad(`train_init must be one of ${INIT_MODES.join(', ')}, got ${JSON.stringify(cfg.train_init)}`);
+  pos('init_scale');
+  int('rand_n_width', 0); int('rand_T_width', 0); int('rand_nsup_width', 0);
+  if (typeof cfg.rand_nsup_clamp !== 'boolean') bad(`rand_nsup_clamp must be true or false, got ${JSON.stringify(cfg.rand_nsup_clamp)}`);
+  if (cfg.curriculum !== 'none' && cfg.curriculum !== 'cgar') bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
+  if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1)) bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
   for (const k of Object.keys(cfg.model)) if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;
 }

@@ -9,7 +9,8 @@ import type { DatasetSplit } from '../data/dataset.js';
 import { type StepActs, allocActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
 import type { Weights } from '../model/params.js';
-import { initialCarry, supervisionStep } from '../model/step.js';
+import { chainRng, type InitSpec, startCarry } from '../model/init.js';
+import { supervisionStep } from '../model/step.js';
 import { newBatch, splitSize, testBatch } from './data.js';
 
 export interface EvalOptions {
@@ -21,6 +22,10 @@ export interface EvalOptions {
   onProgress?: (done: number, total: number) => void;
   /** reuse activations across calls (must match batchSize) */
   acts?: StepActs;
+  /** where each batch starts (default: static, the H_init / L_init buffers) */
+  init?: InitSpec;
+  /** seed of the random init modes (chain 0 of each batch, as testTimeScaling) */
+  seed?: number;
 }
 
 export interface EvalResult {
@@ -48,9 +53,10 @@ export function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o: EvalO
   const byStep = new Array<number>(nsup).fill(0);
   const stopStep = new Int32Array(B), stopOk = new Uint8Array(B);
   let exact = 0, token = 0, lm = 0, haltExact = 0, haltSteps = 0;
-  for (let start = 0; start < total; start += B) {
+  const init = o.init ?? { mode: 'static', scale: 1, training: false };
+  for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
-    const carry = initialCarry(c, w, B, a.d.S);
+    const carry = startCarry(c, w, B, a.d.S, init, chainRng(o.seed ?? 0, bi, 0));
     stopStep.fill(0);
     for (let s = 1; s <= nsup; s++) {
       const r = supervisionStep(c, w, a, carry, batch, null);

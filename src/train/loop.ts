@@ -4,7 +4,8 @@
  * fill halted carry slots -> forward + loss -> (zero grads, backward) -> dense optimizer and
  * SignSGD on the batch's puzzle-embedding rows -> EMA -> halting -> metrics; every log_interval a
  * metrics line, every eval_interval an evaluation, checkpoints through the caller's hooks.
- * Not here: files, progress bars and signals (the CLI), the evaluation itself (evaluate.ts).
+ * The recursion depth of a step (randomised n / T / N_sup, curriculum, supervision weights) comes
+ * from recursion.ts. Not here: files, progress bars and signals (the CLI), the evaluation (evaluate.ts).
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
@@ -16,6 +17,7 @@ import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
 import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
 import { lrAt } from './schedule.js';
+import { drawNsup, fillRng, maxDepth, stepDepth, supervisionWeights } from './recursion.js';
 import { checkActsFit, type TrainState } from './state.js';
 
 /** Buffers a run reuses every step (not part of the state: rebuilt on resume). */
@@ -24,13 +26,18 @@ export interface Workspace {
   grads: Weights;
   fresh: Batch;
   sampler: TrainSampler;
+  /** per-sample loss weights (hsw_decay) */
+  weights: Float32Array;
 }
 
 export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
-  const B = st.config.batch_size;
-  checkActsFit(st.model, B, 'batch_size');
-  const acts = allocActs(st.model, B);
-  return { acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed) };
+  const B = st.config.batch_size, deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
+  checkActsFit(deepest, B, 'batch_size');
+  const acts = allocActs(deepest, B);
+  return {
+    acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed),
+    weights: new Float32Array(B),
+  };
 }
 
 /** lr of the dense and the puzzle-embedding optimizer at optimizer step t (from 1). */
@@ -40,12 +47,19 @@ export function learningRates(st: TrainState, t: number): { lr: number; puzzleLr
 }
 
 /** One optimizer step; st.step advances by one. Throws TRM_NAN (before any update) on a non-finite loss. */
-export function trainStep(st: TrainState, ws: Workspace): StepResult {
+export function trainStep(st: TrainState, ws: Workspace): StepResult & { netCalls: number } {
   const { config: cfg, model: c, params: w, carry } = st, B = cfg.batch_size, t = st.step + 1;
   ws.sampler.next(st.cursor, ws.fresh);
-  fillHalted(carry, ws.fresh, w, c.hidden_size);
+  const rng = fillRng(cfg, t);
+  fillHalted(carry, ws.fresh, w, c.hidden_size, {
+    init: { mode: cfg.train_init, scale: cfg.init_scale, training: true }, rng,
+    drawCap: cfg.rand_nsup_width > 0 ? r => drawNsup(cfg, c, r) : undefined,
+  });
+  const depth = stepDepth(cfg, c, t, st.totalSteps);
+  const cStep = depth.n === c.L_cycles && depth.T === c.H_cycles ? c : { ...c, L_cycles: depth.n, H_cycles: depth.T };
+  const weights = cfg.hsw_decay < 1 ? supervisionWeights(ws.weights, carry.steps, cfg.hsw_decay) : undefined;
   ws.grads.data.fill(0);
-  const r = supervisionStep(c, w, ws.acts, carry, carry.batch, ws.grads, 1 / B);
+  const r = supervisionStep(cStep, w, ws.acts, carry, carry.batch, ws.grads, 1 / B, weights);
   if (!Number.isFinite(r.loss))
     throw new TrmError('TRM_NAN', `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`);
   const { lr, puzzleLr } = learningRates(st, t);
@@ -54,7 +68,7 @@ export function trainStep(st: TrainState, ws: Workspace): StepResult {
   if (st.ema) emaStep(st.ema, w, cfg.ema_rate);
   updateHalting(carry, r.q, { nsup: c.halt_max_steps, exploreProb: c.halt_exploration_prob, training: true, seed: cfg.seed, step: t });
   st.step = t;
-  return r;
+  return { ...r, netCalls: depth.T * (depth.n + 1) };
 }
 
 /** The weights to evaluate and save: the EMA (buffers current) or the live parameters. */
@@ -89,7 +103,7 @@ export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {
     const t0 = performance.now();
     const r = trainStep(st, ws);
     const seconds = (performance.now() - t0) / 1000;
-    addStep(st.sums, r, st.carry, seconds);
+    addStep(st.sums, r, st.carry, seconds, r.netCalls);
     hooks.onStep?.(st, r, seconds);
     const end = st.step === total;
     if (st.step % cfg.log_interval === 0 || end) {

@@ -21,16 +21,17 @@ export interface MetricSums {
   qHaltPredPos: number; // halted, q_halt >= 0
   stepsTaken: number;   // sum of supervision steps of halted samples
   stepTime: number;     // seconds
+  netCalls: number;     // sum over steps of T (n + 1), the forward net calls per sample
 }
 
 export function emptySums(): MetricSums {
-  return { steps: 0, samples: 0, lmLoss: 0, qHaltLoss: 0, halted: 0, tokenAcc: 0, exact: 0, qHaltHit: 0, qHaltTruePos: 0, qHaltPredPos: 0, stepsTaken: 0, stepTime: 0 };
+  return { steps: 0, samples: 0, lmLoss: 0, qHaltLoss: 0, halted: 0, tokenAcc: 0, exact: 0, qHaltHit: 0, qHaltTruePos: 0, qHaltPredPos: 0, stepsTaken: 0, stepTime: 0, netCalls: 0 };
 }
 
 /** Add one training step (after updateHalting) to `s`. */
-export function addStep(s: MetricSums, r: StepResult, tc: TrainCarry, seconds: number): void {
+export function addStep(s: MetricSums, r: StepResult, tc: TrainCarry, seconds: number, netCalls = 0): void {
   const B = tc.steps.length;
-  s.steps++; s.samples += B; s.lmLoss += r.lmLoss; s.qHaltLoss += r.qHaltLoss; s.stepTime += seconds;
+  s.steps++; s.netCalls += netCalls; s.samples += B; s.lmLoss += r.lmLoss; s.qHaltLoss += r.qHaltLoss; s.stepTime += seconds;
   for (let b = 0; b < B; b++) {
     const valid = r.counts[2 * b];
     if (!tc.halted[b] || valid === 0) continue;
@@ -55,6 +56,7 @@ export interface TrainMetrics {
   mean_steps: number;        // supervision steps of halted samples
   halted: number;            // halted samples per step
   step_time: number;         // seconds per optimizer step
+  net_calls: number;         // forward net calls per sample per step, T (n + 1) averaged
 }
 
 const div = (a: number, b: number) => (b > 0 ? a / b : 0);
@@ -65,5 +67,6 @@ export function summarize(s: MetricSums): TrainMetrics {
     token_acc: div(s.tokenAcc, s.halted), exact_acc: div(s.exact, s.halted), q_halt_acc: div(s.qHaltHit, s.halted),
     q_halt_precision: div(s.qHaltTruePos, s.qHaltPredPos), q_halt_recall: div(s.qHaltTruePos, s.exact),
     mean_steps: div(s.stepsTaken, s.halted), halted: div(s.halted, s.steps), step_time: div(s.stepTime, s.steps),
+    net_calls: div(s.netCalls, s.steps),
   };
 }

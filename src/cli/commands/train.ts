@@ -14,6 +14,7 @@ import {
   checkActsFit, createTrainState, createWorkspace, evalWeights, evaluate, loadTrainState, modelConfigFor, parseSets, resolveTrainConfig, saveCheckpoint,
   train, trainPresets, writeFileAtomic, type EvalResult, type LogRecord, type TrainState,
 } from '../../train/index.js';
+import { expectedCompute } from '../../train/recursion.js';
 import { paramCount } from '../../model/params.js';
 import { allocActs, type StepActs } from '../../model/acts.js';
 
@@ -94,7 +95,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const ws = createWorkspace(st, trainSplit);
   if (testSplit) checkActsFit(st.model, st.config.eval_batch_size, 'eval_batch_size');
   mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: resolve(o.data), preset: o.preset, model: st.model, train: st.config, total_steps: st.totalSteps }, null, 2) + '\n');
+  const compute = expectedCompute(st.config, st.model);
+  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: resolve(o.data), preset: o.preset, model: st.model, train: st.config, total_steps: st.totalSteps, expected_compute: compute }, null, 2) + '\n');
   const metricsFile = join(runDir, 'metrics.jsonl');
   if (o.resume && existsSync(metricsFile)) {
     // lines a stopped or crashed run wrote after its last checkpoint would repeat: keep steps <= the resumed one
@@ -105,6 +107,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const cfg = st.config, status = new StatusLine();
   status.log(`trm train: ${o.resume ? `resuming at step ${st.step}` : `preset ${o.preset}`}, ${paramCount(st.model).toLocaleString('en-US')} parameters, batch ${cfg.batch_size}, ${st.totalSteps} steps, ${trainSplit.inputs.length / trainSplit.meta.seq_len} training examples -> ${runDir}`);
+  if (compute.net_calls_ratio !== 1 || compute.nsup_cap !== st.model.halt_max_steps)
+    status.log(`recursion: ${compute.net_calls.toFixed(2)} net calls per sample per step (${compute.net_calls_ratio.toFixed(2)}x the fixed n ${st.model.L_cycles}, T ${st.model.H_cycles}), ${compute.grad_calls.toFixed(2)} with gradient (${compute.grad_calls_ratio.toFixed(2)}x), mean N_sup cap ${compute.nsup_cap.toFixed(2)}`);
   let lastEval: EvalResult | null = null, checkpoint: string | null = null, lastLog: LogRecord | null = null;
   let stop = false;
   const onSigint = () => {
@@ -134,7 +138,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       onEval: s => {
         if (!testSplit) return;
         evalActs ??= allocActs(s.model, cfg.eval_batch_size);
-        const e = evaluate(s.model, evalWeights(s), testSplit, { batchSize: cfg.eval_batch_size, limit: cfg.eval_limit, acts: evalActs });
+        const e = evaluate(s.model, evalWeights(s), testSplit, {
+          batchSize: cfg.eval_batch_size, limit: cfg.eval_limit, acts: evalActs,
+          init: { mode: cfg.train_init, scale: cfg.init_scale, training: false }, seed: cfg.seed,
+        });
         lastEval = e;
         record({ type: 'eval', step: s.step, weights: s.ema ? 'ema' : 'raw', ...e });
         if (o.evalLine) status.log(o.evalLine(s.step, e));
@@ -171,6 +178,13 @@ export const trainCommand: Command = {
     set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'override a training or model key, e.g. --set steps=2000 --set lr=3e-4 --set L_cycles=4 (repeatable)' },
     out: { type: 'string', argument: 'RUN_DIR', description: 'run directory (default: runs/<preset>-<time>)' },
     resume: { type: 'string', argument: 'PATH', description: 'continue a run directory or checkpoint exactly where it stopped (--set may change steps, lr, eval)' },
+    seed: { type: 'string', argument: 'S', description: 'random seed (same as --set seed=S)' },
+    init: { type: 'string', argument: 'MODE', description: 'training latent init: static, random, random-per-sample, mixed (same as --set train_init=MODE)' },
+    'rand-n': { type: 'string', argument: 'W', description: 'draw n per step uniformly on [max(1, n-W), n+W] (--set rand_n_width=W)' },
+    'rand-T': { type: 'string', argument: 'W', description: 'draw T per step on [max(1, T-W), T+W] (--set rand_T_width=W)' },
+    'rand-nsup': { type: 'string', argument: 'W', description: 'draw each sample\'s N_sup on [max(1, N-W), N+W] (--set rand_nsup_width=W)' },
+    curriculum: { type: 'string', argument: 'NAME', description: "'cgar': (n, T) grows in thirds at 30% / 60% of training (--set curriculum=cgar)" },
+    hsw: { type: 'string', argument: 'DECAY', description: 'weight the loss of supervision step s by DECAY^s, CGAR uses 0.7 (--set hsw_decay=DECAY)' },
   },
   details: [
     'Presets:',
@@ -190,8 +204,12 @@ export const trainCommand: Command = {
     if (!data) throw new UsageError("train: --data DIR is required (see 'trm train --help')");
     if (args.positionals.length) throw new UsageError(`train: unexpected argument '${args.positionals[0]}'`);
     if (args.values.resume && args.values.preset) throw new UsageError('train: --resume takes the preset from the checkpoint; drop --preset');
+    const flagSets: [string, string][] = [['seed', 'seed'], ['init', 'train_init'], ['rand-n', 'rand_n_width'], ['rand-T', 'rand_T_width'],
+      ['rand-nsup', 'rand_nsup_width'], ['curriculum', 'curriculum'], ['hsw', 'hsw_decay']];
+    const sets = [...((args.values.set as string[] | undefined) ?? []),
+      ...flagSets.filter(([f]) => args.values[f] !== undefined).map(([f, k]) => `${k}=${args.values[f] as string}`)];
     const r = await runTraining({
-      data, preset: args.values.preset as string | undefined, sets: (args.values.set as string[] | undefined) ?? [],
+      data, preset: args.values.preset as string | undefined, sets,
       out: args.values.out as string | undefined, resume: args.values.resume as string | undefined,
     });
     return r.stopped ? 130 : 0;

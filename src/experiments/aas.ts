@@ -1,0 +1,177 @@
+/**
+ * aas.ts: path independence, the Asymptotic Alignment Score (reference/experiments.md 7). Pass 1
+ * runs each puzzle from the init for N steps; pass 2 runs it again for N steps from ANOTHER
+ * puzzle's final (y, z): the batch rolled by one (the blog's "swap" score), or by every offset
+ * 0..n-1 (Anil et al.'s all pairs, j = i included). Scores: cosine of the flattened final y (and
+ * z) of the two passes, over the full [S, D] latent including the puzzle-prefix positions, and
+ * the fraction of cells whose predictions agree. The curve compares pass 2 after each step s with
+ * pass 1's FINAL state and answer, so it shows how fast a foreign start is pulled to the same end.
+ * The core works on any recurrence (LatentRunner), which is how it is tested on toy maps.
+ */
+import type { DatasetSplit } from '../data/dataset.js';
+import { allocActs, type StepActs } from '../model/acts.js';
+import type { TrmConfig } from '../model/config.js';
+import { chainRng, type InitSpec, startCarry } from '../model/init.js';
+import type { Weights } from '../model/params.js';
+import { IGNORE_LABEL, supervisionStep, type Batch } from '../model/step.js';
+import { newBatch, splitSize, testBatch } from '../train/data.js';
+import { scoreBoard } from './aggregate.js';
+
+/** A batch of B recurrent states, each `per` floats in y and in z, with L predicted cells. */
+export interface LatentRunner {
+  B: number;
+  per: number;
+  L: number;
+  /** Run `steps` steps from (y, z) in place; after each, onStep(s, preds (B x L), y, z). */
+  run(y: Float32Array, z: Float32Array, steps: number, onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void): void;
+}
+
+/** Sums over scored samples: final cos y, cos z, agreeing cells; per-step curves of the same. */
+export interface AasSums {
+  samples: number;
+  cells: number;
+  cosY: number;
+  cosZ: number;
+  match: number;
+  curveCosY: Float64Array;
+  curveCosZ: Float64Array;
+  curveMatch: Float64Array;
+}
+
+export function emptyAasSums(steps: number): AasSums {
+  return { samples: 0, cells: 0, cosY: 0, cosZ: 0, match: 0, curveCosY: new Float64Array(steps), curveCosZ: new Float64Array(steps), curveMatch: new Float64Array(steps) };
+}
+
+/** cos(a, b) = <a, b> / max(|a| |b|, 1e-8), in double precision. */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return ab / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-8);
+}
+
+export interface AasBatchResult {
+  /** pass-1 final predictions (B x L) */
+  preds: Int32Array;
+  swap: AasSums;
+  allPairs: AasSums | null;
+}
+
+/**
+ * Pass 1 from (y0, z0), then pass 2 from the rolled finals. Only rows 0..n-1 are scored and
+ * rolled among themselves (padding rows keep their own state). Needs n >= 2.
+ */
+export function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, n: number, steps: number, allPairs: boolean): AasBatchResult {
+  const { B, per, L } = run;
+  const y1 = y0.slice(), z1 = z0.slice(), p1 = new Int32Array(B * L);
+  run.run(y1, z1, steps, (s, preds) => { if (s === steps) p1.set(preds); });
+  const pass2 = (offset: number, sums: AasSums) => {
+    const y2 = y1.slice(), z2 = z1.slice();
+    for (let b = 0; b < n; b++) {
+      const src = (b - offset + n) % n;
+      y2.set(y1.subarray(src * per, (src + 1) * per), b * per);
+      z2.set(z1.subarray(src * per, (src + 1) * per), b * per);
+    }
+    run.run(y2, z2, steps, (s, preds, y, z) => {
+      for (let b = 0; b < n; b++) {
+        const cy = cosine(y.subarray(b * per, (b + 1) * per), y1.subarray(b * per, (b + 1) * per));
+        const cz = cosine(z.subarray(b * per, (b + 1) * per), z1.subarray(b * per, (b + 1) * per));
+        let m = 0;
+        for (let i = b * L; i < (b + 1) * L; i++) if (preds[i] === p1[i]) m++;
+        sums.curveCosY[s - 1] += cy; sums.curveCosZ[s - 1] += cz; sums.curveMatch[s - 1] += m;
+        if (s === steps) { sums.cosY += cy; sums.cosZ += cz; sums.match += m; sums.samples++; sums.cells += L; }
+      }
+    });
+  };
+  const swap = emptyAasSums(steps);
+  pass2(1, swap);
+  let all: AasSums | null = null;
+  if (allPairs) {
+    all = emptyAasSums(steps);
+    for (let j = 0; j < n; j++) pass2(j, all);
+  }
+  return { preds: p1, swap, allPairs: all };
+}
+
+export function addAasSums(into: AasSums, s: AasSums): void {
+  into.samples += s.samples; into.cells += s.cells; into.cosY += s.cosY; into.cosZ += s.cosZ; into.match += s.match;
+  for (let i = 0; i < into.curveMatch.length; i++) {
+    into.curveCosY[i] += s.curveCosY[i]; into.curveCosZ[i] += s.curveCosZ[i]; into.curveMatch[i] += s.curveMatch[i];
+  }
+}
+
+export interface AasScores {
+  aas_y: number;
+  aas_z: number;
+  pred_match: number;
+  curve: { step: number; aas_y: number; aas_z: number; pred_match: number }[];
+}
+
+export function aasScores(s: AasSums): AasScores {
+  const ns = Math.max(1, s.samples), nc = Math.max(1, s.cells), L = s.samples > 0 ? s.cells / s.samples : 1;
+  return {
+    aas_y: s.cosY / ns, aas_z: s.cosZ / ns, pred_match: s.match / nc,
+    curve: Array.from(s.curveMatch, (m, i) => ({ step: i + 1, aas_y: s.curveCosY[i] / ns, aas_z: s.curveCosZ[i] / ns, pred_match: m / (ns * L) })),
+  };
+}
+
+// ---- the model ---------------------------------------------------------------------------------
+
+/** A LatentRunner over the TRM: y, z are the carry, one step is one supervision step (no halting). */
+export function trmRunner(c: TrmConfig, w: Weights, a: StepActs, batch: Batch): LatentRunner {
+  const { B, S, D, L } = a.d;
+  return {
+    B, per: S * D, L,
+    run(y, z, steps, onStep) {
+      const carry = { y, z };
+      for (let s = 1; s <= steps; s++) onStep(s, supervisionStep(c, w, a, carry, batch, null).preds, y, z);
+    },
+  };
+}
+
+export interface AasOptions {
+  nsup: number;
+  init: InitSpec;
+  seed: number;
+  batchSize: number;
+  allPairs: boolean;
+  limit?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface AasResult extends AasScores {
+  examples: number;
+  nsup: number;
+  /** pass-1 exact accuracy (the model's accuracy from this init) */
+  exact_acc: number;
+  all_pairs: Omit<AasScores, 'curve'> | null;
+  seconds: number;
+}
+
+export function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, o: AasOptions): AasResult {
+  const t0 = performance.now();
+  const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split), B = o.batchSize;
+  const a = allocActs(c, B), { L, S } = a.d, batch = newBatch(B, L);
+  const swap = emptyAasSums(o.nsup), all = emptyAasSums(o.nsup);
+  let exact = 0, scored = 0;
+  for (let start = 0, bi = 0; start < total; start += B, bi++) {
+    const n = testBatch(split, start, total, batch);
+    const carry = startCarry(c, w, B, S, o.init, chainRng(o.seed, bi, 0));
+    if (n >= 2) {
+      const r = aasBatch(trmRunner(c, w, a, batch), carry.y, carry.z, n, o.nsup, o.allPairs);
+      addAasSums(swap, r.swap);
+      if (r.allPairs) addAasSums(all, r.allPairs);
+      for (let b = 0; b < n; b++) {
+        const [valid, ok] = scoreBoard(r.preds.subarray(b * L, (b + 1) * L), batch.labels.subarray(b * L, (b + 1) * L), IGNORE_LABEL);
+        if (ok === valid) exact++;
+      }
+      scored += n;
+    }
+    o.onProgress?.(start + n, total);
+  }
+  const { curve, ...allScores } = aasScores(all);
+  void curve;
+  return {
+    examples: scored, nsup: o.nsup, exact_acc: exact / Math.max(1, scored), ...aasScores(swap),
+    all_pairs: o.allPairs ? allScores : null, seconds: (performance.now() - t0) / 1000,
+  };
+}
