@@ -76,6 +76,34 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     oneLineError(trm(['solve', '--checkpoint', run, '.'.repeat(81)]), 1, /trained on 16-cell puzzles/);
     oneLineError(trm(['solve', '--checkpoint', run, 'x' + '.'.repeat(15)]), 1, /bad character 'x' at r1c1/);
     oneLineError(trm(['eval', '--checkpoint', join(root, 'nope'), '--data', d.dir]), 1, /no such checkpoint/);
+
+    // the experiments: the N_sup x k grid and path independence, as files
+    const out = join(root, 'eval-out');
+    r = trm(['eval', '--checkpoint', run, '--data', d.dir, '--nsup', '1,3', '--k', '1,2', '--init', 'random', '--aas', '--batch', '4', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\| aggregator \| k \| N=1 \| N=3 \|/);
+    expect(r.out).toMatch(/AAS y [0-9.]+ +AAS z [0-9.]+/);
+    const grid = JSON.parse(readFileSync(join(out, 'scaling.json'), 'utf8'));
+    expect(grid).toMatchObject({ type: 'scaling', init: 'random', nsup: [1, 3], k: [1, 2], examples: 6, step: 6 });
+    expect(grid.rows.filter((x: { aggregator: string }) => x.aggregator === 'puzzle-vote')).toHaveLength(4);
+    expect(readFileSync(join(out, 'scaling.csv'), 'utf8').split('\n')[0]).toBe('aggregator,k,nsup,exact_acc,token_acc');
+    const aas = JSON.parse(readFileSync(join(out, 'aas.json'), 'utf8'));
+    expect(aas).toMatchObject({ type: 'aas', nsup: 3, examples: 6, all_pairs: null });
+    expect(aas.curve).toHaveLength(3);
+    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--k', '0']), 2, /--k: expected integers in \[1, 1024\]/);
+    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']), 2, /unknown aggregator 'mean'/);
+    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']), 2, /init mode must be one of static, random/);
+  });
+
+  it('trains with randomised recursion from flags and reports the expected compute', () => {
+    const run = join(root, 'rand');
+    const r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=2', '--rand-n', '1', '--rand-nsup', '2', '--init', 'mixed', '--out', run]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/recursion: [0-9.]+ net calls per sample per step/);
+    const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+    expect(cfg.train).toMatchObject({ rand_n_width: 1, rand_nsup_width: 2, train_init: 'mixed' });
+    expect(cfg.expected_compute.net_calls).toBeCloseTo(2 * 3, 10);   // T 2, n on {1,2,3}: E[T (n + 1)] = 6
+    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--rand-T', 'two', '--out', join(root, 'x')]), 1, /rand_T_width must be an integer >= 0/);
   });
 
   it('Ctrl-C saves a checkpoint and exits 130', async () => {

@@ -16,6 +16,7 @@ import { INIT_MODES, type InitSpec, isRandomInit, MAX_CHAINS, parseInitMode } fr
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
 } from '../../experiments/index.js';
+import { scalingFigures, writeFigure } from '../../report/plots.js';
 import { bar, readSplit, StatusLine } from './train.js';
 
 /** A comma-separated list of integers in [min, max], e.g. '1,2,4'. */
@@ -107,10 +108,14 @@ export const evalCommand: Command = {
         writeFileAtomic(join(outDir, 'scaling.json'), scalingJson(r, meta));
         writeFileAtomic(join(outDir, 'scaling.csv'), scalingCsv(r));
         writeFileAtomic(join(outDir, 'scaling.md'), scalingMarkdown(r, meta));
+        const label = m.sidecar ? `step ${m.sidecar.step}, ${init.mode} init` : `${init.mode} init`;
+        const [fig] = scalingFigures([{ dir: outDir, name: label, variant: label, seed: null, step: meta.step, totalSteps: null, train: [], evals: [], scaling: { ...meta, ...r, type: 'scaling' }, aas: null }]);
+        const written = await writeFigure({ ...fig, name: 'scaling' }, outDir);
+        if (written.warning) status.log(`trm: warning: ${written.warning}`, process.stderr);
       }
       if (!args.values.json) {
         process.stdout.write(scalingMarkdown(r, meta));
-        console.log(`  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json}')}` : ''}`);
+        console.log(`  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json,svg,png}')}` : ''}`);
       }
     }
     if (args.values.aas) {

@@ -8,5 +8,7 @@ import { selfcheckCommand } from './selfcheck.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { solveCommand } from './solve.js';
+import { sweepCommand } from './sweep.js';
+import { reportCommand } from './report.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, reportCommand];

@@ -1,0 +1,146 @@
+/**
+ * plots.ts: the report's figures as Vega-Lite specs (a grammar of graphics: data + marks +
+ * encodings, so a figure is a few lines of data, not hand-placed SVG), rendered in Node with
+ * Vega's headless View (renderer 'none', then toSVG) and to PNG with resvg (Rust, no cairo or
+ * canvas). SVGs carry no fonts (font-family names only) and are ~480x300, small enough to commit.
+ * Figures: learning curves (eval exact accuracy, train lm loss), test-time scaling per variant
+ * (exact vs N_sup, colour = aggregator, one panel per k), AAS scatter (one point per run).
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { RunData } from './runs.js';
+
+export interface Figure {
+  /** file stem: <name>.svg / <name>.png */
+  name: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+const W = 480, H = 300;
+// aria: false drops the per-mark ARIA labels, which are most of the bytes of a plain SVG
+const config = { aria: false, font: 'sans-serif', legend: { labelLimit: 220 }, view: { stroke: '#ddd' } };
+const series = { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 3 } } as const;
+
+/** A line per series (mean over its runs), with a +-1 std band where a series has several runs. */
+function curve(name: string, title: string, yTitle: string, rows: { series: string; step: number; value: number }[], band: boolean, zero: boolean): Figure {
+  const x = { field: 'step', type: 'quantitative', title: 'training step' } as const;
+  const y = { field: 'value', type: 'quantitative', title: yTitle, scale: { zero } } as const;
+  return {
+    name, title,
+    spec: {
+      title, width: W, height: H, config, data: { values: rows },
+      // the band's legend is off; independent legends keep the line's (a shared one would take the band's null)
+      resolve: { legend: { color: 'independent' } },
+      layer: [
+        ...(band ? [{ mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { x, y, color: { ...series, legend: null } } } as const] : []),
+        { mark: { type: 'line', point: rows.length <= 200 }, encoding: { x, y: { ...y, aggregate: 'mean' }, color: series } },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** Learning curves: eval exact accuracy and train lm loss vs step, one line per variant (mean over seeds). */
+export function learningFigures(runs: RunData[]): Figure[] {
+  const band = runs.some(r => runs.filter(q => q.variant === r.variant).length > 1);
+  const evals = runs.flatMap(r => r.evals.map(e => ({ series: r.variant, step: e.step, value: e.exact_acc })));
+  const loss = runs.flatMap(r => r.train.map(t => ({ series: r.variant, step: t.step, value: t.lm_loss })));
+  const out: Figure[] = [];
+  if (evals.length) out.push(curve('learning-exact', 'Held-out exact accuracy', 'exact accuracy', evals, band, true));
+  if (loss.length) out.push(curve('learning-loss', 'Training lm loss', 'lm loss', loss, band, false));
+  return out;
+}
+
+/** Test-time scaling of one variant: exact accuracy vs N_sup (log2), colour = aggregator, a panel per k. */
+export function scalingFigures(runs: RunData[]): Figure[] {
+  const variants = [...new Set(runs.filter(r => r.scaling).map(r => r.variant))];
+  return variants.map(v => {
+    const rows = runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows);
+    const nsup = [...new Set(rows.map(r => r.nsup))].sort((a, b) => a - b);
+    const ks = new Set(rows.map(r => r.k)).size, cols = Math.min(2, ks);
+    const title = `Test-time scaling: ${v}`;
+    return {
+      name: `scaling-${v.replace(/[^A-Za-z0-9._=+-]/g, '_')}`, title,
+      spec: {
+        title, config, data: { values: rows }, columns: cols,
+        facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } },   // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
+        spec: {
+          width: Math.round(W / cols) - 20, height: Math.round(H / Math.ceil(ks / cols)) - (ks > 2 ? 20 : 0),
+          // aggregators often coincide (k = 1, or all chains agreeing): dashes and point shapes keep every line visible
+          mark: { type: 'line', point: true, opacity: 0.85 },
+          encoding: {
+            x: { field: 'nsup', type: 'quantitative', title: 'N_sup', scale: { type: 'log', base: 2 }, axis: { values: nsup, format: 'd' } },
+            y: { field: 'exact_acc', type: 'quantitative', aggregate: 'mean', title: 'exact accuracy', scale: { domain: [0, 1] } },
+            color: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
+            strokeDash: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
+            shape: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
+          },
+        },
+      } as TopLevelSpec,
+    };
+  });
+}
+
+/** AAS scatter: exact accuracy against aas_z and against pred_match, one point per run, colour = variant. */
+export function aasFigure(runs: RunData[]): Figure | null {
+  const rows = runs.filter(r => r.aas).map(r => ({ run: r.name, series: r.variant, aas_z: r.aas!.aas_z, pred_match: r.aas!.pred_match, exact_acc: r.aas!.exact_acc }));
+  if (!rows.length) return null;
+  const title = 'AAS vs exact accuracy (one point per run)';
+  return {
+    name: 'aas', title,
+    spec: {
+      title, config, data: { values: rows },
+      repeat: { column: ['aas_z', 'pred_match'] },
+      spec: {
+        width: Math.round(W / 2) - 20, height: H - 60,
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          x: { field: { repeat: 'column' }, type: 'quantitative', scale: { zero: false } },
+          y: { field: 'exact_acc', type: 'quantitative', title: 'exact accuracy', scale: { zero: false } },
+          color: series,
+          tooltip: [{ field: 'run' }],
+        },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+/** Every figure the runs have data for, in page order. */
+export function reportFigures(runs: RunData[]): Figure[] {
+  const aas = aasFigure(runs);
+  return [...learningFigures(runs), ...scalingFigures(runs), ...(aas ? [aas] : [])];
+}
+
+/** Vega-Lite spec -> SVG text, headless. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  try { return await view.toSVG(); } finally { view.finalize(); }
+}
+
+/**
+ * SVG -> PNG at 2x, or the reason PNGs cannot be made here (resvg ships a prebuilt binary per
+ * platform). resvg-js resolves the generic 'sans-serif' through its default family (a missing
+ * family falls back to any installed font).
+ */
+export async function pngRenderer(): Promise<((svg: string) => Buffer) | string> {
+  try {
+    const { Resvg } = await import('@resvg/resvg-js');
+    return svg => new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  } catch (e) {
+    return `PNG output is off: @resvg/resvg-js did not load (${(e as Error).message.split('\n')[0]}); writing SVG only`;
+  }
+}
+
+/** Render one figure to DIR/<name>.svg (and .png where resvg loads); returns the files and any PNG warning. */
+export async function writeFigure(f: Figure, dir: string): Promise<{ files: string[]; warning: string | null }> {
+  const { writeFileAtomic } = await import('../train/checkpoint.js');
+  const svg = await renderSvg(f.spec), png = await pngRenderer(), files = [`${dir}/${f.name}.svg`];
+  writeFileAtomic(files[0], svg);
+  if (typeof png === 'string') return { files, warning: png };
+  const { writeFileSync, renameSync } = await import('node:fs');
+  const tmp = `${dir}/${f.name}.png.tmp-${process.pid}`;
+  writeFileSync(tmp, png(svg));
+  renameSync(tmp, `${dir}/${f.name}.png`);
+  files.push(`${dir}/${f.name}.png`);
+  return { files, warning: null };
+}
