@@ -47,7 +47,7 @@ function gaussian(dst: Float32Array, rng: Rng, scale: number): Float32Array {
 /** Slots with reset[b] != 0 get their (y, z) from the init mode; the others are untouched. */
 export function initCarry(carry: Carry, w: Weights, reset: Uint8Array, D: number, spec: InitSpec, rng: Rng | null): void {
   const B = reset.length, per = carry.y.length / B;
-  if (spec.mode !== 'static' && !rng && isRandomInit(spec)) throw new TrmError('TRM_BAD_CONFIG', `init mode '${spec.mode}' needs a random stream`);
+  if (!rng && isRandomInit(spec)) throw new TrmError('TRM_BAD_CONFIG', `init mode '${spec.mode}' needs a random stream`);
   const yv = new Float32Array(D), zv = new Float32Array(D);
   if (spec.mode === 'random') { gaussian(yv, rng!, spec.scale); gaussian(zv, rng!, spec.scale); }
   for (let b = 0; b < B; b++) {

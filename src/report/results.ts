@@ -32,6 +32,16 @@ function scalingMetric(r: RunData, name: string): number | undefined {
   return r.scaling.rows.find(x => x.aggregator === m[1] && x.k === Number(m[2]) && x.nsup === nsup)?.exact_acc;
 }
 
+/** Measured forward net calls per sample per step, T (n + 1), averaged over the run (randomised recursion, curricula). */
+function netCalls(r: RunData): number | undefined {
+  let sum = 0, steps = 0, prev = 0;
+  for (const t of r.train) {
+    if (typeof t.net_calls !== 'number') return undefined;   // runs from before the field existed
+    sum += t.net_calls * (t.step - prev); steps += t.step - prev; prev = t.step;
+  }
+  return steps > 0 ? sum / steps : undefined;
+}
+
 /** One run's value of every metric it has. */
 export function runMetrics(r: RunData, names: string[]): Record<string, number> {
   const last = r.evals.at(-1), lastTrain = r.train.at(-1);
@@ -45,6 +55,7 @@ export function runMetrics(r: RunData, names: string[]): Record<string, number> 
     train_s: lastTrain ? trainS : undefined,
     steps_per_s: lastTrain && trainS > 0 ? lastTrain.step / trainS : undefined,
     aas_y: r.aas?.aas_y, aas_z: r.aas?.aas_z, pred_match: r.aas?.pred_match,
+    net_calls: netCalls(r),
   };
   const out: Record<string, number> = {};
   for (const n of names) {
@@ -61,6 +72,7 @@ export function runMetrics(r: RunData, names: string[]): Record<string, number> 
  */
 export function defaultMetrics(runs: RunData[]): string[] {
   const names = ['exact_acc', 'token_acc', 'best_exact_acc', 'steps_per_s', 'train_s'];
+  if (runs.some(r => netCalls(r) !== undefined)) names.push('net_calls');
   const scaled = runs.filter(r => r.scaling);
   if (scaled.length) {
     const kmax = Math.max(...scaled.flatMap(r => r.scaling!.k));

@@ -169,7 +169,7 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
 }
 
 /** Run metrics a results table can show (results.ts computes them). */
-export const METRIC_NAMES = ['exact_acc', 'token_acc', 'best_exact_acc', 'exact_acc_halting', 'mean_halt_steps', 'lm_loss', 'steps_per_s', 'train_s', 'aas_y', 'aas_z', 'pred_match'];
+export const METRIC_NAMES = ['exact_acc', 'token_acc', 'best_exact_acc', 'exact_acc_halting', 'mean_halt_steps', 'lm_loss', 'steps_per_s', 'train_s', 'net_calls', 'aas_y', 'aas_z', 'pred_match'];
 const METRIC_RE = new RegExp(`^(${METRIC_NAMES.join('|')}|(${AGGREGATORS.join('|')})@k\\d+(@nsup\\d+)?)$`);
 
 /** All combinations of the grid's values, in spec order (the last key varies fastest). */
