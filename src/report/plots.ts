@@ -105,10 +105,29 @@ export function aasFigure(runs: RunData[]): Figure | null {
   };
 }
 
+/** The AAS curve: cells agreeing with pass 1's final answer after each step of the foreign-start pass 2, mean per variant. */
+export function aasCurveFigure(runs: RunData[]): Figure | null {
+  const rows = runs.filter(r => r.aas?.curve).flatMap(r => r.aas!.curve!.map(p => ({ series: r.variant, step: p.step, value: p.pred_match })));
+  if (!rows.length) return null;
+  const title = 'Path independence: a foreign start converging (cells agreeing with pass 1)';
+  return {
+    name: 'aas-curve', title,
+    spec: {
+      title, width: W, height: H, config, data: { values: rows },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'pass-2 supervision step', scale: { type: 'log', base: 2 } },
+        y: { field: 'value', type: 'quantitative', aggregate: 'mean', title: 'cells agreeing', scale: { zero: false } },
+        color: series,
+      },
+    } as TopLevelSpec,
+  };
+}
+
 /** Every figure the runs have data for, in page order. */
 export function reportFigures(runs: RunData[]): Figure[] {
-  const aas = aasFigure(runs);
-  return [...learningFigures(runs), ...scalingFigures(runs), ...(aas ? [aas] : [])];
+  const aas = aasFigure(runs), curve = aasCurveFigure(runs);
+  return [...learningFigures(runs), ...scalingFigures(runs), ...(aas ? [aas] : []), ...(curve ? [curve] : [])];
 }
 
 /** Vega-Lite spec -> SVG text, headless. */

@@ -13,7 +13,8 @@ export interface EvalLine { type: 'eval'; step: number; exact_acc: number; token
 
 export interface ScalingRow { aggregator: string; k: number; nsup: number; exact_acc: number; token_acc: number }
 export interface ScalingResult { type: 'scaling'; step: number | null; nsup: number[]; k: number[]; aggregators: string[]; rows: ScalingRow[]; [k: string]: unknown }
-export interface AasResult { type: 'aas'; step: number | null; nsup: number; aas_y: number; aas_z: number; pred_match: number; exact_acc: number; [k: string]: unknown }
+export interface AasPoint { step: number; aas_y: number; aas_z: number; pred_match: number }
+export interface AasResult { type: 'aas'; step: number | null; nsup: number; aas_y: number; aas_z: number; pred_match: number; exact_acc: number; curve?: AasPoint[]; [k: string]: unknown }
 
 export interface RunData {
   dir: string;

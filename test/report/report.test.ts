@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../../src/report/html.js';
-import { aasFigure, learningFigures, pngRenderer, renderSvg, scalingFigures } from '../../src/report/plots.js';
+import { aasCurveFigure, aasFigure, learningFigures, pngRenderer, renderSvg, scalingFigures } from '../../src/report/plots.js';
 import { writeResults } from '../../src/report/results.js';
 import { findRunDirs, readMetrics, readRun } from '../../src/report/runs.js';
 import { parseSweepSpec } from '../../src/report/spec.js';
@@ -72,6 +72,14 @@ describe('figures', () => {
     expect(aasFigure(runs(sweep()).map(r => ({ ...r, aas: null })))).toBeNull();
   });
 
+  it('AAS curve: cells agreeing after each pass-2 step, one line per variant', async () => {
+    const fig = aasCurveFigure(runs(sweep()))!;
+    expect(fig.name).toBe('aas-curve');
+    const svg = await renderSvg(fig.spec);
+    for (const s of ['pass-2 supervision step', 'cells agreeing', 'baseline', 'deep-n4']) expect(svg).toContain(`>${s}<`);
+    expect(aasCurveFigure(runs(sweep()).map(r => ({ ...r, aas: null })))).toBeNull();
+  });
+
   it('renders PNG from the SVG with resvg', async () => {
     const png = await pngRenderer();
     expect(typeof png).toBe('function');
@@ -89,10 +97,10 @@ describe('writeReport', () => {
     const r = await writeReport({ paths: [study], out, title: 'Depth <study>' });
     expect(r.runs).toBe(4);
     expect(r.warning).toBeNull();
-    expect(r.files.map(f => f.slice(out.length + 1))).toEqual(['learning-exact', 'learning-loss', 'scaling-baseline', 'scaling-deep-n4', 'aas'].flatMap(n => [`${n}.svg`, `${n}.png`]));
+    expect(r.files.map(f => f.slice(out.length + 1))).toEqual(['learning-exact', 'learning-loss', 'scaling-baseline', 'scaling-deep-n4', 'aas', 'aas-curve'].flatMap(n => [`${n}.svg`, `${n}.png`]));
     const html = readFileSync(r.index, 'utf8');
     expect(html).toContain('<title>Depth &lt;study&gt;</title>');
-    expect((html.match(/<figure><svg /g) ?? []).length).toBe(5);
+    expect((html.match(/<figure><svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/<script|<link|src="http/);
     for (const name of ['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2']) expect(html).toContain(`<td>${name}</td>`);
     expect(html).toContain(`Sweep results: ${study}`);
