@@ -72,3 +72,13 @@ export function intOption(args: ParsedArgs, name: string, min: number, max = Num
     throw new UsageError(`--${name}: expected an integer in [${min}, ${max}], got '${s}'`);
   return Number(s);
 }
+
+/** A comma-separated list of integers in [min, max], e.g. '1,2,4'. */
+export function intList(args: ParsedArgs, name: string, min: number, max: number): number[] | undefined {
+  const v = args.values[name];
+  if (v === undefined) return undefined;
+  const parts = String(v).split(',').map(s => s.trim());
+  if (!parts.every(s => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max))
+    throw new UsageError(`--${name}: expected integers in [${min}, ${max}] separated by commas, got '${String(v)}'`);
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
+}

@@ -26,20 +26,18 @@ export interface LatentRunner {
   run(y: Float32Array, z: Float32Array, steps: number, onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void): void;
 }
 
-/** Sums over scored samples: final cos y, cos z, agreeing cells; per-step curves of the same. */
+/** Sums over scored (puzzle, second pass) pairs after each pass-2 step; the final scores are the last entries. */
 export interface AasSums {
   samples: number;
-  cells: number;
-  cosY: number;
-  cosZ: number;
-  match: number;
-  curveCosY: Float64Array;
-  curveCosZ: Float64Array;
-  curveMatch: Float64Array;
+  /** cells per puzzle */
+  L: number;
+  cosY: Float64Array;  // (steps) cos(pass-2 y after step s, pass-1 final y)
+  cosZ: Float64Array;
+  match: Float64Array; // (steps) cells agreeing with pass 1's final answer
 }
 
-export function emptyAasSums(steps: number): AasSums {
-  return { samples: 0, cells: 0, cosY: 0, cosZ: 0, match: 0, curveCosY: new Float64Array(steps), curveCosZ: new Float64Array(steps), curveMatch: new Float64Array(steps) };
+export function emptyAasSums(steps: number, L: number): AasSums {
+  return { samples: 0, L, cosY: new Float64Array(steps), cosZ: new Float64Array(steps), match: new Float64Array(steps) };
 }
 
 /** cos(a, b) = <a, b> / max(|a| |b|, 1e-8), in double precision. */
@@ -77,42 +75,45 @@ export function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, 
         const cz = cosine(z.subarray(b * per, (b + 1) * per), z1.subarray(b * per, (b + 1) * per));
         let m = 0;
         for (let i = b * L; i < (b + 1) * L; i++) if (preds[i] === p1[i]) m++;
-        sums.curveCosY[s - 1] += cy; sums.curveCosZ[s - 1] += cz; sums.curveMatch[s - 1] += m;
-        if (s === steps) { sums.cosY += cy; sums.cosZ += cz; sums.match += m; sums.samples++; sums.cells += L; }
+        sums.cosY[s - 1] += cy; sums.cosZ[s - 1] += cz; sums.match[s - 1] += m;
       }
     });
+    sums.samples += n;
   };
-  const swap = emptyAasSums(steps);
+  const swap = emptyAasSums(steps, L);
   pass2(1, swap);
   let all: AasSums | null = null;
   if (allPairs) {
-    all = emptyAasSums(steps);
+    all = emptyAasSums(steps, L);
     for (let j = 0; j < n; j++) pass2(j, all);
   }
   return { preds: p1, swap, allPairs: all };
 }
 
 export function addAasSums(into: AasSums, s: AasSums): void {
-  into.samples += s.samples; into.cells += s.cells; into.cosY += s.cosY; into.cosZ += s.cosZ; into.match += s.match;
-  for (let i = 0; i < into.curveMatch.length; i++) {
-    into.curveCosY[i] += s.curveCosY[i]; into.curveCosZ[i] += s.curveCosZ[i]; into.curveMatch[i] += s.curveMatch[i];
-  }
+  into.samples += s.samples;
+  for (let i = 0; i < into.match.length; i++) { into.cosY[i] += s.cosY[i]; into.cosZ[i] += s.cosZ[i]; into.match[i] += s.match[i]; }
 }
 
-export interface AasScores {
+/** Scores after pass-2 step `step` (the final ones at step N). */
+export interface AasPoint {
+  step: number;
   aas_y: number;
   aas_z: number;
   pred_match: number;
-  curve: { step: number; aas_y: number; aas_z: number; pred_match: number }[];
+}
+
+export interface AasScores extends Omit<AasPoint, 'step'> {
+  curve: AasPoint[];
 }
 
 export function aasScores(s: AasSums): AasScores {
-  const ns = Math.max(1, s.samples), nc = Math.max(1, s.cells), L = s.samples > 0 ? s.cells / s.samples : 1;
-  return {
-    aas_y: s.cosY / ns, aas_z: s.cosZ / ns, pred_match: s.match / nc,
-    curve: Array.from(s.curveMatch, (m, i) => ({ step: i + 1, aas_y: s.curveCosY[i] / ns, aas_z: s.curveCosZ[i] / ns, pred_match: m / (ns * L) })),
-  };
+  const ns = Math.max(1, s.samples);
+  const curve = Array.from(s.match, (m, i) => ({ step: i + 1, aas_y: s.cosY[i] / ns, aas_z: s.cosZ[i] / ns, pred_match: m / (ns * s.L) }));
+  return { ...finalScores(curve[curve.length - 1]), curve };
 }
+
+const finalScores = (p: Omit<AasPoint, 'step'>) => ({ aas_y: p.aas_y, aas_z: p.aas_z, pred_match: p.pred_match });
 
 // ---- the model ---------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ export function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, 
   const t0 = performance.now();
   const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split), B = o.batchSize;
   const a = allocActs(c, B), { L, S } = a.d, batch = newBatch(B, L);
-  const swap = emptyAasSums(o.nsup), all = emptyAasSums(o.nsup);
+  const swap = emptyAasSums(o.nsup, L), all = emptyAasSums(o.nsup, L);
   let exact = 0, scored = 0;
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
@@ -168,10 +169,8 @@ export function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, 
     }
     o.onProgress?.(start + n, total);
   }
-  const { curve, ...allScores } = aasScores(all);
-  void curve;
   return {
     examples: scored, nsup: o.nsup, exact_acc: exact / Math.max(1, scored), ...aasScores(swap),
-    all_pairs: o.allPairs ? allScores : null, seconds: (performance.now() - t0) / 1000,
+    all_pairs: o.allPairs ? finalScores(aasScores(all)) : null, seconds: (performance.now() - t0) / 1000,
   };
 }

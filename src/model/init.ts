@@ -14,7 +14,7 @@
 import { Rng } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 import type { Weights } from './params.js';
-import type { Carry } from './step.js';
+import { type Carry, resetCarry } from './step.js';
 import type { TrmConfig } from './config.js';
 
 export const INIT_MODES = ['static', 'random', 'random-per-sample', 'mixed'] as const;
@@ -48,15 +48,13 @@ function gaussian(dst: Float32Array, rng: Rng, scale: number): Float32Array {
 export function initCarry(carry: Carry, w: Weights, reset: Uint8Array, D: number, spec: InitSpec, rng: Rng | null): void {
   const B = reset.length, per = carry.y.length / B;
   if (!rng && isRandomInit(spec)) throw new TrmError('TRM_BAD_CONFIG', `init mode '${spec.mode}' needs a random stream`);
+  if (spec.mode === 'static') return resetCarry(carry, w, reset, D);
   const yv = new Float32Array(D), zv = new Float32Array(D);
   if (spec.mode === 'random') { gaussian(yv, rng!, spec.scale); gaussian(zv, rng!, spec.scale); }
   for (let b = 0; b < B; b++) {
     if (!reset[b]) continue;
     const y = carry.y.subarray(b * per, (b + 1) * per), z = carry.z.subarray(b * per, (b + 1) * per);
     switch (spec.mode) {
-      case 'static':
-        for (let o = 0; o < per; o += D) { y.set(w.Hinit, o); z.set(w.Linit, o); }
-        break;
       case 'random':
       case 'random-per-sample':
         if (spec.mode === 'random-per-sample') { gaussian(yv, rng!, spec.scale); gaussian(zv, rng!, spec.scale); }

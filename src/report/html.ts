@@ -3,10 +3,10 @@
  * and DIR/*.png, and write DIR/index.html, one self-contained page (figures inlined as SVG,
  * CSS in the page, no scripts) with a table of runs and each sweep's results table.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../train/checkpoint.js';
-import { pngRenderer, reportFigures, renderSvg } from './plots.js';
+import { pngRenderer, reportFigures, writeFigure } from './plots.js';
 import { formatStat, metricHeader, runMetrics, type Results } from './results.js';
 import { findRunDirs, readRun, type RunData } from './runs.js';
 
@@ -79,13 +79,9 @@ export async function writeReport(o: ReportOptions): Promise<ReportOutcome> {
   mkdirSync(o.out, { recursive: true });
   const png = await pngRenderer(), files: string[] = [], svgs: string[] = [];
   for (const f of reportFigures(runs)) {
-    const svg = await renderSvg(f.spec);
-    svgs.push(svg);
-    writeFileSync(join(o.out, `${f.name}.svg`), svg);
-    files.push(join(o.out, `${f.name}.svg`));
-    if (typeof png === 'string') continue;
-    writeFileSync(join(o.out, `${f.name}.png`), png(svg));
-    files.push(join(o.out, `${f.name}.png`));
+    const w = await writeFigure(f, o.out, png);
+    svgs.push(w.svg);
+    files.push(...w.files);
   }
   const index = join(o.out, 'index.html');
   writeFileAtomic(index, renderHtml(o.title ?? 'trm report', runs, results, svgs));

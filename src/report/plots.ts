@@ -6,9 +6,11 @@
  * Figures: learning curves (eval exact accuracy, train lm loss), test-time scaling per variant
  * (exact vs N_sup, colour = aggregator, one panel per k), AAS scatter (one point per run).
  */
+import { join } from 'node:path';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { RunData } from './runs.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
+import type { RunData, ScalingRow } from './runs.js';
 
 export interface Figure {
   /** file stem: <name>.svg / <name>.png */
@@ -51,34 +53,36 @@ export function learningFigures(runs: RunData[]): Figure[] {
   return out;
 }
 
+const byAggregator = { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } } as const;
+
 /** Test-time scaling of one variant: exact accuracy vs N_sup (log2), colour = aggregator, a panel per k. */
+export function scalingFigure(variant: string, rows: ScalingRow[]): Figure {
+  const nsup = [...new Set(rows.map(r => r.nsup))].sort((a, b) => a - b);
+  const ks = new Set(rows.map(r => r.k)).size, cols = Math.min(2, ks);
+  const title = `Test-time scaling: ${variant}`;
+  return {
+    name: `scaling-${variant.replace(/[^A-Za-z0-9._=+-]/g, '_')}`, title,
+    spec: {
+      title, config, data: { values: rows }, columns: cols,
+      facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } },   // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
+      spec: {
+        width: Math.round(W / cols) - 20, height: Math.round(H / Math.ceil(ks / cols)) - (ks > 2 ? 20 : 0),
+        // aggregators often coincide (k = 1, or all chains agreeing): dashes and point shapes keep every line visible
+        mark: { type: 'line', point: true, opacity: 0.85 },
+        encoding: {
+          x: { field: 'nsup', type: 'quantitative', title: 'N_sup', scale: { type: 'log', base: 2 }, axis: { values: nsup, format: 'd' } },
+          y: { field: 'exact_acc', type: 'quantitative', aggregate: 'mean', title: 'exact accuracy', scale: { domain: [0, 1] } },
+          color: byAggregator, strokeDash: byAggregator, shape: byAggregator,
+        },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+/** One scaling figure per variant (seeds averaged: the y encoding takes the mean). */
 export function scalingFigures(runs: RunData[]): Figure[] {
   const variants = [...new Set(runs.filter(r => r.scaling).map(r => r.variant))];
-  return variants.map(v => {
-    const rows = runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows);
-    const nsup = [...new Set(rows.map(r => r.nsup))].sort((a, b) => a - b);
-    const ks = new Set(rows.map(r => r.k)).size, cols = Math.min(2, ks);
-    const title = `Test-time scaling: ${v}`;
-    return {
-      name: `scaling-${v.replace(/[^A-Za-z0-9._=+-]/g, '_')}`, title,
-      spec: {
-        title, config, data: { values: rows }, columns: cols,
-        facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } },   // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
-        spec: {
-          width: Math.round(W / cols) - 20, height: Math.round(H / Math.ceil(ks / cols)) - (ks > 2 ? 20 : 0),
-          // aggregators often coincide (k = 1, or all chains agreeing): dashes and point shapes keep every line visible
-          mark: { type: 'line', point: true, opacity: 0.85 },
-          encoding: {
-            x: { field: 'nsup', type: 'quantitative', title: 'N_sup', scale: { type: 'log', base: 2 }, axis: { values: nsup, format: 'd' } },
-            y: { field: 'exact_acc', type: 'quantitative', aggregate: 'mean', title: 'exact accuracy', scale: { domain: [0, 1] } },
-            color: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
-            strokeDash: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
-            shape: { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } },
-          },
-        },
-      } as TopLevelSpec,
-    };
-  });
+  return variants.map(v => scalingFigure(v, runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows)));
 }
 
 /** AAS scatter: exact accuracy against aas_z and against pred_match, one point per run, colour = variant. */
@@ -150,16 +154,16 @@ export async function pngRenderer(): Promise<((svg: string) => Buffer) | string>
   }
 }
 
-/** Render one figure to DIR/<name>.svg (and .png where resvg loads); returns the files and any PNG warning. */
-export async function writeFigure(f: Figure, dir: string): Promise<{ files: string[]; warning: string | null }> {
-  const { writeFileAtomic } = await import('../train/checkpoint.js');
-  const svg = await renderSvg(f.spec), png = await pngRenderer(), files = [`${dir}/${f.name}.svg`];
+/**
+ * Render one figure to DIR/<name>.svg, and .png when `png` is a renderer (pngRenderer(); its
+ * string form, the reason PNG is off, means SVG only). Atomic writes; returns the SVG text and files.
+ */
+export async function writeFigure(f: Figure, dir: string, png: ((svg: string) => Buffer) | string): Promise<{ svg: string; files: string[] }> {
+  const svg = await renderSvg(f.spec), files = [join(dir, `${f.name}.svg`)];
   writeFileAtomic(files[0], svg);
-  if (typeof png === 'string') return { files, warning: png };
-  const { writeFileSync, renameSync } = await import('node:fs');
-  const tmp = `${dir}/${f.name}.png.tmp-${process.pid}`;
-  writeFileSync(tmp, png(svg));
-  renameSync(tmp, `${dir}/${f.name}.png`);
-  files.push(`${dir}/${f.name}.png`);
-  return { files, warning: null };
+  if (typeof png !== 'string') {
+    files.push(join(dir, `${f.name}.png`));
+    writeFileAtomic(files[1], png(svg));
+  }
+  return { svg, files };
 }

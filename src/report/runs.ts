@@ -7,13 +7,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { TrmError } from '../errors.js';
+import type { AasPoint } from '../experiments/aas.js';
 
 export interface TrainLine { type: 'train'; step: number; lm_loss: number; step_time: number; [k: string]: unknown }
 export interface EvalLine { type: 'eval'; step: number; exact_acc: number; token_acc: number; exact_acc_halting?: number; mean_halt_steps?: number; [k: string]: unknown }
 
 export interface ScalingRow { aggregator: string; k: number; nsup: number; exact_acc: number; token_acc: number }
 export interface ScalingResult { type: 'scaling'; step: number | null; nsup: number[]; k: number[]; aggregators: string[]; rows: ScalingRow[]; [k: string]: unknown }
-export interface AasPoint { step: number; aas_y: number; aas_z: number; pred_match: number }
 export interface AasResult { type: 'aas'; step: number | null; nsup: number; aas_y: number; aas_z: number; pred_match: number; exact_acc: number; curve?: AasPoint[]; [k: string]: unknown }
 
 export interface RunData {

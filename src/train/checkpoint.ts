@@ -44,9 +44,9 @@ function bad(msg: string): never {
 }
 
 /** Write a file atomically (temporary name, then rename). */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
+  writeFileSync(tmp, data);
   renameSync(tmp, path);
 }
 

@@ -27,11 +27,17 @@ export function drawAround(d: number, w: number, rng: Rng): number {
   return lo + rng.int(hi - lo + 1);
 }
 
+/** CGAR phases: until this fraction of training, (n, T) are this fraction of the configured values. */
+const CGAR_PHASES = [{ until: 0.3, depth: 1 / 3 }, { until: 0.6, depth: 2 / 3 }, { until: 1, depth: 1 }];
+
+function scaledDepth(c: TrmConfig, frac: number): Depth {
+  return { n: Math.max(1, Math.round(c.L_cycles * frac)), T: Math.max(1, Math.round(c.H_cycles * frac)) };
+}
+
 /** The CGAR phase's (n, T) at optimizer step t (from 1) of `total`. */
 export function curriculumDepth(c: TrmConfig, t: number, total: number): Depth {
   const p = (t - 1) / Math.max(1, total);
-  const frac = p < 0.3 ? 1 / 3 : p < 0.6 ? 2 / 3 : 1;
-  return { n: Math.max(1, Math.round(c.L_cycles * frac)), T: Math.max(1, Math.round(c.H_cycles * frac)) };
+  return scaledDepth(c, (CGAR_PHASES.find(ph => p < ph.until) ?? CGAR_PHASES[CGAR_PHASES.length - 1]).depth);
 }
 
 /** (n, T) of optimizer step t: the curriculum's (or the config's) values, then the random widths. */
@@ -86,8 +92,9 @@ function uniformMean(d: number, w: number, f: (v: number) => number): number {
 
 /** Expected compute per optimizer step of the run's recursion settings, against fixed (n, T). */
 export function expectedCompute(cfg: TrainConfig, c: TrmConfig): ComputeEstimate {
+  // (share of the steps, depth) of each phase
   const phases: [number, Depth][] = cfg.curriculum === 'cgar'
-    ? [[0.3, curriculumDepth(c, 1, 10)], [0.3, curriculumDepth(c, 4, 10)], [0.4, curriculumDepth(c, 7, 10)]]
+    ? CGAR_PHASES.map((ph, i) => [ph.until - (i > 0 ? CGAR_PHASES[i - 1].until : 0), scaledDepth(c, ph.depth)])
     : [[1, { n: c.L_cycles, T: c.H_cycles }]];
   let net = 0, grad = 0;
   for (const [wt, d] of phases) {

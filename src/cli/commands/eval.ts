@@ -9,25 +9,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { intOption, type Command, type ParsedArgs } from '../command.js';
+import { intList, intOption, type Command } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { checkActsFit, evaluate, loadModel, parseSets, writeFileAtomic } from '../../train/index.js';
 import { INIT_MODES, type InitSpec, isRandomInit, MAX_CHAINS, parseInitMode } from '../../model/init.js';
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
 } from '../../experiments/index.js';
-import { scalingFigures, writeFigure } from '../../report/plots.js';
+import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
 import { bar, readSplit, StatusLine } from './train.js';
-
-/** A comma-separated list of integers in [min, max], e.g. '1,2,4'. */
-function intList(args: ParsedArgs, name: string, min: number, max: number): number[] | undefined {
-  const v = args.values[name];
-  if (v === undefined) return undefined;
-  const parts = String(v).split(',').map(s => s.trim());
-  if (!parts.every(s => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max))
-    throw new UsageError(`--${name}: expected integers in [${min}, ${max}] separated by commas, got '${String(v)}'`);
-  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
-}
 
 function progress(status: StatusLine, what: string) {
   const t0 = performance.now();
@@ -108,10 +98,10 @@ export const evalCommand: Command = {
         writeFileAtomic(join(outDir, 'scaling.json'), scalingJson(r, meta));
         writeFileAtomic(join(outDir, 'scaling.csv'), scalingCsv(r));
         writeFileAtomic(join(outDir, 'scaling.md'), scalingMarkdown(r, meta));
+        const png = await pngRenderer();
+        if (typeof png === 'string') status.log(`trm: warning: ${png}`, process.stderr);
         const label = m.sidecar ? `step ${m.sidecar.step}, ${init.mode} init` : `${init.mode} init`;
-        const [fig] = scalingFigures([{ dir: outDir, name: label, variant: label, seed: null, step: meta.step, totalSteps: null, train: [], evals: [], scaling: { ...meta, ...r, type: 'scaling' }, aas: null }]);
-        const written = await writeFigure({ ...fig, name: 'scaling' }, outDir);
-        if (written.warning) status.log(`trm: warning: ${written.warning}`, process.stderr);
+        await writeFigure({ ...scalingFigure(label, r.rows), name: 'scaling' }, outDir, png);
       }
       if (!args.values.json) {
         process.stdout.write(scalingMarkdown(r, meta));

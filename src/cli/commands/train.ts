@@ -107,8 +107,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const cfg = st.config, status = new StatusLine();
   status.log(`trm train: ${o.resume ? `resuming at step ${st.step}` : `preset ${o.preset}`}, ${paramCount(st.model).toLocaleString('en-US')} parameters, batch ${cfg.batch_size}, ${st.totalSteps} steps, ${trainSplit.inputs.length / trainSplit.meta.seq_len} training examples -> ${runDir}`);
-  const c0 = st.config;
-  if (c0.rand_n_width || c0.rand_T_width || c0.rand_nsup_width || c0.curriculum !== 'none')
+  if (cfg.rand_n_width || cfg.rand_T_width || cfg.rand_nsup_width || cfg.curriculum !== 'none')
     status.log(`recursion: ${compute.net_calls.toFixed(2)} net calls per sample per step (${compute.net_calls_ratio.toFixed(2)}x the fixed n ${st.model.L_cycles}, T ${st.model.H_cycles}), ${compute.grad_calls.toFixed(2)} with gradient (${compute.grad_calls_ratio.toFixed(2)}x), mean N_sup cap ${compute.nsup_cap.toFixed(2)}`);
   let lastEval: EvalResult | null = null, checkpoint: string | null = null, lastLog: LogRecord | null = null;
   let stop = false;
