@@ -15,6 +15,7 @@
         "native/ops/elementwise.cpp",
         "native/ops/embedding.cpp",
         "native/ops/losses.cpp",
+        "native/ops/movement.cpp",
         "native/ops/optim.cpp",
         "native/ops/rmsnorm.cpp",
         "native/ops/swiglu.cpp"

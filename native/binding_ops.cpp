@@ -76,27 +76,62 @@ Napi::Value Add3(const Info& info) {
   return done(info);
 }
 
-Napi::Value Axpby(const Info& info) {
-  Args a{info, "axpby"};
-  a.expect_count(6);
-  long n = a.i64s(5);
-  axpby(f32(a, 0, "out", n), f32(a, 1, "a", n), f32(a, 2, "b", n), a.f64s(3), a.f64s(4), n);
-  return done(info);
-}
-
-Napi::Value Scale(const Info& info) {
-  Args a{info, "scale"};
+Napi::Value AddBias(const Info& info) {
+  Args a{info, "addBias"};
   a.expect_count(4);
-  long n = a.i64s(3);
-  scale(f32(a, 0, "out", n), f32(a, 1, "inp", n), a.f64s(2), n);
+  long N = a.i64s(2), C = a.i64s(3);
+  add_bias(f32(a, 0, "out", prod(a, {N, C})), f32(a, 1, "bias", C), N, C);
   return done(info);
 }
 
-Napi::Value Sum(const Info& info) {
-  Args a{info, "sum"};
-  a.expect_count(2);
-  long n = a.i64s(1);
-  return Napi::Number::New(info.Env(), sum(f32(a, 0, "inp", n), n));
+Napi::Value BiasBackward(const Info& info) {
+  Args a{info, "biasBackward"};
+  a.expect_count(4);
+  long N = a.i64s(2), C = a.i64s(3);
+  bias_backward(f32(a, 0, "dbias", C), f32(a, 1, "dout", prod(a, {N, C})), N, C);
+  return done(info);
+}
+
+// ---- data movement ---------------------------------------------------------------------------
+
+// Elements a strided (rows, cols) operand spans: (rows - 1) * ld + cols, 0 when empty.
+size_t span(const Args& a, long rows, long cols, long ld) {
+  return rows > 0 && cols > 0 ? prod(a, {rows - 1, ld}) + (size_t)cols : 0;
+}
+
+Napi::Value Copy2d(const Info& info) {
+  Args a{info, "copy2d"};
+  a.expect_count(6);
+  long rows = a.i64s(2), cols = a.i64s(3), ldd = a.i64s(4), lds = a.i64s(5);
+  if (rows > 1 && (ldd < cols || lds < cols)) a.fail("leading dimensions must be >= cols");
+  copy2d(f32(a, 0, "dst", span(a, rows, cols, ldd)), f32(a, 1, "src", span(a, rows, cols, lds)), rows, cols, ldd, lds);
+  return done(info);
+}
+
+Napi::Value Fill(const Info& info) {
+  Args a{info, "fill"};
+  a.expect_count(3);
+  long n = a.i64s(2);
+  fill(f32(a, 0, "dst", n), a.f64s(1), n);
+  return done(info);
+}
+
+Napi::Value CastU8F32(const Info& info) {
+  Args a{info, "castU8F32"};
+  a.expect_count(3);
+  long n = a.i64s(2);
+  cast_u8_f32(f32(a, 0, "out", n), u8(a, 1, "inp", n), n);
+  return done(info);
+}
+
+Napi::Value BroadcastRows(const Info& info) {
+  Args a{info, "broadcastRows"};
+  a.expect_count(7);
+  long B = a.i64s(3), per = a.i64s(4), D = a.i64s(5), stride = a.i64s(6);
+  if (D == 0 || per % D != 0) a.fail("per must be a multiple of D > 0");
+  broadcast_rows(f32(a, 0, "dst", prod(a, {B, per})), f32(a, 1, "src", B > 0 ? prod(a, {B - 1, stride}) + D : 0),
+                 u8(a, 2, "mask", B), B, per, D, stride);
+  return done(info);
 }
 
 // ---- RMSNorm ---------------------------------------------------------------------------------
@@ -252,6 +287,15 @@ Napi::Value MatchCounts(const Info& info) {
   return done(info);
 }
 
+Napi::Value LossGrad(const Info& info) {
+  Args a{info, "lossGrad"};
+  a.expect_count(7);
+  long B = a.i64s(4), L = a.i64s(5);
+  const float* w = info[3].IsNull() ? nullptr : f32(a, 3, "weights", B);
+  loss_grad(f32(a, 0, "dtok", prod(a, {B, L})), f32(a, 1, "dbce", B), i32(a, 2, "counts", prod(a, {2, B})), w, B, L, a.f64s(6));
+  return done(info);
+}
+
 // ---- attention helpers -----------------------------------------------------------------------
 
 Napi::Value SoftmaxForward(const Info& info) {
@@ -312,11 +356,18 @@ Napi::Value AdamwStep(const Info& info) {
   return done(info);
 }
 
-Napi::Value SignSgdStep(const Info& info) {
-  Args a{info, "signSgdStep"};
-  a.expect_count(5);
-  long n = a.i64s(2);
-  sign_sgd_step(f32(a, 0, "param", n), f32(a, 1, "grad", n), n, a.f64s(3), a.f64s(4));
+Napi::Value SignSgdRows(const Info& info) {
+  Args a{info, "signSgdRows"};
+  a.expect_count(7);
+  long n_rows = a.i64s(3), width = a.i64s(4);
+  size_t len_p, len_g;
+  float* p = a.f32(0, &len_p);
+  float* g = a.f32(1, &len_g);
+  int32_t* rows = i32(a, 2, "rows", n_rows);
+  size_t table_rows = width > 0 ? (len_p < len_g ? len_p : len_g) / width : 0;
+  for (long r = 0; r < n_rows; r++)
+    if (rows[r] < 0 || (size_t)rows[r] >= table_rows) check_index(a, r, "rows", rows, (long)table_rows);
+  sign_sgd_rows(p, g, rows, n_rows, width, a.f64s(5), a.f64s(6));
   return done(info);
 }
 
@@ -332,18 +383,19 @@ Napi::Value EmaUpdate(const Info& info) {
 
 void register_ops(Napi::Env env, Napi::Object exports) {
   const struct { const char* name; Napi::Value (*fn)(const Info&); } table[] = {
-    {"add", Add}, {"add3", Add3}, {"axpby", Axpby}, {"scale", Scale}, {"sum", Sum},
+    {"add", Add}, {"add3", Add3}, {"addBias", AddBias}, {"biasBackward", BiasBackward},
+    {"copy2d", Copy2d}, {"fill", Fill}, {"castU8F32", CastU8F32}, {"broadcastRows", BroadcastRows},
     {"rmsnormForward", RmsnormForward}, {"rmsnormBackward", RmsnormBackward},
     {"rmsnormSeqForward", RmsnormSeqForward}, {"rmsnormSeqBackward", RmsnormSeqBackward},
     {"swigluForward", SwigluForward}, {"swigluBackward", SwigluBackward},
     {"embeddingForward", EmbeddingForward}, {"embeddingBackward", EmbeddingBackward},
     {"stablemaxCeForward", StablemaxCeForward}, {"stablemaxCeBackward", StablemaxCeBackward},
     {"bceLogitsForward", BceLogitsForward}, {"bceLogitsBackward", BceLogitsBackward},
-    {"argmax", Argmax}, {"matchCounts", MatchCounts},
+    {"argmax", Argmax}, {"matchCounts", MatchCounts}, {"lossGrad", LossGrad},
     {"softmaxForward", SoftmaxForward}, {"softmaxBackward", SoftmaxBackward},
     {"ropeForward", RopeForward}, {"ropeBackward", RopeBackward},
     {"adamAtan2Step", AdamAtan2Step}, {"adamwStep", AdamwStep},
-    {"signSgdStep", SignSgdStep}, {"emaUpdate", EmaUpdate},
+    {"signSgdRows", SignSgdRows}, {"emaUpdate", EmaUpdate},
   };
   for (const auto& k : table) exports.Set(k.name, Napi::Function::New(env, k.fn, k.name));
 }

@@ -105,4 +105,13 @@ void match_counts(uint8_t* seq_correct, int32_t* counts, const int32_t* pred, co
   });
 }
 
+void loss_grad(float* dtok, float* dbce, const int32_t* counts, const float* weights, long B, long L, double loss_scale) {
+  for (long b = 0; b < B; b++) {
+    double w = weights ? loss_scale * (double)weights[b] : loss_scale;
+    float v = (float)(w / (double)(counts[2 * b] > 1 ? counts[2 * b] : 1));
+    for (long t = b * L; t < (b + 1) * L; t++) dtok[t] = v;
+    dbce[b] = (float)(0.5 * w);
+  }
+}
+
 }  // namespace trm

@@ -40,10 +40,14 @@ inline double dot_f64(const float* a, const float* b, long n) {
 // ---- elementwise (elementwise.cpp) ---------------------------------------------------------
 void add(float* out, const float* a, const float* b, long n);
 void add3(float* out, const float* a, const float* b, const float* c, long n);
-void axpby(float* out, const float* a, const float* b, double alpha, double beta, long n);
-void scale(float* out, const float* inp, double alpha, long n);
-// Sum in float64 over fixed chunks of kSumChunk, chunk partials added in index order.
-double sum(const float* inp, long n);
+void add_bias(float* out, const float* bias, long N, long C);
+void bias_backward(float* dbias, const float* dout, long N, long C);
+
+// ---- data movement (movement.cpp) --------------------------------------------------------------
+void copy2d(float* dst, const float* src, long rows, long cols, long ld_dst, long ld_src);
+void fill(float* dst, double value, long n);
+void cast_u8_f32(float* out, const uint8_t* inp, long n);
+void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, long per, long D, long src_stride);
 
 // ---- RMSNorm without weight (rmsnorm.cpp) ----------------------------------------------------
 void rmsnorm_forward(float* out, float* rstd, const float* inp, long N, long D, double eps);
@@ -72,6 +76,8 @@ void bce_logits_backward(float* dlogits, const float* dloss, const float* logits
 void argmax(int32_t* out, const float* logits, long N, long V);
 void match_counts(uint8_t* seq_correct, int32_t* counts, const int32_t* pred, const int32_t* labels,
                   long B, long S, long ignore_index);
+// weights may be null (every sample weighs 1).
+void loss_grad(float* dtok, float* dbce, const int32_t* counts, const float* weights, long B, long L, double loss_scale);
 
 // ---- attention helpers (attention.cpp) --------------------------------------------------------------
 void softmax_forward(float* out, const float* inp, long N, long V);
@@ -84,7 +90,7 @@ void adam_atan2_step(float* param, float* m, float* v, const float* grad, long n
                      double beta2, double wd, long step);
 void adamw_step(float* param, float* m, float* v, const float* grad, long n, double lr, double beta1,
                 double beta2, double eps, double wd, long step);
-void sign_sgd_step(float* param, const float* grad, long n, double lr, double wd);
+void sign_sgd_rows(float* param, const float* grad, const int32_t* rows, long n_rows, long width, double lr, double wd);
 void ema_update(float* shadow, const float* param, long n, double decay);
 
 }  // namespace trm

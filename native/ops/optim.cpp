@@ -45,12 +45,16 @@ void adamw_step(float* param, float* m, float* v, const float* grad, long n, dou
   });
 }
 
-void sign_sgd_step(float* param, const float* grad, long n, double lr, double wd) {
+void sign_sgd_rows(float* param, const float* grad, const int32_t* rows, long n_rows, long width, double lr, double wd) {
   double decay = 1.0 - lr * wd;
-  parallel_for(n, n, [&](long lo, long hi) {
-    for (long i = lo; i < hi; i++) {
-      double sign = (grad[i] > 0) - (grad[i] < 0);
-      param[i] = (float)(param[i] * decay - lr * sign);
+  parallel_for(n_rows, n_rows * width, [&](long lo, long hi) {
+    for (long r = lo; r < hi; r++) {
+      float* p = param + (long)rows[r] * width;
+      const float* g = grad + (long)rows[r] * width;
+      for (long i = 0; i < width; i++) {
+        double sign = (g[i] > 0) - (g[i] < 0);
+        p[i] = (float)(p[i] * decay - lr * sign);
+      }
     }
   });
 }

@@ -2,11 +2,12 @@
  * gemm.ts: the checked entry to the matrix multiply, C = alpha*op(A)*op(B) + beta*C (row-major).
  * Leading dimensions default to the dense layout; batch strides default to one dense matrix per
  * item (strideC = 0 sums every item's product into one C). Sizes are validated here, so a wrong
- * shape is a ShapeError naming the operand, never an out-of-bounds read in C++.
+ * shape is a ShapeError naming the operand, never an out-of-bounds read in C++. Device-free.
  */
 import { ShapeError } from '../errors.js';
-import type { F32 } from './backend.js';
-import { kernels } from './select.js';
+import { device, dtypeOf, type F32T, sizeOf } from './device.js';
+
+type F32 = F32T;
 
 export interface GemmCall {
   A: F32; B: F32; C: F32;
@@ -18,7 +19,9 @@ export interface GemmCall {
   batch?: number;
 }
 
-function need(op: string, name: string, have: number, want: number, shape: string): void {
+function need(op: string, name: string, t: F32, want: number, shape: string): void {
+  if (dtypeOf(t) !== 'f32') throw new ShapeError(`${op}: ${name} must be Float32Array, got ${(t as object | null)?.constructor?.name ?? String(t)}`);
+  const have = sizeOf(t);
   if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
 }
 
@@ -43,10 +46,10 @@ export function gemm(c: GemmCall): void {
   if (M > 0 && N > 0 && batch > 0) {
     const rowsA = ta ? K : M, colsA = ta ? M : K, rowsB = tb ? N : K, colsB = tb ? K : N;
     if (K > 0) {
-      need(op, 'A', c.A.length, (batch - 1) * strideA + (rowsA - 1) * lda + colsA, `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`);
-      need(op, 'B', c.B.length, (batch - 1) * strideB + (rowsB - 1) * ldb + colsB, `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`);
+      need(op, 'A', c.A, (batch - 1) * strideA + (rowsA - 1) * lda + colsA, `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`);
+      need(op, 'B', c.B, (batch - 1) * strideB + (rowsB - 1) * ldb + colsB, `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`);
     }
-    need(op, 'C', c.C.length, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
+    need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
   }
-  kernels().gemm(ta, tb, M, N, K, c.alpha ?? 1, c.A, lda, strideA, c.B, ldb, strideB, c.beta ?? 0, c.C, ldc, strideC, batch);
+  device().gemm(ta, tb, M, N, K, c.alpha ?? 1, c.A, lda, strideA, c.B, ldb, strideB, c.beta ?? 0, c.C, ldc, strideC, batch);
 }

@@ -1,10 +1,12 @@
 /**
- * kernels/: the compute layer. Checked wrappers (gemm, and the ops in ops.ts) over the active
- * backend; see backend.ts for the kernel contract and select.ts for how the backend is chosen.
+ * kernels/: the compute layer. The kernel contract (backend.ts), devices that own tensors
+ * (device.ts), checked wrappers over the active device (gemm.ts, ops.ts), and the Node edge that
+ * loads the native addon and picks the default device (select.ts, native.ts, aligned.ts).
  */
-export type { KernelBackend, F32, I32, U8 } from './backend.js';
+export { KERNEL_NAMES, type KernelBackend, type F32, type I32, type U8 } from './backend.js';
+export * from './device.js';
 export { gemm, type GemmCall } from './gemm.js';
 export { alignedF32 } from './aligned.js';
 export * from './ops.js';
-export { kernels, useBackend, setThreads, backendInfo, nativeBackend, refBackend } from './select.js';
+export { kernels, useBackend, setThreads, backendInfo, nativeBackend, refBackend, nativeDevice, refDevice } from './select.js';
 export { addon, addonError, packageRoot } from './native.js';

@@ -1,16 +1,20 @@
 /**
  * ops.ts: the checked entries to every non-GEMM kernel, one function per KernelBackend method with
- * the same name and arguments (see backend.ts for the semantics). Each checks that sizes are
- * non-negative integers and every array has the right type and enough elements, throwing a
- * ShapeError such as `rmsnormForward: inp has 10 elements, (N=3, D=4) needs 12`, then runs the
- * active backend. Index values (ids, labels) are checked by the kernels themselves (RangeError).
+ * the same name and arguments (see backend.ts for the semantics), plus the tensor helpers the
+ * model uses (allocate, view, copy, write, read) on the active device (device.ts). Each checks
+ * that sizes are non-negative integers and every tensor has the right type and enough elements,
+ * throwing a ShapeError such as `rmsnormForward: inp has 10 elements, (N=3, D=4) needs 12`, then
+ * runs the active device. Index values (ids, labels) are checked by the kernels (RangeError).
+ * Device-free: no Node import.
  */
 import { ShapeError, TrmError } from '../errors.js';
-import type { F32, I32, U8 } from './backend.js';
-import { kernels } from './select.js';
+import { type DType, device, dtypeOf, type F32T, type HostArray, type HostOf, type I32T, sizeOf, type Tensor, type U8T } from './device.js';
 
-const arrayTypes = { Float32Array, Int32Array, Uint8Array };
+const arrayTypes = { Float32Array: 'f32', Int32Array: 'i32', Uint8Array: 'u8' } as const satisfies Record<string, DType>;
 type ArrayType = keyof typeof arrayTypes;
+type F32 = F32T;
+type I32 = I32T;
+type U8 = U8T;
 
 /** Checks each named size is a non-negative integer; returns them as "(N=3, D=4)" for messages. */
 function sizes(op: string, named: Record<string, number>): string {
@@ -23,11 +27,12 @@ function sizes(op: string, named: Record<string, number>): string {
 /** Checks each named array has the given type and at least `want` elements. */
 function arrays(op: string, shape: string, type: ArrayType, named: Record<string, [unknown, number]>): void {
   for (const [name, [arr, want]] of Object.entries(named)) {
-    if (!(arr instanceof arrayTypes[type])) {
+    if (dtypeOf(arr) !== arrayTypes[type]) {
       const got = (arr as object | null | undefined)?.constructor?.name ?? String(arr);
       throw new ShapeError(`${op}: ${name} must be ${type}, got ${got}`);
     }
-    if (arr.length < want) throw new ShapeError(`${op}: ${name} has ${arr.length} elements, ${shape} needs ${want}`);
+    const have = sizeOf(arr as Tensor);
+    if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
   }
 }
 
@@ -43,35 +48,91 @@ function integer(op: string, name: string, v: number, min = -Infinity): void {
 export function add(out: F32, a: F32, b: F32, n: number): void {
   const sh = sizes('add', { n });
   arrays('add', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n] });
-  kernels().add(out, a, b, n);
+  device().add(out, a, b, n);
 }
 
 /** out = a + b + c. */
 export function add3(out: F32, a: F32, b: F32, c: F32, n: number): void {
   const sh = sizes('add3', { n });
   arrays('add3', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n], c: [c, n] });
-  kernels().add3(out, a, b, c, n);
+  device().add3(out, a, b, c, n);
 }
 
-/** out = alpha*a + beta*b. */
-export function axpby(out: F32, a: F32, b: F32, alpha: number, beta: number, n: number): void {
-  const sh = sizes('axpby', { n });
-  arrays('axpby', sh, 'Float32Array', { out: [out, n], a: [a, n], b: [b, n] });
-  kernels().axpby(out, a, b, alpha, beta, n);
+/** out (N, C) += bias (C) on every row. */
+export function addBias(out: F32, bias: F32, N: number, C: number): void {
+  const op = 'addBias', sh = sizes(op, { N, C });
+  arrays(op, sh, 'Float32Array', { out: [out, N * C], bias: [bias, C] });
+  device().addBias(out, bias, N, C);
 }
 
-/** out = alpha*inp. */
-export function scale(out: F32, inp: F32, alpha: number, n: number): void {
-  const sh = sizes('scale', { n });
-  arrays('scale', sh, 'Float32Array', { out: [out, n], inp: [inp, n] });
-  kernels().scale(out, inp, alpha, n);
+/** dbias (C) += column sums of dout (N, C), float64, rows in order. */
+export function biasBackward(dbias: F32, dout: F32, N: number, C: number): void {
+  const op = 'biasBackward', sh = sizes(op, { N, C });
+  arrays(op, sh, 'Float32Array', { dbias: [dbias, C], dout: [dout, N * C] });
+  device().biasBackward(dbias, dout, N, C);
 }
 
-/** Sum of inp[0:n] in float64 (same bits for any thread count). */
-export function sum(inp: F32, n: number): number {
-  const sh = sizes('sum', { n });
-  arrays('sum', sh, 'Float32Array', { inp: [inp, n] });
-  return kernels().sum(inp, n);
+// ---- data movement -------------------------------------------------------------------------
+
+/** Elements a strided (rows, cols) operand spans. */
+const span = (rows: number, cols: number, ld: number) => (rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0);
+
+/** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols. */
+export function copy2d(dst: F32, src: F32, rows: number, cols: number, ldDst: number, ldSrc: number): void {
+  const op = 'copy2d', sh = sizes(op, { rows, cols, ldDst, ldSrc });
+  if (rows > 1 && (ldDst < cols || ldSrc < cols)) throw new ShapeError(`${op}: leading dimensions ${sh} must be >= cols`);
+  arrays(op, sh, 'Float32Array', { dst: [dst, span(rows, cols, ldDst)], src: [src, span(rows, cols, ldSrc)] });
+  device().copy2d(dst, src, rows, cols, ldDst, ldSrc);
+}
+
+/** dst[0:n] = src[0:n]. */
+export function copy(dst: F32, src: F32, n: number): void {
+  copy2d(dst, src, 1, n, n, n);
+}
+
+/** dst[0:n] = value. */
+export function fill(dst: F32, value: number, n: number): void {
+  const op = 'fill', sh = sizes(op, { n });
+  arrays(op, sh, 'Float32Array', { dst: [dst, n] });
+  device().fill(dst, value, n);
+}
+
+/** out (n) = inp (n) as float. */
+export function castU8F32(out: F32, inp: U8, n: number): void {
+  const op = 'castU8F32', sh = sizes(op, { n });
+  arrays(op, sh, 'Float32Array', { out: [out, n] });
+  arrays(op, sh, 'Uint8Array', { inp: [inp, n] });
+  device().castU8F32(out, inp, n);
+}
+
+/** Slots b with mask[b] != 0: every D-wide row of dst[b*per:(b+1)*per] = src[b*srcStride : +D]. */
+export function broadcastRows(dst: F32, src: F32, mask: U8, B: number, per: number, D: number, srcStride: number): void {
+  const op = 'broadcastRows', sh = sizes(op, { B, per, D, srcStride });
+  if (D < 1 || per % D !== 0) throw new ShapeError(`${op}: per must be a multiple of D >= 1 ${sh}`);
+  arrays(op, sh, 'Float32Array', { dst: [dst, B * per], src: [src, B > 0 ? (B - 1) * srcStride + D : 0] });
+  arrays(op, sh, 'Uint8Array', { mask: [mask, B] });
+  device().broadcastRows(dst, src, mask, B, per, D, srcStride);
+}
+
+// ---- tensors on the active device ------------------------------------------------------------
+
+/** New zero-filled tensors of n elements on the active device. */
+export const f32 = (n: number): F32 => device().f32(n);
+export const i32 = (n: number): I32 => device().i32(n);
+export const u8 = (n: number): U8 => device().u8(n);
+/** Elements [offset, offset + n) of t, sharing its memory. */
+export const view = <T extends Tensor>(t: T, offset: number, n: number): T => device().view(t, offset, n);
+/** Host data into dst at offset. */
+export const write = (dst: Tensor, src: HostArray, offset = 0): void => device().write(dst, src, offset);
+/** The values on the host once queued work is done (host devices: the array itself). */
+export const read = <T extends Tensor>(t: T): Promise<HostOf<T>> => device().read(t);
+/** Host devices: the array itself, now; GPU devices throw (use read). */
+export const readSync = <T extends Tensor>(t: T): HostOf<T> => device().readSync(t);
+/** A new tensor holding a copy of host data. */
+export function upload<A extends HostArray>(src: A): HostOf<A> {
+  const d = device(), t = (src instanceof Float32Array ? d.f32(src.length) : src instanceof Int32Array ? d.i32(src.length) : d.u8(src.length));
+  d.write(t, src);
+  return t as unknown as HostOf<A>;
 }
 
 // ---- RMSNorm without weight ----------------------------------------------------------------
@@ -80,21 +141,21 @@ export function sum(inp: F32, n: number): number {
 export function rmsnormForward(out: F32, rstd: F32, inp: F32, N: number, D: number, eps: number): void {
   const op = 'rmsnormForward', sh = sizes(op, { N, D });
   arrays(op, sh, 'Float32Array', { out: [out, N * D], rstd: [rstd, N], inp: [inp, N * D] });
-  kernels().rmsnormForward(out, rstd, inp, N, D, eps);
+  device().rmsnormForward(out, rstd, inp, N, D, eps);
 }
 
 /** dinp = rstd * (dout - out * mean(dout * out)) over D. */
 export function rmsnormBackward(dinp: F32, dout: F32, out: F32, rstd: F32, N: number, D: number): void {
   const op = 'rmsnormBackward', sh = sizes(op, { N, D });
   arrays(op, sh, 'Float32Array', { dinp: [dinp, N * D], dout: [dout, N * D], out: [out, N * D], rstd: [rstd, N] });
-  kernels().rmsnormBackward(dinp, dout, out, rstd, N, D);
+  device().rmsnormBackward(dinp, dout, out, rstd, N, D);
 }
 
 /** RMSNorm of inp (B, S, D) over s for each (b, d); rstd (B, D). */
 export function rmsnormSeqForward(out: F32, rstd: F32, inp: F32, B: number, S: number, D: number, eps: number): void {
   const op = 'rmsnormSeqForward', sh = sizes(op, { B, S, D });
   arrays(op, sh, 'Float32Array', { out: [out, B * S * D], rstd: [rstd, B * D], inp: [inp, B * S * D] });
-  kernels().rmsnormSeqForward(out, rstd, inp, B, S, D, eps);
+  device().rmsnormSeqForward(out, rstd, inp, B, S, D, eps);
 }
 
 /** Backward of rmsnormSeqForward, from the saved out and rstd. */
@@ -102,7 +163,7 @@ export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B:
   const op = 'rmsnormSeqBackward', sh = sizes(op, { B, S, D });
   const n = B * S * D;
   arrays(op, sh, 'Float32Array', { dinp: [dinp, n], dout: [dout, n], out: [out, n], rstd: [rstd, B * D] });
-  kernels().rmsnormSeqBackward(dinp, dout, out, rstd, B, S, D);
+  device().rmsnormSeqBackward(dinp, dout, out, rstd, B, S, D);
 }
 
 // ---- SwiGLU --------------------------------------------------------------------------------
@@ -111,14 +172,14 @@ export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B:
 export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluForward', sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { out: [out, N * H], gateUp: [gateUp, 2 * N * H] });
-  kernels().swigluForward(out, gateUp, N, H);
+  device().swigluForward(out, gateUp, N, H);
 }
 
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward', sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { dgateUp: [dgateUp, 2 * N * H], dout: [dout, N * H], gateUp: [gateUp, 2 * N * H] });
-  kernels().swigluBackward(dgateUp, dout, gateUp, N, H);
+  device().swigluBackward(dgateUp, dout, gateUp, N, H);
 }
 
 // ---- embeddings ----------------------------------------------------------------------------
@@ -128,7 +189,7 @@ export function embeddingForward(out: F32, ids: I32, table: F32, N: number, D: n
   const op = 'embeddingForward', sh = sizes(op, { N, D, V });
   arrays(op, sh, 'Int32Array', { ids: [ids, N] });
   arrays(op, sh, 'Float32Array', { out: [out, N * D], table: [table, V * D] });
-  kernels().embeddingForward(out, ids, table, N, D, V, scale);
+  device().embeddingForward(out, ids, table, N, D, V, scale);
 }
 
 /** dtable[ids[i]] += scale * dout[i], in row order. */
@@ -136,7 +197,7 @@ export function embeddingBackward(dtable: F32, dout: F32, ids: I32, N: number, D
   const op = 'embeddingBackward', sh = sizes(op, { N, D, V });
   arrays(op, sh, 'Int32Array', { ids: [ids, N] });
   arrays(op, sh, 'Float32Array', { dtable: [dtable, V * D], dout: [dout, N * D] });
-  kernels().embeddingBackward(dtable, dout, ids, N, D, V, scale);
+  device().embeddingBackward(dtable, dout, ids, N, D, V, scale);
 }
 
 // ---- losses and metrics --------------------------------------------------------------------
@@ -147,7 +208,7 @@ export function stablemaxCeForward(loss: F32, logits: F32, labels: I32, N: numbe
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Int32Array', { labels: [labels, N] });
   arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N * V] });
-  kernels().stablemaxCeForward(loss, logits, labels, N, V, ignoreIndex);
+  device().stablemaxCeForward(loss, logits, labels, N, V, ignoreIndex);
 }
 
 /** dlogits (N, V) = dloss[i] * d CE_i / d logits_i; ignored rows get 0. */
@@ -156,21 +217,21 @@ export function stablemaxCeBackward(dlogits: F32, dloss: F32, logits: F32, label
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Int32Array', { labels: [labels, N] });
   arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N * V], dloss: [dloss, N], logits: [logits, N * V] });
-  kernels().stablemaxCeBackward(dlogits, dloss, logits, labels, N, V, ignoreIndex);
+  device().stablemaxCeBackward(dlogits, dloss, logits, labels, N, V, ignoreIndex);
 }
 
 /** loss (N) = max(x,0) - x*t + log1p(exp(-|x|)). */
 export function bceLogitsForward(loss: F32, logits: F32, targets: F32, N: number): void {
   const op = 'bceLogitsForward', sh = sizes(op, { N });
   arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N], targets: [targets, N] });
-  kernels().bceLogitsForward(loss, logits, targets, N);
+  device().bceLogitsForward(loss, logits, targets, N);
 }
 
 /** dlogits = dloss * (sigmoid(x) - t). */
 export function bceLogitsBackward(dlogits: F32, dloss: F32, logits: F32, targets: F32, N: number): void {
   const op = 'bceLogitsBackward', sh = sizes(op, { N });
   arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N], dloss: [dloss, N], logits: [logits, N], targets: [targets, N] });
-  kernels().bceLogitsBackward(dlogits, dloss, logits, targets, N);
+  device().bceLogitsBackward(dlogits, dloss, logits, targets, N);
 }
 
 /** out (N) = first index of the max of each row of logits (N, V). */
@@ -179,7 +240,7 @@ export function argmax(out: I32, logits: F32, N: number, V: number): void {
   if (N > 0 && V < 1) throw new ShapeError(`${op}: V must be at least 1 for N=${N} rows`);
   arrays(op, sh, 'Int32Array', { out: [out, N] });
   arrays(op, sh, 'Float32Array', { logits: [logits, N * V] });
-  kernels().argmax(out, logits, N, V);
+  device().argmax(out, logits, N, V);
 }
 
 /** counts (2B) = [valid_b, correct_b]; seqCorrect (B) = 1 iff every valid token is correct. */
@@ -188,7 +249,15 @@ export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32,
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Uint8Array', { seqCorrect: [seqCorrect, B] });
   arrays(op, sh, 'Int32Array', { counts: [counts, 2 * B], pred: [pred, B * S], labels: [labels, B * S] });
-  kernels().matchCounts(seqCorrect, counts, pred, labels, B, S, ignoreIndex);
+  device().matchCounts(seqCorrect, counts, pred, labels, B, S, ignoreIndex);
+}
+
+/** dtok[b, :] = w_b / max(1, valid_b), dbce[b] = 0.5 w_b, w_b = lossScale * (weights?.[b] ?? 1). */
+export function lossGrad(dtok: F32, dbce: F32, counts: I32, weights: F32 | null, B: number, L: number, lossScale: number): void {
+  const op = 'lossGrad', sh = sizes(op, { B, L });
+  arrays(op, sh, 'Float32Array', { dtok: [dtok, B * L], dbce: [dbce, B], ...(weights ? { weights: [weights, B] } : {}) });
+  arrays(op, sh, 'Int32Array', { counts: [counts, 2 * B] });
+  device().lossGrad(dtok, dbce, counts, weights, B, L, lossScale);
 }
 
 // ---- attention helpers ---------------------------------------------------------------------
@@ -197,14 +266,14 @@ export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32,
 export function softmaxForward(out: F32, inp: F32, N: number, V: number): void {
   const op = 'softmaxForward', sh = sizes(op, { N, V });
   arrays(op, sh, 'Float32Array', { out: [out, N * V], inp: [inp, N * V] });
-  kernels().softmaxForward(out, inp, N, V);
+  device().softmaxForward(out, inp, N, V);
 }
 
 /** dinp = out * (dout - sum(dout * out)) per row. */
 export function softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, V: number): void {
   const op = 'softmaxBackward', sh = sizes(op, { N, V });
   arrays(op, sh, 'Float32Array', { dinp: [dinp, N * V], dout: [dout, N * V], out: [out, N * V] });
-  kernels().softmaxBackward(dinp, dout, out, N, V);
+  device().softmaxBackward(dinp, dout, out, N, V);
 }
 
 function ropeArgs(op: string, out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number, names: [string, string]): void {
@@ -217,13 +286,13 @@ function ropeArgs(op: string, out: F32, inp: F32, cos: F32, sin: F32, B: number,
 /** Rotary embedding (rotate-half) of inp (B, S, H, Dh) into out; cos/sin (S, Dh). */
 export function ropeForward(out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
   ropeArgs('ropeForward', out, inp, cos, sin, B, S, H, Dh, ['out', 'inp']);
-  kernels().ropeForward(out, inp, cos, sin, B, S, H, Dh);
+  device().ropeForward(out, inp, cos, sin, B, S, H, Dh);
 }
 
 /** dinp = R^T dout (may alias). */
 export function ropeBackward(dinp: F32, dout: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
   ropeArgs('ropeBackward', dinp, dout, cos, sin, B, S, H, Dh, ['dinp', 'dout']);
-  kernels().ropeBackward(dinp, dout, cos, sin, B, S, H, Dh);
+  device().ropeBackward(dinp, dout, cos, sin, B, S, H, Dh);
 }
 
 // ---- optimizers ----------------------------------------------------------------------------
@@ -233,7 +302,7 @@ export function adamAtan2Step(param: F32, m: F32, v: F32, grad: F32, n: number, 
   const op = 'adamAtan2Step', sh = sizes(op, { n });
   integer(op, 'step', step, 1);
   arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
-  kernels().adamAtan2Step(param, m, v, grad, n, lr, beta1, beta2, wd, step);
+  device().adamAtan2Step(param, m, v, grad, n, lr, beta1, beta2, wd, step);
 }
 
 /** AdamW with decoupled decay, in place; step t starts at 1. */
@@ -241,19 +310,21 @@ export function adamwStep(param: F32, m: F32, v: F32, grad: F32, n: number, lr: 
   const op = 'adamwStep', sh = sizes(op, { n });
   integer(op, 'step', step, 1);
   arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
-  kernels().adamwStep(param, m, v, grad, n, lr, beta1, beta2, eps, wd, step);
+  device().adamwStep(param, m, v, grad, n, lr, beta1, beta2, eps, wd, step);
 }
 
-/** SignSGD with decoupled decay: p = p*(1 - lr*wd) - lr*sign(grad), sign(0) = 0. */
-export function signSgdStep(param: F32, grad: F32, n: number, lr: number, wd: number): void {
-  const op = 'signSgdStep', sh = sizes(op, { n });
-  arrays(op, sh, 'Float32Array', { param: [param, n], grad: [grad, n] });
-  kernels().signSgdStep(param, grad, n, lr, wd);
+/** SignSGD with decoupled decay on rows[0:nRows] of a (., width) table (distinct rows). */
+export function signSgdRows(param: F32, grad: F32, rows: I32, nRows: number, width: number, lr: number, wd: number): void {
+  const op = 'signSgdRows', sh = sizes(op, { nRows, width });
+  arrays(op, sh, 'Int32Array', { rows: [rows, nRows] });
+  arrays(op, sh, 'Float32Array', { param: [param, width], grad: [grad, width] });
+  if (sizeOf(param) !== sizeOf(grad)) throw new ShapeError(`${op}: param has ${sizeOf(param)} elements, grad ${sizeOf(grad)}`);
+  device().signSgdRows(param, grad, rows, nRows, width, lr, wd);
 }
 
 /** shadow = decay*shadow + (1 - decay)*param. */
 export function emaUpdate(shadow: F32, param: F32, n: number, decay: number): void {
   const op = 'emaUpdate', sh = sizes(op, { n });
   arrays(op, sh, 'Float32Array', { shadow: [shadow, n], param: [param, n] });
-  kernels().emaUpdate(shadow, param, n, decay);
+  device().emaUpdate(shadow, param, n, decay);
 }

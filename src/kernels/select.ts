@@ -1,31 +1,41 @@
 /**
- * select.ts: which backend the library computes with. Native when the addon loaded, else the
- * TypeScript reference with one warning line on stderr saying why (unless TRM_KERNELS=ref asked
- * for it). Tests switch backends with useBackend() to compare them.
+ * select.ts: the Node edge of the compute layer. Builds the host devices (native when the addon
+ * loaded, else the TypeScript reference with one warning line on stderr saying why, unless
+ * TRM_KERNELS=ref asked for it) and registers the default with device.ts. Tests and benchmarks
+ * switch devices with useBackend(); `--backend` / TRM_BACKEND go through the same call.
  */
 import type { KernelBackend } from './backend.js';
+import { type Device, device, hostDevice, setDefaultDevice, setDevice } from './device.js';
+import { alignedF32 } from './aligned.js';
 import { addon, addonError } from './native.js';
 import { refBackend } from './ref/index.js';
 
 export const nativeBackend: KernelBackend | null = addon ? Object.assign(Object.create(addon), { name: 'native' as const }) : null;
 export { refBackend };
 
-let active: KernelBackend = nativeBackend ?? refBackend;
-let warned = false;
+/** The host devices: native (64-byte aligned tensors, see aligned.ts) and the reference. */
+export const nativeDevice: Device | null = nativeBackend ? hostDevice(nativeBackend, alignedF32) : null;
+export const refDevice: Device = hostDevice(refBackend);
 
-/** The backend kernels run on now. */
-export function kernels(): KernelBackend {
-  if (active === refBackend && !nativeBackend && !warned && process.env.TRM_KERNELS !== 'ref') {
+let warned = false;
+setDefaultDevice(() => {
+  if (nativeDevice) return nativeDevice;
+  if (!warned && process.env.TRM_KERNELS !== 'ref') {
     warned = true;
     process.stderr.write(`trm: warning: native kernels unavailable (${addonError}); using the slow TypeScript reference kernels\n`);
   }
-  return active;
+  return refDevice;
+});
+
+/** The active device's kernels (kept for callers that only run kernels). */
+export function kernels(): Device {
+  return device();
 }
 
-/** Switch backends (tests, benchmarks). Asking for 'native' without the addon throws. */
+/** Switch host devices (tests, benchmarks). Asking for 'native' without the addon throws. */
 export function useBackend(name: 'native' | 'ref'): void {
-  if (name === 'native' && !nativeBackend) throw new Error(`native kernels unavailable: ${addonError}`);
-  active = name === 'native' ? nativeBackend! : refBackend;
+  if (name === 'native' && !nativeDevice) throw new Error(`native kernels unavailable: ${addonError}`);
+  setDevice(name === 'native' ? nativeDevice! : refDevice);
 }
 
 /** Kernel threads: TRM_THREADS or the core count; setThreads changes it (native only). */
@@ -34,9 +44,11 @@ export function setThreads(n: number): void {
 }
 
 export function backendInfo(): { backend: string; isa: string; gemmKernel: string; threads: number; reason?: string } {
-  if (active === nativeBackend && addon) {
+  const d = device();
+  if (d === nativeDevice && addon) {
     const i = addon.info();
     return { backend: 'native', isa: i.isa, gemmKernel: i.gemmKernel, threads: i.threads };
   }
+  if (d.name === 'webgpu') return { backend: 'webgpu', isa: 'wgsl', gemmKernel: 'WGSL tiled GEMM', threads: 1 };
   return { backend: 'ref', isa: 'typescript', gemmKernel: 'typescript reference', threads: 1, reason: addonError ?? 'selected' };
 }

@@ -28,6 +28,8 @@ export interface Workspace {
   sampler: TrainSampler;
   /** per-sample loss weights (hsw_decay) */
   weights: Float32Array;
+  /** (B) the distinct puzzle ids of a batch, for the SignSGD rows */
+  rows: Int32Array;
 }
 
 export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
@@ -36,7 +38,7 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   const acts = allocActs(deepest, B);
   return {
     acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed),
-    weights: new Float32Array(B),
+    weights: new Float32Array(B), rows: new Int32Array(B),
   };
 }
 
@@ -64,7 +66,7 @@ export function trainStep(st: TrainState, ws: Workspace): StepResult & { netCall
     throw new TrmError('TRM_NAN', `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`);
   const { lr, puzzleLr } = learningRates(st, t);
   denseStep(w, ws.grads, st.opt, cfg, lr, t);
-  puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, puzzleLr, cfg.puzzle_emb_weight_decay);
+  puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, ws.rows, puzzleLr, cfg.puzzle_emb_weight_decay);
   if (st.ema) emaStep(st.ema, w, cfg.ema_rate);
   updateHalting(carry, r.q, { nsup: c.halt_max_steps, exploreProb: c.halt_exploration_prob, training: true, seed: cfg.seed, step: t });
   st.step = t;

@@ -5,7 +5,7 @@
  * SignSGD with decoupled decay; H_init / L_init never change. Moments and the EMA shadow reuse
  * the parameter layout, so a checkpoint saves them by the same names.
  */
-import { adamAtan2Step, adamwStep, emaUpdate, signSgdStep } from '../kernels/index.js';
+import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from '../kernels/index.js';
 import type { Weights } from '../model/params.js';
 import type { TrainConfig } from './config.js';
 
@@ -28,16 +28,18 @@ export function denseStep(w: Weights, g: Weights, s: OptState, cfg: TrainConfig,
   }
 }
 
-/** SignSGD on the puzzle-embedding rows whose ids occur in the batch (gradients already summed per id). */
-export function puzzleEmbStep(w: Weights, g: Weights, puzzleIds: Int32Array, lr: number, wd: number): void {
+/** SignSGD on the puzzle-embedding rows whose ids occur in the batch (gradients already summed per id).
+ *  `rows` (>= B) receives the distinct ids in first-seen order: they are host data (the batch). */
+export function puzzleEmbStep(w: Weights, g: Weights, puzzleIds: Int32Array, rows: Int32Array, lr: number, wd: number): void {
   if (!w.puzzleEmb || !g.puzzleEmb) return;
   const nd = w.puzzleEmb.length / rowsOf(w);
   const seen = new Set<number>();
   for (const id of puzzleIds) {
     if (seen.has(id)) continue;
+    rows[seen.size] = id;
     seen.add(id);
-    signSgdStep(w.puzzleEmb.subarray(id * nd, (id + 1) * nd), g.puzzleEmb.subarray(id * nd, (id + 1) * nd), nd, lr, wd);
   }
+  signSgdRows(w.puzzleEmb, g.puzzleEmb, rows, seen.size, nd, lr, wd);
 }
 
 function rowsOf(w: Weights): number {

@@ -4,22 +4,24 @@
  */
 import type { KernelBackend } from '../backend.js';
 import { gemm } from './gemm.js';
-import { add, add3, axpby, scale, sum } from './elementwise.js';
+import { add, add3, addBias, biasBackward } from './elementwise.js';
+import { broadcastRows, castU8F32, copy2d, fill } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { argmax, bceLogitsBackward, bceLogitsForward, matchCounts, stablemaxCeBackward, stablemaxCeForward } from './losses.js';
+import { argmax, bceLogitsBackward, bceLogitsForward, lossGrad, matchCounts, stablemaxCeBackward, stablemaxCeForward } from './losses.js';
 import { ropeBackward, ropeForward, softmaxBackward, softmaxForward } from './attention.js';
-import { adamAtan2Step, adamwStep, emaUpdate, signSgdStep } from './optim.js';
+import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
-  add, add3, axpby, scale,
+  copy2d, fill, castU8F32, broadcastRows,
+  add, add3, addBias, biasBackward,
   rmsnormForward, rmsnormBackward, rmsnormSeqForward, rmsnormSeqBackward,
   swigluForward, swigluBackward,
   embeddingForward, embeddingBackward,
-  stablemaxCeForward, stablemaxCeBackward, bceLogitsForward, bceLogitsBackward, argmax, matchCounts, sum,
+  stablemaxCeForward, stablemaxCeBackward, bceLogitsForward, bceLogitsBackward, argmax, matchCounts, lossGrad,
   softmaxForward, softmaxBackward, ropeForward, ropeBackward,
-  adamAtan2Step, adamwStep, signSgdStep, emaUpdate,
+  adamAtan2Step, adamwStep, signSgdRows, emaUpdate,
 };

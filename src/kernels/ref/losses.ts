@@ -70,3 +70,11 @@ export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32,
     seqCorrect[b] = valid === correct ? 1 : 0;
   }
 }
+
+export function lossGrad(dtok: F32, dbce: F32, counts: I32, weights: F32 | null, B: number, L: number, lossScale: number): void {
+  for (let b = 0; b < B; b++) {
+    const w = weights ? lossScale * weights[b] : lossScale;
+    dtok.fill(w / Math.max(1, counts[2 * b]), b * L, (b + 1) * L);
+    dbce[b] = 0.5 * w;
+  }
+}

@@ -2,7 +2,7 @@
  * ref/optim.ts: reference optimizer steps and EMA (native/ops/optim.cpp; reference/trm-algorithm.md
  * 7 and 8), each element updated in float64 from its float32 state.
  */
-import type { F32 } from '../backend.js';
+import type { F32, I32 } from '../backend.js';
 
 /** AdamATan2 (7.2): no epsilon; 1 - b1^t scales the step, sqrt(1 - b2^t) divides sqrt(v) inside atan2. */
 export function adamAtan2Step(param: F32, m: F32, v: F32, grad: F32, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void {
@@ -30,10 +30,12 @@ export function adamwStep(param: F32, m: F32, v: F32, grad: F32, n: number, lr: 
   }
 }
 
-/** SignSGD (7.1): p <- p (1 - lr wd) - lr * sign(g), sign(0) = 0. */
-export function signSgdStep(param: F32, grad: F32, n: number, lr: number, wd: number): void {
+/** SignSGD (7.1) on the listed rows of a (., width) table: p <- p (1 - lr wd) - lr * sign(g), sign(0) = 0. */
+export function signSgdRows(param: F32, grad: F32, rows: I32, nRows: number, width: number, lr: number, wd: number): void {
   const decay = 1 - lr * wd;
-  for (let i = 0; i < n; i++) param[i] = param[i] * decay - lr * Math.sign(grad[i]);
+  for (let r = 0; r < nRows; r++) {
+    for (let i = rows[r] * width; i < (rows[r] + 1) * width; i++) param[i] = param[i] * decay - lr * Math.sign(grad[i]);
+  }
 }
 
 /** EMA (8): shadow <- decay * shadow + (1 - decay) * param. */

@@ -1,0 +1,37 @@
+// movement.cpp: data-movement kernels, so that no model code touches tensor memory on the host:
+// a strided 2-D copy (qkv split/merge, the puzzle prefix), fill, the u8 -> f32 cast of 0/1 flags
+// and the carry reset that broadcasts a start vector over the rows of the slots being reset.
+#include <cstring>
+
+#include "ops.h"
+
+namespace trm {
+
+void copy2d(float* dst, const float* src, long rows, long cols, long ld_dst, long ld_src) {
+  parallel_for(rows, rows * cols, [&](long lo, long hi) {
+    for (long r = lo; r < hi; r++) std::memcpy(dst + r * ld_dst, src + r * ld_src, cols * sizeof(float));
+  });
+}
+
+void fill(float* dst, double value, long n) {
+  float v = (float)value;
+  parallel_for(n, n, [&](long lo, long hi) {
+    for (long i = lo; i < hi; i++) dst[i] = v;
+  });
+}
+
+void cast_u8_f32(float* out, const uint8_t* inp, long n) {
+  for (long i = 0; i < n; i++) out[i] = (float)inp[i];
+}
+
+void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, long per, long D, long src_stride) {
+  parallel_for(B, B * per, [&](long lo, long hi) {
+    for (long b = lo; b < hi; b++) {
+      if (!mask[b]) continue;
+      const float* row = src + b * src_stride;
+      for (long o = b * per; o < (b + 1) * per; o += D) std::memcpy(dst + o, row, D * sizeof(float));
+    }
+  });
+}
+
+}  // namespace trm
