@@ -108,6 +108,15 @@ Napi::Value Copy2d(const Info& info) {
   return done(info);
 }
 
+Napi::Value Transpose(const Info& info) {
+  Args a{info, "transpose"};
+  a.expect_count(4);
+  long R = a.i64s(2), C = a.i64s(3);
+  size_t rc = prod(a, {R, C});
+  transpose(f32(a, 0, "out", rc), f32(a, 1, "inp", rc), R, C);
+  return done(info);
+}
+
 Napi::Value Fill(const Info& info) {
   Args a{info, "fill"};
   a.expect_count(3);
@@ -363,6 +372,8 @@ Napi::Value SignSgdRows(const Info& info) {
   size_t len_p, len_g;
   float* p = a.f32(0, &len_p);
   float* g = a.f32(1, &len_g);
+  a.check_len("param", len_p, width);
+  a.check_len("grad", len_g, width);
   int32_t* rows = i32(a, 2, "rows", n_rows);
   size_t table_rows = width > 0 ? (len_p < len_g ? len_p : len_g) / width : 0;
   for (long r = 0; r < n_rows; r++)
@@ -384,7 +395,7 @@ Napi::Value EmaUpdate(const Info& info) {
 void register_ops(Napi::Env env, Napi::Object exports) {
   const struct { const char* name; Napi::Value (*fn)(const Info&); } table[] = {
     {"add", Add}, {"add3", Add3}, {"addBias", AddBias}, {"biasBackward", BiasBackward},
-    {"copy2d", Copy2d}, {"fill", Fill}, {"castU8F32", CastU8F32}, {"broadcastRows", BroadcastRows},
+    {"copy2d", Copy2d}, {"transpose", Transpose}, {"fill", Fill}, {"castU8F32", CastU8F32}, {"broadcastRows", BroadcastRows},
     {"rmsnormForward", RmsnormForward}, {"rmsnormBackward", RmsnormBackward},
     {"rmsnormSeqForward", RmsnormSeqForward}, {"rmsnormSeqBackward", RmsnormSeqBackward},
     {"swigluForward", SwigluForward}, {"swigluBackward", SwigluBackward},

@@ -13,6 +13,13 @@ void copy2d(float* dst, const float* src, long rows, long cols, long ld_dst, lon
   });
 }
 
+void transpose(float* out, const float* inp, long R, long C) {
+  parallel_for(C, R * C, [&](long lo, long hi) {
+    for (long c = lo; c < hi; c++)
+      for (long r = 0; r < R; r++) out[c * R + r] = inp[r * C + c];
+  });
+}
+
 void fill(float* dst, double value, long n) {
   float v = (float)value;
   parallel_for(n, n, [&](long lo, long hi) {

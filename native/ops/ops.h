@@ -45,6 +45,7 @@ void bias_backward(float* dbias, const float* dout, long N, long C);
 
 // ---- data movement (movement.cpp) --------------------------------------------------------------
 void copy2d(float* dst, const float* src, long rows, long cols, long ld_dst, long ld_src);
+void transpose(float* out, const float* inp, long R, long C);
 void fill(float* dst, double value, long n);
 void cast_u8_f32(float* out, const uint8_t* inp, long n);
 void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, long per, long D, long src_stride);

@@ -11,8 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { addon, backendInfo, packageRoot } from '../kernels/index.js';
-import { allocActs, actsBytes, type Batch, createParams, dims, initialCarry, presets, resolveConfig, supervisionStep, type TrmConfig, weightsView } from '../model/index.js';
+import { addon, backendInfo, device, fill, packageRoot, sizeOf, upload } from '../kernels/index.js';
+import { allocActs, actsBytes, type Batch, createParams, dims, startCarry, presets, resolveConfig, supervisionStep, type TrmConfig, weightsView } from '../model/index.js';
 
 /** Matrix FLOPs of one training step: forward T(n+1) calls, backward 2x forward for n+1 calls, heads. */
 export function stepFlops(c: TrmConfig, B: number): number {
@@ -42,20 +42,22 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function timeTrm(c: TrmConfig, B: number, repeats: number): { times: number[]; actsMib: number } {
+async function timeTrm(c: TrmConfig, B: number, repeats: number): Promise<{ times: number[]; actsMib: number }> {
   const w = createParams(c, 0), g = weightsView(c), a = allocActs(c, B);
   const { L, S } = a.d;
   const batch: Batch = {
-    inputs: Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size),
-    labels: Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1))),
-    puzzleIds: new Int32Array(B),
+    inputs: upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
+    labels: upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
+    puzzleIds: upload(new Int32Array(B)),
   };
   const times: number[] = [];
   for (let r = 0; r <= repeats; r++) {            // the first run is warm-up
-    const carry = initialCarry(c, w, B, S);
-    g.data.fill(0);
+    const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
+    fill(g.data, 0, sizeOf(g.data));
+    await device().flush();
     const t0 = performance.now();
     supervisionStep(c, w, a, carry, batch, g, 1 / B);
+    await device().flush();   // a GPU device runs the recorded step here
     if (r > 0) times.push((performance.now() - t0) / 1000);
   }
   return { times, actsMib: actsBytes(a) / 2 ** 20 };
@@ -118,7 +120,7 @@ export async function benchStep(opts: { json: boolean; batch?: number; repeats?:
     // PyTorch first, so the two processes never hold their activations (several GB each) at once
     const t = opts.torch === false ? 'skipped' : runTorch(kind, B, opts.torchRepeats ?? 1, cpus().length);
     const peakBefore = measurePeak(threads);
-    const { times, actsMib } = timeTrm(c, B, repeats);
+    const { times, actsMib } = await timeTrm(c, B, repeats);
     const med = median(times);
     const peak = Math.max(peakBefore, measurePeak(threads));   // the machine's best around the timing
     const row: Row = {

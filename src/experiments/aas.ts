@@ -11,9 +11,14 @@
 import type { DatasetSplit } from '../data/dataset.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
-import { chainRng, type InitSpec, startCarry } from '../model/init.js';
+import { chainRng } from '../model/chain.js';
+import { startCarry } from '../model/carry.js';
+import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
-import { IGNORE_LABEL, supervisionStep, type Batch } from '../model/step.js';
+import { read, write } from '../kernels/index.js';
+import { allocCarry } from '../model/carry.js';
+import { runChain } from '../model/chain.js';
+import { allocBatch, IGNORE_LABEL, type Batch, uploadBatch } from '../model/step.js';
 import { newBatch, splitSize, testBatch } from '../train/data.js';
 import { scoreBoard } from './aggregate.js';
 
@@ -23,7 +28,7 @@ export interface LatentRunner {
   per: number;
   L: number;
   /** Run `steps` steps from (y, z) in place; after each, onStep(s, preds (B x L), y, z). */
-  run(y: Float32Array, z: Float32Array, steps: number, onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void): void;
+  run(y: Float32Array, z: Float32Array, steps: number, onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void): Promise<void>;
 }
 
 /** Sums over scored (puzzle, second pass) pairs after each pass-2 step; the final scores are the last entries. */
@@ -58,18 +63,18 @@ export interface AasBatchResult {
  * Pass 1 from (y0, z0), then pass 2 from the rolled finals. Only rows 0..n-1 are scored and
  * rolled among themselves (padding rows keep their own state). Needs n >= 2.
  */
-export function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, n: number, steps: number, allPairs: boolean): AasBatchResult {
+export async function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, n: number, steps: number, allPairs: boolean): Promise<AasBatchResult> {
   const { B, per, L } = run;
   const y1 = y0.slice(), z1 = z0.slice(), p1 = new Int32Array(B * L);
-  run.run(y1, z1, steps, (s, preds) => { if (s === steps) p1.set(preds); });
-  const pass2 = (offset: number, sums: AasSums) => {
+  await run.run(y1, z1, steps, (s, preds) => { if (s === steps) p1.set(preds); });
+  const pass2 = async (offset: number, sums: AasSums) => {
     const y2 = y1.slice(), z2 = z1.slice();
     for (let b = 0; b < n; b++) {
       const src = (b - offset + n) % n;
       y2.set(y1.subarray(src * per, (src + 1) * per), b * per);
       z2.set(z1.subarray(src * per, (src + 1) * per), b * per);
     }
-    run.run(y2, z2, steps, (s, preds, y, z) => {
+    await run.run(y2, z2, steps, (s, preds, y, z) => {
       for (let b = 0; b < n; b++) {
         const cy = cosine(y.subarray(b * per, (b + 1) * per), y1.subarray(b * per, (b + 1) * per));
         const cz = cosine(z.subarray(b * per, (b + 1) * per), z1.subarray(b * per, (b + 1) * per));
@@ -81,11 +86,11 @@ export function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, 
     sums.samples += n;
   };
   const swap = emptyAasSums(steps, L);
-  pass2(1, swap);
+  await pass2(1, swap);
   let all: AasSums | null = null;
   if (allPairs) {
     all = emptyAasSums(steps, L);
-    for (let j = 0; j < n; j++) pass2(j, all);
+    for (let j = 0; j < n; j++) await pass2(j, all);
   }
   return { preds: p1, swap, allPairs: all };
 }
@@ -117,14 +122,25 @@ const finalScores = (p: Omit<AasPoint, 'step'>) => ({ aas_y: p.aas_y, aas_z: p.a
 
 // ---- the model ---------------------------------------------------------------------------------
 
-/** A LatentRunner over the TRM: y, z are the carry, one step is one supervision step (no halting). */
+/** A LatentRunner over the TRM: y, z are the carry, one step is one supervision step (no halting).
+ *  The scores need the latents on the host: they are written to the device carry before the
+ *  chain and read back after every step (the numbers AAS reports). */
 export function trmRunner(c: TrmConfig, w: Weights, a: StepActs, batch: Batch): LatentRunner {
-  const { B, S, D, L } = a.d;
+  const { B, S, D, L } = a.d, carry = allocCarry(B, S, D);
   return {
     B, per: S * D, L,
-    run(y, z, steps, onStep) {
-      const carry = { y, z };
-      for (let s = 1; s <= steps; s++) onStep(s, supervisionStep(c, w, a, carry, batch, null).preds, y, z);
+    async run(y, z, steps, onStep) {
+      write(carry.y, y);
+      write(carry.z, z);
+      await runChain(c, w, a, batch, {
+        nsup: steps, init: { mode: 'static', scale: 1, training: false }, rng: null, carry,
+        onStep: async (s, r) => {
+          const [preds, yd, zd] = await Promise.all([read(r.preds), read(carry.y), read(carry.z)]);
+          y.set(yd);
+          z.set(zd);
+          onStep(s, preds, y, z);
+        },
+      });
     },
   };
 }
@@ -148,17 +164,19 @@ export interface AasResult extends AasScores {
   seconds: number;
 }
 
-export function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, o: AasOptions): AasResult {
+export async function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, o: AasOptions): Promise<AasResult> {
   const t0 = performance.now();
   const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split), B = o.batchSize;
-  const a = allocActs(c, B), { L, S } = a.d, batch = newBatch(B, L);
+  const a = allocActs(c, B), { L, S } = a.d, batch = newBatch(B, L), dev = allocBatch(B, L);
   const swap = emptyAasSums(o.nsup, L), all = emptyAasSums(o.nsup, L);
   let exact = 0, scored = 0;
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
+    uploadBatch(dev, batch);
     const carry = startCarry(c, w, B, S, o.init, chainRng(o.seed, bi, 0));
     if (n >= 2) {
-      const r = aasBatch(trmRunner(c, w, a, batch), carry.y, carry.z, n, o.nsup, o.allPairs);
+      const [y0, z0] = await Promise.all([read(carry.y), read(carry.z)]);
+      const r = await aasBatch(trmRunner(c, w, a, dev), y0.slice(), z0.slice(), n, o.nsup, o.allPairs);
       addAasSums(swap, r.swap);
       if (r.allPairs) addAasSums(all, r.allPairs);
       for (let b = 0; b < n; b++) {

@@ -10,9 +10,11 @@ import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
-import { chainRng, type InitSpec, MAX_CHAINS, startCarry } from '../model/init.js';
+import { read } from '../kernels/index.js';
+import { chainRng, MAX_CHAINS, runChain } from '../model/chain.js';
+import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
-import { IGNORE_LABEL, supervisionStep } from '../model/step.js';
+import { allocBatch, IGNORE_LABEL, uploadBatch } from '../model/step.js';
 import { newBatch, splitSize, testBatch } from '../train/data.js';
 import { aggregate, type Aggregator, scoreBoard } from './aggregate.js';
 
@@ -54,14 +56,14 @@ export function scalingCombos(aggs: Aggregator[], ks: number[]): [Aggregator, nu
   return out;
 }
 
-export function testTimeScaling(c: TrmConfig, w: Weights, split: DatasetSplit, o: ScalingOptions): ScalingResult {
+export async function testTimeScaling(c: TrmConfig, w: Weights, split: DatasetSplit, o: ScalingOptions): Promise<ScalingResult> {
   const t0 = performance.now();
   const nsups = [...new Set(o.nsup)].sort((a, b) => a - b), ks = [...new Set(o.k)].sort((a, b) => a - b);
   const maxN = nsups[nsups.length - 1], kmax = ks[ks.length - 1], B = o.batchSize;
   if (!(nsups[0] >= 1) || !(ks[0] >= 1) || kmax > MAX_CHAINS) throw new TrmError('TRM_BAD_CONFIG', `scaling: N_sup and k must be >= 1 and k <= ${MAX_CHAINS}`);
   const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split);
-  const a = o.acts ?? allocActs(c, B), L = a.d.L, S = a.d.S;
-  const batch = newBatch(B, L);
+  const a = o.acts ?? allocActs(c, B), L = a.d.L;
+  const batch = newBatch(B, L), dev = allocBatch(B, L);
   // boards[r][si] (B x L) and q[r][si] (B): chain r at the si-th requested N_sup
   const boards = Array.from({ length: kmax }, () => nsups.map(() => new Int32Array(B * L)));
   const qs = Array.from({ length: kmax }, () => nsups.map(() => new Float32Array(B)));
@@ -70,15 +72,19 @@ export function testTimeScaling(c: TrmConfig, w: Weights, split: DatasetSplit, o
   const out = new Int32Array(L);
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
+    uploadBatch(dev, batch);
     for (let r = 0; r < kmax; r++) {
-      const carry = startCarry(c, w, B, S, o.init, chainRng(o.seed, bi, r));
-      for (let s = 1, si = 0; s <= maxN; s++) {
-        const res = supervisionStep(c, w, a, carry, batch, null);
-        if (s !== nsups[si]) continue;
-        boards[r][si].set(res.preds);
-        for (let b = 0; b < B; b++) qs[r][si][b] = res.q[2 * b];
-        si++;
-      }
+      let si = 0;
+      await runChain(c, w, a, dev, {
+        nsup: maxN, init: o.init, rng: chainRng(o.seed, bi, r),
+        onStep: async (s, res) => {
+          if (s !== nsups[si]) return;
+          const [preds, q] = await Promise.all([read(res.preds), read(res.q)]);
+          boards[r][si].set(preds);
+          for (let b = 0; b < B; b++) qs[r][si][b] = q[2 * b];
+          si++;
+        },
+      });
     }
     for (let si = 0; si < nsups.length; si++) {
       for (let b = 0; b < n; b++) {

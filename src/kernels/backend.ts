@@ -28,6 +28,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
+  /** out (C, R) = inp (R, C)^T (the token mixer's small shared weights). */
+  transpose(out: F, inp: F, R: number, C: number): void;
   /** dst[0:n] = value. */
   fill(dst: F, value: number, n: number): void;
   /** out[i] = inp[i] as float (0/1 flags to BCE targets). */
@@ -110,7 +112,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 
 /** Every kernel of the contract, by name: backends are checked against this list at load. */
 export const KERNEL_NAMES = [
-  'gemm', 'copy2d', 'fill', 'castU8F32', 'broadcastRows', 'add', 'add3', 'addBias', 'biasBackward',
+  'gemm', 'copy2d', 'transpose', 'fill', 'castU8F32', 'broadcastRows', 'add', 'add3', 'addBias', 'biasBackward',
   'rmsnormForward', 'rmsnormBackward', 'rmsnormSeqForward', 'rmsnormSeqBackward', 'swigluForward', 'swigluBackward',
   'embeddingForward', 'embeddingBackward', 'stablemaxCeForward', 'stablemaxCeBackward', 'bceLogitsForward',
   'bceLogitsBackward', 'argmax', 'matchCounts', 'lossGrad', 'softmaxForward', 'softmaxBackward', 'ropeForward',

@@ -1,66 +1,108 @@
 /**
- * cases.ts: one table of kernel cases (odd sizes, seeded inputs), shared by `trm selfcheck`
- * (native against the reference on the user's machine), the kernel parity tests, and the WebGPU
- * tests. Each case builds fresh arguments; `outs` are the positions whose contents are compared.
- * Device-free.
+ * cases.ts: one table of kernel calls covering the whole contract, shared by `trm selfcheck`
+ * (native against the reference on the user's machine), the kernel tests (native vs ref, 1 vs 2
+ * threads bit for bit, size checks) and the WebGPU tests. Sizes are odd and above the native
+ * threading threshold (16384 elements touched), inputs seeded. Each case builds fresh
+ * arguments; `out` lists the argument positions whose contents are compared. Device-free.
  */
 import type { KernelBackend } from './backend.js';
+import { refBackend } from './ref/index.js';
 
+export type Kernel = Exclude<keyof KernelBackend, 'name'>;
+export type Arr = Float32Array | Int32Array | Uint8Array;
+export interface KernelCase {
+  name: Kernel;
+  args: () => unknown[];
+  out: number[];
+  /** comparison tolerance against the reference (default rtol 1e-5, atol 1e-6) */
+  rtol?: number;
+  atol?: number;
+  /** reduction length behind each output element (scales selfcheck's tolerance) */
+  reduce?: number;
+}
+
+/** n floats uniform in [-scale, scale) from a xorshift32 stream of `seed`. */
 export function rand(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
-  let x = seed >>> 0 || 1;
+  let x = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
     out[i] = ((x / 4294967296) * 2 - 1) * scale;
   }
   return out;
 }
-function ints(n: number, seed: number, hi: number): Int32Array {
-  const r = rand(n, seed);
-  return Int32Array.from(r, v => Math.min(hi - 1, Math.floor((v + 1) / 2 * hi)));
+
+/** n integers in [0, hi), with `ignore` at a fraction pIgnore of the positions. */
+export function ints(n: number, seed: number, hi: number, ignore?: number, pIgnore = 0): Int32Array {
+  const r = rand(n, seed), s = rand(n, seed + 7919);
+  return Int32Array.from(r, (v, i) => (ignore !== undefined && (s[i] + 1) / 2 < pIgnore ? ignore : Math.min(hi - 1, Math.floor(((v + 1) / 2) * hi))));
 }
 
-export type Arr = Float32Array | Int32Array | Uint8Array;
-/** A case builds fresh arguments; `outs` are the argument positions whose contents are compared. */
-export interface Case { kernel: Exclude<keyof KernelBackend, 'name'>; args: () => unknown[]; outs: number[]; tol?: number }
+const IGNORE = -100;
+const pos = (n: number, seed: number) => rand(n, seed).map(Math.abs);
+const flags = (n: number, seed: number) => Uint8Array.from(rand(n, seed), v => (v > 0 ? 1 : 0));
+/** Saved activations for a backward come from the reference forward. */
+const saved = (fwd: (k: KernelBackend) => void): void => fwd(refBackend);
 
-const N = 97, D = 67, V = 11, B = 3, S = 13, H = 5, Dh = 8;
-/** One case per kernel (two for gemm), on odd sizes. */
-export const kernelCases: Case[] = [
-  { kernel: 'gemm', args: () => [false, true, 37, 45, 71, 0.5, rand(37 * 71, 1), 71, 0, rand(45 * 71, 2), 71, 0, 0.25, rand(37 * 45, 3), 45, 0, 1], outs: [13] },
-  { kernel: 'gemm', args: () => [true, false, 29, 33, 97, 1, rand(97 * 29, 4), 29, 0, rand(97 * 33, 5), 33, 0, 0, new Float32Array(29 * 33), 33, 0, 1], outs: [13] },
-  { kernel: 'add', args: () => [new Float32Array(N * D), rand(N * D, 1), rand(N * D, 2), N * D], outs: [0] },
-  { kernel: 'add3', args: () => [new Float32Array(N * D), rand(N * D, 1), rand(N * D, 2), rand(N * D, 3), N * D], outs: [0] },
-  { kernel: 'addBias', args: () => [rand(N * D, 1), rand(D, 2), N, D], outs: [0] },
-  { kernel: 'biasBackward', args: () => [rand(D, 1), rand(N * D, 2), N, D], outs: [0] },
-  { kernel: 'copy2d', args: () => [rand(N * D, 1), rand(N * 3 * D, 2), N, D - 5, D, 3 * D], outs: [0] },
-  { kernel: 'fill', args: () => [rand(N * D, 1), -0.75, N * D - 3], outs: [0] },
-  { kernel: 'castU8F32', args: () => [new Float32Array(N), Uint8Array.from(ints(N, 3, 2)), N], outs: [0] },
-  { kernel: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(B * D, 2), Uint8Array.of(1, 0, 1), B, S * D, D, D], outs: [0] },
-  { kernel: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(D, 2), Uint8Array.of(0, 1, 1), B, S * D, D, 0], outs: [0] },
-  { kernel: 'rmsnormForward', args: () => [new Float32Array(N * D), new Float32Array(N), rand(N * D, 1), N, D, 1e-5], outs: [0, 1] },
-  { kernel: 'rmsnormBackward', args: () => [new Float32Array(N * D), rand(N * D, 2), rand(N * D, 3), rand(N, 4), N, D], outs: [0] },
-  { kernel: 'rmsnormSeqForward', args: () => [new Float32Array(B * S * D), new Float32Array(B * D), rand(B * S * D, 1), B, S, D, 1e-5], outs: [0, 1] },
-  { kernel: 'rmsnormSeqBackward', args: () => [new Float32Array(B * S * D), rand(B * S * D, 2), rand(B * S * D, 3), rand(B * D, 4), B, S, D], outs: [0] },
-  { kernel: 'swigluForward', args: () => [new Float32Array(N * D), rand(N * 2 * D, 1, 3), N, D], outs: [0] },
-  { kernel: 'swigluBackward', args: () => [new Float32Array(N * 2 * D), rand(N * D, 2), rand(N * 2 * D, 1, 3), N, D], outs: [0] },
-  { kernel: 'embeddingForward', args: () => [new Float32Array(N * D), ints(N, 1, V), rand(V * D, 2), N, D, V, 2.0], outs: [0] },
-  { kernel: 'embeddingBackward', args: () => [rand(V * D, 3), rand(N * D, 4), ints(N, 1, V), N, D, V, 0.5], outs: [0] },
-  { kernel: 'stablemaxCeForward', args: () => [new Float32Array(N), rand(N * V, 1, 20), ints(N, 2, V).map((v, i) => (i % 7 === 0 ? -100 : v)), N, V, -100], outs: [0] },
-  { kernel: 'stablemaxCeBackward', args: () => [new Float32Array(N * V), rand(N, 3), rand(N * V, 1, 20), ints(N, 2, V).map((v, i) => (i % 7 === 0 ? -100 : v)), N, V, -100], outs: [0] },
-  { kernel: 'bceLogitsForward', args: () => [new Float32Array(N), rand(N, 1, 30), rand(N, 2).map(v => (v > 0 ? 1 : 0)), N], outs: [0] },
-  { kernel: 'bceLogitsBackward', args: () => [new Float32Array(N), rand(N, 3), rand(N, 1, 30), rand(N, 2).map(v => (v > 0 ? 1 : 0)), N], outs: [0] },
-  { kernel: 'argmax', args: () => [new Int32Array(N), rand(N * V, 1), N, V], outs: [0] },
-  { kernel: 'matchCounts', args: () => [new Uint8Array(B), new Int32Array(2 * B), ints(B * S, 1, 3), ints(B * S, 2, 3).map((v, i) => (i % 5 === 0 ? -100 : v)), B, S, -100], outs: [0, 1] },
-  { kernel: 'lossGrad', args: () => [new Float32Array(B * S), new Float32Array(B), Int32Array.of(13, 0, 0, 0, 7, 2), rand(B, 5).map(Math.abs), B, S, 1 / 3], outs: [0, 1] },
-  { kernel: 'lossGrad', args: () => [new Float32Array(B * S), new Float32Array(B), Int32Array.of(13, 0, 0, 0, 7, 2), null, B, S, 0.25], outs: [0, 1] },
-  { kernel: 'softmaxForward', args: () => [new Float32Array(N * V), rand(N * V, 1, 10), N, V], outs: [0] },
-  { kernel: 'softmaxBackward', args: () => [new Float32Array(N * V), rand(N * V, 2), rand(N * V, 3).map(Math.abs), N, V], outs: [0] },
-  { kernel: 'ropeForward', args: () => [new Float32Array(B * S * H * Dh), rand(B * S * H * Dh, 1), rand(S * Dh, 2), rand(S * Dh, 3), B, S, H, Dh], outs: [0] },
-  { kernel: 'ropeBackward', args: () => [new Float32Array(B * S * H * Dh), rand(B * S * H * Dh, 1), rand(S * Dh, 2), rand(S * Dh, 3), B, S, H, Dh], outs: [0] },
-  { kernel: 'adamAtan2Step', args: () => [rand(N * D, 1), rand(N * D, 2, 0.1), rand(N * D, 3, 0.1).map(Math.abs), rand(N * D, 4), N * D, 1e-3, 0.9, 0.95, 0.1, 3], outs: [0, 1, 2] },
-  { kernel: 'adamwStep', args: () => [rand(N * D, 1), rand(N * D, 2, 0.1), rand(N * D, 3, 0.1).map(Math.abs), rand(N * D, 4), N * D, 1e-3, 0.9, 0.95, 1e-8, 0.1, 3], outs: [0, 1, 2] },
-  { kernel: 'signSgdRows', args: () => [rand(N * D, 1), rand(N * D, 2), Int32Array.of(5, 0, 96, 17), 4, D, 1e-2, 0.1], outs: [0] },
-  { kernel: 'emaUpdate', args: () => [rand(N * D, 1), rand(N * D, 2), N * D, 0.999], outs: [0] },
+const n = 100_003, N = 301, D = 67, V = 11, B = 3, S = 97, H = 8;
+export const kernelCases: KernelCase[] = [
+  { name: 'gemm', args: () => [false, true, 37, 45, 71, 0.5, rand(37 * 71, 1), 71, 0, rand(45 * 71, 2), 71, 0, 0.25, rand(37 * 45, 3), 45, 0, 1], out: [13], reduce: 71 },
+  { name: 'gemm', args: () => [true, false, 129, 133, 97, 1, rand(97 * 129, 4), 129, 0, rand(97 * 133, 5), 133, 0, 0, new Float32Array(129 * 133), 133, 0, 1], out: [13], reduce: 97 },
+  { name: 'gemm', args: () => [false, false, 13, 17, 19, 1, rand(5 * 13 * 19, 6), 19, 13 * 19, rand(19 * 17, 7), 17, 0, 1, rand(13 * 17, 8), 17, 0, 5], out: [13], reduce: 5 * 19 },
+  { name: 'copy2d', args: () => [rand(N * D, 1), rand(N * 3 * D, 2), N, D - 5, D, 3 * D], out: [0], rtol: 0, atol: 0 },
+  { name: 'transpose', args: () => [new Float32Array(2 * 257 * 97), rand(2 * 257 * 97, 2), 2 * 257, 97], out: [0], rtol: 0, atol: 0 },
+  { name: 'fill', args: () => [rand(n, 1), -0.75, n - 3], out: [0], rtol: 0, atol: 0 },
+  { name: 'castU8F32', args: () => [new Float32Array(n), flags(n, 3), n], out: [0], rtol: 0, atol: 0 },
+  { name: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(B * D, 2), Uint8Array.of(1, 0, 1), B, S * D, D, D], out: [0], rtol: 0, atol: 0 },
+  { name: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(D, 2), Uint8Array.of(0, 1, 1), B, S * D, D, 0], out: [0], rtol: 0, atol: 0 },
+  { name: 'add', args: () => [new Float32Array(n), rand(n, 1), rand(n, 2), n], out: [0] },
+  { name: 'add3', args: () => [new Float32Array(n), rand(n, 1), rand(n, 2), rand(n, 3), n], out: [0] },
+  { name: 'addBias', args: () => [rand(N * D, 1), rand(D, 2), N, D], out: [0] },
+  { name: 'biasBackward', args: () => [rand(D, 1), rand(N * D, 2), N, D], out: [0], reduce: N },
+  { name: 'rmsnormForward', args: () => [new Float32Array(N * 512), new Float32Array(N), rand(N * 512, 5), N, 512, 1e-5], out: [0, 1], reduce: 512 },
+  {
+    name: 'rmsnormBackward', out: [0], reduce: 512, args: () => {
+      const out = new Float32Array(N * 512), rstd = new Float32Array(N);
+      saved(k => k.rmsnormForward(out, rstd, rand(N * 512, 5), N, 512, 1e-5));
+      return [new Float32Array(N * 512), rand(N * 512, 6), out, rstd, N, 512];
+    },
+  },
+  { name: 'rmsnormSeqForward', args: () => [new Float32Array(5 * S * 300), new Float32Array(5 * 300), rand(5 * S * 300, 7), 5, S, 300, 1e-5], out: [0, 1], reduce: S },
+  {
+    name: 'rmsnormSeqBackward', out: [0], reduce: S, args: () => {
+      const out = new Float32Array(5 * S * 300), rstd = new Float32Array(5 * 300);
+      saved(k => k.rmsnormSeqForward(out, rstd, rand(5 * S * 300, 7), 5, S, 300, 1e-5));
+      return [new Float32Array(5 * S * 300), rand(5 * S * 300, 8), out, rstd, 5, S, 300];
+    },
+  },
+  { name: 'swigluForward', args: () => [new Float32Array(200 * N), rand(400 * N, 9, 4), 200, N], out: [0] },
+  { name: 'swigluBackward', args: () => [new Float32Array(400 * N), rand(200 * N, 10), rand(400 * N, 9, 4), 200, N], out: [0] },
+  { name: 'embeddingForward', args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6], out: [0] },
+  { name: 'embeddingBackward', args: () => [rand(7 * 96, 13), rand(2000 * 96, 14), ints(2000, 11, 7), 2000, 96, 7, 0.5], out: [0], reduce: 2000 },
+  { name: 'stablemaxCeForward', args: () => [new Float32Array(3000), rand(3000 * V, 15, 8), ints(3000, 16, V, IGNORE, 0.2), 3000, V, IGNORE], out: [0], reduce: V },
+  { name: 'stablemaxCeBackward', args: () => [new Float32Array(3000 * V), rand(3000, 17), rand(3000 * V, 15, 8), ints(3000, 16, V, IGNORE, 0.2), 3000, V, IGNORE], out: [0], reduce: V },
+  { name: 'bceLogitsForward', args: () => [new Float32Array(20011), rand(20011, 18, 20), pos(20011, 19), 20011], out: [0] },
+  { name: 'bceLogitsBackward', args: () => [new Float32Array(20011), rand(20011, 20), rand(20011, 18, 20), pos(20011, 19), 20011], out: [0] },
+  { name: 'argmax', args: () => [new Int32Array(3000), rand(3000 * V, 21).map(v => Math.round(v * 3)), 3000, V], out: [0], rtol: 0, atol: 0 },
+  {
+    name: 'matchCounts', out: [0, 1], rtol: 0, atol: 0,
+    args: () => [new Uint8Array(300), new Int32Array(600), ints(300 * S, 22, 2), ints(300 * S, 23, 2, IGNORE, 0.95), 300, S, IGNORE],
+  },
+  { name: 'lossGrad', args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 24, S + 1), pos(300, 25), 300, S, 1 / 3], out: [0, 1] },
+  { name: 'lossGrad', args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 26, S + 1), null, 300, S, 0.25], out: [0, 1] },
+  { name: 'softmaxForward', args: () => [new Float32Array(400 * S), rand(400 * S, 24, 10), 400, S], out: [0], reduce: S },
+  {
+    name: 'softmaxBackward', out: [0], reduce: S, args: () => {
+      const out = new Float32Array(400 * S);
+      saved(k => k.softmaxForward(out, rand(400 * S, 24, 10), 400, S));
+      return [new Float32Array(400 * S), rand(400 * S, 25), out, 400, S];
+    },
+  },
+  { name: 'ropeForward', args: () => [new Float32Array(2 * S * H * 64), rand(2 * S * H * 64, 26), rand(S * 64, 27), rand(S * 64, 28), 2, S, H, 64], out: [0] },
+  { name: 'ropeBackward', args: () => [new Float32Array(2 * S * H * 64), rand(2 * S * H * 64, 29), rand(S * 64, 27), rand(S * 64, 28), 2, S, H, 64], out: [0] },
+  { name: 'adamAtan2Step', args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1.0, 3], out: [0, 1, 2] },
+  { name: 'adamwStep', args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1e-8, 1.0, 3], out: [0, 1, 2] },
+  { name: 'signSgdRows', args: () => [rand(N * D, 34), rand(N * D, 35).map(v => Math.round(v)), Int32Array.of(5, 0, 300, 17, 123), 5, D, 1e-2, 0.1], out: [0] },
+  { name: 'emaUpdate', args: () => [rand(n, 36), rand(n, 37), n, 0.999], out: [0] },
 ];
 

@@ -8,7 +8,7 @@
  * Device-free: no Node import.
  */
 import { ShapeError, TrmError } from '../errors.js';
-import { type DType, device, dtypeOf, type F32T, type HostArray, type HostOf, type I32T, sizeOf, type Tensor, type U8T } from './device.js';
+import { type DType, device, dtypeOf, type F32T, type HostArray, type HostOf, type I32T, isHostArray, sizeOf, type Tensor, type U8T } from './device.js';
 
 const arrayTypes = { Float32Array: 'f32', Int32Array: 'i32', Uint8Array: 'u8' } as const satisfies Record<string, DType>;
 type ArrayType = keyof typeof arrayTypes;
@@ -90,6 +90,13 @@ export function copy(dst: F32, src: F32, n: number): void {
   copy2d(dst, src, 1, n, n, n);
 }
 
+/** out (C, R) = inp (R, C)^T. */
+export function transpose(out: F32, inp: F32, R: number, C: number): void {
+  const op = 'transpose', sh = sizes(op, { R, C });
+  arrays(op, sh, 'Float32Array', { out: [out, R * C], inp: [inp, R * C] });
+  device().transpose(out, inp, R, C);
+}
+
 /** dst[0:n] = value. */
 export function fill(dst: F32, value: number, n: number): void {
   const op = 'fill', sh = sizes(op, { n });
@@ -120,8 +127,14 @@ export function broadcastRows(dst: F32, src: F32, mask: U8, B: number, per: numb
 export const f32 = (n: number): F32 => device().f32(n);
 export const i32 = (n: number): I32 => device().i32(n);
 export const u8 = (n: number): U8 => device().u8(n);
-/** Elements [offset, offset + n) of t, sharing its memory. */
-export const view = <T extends Tensor>(t: T, offset: number, n: number): T => device().view(t, offset, n);
+/** Elements [offset, offset + n) of t, sharing its memory (a host array is viewed as itself,
+ *  whatever the device: checkpoints and host copies use the same layout code). */
+export function view<T extends Tensor>(t: T, offset: number, n: number): T {
+  if (!isHostArray(t)) return device().view(t, offset, n);
+  if (!(Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 0 && offset + n <= t.length))
+    throw new ShapeError(`view: [${offset}, ${offset + n}) is outside a tensor of ${t.length} elements`);
+  return t.subarray(offset, offset + n) as T;
+}
 /** Host data into dst at offset. */
 export const write = (dst: Tensor, src: HostArray, offset = 0): void => device().write(dst, src, offset);
 /** The values on the host once queued work is done (host devices: the array itself). */

@@ -5,7 +5,7 @@
  * with the readable ones. (The test suite checks both against float64 and finite differences.)
  */
 import type { KernelBackend } from './backend.js';
-import { type Arr, type Case, kernelCases } from './cases.js';
+import { type Arr, type KernelCase, kernelCases } from './cases.js';
 import { nativeBackend, refBackend } from './select.js';
 
 export interface SelfCheckResult { kernel: string; maxRelDiff: number; ok: boolean; error?: string }
@@ -19,8 +19,8 @@ function maxRelDiff(a: Arr, b: Arr): number {
   return Number.isNaN(worst) ? Infinity : worst;
 }
 
-function call(be: KernelBackend, c: Case, args: unknown[]): unknown {
-  return (be[c.kernel] as (...a: unknown[]) => unknown).apply(be, args);
+function call(be: KernelBackend, c: KernelCase, args: unknown[]): unknown {
+  return (be[c.name] as (...a: unknown[]) => unknown).apply(be, args);
 }
 
 /** Compare native against the reference kernel by kernel; empty if the addon did not load. */
@@ -30,13 +30,13 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
   for (const c of kernelCases) {
     try {
       const a1 = c.args(), a2 = c.args();
-      const r1 = call(nativeBackend, c, a1), r2 = call(refBackend, c, a2);
+      call(nativeBackend, c, a1);
+      call(refBackend, c, a2);
       let diff = 0;
-      for (const i of c.outs) diff = Math.max(diff, maxRelDiff(a1[i] as Arr, a2[i] as Arr));
-      if (typeof r1 === 'number' && typeof r2 === 'number') diff = Math.max(diff, Math.abs(r1 - r2) / (1e-3 + Math.abs(r2)));
-      results.push({ kernel: c.kernel, maxRelDiff: diff, ok: diff <= (c.tol ?? tol) });
+      for (const i of c.out) diff = Math.max(diff, maxRelDiff(a1[i] as Arr, a2[i] as Arr));
+      results.push({ kernel: c.name, maxRelDiff: diff, ok: diff <= tol });
     } catch (e) {
-      results.push({ kernel: c.kernel, maxRelDiff: Infinity, ok: false, error: (e as Error).message });
+      results.push({ kernel: c.name, maxRelDiff: Infinity, ok: false, error: (e as Error).message });
     }
   }
   return results;

@@ -3,60 +3,63 @@
  * once per batch size (allocActs); a step with another B is an error. The gradient-carrying
  * recursion keeps n+1 NetActs (one per net call); the T-1 gradient-free recursions reuse calls[0]
  * as scratch and save nothing. Backward scratch is shared between the layers that need it.
+ * Every buffer is a tensor of the active device (kernels/device.ts).
  */
 import { ShapeError } from '../errors.js';
+import { f32 as alloc, type F32T, type I32T, i32, isHostArray, sizeOf, type Tensor, type U8T, u8, view } from '../kernels/index.js';
 import { type AttentionActs, type AttentionScratch, type RopeTables, ropeTables } from '../nn/attention.js';
+import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';
 import type { TokenMixerActs, TokenMixerScratch } from '../nn/token-mixer.js';
 import { type Dims, type TrmConfig, dims } from './config.js';
-import { alignedF32 } from '../kernels/index.js';
 
 export interface BlockActs {
   mixer: TokenMixerActs | AttentionActs; // token mixer (mlp_t) or attention
-  n1: Float32Array;    // (B, S, D) after the first post-norm
-  rstd1: Float32Array; // (B, D) sequence-axis norm (mlp_t) or (B, S) hidden-axis norm (attention)
+  n1: F32T;    // (B, S, D) after the first post-norm
+  rstd1: F32T; // (B, D) sequence-axis norm (mlp_t) or (B, S) hidden-axis norm (attention)
   mlp: MlpActs;
-  n2: Float32Array;    // (B, S, D) block output
-  rstd2: Float32Array; // (B, S)
+  n2: F32T;    // (B, S, D) block output
+  rstd2: F32T; // (B, S)
 }
 
 /** One net call f(h + u): `inp` = h + u (filled by the caller), blocks[L_layers-1].n2 = output. */
 export interface NetActs {
-  inp: Float32Array; // (B, S, D)
+  inp: F32T; // (B, S, D)
   blocks: BlockActs[];
 }
 
 export interface StepActs {
   d: Dims;
   rope: RopeTables | null;
-  x: Float32Array;       // (B, S, D) input embedding
-  yx: Float32Array;      // (B, S, D) y + x, the z-update's injection
+  x: F32T;       // (B, S, D) input embedding (the padding of the puzzle prefix stays 0)
+  emb: EmbedScratch;     // (B, L, D) tokens, (B, ndim) puzzle rows
   calls: NetActs[];      // n + 1
-  logits: Float32Array;  // (B, L, V)
-  q: Float32Array;       // (B, 2) [q_halt, q_continue]
-  qHalt: Float32Array;   // (B)
-  tokLoss: Float32Array; // (B*L) per-token stablemax CE
-  preds: Int32Array;     // (B*L)
-  seqCorrect: Uint8Array; // (B)
-  counts: Int32Array;    // (2B) [valid, correct] per sample
-  target: Float32Array;  // (B) seqCorrect as float
-  bce: Float32Array;     // (B)
+  logits: F32T;  // (B, L, V)
+  q: F32T;       // (B, 2) [q_halt, q_continue]
+  qHalt: F32T;   // (B)
+  tokLoss: F32T; // (B*L) per-token stablemax CE
+  preds: I32T;     // (B*L)
+  seqCorrect: U8T; // (B)
+  counts: I32T;    // (2B) [valid, correct] per sample
+  target: F32T;  // (B) seqCorrect as float
+  bce: F32T;     // (B)
   // backward
-  dlogits: Float32Array; // (B, L, V)
-  dtok: Float32Array;    // (B*L)
-  dq: Float32Array;      // (B, 2)
-  dqHalt: Float32Array;  // (B)
-  dbce: Float32Array;    // (B)
-  dh: Float32Array;      // (B, S, D) gradient flowing back through the net calls
-  dx: Float32Array;      // (B, S, D) gradient of x, summed over the n z-updates
-  r: Float32Array;       // (B, S, D) residual scratch (forward) / dr (backward)
-  dn1: Float32Array;     // (B, S, D)
+  dlogits: F32T; // (B, L, V)
+  dtok: F32T;    // (B*L)
+  dq: F32T;      // (B, 2)
+  dqHalt: F32T;  // (B)
+  dbce: F32T;    // (B)
+  dh: F32T;      // (B, S, D) gradient flowing back through the net calls
+  dx: F32T;      // (B, S, D) gradient of x, summed over the n z-updates
+  r: F32T;       // (B, S, D) residual scratch (forward) / dr (backward)
+  dn1: F32T;     // (B, S, D)
   mlpScratch: MlpScratch;
   mixScratch: TokenMixerScratch | AttentionScratch;
 }
 
-// Cache-line aligned: GEMM outputs written across line boundaries measured ~20% slower.
-const f32 = (n: number) => alignedF32(n);
+// The native device aligns every tensor to a cache line: GEMM outputs written across line
+// boundaries measured ~20% slower.
+const f32 = (n: number) => alloc(n);
 
 /** Allocate all buffers of a supervision step for batch size B. */
 export function allocActs(c: TrmConfig, B: number): StepActs {
@@ -78,25 +81,29 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
   const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
   return {
     d, rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
-    x: f32(N * D), yx: f32(N * D), calls,
-    logits: f32(B * L * V), q: f32(2 * B), qHalt: f32(B), tokLoss: f32(B * L), preds: new Int32Array(B * L),
-    seqCorrect: new Uint8Array(B), counts: new Int32Array(2 * B), target: f32(B), bce: f32(B),
+    x: f32(N * D), emb: { tok: f32(B * L * D), puz: f32(Math.max(1, B * c.puzzle_emb_ndim)) }, calls,
+    logits: f32(B * L * V), q: f32(2 * B), qHalt: f32(B), tokLoss: f32(B * L), preds: i32(B * L),
+    seqCorrect: u8(B), counts: i32(2 * B), target: f32(B), bce: f32(B),
     dlogits: f32(B * L * V), dtok: f32(B * L), dq: f32(2 * B), dqHalt: f32(B), dbce: f32(B),
     dh: f32(N * D), dx: f32(N * D), r: f32(N * D), dn1: f32(N * D),
-    mlpScratch: { dh: dhid.subarray(0, N * I), dgateUp: dgu.subarray(0, N * 2 * I) },
+    mlpScratch: { dh: view(dhid, 0, N * I), dgateUp: view(dgu, 0, N * 2 * I) },
     mixScratch: c.mlp_t
-      ? { dh: dhid.subarray(0, B * Is * D), dgateUp: dgu.subarray(0, B * 2 * Is * D), wDownT: f32(Is * S), wGateUpT: f32(2 * Is * S) }
+      ? { dh: view(dhid, 0, B * Is * D), dgateUp: view(dgu, 0, B * 2 * Is * D), wDownT: f32(Is * S), wGateUpT: f32(2 * Is * S) }
       : { qkv: f32(N * 3 * E), scores: f32(B * H * S * S), datt: f32(B * H * S * S), dq: f32(N * E), dk: f32(N * E), dv: f32(N * E), dctx: f32(N * E) },
   };
 }
 
-/** Bytes held by a StepActs (each distinct buffer counted once). */
+/** Bytes held by a StepActs (each distinct buffer counted once; views of one tensor count once). */
 export function actsBytes(a: StepActs): number {
-  const seen = new Set<ArrayBuffer>();
+  const seen = new Set<unknown>();
   let n = 0;
   const visit = (v: unknown): void => {
-    if (ArrayBuffer.isView(v)) {
-      if (!seen.has(v.buffer as ArrayBuffer)) { seen.add(v.buffer as ArrayBuffer); n += v.buffer.byteLength; }
+    if (isHostArray(v)) {
+      if (!seen.has(v.buffer)) { seen.add(v.buffer); n += v.buffer.byteLength; }
+    } else if (v && typeof v === 'object' && 'dtype' in v && 'size' in v) {
+      const t = v as Tensor & { root?: unknown };
+      const key = t.root ?? t;
+      if (!seen.has(key)) { seen.add(key); n += 4 * sizeOf(t); }
     } else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
   };
   visit(a);

@@ -5,7 +5,8 @@
  */
 import { readSafetensors, toF32, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
 import type { TrmConfig } from './config.js';
-import { loadStateDict, type NamedTensor, stateDict, type Weights, weightsView } from './params.js';
+import { upload } from '../kernels/index.js';
+import { hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from './params.js';
 
 /** Read a safetensors checkpoint into a new parameter block for `c`. Tensors that are not model
  *  tensors are errors unless allowExtra (e.g. a file that also holds gradients or outputs). */
@@ -13,14 +14,14 @@ export function loadWeights(path: string, c: TrmConfig, allowExtra = false): Wei
   const file = readSafetensors(path);
   const tensors = new Map<string, NamedTensor>();
   for (const [k, t] of file.tensors) tensors.set(k, { shape: t.shape, data: toF32(t, `${path}: ${k}`) });
-  const w = weightsView(c);
-  loadStateDict(w, tensors, path, allowExtra);
-  return w;
+  const host = weightsView(c, new Float32Array(specSize(paramSpec(c))));
+  loadStateDict(host, tensors, path, allowExtra);
+  return weightsView(c, upload(host.data));
 }
 
 /** Write the weights with the unprefixed official keys (prefixed: as a torch.compile'd checkpoint). */
 export function saveWeights(path: string, w: Weights, metadata: Record<string, string> = {}, prefixed = false): void {
   const out = new Map<string, WriteTensor>();
-  for (const [k, t] of stateDict(w, prefixed)) out.set(k, { shape: t.shape, data: t.data });
+  for (const [k, t] of stateDict(hostWeightsSync(w), prefixed)) out.set(k, { shape: t.shape, data: t.data });
   writeSafetensors(path, out, { format: 'pt', ...metadata });
 }

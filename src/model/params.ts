@@ -2,9 +2,11 @@
  * params.ts: TRM parameters with the official state_dict names and shapes (reference/trm-algorithm.md
  * 4; keys without the `_orig_mod.model.` prefix), all carved as views from one Float32Array, and the
  * official initialisation (2.4, 1.3, 1.4). Gradients, optimizer moments and EMA reuse the same
- * spec and layout. Linear weights keep PyTorch's [out, in] layout (y = x W^T).
+ * spec and layout. Linear weights keep PyTorch's [out, in] layout (y = x W^T). The block is a
+ * tensor of the active device; initialisation and checkpoints work on a host copy (hostWeights).
  */
 import { TrmError } from '../errors.js';
+import { f32, type F32T, read, readSync, sizeOf, upload, view, write } from '../kernels/index.js';
 import { type TrmConfig, dims } from './config.js';
 
 /** How a tensor is initialised (official code: layers.py, trm.py:152-160, sparse_embedding.py). */
@@ -69,41 +71,49 @@ export function paramCount(c: TrmConfig): number {
 }
 
 /** One block's weights (views). Attention or token-mixer fields are set by the variant. */
-export interface BlockWeights {
-  mlpGateUp: Float32Array;   // (2I, D)
-  mlpDown: Float32Array;     // (D, I)
-  mlptGateUp?: Float32Array; // (2Is, S)
-  mlptDown?: Float32Array;   // (S, Is)
-  qkv?: Float32Array;        // (3*H*hd, D)
-  o?: Float32Array;          // (D, H*hd)
+export interface BlockWeights<T extends F32T = F32T> {
+  mlpGateUp: T;   // (2I, D)
+  mlpDown: T;     // (D, I)
+  mlptGateUp?: T; // (2Is, S)
+  mlptDown?: T;   // (S, Is)
+  qkv?: T;        // (3*H*hd, D)
+  o?: T;          // (D, H*hd)
 }
 
-/** Named views into one flat block: the model's parameters, or their gradients (same layout). */
-export interface Weights {
-  data: Float32Array;
+/** Named views into one flat block: the model's parameters, or their gradients (same layout).
+ *  T is the tensor type: a device tensor, or Float32Array for a host copy (HostWeights). */
+export interface Weights<T extends F32T = F32T> {
+  data: T;
   spec: ParamEntry[];
-  byName: Map<string, Float32Array>;
-  Hinit: Float32Array;       // (D)
-  Linit: Float32Array;       // (D)
-  embedTokens: Float32Array; // (V, D)
-  lmHead: Float32Array;      // (V, D)
-  qHeadW: Float32Array;      // (2, D)
-  qHeadB: Float32Array;      // (2)
-  puzzleEmb: Float32Array | null; // (num_puzzle_identifiers, puzzle_emb_ndim)
-  layers: BlockWeights[];
+  byName: Map<string, T>;
+  Hinit: T;       // (D)
+  Linit: T;       // (D)
+  embedTokens: T; // (V, D)
+  lmHead: T;      // (V, D)
+  qHeadW: T;      // (2, D)
+  qHeadB: T;      // (2)
+  puzzleEmb: T | null; // (num_puzzle_identifiers, puzzle_emb_ndim)
+  layers: BlockWeights<T>[];
 }
 
-/** Views over `data` (a new zeroed block when omitted). */
-export function weightsView(c: TrmConfig, data?: Float32Array): Weights {
-  const spec = paramSpec(c);
+/** Weights over a host Float32Array (initialisation, checkpoints). */
+export type HostWeights = Weights<Float32Array>;
+
+/** Views over `data` (a new zeroed block of the active device when omitted). */
+export function weightsView<T extends F32T = F32T>(c: TrmConfig, data?: T): Weights<T> {
+  return weightsOf(paramSpec(c), data);
+}
+
+/** Views over `data` laid out by `spec` (a new zeroed block of the active device when omitted). */
+export function weightsOf<T extends F32T = F32T>(spec: ParamEntry[], data?: T): Weights<T> {
   const n = specSize(spec);
-  const block = data ?? new Float32Array(n);
-  if (block.length !== n) throw new TrmError('TRM_SHAPE', `parameter block has ${block.length} floats, the config needs ${n}`);
-  const byName = new Map<string, Float32Array>();
-  for (const e of spec) byName.set(e.name, block.subarray(e.offset, e.offset + e.size));
+  const block = data ?? (f32(n) as T);
+  if (sizeOf(block) !== n) throw new TrmError('TRM_SHAPE', `parameter block has ${sizeOf(block)} floats, the config needs ${n}`);
+  const byName = new Map<string, T>();
+  for (const e of spec) byName.set(e.name, view(block, e.offset, e.size));
   const g = (k: string) => byName.get('inner.' + k)!;
-  const layers: BlockWeights[] = [];
-  for (let i = 0; i < c.L_layers; i++) {
+  const layers: BlockWeights<T>[] = [];
+  for (let i = 0; byName.has(`inner.L_level.layers.${i}.mlp.down_proj.weight`); i++) {
     const p = `L_level.layers.${i}.`;
     layers.push({
       mlpGateUp: g(p + 'mlp.gate_up_proj.weight'), mlpDown: g(p + 'mlp.down_proj.weight'),
@@ -158,7 +168,7 @@ export function roundBf16(a: Float32Array): void {
 
 /** The official initialisation, drawn from `seed`: truncated LeCun normal for linears, embed_tokens
  *  std 1/sqrt(D), q_head weight 0 and bias -5, H_init/L_init std 1 (bf16), puzzle embedding 0. */
-export function initParams(w: Weights, c: TrmConfig, seed: number): void {
+export function initParams(w: HostWeights, c: TrmConfig, seed: number): void {
   const uniform = seededUniform(seed);
   for (const e of w.spec) {
     const v = w.byName.get(e.name)!;
@@ -172,11 +182,26 @@ export function initParams(w: Weights, c: TrmConfig, seed: number): void {
   }
 }
 
-/** A new parameter block initialised as the official model starts. */
+/** A new parameter block on the active device, initialised (on the host) as the official model starts. */
 export function createParams(c: TrmConfig, seed = 0): Weights {
-  const w = weightsView(c);
-  initParams(w, c, seed);
-  return w;
+  const host = weightsView(c, new Float32Array(specSize(paramSpec(c))));
+  initParams(host, c, seed);
+  return weightsView(c, upload(host.data));
+}
+
+/** A host copy of device weights (host devices: the same memory, no copy). */
+export async function hostWeights(w: Weights): Promise<HostWeights> {
+  return weightsOf(w.spec, await read(w.data));
+}
+
+/** Host devices: the weights as host arrays, now (GPU devices throw: use hostWeights). */
+export function hostWeightsSync(w: Weights): HostWeights {
+  return weightsOf(w.spec, readSync(w.data));
+}
+
+/** Host values into device weights (same layout). */
+export function writeWeights(w: Weights, host: HostWeights): void {
+  write(w.data, host.data);
 }
 
 // ---- state_dict mapping ------------------------------------------------------------------------
@@ -193,7 +218,7 @@ export interface NamedTensor { shape: number[]; data: Float32Array }
 
 /** Copy a name -> tensor map (official keys, with or without the prefix) into `w`. Every tensor of
  *  the spec must be present with its exact shape; unknown keys are errors unless `allowExtra`. */
-export function loadStateDict(w: Weights, tensors: Map<string, NamedTensor>, where = 'checkpoint', allowExtra = false): void {
+export function loadStateDict(w: HostWeights, tensors: Map<string, NamedTensor>, where = 'checkpoint', allowExtra = false): void {
   const seen = new Map<string, NamedTensor>();
   for (const [k, t] of tensors) {
     const name = canonicalName(k);
@@ -213,7 +238,7 @@ export function loadStateDict(w: Weights, tensors: Map<string, NamedTensor>, whe
 }
 
 /** The model as a name -> tensor map (views, no copy), keys without the prefix unless `prefixed`. */
-export function stateDict(w: Weights, prefixed = false): Map<string, NamedTensor> {
+export function stateDict(w: HostWeights, prefixed = false): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
   for (const e of w.spec) out.set((prefixed ? OFFICIAL_PREFIX : '') + e.name, { shape: e.shape, data: w.byName.get(e.name)! });
   return out;

@@ -7,55 +7,81 @@
  */
 import { ShapeError } from '../errors.js';
 import {
-  argmax, bceLogitsBackward, bceLogitsForward, matchCounts, stablemaxCeBackward, stablemaxCeForward,
+  argmax, bceLogitsBackward, bceLogitsForward, castU8F32, copy2d, type F32T, fill, type I32T, i32, lossGrad, matchCounts, readSync,
+  sizeOf, stablemaxCeBackward, stablemaxCeForward, type U8T, write,
 } from '../kernels/index.js';
 import { inputEmbeddingBackward, inputEmbeddingForward, type EmbedSizes } from '../nn/embedding.js';
 import { lmHeadBackward, lmHeadForward, qHeadBackward, qHeadForward } from '../nn/heads.js';
 import type { StepActs } from './acts.js';
+import type { Carry } from './carry.js';
 import type { TrmConfig } from './config.js';
 import type { Weights } from './params.js';
 import { deepRecursion, deepRecursionBackward } from './trm.js';
 
 export const IGNORE_LABEL = -100;
 
-export interface Batch {
-  inputs: Int32Array;    // (B, L) token ids
-  labels: Int32Array;    // (B, L) target ids, IGNORE_LABEL where not scored
+/** A batch as the data layer fills it, on the host. */
+export interface HostBatch {
+  inputs: Int32Array;    // (B, L)
+  labels: Int32Array;    // (B, L)
   puzzleIds: Int32Array; // (B)
 }
 
-/** The recurrent state carried between supervision steps. */
-export interface Carry {
-  y: Float32Array; // (B, S, D)
-  z: Float32Array; // (B, S, D)
+/** A batch on the device, size B (zeros). */
+export function allocBatch(B: number, L: number): Batch {
+  return { inputs: i32(B * L), labels: i32(B * L), puzzleIds: i32(B) };
 }
 
-export interface StepResult {
+/** Host batch into a device batch of the same size (host devices: a copy; no puzzle id check here). */
+export function uploadBatch(dst: Batch, src: HostBatch): void {
+  write(dst.inputs, src.inputs);
+  write(dst.labels, src.labels);
+  write(dst.puzzleIds, src.puzzleIds);
+}
+
+/** A batch on the device. Host batches (the data layer's) are written into one each step. */
+export interface Batch {
+  inputs: I32T;    // (B, L) token ids
+  labels: I32T;    // (B, L) target ids, IGNORE_LABEL where not scored
+  puzzleIds: I32T; // (B)
+}
+
+/** Scalar losses of a step, from its outputs on the host (stepLosses). */
+export interface StepLosses {
   /** lm_loss + 0.5 * q_halt_loss, unscaled (batch sums) */
   loss: number;
   lmLoss: number;
   qHaltLoss: number;
-  logits: Float32Array;     // (B, L, V), a view into the acts
-  q: Float32Array;          // (B, 2) [q_halt, q_continue], a view
-  preds: Int32Array;        // (B, L)
-  seqCorrect: Uint8Array;   // (B)
-  counts: Int32Array;       // (2B) [valid, correct]
 }
 
-/** A carry of B slots, every slot at (H_init, L_init). */
-export function initialCarry(c: TrmConfig, w: Weights, B: number, S: number): Carry {
-  const D = c.hidden_size, carry = { y: new Float32Array(B * S * D), z: new Float32Array(B * S * D) };
-  resetCarry(carry, w, new Uint8Array(B).fill(1), D);
-  return carry;
+/** What a step leaves on the device (views into the acts); numbers come from stepLosses. */
+export interface StepResult {
+  logits: F32T;      // (B, L, V)
+  q: F32T;           // (B, 2) [q_halt, q_continue]
+  preds: I32T;       // (B, L)
+  seqCorrect: U8T;   // (B)
+  counts: I32T;      // (2B) [valid, correct]
+  tokLoss: F32T;     // (B*L) per-token stablemax CE
+  bce: F32T;         // (B) q_halt BCE per sample
 }
 
-/** Slots with reset[b] != 0 get y <- H_init, z <- L_init at every position (spec 1.3); other starts: init.ts. */
-export function resetCarry(carry: Carry, w: Weights, reset: Uint8Array, D: number): void {
-  const per = carry.y.length / reset.length;
-  for (let b = 0; b < reset.length; b++) {
-    if (!reset[b]) continue;
-    for (let o = b * per; o < (b + 1) * per; o += D) { carry.y.set(w.Hinit, o); carry.z.set(w.Linit, o); }
+/** The losses of a step from its host-side outputs (spec 5): lm = sum_b mean over valid tokens of
+ *  the CE, q_halt = sum_b BCE; float64 sums in batch order. */
+export function lossesOf(tokLoss: Float32Array, counts: Int32Array, bce: Float32Array, B: number): StepLosses {
+  const L = tokLoss.length / B;
+  let lmLoss = 0, qHaltLoss = 0;
+  for (let b = 0; b < B; b++) {
+    let s = 0;
+    for (let t = b * L; t < (b + 1) * L; t++) s += tokLoss[t];
+    lmLoss += s / Math.max(1, counts[2 * b]);
+    qHaltLoss += bce[b];
   }
+  return { loss: lmLoss + 0.5 * qHaltLoss, lmLoss, qHaltLoss };
+}
+
+/** The step's losses, read now: host devices only (a GPU caller reads the three tensors itself). */
+export function stepLosses(r: StepResult): StepLosses {
+  return lossesOf(readSync(r.tokLoss), readSync(r.counts), readSync(r.bce), sizeOf(r.bce));
 }
 
 function embedSizes(c: TrmConfig, a: StepActs): EmbedSizes {
@@ -68,56 +94,46 @@ function embedSizes(c: TrmConfig, a: StepActs): EmbedSizes {
  * With `grads`, back-propagates lossScale * loss, ADDING into grads (zero them first);
  * `sampleWeights` (B) scales each sample's loss in the gradient (the returned losses are unweighted).
  * `c` may use fewer loop counts than the acts were allocated for (randomised recursion).
+ * Only kernels run here: nothing is read back to the host.
  */
 export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Carry, batch: Batch,
-  grads: Weights | null, lossScale = 1, sampleWeights?: Float32Array): StepResult {
+  grads: Weights | null, lossScale = 1, sampleWeights?: F32T): StepResult {
   const { B, L, S, D, V, P } = a.d, N = B * S * D;
-  if (carry.y.length !== N || carry.z.length !== N)
-    throw new ShapeError(`supervisionStep: carry holds ${carry.y.length / (S * D)} slots, the activations were allocated for B = ${B}`);
-  if (batch.inputs.length !== B * L || batch.labels.length !== B * L || batch.puzzleIds.length !== B)
-    throw new ShapeError(`supervisionStep: batch has inputs ${batch.inputs.length}, labels ${batch.labels.length}, puzzleIds ${batch.puzzleIds.length}; expected ${B}x${L}, ${B}x${L}, ${B}`);
+  if (sizeOf(carry.y) !== N || sizeOf(carry.z) !== N)
+    throw new ShapeError(`supervisionStep: carry holds ${sizeOf(carry.y) / (S * D)} slots, the activations were allocated for B = ${B}`);
+  if (sizeOf(batch.inputs) !== B * L || sizeOf(batch.labels) !== B * L || sizeOf(batch.puzzleIds) !== B)
+    throw new ShapeError(`supervisionStep: batch has inputs ${sizeOf(batch.inputs)}, labels ${sizeOf(batch.labels)}, puzzleIds ${sizeOf(batch.puzzleIds)}; expected ${B}x${L}, ${B}x${L}, ${B}`);
   if (a.calls.length < c.L_cycles + 1)
     throw new ShapeError(`supervisionStep: L_cycles ${c.L_cycles} needs ${c.L_cycles + 1} net-call buffers, the activations hold ${a.calls.length}`);
   const ez = embedSizes(c, a);
 
   // forward
-  inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez);
+  inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez, a.emb);
   deepRecursion(c, a, w, a.x, carry.y, carry.z);
   lmHeadForward(a.logits, carry.y, w.lmHead, B, S, P, D, V);
   qHeadForward(a.q, carry.y, w.qHeadW, w.qHeadB, B, S, D);
 
-  // loss (spec 5): per-sample mean over valid tokens, summed over the batch
+  // loss (spec 5): per-token CE; halting target = the sequence is exactly right
   stablemaxCeForward(a.tokLoss, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
   argmax(a.preds, a.logits, B * L, V);
   matchCounts(a.seqCorrect, a.counts, a.preds, batch.labels, B, L, IGNORE_LABEL);
-  let lmLoss = 0, qHaltLoss = 0;
-  for (let b = 0; b < B; b++) {
-    let s = 0;
-    for (let t = b * L; t < (b + 1) * L; t++) s += a.tokLoss[t];
-    lmLoss += s / Math.max(1, a.counts[2 * b]);
-    a.qHalt[b] = a.q[2 * b];
-    a.target[b] = a.seqCorrect[b];
-  }
+  copy2d(a.qHalt, a.q, B, 1, 1, 2);
+  castU8F32(a.target, a.seqCorrect, B);
   bceLogitsForward(a.bce, a.qHalt, a.target, B);
-  for (let b = 0; b < B; b++) qHaltLoss += a.bce[b];
   const result: StepResult = {
-    loss: lmLoss + 0.5 * qHaltLoss, lmLoss, qHaltLoss, logits: a.logits, q: a.q, preds: a.preds, seqCorrect: a.seqCorrect, counts: a.counts,
+    logits: a.logits, q: a.q, preds: a.preds, seqCorrect: a.seqCorrect, counts: a.counts, tokLoss: a.tokLoss, bce: a.bce,
   };
   if (!grads) return result;
 
-  // backward
-  for (let b = 0; b < B; b++) {
-    const sw = sampleWeights ? lossScale * sampleWeights[b] : lossScale;
-    a.dtok.fill(sw / Math.max(1, a.counts[2 * b]), b * L, (b + 1) * L);
-    a.dbce[b] = 0.5 * sw;
-  }
+  // backward: upstream gradients of sum_b w_b (mean CE_b + 0.5 BCE_b)
+  lossGrad(a.dtok, a.dbce, a.counts, sampleWeights ?? null, B, L, lossScale);
   stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
   bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
-  for (let b = 0; b < B; b++) { a.dq[2 * b] = a.dqHalt[b]; a.dq[2 * b + 1] = 0; }   // q_continue is unused (no_ACT_continue)
-  a.dh.fill(0);
+  copy2d(a.dq, a.dqHalt, B, 1, 2, 1);   // q_continue's gradient stays 0 (no_ACT_continue)
+  fill(a.dh, 0, N);
   lmHeadBackward(a.dh, grads.lmHead, a.dlogits, carry.y, w.lmHead, B, S, P, D, V);
   qHeadBackward(a.dh, grads.qHeadW, grads.qHeadB, a.dq, carry.y, w.qHeadW, B, S, D);
   deepRecursionBackward(c, a, w, grads);
-  inputEmbeddingBackward(grads.embedTokens, grads.puzzleEmb, a.dx, batch.inputs, batch.puzzleIds, ez);
+  inputEmbeddingBackward(grads.embedTokens, grads.puzzleEmb, a.dx, batch.inputs, batch.puzzleIds, ez, a.emb);
   return result;
 }

@@ -5,15 +5,25 @@
  * form over positions 0..S-1 (prefix included). q, k, v are kept as (B, S, H, hd); each batch
  * item's heads are one strided batched GEMM (lda = H*hd, strideA = hd).
  */
-import { gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward } from '../kernels/index.js';
+import { copy2d, type F32T, gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward, upload, view } from '../kernels/index.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface RopeTables {
-  cos: Float32Array; // (S, hd)
-  sin: Float32Array; // (S, hd)
+  cos: F32T; // (S, hd)
+  sin: F32T; // (S, hd)
 }
 
-/** cos/sin of pos * theta^(-2i/hd), frequencies repeated twice ([f, f]); fp32 as the official code. */
+/** Sizes of one attention call. */
+export interface AttentionSizes { B: number; S: number; D: number; H: number; hd: number }
+
+/** The layer's weights, or their gradients (same fields). */
+export interface AttentionWeights {
+  qkv: F32T; // (3*H*hd, D)
+  o: F32T;   // (D, H*hd)
+}
+
+/** cos/sin of pos * theta^(-2i/hd), frequencies repeated twice ([f, f]); fp32 as the official code.
+ *  Computed on the host once, then uploaded to the active device. */
 export function ropeTables(S: number, hd: number, theta: number): RopeTables {
   const cos = new Float32Array(S * hd), sin = new Float32Array(S * hd), half = hd / 2;
   const f = Math.fround;
@@ -25,88 +35,95 @@ export function ropeTables(S: number, hd: number, theta: number): RopeTables {
       sin[s * hd + i] = sin[s * hd + i + half] = Math.sin(ang);
     }
   }
-  return { cos, sin };
+  return { cos: upload(cos), sin: upload(sin) };
 }
 
 export interface AttentionActs {
-  q: Float32Array;   // (B, S, H, hd) after RoPE
-  k: Float32Array;   // (B, S, H, hd) after RoPE
-  v: Float32Array;   // (B, S, H, hd)
-  att: Float32Array; // (B, H, S, S) softmax probabilities
-  ctx: Float32Array; // (B, S, H*hd) attention output before o_proj
+  q: F32T;   // (B, S, H, hd) after RoPE
+  k: F32T;   // (B, S, H, hd) after RoPE
+  v: F32T;   // (B, S, H, hd)
+  att: F32T; // (B, H, S, S) softmax probabilities
+  ctx: F32T; // (B, S, H*hd) attention output before o_proj
 }
 
 export interface AttentionScratch {
-  qkv: Float32Array;    // (B*S, 3*H*hd) projection output / its gradient
-  scores: Float32Array; // (B, H, S, S) pre-softmax scores / their gradient
-  datt: Float32Array;   // (B, H, S, S)
-  dq: Float32Array;     // (B, S, H, hd)
-  dk: Float32Array;     // (B, S, H, hd)
-  dv: Float32Array;     // (B, S, H, hd)
-  dctx: Float32Array;   // (B, S, H*hd)
+  qkv: F32T;    // (B*S, 3*H*hd) projection output / its gradient
+  scores: F32T; // (B, H, S, S) pre-softmax scores / their gradient
+  datt: F32T;   // (B, H, S, S)
+  dq: F32T;     // (B, S, H, hd)
+  dk: F32T;     // (B, S, H, hd)
+  dv: F32T;     // (B, S, H, hd)
+  dctx: F32T;   // (B, S, H*hd)
 }
 
+/** q, k, v (B*S rows of E) <-> qkv (B*S rows of 3E): the fused projection's three column blocks. */
+function splitQkv(q: F32T, k: F32T, v: F32T, qkv: F32T, N: number, E: number): void {
+  const block = (j: number) => view(qkv, j * E, (N - 1) * 3 * E + E);
+  copy2d(q, block(0), N, E, E, 3 * E);
+  copy2d(k, block(1), N, E, E, 3 * E);
+  copy2d(v, block(2), N, E, E, 3 * E);
+}
+
+function mergeQkv(qkv: F32T, q: F32T, k: F32T, v: F32T, N: number, E: number): void {
+  const block = (j: number) => view(qkv, j * E, (N - 1) * 3 * E + E);
+  copy2d(block(0), q, N, E, 3 * E, E);
+  copy2d(block(1), k, N, E, 3 * E, E);
+  copy2d(block(2), v, N, E, 3 * E, E);
+}
+
+/** Item b of a (B, ...) tensor whose items hold `per` elements. */
+const item = (t: F32T, b: number, per: number): F32T => view(t, b * per, per);
+
 /** out (B, S, D) = o_proj(softmax(q k^T / sqrt(hd)) v); rope null means no positional encoding. */
-export function attentionForward(out: Float32Array, acts: AttentionActs, inp: Float32Array, wQkv: Float32Array, wO: Float32Array,
-  rope: RopeTables | null, B: number, S: number, D: number, H: number, hd: number, s: AttentionScratch): void {
-  const N = B * S, E = H * hd, SS = S * S;
-  linearForward(s.qkv, inp, wQkv, N, D, 3 * E);
-  for (let t = 0; t < N; t++) {
-    const o = t * 3 * E;
-    acts.q.set(s.qkv.subarray(o, o + E), t * E);
-    acts.k.set(s.qkv.subarray(o + E, o + 2 * E), t * E);
-    acts.v.set(s.qkv.subarray(o + 2 * E, o + 3 * E), t * E);
-  }
+export function attentionForward(out: F32T, acts: AttentionActs, inp: F32T, w: AttentionWeights, rope: RopeTables | null,
+  z: AttentionSizes, s: AttentionScratch): void {
+  const { B, S, D, H, hd } = z, N = B * S, E = H * hd, SS = S * S;
+  linearForward(s.qkv, inp, w.qkv, N, D, 3 * E);
+  splitQkv(acts.q, acts.k, acts.v, s.qkv, N, E);
   if (rope) {
     ropeForward(acts.q, acts.q, rope.cos, rope.sin, B, S, H, hd);
     ropeForward(acts.k, acts.k, rope.cos, rope.sin, B, S, H, hd);
   }
   const scale = 1 / Math.sqrt(hd);
+  // per batch item, the H heads are one strided batched GEMM (a kernel dispatch per item)
   for (let b = 0; b < B; b++) {
-    const qb = acts.q.subarray(b * S * E), kb = acts.k.subarray(b * S * E), vb = acts.v.subarray(b * S * E);
-    gemm({ A: qb, B: kb, C: s.scores.subarray(b * H * SS), M: S, N: S, K: hd, transB: true, alpha: scale,
+    gemm({ A: item(acts.q, b, S * E), B: item(acts.k, b, S * E), C: item(s.scores, b, H * SS), M: S, N: S, K: hd, transB: true, alpha: scale,
       lda: E, ldb: E, batch: H, strideA: hd, strideB: hd, strideC: SS });
   }
   softmaxForward(acts.att, s.scores, B * H * S, S);
   for (let b = 0; b < B; b++) {
-    gemm({ A: acts.att.subarray(b * H * SS), B: acts.v.subarray(b * S * E), C: acts.ctx.subarray(b * S * E), M: S, N: hd, K: S,
+    gemm({ A: item(acts.att, b, H * SS), B: item(acts.v, b, S * E), C: item(acts.ctx, b, S * E), M: S, N: hd, K: S,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
   }
-  linearForward(out, acts.ctx, wO, N, E, D);
+  linearForward(out, acts.ctx, w.o, N, E, D);
 }
 
-/** dinp (B, S, D) += d/dinp; dwQkv, dwO +=. */
-export function attentionBackward(dinp: Float32Array, dwQkv: Float32Array, dwO: Float32Array, dout: Float32Array, acts: AttentionActs,
-  inp: Float32Array, wQkv: Float32Array, wO: Float32Array, rope: RopeTables | null, B: number, S: number, D: number, H: number, hd: number,
-  s: AttentionScratch): void {
-  const N = B * S, E = H * hd, SS = S * S, scale = 1 / Math.sqrt(hd);
-  linearBackward(s.dctx, dwO, dout, acts.ctx, wO, N, E, D, 0);
+/** dinp (B, S, D) += d/dinp; g.qkv, g.o +=. */
+export function attentionBackward(dinp: F32T, g: AttentionWeights, dout: F32T, acts: AttentionActs, inp: F32T, w: AttentionWeights,
+  rope: RopeTables | null, z: AttentionSizes, s: AttentionScratch): void {
+  const { B, S, D, H, hd } = z, N = B * S, E = H * hd, SS = S * S, scale = 1 / Math.sqrt(hd);
+  linearBackward(s.dctx, g.o, dout, acts.ctx, w.o, N, E, D, 0);
   for (let b = 0; b < B; b++) {
-    const dctx = s.dctx.subarray(b * S * E), att = acts.att.subarray(b * H * SS);
+    const dctx = item(s.dctx, b, S * E), att = item(acts.att, b, H * SS);
     // datt = dctx v^T ; dv = att^T dctx
-    gemm({ A: dctx, B: acts.v.subarray(b * S * E), C: s.datt.subarray(b * H * SS), M: S, N: S, K: hd, transB: true,
+    gemm({ A: dctx, B: item(acts.v, b, S * E), C: item(s.datt, b, H * SS), M: S, N: S, K: hd, transB: true,
       lda: E, ldb: E, batch: H, strideA: hd, strideB: hd, strideC: SS });
-    gemm({ A: att, B: dctx, C: s.dv.subarray(b * S * E), M: S, N: hd, K: S, transA: true,
+    gemm({ A: att, B: dctx, C: item(s.dv, b, S * E), M: S, N: hd, K: S, transA: true,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
   }
   softmaxBackward(s.scores, s.datt, acts.att, B * H * S, S);
   for (let b = 0; b < B; b++) {
-    const ds = s.scores.subarray(b * H * SS);
+    const ds = item(s.scores, b, H * SS);
     // dq = scale * ds k ; dk = scale * ds^T q
-    gemm({ A: ds, B: acts.k.subarray(b * S * E), C: s.dq.subarray(b * S * E), M: S, N: hd, K: S, alpha: scale,
+    gemm({ A: ds, B: item(acts.k, b, S * E), C: item(s.dq, b, S * E), M: S, N: hd, K: S, alpha: scale,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
-    gemm({ A: ds, B: acts.q.subarray(b * S * E), C: s.dk.subarray(b * S * E), M: S, N: hd, K: S, transA: true, alpha: scale,
+    gemm({ A: ds, B: item(acts.q, b, S * E), C: item(s.dk, b, S * E), M: S, N: hd, K: S, transA: true, alpha: scale,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
   }
   if (rope) {
     ropeBackward(s.dq, s.dq, rope.cos, rope.sin, B, S, H, hd);
     ropeBackward(s.dk, s.dk, rope.cos, rope.sin, B, S, H, hd);
   }
-  for (let t = 0; t < N; t++) {
-    const o = t * 3 * E;
-    s.qkv.set(s.dq.subarray(t * E, t * E + E), o);
-    s.qkv.set(s.dk.subarray(t * E, t * E + E), o + E);
-    s.qkv.set(s.dv.subarray(t * E, t * E + E), o + 2 * E);
-  }
-  linearBackward(dinp, dwQkv, s.qkv, inp, wQkv, N, D, 3 * E, 1);
+  mergeQkv(s.qkv, s.dq, s.dk, s.dv, N, E);
+  linearBackward(dinp, g.qkv, s.qkv, inp, w.qkv, N, D, 3 * E, 1);
 }

@@ -2,16 +2,16 @@
  * linear.ts: bias-free Linear over rows, weight in PyTorch's [out, in] layout (y = x W^T).
  * Backward ADDS into dweight; dinp is overwritten (dinpBeta = 0) or added to (dinpBeta = 1).
  */
-import { gemm } from '../kernels/index.js';
+import { type F32T, gemm } from '../kernels/index.js';
 
 /** out (N, OUT) = inp (N, IN) @ weight^T; weight (OUT, IN). */
-export function linearForward(out: Float32Array, inp: Float32Array, weight: Float32Array, N: number, IN: number, OUT: number): void {
+export function linearForward(out: F32T, inp: F32T, weight: F32T, N: number, IN: number, OUT: number): void {
   gemm({ A: inp, B: weight, C: out, M: N, N: OUT, K: IN, transB: true });
 }
 
 /** dinp (N, IN) = dinpBeta*dinp + dout @ weight; dweight (OUT, IN) += dout^T @ inp. */
-export function linearBackward(dinp: Float32Array | null, dweight: Float32Array | null, dout: Float32Array, inp: Float32Array,
-  weight: Float32Array, N: number, IN: number, OUT: number, dinpBeta = 0): void {
+export function linearBackward(dinp: F32T | null, dweight: F32T | null, dout: F32T, inp: F32T,
+  weight: F32T, N: number, IN: number, OUT: number, dinpBeta = 0): void {
   if (dweight) gemm({ A: dout, B: inp, C: dweight, M: OUT, N: IN, K: N, transA: true, beta: 1 });
   if (dinp) gemm({ A: dout, B: weight, C: dinp, M: N, N: IN, K: OUT, beta: dinpBeta });
 }

@@ -5,27 +5,22 @@
  * (strideA = 0); SwiGLU then sees each item as one row [gate block (Is*D) | up block (Is*D)];
  * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
  */
-import { gemm, swigluBackward, swigluForward } from '../kernels/index.js';
+import { type F32T, gemm, swigluBackward, swigluForward, transpose } from '../kernels/index.js';
 
 export interface TokenMixerActs {
-  gateUp: Float32Array; // (B, 2Is, D)
-  h: Float32Array;      // (B, Is, D)
+  gateUp: F32T; // (B, 2Is, D)
+  h: F32T;      // (B, Is, D)
 }
 
 export interface TokenMixerScratch {
-  dh: Float32Array;       // (B, Is, D)
-  dgateUp: Float32Array;  // (B, 2Is, D)
-  wDownT: Float32Array;   // (Is, S) down_proj transposed
-  wGateUpT: Float32Array; // (S, 2Is) gate_up_proj transposed
-}
-
-/** out (C, R) = inp (R, C)^T, for the small mixer weights. */
-function transpose(out: Float32Array, inp: Float32Array, R: number, C: number): void {
-  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = inp[r * C + c];
+  dh: F32T;       // (B, Is, D)
+  dgateUp: F32T;  // (B, 2Is, D)
+  wDownT: F32T;   // (Is, S) down_proj transposed
+  wGateUpT: F32T; // (S, 2Is) gate_up_proj transposed
 }
 
 /** out (B, S, D) = mixer(inp (B, S, D)); wGateUp (2Is, S), wDown (S, Is). */
-export function tokenMixerForward(out: Float32Array, acts: TokenMixerActs, inp: Float32Array, wGateUp: Float32Array, wDown: Float32Array,
+export function tokenMixerForward(out: F32T, acts: TokenMixerActs, inp: F32T, wGateUp: F32T, wDown: F32T,
   B: number, S: number, D: number, Is: number): void {
   gemm({ A: wGateUp, B: inp, C: acts.gateUp, M: 2 * Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 2 * Is * D });
   swigluForward(acts.h, acts.gateUp, B, Is * D);
@@ -33,8 +28,8 @@ export function tokenMixerForward(out: Float32Array, acts: TokenMixerActs, inp: 
 }
 
 /** dinp (B, S, D) += d/dinp; dwGateUp (2Is, S), dwDown (S, Is) +=. */
-export function tokenMixerBackward(dinp: Float32Array, dwGateUp: Float32Array, dwDown: Float32Array, dout: Float32Array, acts: TokenMixerActs,
-  inp: Float32Array, wGateUp: Float32Array, wDown: Float32Array, B: number, S: number, D: number, Is: number, s: TokenMixerScratch): void {
+export function tokenMixerBackward(dinp: F32T, dwGateUp: F32T, dwDown: F32T, dout: F32T, acts: TokenMixerActs,
+  inp: F32T, wGateUp: F32T, wDown: F32T, B: number, S: number, D: number, Is: number, s: TokenMixerScratch): void {
   // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
   gemm({ A: dout, B: acts.h, C: dwDown, M: S, N: Is, K: D, transB: true, batch: B, strideA: S * D, strideB: Is * D, strideC: 0, beta: 1 });
   // the shared A operands are transposed once here: a transposed shared A is repacked per item

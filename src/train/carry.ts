@@ -9,8 +9,10 @@
  * carries its own cap, drawn when it is refilled; the init mode decides where a refill starts.
  */
 import { Rng } from '../data/rng.js';
-import type { Batch, Carry } from '../model/step.js';
-import { initCarry, type InitSpec } from '../model/init.js';
+import { allocBatch, type Batch, type HostBatch } from '../model/step.js';
+import { allocCarry, type Carry } from '../model/carry.js';
+import { initCarry } from '../model/carry.js';
+import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
 import { newBatch } from './data.js';
 
@@ -18,7 +20,8 @@ export interface TrainCarry extends Carry {
   steps: Int32Array;   // (B) supervision steps taken by the slot's sample
   halted: Uint8Array;  // (B) 1: the slot takes a new sample at the next step
   cap: Int32Array;     // (B) the slot's halting cap (randomised N_sup); 0 = the run's N_sup
-  batch: Batch;        // the samples the slots hold
+  batch: HostBatch;    // the samples the slots hold (host: the data layer refills it)
+  dev: Batch;          // the same samples on the device (uploadBatch before each step)
 }
 
 export interface FillOptions {
@@ -36,13 +39,13 @@ const ACT_SEED_MIX = 0xac7e5eed;
 /** B slots, all halted (the first step fills every slot). */
 export function newTrainCarry(B: number, L: number, S: number, D: number): TrainCarry {
   return {
-    y: new Float32Array(B * S * D), z: new Float32Array(B * S * D),
-    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), cap: new Int32Array(B), batch: newBatch(B, L),
+    ...allocCarry(B, S, D),
+    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), cap: new Int32Array(B), batch: newBatch(B, L), dev: allocBatch(B, L),
   };
 }
 
 /** Halted slots take fresh[b] and restart from the init mode (default H_init, L_init); the rest keep their sample. */
-export function fillHalted(tc: TrainCarry, fresh: Batch, w: Weights, D: number, fill: FillOptions = STATIC_FILL): void {
+export function fillHalted(tc: TrainCarry, fresh: HostBatch, w: Weights, D: number, fill: FillOptions = STATIC_FILL): void {
   const B = tc.steps.length, L = tc.batch.inputs.length / B;
   for (let b = 0; b < B; b++) if (tc.halted[b]) tc.cap[b] = fill.drawCap ? fill.drawCap(fill.rng!) : 0;
   initCarry(tc, w, tc.halted, D, fill.init, fill.rng);
@@ -64,7 +67,8 @@ export interface HaltOptions {
   step: number;
 }
 
-/** After a supervision step: steps += 1 and the new halted flags (q holds [q_halt, q_continue] per slot). */
+/** After a supervision step: steps += 1 and the new halted flags (q holds [q_halt, q_continue] per slot,
+ *  read to the host: the next step's data depends on which slots halted). */
 export function updateHalting(tc: TrainCarry, q: Float32Array, o: HaltOptions): void {
   const B = tc.steps.length;
   const rng = new Rng((o.seed ^ ACT_SEED_MIX) >>> 0, o.step);

@@ -5,14 +5,16 @@
  *   train_state.safetensors  param.*, adam_m.*, adam_v.*, ema.* by official name; carry.* (y, z, steps, halted, samples)
  *   checkpoint.json          format, step, resolved model + train config, data cursor, metrics
  * RUN/latest names the newest one. The RNG needs no state (data order from (seed, epoch), ACT
- * exploration from (seed, step)). Loading checks every tensor by name and shape.
+ * exploration from (seed, step)). Loading checks every tensor by name and shape. Device tensors
+ * are read to the host (readSync: host devices) and loaded ones uploaded to the active device.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TrmError } from '../errors.js';
 import { readSafetensors, toF32, toI32, type Tensor, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
-import { canonicalName, loadStateDict, type NamedTensor, stateDict, type Weights, weightsView } from '../model/params.js';
+import { readSync, upload, write } from '../kernels/index.js';
+import { canonicalName, hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
 import { evalWeights } from './loop.js';
@@ -53,16 +55,17 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   const out = new Map<string, WriteTensor>();
   const view = (a: Float32Array, e: { offset: number; size: number }) => a.subarray(e.offset, e.offset + e.size);
+  const params = readSync(st.params.data), ema = st.ema && readSync(st.ema), m = readSync(st.opt.m), v = readSync(st.opt.v);
   for (const e of st.params.spec) {
-    out.set(`param.${e.name}`, { shape: e.shape, data: view(st.params.data, e) });
-    if (st.ema) out.set(`ema.${e.name}`, { shape: e.shape, data: view(st.ema, e) });
+    out.set(`param.${e.name}`, { shape: e.shape, data: view(params, e) });
+    if (ema) out.set(`ema.${e.name}`, { shape: e.shape, data: view(ema, e) });
     if (!e.trainable) continue;
-    out.set(`adam_m.${e.name}`, { shape: e.shape, data: view(st.opt.m, e) });
-    out.set(`adam_v.${e.name}`, { shape: e.shape, data: view(st.opt.v, e) });
+    out.set(`adam_m.${e.name}`, { shape: e.shape, data: view(m, e) });
+    out.set(`adam_v.${e.name}`, { shape: e.shape, data: view(v, e) });
   }
-  const c = st.carry, B = c.steps.length, L = c.batch.inputs.length / B, SD = c.y.length / B;
-  out.set('carry.y', { shape: [B, SD], data: c.y });
-  out.set('carry.z', { shape: [B, SD], data: c.z });
+  const c = st.carry, B = c.steps.length, L = c.batch.inputs.length / B, y = readSync(c.y), SD = y.length / B;
+  out.set('carry.y', { shape: [B, SD], data: y });
+  out.set('carry.z', { shape: [B, SD], data: readSync(c.z) });
   out.set('carry.steps', { shape: [B], data: c.steps });
   out.set('carry.halted', { shape: [B], data: c.halted });
   out.set('carry.inputs', { shape: [B, L], data: c.batch.inputs });
@@ -81,7 +84,7 @@ export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<s
     const ema = st.ema !== null;
     const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
     const out = new Map<string, WriteTensor>();
-    for (const [k, t] of stateDict(evalWeights(st))) out.set(k, { shape: t.shape, data: t.data });
+    for (const [k, t] of stateDict(hostWeightsSync(evalWeights(st)))) out.set(k, { shape: t.shape, data: t.data });
     writeSafetensors(join(tmp, 'model.safetensors'), out, { format: 'pt', ...modelMeta });
     writeSafetensors(join(tmp, 'train_state.safetensors'), trainStateTensors(st), { format: 'trm' });
     const side: Sidecar = {
@@ -146,8 +149,9 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   const model = resolveConfig({ ...side.model_config, ...over.model });
   const file = join(dir, 'train_state.safetensors');
   const tensors = readSafetensors(file).tensors;
-  const params = weightsView(model), m = new Float32Array(params.data.length), v = new Float32Array(params.data.length);
-  const ema = config.ema ? new Float32Array(params.data.length) : null;
+  const n = specSize(paramSpec(model));
+  const params = weightsView(model, new Float32Array(n)), m = new Float32Array(n), v = new Float32Array(n);
+  const ema = config.ema ? new Float32Array(n) : null;
   if (config.ema && side.train_config.ema === false) bad(`cannot resume with ema = true: the checkpoint was trained without EMA`);
   for (const e of params.spec) {
     const put = (dst: Float32Array, key: string) => dst.set(toF32(tensorOf(tensors, file, key, e.shape), `${file}: ${key}`), e.offset);
@@ -158,8 +162,8 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   }
   const d = dims(model, config.batch_size), B = d.B;
   const carry = newTrainCarry(B, d.L, d.S, d.D);
-  carry.y.set(toF32(tensorOf(tensors, file, 'carry.y', [B, d.S * d.D]), 'carry.y'));
-  carry.z.set(toF32(tensorOf(tensors, file, 'carry.z', [B, d.S * d.D]), 'carry.z'));
+  write(carry.y, toF32(tensorOf(tensors, file, 'carry.y', [B, d.S * d.D]), 'carry.y'));
+  write(carry.z, toF32(tensorOf(tensors, file, 'carry.z', [B, d.S * d.D]), 'carry.z'));
   carry.steps.set(toI32(tensorOf(tensors, file, 'carry.steps', [B])));
   carry.halted.set(tensorOf(tensors, file, 'carry.halted', [B]).data as Uint8Array);
   carry.batch.inputs.set(toI32(tensorOf(tensors, file, 'carry.inputs', [B, d.L])));
@@ -169,7 +173,8 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   if (tensors.has('carry.cap')) carry.cap.set(toI32(tensorOf(tensors, file, 'carry.cap', [B])));
   const totalSteps = over.steps !== undefined && over.steps > 0 ? over.steps : side.total_steps;
   const state: TrainState = {
-    config, model, totalSteps, step: side.step, params, opt: { m, v }, ema, carry,
+    config, model, totalSteps, step: side.step, params: weightsView(model, upload(params.data)), opt: { m: upload(m), v: upload(v) },
+    ema: ema && upload(ema), carry,
     cursor: { ...side.cursor }, sums: { ...emptySums(), ...side.sums },
   };
   return { state, sidecar: side, dir };
@@ -243,7 +248,7 @@ export function loadModel(path: string, over: Partial<TrmConfig> = {}, seqLen?: 
     const meta = st.metadata.trm_model_config;
     config = meta ? resolveConfig({ ...JSON.parse(meta) as Partial<TrmConfig>, ...over }) : inferModelConfig(tensors, seqLen, over, file);
   }
-  const weights = weightsView(config);
-  loadStateDict(weights, tensors, file);
-  return { config, weights, sidecar, file };
+  const host = weightsView(config, new Float32Array(specSize(paramSpec(config))));
+  loadStateDict(host, tensors, file);
+  return { config, weights: weightsView(config, upload(host.data)), sidecar, file };
 }

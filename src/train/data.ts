@@ -10,7 +10,7 @@
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { Rng } from '../data/rng.js';
-import { type Batch, IGNORE_LABEL } from '../model/step.js';
+import { type HostBatch as Batch, IGNORE_LABEL } from '../model/step.js';
 
 /** Position in the training stream: example `pos` of epoch `epoch`'s order. */
 export interface DataCursor {

@@ -6,11 +6,13 @@
  * Streams over the split in chunks, so memory does not grow with its size.
  */
 import type { DatasetSplit } from '../data/dataset.js';
+import { read } from '../kernels/index.js';
 import { type StepActs, allocActs } from '../model/acts.js';
+import { chainRng, runChain } from '../model/chain.js';
 import type { TrmConfig } from '../model/config.js';
+import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
-import { chainRng, type InitSpec, startCarry } from '../model/init.js';
-import { supervisionStep } from '../model/step.js';
+import { allocBatch, uploadBatch } from '../model/step.js';
 import { newBatch, splitSize, testBatch } from './data.js';
 
 export interface EvalOptions {
@@ -44,37 +46,40 @@ export interface EvalResult {
   seconds: number;
 }
 
-export function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o: EvalOptions): EvalResult {
+export async function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o: EvalOptions): Promise<EvalResult> {
   const t0 = performance.now();
   const nsup = o.nsup ?? c.halt_max_steps, B = o.batchSize;
   const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split);
   const a = o.acts ?? allocActs(c, B), L = a.d.L;
-  const batch = newBatch(B, L);
+  const batch = newBatch(B, L), dev = allocBatch(B, L);
   const byStep = new Array<number>(nsup).fill(0);
   const stopStep = new Int32Array(B), stopOk = new Uint8Array(B);
   let exact = 0, token = 0, lm = 0, haltExact = 0, haltSteps = 0;
   const init = o.init ?? { mode: 'static', scale: 1, training: false };
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
-    const carry = startCarry(c, w, B, a.d.S, init, chainRng(o.seed ?? 0, bi, 0));
+    uploadBatch(dev, batch);
     stopStep.fill(0);
-    for (let s = 1; s <= nsup; s++) {
-      const r = supervisionStep(c, w, a, carry, batch, null);
-      for (let b = 0; b < n; b++) {
-        byStep[s - 1] += r.seqCorrect[b];
-        if (stopStep[b] === 0 && (r.q[2 * b] > 0 || s === nsup)) { stopStep[b] = s; stopOk[b] = r.seqCorrect[b]; }
-      }
-      if (s === nsup) {
+    await runChain(c, w, a, dev, {
+      nsup, init, rng: chainRng(o.seed ?? 0, bi, 0),
+      onStep: async (s, r) => {
+        const [seqCorrect, q] = await Promise.all([read(r.seqCorrect), read(r.q)]);
         for (let b = 0; b < n; b++) {
-          const valid = r.counts[2 * b];
-          exact += r.seqCorrect[b];
-          token += valid > 0 ? r.counts[2 * b + 1] / valid : 0;
+          byStep[s - 1] += seqCorrect[b];
+          if (stopStep[b] === 0 && (q[2 * b] > 0 || s === nsup)) { stopStep[b] = s; stopOk[b] = seqCorrect[b]; }
+        }
+        if (s < nsup) return;
+        const [counts, tokLoss] = await Promise.all([read(r.counts), read(r.tokLoss)]);
+        for (let b = 0; b < n; b++) {
+          const valid = counts[2 * b];
+          exact += seqCorrect[b];
+          token += valid > 0 ? counts[2 * b + 1] / valid : 0;
           haltExact += stopOk[b];
           haltSteps += stopStep[b];
         }
-        lm += perSampleLoss(a, n);
-      }
-    }
+        lm += perSampleLoss(tokLoss, counts, L, n);
+      },
+    });
     o.onProgress?.(start + n, total);
   }
   const d = Math.max(1, total);
@@ -86,13 +91,12 @@ export function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o: EvalO
 }
 
 /** Sum over the first n samples of the mean token loss (the padded rest is ignored). */
-function perSampleLoss(a: StepActs, n: number): number {
-  const L = a.d.L;
+function perSampleLoss(tokLoss: Float32Array, counts: Int32Array, L: number, n: number): number {
   let s = 0;
   for (let b = 0; b < n; b++) {
     let t = 0;
-    for (let i = b * L; i < (b + 1) * L; i++) t += a.tokLoss[i];
-    s += t / Math.max(1, a.counts[2 * b]);
+    for (let i = b * L; i < (b + 1) * L; i++) t += tokLoss[i];
+    s += t / Math.max(1, counts[2 * b]);
   }
   return s;
 }

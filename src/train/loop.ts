@@ -6,12 +6,18 @@
  * metrics line, every eval_interval an evaluation, checkpoints through the caller's hooks.
  * The recursion depth of a step (randomised n / T / N_sup, curriculum, supervision weights) comes
  * from recursion.ts. Not here: files, progress bars and signals (the CLI), the evaluation (evaluate.ts).
+ * Everything of a step runs as kernels on the device; the host reads one small readout per step
+ * (q, per-sample counts and losses: stepReadout), because the official data order depends on which
+ * slots halt (only halted slots take new samples) and a non-finite loss must stop the run before
+ * the optimizer touches the weights.
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { allocActs, type StepActs } from '../model/acts.js';
+import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/index.js';
+import { checkPuzzleIds } from '../nn/embedding.js';
 import { type Weights, weightsView } from '../model/params.js';
-import { type Batch, type StepResult, supervisionStep } from '../model/step.js';
+import { type HostBatch, lossesOf, type StepLosses, type StepResult, supervisionStep, uploadBatch } from '../model/step.js';
 import { fillHalted, updateHalting } from './carry.js';
 import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
@@ -24,12 +30,28 @@ import { checkActsFit, type TrainState } from './state.js';
 export interface Workspace {
   acts: StepActs;
   grads: Weights;
-  fresh: Batch;
+  fresh: HostBatch;
   sampler: TrainSampler;
-  /** per-sample loss weights (hsw_decay) */
+  /** per-sample loss weights (hsw_decay): filled on the host, written to the device */
   weights: Float32Array;
-  /** (B) the distinct puzzle ids of a batch, for the SignSGD rows */
+  weightsDev: F32T;
+  /** (B) the distinct puzzle ids of a batch, for the SignSGD rows (host, then device) */
   rows: Int32Array;
+  rowsDev: I32T;
+}
+
+/** The host's view of a step: the losses and the per-slot outputs halting and metrics need. */
+export interface StepReadout extends StepLosses {
+  q: Float32Array;          // (B, 2)
+  seqCorrect: Uint8Array;   // (B)
+  counts: Int32Array;       // (2B)
+}
+
+/** Read a step's outputs (one round trip on a GPU; free on host devices, where the arrays are the
+ *  step's own buffers and stay valid until the next step). */
+export async function stepReadout(r: StepResult): Promise<StepReadout> {
+  const [q, seqCorrect, counts, tokLoss, bce] = await Promise.all([read(r.q), read(r.seqCorrect), read(r.counts), read(r.tokLoss), read(r.bce)]);
+  return { q, seqCorrect, counts, ...lossesOf(tokLoss, counts, bce, sizeOf(r.bce)) };
 }
 
 export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
@@ -38,7 +60,7 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   const acts = allocActs(deepest, B);
   return {
     acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed),
-    weights: new Float32Array(B), rows: new Int32Array(B),
+    weights: new Float32Array(B), weightsDev: f32(B), rows: new Int32Array(B), rowsDev: i32(B),
   };
 }
 
@@ -49,7 +71,7 @@ export function learningRates(st: TrainState, t: number): { lr: number; puzzleLr
 }
 
 /** One optimizer step; st.step advances by one. Throws TRM_NAN (before any update) on a non-finite loss. */
-export function trainStep(st: TrainState, ws: Workspace): StepResult & { netCalls: number } {
+export async function trainStep(st: TrainState, ws: Workspace): Promise<StepReadout & { netCalls: number }> {
   const { config: cfg, model: c, params: w, carry } = st, B = cfg.batch_size, t = st.step + 1;
   ws.sampler.next(st.cursor, ws.fresh);
   const rng = fillRng(cfg, t);
@@ -59,14 +81,20 @@ export function trainStep(st: TrainState, ws: Workspace): StepResult & { netCall
   });
   const depth = stepDepth(cfg, c, t, st.totalSteps);
   const cStep = depth.n === c.L_cycles && depth.T === c.H_cycles ? c : { ...c, L_cycles: depth.n, H_cycles: depth.T };
-  const weights = cfg.hsw_decay < 1 ? supervisionWeights(ws.weights, carry.steps, cfg.hsw_decay) : undefined;
-  ws.grads.data.fill(0);
-  const r = supervisionStep(cStep, w, ws.acts, carry, carry.batch, ws.grads, 1 / B, weights);
+  let weights: F32T | undefined;
+  if (cfg.hsw_decay < 1) {
+    write(ws.weightsDev, supervisionWeights(ws.weights, carry.steps, cfg.hsw_decay));
+    weights = ws.weightsDev;
+  }
+  checkPuzzleIds(carry.batch.puzzleIds, B, c.num_puzzle_identifiers);
+  uploadBatch(carry.dev, carry.batch);
+  fill(ws.grads.data, 0, sizeOf(ws.grads.data));   // the one place gradients are zeroed (kernels add into them)
+  const r = await stepReadout(supervisionStep(cStep, w, ws.acts, carry, carry.dev, ws.grads, 1 / B, weights));
   if (!Number.isFinite(r.loss))
     throw new TrmError('TRM_NAN', `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`);
   const { lr, puzzleLr } = learningRates(st, t);
   denseStep(w, ws.grads, st.opt, cfg, lr, t);
-  puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, ws.rows, puzzleLr, cfg.puzzle_emb_weight_decay);
+  puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, ws.rows, ws.rowsDev, puzzleLr, cfg.puzzle_emb_weight_decay);
   if (st.ema) emaStep(st.ema, w, cfg.ema_rate);
   updateHalting(carry, r.q, { nsup: c.halt_max_steps, exploreProb: c.halt_exploration_prob, training: true, seed: cfg.seed, step: t });
   st.step = t;
@@ -86,11 +114,11 @@ export interface LogRecord extends TrainMetrics {
 
 export interface TrainHooks {
   /** after every step */
-  onStep?(st: TrainState, r: StepResult, seconds: number): void;
+  onStep?(st: TrainState, r: StepReadout, seconds: number): void;
   /** every log_interval steps and at the end: metrics averaged over the interval */
   onLog?(rec: LogRecord): void;
-  /** every eval_interval steps and at the end */
-  onEval?(st: TrainState): void;
+  /** every eval_interval steps and at the end (awaited) */
+  onEval?(st: TrainState): void | Promise<void>;
   /** checkpoint_interval (or each evaluation), at the end, and when stopped */
   onSave?(st: TrainState, why: 'interval' | 'end' | 'stop'): void;
   /** polled between steps (SIGINT) */
@@ -103,7 +131,7 @@ export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {
   while (st.step < total) {
     if (hooks.stopRequested?.()) { hooks.onSave?.(st, 'stop'); return 'stopped'; }
     const t0 = performance.now();
-    const r = trainStep(st, ws);
+    const r = await trainStep(st, ws);
     const seconds = (performance.now() - t0) / 1000;
     addStep(st.sums, r, st.carry, seconds, r.netCalls);
     hooks.onStep?.(st, r, seconds);
@@ -113,7 +141,7 @@ export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {
       st.sums = emptySums();
     }
     const evalNow = (cfg.eval_interval > 0 && st.step % cfg.eval_interval === 0) || end;
-    if (evalNow) hooks.onEval?.(st);
+    if (evalNow) await hooks.onEval?.(st);
     if (end) hooks.onSave?.(st, 'end');
     else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow) hooks.onSave?.(st, 'interval');
     await new Promise<void>(resolve => setImmediate(resolve));

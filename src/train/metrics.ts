@@ -5,7 +5,7 @@
  * precision / recall of "halt" (issue #28: the binary accuracy rewards a constant "not done").
  * Sums accumulate over a log interval; `summarize` turns them into the metrics.jsonl fields.
  */
-import type { StepResult } from '../model/step.js';
+import type { StepReadout } from './loop.js';
 import type { TrainCarry } from './carry.js';
 
 export interface MetricSums {
@@ -29,7 +29,7 @@ export function emptySums(): MetricSums {
 }
 
 /** Add one training step (after updateHalting) to `s`. */
-export function addStep(s: MetricSums, r: StepResult, tc: TrainCarry, seconds: number, netCalls = 0): void {
+export function addStep(s: MetricSums, r: StepReadout, tc: TrainCarry, seconds: number, netCalls = 0): void {
   const B = tc.steps.length;
   s.steps++; s.netCalls += netCalls; s.samples += B; s.lmLoss += r.lmLoss; s.qHaltLoss += r.qHaltLoss; s.stepTime += seconds;
   for (let b = 0; b < B; b++) {

@@ -5,24 +5,24 @@
  * SignSGD with decoupled decay; H_init / L_init never change. Moments and the EMA shadow reuse
  * the parameter layout, so a checkpoint saves them by the same names.
  */
-import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from '../kernels/index.js';
+import { adamAtan2Step, adamwStep, copy, emaUpdate, f32, type F32T, type I32T, signSgdRows, sizeOf, view, write } from '../kernels/index.js';
 import type { Weights } from '../model/params.js';
 import type { TrainConfig } from './config.js';
 
 export interface OptState {
-  m: Float32Array; // same layout as the parameter block; only trainable ranges are used
-  v: Float32Array;
+  m: F32T; // same layout as the parameter block; only trainable ranges are used
+  v: F32T;
 }
 
 export function optInit(w: Weights): OptState {
-  return { m: new Float32Array(w.data.length), v: new Float32Array(w.data.length) };
+  return { m: f32(sizeOf(w.data)), v: f32(sizeOf(w.data)) };
 }
 
 /** One dense step (t counted from 1) on every trainable tensor. */
 export function denseStep(w: Weights, g: Weights, s: OptState, cfg: TrainConfig, lr: number, t: number): void {
   for (const e of w.spec) {
     if (!e.trainable) continue;
-    const r = (a: Float32Array) => a.subarray(e.offset, e.offset + e.size);
+    const r = (a: F32T) => view(a, e.offset, e.size);
     if (cfg.optimizer === 'adamw') adamwStep(r(w.data), r(s.m), r(s.v), r(g.data), e.size, lr, cfg.beta1, cfg.beta2, cfg.adamw_eps, cfg.weight_decay, t);
     else adamAtan2Step(r(w.data), r(s.m), r(s.v), r(g.data), e.size, lr, cfg.beta1, cfg.beta2, cfg.weight_decay, t);
   }
@@ -30,16 +30,17 @@ export function denseStep(w: Weights, g: Weights, s: OptState, cfg: TrainConfig,
 
 /** SignSGD on the puzzle-embedding rows whose ids occur in the batch (gradients already summed per id).
  *  `rows` (>= B) receives the distinct ids in first-seen order: they are host data (the batch). */
-export function puzzleEmbStep(w: Weights, g: Weights, puzzleIds: Int32Array, rows: Int32Array, lr: number, wd: number): void {
+export function puzzleEmbStep(w: Weights, g: Weights, puzzleIds: Int32Array, rows: Int32Array, rowsDev: I32T, lr: number, wd: number): void {
   if (!w.puzzleEmb || !g.puzzleEmb) return;
-  const nd = w.puzzleEmb.length / rowsOf(w);
+  const nd = sizeOf(w.puzzleEmb) / rowsOf(w);
   const seen = new Set<number>();
   for (const id of puzzleIds) {
     if (seen.has(id)) continue;
     rows[seen.size] = id;
     seen.add(id);
   }
-  signSgdRows(w.puzzleEmb, g.puzzleEmb, rows, seen.size, nd, lr, wd);
+  write(rowsDev, rows);
+  signSgdRows(w.puzzleEmb, g.puzzleEmb, rowsDev, seen.size, nd, lr, wd);
 }
 
 function rowsOf(w: Weights): number {
@@ -47,23 +48,25 @@ function rowsOf(w: Weights): number {
 }
 
 /** A new EMA shadow: a copy of the parameters. */
-export function emaInit(w: Weights): Float32Array {
-  return w.data.slice();
+export function emaInit(w: Weights): F32T {
+  const n = sizeOf(w.data), shadow = f32(n);
+  copy(shadow, w.data, n);
+  return shadow;
 }
 
 /** shadow <- rate * shadow + (1 - rate) * param on trainable tensors (buffers are not averaged). */
-export function emaStep(shadow: Float32Array, w: Weights, rate: number): void {
+export function emaStep(shadow: F32T, w: Weights, rate: number): void {
   for (const e of w.spec) {
     if (!e.trainable) continue;
-    emaUpdate(shadow.subarray(e.offset, e.offset + e.size), w.data.subarray(e.offset, e.offset + e.size), e.size, rate);
+    emaUpdate(view(shadow, e.offset, e.size), view(w.data, e.offset, e.size), e.size, rate);
   }
 }
 
 /** The weights to evaluate and save: the shadow for trainable tensors, current buffers (spec 8). */
-export function emaWeightsInto(out: Weights, shadow: Float32Array, w: Weights): Weights {
+export function emaWeightsInto(out: Weights, shadow: F32T, w: Weights): Weights {
   for (const e of w.spec) {
     const src = e.trainable ? shadow : w.data;
-    out.data.set(src.subarray(e.offset, e.offset + e.size), e.offset);
+    copy(view(out.data, e.offset, e.size), view(src, e.offset, e.size), e.size);
   }
   return out;
 }

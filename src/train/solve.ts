@@ -8,7 +8,9 @@ import { TrmError } from '../errors.js';
 import { allocActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
 import type { Weights } from '../model/params.js';
-import { IGNORE_LABEL, initialCarry, supervisionStep } from '../model/step.js';
+import { read, upload } from '../kernels/index.js';
+import { runChain } from '../model/chain.js';
+import { IGNORE_LABEL } from '../model/step.js';
 import { consistencyProblem, geometry, parseGrid, sizeForCells, solutionProblem, type Geometry } from '../data/sudoku/grid.js';
 
 export interface SolveStep {
@@ -42,21 +44,23 @@ export function parsePuzzle(text: string, c: TrmConfig): { geo: Geometry; puzzle
   return { geo, puzzle: parseGrid(t, geo) };
 }
 
-export function solvePuzzle(c: TrmConfig, w: Weights, geo: Geometry, puzzle: Uint8Array, nsup = c.halt_max_steps): SolveResult {
+export async function solvePuzzle(c: TrmConfig, w: Weights, geo: Geometry, puzzle: Uint8Array, nsup = c.halt_max_steps): Promise<SolveResult> {
   const a = allocActs(c, 1), L = c.seq_len;
-  const batch = { inputs: Int32Array.from(puzzle, d => d + 1), labels: new Int32Array(L).fill(IGNORE_LABEL), puzzleIds: new Int32Array(1) };
-  const carry = initialCarry(c, w, 1, a.d.S);
+  const batch = { inputs: upload(Int32Array.from(puzzle, d => d + 1)), labels: upload(new Int32Array(L).fill(IGNORE_LABEL)), puzzleIds: upload(new Int32Array(1)) };
   const steps: SolveStep[] = [];
   let prev = new Uint8Array(L), haltStep: number | null = null;
-  for (let s = 1; s <= nsup; s++) {
-    const r = supervisionStep(c, w, a, carry, batch, null);
-    const grid = Uint8Array.from(r.preds.subarray(0, L), p => (p >= 2 && p <= geo.n + 1 ? p - 1 : 0));
-    const changed: number[] = [];
-    for (let i = 0; i < L; i++) if (grid[i] !== prev[i]) changed.push(i);
-    steps.push({ step: s, grid, q_halt: r.q[0], q_continue: r.q[1], changed });
-    if (haltStep === null && r.q[0] > 0) haltStep = s;
-    prev = grid;
-  }
+  await runChain(c, w, a, batch, {
+    nsup, init: { mode: 'static', scale: 1, training: false }, rng: null,
+    onStep: async (s, r) => {
+      const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
+      const grid = Uint8Array.from(preds.subarray(0, L), p => (p >= 2 && p <= geo.n + 1 ? p - 1 : 0));
+      const changed: number[] = [];
+      for (let i = 0; i < L; i++) if (grid[i] !== prev[i]) changed.push(i);
+      steps.push({ step: s, grid, q_halt: q[0], q_continue: q[1], changed });
+      if (haltStep === null && q[0] > 0) haltStep = s;
+      prev = grid;
+    },
+  });
   const final = steps[steps.length - 1].grid;
   return { geo, puzzle, steps, problem: solutionProblem(final, geo) ?? consistencyProblem(puzzle, final, geo), haltStep };
 }

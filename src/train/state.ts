@@ -6,6 +6,7 @@
  */
 import { totalmem } from 'node:os';
 import type { DatasetMetadata } from '../data/dataset.js';
+import type { F32T } from '../kernels/index.js';
 import { actsBytes, allocActs } from '../model/acts.js';
 import { TrmError } from '../errors.js';
 import { dims, resolveConfig, type TrmConfig } from '../model/config.js';
@@ -26,7 +27,7 @@ export interface TrainState {
   params: Weights;
   opt: OptState;
   /** EMA shadow (parameter layout), null without EMA */
-  ema: Float32Array | null;
+  ema: F32T | null;
   carry: TrainCarry;
   cursor: DataCursor;
   /** metrics of the log interval in progress (saved, so a resumed run logs the same lines) */

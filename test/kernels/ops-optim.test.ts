@@ -67,14 +67,14 @@ describe.each(backends)('optimizers on $label', ({ setup }) => {
     }
   });
 
-  it.each([1, 7, 97, 513])('SignSGD n=%i: decoupled decay, sign(0) = 0', n => {
+  it.each([1, 7, 97, 513])('SignSGD rows of width %i: decoupled decay, sign(0) = 0, other rows untouched', n => {
     setup();
-    const lr = 0.01, wd = 0.1, p = randn(n, n + 2);
+    const lr = 0.01, wd = 0.1, rows = Int32Array.of(3, 0), p = randn(5 * n, n + 2);
     for (let t = 1; t <= 3; t++) {
-      const g = gradAt(n, t), want = Array.from(p, (x, i) => x * (1 - lr * wd) - lr * Math.sign(g[i]));
-      K.signSgdStep(p, g, n, lr, wd);
+      const g = gradAt(5 * n, t), want = Array.from(p, (x, i) => ([0, 3].includes(Math.floor(i / n)) ? x * (1 - lr * wd) - lr * Math.sign(g[i]) : x));
+      K.signSgdRows(p, g, rows, 2, n, lr, wd);
       expect(p).toBeAllclose(want, { rtol: 1e-7, atol: 0 });
-      for (let i = 0; i < n; i += 5) expect(p[i]).toBe(Math.fround(want[i]));  // g = 0: decay only
+      for (let i = 0; i < 5 * n; i++) if (!(i >= n && i < 3 * n) && i < 4 * n && g[i] === 0) expect(p[i]).toBe(Math.fround(want[i]));
     }
   });
 

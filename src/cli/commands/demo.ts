@@ -43,7 +43,7 @@ export const demoCommand: Command = {
 
     const cfg = resolveTrainConfig(PRESET);
     const fresh = createTrainState(cfg, test.meta);
-    const before = evaluate(fresh.model, evalWeights(fresh), test, { batchSize: 100 });
+    const before = await evaluate(fresh.model, evalWeights(fresh), test, { batchSize: 100 });
     console.log(`\n2. before training: ${pct(before.exact_acc)} of held-out puzzles solved, ${pct(before.token_acc)} of cells right`);
 
     console.log(`\n3. training preset ${PRESET} (${trainPresets[PRESET].summary}):`);
@@ -54,16 +54,16 @@ export const demoCommand: Command = {
     if (run.stopped) return 130;
 
     const st = run.state;
-    const after = evaluate(st.model, evalWeights(st), test, { batchSize: 100 });
+    const after = await evaluate(st.model, evalWeights(st), test, { batchSize: 100 });
     console.log(`\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`);
     console.log(`   exact after each supervision step: ${after.exact_by_step.map(pct).join(', ')}`);
 
     // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
     const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
     const puzzleAt = (i: number) => Uint8Array.from(test.inputs.subarray(i * L, (i + 1) * L), t => (t >= 2 ? t - 1 : 0));
-    let shown = solvePuzzle(st.model, w, geo, puzzleAt(0)), which = 'the first held-out puzzle';
+    let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)), which = 'the first held-out puzzle';
     for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
-      const r = solvePuzzle(st.model, w, geo, puzzleAt(i));
+      const r = await solvePuzzle(st.model, w, geo, puzzleAt(i));
       if (r.steps.slice(1).some(s => s.changed.length > 0)) { shown = r; which = `held-out puzzle #${i + 1}, one the model changed after step 1`; break; }
     }
     console.log(`\n5. ${which}, step by step (* = cell changed by that step):`);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { intList, intOption, type Command } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { checkActsFit, evaluate, loadModel, parseSets, writeFileAtomic } from '../../train/index.js';
-import { INIT_MODES, type InitSpec, isRandomInit, MAX_CHAINS, parseInitMode } from '../../model/init.js';
+import { INIT_MODES, type InitSpec, isRandomInit, parseInitMode } from '../../model/init.js';
+import { MAX_CHAINS } from '../../model/chain.js';
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
 } from '../../experiments/index.js';
@@ -89,7 +90,7 @@ export const evalCommand: Command = {
       const k = ks ?? [1];
       if (k[k.length - 1] > 1 && !isRandomInit(init))
         status.log(`eval: note: init '${init.mode}' starts every chain from the same latents, so the k chains are identical (use --init random for best-of-k)`, process.stderr);
-      const r = testTimeScaling(m.config, m.weights, split, {
+      const r = await testTimeScaling(m.config, m.weights, split, {
         nsup: nsups ?? [m.config.halt_max_steps], k, aggregators: aggs, init, seed, batchSize: batch, limit, onProgress: progress(status, 'scaling'),
       });
       status.clear();
@@ -110,7 +111,7 @@ export const evalCommand: Command = {
     }
     if (args.values.aas) {
       const nsup = nsups ? nsups[nsups.length - 1] : m.config.halt_max_steps;
-      const r = pathIndependence(m.config, m.weights, split, {
+      const r = await pathIndependence(m.config, m.weights, split, {
         nsup, init, seed, batchSize: batch, allPairs: !!args.values['aas-all-pairs'], limit, onProgress: progress(status, 'aas'),
       });
       status.clear();
@@ -127,7 +128,7 @@ export const evalCommand: Command = {
     }
     if (!grid && !args.values.aas) {
       const nsup = nsups?.[0];
-      const e = evaluate(m.config, m.weights, split, { batchSize: batch, nsup, limit, init, seed, onProgress: progress(status, 'eval') });
+      const e = await evaluate(m.config, m.weights, split, { batchSize: batch, nsup, limit, init, seed, onProgress: progress(status, 'eval') });
       status.clear();
       results.eval = { checkpoint: m.file, step: m.sidecar?.step ?? null, weights: m.sidecar?.weights ?? null, split: args.values.split, init: init.mode, ...e };
       if (outDir) writeFileAtomic(join(outDir, 'eval.json'), JSON.stringify(results.eval, null, 2) + '\n');

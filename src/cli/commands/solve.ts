@@ -56,7 +56,7 @@ export const solveCommand: Command = {
     const text = args.positionals[0].trim();
     const m = loadModel(ck, parseSets((args.values.set as string[] | undefined) ?? []).model, text.length);
     const { geo, puzzle } = parsePuzzle(text, m.config);
-    const r = solvePuzzle(m.config, m.weights, geo, puzzle, intOption(args, 'nsup', 1, 1024));
+    const r = await solvePuzzle(m.config, m.weights, geo, puzzle, intOption(args, 'nsup', 1, 1024));
     if (args.values.json) {
       console.log(JSON.stringify({
         puzzle: formatGrid(puzzle), valid: r.problem === null, problem: r.problem, halt_step: r.haltStep,

@@ -135,10 +135,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         if (!status.tty && !o.quiet)
           status.log(`step ${rec.step}: loss ${(rec.lm_loss + 0.5 * rec.q_halt_loss).toFixed(4)}, token ${pct(rec.token_acc)}, exact ${pct(rec.exact_acc)}, mean steps ${rec.mean_steps.toFixed(2)}, lr ${rec.lr.toExponential(2)}, ${(1 / Math.max(1e-9, rec.step_time)).toFixed(2)} steps/s`);
       },
-      onEval: s => {
+      onEval: async s => {
         if (!testSplit) return;
         evalActs ??= allocActs(s.model, cfg.eval_batch_size);
-        const e = evaluate(s.model, evalWeights(s), testSplit, {
+        const e = await evaluate(s.model, evalWeights(s), testSplit, {
           batchSize: cfg.eval_batch_size, limit: cfg.eval_limit, acts: evalActs,
           init: { mode: cfg.train_init, scale: cfg.init_scale, training: false }, seed: cfg.seed,
         });

@@ -5,7 +5,7 @@
 import type { KernelBackend } from '../backend.js';
 import { gemm } from './gemm.js';
 import { add, add3, addBias, biasBackward } from './elementwise.js';
-import { broadcastRows, castU8F32, copy2d, fill } from './movement.js';
+import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
@@ -16,7 +16,7 @@ import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
-  copy2d, fill, castU8F32, broadcastRows,
+  copy2d, transpose, fill, castU8F32, broadcastRows,
   add, add3, addBias, biasBackward,
   rmsnormForward, rmsnormBackward, rmsnormSeqForward, rmsnormSeqBackward,
   swigluForward, swigluBackward,

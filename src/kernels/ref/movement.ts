@@ -8,6 +8,10 @@ export function copy2d(dst: F32, src: F32, rows: number, cols: number, ldDst: nu
   for (let r = 0; r < rows; r++) dst.set(src.subarray(r * ldSrc, r * ldSrc + cols), r * ldDst);
 }
 
+export function transpose(out: F32, inp: F32, R: number, C: number): void {
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = inp[r * C + c];
+}
+
 export function fill(dst: F32, value: number, n: number): void {
   dst.fill(value, 0, n);
 }

@@ -1,0 +1,45 @@
+/**
+ * chain.ts: one chain of supervision steps as evaluation runs it (reference/trm-algorithm.md 6.3;
+ * reference/experiments.md 3): a fresh carry from an init mode, then N_sup steps without halting
+ * and without gradients. Every evaluation (evaluate, the N_sup x k grid, AAS, solve) is a
+ * runChain with a per-step callback that reads what it scores. Chain r of test batch i draws its
+ * init from chainRng(seed, i, r), so results depend on (seed, batch, chain) only.
+ */
+import { Rng } from '../data/rng.js';
+import type { StepActs } from './acts.js';
+import { type Carry, startCarry } from './carry.js';
+import type { TrmConfig } from './config.js';
+import type { InitSpec } from './init.js';
+import type { Weights } from './params.js';
+import { type Batch, type StepResult, supervisionStep } from './step.js';
+
+/** Chains per batch an evaluation may run (k of best-of-k). */
+export const MAX_CHAINS = 1024;
+const EVAL_SEED_MIX = 0x1a17c4a1;
+
+/** The init stream of evaluation chain r on test batch i: results depend on (seed, batch, chain) only. */
+export function chainRng(seed: number, batchIndex: number, r: number): Rng {
+  return new Rng((seed ^ EVAL_SEED_MIX) >>> 0, (batchIndex * MAX_CHAINS + r) >>> 0);
+}
+
+export interface ChainOptions {
+  /** supervision steps to run */
+  nsup: number;
+  init: InitSpec;
+  /** the chain's init stream (random modes) */
+  rng: Rng | null;
+  /** start from this carry instead of a fresh one (updated in place) */
+  carry?: Carry;
+  /** after each step s (1-based): read what you score; may be async (device reads) */
+  onStep?: (s: number, r: StepResult, carry: Carry) => void | Promise<void>;
+}
+
+/** A fresh carry (or o.carry), then o.nsup supervision steps on `batch`; returns the carry. */
+export async function runChain(c: TrmConfig, w: Weights, a: StepActs, batch: Batch, o: ChainOptions): Promise<Carry> {
+  const carry = o.carry ?? startCarry(c, w, a.d.B, a.d.S, o.init, o.rng);
+  for (let s = 1; s <= o.nsup; s++) {
+    const r = supervisionStep(c, w, a, carry, batch, null);
+    await o.onStep?.(s, r, carry);
+  }
+  return carry;
+}
