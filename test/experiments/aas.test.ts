@@ -7,7 +7,7 @@ import { Rng } from '../../src/data/rng.js';
 function toyRunner(B: number, per: number, step: (y: Float32Array, b: number) => void): LatentRunner {
   return {
     B, per, L: per,
-    run(y, z, steps, onStep) {
+    async run(y, z, steps, onStep) {
       for (let s = 1; s <= steps; s++) {
         for (let b = 0; b < B; b++) { step(y.subarray(b * per, (b + 1) * per), b); step(z.subarray(b * per, (b + 1) * per), b); }
         const preds = Int32Array.from(y, v => (v > 0 ? 1 : 0));
@@ -22,10 +22,10 @@ const targets = Array.from({ length: B }, () => Float32Array.from({ length: per 
 const random = () => Float32Array.from({ length: B * per }, () => rng.normal());
 
 describe('asymptotic alignment score', () => {
-  it('is 1 for a contractive map (every start converges to the puzzle\'s own fixed point)', () => {
+  it('is 1 for a contractive map (every start converges to the puzzle\'s own fixed point)', async () => {
     // h <- 0.5 h + 0.5 t_b: fixed point t_b whatever the start
     const run = toyRunner(B, per, (h, b) => { for (let i = 0; i < per; i++) h[i] = 0.5 * h[i] + 0.5 * targets[b][i]; });
-    const r = aasBatch(run, random(), random(), B, 40, true);
+    const r = await aasBatch(run, random(), random(), B, 40, true);
     const s = aasScores(r.swap);
     expect(s.aas_y).toBeGreaterThan(0.999999);
     expect(s.aas_z).toBeGreaterThan(0.999999);
@@ -35,10 +35,10 @@ describe('asymptotic alignment score', () => {
     expect(s.curve[0].aas_y).toBeLessThan(s.curve[39].aas_y);
   });
 
-  it('is clearly below 1 for a path-dependent map (the start is never forgotten)', () => {
+  it('is clearly below 1 for a path-dependent map (the start is never forgotten)', async () => {
     // h <- h + 0.1 t_b: the end state keeps the start
     const run = toyRunner(B, per, (h, b) => { for (let i = 0; i < per; i++) h[i] += 0.1 * targets[b][i]; });
-    const r = aasBatch(run, random(), random(), B, 5, true);
+    const r = await aasBatch(run, random(), random(), B, 5, true);
     const s = aasScores(r.swap), all = aasScores(r.allPairs!);
     expect(s.aas_y).toBeLessThan(0.8);
     expect(s.pred_match).toBeLessThan(0.9);
@@ -47,10 +47,10 @@ describe('asymptotic alignment score', () => {
     expect(all.aas_y).toBeLessThan(1 - 0.5 / B);
   });
 
-  it('rolls only the n valid rows and scores only them', () => {
+  it('rolls only the n valid rows and scores only them', async () => {
     const run = toyRunner(B, per, () => {});   // identity: pass 2 ends where it starts
     const y0 = random(), z0 = random();
-    const r = aasBatch(run, y0, z0, 3, 1, false);
+    const r = await aasBatch(run, y0, z0, 3, 1, false);
     expect(r.swap.samples).toBe(3);
     // identity: AAS_y = mean over b < 3 of cos(y0[b-1 mod 3], y0[b])
     let want = 0;
@@ -58,7 +58,7 @@ describe('asymptotic alignment score', () => {
     expect(aasScores(r.swap).aas_y).toBeCloseTo(want / 3, 6);
   });
 
-  it('cosine matches the definition, with the 1e-8 floor', () => {
+  it('cosine matches the definition, with the 1e-8 floor', async () => {
     expect(cosine(new Float32Array([1, 0]), new Float32Array([1, 1]))).toBeCloseTo(Math.SQRT1_2, 7);
     expect(cosine(new Float32Array([0, 0]), new Float32Array([1, 1]))).toBe(0);
   });

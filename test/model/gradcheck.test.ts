@@ -6,7 +6,7 @@
  * are compared with central differences of the (fp32 model, float64-summed) loss.
  */
 import { describe, expect, it } from 'vitest';
-import { allocActs, createParams, resolveConfig, supervisionStep, weightsView, type Batch, type TrmConfig } from '../../src/model/index.js';
+import { allocActs, allocCarry, createParams, resolveConfig, stepLosses, supervisionStep, weightsView, type Batch, type Carry, type TrmConfig } from '../../src/model/index.js';
 import { randn, rng } from '../helpers.js';
 
 function check(c: TrmConfig, B: number): void {
@@ -27,14 +27,15 @@ function check(c: TrmConfig, B: number): void {
   // The T-1 gradient-free recursions are a constant of the step's gradient (spec 1.1): the finite
   // differences perturb only the last recursion, started from their output under the unperturbed
   // weights (one step with H_cycles = T-1 gives that carry; one with H_cycles = 1 continues it).
-  const carry1 = { y: y0.slice(), z: z0.slice() };
+  const carryOf = (y: Float32Array, z: Float32Array): Carry => ({ ...allocCarry(B, S, D), y, z });
+  const carry1 = carryOf(y0.slice(), z0.slice());
   supervisionStep({ ...c, H_cycles: c.H_cycles - 1 }, w, a, carry1, batch, null);
   const loss = (): number => {
-    const carry = { y: carry1.y.slice(), z: carry1.z.slice() };
-    return supervisionStep({ ...c, H_cycles: 1 }, w, a, carry, batch, null).loss * scale;
+    const carry = carryOf((carry1.y as Float32Array).slice(), (carry1.z as Float32Array).slice());
+    return stepLosses(supervisionStep({ ...c, H_cycles: 1 }, w, a, carry, batch, null)).loss * scale;
   };
   const g = weightsView(c);
-  supervisionStep(c, w, a, { y: y0.slice(), z: z0.slice() }, batch, g, scale);
+  supervisionStep(c, w, a, carryOf(y0.slice(), z0.slice()), batch, g, scale);
   const seq0 = Array.from(a.seqCorrect);
   const h = 2e-3;
   let worst = 0;

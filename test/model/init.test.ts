@@ -1,13 +1,18 @@
 /** Latent init modes: which slots change, what is shared, and the draws' statistics. */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/data/rng.js';
-import { chainRng, initCarry, isRandomInit, type InitSpec, startCarry } from '../../src/model/init.js';
-import { createParams, resolveConfig } from '../../src/model/index.js';
+import { isRandomInit, type InitSpec } from '../../src/model/init.js';
+import { allocCarry, chainRng, createParams, initCarry, resolveConfig, startCarry } from '../../src/model/index.js';
 
 const D = 32, S = 5, B = 64, per = S * D;
 const c = resolveConfig({ hidden_size: D, vocab_size: 6, seq_len: 4, num_puzzle_identifiers: 1, puzzle_emb_len: 1, puzzle_emb_ndim: D, mlp_t: true, pos_encodings: 'none' });
 const w = createParams(c, 1);
-const fresh = () => ({ y: new Float32Array(B * per).fill(7), z: new Float32Array(B * per).fill(7) });
+const fresh = () => {
+  const carry = allocCarry(B, S, D) as { y: Float32Array; z: Float32Array; reset: Uint8Array; yStart: Float32Array; zStart: Float32Array };
+  carry.y.fill(7);
+  carry.z.fill(7);
+  return carry;
+};
 const all = new Uint8Array(B).fill(1);
 const spec = (mode: InitSpec['mode'], scale = 1, training = true): InitSpec => ({ mode, scale, training });
 const slot = (a: Float32Array, b: number) => a.subarray(b * per, (b + 1) * per);

@@ -90,7 +90,7 @@ describe('attention with RoPE', () => {
   const s: AttentionScratch = { qkv: new Float32Array(B * S * 3 * E), scores: new Float32Array(B * H * S * S), datt: new Float32Array(B * H * S * S),
     dq: new Float32Array(B * S * E), dk: new Float32Array(B * S * E), dv: new Float32Array(B * S * E), dctx: new Float32Array(B * S * E) };
   const out = new Float32Array(B * S * D);
-  const fwd = () => { attentionForward(out, acts, x, wqkv, wo, rope, B, S, D, H, hd, s); return out; };
+  const fwd = () => { attentionForward(out, acts, x, { qkv: wqkv, o: wo }, rope, { B, S, D, H, hd }, s); return out; };
   it('forward equals per-head softmax(q k^T / sqrt(hd)) v with rotate-half RoPE', () => {
     fwd();
     const want = new Float64Array(B * S * D);
@@ -125,7 +125,7 @@ describe('attention with RoPE', () => {
   it('backward matches finite differences', () => {
     const R = randn(B * S * D, 24), dx = new Float32Array(B * S * D), dqkv = new Float32Array(wqkv.length), dwo = new Float32Array(wo.length);
     fwd();
-    attentionBackward(dx, dqkv, dwo, R, acts, x, wqkv, wo, rope, B, S, D, H, hd, s);
+    attentionBackward(dx, { qkv: dqkv, o: dwo }, R, acts, x, { qkv: wqkv, o: wo }, rope, { B, S, D, H, hd }, s);
     fdCheck('attention', fwd, R, [['x', x, dx], ['qkv', wqkv, dqkv], ['o', wo, dwo]]);
   });
 });

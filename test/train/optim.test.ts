@@ -36,7 +36,7 @@ describe('optimizers', () => {
     w.puzzleEmb!.fill(1);
     g.puzzleEmb!.fill(-2);
     g.puzzleEmb!.fill(0, 16, 17);            // row 2, element 0: zero gradient -> sign 0
-    puzzleEmbStep(w, g, new Int32Array([2, 0, 2]), new Int32Array(3), 0.1, 0.5);
+    puzzleEmbStep(w, g, new Int32Array([2, 0, 2]), new Int32Array(3), new Int32Array(3), 0.1, 0.5);
     const row = (r: number) => [...w.puzzleEmb!.subarray(r * 8, r * 8 + 8)];
     expect(row(0)[0]).toBeCloseTo(1 * (1 - 0.05) + 0.1, 6);
     expect(row(1)).toEqual(new Array(8).fill(1));

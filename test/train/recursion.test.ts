@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/data/rng.js';
-import { allocActs, createParams, initialCarry, resolveConfig, supervisionStep, weightsView } from '../../src/model/index.js';
+import { allocActs, createParams, resolveConfig, startCarry, supervisionStep, weightsView, type TrmConfig, type Weights } from '../../src/model/index.js';
+const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) => startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
+
 import { loadTrainState, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { createWorkspace, train, trainStep } from '../../src/train/loop.js';
@@ -96,7 +98,7 @@ describe('training with randomised recursion', () => {
     const calls = new Set<number>();
     let maxSteps = 0;
     for (let i = 0; i < 40; i++) {
-      const r = trainStep(st, ws);
+      const r = await trainStep(st, ws);
       calls.add(r.netCalls);
       for (const s of st.carry.steps) maxSteps = Math.max(maxSteps, s);
       for (let b = 0; b < 4; b++) expect(st.carry.steps[b]).toBeLessThanOrEqual(st.carry.cap[b]);
@@ -110,7 +112,7 @@ describe('training with randomised recursion', () => {
   it('the clamp flag reproduces trm-jax: no slot runs past the default N_sup', async () => {
     const st = createTrainState(tiny({ rand_nsup_width: 3, rand_nsup_clamp: true, ema: false }), d.train.meta);
     const ws = createWorkspace(st, d.train);
-    for (let i = 0; i < 30; i++) { trainStep(st, ws); for (const s of st.carry.steps) expect(s).toBeLessThanOrEqual(st.model.halt_max_steps); }
+    for (let i = 0; i < 30; i++) { await trainStep(st, ws); for (const s of st.carry.steps) expect(s).toBeLessThanOrEqual(st.model.halt_max_steps); }
   });
 
   it('resumes exactly with random init, random n / T / N_sup, CGAR and weighting on', async () => {

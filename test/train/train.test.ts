@@ -24,9 +24,9 @@ describe('training loop', () => {
     const few = await makeSudoku4(4, 1, 0, mkdtempSync(join(tmpdir(), 'trm-few-')));
     const cfg = resolveTrainConfig('cpu-sudoku4', { batch_size: 4, steps: 160, lr: 3e-3, puzzle_emb_lr: 3e-3, lr_warmup_steps: 10, ema: false, eval_interval: 0, log_interval: 20 });
     const st = createTrainState(cfg, few.train.meta);
-    const before = evaluate(st.model, st.params, few.train, { batchSize: 4 });
+    const before = await evaluate(st.model, st.params, few.train, { batchSize: 4 });
     await train(st, createWorkspace(st, few.train));
-    const after = evaluate(st.model, st.params, few.train, { batchSize: 4 });
+    const after = await evaluate(st.model, st.params, few.train, { batchSize: 4 });
     expect(before.exact_acc).toBe(0);
     expect(after.exact_acc).toBe(1);
   });
@@ -84,7 +84,7 @@ describe('training loop', () => {
     expect(m.weights.data).not.toEqual(st.params.data);
     const byFile = loadModel(join(dir, 'model.safetensors'));
     expect(byFile.config).toEqual(st.model);
-    const e = evaluate(m.config, m.weights, d.test, { batchSize: 8, nsup: 2 });
+    const e = await evaluate(m.config, m.weights, d.test, { batchSize: 8, nsup: 2 });
     expect(e.exact_by_step.length).toBe(2);
   });
 });
@@ -103,17 +103,17 @@ describe('checkpoint errors', () => {
   };
   const code = (f: () => unknown) => { try { f(); } catch (e) { return e instanceof TrmError ? `${e.code}: ${e.message}` : String(e); } return 'no error'; };
 
-  it('a truncated state file is an error naming the tensor', () => {
+  it('a truncated state file is an error naming the tensor', async () => {
     const { out, file } = copy('train_state.safetensors');
     truncateSync(file, readFileSync(file).length - 10);
     expect(code(() => loadTrainState(out))).toMatch(/TRM_BAD_SAFETENSORS: .*train_state.safetensors: tensor '[^']+'[\s\S]*truncated/);
   });
-  it('a truncated model file is an error naming the tensor', () => {
+  it('a truncated model file is an error naming the tensor', async () => {
     const { out, file } = copy('model.safetensors');
     truncateSync(file, readFileSync(file).length - 10);
     expect(code(() => loadModel(out))).toMatch(/model.safetensors: tensor '[^']+'[\s\S]*truncated/);
   });
-  it('a model config that does not match the tensors names the tensor and both shapes', () => {
+  it('a model config that does not match the tensors names the tensor and both shapes', async () => {
     const { out, file } = copy('checkpoint.json');
     const side = JSON.parse(readFileSync(file, 'utf8'));
     side.model_config.hidden_size = 32; side.model_config.puzzle_emb_ndim = 32;
@@ -121,12 +121,12 @@ describe('checkpoint errors', () => {
     expect(code(() => loadModel(out))).toMatch(/TRM_BAD_CHECKPOINT: .*tensor 'inner\.H_init' has shape \[16\], this config needs \[32\]/);
     expect(code(() => loadTrainState(out))).toMatch(/TRM_BAD_CHECKPOINT: .*tensor 'param\.inner\.H_init' has shape \[16\], expected \[32\]/);
   });
-  it('resume refuses shape-defining changes and a different batch size', () => {
+  it('resume refuses shape-defining changes and a different batch size', async () => {
     expect(code(() => loadTrainState(dir, { model: { hidden_size: 32 } }))).toMatch(/cannot resume with hidden_size = 32/);
     expect(code(() => loadTrainState(dir, { batch_size: 8 }))).toMatch(/cannot resume with batch_size = 8/);
     expect(loadTrainState(dir, { steps: 9, lr: 1e-4 }).state.totalSteps).toBe(9);
   });
-  it('a missing or damaged sidecar, and a path that is no checkpoint, are clear errors', () => {
+  it('a missing or damaged sidecar, and a path that is no checkpoint, are clear errors', async () => {
     const { out, file } = copy('checkpoint.json');
     writeFileSync(file, '{"format":');
     expect(code(() => loadTrainState(out))).toMatch(/checkpoint\.json: not valid JSON/);
