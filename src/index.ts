@@ -6,4 +6,5 @@ export * as kernels from './kernels/index.js';
 export * as data from './data/index.js';
 export * as model from './model/index.js';
 export * as train from './train/index.js';
+export * as io from './io/index.js';
 export { TrmError, ShapeError, UsageError } from './errors.js';

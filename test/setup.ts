@@ -3,6 +3,8 @@
  * |a - b| <= atol + rtol*|b| and reports the worst index; seeded random inputs come from rng().
  */
 import { expect } from 'vitest';
+// The Node edge registers the default device (native, else the reference) for every test file.
+import '../src/kernels/select.js';
 
 interface AllcloseOpts { rtol?: number; atol?: number }
 

@@ -15,7 +15,7 @@ import { chainRng } from '../model/chain.js';
 import { startCarry } from '../model/carry.js';
 import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
-import { read, write } from '../kernels/index.js';
+import { read, write } from '../kernels/core.js';
 import { allocCarry } from '../model/carry.js';
 import { runChain } from '../model/chain.js';
 import { allocBatch, IGNORE_LABEL, type Batch, uploadBatch } from '../model/step.js';

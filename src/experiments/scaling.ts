@@ -10,7 +10,7 @@ import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
-import { read } from '../kernels/index.js';
+import { read } from '../kernels/core.js';
 import { chainRng, MAX_CHAINS, runChain } from '../model/chain.js';
 import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';

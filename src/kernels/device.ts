@@ -39,6 +39,8 @@ export interface Device extends KernelBackend<F32T, I32T, U8T> {
   readonly name: BackendName;
   /** true when tensors are host typed arrays (native, ref): `readSync` then costs nothing */
   readonly host: boolean;
+  /** bytes of memory tensors may use (host: the machine's RAM; GPU: the adapter's limit) */
+  readonly memoryBytes: number;
   /** New zero-filled tensors of n elements. */
   f32(n: number): F32T;
   i32(n: number): I32T;
@@ -77,7 +79,7 @@ export function dtypeOf(t: unknown): DType | undefined {
 }
 
 /** A host device over a host kernel backend; `allocF32` may align (native: 64-byte lines). */
-export function hostDevice(k: KernelBackend, allocF32: (n: number) => Float32Array = n => new Float32Array(n)): Device {
+export function hostDevice(k: KernelBackend, memoryBytes: number, allocF32: (n: number) => Float32Array = n => new Float32Array(n)): Device {
   const host = (t: Tensor, what: string): HostArray => {
     if (!isHostArray(t)) throw new TrmError('TRM_BAD_ARG', `${k.name} device: ${what} is a ${(t as DeviceTensor).device} tensor, not a host array`);
     return t;
@@ -93,6 +95,7 @@ export function hostDevice(k: KernelBackend, allocF32: (n: number) => Float32Arr
     ...kernels,
     name: k.name,
     host: true,
+    memoryBytes,
     f32: (n: number) => allocF32(n),
     i32: (n: number) => new Int32Array(n),
     u8: (n: number) => new Uint8Array(n),

@@ -4,6 +4,7 @@
  * TRM_KERNELS=ref asked for it) and registers the default with device.ts. Tests and benchmarks
  * switch devices with useBackend(); `--backend` / TRM_BACKEND go through the same call.
  */
+import { totalmem } from 'node:os';
 import type { KernelBackend } from './backend.js';
 import { type Device, device, hostDevice, setDefaultDevice, setDevice } from './device.js';
 import { alignedF32 } from './aligned.js';
@@ -14,8 +15,8 @@ export const nativeBackend: KernelBackend | null = addon ? Object.assign(Object.
 export { refBackend };
 
 /** The host devices: native (64-byte aligned tensors, see aligned.ts) and the reference. */
-export const nativeDevice: Device | null = nativeBackend ? hostDevice(nativeBackend, alignedF32) : null;
-export const refDevice: Device = hostDevice(refBackend);
+export const nativeDevice: Device | null = nativeBackend ? hostDevice(nativeBackend, totalmem(), alignedF32) : null;
+export const refDevice: Device = hostDevice(refBackend, totalmem());
 
 let warned = false;
 setDefaultDevice(() => {

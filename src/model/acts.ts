@@ -6,7 +6,7 @@
  * Every buffer is a tensor of the active device (kernels/device.ts).
  */
 import { ShapeError } from '../errors.js';
-import { f32 as alloc, type F32T, type I32T, i32, isHostArray, sizeOf, type Tensor, type U8T, u8, view } from '../kernels/index.js';
+import { f32 as alloc, type F32T, type I32T, i32, isHostArray, sizeOf, type Tensor, type U8T, u8, view } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, type RopeTables, ropeTables } from '../nn/attention.js';
 import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';

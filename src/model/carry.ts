@@ -8,7 +8,7 @@
  */
 import type { Rng } from '../data/rng.js';
 import { TrmError } from '../errors.js';
-import { broadcastRows, f32, type F32T, fill, sizeOf, u8, type U8T, view, write } from '../kernels/index.js';
+import { broadcastRows, f32, type F32T, fill, sizeOf, u8, type U8T, view, write } from '../kernels/core.js';
 import type { TrmConfig } from './config.js';
 import { type InitSpec, isRandomInit } from './init.js';
 import type { Weights } from './params.js';

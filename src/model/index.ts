@@ -12,4 +12,3 @@ export {
 export { type Carry, allocCarry, resetCarry, initCarry, startCarry } from './carry.js';
 export { type InitSpec, type InitMode, INIT_MODES, parseInitMode, isRandomInit } from './init.js';
 export { type ChainOptions, runChain, chainRng, MAX_CHAINS } from './chain.js';
-export { loadWeights, saveWeights } from './checkpoint.js';

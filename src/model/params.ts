@@ -6,7 +6,7 @@
  * tensor of the active device; initialisation and checkpoints work on a host copy (hostWeights).
  */
 import { TrmError } from '../errors.js';
-import { f32, type F32T, read, readSync, sizeOf, upload, view, write } from '../kernels/index.js';
+import { f32, type F32T, read, readSync, sizeOf, upload, view, write } from '../kernels/core.js';
 import { type TrmConfig, dims } from './config.js';
 
 /** How a tensor is initialised (official code: layers.py, trm.py:152-160, sparse_embedding.py). */

@@ -9,7 +9,7 @@ import { ShapeError } from '../errors.js';
 import {
   argmax, bceLogitsBackward, bceLogitsForward, castU8F32, copy2d, type F32T, fill, type I32T, i32, lossGrad, matchCounts, readSync,
   sizeOf, stablemaxCeBackward, stablemaxCeForward, type U8T, write,
-} from '../kernels/index.js';
+} from '../kernels/core.js';
 import { inputEmbeddingBackward, inputEmbeddingForward, type EmbedSizes } from '../nn/embedding.js';
 import { lmHeadBackward, lmHeadForward, qHeadBackward, qHeadForward } from '../nn/heads.js';
 import type { StepActs } from './acts.js';

@@ -5,7 +5,7 @@
  * token-mixing MLP with a sequence-axis norm (mlp_t) or RoPE attention with a hidden-axis norm.
  * Not here: the embedding, heads and loss (step.ts), halting and the carry policy (training).
  */
-import { add, add3, copy, type F32T, rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward, sizeOf } from '../kernels/index.js';
+import { add, add3, copy, type F32T, rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward, sizeOf } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward } from '../nn/mlp.js';
 import { type TokenMixerActs, type TokenMixerScratch, tokenMixerBackward, tokenMixerForward } from '../nn/token-mixer.js';

@@ -5,7 +5,7 @@
  * form over positions 0..S-1 (prefix included). q, k, v are kept as (B, S, H, hd); each batch
  * item's heads are one strided batched GEMM (lda = H*hd, strideA = hd).
  */
-import { copy2d, type F32T, gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward, upload, view } from '../kernels/index.js';
+import { copy2d, type F32T, gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward, upload, view } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface RopeTables {

@@ -7,7 +7,7 @@
  * puzzle rows, rows in batch order. Puzzle ids are checked on the host batch (checkPuzzleIds).
  */
 import { ShapeError } from '../errors.js';
-import { copy2d, embeddingBackward, embeddingForward, type F32T, type I32T, view } from '../kernels/index.js';
+import { copy2d, embeddingBackward, embeddingForward, type F32T, type I32T, view } from '../kernels/core.js';
 
 export interface EmbedSizes { B: number; L: number; P: number; S: number; D: number; V: number; ndim: number; numIds: number }
 

@@ -2,7 +2,7 @@
  * heads.ts: the output heads on y (trm.py:158-160, 212-218): lm_head (V, D) on positions P..S-1
  * (the prefix is dropped) and q_head (2, D) + bias on position 0 (q_halt, q_continue).
  */
-import { addBias, biasBackward, type F32T, gemm, sizeOf, view } from '../kernels/index.js';
+import { addBias, biasBackward, type F32T, gemm, sizeOf, view } from '../kernels/core.js';
 
 /** y[:, P:] as the operand of a batched product (item stride S*D). */
 const tokens = (y: F32T, P: number, D: number): F32T => view(y, P * D, sizeOf(y) - P * D);

@@ -2,7 +2,7 @@
  * linear.ts: bias-free Linear over rows, weight in PyTorch's [out, in] layout (y = x W^T).
  * Backward ADDS into dweight; dinp is overwritten (dinpBeta = 0) or added to (dinpBeta = 1).
  */
-import { type F32T, gemm } from '../kernels/index.js';
+import { type F32T, gemm } from '../kernels/core.js';
 
 /** out (N, OUT) = inp (N, IN) @ weight^T; weight (OUT, IN). */
 export function linearForward(out: F32T, inp: F32T, weight: F32T, N: number, IN: number, OUT: number): void {

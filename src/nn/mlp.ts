@@ -2,7 +2,7 @@
  * mlp.ts: the channel SwiGLU MLP over the hidden axis (models/layers.py:151-161):
  * out = down( silu(gate) * up ), [gate | up] = inp @ gate_up^T (gate = first I features).
  */
-import { type F32T, swigluBackward, swigluForward } from '../kernels/index.js';
+import { type F32T, swigluBackward, swigluForward } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface MlpActs {

@@ -5,7 +5,7 @@
  * (strideA = 0); SwiGLU then sees each item as one row [gate block (Is*D) | up block (Is*D)];
  * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
  */
-import { type F32T, gemm, swigluBackward, swigluForward, transpose } from '../kernels/index.js';
+import { type F32T, gemm, swigluBackward, swigluForward, transpose } from '../kernels/core.js';
 
 export interface TokenMixerActs {
   gateUp: F32T; // (B, 2Is, D)

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { TrmError } from '../errors.js';
 import { readSafetensors, toF32, toI32, type Tensor, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
-import { readSync, upload, write } from '../kernels/index.js';
+import { readSync, upload, write } from '../kernels/core.js';
 import { canonicalName, hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';

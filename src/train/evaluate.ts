@@ -6,7 +6,7 @@
  * Streams over the split in chunks, so memory does not grow with its size.
  */
 import type { DatasetSplit } from '../data/dataset.js';
-import { read } from '../kernels/index.js';
+import { read } from '../kernels/core.js';
 import { type StepActs, allocActs } from '../model/acts.js';
 import { chainRng, runChain } from '../model/chain.js';
 import type { TrmConfig } from '../model/config.js';

@@ -14,7 +14,7 @@
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/index.js';
+import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
 import { type Weights, weightsView } from '../model/params.js';
 import { type HostBatch, lossesOf, type StepLosses, type StepResult, supervisionStep, uploadBatch } from '../model/step.js';

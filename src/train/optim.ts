@@ -5,7 +5,7 @@
  * SignSGD with decoupled decay; H_init / L_init never change. Moments and the EMA shadow reuse
  * the parameter layout, so a checkpoint saves them by the same names.
  */
-import { adamAtan2Step, adamwStep, copy, emaUpdate, f32, type F32T, type I32T, signSgdRows, sizeOf, view, write } from '../kernels/index.js';
+import { adamAtan2Step, adamwStep, copy, emaUpdate, f32, type F32T, type I32T, signSgdRows, sizeOf, view, write } from '../kernels/core.js';
 import type { Weights } from '../model/params.js';
 import type { TrainConfig } from './config.js';
 

@@ -4,9 +4,8 @@
  * needs no field: the data order is a function of (seed, epoch) and ACT exploration of
  * (seed, step). Also the model config a dataset implies, and the run length (spec 9).
  */
-import { totalmem } from 'node:os';
 import type { DatasetMetadata } from '../data/dataset.js';
-import type { F32T } from '../kernels/index.js';
+import { device, type F32T } from '../kernels/core.js';
 import { actsBytes, allocActs } from '../model/acts.js';
 import { TrmError } from '../errors.js';
 import { dims, resolveConfig, type TrmConfig } from '../model/config.js';
@@ -51,8 +50,10 @@ export function runLength(cfg: TrainConfig, meta: DatasetMetadata): number {
   return Math.floor(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.batch_size);
 }
 
-/** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of RAM. */
+/** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of the
+ *  device's memory (RAM on a host device). */
 export function checkActsFit(c: TrmConfig, B: number, key: string): void {
+  const totalmem = () => device().memoryBytes;
   const perSample = actsBytes(allocActs(c, 1)), need = perSample * B;
   if (need <= 0.8 * totalmem()) return;
   const fit = Math.max(1, Math.floor(0.5 * totalmem() / perSample));

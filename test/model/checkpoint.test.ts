@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeSafetensors, type WriteTensor } from '../../src/io/safetensors.js';
-import { createParams, loadWeights, presets, resolveConfig, saveWeights, stateDict } from '../../src/model/index.js';
+import { loadWeights, saveWeights } from '../../src/io/weights.js';
+import { createParams, presets, resolveConfig, stateDict } from '../../src/model/index.js';
 
 const c = resolveConfig({ ...presets.sudokuMlp, hidden_size: 32, puzzle_emb_ndim: 32, seq_len: 9, vocab_size: 5 });
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);

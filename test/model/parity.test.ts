@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, toF32, toI32, type Tensor } from '../../src/io/safetensors.js';
 import { nativeBackend, useBackend } from '../../src/kernels/index.js';
-import { allocActs, loadWeights, resolveConfig, startCarry, stepLosses, supervisionStep, weightsView, type TrmConfig, type Weights } from '../../src/model/index.js';
+import { loadWeights } from '../../src/io/weights.js';
+import { allocActs, resolveConfig, startCarry, stepLosses, supervisionStep, weightsView, type TrmConfig, type Weights } from '../../src/model/index.js';
 const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) => startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
 
 

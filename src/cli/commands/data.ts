@@ -6,6 +6,7 @@
  *   trm data inspect PATH      summary of a dataset directory, split or CSV
  * The work lives in src/data/; this file parses, reports progress and prints summaries.
  */
+import { tokensText } from '../../data/sudoku/tokens.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { intOption, type Command, type ParsedArgs } from '../command.js';
@@ -171,7 +172,7 @@ async function inspect(args: ParsedArgs, path: string): Promise<void> {
     for (const [name, d] of Object.entries(dirs)) {
       const s = await readDatasetSplit(d);
       splits[name] = { ...s.meta, examples: s.inputs.length / s.meta.seq_len, puzzles: s.puzzleIndices.length - 1, groups: s.groupIndices.length - 1,
-        firstInput: Array.from(s.inputs.subarray(0, s.meta.seq_len), t => (t <= 1 ? '.' : String(t - 1))).join('') };
+        firstInput: tokensText(s.inputs.subarray(0, s.meta.seq_len), s.meta.vocab_size - 2) };
     }
     info = { dir: path, splits };
   }

@@ -14,6 +14,7 @@ import { buildSudokuDataset } from '../../data/sudoku/build.js';
 import { generateSudokuFile } from '../../data/sudoku/generate-file.js';
 import { createTrainState, evaluate, evalWeights, resolveTrainConfig, solvePuzzle, trainPresets } from '../../train/index.js';
 import { geometry } from '../../data/sudoku/grid.js';
+import { decodeGrid } from '../../data/sudoku/tokens.js';
 import { printSolve } from './solve.js';
 import { runTraining } from './train.js';
 
@@ -60,7 +61,7 @@ export const demoCommand: Command = {
 
     // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
     const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
-    const puzzleAt = (i: number) => Uint8Array.from(test.inputs.subarray(i * L, (i + 1) * L), t => (t >= 2 ? t - 1 : 0));
+    const puzzleAt = (i: number) => decodeGrid(test.inputs.subarray(i * L, (i + 1) * L), geo.n);
     let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)), which = 'the first held-out puzzle';
     for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
       const r = await solvePuzzle(st.model, w, geo, puzzleAt(i));

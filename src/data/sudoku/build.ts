@@ -13,6 +13,7 @@
  *
  * Upstream draws the subsample unseeded; here the same seed gives byte-identical files.
  */
+import { tokenOf, vocabSize } from './tokens.js';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrmError } from '../../errors.js';
@@ -109,13 +110,13 @@ function encode(sel: Selection, geo: Geometry, aug: number, rng: Rng): DatasetSp
         const t = randomTransform(geo, rng);
         qq = applyTransform(t, q, geo, tq); aa = applyTransform(t, a, geo, ta);
       }
-      for (let i = 0; i < S; i++) { inputs[e * S + i] = qq[i] + 1; labels[e * S + i] = aa[i] + 1; }
+      for (let i = 0; i < S; i++) { inputs[e * S + i] = tokenOf(qq[i]); labels[e * S + i] = tokenOf(aa[i]); }
       puzzleIndices[e + 1] = e + 1;
     }
     groupIndices[g + 1] = e;
   }
   const meta = {
-    pad_id: 0, ignore_label_id: 0, blank_identifier_id: 0, vocab_size: geo.n + 2, seq_len: S,
+    pad_id: 0, ignore_label_id: 0, blank_identifier_id: 0, vocab_size: vocabSize(geo.n), seq_len: S,
     num_puzzle_identifiers: 1, total_groups: G, mean_puzzle_examples: 1, total_puzzles: G, sets: ['all'],
   };
   return { meta, inputs, labels, puzzleIdentifiers, puzzleIndices, groupIndices };

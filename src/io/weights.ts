@@ -1,12 +1,12 @@
 /**
- * checkpoint.ts: model weights <-> safetensors with the official state_dict keys. Loading accepts
+ * weights.ts: model weights <-> safetensors with the official state_dict keys. Loading accepts
  * the `_orig_mod.model.` prefix of a torch.compile'd official checkpoint and BF16 H_init/L_init.
  * Not here: optimizer state and the run config (src/train/).
  */
-import { readSafetensors, toF32, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
-import type { TrmConfig } from './config.js';
-import { upload } from '../kernels/index.js';
-import { hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from './params.js';
+import { readSafetensors, toF32, writeSafetensors, type WriteTensor } from './safetensors.js';
+import type { TrmConfig } from '../model/config.js';
+import { upload } from '../kernels/core.js';
+import { hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
 
 /** Read a safetensors checkpoint into a new parameter block for `c`. Tensors that are not model
  *  tensors are errors unless allowExtra (e.g. a file that also holds gradients or outputs). */
