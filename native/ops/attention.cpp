@@ -37,7 +37,7 @@ void softmax_backward(float* dinp, const float* dout, const float* out, long N, 
       const float* y = out + i * V;
       float* dx = dinp + i * V;
       double dot = dot_f64(dy, y, V);
-      for (long j = 0; j < V; j++) dx[j] = (float)(y[j] * (dy[j] - dot));
+      for (long j = 0; j < V; j++) dx[j] = (float)(dx[j] + y[j] * (dy[j] - dot));
     }
   });
 }
@@ -59,8 +59,8 @@ static void rope_apply(float* out, const float* inp, const float* cos, const flo
           y[i] = x1 * c[i] - x2 * sn[i];
           y[i + half] = x2 * c[i + half] + x1 * sn[i + half];
         } else {
-          y[i] = x1 * c[i] + x2 * sn[i + half];
-          y[i + half] = x2 * c[i + half] - x1 * sn[i];
+          y[i] += x1 * c[i] + x2 * sn[i + half];
+          y[i + half] += x2 * c[i + half] - x1 * sn[i];
         }
       }
     }

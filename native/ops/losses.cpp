@@ -44,15 +44,13 @@ void stablemax_ce_backward(float* dlogits, const float* dloss, const float* logi
   parallel_for(N, N * V, [&](long lo, long hi) {
     for (long i = lo; i < hi; i++) {
       float* g = dlogits + i * V;
-      if (labels[i] == ignore_index) {
-        for (long j = 0; j < V; j++) g[j] = 0;
-        continue;
-      }
+      if (labels[i] == ignore_index) continue;
       const float* x = logits + i * V;
       double c = dloss[i] / stablemax_sum(x, V);
-      for (long j = 0; j < V; j++) g[j] = (float)(c * stablemax_ds(x[j]));
+      for (long j = 0; j < V; j++)
+        if (j != labels[i]) g[j] = (float)(g[j] + c * stablemax_ds(x[j]));
       double xl = x[labels[i]];
-      g[labels[i]] = (float)(c * stablemax_ds(xl) - dloss[i] * stablemax_ds(xl) / stablemax_s(xl));
+      g[labels[i]] = (float)(g[labels[i]] + (c * stablemax_ds(xl) - dloss[i] * stablemax_ds(xl) / stablemax_s(xl)));
     }
   });
 }
@@ -71,7 +69,7 @@ void bce_logits_backward(float* dlogits, const float* dloss, const float* logits
     for (long i = lo; i < hi; i++) {
       double x = logits[i], e = std::exp(-std::fabs(x));
       double sig = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-      dlogits[i] = (float)(dloss[i] * (sig - targets[i]));
+      dlogits[i] = (float)(dlogits[i] + dloss[i] * (sig - targets[i]));
     }
   });
 }

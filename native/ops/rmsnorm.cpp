@@ -26,7 +26,7 @@ void rmsnorm_backward(float* dinp, const float* dout, const float* out, const fl
       const float* y = out + i * D;
       float* dx = dinp + i * D;
       double mean = dot_f64(dy, y, D) / D, r = rstd[i];
-      for (long d = 0; d < D; d++) dx[d] = (float)(r * (dy[d] - y[d] * mean));
+      for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
     }
   });
 }
@@ -71,7 +71,7 @@ void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, cons
         for (long j = 0; j < w; j++) acc[j] += (double)dy[s * D + j] * y[s * D + j];
       for (long j = 0; j < w; j++) acc[j] /= S;
       for (long s = 0; s < S; s++)
-        for (long j = 0; j < w; j++) dx[s * D + j] = (float)(r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+        for (long j = 0; j < w; j++) dx[s * D + j] = (float)(dx[s * D + j] + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
     }
   });
 }

@@ -29,8 +29,8 @@ void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, l
       for (long h = 0; h < H; h++) {
         float sig = 1.0f / (1.0f + std::exp(-g[h]));
         float gu = g[h], up = u[h], d = dy[h];
-        dg[h] = d * up * sig * (1.0f + gu * (1.0f - sig));
-        du[h] = d * gu * sig;
+        dg[h] += d * up * sig * (1.0f + gu * (1.0f - sig));
+        du[h] += d * gu * sig;
       }
     }
   });

@@ -7,9 +7,11 @@
  *
  * Every kernel has one signature in llm.c order (outputs, saved-for-backward, inputs, weights,
  * sizes, scalars), identical in C++, in ref/ and in WGSL. Kernels never allocate and keep no
- * buffer past the call. Gradient rule (llm.c): backward kernels ACCUMULATE (+=) into parameter
- * gradients (dtable, dbias, GEMM with beta = 1); activation gradients (dinp) are overwritten,
- * as each is a fresh scratch of one layer. Gradients are zeroed once per optimizer step.
+ * buffer past the call. Gradient rule (llm.c): every backward kernel ACCUMULATES (+=) into the
+ * gradients it produces, parameter gradients (dtable, dbias; GEMM with beta = 1) and activation
+ * gradients (dinp, dlogits, dgateUp) alike. Whoever owns a gradient buffer zeroes it: the
+ * trainer zeroes the parameter gradients once per optimizer step, a layer's backward zeroes its
+ * own scratch before the first kernel adds into it.
  * Callers go through the checked wrappers (gemm.ts, ops.ts), which validate sizes first.
  */
 
@@ -51,15 +53,17 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   // ---- RMSNorm without weight: y = x / sqrt(mean(x^2) + eps) -------------------------------
   /** Over the last axis: inp (N, D) -> out (N, D), rstd (N). */
   rmsnormForward(out: F, rstd: F, inp: F, N: number, D: number, eps: number): void;
-  /** dinp = rstd * (dout - out * mean(dout * out)) over D; reads the saved out and rstd. */
+  /** dinp += rstd * (dout - out * mean(dout * out)) over D; reads the saved out and rstd. */
   rmsnormBackward(dinp: F, dout: F, out: F, rstd: F, N: number, D: number): void;
   /** Over the sequence axis of inp (B, S, D): normalises each (b, d) over s; rstd (B, D). */
   rmsnormSeqForward(out: F, rstd: F, inp: F, B: number, S: number, D: number, eps: number): void;
+  /** dinp += the sequence-axis norm's backward. */
   rmsnormSeqBackward(dinp: F, dout: F, out: F, rstd: F, B: number, S: number, D: number): void;
 
   // ---- SwiGLU: out = silu(gate) * up, where row r of gateUp (N, 2H) is [gate (H) | up (H)] --
   // The token-mixer layout (B, 2H', D) is the same call with N = B, H = H'*D.
   swigluForward(out: F, gateUp: F, N: number, H: number): void;
+  /** dgateUp += d/d[gate | up] of silu(gate) * up, from dout (N, H). */
   swigluBackward(dgateUp: F, dout: F, gateUp: F, N: number, H: number): void;
 
   // ---- embeddings --------------------------------------------------------------------------
@@ -71,11 +75,11 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   // ---- losses and metrics --------------------------------------------------------------------
   /** Per-token stablemax cross-entropy (computed in float64): loss (N); 0 where label == ignore. */
   stablemaxCeForward(loss: F, logits: F, labels: I, N: number, V: number, ignoreIndex: number): void;
-  /** dlogits (N, V) = dloss[i] * d CE_i / d logits_i; rows with label == ignore get 0. */
+  /** dlogits (N, V) += dloss[i] * d CE_i / d logits_i; rows with label == ignore get nothing. */
   stablemaxCeBackward(dlogits: F, dloss: F, logits: F, labels: I, N: number, V: number, ignoreIndex: number): void;
   /** loss (N) = BCE-with-logits(x, t), stable form max(x,0) - x*t + log1p(exp(-|x|)). */
   bceLogitsForward(loss: F, logits: F, targets: F, N: number): void;
-  /** dlogits = dloss * (sigmoid(x) - t). */
+  /** dlogits += dloss * (sigmoid(x) - t). */
   bceLogitsBackward(dlogits: F, dloss: F, logits: F, targets: F, N: number): void;
   /** out (N) = index of the max of each row of logits (N, V); first index wins ties. */
   argmax(out: I, logits: F, N: number, V: number): void;
@@ -90,12 +94,12 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   // ---- attention helpers -------------------------------------------------------------------
   /** Row softmax: inp (N, V) -> out (N, V). */
   softmaxForward(out: F, inp: F, N: number, V: number): void;
-  /** dinp = out * (dout - sum(dout * out)) per row. */
+  /** dinp += out * (dout - sum(dout * out)) per row. */
   softmaxBackward(dinp: F, dout: F, out: F, N: number, V: number): void;
   /** Rotary embedding (rotate-half form, as the official code) on x (B, S, H, Dh) in place into
    *  out; cos/sin (S, Dh). out may alias inp. */
   ropeForward(out: F, inp: F, cos: F, sin: F, B: number, S: number, H: number, Dh: number): void;
-  /** The transpose rotation: dinp = R^T dout. dinp may alias dout. */
+  /** The transpose rotation: dinp += R^T dout. dinp must not alias dout. */
   ropeBackward(dinp: F, dout: F, cos: F, sin: F, B: number, S: number, H: number, Dh: number): void;
 
   // ---- optimizers (in place on flat parameter blocks) ----------------------------------------

@@ -28,9 +28,18 @@ export interface NetActs {
   blocks: BlockActs[];
 }
 
+/** The scratch a block call gets (and nothing else of the step): shared by every block call,
+ *  which run one after the other. */
+export interface BlockScratch {
+  rope: RopeTables | null;
+  r: F32T;       // (B, S, D) forward residual sum / backward d(residual sum)
+  dn1: F32T;     // (B, S, D) backward d(n1)
+  mlp: MlpScratch;
+  mix: TokenMixerScratch | AttentionScratch;
+}
+
 export interface StepActs {
   d: Dims;
-  rope: RopeTables | null;
   x: F32T;       // (B, S, D) input embedding (the padding of the puzzle prefix stays 0)
   emb: EmbedScratch;     // (B, L, D) tokens, (B, ndim) puzzle rows
   calls: NetActs[];      // n + 1
@@ -49,12 +58,11 @@ export interface StepActs {
   dq: F32T;      // (B, 2)
   dqHalt: F32T;  // (B)
   dbce: F32T;    // (B)
-  dh: F32T;      // (B, S, D) gradient flowing back through the net calls
+  dh: F32T;      // (B, S, D) d(new y), then the gradient flowing back through the calls
+  dh2: F32T;     // (B, S, D) the other half of that ping-pong
+  dmid: [F32T, F32T]; // (B, S, D) gradients between the blocks of one net call
   dx: F32T;      // (B, S, D) gradient of x, summed over the n z-updates
-  r: F32T;       // (B, S, D) residual scratch (forward) / dr (backward)
-  dn1: F32T;     // (B, S, D)
-  mlpScratch: MlpScratch;
-  mixScratch: TokenMixerScratch | AttentionScratch;
+  block: BlockScratch;
 }
 
 // The native device aligns every tensor to a cache line: GEMM outputs written across line
@@ -80,16 +88,19 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
   const dgu = f32(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
   const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
   return {
-    d, rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
+    d,
     x: f32(N * D), emb: { tok: f32(B * L * D), puz: f32(Math.max(1, B * c.puzzle_emb_ndim)) }, calls,
     logits: f32(B * L * V), q: f32(2 * B), qHalt: f32(B), tokLoss: f32(B * L), preds: i32(B * L),
     seqCorrect: u8(B), counts: i32(2 * B), target: f32(B), bce: f32(B),
     dlogits: f32(B * L * V), dtok: f32(B * L), dq: f32(2 * B), dqHalt: f32(B), dbce: f32(B),
-    dh: f32(N * D), dx: f32(N * D), r: f32(N * D), dn1: f32(N * D),
-    mlpScratch: { dh: view(dhid, 0, N * I), dgateUp: view(dgu, 0, N * 2 * I) },
-    mixScratch: c.mlp_t
+    dh: f32(N * D), dh2: f32(N * D), dmid: [f32(N * D), f32(N * D)], dx: f32(N * D),
+    block: {
+      rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null, r: f32(N * D), dn1: f32(N * D),
+      mlp: { dh: view(dhid, 0, N * I), dgateUp: view(dgu, 0, N * 2 * I) },
+      mix: c.mlp_t
       ? { dh: view(dhid, 0, B * Is * D), dgateUp: view(dgu, 0, B * 2 * Is * D), wDownT: f32(Is * S), wGateUpT: f32(2 * Is * S) }
       : { qkv: f32(N * 3 * E), scores: f32(B * H * S * S), datt: f32(B * H * S * S), dq: f32(N * E), dk: f32(N * E), dv: f32(N * E), dctx: f32(N * E) },
+    },
   };
 }
 

@@ -127,7 +127,9 @@ export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Ca
 
   // backward: upstream gradients of sum_b w_b (mean CE_b + 0.5 BCE_b)
   lossGrad(a.dtok, a.dbce, a.counts, sampleWeights ?? null, B, L, lossScale);
+  fill(a.dlogits, 0, B * L * V);
   stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
+  fill(a.dqHalt, 0, B);
   bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
   copy2d(a.dq, a.dqHalt, B, 1, 2, 1);   // q_continue's gradient stays 0 (no_ACT_continue)
   fill(a.dh, 0, N);

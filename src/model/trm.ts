@@ -5,48 +5,51 @@
  * token-mixing MLP with a sequence-axis norm (mlp_t) or RoPE attention with a hidden-axis norm.
  * Not here: the embedding, heads and loss (step.ts), halting and the carry policy (training).
  */
-import { add, add3, copy, type F32T, rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward, sizeOf } from '../kernels/core.js';
+import { add, add3, copy, type F32T, fill, rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward, sizeOf } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward } from '../nn/mlp.js';
 import { type TokenMixerActs, type TokenMixerScratch, tokenMixerBackward, tokenMixerForward } from '../nn/token-mixer.js';
-import type { BlockActs, NetActs, StepActs } from './acts.js';
-import type { TrmConfig } from './config.js';
+import type { BlockActs, BlockScratch, NetActs, StepActs } from './acts.js';
+import type { Dims, TrmConfig } from './config.js';
 import type { BlockWeights, Weights } from './params.js';
 
 // ---- one block --------------------------------------------------------------------------------
 
-function blockForward(c: TrmConfig, a: StepActs, ba: BlockActs, h: F32T, w: BlockWeights): void {
-  const { B, S, D, I, Is, H, hd } = a.d, N = B * S, eps = c.rms_norm_eps;
+function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
+  const { B, S, D, I, Is, H, hd } = d, N = B * S, eps = c.rms_norm_eps;
   if (c.mlp_t) {
-    tokenMixerForward(a.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is);
-    add(a.r, a.r, h, N * D);
-    rmsnormSeqForward(ba.n1, ba.rstd1, a.r, B, S, D, eps);
+    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is);
+    add(s.r, s.r, h, N * D);
+    rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
   } else {
-    attentionForward(a.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, a.rope, { B, S, D, H, hd }, a.mixScratch as AttentionScratch);
-    add(a.r, a.r, h, N * D);
-    rmsnormForward(ba.n1, ba.rstd1, a.r, N, D, eps);
+    attentionForward(s.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, s.rope, { B, S, D, H, hd }, s.mix as AttentionScratch);
+    add(s.r, s.r, h, N * D);
+    rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
-  mlpForward(a.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I);
-  add(a.r, a.r, ba.n1, N * D);
-  rmsnormForward(ba.n2, ba.rstd2, a.r, N, D, eps);
+  mlpForward(s.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I);
+  add(s.r, s.r, ba.n1, N * D);
+  rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
 }
 
-/** In place: dh holds d(block output) on entry, d(block input h) on return. */
-function blockBackward(c: TrmConfig, a: StepActs, ba: BlockActs, h: F32T, w: BlockWeights, g: BlockWeights, dh: F32T): void {
-  const { B, S, D, I, Is, H, hd } = a.d, N = B * S;
-  rmsnormBackward(a.r, dh, ba.n2, ba.rstd2, N, D);
-  copy(a.dn1, a.r, N * D);
-  mlpBackward(a.dn1, g.mlpGateUp, g.mlpDown, a.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, a.mlpScratch);
+/** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */
+function blockBackward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights, g: BlockWeights, dinp: F32T, dout: F32T): void {
+  const { B, S, D, I, Is, H, hd } = d, N = B * S;
+  // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)
+  fill(s.r, 0, N * D);
+  rmsnormBackward(s.r, dout, ba.n2, ba.rstd2, N, D);
+  copy(s.dn1, s.r, N * D);
+  mlpBackward(s.dn1, g.mlpGateUp, g.mlpDown, s.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, s.mlp);
+  // n1 = rms(h + mixer(h)): d(h) += dr + mixer'(dr)
+  fill(s.r, 0, N * D);
+  if (c.mlp_t) rmsnormSeqBackward(s.r, s.dn1, ba.n1, ba.rstd1, B, S, D);
+  else rmsnormBackward(s.r, s.dn1, ba.n1, ba.rstd1, N, D);
+  add(dinp, dinp, s.r, N * D);
   if (c.mlp_t) {
-    rmsnormSeqBackward(a.r, a.dn1, ba.n1, ba.rstd1, B, S, D);
-    copy(dh, a.r, N * D);
-    tokenMixerBackward(dh, g.mlptGateUp!, g.mlptDown!, a.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is,
-      a.mixScratch as TokenMixerScratch);
+    tokenMixerBackward(dinp, g.mlptGateUp!, g.mlptDown!, s.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is,
+      s.mix as TokenMixerScratch);
   } else {
-    rmsnormBackward(a.r, a.dn1, ba.n1, ba.rstd1, N, D);
-    copy(dh, a.r, N * D);
-    attentionBackward(dh, { qkv: g.qkv!, o: g.o! }, a.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, a.rope,
-      { B, S, D, H, hd }, a.mixScratch as AttentionScratch);
+    attentionBackward(dinp, { qkv: g.qkv!, o: g.o! }, s.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, s.rope,
+      { B, S, D, H, hd }, s.mix as AttentionScratch);
   }
 }
 
@@ -56,16 +59,22 @@ function blockBackward(c: TrmConfig, a: StepActs, ba: BlockActs, h: F32T, w: Blo
 export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights): F32T {
   let h = na.inp;
   for (let i = 0; i < c.L_layers; i++) {
-    blockForward(c, a, na.blocks[i], h, w.layers[i]);
+    blockForward(c, a.d, a.block, na.blocks[i], h, w.layers[i]);
     h = na.blocks[i].n2;
   }
   return h;
 }
 
-/** In place: dh holds d(output) on entry, d(na.inp) on return; parameter gradients += into g. */
-export function netBackward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, g: Weights, dh: F32T): void {
+/** dinp (d of na.inp) += from dout (d of the call's output); parameter gradients += into g.
+ *  dinp and dout must be different tensors. */
+export function netBackward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, g: Weights, dinp: F32T, dout: F32T): void {
+  const n = sizeOf(dout);
+  let d = dout;
   for (let i = c.L_layers - 1; i >= 0; i--) {
-    blockBackward(c, a, na.blocks[i], i === 0 ? na.inp : na.blocks[i - 1].n2, w.layers[i], g.layers[i], dh);
+    const into = i === 0 ? dinp : a.dmid[i % 2];
+    if (i > 0) fill(into, 0, n);
+    blockBackward(c, a.d, a.block, na.blocks[i], i === 0 ? na.inp : na.blocks[i - 1].n2, w.layers[i], g.layers[i], into, d);
+    d = into;
   }
 }
 
@@ -95,10 +104,13 @@ export function deepRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y:
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the
  *  carry that entered the recursion is detached, so its gradient is dropped). */
 export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: Weights): void {
-  const n = c.L_cycles, dh = a.dh;
-  netBackward(c, a, a.calls[n], w, g, dh);           // dh = d(y + z_n): its z part flows on
-  for (let i = n - 1; i >= 0; i--) {
-    netBackward(c, a, a.calls[i], w, g, dh);         // dh = d(z_i + (y + x)) = dz_i = d(y + x)
-    if (i === n - 1) copy(a.dx, dh, sizeOf(dh)); else add(a.dx, a.dx, dh, sizeOf(dh));
+  const n = c.L_cycles, size = sizeOf(a.dh);
+  let dout = a.dh, dinp = a.dh2;
+  fill(a.dx, 0, size);
+  for (let i = n; i >= 0; i--) {
+    fill(dinp, 0, size);
+    netBackward(c, a, a.calls[i], w, g, dinp, dout);   // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i
+    if (i < n) add(a.dx, a.dx, dinp, size);            // the z-updates' (y + x) part is d(x)
+    [dout, dinp] = [dinp, dout];                        // d(z_i) = d(inp_i) flows into call i-1
   }
 }

@@ -5,7 +5,7 @@
  * form over positions 0..S-1 (prefix included). q, k, v are kept as (B, S, H, hd); each batch
  * item's heads are one strided batched GEMM (lda = H*hd, strideA = hd).
  */
-import { copy2d, type F32T, gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward, upload, view } from '../kernels/core.js';
+import { copy2d, type F32T, fill, gemm, ropeBackward, ropeForward, softmaxBackward, softmaxForward, upload, view } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface RopeTables {
@@ -64,11 +64,9 @@ function splitQkv(q: F32T, k: F32T, v: F32T, qkv: F32T, N: number, E: number): v
   copy2d(v, block(2), N, E, E, 3 * E);
 }
 
-function mergeQkv(qkv: F32T, q: F32T, k: F32T, v: F32T, N: number, E: number): void {
-  const block = (j: number) => view(qkv, j * E, (N - 1) * 3 * E + E);
-  copy2d(block(0), q, N, E, 3 * E, E);
-  copy2d(block(1), k, N, E, 3 * E, E);
-  copy2d(block(2), v, N, E, 3 * E, E);
+/** One of q, k, v into its column block j of qkv (B*S rows of 3E). */
+function mergeQkv(qkv: F32T, j: number, t: F32T, N: number, E: number): void {
+  copy2d(view(qkv, j * E, (N - 1) * 3 * E + E), t, N, E, 3 * E, E);
 }
 
 /** Item b of a (B, ...) tensor whose items hold `per` elements. */
@@ -102,7 +100,7 @@ export function attentionForward(out: F32T, acts: AttentionActs, inp: F32T, w: A
 export function attentionBackward(dinp: F32T, g: AttentionWeights, dout: F32T, acts: AttentionActs, inp: F32T, w: AttentionWeights,
   rope: RopeTables | null, z: AttentionSizes, s: AttentionScratch): void {
   const { B, S, D, H, hd } = z, N = B * S, E = H * hd, SS = S * S, scale = 1 / Math.sqrt(hd);
-  linearBackward(s.dctx, g.o, dout, acts.ctx, w.o, N, E, D, 0);
+  linearBackward(s.dctx, g.o, dout, acts.ctx, w.o, N, E, D, true);
   for (let b = 0; b < B; b++) {
     const dctx = item(s.dctx, b, S * E), att = item(acts.att, b, H * SS);
     // datt = dctx v^T ; dv = att^T dctx
@@ -111,6 +109,7 @@ export function attentionBackward(dinp: F32T, g: AttentionWeights, dout: F32T, a
     gemm({ A: att, B: dctx, C: item(s.dv, b, S * E), M: S, N: hd, K: S, transA: true,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
   }
+  fill(s.scores, 0, B * H * SS);
   softmaxBackward(s.scores, s.datt, acts.att, B * H * S, S);
   for (let b = 0; b < B; b++) {
     const ds = item(s.scores, b, H * SS);
@@ -120,10 +119,14 @@ export function attentionBackward(dinp: F32T, g: AttentionWeights, dout: F32T, a
     gemm({ A: ds, B: item(acts.q, b, S * E), C: item(s.dk, b, S * E), M: S, N: hd, K: S, transA: true, alpha: scale,
       ldb: E, ldc: E, batch: H, strideA: SS, strideB: hd, strideC: hd });
   }
-  if (rope) {
-    ropeBackward(s.dq, s.dq, rope.cos, rope.sin, B, S, H, hd);
-    ropeBackward(s.dk, s.dk, rope.cos, rope.sin, B, S, H, hd);
+  // d(pre-RoPE q, k) = R^T dq, R^T dk, through dctx (free by now) as the kernel's fresh output
+  for (const [j, d] of [[0, s.dq], [1, s.dk]] as const) {
+    if (rope) {
+      fill(s.dctx, 0, N * E);
+      ropeBackward(s.dctx, d, rope.cos, rope.sin, B, S, H, hd);
+      mergeQkv(s.qkv, j, s.dctx, N, E);
+    } else mergeQkv(s.qkv, j, d, N, E);
   }
-  mergeQkv(s.qkv, s.dq, s.dk, s.dv, N, E);
-  linearBackward(dinp, g.qkv, s.qkv, inp, w.qkv, N, D, 3 * E, 1);
+  mergeQkv(s.qkv, 2, s.dv, N, E);
+  linearBackward(dinp, g.qkv, s.qkv, inp, w.qkv, N, D, 3 * E);
 }

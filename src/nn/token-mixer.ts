@@ -5,7 +5,7 @@
  * (strideA = 0); SwiGLU then sees each item as one row [gate block (Is*D) | up block (Is*D)];
  * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
  */
-import { type F32T, gemm, swigluBackward, swigluForward, transpose } from '../kernels/core.js';
+import { type F32T, fill, gemm, swigluBackward, swigluForward, transpose } from '../kernels/core.js';
 
 export interface TokenMixerActs {
   gateUp: F32T; // (B, 2Is, D)
@@ -36,6 +36,7 @@ export function tokenMixerBackward(dinp: F32T, dwGateUp: F32T, dwDown: F32T, dou
   transpose(s.wDownT, wDown, S, Is);
   transpose(s.wGateUpT, wGateUp, 2 * Is, S);
   gemm({ A: s.wDownT, B: dout, C: s.dh, M: Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: Is * D });
+  fill(s.dgateUp, 0, B * 2 * Is * D);
   swigluBackward(s.dgateUp, s.dh, acts.gateUp, B, Is * D);
   // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
   gemm({ A: s.dgateUp, B: inp, C: dwGateUp, M: 2 * Is, N: S, K: D, transB: true, batch: B, strideA: 2 * Is * D, strideB: S * D, strideC: 0, beta: 1 });

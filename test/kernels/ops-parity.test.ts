@@ -40,6 +40,23 @@ describe('kernel coverage', () => {
   });
 });
 
+describe('the gradient rule', () => {
+  // every backward kernel adds into the gradient it produces (kernels/backend.ts)
+  const backward = cases.filter(c => c.name.endsWith('Backward'));
+  it.each(backward)('$name adds into its gradient output', c => {
+    for (const k of [refBackend, ...(nativeBackend ? [nativeBackend] : [])]) {
+      const plain = c.args(), base = c.args(), out = c.out[0];
+      (plain[out] as Float32Array).fill(0);
+      const start = Float32Array.from(base[out] as Float32Array, (_, i) => Math.sin(i));
+      (base[out] as Float32Array).set(start);
+      (k[c.name] as (...x: unknown[]) => void).apply(k, plain);
+      (k[c.name] as (...x: unknown[]) => void).apply(k, base);
+      const want = Array.from(plain[out] as Float32Array, (v, i) => v + start[i]);
+      expect(base[out] as Float32Array).toBeAllclose(want, { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+});
+
 describe.runIf(nativeBackend)('native vs ref, and native threads', () => {
   const threads0 = addon?.info().threads ?? 1;
   afterAll(() => setThreads(threads0));

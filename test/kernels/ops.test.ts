@@ -140,7 +140,7 @@ describe.each(backends)('ops on $label', ({ setup }) => {
   it.each([[1, 1], [7, 97], [97, 7], [3, 513], [2, 1]])('rmsnorm N=%i D=%i: forward and backward vs float64', (N, D) => {
     setup();
     const eps = 1e-5, x = randn(N * D, N * 31 + D, 2), dy = randn(N * D, N + D * 7);
-    const out = new Float32Array(N * D), rstd = new Float32Array(N), dx = new Float32Array(N * D).fill(NaN);
+    const out = new Float32Array(N * D), rstd = new Float32Array(N), g0 = randn(N * D, 5), dx = g0.slice();  // backward adds into dx
     K.rmsnormForward(out, rstd, x, N, D, eps);
     const { y, r } = rms64(x, N, D, eps);
     expect(out).toBeAllclose(y, { rtol: 1e-5, atol: 1e-6 });
@@ -150,7 +150,7 @@ describe.each(backends)('ops on $label', ({ setup }) => {
     for (let i = 0; i < N; i++) {
       let m = 0;
       for (let d = 0; d < D; d++) m += dy[i * D + d] * y[i * D + d] / D;
-      for (let d = 0; d < D; d++) want[i * D + d] = r[i] * (dy[i * D + d] - y[i * D + d] * m);
+      for (let d = 0; d < D; d++) want[i * D + d] = g0[i * D + d] + r[i] * (dy[i * D + d] - y[i * D + d] * m);
     }
     expect(dx).toBeAllclose(want, { rtol: 1e-4, atol: 1e-5 });
   });
@@ -196,15 +196,15 @@ describe.each(backends)('ops on $label', ({ setup }) => {
   it.each([[1, 1], [7, 97], [97, 7], [2, 513]])('swiglu N=%i H=%i: forward and backward vs float64', (N, H) => {
     setup();
     const gu = randn(2 * N * H, N + 11 * H, 4), dy = randn(N * H, N + H);
-    const out = new Float32Array(N * H), dgu = new Float32Array(2 * N * H).fill(NaN);
+    const out = new Float32Array(N * H), g0 = randn(2 * N * H, 6), dgu = g0.slice();  // backward adds into dgu
     K.swigluForward(out, gu, N, H);
     expect(out).toBeAllclose(swiglu64(gu, N, H), { rtol: 1e-5, atol: 1e-6 });
     K.swigluBackward(dgu, dy, gu, N, H);
     const want = new Float64Array(2 * N * H);
     for (let i = 0; i < N; i++) for (let h = 0; h < H; h++) {
       const g = gu[i * 2 * H + h], u = gu[i * 2 * H + H + h], sg = sigmoid(g), d = dy[i * H + h];
-      want[i * 2 * H + h] = d * u * (sg + g * sg * (1 - sg));
-      want[i * 2 * H + H + h] = d * g * sg;
+      want[i * 2 * H + h] = g0[i * 2 * H + h] + d * u * (sg + g * sg * (1 - sg));
+      want[i * 2 * H + H + h] = g0[i * 2 * H + H + h] + d * g * sg;
     }
     expect(dgu).toBeAllclose(want, { rtol: 1e-4, atol: 1e-5 });
   });
@@ -280,7 +280,7 @@ describe.each(backends)('ops on $label', ({ setup }) => {
   });
 
   // ---- RoPE ------------------------------------------------------------------------------------
-  it.each([[1, 1, 1, 2], [2, 7, 3, 8], [1, 97, 2, 6], [1, 5, 1, 514]])('rope B=%i S=%i H=%i Dh=%i: forward, backward, in place', (B, S, H, Dh) => {
+  it.each([[1, 1, 1, 2], [2, 7, 3, 8], [1, 97, 2, 6], [1, 5, 1, 514]])('rope B=%i S=%i H=%i Dh=%i: forward in place, backward adding', (B, S, H, Dh) => {
     setup();
     const n = B * S * H * Dh, x = randn(n, n + 1), dy = randn(n, n + 2);
     const cos = randn(S * Dh, S + 3), sin = randn(S * Dh, S + 4);  // arbitrary tables test the exact indexing
@@ -297,9 +297,9 @@ describe.each(backends)('ops on $label', ({ setup }) => {
     const inplace = x.slice();
     K.ropeForward(inplace, inplace, cos, sin, B, S, H, Dh);
     expect(inplace).toBeAllclose(out, { rtol: 0, atol: 0 });
-    const back = dy.slice();
-    K.ropeBackward(back, back, cos, sin, B, S, H, Dh);
-    expect(back).toBeAllclose(dx, { rtol: 0, atol: 0 });
+    const base = randn(n, n + 5), back = base.slice();   // the backward adds into its output
+    K.ropeBackward(back, dy, cos, sin, B, S, H, Dh);
+    expect(back).toBeAllclose(Array.from(base, (v, i) => v + dx[i]), { rtol: 1e-6, atol: 1e-6 });
   });
 
   it('rope with the official tables preserves norms and backward undoes forward', () => {

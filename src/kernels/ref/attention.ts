@@ -18,7 +18,7 @@ export function softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, V: nu
   for (let i = 0; i < N; i++) {
     let dot = 0;
     for (let j = 0; j < V; j++) dot += dout[i * V + j] * out[i * V + j];
-    for (let j = 0; j < V; j++) dinp[i * V + j] = out[i * V + j] * (dout[i * V + j] - dot);
+    for (let j = 0; j < V; j++) dinp[i * V + j] += out[i * V + j] * (dout[i * V + j] - dot);
   }
 }
 
@@ -28,8 +28,13 @@ function rope(out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: n
     const o = r * Dh, c = Math.floor(r / H) % S * Dh;
     for (let i = 0; i < half; i++) {
       const x1 = inp[o + i], x2 = inp[o + i + half];
-      out[o + i] = transpose ? x1 * cos[c + i] + x2 * sin[c + i + half] : x1 * cos[c + i] - x2 * sin[c + i];
-      out[o + i + half] = transpose ? x2 * cos[c + i + half] - x1 * sin[c + i] : x2 * cos[c + i + half] + x1 * sin[c + i + half];
+      if (transpose) {   // the backward: R^T dout, added into dinp
+        out[o + i] += x1 * cos[c + i] + x2 * sin[c + i + half];
+        out[o + i + half] += x2 * cos[c + i + half] - x1 * sin[c + i];
+      } else {
+        out[o + i] = x1 * cos[c + i] - x2 * sin[c + i];
+        out[o + i + half] = x2 * cos[c + i + half] + x1 * sin[c + i + half];
+      }
     }
   }
 }

@@ -26,11 +26,11 @@ export function stablemaxCeBackward(dlogits: F32, dloss: F32, logits: F32, label
   checkIndices('stablemaxCeBackward', 'labels', labels, N, V, ignoreIndex);
   for (let i = 0; i < N; i++) {
     const l = labels[i];
-    if (l === ignoreIndex) { dlogits.fill(0, i * V, (i + 1) * V); continue; }
+    if (l === ignoreIndex) continue;
     const c = dloss[i] / rowSum(logits, i, V);
-    for (let j = 0; j < V; j++) dlogits[i * V + j] = c * ds(logits[i * V + j]);
+    for (let j = 0; j < V; j++) if (j !== l) dlogits[i * V + j] += c * ds(logits[i * V + j]);
     const xl = logits[i * V + l];
-    dlogits[i * V + l] = c * ds(xl) - dloss[i] * ds(xl) / s(xl);
+    dlogits[i * V + l] += c * ds(xl) - dloss[i] * ds(xl) / s(xl);
   }
 }
 
@@ -45,7 +45,7 @@ export function bceLogitsBackward(dlogits: F32, dloss: F32, logits: F32, targets
   for (let i = 0; i < N; i++) {
     const x = logits[i], e = Math.exp(-Math.abs(x));
     const sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
-    dlogits[i] = dloss[i] * (sig - targets[i]);
+    dlogits[i] += dloss[i] * (sig - targets[i]);
   }
 }
 

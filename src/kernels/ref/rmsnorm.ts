@@ -20,7 +20,7 @@ export function rmsnormBackward(dinp: F32, dout: F32, out: F32, rstd: F32, N: nu
     let dot = 0;
     for (let d = 0; d < D; d++) dot += dout[i * D + d] * out[i * D + d];
     const mean = dot / D;
-    for (let d = 0; d < D; d++) dinp[i * D + d] = rstd[i] * (dout[i * D + d] - out[i * D + d] * mean);
+    for (let d = 0; d < D; d++) dinp[i * D + d] += rstd[i] * (dout[i * D + d] - out[i * D + d] * mean);
   }
 }
 
@@ -42,7 +42,7 @@ export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B:
     const mean = dot / S, r = rstd[b * D + d];
     for (let s = 0; s < S; s++) {
       const k = (b * S + s) * D + d;
-      dinp[k] = r * (dout[k] - out[k] * mean);
+      dinp[k] += r * (dout[k] - out[k] * mean);
     }
   }
 }
