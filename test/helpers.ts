@@ -16,3 +16,6 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
 }
+
+/** A tensor as its host typed array (tests run on host devices, where this is the same memory). */
+export { readSync as host } from '../src/kernels/core.js';

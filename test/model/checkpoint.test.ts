@@ -5,10 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeSafetensors, type WriteTensor } from '../../src/io/safetensors.js';
 import { loadWeights, saveWeights } from '../../src/io/weights.js';
-import { createParams, presets, resolveConfig, stateDict } from '../../src/model/index.js';
+import type { F32T } from '../../src/kernels/core.js';
+import { createParams, hostWeightsSync, presets, resolveConfig, stateDict } from '../../src/model/index.js';
+import { host } from '../helpers.js';
 
 const c = resolveConfig({ ...presets.sudokuMlp, hidden_size: 32, puzzle_emb_ndim: 32, seq_len: 9, vocab_size: 5 });
-const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+const same = (ta: F32T, tb: F32T) => {
+  const a = host(ta), b = host(tb);
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+};
 
 describe('checkpoints', () => {
   it('round-trip, plain and prefixed keys', () => {
@@ -23,7 +28,7 @@ describe('checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-ck-'));
     const w = createParams(c, 3);   // H_init/L_init are already bf16-representable
     const t = new Map<string, WriteTensor>();
-    for (const [k, v] of stateDict(w, true)) t.set(k, { shape: v.shape, data: v.data, bf16: k.endsWith('_init') });
+    for (const [k, v] of stateDict(hostWeightsSync(w), true)) t.set(k, { shape: v.shape, data: v.data, bf16: k.endsWith('_init') });
     writeSafetensors(join(dir, 'off.safetensors'), t);
     expect(same(loadWeights(join(dir, 'off.safetensors'), c).data, w.data)).toBe(true);
   });

@@ -6,14 +6,14 @@
  * are compared with central differences of the (fp32 model, float64-summed) loss.
  */
 import { describe, expect, it } from 'vitest';
-import { allocActs, allocCarry, createParams, resolveConfig, stepLosses, supervisionStep, weightsView, type Batch, type Carry, type TrmConfig } from '../../src/model/index.js';
-import { randn, rng } from '../helpers.js';
+import { allocActs, allocCarry, createParams, hostWeightsSync, resolveConfig, stepLosses, supervisionStep, weightsView, type Batch, type Carry, type TrmConfig } from '../../src/model/index.js';
+import { host, randn, rng } from '../helpers.js';
 
 function check(c: TrmConfig, B: number): void {
-  const w = createParams(c, 5);
-  w.qHeadW.set(randn(w.qHeadW.length, 1, 0.3));
-  w.qHeadB.set([0.3, -0.2]);
-  w.puzzleEmb!.set(randn(w.puzzleEmb!.length, 2, 0.3));
+  const w = createParams(c, 5), hw = hostWeightsSync(w);
+  hw.qHeadW.set(randn(hw.qHeadW.length, 1, 0.3));
+  hw.qHeadB.set([0.3, -0.2]);
+  hw.puzzleEmb!.set(randn(hw.puzzleEmb!.length, 2, 0.3));
   const a = allocActs(c, B);
   const { S, D, L, V } = a.d;
   const r = rng(9);
@@ -31,16 +31,16 @@ function check(c: TrmConfig, B: number): void {
   const carry1 = carryOf(y0.slice(), z0.slice());
   supervisionStep({ ...c, H_cycles: c.H_cycles - 1 }, w, a, carry1, batch, null);
   const loss = (): number => {
-    const carry = carryOf((carry1.y as Float32Array).slice(), (carry1.z as Float32Array).slice());
+    const carry = carryOf(host(carry1.y).slice(), host(carry1.z).slice());
     return stepLosses(supervisionStep({ ...c, H_cycles: 1 }, w, a, carry, batch, null)).loss * scale;
   };
-  const g = weightsView(c);
+  const g = weightsView(c), hg = hostWeightsSync(g);
   supervisionStep(c, w, a, carryOf(y0.slice(), z0.slice()), batch, g, scale);
-  const seq0 = Array.from(a.seqCorrect);
+  const seq0 = Array.from(host(a.seqCorrect));
   const h = 2e-3;
   let worst = 0;
   for (const e of g.spec) {
-    const p = w.byName.get(e.name)!, gr = g.byName.get(e.name)!;
+    const p = hw.byName.get(e.name)!, gr = hg.byName.get(e.name)!;
     if (e.name === 'inner.H_init' || e.name === 'inner.L_init') {   // fixed buffers: no gradient
       expect(gr.every(v => v === 0)).toBe(true);
       continue;
@@ -54,7 +54,7 @@ function check(c: TrmConfig, B: number): void {
       p[i] = old + h; const lp = loss();
       p[i] = old - h; const lm = loss();
       p[i] = old;
-      if (Array.from(a.seqCorrect).some((v, k) => v !== seq0[k])) continue;   // argmax flipped: loss not smooth here
+      if (Array.from(host(a.seqCorrect)).some((v, k) => v !== seq0[k])) continue;   // argmax flipped: loss not smooth here
       const fd = (lp - lm) / (2 * h);
       const err = Math.abs(fd - gr[i]) / (Math.abs(gr[i]) + 0.05 * gmax + 1e-4);
       worst = Math.max(worst, err);

@@ -1,7 +1,7 @@
 /** Config validation, official parameter names/shapes/counts, initialisation statistics, state_dict mapping. */
 import { describe, expect, it } from 'vitest';
 import { dims, presets, resolveConfig, swigluInner } from '../../src/model/config.js';
-import { OFFICIAL_PREFIX, createParams, loadStateDict, paramCount, paramSpec, stateDict, weightsView } from '../../src/model/params.js';
+import { OFFICIAL_PREFIX, createParams, hostWeightsSync, loadStateDict, paramCount, paramSpec, stateDict, weightsView } from '../../src/model/params.js';
 import { TrmError } from '../../src/errors.js';
 
 describe('config', () => {
@@ -50,7 +50,7 @@ describe('parameters', () => {
   });
   it('initialise as the official code', () => {
     const c = resolveConfig(presets.sudokuMlp);
-    const w = createParams(c, 3);
+    const w = hostWeightsSync(createParams(c, 3));
     const std = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
     const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const gu = w.layers[0].mlpGateUp;
@@ -64,12 +64,12 @@ describe('parameters', () => {
     expect(maxAbs(w.qHeadW)).toBe(0);
     expect(maxAbs(w.puzzleEmb!)).toBe(0);
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
-    expect(same(createParams(c, 3).data, w.data)).toBe(true);
-    expect(same(createParams(c, 4).data, w.data)).toBe(false);
+    expect(same(hostWeightsSync(createParams(c, 3)).data, w.data)).toBe(true);
+    expect(same(hostWeightsSync(createParams(c, 4)).data, w.data)).toBe(false);
   });
   it('round-trip through a state_dict, accepting the official prefix, naming bad tensors', () => {
     const c = resolveConfig({ ...presets.sudokuAtt, hidden_size: 64, num_heads: 2, puzzle_emb_ndim: 64 });
-    const a = createParams(c, 1), b = weightsView(c);
+    const a = hostWeightsSync(createParams(c, 1)), b = hostWeightsSync(weightsView(c));
     loadStateDict(b, stateDict(a, true));
     expect(b.data.every((v, i) => v === a.data[i])).toBe(true);
     const sd = stateDict(a);

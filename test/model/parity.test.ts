@@ -10,6 +10,7 @@ import { readSafetensors, toF32, toI32, type Tensor } from '../../src/io/safeten
 import { nativeBackend, useBackend } from '../../src/kernels/index.js';
 import { loadWeights } from '../../src/io/weights.js';
 import { allocActs, resolveConfig, startCarry, stepLosses, supervisionStep, weightsView, type TrmConfig, type Weights } from '../../src/model/index.js';
+import { host } from '../helpers.js';
 const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) => startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
 
 
@@ -46,25 +47,25 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
       // step 1 from the initial carry (H_init, L_init)
       const carry = initialCarry(c, w, B, S);
       const r1 = supervisionStep(c, w, a, carry, batch, null);
-      close('step1.y', carry.y, F('step1.y'));
-      close('step1.z', carry.z, F('step1.z'));
+      close('step1.y', host(carry.y), F('step1.y'));
+      close('step1.z', host(carry.z), F('step1.z'));
       expect(stepLosses(r1).loss).toBeCloseTo(F('step1.loss')[0], 4);
 
       // step 2 from torch's step-1 carry, with gradients of the batch-summed loss
-      carry.y.set(F('step1.y')); carry.z.set(F('step1.z'));
+      host(carry.y).set(F('step1.y')); host(carry.z).set(F('step1.z'));
       const g = weightsView(c);
-      const r = supervisionStep(c, w, a, carry, batch, g, 1);
-      close('logits', r.logits, F('out.logits'));
-      close('q_halt', Array.from({ length: B }, (_, b) => r.q[2 * b]), F('out.q_halt'));
-      close('q_continue', Array.from({ length: B }, (_, b) => r.q[2 * b + 1]), F('out.q_continue'));
-      close('y', carry.y, F('out.y'));
-      close('z', carry.z, F('out.z'));
-      close('x', a.x, F('out.x'));
+      const r = supervisionStep(c, w, a, carry, batch, g, 1), q = host(r.q);
+      close('logits', host(r.logits), F('out.logits'));
+      close('q_halt', Array.from({ length: B }, (_, b) => q[2 * b]), F('out.q_halt'));
+      close('q_continue', Array.from({ length: B }, (_, b) => q[2 * b + 1]), F('out.q_continue'));
+      close('y', host(carry.y), F('out.y'));
+      close('z', host(carry.z), F('out.z'));
+      close('x', host(a.x), F('out.x'));
       const l = stepLosses(r);
       close('loss', [l.loss, l.lmLoss, l.qHaltLoss], [F('out.loss')[0], F('out.lm_loss')[0], F('out.q_halt_loss')[0]]);
-      expect(Array.from(r.seqCorrect)).toEqual(Array.from(toI32(T('out.seq_is_correct'))));
-      expect(Array.from(r.preds)).toEqual(Array.from(toI32(T('out.preds'))));
-      expect(r.seqCorrect[0]).toBe(1);
+      expect(Array.from(host(r.seqCorrect))).toEqual(Array.from(toI32(T('out.seq_is_correct'))));
+      expect(Array.from(host(r.preds))).toEqual(Array.from(toI32(T('out.preds'))));
+      expect(host(r.seqCorrect)[0]).toBe(1);
 
       // every parameter gradient, and the puzzle-embedding rows (summed per id)
       let checked = 0;
@@ -72,7 +73,7 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
         const key = e.name === 'inner.puzzle_emb.weights' ? 'grad.inner.puzzle_emb.weights' : `grad.${e.name}`;
         if (!file.tensors.has(key)) { expect(e.trainable, `gradient ${key} missing from the fixture`).toBe(false); continue; }
         const got = g.byName.get(e.name)!, want = F(key);
-        const { diff, scale } = maxDiff(got, want);
+        const { diff, scale } = maxDiff(host(got), want);
         report.push(`${key} ${(diff / (scale || 1)).toExponential(2)} rel`);
         expect(diff, `${key}: max diff ${diff} vs scale ${scale}`).toBeLessThanOrEqual(1e-4 * scale + 1e-7);
         checked++;

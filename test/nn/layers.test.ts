@@ -98,7 +98,7 @@ describe('attention with RoPE', () => {
       const proj = (t: number, j: number) => { let a = 0; for (let k = 0; k < D; k++) a += wqkv[j * D + k] * x[(b * S + t) * D + k]; return a; };
       const ctx = new Float64Array(S * E);
       for (let h = 0; h < H; h++) {
-        const q = [], k = [], v = [];
+        const q: number[][] = [], k: number[][] = [], v: number[][] = [];
         for (let t = 0; t < S; t++) {
           const qt = [], kt = [], vt = [];
           for (let i = 0; i < hd; i++) { qt.push(proj(t, h * hd + i)); kt.push(proj(t, E + h * hd + i)); vt.push(proj(t, 2 * E + h * hd + i)); }

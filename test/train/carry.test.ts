@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createParams, resolveConfig } from '../../src/model/index.js';
 import { fillHalted, newTrainCarry, updateHalting } from '../../src/train/carry.js';
 import { newBatch } from '../../src/train/data.js';
+import { host } from '../helpers.js';
 
 const c = resolveConfig({ hidden_size: 8, num_heads: 2, puzzle_emb_ndim: 8, puzzle_emb_len: 1, seq_len: 4, vocab_size: 6, halt_max_steps: 4 });
 const w = createParams(c, 1);
@@ -20,15 +21,15 @@ describe('training carry', () => {
     fillHalted(tc, fresh(1), w, D);
     expect([...tc.batch.inputs]).toEqual([...fresh(1).inputs]);
     for (let p = 0; p < B * S; p++) {
-      expect([...tc.y.subarray(p * D, (p + 1) * D)]).toEqual([...w.Hinit]);
-      expect([...tc.z.subarray(p * D, (p + 1) * D)]).toEqual([...w.Linit]);
+      expect([...host(tc.y).subarray(p * D, (p + 1) * D)]).toEqual([...host(w.Hinit)]);
+      expect([...host(tc.z).subarray(p * D, (p + 1) * D)]).toEqual([...host(w.Linit)]);
     }
   });
 
   it('a non-halted slot keeps its sample, steps and (y, z); only halted slots take the new sample', () => {
     const tc = newTrainCarry(B, L, S, D);
     fillHalted(tc, fresh(1), w, D);
-    tc.y.fill(7); tc.z.fill(8);
+    host(tc.y).fill(7); host(tc.z).fill(8);
     tc.steps.set([2, 3, 1]);
     tc.halted.set([0, 1, 0]);
     fillHalted(tc, fresh(2), w, D);
@@ -38,10 +39,10 @@ describe('training carry', () => {
     expect(tc.batch.inputs[2 * L]).toBe(12);
     expect([...tc.batch.puzzleIds]).toEqual([1, 2, 1]);
     expect([...tc.steps]).toEqual([2, 0, 1]);
-    expect(tc.y[0]).toBe(7);
-    expect(tc.y[2 * S * D]).toBe(7);
-    expect([...tc.y.subarray(S * D, S * D + D)]).toEqual([...w.Hinit]);
-    expect([...tc.z.subarray(S * D, S * D + D)]).toEqual([...w.Linit]);
+    expect(host(tc.y)[0]).toBe(7);
+    expect(host(tc.y)[2 * S * D]).toBe(7);
+    expect([...host(tc.y).subarray(S * D, S * D + D)]).toEqual([...host(w.Hinit)]);
+    expect([...host(tc.z).subarray(S * D, S * D + D)]).toEqual([...host(w.Linit)]);
   });
 
   it('halts at N_sup, or on q_halt > 0 in training only', () => {

@@ -12,6 +12,7 @@ import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js'
 import { createWorkspace, train, trainStep } from '../../src/train/loop.js';
 import { curriculumDepth, drawAround, expectedCompute, stepDepth, supervisionWeights } from '../../src/train/recursion.js';
 import { createTrainState } from '../../src/train/state.js';
+import { host } from '../helpers.js';
 import { makeSudoku4, type Sudoku4 } from './fixture.js';
 
 let d: Sudoku4;
@@ -79,7 +80,7 @@ describe('supervision weighting', () => {
     const grad = (sw: number[]) => {
       const g = weightsView(c);
       supervisionStep(c, w, a, initialCarry(c, w, 2, a.d.S), batch, g, 0.5, Float32Array.from(sw));
-      return g.data;
+      return host(g.data);
     };
     const g0 = grad([1, 0]), g1 = grad([0, 1]), gw = grad([0.7, 0.49]);
     let err = 0, scale = 0;

@@ -9,6 +9,7 @@ import { loadModel, loadTrainState, saveCheckpoint } from '../../src/train/check
 import { evaluate } from '../../src/train/evaluate.js';
 import { createWorkspace, evalWeights, type LogRecord, train } from '../../src/train/loop.js';
 import { createTrainState, type TrainState } from '../../src/train/state.js';
+import { host } from '../helpers.js';
 import { makeSudoku4, type Sudoku4 } from './fixture.js';
 
 let d: Sudoku4;
@@ -67,8 +68,8 @@ describe('training loop', () => {
     const st = createTrainState(tiny({ steps: 4 }), d.train.meta);
     const ws = createWorkspace(st, d.train);
     await train(st, ws, { stopRequested: () => st.step === 2 });
-    st.params.lmHead[0] = NaN;
-    const snapshot = st.params.data.slice();
+    host(st.params.lmHead)[0] = NaN;
+    const snapshot = host(st.params.data).slice();
     st.config.steps = 4;
     await expect(train(st, ws)).rejects.toThrow(/step 3: loss is NaN/);
     expect(st.step).toBe(2);
