@@ -112,7 +112,10 @@ export async function testTimeScaling(c: TrmConfig, w: Weights, split: DatasetSp
     o.onProgress?.(start + n, total);
   }
   const d = Math.max(1, total), rows: ScalingRow[] = [];
-  combos.forEach(([aggregator, k], ci) => nsups.forEach((nsup, si) =>
-    rows.push({ aggregator, k, nsup, exact_acc: exact[ci * nsups.length + si] / d, token_acc: token[ci * nsups.length + si] / d })));
+  combos.forEach(([aggregator, k], ci) => {
+    nsups.forEach((nsup, si) => {
+      rows.push({ aggregator, k, nsup, exact_acc: exact[ci * nsups.length + si] / d, token_acc: token[ci * nsups.length + si] / d });
+    });
+  });
   return { examples: total, nsup: nsups, k: ks, aggregators: o.aggregators, rows, seconds: (performance.now() - t0) / 1000 };
 }
