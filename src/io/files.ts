@@ -84,7 +84,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: { mk
 
 /** Append one line (a trailing newline is added) to `path`, with the one write error. */
 export function appendLine(path: string, line: string): void {
-  withWrite(path, () => appendFileSync(path, line.endsWith('\n') ? line : line + '\n'));
+  const text = line.endsWith('\n') ? line : line + '\n';
+  failpoint('append', () => appendFileSync(path, text.slice(0, text.length >> 1)));   // a torn write, as a full disk leaves
+  withWrite(path, () => appendFileSync(path, text));
 }
 
 // ---- lock --------------------------------------------------------------------------------------
@@ -175,4 +177,28 @@ function makeLock(file: string, tookOver: LockInfo | null): DirLock {
       if (held && held.pid === process.pid) { try { rmSync(file, { force: true }); } catch { /* best effort */ } }
     },
   };
+}
+
+// ---- fault injection (tests) ---------------------------------------------------------------------
+
+const hits = new Map<string, number>();
+
+/**
+ * A named crash point for the fault-injection tests: with `TRM_FAULT=NAME@N` in the environment
+ * the process kills itself with SIGKILL the N-th time it reaches `failpoint(NAME)` (after `partial`,
+ * e.g. writing half a line). Without TRM_FAULT it does nothing.
+ */
+export function failpoint(name: string, partial?: () => void): void {
+  const spec = process.env.TRM_FAULT;
+  if (!spec) return;
+  for (const part of spec.split(',')) {
+    const [n, at] = part.trim().split('@');
+    if (n !== name) continue;
+    const count = (hits.get(name) ?? 0) + 1;
+    hits.set(name, count);
+    if (count === Number(at ?? 1)) {
+      partial?.();
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
 }

@@ -6,11 +6,14 @@
  *   checkpoint.json          format, step, resolved model + train config, data cursor, metrics
  * RUN/latest names the newest one. The RNG needs no state (data order from (seed, epoch), ACT
  * exploration from (seed, step)). Loading checks every tensor by name and shape.
+ * A crash at any moment of a save leaves RUN/latest naming a complete checkpoint (the new one only
+ * once it is whole); a failed write is one TrmError 'TRM_WRITE' (`cannot write PATH: reason`).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TrmError } from '../errors.js';
-import { readSafetensors, toF32, toI32, type Tensor, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
+import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
+import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { canonicalName, loadStateDict, type NamedTensor, stateDict, type Weights, weightsView } from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
@@ -43,12 +46,8 @@ function bad(msg: string): never {
   throw new TrmError('TRM_BAD_CHECKPOINT', msg);
 }
 
-/** Write a file atomically (temporary name, then rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Write a file atomically (temporary name, then rename); moved to src/io/files.ts, re-exported for its users. */
+export { writeFileAtomic };
 
 function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   const out = new Map<string, WriteTensor>();
@@ -72,31 +71,42 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   return out;
 }
 
-/** Save st under runDir/checkpoints/step_N and point runDir/latest at it; returns the directory. */
+/**
+ * Save st under runDir/checkpoints/step_N and point runDir/latest at it; returns the directory.
+ * The files go to step_N.tmp-PID, which is renamed when whole; `latest` is replaced atomically last.
+ * A checkpoint that `latest` already names is not replaced (same step: nothing was trained since).
+ */
 export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<string, unknown> = {}, data?: string): string {
   const name = `step_${String(st.step).padStart(7, '0')}`;
   const root = join(runDir, 'checkpoints'), dir = join(root, name), tmp = join(root, `${name}.tmp-${process.pid}`);
+  const latest = join(runDir, 'latest');
+  if (existsSync(join(dir, 'checkpoint.json')) && existsSync(latest) && readFileSync(latest, 'utf8').trim() === name) return dir;
+  let writing = tmp;
   try {
     mkdirSync(tmp, { recursive: true });
     const ema = st.ema !== null;
     const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
     const out = new Map<string, WriteTensor>();
     for (const [k, t] of stateDict(evalWeights(st))) out.set(k, { shape: t.shape, data: t.data });
-    writeSafetensors(join(tmp, 'model.safetensors'), out, { format: 'pt', ...modelMeta });
-    writeSafetensors(join(tmp, 'train_state.safetensors'), trainStateTensors(st), { format: 'trm' });
+    writeFileSync(writing = join(tmp, 'model.safetensors'), encodeSafetensors(out, { format: 'pt', ...modelMeta }));
+    failpoint('checkpoint:model');
+    writeFileSync(writing = join(tmp, 'train_state.safetensors'), encodeSafetensors(trainStateTensors(st), { format: 'trm' }));
     const side: Sidecar = {
       format: CHECKPOINT_FORMAT, step: st.step, total_steps: st.totalSteps, model_config: st.model, train_config: st.config,
       weights: ema ? 'ema' : 'raw', cursor: { ...st.cursor }, sums: { ...st.sums }, rng: { kind: 'counter', seed: st.config.seed },
       metrics, data, saved_at: new Date().toISOString(),
     };
-    writeFileSync(join(tmp, 'checkpoint.json'), JSON.stringify(side, null, 2) + '\n');
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    writeFileSync(writing = join(tmp, 'checkpoint.json'), JSON.stringify(side, null, 2) + '\n');
+    failpoint('checkpoint:files');
+    writing = dir;
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });   // a leftover of an attempt that crashed before updating latest
     renameSync(tmp, dir);
-    writeFileAtomic(join(runDir, 'latest'), name + '\n');
+    failpoint('checkpoint:renamed');
+    writing = latest;
+    writeFileAtomic(latest, name + '\n');
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (e instanceof TrmError) throw e;
-    throw new TrmError('TRM_IO', `${dir}: cannot write checkpoint (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* the write error says more */ }
+    throw writeError(writing, e);
   }
   return dir;
 }

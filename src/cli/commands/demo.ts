@@ -15,10 +15,10 @@ import { generateSudokuFile } from '../../data/sudoku/generate-file.js';
 import { createTrainState, evaluate, evalWeights, resolveTrainConfig, solvePuzzle, trainPresets } from '../../train/index.js';
 import { geometry } from '../../data/sudoku/grid.js';
 import { printSolve } from './solve.js';
+import { pct } from '../format.js';
 import { runTraining } from './train.js';
 
 const PRESET = 'cpu-sudoku4';
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -47,8 +47,8 @@ export const demoCommand: Command = {
     console.log(`\n2. before training: ${pct(before.exact_acc)} of held-out puzzles solved, ${pct(before.token_acc)} of cells right`);
 
     console.log(`\n3. training preset ${PRESET} (${trainPresets[PRESET].summary}):`);
-    const run = await runTraining({
-      data, preset: PRESET, out: join(root, 'run'), quiet: true,
+    const run = await runTraining({ preset: PRESET, out: join(root, 'run') }, data, {
+      quiet: true,
       evalLine: (step, e) => `   step ${String(step).padStart(3)}: held-out exact ${pct(e.exact_acc).padStart(6)}, cells ${pct(e.token_acc)}`,
     });
     if (run.stopped) return 130;
