@@ -9,9 +9,9 @@
  * The lock (lockDir) is a file holding the owner's pid and host: a second writer is refused with
  * a message naming that pid; a lock left by a dead process on this host is taken over.
  */
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { TrmError } from '../errors.js';
 
 const REASONS: Record<string, string> = {
@@ -51,9 +51,25 @@ export function withWrite<T>(path: string, fn: () => T): T {
   }
 }
 
-/** `mkdir -p dir`, with the one write error. */
+/**
+ * `mkdir -p dir`, with the one write error. Each missing level is made on its own, so the reason
+ * is the real one (a recursive mkdir reports ENOENT for a read-only parent).
+ */
 export function mkdirp(dir: string): void {
-  withWrite(dir, () => mkdirSync(dir, { recursive: true }));
+  const missing: string[] = [];
+  for (let p = resolve(dir); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(p).isDirectory()) continue;   // made meanwhile
+      throw writeError(dir, e);
+    }
+  }
+  withWrite(dir, () => { if (!statSync(dir).isDirectory()) { const e = new Error('EEXIST') as NodeJS.ErrnoException; e.code = 'EEXIST'; throw e; } });
 }
 
 /**
@@ -119,6 +135,17 @@ function readLock(file: string): LockInfo | null {
   }
 }
 
+/** The live process holding `file` on this host (null: free, stale or another host's). */
+export function lockHolder(file: string): LockInfo | null {
+  const held = readLock(file);
+  return held && held.host === hostname() && held.pid !== process.pid && pidAlive(held.pid) ? held : null;
+}
+
+/** The refusal for a directory whose lock a live process holds. */
+export function lockedError(file: string, held: LockInfo): TrmError {
+  return new TrmError('TRM_LOCKED', `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`);
+}
+
 export interface DirLock {
   file: string;
   /** a lock of a dead process that this one took over (null when the directory was free) */
@@ -147,8 +174,7 @@ export function lockDir(file: string, what = 'trm'): DirLock {
     if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);
     if (held && held.host !== me.host)
       throw new TrmError('TRM_LOCKED', `${file}: the directory is in use by pid ${held.pid} on host ${held.host}${held.what ? ` (${held.what})` : ''} since ${held.started}; if that process is gone, delete ${file}`);
-    if (held && pidAlive(held.pid))
-      throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`);
+    if (held && pidAlive(held.pid)) throw lockedError(file, held);
     // stale: the owner is dead (or the lock is unreadable); replace it through a rename, then make sure we won
     tookOver = held ?? { pid: 0, host: me.host, started: '' };
     const tmp = `${file}.tmp-${process.pid}`;

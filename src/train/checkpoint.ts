@@ -81,9 +81,10 @@ export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<s
   const root = join(runDir, 'checkpoints'), dir = join(root, name), tmp = join(root, `${name}.tmp-${process.pid}`);
   const latest = join(runDir, 'latest');
   if (existsSync(join(dir, 'checkpoint.json')) && existsSync(latest) && readFileSync(latest, 'utf8').trim() === name) return dir;
-  let writing = tmp;
+  let writing = dir;
   try {
     mkdirSync(tmp, { recursive: true });
+    writing = tmp;
     const ema = st.ema !== null;
     const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
     const out = new Map<string, WriteTensor>();

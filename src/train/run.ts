@@ -20,11 +20,11 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readDatasetSplit, type DatasetSplit } from '../data/dataset.js';
 import { TrmError, UsageError } from '../errors.js';
-import { appendLine, failpoint, lockDir, mkdirp, writeFileAtomic, type DirLock } from '../io/files.js';
+import { appendLine, failpoint, lockDir, lockedError, lockHolder, mkdirp, withWrite, writeFileAtomic, type DirLock } from '../io/files.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
 import { paramCount } from '../model/params.js';
-import { findCheckpoint, loadTrainState, saveCheckpoint } from './checkpoint.js';
+import { findCheckpoint, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
 import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -149,15 +149,16 @@ export function checkRunData(d: RunData, model?: TrmConfig): void {
 function removeStaleTemps(runDir: string): string[] {
   const stale: string[] = [];
   const scan = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }   // missing, or not a directory (the save that needs it says so)
+    for (const name of names) {
       const m = /\.tmp(?:-(\d+))?$/.exec(name);
       if (m && Number(m[1]) !== process.pid) stale.push(join(dir, name));
     }
   };
   scan(runDir);
   scan(join(runDir, 'checkpoints'));
-  for (const p of stale) rmSync(p, { recursive: true, force: true });
+  for (const p of stale) withWrite(p, () => rmSync(p, { recursive: true, force: true }));
   return stale;
 }
 
@@ -207,18 +208,31 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   checkRunData(d);
   const over = Array.isArray(config.sets) ? parseSets(config.sets) : (config.sets ?? {});
 
-  // the run directory first: it is locked before anything in it is read or written
+  // the data against the model it will train, then the run directory: locked before anything in it is read or written
   let runDir: string;
   let fresh: TrainConfig | null = null;
   if (config.resume) {
-    runDir = config.out ?? resolve(findCheckpoint(config.resume), '..', '..');
+    const held = lockHolder(join(config.resume, '.lock'));
+    if (held) throw lockedError(join(config.resume, '.lock'), held);   // before its files, which the holder may be writing
+    const dir = findCheckpoint(config.resume);
+    checkRunData(d, readSidecar(dir).model_config);
+    runDir = config.out ?? resolve(dir, '..', '..');
   } else {
     if (!config.config && !config.preset) throw new UsageError(`train: a preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`);
     fresh = config.config ?? resolveTrainConfig(config.preset, over);
+    checkRunData(d, modelConfigFor(fresh, d.train.meta));
     runDir = config.out ?? join('runs', `${config.preset ?? 'run'}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
   }
+  const created = !existsSync(runDir);
   mkdirp(runDir);
-  const lock: DirLock = lockDir(join(runDir, '.lock'), config.resume ? 'trm train --resume' : 'trm train');
+  let lock: DirLock;
+  try {
+    lock = lockDir(join(runDir, '.lock'), config.resume ? 'trm train --resume' : 'trm train');
+  } catch (e) {
+    if (created) rmSync(runDir, { recursive: true, force: true });
+    throw e;
+  }
+  let wrote = false;
   try {
     if (lock.tookOver) warn(`${runDir}: took over the lock of pid ${lock.tookOver.pid || '?'}, which is no longer running (an interrupted run)`);
     const stale = removeStaleTemps(runDir);
@@ -242,6 +256,7 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
     const cfg = st.config;
     if (d.test) checkActsFit(st.model, cfg.eval_batch_size, 'eval_batch_size');
     const compute = expectedCompute(cfg, st.model);
+    wrote = true;
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: dataPath, preset: config.preset, model: st.model, train: cfg, total_steps: st.totalSteps, expected_compute: compute }, null, 2) + '\n');
     const metricsFile = join(runDir, 'metrics.jsonl');
     // a new run starts an empty file (lines of an attempt that never reached a checkpoint go); a resume keeps the lines up to its step
@@ -290,6 +305,10 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
       }
       throw e;
     }
+  } catch (e) {
+    // a new directory that failed before its first file (bad config, no memory...) is not left behind
+    if (created && !wrote) { lock.release(); rmSync(runDir, { recursive: true, force: true }); }
+    throw e;
   } finally {
     lock.release();
   }
