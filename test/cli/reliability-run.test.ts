@@ -168,3 +168,84 @@ describe.runIf(existsSync(main))('trm train: one writer per run directory', () =
     expect(existsSync(join(run, '.lock'))).toBe(false);   // released at the end
   }, 60_000);
 });
+
+/** A copy of the 4x4 dataset with its test split replaced by `test` (or its train split, with `which`). */
+async function variant(name: string, edit: (s: DatasetSplit) => DatasetSplit, which: 'train' | 'test' = 'test'): Promise<string> {
+  const dir = join(root, name);
+  cpSync(d.dir, dir, { recursive: true });
+  await writeDatasetSplit(join(dir, which), edit(which === 'test' ? d.test : d.train));
+  return dir;
+}
+
+describe.runIf(existsSync(main))('trm train: the data is checked before step 1', () => {
+  it('an empty training split is refused at once, naming it (it used to hang)', async () => {
+    const dir = await variant('empty-train', s => ({
+      ...s, meta: { ...s.meta, total_groups: 0 }, inputs: new Uint8Array(0), labels: new Uint8Array(0),
+      puzzleIdentifiers: new Int32Array(0), puzzleIndices: Int32Array.of(0), groupIndices: Int32Array.of(0),
+    }), 'train');
+    const r = trm(['train', '--data', dir, ...tiny, '--out', join(root, 'empty-run')]);
+    expect(r.signal).toBeNull();   // not killed by the timeout
+    oneLineError(r, /^trm: .*empty-train\/train: the training split holds no examples \(0 rows, 0 groups\); rebuild it with 'trm data build'$/);
+    expect(existsSync(join(root, 'empty-run'))).toBe(false);   // nothing left behind
+  });
+
+  it('a test split of another seq_len or vocabulary, or with puzzle ids outside the model, names the file', async () => {
+    const n = d.test.inputs.length / 16;
+    const seq = await variant('test-seq', s => ({ ...s, meta: { ...s.meta, seq_len: 20 }, inputs: new Uint8Array(n * 20).fill(1), labels: new Uint8Array(n * 20).fill(1) }));
+    oneLineError(trm(['train', '--data', seq, ...tiny, '--out', join(root, 'x1')]), /^trm: .*test-seq\/test\/dataset\.json: seq_len 20, but the training split .*test-seq\/train has seq_len 16; both splits must come from one 'trm data build'$/);
+    const voc = await variant('test-vocab', s => ({ ...s, meta: { ...s.meta, vocab_size: 12 } }));
+    oneLineError(trm(['train', '--data', voc, ...tiny, '--out', join(root, 'x2')]), /test-vocab\/test\/dataset\.json: vocab_size 12, but the training split .* has vocab_size 6;/);
+    const ids = await variant('test-ids', s => ({ ...s, puzzleIdentifiers: s.puzzleIdentifiers.map(() => 3) }));
+    oneLineError(trm(['train', '--data', ids, ...tiny, '--out', join(root, 'x3')]), /test-ids\/test: puzzle identifier 3 \(puzzle 0\) is outside the model's 1 puzzle identifiers \[0, 0\]/);
+    for (const x of ['x1', 'x2', 'x3']) expect(existsSync(join(root, x))).toBe(false);
+    // and on resume, against the checkpoint's model
+    const run = join(root, 'resume-ids');
+    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    oneLineError(trm(['train', '--data', ids, '--resume', run, '--set', 'steps=4']), /test-ids\/test: puzzle identifier 3 \(puzzle 0\) is outside the model's 1 puzzle identifiers/);
+  });
+});
+
+describe.runIf(existsSync(main))('trm train: messages that say what to do', () => {
+  it('a NaN before any checkpoint says nothing is lost and how to start again', () => {
+    const r = trm(['train', '--data', d.dir, ...tiny, '--set', 'lr=1e30', '--set', 'lr_warmup_steps=0', '--set', 'steps=10', '--out', join(root, 'nan0')]);
+    oneLineError(r, /^trm: step 2: loss is NaN .*stopped before updating the weights\. No checkpoint was saved yet, so nothing is lost by starting over: start the run again with a lower learning rate \(--set lr=1e\+29; lr is 1e\+30\) or a longer warm-up \(--set lr_warmup_steps=10; it is 0\)$/);
+  });
+
+  it('a NaN after a checkpoint gives the command that continues from it with a lower lr', () => {
+    const run = join(root, 'nan1');
+    const r = trm(['train', '--data', d.dir, ...tiny, '--set', 'lr=1e30', '--set', 'lr_warmup_steps=0', '--set', 'checkpoint_interval=1', '--set', 'steps=10', '--out', run]);
+    oneLineError(r, new RegExp(`Last good checkpoint: .*step_0000001; continue from it with a lower learning rate \\(lr is 1e\\+30\\): trm train --data ${d.dir} --resume ${run} --set lr=1e\\+29$`));
+  });
+
+  it('SIGTERM is named as SIGTERM (not Ctrl-C), saves a checkpoint and exits 130', async () => {
+    const run = join(root, 'sigterm');
+    const bg = background(['train', '--data', d.dir, ...tiny, '--set', 'steps=100000', '--out', run]);
+    await bg.ready;
+    bg.child.kill('SIGTERM');
+    expect(await bg.closed).toBe(130);
+    expect(bg.err()).toMatch(/^trm: SIGTERM: finishing this step and saving a checkpoint \(SIGTERM again: exiting without a checkpoint\)$/m);
+    expect(bg.err()).not.toMatch(/Ctrl-C/);
+    expect(bg.err()).toMatch(/trm: stopped at step \d+; checkpoint .*; continue with: trm train --data .* --resume /);
+  });
+
+  it('a resume on another dataset of the same shape warns, naming both paths', () => {
+    const run = join(root, 'moved');
+    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    const copy = join(root, 'sudoku4-copy');
+    cpSync(d.dir, copy, { recursive: true });
+    const r = trm(['train', '--data', copy, '--resume', run, '--set', 'steps=4']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(new RegExp(`trm: warning: resuming on ${copy}, but .*step_0000002 was trained on ${d.dir}; the shapes agree`));
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data).toBe(copy);
+    expect(trm(['train', '--data', copy, '--resume', run, '--set', 'steps=6']).err).not.toMatch(/warning/);
+  });
+
+  it('negative values name the key, for a new run and a resume', () => {
+    oneLineError(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=-1', '--out', join(root, 'neg')]), /^trm: train config: steps must be an integer >= 0, got -1$/);
+    oneLineError(trm(['train', '--data', d.dir, ...tiny, '--set', 'eval_interval=-5', '--out', join(root, 'neg')]), /eval_interval must be an integer >= 0, got -5/);
+    const run = join(root, 'neg-resume');
+    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=-1']), /steps must be an integer >= 0, got -1/);
+    oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'lr=-1']), /lr must be a non-negative number, got -1/);
+  });
+});
