@@ -160,6 +160,8 @@ export interface DirLock {
  * `release()` removes the file only while it still names this process.
  */
 export function lockDir(file: string, what = 'trm'): DirLock {
+  const key = resolve(file);
+  if (heldHere.has(key)) throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use by another run in this process (pid ${process.pid}); choose another directory`);
   const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), what };
   const body = JSON.stringify(me) + '\n';
   let tookOver: LockInfo | null = null;
@@ -171,7 +173,7 @@ export function lockDir(file: string, what = 'trm'): DirLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(file, e);
     }
     const held = readLock(file);
-    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);
+    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);   // left by this pid before (reused pid)
     if (held && held.host !== me.host)
       throw new TrmError('TRM_LOCKED', `${file}: the directory is in use by pid ${held.pid} on host ${held.host}${held.what ? ` (${held.what})` : ''} since ${held.started}; if that process is gone, delete ${file}`);
     if (held && pidAlive(held.pid)) throw lockedError(file, held);
@@ -192,13 +194,19 @@ export function lockDir(file: string, what = 'trm'): DirLock {
   throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use${held ? ` by pid ${held.pid}` : ''}; another process took the lock at the same time`);
 }
 
+/** Lock files this process holds (two runs of one process may not share a directory either). */
+const heldHere = new Set<string>();
+
 function makeLock(file: string, tookOver: LockInfo | null): DirLock {
   let released = false;
+  const key = resolve(file);
+  heldHere.add(key);
   return {
     file, tookOver,
     release() {
       if (released) return;
       released = true;
+      heldHere.delete(key);
       const held = readLock(file);
       if (held && held.pid === process.pid) { try { rmSync(file, { force: true }); } catch { /* best effort */ } }
     },
