@@ -18,7 +18,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrmError } from '../errors.js';
-import { appendLine, mkdirp, withWrite } from '../io/files.js';
+import { appendLine, lockedError, lockHolder, mkdirp, withWrite } from '../io/files.js';
 import { parseSets, resolveTrainConfig } from '../train/config.js';
 import { readRunData, run as trainRun, type RunCallbacks, type RunConfig, type RunData, type RunResult } from '../train/run.js';
 import { latestCheckpoint, readEvalFile, type AasResult, type ScalingResult } from './runs.js';
@@ -196,6 +196,14 @@ export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOpti
     while (!halted() && next < todo.length) {
       const run = todo[next++], t0 = performance.now();
       mkdirp(run.dir);
+      // another process training this run (a second sweep of the same spec): its files are not ours to touch
+      const held = lockHolder(join(run.dir, '.lock'));
+      if (held) {
+        const child = run.children[0], message = lockedError(join(run.dir, '.lock'), held).message;
+        failures.push({ run, child, code: 1, message });
+        o.onEvent?.({ type: 'failed', run, child, code: 1, message });
+        break;
+      }
       // a run that never reached a checkpoint starts over: drop its partial metrics and evals
       if (run.action === 'train') for (const f of ['metrics.jsonl', 'eval']) withWrite(join(run.dir, f), () => rmSync(join(run.dir, f), { recursive: true, force: true }));
       let ok = true;
