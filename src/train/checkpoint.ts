@@ -11,6 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
 import { TrmError } from '../errors.js';
 import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
@@ -126,12 +127,47 @@ export function findCheckpoint(path: string): string {
   bad(`${path}: not a checkpoint (no checkpoint.json) nor a run directory (no 'latest')`);
 }
 
+const count = z.number().int().nonnegative();
+/** checkpoint.json as written by saveCheckpoint; configs are checked by their own resolvers. */
+const sidecarSchema = z.object({
+  format: z.string(),
+  step: count,
+  total_steps: count,
+  model_config: z.record(z.string(), z.unknown()),
+  train_config: z.record(z.string(), z.unknown()),
+  weights: z.enum(['ema', 'raw']),
+  cursor: z.object({ epoch: count, pos: count }),
+  sums: z.record(z.string(), z.number()),
+  rng: z.object({ kind: z.literal('counter'), seed: count }).optional(),
+  metrics: z.record(z.string(), z.unknown()).optional(),
+  data: z.string().optional(),
+  saved_at: z.string().optional(),
+});
+
+/** The first problem of a zod result as `field.path: what` (e.g. "cursor.pos: expected a number, got a string"). */
+function zodProblem(e: z.ZodError): string {
+  const i = e.issues[0];
+  return `${i.path.length ? i.path.join('.') : '(the whole file)'}: ${i.message}`;
+}
+
+/** checkpoint.json of a checkpoint directory, every field checked (errors name the file and the field). */
 export function readSidecar(dir: string): Sidecar {
   const file = join(dir, 'checkpoint.json');
   if (!existsSync(file)) bad(`${file}: missing (a checkpoint directory holds checkpoint.json, model.safetensors, train_state.safetensors)`);
-  let s: Sidecar;
-  try { s = JSON.parse(readFileSync(file, 'utf8')) as Sidecar; } catch (e) { bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
-  if (s.format !== CHECKPOINT_FORMAT) bad(`${file}: format ${JSON.stringify(s.format)}, expected ${CHECKPOINT_FORMAT}`);
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
+  const fmt = (raw as { format?: unknown } | null)?.format;
+  if (raw !== null && typeof raw === 'object' && fmt !== CHECKPOINT_FORMAT) bad(`${file}: format ${JSON.stringify(fmt)}, expected ${CHECKPOINT_FORMAT}`);
+  const r = sidecarSchema.safeParse(raw);
+  if (!r.success) bad(`${file}: ${zodProblem(r.error)}; the checkpoint is damaged`);
+  const s = raw as Sidecar;
+  if (s.step > s.total_steps) bad(`${file}: step ${s.step} is past total_steps ${s.total_steps}; the checkpoint is damaged`);
+  try {
+    resolveConfig(s.model_config as Partial<TrmConfig>);   // checked only: the loaders resolve it with their overrides
+  } catch (e) {
+    if (e instanceof TrmError) bad(`${file}: model_config: ${e.message.replace(/^model config: /, '')}`);
+    throw e;
+  }
   return s;
 }
 
@@ -153,7 +189,18 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
       bad(`cannot resume with ${k} = ${over.model![k]}: the checkpoint has ${k} = ${side.model_config[k]} (shape-defining); start a new run instead`);
   if (over.batch_size !== undefined && over.batch_size !== side.train_config.batch_size)
     bad(`cannot resume with batch_size = ${over.batch_size}: the checkpoint's carry has ${side.train_config.batch_size} slots`);
-  const config = resolveTrainConfig(undefined, { ...side.train_config, ...over, model: { ...side.train_config.model, ...over.model } });
+  let config: TrainConfig;
+  try {
+    config = resolveTrainConfig(undefined, { ...side.train_config, ...over, model: { ...side.train_config.model, ...over.model } });
+  } catch (e) {
+    // an override is the user's (the message names the key); a bad stored value is the checkpoint's
+    if (e instanceof TrmError) {
+      try { resolveTrainConfig(undefined, { ...side.train_config, model: { ...side.train_config.model } }); } catch (e2) {
+        if (e2 instanceof TrmError) bad(`${join(dir, 'checkpoint.json')}: train_config: ${e2.message.replace(/^train config: /, '')}; the checkpoint is damaged`);
+      }
+    }
+    throw e;
+  }
   const model = resolveConfig({ ...side.model_config, ...over.model });
   const file = join(dir, 'train_state.safetensors');
   const tensors = readSafetensors(file).tensors;

@@ -249,3 +249,24 @@ describe.runIf(existsSync(main))('trm train: messages that say what to do', () =
     oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'lr=-1']), /lr must be a non-negative number, got -1/);
   });
 });
+
+describe.runIf(existsSync(main))('trm train --resume: a damaged checkpoint.json names the file and the field', () => {
+  it('null, a missing field, a negative step, a model config that cannot be, a bad stored value', () => {
+    const run = join(root, 'sidecar');
+    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    const file = join(run, 'checkpoints', 'step_0000002', 'checkpoint.json'), good = readFileSync(file, 'utf8');
+    const edit = (f: (j: Record<string, any>) => unknown) => { const j = JSON.parse(good), r = f(j); writeFileSync(file, r === 'null' ? 'null' : JSON.stringify(j)); };
+    const cases: [(j: Record<string, any>) => unknown, RegExp][] = [
+      [() => 'null', /checkpoint\.json: \(the whole file\): .*expected object/],
+      [j => { delete j.cursor; }, /checkpoint\.json: cursor: .*expected object/],
+      [j => { j.cursor.pos = 'a'; }, /checkpoint\.json: cursor\.pos: .*expected number/],
+      [j => { j.step = -5; }, /checkpoint\.json: step: .*>=0/],
+      [j => { j.model_config.hidden_size = 8; }, /checkpoint\.json: model_config: puzzle_emb_ndim 16 exceeds puzzle_emb_len \* hidden_size = 8/],
+      [j => { j.train_config.lr = 'x'; }, /checkpoint\.json: train_config: lr must be a non-negative number, got "x"; the checkpoint is damaged/],
+    ];
+    for (const [f, re] of cases) {
+      edit(f);
+      oneLineError(trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=4']), re);
+    }
+  });
+});
