@@ -6,8 +6,11 @@
 import { appendLine } from '../io/files.js';
 import type { EvalResult, LogRecord, RunCallbacks, RunResult, RunStart } from '../train/index.js';
 
-/** 0.1234 -> "12.3%" (digits after the point: 1 unless told). */
-export const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+/**
+ * 0.1234 -> "12.3%" (digits after the point: 1 unless told). `digits` is a literal type so that
+ * `.map(pct)` (which would pass the index as digits) does not compile: write `.map(v => pct(v))`.
+ */
+export const pct = (v: number, digits: 0 | 1 | 2 | 3 = 1) => `${(100 * v).toFixed(digits)}%`;
 
 /** A 20-character progress bar for a fraction in [0, 1]. */
 export const bar = (f: number) => '#'.repeat(Math.round(20 * Math.min(1, Math.max(0, f)))).padEnd(20, '.');

@@ -56,7 +56,7 @@ export const demoCommand: Command = {
     const st = run.state;
     const after = evaluate(st.model, evalWeights(st), test, { batchSize: 100 });
     console.log(`\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`);
-    console.log(`   exact after each supervision step: ${after.exact_by_step.map(pct).join(', ')}`);
+    console.log(`   exact after each supervision step: ${after.exact_by_step.map(v => pct(v)).join(', ')}`);
 
     // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
     const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
