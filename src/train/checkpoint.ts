@@ -124,6 +124,8 @@ export function findCheckpoint(path: string): string {
     if (!existsSync(join(dir, 'checkpoint.json'))) bad(`${latest} names ${dir}, which has no checkpoint.json (deleted or incomplete)`);
     return dir;
   }
+  if (existsSync(join(path, 'config.json')))
+    bad(`${path}: this run has no checkpoint yet (it stopped before its first save); start it again: trm train --data DIR --preset NAME --out ${path}`);
   bad(`${path}: not a checkpoint (no checkpoint.json) nor a run directory (no 'latest')`);
 }
 

@@ -240,6 +240,13 @@ describe.runIf(existsSync(main))('trm train: messages that say what to do', () =
     expect(trm(['train', '--data', copy, '--resume', run, '--set', 'steps=6']).err).not.toMatch(/warning/);
   });
 
+  it('resuming a run that stopped before its first checkpoint says to start it again', () => {
+    const run = join(root, 'no-ckpt');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.json'), '{}');
+    oneLineError(trm(['train', '--data', d.dir, '--resume', run]), /no-ckpt: this run has no checkpoint yet \(it stopped before its first save\); start it again: trm train --data DIR --preset NAME --out /);
+  });
+
   it('negative values name the key, for a new run and a resume', () => {
     oneLineError(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=-1', '--out', join(root, 'neg')]), /^trm: train config: steps must be an integer >= 0, got -1$/);
     oneLineError(trm(['train', '--data', d.dir, ...tiny, '--set', 'eval_interval=-5', '--out', join(root, 'neg')]), /eval_interval must be an integer >= 0, got -5/);
