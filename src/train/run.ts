@@ -17,13 +17,14 @@
  * output goes to the callbacks, so a CLI, a job-queue worker or a test can drive it alike.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readDatasetSplit, type DatasetSplit } from '../data/dataset.js';
 import { TrmError, UsageError } from '../errors.js';
 import { appendLine, failpoint, lockDir, lockedError, lockHolder, mkdirp, withWrite, writeFileAtomic, type DirLock } from '../io/files.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import type { TrmConfig } from '../model/config.js';
-import { paramCount } from '../model/params.js';
+import { resolveConfig, type TrmConfig } from '../model/config.js';
+import { paramCount, paramSpec, specSize } from '../model/params.js';
 import { findCheckpoint, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
 import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
@@ -66,7 +67,7 @@ export async function readRunData(path: string): Promise<RunData> {
   const trainDir = existsSync(join(path, 'train', 'dataset.json')) ? join(path, 'train') : path;
   const testDir = join(path, 'test');
   const train = await readDatasetSplit(trainDir);
-  const test = trainDir !== path && existsSync(join(testDir, 'dataset.json')) ? await readDatasetSplit(testDir) : null;
+  const test = existsSync(join(testDir, 'dataset.json')) ? await readDatasetSplit(testDir) : null;
   return { train, test, path, trainName: trainDir, testName: testDir };
 }
 
@@ -145,6 +146,26 @@ export function checkRunData(d: RunData, model?: TrmConfig): void {
   }
 }
 
+const GiB = 2 ** 30;
+
+/**
+ * Refuse, before anything is allocated, a model whose training state or logits cannot exist here
+ * (huge sizes in a dataset.json): parameters, gradients, Adam moments and the EMA shadow and its
+ * evaluation copy, plus the logits and their gradient of `batch` samples. checkActsFit measures
+ * the activations exactly afterwards; this bound only keeps sizes that cannot fit from reaching
+ * an allocation (a raw RangeError).
+ */
+function checkTrainingFits(model: TrmConfig, batch: number, ema: boolean, where: string): void {
+  const P = specSize(paramSpec(model)), copies = 4 + (ema ? 2 : 0);   // the flat block: parameters and buffers (the puzzle table too)
+  const stateBytes = 4 * P * copies, logitsBytes = 2 * 4 * batch * model.seq_len * model.vocab_size;
+  const have = totalmem(), sizes = `vocab_size ${model.vocab_size}, seq_len ${model.seq_len}, num_puzzle_identifiers ${model.num_puzzle_identifiers}`;
+  if (P > MAX_ARRAY || stateBytes + logitsBytes > 0.8 * have)
+    throw new TrmError('TRM_OUT_OF_MEMORY', `${where}: ${sizes} make a model of ${P.toLocaleString('en-US')} weights: its training state and logits need about `
+      + `${((stateBytes + logitsBytes) / GiB).toFixed(1)} GiB, this machine has ${(have / GiB).toFixed(1)} GiB; check these sizes in the dataset`);
+}
+/** Elements of the largest Float32Array this runtime makes. */
+const MAX_ARRAY = 2 ** 32 - 1;
+
 /** Temporary files and directories (`*.tmp-PID`) of other processes in a run directory we hold the lock of. */
 function removeStaleTemps(runDir: string): string[] {
   const stale: string[] = [];
@@ -214,13 +235,16 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   if (config.resume) {
     const held = lockHolder(join(config.resume, '.lock'));
     if (held) throw lockedError(join(config.resume, '.lock'), held);   // before its files, which the holder may be writing
-    const dir = findCheckpoint(config.resume);
-    checkRunData(d, readSidecar(dir).model_config);
+    const dir = findCheckpoint(config.resume), side = readSidecar(dir);
+    checkRunData(d, side.model_config);
+    checkTrainingFits(resolveConfig(side.model_config as Partial<TrmConfig>), side.train_config.batch_size, side.train_config.ema, join(dir, 'checkpoint.json'));
     runDir = config.out ?? resolve(dir, '..', '..');
   } else {
     if (!config.config && !config.preset) throw new UsageError(`train: a preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`);
     fresh = config.config ?? resolveTrainConfig(config.preset, over);
-    checkRunData(d, modelConfigFor(fresh, d.train.meta));
+    const model = modelConfigFor(fresh, d.train.meta);
+    checkRunData(d, model);
+    checkTrainingFits(model, fresh.batch_size, fresh.ema, `${d.trainName ?? (d.path ? join(d.path, 'train') : 'the training split')}/dataset.json`);
     runDir = config.out ?? join('runs', `${config.preset ?? 'run'}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
   }
   const created = !existsSync(runDir);

@@ -189,6 +189,16 @@ describe.runIf(existsSync(main))('trm train: the data is checked before step 1',
     expect(existsSync(join(root, 'empty-run'))).toBe(false);   // nothing left behind
   });
 
+  it('sizes that cannot fit in memory (vocab_size 2e9, num_puzzle_identifiers 1e9) are refused before any allocation', async () => {
+    for (const [name, meta] of [['huge-vocab', { vocab_size: 2e9 }], ['huge-ids', { num_puzzle_identifiers: 1e9 }]] as const) {
+      const dir = await variant(name, s => ({ ...s, meta: { ...s.meta, ...meta } }), 'train');
+      await writeDatasetSplit(join(dir, 'test'), { ...d.test, meta: { ...d.test.meta, ...meta } });
+      oneLineError(trm(['train', '--data', dir, ...tiny, '--out', join(root, `${name}-run`)]),
+        new RegExp(`^trm: .*${name}/train/dataset\\.json: vocab_size \\d+, seq_len 16, num_puzzle_identifiers \\d+ make a model of [\\d,]+ weights: its training state and logits need about [\\d.]+ GiB, this machine has [\\d.]+ GiB; check these sizes in the dataset$`));
+      expect(existsSync(join(root, `${name}-run`))).toBe(false);
+    }
+  });
+
   it('a test split of another seq_len or vocabulary, or with puzzle ids outside the model, names the file', async () => {
     const n = d.test.inputs.length / 16;
     const seq = await variant('test-seq', s => ({ ...s, meta: { ...s.meta, seq_len: 20 }, inputs: new Uint8Array(n * 20).fill(1), labels: new Uint8Array(n * 20).fill(1) }));
