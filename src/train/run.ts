@@ -173,7 +173,7 @@ function removeStaleTemps(runDir: string): string[] {
     let names: string[];
     try { names = readdirSync(dir); } catch { return; }   // missing, or not a directory (the save that needs it says so)
     for (const name of names) {
-      const m = /\.tmp(?:-(\d+))?$/.exec(name);
+      const m = /\.tmp-(\d+)$/.exec(name);   // what writeFileAtomic and saveCheckpoint leave; nothing else is touched
       if (m && Number(m[1]) !== process.pid) stale.push(join(dir, name));
     }
   };
