@@ -9,6 +9,7 @@
  * Labels equal to ignore_label_id become IGNORE_LABEL (-100).
  */
 import type { DatasetSplit } from '../data/dataset.js';
+import { TrmError } from '../errors.js';
 import { Rng } from '../data/rng.js';
 import { type HostBatch as Batch, IGNORE_LABEL } from '../model/step.js';
 
@@ -47,11 +48,18 @@ function puzzleOf(split: DatasetSplit, ex: number): number {
   return lo;
 }
 
+/** Consecutive empty epochs after which the sampler gives up (a split whose puzzles hold no examples). */
+const MAX_EMPTY_EPOCHS = 64;
+
 export class TrainSampler {
   private epochCached = -1;
   private order = new Int32Array(0);
 
-  constructor(readonly split: DatasetSplit, readonly seed: number) {}
+  /** `name` names the split in errors (its directory). Refuses a split without examples: its stream would never yield one. */
+  constructor(readonly split: DatasetSplit, readonly seed: number, readonly name = 'the training split') {
+    if (splitSize(split) === 0 || split.groupIndices.length < 2)
+      throw new TrmError('TRM_DATASET', `${name}: the training split holds no examples; rebuild it with 'trm data build'`);
+  }
 
   /** Examples of epoch e, in training order: shuffled groups, one random puzzle each. */
   epochOrder(epoch: number): Int32Array {
@@ -73,8 +81,13 @@ export class TrainSampler {
   next(cursor: DataCursor, out: Batch): void {
     const B = out.puzzleIds.length;
     for (let b = 0; b < B; b++) {
-      let order = this.epochOrder(cursor.epoch);
-      while (cursor.pos >= order.length) { cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch); }
+      let order = this.epochOrder(cursor.epoch), empty = 0;
+      while (cursor.pos >= order.length) {
+        // an epoch can be empty only when the drawn puzzles hold no examples; a split where that keeps happening is refused, never spun on
+        if (order.length === 0 && ++empty > MAX_EMPTY_EPOCHS)
+          throw new TrmError('TRM_DATASET', `${this.name}: ${MAX_EMPTY_EPOCHS} epochs in a row drew no examples (its puzzles hold none: check puzzle_indices); rebuild it with 'trm data build'`);
+        cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch);
+      }
       copyExample(this.split, order[cursor.pos++], out, b);
     }
   }

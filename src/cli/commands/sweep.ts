@@ -1,7 +1,8 @@
 /**
  * `trm sweep SPEC.yaml`: run a grid of training configs x seeds (variants, grid and seeds from a
- * YAML spec, docs/REPORTS.md), each run as `trm train` then `trm eval` child processes, N at a
- * time; finished runs are skipped and unfinished ones resumed on a rerun. Ends with
+ * YAML spec, docs/REPORTS.md), each run as a training (in this process through train.run when
+ * one at a time, else `trm train` children, N at a time) then `trm eval` children; finished runs
+ * are skipped and unfinished ones resumed on a rerun. Ends with
  * OUT/results.{md,csv,json}: mean +- std over seeds per variant. The work is in src/report/.
  */
 import { existsSync } from 'node:fs';
@@ -13,10 +14,10 @@ import { resultsMarkdown, writeResults } from '../../report/results.js';
 import { readRun } from '../../report/runs.js';
 import { expandRuns, readSweepSpec, type SweepRun } from '../../report/spec.js';
 import { childLabel, planSweep, runSweep, type PlannedRun, type SweepOutcome } from '../../report/sweep.js';
-import { bar, StatusLine } from './train.js';
+import { bar, duration, LogFile, StatusLine, trainPrinter } from '../format.js';
+import { abortOnSignals } from './train.js';
 
 const runName = (r: SweepRun) => `${r.variant}/seed-${r.seed}`;
-const mmss = (s: number) => `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
 function describe(r: PlannedRun): string {
   if (r.action === 'train') return 'train (new run)';
   if (r.action === 'resume') return `resume at step ${r.step} of ${r.target}`;
@@ -29,7 +30,7 @@ export const sweepCommand: Command = {
   summary: 'train a grid of configs x seeds from a YAML spec, then a results table (mean ± std)',
   usage: 'SPEC.yaml [--parallel N] [--dry-run] [--only NAME]',
   options: {
-    parallel: { type: 'string', argument: 'N', description: 'runs at a time; each child gets TRM_THREADS = floor(cores / N)', default: '1' },
+    parallel: { type: 'string', argument: 'N', description: 'runs at a time: 1 trains in this process; N > 1 runs trm train children with TRM_THREADS = floor(cores / N) each', default: '1' },
     'dry-run': { type: 'boolean', description: 'print what each run still needs and its commands; run nothing' },
     only: { type: 'string', argument: 'NAME', multiple: true, description: 'run only these variants (repeatable or comma-separated); the table still covers all' },
   },
@@ -71,24 +72,19 @@ export const sweepCommand: Command = {
     const todo = plan.filter(r => r.action !== 'skip').length;
     let done = 0;
     const show = () => status.show(`sweep [${bar(done / Math.max(1, todo))}] ${done}/${todo} | `
-      + [...running].map(([r, c]) => `${runName(r)} ${c.kind} ${mmss((performance.now() - c.t0) / 1000)}`).join(', '));
+      + [...running].map(([r, c]) => `${runName(r)} ${c.kind} ${duration((performance.now() - c.t0) / 1000)}`).join(', '));
     const timer = setInterval(show, 1000);
-    const ac = new AbortController();
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (ac.signal.aborted) {   // a second Ctrl-C: leave now; the children already have their signal and save on their own
-        status.clear();
-        process.stderr.write('trm sweep: second signal, exiting; running trainers still save their checkpoints\n');
-        process.exit(130);
-      }
-      status.log('trm sweep: stopping: running trainers save a checkpoint; rerun the same command to continue', process.stderr);
-      ac.abort(sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // a second signal leaves at once: child trainers already have their signal and save on their own; an in-process one does not save
+    const sig = abortOnSignals(status, 'stopping: running trainers save a checkpoint; rerun the same command to continue',
+      parallel > 1 ? 'exiting; running trainers still save their checkpoints' : 'exiting without a checkpoint');
     let outcome: SweepOutcome;
     try {
       outcome = await runSweep(spec, plan, {
-        parallel, cores, signal: ac.signal,
+        parallel, cores, signal: sig.signal,
+        trainOutput: log => {
+          const file = new LogFile(log), p = trainPrinter(file, { data: spec.data });
+          return { ...p, onDone: r => file.log(p.summary(r)) };
+        },
         onEvent: e => {
           if (e.type === 'skip') status.log(`skip (finished) ${runName(e.run)}`);
           else if (e.type === 'start') {
@@ -96,8 +92,8 @@ export const sweepCommand: Command = {
             status.log(`${runName(e.run)}: ${e.child.kind === 'train' ? describe(e.run) : childLabel(e.child)} (log: ${relative(process.cwd(), e.child.log)})`);
           } else {
             running.delete(e.run);
-            if (e.type === 'done') { done++; status.log(`done ${runName(e.run)} in ${mmss(e.seconds)}`); }
-            else if (e.type === 'failed') status.log(`FAILED ${runName(e.run)}: trm ${childLabel(e.child)} exited with code ${e.code} (log: ${e.child.log})`, process.stderr);
+            if (e.type === 'done') { done++; status.log(`done ${runName(e.run)} in ${duration(e.seconds)}`); }
+            else if (e.type === 'failed') status.log(`FAILED ${runName(e.run)}: trm ${childLabel(e.child)} ${e.message !== undefined ? `failed: ${e.message}` : `exited with code ${e.code}`} (log: ${e.child.log})`, process.stderr);
             else status.log(`stopped ${runName(e.run)}`);
           }
           show();
@@ -106,8 +102,7 @@ export const sweepCommand: Command = {
     } finally {
       clearInterval(timer);
       status.clear();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      sig.dispose();
       // the table covers every run of the spec that has written metrics, also after a failure
       const have = all.filter(r => existsSync(join(r.dir, 'metrics.jsonl'))).map(r => readRun(r.dir, runName(r)));
       if (have.length) {
