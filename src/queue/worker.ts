@@ -75,7 +75,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         onProgress: p => { job.updateProgress({ worker: name, ...p }).catch(() => undefined); },
       });
       if (out.stopped) {
-        if (cancelled) throw new UnrecoverableError(`cancelled (trm sweep --cancel) at step ${out.step ?? 0}; a new submit resumes it`);
+        if (cancelled) {
+          log(`${name}: cancelled ${runName(d)} at step ${out.step ?? 0} (trm sweep --cancel)`);
+          throw new UnrecoverableError(`cancelled (trm sweep --cancel) at step ${out.step ?? 0}; a new submit resumes it`);
+        }
         await job.moveToWait(token);   // this worker is stopping: the job goes back for another
         log(`${name}: handed back ${runName(d)} at step ${out.step ?? 0}`);
         throw new WaitingError();

@@ -8,8 +8,6 @@ import { dirname, relative, resolve } from 'node:path';
 import { intOption, type Command, type ParsedArgs } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/connection.js';
-import { cancelSweep, submitSweep, sweepStatus } from '../../queue/sweep.js';
-import { startWorker } from '../../queue/worker.js';
 import { readSweepSpec } from '../../report/spec.js';
 
 export const workerCommand: Command = {
@@ -41,6 +39,7 @@ export const workerCommand: Command = {
     const concurrency = intOption(args, 'concurrency', 1, 256)!;
     const lock = intOption(args, 'lock-seconds', 1, 3600)!;
     const cores = Number(process.env.TRM_THREADS) || availableParallelism();
+    const { startWorker } = await import('../../queue/worker.js');   // BullMQ loads only for queue commands
     const w = await startWorker({
       conn, root: resolve(String(args.values.runs)), concurrency, lockMs: lock * 1000,
       threads: Math.max(1, Math.floor(cores / concurrency)),
@@ -76,6 +75,7 @@ export async function sweepOnQueue(args: ParsedArgs): Promise<number> {
   const file = args.positionals[0], spec = readSweepSpec(file);
   const root = resolve(args.values.runs !== undefined ? String(args.values.runs) : dirname(resolve(file)));
   const where = relative(root, spec.out) || '.';
+  const { cancelSweep, submitSweep, sweepStatus } = await import('../../queue/sweep.js');   // BullMQ loads only here
 
   if (args.values.cancel) {
     const c = await cancelSweep(conn, spec, root);
