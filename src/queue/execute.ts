@@ -59,7 +59,9 @@ function runChild(cli: string, child: ChildStep, threads: number, signal: AbortS
   appendFileSync(child.log, `# ${new Date().toISOString()} trm ${child.args.join(' ')}\n`);
   const fd = openSync(child.log, 'a');
   return new Promise(res => {
-    const p = spawn(process.execPath, [wrapper, cli, ...child.args], { stdio: ['pipe', fd, fd], env: { ...process.env, TRM_THREADS: String(threads) } });
+    // own process group (as the local sweep's children): a terminal's Ctrl-C reaches only the worker, which passes
+    // on exactly one SIGINT (a trainer takes a second one as "exit now, without a checkpoint")
+    const p = spawn(process.execPath, [wrapper, cli, ...child.args], { stdio: ['pipe', fd, fd], env: { ...process.env, TRM_THREADS: String(threads) }, detached: true });
     const onAbort = () => p.kill('SIGINT');
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();

@@ -66,7 +66,7 @@ const mmss = (s: number) => `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).
 /** `trm sweep SPEC --queue URL [--runs DIR] [--status | --cancel]`: the queue branch of `trm sweep`. */
 export async function sweepOnQueue(args: ParsedArgs): Promise<number> {
   if (args.positionals.length !== 1) throw new UsageError("sweep: expected one SPEC.yaml (see 'trm sweep --help')");
-  if (!args.values.queue) throw new UsageError('sweep: --status and --cancel need --queue redis://HOST:PORT[/DB]');
+  if (!args.values.queue) throw new UsageError('sweep: --runs, --status and --cancel need --queue redis://HOST:PORT[/DB]');
   if (args.values.status && args.values.cancel) throw new UsageError('sweep: --status and --cancel exclude each other');
   for (const k of ['parallel', 'dry-run', 'only'] as const)
     if (args.values[k] !== undefined && args.values[k] !== false && !(k === 'parallel' && args.values[k] === '1'))
