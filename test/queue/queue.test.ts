@@ -5,7 +5,8 @@
  *   metrics, evals and results table equal those of the same spec run by the local `trm sweep`;
  * - a worker killed with SIGKILL mid-run loses nothing: its runs' trainers die with it, another
  *   worker takes the jobs over once their lock expires and resumes each run from its last
- *   checkpoint, and the results again equal the local sweep's;
+ *   checkpoint; that one stopped with SIGTERM hands the runs back at once (checkpoint saved), a
+ *   third finishes them, and the results again equal the local sweep's;
  * - a broken spec entry (a variant whose setting the data contradicts) fails alone, and
  *   `trm sweep --status` shows its error while the other run is done and the table is written;
  * - `--cancel` removes a sweep's queued runs.
@@ -166,7 +167,7 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
   }, 180_000);
 
   it('a worker killed with SIGKILL mid-run loses nothing: another resumes its runs from the last checkpoint', async () => {
-    const body = ['seeds: [1, 2]', 'set: { steps: 300, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }'];
+    const body = ['seeds: [1, 2]', 'set: { steps: 500, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }'];
     const local = spec('klocal.yaml', 'klocal', body), queued = spec('kqueued.yaml', 'kqueued', body);
     let r = trm(['sweep', local, '--parallel', '2']);
     expect(r.code, r.err).toBe(0);
@@ -175,7 +176,7 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     expect(r.code, r.err).toBe(0);
     const a = worker(1, 'A', ['--concurrency', '2']);
     const mid = await until(queued, 1, x => x.runs.every(y => y.state === 'running' && (y.progress?.step ?? 0) >= 40), 60);
-    expect(mid.runs.every(y => y.progress!.worker === 'A' && y.progress!.step! < 300)).toBe(true);
+    expect(mid.runs.every(y => y.progress!.worker === 'A' && y.progress!.step! < 500)).toBe(true);
     a.kill('SIGKILL');
     await new Promise(res => (a.signalCode !== null ? res(null) : a.on('exit', res)));
     await sleep(1000);
@@ -184,18 +185,26 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     expect(orphans).toEqual([]);
     const steps = readdirSync(join(root, 'kqueued', 'default', 'seed-1', 'checkpoints'));
     expect(steps.length).toBeGreaterThan(0);
-    expect(steps).not.toContain('step_0000300');
+    expect(steps).not.toContain('step_0000500');
 
     const b = worker(1, 'B', ['--concurrency', '2']);
+    await until(queued, 1, x => x.runs.every(y => y.state === 'running' && y.progress?.worker === 'B' && (y.progress?.step ?? 0) >= 100), 60);
+    expect(logs.get(b)).toMatch(/B: start default\/seed-1 \(job .*, taken over after 1 lost worker\(s\)\)/);
+    // a graceful stop (SIGTERM, or Ctrl-C in a terminal): the trainers save a checkpoint, the jobs go back at once
+    b.kill('SIGTERM');
+    await new Promise(res => (b.exitCode !== null ? res(null) : b.on('exit', res)));
+    expect(b.exitCode).toBe(0);
+    expect(logs.get(b)).toMatch(/B: handed back default\/seed-1 at step \d+/);
+    expect((await status(queued, 1)).runs.map(x => x.state)).toEqual(['queued', 'queued']);
+
+    worker(1, 'C', ['--concurrency', '2']);
     const s = await until(queued, 1, x => x.state === 'done', 90);
-    expect(s.runs.map(x => [x.state, x.result?.action, x.result?.worker])).toEqual([['done', 'resume', 'B'], ['done', 'resume', 'B']]);
+    expect(s.runs.map(x => [x.state, x.result?.action, x.result?.worker])).toEqual([['done', 'resume', 'C'], ['done', 'resume', 'C']]);
     for (const seed of [1, 2]) {
       const log = readFileSync(join(root, 'kqueued', 'default', `seed-${seed}`, 'train.log'), 'utf8');
-      expect(log).toMatch(/trm train: resuming at step [1-9]\d*,/);
+      expect(log.match(/trm train: resuming at step [1-9]\d*,/g)).toHaveLength(2);   // after the kill, after the stop
     }
-    expect(logs.get(b)).toMatch(/B: start default\/seed-1 \(job .*, taken over after 1 lost worker\(s\)\)/);
     expectSameResults('klocal', 'kqueued', ['default/seed-1', 'default/seed-2']);
-    b.kill('SIGTERM');
   }, 180_000);
 
   it('--cancel removes the queued runs; bad --queue URLs and unreachable servers are one-line errors', async () => {
