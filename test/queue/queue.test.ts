@@ -43,14 +43,27 @@ const freePort = () => new Promise<number>((res, rej) => {
 });
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+/** spawnSync's result, without blocking the test worker (a long spawnSync starves vitest's RPC). */
+function exec(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise(res => {
+    const p = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', d => { stdout += d; });
+    p.stderr.on('data', d => { stderr += d; });
+    const t = o.timeout ? setTimeout(() => p.kill('SIGKILL'), o.timeout) : undefined;
+    p.on('error', e => { stderr += e.message; });
+    p.on('close', status => { clearTimeout(t); res({ status, stdout, stderr }); });
+  });
+}
+
 describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
   let root = '', data = '', port = 0, redis: ChildProcess | null = null;
   const procs: ChildProcess[] = [];
   const logs = new Map<ChildProcess, string>();
   const url = (db: number) => `redis://127.0.0.1:${port}/${db}`;
 
-  const trm = (args: string[]) => {
-    const r = spawnSync(process.execPath, [main, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TRM_THREADS: '2' }, timeout: 120_000 });
+  const trm = async (args: string[]) => {
+    const r = await exec(process.execPath, [main, ...args], { cwd: root, env: { ...process.env, TRM_THREADS: '2' }, timeout: 120_000 });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
   const worker = (db: number, name: string, extra: string[] = []) => {
@@ -123,16 +136,16 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     const body = ['seeds: [1, 2]', 'set: { steps: 30, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 5, eval_interval: 10 }',
       'variants: [{ name: a }, { name: b, set: { L_cycles: 1 } }]', 'eval: { nsup: [1, 2], k: [1, 2], aggregate: [single, cell-vote], aas: 2 }'];
     const local = spec('local.yaml', 'local', body), queued = spec('queued.yaml', 'queued', body);
-    let r = trm(['sweep', local, '--parallel', '2']);
+    let r = await trm(['sweep', local, '--parallel', '2']);
     expect(r.code, r.err).toBe(0);
 
-    r = trm(['sweep', queued, '--queue', url(0)]);
+    r = await trm(['sweep', queued, '--queue', url(0)]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^trm sweep: queued 4 runs as sweep-[0-9a-f]{12} \(queued under the run root /);
-    r = trm(['sweep', queued, '--queue', url(0), '--status']);
+    r = await trm(['sweep', queued, '--queue', url(0), '--status']);
     expect(r.out).toMatch(/running, 0 of 4 runs done/);
     expect(r.out).toMatch(/^ {2}a\/seed-1 +queued$/m);
-    r = trm(['sweep', queued, '--queue', url(0)]);   // a second submit leaves the live sweep alone
+    r = await trm(['sweep', queued, '--queue', url(0)]);   // a second submit leaves the live sweep alone
     expect(r.out).toContain('is already queued or running');
 
     const w1 = worker(0, 'w1'), w2 = worker(0, 'w2');
@@ -141,7 +154,7 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     expect(new Set(s.runs.map(x => x.result!.worker))).toEqual(new Set(['w1', 'w2']));   // both took runs
     expect(s.result).toMatchObject({ results: 'queued/results.md', runs: 4, of: 4, failed: [], cancelled: false });
     expectSameResults('local', 'queued', ['a/seed-1', 'a/seed-2', 'b/seed-1', 'b/seed-2']);
-    r = trm(['sweep', queued, '--queue', url(0), '--status']);
+    r = await trm(['sweep', queued, '--queue', url(0), '--status']);
     expect(r.out).toMatch(/: done, 4 of 4 runs done\n/);
     expect(r.out).toMatch(/^ {2}b\/seed-2 +done +train in [\d.]+ s on w[12]$/m);
     expect(r.out).toContain('results: queued/results.md');
@@ -149,12 +162,12 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     // a broken spec entry: the data contradicts the variant's seq_len; it fails alone, with its error in --status
     const bad = spec('bad.yaml', 'bad', ['seeds: [1]', 'set: { steps: 10, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8 }',
       'variants: [{ name: ok }, { name: broken, set: { seq_len: 99 } }]']);
-    r = trm(['sweep', bad, '--queue', url(0)]);
+    r = await trm(['sweep', bad, '--queue', url(0)]);
     expect(r.code, r.err).toBe(0);
     const b = await until(bad, 0, x => x.state === 'done', 60);
     expect(b.runs.map(x => [x.name, x.state])).toEqual([['ok/seed-1', 'done'], ['broken/seed-1', 'failed']]);
     expect(b.result).toMatchObject({ runs: 1, of: 2, failed: ['broken/seed-1'] });
-    r = trm(['sweep', bad, '--queue', url(0), '--status']);
+    r = await trm(['sweep', bad, '--queue', url(0), '--status']);
     expect(r.out).toMatch(/: done, 1 of 2 runs done, 1 failed\n/);
     expect(r.out).toMatch(/^ {2}broken\/seed-1 +failed +run broken\/seed-1: trm train exited with code 1: trm: train config: seq_len = 99 was set, but the dataset has seq_len = 16; drop the setting \(the data decides it\) \(log: .*broken\/seed-1\/train\.log\)$/m);
     expect(existsSync(join(root, 'bad', 'results.json'))).toBe(true);
@@ -169,10 +182,10 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
   it('a worker killed with SIGKILL mid-run loses nothing: another resumes its runs from the last checkpoint', async () => {
     const body = ['seeds: [1, 2]', 'set: { steps: 500, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }'];
     const local = spec('klocal.yaml', 'klocal', body), queued = spec('kqueued.yaml', 'kqueued', body);
-    let r = trm(['sweep', local, '--parallel', '2']);
+    let r = await trm(['sweep', local, '--parallel', '2']);
     expect(r.code, r.err).toBe(0);
 
-    r = trm(['sweep', queued, '--queue', url(1)]);
+    r = await trm(['sweep', queued, '--queue', url(1)]);
     expect(r.code, r.err).toBe(0);
     const a = worker(1, 'A', ['--concurrency', '2']);
     const mid = await until(queued, 1, x => x.runs.every(y => y.state === 'running' && (y.progress?.step ?? 0) >= 40), 60);
@@ -209,25 +222,25 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
 
   it('--cancel removes the queued runs; bad --queue URLs and unreachable servers are one-line errors', async () => {
     const c = spec('cancel.yaml', 'cancelled', ['seeds: [1, 2, 3]', 'set: { steps: 10, hidden_size: 16, puzzle_emb_ndim: 16 }']);
-    let r = trm(['sweep', c, '--queue', url(2)]);
+    let r = await trm(['sweep', c, '--queue', url(2)]);
     expect(r.code, r.err).toBe(0);
     expect((await status(c, 2)).runs.map(x => x.state)).toEqual(['queued', 'queued', 'queued']);
-    r = trm(['sweep', c, '--queue', url(2), '--cancel']);
+    r = await trm(['sweep', c, '--queue', url(2), '--cancel']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^trm sweep: cancelled sweep-[0-9a-f]{12} \(cancelled\): 3 queued run\(s\) removed\n$/);
     const s = await status(c, 2);
     expect(s.cancelled).toBe(true);
     expect(s.runs.map(x => x.state)).toEqual(['not queued', 'not queued', 'not queued']);
-    r = trm(['sweep', c, '--queue', url(2)]);   // submitting again clears the mark and queues all
+    r = await trm(['sweep', c, '--queue', url(2)]);   // submitting again clears the mark and queues all
     expect(r.out).toContain('queued 3 runs');
     expect((await status(c, 2)).cancelled).toBe(false);
 
-    r = trm(['sweep', c, '--queue', 'http://x:1']);
+    r = await trm(['sweep', c, '--queue', 'http://x:1']);
     expect([r.code, r.err]).toEqual([1, 'trm: --queue http://x:1: scheme http is not supported; expected redis://HOST:PORT[/DB], e.g. redis://127.0.0.1:6379/0\n']);
     const closed = await freePort();
-    r = trm(['sweep', c, '--queue', `redis://127.0.0.1:${closed}`, '--status']);
+    r = await trm(['sweep', c, '--queue', `redis://127.0.0.1:${closed}`, '--status']);
     expect([r.code, r.err]).toEqual([1, `trm: cannot reach the queue at redis://127.0.0.1:${closed}/0: ECONNREFUSED\n`]);
-    r = trm(['worker', '--queue', url(2)]);
+    r = await trm(['worker', '--queue', url(2)]);
     expect([r.code, r.err]).toEqual([2, 'trm: worker: --runs DIR (the shared run root) is required\n']);
   }, 60_000);
 });
