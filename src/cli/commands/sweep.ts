@@ -16,6 +16,7 @@ import { expandRuns, readSweepSpec, type SweepRun } from '../../report/spec.js';
 import { childLabel, planSweep, runSweep, type PlannedRun, type SweepOutcome } from '../../report/sweep.js';
 import { bar, duration, LogFile, StatusLine, trainPrinter } from '../format.js';
 import { abortOnSignals } from './train.js';
+import { sweepOnQueue } from './worker.js';
 
 const runName = (r: SweepRun) => `${r.variant}/seed-${r.seed}`;
 function describe(r: PlannedRun): string {
@@ -28,11 +29,15 @@ function describe(r: PlannedRun): string {
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'train a grid of configs x seeds from a YAML spec, then a results table (mean ± std)',
-  usage: 'SPEC.yaml [--parallel N] [--dry-run] [--only NAME]',
+  usage: 'SPEC.yaml [--parallel N] [--dry-run] [--only NAME] | SPEC.yaml --queue URL [--runs DIR] [--status | --cancel]',
   options: {
     parallel: { type: 'string', argument: 'N', description: 'runs at a time: 1 trains in this process; N > 1 runs trm train children with TRM_THREADS = floor(cores / N) each', default: '1' },
     'dry-run': { type: 'boolean', description: 'print what each run still needs and its commands; run nothing' },
     only: { type: 'string', argument: 'NAME', multiple: true, description: 'run only these variants (repeatable or comma-separated); the table still covers all' },
+    queue: { type: 'string', argument: 'URL', description: 'distributed: enqueue the runs on Redis (redis://HOST:PORT[/DB]) for `trm worker`s' },
+    runs: { type: 'string', argument: 'DIR', description: 'with --queue: the shared run root the jobs\' paths are relative to (default: the spec\'s folder)' },
+    status: { type: 'boolean', description: 'with --queue: each run queued / running (worker, step, ETA) / done / failed (error)' },
+    cancel: { type: 'boolean', description: 'with --queue: remove queued runs, stop running ones (they save a checkpoint)' },
   },
   details: [
     'Example spec (paths relative to the spec file; docs/REPORTS.md has every key):',
@@ -48,6 +53,7 @@ export const sweepCommand: Command = {
     'Then: trm report OUT --out OUT/report',
   ].join('\n'),
   async run(args) {
+    if (args.values.queue !== undefined || args.values.status || args.values.cancel || args.values.runs !== undefined) return sweepOnQueue(args);
     if (args.positionals.length !== 1) throw new UsageError("sweep: expected one SPEC.yaml (see 'trm sweep --help')");
     const spec = readSweepSpec(args.positionals[0]);
     const parallel = intOption(args, 'parallel', 1, 256)!;
