@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { backendInfo } from '../../kernels/index.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { buildSudokuDataset } from '../../data/sudoku/build.js';
@@ -21,7 +21,7 @@ import { runTraining } from './train.js';
 
 const PRESET = 'cpu-sudoku4';
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'watch a TRM learn 4x4 Sudoku on this CPU in a few minutes (data, training, eval, a solve)',
   usage: '[--out DIR]',
@@ -32,7 +32,7 @@ export const demoCommand: Command = {
     const info = backendInfo();
     console.log(`trm demo: a Tiny Recursive Model learns Sudoku on this CPU`);
     console.log(`kernels: ${info.backend}, ${info.gemmKernel} (${info.isa}), ${info.threads} threads${info.backend !== 'native' ? ` (${info.reason}; slow)` : ''}\n`);
-    const root = (args.values.out as string | undefined) ?? mkdtempSync(join(tmpdir(), 'trm-demo-'));
+    const root = args.values.out ?? mkdtempSync(join(tmpdir(), 'trm-demo-'));
 
     console.log('1. data: seeded 4x4 puzzles, 400 for training (x21 with shuffled copies) and 200 held out');
     const chain = { size: 4 as const, minRating: 0, maxRating: Infinity, perChain: 1, maxSteps: 2000 };
@@ -74,4 +74,4 @@ export const demoCommand: Command = {
     console.log(`     trm eval --checkpoint ${run.runDir} --data ${data}`);
     return 0;
   },
-};
+});

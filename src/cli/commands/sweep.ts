@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
-import { intOption, type Command } from '../command.js';
+import { defineCommand, intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { resultsMarkdown, writeResults } from '../../report/results.js';
 import { readRun } from '../../report/runs.js';
@@ -26,7 +26,7 @@ function describe(r: PlannedRun): string {
   return 'skip (finished)';
 }
 
-export const sweepCommand: Command = {
+export const sweepCommand = defineCommand({
   name: 'sweep',
   summary: 'train a grid of configs x seeds from a YAML spec, then a results table (mean ± std)',
   usage: 'SPEC.yaml [--parallel N] [--dry-run] [--only NAME] | SPEC.yaml --queue URL [--runs DIR] [--status | --cancel]',
@@ -58,7 +58,7 @@ export const sweepCommand: Command = {
     const spec = readSweepSpec(args.positionals[0]);
     const parallel = intOption(args, 'parallel', 1, 256)!;
     const all = expandRuns(spec), names = [...new Set(all.map(r => r.variant))];
-    const only = ((args.values.only as string[] | undefined) ?? []).flatMap(s => s.split(',')).map(s => s.trim()).filter(Boolean);
+    const only = (args.values.only ?? []).flatMap(s => s.split(',')).map(s => s.trim()).filter(Boolean);
     for (const n of only) if (!names.includes(n)) throw new UsageError(`sweep: --only ${n}: no such variant (variants: ${names.join(', ')})`);
     const plan = planSweep(spec, only.length ? all.filter(r => only.includes(r.variant)) : all);
 
@@ -123,4 +123,4 @@ export const sweepCommand: Command = {
       : `trm sweep: ran ${outcome.ran}, skipped ${outcome.skipped} (finished); figures: ${report}`);
     return outcome.stopped ? 130 : 0;
   },
-};
+});

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { readDatasetSplit, type DatasetSplit } from '../../data/dataset.js';
 import { run, trainPresets, type RunConfig, type RunData, type RunResult } from '../../train/index.js';
@@ -59,7 +59,7 @@ export async function runTraining(config: RunConfig, data: string | RunData, o: 
   }
 }
 
-export const trainCommand: Command = {
+export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a TRM on a dataset directory (presets, checkpoints, resume)',
   usage: '--data DIR --preset NAME [--set key=value ...] [--out RUN_DIR] | --data DIR --resume RUN_DIR',
@@ -91,19 +91,19 @@ export const trainCommand: Command = {
     'weights with the official names; train_state.safetensors + checkpoint.json: everything needed to resume).',
   ].join('\n'),
   async run(args) {
-    const data = args.values.data as string | undefined;
+    const data = args.values.data;
     if (!data) throw new UsageError("train: --data DIR is required (see 'trm train --help')");
     if (args.positionals.length) throw new UsageError(`train: unexpected argument '${args.positionals[0]}'`);
     if (args.values.resume && args.values.preset) throw new UsageError('train: --resume takes the preset from the checkpoint; drop --preset');
     if (!args.values.resume && !args.values.preset) throw new UsageError(`train: --preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`);
-    const flagSets: [string, string][] = [['seed', 'seed'], ['init', 'train_init'], ['rand-n', 'rand_n_width'], ['rand-T', 'rand_T_width'],
-      ['rand-nsup', 'rand_nsup_width'], ['curriculum', 'curriculum'], ['hsw', 'hsw_decay']];
-    const sets = [...((args.values.set as string[] | undefined) ?? []),
-      ...flagSets.filter(([f]) => args.values[f] !== undefined).map(([f, k]) => `${k}=${args.values[f] as string}`)];
+    const v = args.values;
+    const flagSets: [string | undefined, string][] = [[v.seed, 'seed'], [v.init, 'train_init'], [v['rand-n'], 'rand_n_width'],
+      [v['rand-T'], 'rand_T_width'], [v['rand-nsup'], 'rand_nsup_width'], [v.curriculum, 'curriculum'], [v.hsw, 'hsw_decay']];
+    const sets = [...(v.set ?? []), ...flagSets.filter(([f]) => f !== undefined).map(([f, k]) => `${k}=${f}`)];
     const r = await runTraining({
-      preset: args.values.preset as string | undefined, sets,
-      out: args.values.out as string | undefined, resume: args.values.resume as string | undefined,
+      preset: args.values.preset, sets,
+      out: args.values.out, resume: args.values.resume,
     }, data);
     return r.stopped ? 130 : 0;
   },
-};
+});

@@ -5,12 +5,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
-import { intOption, type Command, type ParsedArgs } from '../command.js';
+import { defineCommand, intOption, type ParsedArgs } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/connection.js';
 import { readSweepSpec } from '../../report/spec.js';
 
-export const workerCommand: Command = {
+export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'take sweep runs from a Redis queue and train them (distributed sweeps)',
   usage: '--queue redis://HOST:PORT[/DB] --runs DIR [--concurrency N]',
@@ -43,7 +43,7 @@ export const workerCommand: Command = {
     const w = await startWorker({
       conn, root: resolve(String(args.values.runs)), concurrency, lockMs: lock * 1000,
       threads: Math.max(1, Math.floor(cores / concurrency)),
-      name: args.values.name as string | undefined,
+      name: args.values.name,
       log: line => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
     });
     await new Promise<void>(res => {
@@ -59,7 +59,7 @@ export const workerCommand: Command = {
     console.log(`trm worker: ${w.name} stopped`);
     return 0;
   },
-};
+});
 
 const mmss = (s: number) => `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
 
