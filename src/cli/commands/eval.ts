@@ -7,11 +7,12 @@
  *    Markdown, CSV and JSON (and plots) with `--out DIR`;
  *  - `--aas`: path independence (Asymptotic Alignment Score) at the largest N_sup.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { intList, intOption, type Command } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { checkActsFit, evaluate, loadModel, parseSets, writeFileAtomic } from '../../train/index.js';
+import { checkActsFit, evaluate, loadModel, parseSets } from '../../train/index.js';
+import { mkdirp, withWrite, writeFileAtomic } from '../../io/files.js';
 import { INIT_MODES, type InitSpec, isRandomInit, MAX_CHAINS, parseInitMode } from '../../model/init.js';
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
@@ -82,7 +83,7 @@ export const evalCommand: Command = {
     const outDir = args.values.out as string | undefined, status = new StatusLine();
     const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
     const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split as string, init: init.mode, seed };
-    if (outDir) mkdirSync(outDir, { recursive: true });
+    if (outDir) { mkdirp(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
     const results: Record<string, unknown> = {};
 
     if (grid) {
