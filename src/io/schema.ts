@@ -152,7 +152,7 @@ function fieldName(path: PropertyKey[]): string {
 function issueText(issue: z.core.$ZodIssue, value: unknown): string {
   const where = issue.path.length ? `field '${fieldName(issue.path)}'` : 'top level';
   const got = at(value, issue.path);
-  if (issue.code === 'invalid_type') return `${where}: expected ${issue.expected}, got ${describe(got)}`;
+  if (issue.code === 'invalid_type') return got === undefined ? `${where}: missing (expected ${issue.expected})` : `${where}: expected ${issue.expected}, got ${describe(got)}`;
   if (issue.code === 'unrecognized_keys') return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(k => `'${k}'`).join(', ')}`;
   const msg = issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '');
   return `${where}: ${msg}, got ${describe(got)}`;
