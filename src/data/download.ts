@@ -13,13 +13,14 @@
  * Uses Node's fetch; HF_TOKEN, when set, is sent as a bearer token (gated or rate-limited repos).
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { printable, TrmError } from '../errors.js';
+import { ensureDir } from '../io/dirs.js';
 import { writeError } from '../io/files.js';
 import { hfEndpoint } from '../io/schema.js';
 import { csvHeader } from './sudoku/csv.js';
@@ -100,7 +101,8 @@ async function firstBytes(path: string, n = 4096): Promise<Buffer> {
   } finally { await fh.close(); }
 }
 
-const isFsError = (e: unknown) => typeof (e as NodeJS.ErrnoException)?.syscall === 'string' && typeof (e as NodeJS.ErrnoException).path === 'string';
+/** A local file error (as opposed to the network's: ECONNRESET comes from syscall 'read'). */
+const isFsError = (e: unknown) => ['open', 'write', 'close', 'fsync', 'ftruncate'].includes(String((e as NodeJS.ErrnoException)?.syscall));
 
 /**
  * Download `url` to `dest` (resuming dest.part); `onProgress(done, total)` gets bytes (total 0 if
@@ -113,7 +115,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   if (opts.force) { await rm(dest, { force: true }); await rm(part, { force: true }); }
   const have = await sizeOf(dest);
   if (have !== undefined) return { path: dest, bytes: have, fetched: 0, cached: true, resumedFrom: 0 };
-  await mkdir(dirname(dest), { recursive: true }).catch(e => { throw writeError(dirname(dest), e); });
+  ensureDir(dirname(dest));
   const retries = opts.retries ?? 0, timeoutMs = opts.timeoutMs ?? defaultTimeoutMs();
   for (let attempt = 0; ; attempt++) {
     try {

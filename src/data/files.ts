@@ -1,8 +1,9 @@
 /** files.ts: file helpers of the data layer: atomic writes and friendly missing-file errors. */
 import { constants } from 'node:fs';
-import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { TrmError } from '../errors.js';
+import { ensureDir } from '../io/dirs.js';
 import { writeError } from '../io/files.js';
 import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
 
@@ -14,7 +15,7 @@ import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPath(path), release = removeOnSignal(tmp);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     removeStaleTemps(dirname(path), `${basename(path)}.tmp-`);
     await writeFile(tmp, data);
     await rename(tmp, path);
@@ -33,7 +34,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 export async function checkWritable(path: string): Promise<void> {
   const dir = dirname(path);
   try {
-    await mkdir(dir, { recursive: true });
+    ensureDir(dir);
     await access(dir, constants.W_OK);
   } catch (e) {
     throw writeError(path, e);
