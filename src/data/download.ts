@@ -115,7 +115,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   if (opts.force) { await rm(dest, { force: true }); await rm(part, { force: true }); }
   const have = await sizeOf(dest);
   if (have !== undefined) return { path: dest, bytes: have, fetched: 0, cached: true, resumedFrom: 0 };
-  ensureDir(dirname(dest));
+  ensureDir(dirname(dest), dest);
   const retries = opts.retries ?? 0, timeoutMs = opts.timeoutMs ?? defaultTimeoutMs();
   for (let attempt = 0; ; attempt++) {
     try {

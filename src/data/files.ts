@@ -15,7 +15,7 @@ import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPath(path), release = removeOnSignal(tmp);
   try {
-    ensureDir(dirname(path));
+    ensureDir(dirname(path), path);
     removeStaleTemps(dirname(path), `${basename(path)}.tmp-`);
     await writeFile(tmp, data);
     await rename(tmp, path);
@@ -34,7 +34,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 export async function checkWritable(path: string): Promise<void> {
   const dir = dirname(path);
   try {
-    ensureDir(dir);
+    ensureDir(dir, path);
     await access(dir, constants.W_OK);
   } catch (e) {
     throw writeError(path, e);

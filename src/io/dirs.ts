@@ -8,16 +8,16 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeError } from './files.js';
 
-/** Create `dir` and its parents; a failure is `cannot write DIR: reason (CODE)`. */
-export function ensureDir(dir: string): void {
+/** Create `dir` and its parents; a failure is `cannot write NAME: reason (CODE)`, NAME = `dir` or the file it is for. */
+export function ensureDir(dir: string, name = dir): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       let missing = dir;
       while (!existsSync(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
-      try { mkdirSync(missing); } catch (e2) { throw writeError(dir, e2); }
+      try { mkdirSync(missing); } catch (e2) { throw writeError(name, e2); }
     }
-    throw writeError(dir, e);
+    throw writeError(name, e);
   }
 }
