@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { printable, TrmError } from '../errors.js';
+import { TrmError } from '../errors.js';
 import { ensureDir } from '../io/dirs.js';
 import { writeError } from '../io/files.js';
 import { hfEndpoint } from '../io/schema.js';
@@ -75,7 +75,9 @@ class Transient extends Error {
   constructor(readonly error: TrmError) { super(error.message); }
 }
 
-const preview = (head: Buffer) => JSON.stringify(printable(head.subarray(0, 48).toString('latin1').replace(/\s+/g, ' ').trim()));
+/** The first bytes, quoted, with whitespace runs as one space and every other non-ASCII-printable byte as \xNN. */
+const preview = (head: Buffer) => `"${head.subarray(0, 48).toString('latin1').replace(/\s+/g, ' ').trim()
+  .replace(/[^\x20-\x7e]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
 
 /** Why `head` (a complete file's first bytes) is an error page rather than a data file, or null. */
 export function htmlProblem(head: Buffer, contentType = ''): string | null {
