@@ -3,7 +3,7 @@
  * check it: `parseJson(text, schema, file, code)` throws a one-line TrmError naming the file, the
  * field and what was expected, e.g.
  *   data/train/dataset.json: field 'vocab_size': expected number, got null
- * Files: dataset.json, identifiers.json and build.json of a dataset; a checkpoint's
+ * Files: a dataset split's dataset.json; a checkpoint's
  * checkpoint.json and the `trm_model_config` metadata of a safetensors file; a run's config.json,
  * eval/scaling.json, eval/aas.json and a sweep's results.json (read by `trm report`). Also
  * HF_ENDPOINT, which must be an http(s) URL. Range checks that need other fields (tokens below
@@ -32,14 +32,6 @@ export const datasetMetadataSchema = z.object({
   mean_puzzle_examples: num.min(0),
   total_puzzles: int().optional(),
   sets: z.array(z.string().min(1)).min(1),
-}).loose();
-
-export const identifiersSchema = z.array(z.string());
-
-export const buildJsonSchema = z.object({
-  builder: z.string(),
-  size: z.union([z.literal(4), z.literal(6), z.literal(9)]),
-  options: z.record(z.string(), z.unknown()),
 }).loose();
 
 // ---- checkpoints (src/train/checkpoint.ts) -----------------------------------------------------
