@@ -43,12 +43,16 @@ async function main(argv: string[]): Promise<number> {
   return typeof code === 'number' ? code : 0;
 }
 
+const WRITES = new Set(['mkdir', 'write', 'rename', 'unlink', 'rmdir', 'rm', 'copyfile', 'symlink', 'link', 'ftruncate', 'fsync', 'close', 'chmod', 'utime']);
+
 /** The one-line message of an error that is not a bug, or null (print the stack). */
 function knownMessage(e: unknown): string | null {
   if (e instanceof TrmError) return e.message;
   const fe = e as NodeJS.ErrnoException | null;
-  if (fe && typeof fe.code === 'string' && typeof fe.syscall === 'string' && typeof fe.path === 'string')
-    return `${fe.path}: ${ioReason(fe)} (${fe.syscall})`;
+  if (fe && typeof fe.code === 'string' && typeof fe.syscall === 'string' && typeof fe.path === 'string') {
+    const verb = fe.syscall === 'open' ? 'open' : WRITES.has(fe.syscall) ? 'write' : 'read';
+    return `cannot ${verb} ${fe.path}: ${ioReason(fe)}`;
+  }
   if (e instanceof RangeError && /Invalid typed array length|Array buffer allocation failed|Invalid array length/.test(e.message))
     return `out of memory (${e.message}): the model, batch or dataset sizes are too large for this machine; TRM_DEBUG=1 shows where`;
   return null;

@@ -88,4 +88,11 @@ describe('weak messages, made specific', () => {
     expect([0, 1]).toContain(ok.code);   // a valid puzzle reaches the model (a 2-step model may not solve it)
     expect(JSON.parse(ok.out).steps.length).toBeGreaterThan(0);
   });
+
+  it('a filesystem error or an impossible allocation that escapes a wrapper is still one line (main.ts)', () => {
+    const file = join(fx.root, 'in-the-way');
+    writeFileSync(file, '');
+    expectCleanError(trm(['train', '--data', fx.data, '--preset', 'cpu-sudoku4', '--out', join(file, 'run')]),
+      new RegExp(`^trm: cannot write ${esc(join(file, 'run'))}: .*\\((ENOTDIR|EEXIST)\\)$`));
+  });
 });
