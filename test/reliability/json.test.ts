@@ -80,6 +80,7 @@ describe('checkpoint.json and trm_model_config', () => {
   for (const [name, edit, re] of [
     ['model_config missing', (j: any) => { delete j.model_config; }, /checkpoint\.json: field 'model_config': missing \(expected object\)$/],
     ['hidden_size null', (j: any) => { j.model_config.hidden_size = null; }, /checkpoint\.json: field 'model_config\.hidden_size': expected number, got null$/],
+    ['a negative step', (j: any) => { j.step = -1; }, /checkpoint\.json: field 'step': expected number to be >=0, got -1$/],
     ['weights bogus', (j: any) => { j.weights = 'bogus'; }, /checkpoint\.json: field 'weights': expected one of "ema"\|"raw", got "bogus"$/],
     ['an unknown model field', (j: any) => { j.model_config.width = 3; }, /checkpoint\.json: field 'model_config': unknown field 'width'$/],
   ] as const) {
