@@ -12,16 +12,11 @@
  *
  * Uses Node's fetch; HF_TOKEN, when set, is sent as a bearer token (gated or rate-limited repos).
  */
-import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { TrmError } from '../errors.js';
-import { ensureDir } from '../io/dirs.js';
-import { writeError } from '../io/files.js';
+import { mkdirp, writeError } from '../io/files.js';
 import { hfEndpoint } from '../io/schema.js';
 import { csvHeader } from './sudoku/csv.js';
 
@@ -103,9 +98,6 @@ async function firstBytes(path: string, n = 4096): Promise<Buffer> {
   } finally { await fh.close(); }
 }
 
-/** A local file error (as opposed to the network's: ECONNRESET comes from syscall 'read'). */
-const isFsError = (e: unknown) => ['open', 'write', 'close', 'fsync', 'ftruncate'].includes(String((e as NodeJS.ErrnoException)?.syscall));
-
 /**
  * Download `url` to `dest` (resuming dest.part); `onProgress(done, total)` gets bytes (total 0 if
  * unknown). No response or no body bytes for `timeoutMs` is a timeout; timeouts, dropped
@@ -117,7 +109,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   if (opts.force) { await rm(dest, { force: true }); await rm(part, { force: true }); }
   const have = await sizeOf(dest);
   if (have !== undefined) return { path: dest, bytes: have, fetched: 0, cached: true, resumedFrom: 0 };
-  ensureDir(dirname(dest), dest);
+  mkdirp(dirname(dest));
   const retries = opts.retries ?? 0, timeoutMs = opts.timeoutMs ?? defaultTimeoutMs();
   for (let attempt = 0; ; attempt++) {
     try {
@@ -194,15 +186,21 @@ async function attemptDownload(url: string, dest: string, part: string, opts: Do
     let done = start;
     opts.onProgress?.(done, total);
     arm();
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) { arm(); done += chunk.length; opts.onProgress?.(done, total); cb(null, chunk); },
-    });
+    // each chunk is written before the next is read, so bytes received before a failure are on disk for the resume
+    const fh = await open(part, start > 0 ? 'a' : 'w').catch(e => { throw writeError(part, e); });
     try {
-      await pipeline(Readable.fromWeb(res.body as never), counter, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        arm();
+        await fh.write(chunk).catch(e => { throw writeError(part, e); });
+        done += chunk.length;
+        opts.onProgress?.(done, total);
+      }
     } catch (e) {
-      if (isFsError(e)) throw writeError(part, e);
-      const why = timedOut ? `no data for ${secs}` : (e as Error).message;
+      if (e instanceof TrmError) throw e;
+      const why = timedOut ? `no data for ${secs}` : (e as { cause?: Error }).cause?.message ?? (e as Error).message;
       throw new Transient(new TrmError('TRM_DOWNLOAD', `download of ${url} interrupted after ${done} bytes (${why}); run the same command again to resume`));
+    } finally {
+      await fh.close().catch(() => {});
     }
     if (total && done !== total)
       throw new Transient(new TrmError('TRM_DOWNLOAD', `download of ${url} ended at ${done} of ${total} bytes; run the same command again to resume`));

@@ -3,8 +3,7 @@ import { constants } from 'node:fs';
 import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { TrmError } from '../errors.js';
-import { ensureDir } from '../io/dirs.js';
-import { writeError } from '../io/files.js';
+import { mkdirp, writeError } from '../io/files.js';
 import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
 
 /**
@@ -15,7 +14,7 @@ import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPath(path), release = removeOnSignal(tmp);
   try {
-    ensureDir(dirname(path), path);
+    mkdirp(dirname(path));
     removeStaleTemps(dirname(path), `${basename(path)}.tmp-`);
     await writeFile(tmp, data);
     await rename(tmp, path);
@@ -34,7 +33,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 export async function checkWritable(path: string): Promise<void> {
   const dir = dirname(path);
   try {
-    ensureDir(dir, path);
+    mkdirp(dir);
     await access(dir, constants.W_OK);
   } catch (e) {
     throw writeError(path, e);

@@ -9,9 +9,9 @@
  * The lock (lockDir) is a file holding the owner's pid and host: a second writer is refused with
  * a message naming that pid; a lock left by a dead process on this host is taken over.
  */
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { TrmError } from '../errors.js';
 
 const REASONS: Record<string, string> = {
@@ -51,9 +51,25 @@ export function withWrite<T>(path: string, fn: () => T): T {
   }
 }
 
-/** `mkdir -p dir`, with the one write error. */
+/**
+ * `mkdir -p dir`, with the one write error. Each missing level is made on its own, so the reason
+ * is the real one (a recursive mkdir reports ENOENT for a read-only parent).
+ */
 export function mkdirp(dir: string): void {
-  withWrite(dir, () => mkdirSync(dir, { recursive: true }));
+  const missing: string[] = [];
+  for (let p = resolve(dir); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(p).isDirectory()) continue;   // made meanwhile
+      throw writeError(dir, e);
+    }
+  }
+  withWrite(dir, () => { if (!statSync(dir).isDirectory()) { const e = new Error('EEXIST') as NodeJS.ErrnoException; e.code = 'EEXIST'; throw e; } });
 }
 
 /**
@@ -84,7 +100,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: { mk
 
 /** Append one line (a trailing newline is added) to `path`, with the one write error. */
 export function appendLine(path: string, line: string): void {
-  withWrite(path, () => appendFileSync(path, line.endsWith('\n') ? line : line + '\n'));
+  const text = line.endsWith('\n') ? line : line + '\n';
+  failpoint('append', () => appendFileSync(path, text.slice(0, text.length >> 1)));   // a torn write, as a full disk leaves
+  withWrite(path, () => appendFileSync(path, text));
 }
 
 // ---- lock --------------------------------------------------------------------------------------
@@ -117,6 +135,17 @@ function readLock(file: string): LockInfo | null {
   }
 }
 
+/** The live process holding `file` on this host (null: free, stale or another host's). */
+export function lockHolder(file: string): LockInfo | null {
+  const held = readLock(file);
+  return held && held.host === hostname() && held.pid !== process.pid && pidAlive(held.pid) ? held : null;
+}
+
+/** The refusal for a directory whose lock a live process holds. */
+export function lockedError(file: string, held: LockInfo): TrmError {
+  return new TrmError('TRM_LOCKED', `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`);
+}
+
 export interface DirLock {
   file: string;
   /** a lock of a dead process that this one took over (null when the directory was free) */
@@ -131,6 +160,8 @@ export interface DirLock {
  * `release()` removes the file only while it still names this process.
  */
 export function lockDir(file: string, what = 'trm'): DirLock {
+  const key = resolve(file);
+  if (heldHere.has(key)) throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use by another run in this process (pid ${process.pid}); choose another directory`);
   const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), what };
   const body = JSON.stringify(me) + '\n';
   let tookOver: LockInfo | null = null;
@@ -142,11 +173,10 @@ export function lockDir(file: string, what = 'trm'): DirLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(file, e);
     }
     const held = readLock(file);
-    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);
+    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);   // left by this pid before (reused pid)
     if (held && held.host !== me.host)
       throw new TrmError('TRM_LOCKED', `${file}: the directory is in use by pid ${held.pid} on host ${held.host}${held.what ? ` (${held.what})` : ''} since ${held.started}; if that process is gone, delete ${file}`);
-    if (held && pidAlive(held.pid))
-      throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`);
+    if (held && pidAlive(held.pid)) throw lockedError(file, held);
     // stale: the owner is dead (or the lock is unreadable); replace it through a rename, then make sure we won
     tookOver = held ?? { pid: 0, host: me.host, started: '' };
     const tmp = `${file}.tmp-${process.pid}`;
@@ -164,15 +194,45 @@ export function lockDir(file: string, what = 'trm'): DirLock {
   throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use${held ? ` by pid ${held.pid}` : ''}; another process took the lock at the same time`);
 }
 
+/** Lock files this process holds (two runs of one process may not share a directory either). */
+const heldHere = new Set<string>();
+
 function makeLock(file: string, tookOver: LockInfo | null): DirLock {
   let released = false;
+  const key = resolve(file);
+  heldHere.add(key);
   return {
     file, tookOver,
     release() {
       if (released) return;
       released = true;
+      heldHere.delete(key);
       const held = readLock(file);
       if (held && held.pid === process.pid) { try { rmSync(file, { force: true }); } catch { /* best effort */ } }
     },
   };
+}
+
+// ---- fault injection (tests) ---------------------------------------------------------------------
+
+const hits = new Map<string, number>();
+
+/**
+ * A named crash point for the fault-injection tests: with `TRM_FAULT=NAME@N` in the environment
+ * the process kills itself with SIGKILL the N-th time it reaches `failpoint(NAME)` (after `partial`,
+ * e.g. writing half a line). Without TRM_FAULT it does nothing.
+ */
+export function failpoint(name: string, partial?: () => void): void {
+  const spec = process.env.TRM_FAULT;
+  if (!spec) return;
+  for (const part of spec.split(',')) {
+    const [n, at] = part.trim().split('@');
+    if (n !== name) continue;
+    const count = (hits.get(name) ?? 0) + 1;
+    hits.set(name, count);
+    if (count === Number(at ?? 1)) {
+      partial?.();
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
 }

@@ -5,8 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/files.js';
-import { ensureDir } from '../io/dirs.js';
+import { mkdirp, writeFileAtomic } from '../io/files.js';
 import { readJsonFile, resultsFileSchema } from '../io/schema.js';
 import { pngRenderer, reportFigures, writeFigure } from './plots.js';
 import { formatStat, metricHeader, runMetrics, type Results } from './results.js';
@@ -78,7 +77,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportOutcome> {
   const runs = findRunDirs(o.paths).map(f => readRun(f.dir, f.name));
   const results = o.paths.filter(p => existsSync(join(p, 'results.json')))
     .map(p => ({ path: p, results: readJsonFile(join(p, 'results.json'), resultsFileSchema, 'TRM_BAD_RUN') as Results }));
-  ensureDir(o.out);
+  mkdirp(o.out);
   const png = await pngRenderer(), files: string[] = [], svgs: string[] = [];
   for (const f of reportFigures(runs)) {
     const w = await writeFigure(f, o.out, png);

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { intList, intOption, type Command } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
 import { checkActsFit, evaluate, loadModel, parseSets } from '../../train/index.js';
-import { withWrite, writeFileAtomic } from '../../io/files.js';
-import { ensureDir } from '../../io/dirs.js';
+import { mkdirp, withWrite, writeFileAtomic } from '../../io/files.js';
 import { INIT_MODES, type InitSpec, isRandomInit, MAX_CHAINS, parseInitMode } from '../../model/init.js';
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
@@ -99,7 +98,7 @@ export const evalCommand: Command = {
     const outDir = args.values.out as string | undefined, status = new StatusLine();
     const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
     const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split as string, init: init.mode, seed };
-    if (outDir) { ensureDir(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
+    if (outDir) { mkdirp(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
     const results: Record<string, unknown> = {};
 
     if (grid) {
