@@ -3,8 +3,8 @@
  * so that a damaged or mismatched checkpoint is one line naming the file at fault:
  *  - checkpoint.json against its schema (io/schema.ts), or a bare safetensors file's
  *    `trm_model_config` metadata; the config it implies must fit in memory (model/memory.ts);
- *  - that config against the tensor shapes in model.safetensors' header (a sidecar that does not
- *    belong to the weights names both files);
+ *  - a sidecar's config against the tensor shapes in model.safetensors' header (a sidecar that
+ *    does not belong to the weights names both files);
  *  - after loading: no NaN or infinite weight (a diverged run scores 0% silently otherwise).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -21,7 +21,7 @@ const bad = (msg: string): never => { throw new TrmError('TRM_BAD_CHECKPOINT', m
 /** The model config `where` describes, with its errors naming `where`. */
 function configFrom(fields: Record<string, unknown>, over: Partial<TrmConfig>, where: string): TrmConfig {
   try { return resolveConfig({ ...fields, ...over }); } catch (e) {
-    if (e instanceof TrmError) bad(`${where}: ${e.message}`);
+    if (e instanceof TrmError) bad(`${where}: ${e.message.replace(/^model config: /, '')}`);
     throw e;
   }
 }
@@ -41,25 +41,24 @@ export function checkCheckpoint(path: string, over: Partial<TrmConfig> = {}): vo
   if (!existsSync(file)) return;
   const useSidecar = existsSync(sideFile) && (!isFile || basename(path) === 'model.safetensors');
   const header = readSafetensorsHeader(file);
-  let config: TrmConfig, where: string;
   if (useSidecar) {
+    // the stored config alone: --set may change loop counts only, which no shape or size depends on
     const side = readJsonFile(sideFile, sidecarSchema, 'TRM_BAD_CHECKPOINT');
-    where = sideFile;
-    config = configFrom(side.model_config, over, `${sideFile}: model_config`);
+    const config = configFrom(side.model_config, {}, `${sideFile}: model_config`);
+    checkModelFits(config, 'inference', sideFile);
+    const shapes = new Map<string, number[]>();
+    for (const [k, t] of header.tensors) shapes.set(canonicalName(k), t.shape);
+    for (const e of paramSpec(config)) {
+      const got = shapes.get(e.name);
+      if (got && (got.length !== e.shape.length || got.some((v, i) => v !== e.shape[i])))
+        bad(`${sideFile} does not match ${file}: its config (hidden_size ${config.hidden_size}, vocab_size ${config.vocab_size}, `
+          + `seq_len ${config.seq_len}, L_layers ${config.L_layers}) needs '${e.name}' of shape [${e.shape.join(', ')}], the file holds [${got.join(', ')}]`);
+    }
   } else if (header.metadata.trm_model_config !== undefined) {
-    where = `${file}: metadata trm_model_config`;
-    config = configFrom(parseJson(header.metadata.trm_model_config, partialModelConfigSchema, where, 'TRM_BAD_CHECKPOINT'), over, where);
-  } else {
-    return;   // config inferred from the tensor shapes by the loader
-  }
-  checkModelFits(config, 'inference', where);
-  const shapes = new Map<string, number[]>();
-  for (const [k, t] of header.tensors) shapes.set(canonicalName(k), t.shape);
-  for (const e of paramSpec(config)) {
-    const got = shapes.get(e.name);
-    if (got && (got.length !== e.shape.length || got.some((v, i) => v !== e.shape[i])))
-      bad(`${where} does not match ${file}: its config (hidden_size ${config.hidden_size}, vocab_size ${config.vocab_size}, `
-        + `seq_len ${config.seq_len}, L_layers ${config.L_layers}) needs '${e.name}' of shape [${e.shape.join(', ')}], the file holds [${got.join(', ')}]`);
+    // a partial config completed by defaults and --set, as the loader does; the loader names the file on a shape mismatch
+    const where = `${file}: metadata trm_model_config`;
+    const config = configFrom(parseJson(header.metadata.trm_model_config, partialModelConfigSchema, where, 'TRM_BAD_CHECKPOINT'), over, where);
+    checkModelFits(config, 'inference', where);
   }
 }
 
