@@ -1,8 +1,8 @@
 /**
  * tmp.ts: temporary siblings and their cleanup. A writer builds `PATH.tmp-<pid>` (a file or a
  * directory) and renames it into place, so a reader never sees half of it. What can be left:
- *  - the process is stopped by SIGINT/SIGTERM: `removeOnSignal` deletes the registered temp paths
- *    and exits 130/143 (the default action of those signals, minus the debris);
+ *  - the process is stopped by SIGINT, SIGTERM or SIGHUP: `removeOnSignal` deletes the registered
+ *    temp paths and exits 128 + the signal number (the default action, minus the debris);
  *  - the process is killed (kill -9, power loss): nothing can run, so the next writer of the same
  *    directory calls `removeStaleTemps`, which deletes `*.tmp-<pid>` entries whose pid is no
  *    longer a live process on this machine (entries of live processes are left alone).
@@ -38,6 +38,8 @@ export function removeStaleTemps(dir: string, prefix = ''): string[] {
   return removed;
 }
 
+/** The signals that end a process by default and can be caught (a closed terminal sends SIGHUP). */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const registered = new Set<string>();
 let installed = false;
 
@@ -46,11 +48,11 @@ function onSignal(sig: NodeJS.Signals): void {
   const left = [...registered];
   registered.clear();
   process.stderr.write(`\ntrm: stopped by ${sig}${left.length ? `; removed the partial ${left.join(', ')}` : ''}\n`);
-  process.exit(sig === 'SIGINT' ? 130 : 143);
+  process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[sig]);
 }
 
 /**
- * Remove `path` if SIGINT or SIGTERM arrives before the returned function is called (call it once
+ * Remove `path` if SIGINT, SIGTERM or SIGHUP arrives before the returned function is called (call it once
  * the temp path has been renamed into place or removed). The handlers are process-wide and stay
  * installed only while something is registered.
  */
@@ -58,15 +60,13 @@ export function removeOnSignal(path: string): () => void {
   registered.add(path);
   if (!installed) {
     installed = true;
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of SIGNALS) process.on(sig, onSignal);
   }
   return () => {
     registered.delete(path);
     if (registered.size === 0 && installed) {
       installed = false;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of SIGNALS) process.off(sig, onSignal);
     }
   };
 }

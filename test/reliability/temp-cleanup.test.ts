@@ -1,5 +1,5 @@
 /**
- * Root cause 9 (issue 13): Ctrl-C (SIGINT) or SIGTERM during `trm data build` removes its
+ * Root cause 9 (issue 13): Ctrl-C (SIGINT), SIGTERM or SIGHUP during `trm data build` removes its
  * OUT.tmp-PID directory; a build killed with SIGKILL leaves it, and the next build of the same
  * OUT removes it (its pid is dead). Temp files of dead writers beside `data generate` output go
  * the same way, and temp entries of live processes are never touched.
@@ -45,7 +45,7 @@ function buildAndSignal(out: string, sig: NodeJS.Signals): Promise<{ code: numbe
 }
 
 describe('temporary files and directories', () => {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`${sig} during data build removes OUT.tmp-PID and leaves no OUT`, async () => {
       const parent = join(fx.root, `sig-${sig}`);
       mkdirSync(parent);
