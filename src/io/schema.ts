@@ -36,7 +36,11 @@ export const datasetMetadataSchema = z.object({
 
 // ---- checkpoints (src/train/checkpoint.ts) -----------------------------------------------------
 
-/** A model config as a checkpoint stores it: every field typed; resolveConfig checks the rest. */
+/**
+ * A model config as a checkpoint stores it: the type of every field it has. Fields may be missing
+ * (a checkpoint older than a field gets its default) and unknown names are left to resolveConfig,
+ * which rejects them naming the known ones, so this schema never has to track TrmConfig exactly.
+ */
 export const modelConfigSchema = z.object({
   hidden_size: int(1),
   expansion: num.positive(),
@@ -55,10 +59,10 @@ export const modelConfigSchema = z.object({
   rope_theta: num.positive(),
   vocab_size: int(1),
   seq_len: int(1),
-}).strict();
+}).partial().loose();
 
-/** `trm_model_config` in a safetensors header may name only some fields (the rest default). */
-export const partialModelConfigSchema = modelConfigSchema.partial();
+/** `trm_model_config` in a safetensors header: the same (only some fields need be named). */
+export const partialModelConfigSchema = modelConfigSchema;
 
 export const sidecarSchema = z.object({
   format: z.literal('trm-checkpoint/1'),

@@ -82,7 +82,7 @@ describe('checkpoint.json and trm_model_config', () => {
     ['hidden_size null', (j: any) => { j.model_config.hidden_size = null; }, /checkpoint\.json: field 'model_config\.hidden_size': expected number, got null$/],
     ['a negative step', (j: any) => { j.step = -1; }, /checkpoint\.json: field 'step': expected number to be >=0, got -1$/],
     ['weights bogus', (j: any) => { j.weights = 'bogus'; }, /checkpoint\.json: field 'weights': expected one of "ema"\|"raw", got "bogus"$/],
-    ['an unknown model field', (j: any) => { j.model_config.width = 3; }, /checkpoint\.json: field 'model_config': unknown field 'width'$/],
+    ['an unknown model field', (j: any) => { j.model_config.width = 3; }, /checkpoint\.json: model_config: unknown field 'width' \(known: hidden_size, /],
   ] as const) {
     it(`${name}: one line naming checkpoint.json and the field (eval, solve)`, () => {
       const dir = checkpointWith(`ck-${name.replace(/\W+/g, '-')}`, edit);
