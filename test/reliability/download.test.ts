@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCleanError, fixture, type Fixture, trmAsync } from './helpers.js';
+import { expectCleanError, fixture, type Fixture, trm } from './helpers.js';
 
 type Mode = 'silent' | 'stall-body' | 'html' | 'garbage' | 'html-as-csv' | 'flaky' | 'ok';
 let fx: Fixture, server: Server, endpoint = '', mode: Mode = 'ok', csv = Buffer.alloc(0);
@@ -44,7 +44,7 @@ afterAll(async () => {
 async function download(m: Mode, dir: string, extra: Record<string, string> = {}) {
   mode = m; hits = 0;
   const t0 = performance.now();
-  const r = await trmAsync(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, dir)],
+  const r = await trm(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, dir)],
     // a short limit where the server stalls on purpose; a generous one where it answers (a loaded machine can be slow)
     { env: { HF_ENDPOINT: endpoint, TRM_DOWNLOAD_TIMEOUT: m === 'silent' || m === 'stall-body' ? '0.5' : '20', ...extra } });
   return { ...r, seconds: (performance.now() - t0) / 1000, files: existsSync(join(fx.root, dir, 'sudoku-extreme')) ? readdirSync(join(fx.root, dir, 'sudoku-extreme')) : [] };
@@ -95,10 +95,10 @@ describe('data download against a misbehaving server', () => {
 
   it('HF_ENDPOINT that is not an http(s) URL, and a bad TRM_DOWNLOAD_TIMEOUT, are one line each', async () => {
     for (const bad of ['not a url', 'ftp://mirror.example', 'huggingface.co']) {
-      const r = await trmAsync(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, 'env')], { env: { HF_ENDPOINT: bad } });
+      const r = await trm(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, 'env')], { env: { HF_ENDPOINT: bad } });
       expectCleanError(r, new RegExp(`^trm: HF_ENDPOINT="${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" is not an http\\(s\\) URL`));
     }
-    const r = await trmAsync(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, 'env')], { env: { HF_ENDPOINT: endpoint, TRM_DOWNLOAD_TIMEOUT: 'soon' } });
+    const r = await trm(['data', 'download', 'sudoku-extreme', '--split', 'test', '--dir', join(fx.root, 'env')], { env: { HF_ENDPOINT: endpoint, TRM_DOWNLOAD_TIMEOUT: 'soon' } });
     expectCleanError(r, /TRM_DOWNLOAD_TIMEOUT="soon": expected a positive number of seconds/);
   });
 });

@@ -4,7 +4,7 @@
  * a permission error) come from a small tmpfs (mount needs root and CAP_SYS_ADMIN) and from
  * running the child as `nobody`; where the machine cannot, the test is skipped with a visible line.
  */
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,24 +16,22 @@ export const main = join(packageRoot, 'dist', 'cli', 'main.js');
 
 export interface Run { code: number | null; out: string; err: string; signal: NodeJS.Signals | null }
 
-export function trm(args: string[], o: { env?: Record<string, string | undefined>; cwd?: string; uid?: number; timeout?: number } = {}): Run {
-  const opts: SpawnSyncOptions = { encoding: 'utf8', env: { ...process.env, TRM_THREADS: '1', ...o.env }, cwd: o.cwd, timeout: o.timeout ?? 120_000 };
-  if (o.uid !== undefined) { opts.uid = o.uid; opts.gid = o.uid; }
-  const r = spawnSync(process.execPath, [main, ...args], opts);
-  return { code: r.status, out: String(r.stdout), err: String(r.stderr), signal: r.signal };
-}
-
-/** The same, asynchronously (a test's own server must keep answering meanwhile). */
-export function trmAsync(args: string[], o: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<Run> {
+/**
+ * Run `trm` in a child process. Asynchronous on purpose: a test file full of spawnSync calls keeps
+ * the vitest worker's event loop from turning for minutes on a loaded machine (its RPC times out).
+ */
+export function trm(args: string[], o: { env?: Record<string, string | undefined>; cwd?: string; uid?: number; timeout?: number } = {}): Promise<Run> {
   return new Promise(resolve => {
-    const p = spawn(process.execPath, [main, ...args], { env: { ...process.env, TRM_THREADS: '1', ...o.env }, cwd: o.cwd });
+    const p = spawn(process.execPath, [main, ...args], {
+      env: { ...process.env, TRM_THREADS: '1', ...o.env }, cwd: o.cwd, timeout: o.timeout ?? 120_000,
+      ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
+    });
     let out = '', err = '';
     p.stdout.on('data', d => { out += d; });
     p.stderr.on('data', d => { err += d; });
     p.on('close', (code, signal) => resolve({ code, out, err, signal }));
   });
 }
-
 /**
  * A failure as the user must see it: exit 1 (or `code`), no stack trace, and exactly one `trm:`
  * line, the last one, matching `re` (progress summaries such as "read train: done" may precede it).
@@ -79,7 +77,7 @@ export async function fixture(withRun = true): Promise<Fixture> {
   const d = await makeSudoku4(20, 6, 1, root);
   const run = join(root, 'run');
   if (withRun) {
-    const r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16',
+    const r = await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16',
       '--set', 'batch_size=4', '--set', 'eval_batch_size=8', '--set', 'steps=2', '--set', 'eval_interval=2', '--out', run]);
     if (r.code !== 0) throw new Error(`fixture training failed: ${r.err}`);
   }

@@ -61,18 +61,18 @@ describe('dataset.json', () => {
     ['empty sets', (t: string) => t.replace(/"sets": \[[^\]]*\]/, '"sets": []'), /test\/dataset\.json: field 'sets': expected array to have >=1 items, got \[\]$/],
     ['vocab_size 2e9', (t: string) => t.replace(/"vocab_size": \d+/, '"vocab_size": 2000000000'), /test\/dataset\.json: field 'vocab_size': expected at most 256 \(tokens are stored as uint8\), got 2000000000$/],
   ] as const) {
-    it(`${name}: one line naming the file and field (inspect, eval)`, () => {
+    it(`${name}: one line naming the file and field (inspect, eval)`, async () => {
       const dir = datasetWith(`ds-${name.replace(/\W+/g, '-')}`, edit);
-      expectCleanError(trm(['data', 'inspect', dir]), new RegExp(`^trm: ${esc(dir)}/${re.source}`));
-      expectCleanError(trm(['eval', '--checkpoint', fx.run, '--data', dir]), re);
+      expectCleanError(await trm(['data', 'inspect', dir]), new RegExp(`^trm: ${esc(dir)}/${re.source}`));
+      expectCleanError(await trm(['eval', '--checkpoint', fx.run, '--data', dir]), re);
     });
   }
-  it('puzzle identifiers outside num_puzzle_identifiers', () => {
+  it('puzzle identifiers outside num_puzzle_identifiers', async () => {
     const dir = datasetWith('ds-ids', t => t);
     const f = join(dir, 'test', 'all__puzzle_identifiers.npy'), b = readFileSync(f);
     b.writeInt32LE(7, b.length - 4);
     writeFileSync(f, b);
-    expectCleanError(trm(['data', 'inspect', dir]), /all__puzzle_identifiers\.npy: id 7 at index 5 is outside \[0, 1\) \(num_puzzle_identifiers in .*test\/dataset\.json\)$/);
+    expectCleanError(await trm(['data', 'inspect', dir]), /all__puzzle_identifiers\.npy: id 7 at index 5 is outside \[0, 1\) \(num_puzzle_identifiers in .*test\/dataset\.json\)$/);
   });
 });
 
@@ -84,25 +84,25 @@ describe('checkpoint.json and trm_model_config', () => {
     ['weights bogus', (j: any) => { j.weights = 'bogus'; }, /checkpoint\.json: field 'weights': expected one of "ema"\|"raw", got "bogus"$/],
     ['an unknown model field', (j: any) => { j.model_config.width = 3; }, /checkpoint\.json: model_config: unknown field 'width' \(known: hidden_size, /],
   ] as const) {
-    it(`${name}: one line naming checkpoint.json and the field (eval, solve)`, () => {
+    it(`${name}: one line naming checkpoint.json and the field (eval, solve)`, async () => {
       const dir = checkpointWith(`ck-${name.replace(/\W+/g, '-')}`, edit);
-      expectCleanError(trm(['eval', '--checkpoint', dir, '--data', fx.data]), new RegExp(`^trm: ${esc(dir)}/${re.source}`));
-      expectCleanError(trm(['solve', '--checkpoint', dir, '1...............']), re);
+      expectCleanError(await trm(['eval', '--checkpoint', dir, '--data', fx.data]), new RegExp(`^trm: ${esc(dir)}/${re.source}`));
+      expectCleanError(await trm(['solve', '--checkpoint', dir, '1...............']), re);
     });
   }
-  it('checkpoint.json that is not JSON', () => {
+  it('checkpoint.json that is not JSON', async () => {
     const dir = join(fx.root, 'ck-notjson');
     cpSync(ck, dir, { recursive: true });
     writeFileSync(join(dir, 'checkpoint.json'), '{"format": "trm-checkpoint/1", "step"');
-    expectCleanError(trm(['eval', '--checkpoint', dir, '--data', fx.data]), /checkpoint\.json: not valid JSON \(/);
+    expectCleanError(await trm(['eval', '--checkpoint', dir, '--data', fx.data]), /checkpoint\.json: not valid JSON \(/);
   });
   for (const [name, value, re] of [
     ['not JSON', '{hidden_size: 16', /weights\.safetensors: metadata trm_model_config: not valid JSON \(/],
     ['a string size', '{"hidden_size": "16"}', /weights\.safetensors: metadata trm_model_config: field 'hidden_size': expected number, got "16"$/],
     ['an array', '[1, 2]', /weights\.safetensors: metadata trm_model_config: top level: expected object, got \[1,2\]$/],
   ] as const) {
-    it(`a safetensors trm_model_config that is ${name}`, () => {
-      expectCleanError(trm(['eval', '--checkpoint', safetensorsWith(`st-${name.replace(/\W+/g, '-')}`, value), '--data', fx.data]), re);
+    it(`a safetensors trm_model_config that is ${name}`, async () => {
+      expectCleanError(await trm(['eval', '--checkpoint', safetensorsWith(`st-${name.replace(/\W+/g, '-')}`, value), '--data', fx.data]), re);
     });
   }
 });
@@ -120,31 +120,31 @@ describe('run files and results.json read by trm report', () => {
     ['a run config.json with a string seed', 'base/run-a/config.json', JSON.stringify({ train: { seed: 'one' } }), /config\.json: field 'train\.seed': expected number, got "one"$/],
     ['eval/scaling.json with rows missing', 'base/run-a/eval/scaling.json', JSON.stringify({ type: 'scaling', step: 2, nsup: [1], k: [1], aggregators: [] }), /scaling\.json: field 'rows': missing \(expected array\)$/],
   ] as const) {
-    it(`${name}: one line naming the file and field`, () => {
+    it(`${name}: one line naming the file and field`, async () => {
       mkdirSync(join(fx.root, `sw-${name.replace(/\W+/g, '-')}`, 'base', 'run-a', 'eval'), { recursive: true });
       const dir = sweepWith(`sw-${name.replace(/\W+/g, '-')}`, file, text);
-      expectCleanError(trm(['report', dir, '--out', join(dir, 'report')]), re);
+      expectCleanError(await trm(['report', dir, '--out', join(dir, 'report')]), re);
     });
   }
 });
 
 describe('sizes that cannot fit in memory (root cause 7)', () => {
-  it('a checkpoint declaring 1e9 puzzle identifiers is refused before allocating, naming the tensor', () => {
+  it('a checkpoint declaring 1e9 puzzle identifiers is refused before allocating, naming the tensor', async () => {
     const dir = checkpointWith('ck-huge', j => { j.model_config.num_puzzle_identifiers = 1e9; });
-    const r = trm(['eval', '--checkpoint', dir, '--data', fx.data]);
+    const r = await trm(['eval', '--checkpoint', dir, '--data', fx.data]);
     expectCleanError(r, new RegExp(`^trm: ${esc(dir)}/checkpoint\\.json: this model needs about [\\d.]+ GiB for its parameters .* the largest tensor is inner\\.puzzle_emb\\.weights \\[1000000000, 16\\]`));
   });
-  it('trm train on a dataset declaring 1e9 puzzle identifiers: one line, no stack', () => {
+  it('trm train on a dataset declaring 1e9 puzzle identifiers: one line, no stack', async () => {
     const dir = join(fx.root, 'ds-huge-ids');
     cpSync(fx.data, dir, { recursive: true });
     for (const s of ['train', 'test']) {
       const f = join(dir, s, 'dataset.json');
       writeFileSync(f, readFileSync(f, 'utf8').replace(/"num_puzzle_identifiers": \d+/, '"num_puzzle_identifiers": 1000000000'));
     }
-    const r = trm(['train', '--data', dir, '--preset', 'cpu-sudoku4', '--out', join(fx.root, 'run-huge')]);
+    const r = await trm(['train', '--data', dir, '--preset', 'cpu-sudoku4', '--out', join(fx.root, 'run-huge')]);
     expectCleanError(r, /memory|GiB/);
   });
-  it('the estimate is the parameter block the model allocates, times the copies training keeps', () => {
+  it('the estimate is the parameter block the model allocates, times the copies training keeps', async () => {
     const c = resolveConfig({ hidden_size: 16, puzzle_emb_ndim: 16, puzzle_emb_len: 1, num_puzzle_identifiers: 7, vocab_size: 6, seq_len: 16, mlp_t: true, pos_encodings: 'none', num_heads: 2 });
     const n = weightsView(c).data.length;
     expect(modelMemory(c, 'inference')).toMatchObject({ elements: n, bytes: n * 4 * 2 });

@@ -5,7 +5,7 @@
  * the same way, and temp entries of live processes are never touched.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { removeStaleTemps } from '../../src/io/tmp.js';
@@ -15,7 +15,7 @@ let fx: Fixture, bigCsv = '';
 beforeAll(async () => {
   fx = await fixture(false);
   bigCsv = join(fx.root, 'big.csv');
-  const r = trm(['data', 'generate', 'sudoku', '--size', '4', '--count', '200', '--seed', '3', '--threads', '1', '--out', bigCsv]);
+  const r = await trm(['data', 'generate', 'sudoku', '--size', '4', '--count', '200', '--seed', '3', '--threads', '1', '--out', bigCsv]);
   expect(r.code, r.err).toBe(0);
 });
 
@@ -53,7 +53,7 @@ describe('temporary files and directories', () => {
       let r = await buildAndSignal(out, sig);
       // the signal can arrive after the final rename (a loaded machine delivers the watch event late):
       // then the build had finished, whole, and the signal met no temp directory; try again
-      for (let i = 0; i < 4 && existsSync(out); i++) { spawnSync('rm', ['-rf', out]); r = await buildAndSignal(out, sig); }
+      for (let i = 0; i < 4 && existsSync(out); i++) { rmSync(out, { recursive: true, force: true }); r = await buildAndSignal(out, sig); }
       expect(r.sawTmp).toBe(true);
       expect(r.code, r.err).toBe(code);
       expect(r.err).toMatch(new RegExp(`trm: stopped by ${sig}; removed the partial .*ds\\.tmp-\\d+`));
@@ -69,25 +69,25 @@ describe('temporary files and directories', () => {
     expect(r.signal).toBe('SIGKILL');
     const left = readdirSync(parent);
     expect(left.some(n => /^ds\.tmp-\d+$/.test(n)), 'SIGKILL leaves the temp directory (nothing can run)').toBe(true);
-    const again = trm(['data', 'build', 'sudoku', '--train', fx.trainCsv, '--test', fx.testCsv, '--out', out]);
+    const again = await trm(['data', 'build', 'sudoku', '--train', fx.trainCsv, '--test', fx.testCsv, '--out', out]);
     expect(again.code, again.err).toBe(0);
     expect(readdirSync(parent)).toEqual(['ds']);
   });
 
-  it('data generate removes a dead writer\'s temp file beside its output and keeps a live one\'s', () => {
+  it('data generate removes a dead writer\'s temp file beside its output and keeps a live one\'s', async () => {
     const dir = join(fx.root, 'gen');
     mkdirSync(dir);
     const dead = join(dir, `x.csv.tmp-${deadPid()}`), live = join(dir, `x.csv.tmp-${process.pid}`);
     writeFileSync(dead, 'half a file');
     writeFileSync(live, 'someone else is writing');
-    const r = trm(['data', 'generate', 'sudoku', '--size', '4', '--count', '3', '--threads', '1', '--out', join(dir, 'x.csv')]);
+    const r = await trm(['data', 'generate', 'sudoku', '--size', '4', '--count', '3', '--threads', '1', '--out', join(dir, 'x.csv')]);
     expect(r.code, r.err).toBe(0);
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(join(dir, 'x.csv'))).toBe(true);
   });
 
-  it('removeStaleTemps (the helper checkpoint saving uses) removes dead pids\' entries only, by prefix', () => {
+  it('removeStaleTemps (the helper checkpoint saving uses) removes dead pids\' entries only, by prefix', async () => {
     const dir = join(fx.root, 'ckpts');
     const dead = deadPid();
     for (const n of [`step_0000002.tmp-${dead}`, `step_0000004.tmp-${process.ppid}`, 'step_0000002', `latest.tmp-${dead}`]) mkdirSync(join(dir, n), { recursive: true });
@@ -96,10 +96,10 @@ describe('temporary files and directories', () => {
     expect(removeStaleTemps(join(fx.root, 'no-such-dir'))).toEqual([]);
   });
 
-  it('a build whose output cannot be written fails before reading the CSVs', () => {
+  it('a build whose output cannot be written fails before reading the CSVs', async () => {
     const file = join(fx.root, 'plain-file');
     writeFileSync(file, '');
-    const r = trm(['data', 'build', 'sudoku', '--train', bigCsv, '--test', fx.testCsv, '--out', join(file, 'ds')]);
+    const r = await trm(['data', 'build', 'sudoku', '--train', bigCsv, '--test', fx.testCsv, '--out', join(file, 'ds')]);
     expectCleanError(r, /cannot write .*plain-file(\/ds)?: .*\((ENOTDIR|EEXIST)\)/);
     expect(r.err).not.toMatch(/read train/);
   });

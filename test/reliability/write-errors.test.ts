@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCleanError, fill, fixture, type Fixture, isRoot, main, mountTmpfs, remountReadOnly, skipNote, trmAsync, unmount } from './helpers.js';
+import { expectCleanError, fill, fixture, type Fixture, isRoot, mountTmpfs, remountReadOnly, skipNote, trm, unmount } from './helpers.js';
 
 let fx: Fixture, server: Server, endpoint = '';
 const mounts: string[] = [];
@@ -51,18 +51,7 @@ function noTemps(dir: string): void {
 
 async function expectWriteError(target: string, codes: string, uid?: number) {
   for (const c of commands(target)) {
-    const r = uid === undefined
-      ? await trmAsync(c.args, { env: { HF_ENDPOINT: endpoint } })
-      : await new Promise<import('./helpers.js').Run>(resolve => {
-        // as another user: spawn directly (trmAsync has no uid)
-        import('node:child_process').then(({ spawn }) => {
-          const p = spawn(process.execPath, [main, ...c.args], { uid, gid: uid, env: { ...process.env, TRM_THREADS: '1', HF_ENDPOINT: endpoint } });
-          let out = '', err = '';
-          p.stdout.on('data', d => { out += d; });
-          p.stderr.on('data', d => { err += d; });
-          p.on('close', (code, signal) => resolve({ code, out, err, signal }));
-        });
-      });
+    const r = await trm(c.args, { env: { HF_ENDPOINT: endpoint }, uid });
     expectCleanError(r, new RegExp(`^trm: cannot write ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*: .*\\((${codes})\\)$`));
     expect(existsSync(c.final), `${c.name}: ${c.final} must not exist`).toBe(false);
     noTemps(target);
@@ -80,7 +69,7 @@ describe('write errors are one line: cannot write PATH: reason', () => {
     const file = join(fx.root, 'existing');
     writeFileSync(file, 'x');
     for (const args of [['eval', '--checkpoint', fx.run, '--data', fx.data, '--out', file], ['report', fx.run, '--out', file]])
-      expectCleanError(await trmAsync(args), new RegExp(`^trm: cannot write ${file}: .*\\(EEXIST\\)$`));
+      expectCleanError(await trm(args), new RegExp(`^trm: cannot write ${file}: .*\\(EEXIST\\)$`));
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
