@@ -57,8 +57,16 @@ export function parseCommandArgs<T extends Record<string, OptionSpec>>(cmd: Comm
     if (o.multiple) options[name].multiple = true;
     if (o.default !== undefined) options[name].default = o.default;
   }
+  // `--nsup -1`: a value that looks like a negative number is the option's value (node's parser
+  // would call it ambiguous), so the option's own check can say what range it expects
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    if (name && (cmd.options as Record<string, OptionSpec>)[name]?.type === 'string' && /^-\d/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   try {
-    const r = parseArgs({ args: argv, options: options as never, allowPositionals: true, strict: true });
+    const r = parseArgs({ args, options: options as never, allowPositionals: true, strict: true });
     return { values: r.values as OptionValues<T>, positionals: r.positionals };
   } catch (e) {
     throw new UsageError(`${cmd.name}: ${(e as Error).message.split('\n')[0]} (see 'trm ${cmd.name} --help')`);

@@ -58,7 +58,8 @@ export const dataCommand: Command = {
     '  trm data download sudoku-extreme --split test',
     '  trm data build sudoku --train train.csv --test test.csv --subsample 1000 --aug 1000 --seed 0 --out data/sudoku-1k-aug-1000',
     '  trm data inspect data/sudoku-1k-aug-1000',
-    'Rating = guesses of a uniqueness-proving search (docs/DATA.md). HF_ENDPOINT overrides https://huggingface.co.',
+    'Rating = guesses of a uniqueness-proving search (docs/DATA.md). HF_ENDPOINT overrides https://huggingface.co;',
+    'TRM_DOWNLOAD_TIMEOUT=SECONDS (default 30) is how long a download waits for an answer or for more bytes.',
   ].join('\n'),
   async run(args) {
     const [action, target, ...extra] = args.positionals;

@@ -8,7 +8,7 @@ export function printSelfCheck(results: SelfCheckResult[]): boolean {
   const bad = results.filter(r => !r.ok);
   for (const r of results) {
     const mark = r.ok ? 'ok  ' : 'FAIL';
-    console.log(`  ${mark} ${r.kernel.padEnd(20)} max rel diff ${Number.isFinite(r.maxRelDiff) ? r.maxRelDiff.toExponential(1) : 'inf'}${r.error ? `  (${r.error})` : ''}`);
+    console.log(`  ${mark} ${r.kernel.padEnd(20)} max rel diff ${Number.isFinite(r.maxRelDiff) ? r.maxRelDiff.toExponential(1) : 'inf'} (tol ${r.tol.toExponential(1)})${r.error ? `  (${r.error})` : ''}`);
   }
   console.log(`  ${results.length - bad.length}/${results.length} kernel checks agree with the TypeScript reference`);
   return bad.length === 0;
