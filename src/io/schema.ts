@@ -64,8 +64,9 @@ export const modelConfigSchema = z.object({
 /** `trm_model_config` in a safetensors header: the same (only some fields need be named). */
 export const partialModelConfigSchema = modelConfigSchema;
 
+/** checkpoint.json (train/checkpoint.ts writes it; its format is checked first, with its own message). */
 export const sidecarSchema = z.object({
-  format: z.literal('trm-checkpoint/1'),
+  format: z.string(),
   step: int(),
   total_steps: int(),
   model_config: modelConfigSchema,
@@ -80,10 +81,11 @@ export const sidecarSchema = z.object({
   weights: z.enum(['ema', 'raw']),
   cursor: z.object({ epoch: int(), pos: int() }).loose(),
   sums: z.record(z.string(), num),
-  rng: z.object({ kind: z.literal('counter'), seed: int() }).loose(),
-  metrics: z.record(z.string(), z.unknown()),
+  // absent in checkpoints written before these fields existed
+  rng: z.object({ kind: z.literal('counter'), seed: int() }).loose().optional(),
+  metrics: z.record(z.string(), z.unknown()).optional(),
   data: z.string().optional(),
-  saved_at: z.string(),
+  saved_at: z.string().optional(),
 }).loose();
 
 // ---- runs and reports (src/report/) ------------------------------------------------------------

@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { TrmError } from '../errors.js';
 import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
+import { sidecarSchema } from '../io/schema.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { readSync, upload, write } from '../kernels/core.js';
@@ -131,23 +132,6 @@ export function findCheckpoint(path: string): string {
     bad(`${path}: this run has no checkpoint yet (it stopped before its first save); start it again: trm train --data DIR --preset NAME --out ${path}`);
   bad(`${path}: not a checkpoint (no checkpoint.json) nor a run directory (no 'latest')`);
 }
-
-const count = z.number().int().nonnegative();
-/** checkpoint.json as written by saveCheckpoint; configs are checked by their own resolvers. */
-const sidecarSchema = z.object({
-  format: z.string(),
-  step: count,
-  total_steps: count,
-  model_config: z.record(z.string(), z.unknown()),
-  train_config: z.record(z.string(), z.unknown()),
-  weights: z.enum(['ema', 'raw']),
-  cursor: z.object({ epoch: count, pos: count }),
-  sums: z.record(z.string(), z.number()),
-  rng: z.object({ kind: z.literal('counter'), seed: count }).optional(),
-  metrics: z.record(z.string(), z.unknown()).optional(),
-  data: z.string().optional(),
-  saved_at: z.string().optional(),
-});
 
 /** The first problem of a zod result as `field.path: what` (e.g. "cursor.pos: expected a number, got a string"). */
 function zodProblem(e: z.ZodError): string {
