@@ -9,7 +9,7 @@
  * Labels equal to ignore_label_id become IGNORE_LABEL (-100).
  */
 import type { DatasetSplit } from '../data/dataset.js';
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { type HostBatch as Batch, IGNORE_LABEL } from '../model/step.js';
 
 /** Position in the training stream: example `pos` of epoch `epoch`'s order. */
@@ -17,9 +17,6 @@ export interface DataCursor {
   epoch: number;
   pos: number;
 }
-
-/** Stream id of the data order (the ACT exploration uses another, see carry.ts). */
-const DATA_SEED_MIX = 0x0da7a5ee;
 
 export function newBatch(B: number, L: number): Batch {
   return { inputs: new Int32Array(B * L), labels: new Int32Array(B * L), puzzleIds: new Int32Array(B) };
@@ -57,7 +54,7 @@ export class TrainSampler {
   epochOrder(epoch: number): Int32Array {
     if (epoch === this.epochCached) return this.order;
     const { groupIndices: gi, puzzleIndices: pi } = this.split;
-    const rng = new Rng((this.seed ^ DATA_SEED_MIX) >>> 0, epoch);
+    const rng = new Rng(this.seed, STREAM.data, epoch);
     const groups = rng.permutation(gi.length - 1);
     const out: number[] = [];
     for (const g of groups) {

@@ -18,7 +18,7 @@ import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrmError } from '../../errors.js';
 import { writeDatasetSplit, writeIdentifiers, type DatasetSplit } from '../dataset.js';
-import { Rng } from '../rng.js';
+import { Rng, STREAM } from '../rng.js';
 import { applyTransform, randomTransform } from './augment.js';
 import { readSudokuCsv, type CsvReadReport } from './csv.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
@@ -129,18 +129,18 @@ async function exists(path: string): Promise<boolean> {
 export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildReport> {
   const t0 = performance.now();
   if (await exists(opts.out) && !opts.force) throw new TrmError('TRM_BUILD', `${opts.out} already exists; pass --force to replace it`);
-  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, 1), opts);
+  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, STREAM.build, 1), opts);
   const size = train.csv.size!;
-  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, 3), opts);
+  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, STREAM.build, 3), opts);
   const geo = geometry(size);
 
   const tmp = `${opts.out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   try {
     opts.onProgress?.('augment', 0, 1);
-    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, 2));
+    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, STREAM.build, 2));
     await writeDatasetSplit(join(tmp, 'train'), trainSplit);
-    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, 4)));
+    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, STREAM.build, 4)));
     await writeIdentifiers(tmp);
     opts.onProgress?.('augment', 1, 1);
     const report: BuildReport = {
