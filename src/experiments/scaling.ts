@@ -1,6 +1,6 @@
 /**
  * scaling.ts: test-time scaling in one pass (reference/experiments.md 3-4). For every test batch,
- * k chains start from their own latent init (chain r of batch i draws from Rng(seed, i * 1024 + r))
+ * k chains start from their own latent init (chain r of batch i draws from Rng(seed, STREAM.eval, i, r))
  * and run without halting to the largest N_sup; at each requested N_sup the chains' boards and
  * q_halt are kept, and every aggregator and every k (the first k chains) is read off those same
  * passes. Evaluation runs no halting, so the answer at step s is what a run with N_sup = s gives.

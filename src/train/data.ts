@@ -2,7 +2,7 @@
  * data.ts: batches from a dataset split (reference/trm-algorithm.md 10; official puzzle_dataset.py).
  * Training: one epoch = the groups in a shuffled order, one random puzzle (augmentation) per
  * group, that puzzle's examples; epochs follow each other as one stream, cut into batches of B.
- * The order of epoch e comes from Rng(seed, e) alone, so the cursor {epoch, pos} is the whole
+ * The order of epoch e comes from Rng(seed, STREAM.data, e) alone, so the cursor {epoch, pos} is the whole
  * sampler state (a checkpoint stores it; nothing else). Unlike the official iterator, the last
  * partial batch of an epoch is not dropped: the stream runs on into the next epoch.
  * Test: sequential chunks; the last is padded with pad tokens and ignored labels.
@@ -10,7 +10,7 @@
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { type HostBatch as Batch, IGNORE_LABEL } from '../model/step.js';
 
 /** Position in the training stream: example `pos` of epoch `epoch`'s order. */
@@ -18,9 +18,6 @@ export interface DataCursor {
   epoch: number;
   pos: number;
 }
-
-/** Stream id of the data order (the ACT exploration uses another, see carry.ts). */
-const DATA_SEED_MIX = 0x0da7a5ee;
 
 export function newBatch(B: number, L: number): Batch {
   return { inputs: new Int32Array(B * L), labels: new Int32Array(B * L), puzzleIds: new Int32Array(B) };
@@ -65,7 +62,7 @@ export class TrainSampler {
   epochOrder(epoch: number): Int32Array {
     if (epoch === this.epochCached) return this.order;
     const { groupIndices: gi, puzzleIndices: pi } = this.split;
-    const rng = new Rng((this.seed ^ DATA_SEED_MIX) >>> 0, epoch);
+    const rng = new Rng(this.seed, STREAM.data, epoch);
     const groups = rng.permutation(gi.length - 1);
     const out: number[] = [];
     for (const g of groups) {

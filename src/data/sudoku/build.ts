@@ -23,7 +23,7 @@ import { writeError } from '../../io/files.js';
 import { removeOnSignal, removeStaleTemps, tempPath } from '../../io/tmp.js';
 import { checkWritable } from '../files.js';
 import { writeDatasetSplit, writeIdentifiers, type DatasetSplit } from '../dataset.js';
-import { Rng } from '../rng.js';
+import { Rng, STREAM } from '../rng.js';
 import { applyTransform, randomTransform } from './augment.js';
 import { readSudokuCsv, type CsvReadReport } from './csv.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
@@ -135,9 +135,9 @@ export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildRepor
   const t0 = performance.now();
   if (await exists(opts.out) && !opts.force) throw new TrmError('TRM_BUILD', `${opts.out} already exists; pass --force to replace it`);
   await checkWritable(opts.out);
-  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, 1), opts);
+  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, STREAM.build, 1), opts);
   const size = train.csv.size!;
-  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, 3), opts);
+  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, STREAM.build, 3), opts);
   const geo = geometry(size);
 
   const tmp = tempPath(opts.out), release = removeOnSignal(tmp);
@@ -145,9 +145,9 @@ export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildRepor
     removeStaleTemps(dirname(opts.out), `${basename(opts.out)}.tmp-`);
     await rm(tmp, { recursive: true, force: true });
     opts.onProgress?.('augment', 0, 1);
-    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, 2));
+    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, STREAM.build, 2));
     await writeDatasetSplit(join(tmp, 'train'), trainSplit);
-    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, 4)));
+    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, STREAM.build, 4)));
     await writeIdentifiers(tmp);
     opts.onProgress?.('augment', 1, 1);
     const report: BuildReport = {
