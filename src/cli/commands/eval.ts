@@ -9,7 +9,7 @@
  */
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { intList, intOption, type Command } from '../command.js';
+import { intList, intOption, defineCommand } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
 import { checkActsFit, evaluate, loadModel, parseSets } from '../../train/index.js';
 import { mkdirp, withWrite, writeFileAtomic } from '../../io/files.js';
@@ -43,7 +43,7 @@ function progress(status: StatusLine, what: string) {
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
-export const evalCommand: Command = {
+export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'accuracy of a checkpoint on a dataset split; test-time scaling (N_sup x best-of-k) and path independence',
   usage: '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
@@ -72,7 +72,7 @@ export const evalCommand: Command = {
     '  trm eval --checkpoint runs/s6 --data data/sudoku6 --aas --nsup 16 --out runs/s6/eval',
   ].join('\n'),
   async run(args) {
-    const ck = args.values.checkpoint as string | undefined, data = args.values.data as string | undefined;
+    const ck = args.values.checkpoint, data = args.values.data;
     if (!ck || !data) throw new UsageError("eval: --checkpoint and --data are required (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);
     const nsups = intList(args, 'nsup', 1, 4096), ks = intList(args, 'k', 1, MAX_CHAINS);
@@ -80,8 +80,8 @@ export const evalCommand: Command = {
     const aggNames = args.values.aggregate === undefined ? [...AGGREGATORS] : String(args.values.aggregate).split(',').map(s => s.trim());
     for (const a of aggNames) if (!isAggregator(a)) throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
-    const split = await readDatasetSplit(splitDir(data, args.values.split as string));
-    const over = parseSets((args.values.set as string[] | undefined) ?? []).model;
+    const split = await readDatasetSplit(splitDir(data, args.values.split));
+    const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
     const m = loadModel(ck, over, split.meta.seq_len);
     await checkFiniteWeights(m.weights, m.file);
@@ -96,9 +96,9 @@ export const evalCommand: Command = {
     try {
       init = { mode: args.values.init !== undefined ? parseInitMode(String(args.values.init), '--init') : tc?.train_init ?? 'static', scale: initScale, training: false };
     } catch (e) { throw new UsageError((e as Error).message); }
-    const outDir = args.values.out as string | undefined, status = new StatusLine();
+    const outDir = args.values.out, status = new StatusLine();
     const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
-    const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split as string, init: init.mode, seed };
+    const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split, init: init.mode, seed };
     if (outDir) { mkdirp(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
     const results: Record<string, unknown> = {};
 
@@ -162,4 +162,4 @@ export const evalCommand: Command = {
     if (args.values.json) console.log(JSON.stringify(results, null, 2));
     return 0;
   },
-};
+});

@@ -1,5 +1,5 @@
 /** `trm selfcheck`: every native kernel against the TypeScript reference on this machine. */
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { backendInfo } from '../../kernels/index.js';
 import { selfCheck, type SelfCheckResult } from '../../kernels/selfcheck.js';
 import { TrmError } from '../../errors.js';
@@ -14,7 +14,7 @@ export function printSelfCheck(results: SelfCheckResult[]): boolean {
   return bad.length === 0;
 }
 
-export const selfcheckCommand: Command = {
+export const selfcheckCommand = defineCommand({
   name: 'selfcheck',
   summary: 'check every native kernel against the TypeScript reference',
   usage: '[--json]',
@@ -30,4 +30,4 @@ export const selfcheckCommand: Command = {
     }
     return results.every(r => r.ok) ? 0 : 1;
   },
-};
+});
