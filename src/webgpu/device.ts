@@ -95,6 +95,7 @@ export class WebGpuDevice implements Device {
     this.adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.isSwiftShader = /swiftshader/i.test(this.adapterName);
     this.batchSize = opts.batch ?? 256;
+    this.gemmBlockOverride = opts.gemmBlock;
     this.ringData = new ArrayBuffer(this.batchSize * UNIFORM_SLOT);
     this.ringView = new DataView(this.ringData);
     this.ring = gpu.createBuffer({ size: this.ringData.byteLength, usage: UNIFORM | COPY_DST });
@@ -308,7 +309,7 @@ export class WebGpuDevice implements Device {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
-    const T = this.opts.gemmBlock ?? gemmBlock(M, N, items);
+    const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
     const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`;
     const spec = this.gemmSpecs.get(key) ?? this.gemmSpecs.set(key, gemmSpec(transA, transB, T)).get(key)!;
     const a = this.tensor(A, 'gemm', 'A'), b = this.tensor(B, 'gemm', 'B'), c = this.tensor(C, 'gemm', 'C');
@@ -322,6 +323,8 @@ export class WebGpuDevice implements Device {
     }
   }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
+  /** GEMM register block for every product (tests, tuning); undefined: chosen by size. */
+  gemmBlockOverride: 4 | 8 | undefined;
 
   copy2d(dst: F32T, src: F32T, rows: number, cols: number, ldDst: number, ldSrc: number): void {
     this.each('copy2d', [dst, src], rows * cols, [cols, ldDst, ldSrc]);
