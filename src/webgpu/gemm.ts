@@ -1,8 +1,11 @@
 /**
  * webgpu/gemm.ts: the WGSL GEMM, C = alpha*op(A)*op(B) + beta*C, row-major, batched by strides
  * (the contract of src/kernels/backend.ts and native/gemm/gemm.h). A workgroup of 16x16
- * invocations computes a (16*TM) x (16*TN) tile of C; each invocation holds a TM x TN register
- * block (rows ty + 16r, columns tx + 16c, so shared-memory reads are broadcasts or consecutive).
+ * invocations computes a (16*T) x (16*T) tile of C; each invocation holds a T x T register block
+ * in vec4 registers, unrolled (no private arrays: some compilers spill those to memory): rows
+ * 4*ty..4*ty+3 (+64 for T = 8) and columns likewise from tx, so each k step reads op(A) and op(B)
+ * from workgroup memory as T/2 vec4 loads (broadcast along a row of invocations, consecutive
+ * along a column: no bank conflicts) for T*T FMAs.
  * op(A) and op(B) are staged through workgroup memory in BK-deep slices, loaded along whichever
  * axis is contiguous in memory (the transposes are specializations), zero-padded past the edges
  * so any M, N, K works. grid: x over column tiles, y over row tiles, z over batch items.
@@ -13,7 +16,9 @@ import type { KernelSpec } from './wgsl.js';
 
 export const BK = 16;
 
-/** The spec for one specialization: transposes and register block (TM = TN = 4 or 8). */
+const range = (n: number) => Array.from({ length: n }, (_, k) => k);
+
+/** The spec for one specialization: transposes and register block (T = 4 or 8). */
 export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
   const BM = 16 * T, BN = 16 * T;
   const loadsA = (BM * BK) / 256, loadsB = (BK * BN) / 256;
@@ -22,6 +27,9 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
   const bIdx = transB ? `let k = t % ${BK}u; let j = t / ${BK}u + ${256 / BK}u * l;` : `let j = t % ${BN}u; let k = t / ${BN}u + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
+  const H = T / 4;  // vec4 groups per thread and axis
+  // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
+  const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
     name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
     tensors: [{ name: 'A', type: 'f32' }, { name: 'B', type: 'f32' }, { name: 'C', type: 'f32', write: true }],
@@ -29,15 +37,21 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
       ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
     wg: 256,
     workgroup: '16, 16',
-    prelude: `var<workgroup> As: array<f32, ${BK * BM}>;
-var<workgroup> Bs: array<f32, ${BK * BN}>;`,
+    prelude: `var<workgroup> As: array<vec4f, ${(BK * BM) / 4}>;
+var<workgroup> Bs: array<vec4f, ${(BK * BN) / 4}>;
+fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+  if (gi >= P.M || gj >= P.N) { return; }
+  let idx = cBase + gi * P.ldc + gj;
+  var y = P.alpha * acc;
+  if (!betaZero) { y += P.beta * C[idx]; }
+  C[idx] = y;
+}`,
     body: `  let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
   let row0 = wid.y * ${BM}u; let col0 = wid.x * ${BN}u;
-  var acc: array<f32, ${T * T}>;
-  for (var q = 0u; q < ${T * T}u; q++) { acc[q] = 0.0; }
-  var b0 = wid.z; var b1 = wid.z + 1u;
-  if (P.sumC != 0u) { b0 = 0u; b1 = P.batch; }
-  for (var b = b0; b < b1; b++) {
+${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).join('\n')}
+  var bFirst = wid.z; var bEnd = wid.z + 1u;
+  if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
+  for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k0 = 0u; k0 < P.K; k0 += ${BK}u) {
       for (var l = 0u; l < ${loadsA}u; l++) {
@@ -45,40 +59,27 @@ var<workgroup> Bs: array<f32, ${BK * BN}>;`,
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
         if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
-        As[k * ${BM}u + i] = x;
+        As[k * ${BM / 4}u + i / 4u][i % 4u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
         if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
-        Bs[k * ${BN}u + j] = x;
+        Bs[k * ${BN / 4}u + j / 4u][j % 4u] = x;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
-        var a: array<f32, ${T}>; var bv: array<f32, ${T}>;
-        for (var r = 0u; r < ${T}u; r++) { a[r] = As[kk * ${BM}u + ty + 16u * r]; }
-        for (var c = 0u; c < ${T}u; c++) { bv[c] = Bs[kk * ${BN}u + tx + 16u * c]; }
-        for (var r = 0u; r < ${T}u; r++) {
-          for (var c = 0u; c < ${T}u; c++) { acc[r * ${T}u + c] = fma(a[r], bv[c], acc[r * ${T}u + c]); }
-        }
+${range(H).map(h => `        let a${h} = As[kk * ${BM / 4}u + ${16 * h}u + ty];`).join('\n')}
+${range(H).map(h => `        let b${h} = Bs[kk * ${BN / 4}u + ${16 * h}u + tx];`).join('\n')}
+${range(T).flatMap(r => range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Math.floor(r / 4)}[${r % 4}]), b${h}, c${r}_${h});`)).join('\n')}
       }
       workgroupBarrier();
     }
   }
   let cBase = wid.z * P.strideC;
-  for (var r = 0u; r < ${T}u; r++) {
-    let gi = row0 + ty + 16u * r;
-    if (gi >= P.M) { continue; }
-    for (var c = 0u; c < ${T}u; c++) {
-      let gj = col0 + tx + 16u * c;
-      if (gj >= P.N) { continue; }
-      let idx = cBase + gi * P.ldc + gj;
-      var y = P.alpha * acc[r * ${T}u + c];
-      if (P.beta != 0.0) { y += P.beta * C[idx]; }
-      C[idx] = y;
-    }
-  }`,
+  let betaZero = P.beta == 0.0;
+${range(T).flatMap(r => range(T).map(c => `  store(cBase, row0 + ${at(r, 'ty')}, col0 + ${at(c, 'tx')}, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`)).join('\n')}`,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * webgpu/wgsl.ts: how a kernel is written and turned into a WGSL module. A kernel is a spec: its
  * tensors (in call order, with element type and whether it writes them), its scalar parameters,
- * a workgroup size and a body. The body names tensors as plain arrays indexed from the tensor's
+ * a workgroup size and a body (plus an optional prelude). The code names tensors as plain arrays indexed from the tensor's
  * first element (`out[i] = a[i] + b[i]`) and parameters as `P.name`; `gid` is the invocation's
  * linear index over a 2-D grid of workgroups and `grp` the workgroup's linear index.
  *
@@ -64,10 +64,8 @@ export function generate(spec: KernelSpec, slots: number[]): string {
   lines.push('@group(0) @binding(0) var<uniform> P: Params;');
   if (spec.status) lines.push('@group(0) @binding(1) var<storage, read_write> status: array<atomic<u32>, 8>;');
   access.forEach((a, s) => lines.push(`@group(0) @binding(${first + s}) var<storage, ${a.write ? 'read_write' : 'read'}> bind${s}: array<${a.type}>;`));
-  let body = spec.body;
-  spec.tensors.forEach((t, i) => {
-    body = body.replace(new RegExp(`\\b${t.name}\\[`, 'g'), `bind${slots[i]}[P.o_${t.name} + `);
-  });
+  const bind = (code: string) => spec.tensors.reduce((c, t, i) => c.replace(new RegExp(`\\b${t.name}\\[`, 'g'), `bind${slots[i]}[P.o_${t.name} + `), code);
+  const body = bind(spec.body);
   if (spec.status) {
     // Record the first index error of a batch: [count, kernel, position, value, bound].
     lines.push(`fn report(kernel: u32, pos: u32, value: i32, bound: u32) {
@@ -77,7 +75,7 @@ export function generate(spec: KernelSpec, slots: number[]): string {
   }
 }`);
   }
-  if (spec.prelude) lines.push(spec.prelude);
+  if (spec.prelude) lines.push(bind(spec.prelude));
   lines.push(`@compute @workgroup_size(${spec.workgroup ?? spec.wg})
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let grp = wid.y * nwg.x + wid.x;
