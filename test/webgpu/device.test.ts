@@ -8,6 +8,7 @@ import { expect, it } from 'vitest';
 import { rand } from '../../src/kernels/cases.js';
 import { TrmError } from '../../src/errors.js';
 import { createNodeWebGpuDevice } from '../../src/webgpu/node.js';
+import { fmaPeak } from '../../src/webgpu/peak.js';
 import { describeGpu } from './helpers.js';
 
 await describeGpu('webgpu device', dev => {
@@ -108,5 +109,10 @@ await describeGpu('webgpu device', dev => {
     d.release(t);
     await expect(d.read(v)).rejects.toThrow(/released/);
     expect(() => d.fill(t, 1, 4)).toThrow(/fill: dst was released/);
+  });
+
+  it('measures a positive, finite fp32 peak with the FMA shader', async () => {
+    const gflops = await fmaPeak(dev().gpu, 0.05);
+    expect(Number.isFinite(gflops) && gflops > 0).toBe(true);
   });
 });
