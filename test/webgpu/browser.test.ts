@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { kernelCases } from '../../src/kernels/cases.js';
 
@@ -24,21 +24,28 @@ function runPage(html: string, ms: number): Promise<string> {
       '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--allow-file-access-from-files', '--enable-logging=stderr', '--v=0',
       '--remote-debugging-port=0', `--user-data-dir=${profile}`, `file://${html}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '', done = false;
-    const finish = (r: string) => {
+    const exited = new Promise<void>(r => p.once('exit', () => r()));
+    const finish = async (r: string) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      p.kill('SIGKILL');
+      // SIGTERM lets the browser take its GPU and renderer processes down with it.
+      if (p.exitCode === null && p.signalCode === null) {
+        const hard = setTimeout(() => p.kill('SIGKILL'), 5000);
+        p.kill('SIGTERM');
+        await exited;
+        clearTimeout(hard);
+      }
       rmSync(profile, { recursive: true, force: true });
       resolve(r);
     };
-    const timer = setTimeout(() => finish(`timeout after ${ms} ms; last output: ${log.slice(-400)}`), ms);
+    const timer = setTimeout(() => void finish(`timeout after ${ms} ms; last output: ${log.slice(-400)}`), ms);
     p.stderr.on('data', (d: Buffer) => {
       log += d.toString();
       const m = /"RESULT: ([^"]*)"/.exec(log);
-      if (m) finish(m[1]);
+      if (m) void finish(m[1]);
     });
-    p.on('exit', () => finish(`chromium exited; last output: ${log.slice(-400)}`));
+    p.on('exit', () => void finish(`chromium exited; last output: ${log.slice(-400)}`));
   });
 }
 
@@ -46,9 +53,9 @@ describe.runIf(chromium)('webgpu in headless Chromium', () => {
   it('runs every kernel case on navigator.gpu and matches the reference', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-webgpu-page-'));
     try {
-      await build({ entryPoints: [fileURLToPath(new URL('./browser-entry.ts', import.meta.url))], bundle: true, platform: 'browser', format: 'iife', outfile: join(dir, 'bundle.js'), logLevel: 'silent' });
+      buildSync({ entryPoints: [fileURLToPath(new URL('./browser-entry.ts', import.meta.url))], bundle: true, platform: 'browser', format: 'iife', outfile: join(dir, 'bundle.js'), logLevel: 'silent' });
       writeFileSync(join(dir, 'index.html'), '<!doctype html><html><body><script src="bundle.js"></script></body></html>');
-      const result = await runPage(join(dir, 'index.html'), 150_000);
+      const result = await runPage(join(dir, 'index.html'), 120_000);
       const outs = kernelCases.reduce((n, c) => n + c.outs.length, 0);
       expect(result).toMatch(new RegExp(`^pass ${outs} fail 0 adapter`));
     } finally {
