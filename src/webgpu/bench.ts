@@ -6,11 +6,17 @@
  * product excludes host round trips (as a training step sees it). On SwiftShader (Vulkan on the
  * CPU) the numbers are correctness only: the output says so, and the default batch is small.
  */
-import { formatGemmRow, gemmBenchShapes, type GemmBenchRow, gemmTableHeader } from '../bench/gemm.js';
+import { gemmBenchShapes, type GemmBenchRow, gemmTableHeader } from '../bench/gemm.js';
 import { rand } from '../kernels/cases.js';
-import { gemmBlock } from './gemm.js';
 import { createNodeWebGpuDevice } from './node.js';
 import { fmaPeak } from './peak.js';
+
+/** A table row as the CPU bench prints it; T is the register block; small rates keep decimals. */
+function formatRow(r: GemmBenchRow): string {
+  const dims = `${r.M}x${r.N}x${r.K}${r.batch > 1 ? ` x${r.batch}` : ''}`;
+  const rate = r.gflops < 10 ? r.gflops.toFixed(2) : r.gflops.toFixed(0);
+  return `| ${r.name.padEnd(18)} | ${r.op.padEnd(7)} | ${String(r.B).padStart(3)} | ${r.threads} | ${dims.padEnd(20)} | ${r.ms.toFixed(1).padStart(8)} | ${rate.padStart(6)} | ${(100 * r.ratio).toFixed(0).padStart(3)}% |`;
+}
 
 export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batches?: number[] }): Promise<void> {
   const dev = await createNodeWebGpuDevice();
@@ -23,7 +29,8 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
     console.log(`gemm benchmark: WGSL tiled GEMM on webgpu, adapter: ${dev.adapterName}`);
     console.log(`fp32 FMA peak (register-only shader): ${peak.toFixed(0)} GFLOP/s`);
     if (note) console.log(`NOTE: ${note}`);
-    console.log(gemmTableHeader.join('\n').replace('| t |', '| T |').replace('|---|', '|---|'));
+    console.log(gemmTableHeader.join('\n').replace('| t |', '| T |'));
+    console.log('(T: the GEMM register block, 4 = 64x64 tiles, 8 = 128x128)');
   }
   const rows: GemmBenchRow[] = [];
   for (const B of batches) {
@@ -44,9 +51,9 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
       const ms = (performance.now() - t0) / reps;
       const gflops = 2 * c.M * c.N * c.K * batch / ms / 1e6;
       // `threads` carries the GEMM register block (4: 64x64 tiles, 8: 128x128).
-      const row: GemmBenchRow = { name: shape.name, op: shape.op, B, threads: dev.gemmBlockOverride ?? gemmBlock(c.M, c.N, sC === 0 && batch > 1 ? 1 : batch), M: c.M, N: c.N, K: c.K, batch, ms, gflops, peak, ratio: gflops / peak };
+      const row: GemmBenchRow = { name: shape.name, op: shape.op, B, threads: dev.gemmBlockFor(c.M, c.N, sC === 0 && batch > 1 ? 1 : batch), M: c.M, N: c.N, K: c.K, batch, ms, gflops, peak, ratio: gflops / peak };
       rows.push(row);
-      if (!opts.json) console.log(formatGemmRow(row));
+      if (!opts.json) console.log(formatRow(row));
       dev.release(A); dev.release(Bm); dev.release(C);
     }
   }

@@ -16,7 +16,7 @@
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { BK, gemmBlock, gemmSpec } from './gemm.js';
+import { BK, gemmBlock, gemmSharedBytes, gemmSpec } from './gemm.js';
 import { ROW_WG, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
@@ -309,7 +309,7 @@ export class WebGpuDevice implements Device {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
-    const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
+    const T = this.gemmBlockFor(M, N, items);
     const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`;
     const spec = this.gemmSpecs.get(key) ?? this.gemmSpecs.set(key, gemmSpec(transA, transB, T)).get(key)!;
     const a = this.tensor(A, 'gemm', 'A'), b = this.tensor(B, 'gemm', 'B'), c = this.tensor(C, 'gemm', 'C');
@@ -323,6 +323,11 @@ export class WebGpuDevice implements Device {
     }
   }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
+  /** The register block a product of `items` (M x N) outputs runs with on this device. */
+  gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
+    const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
+    return T === 8 && gemmSharedBytes(8) > this.gpu.limits.maxComputeWorkgroupStorageSize ? 4 : T;
+  }
   /** GEMM register block for every product (tests, tuning); undefined: chosen by size. */
   gemmBlockOverride: 4 | 8 | undefined;
 

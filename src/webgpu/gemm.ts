@@ -28,6 +28,9 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   const bIdx = transB ? `let k = t % ${BK}u; let j = t / ${BK}u + ${256 / BK}u * l;` : `let j = t % ${BN}u; let k = t / ${BN}u + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
   const H = T / 4;  // vec4 groups per thread and axis
+  // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
+  // B) store one k per invocation, and an unpadded row stride would put them all in one bank.
+  const RA = BM / 4 + 1, RB = BN / 4 + 1;
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
@@ -37,8 +40,8 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
       ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
     wg: 256,
     workgroup: '16, 16',
-    prelude: `var<workgroup> As: array<vec4f, ${(BK * BM) / 4}>;
-var<workgroup> Bs: array<vec4f, ${(BK * BN) / 4}>;
+    prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
+var<workgroup> Bs: array<vec4f, ${BK * RB}>;
 fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
@@ -59,19 +62,19 @@ ${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).joi
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
         if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
-        As[k * ${BM / 4}u + i / 4u][i % 4u] = x;
+        As[k * ${RA}u + i / 4u][i % 4u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
         if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
-        Bs[k * ${BN / 4}u + j / 4u][j % 4u] = x;
+        Bs[k * ${RB}u + j / 4u][j % 4u] = x;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
-${range(H).map(h => `        let a${h} = As[kk * ${BM / 4}u + ${16 * h}u + ty];`).join('\n')}
-${range(H).map(h => `        let b${h} = Bs[kk * ${BN / 4}u + ${16 * h}u + tx];`).join('\n')}
+${range(H).map(h => `        let a${h} = As[kk * ${RA}u + ${16 * h}u + ty];`).join('\n')}
+${range(H).map(h => `        let b${h} = Bs[kk * ${RB}u + ${16 * h}u + tx];`).join('\n')}
 ${range(T).flatMap(r => range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Math.floor(r / 4)}[${r % 4}]), b${h}, c${r}_${h});`)).join('\n')}
       }
       workgroupBarrier();
@@ -82,6 +85,9 @@ ${range(T).flatMap(r => range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Mat
 ${range(T).flatMap(r => range(T).map(c => `  store(cBase, row0 + ${at(r, 'ty')}, col0 + ${at(c, 'tx')}, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`)).join('\n')}`,
   };
 }
+
+/** Workgroup memory of the T block (both padded tiles). */
+export const gemmSharedBytes = (T: number): number => 2 * BK * (4 * T + 1) * 16;
 
 /** Register block for a product: 8x8 (128x128 tiles) when there are enough such tiles to fill a
  *  large GPU (>= 128 workgroups), else 4x4 (64x64 tiles, four times the workgroups). */
