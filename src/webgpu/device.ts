@@ -4,7 +4,9 @@
  * buffer at another element offset; the offset travels to the shader as a uniform, as storage
  * binding offsets must be 256-byte aligned). Kernels are recorded into one compute pass and
  * submitted in batches: when `batch` dispatches are queued, or before a write, read, flush or
- * release. The host waits only in read() and flush(). Pipelines are built once per kernel and
+ * release. The host waits only in read() and flush(). A buffer larger than the adapter's storage
+ * binding limit (a whole parameter or activation block) is bound as a window over the views a
+ * call uses, so only each call's operands must fit the limit. Pipelines are built once per kernel and
  * specialization (transposes, GEMM block, which tensors share a buffer); each dispatch's
  * parameters take one 256-byte slot of a uniform ring bound with a dynamic offset, so bind groups
  * are cached per (pipeline, buffers).
@@ -33,12 +35,15 @@ export interface WebGpuOptions {
   batch?: number;
   /** force the GEMM register block (4: 64x64 tiles, 8: 128x128); default by product size */
   gemmBlock?: 4 | 8;
+  /** bind at most this many bytes of a buffer (default: the adapter's storage binding limit);
+   *  larger buffers are bound as windows over each call's views (tests use a small value) */
+  maxBinding?: number;
 }
 
 /** Where a tensor's elements live: a buffer shared by the tensor and its views. */
 class Store {
   released = false;
-  constructor(readonly buffer: GPUBuffer, readonly id: number) {}
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly id: number) {}
 }
 
 /** A WebGPU tensor: `size` elements of `dtype` from element `offset` of a buffer. */
@@ -89,6 +94,8 @@ export class WebGpuDevice implements Device {
   private pending = 0;
   private nextId = 1;
   private failure: string | null = null;
+  private readonly maxBinding: number;
+  private readonly bindAlign: number;
 
   constructor(readonly adapter: GPUAdapter, readonly gpu: GPUDevice, private readonly opts: WebGpuOptions = {}) {
     const info = adapter.info;
@@ -96,6 +103,8 @@ export class WebGpuDevice implements Device {
     this.isSwiftShader = /swiftshader/i.test(this.adapterName);
     this.batchSize = opts.batch ?? 256;
     this.gemmBlockOverride = opts.gemmBlock;
+    this.maxBinding = Math.min(opts.maxBinding ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+    this.bindAlign = gpu.limits.minStorageBufferOffsetAlignment;
     this.ringData = new ArrayBuffer(this.batchSize * UNIFORM_SLOT);
     this.ringView = new DataView(this.ringData);
     this.ring = gpu.createBuffer({ size: this.ringData.byteLength, usage: UNIFORM | COPY_DST });
@@ -115,10 +124,10 @@ export class WebGpuDevice implements Device {
   private alloc<D extends DType>(dtype: D, n: number): GpuTensor<D> {
     if (!Number.isInteger(n) || n < 0) throw new TrmError('TRM_BAD_ARG', `webgpu: tensor size must be a non-negative integer, got ${n}`);
     const bytes = Math.max(16, Math.ceil(n * 4 / 4) * 4);
-    if (bytes > this.gpu.limits.maxStorageBufferBindingSize)
-      throw new TrmError('TRM_BAD_ARG', `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxStorageBufferBindingSize}-byte storage binding limit`);
+    if (bytes > this.gpu.limits.maxBufferSize)
+      throw new TrmError('TRM_BAD_ARG', `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxBufferSize}-byte buffer limit`);
     const buffer = this.gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });  // zero-filled by WebGPU
-    return new GpuTensor(dtype, n, new Store(buffer, this.nextId++), 0, true);
+    return new GpuTensor(dtype, n, new Store(buffer, bytes, this.nextId++), 0, true);
   }
   f32(n: number): F32T { return this.alloc('f32', n); }
   i32(n: number): I32T { return this.alloc('i32', n); }
@@ -174,8 +183,8 @@ export class WebGpuDevice implements Device {
     this.submit();  // recorded kernels may still use the buffer; destroy waits for submitted work
     g.store.released = true;
     g.store.buffer.destroy();
-    const tag = `:${g.store.id},`;
-    for (const k of this.bindGroups.keys()) if (`${k},`.includes(tag)) this.bindGroups.delete(k);
+    const tag = `|${g.store.id}@`;
+    for (const k of this.bindGroups.keys()) if (k.includes(tag)) this.bindGroups.delete(k);
   }
 
   /** Frees every GPU resource (the device is unusable afterwards). */
@@ -255,17 +264,29 @@ export class WebGpuDevice implements Device {
   private run(spec: KernelSpec, tensors: unknown[], params: number[], groups: [number, number, number]): void {
     if (groups[0] * groups[1] * groups[2] === 0) return;
     const gts = tensors.map((t, k) => this.tensor(t, spec.name, spec.tensors[k].name));
-    const stores: Store[] = [], slots: number[] = [];
+    const stores: Store[] = [], slots: number[] = [], lo: number[] = [], hi: number[] = [];
     gts.forEach((g, k) => {
       if (storageType[g.dtype] !== spec.tensors[k].type) throw new TrmError('TRM_BAD_ARG', `${spec.name}: ${spec.tensors[k].name} is a ${g.dtype} tensor`);
       let s = stores.indexOf(g.store);
-      if (s < 0) { s = stores.length; stores.push(g.store); }
+      if (s < 0) { s = stores.length; stores.push(g.store); lo.push(g.offset); hi.push(g.offset + g.size); }
+      lo[s] = Math.min(lo[s], g.offset);
+      hi[s] = Math.max(hi[s], g.offset + g.size);
       slots.push(s);
+    });
+    // Each buffer is bound whole when it fits the binding limit, else as a window over what this
+    // call's views of it span (window starts aligned as storage binding offsets must be).
+    const windows = stores.map((st, s) => {
+      if (st.bytes <= this.maxBinding) return { start: 0, size: st.bytes };
+      const start = Math.floor(lo[s] * 4 / this.bindAlign) * this.bindAlign;
+      const size = Math.min(st.bytes - start, Math.max(16, Math.ceil((hi[s] * 4 - start) / 4) * 4));
+      if (size > this.maxBinding)
+        throw new TrmError('TRM_BAD_ARG', `${spec.name}: its operands span ${size} bytes of one buffer, more than the adapter's ${this.maxBinding}-byte storage binding limit`);
+      return { start, size };
     });
     const key = `${spec.name}:${slots.join('')}`;
     const p = this.pipelines.get(key) ?? this.pipeline(spec, slots, key);
-    // Uniforms: tensor offsets, then parameters.
-    const values = [...gts.map(g => g.offset), ...params];
+    // Uniforms: tensor offsets (relative to their binding's window), then parameters.
+    const values = [...gts.map((g, k) => g.offset - windows[slots[k]].start / 4), ...params];
     const base = this.ringUsed;
     for (const [type, k] of p.fields) {
       const at = base + 4 * k, v = values[k];
@@ -273,14 +294,14 @@ export class WebGpuDevice implements Device {
       else if (type === 'i32') this.ringView.setInt32(at, v, true);
       else this.ringView.setUint32(at, v, true);
     }
-    const bgKey = `${key}:${stores.map(s => s.id).join(',')}`;
+    const bgKey = `${key}|${stores.map((s, k) => `${s.id}@${windows[k].start}+${windows[k].size}`).join('|')}|`;
     let bg = this.bindGroups.get(bgKey);
     if (!bg) {
       if (this.bindGroups.size > 4096) this.bindGroups.clear();
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } }];
       if (spec.status) entries.push({ binding: 1, resource: { buffer: this.status } });
       const first = spec.status ? 2 : 1;
-      stores.forEach((s, k) => entries.push({ binding: first + k, resource: { buffer: s.buffer } }));
+      stores.forEach((s, k) => entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } }));
       bg = this.gpu.createBindGroup({ layout: p.layout, entries });
       this.bindGroups.set(bgKey, bg);
     }

@@ -7,6 +7,7 @@
 import { expect, it } from 'vitest';
 import { rand } from '../../src/kernels/cases.js';
 import { TrmError } from '../../src/errors.js';
+import { refBackend } from '../../src/kernels/ref/index.js';
 import { createNodeWebGpuDevice } from '../../src/webgpu/node.js';
 import { fmaPeak } from '../../src/webgpu/peak.js';
 import { describeGpu } from './helpers.js';
@@ -114,5 +115,39 @@ await describeGpu('webgpu device', dev => {
   it('measures a positive, finite fp32 peak with the FMA shader', async () => {
     const gflops = await fmaPeak(dev().gpu, 0.05);
     expect(Number.isFinite(gflops) && gflops > 0).toBe(true);
+  });
+
+  it('buffers larger than the binding limit are bound as windows over each call\'s views, or fail at the call', async () => {
+    const small = await createNodeWebGpuDevice({ maxBinding: 4096 });  // 1024 floats per binding
+    const block = small.f32(5000);
+    const a = rand(300, 1), b = rand(300, 2);
+    const va = small.view(block, 1501, 300), vb = small.view(block, 1900, 300), vo = small.view(block, 4603, 300);
+    small.write(va, a); small.write(vb, b);
+    small.add(va, va, vb, 300);  // both within one 4096-byte window
+    expect(await small.read(va)).toBeAllclose(a.map((x, k) => x + b[k]), { rtol: 0, atol: 0 });
+    // vo is far from va/vb: their span exceeds one binding, an error at the call
+    expect(() => small.add(vo, va, vb, 300)).toThrow(/add: its operands span \d+ bytes of one buffer, more than the adapter's 4096-byte/);
+    small.destroy();
+  });
+
+  it('windows: kernels on views of one big block match the reference', async () => {
+    const small = await createNodeWebGpuDevice({ maxBinding: 4096 });
+    const block = small.f32(6000), other = small.f32(3000);
+    const M = 9, N = 11, K = 13;
+    const a = rand(M * K, 1), b = rand(N * K, 2);
+    const vA = small.view(block, 2001, M * K), vB = small.view(block, 2300, N * K), vC = small.view(other, 2777, M * N);
+    small.write(vA, a); small.write(vB, b);
+    small.gemm(false, true, M, N, K, 1, vA, K, 0, vB, K, 0, 0, vC, N, 0, 1);
+    const vD = small.view(block, 5001, M * N);
+    small.copy2d(vD, vC, M, N, N, N);
+    small.add(vD, vD, vD, M * N);
+    const want = new Float32Array(M * N);
+    refBackend.gemm(false, true, M, N, K, 1, a, K, 0, b, K, 0, 0, want, N, 0, 1);
+    expect(await small.read(vC)).toBeAllclose(want, { rtol: 1e-5, atol: 1e-6 });
+    expect(await small.read(vD)).toBeAllclose(want.map(v => 2 * v), { rtol: 1e-5, atol: 1e-6 });
+    const whole = await small.read(block);
+    expect(whole[5000]).toBe(0);
+    expect(whole[5001 + M * N]).toBe(0);
+    small.destroy();
   });
 });
