@@ -29,8 +29,8 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
     console.log(`gemm benchmark: WGSL tiled GEMM on webgpu, adapter: ${dev.adapterName}`);
     console.log(`fp32 FMA peak (register-only shader): ${peak.toFixed(0)} GFLOP/s`);
     if (note) console.log(`NOTE: ${note}`);
+    console.log('T: the GEMM register block (4: 64x64 tiles, 8: 128x128); ms per product, recorded back to back');
     console.log(gemmTableHeader.join('\n').replace('| t |', '| T |'));
-    console.log('(T: the GEMM register block, 4 = 64x64 tiles, 8 = 128x128)');
   }
   const rows: GemmBenchRow[] = [];
   for (const B of batches) {
