@@ -4,12 +4,12 @@
  * buffer at another element offset; the offset travels to the shader as a uniform, as storage
  * binding offsets must be 256-byte aligned). Kernels are recorded into one compute pass and
  * submitted in batches: when `batch` dispatches are queued, or before a write, read, flush or
- * release. The host waits only in read() and flush(). A buffer larger than the adapter's storage
- * binding limit (a whole parameter or activation block) is bound as a window over the views a
- * call uses, so only each call's operands must fit the limit. Pipelines are built once per kernel and
+ * release. The host waits only in read() and flush(). Pipelines are built once per kernel and
  * specialization (transposes, GEMM block, which tensors share a buffer); each dispatch's
  * parameters take one 256-byte slot of a uniform ring bound with a dynamic offset, so bind groups
- * are cached per (pipeline, buffers).
+ * are cached per (pipeline, buffers). A buffer larger than the adapter's storage binding limit (a
+ * whole parameter or activation block) is bound as a window over the views a call uses, so only
+ * each call's operands must fit the limit.
  *
  * u8 tensors are stored as one u32 per element (WGSL has no 8-bit storage); write() widens and
  * read() narrows, so callers see Uint8Arrays. Device-free (no Node import): the GPU object is a
@@ -18,8 +18,8 @@
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { BK, gemmBlock, gemmSharedBytes, gemmSpec } from './gemm.js';
-import { ROW_WG, WG, specs, statusKernels } from './kernels.js';
+import { gemmBlock, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
 // WebGPU flag values (the GPUBufferUsage / GPUShaderStage / GPUMapMode globals are not in Node).
@@ -77,7 +77,7 @@ export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebG
 export class WebGpuDevice implements Device {
   readonly name = 'webgpu';
   readonly host = false;
-  /** adapter description, e.g. "NVIDIA H200" or "SwiftShader Device (Subzero)" */
+  /** the adapter's description (e.g. "SwiftShader driver 5.0.0"), else vendor and architecture */
   readonly adapterName: string;
   readonly isSwiftShader: boolean;
   private readonly batchSize: number;
@@ -97,7 +97,7 @@ export class WebGpuDevice implements Device {
   private readonly maxBinding: number;
   private readonly bindAlign: number;
 
-  constructor(readonly adapter: GPUAdapter, readonly gpu: GPUDevice, private readonly opts: WebGpuOptions = {}) {
+  constructor(readonly adapter: GPUAdapter, readonly gpu: GPUDevice, opts: WebGpuOptions = {}) {
     const info = adapter.info;
     this.adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.isSwiftShader = /swiftshader/i.test(this.adapterName);
@@ -123,7 +123,7 @@ export class WebGpuDevice implements Device {
 
   private alloc<D extends DType>(dtype: D, n: number): GpuTensor<D> {
     if (!Number.isInteger(n) || n < 0) throw new TrmError('TRM_BAD_ARG', `webgpu: tensor size must be a non-negative integer, got ${n}`);
-    const bytes = Math.max(16, Math.ceil(n * 4 / 4) * 4);
+    const bytes = Math.max(16, n * 4);
     if (bytes > this.gpu.limits.maxBufferSize)
       throw new TrmError('TRM_BAD_ARG', `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxBufferSize}-byte buffer limit`);
     const buffer = this.gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });  // zero-filled by WebGPU
@@ -427,7 +427,3 @@ export class WebGpuDevice implements Device {
   }
   emaUpdate(shadow: F32T, param: F32T, n: number, decay: number): void { this.each('emaUpdate', [shadow, param], n, [decay, 1 - decay]); }
 }
-
-/** The GEMM tile edge of a register block (exported for the benchmark's report). */
-export const gemmTile = (T: 4 | 8): number => 16 * T;
-export { BK, ROW_WG };

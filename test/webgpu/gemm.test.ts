@@ -30,8 +30,10 @@ await describeGpu('webgpu gemm', dev => {
     cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0.5, batch: 4, sB: 0 });
     cases.push({ ta, tb, M: 31, N: 7, K: 97, alpha: 2, beta: 1, batch: 5, sC: 0 });
   }
+  // Every case on the 64x64 block; the 128x128 block (same code, other constants) on the padded
+  // and the summing cases of each transpose pair.
   for (const block of [4, 8] as const) {
-    for (const g of cases) {
+    for (const g of cases.filter(c => block === 4 || c.pad || c.sC === 0)) {
       const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} block ${block}`;
       it(name, async () => {
         const d = dev();
