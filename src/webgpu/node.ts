@@ -57,3 +57,19 @@ export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise
   if (!adapter) throw new TrmError('TRM_NO_DEVICE', `webgpu: ${reason}`);
   return createWebGpuDevice({ ...opts, adapter });
 }
+
+/** What `trm info` shows: the adapter Dawn finds (after the SwiftShader fallback), its features
+ *  and the limits that matter here, or why there is none. Creates no device. */
+export async function nodeAdapterInfo(mode: NodeGpuOptions['swiftshader'] = 'fallback'): Promise<
+  { adapter: string; swiftshader: boolean; features: string[]; limits: Record<string, number> } | { adapter: null; reason: string }> {
+  const { adapter, reason } = await nodeAdapter(mode);
+  if (!adapter) return { adapter: null, reason };
+  const i = adapter.info, l = adapter.limits;
+  const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(' ') || 'unknown adapter';
+  return {
+    adapter: name,
+    swiftshader: /swiftshader/i.test(name),
+    features: [...adapter.features].sort(),
+    limits: { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup },
+  };
+}

@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { rand } from '../../src/kernels/cases.js';
 import { TrmError } from '../../src/errors.js';
 import { refBackend } from '../../src/kernels/ref/index.js';
-import { createNodeWebGpuDevice } from '../../src/webgpu/node.js';
+import { createNodeWebGpuDevice, nodeAdapterInfo } from '../../src/webgpu/node.js';
 import { fmaPeak } from '../../src/webgpu/peak.js';
 import { describeGpu } from './helpers.js';
 
@@ -17,6 +17,14 @@ await describeGpu('webgpu device', dev => {
     expect(dev().name).toBe('webgpu');
     expect(dev().host).toBe(false);
     expect(dev().adapterName.length).toBeGreaterThan(0);
+  });
+
+  it('nodeAdapterInfo names the same adapter with its features and limits', async () => {
+    const info = await nodeAdapterInfo('never');
+    expect(info.adapter).toBe(dev().adapterName);
+    if (info.adapter === null) return;
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(Array.isArray(info.features)).toBe(true);
   });
 
   it('round-trips f32, i32 and u8 tensors (zero-filled at allocation)', async () => {
