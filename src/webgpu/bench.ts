@@ -8,6 +8,7 @@
  */
 import { gemmBenchShapes, type GemmBenchRow, gemmTableHeader } from '../bench/gemm.js';
 import { rand } from '../kernels/cases.js';
+import { TrmError } from '../errors.js';
 import { createNodeWebGpuDevice } from './node.js';
 import { fmaPeak } from './peak.js';
 
@@ -20,6 +21,10 @@ function formatRow(r: GemmBenchRow): string {
 
 export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batches?: number[] }): Promise<void> {
   const dev = await createNodeWebGpuDevice();
+  // TRM_WEBGPU_GEMM_BLOCK=4|8 forces one register block for every product (tuning on a new GPU).
+  const forced = process.env.TRM_WEBGPU_GEMM_BLOCK;
+  if (forced === '4' || forced === '8') dev.gemmBlockOverride = forced === '4' ? 4 : 8;
+  else if (forced) throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_GEMM_BLOCK must be 4 or 8, got '${forced}'`);
   const swift = dev.isSwiftShader;
   const reps = opts.reps ?? (swift ? 1 : 10);
   const batches = opts.batches ?? (swift ? [4] : [32, 256]);
