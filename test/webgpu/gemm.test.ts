@@ -78,6 +78,18 @@ await describeGpu('webgpu gemm', dev => {
     expect(await d.read(C)).toBeAllclose(rand(12, 4).map(v => 0.5 * v), { rtol: 1e-6, atol: 0 });
   });
 
+  it('a TRM-long K (3072) stays within fp32 accumulation error', async () => {
+    const d = dev();
+    const M = 5, N = 7, K = 3072;
+    const A = rand(M * K, 11), B = rand(N * K, 12), want = new Float32Array(M * N);
+    refGemm(false, true, M, N, K, 1, A, K, 0, B, K, 0, 0, want, N, 0, 1);
+    const tA = d.f32(M * K), tB = d.f32(N * K), tC = d.f32(M * N);
+    d.write(tA, A); d.write(tB, B);
+    d.gemm(false, true, M, N, K, 1, tA, K, 0, tB, K, 0, 0, tC, N, 0, 1);
+    // |error| <~ sqrt(K) ulp of sum |a b| (~K/3 = 1000): 1e-4 absolute is ~30x that
+    expect(await d.read(tC)).toBeAllclose(want, { rtol: 1e-5, atol: 1e-4 });
+  });
+
   it('a product spanning many 128x128 tiles (TRM-like, K not a multiple of 16)', async () => {
     const d = dev();
     const M = 291, N = 260, K = 97;
