@@ -94,6 +94,9 @@ export class WebGpuDevice implements Device {
   private pending = 0;
   private nextId = 1;
   private failure: string | null = null;
+  /** Counters since creation: kernel dispatches recorded, command buffers submitted, host waits
+   *  (read/flush). A supervision step should be a few submits and no wait until its metrics. */
+  readonly stats = { dispatches: 0, submits: 0, waits: 0 };
   private readonly maxBinding: number;
   private readonly bindAlign: number;
 
@@ -204,6 +207,7 @@ export class WebGpuDevice implements Device {
     if (g && bytes > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, 0, bytes);
     enc.copyBufferToBuffer(this.status, 0, staging, statusAt, 32);
     this.gpu.queue.submit([enc.finish()]);
+    this.stats.waits++;
     try {
       await staging.mapAsync(1);
     } catch (e) {
@@ -230,6 +234,7 @@ export class WebGpuDevice implements Device {
     this.pass!.end();
     if (this.ringUsed) this.gpu.queue.writeBuffer(this.ring, 0, this.ringData, 0, this.ringUsed);
     this.gpu.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
     this.encoder = null;
     this.pass = null;
     this.ringUsed = 0;
@@ -314,6 +319,7 @@ export class WebGpuDevice implements Device {
     pass.setBindGroup(0, bg, [base]);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.ringUsed += UNIFORM_SLOT;
+    this.stats.dispatches++;
     if (++this.pending >= this.batchSize) this.submit();
   }
 

@@ -90,6 +90,17 @@ await describeGpu('webgpu device', dev => {
     small.destroy();
   });
 
+  it('kernels are recorded without waiting: 1000 dispatches, 4 submits, one wait at the read', async () => {
+    const d = await createNodeWebGpuDevice();  // the default batch of 256 dispatches per submit
+    const x = d.f32(33), one = d.f32(33);
+    d.fill(one, 1, 33);
+    for (let k = 0; k < 999; k++) d.add(x, x, one, 33);
+    expect(d.stats).toEqual({ dispatches: 1000, submits: 3, waits: 0 });
+    expect(Array.from(await d.read(x))).toEqual(new Array(33).fill(999));
+    expect(d.stats).toEqual({ dispatches: 1000, submits: 4, waits: 1 });
+    d.destroy();
+  });
+
   it('an out-of-range id surfaces as a RangeError at the next read, then clears', async () => {
     const d = dev();
     const out = d.f32(3 * 4), ids = d.i32(3), table = d.f32(5 * 4);
