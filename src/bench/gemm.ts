@@ -98,7 +98,9 @@ export const gemmTableHeader = [
   '|--------------------|---------|-----|---|----------------------|----------|--------|------|',
 ];
 
-export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[] }): Promise<void> {
+export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[]; backend?: string }): Promise<void> {
+  if (opts.backend === 'webgpu') return (await import('../webgpu/bench.js')).benchGemmWebGpu(opts);
+  if (opts.backend && opts.backend !== 'native') throw new TrmError('TRM_BAD_ARG', `gemm benchmark: backend must be native or webgpu, got '${opts.backend}'`);
   const info = backendInfo();
   if (!opts.json) {
     console.log(`gemm benchmark: ${info.gemmKernel} (${info.isa}), ${info.threads} threads available`);

@@ -27,7 +27,7 @@ describe('trm selfcheck', () => {
   });
 
   it('a float32 dot product that cancels to near zero fails the old relative test but meets the K-scaled bound; a wrong one does not', () => {
-    const K = 71, r = rng(5);
+    const K = 71, r = rng(4);   // a seed whose float32 sum visibly misses the near-zero exact one
     const a = Float32Array.from({ length: K }, () => r() * 2 - 1), b = Float32Array.from({ length: K }, () => r() * 2 - 1);
     // make the exact sum nearly cancel: choose b[K-1] so that sum_k a_k b_k ~ 0 in float64
     let s = 0;
