@@ -23,9 +23,9 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   const BM = 16 * T, BN = 16 * T;
   const loadsA = (BM * BK) / 256, loadsB = (BK * BN) / 256;
   // (i, k) of the l-th element this invocation loads, contiguous along the memory's fast axis.
-  const aIdx = transA ? `let i = t % ${BM}u; let k = t / ${BM}u + ${256 / BM}u * l;` : `let k = t % ${BK}u; let i = t / ${BK}u + ${256 / BK}u * l;`;
+  const aIdx = transA ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * l;` : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`;
   const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
-  const bIdx = transB ? `let k = t % ${BK}u; let j = t / ${BK}u + ${256 / BK}u * l;` : `let j = t % ${BN}u; let k = t / ${BN}u + ${256 / BN}u * l;`;
+  const bIdx = transB ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;` : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
   const H = T / 4;  // vec4 groups per thread and axis
   // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
@@ -62,14 +62,14 @@ ${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).joi
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
         if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
-        As[k * ${RA}u + i / 4u][i % 4u] = x;
+        As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
         if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
-        Bs[k * ${RB}u + j / 4u][j % 4u] = x;
+        Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
