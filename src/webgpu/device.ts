@@ -256,7 +256,9 @@ export class WebGpuDevice implements Device {
       const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT } }];
       if (spec.status) entries.push({ binding: 1, visibility: COMPUTE, buffer: { type: 'storage' } });
       const first = spec.status ? 2 : 1;
-      access.forEach((a, s) => entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } }));
+      access.forEach((a, s) => {
+        entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } });
+      });
       layout = this.gpu.createBindGroupLayout({ entries });
       this.layouts.set(layoutKey, layout);
     }
@@ -313,7 +315,9 @@ export class WebGpuDevice implements Device {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } }];
       if (spec.status) entries.push({ binding: 1, resource: { buffer: this.status } });
       const first = spec.status ? 2 : 1;
-      stores.forEach((s, k) => entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } }));
+      stores.forEach((s, k) => {
+        entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } });
+      });
       bg = this.gpu.createBindGroup({ layout: p.layout, entries });
       this.bindGroups.set(bgKey, bg);
     }
