@@ -10,5 +10,6 @@ import { evalCommand } from './eval.js';
 import { solveCommand } from './solve.js';
 import { sweepCommand } from './sweep.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, reportCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, reportCommand, serveCommand];
