@@ -242,7 +242,12 @@ export async function solvePage(root: HTMLElement): Promise<void> {
     playing = false; playBtn.textContent = 'Play';
   });
 
-  if (index.examples?.length) { text.value = index.examples[0]; text.dispatchEvent(new Event('input')); }
+  if (index.examples?.length) {
+    const ex = select(index.examples.map((p, i) => [p, `example ${i + 1}: ${p}`]));
+    ex.addEventListener('change', () => { text.value = ex.value; text.dispatchEvent(new Event('input')); });
+    text.parentElement!.after(field('Example puzzles', ex, 'examples'));
+    text.value = index.examples[0]; text.dispatchEvent(new Event('input'));
+  }
   if (index.checkpoints.length) await loadModel().catch(e => { error.textContent = (e as Error).message; });
   else ckInfo.textContent = 'No checkpoints found: start trm serve with --runs DIR.';
 }

@@ -11,5 +11,6 @@ import { solveCommand } from './solve.js';
 import { sweepCommand } from './sweep.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { exportWebCommand } from './export-web.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, reportCommand, serveCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, reportCommand, serveCommand, exportWebCommand];
