@@ -23,7 +23,7 @@ export interface Editor { el: HTMLElement; n: number; get(): string; set(text: s
 
 export function editor(n: number): Editor {
   const geo = geometry(n), inputs: HTMLInputElement[] = [];
-  const el = h('div', { class: `grid editor n${n}`, role: 'group', 'aria-label': `${n} by ${n} puzzle entry: type digits 1 to ${n}, arrow keys move, Backspace or 0 clears` });
+  const el = h('div', { class: `grid editor n${n}`, role: 'group', 'aria-label': `${n} by ${n} puzzle entry: type digits 1 to ${n} (0, . or space for a blank), arrow keys move, Backspace or Delete clears` });
   el.style.gridTemplateColumns = `repeat(${n}, 1fr)`;
   const ed: Editor = {
     el, n,
@@ -40,7 +40,8 @@ export function editor(n: number): Editor {
       else if (k === 'ArrowLeft') move(i - 1);
       else if (k === 'ArrowDown') move(i + n);
       else if (k === 'ArrowUp') move(i - n);
-      else if (k === 'Backspace' || k === 'Delete' || k === '0' || k === '.' || k === ' ') { inp.value = ''; ed.onChange?.(); if (k === 'Backspace') move(i - 1); }
+      else if (k === 'Backspace' || k === 'Delete') { inp.value = ''; ed.onChange?.(); if (k === 'Backspace') move(i - 1); }
+      else if (k === '0' || k === '.' || k === ' ') { inp.value = ''; ed.onChange?.(); move(i + 1); }
       else if (k >= '1' && k <= String(n) && k.length === 1) { inp.value = k; ed.onChange?.(); move(i + 1); }
       else if (k === 'Tab' || k === 'Enter' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
       ev.preventDefault();
