@@ -14,6 +14,9 @@ import { readDatasetSplit, type DatasetSplit } from '../data/dataset.js';
 import { decodeGrid } from '../data/sudoku/tokens.js';
 import { formatGrid, sizeForCells } from '../data/sudoku/grid.js';
 import { idOf, resolveInside } from './paths.js';
+import { findRunDirs, readRun, type RunData } from '../report/runs.js';
+import { buildResults, defaultMetrics, type Results } from '../report/results.js';
+import { type Figure, reportFigures } from '../report/plots.js';
 
 const MAX_DEPTH = 5;
 const MAX_ENTRIES = 2000;
@@ -28,6 +31,8 @@ export interface CheckpointEntry {
 }
 
 export interface RunEntry { id: string; hasMetrics: boolean }
+/** a directory the Compare page can show: a sweep (results.json) or the runs root ('') */
+export interface SweepEntry { id: string; results: boolean }
 export interface SplitEntry { id: string; seq_len: number; vocab_size: number; size: number | null; sets: string[] }
 
 /** Directories below root (breadth first, depth-limited, no symbolic links followed). */
@@ -45,9 +50,10 @@ function walk(root: string, visit: (dir: string, names: string[]) => boolean): v
   }
 }
 
-export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntry[]; runs: RunEntry[] } {
-  const checkpoints: CheckpointEntry[] = [], runs: RunEntry[] = [];
+export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntry[]; runs: RunEntry[]; sweeps: SweepEntry[] } {
+  const checkpoints: CheckpointEntry[] = [], runs: RunEntry[] = [], sweeps: SweepEntry[] = [];
   walk(runsRoot, (dir, names) => {
+    if (names.includes('results.json')) sweeps.push({ id: idOf(runsRoot, dir), results: true });
     if (names.includes('checkpoint.json')) {
       let step: number | null = null;
       try { step = readSidecar(dir).step; } catch { /* listed; loading names the problem */ }
@@ -64,7 +70,9 @@ export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntr
   });
   checkpoints.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   runs.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { checkpoints, runs };
+  if (runs.length && !sweeps.some(w => w.id === '')) sweeps.push({ id: '', results: false });
+  sweeps.sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { checkpoints, runs, sweeps };
 }
 
 /** The model file and the resolved config of checkpoint `id`. */
@@ -113,4 +121,17 @@ export async function readPuzzles(dataRoot: string, id: string, offset: number, 
     puzzles.push({ index: i, puzzle: formatGrid(decodeGrid(split.inputs.subarray(i * L, (i + 1) * L), n)), solution: formatGrid(decodeGrid(split.labels.subarray(i * L, (i + 1) * L), n)) });
   }
   return { id, total, offset, puzzles };
+}
+
+/** The Compare page's data for directory `id` under the runs root ('' = the root): the sweep's
+ *  results table (results.json, else built from the runs as `trm sweep` would) and the Vega-Lite
+ *  specs of `trm report`'s figures (learning curves, N_sup x k per variant, AAS). */
+export function compareData(runsRoot: string, id: string): { id: string; results: Results; figures: Figure[]; runs: { name: string; variant: string; seed: number | null; step: number | null }[] } {
+  const dir = resolveInside(runsRoot, id, 'sweep');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': no such directory`);
+  let runs: RunData[];
+  try { runs = findRunDirs([dir], 3).map(f => readRun(f.dir, f.name)); } catch (e) { throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': ${(e as Error).message.replace(dir, id || '.')}`); }
+  const file = join(dir, 'results.json');
+  const results = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Results : buildResults(runs, defaultMetrics(runs));
+  return { id, results, figures: reportFigures(runs), runs: runs.map(r => ({ name: r.name, variant: r.variant, seed: r.seed, step: r.step })) };
 }

@@ -7,6 +7,7 @@
  *   GET /api/data/<id>/puzzles.json?offset=&limit=    puzzles of a dataset split as grid text
  *   GET /api/run/<id>/metrics.jsonl                   a run's metrics so far
  *   GET /api/run/<id>/metrics.sse                     the same, then each new line as it is logged
+ *   GET /api/compare.json?dir=<id>                    a sweep's results table and report figures (Vega-Lite)
  * Ids are paths relative to their root with '/' (resolved by paths.ts; traversal is refused with
  * 403). With a token, every request needs it: `Authorization: Bearer T`, `?token=T` (which sets
  * a cookie for the page's own requests) or that cookie. Static export (export-web) writes the
@@ -20,7 +21,7 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { serve } from '@hono/node-server';
 import { TrmError } from '../errors.js';
-import { checkpointModel, listCheckpoints, listSplits, readPuzzles } from './catalog.js';
+import { checkpointModel, compareData, listCheckpoints, listSplits, readPuzzles } from './catalog.js';
 import { resolveInside } from './paths.js';
 
 export interface ServeOptions {
@@ -97,9 +98,11 @@ export function createWebApp(o: ServeOptions): Hono {
   }
 
   app.get('/api/index.json', c => {
-    const cat = o.runs ? listCheckpoints(o.runs) : { checkpoints: [], runs: [] };
-    return c.json({ mode: 'server', checkpoints: cat.checkpoints, runs: cat.runs, splits: o.data ? listSplits(o.data) : [] });
+    const cat = o.runs ? listCheckpoints(o.runs) : { checkpoints: [], runs: [], sweeps: [] };
+    return c.json({ mode: 'server', checkpoints: cat.checkpoints, runs: cat.runs, sweeps: cat.sweeps, splits: o.data ? listSplits(o.data) : [] });
   });
+
+  app.get('/api/compare.json', c => c.json(compareData(needRoot(o.runs, 'runs'), c.req.query('dir') ?? '')));
 
   app.get('/api/checkpoint/*', c => {
     const parts = tail(c, '/api/checkpoint/');

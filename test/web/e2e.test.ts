@@ -8,7 +8,7 @@
  * page gaining a point when the run logs one.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,25 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await expect.poll(() => page.getAttribute('#train-status', 'data-points'), { timeout: 20_000 }).toBe(String(n + 1));
     expect(await page.textContent('#train-status')).toMatch(/last step 31/);
     expect(await page.locator('.chart svg').count()).toBe(4);
+  });
+
+  it('the Compare page shows the results table and figures, filtered by variant', async () => {
+    cpSync(f.run, join(f.runs, 'copy'), { recursive: true });
+    await page.goto(`${server.url}#compare`);
+    await page.waitForSelector('#compare-status[data-figures]');
+    const variants = async () => page.locator('#results tbody th').allTextContents();
+    expect(await variants()).toEqual(['copy', 's4']);
+    // a cell of the table is the run's held-out exact accuracy (both runs are the same run)
+    const last = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as { type: string; exact_acc: number }).filter(l => l.type === 'eval').pop()!;
+    expect(await page.locator('#results tbody tr').first().locator('td').nth(1).textContent()).toBe(last.exact_acc.toPrecision(3));
+    const figures = Number(await page.getAttribute('#compare-status', 'data-figures'));
+    expect(figures).toBeGreaterThanOrEqual(2);
+    const legend = async () => page.locator('figure[data-figure="learning-loss"] svg').textContent();
+    expect(await legend()).toContain('copy');
+    await page.getByLabel('copy', { exact: true }).uncheck();
+    await expect.poll(variants).toEqual(['s4']);
+    await expect.poll(legend).not.toContain('copy');
+    expect(errors).toEqual([]);
   });
 
   it('the exported static site solves from a plain file server', async () => {

@@ -60,6 +60,8 @@ describe('web API', () => {
       expect([url, r.status]).toEqual([url, 403]);
       expect(((await r.json()) as { code: string }).code).toBe('TRM_FORBIDDEN');
     }
+    expect((await app.request('/api/compare.json?dir=..')).status).toBe(403);
+    expect((await app.request('/api/compare.json?dir=%2Fetc')).status).toBe(403);
     expect((await app.request('/api/checkpoint/s4/nope/config.json')).status).toBe(404);
     expect((await app.request('/api/data/s4/test/other.json')).status).toBe(404);
     expect(() => resolveInside(f.runs, '../x')).toThrow(/'\.\.' is not allowed/);

@@ -1,8 +1,9 @@
-/** main.ts: the app shell: one page per hash route (#solve, #training). */
+/** main.ts: the app shell: one page per hash route (#solve, #training, #compare). */
 import { solvePage } from './solve.js';
 import { trainingPage } from './training.js';
+import { comparePage } from './compare.js';
 
-const pages: Record<string, (root: HTMLElement) => Promise<void | (() => void)>> = { solve: solvePage, training: trainingPage };
+const pages: Record<string, (root: HTMLElement) => Promise<void | (() => void)>> = { solve: solvePage, training: trainingPage, compare: comparePage };
 let cleanup: (() => void) | void;
 
 async function route(): Promise<void> {
