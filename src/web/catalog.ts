@@ -68,7 +68,9 @@ export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntr
         checkpoints.push({ id: idOf(runsRoot, join(dir, n)), run: null, step: null, kind: 'file' });
     return true;
   });
-  checkpoints.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // by run (or file), the newest checkpoint of a run first, so a page's default is a run's latest
+  const key = (c: CheckpointEntry) => c.run ?? c.id;
+  checkpoints.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : (b.step ?? 0) - (a.step ?? 0)));
   runs.sort((a, b) => (a.id < b.id ? -1 : 1));
   if (runs.length && !sweeps.some(w => w.id === '')) sweeps.push({ id: '', results: false });
   sweeps.sort((a, b) => (a.id < b.id ? -1 : 1));

@@ -38,7 +38,7 @@ export async function solvePage(root: HTMLElement): Promise<void> {
   let model: Model | null = null, ed: Editor, n = 4;
   let runs: StepRecord[][] = [], puzzle: Uint8Array = new Uint8Array(16), solution: Uint8Array | null = null, step = 1, playing = false;
 
-  const ckSel = select(index.checkpoints.map(c => [c.id, c.label ?? `${c.id}${c.step !== null ? ` (step ${c.step})` : ''}`]));
+  const ckSel = select(index.checkpoints.map(c => [c.id, c.label ?? (c.run !== null && c.step !== null ? `${c.run} @ step ${c.step}` : c.id)]));
   const ckInfo = h('p', { class: 'note', id: 'model-info', 'aria-live': 'polite' });
   const sizeSel = select([['4', '4x4'], ['6', '6x6'], ['9', '9x9']], '4');
   const text = h('textarea', { rows: '2', spellcheck: 'false', placeholder: 'e.g. 1..4.4....2.3..1' });
