@@ -8,6 +8,8 @@
  *   GET /api/run/<id>/metrics.jsonl                   a run's metrics so far
  *   GET /api/run/<id>/metrics.sse                     the same, then each new line as it is logged
  *   GET /api/compare.json?dir=<id>                    a sweep's results table and report figures (Vega-Lite)
+ *   GET /api/train, POST /api/train, POST /api/train/<run>/stop   small trainings started from the page
+ *       (POSTs need the header x-trm-request: 1, which a cross-site form cannot send)
  * Ids are paths relative to their root with '/' (resolved by paths.ts; traversal is refused with
  * 403). With a token, every request needs it: `Authorization: Bearer T`, `?token=T` (which sets
  * a cookie for the page's own requests) or that cookie. Static export (export-web) writes the
@@ -23,6 +25,7 @@ import { serve } from '@hono/node-server';
 import { TrmError } from '../errors.js';
 import { checkpointModel, compareData, listCheckpoints, listSplits, readPuzzles } from './catalog.js';
 import { resolveInside } from './paths.js';
+import { type TrainRequest, Trainer, WEB_PRESETS } from './trainer.js';
 
 export interface ServeOptions {
   /** root of run directories and checkpoint files (null: none offered) */
@@ -35,6 +38,8 @@ export interface ServeOptions {
   appDir?: string;
   /** metrics.sse poll interval, ms */
   pollMs?: number;
+  /** threads of a training started from the page */
+  trainThreads?: number;
 }
 
 /** dist/app of this package (the same from src/web under vitest and from dist/web). */
@@ -68,8 +73,9 @@ function tail(c: Context, prefix: string): string[] | null {
   try { return raw.split('/').map(decodeURIComponent); } catch { return null; }
 }
 
-export function createWebApp(o: ServeOptions): Hono {
-  const app = new Hono();
+export function createWebApp(o: ServeOptions): Hono & { trainer: Trainer | null } {
+  const app = new Hono() as Hono & { trainer: Trainer | null };
+  const trainer = app.trainer = o.runs && o.data ? new Trainer(o.runs, o.data, o.trainThreads ?? 1) : null;
   const appDir = o.appDir ?? defaultAppDir();
   const needRoot = (root: string | null, what: string): string => {
     if (!root) throw new TrmError('TRM_NOT_FOUND', `no ${what} root was given to trm serve`);
@@ -99,7 +105,10 @@ export function createWebApp(o: ServeOptions): Hono {
 
   app.get('/api/index.json', c => {
     const cat = o.runs ? listCheckpoints(o.runs) : { checkpoints: [], runs: [], sweeps: [] };
-    return c.json({ mode: 'server', checkpoints: cat.checkpoints, runs: cat.runs, sweeps: cat.sweeps, splits: o.data ? listSplits(o.data) : [] });
+    const splits = o.data ? listSplits(o.data) : [];
+    // dataset directories (train/ + test/ splits) a training can use
+    const datasets = [...new Set(splits.filter(s => s.id.endsWith('/train')).map(s => s.id.slice(0, -'/train'.length)))].filter(d => splits.some(s => s.id === `${d}/test`));
+    return c.json({ mode: 'server', checkpoints: cat.checkpoints, runs: cat.runs, sweeps: cat.sweeps, splits, datasets });
   });
 
   app.get('/api/compare.json', c => c.json(compareData(needRoot(o.runs, 'runs'), c.req.query('dir') ?? '')));
@@ -154,6 +163,23 @@ export function createWebApp(o: ServeOptions): Hono {
     });
   });
 
+  const needTrainer = (): Trainer => trainer ?? (() => { throw new TrmError('TRM_NOT_FOUND', 'training from the page needs both --runs and --data'); })();
+  app.get('/api/train', c => c.json({ enabled: trainer !== null, presets: WEB_PRESETS, jobs: trainer?.list() ?? [] }));
+  const sameSite = (c: Context) => c.req.header('x-trm-request') === '1';
+  const notSameSite = (c: Context) => c.json({ error: 'missing header x-trm-request: 1', code: 'TRM_FORBIDDEN' }, 403);
+  app.post('/api/train', async c => {
+    if (!sameSite(c)) return notSameSite(c);
+    let body: TrainRequest;
+    try { body = await c.req.json() as TrainRequest; } catch { throw new TrmError('TRM_BAD_CONFIG', 'train request: the body is not JSON'); }
+    return c.json(needTrainer().start(body));
+  });
+  app.post('/api/train/*', c => {
+    if (!sameSite(c)) return notSameSite(c);
+    const parts = tail(c, '/api/train/');
+    if (!parts || parts.length !== 2 || parts[1] !== 'stop') throw new TrmError('TRM_NOT_FOUND', 'expected /api/train/<run>/stop');
+    return c.json(needTrainer().stop(parts[0]));
+  });
+
   app.get('/api/*', () => { throw new TrmError('TRM_NOT_FOUND', 'no such API path'); });
 
   app.get('*', c => {
@@ -175,7 +201,7 @@ export function startServer(o: ServeOptions & { host: string; port: number }): P
   return new Promise((res, rej) => {
     const server = serve({ fetch: app.fetch, hostname: o.host, port: o.port }, info => {
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
-      res({ url: `http://${host}:${info.port}/`, close: () => new Promise(r => { (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(); server.close(() => r()); }) });
+      res({ url: `http://${host}:${info.port}/`, close: () => new Promise(r => { app.trainer?.close(); (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(); server.close(() => r()); }) });
     });
     server.on('error', (e: NodeJS.ErrnoException) => rej(new TrmError('TRM_IO', `cannot listen on ${o.host}:${o.port} (${e.code ?? e.message})`)));
   });

@@ -147,12 +147,37 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     expect(await page.locator('.chart svg').count()).toBe(4);
   });
 
+  it('starts a small training from the Training page, shows its points, and stops another', async () => {
+    await page.goto(`${server.url}#training`);
+    await page.waitForSelector('#train-start');
+    await page.selectOption('#train-data', 's4');
+    await page.fill('#train-steps', '20');
+    await page.fill('#train-name', 'from-page');
+    await page.click('#train-start');
+    await expect.poll(() => page.getAttribute('#job-status', 'data-state'), { timeout: 90_000 }).toBe('exited');
+    expect(await page.textContent('#job-status')).toContain('exit 0');
+    expect(existsSync(join(f.runs, 'from-page', 'checkpoints', 'step_0000020', 'model.safetensors'))).toBe(true);
+    const lines = readFileSync(join(f.runs, 'from-page', 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    expect(await page.inputValue('#run')).toBe('from-page');
+    await expect.poll(() => page.getAttribute('#train-status', 'data-points'), { timeout: 20_000 }).toBe(String(lines));
+    // a long one, stopped: trm train saves a checkpoint on SIGTERM
+    await page.fill('#train-steps', '5000');
+    await page.fill('#train-name', 'stopped');
+    await page.click('#train-start');
+    await expect.poll(() => existsSync(join(f.runs, 'stopped', 'metrics.jsonl')), { timeout: 60_000 }).toBe(true);
+    await page.click('#train-stop');
+    await expect.poll(() => page.getAttribute('#job-status', 'data-state'), { timeout: 60_000 }).toBe('exited');
+    expect(existsSync(join(f.runs, 'stopped', 'latest'))).toBe(true);
+    expect(existsSync(join(f.runs, 'stopped', 'checkpoints', 'step_0005000'))).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it('the Compare page shows the results table and figures, filtered by variant', async () => {
     cpSync(f.run, join(f.runs, 'copy'), { recursive: true });
     await page.goto(`${server.url}#compare`);
     await page.waitForSelector('#compare-status[data-figures]');
     const variants = async () => page.locator('#results tbody th').allTextContents();
-    expect(await variants()).toEqual(['copy', 's4']);
+    expect(await variants()).toEqual(['copy', 'from-page', 's4', 'stopped']);   // the two trainings of the test above too
     // a cell of the table is the run's held-out exact accuracy (both runs are the same run)
     const last = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as { type: string; exact_acc: number }).filter(l => l.type === 'eval').pop()!;
     expect(await page.locator('#results tbody tr').first().locator('td').nth(1).textContent()).toBe(last.exact_acc.toPrecision(3));
@@ -161,7 +186,7 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     const legend = async () => page.locator('figure[data-figure="learning-loss"] svg').textContent();
     expect(await legend()).toContain('copy');
     await page.getByLabel('copy', { exact: true }).uncheck();
-    await expect.poll(variants).toEqual(['s4']);
+    await expect.poll(variants).toEqual(['from-page', 's4', 'stopped']);
     await expect.poll(legend).not.toContain('copy');
     expect(errors).toEqual([]);
   });

@@ -99,6 +99,27 @@ describe('web API', () => {
     await reader.cancel();
   });
 
+  it('checks a training request before starting anything', async () => {
+    const app = createWebApp({ runs: f.runs, data: f.data });
+    const post = (body: unknown, header = true) => app.request('/api/train', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(header ? { 'x-trm-request': '1' } : {}) } });
+    const ok = { data: 's4', preset: 'cpu-sudoku4', steps: 10, name: 'x1' };
+    expect((await post(ok, false)).status).toBe(403);   // a cross-site form cannot set the header
+    for (const [body, msg] of [
+      [{ ...ok, preset: 'paper-sudoku-att' }, /preset must be one of/],
+      [{ ...ok, steps: 0 }, /steps must be an integer/],
+      [{ ...ok, name: '../x' }, /name must be/],
+      [{ ...ok, name: 's4' }, /already exists/],
+      [{ ...ok, data: '../..' }, /'\.\.' is not allowed/],
+      [{ ...ok, data: 's4/test' }, /no train\/ and test\/ splits/],
+    ] as const) {
+      const r = await post(body);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(((await r.json()) as { error: string }).error).toMatch(msg);
+    }
+    expect(((await (await app.request('/api/train')).json()) as { jobs: unknown[] }).jobs).toEqual([]);
+    expect((await app.request('/api/train/x1/stop', { method: 'POST', headers: { 'x-trm-request': '1' } })).status).toBe(404);
+  });
+
   it('trm serve needs --token off loopback and names a bad root', () => {
     const a = trm(['serve', '--host', '0.0.0.0', '--port', '0'], f.root);
     expect(a.status).toBe(2);

@@ -3,7 +3,7 @@ import type { TrmConfig } from '../../src/model/config.js';
 
 export interface CheckpointEntry { id: string; run: string | null; step: number | null; kind: string; label?: string }
 export interface SplitEntry { id: string; seq_len: number; vocab_size: number; size: number | null; sets: string[] }
-export interface Index { mode: 'server' | 'static'; checkpoints: CheckpointEntry[]; runs: { id: string }[]; splits: SplitEntry[]; examples?: string[] }
+export interface Index { mode: 'server' | 'static'; checkpoints: CheckpointEntry[]; runs: { id: string }[]; splits: SplitEntry[]; datasets?: string[]; examples?: string[] }
 export interface PuzzlePage { id: string; total: number; offset: number; puzzles: { index: number; puzzle: string; solution: string }[] }
 
 const path = (id: string) => id.split('/').map(encodeURIComponent).join('/');
