@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createWebApp } from '../../src/web/server.js';
 import { resolveInside } from '../../src/web/paths.js';
 import { parseSafetensors } from '../../src/io/safetensors-bytes.js';
-import { tinyRun, trm, type Fixture } from './fixture.js';
+import { spawn } from 'node:child_process';
+import { CLI, tinyRun, trm, type Fixture } from './fixture.js';
 
 let f: Fixture;
 beforeAll(() => { f = tinyRun(20); });
@@ -118,6 +119,25 @@ describe('web API', () => {
     }
     expect(((await (await app.request('/api/train')).json()) as { jobs: unknown[] }).jobs).toEqual([]);
     expect((await app.request('/api/train/x1/stop', { method: 'POST', headers: { 'x-trm-request': '1' } })).status).toBe(404);
+  });
+
+  it('trm serve listens on loopback, prints its URL and serves the app and the API', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--runs', 'runs', '--data', 'data'], { cwd: f.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((ok, fail) => {
+        let buf = '';
+        child.stdout.on('data', (b: Buffer) => { buf += b.toString(); if (buf.includes('\n')) ok(buf.split('\n')[0]); });
+        child.on('exit', code => fail(new Error(`serve exited ${code}`)));
+      });
+      const url = /^trm serve: (http:\/\/127\.0\.0\.1:\d+\/) /.exec(line)?.[1];
+      expect(url, line).toBeDefined();
+      expect(await (await fetch(url!)).text()).toMatch(/^<!doctype html>/);
+      const idx = await (await fetch(`${url}api/index.json`)).json() as { checkpoints: unknown[] };
+      expect(idx.checkpoints.length).toBe(1);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise(ok => child.once('exit', ok));
+    }
   });
 
   it('trm serve needs --token off loopback and names a bad root', () => {
