@@ -21,7 +21,8 @@ type DeviceFactory = () => Promise<Device | null>;
 let gpuFactory: DeviceFactory | null = null;
 
 /**
- * The one call that plugs a GPU device in (src/webgpu on the `gpu` branch):
+ * The one call that plugs a GPU device in (src/webgpu on the `gpu` branch), at the top of
+ * worker.ts, where the model runs:
  *   registerGpuDevice(async () => ('gpu' in navigator ? createWebGpuDevice() : null))
  * It is tried first; null or a throw falls back to the portable kernels.
  */

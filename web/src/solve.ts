@@ -3,7 +3,8 @@
  * (keyboard grid, pasted text or a dataset split), run k chains in the page and watch each
  * supervision step: the answer with changed cells and per-cell confidence, q_halt and where it
  * would halt, the chains side by side with their aggregate (the aggregators of `trm eval`), a 2-D
- * PCA of y and z per step and |z_t+1 - z_t|.
+ * PCA of y and z per step and |z_t+1 - z_t|. The model runs in a Web Worker (runner.ts,
+ * worker.ts); records come back per step and are drawn as they arrive.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { aggregate, AGGREGATORS, type Aggregator } from '../../src/experiments/aggregate.js';
@@ -12,7 +13,9 @@ import { vocabSize } from '../../src/data/sudoku/tokens.js';
 import { api, type Index } from './api.js';
 import { chart } from './charts.js';
 import { board, editor, type Editor, h } from './grid.js';
-import { type Model, modelFromBytes, pickDevice, runChains, type StepRecord } from './engine.js';
+import type { StepRecord } from './engine.js';
+import { Runner } from './runner.js';
+import type { TrmConfig } from '../../src/model/config.js';
 import { pca2 } from './pca.js';
 
 type Agg = Exclude<Aggregator, 'oracle'>;
@@ -31,11 +34,12 @@ function select(options: [string, string][], value?: string): HTMLSelectElement 
   return s;
 }
 
-export async function solvePage(root: HTMLElement): Promise<void> {
+export async function solvePage(root: HTMLElement): Promise<() => void> {
   const index: Index = await api.index();
-  const dev = await pickDevice();
-  const models = new Map<string, Model>();
-  let model: Model | null = null, ed: Editor, n = 4;
+  const runner = new Runner();
+  const dev = { label: await runner.label() };
+  const models = new Map<string, TrmConfig>();   // checkpoints loaded into the worker, by id
+  let model: { id: string; config: TrmConfig } | null = null, ed: Editor, n = 4;
   let runs: StepRecord[][] = [], puzzle: Uint8Array = new Uint8Array(16), solution: Uint8Array | null = null, step = 1, playing = false;
 
   const ckSel = select(index.checkpoints.map(c => [c.id, c.label ?? (c.run !== null && c.step !== null ? `${c.run} @ step ${c.step}` : c.id)]));
@@ -107,13 +111,15 @@ export async function solvePage(root: HTMLElement): Promise<void> {
     const id = ckSel.value;
     error.textContent = '';
     if (!id) { ckInfo.textContent = 'No checkpoints: start trm serve with --runs DIR.'; return; }
-    model = models.get(id) ?? null;
-    if (!model) {
+    let config = models.get(id);
+    if (!config) {
       ckInfo.textContent = 'loading weights...';
-      const [{ config }, bytes] = await Promise.all([api.config(id), api.weights(id)]);
-      model = modelFromBytes(bytes, config, id);
-      models.set(id, model);
+      delete ckInfo.dataset.ready;
+      const [meta, bytes] = await Promise.all([api.config(id), api.weights(id)]);
+      config = await runner.load(id, bytes, meta.config);
+      models.set(id, config);
     }
+    model = { id, config };
     const c = model.config, size = sizeForCells(c.seq_len);
     ckInfo.textContent = `D ${c.hidden_size}, ${c.L_layers} layers, ${c.mlp_t ? 'MLP' : 'attention'}, T ${c.H_cycles}, n ${c.L_cycles}, N_sup ${c.halt_max_steps}; ${size ? `${size}x${size}` : `${c.seq_len} cells`}`;
     ckInfo.dataset.ready = '1';
@@ -197,12 +203,13 @@ export async function solvePage(root: HTMLElement): Promise<void> {
       const k = Math.max(1, Math.min(16, Number(kIn.value) || 1)), nsup = Math.max(1, Math.min(64, Number(nsupIn.value) || c.halt_max_steps));
       solveBtn.disabled = true; playBtn.disabled = true; stepIn.disabled = true;
       runs = [];
-      timing.textContent = ''; delete timing.dataset.ms;
+      timing.textContent = ''; delete timing.dataset.ms; delete status.dataset.done;
       status.textContent = 'running...';
       const t0 = performance.now();
-      await runChains(model, puzzle, {
-        n: size, nsup, k, init: initSel.value as 'static' | 'random', seed: Number(seedIn.value) || 0,
-        onStep: async (r, rec) => {
+      // records arrive from the worker as it computes; drawing is queued so each is painted in turn
+      let drawing = Promise.resolve();
+      await runner.run(model.id, puzzle, { n: size, nsup, k, init: initSel.value as 'static' | 'random', seed: Number(seedIn.value) || 0 },
+        (r, rec) => { drawing = drawing.then(async () => {
           if (!runs[r]) runs[r] = [];
           runs[r].push(rec);
           if (r === 0) {
@@ -218,8 +225,8 @@ export async function solvePage(root: HTMLElement): Promise<void> {
               timing.textContent = `first supervision step computed and drawn in ${ms.toFixed(0)} ms (${dev.label.split(' (')[0]})`;
             }
           }
-        },
-      });
+        }); });
+      await drawing;
       stepIn.max = String(nsup); stepIn.disabled = false; playBtn.disabled = false;
       render(nsup);
       status.dataset.done = '1';
@@ -250,4 +257,5 @@ export async function solvePage(root: HTMLElement): Promise<void> {
   }
   if (index.checkpoints.length) await loadModel().catch(e => { error.textContent = (e as Error).message; });
   else ckInfo.textContent = 'No checkpoints found: start trm serve with --runs DIR.';
+  return () => runner.terminate();
 }
