@@ -26,7 +26,13 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags": ["-O3", "-fno-math-errno"],
       "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-fno-math-errno", "-Wall", "-Wno-unused-function"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["target_arch!='x64' and target_arch!='ia32'", {
+          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/kernel_avx2.cpp"],
+          "sources": ["native/gemm/kernel_x86_absent.cpp"]
+        }]
+      ]
     }
   ]
 }

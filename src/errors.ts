@@ -29,3 +29,15 @@ export class UsageError extends TrmError {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * `s` safe to print on a terminal: control characters (C0 except newline and tab, DEL, C1, which
+ * include ESC sequences) and U+FFFD (bytes that were not UTF-8) become \xNN / \u{...} escapes,
+ * so a binary file named in an error cannot garble or drive the terminal.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\u2028\u2029]/gu, c => {
+    const n = c.codePointAt(0)!;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
+}

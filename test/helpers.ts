@@ -1,19 +1,16 @@
-/** helpers.ts: seeded random inputs for tests (mulberry32: small, fast, reproducible). */
+/** helpers.ts: seeded random inputs for tests, from trm's one generator family (Rng(seed), stream 0). */
+import { Rng } from '../src/data/rng.js';
+
+/** Uniforms in [0, 1) from Rng(seed). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.float();
 }
 
 /** n floats uniform in [-scale, scale). */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed), out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  const r = new Rng(seed), out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r.float() * 2 - 1) * scale;
   return out;
 }
 

@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEVICE_FREE = [
   'src/kernels/core.ts',
   'src/kernels/cases.ts',
-  'src/model/index.ts',
+  'src/model/index.ts', 'src/model/memory.ts',
   'src/nn/attention.ts', 'src/nn/embedding.ts', 'src/nn/heads.ts', 'src/nn/linear.ts', 'src/nn/mlp.ts', 'src/nn/token-mixer.ts',
   'src/train/loop.ts', 'src/train/carry.ts', 'src/train/optim.ts', 'src/train/recursion.ts', 'src/train/schedule.ts',
   'src/train/metrics.ts', 'src/train/evaluate.ts', 'src/train/solve.ts', 'src/train/state.ts', 'src/train/config.ts', 'src/train/data.ts',

@@ -10,6 +10,7 @@
  * Each product is timed `reps` times after one warm-up; the median is reported.
  */
 import { addon, alignedF32, backendInfo, gemm, setThreads, type GemmCall } from '../kernels/index.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 
 export interface GemmBenchRow {
@@ -40,9 +41,8 @@ function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, numb
 }
 
 function filled(n: number, seed: number): Float32Array {
-  const out = alignedF32(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; out[i] = (x / 4294967296) - 0.5; }
+  const out = alignedF32(n), rng = new Rng(seed, STREAM.bench);
+  for (let i = 0; i < n; i++) out[i] = rng.float() - 0.5;
   return out;
 }
 
@@ -98,7 +98,9 @@ export const gemmTableHeader = [
   '|--------------------|---------|-----|---|----------------------|----------|--------|------|',
 ];
 
-export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[] }): Promise<void> {
+export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[]; backend?: string }): Promise<void> {
+  if (opts.backend === 'webgpu') return (await import('../webgpu/bench.js')).benchGemmWebGpu(opts);
+  if (opts.backend && opts.backend !== 'native') throw new TrmError('TRM_BAD_ARG', `gemm benchmark: backend must be native or webgpu, got '${opts.backend}'`);
   const info = backendInfo();
   if (!opts.json) {
     console.log(`gemm benchmark: ${info.gemmKernel} (${info.isa}), ${info.threads} threads available`);

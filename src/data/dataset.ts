@@ -16,6 +16,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrmError } from '../errors.js';
+import { datasetMetadataSchema, parseJson } from '../io/schema.js';
 import { requireFile } from './files.js';
 import { readNpy, writeNpy, type NpyArray } from './npy.js';
 
@@ -110,15 +111,7 @@ function checkOffsets(idx: Int32Array, end: number, file: string, what: string):
 export async function readDatasetSplit(dir: string, set?: string): Promise<DatasetSplit> {
   const metaFile = join(dir, 'dataset.json');
   await requireFile(metaFile, "expected a dataset split directory such as <out>/test, made by 'trm data build'");
-  let meta: DatasetMetadata;
-  try {
-    meta = JSON.parse(await readFile(metaFile, 'utf8')) as DatasetMetadata;
-  } catch (e) {
-    throw new TrmError('TRM_DATASET', `${metaFile}: not valid JSON (${(e as Error).message})`);
-  }
-  for (const k of ['pad_id', 'blank_identifier_id', 'vocab_size', 'seq_len', 'num_puzzle_identifiers', 'total_groups', 'mean_puzzle_examples'] as const)
-    if (typeof meta[k] !== 'number') throw new TrmError('TRM_DATASET', `${metaFile}: field '${k}' missing or not a number`);
-  if (!Array.isArray(meta.sets) || meta.sets.length === 0) throw new TrmError('TRM_DATASET', `${metaFile}: field 'sets' missing or empty`);
+  const meta = parseJson(await readFile(metaFile, 'utf8'), datasetMetadataSchema, metaFile, 'TRM_DATASET') as DatasetMetadata;
   const name = set ?? meta.sets[0];
   if (!meta.sets.includes(name)) throw new TrmError('TRM_DATASET', `${metaFile}: no set '${name}' (sets: ${meta.sets.join(', ')})`);
   const file = (k: string) => join(dir, `${name}__${k}.npy`);
@@ -139,6 +132,9 @@ export async function readDatasetSplit(dir: string, set?: string): Promise<Datas
   checkOffsets(groupIndices, puzzles, file('group_indices'), 'the number of puzzles');
   if (puzzleIdentifiers.length !== puzzles)
     throw new TrmError('TRM_DATASET', `${file('puzzle_identifiers')}: ${puzzleIdentifiers.length} entries, expected ${puzzles} (one per puzzle)`);
+  for (let i = 0; i < puzzleIdentifiers.length; i++)
+    if (puzzleIdentifiers[i] < 0 || puzzleIdentifiers[i] >= meta.num_puzzle_identifiers)
+      throw new TrmError('TRM_DATASET', `${file('puzzle_identifiers')}: id ${puzzleIdentifiers[i]} at index ${i} is outside [0, ${meta.num_puzzle_identifiers}) (num_puzzle_identifiers in ${metaFile})`);
   if (groupIndices.length - 1 !== meta.total_groups)
     throw new TrmError('TRM_DATASET', `${metaFile}: total_groups ${meta.total_groups}, but group_indices holds ${groupIndices.length - 1} groups`);
   for (const [arr, f] of [[inputs, file('inputs')], [labels, file('labels')]] as const)

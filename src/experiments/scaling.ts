@@ -1,6 +1,6 @@
 /**
  * scaling.ts: test-time scaling in one pass (reference/experiments.md 3-4). For every test batch,
- * k chains start from their own latent init (chain r of batch i draws from Rng(seed, i * 1024 + r))
+ * k chains start from their own latent init (chain r of batch i draws from Rng(seed, STREAM.eval, i, r))
  * and run without halting to the largest N_sup; at each requested N_sup the chains' boards and
  * q_halt are kept, and every aggregator and every k (the first k chains) is read off those same
  * passes. Evaluation runs no halting, so the answer at step s is what a run with N_sup = s gives.
@@ -112,7 +112,10 @@ export async function testTimeScaling(c: TrmConfig, w: Weights, split: DatasetSp
     o.onProgress?.(start + n, total);
   }
   const d = Math.max(1, total), rows: ScalingRow[] = [];
-  combos.forEach(([aggregator, k], ci) => nsups.forEach((nsup, si) =>
-    rows.push({ aggregator, k, nsup, exact_acc: exact[ci * nsups.length + si] / d, token_acc: token[ci * nsups.length + si] / d })));
+  combos.forEach(([aggregator, k], ci) => {
+    nsups.forEach((nsup, si) => {
+      rows.push({ aggregator, k, nsup, exact_acc: exact[ci * nsups.length + si] / d, token_acc: token[ci * nsups.length + si] / d });
+    });
+  });
   return { examples: total, nsup: nsups, k: ks, aggregators: o.aggregators, rows, seconds: (performance.now() - t0) / 1000 };
 }

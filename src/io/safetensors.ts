@@ -5,10 +5,15 @@
  * request), I64, I32, I16, I8, U8, BOOL; writes F32, I32, U8 (and BF16 on request). Every error
  * names the file and the tensor.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { TrmError } from '../errors.js';
+
 import { parseSafetensors, type Dtype, type SafetensorsFile } from './safetensors-bytes.js';
 export { parseSafetensors, toF32, toI32, type Dtype, type SafetensorsFile, type Tensor, type TensorData } from './safetensors-bytes.js';
+
+function fail(where: string, msg: string, hint?: string): never {
+  throw new TrmError('TRM_BAD_SAFETENSORS', `${where}: ${msg}${hint ? `\n---> HINT: ${hint}` : ''}`);
+}
 
 export function readSafetensors(path: string): SafetensorsFile {
   let bytes: Uint8Array;
@@ -18,6 +23,41 @@ export function readSafetensors(path: string): SafetensorsFile {
     throw new TrmError('TRM_IO', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return parseSafetensors(bytes, path);
+}
+
+/**
+ * Only the header of a safetensors file: tensor names, dtypes and shapes, and the metadata, without
+ * reading the tensor data (cheap checks before a large load). Errors as readSafetensors.
+ */
+export function readSafetensorsHeader(path: string): { tensors: Map<string, { dtype: string; shape: number[] }>; metadata: Record<string, string> } {
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch (e) {
+    throw new TrmError('TRM_IO', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const len = Buffer.alloc(8);
+    if (readSync(fd, len, 0, 8, 0) < 8) fail(path, 'file is too short for the 8-byte header length', 'the file is truncated or not safetensors');
+    const n = Number(len.readBigUInt64LE(0));
+    if (n > 100 * 2 ** 20) fail(path, `header length ${n} is implausible (over 100 MiB)`, 'the file is not safetensors');
+    const head = Buffer.alloc(n);
+    if (readSync(fd, head, 0, n, 8) < n) fail(path, `header length ${n} exceeds the file size`, 'the file is truncated or not safetensors');
+    let header: unknown;
+    try { header = JSON.parse(head.toString('utf8')); } catch (e) { fail(path, `header is not valid JSON (${(e as Error).message})`); }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(path, 'header is not a JSON object');
+    const tensors = new Map<string, { dtype: string; shape: number[] }>(), metadata: Record<string, string> = {};
+    for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+      if (name === '__metadata__') {
+        for (const [k, v] of Object.entries((info ?? {}) as Record<string, unknown>)) metadata[k] = String(v);
+        continue;
+      }
+      const t = (info ?? {}) as { dtype?: unknown; shape?: unknown };
+      if (!Array.isArray(t.shape) || t.shape.some(x => !Number.isInteger(x) || x < 0)) fail(path, `tensor '${name}': bad shape ${JSON.stringify(t.shape)}`);
+      tensors.set(name, { dtype: String(t.dtype), shape: t.shape as number[] });
+    }
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface WriteTensor {

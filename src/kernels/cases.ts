@@ -5,6 +5,7 @@
  * threading threshold (16384 elements touched), inputs seeded. Each case builds fresh
  * arguments; `out` lists the argument positions whose contents are compared. Device-free.
  */
+import { Rng, STREAM } from '../data/rng.js';
 import type { KernelBackend } from './backend.js';
 import { refBackend } from './ref/index.js';
 
@@ -21,21 +22,22 @@ export interface KernelCase {
   reduce?: number;
 }
 
-/** n floats uniform in [-scale, scale) from a xorshift32 stream of `seed`. */
+/** n floats uniform in [-scale, scale) from Rng(seed, STREAM.cases). */
 export function rand(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = ((x / 4294967296) * 2 - 1) * scale;
-  }
+  const out = new Float32Array(n), rng = new Rng(seed, STREAM.cases);
+  for (let i = 0; i < n; i++) out[i] = (rng.float() * 2 - 1) * scale;
   return out;
 }
 
-/** n integers in [0, hi), with `ignore` at a fraction pIgnore of the positions. */
+/** n integers in [0, hi) from Rng(seed, STREAM.cases), with `ignore` at a fraction pIgnore of the
+ *  positions (drawn from its sub-stream 1). */
 export function ints(n: number, seed: number, hi: number, ignore?: number, pIgnore = 0): Int32Array {
-  const r = rand(n, seed), s = rand(n, seed + 7919);
-  return Int32Array.from(r, (v, i) => (ignore !== undefined && (s[i] + 1) / 2 < pIgnore ? ignore : Math.min(hi - 1, Math.floor(((v + 1) / 2) * hi))));
+  const rng = new Rng(seed, STREAM.cases), mask = rng.substream(1), out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = rng.int(hi);
+    out[i] = ignore !== undefined && mask.float() < pIgnore ? ignore : v;
+  }
+  return out;
 }
 
 const IGNORE = -100;

@@ -1,6 +1,7 @@
 /**
- * native.ts: loads the C++ addon (build/Release/trm_native.node, built by node-gyp during
- * `npm ci`). If it cannot load, or TRM_KERNELS=ref asks for the reference kernels, `addon` is null
+ * native.ts: loads the C++ addon: build/Release/trm_native.node (built by node-gyp during `npm ci`
+ * in a checkout), else the package's prebuilds/<platform>-<arch>/trm.glibc.node (node-gyp-build's
+ * lookup). If it cannot load, or TRM_KERNELS=ref asks for the reference kernels, `addon` is null
  * and `addonError` says why; select.ts then warns once and falls back to ref/.
  */
 import { createRequire } from 'node:module';
@@ -34,11 +35,17 @@ export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '
 
 function load(): { addon: NativeAddon | null; error: string | null } {
   if (process.env.TRM_KERNELS === 'ref') return { addon: null, error: 'TRM_KERNELS=ref' };
-  // TRM_NATIVE_PATH points at another build of the addon (a debug build, or a test of the fallback).
-  const path = process.env.TRM_NATIVE_PATH || join(packageRoot, 'build', 'Release', 'trm_native.node');
+  const require = createRequire(import.meta.url);
+  // TRM_NATIVE_PATH points at another build of the addon (a debug build, or a test of the fallback);
+  // otherwise node-gyp-build's lookup: build/Release (a source build), then prebuilds/<platform>-<arch>/.
+  let path = process.env.TRM_NATIVE_PATH;
+  if (!path) {
+    try { path = (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot); } catch {
+      return { addon: null, error: `no native build in ${join(packageRoot, 'build', 'Release')} and no prebuild for ${process.platform}-${process.arch} in ${join(packageRoot, 'prebuilds')} (run 'npm ci' or 'npm run build')` };
+    }
+  }
   if (!existsSync(path)) return { addon: null, error: `${path} not found (run 'npm ci' or 'npm run build')` };
   try {
-    const require = createRequire(import.meta.url);
     return { addon: require(path) as NativeAddon, error: null };
   } catch (e) {
     return { addon: null, error: `${path} failed to load: ${(e as Error).message.split('\n')[0]}` };

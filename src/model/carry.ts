@@ -46,7 +46,10 @@ function gaussian(dst: Float32Array, rng: Rng, scale: number): Float32Array {
 export function initCarry(carry: Carry, w: Weights, reset: Uint8Array, D: number, spec: InitSpec, rng: Rng | null): void {
   const B = reset.length, per = sizeOf(carry.y) / B;
   if (!rng && isRandomInit(spec)) throw new TrmError('TRM_BAD_CONFIG', `init mode '${spec.mode}' needs a random stream`);
-  if (spec.mode === 'static') return resetCarry(carry, w, reset, D);
+  if (spec.mode === 'static') {
+    resetCarry(carry, w, reset, D);
+    return;
+  }
   if (spec.mode === 'random' || spec.mode === 'random-per-sample') {
     // one vector per latent (random) or per reset slot and latent (random-per-sample), broadcast over positions
     const perSlot = spec.mode === 'random-per-sample', ys = new Float32Array(perSlot ? B * D : D), zs = new Float32Array(ys.length);

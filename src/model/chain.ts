@@ -3,9 +3,10 @@
  * reference/experiments.md 3): a fresh carry from an init mode, then N_sup steps without halting
  * and without gradients. Every evaluation (evaluate, the N_sup x k grid, AAS, solve) is a
  * runChain with a per-step callback that reads what it scores. Chain r of test batch i draws its
- * init from chainRng(seed, i, r), so results depend on (seed, batch, chain) only.
+ * init from chainRng(seed, i, r) = Rng(seed, STREAM.eval, i, r), so results depend on (seed, batch,
+ * chain) only.
  */
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import type { StepActs } from './acts.js';
 import { type Carry, startCarry } from './carry.js';
 import type { TrmConfig } from './config.js';
@@ -15,11 +16,10 @@ import { type Batch, type StepResult, supervisionStep } from './step.js';
 
 /** Chains per batch an evaluation may run (k of best-of-k). */
 export const MAX_CHAINS = 1024;
-const EVAL_SEED_MIX = 0x1a17c4a1;
 
 /** The init stream of evaluation chain r on test batch i: results depend on (seed, batch, chain) only. */
 export function chainRng(seed: number, batchIndex: number, r: number): Rng {
-  return new Rng((seed ^ EVAL_SEED_MIX) >>> 0, (batchIndex * MAX_CHAINS + r) >>> 0);
+  return new Rng(seed, STREAM.eval, batchIndex, r);
 }
 
 export interface ChainOptions {

@@ -5,6 +5,7 @@
  * spec and layout. Linear weights keep PyTorch's [out, in] layout (y = x W^T). The block is a
  * tensor of the active device; initialisation and checkpoints work on a host copy (hostWeights).
  */
+import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 import { f32, type F32T, read, readSync, sizeOf, upload, view, write } from '../kernels/core.js';
 import { type TrmConfig, dims } from './config.js';
@@ -130,16 +131,10 @@ export function weightsOf<T extends F32T = F32T>(spec: ParamEntry[], data?: T): 
 
 // ---- initialisation -----------------------------------------------------------------------------
 
-/** Seeded generator (splitmix32-style mixing of a 32-bit counter); uniform in [0, 1). */
+/** The weight-init stream of `seed` (Rng(seed, STREAM.init)) as uniforms in [0, 1). */
 export function seededUniform(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed, STREAM.init);
+  return () => rng.float();
 }
 
 /** JAX-style truncated normal (models/common.py trunc_normal_init_): N(0, c^2) cut at +-2c with

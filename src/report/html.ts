@@ -3,9 +3,10 @@
  * and DIR/*.png, and write DIR/index.html, one self-contained page (figures inlined as SVG,
  * CSS in the page, no scripts) with a table of runs and each sweep's results table.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { mkdirp, writeFileAtomic } from '../io/files.js';
+import { readJsonFile, resultsFileSchema } from '../io/schema.js';
 import { pngRenderer, reportFigures, writeFigure } from './plots.js';
 import { formatStat, metricHeader, runMetrics, type Results } from './results.js';
 import { findRunDirs, readRun, type RunData } from './runs.js';
@@ -75,8 +76,8 @@ ${runsTable(runs)}
 export async function writeReport(o: ReportOptions): Promise<ReportOutcome> {
   const runs = findRunDirs(o.paths).map(f => readRun(f.dir, f.name));
   const results = o.paths.filter(p => existsSync(join(p, 'results.json')))
-    .map(p => ({ path: p, results: JSON.parse(readFileSync(join(p, 'results.json'), 'utf8')) as Results }));
-  mkdirSync(o.out, { recursive: true });
+    .map(p => ({ path: p, results: readJsonFile(join(p, 'results.json'), resultsFileSchema, 'TRM_BAD_RUN') as Results }));
+  mkdirp(o.out);
   const png = await pngRenderer(), files: string[] = [], svgs: string[] = [];
   for (const f of reportFigures(runs)) {
     const w = await writeFigure(f, o.out, png);

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/files.js';
 import type { RunData, ScalingRow } from './runs.js';
 
 export interface Figure {

@@ -6,7 +6,7 @@
  * k samples at the largest N_sup evaluated (`AGG@kK@nsupN` at N_sup N).
  */
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/files.js';
 import type { RunData } from './runs.js';
 import type { SweepSpec } from './spec.js';
 

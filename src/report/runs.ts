@@ -6,7 +6,9 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { z } from 'zod';
 import { TrmError } from '../errors.js';
+import { aasFileSchema, checkJson, checkpointStepSchema, metricsLineSchema, readJsonFile, runConfigSchema, scalingFileSchema } from '../io/schema.js';
 import type { AasPoint } from '../experiments/aas.js';
 
 export interface TrainLine { type: 'train'; step: number; lm_loss: number; step_time: number; [k: string]: unknown }
@@ -32,10 +34,8 @@ export interface RunData {
   aas: AasResult | null;
 }
 
-function readJson(file: string): unknown {
-  try { return JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
-    throw new TrmError('TRM_BAD_RUN', `${file}: not valid JSON (${(e as Error).message})`);
-  }
+function readJson<T>(file: string, schema: z.ZodType<T>): T {
+  return readJsonFile(file, schema, 'TRM_BAD_RUN');
 }
 
 /** metrics.jsonl lines by type; a malformed line is an error unless it is the last (being written). */
@@ -50,6 +50,7 @@ export function readMetrics(file: string): { train: TrainLine[]; evals: EvalLine
       if (lines.slice(i + 1).every(x => !x.trim())) return;
       throw new TrmError('TRM_BAD_RUN', `${file}:${i + 1}: not a JSON line`);
     }
+    r = checkJson(r, metricsLineSchema, `${file}:${i + 1}`, 'TRM_BAD_RUN');
     if (r.type === 'train') train.push(r as TrainLine);
     else if (r.type === 'eval') evals.push(r as EvalLine);
   });
@@ -60,9 +61,9 @@ export function readMetrics(file: string): { train: TrainLine[]; evals: EvalLine
 export function readEvalFile<T>(dir: string, name: 'scaling' | 'aas'): T | null {
   const file = join(dir, 'eval', `${name}.json`);
   if (!existsSync(file)) return null;
-  const j = readJson(file) as { type?: string };
+  const j = readJson(file, z.object({ type: z.unknown() }).loose());
   if (j.type !== name) throw new TrmError('TRM_BAD_RUN', `${file}: type ${JSON.stringify(j.type)}, expected "${name}"`);
-  return j as T;
+  return (name === 'scaling' ? readJson(file, scalingFileSchema) : readJson(file, aasFileSchema)) as T;
 }
 
 /** The latest checkpoint's step and total steps, without loading it; null before the first one. */
@@ -71,8 +72,7 @@ export function latestCheckpoint(dir: string): { step: number; totalSteps: numbe
   if (!existsSync(latest)) return null;
   const file = join(dir, 'checkpoints', readFileSync(latest, 'utf8').trim(), 'checkpoint.json');
   if (!existsSync(file)) throw new TrmError('TRM_BAD_RUN', `${latest} names a checkpoint without ${basename(file)} (${file}); the run is damaged`);
-  const j = readJson(file) as { step?: unknown; total_steps?: unknown };
-  if (typeof j.step !== 'number' || typeof j.total_steps !== 'number') throw new TrmError('TRM_BAD_RUN', `${file}: no step / total_steps`);
+  const j = readJson(file, checkpointStepSchema);
   return { step: j.step, totalSteps: j.total_steps };
 }
 
@@ -81,7 +81,7 @@ export function readRun(dir: string, name = basename(dir)): RunData {
   const seedDir = /^seed-(\d+)$/.exec(basename(dir));
   let seed = seedDir ? Number(seedDir[1]) : null;
   if (seed === null && existsSync(join(dir, 'config.json'))) {
-    const s = (readJson(join(dir, 'config.json')) as { train?: { seed?: unknown } }).train?.seed;
+    const s = readJson(join(dir, 'config.json'), runConfigSchema).train?.seed;
     if (typeof s === 'number') seed = s;
   }
   const ck = latestCheckpoint(dir);

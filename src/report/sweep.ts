@@ -2,19 +2,25 @@
  * sweep.ts: running a sweep spec. `planSweep` looks at each run directory and decides what is
  * left: train (new), resume (checkpoint short of the configured steps), eval (trained, eval
  * outputs missing or from another step or grid) or skip (finished). `runSweep` carries out the
- * plan as child processes of the `trm` CLI (`trm train`, `trm eval`), N runs at a time with
- * floor(cores / N) kernel threads each, output to RUN/train.log and RUN/eval.log. A failed
- * child stops new runs; the ones in flight finish, then the sweep fails naming the run and its
- * log. An abort (Ctrl-C) is passed on to the children, so trainers save a checkpoint and the
- * next run of the same spec resumes them. Nothing here prints: progress goes to `onEvent`.
+ * plan. One run at a time (parallel 1), training runs in this process through `train.run`
+ * (src/train/run.ts); with N > 1 each training is a `trm train` child process (which calls
+ * `train.run` in turn), N at a time with floor(cores / N) kernel threads each: the kernels' thread
+ * pool and the synchronous steps belong to one process, so in-process runs could not overlap.
+ * Evaluations are `trm eval` children in both modes. Output goes to RUN/train.log and RUN/eval.log.
+ * A failed run stops new runs; the ones in flight finish, then the sweep fails naming the run and
+ * its log. An abort (Ctrl-C) reaches the trainers (the signal of an in-process run, one SIGINT or
+ * SIGTERM to a child), so they save a checkpoint and the next run of the same spec resumes them.
+ * Nothing here prints: progress goes to `onEvent`, an in-process trainer's lines to `trainOutput`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrmError } from '../errors.js';
+import { appendLine, lockedError, lockHolder, mkdirp, withWrite } from '../io/files.js';
 import { parseSets, resolveTrainConfig } from '../train/config.js';
+import { readRunData, run as trainRun, type RunCallbacks, type RunConfig, type RunData, type RunResult } from '../train/run.js';
 import { latestCheckpoint, readEvalFile, type AasResult, type ScalingResult } from './runs.js';
 import { expandRuns, type SweepRun, type SweepSpec } from './spec.js';
 
@@ -26,6 +32,8 @@ export interface ChildStep {
   /** arguments after `trm` */
   args: string[];
   log: string;
+  /** a training child: the same as a train.run call (what an in-process run does) */
+  run?: { config: RunConfig; data: string };
 }
 
 export interface PlannedRun extends SweepRun {
@@ -40,7 +48,7 @@ export type SweepEvent =
   | { type: 'skip'; run: PlannedRun }
   | { type: 'start'; run: PlannedRun; child: ChildStep }
   | { type: 'done'; run: PlannedRun; seconds: number }
-  | { type: 'failed'; run: PlannedRun; child: ChildStep; code: number }
+  | { type: 'failed'; run: PlannedRun; child: ChildStep; code: number; message?: string }
   | { type: 'stopped'; run: PlannedRun };
 
 /** 'train', 'eval (scaling)' or 'eval (aas)': how progress lines and errors name a child. */
@@ -91,10 +99,16 @@ export function planSweep(spec: SweepSpec, runs: SweepRun[] = expandRuns(spec)):
     let action: Action, children: ChildStep[];
     if (!ck) {
       action = 'train';
-      children = [{ kind: 'train', log, args: ['train', '--data', spec.data, '--preset', spec.preset, ...sets, '--out', run.dir] }, ...evalChildren(spec, run, null, true)];
+      children = [{
+        kind: 'train', log, args: ['train', '--data', spec.data, '--preset', spec.preset, ...sets, '--out', run.dir],
+        run: { config: { preset: spec.preset, sets: run.sets, out: run.dir }, data: spec.data },
+      }, ...evalChildren(spec, run, null, true)];
     } else if (want !== null && ck.step < want) {
       action = 'resume';
-      children = [{ kind: 'train', log, args: ['train', '--data', spec.data, '--resume', run.dir, ...sets] }, ...evalChildren(spec, run, null, true)];
+      children = [{
+        kind: 'train', log, args: ['train', '--data', spec.data, '--resume', run.dir, ...sets],
+        run: { config: { resume: run.dir, sets: run.sets }, data: spec.data },
+      }, ...evalChildren(spec, run, null, true)];
     } else {
       children = evalChildren(spec, run, ck.step, false);
       action = children.length ? 'eval' : 'skip';
@@ -113,38 +127,64 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** the CLI entry to run (default: this package's dist/cli/main.js) */
   cli?: string;
+  /**
+   * Train in this process through train.run (default: when parallel is 1 and no `cli` is given);
+   * otherwise every training is a `trm train` child process.
+   */
+  inProcess?: boolean;
+  /** an in-process training's callbacks, given its log file (the CLI prints `trm train`'s lines there) */
+  trainOutput?: (log: string) => Omit<RunCallbacks, 'signal'> & { onDone?(r: RunResult): void };
 }
 
 export interface SweepOutcome { ran: number; skipped: number; stopped: boolean }
 
 /** Run `node CLI args` with output appended to `log`; resolves to the exit code (128 + signal number when killed). */
 function runChild(cli: string, child: ChildStep, env: NodeJS.ProcessEnv, live: Set<ChildProcess>): Promise<number> {
-  appendFileSync(child.log, `# ${new Date().toISOString()} trm ${child.args.join(' ')}\n`);
-  const fd = openSync(child.log, 'a');
+  appendLine(child.log, `# ${new Date().toISOString()} trm ${child.args.join(' ')}`);
+  const fd = withWrite(child.log, () => openSync(child.log, 'a'));
   return new Promise(res => {
     // own process group: a terminal's Ctrl-C reaches only the sweep, which passes on exactly one SIGINT
     // (a trainer takes a second one as "exit now, without a checkpoint")
     const p = spawn(process.execPath, [cli, ...child.args], { stdio: ['ignore', fd, fd], env, detached: true });
     live.add(p);
     const done = (code: number) => { live.delete(p); closeSync(fd); res(code); };
-    p.on('error', e => { appendFileSync(child.log, `trm sweep: cannot start the child: ${e.message}\n`); done(127); });
+    p.on('error', e => { appendLine(child.log, `trm sweep: cannot start the child: ${e.message}`); done(127); });
     p.on('exit', (code, sig) => done(code ?? 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGKILL' ? 9 : 15)));
   });
+}
+
+/** A training child in this process: train.run with its lines in the child's log; resolves to the exit code `trm train` would give. */
+async function runInProcess(child: ChildStep, data: () => Promise<RunData>, o: SweepOptions): Promise<{ code: number; message?: string }> {
+  appendLine(child.log, `# ${new Date().toISOString()} trm ${child.args.join(' ')} (in the sweep's process)`);
+  try {
+    const cbs = o.trainOutput?.(child.log) ?? {};
+    const r = await trainRun(child.run!.config, await data(), { ...cbs, signal: o.signal });
+    cbs.onDone?.(r);
+    return { code: r.stopped ? 130 : 0 };
+  } catch (e) {
+    if (!(e instanceof TrmError)) throw e;
+    try { appendLine(child.log, `trm: ${e.message}`); } catch { /* the log itself cannot be written: the message still reaches the sweep */ }
+    return { code: 1, message: e.message };
+  }
 }
 
 /** Carry out a plan. Throws TRM_SWEEP_FAILED (after in-flight runs finish) when a child fails. */
 export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOptions = {}): Promise<SweepOutcome> {
   if (!existsSync(spec.data)) throw new TrmError('TRM_BAD_SPEC', `${spec.file}: data: ${spec.data} does not exist (paths are relative to the spec file)`);
   const cli = o.cli ?? cliEntry;
-  if (!existsSync(cli)) throw new TrmError('TRM_NO_CLI', `${cli} not found: build the CLI first (npm run build:ts)`);
   const parallel = Math.max(1, o.parallel ?? 1);
+  const inProcess = o.inProcess ?? (parallel === 1 && o.cli === undefined);
+  const needsCli = plan.some(r => r.action !== 'skip' && r.children.some(c => !(inProcess && c.run)));
+  if (needsCli && !existsSync(cli)) throw new TrmError('TRM_NO_CLI', `${cli} not found: build the CLI first (npm run build:ts)`);
+  let dataRead: Promise<RunData> | undefined;
+  const data = () => (dataRead ??= readRunData(spec.data));
   const cores = o.cores ?? (Number(process.env.TRM_THREADS) || availableParallelism());
   const env = { ...process.env, TRM_THREADS: String(Math.max(1, Math.floor(cores / parallel))) };
   const live = new Set<ChildProcess>();
   const onAbort = () => { for (const p of live) p.kill(o.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT'); };
   o.signal?.addEventListener('abort', onAbort);
 
-  const failures: { run: PlannedRun; child: ChildStep; code: number }[] = [];
+  const failures: { run: PlannedRun; child: ChildStep; code: number; message?: string }[] = [];
   let ran = 0, skipped = 0, next = 0;
   const todo = plan.filter(r => {
     if (r.action === 'skip') { skipped++; o.onEvent?.({ type: 'skip', run: r }); }
@@ -155,17 +195,25 @@ export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOpti
   const worker = async () => {
     while (!halted() && next < todo.length) {
       const run = todo[next++], t0 = performance.now();
-      mkdirSync(run.dir, { recursive: true });
+      mkdirp(run.dir);
+      // another process training this run (a second sweep of the same spec): its files are not ours to touch
+      const held = lockHolder(join(run.dir, '.lock'));
+      if (held) {
+        const child = run.children[0], message = lockedError(join(run.dir, '.lock'), held).message;
+        failures.push({ run, child, code: 1, message });
+        o.onEvent?.({ type: 'failed', run, child, code: 1, message });
+        break;
+      }
       // a run that never reached a checkpoint starts over: drop its partial metrics and evals
-      if (run.action === 'train') for (const f of ['metrics.jsonl', 'eval']) rmSync(join(run.dir, f), { recursive: true, force: true });
+      if (run.action === 'train') for (const f of ['metrics.jsonl', 'eval']) withWrite(join(run.dir, f), () => rmSync(join(run.dir, f), { recursive: true, force: true }));
       let ok = true;
       for (const child of run.children) {
         o.onEvent?.({ type: 'start', run, child });
-        const code = await runChild(cli, child, env, live);
+        const { code, message } = inProcess && child.run ? await runInProcess(child, data, o) : { code: await runChild(cli, child, env, live), message: undefined };
         if (code === 0) continue;
         ok = false;
         if (o.signal?.aborted) o.onEvent?.({ type: 'stopped', run });
-        else { failures.push({ run, child, code }); o.onEvent?.({ type: 'failed', run, child, code }); }
+        else { failures.push({ run, child, code, message }); o.onEvent?.({ type: 'failed', run, child, code, message }); }
         break;
       }
       if (ok) { ran++; o.onEvent?.({ type: 'done', run, seconds: (performance.now() - t0) / 1000 }); }
@@ -178,7 +226,8 @@ export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOpti
   }
   if (failures.length) {
     const f = failures[0], more = failures.length > 1 ? ` (and ${failures.length - 1} more failed run${failures.length > 2 ? 's' : ''})` : '';
-    throw new TrmError('TRM_SWEEP_FAILED', `run ${f.run.variant}/seed-${f.run.seed}: trm ${childLabel(f.child)} exited with code ${f.code}; see ${f.child.log}${more}`);
+    const what = f.message !== undefined ? `trm ${childLabel(f.child)} failed: ${f.message}` : `trm ${childLabel(f.child)} exited with code ${f.code}`;
+    throw new TrmError('TRM_SWEEP_FAILED', `run ${f.run.variant}/seed-${f.run.seed}: ${what}; see ${f.child.log}${more}`);
   }
   return { ran, skipped, stopped: !!o.signal?.aborted };
 }

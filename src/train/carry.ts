@@ -4,11 +4,11 @@
  * counter, a halted flag and its current sample. Only halted slots take the fresh batch's sample
  * at their index (with y, z reset to H_init, L_init); the others keep theirs. After a step:
  * halted = steps >= N_sup, or (training) q_halt > 0 unless exploration vetoes it below a
- * minimum drawn from U{2..N_sup}. Exploration draws come from Rng(seed, step): a counter-based
- * stream, so the training step number is the whole RNG state. With randomised N_sup each slot
+ * minimum drawn from U{2..N_sup}. Exploration draws come from Rng(seed, STREAM.halt, step): a
+ * counter-based stream, so the training step number is the whole RNG state. With randomised N_sup each slot
  * carries its own cap, drawn when it is refilled; the init mode decides where a refill starts.
  */
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { allocBatch, type Batch, type HostBatch } from '../model/step.js';
 import { allocCarry, type Carry } from '../model/carry.js';
 import { initCarry } from '../model/carry.js';
@@ -33,8 +33,6 @@ export interface FillOptions {
 }
 
 const STATIC_FILL: FillOptions = { init: { mode: 'static', scale: 1, training: true }, rng: null };
-
-const ACT_SEED_MIX = 0xac7e5eed;
 
 /** B slots, all halted (the first step fills every slot). */
 export function newTrainCarry(B: number, L: number, S: number, D: number): TrainCarry {
@@ -71,7 +69,7 @@ export interface HaltOptions {
  *  read to the host: the next step's data depends on which slots halted). */
 export function updateHalting(tc: TrainCarry, q: Float32Array, o: HaltOptions): void {
   const B = tc.steps.length;
-  const rng = new Rng((o.seed ^ ACT_SEED_MIX) >>> 0, o.step);
+  const rng = new Rng(o.seed, STREAM.halt, o.step);
   for (let b = 0; b < B; b++) {
     const steps = ++tc.steps[b], nsup = tc.cap[b] > 0 ? tc.cap[b] : o.nsup;
     let halted = steps >= nsup;

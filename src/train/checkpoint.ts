@@ -7,11 +7,16 @@
  * RUN/latest names the newest one. The RNG needs no state (data order from (seed, epoch), ACT
  * exploration from (seed, step)). Loading checks every tensor by name and shape. Device tensors
  * are read to the host (readSync: host devices) and loaded ones uploaded to the active device.
+ * A crash at any moment of a save leaves RUN/latest naming a complete checkpoint (the new one only
+ * once it is whole); a failed write is one TrmError 'TRM_WRITE' (`cannot write PATH: reason`).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
 import { TrmError } from '../errors.js';
-import { readSafetensors, toF32, toI32, type Tensor, writeSafetensors, type WriteTensor } from '../io/safetensors.js';
+import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
+import { sidecarSchema } from '../io/schema.js';
+import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { readSync, upload, write } from '../kernels/core.js';
 import { canonicalName, hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
@@ -45,12 +50,8 @@ function bad(msg: string): never {
   throw new TrmError('TRM_BAD_CHECKPOINT', msg);
 }
 
-/** Write a file atomically (temporary name, then rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Write a file atomically (temporary name, then rename); moved to src/io/files.ts, re-exported for its users. */
+export { writeFileAtomic };
 
 function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   const out = new Map<string, WriteTensor>();
@@ -75,31 +76,43 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   return out;
 }
 
-/** Save st under runDir/checkpoints/step_N and point runDir/latest at it; returns the directory. */
+/**
+ * Save st under runDir/checkpoints/step_N and point runDir/latest at it; returns the directory.
+ * The files go to step_N.tmp-PID, which is renamed when whole; `latest` is replaced atomically last.
+ * A checkpoint that `latest` already names is not replaced (same step: nothing was trained since).
+ */
 export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<string, unknown> = {}, data?: string): string {
   const name = `step_${String(st.step).padStart(7, '0')}`;
   const root = join(runDir, 'checkpoints'), dir = join(root, name), tmp = join(root, `${name}.tmp-${process.pid}`);
+  const latest = join(runDir, 'latest');
+  if (existsSync(join(dir, 'checkpoint.json')) && existsSync(latest) && readFileSync(latest, 'utf8').trim() === name) return dir;
+  let writing = dir;
   try {
     mkdirSync(tmp, { recursive: true });
+    writing = tmp;
     const ema = st.ema !== null;
     const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
     const out = new Map<string, WriteTensor>();
     for (const [k, t] of stateDict(hostWeightsSync(evalWeights(st)))) out.set(k, { shape: t.shape, data: t.data });
-    writeSafetensors(join(tmp, 'model.safetensors'), out, { format: 'pt', ...modelMeta });
-    writeSafetensors(join(tmp, 'train_state.safetensors'), trainStateTensors(st), { format: 'trm' });
+    writeFileSync(writing = join(tmp, 'model.safetensors'), encodeSafetensors(out, { format: 'pt', ...modelMeta }));
+    failpoint('checkpoint:model');
+    writeFileSync(writing = join(tmp, 'train_state.safetensors'), encodeSafetensors(trainStateTensors(st), { format: 'trm' }));
     const side: Sidecar = {
       format: CHECKPOINT_FORMAT, step: st.step, total_steps: st.totalSteps, model_config: st.model, train_config: st.config,
       weights: ema ? 'ema' : 'raw', cursor: { ...st.cursor }, sums: { ...st.sums }, rng: { kind: 'counter', seed: st.config.seed },
       metrics, data, saved_at: new Date().toISOString(),
     };
-    writeFileSync(join(tmp, 'checkpoint.json'), JSON.stringify(side, null, 2) + '\n');
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    writeFileSync(writing = join(tmp, 'checkpoint.json'), JSON.stringify(side, null, 2) + '\n');
+    failpoint('checkpoint:files');
+    writing = dir;
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });   // a leftover of an attempt that crashed before updating latest
     renameSync(tmp, dir);
-    writeFileAtomic(join(runDir, 'latest'), name + '\n');
+    failpoint('checkpoint:renamed');
+    writing = latest;
+    writeFileAtomic(latest, name + '\n');
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (e instanceof TrmError) throw e;
-    throw new TrmError('TRM_IO', `${dir}: cannot write checkpoint (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* the write error says more */ }
+    throw writeError(writing, e);
   }
   return dir;
 }
@@ -115,15 +128,35 @@ export function findCheckpoint(path: string): string {
     if (!existsSync(join(dir, 'checkpoint.json'))) bad(`${latest} names ${dir}, which has no checkpoint.json (deleted or incomplete)`);
     return dir;
   }
+  if (existsSync(join(path, 'config.json')))
+    bad(`${path}: this run has no checkpoint yet (it stopped before its first save); start it again: trm train --data DIR --preset NAME --out ${path}`);
   bad(`${path}: not a checkpoint (no checkpoint.json) nor a run directory (no 'latest')`);
 }
 
+/** The first problem of a zod result as `field.path: what` (e.g. "cursor.pos: expected a number, got a string"). */
+function zodProblem(e: z.ZodError): string {
+  const i = e.issues[0];
+  return `${i.path.length ? i.path.join('.') : '(the whole file)'}: ${i.message}`;
+}
+
+/** checkpoint.json of a checkpoint directory, every field checked (errors name the file and the field). */
 export function readSidecar(dir: string): Sidecar {
   const file = join(dir, 'checkpoint.json');
   if (!existsSync(file)) bad(`${file}: missing (a checkpoint directory holds checkpoint.json, model.safetensors, train_state.safetensors)`);
-  let s: Sidecar;
-  try { s = JSON.parse(readFileSync(file, 'utf8')) as Sidecar; } catch (e) { bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
-  if (s.format !== CHECKPOINT_FORMAT) bad(`${file}: format ${JSON.stringify(s.format)}, expected ${CHECKPOINT_FORMAT}`);
+  let raw: unknown;
+  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
+  const fmt = (raw as { format?: unknown } | null)?.format;
+  if (raw !== null && typeof raw === 'object' && fmt !== CHECKPOINT_FORMAT) bad(`${file}: format ${JSON.stringify(fmt)}, expected ${CHECKPOINT_FORMAT}`);
+  const r = sidecarSchema.safeParse(raw);
+  if (!r.success) bad(`${file}: ${zodProblem(r.error)}; the checkpoint is damaged`);
+  const s = raw as Sidecar;
+  if (s.step > s.total_steps) bad(`${file}: step ${s.step} is past total_steps ${s.total_steps}; the checkpoint is damaged`);
+  try {
+    resolveConfig(s.model_config as Partial<TrmConfig>);   // checked only: the loaders resolve it with their overrides
+  } catch (e) {
+    if (e instanceof TrmError) bad(`${file}: model_config: ${e.message.replace(/^model config: /, '')}`);
+    throw e;
+  }
   return s;
 }
 
@@ -145,7 +178,18 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
       bad(`cannot resume with ${k} = ${over.model![k]}: the checkpoint has ${k} = ${side.model_config[k]} (shape-defining); start a new run instead`);
   if (over.batch_size !== undefined && over.batch_size !== side.train_config.batch_size)
     bad(`cannot resume with batch_size = ${over.batch_size}: the checkpoint's carry has ${side.train_config.batch_size} slots`);
-  const config = resolveTrainConfig(undefined, { ...side.train_config, ...over, model: { ...side.train_config.model, ...over.model } });
+  let config: TrainConfig;
+  try {
+    config = resolveTrainConfig(undefined, { ...side.train_config, ...over, model: { ...side.train_config.model, ...over.model } });
+  } catch (e) {
+    // an override is the user's (the message names the key); a bad stored value is the checkpoint's
+    if (e instanceof TrmError) {
+      try { resolveTrainConfig(undefined, { ...side.train_config, model: { ...side.train_config.model } }); } catch (e2) {
+        if (e2 instanceof TrmError) bad(`${join(dir, 'checkpoint.json')}: train_config: ${e2.message.replace(/^train config: /, '')}; the checkpoint is damaged`);
+      }
+    }
+    throw e;
+  }
   const model = resolveConfig({ ...side.model_config, ...over.model });
   const file = join(dir, 'train_state.safetensors');
   const tensors = readSafetensors(file).tensors;

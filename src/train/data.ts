@@ -2,14 +2,15 @@
  * data.ts: batches from a dataset split (reference/trm-algorithm.md 10; official puzzle_dataset.py).
  * Training: one epoch = the groups in a shuffled order, one random puzzle (augmentation) per
  * group, that puzzle's examples; epochs follow each other as one stream, cut into batches of B.
- * The order of epoch e comes from Rng(seed, e) alone, so the cursor {epoch, pos} is the whole
+ * The order of epoch e comes from Rng(seed, STREAM.data, e) alone, so the cursor {epoch, pos} is the whole
  * sampler state (a checkpoint stores it; nothing else). Unlike the official iterator, the last
  * partial batch of an epoch is not dropped: the stream runs on into the next epoch.
  * Test: sequential chunks; the last is padded with pad tokens and ignored labels.
  * Labels equal to ignore_label_id become IGNORE_LABEL (-100).
  */
 import type { DatasetSplit } from '../data/dataset.js';
-import { Rng } from '../data/rng.js';
+import { TrmError } from '../errors.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { type HostBatch as Batch, IGNORE_LABEL } from '../model/step.js';
 
 /** Position in the training stream: example `pos` of epoch `epoch`'s order. */
@@ -17,9 +18,6 @@ export interface DataCursor {
   epoch: number;
   pos: number;
 }
-
-/** Stream id of the data order (the ACT exploration uses another, see carry.ts). */
-const DATA_SEED_MIX = 0x0da7a5ee;
 
 export function newBatch(B: number, L: number): Batch {
   return { inputs: new Int32Array(B * L), labels: new Int32Array(B * L), puzzleIds: new Int32Array(B) };
@@ -47,17 +45,24 @@ function puzzleOf(split: DatasetSplit, ex: number): number {
   return lo;
 }
 
+/** Consecutive empty epochs after which the sampler gives up (a split whose puzzles hold no examples). */
+const MAX_EMPTY_EPOCHS = 64;
+
 export class TrainSampler {
   private epochCached = -1;
   private order = new Int32Array(0);
 
-  constructor(readonly split: DatasetSplit, readonly seed: number) {}
+  /** `name` names the split in errors (its directory). Refuses a split without examples: its stream would never yield one. */
+  constructor(readonly split: DatasetSplit, readonly seed: number, readonly name = 'the training split') {
+    if (splitSize(split) === 0 || split.groupIndices.length < 2)
+      throw new TrmError('TRM_DATASET', `${name}: the training split holds no examples; rebuild it with 'trm data build'`);
+  }
 
   /** Examples of epoch e, in training order: shuffled groups, one random puzzle each. */
   epochOrder(epoch: number): Int32Array {
     if (epoch === this.epochCached) return this.order;
     const { groupIndices: gi, puzzleIndices: pi } = this.split;
-    const rng = new Rng((this.seed ^ DATA_SEED_MIX) >>> 0, epoch);
+    const rng = new Rng(this.seed, STREAM.data, epoch);
     const groups = rng.permutation(gi.length - 1);
     const out: number[] = [];
     for (const g of groups) {
@@ -73,8 +78,13 @@ export class TrainSampler {
   next(cursor: DataCursor, out: Batch): void {
     const B = out.puzzleIds.length;
     for (let b = 0; b < B; b++) {
-      let order = this.epochOrder(cursor.epoch);
-      while (cursor.pos >= order.length) { cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch); }
+      let order = this.epochOrder(cursor.epoch), empty = 0;
+      while (cursor.pos >= order.length) {
+        // an epoch can be empty only when the drawn puzzles hold no examples; a split where that keeps happening is refused, never spun on
+        if (order.length === 0 && ++empty > MAX_EMPTY_EPOCHS)
+          throw new TrmError('TRM_DATASET', `${this.name}: ${MAX_EMPTY_EPOCHS} epochs in a row drew no examples (its puzzles hold none: check puzzle_indices); rebuild it with 'trm data build'`);
+        cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch);
+      }
       copyExample(this.split, order[cursor.pos++], out, b);
     }
   }

@@ -1,4 +1,7 @@
-/** train/: the training loop, optimizers, schedule, carry with ACT halting, evaluation and checkpoints. */
+/**
+ * train/: the training loop, optimizers, schedule, carry with ACT halting, evaluation, checkpoints,
+ * and `run` (run.ts): a whole training run (resume, run directory, cadence, interruption) as one call.
+ */
 export { type TrainConfig, defaultTrainConfig, trainPresets, resolveTrainConfig, parseSets, SHAPE_KEYS } from './config.js';
 export { type LrSchedule, lrAt } from './schedule.js';
 export { type OptState, optInit, denseStep, puzzleEmbStep, emaInit, emaStep, emaWeightsInto } from './optim.js';
@@ -13,3 +16,6 @@ export {
   inferModelConfig, writeFileAtomic,
 } from './checkpoint.js';
 export { type SolveStep, type SolveResult, parsePuzzle, solvePuzzle } from './solve.js';
+export {
+  type RunConfig, type RunData, type RunStart, type RunCallbacks, type RunResult, run, readRunData, checkRunData,
+} from './run.js';

@@ -119,8 +119,8 @@ export interface TrainHooks {
   onLog?(rec: LogRecord): void;
   /** every eval_interval steps and at the end (awaited) */
   onEval?(st: TrainState): void | Promise<void>;
-  /** checkpoint_interval (or each evaluation), at the end, and when stopped */
-  onSave?(st: TrainState, why: 'interval' | 'end' | 'stop'): void;
+  /** checkpoint_interval (or each evaluation), at the end, and when stopped (awaited) */
+  onSave?(st: TrainState, why: 'interval' | 'end' | 'stop'): void | Promise<void>;
   /** polled between steps (SIGINT) */
   stopRequested?(): boolean;
 }
@@ -129,7 +129,7 @@ export interface TrainHooks {
 export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {}): Promise<'done' | 'stopped'> {
   const cfg = st.config, total = st.totalSteps;
   while (st.step < total) {
-    if (hooks.stopRequested?.()) { hooks.onSave?.(st, 'stop'); return 'stopped'; }
+    if (hooks.stopRequested?.()) { await hooks.onSave?.(st, 'stop'); return 'stopped'; }
     const t0 = performance.now();
     const r = await trainStep(st, ws);
     const seconds = (performance.now() - t0) / 1000;
@@ -142,8 +142,8 @@ export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {
     }
     const evalNow = (cfg.eval_interval > 0 && st.step % cfg.eval_interval === 0) || end;
     if (evalNow) await hooks.onEval?.(st);
-    if (end) hooks.onSave?.(st, 'end');
-    else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow) hooks.onSave?.(st, 'interval');
+    if (end) await hooks.onSave?.(st, 'end');
+    else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow) await hooks.onSave?.(st, 'interval');
     await new Promise<void>(resolve => setImmediate(resolve));
   }
   return 'done';

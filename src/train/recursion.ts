@@ -10,13 +10,12 @@
  *    at 30% / 60% of the optimizer steps for the paper's (6, 3); other defaults scale by thirds.
  *  - CGAR's hierarchical supervision weighting (`hsw_decay` = 0.7): a sample's loss at its s-th
  *    supervision step (0-based) is weighted decay^s, unnormalised.
- * Draws come from Rng(seed ^ mix, step), so a resumed run draws what the uninterrupted one would.
+ * Draws come from Rng(seed, STREAM.depth, step) and Rng(seed, STREAM.fill, step), so a resumed run
+ * draws what the uninterrupted one would.
  */
-import { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import type { TrmConfig } from '../model/config.js';
 import type { TrainConfig } from './config.js';
-
-const NT_SEED_MIX = 0x7ec0de51, FILL_SEED_MIX = 0x5107f111;
 
 export interface Depth { n: number; T: number }
 
@@ -44,13 +43,13 @@ export function curriculumDepth(c: TrmConfig, t: number, total: number): Depth {
 export function stepDepth(cfg: TrainConfig, c: TrmConfig, t: number, total: number): Depth {
   const base = cfg.curriculum === 'cgar' ? curriculumDepth(c, t, total) : { n: c.L_cycles, T: c.H_cycles };
   if (cfg.rand_n_width === 0 && cfg.rand_T_width === 0) return base;
-  const rng = new Rng((cfg.seed ^ NT_SEED_MIX) >>> 0, t);
+  const rng = new Rng(cfg.seed, STREAM.depth, t);
   return { n: drawAround(base.n, cfg.rand_n_width, rng), T: drawAround(base.T, cfg.rand_T_width, rng) };
 }
 
 /** The random stream of the slot refills (halting caps, then init draws) at optimizer step t. */
 export function fillRng(cfg: TrainConfig, t: number): Rng {
-  return new Rng((cfg.seed ^ FILL_SEED_MIX) >>> 0, t);
+  return new Rng(cfg.seed, STREAM.fill, t);
 }
 
 /** A refilled slot's halting cap. */

@@ -3,7 +3,7 @@ import type { Command } from '../command.js';
 import { intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 
-type Suite = (opts: { json: boolean; reps?: number; quick?: boolean }) => Promise<void>;
+type Suite = (opts: { json: boolean; reps?: number; quick?: boolean; backend?: string }) => Promise<void>;
 
 const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
   gemm: { summary: 'GEMM GFLOP/s at the TRM shapes vs the measured FMA peak', load: async () => (await import('../../bench/gemm.js')).benchGemm },
@@ -20,10 +20,11 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
-  usage: '<suite> [--json] [--reps N]',
+  usage: '<suite> [--json] [--reps N] [--backend native|webgpu]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
+    backend: { type: 'string', argument: 'NAME', description: 'gemm: native (default) or webgpu' },
   },
   get details() { return 'Suites:\n' + Object.entries(suites).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`).join('\n'); },
   async run(args) {
@@ -31,7 +32,10 @@ export const benchCommand: Command = {
     if (!name) throw new UsageError(`bench: name a suite (${Object.keys(suites).join(', ')})`);
     const suite = suites[name];
     if (!suite) throw new UsageError(`bench: unknown suite '${name}' (suites: ${Object.keys(suites).join(', ')})`);
+    const backend = args.values.backend as string | undefined;
+    if (backend !== undefined && !['native', 'webgpu'].includes(backend)) throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
+    if (backend === 'webgpu' && name !== 'gemm') throw new UsageError(`bench: --backend webgpu is available for the gemm suite`);
     const fn = await suite.load();
-    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000) });
+    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000), backend });
   },
 };

@@ -9,7 +9,7 @@
 import { tokensText } from '../../data/sudoku/tokens.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { intOption, type Command, type ParsedArgs } from '../command.js';
+import { defineCommand, intOption, type OptionSpec, type ParsedArgs } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { defaultCacheDir, downloadSudokuExtreme } from '../../data/download.js';
@@ -27,11 +27,7 @@ const ACTIONS: Record<string, { target: string; flags: string[] }> = {
   inspect: { target: 'PATH', flags: ['skip-invalid', 'json'] },
 };
 
-export const dataCommand: Command = {
-  name: 'data',
-  summary: 'generate, download, build and inspect Sudoku datasets',
-  usage: 'generate sudoku | build sudoku | download sudoku-extreme | inspect PATH  [options]',
-  options: {
+const dataOptions = {
     size: { type: 'string', argument: 'N', description: 'generate: grid size 4, 6 or 9 (default: 9)' },
     count: { type: 'string', argument: 'N', description: 'generate: puzzles to write (default: 100)' },
     'min-rating': { type: 'string', argument: 'R', description: 'generate/build: keep puzzles rated >= R guesses (generate default: 20 for 9x9, 0 otherwise; build: 0)' },
@@ -51,14 +47,23 @@ export const dataCommand: Command = {
     split: { type: 'string', argument: 'train|test', description: 'download: one split (default: both)' },
     dir: { type: 'string', argument: 'DIR', description: 'download: cache directory (default: ~/.cache/trm; files go to DIR/sudoku-extreme/)' },
     json: { type: 'boolean', description: 'inspect: print JSON' },
-  },
+  } as const satisfies Record<string, OptionSpec>;
+type DataArgs = ParsedArgs<typeof dataOptions>;
+
+export const dataCommand = defineCommand({
+  name: 'data',
+  summary: 'generate, download, build and inspect Sudoku datasets',
+  usage: 'generate sudoku | build sudoku | download sudoku-extreme | inspect PATH  [options]',
+  options: dataOptions,
+
   details: [
     'Examples:',
     '  trm data generate sudoku --size 9 --count 1000 --min-rating 20 --seed 1 --out data/train.csv',
     '  trm data download sudoku-extreme --split test',
     '  trm data build sudoku --train train.csv --test test.csv --subsample 1000 --aug 1000 --seed 0 --out data/sudoku-1k-aug-1000',
     '  trm data inspect data/sudoku-1k-aug-1000',
-    'Rating = guesses of a uniqueness-proving search (docs/DATA.md). HF_ENDPOINT overrides https://huggingface.co.',
+    'Rating = guesses of a uniqueness-proving search (docs/DATA.md). HF_ENDPOINT overrides https://huggingface.co;',
+    'TRM_DOWNLOAD_TIMEOUT=SECONDS (default 30) is how long a download waits for an answer or for more bytes.',
   ].join('\n'),
   async run(args) {
     const [action, target, ...extra] = args.positionals;
@@ -75,21 +80,21 @@ export const dataCommand: Command = {
     if (action === 'download') return download(args);
     return inspect(args, target);
   },
-};
+});
 
-function requireString(args: ParsedArgs, name: string, action: string): string {
+function requireString(args: DataArgs, name: 'out' | 'train' | 'test', action: string): string {
   const v = args.values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`data ${action}: --${name} is required`);
   return v;
 }
 
-function ratingBand(args: ParsedArgs, minDefault: number): { min: number; max: number } {
+function ratingBand(args: DataArgs, minDefault: number): { min: number; max: number } {
   const min = intOption(args, 'min-rating', 0) ?? minDefault, max = intOption(args, 'max-rating', 0) ?? Infinity;
   if (max < min) throw new UsageError(`--max-rating ${max} is below --min-rating ${min}`);
   return { min, max };
 }
 
-async function generate(args: ParsedArgs): Promise<void> {
+async function generate(args: DataArgs): Promise<void> {
   const size = (intOption(args, 'size', 4, 9) ?? 9) as SudokuSize;
   if (![4, 6, 9].includes(size)) throw new UsageError(`--size: expected 4, 6 or 9, got ${size}`);
   const out = requireString(args, 'out', 'generate');
@@ -110,7 +115,7 @@ async function generate(args: ParsedArgs): Promise<void> {
     `rating min ${ratings[0]}, median ${ratings[ratings.length >> 1]}, max ${ratings[ratings.length - 1]}`);
 }
 
-async function build(args: ParsedArgs): Promise<void> {
+async function build(args: DataArgs): Promise<void> {
   const { min, max } = ratingBand(args, 0);
   let bar: Progress | undefined, stage = '';
   const r = await buildSudokuDataset({
@@ -134,10 +139,10 @@ async function build(args: ParsedArgs): Promise<void> {
   console.error(`build: wrote ${r.size}x${r.size} dataset to ${r.out} in ${r.seconds.toFixed(1)} s`);
 }
 
-async function download(args: ParsedArgs): Promise<void> {
-  const split = args.values.split as string | undefined;
+async function download(args: DataArgs): Promise<void> {
+  const split = args.values.split;
   if (split !== undefined && split !== 'train' && split !== 'test') throw new UsageError(`--split: expected train or test, got '${split}'`);
-  const dir = (args.values.dir as string | undefined) ?? defaultCacheDir();
+  const dir = args.values.dir ?? defaultCacheDir();
   let bar: Progress | undefined, current = '';
   const reports = await downloadSudokuExtreme({
     split: split as 'train' | 'test' | undefined, dir, force: args.values.force === true,
@@ -151,7 +156,7 @@ async function download(args: ParsedArgs): Promise<void> {
     console.error(`download: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB${r.cached ? ', cached' : r.resumedFrom ? `, resumed at ${(r.resumedFrom / 1e6).toFixed(1)} MB` : ''})`);
 }
 
-async function inspect(args: ParsedArgs, path: string): Promise<void> {
+async function inspect(args: DataArgs, path: string): Promise<void> {
   const st = await stat(path).catch(() => { throw new TrmError('TRM_NO_FILE', `${path}: no such file or directory`); });
   let info: Record<string, unknown>;
   if (st.isFile()) {

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { backendInfo } from '../../kernels/index.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { buildSudokuDataset } from '../../data/sudoku/build.js';
@@ -16,12 +16,12 @@ import { createTrainState, evaluate, evalWeights, resolveTrainConfig, solvePuzzl
 import { geometry } from '../../data/sudoku/grid.js';
 import { decodeGrid } from '../../data/sudoku/tokens.js';
 import { printSolve } from './solve.js';
+import { pct } from '../format.js';
 import { runTraining } from './train.js';
 
 const PRESET = 'cpu-sudoku4';
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'watch a TRM learn 4x4 Sudoku on this CPU in a few minutes (data, training, eval, a solve)',
   usage: '[--out DIR]',
@@ -32,7 +32,7 @@ export const demoCommand: Command = {
     const info = backendInfo();
     console.log(`trm demo: a Tiny Recursive Model learns Sudoku on this CPU`);
     console.log(`kernels: ${info.backend}, ${info.gemmKernel} (${info.isa}), ${info.threads} threads${info.backend !== 'native' ? ` (${info.reason}; slow)` : ''}\n`);
-    const root = (args.values.out as string | undefined) ?? mkdtempSync(join(tmpdir(), 'trm-demo-'));
+    const root = args.values.out ?? mkdtempSync(join(tmpdir(), 'trm-demo-'));
 
     console.log('1. data: seeded 4x4 puzzles, 400 for training (x21 with shuffled copies) and 200 held out');
     const chain = { size: 4 as const, minRating: 0, maxRating: Infinity, perChain: 1, maxSteps: 2000 };
@@ -48,8 +48,8 @@ export const demoCommand: Command = {
     console.log(`\n2. before training: ${pct(before.exact_acc)} of held-out puzzles solved, ${pct(before.token_acc)} of cells right`);
 
     console.log(`\n3. training preset ${PRESET} (${trainPresets[PRESET].summary}):`);
-    const run = await runTraining({
-      data, preset: PRESET, out: join(root, 'run'), quiet: true,
+    const run = await runTraining({ preset: PRESET, out: join(root, 'run') }, data, {
+      quiet: true,
       evalLine: (step, e) => `   step ${String(step).padStart(3)}: held-out exact ${pct(e.exact_acc).padStart(6)}, cells ${pct(e.token_acc)}`,
     });
     if (run.stopped) return 130;
@@ -57,7 +57,7 @@ export const demoCommand: Command = {
     const st = run.state;
     const after = await evaluate(st.model, evalWeights(st), test, { batchSize: 100 });
     console.log(`\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`);
-    console.log(`   exact after each supervision step: ${after.exact_by_step.map(pct).join(', ')}`);
+    console.log(`   exact after each supervision step: ${after.exact_by_step.map(v => pct(v)).join(', ')}`);
 
     // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
     const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
@@ -74,4 +74,4 @@ export const demoCommand: Command = {
     console.log(`     trm eval --checkpoint ${run.runDir} --data ${data}`);
     return 0;
   },
-};
+});

@@ -7,18 +7,31 @@
  *    Markdown, CSV and JSON (and plots) with `--out DIR`;
  *  - `--aas`: path independence (Asymptotic Alignment Score) at the largest N_sup.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { intList, intOption, type Command } from '../command.js';
-import { UsageError } from '../../errors.js';
-import { checkActsFit, evaluate, loadModel, parseSets, writeFileAtomic } from '../../train/index.js';
+import { intList, intOption, defineCommand } from '../command.js';
+import { TrmError, UsageError } from '../../errors.js';
+import { checkActsFit, evaluate, loadModel, parseSets } from '../../train/index.js';
+import { mkdirp, withWrite, writeFileAtomic } from '../../io/files.js';
 import { INIT_MODES, type InitSpec, isRandomInit, parseInitMode } from '../../model/init.js';
 import { MAX_CHAINS } from '../../model/chain.js';
 import {
   AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
 } from '../../experiments/index.js';
 import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
-import { bar, readSplit, StatusLine } from './train.js';
+import { bar, StatusLine } from './train.js';
+import { readDatasetSplit } from '../../data/dataset.js';
+import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
+
+/** DATA/SPLIT, or DATA itself when it is one split directory; a missing split names what exists. */
+function splitDir(data: string, split: string): string {
+  if (existsSync(join(data, split, 'dataset.json'))) return join(data, split);
+  if (existsSync(join(data, 'dataset.json'))) return data;
+  if (!existsSync(data)) throw new TrmError('TRM_NO_FILE', `${data}: no such dataset directory`);
+  const have = statSync(data).isDirectory() ? readdirSync(data).filter(n => existsSync(join(data, n, 'dataset.json'))) : [];
+  throw new TrmError('TRM_NO_FILE', `${join(data, split)}: no such split (no ${join(data, split, 'dataset.json')}); `
+    + (have.length ? `splits in ${data}: ${have.join(', ')} (--split)` : `${data} holds no dataset split; make one with 'trm data build'`));
+}
 
 function progress(status: StatusLine, what: string) {
   const t0 = performance.now();
@@ -30,7 +43,7 @@ function progress(status: StatusLine, what: string) {
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
-export const evalCommand: Command = {
+export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'accuracy of a checkpoint on a dataset split; test-time scaling (N_sup x best-of-k) and path independence',
   usage: '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
@@ -59,7 +72,7 @@ export const evalCommand: Command = {
     '  trm eval --checkpoint runs/s6 --data data/sudoku6 --aas --nsup 16 --out runs/s6/eval',
   ].join('\n'),
   async run(args) {
-    const ck = args.values.checkpoint as string | undefined, data = args.values.data as string | undefined;
+    const ck = args.values.checkpoint, data = args.values.data;
     if (!ck || !data) throw new UsageError("eval: --checkpoint and --data are required (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);
     const nsups = intList(args, 'nsup', 1, 4096), ks = intList(args, 'k', 1, MAX_CHAINS);
@@ -67,8 +80,11 @@ export const evalCommand: Command = {
     const aggNames = args.values.aggregate === undefined ? [...AGGREGATORS] : String(args.values.aggregate).split(',').map(s => s.trim());
     for (const a of aggNames) if (!isAggregator(a)) throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
-    const split = await readSplit(data, args.values.split as string);
-    const m = loadModel(ck, parseSets((args.values.set as string[] | undefined) ?? []).model, split.meta.seq_len);
+    const split = await readDatasetSplit(splitDir(data, args.values.split));
+    const over = parseSets(args.values.set ?? []).model;
+    checkCheckpoint(ck, over);
+    const m = loadModel(ck, over, split.meta.seq_len);
+    await checkFiniteWeights(m.weights, m.file);
     if (m.config.seq_len !== split.meta.seq_len || m.config.vocab_size !== split.meta.vocab_size)
       throw new UsageError(`eval: the checkpoint expects seq_len ${m.config.seq_len} / vocab ${m.config.vocab_size}, the data has ${split.meta.seq_len} / ${split.meta.vocab_size}`);
     checkActsFit(m.config, batch, 'batch');
@@ -80,10 +96,10 @@ export const evalCommand: Command = {
     try {
       init = { mode: args.values.init !== undefined ? parseInitMode(String(args.values.init), '--init') : tc?.train_init ?? 'static', scale: initScale, training: false };
     } catch (e) { throw new UsageError((e as Error).message); }
-    const outDir = args.values.out as string | undefined, status = new StatusLine();
+    const outDir = args.values.out, status = new StatusLine();
     const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
-    const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split as string, init: init.mode, seed };
-    if (outDir) mkdirSync(outDir, { recursive: true });
+    const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split, init: init.mode, seed };
+    if (outDir) { mkdirp(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
     const results: Record<string, unknown> = {};
 
     if (grid) {
@@ -146,4 +162,4 @@ export const evalCommand: Command = {
     if (args.values.json) console.log(JSON.stringify(results, null, 2));
     return 0;
   },
-};
+});

@@ -1,8 +1,8 @@
 /** `trm info`: which kernels this machine runs (backend, dispatch path, threads, CPU features). */
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { addon, backendInfo } from '../../kernels/index.js';
 
-export const infoCommand: Command = {
+export const infoCommand = defineCommand({
   name: 'info',
   summary: 'show the kernel backend, dispatch path, threads and CPU features',
   usage: '[--json]',
@@ -20,4 +20,4 @@ export const infoCommand: Command = {
     const feats = Object.entries(info.features).filter(([, v]) => v).map(([k]) => k);
     if (feats.length) console.log(`features  ${feats.join(' ')}`);
   },
-};
+});

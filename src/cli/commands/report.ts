@@ -4,11 +4,11 @@
  * sweep results table. The work is in src/report/html.ts.
  */
 import { relative } from 'node:path';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { writeReport } from '../../report/html.js';
 
-export const reportCommand: Command = {
+export const reportCommand = defineCommand({
   name: 'report',
   summary: 'figures (SVG/PNG) and one HTML page from run or sweep directories',
   usage: 'RUN_OR_SWEEP_DIR... --out DIR [--title TEXT]',
@@ -24,13 +24,13 @@ export const reportCommand: Command = {
     '  trm report runs/s4 runs/s4-deep --out report --title "4x4: depth"',
   ].join('\n'),
   async run(args) {
-    const out = args.values.out as string | undefined;
+    const out = args.values.out;
     if (!args.positionals.length || !out) throw new UsageError("report: give run or sweep directories and --out DIR (see 'trm report --help')");
-    const r = await writeReport({ paths: args.positionals, out, title: args.values.title as string });
+    const r = await writeReport({ paths: args.positionals, out, title: args.values.title });
     if (r.warning) console.error(`trm: warning: ${r.warning}`);
     const rel = (f: string) => relative(process.cwd(), f);
     console.log(`trm report: ${r.runs} run${r.runs === 1 ? '' : 's'}, ${r.files.length} figure files (${r.files.map(f => rel(f).split('/').pop()).join(', ')}) -> ${rel(out) || '.'}/`);
     console.log(`open ${rel(r.index)}`);
     return 0;
   },
-};
+});

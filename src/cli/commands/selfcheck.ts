@@ -1,5 +1,5 @@
 /** `trm selfcheck`: every native kernel against the TypeScript reference on this machine. */
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { backendInfo } from '../../kernels/index.js';
 import { selfCheck, type SelfCheckResult } from '../../kernels/selfcheck.js';
 import { TrmError } from '../../errors.js';
@@ -8,13 +8,13 @@ export function printSelfCheck(results: SelfCheckResult[]): boolean {
   const bad = results.filter(r => !r.ok);
   for (const r of results) {
     const mark = r.ok ? 'ok  ' : 'FAIL';
-    console.log(`  ${mark} ${r.kernel.padEnd(20)} max rel diff ${Number.isFinite(r.maxRelDiff) ? r.maxRelDiff.toExponential(1) : 'inf'}${r.error ? `  (${r.error})` : ''}`);
+    console.log(`  ${mark} ${r.kernel.padEnd(20)} max rel diff ${Number.isFinite(r.maxRelDiff) ? r.maxRelDiff.toExponential(1) : 'inf'} (tol ${r.tol.toExponential(1)})${r.error ? `  (${r.error})` : ''}`);
   }
   console.log(`  ${results.length - bad.length}/${results.length} kernel checks agree with the TypeScript reference`);
   return bad.length === 0;
 }
 
-export const selfcheckCommand: Command = {
+export const selfcheckCommand = defineCommand({
   name: 'selfcheck',
   summary: 'check every native kernel against the TypeScript reference',
   usage: '[--json]',
@@ -30,4 +30,4 @@ export const selfcheckCommand: Command = {
     }
     return results.every(r => r.ok) ? 0 : 1;
   },
-};
+});

@@ -4,9 +4,10 @@
  * final answer is a valid solution. `--json` gives per-step predictions and q logits.
  */
 import { intOption, type Command } from '../command.js';
-import { UsageError } from '../../errors.js';
+import { TrmError, UsageError } from '../../errors.js';
 import type { Geometry } from '../../data/sudoku/grid.js';
-import { formatGrid } from '../../data/sudoku/grid.js';
+import { formatGrid, geometry, givensProblem, parseGrid, sizeForCells } from '../../data/sudoku/grid.js';
+import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
 import { loadModel, parseSets } from '../../train/index.js';
 import { parsePuzzle, solvePuzzle, type SolveResult } from '../../train/solve.js';
 
@@ -54,9 +55,20 @@ export const solveCommand: Command = {
     if (!ck) throw new UsageError("solve: --checkpoint is required (see 'trm solve --help')");
     if (args.positionals.length !== 1) throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
     const text = args.positionals[0].trim();
-    const m = loadModel(ck, parseSets((args.values.set as string[] | undefined) ?? []).model, text.length);
+    const nsup = intOption(args, 'nsup', 1, 1024);
+    const n = sizeForCells(text.length);
+    if (n) {   // a contradiction needs no model to find (parsePuzzle reports other malformed text)
+      let grid: Uint8Array | null = null;
+      try { grid = parseGrid(text, geometry(n)); } catch { /* below */ }
+      const problem = grid && givensProblem(grid, geometry(n));
+      if (problem) throw new TrmError('TRM_BAD_GRID', `the puzzle has no solution: ${problem}`);
+    }
+    const over = parseSets((args.values.set as string[] | undefined) ?? []).model;
+    checkCheckpoint(ck, over);
+    const m = loadModel(ck, over, text.length);
+    await checkFiniteWeights(m.weights, m.file);
     const { geo, puzzle } = parsePuzzle(text, m.config);
-    const r = await solvePuzzle(m.config, m.weights, geo, puzzle, intOption(args, 'nsup', 1, 1024));
+    const r = await solvePuzzle(m.config, m.weights, geo, puzzle, nsup);
     if (args.values.json) {
       console.log(JSON.stringify({
         puzzle: formatGrid(puzzle), valid: r.problem === null, problem: r.problem, halt_step: r.haltStep,

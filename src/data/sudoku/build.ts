@@ -9,16 +9,21 @@
  *            every copy is a puzzle of one example, an original and its copies one group
  *   encode   token = value + 1: pad 0, blank 1, digits 2..n+1; vocab n+2, seq_len n*n
  *   write    <out>/{train,test}/ (dataset.ts) and identifiers.json, built in <out>.tmp-<pid>
- *            and renamed into place; build.json records the options and counts
+ *            and renamed into place; build.json records the options and counts. SIGINT/SIGTERM
+ *            remove the temp directory; one left by a killed build (dead pid) is removed by the
+ *            next build of the same <out>; a failing disk is `cannot write <out>: reason`
  *
  * Upstream draws the subsample unseeded; here the same seed gives byte-identical files.
  */
 import { tokenOf, vocabSize } from './tokens.js';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TrmError } from '../../errors.js';
+import { writeError } from '../../io/files.js';
+import { removeOnSignal, removeStaleTemps, tempPath } from '../../io/tmp.js';
+import { checkWritable } from '../files.js';
 import { writeDatasetSplit, writeIdentifiers, type DatasetSplit } from '../dataset.js';
-import { Rng } from '../rng.js';
+import { Rng, STREAM } from '../rng.js';
 import { applyTransform, randomTransform } from './augment.js';
 import { readSudokuCsv, type CsvReadReport } from './csv.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
@@ -129,18 +134,20 @@ async function exists(path: string): Promise<boolean> {
 export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildReport> {
   const t0 = performance.now();
   if (await exists(opts.out) && !opts.force) throw new TrmError('TRM_BUILD', `${opts.out} already exists; pass --force to replace it`);
-  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, 1), opts);
+  await checkWritable(opts.out);
+  const train = await select(opts.train, 'read train', undefined, opts.subsample, new Rng(opts.seed, STREAM.build, 1), opts);
   const size = train.csv.size!;
-  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, 3), opts);
+  const test = await select(opts.test, 'read test', size, opts.testSubsample, new Rng(opts.seed, STREAM.build, 3), opts);
   const geo = geometry(size);
 
-  const tmp = `${opts.out}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
+  const tmp = tempPath(opts.out), release = removeOnSignal(tmp);
   try {
+    removeStaleTemps(dirname(opts.out), `${basename(opts.out)}.tmp-`);
+    await rm(tmp, { recursive: true, force: true });
     opts.onProgress?.('augment', 0, 1);
-    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, 2));
+    const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, STREAM.build, 2));
     await writeDatasetSplit(join(tmp, 'train'), trainSplit);
-    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, 4)));
+    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, STREAM.build, 4)));
     await writeIdentifiers(tmp);
     opts.onProgress?.('augment', 1, 1);
     const report: BuildReport = {
@@ -154,10 +161,15 @@ export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildRepor
     await rename(tmp, opts.out);
     return report;
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw isFsError(e) ? writeError(opts.out, e) : e;
+  } finally {
+    release();
   }
 }
+
+/** A Node filesystem error (it names a syscall and a path), as opposed to a bug or a TrmError. */
+const isFsError = (e: unknown) => typeof (e as NodeJS.ErrnoException)?.syscall === 'string';
 
 function splitReport(sel: Selection, copies: number): SplitReport {
   return { file: sel.csv.file, rowsRead: sel.csv.rows, skipped: sel.csv.skipped, firstSkipped: sel.csv.firstSkipped, inBand: sel.inBand, kept: sel.rows, examples: sel.rows * copies };

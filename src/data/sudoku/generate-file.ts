@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { TrmError } from '../../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { checkWritable, writeFileAtomic } from '../files.js';
 import { csvHeader, formatCsvRow } from './csv.js';
 import { runChain, type ChainOptions, type ChainResult, type GeneratedPuzzle } from './generate.js';
 import { formatGrid, geometry } from './grid.js';
@@ -113,6 +113,7 @@ function runWorkers(url: URL, threads: number, seed: number, opts: ChainOptions,
 
 /** Generate and write the Sudoku-Extreme CSV schema to `out` (temp file + rename). */
 export async function generateSudokuFile(opts: GenerateOptions & { out: string }): Promise<GenerateReport> {
+  await checkWritable(opts.out);
   const report = await generateSudoku(opts);
   const lines = [csvHeader()];
   for (const p of report.puzzles) lines.push(formatCsvRow(`synthetic-${opts.seed}-${p.chain}`, p.question, p.answer, p.rating));

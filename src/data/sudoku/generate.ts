@@ -14,7 +14,7 @@
  * chains in any order on any number of threads and assembles them by index, so the output
  * depends on the seed alone. Every puzzle has a unique solution and is minimal.
  */
-import { Rng } from '../rng.js';
+import { Rng, STREAM } from '../rng.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
 import { Solver } from './solver.js';
 
@@ -79,7 +79,7 @@ function sameGrid(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Run chain `chain` of `seed`: a deterministic function of (seed, chain, opts). */
 export function runChain(seed: number, chain: number, opts: ChainOptions, solver = new Solver(geometry(opts.size))): ChainResult {
-  const rng = new Rng(seed, chain);
+  const rng = new Rng(seed, STREAM.generate, chain);
   const answer = randomGrid(solver, rng);
   let p = answer.slice();
   let rating = minimize(solver, p, rng);

@@ -99,6 +99,21 @@ export function solutionProblem(grid: Uint8Array, geo: Geometry): string | null 
   return null;
 }
 
+/** The first pair of equal givens in one row, column or box (a puzzle with no solution), or null. */
+export function givensProblem(puzzle: Uint8Array, geo: Geometry): string | null {
+  const { n, units } = geo, kinds = ['row', 'column', 'box'];
+  for (let u = 0; u < 3 * n; u++) {
+    const at = new Int32Array(n + 1).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const c = units[u * n + i], d = puzzle[c];
+      if (d === 0) continue;
+      if (at[d] >= 0) return `digit ${d} twice in ${kinds[Math.floor(u / n)]} ${(u % n) + 1} (${cellName(geo, at[d])} and ${cellName(geo, c)})`;
+      at[d] = c;
+    }
+  }
+  return null;
+}
+
 /** The first given of `puzzle` that disagrees with `solution`, as a message, or null. */
 export function consistencyProblem(puzzle: Uint8Array, solution: Uint8Array, geo: Geometry): string | null {
   for (let c = 0; c < geo.cells; c++)

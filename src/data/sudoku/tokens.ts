@@ -11,7 +11,7 @@ export const BLANK_TOKEN = 1;
 export const tokenOf = (v: number): number => v + 1;
 
 /** Grid value of a token: its digit, or 0 (blank) for pad, blank and tokens outside 1..n. */
-export const valueOf = (t: number, n: number): number => (t >= 2 && t <= n + 1 ? t - 1 : 0);
+export const digitOf = (t: number, n: number): number => (t >= 2 && t <= n + 1 ? t - 1 : 0);
 
 /** Vocabulary size of n x n Sudoku. */
 export const vocabSize = (n: number): number => n + 2;
@@ -23,10 +23,10 @@ export function encodeGrid(grid: ArrayLike<number>): Int32Array {
 
 /** A grid (values 0..n) from tokens. */
 export function decodeGrid(tokens: ArrayLike<number>, n: number): Uint8Array {
-  return Uint8Array.from(tokens, t => valueOf(t, n));
+  return Uint8Array.from(tokens, t => digitOf(t, n));
 }
 
 /** Puzzle text ('.' for blanks, digits) of tokens. */
 export function tokensText(tokens: ArrayLike<number>, n: number): string {
-  return Array.from(tokens, t => (valueOf(t, n) === 0 ? '.' : String(valueOf(t, n)))).join('');
+  return Array.from(tokens, t => (digitOf(t, n) === 0 ? '.' : String(digitOf(t, n)))).join('');
 }

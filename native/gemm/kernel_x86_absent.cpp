@@ -1,0 +1,9 @@
+// kernel_x86_absent.cpp: on CPUs other than x86-64 (the linux-arm64 prebuild) the AVX-512 / AVX2
+// micro-kernels are not compiled (binding.gyp); cpu_features never selects them there, and these
+// stand-ins answer with the portable kernel should anything ask.
+#include "gemm.h"
+
+namespace trm {
+GemmKernelInfo gemm_kernel_avx512() { return gemm_kernel_portable(); }
+GemmKernelInfo gemm_kernel_avx2() { return gemm_kernel_portable(); }
+}  // namespace trm

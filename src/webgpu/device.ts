@@ -1,0 +1,442 @@
+/// <reference types="@webgpu/types" />
+/**
+ * webgpu/device.ts: the WebGPU device. Tensors are handles to GPUBuffers (a view is the same
+ * buffer at another element offset; the offset travels to the shader as a uniform, as storage
+ * binding offsets must be 256-byte aligned). Kernels are recorded into one compute pass and
+ * submitted in batches: when `batch` dispatches are queued, or before a write, read, flush or
+ * release. The host waits only in read() and flush(). Pipelines are built once per kernel and
+ * specialization (transposes, GEMM block, which tensors share a buffer); each dispatch's
+ * parameters take one 256-byte slot of a uniform ring bound with a dynamic offset, so bind groups
+ * are cached per (pipeline, buffers). A buffer larger than the adapter's storage binding limit (a
+ * whole parameter or activation block) is bound as a window over the views a call uses, so only
+ * each call's operands must fit the limit.
+ *
+ * u8 tensors are stored as one u32 per element (WGSL has no 8-bit storage); write() widens and
+ * read() narrows, so callers see Uint8Arrays. Device-free (no Node import): the GPU object is a
+ * parameter, or the browser's navigator.gpu; src/webgpu/node.ts loads Dawn in Node.
+ */
+import { TrmError } from '../errors.js';
+import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
+import { dtypeOf, isHostArray } from '../kernels/device.js';
+import { gemmBlock, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { WG, specs, statusKernels } from './kernels.js';
+import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
+
+// WebGPU flag values (the GPUBufferUsage / GPUShaderStage / GPUMapMode globals are not in Node).
+const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE = 0x80, COMPUTE = 0x4;
+
+export interface WebGpuOptions {
+  /** bytes the memory checks may plan for (default: 4 x the adapter's maxBufferSize) */
+  memoryBytes?: number;
+  /** the GPU object (navigator.gpu in a browser, `create([])` of the webgpu package in Node) */
+  gpu?: GPU;
+  /** an adapter already chosen (skips requestAdapter) */
+  adapter?: GPUAdapter;
+  powerPreference?: GPUPowerPreference;
+  /** dispatches recorded before a submit (default 256) */
+  batch?: number;
+  /** force the GEMM register block (4: 64x64 tiles, 8: 128x128); default by product size */
+  gemmBlock?: 4 | 8;
+  /** bind at most this many bytes of a buffer (default: the adapter's storage binding limit);
+   *  larger buffers are bound as windows over each call's views (tests use a small value) */
+  maxBinding?: number;
+}
+
+/** Where a tensor's elements live: a buffer shared by the tensor and its views. */
+class Store {
+  released = false;
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly id: number) {}
+}
+
+/** A WebGPU tensor: `size` elements of `dtype` from element `offset` of a buffer. */
+export class GpuTensor<D extends DType = DType> implements DeviceTensor<D> {
+  readonly device = 'webgpu';
+  constructor(readonly dtype: D, readonly size: number, readonly store: Store, readonly offset: number, readonly root: boolean) {}
+}
+
+interface Pipeline { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; fields: ['u32' | 'i32' | 'f32', number][] }
+
+const storageType = { f32: 'f32', i32: 'i32', u8: 'u32' } as const;
+
+/** Requests an adapter and a device with the adapter's buffer limits, and wraps it. */
+export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebGpuDevice> {
+  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu && !opts.adapter) throw new TrmError('TRM_NO_DEVICE', 'webgpu: no GPU object (navigator.gpu is missing; in Node use createNodeWebGpuDevice)');
+  const adapter = opts.adapter ?? await gpu!.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new TrmError('TRM_NO_DEVICE', 'webgpu: no adapter found (no GPU or no WebGPU driver)');
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(l.maxStorageBuffersPerShaderStage, 10),
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    },
+  });
+  return new WebGpuDevice(adapter, device, opts);
+}
+
+export class WebGpuDevice implements Device {
+  readonly name = 'webgpu';
+  readonly host = false;
+  /** the adapter's description (e.g. "SwiftShader driver 5.0.0"), else vendor and architecture */
+  readonly adapterName: string;
+  readonly isSwiftShader: boolean;
+  /** WebGPU reports no device memory size: the memory checks use 4 x the largest buffer the
+   *  adapter allows (a conservative stand-in; override with opts.memoryBytes). */
+  readonly memoryBytes: number;
+  private readonly batchSize: number;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ring: GPUBuffer;
+  private readonly ringData: ArrayBuffer;
+  private readonly ringView: DataView;
+  private readonly status: GPUBuffer;
+  private ringUsed = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  private nextId = 1;
+  private failure: string | null = null;
+  /** Counters since creation: kernel dispatches recorded, command buffers submitted, host waits
+   *  (read/flush). A supervision step should be a few submits and no wait until its metrics. */
+  readonly stats = { dispatches: 0, submits: 0, waits: 0 };
+  private readonly maxBinding: number;
+  private readonly bindAlign: number;
+
+  constructor(readonly adapter: GPUAdapter, readonly gpu: GPUDevice, opts: WebGpuOptions = {}) {
+    const info = adapter.info;
+    this.adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
+    this.isSwiftShader = /swiftshader/i.test(this.adapterName);
+    this.batchSize = opts.batch ?? 256;
+    this.memoryBytes = opts.memoryBytes ?? 4 * gpu.limits.maxBufferSize;
+    this.gemmBlockOverride = opts.gemmBlock;
+    this.maxBinding = Math.min(opts.maxBinding ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+    this.bindAlign = gpu.limits.minStorageBufferOffsetAlignment;
+    this.ringData = new ArrayBuffer(this.batchSize * UNIFORM_SLOT);
+    this.ringView = new DataView(this.ringData);
+    this.ring = gpu.createBuffer({ size: this.ringData.byteLength, usage: UNIFORM | COPY_DST });
+    this.status = gpu.createBuffer({ size: 32, usage: STORAGE | COPY_SRC | COPY_DST });
+    gpu.addEventListener('uncapturederror', e => { this.failure ??= (e as GPUUncapturedErrorEvent).error.message; });
+    void gpu.lost.then(info => { this.failure ??= `device lost (${info.reason}): ${info.message}`; });
+  }
+
+  /** The adapter's limits that matter here, for `trm info` and the benchmarks. */
+  limits(): Record<string, number> {
+    const l = this.gpu.limits;
+    return { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup };
+  }
+
+  // ---- tensors -----------------------------------------------------------------------------------
+
+  private alloc<D extends DType>(dtype: D, n: number): GpuTensor<D> {
+    if (!Number.isInteger(n) || n < 0) throw new TrmError('TRM_BAD_ARG', `webgpu: tensor size must be a non-negative integer, got ${n}`);
+    const bytes = Math.max(16, n * 4);
+    if (bytes > this.gpu.limits.maxBufferSize)
+      throw new TrmError('TRM_BAD_ARG', `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxBufferSize}-byte buffer limit`);
+    const buffer = this.gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });  // zero-filled by WebGPU
+    return new GpuTensor(dtype, n, new Store(buffer, bytes, this.nextId++), 0, true);
+  }
+  f32(n: number): F32T { return this.alloc('f32', n); }
+  i32(n: number): I32T { return this.alloc('i32', n); }
+  u8(n: number): U8T { return this.alloc('u8', n); }
+
+  /** The GpuTensor behind a tensor argument, or a one-line error naming the kernel and argument. */
+  private tensor(t: unknown, op: string, what: string): GpuTensor {
+    if (t instanceof GpuTensor) {
+      if (t.store.released) throw new TrmError('TRM_BAD_ARG', `${op}: ${what} was released`);
+      return t;
+    }
+    const kind = isHostArray(t) ? `a host ${t.constructor.name}` : (t as DeviceTensor | null)?.device ? `a ${(t as DeviceTensor).device} tensor` : String(t);
+    throw new TrmError('TRM_BAD_ARG', `${op}: ${what} is ${kind}, not a webgpu tensor (allocate it with the webgpu device)`);
+  }
+
+  view<T extends Tensor>(t: T, offset: number, n: number): T {
+    const g = this.tensor(t, 'view', 'the source');
+    if (!(Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 0 && offset + n <= g.size))
+      throw new TrmError('TRM_BAD_ARG', `view: [${offset}, ${offset + n}) is outside a tensor of ${g.size} elements`);
+    return new GpuTensor(g.dtype, n, g.store, g.offset + offset, false) as unknown as T;
+  }
+
+  write(dst: Tensor, src: HostArray, offset = 0): void {
+    const g = this.tensor(dst, 'write', 'the target');
+    if (dtypeOf(src) !== g.dtype) throw new TrmError('TRM_BAD_ARG', `write: a ${dtypeOf(src) ?? typeof src} array into a ${g.dtype} tensor`);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + src.length <= g.size))
+      throw new TrmError('TRM_BAD_ARG', `write: ${src.length} elements at offset ${offset} do not fit a tensor of ${g.size}`);
+    if (src.length === 0) return;
+    this.submit();  // kernels recorded before this write must see the old contents
+    const data = src instanceof Uint8Array ? Uint32Array.from(src) : src;
+    this.gpu.queue.writeBuffer(g.store.buffer, (g.offset + offset) * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async read<T extends Tensor>(t: T): Promise<HostOf<T>> {
+    const g = this.tensor(t, 'read', 'the source');
+    const words = await this.sync(g);
+    const out = g.dtype === 'f32' ? new Float32Array(words.buffer, 0, g.size).slice()
+      : g.dtype === 'i32' ? new Int32Array(words.buffer, 0, g.size).slice() : Uint8Array.from(words.subarray(0, g.size));
+    return out as HostOf<T>;
+  }
+
+  readSync<T extends Tensor>(_t: T): HostOf<T> {
+    throw new TrmError('TRM_BAD_ARG', 'webgpu: readSync is for host devices; use `await read(t)`');
+  }
+
+  async flush(): Promise<void> {
+    await this.sync(null);
+  }
+
+  release(t: Tensor): void {
+    const g = this.tensor(t, 'release', 'the tensor');
+    if (!g.root) return;  // a view frees nothing; its root does
+    this.submit();  // recorded kernels may still use the buffer; destroy waits for submitted work
+    g.store.released = true;
+    g.store.buffer.destroy();
+    const tag = `|${g.store.id}@`;
+    for (const k of this.bindGroups.keys()) if (k.includes(tag)) this.bindGroups.delete(k);
+  }
+
+  /** Frees every GPU resource (the device is unusable afterwards). */
+  destroy(): void {
+    this.pass = null;
+    this.encoder = null;
+    this.gpu.destroy();
+  }
+
+  /** Submits what is recorded, copies `g` (if any) and the status words out, waits, and throws a
+   *  deferred kernel or WebGPU error. Returns the tensor's words. */
+  private async sync(g: GpuTensor | null): Promise<Uint32Array> {
+    this.submit();
+    const bytes = g ? g.size * 4 : 0, statusAt = Math.ceil(bytes / 16) * 16;
+    const staging = this.gpu.createBuffer({ size: statusAt + 32, usage: MAP_READ | COPY_DST });
+    const enc = this.gpu.createCommandEncoder();
+    if (g && bytes > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, 0, bytes);
+    enc.copyBufferToBuffer(this.status, 0, staging, statusAt, 32);
+    this.gpu.queue.submit([enc.finish()]);
+    this.stats.waits++;
+    try {
+      await staging.mapAsync(1);
+    } catch (e) {
+      throw new TrmError('TRM_WEBGPU', `webgpu: ${this.failure ?? (e as Error).message}`);
+    }
+    const words = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    if (this.failure) throw new TrmError('TRM_WEBGPU', `webgpu: ${this.failure}`);
+    const st = words.subarray(statusAt / 4, statusAt / 4 + 8);
+    if (st[0] !== 0) {
+      this.gpu.queue.writeBuffer(this.status, 0, new Uint32Array(8));
+      const [kernel, what] = statusKernels[st[1]] ?? ['kernel', 'index'];
+      throw new RangeError(`${kernel}: ${what}[${st[2]}] = ${st[3] | 0} is outside [0, ${st[4]})`);
+    }
+    return words;
+  }
+
+  // ---- recording ---------------------------------------------------------------------------------
+
+  /** Ends the pass and submits the recorded dispatches with their uniforms (no wait). */
+  private submit(): void {
+    if (!this.encoder) return;
+    this.pass!.end();
+    if (this.ringUsed) this.gpu.queue.writeBuffer(this.ring, 0, this.ringData, 0, this.ringUsed);
+    this.gpu.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
+    this.encoder = null;
+    this.pass = null;
+    this.ringUsed = 0;
+    this.pending = 0;
+  }
+
+  private pipeline(spec: KernelSpec, slots: number[], key: string): Pipeline {
+    const access = slotAccess(spec, slots);
+    const layoutKey = `${spec.status ? 's' : ''}${access.map(a => (a.write ? 'w' : 'r')).join('')}`;
+    let layout = this.layouts.get(layoutKey);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT } }];
+      if (spec.status) entries.push({ binding: 1, visibility: COMPUTE, buffer: { type: 'storage' } });
+      const first = spec.status ? 2 : 1;
+      access.forEach((a, s) => entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } }));
+      layout = this.gpu.createBindGroupLayout({ entries });
+      this.layouts.set(layoutKey, layout);
+    }
+    const code = generate(spec, slots);
+    const pipeline = this.gpu.createComputePipeline({
+      layout: this.gpu.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: this.gpu.createShaderModule({ code, label: key }), entryPoint: 'main' },
+      label: key,
+    });
+    const fields = uniformFields(spec).map(([, t], k) => [t, k] as ['u32' | 'i32' | 'f32', number]);
+    const p = { pipeline, layout, fields };
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Records one dispatch of `spec` over `tensors` (in spec order) with scalar `params`. */
+  private run(spec: KernelSpec, tensors: unknown[], params: number[], groups: [number, number, number]): void {
+    if (groups[0] * groups[1] * groups[2] === 0) return;
+    const gts = tensors.map((t, k) => this.tensor(t, spec.name, spec.tensors[k].name));
+    const stores: Store[] = [], slots: number[] = [], lo: number[] = [], hi: number[] = [];
+    gts.forEach((g, k) => {
+      if (storageType[g.dtype] !== spec.tensors[k].type) throw new TrmError('TRM_BAD_ARG', `${spec.name}: ${spec.tensors[k].name} is a ${g.dtype} tensor`);
+      let s = stores.indexOf(g.store);
+      if (s < 0) { s = stores.length; stores.push(g.store); lo.push(g.offset); hi.push(g.offset + g.size); }
+      lo[s] = Math.min(lo[s], g.offset);
+      hi[s] = Math.max(hi[s], g.offset + g.size);
+      slots.push(s);
+    });
+    // Each buffer is bound whole when it fits the binding limit, else as a window over what this
+    // call's views of it span (window starts aligned as storage binding offsets must be).
+    const windows = stores.map((st, s) => {
+      if (st.bytes <= this.maxBinding) return { start: 0, size: st.bytes };
+      const start = Math.floor(lo[s] * 4 / this.bindAlign) * this.bindAlign;
+      const size = Math.min(st.bytes - start, Math.max(16, Math.ceil((hi[s] * 4 - start) / 4) * 4));
+      if (size > this.maxBinding)
+        throw new TrmError('TRM_BAD_ARG', `${spec.name}: its operands span ${size} bytes of one buffer, more than the adapter's ${this.maxBinding}-byte storage binding limit`);
+      return { start, size };
+    });
+    const key = `${spec.name}:${slots.join('')}`;
+    const p = this.pipelines.get(key) ?? this.pipeline(spec, slots, key);
+    // Uniforms: tensor offsets (relative to their binding's window), then parameters.
+    const values = [...gts.map((g, k) => g.offset - windows[slots[k]].start / 4), ...params];
+    const base = this.ringUsed;
+    for (const [type, k] of p.fields) {
+      const at = base + 4 * k, v = values[k];
+      if (type === 'f32') this.ringView.setFloat32(at, v, true);
+      else if (type === 'i32') this.ringView.setInt32(at, v, true);
+      else this.ringView.setUint32(at, v, true);
+    }
+    const bgKey = `${key}|${stores.map((s, k) => `${s.id}@${windows[k].start}+${windows[k].size}`).join('|')}|`;
+    let bg = this.bindGroups.get(bgKey);
+    if (!bg) {
+      if (this.bindGroups.size > 4096) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } }];
+      if (spec.status) entries.push({ binding: 1, resource: { buffer: this.status } });
+      const first = spec.status ? 2 : 1;
+      stores.forEach((s, k) => entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } }));
+      bg = this.gpu.createBindGroup({ layout: p.layout, entries });
+      this.bindGroups.set(bgKey, bg);
+    }
+    if (!this.encoder) {
+      this.encoder = this.gpu.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    const pass = this.pass!;
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, bg, [base]);
+    pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.ringUsed += UNIFORM_SLOT;
+    this.stats.dispatches++;
+    if (++this.pending >= this.batchSize) this.submit();
+  }
+
+  /** One invocation per element: `n` elements, `n` as the first parameter. */
+  private each(name: string, tensors: unknown[], n: number, params: number[] = []): void {
+    if (n > 0) this.run(specs[name], tensors, [n, ...params], grid(Math.ceil(n / WG)));
+  }
+
+  // ---- the kernel contract (src/kernels/backend.ts) ----------------------------------------------
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: F32T, lda: number, strideA: number, B: F32T, ldb: number, strideB: number,
+    beta: number, C: F32T, ldc: number, strideC: number, batch: number): void {
+    if (M === 0 || N === 0 || batch === 0) return;
+    const sumC = strideC === 0 && batch > 1;
+    const items = sumC ? 1 : batch;
+    const T = this.gemmBlockFor(M, N, items);
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`;
+    const spec = this.gemmSpecs.get(key) ?? this.gemmSpecs.set(key, gemmSpec(transA, transB, T)).get(key)!;
+    const a = this.tensor(A, 'gemm', 'A'), b = this.tensor(B, 'gemm', 'B'), c = this.tensor(C, 'gemm', 'C');
+    // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
+    for (let z0 = 0; z0 < items; z0 += 65535) {
+      const nz = Math.min(65535, items - z0);
+      const at = (g: GpuTensor, stride: number) => (z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false));
+      this.run(spec, [at(a, strideA), at(b, strideB), at(c, strideC)],
+        [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
+        [Math.ceil(N / (16 * T)), Math.ceil(M / (16 * T)), nz]);
+    }
+  }
+  private readonly gemmSpecs = new Map<string, KernelSpec>();
+  /** The register block a product of `items` (M x N) outputs runs with on this device. */
+  gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
+    const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
+    return T === 8 && gemmSharedBytes(8) > this.gpu.limits.maxComputeWorkgroupStorageSize ? 4 : T;
+  }
+  /** GEMM register block for every product (tests, tuning); undefined: chosen by size. */
+  gemmBlockOverride: 4 | 8 | undefined;
+
+  copy2d(dst: F32T, src: F32T, rows: number, cols: number, ldDst: number, ldSrc: number): void {
+    this.each('copy2d', [dst, src], rows * cols, [cols, ldDst, ldSrc]);
+  }
+  transpose(out: F32T, inp: F32T, R: number, C: number): void { this.each('transpose', [out, inp], R * C, [R, C]); }
+  fill(dst: F32T, value: number, n: number): void { this.each('fill', [dst], n, [value]); }
+  castU8F32(out: F32T, inp: U8T, n: number): void { this.each('castU8F32', [out, inp], n); }
+  broadcastRows(dst: F32T, src: F32T, mask: U8T, B: number, per: number, D: number, srcStride: number): void {
+    this.each('broadcastRows', [dst, src, mask], B * per, [per, D, srcStride]);
+  }
+  add(out: F32T, a: F32T, b: F32T, n: number): void { this.each('add', [out, a, b], n); }
+  add3(out: F32T, a: F32T, b: F32T, c: F32T, n: number): void { this.each('add3', [out, a, b, c], n); }
+  addBias(out: F32T, bias: F32T, N: number, C: number): void { this.each('addBias', [out, bias], N * C, [C]); }
+  biasBackward(dbias: F32T, dout: F32T, N: number, C: number): void { this.each('biasBackward', [dbias, dout], C, [N]); }
+
+  rmsnormForward(out: F32T, rstd: F32T, inp: F32T, N: number, D: number, eps: number): void {
+    if (N > 0) this.run(specs.rmsnormForward, [out, rstd, inp], [N, D, eps], grid(N));
+  }
+  rmsnormBackward(dinp: F32T, dout: F32T, out: F32T, rstd: F32T, N: number, D: number): void {
+    if (N > 0) this.run(specs.rmsnormBackward, [dinp, dout, out, rstd], [N, D], grid(N));
+  }
+  rmsnormSeqForward(out: F32T, rstd: F32T, inp: F32T, B: number, S: number, D: number, eps: number): void {
+    this.each('rmsnormSeqForward', [out, rstd, inp], B * D, [S, D, eps]);
+  }
+  rmsnormSeqBackward(dinp: F32T, dout: F32T, out: F32T, rstd: F32T, B: number, S: number, D: number): void {
+    this.each('rmsnormSeqBackward', [dinp, dout, out, rstd], B * D, [S, D]);
+  }
+  swigluForward(out: F32T, gateUp: F32T, N: number, H: number): void { this.each('swigluForward', [out, gateUp], N * H, [H]); }
+  swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
+    this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
+  }
+  embeddingForward(out: F32T, ids: I32T, table: F32T, N: number, D: number, V: number, scale: number): void {
+    this.each('embeddingForward', [out, ids, table], N * D, [D, V, scale]);
+  }
+  embeddingBackward(dtable: F32T, dout: F32T, ids: I32T, N: number, D: number, V: number, scale: number): void {
+    if (N === 0) return;
+    if (V <= 64) this.each('embeddingBackwardByEntry', [dtable, dout, ids], V * D, [N, D, V, scale]);
+    else this.each('embeddingBackwardByColumn', [dtable, dout, ids], D, [N, V, scale]);
+  }
+  stablemaxCeForward(loss: F32T, logits: F32T, labels: I32T, N: number, V: number, ignoreIndex: number): void {
+    this.each('stablemaxCeForward', [loss, logits, labels], N, [V, ignoreIndex]);
+  }
+  stablemaxCeBackward(dlogits: F32T, dloss: F32T, logits: F32T, labels: I32T, N: number, V: number, ignoreIndex: number): void {
+    this.each('stablemaxCeBackward', [dlogits, dloss, logits, labels], N, [V, ignoreIndex]);
+  }
+  bceLogitsForward(loss: F32T, logits: F32T, targets: F32T, N: number): void { this.each('bceLogitsForward', [loss, logits, targets], N); }
+  bceLogitsBackward(dlogits: F32T, dloss: F32T, logits: F32T, targets: F32T, N: number): void {
+    this.each('bceLogitsBackward', [dlogits, dloss, logits, targets], N);
+  }
+  argmax(out: I32T, logits: F32T, N: number, V: number): void { this.each('argmax', [out, logits], N, [V]); }
+  matchCounts(seqCorrect: U8T, counts: I32T, pred: I32T, labels: I32T, B: number, S: number, ignoreIndex: number): void {
+    this.each('matchCounts', [seqCorrect, counts, pred, labels], B, [S, ignoreIndex]);
+  }
+  lossGrad(dtok: F32T, dbce: F32T, counts: I32T, weights: F32T | null, B: number, L: number, lossScale: number): void {
+    const n = B * Math.max(L, 1);
+    if (weights) this.each('lossGradWeighted', [dtok, dbce, counts, weights], n, [L, lossScale]);
+    else this.each('lossGrad', [dtok, dbce, counts], n, [L, lossScale]);
+  }
+  softmaxForward(out: F32T, inp: F32T, N: number, V: number): void { if (V > 0) this.each('softmaxForward', [out, inp], N, [V]); }
+  softmaxBackward(dinp: F32T, dout: F32T, out: F32T, N: number, V: number): void { this.each('softmaxBackward', [dinp, dout, out], N, [V]); }
+  ropeForward(out: F32T, inp: F32T, cos: F32T, sin: F32T, B: number, S: number, H: number, Dh: number): void {
+    this.each('ropeForward', [out, inp, cos, sin], B * S * H * (Dh / 2), [S, H, Dh]);
+  }
+  ropeBackward(dinp: F32T, dout: F32T, cos: F32T, sin: F32T, B: number, S: number, H: number, Dh: number): void {
+    this.each('ropeBackward', [dinp, dout, cos, sin], B * S * H * (Dh / 2), [S, H, Dh]);
+  }
+  adamAtan2Step(param: F32T, m: F32T, v: F32T, grad: F32T, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void {
+    this.each('adamAtan2Step', [param, m, v, grad], n, [beta1, beta2, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step), 1 - lr * wd]);
+  }
+  adamwStep(param: F32T, m: F32T, v: F32T, grad: F32T, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void {
+    this.each('adamwStep', [param, m, v, grad], n, [beta1, beta2, lr, eps, 1 - beta1 ** step, 1 - beta2 ** step, 1 - lr * wd]);
+  }
+  signSgdRows(param: F32T, grad: F32T, rows: I32T, nRows: number, width: number, lr: number, wd: number): void {
+    this.each('signSgdRows', [param, grad, rows], nRows * width, [width, lr, 1 - lr * wd]);
+  }
+  emaUpdate(shadow: F32T, param: F32T, n: number, decay: number): void { this.each('emaUpdate', [shadow, param], n, [decay, 1 - decay]); }
+}

@@ -1,0 +1,96 @@
+/**
+ * webgpu/gemm.ts: the WGSL GEMM, C = alpha*op(A)*op(B) + beta*C, row-major, batched by strides
+ * (the contract of src/kernels/backend.ts and native/gemm/gemm.h). A workgroup of 16x16
+ * invocations computes a (16*T) x (16*T) tile of C; each invocation holds a T x T register block
+ * in vec4 registers, unrolled (no private arrays: some compilers spill those to memory): rows
+ * 4*ty..4*ty+3 (+64 for T = 8) and columns likewise from tx, so each k step reads op(A) and op(B)
+ * from workgroup memory as T/2 vec4 loads (broadcast along a row of invocations, consecutive
+ * along a column: no bank conflicts) for T*T FMAs.
+ * op(A) and op(B) are staged through workgroup memory in BK-deep slices, loaded along whichever
+ * axis is contiguous in memory (the transposes are specializations), zero-padded past the edges
+ * so any M, N, K works. grid: x over column tiles, y over row tiles, z over batch items.
+ * strideC = 0 with batch > 1 sums every item into one C: each workgroup then walks the batch
+ * itself (no atomics, deterministic). beta = 0 never reads C. Device-free.
+ */
+import type { KernelSpec } from './wgsl.js';
+
+export const BK = 16;
+
+const range = (n: number) => Array.from({ length: n }, (_, k) => k);
+
+/** The spec for one specialization: transposes and register block (T = 4 or 8). */
+export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
+  const BM = 16 * T, BN = 16 * T;
+  const loadsA = (BM * BK) / 256, loadsB = (BK * BN) / 256;
+  // (i, k) of the l-th element this invocation loads, contiguous along the memory's fast axis.
+  const aIdx = transA ? `let i = t % ${BM}u; let k = t / ${BM}u + ${256 / BM}u * l;` : `let k = t % ${BK}u; let i = t / ${BK}u + ${256 / BK}u * l;`;
+  const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
+  const bIdx = transB ? `let k = t % ${BK}u; let j = t / ${BK}u + ${256 / BK}u * l;` : `let j = t % ${BN}u; let k = t / ${BN}u + ${256 / BN}u * l;`;
+  const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
+  const H = T / 4;  // vec4 groups per thread and axis
+  // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
+  // B) store one k per invocation, and an unpadded row stride would put them all in one bank.
+  const RA = BM / 4 + 1, RB = BN / 4 + 1;
+  // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
+  const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
+  return {
+    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
+    tensors: [{ name: 'A', type: 'f32' }, { name: 'B', type: 'f32' }, { name: 'C', type: 'f32', write: true }],
+    params: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
+      ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
+    wg: 256,
+    workgroup: '16, 16',
+    prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
+var<workgroup> Bs: array<vec4f, ${BK * RB}>;
+fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+  if (gi >= P.M || gj >= P.N) { return; }
+  let idx = cBase + gi * P.ldc + gj;
+  var y = P.alpha * acc;
+  if (!betaZero) { y += P.beta * C[idx]; }
+  C[idx] = y;
+}`,
+    body: `  let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
+  let row0 = wid.y * ${BM}u; let col0 = wid.x * ${BN}u;
+${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).join('\n')}
+  var bFirst = wid.z; var bEnd = wid.z + 1u;
+  if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
+  for (var b = bFirst; b < bEnd; b++) {
+    let aBase = b * P.strideA; let bBase = b * P.strideB;
+    for (var k0 = 0u; k0 < P.K; k0 += ${BK}u) {
+      for (var l = 0u; l < ${loadsA}u; l++) {
+        ${aIdx}
+        let gi = row0 + i; let gk = k0 + k;
+        var x = 0.0;
+        if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
+        As[k * ${RA}u + i / 4u][i % 4u] = x;
+      }
+      for (var l = 0u; l < ${loadsB}u; l++) {
+        ${bIdx}
+        let gj = col0 + j; let gk = k0 + k;
+        var x = 0.0;
+        if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
+        Bs[k * ${RB}u + j / 4u][j % 4u] = x;
+      }
+      workgroupBarrier();
+      for (var kk = 0u; kk < ${BK}u; kk++) {
+${range(H).map(h => `        let a${h} = As[kk * ${RA}u + ${16 * h}u + ty];`).join('\n')}
+${range(H).map(h => `        let b${h} = Bs[kk * ${RB}u + ${16 * h}u + tx];`).join('\n')}
+${range(T).flatMap(r => range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Math.floor(r / 4)}[${r % 4}]), b${h}, c${r}_${h});`)).join('\n')}
+      }
+      workgroupBarrier();
+    }
+  }
+  let cBase = wid.z * P.strideC;
+  let betaZero = P.beta == 0.0;
+${range(T).flatMap(r => range(T).map(c => `  store(cBase, row0 + ${at(r, 'ty')}, col0 + ${at(c, 'tx')}, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`)).join('\n')}`,
+  };
+}
+
+/** Workgroup memory of the T block (both padded tiles). */
+export const gemmSharedBytes = (T: number): number => 2 * BK * (4 * T + 1) * 16;
+
+/** Register block for a product: 8x8 (128x128 tiles) when there are enough such tiles to fill a
+ *  large GPU (>= 128 workgroups), else 4x4 (64x64 tiles, four times the workgroups). */
+export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
+  return Math.ceil(M / 128) * Math.ceil(N / 128) * items >= 128 ? 8 : 4;
+}

@@ -1,0 +1,75 @@
+/**
+ * webgpu/node.ts: the Node edge of the WebGPU backend: loads Dawn (the `webgpu` npm package) and
+ * builds the device. On a machine without a GPU driver, Chromium's SwiftShader (Vulkan on the
+ * CPU) still gives a real WebGPU adapter: when no adapter is found and VK_ICD_FILENAMES is
+ * unset, the SwiftShader ICD that Debian's chromium-common installs is tried (`swiftshader:
+ * 'fallback'`, the default), so tests and benchmarks run everywhere; SwiftShader is correctness
+ * only, never a speed reference. The browser does not need this file (navigator.gpu).
+ */
+import { existsSync } from 'node:fs';
+import { TrmError } from '../errors.js';
+import { createWebGpuDevice, type WebGpuDevice, type WebGpuOptions } from './device.js';
+
+/** Where Debian's chromium-common puts the SwiftShader Vulkan ICD. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export interface NodeGpuOptions extends Omit<WebGpuOptions, 'gpu' | 'adapter'> {
+  /** 'fallback': SwiftShader when no other adapter is found; 'force': SwiftShader only; 'never' */
+  swiftshader?: 'fallback' | 'force' | 'never';
+}
+
+type Dawn = { create(flags: string[]): GPU; globals: object };
+let dawn: Dawn | null = null;
+let dawnError: string | null = null;
+/** Dawn instances stay referenced for the process's life: a collected GPU object takes its
+ *  adapters and devices down with it (an abort inside Dawn). */
+const instances: GPU[] = [];
+const instance = (d: Dawn): GPU => { const g = d.create([]); instances.push(g); return g; };
+
+async function loadDawn(): Promise<Dawn | null> {
+  if (dawn || dawnError) return dawn;
+  try {
+    dawn = (await import('webgpu')) as unknown as Dawn;
+  } catch (e) {
+    dawnError = (e as Error).message.split('\n')[0];
+  }
+  return dawn;
+}
+
+/** An adapter from Dawn, trying SwiftShader per `mode`; null (with the reason) when none. */
+export async function nodeAdapter(mode: NodeGpuOptions['swiftshader'] = 'fallback', powerPreference: GPUPowerPreference = 'high-performance'): Promise<{ adapter: GPUAdapter | null; reason: string }> {
+  const d = await loadDawn();
+  if (!d) return { adapter: null, reason: `the webgpu package failed to load: ${dawnError}` };
+  const canSwift = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD);
+  if (mode === 'force' && canSwift) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  let adapter = await instance(d).requestAdapter({ powerPreference });
+  if (!adapter && mode === 'fallback' && canSwift) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    adapter = await instance(d).requestAdapter({ powerPreference });
+  }
+  if (adapter) return { adapter, reason: '' };
+  return { adapter: null, reason: canSwift || process.env.VK_ICD_FILENAMES ? 'no WebGPU adapter found' : `no WebGPU adapter found (no GPU driver; for SwiftShader: apt-get install chromium libvulkan1, which provides ${SWIFTSHADER_ICD})` };
+}
+
+/** The WebGPU device in Node; throws TRM_NO_DEVICE with the reason when there is no adapter. */
+export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise<WebGpuDevice> {
+  const { adapter, reason } = await nodeAdapter(opts.swiftshader, opts.powerPreference);
+  if (!adapter) throw new TrmError('TRM_NO_DEVICE', `webgpu: ${reason}`);
+  return createWebGpuDevice({ ...opts, adapter });
+}
+
+/** What `trm info` shows: the adapter Dawn finds (after the SwiftShader fallback), its features
+ *  and the limits that matter here, or why there is none. Creates no device. */
+export async function nodeAdapterInfo(mode: NodeGpuOptions['swiftshader'] = 'fallback'): Promise<
+  { adapter: string; swiftshader: boolean; features: string[]; limits: Record<string, number> } | { adapter: null; reason: string }> {
+  const { adapter, reason } = await nodeAdapter(mode);
+  if (!adapter) return { adapter: null, reason };
+  const i = adapter.info, l = adapter.limits;
+  const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(' ') || 'unknown adapter';
+  return {
+    adapter: name,
+    swiftshader: /swiftshader/i.test(name),
+    features: [...adapter.features].sort(),
+    limits: { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup },
+  };
+}
