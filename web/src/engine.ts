@@ -21,8 +21,7 @@ type DeviceFactory = () => Promise<Device | null>;
 let gpuFactory: DeviceFactory | null = null;
 
 /**
- * The one call that plugs a GPU device in (src/webgpu on the `gpu` branch), at the top of
- * worker.ts, where the model runs:
+ * The one call that plugs a GPU device in (src/webgpu), made in worker.ts where the model runs:
  *   registerGpuDevice(async () => ('gpu' in navigator ? createWebGpuDevice() : null))
  * It is tried first; null or a throw falls back to the portable kernels.
  */
@@ -30,21 +29,21 @@ export function registerGpuDevice(make: DeviceFactory): void {
   gpuFactory = make;
 }
 
-let chosen: DeviceChoice | null = null;
+let chosen: DeviceChoice | null = null, gpuProblem: string | null = null;
 
 export async function pickDevice(): Promise<DeviceChoice> {
   if (chosen) return chosen;
   if (gpuFactory) {
     try {
       const d = await gpuFactory();
-      if (d) chosen = { device: d, label: 'WebGPU' };
+      if (d) chosen = { device: d, label: 'WebGPU (src/webgpu kernels on this browser\'s GPU adapter)' };
     } catch (e) {
-      console.warn(`WebGPU device unavailable (${(e as Error).message}); using the portable kernels`);
+      gpuProblem = (e as Error).message;
     }
   }
   if (!chosen) {
     const mem = (performance as unknown as { memory?: { jsHeapSizeLimit?: number } }).memory?.jsHeapSizeLimit ?? 2 ** 31;
-    chosen = { device: hostDevice(refBackend, mem), label: 'portable kernels (TypeScript on the CPU; no WebGPU in this page)' };
+    chosen = { device: hostDevice(refBackend, mem), label: `portable kernels (TypeScript on the CPU; ${gpuFactory ? `no WebGPU: ${gpuProblem ?? 'no navigator.gpu'}` : 'WebGPU not requested'})` };
   }
   setDevice(chosen.device);
   return chosen;

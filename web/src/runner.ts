@@ -43,8 +43,8 @@ export class Runner {
   }
 
   /** The device the worker computes on, in words. */
-  async label(): Promise<string> {
-    return (await this.call<{ label: string }>({ type: 'hello' })).label;
+  async label(prefer: 'auto' | 'portable' = 'auto'): Promise<string> {
+    return (await this.call<{ label: string }>({ type: 'hello', prefer })).label;
   }
 
   /** Weights into the worker; the resolved config back. */

@@ -37,7 +37,8 @@ function select(options: [string, string][], value?: string): HTMLSelectElement 
 export async function solvePage(root: HTMLElement): Promise<() => void> {
   const index: Index = await api.index();
   const runner = new Runner();
-  const dev = { label: await runner.label() };
+  // ?device=portable in the page URL skips WebGPU
+  const dev = { label: await runner.label(new URLSearchParams(location.search).get('device') === 'portable' ? 'portable' : 'auto') };
   const models = new Map<string, TrmConfig>();   // checkpoints loaded into the worker, by id
   let model: { id: string; config: TrmConfig } | null = null, ed: Editor, n = 4;
   let runs: StepRecord[][] = [], puzzle: Uint8Array = new Uint8Array(16), solution: Uint8Array | null = null, step = 1, playing = false;

@@ -2,7 +2,7 @@
 // shots.mjs: screenshots of the web app's pages for docs/figures/web/ and the time the Solve page
 // takes to compute and draw the first supervision step of a 9x9-sized model (cpu-sudoku9
 // config, random weights). Uses the built app (npm run build:web), Debian's chromium and
-// playwright-core. Usage: node web/tools/shots.mjs --runs DIR --data DIR [--site DIR] [--out docs/figures/web]
+// playwright-core. Usage: node web/tools/shots.mjs [--runs DIR --data DIR] [--out docs/figures/web] [--repeats N] [--webgpu]
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { createParams } from '../../dist/model/index.js';
 import { saveWeights } from '../../dist/io/weights.js';
 import '../../dist/kernels/select.js';
 
-const { values: o } = parseArgs({ options: { runs: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', default: 'docs/figures/web' }, site: { type: 'string' }, repeats: { type: 'string', default: '5' } } });
+const { values: o } = parseArgs({ options: { runs: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', default: 'docs/figures/web' }, site: { type: 'string' }, repeats: { type: 'string', default: '5' }, webgpu: { type: 'boolean' } } });
 const out = resolve(o.out);
 mkdirSync(out, { recursive: true });
 
@@ -23,7 +23,9 @@ const random = mkdtempSync(join(tmpdir(), 'trm-shots-'));
 const cfg = modelConfigFor(resolveTrainConfig('cpu-sudoku9'), { vocab_size: 11, seq_len: 81, num_puzzle_identifiers: 1 });
 saveWeights(join(random, 'sudoku9-random.safetensors'), createParams(cfg, 1), { trm_model_config: JSON.stringify(cfg) });
 
-const browser = await chromium.launch({ executablePath: process.env.TRM_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+// --webgpu: WebGPU on SwiftShader (Vulkan on the CPU), else the GPU is off and the page runs the portable kernels
+const gpuFlags = o.webgpu ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'] : ['--disable-gpu'];
+const browser = await chromium.launch({ executablePath: process.env.TRM_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', ...gpuFlags, '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
 page.on('pageerror', e => console.error('page error:', e.message));
 
