@@ -11,7 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { addon, backendInfo, device, fill, packageRoot, sizeOf, upload } from '../kernels/index.js';
+import { addon, backendInfo, device, fill, nativeDevice, packageRoot, setDevice, sizeOf, upload } from '../kernels/index.js';
+import { useBackendChoice } from '../cli/backend.js';
+import type { WebGpuDevice } from '../webgpu/device.js';
+import { fmaPeak as gpuPeak } from '../webgpu/peak.js';
 import { allocActs, actsBytes, type Batch, createParams, dims, startCarry, presets, resolveConfig, supervisionStep, type TrmConfig, weightsView } from '../model/index.js';
 
 /** Matrix FLOPs of one training step: forward T(n+1) calls, backward 2x forward for n+1 calls, heads. */
@@ -109,8 +112,10 @@ function runTorch(kind: 'mlp' | 'att', B: number, repeats: number, threads: numb
 /** `trm bench step`: json prints one JSON line; repeats = timed trm steps after one warm-up (3);
  *  torch = false skips the PyTorch reference; torchRepeats = its timed steps (1, no warm-up). */
 export async function benchStep(opts: { json: boolean; batch?: number; repeats?: number; torch?: boolean; torchRepeats?: number;
-  configs?: Array<'mlp' | 'att'> }): Promise<void> {
+  configs?: Array<'mlp' | 'att'>; backend?: string }): Promise<void> {
   const B = opts.batch ?? 64, repeats = opts.repeats ?? 3, threads = backendInfo().threads;
+  const backend = await useBackendChoice(opts.backend), gpu = device().name === 'webgpu' ? (device() as WebGpuDevice) : null;
+  if (gpu && !opts.json) process.stdout.write(`backend ${backend}${gpu.isSwiftShader ? ': SwiftShader numbers are correctness only, not GPU speed' : ''}\n`);
   const rows: Row[] = [];
   const log = (s: string) => { if (!opts.json) process.stdout.write(s + '\n'); };
   log(`trm bench step: B=${B}, backend ${backendInfo().backend} (${backendInfo().isa}, ${threads} threads), load average ${loadavg().map(v => v.toFixed(1)).join(' ')}`);
@@ -119,10 +124,17 @@ export async function benchStep(opts: { json: boolean; batch?: number; repeats?:
     const gflop = stepFlops(c, B) / 1e9;
     // PyTorch first, so the two processes never hold their activations (several GB each) at once
     const t = opts.torch === false ? 'skipped' : runTorch(kind, B, opts.torchRepeats ?? 1, cpus().length);
-    const peakBefore = measurePeak(threads);
+    const peakBefore = gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads);
     const { times, actsMib } = await timeTrm(c, B, repeats);
     const med = median(times);
-    const peak = Math.max(peakBefore, measurePeak(threads));   // the machine's best around the timing
+    const peak = Math.max(peakBefore, gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads));   // the device's best around the timing
+    if (gpu && nativeDevice) {
+      // the same step on this host's native CPU kernels, for the GPU / CPU ratio
+      const prev = setDevice(nativeDevice);
+      const cpu = median((await timeTrm(c, B, 1)).times);
+      setDevice(prev ?? gpu);
+      log(`    native CPU on this host: ${cpu.toFixed(2)} s/step; webgpu is ${(cpu / med).toFixed(1)}x`);
+    }
     const row: Row = {
       config: `sudoku-${kind} D=${c.hidden_size} n=${c.L_cycles} T=${c.H_cycles}`, B, peak_gflops: +peak.toFixed(1),
       loadavg: loadavg().map(v => +v.toFixed(2)), trm_median_s: +med.toFixed(3),

@@ -137,10 +137,11 @@ export function view<T extends Tensor>(t: T, offset: number, n: number): T {
 }
 /** Host data into dst at offset. */
 export const write = (dst: Tensor, src: HostArray, offset = 0): void => device().write(dst, src, offset);
-/** The values on the host once queued work is done (host devices: the array itself). */
-export const read = <T extends Tensor>(t: T): Promise<HostOf<T>> => device().read(t);
-/** Host devices: the array itself, now; GPU devices throw (use read). */
-export const readSync = <T extends Tensor>(t: T): HostOf<T> => device().readSync(t);
+/** The values on the host once queued work is done (a host array - host devices' tensors, or host
+ *  copies under any device - is returned as itself). */
+export const read = async <T extends Tensor>(t: T): Promise<HostOf<T>> => (isHostArray(t) ? (t as unknown as HostOf<T>) : device().read(t));
+/** A host array as itself, now; a GPU tensor throws (use read). */
+export const readSync = <T extends Tensor>(t: T): HostOf<T> => (isHostArray(t) ? (t as unknown as HostOf<T>) : device().readSync(t));
 /** A new tensor holding a copy of host data. */
 export function upload<A extends HostArray>(src: A): HostOf<A> {
   const d = device(), t = (src instanceof Float32Array ? d.f32(src.length) : src instanceof Int32Array ? d.i32(src.length) : d.u8(src.length));

@@ -5,6 +5,7 @@
  * switch devices with useBackend(); `--backend` / TRM_BACKEND go through the same call.
  */
 import { totalmem } from 'node:os';
+import { TrmError } from '../errors.js';
 import type { KernelBackend } from './backend.js';
 import { type Device, device, hostDevice, setDefaultDevice, setDevice } from './device.js';
 import { alignedF32 } from './aligned.js';
@@ -35,7 +36,7 @@ export function kernels(): Device {
 
 /** Switch host devices (tests, benchmarks). Asking for 'native' without the addon throws. */
 export function useBackend(name: 'native' | 'ref'): void {
-  if (name === 'native' && !nativeDevice) throw new Error(`native kernels unavailable: ${addonError}`);
+  if (name === 'native' && !nativeDevice) throw new TrmError('TRM_NO_NATIVE', `native kernels unavailable: ${addonError}`);
   setDevice(name === 'native' ? nativeDevice! : refDevice);
 }
 

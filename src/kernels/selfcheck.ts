@@ -13,6 +13,7 @@
  * c * K * 2^-24 * (|alpha| sum_k |a_ik||b_kj| + |beta||c_ij|), as test/kernels does with atol ~ sqrt(K).
  */
 import type { KernelBackend } from './backend.js';
+import type { Device } from './device.js';
 import { type Arr, type KernelCase, kernelCases } from './cases.js';
 import { refBackend } from './ref/index.js';
 import { nativeBackend } from './select.js';
@@ -78,6 +79,36 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
       call(refBackend, c, a2);
       let diff = 0;
       for (const i of c.out) diff = Math.max(diff, scale ? maxScaledDiff(a1[i] as Arr, a2[i] as Arr, scale) : maxRelDiff(a1[i] as Arr, a2[i] as Arr));
+      results.push({ kernel: c.name, maxRelDiff: diff, tol: t, ok: diff <= t });
+    } catch (e) {
+      results.push({ kernel: c.name, maxRelDiff: Infinity, tol: t, ok: false, error: (e as Error).message });
+    }
+  }
+  return results;
+}
+
+/** Any device (e.g. webgpu) against the reference on the same cases: arguments are uploaded, the
+ *  outputs read back. Element-wise tolerances as above; fp32 reductions on a GPU get 1e-3. */
+export async function selfCheckDevice(dev: Device): Promise<SelfCheckResult[]> {
+  const results: SelfCheckResult[] = [];
+  const up = (a: unknown): unknown => {
+    if (!(a instanceof Float32Array || a instanceof Int32Array || a instanceof Uint8Array)) return a;
+    const t = a instanceof Float32Array ? dev.f32(a.length) : a instanceof Int32Array ? dev.i32(a.length) : dev.u8(a.length);
+    dev.write(t, a);
+    return t;
+  };
+  for (const c of kernelCases) {
+    const gemm = c.name === 'gemm';
+    const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : c.reduce ? 1e-3 : 1e-4;
+    try {
+      const want = c.args(), args = c.args().map(up), scale = gemm ? gemmErrorScale(c.args()) : null;
+      call(refBackend, c, want);
+      (dev[c.name] as (...a: unknown[]) => unknown).apply(dev, args);
+      let diff = 0;
+      for (const i of c.out) {
+        const got = await dev.read(args[i] as never) as Arr;
+        diff = Math.max(diff, scale ? maxScaledDiff(got, want[i] as Arr, scale) : maxRelDiff(got, want[i] as Arr));
+      }
       results.push({ kernel: c.name, maxRelDiff: diff, tol: t, ok: diff <= t });
     } catch (e) {
       results.push({ kernel: c.name, maxRelDiff: Infinity, tol: t, ok: false, error: (e as Error).message });

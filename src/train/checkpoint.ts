@@ -18,11 +18,10 @@ import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
 import { sidecarSchema } from '../io/schema.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
-import { readSync, upload, write } from '../kernels/core.js';
-import { canonicalName, hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
+import { device, read, readSync, upload, write } from '../kernels/core.js';
+import { canonicalName, type HostWeights, loadStateDict, weightsOf, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
-import { evalWeights } from './loop.js';
 import { emptySums, type MetricSums } from './metrics.js';
 import { newTrainCarry } from './carry.js';
 import type { TrainState } from './state.js';
@@ -76,6 +75,25 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   return out;
 }
 
+/** The weights a checkpoint's model.safetensors holds (EMA shadow for trainable tensors, current
+ *  buffers: spec 8), assembled on the host from host-readable state (see hostSnapshot). */
+function evalWeightsHost(st: TrainState): HostWeights {
+  const p = readSync(st.params.data);
+  if (!st.ema) return weightsOf(st.params.spec, p);
+  const e = readSync(st.ema), out = new Float32Array(p.length);
+  for (const en of st.params.spec) out.set((en.trainable ? e : p).subarray(en.offset, en.offset + en.size), en.offset);
+  return weightsOf(st.params.spec, out);
+}
+
+/** A copy of st whose tensors are host arrays (one read per tensor): what saveCheckpoint needs on
+ *  a GPU device. On a host device st itself is returned (its tensors are host arrays already). */
+export async function hostSnapshot(st: TrainState): Promise<TrainState> {
+  if (device().host) return st;
+  const [params, m, v, ema, y, z] = await Promise.all([read(st.params.data), read(st.opt.m), read(st.opt.v),
+    st.ema ? read(st.ema) : Promise.resolve(null), read(st.carry.y), read(st.carry.z)]);
+  return { ...st, params: weightsOf(st.params.spec, params), opt: { m, v }, ema, carry: { ...st.carry, y, z } };
+}
+
 /**
  * Save st under runDir/checkpoints/step_N and point runDir/latest at it; returns the directory.
  * The files go to step_N.tmp-PID, which is renamed when whole; `latest` is replaced atomically last.
@@ -93,7 +111,7 @@ export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<s
     const ema = st.ema !== null;
     const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
     const out = new Map<string, WriteTensor>();
-    for (const [k, t] of stateDict(hostWeightsSync(evalWeights(st)))) out.set(k, { shape: t.shape, data: t.data });
+    for (const [k, t] of stateDict(evalWeightsHost(st))) out.set(k, { shape: t.shape, data: t.data });
     writeFileSync(writing = join(tmp, 'model.safetensors'), encodeSafetensors(out, { format: 'pt', ...modelMeta }));
     failpoint('checkpoint:model');
     writeFileSync(writing = join(tmp, 'train_state.safetensors'), encodeSafetensors(trainStateTensors(st), { format: 'trm' }));

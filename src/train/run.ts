@@ -25,7 +25,7 @@ import { appendLine, failpoint, lockDir, lockedError, lockHolder, mkdirp, withWr
 import { allocActs, type StepActs } from '../model/acts.js';
 import { resolveConfig, type TrmConfig } from '../model/config.js';
 import { paramCount, paramSpec, specSize } from '../model/params.js';
-import { findCheckpoint, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
+import { findCheckpoint, hostSnapshot, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
 import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -310,8 +310,8 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
           record({ type: 'eval', step: s.step, weights, ...e });
           cb.onEval?.(s.step, e, weights);
         },
-        onSave: (s, why) => {
-          checkpoint = saveCheckpoint(runDir, s, { train: lastLog, eval: lastEval }, dataPath);
+        onSave: async (s, why) => {
+          checkpoint = saveCheckpoint(runDir, await hostSnapshot(s), { train: lastLog, eval: lastEval }, dataPath);
           cb.onCheckpoint?.(checkpoint, s.step, why);
           failpoint('run:saved');
         },

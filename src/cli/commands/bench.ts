@@ -1,6 +1,5 @@
 /** `trm bench <suite>`: the benchmarks (speed lives here, never in tests). */
-import type { Command } from '../command.js';
-import { intOption } from '../command.js';
+import { defineCommand, intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 
 type Suite = (opts: { json: boolean; reps?: number; quick?: boolean; backend?: string }) => Promise<void>;
@@ -12,19 +11,19 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
     summary: 'one TRM training supervision step (paper Sudoku configs, B = 64) vs the PyTorch reference',
     load: async () => {
       const { benchStep } = await import('../../bench/step.js');
-      return opts => benchStep({ json: opts.json, repeats: opts.reps });
+      return opts => benchStep({ json: opts.json, repeats: opts.reps, backend: opts.backend });
     },
   },
 };
 
-export const benchCommand: Command = {
+export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
   usage: '<suite> [--json] [--reps N] [--backend native|webgpu]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
-    backend: { type: 'string', argument: 'NAME', description: 'gemm: native (default) or webgpu' },
+    backend: { type: 'string', argument: 'NAME', description: 'gemm, step: native (default, or TRM_BACKEND) or webgpu' },
   },
   get details() { return 'Suites:\n' + Object.entries(suites).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`).join('\n'); },
   async run(args) {
@@ -32,10 +31,10 @@ export const benchCommand: Command = {
     if (!name) throw new UsageError(`bench: name a suite (${Object.keys(suites).join(', ')})`);
     const suite = suites[name];
     if (!suite) throw new UsageError(`bench: unknown suite '${name}' (suites: ${Object.keys(suites).join(', ')})`);
-    const backend = args.values.backend as string | undefined;
+    const backend = args.values.backend ?? process.env.TRM_BACKEND;
     if (backend !== undefined && !['native', 'webgpu'].includes(backend)) throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
-    if (backend === 'webgpu' && name !== 'gemm') throw new UsageError(`bench: --backend webgpu is available for the gemm suite`);
+    if (backend === 'webgpu' && name === 'sudoku') throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
     const fn = await suite.load();
     await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000), backend });
   },
-};
+});

@@ -7,6 +7,7 @@
  *    Markdown, CSV and JSON (and plots) with `--out DIR`;
  *  - `--aas`: path independence (Asymptotic Alignment Score) at the largest N_sup.
  */
+import { backendOption, useBackendChoice } from '../backend.js';
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { intList, intOption, defineCommand } from '../command.js';
@@ -48,6 +49,7 @@ export const evalCommand = defineCommand({
   summary: 'accuracy of a checkpoint on a dataset split; test-time scaling (N_sup x best-of-k) and path independence',
   usage: '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
   options: {
+    ...backendOption,
     checkpoint: { type: 'string', argument: 'PATH', description: 'run directory, checkpoint directory or safetensors file (e.g. a converted official checkpoint)' },
     data: { type: 'string', argument: 'DIR', description: 'dataset directory (or one split directory)' },
     split: { type: 'string', argument: 'NAME', description: 'split to score', default: 'test' },
@@ -72,6 +74,8 @@ export const evalCommand = defineCommand({
     '  trm eval --checkpoint runs/s6 --data data/sudoku6 --aas --nsup 16 --out runs/s6/eval',
   ].join('\n'),
   async run(args) {
+    const backend = await useBackendChoice(args.values.backend);
+    if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
     const ck = args.values.checkpoint, data = args.values.data;
     if (!ck || !data) throw new UsageError("eval: --checkpoint and --data are required (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);

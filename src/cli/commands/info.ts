@@ -4,11 +4,12 @@ import { addon, backendInfo } from '../../kernels/index.js';
 
 export const infoCommand = defineCommand({
   name: 'info',
-  summary: 'show the kernel backend, dispatch path, threads and CPU features',
+  summary: 'show the kernel backend, dispatch path, threads, CPU features and the WebGPU adapter',
   usage: '[--json]',
   options: { json: { type: 'boolean', description: 'print JSON' } },
   async run(args) {
-    const info = { ...backendInfo(), features: addon?.info().features ?? {} };
+    const { nodeAdapterInfo } = await import('../../webgpu/node.js');
+    const info = { ...backendInfo(), features: addon?.info().features ?? {}, webgpu: await nodeAdapterInfo() };
     if (args.values.json) {
       console.log(JSON.stringify(info, null, 2));
       return;
@@ -19,5 +20,12 @@ export const infoCommand = defineCommand({
     console.log(`threads   ${info.threads}`);
     const feats = Object.entries(info.features).filter(([, v]) => v).map(([k]) => k);
     if (feats.length) console.log(`features  ${feats.join(' ')}`);
+    const g = info.webgpu;
+    if (g.adapter === null) console.log(`webgpu    unavailable: ${g.reason}`);
+    else {
+      console.log(`webgpu    ${g.adapter}${g.swiftshader ? ' (SwiftShader: Vulkan on the CPU, correctness only)' : ''}; use --backend webgpu`);
+      console.log(`          limits ${Object.entries(g.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(`          features ${g.features.join(' ') || '(none)'}`);
+    }
   },
 });

@@ -3,7 +3,8 @@
  * supervision step the model's answer with q_halt and the changed cells marked, and whether the
  * final answer is a valid solution. `--json` gives per-step predictions and q logits.
  */
-import { intOption, type Command } from '../command.js';
+import { backendOption, useBackendChoice } from '../backend.js';
+import { intOption, defineCommand } from '../command.js';
 import { TrmError, UsageError } from '../../errors.js';
 import type { Geometry } from '../../data/sudoku/grid.js';
 import { formatGrid, geometry, givensProblem, parseGrid, sizeForCells } from '../../data/sudoku/grid.js';
@@ -38,11 +39,12 @@ export function printSolve(r: SolveResult, out: (line: string) => void = console
   out(r.problem === null ? `answer: valid solution${r.haltStep ? ` (q_halt > 0 from step ${r.haltStep})` : ''}` : `answer: NOT a valid solution (${r.problem})`);
 }
 
-export const solveCommand: Command = {
+export const solveCommand = defineCommand({
   name: 'solve',
   summary: 'solve one Sudoku with a checkpoint, showing every supervision step',
   usage: '--checkpoint PATH PUZZLE [--nsup N] [--json]',
   options: {
+    ...backendOption,
     checkpoint: { type: 'string', argument: 'PATH', description: 'run directory, checkpoint directory or safetensors file' },
     nsup: { type: 'string', argument: 'N', description: "supervision steps (default: the checkpoint's halt_max_steps)" },
     set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'model loop counts for a bare safetensors file, e.g. --set L_cycles=4' },
@@ -51,7 +53,9 @@ export const solveCommand: Command = {
   details: 'PUZZLE: 81 characters (16 or 36 for 4x4 / 6x6), row by row, digits for givens, . or 0 for blanks.\n'
     + 'Example: trm solve --checkpoint runs/s4 "1..4.4....2.3..1"',
   async run(args) {
-    const ck = args.values.checkpoint as string | undefined;
+    const backend = await useBackendChoice(args.values.backend);
+    if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
+    const ck = args.values.checkpoint;
     if (!ck) throw new UsageError("solve: --checkpoint is required (see 'trm solve --help')");
     if (args.positionals.length !== 1) throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
     const text = args.positionals[0].trim();
@@ -63,7 +67,7 @@ export const solveCommand: Command = {
       const problem = grid && givensProblem(grid, geometry(n));
       if (problem) throw new TrmError('TRM_BAD_GRID', `the puzzle has no solution: ${problem}`);
     }
-    const over = parseSets((args.values.set as string[] | undefined) ?? []).model;
+    const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
     const m = loadModel(ck, over, text.length);
     await checkFiniteWeights(m.weights, m.file);
@@ -77,4 +81,4 @@ export const solveCommand: Command = {
     } else printSolve(r);
     return r.problem === null ? 0 : 1;
   },
-};
+});

@@ -6,6 +6,7 @@
  * same signal again exits at once) and prints: a one-line progress display on a terminal, plain
  * lines otherwise (src/cli/format.ts).
  */
+import { backendOption, useBackendChoice } from '../backend.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCommand } from '../command.js';
@@ -64,6 +65,7 @@ export const trainCommand = defineCommand({
   summary: 'train a TRM on a dataset directory (presets, checkpoints, resume)',
   usage: '--data DIR --preset NAME [--set key=value ...] [--out RUN_DIR] | --data DIR --resume RUN_DIR',
   options: {
+    ...backendOption,
     data: { type: 'string', argument: 'DIR', description: "dataset directory from 'trm data build' (train/ and test/)" },
     preset: { type: 'string', argument: 'NAME', description: `configuration: ${Object.keys(trainPresets).join(', ')}` },
     set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'override a training or model key, e.g. --set steps=2000 --set lr=3e-4 --set L_cycles=4 (repeatable)' },
@@ -91,6 +93,8 @@ export const trainCommand = defineCommand({
     'weights with the official names; train_state.safetensors + checkpoint.json: everything needed to resume).',
   ].join('\n'),
   async run(args) {
+    const backend = await useBackendChoice(args.values.backend);
+    if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
     const data = args.values.data;
     if (!data) throw new UsageError("train: --data DIR is required (see 'trm train --help')");
     if (args.positionals.length) throw new UsageError(`train: unexpected argument '${args.positionals[0]}'`);
