@@ -12,7 +12,7 @@ export { type TrainState, createTrainState, modelConfigFor, runLength, checkActs
 export { type Workspace, type TrainHooks, type LogRecord, createWorkspace, trainStep, train, evalWeights, learningRates } from './loop.js';
 export { type EvalOptions, type EvalResult, evaluate } from './evaluate.js';
 export {
-  type Sidecar, type LoadedModel, CHECKPOINT_FORMAT, saveCheckpoint, findCheckpoint, readSidecar, loadTrainState, loadModel,
+  type Sidecar, type LoadedModel, CHECKPOINT_FORMAT, saveCheckpoint, hostSnapshot, findCheckpoint, readSidecar, loadTrainState, loadModel,
   inferModelConfig, writeFileAtomic,
 } from './checkpoint.js';
 export { type SolveStep, type SolveResult, parsePuzzle, solvePuzzle } from './solve.js';

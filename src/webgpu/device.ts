@@ -18,8 +18,8 @@
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { gemmBlock, gemmSharedBytes, gemmSpec } from './gemm.js';
-import { WG, specs, statusKernels } from './kernels.js';
+import { gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
 // WebGPU flag values (the GPUBufferUsage / GPUShaderStage / GPUMapMode globals are not in Node).
@@ -112,6 +112,7 @@ export class WebGpuDevice implements Device {
     this.batchSize = opts.batch ?? 256;
     this.memoryBytes = opts.memoryBytes ?? 4 * gpu.limits.maxBufferSize;
     this.gemmBlockOverride = opts.gemmBlock;
+    this.gemmDirect = this.isSwiftShader;
     this.maxBinding = Math.min(opts.maxBinding ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
     this.bindAlign = gpu.limits.minStorageBufferOffsetAlignment;
     this.ringData = new ArrayBuffer(this.batchSize * UNIFORM_SLOT);
@@ -255,7 +256,9 @@ export class WebGpuDevice implements Device {
       const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT } }];
       if (spec.status) entries.push({ binding: 1, visibility: COMPUTE, buffer: { type: 'storage' } });
       const first = spec.status ? 2 : 1;
-      access.forEach((a, s) => entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } }));
+      access.forEach((a, s) => {
+        entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } });
+      });
       layout = this.gpu.createBindGroupLayout({ entries });
       this.layouts.set(layoutKey, layout);
     }
@@ -312,7 +315,9 @@ export class WebGpuDevice implements Device {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } }];
       if (spec.status) entries.push({ binding: 1, resource: { buffer: this.status } });
       const first = spec.status ? 2 : 1;
-      stores.forEach((s, k) => entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } }));
+      stores.forEach((s, k) => {
+        entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } });
+      });
       bg = this.gpu.createBindGroup({ layout: p.layout, entries });
       this.bindGroups.set(bgKey, bg);
     }
@@ -342,9 +347,13 @@ export class WebGpuDevice implements Device {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
+    // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
+    const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`;
-    const spec = this.gemmSpecs.get(key) ?? this.gemmSpecs.set(key, gemmSpec(transA, transB, T)).get(key)!;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
+    const spec = this.gemmSpecs.get(key)
+      ?? this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
+    const tile = direct ? 32 : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'), b = this.tensor(B, 'gemm', 'B'), c = this.tensor(C, 'gemm', 'C');
     // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
     for (let z0 = 0; z0 < items; z0 += 65535) {
@@ -352,10 +361,13 @@ export class WebGpuDevice implements Device {
       const at = (g: GpuTensor, stride: number) => (z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false));
       this.run(spec, [at(a, strideA), at(b, strideB), at(c, strideC)],
         [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
-        [Math.ceil(N / (16 * T)), Math.ceil(M / (16 * T)), nz]);
+        [Math.ceil(N / tile), Math.ceil(M / tile), nz]);
     }
   }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
+  /** The barrier-free GEMM (gemm.ts gemmDirectSpec) for products with no forced block: the
+   *  default on CPU adapters (SwiftShader), where workgroup memory and barriers are slow. */
+  gemmDirect: boolean;
   /** The register block a product of `items` (M x N) outputs runs with on this device. */
   gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
@@ -379,10 +391,12 @@ export class WebGpuDevice implements Device {
   biasBackward(dbias: F32T, dout: F32T, N: number, C: number): void { this.each('biasBackward', [dbias, dout], C, [N]); }
 
   rmsnormForward(out: F32T, rstd: F32T, inp: F32T, N: number, D: number, eps: number): void {
-    if (N > 0) this.run(specs.rmsnormForward, [out, rstd, inp], [N, D, eps], grid(N));
+    if (D <= ROWS_MAX_D) this.each('rmsnormForwardRows', [out, rstd, inp], N, [D, eps]);
+    else if (N > 0) this.run(specs.rmsnormForward, [out, rstd, inp], [N, D, eps], grid(N));
   }
   rmsnormBackward(dinp: F32T, dout: F32T, out: F32T, rstd: F32T, N: number, D: number): void {
-    if (N > 0) this.run(specs.rmsnormBackward, [dinp, dout, out, rstd], [N, D], grid(N));
+    if (D <= ROWS_MAX_D) this.each('rmsnormBackwardRows', [dinp, dout, out, rstd], N, [D]);
+    else if (N > 0) this.run(specs.rmsnormBackward, [dinp, dout, out, rstd], [N, D], grid(N));
   }
   rmsnormSeqForward(out: F32T, rstd: F32T, inp: F32T, B: number, S: number, D: number, eps: number): void {
     this.each('rmsnormSeqForward', [out, rstd, inp], B * D, [S, D, eps]);

@@ -23,9 +23,9 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   const BM = 16 * T, BN = 16 * T;
   const loadsA = (BM * BK) / 256, loadsB = (BK * BN) / 256;
   // (i, k) of the l-th element this invocation loads, contiguous along the memory's fast axis.
-  const aIdx = transA ? `let i = t % ${BM}u; let k = t / ${BM}u + ${256 / BM}u * l;` : `let k = t % ${BK}u; let i = t / ${BK}u + ${256 / BK}u * l;`;
+  const aIdx = transA ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * l;` : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`;
   const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
-  const bIdx = transB ? `let k = t % ${BK}u; let j = t / ${BK}u + ${256 / BK}u * l;` : `let j = t % ${BN}u; let k = t / ${BN}u + ${256 / BN}u * l;`;
+  const bIdx = transB ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;` : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
   const H = T / 4;  // vec4 groups per thread and axis
   // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
@@ -62,14 +62,14 @@ ${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).joi
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
         if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
-        As[k * ${RA}u + i / 4u][i % 4u] = x;
+        As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
         if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
-        Bs[k * ${RB}u + j / 4u][j % 4u] = x;
+        Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
@@ -93,4 +93,45 @@ export const gemmSharedBytes = (T: number): number => 2 * BK * (4 * T + 1) * 16;
  *  large GPU (>= 128 workgroups), else 4x4 (64x64 tiles, four times the workgroups). */
 export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
   return Math.ceil(M / 128) * Math.ceil(N / 128) * items >= 128 ? 8 : 4;
+}
+
+/** The GEMM without workgroup memory or barriers: a workgroup of 8x8 invocations covers a 32x32
+ *  tile of C, each invocation a 4x4 block in vec4 registers read straight from A and B (edge rows
+ *  and columns are clamped, so the k loop has no branch; their results are not stored). For CPU
+ *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. */
+export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
+  const aAddr = (r: number) => transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`;
+  const bAddr = (c: number) => transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`;
+  return {
+    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
+    tensors: [{ name: 'A', type: 'f32' }, { name: 'B', type: 'f32' }, { name: 'C', type: 'f32', write: true }],
+    params: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
+      ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
+    wg: 64,
+    workgroup: '8, 8',
+    prelude: `fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+  if (gi >= P.M || gj >= P.N) { return; }
+  let idx = cBase + gi * P.ldc + gj;
+  var y = P.alpha * acc;
+  if (!betaZero) { y += P.beta * C[idx]; }
+  C[idx] = y;
+}`,
+    body: `  let gi0 = (wid.y * 8u + lid.y) * 4u; let gj0 = (wid.x * 8u + lid.x) * 4u;
+  if (gi0 >= P.M || gj0 >= P.N) { return; }
+${range(4).map(r => `  let ri${r} = min(gi0 + ${r}u, P.M - 1u);`).join('\n')}
+${range(4).map(c => `  let cj${c} = min(gj0 + ${c}u, P.N - 1u);`).join('\n')}
+${range(4).map(r => `  var c${r} = vec4f(0.0);`).join('\n')}
+  var bFirst = wid.z; var bEnd = wid.z + 1u;
+  if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
+  for (var b = bFirst; b < bEnd; b++) {
+    let aBase = b * P.strideA; let bBase = b * P.strideB;
+    for (var k = 0u; k < P.K; k++) {
+      let bv = vec4f(${range(4).map(c => `B[bBase + ${bAddr(c)}]`).join(', ')});
+${range(4).map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`).join('\n')}
+    }
+  }
+  let cBase = wid.z * P.strideC;
+  let betaZero = P.beta == 0.0;
+${range(4).flatMap(r => range(4).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}[${c}], betaZero);`)).join('\n')}`,
+  };
 }

@@ -18,6 +18,8 @@ export const statusKernels: [string, string][] = [
 /** Invocations per workgroup of the elementwise kernels and of the per-row reductions. */
 export const WG = 256;
 export const ROW_WG = 128;
+/** Rows up to this width take the one-invocation-per-row RMSNorm. */
+export const ROWS_MAX_D = 128;
 
 const f = (name: string, write = false) => ({ name, type: 'f32' as const, write });
 const i = (name: string, write = false) => ({ name, type: 'i32' as const, write });
@@ -98,6 +100,21 @@ export const specs: Record<string, KernelSpec> = {
   let r = rstd[grp];
   for (var d = lid.x; d < P.D; d += ${ROW_WG}u) { dinp[o + d] = dinp[o + d] + r * (dout[o + d] - out[o + d] * mean); }`,
   },
+  // Narrow rows (D <= ROWS_MAX_D): one invocation per row, no barriers (cheaper than a
+  // workgroup per row when a row is a few cache lines; on CPU adapters, much cheaper).
+  rmsnormForwardRows: elementwise('rmsnormForwardRows', [f('out', true), f('rstd', true), f('inp')], [['D', 'u32'], ['eps', 'f32']],
+    `  let o = gid * P.D;
+  var ss = 0.0;
+  for (var d = 0u; d < P.D; d++) { let x = inp[o + d]; ss += x * x; }
+  let r = 1.0 / sqrt(ss / f32(P.D) + P.eps);
+  for (var d = 0u; d < P.D; d++) { out[o + d] = inp[o + d] * r; }
+  rstd[gid] = r;`),
+  rmsnormBackwardRows: elementwise('rmsnormBackwardRows', [f('dinp', true), f('dout'), f('out'), f('rstd')], [['D', 'u32']],
+    `  let o = gid * P.D;
+  var dot = 0.0;
+  for (var d = 0u; d < P.D; d++) { dot += dout[o + d] * out[o + d]; }
+  let mean = dot / f32(P.D); let r = rstd[gid];
+  for (var d = 0u; d < P.D; d++) { dinp[o + d] = dinp[o + d] + r * (dout[o + d] - out[o + d] * mean); }`),
   rmsnormSeqForward: elementwise('rmsnormSeqForward', [f('out', true), f('rstd', true), f('inp')], [['S', 'u32'], ['D', 'u32'], ['eps', 'f32']],
     `  let b = gid / P.D; let d = gid % P.D; let o = b * P.S * P.D + d;
   var ss = 0.0;

@@ -63,7 +63,9 @@ export function generate(spec: KernelSpec, slots: number[]): string {
   lines.push(`struct Params { ${fields.map(([n, t]) => `${n}: ${t}`).join(', ')} }`);
   lines.push('@group(0) @binding(0) var<uniform> P: Params;');
   if (spec.status) lines.push('@group(0) @binding(1) var<storage, read_write> status: array<atomic<u32>, 8>;');
-  access.forEach((a, s) => lines.push(`@group(0) @binding(${first + s}) var<storage, ${a.write ? 'read_write' : 'read'}> bind${s}: array<${a.type}>;`));
+  access.forEach((a, s) => {
+    lines.push(`@group(0) @binding(${first + s}) var<storage, ${a.write ? 'read_write' : 'read'}> bind${s}: array<${a.type}>;`);
+  });
   const bind = (code: string) => spec.tensors.reduce((c, t, i) => c.replace(new RegExp(`\\b${t.name}\\[`, 'g'), `bind${slots[i]}[P.o_${t.name} + `), code);
   const body = bind(spec.body);
   if (spec.status) {

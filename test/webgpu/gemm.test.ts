@@ -2,7 +2,8 @@
  * The WGSL GEMM against the reference on odd M/N/K: the four transpose cases, padded leading
  * dimensions, batch strides (shared A, shared B, strideC = 0 summing into one C), alpha/beta
  * (beta = 0 never reads C, even NaN), operands at odd element offsets inside one buffer, both
- * register blocks (64x64 and 128x128 tiles), K = 0, and a tile-spanning product.
+ * register blocks (64x64 and 128x128 tiles) and the barrier-free kernel, K = 0, and a tile-spanning
+ * product.
  */
 import { expect, it } from 'vitest';
 import { rand } from '../../src/kernels/cases.js';
@@ -30,14 +31,17 @@ await describeGpu('webgpu gemm', dev => {
     cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0.5, batch: 4, sB: 0 });
     cases.push({ ta, tb, M: 31, N: 7, K: 97, alpha: 2, beta: 1, batch: 5, sC: 0 });
   }
-  // Every case on the 64x64 block; the 128x128 block (same code, other constants) on the padded
-  // and the summing cases of each transpose pair.
-  for (const block of [4, 8] as const) {
-    for (const g of cases.filter(c => block === 4 || c.pad || c.sC === 0)) {
-      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} block ${block}`;
+  // Every case on the 64x64 tiled kernel and on the barrier-free one (the CPU adapters'
+  // default); the 128x128 block (same code as 64x64, other constants) on the padded and the
+  // summing cases of each transpose pair.
+  for (const block of [4, 8, 'direct'] as const) {
+    for (const g of cases.filter(c => block !== 8 || c.pad || c.sC === 0)) {
+      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} ${block === 'direct' ? 'direct' : `block ${block}`}`;
       it(name, async () => {
         const d = dev();
-        d.gemmBlockOverride = block;
+        const direct = d.gemmDirect;
+        d.gemmBlockOverride = block === 'direct' ? undefined : block;
+        d.gemmDirect = block === 'direct';
         const o = operands(g);
         const A = rand(o.nA, 1), B = rand(o.nB, 2), C0 = rand(o.nC, 3);
         const want = C0.slice();
@@ -50,6 +54,7 @@ await describeGpu('webgpu gemm', dev => {
         d.gemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, vA, o.lda, o.sA, vB, o.ldb, o.sB, g.beta, vC, o.ldc, o.sC, g.batch);
         const got = await d.read(vC);
         d.gemmBlockOverride = undefined;
+        d.gemmDirect = direct;
         expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-4 });
         // nothing around the operands was touched
         const whole = await d.read(all);
