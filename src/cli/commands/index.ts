@@ -11,5 +11,7 @@ import { solveCommand } from './solve.js';
 import { sweepCommand } from './sweep.js';
 import { reportCommand } from './report.js';
 import { workerCommand } from './worker.js';
+import { serveCommand } from './serve.js';
+import { exportWebCommand } from './export-web.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, workerCommand, reportCommand];
+export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, workerCommand, reportCommand, serveCommand, exportWebCommand];
