@@ -9,7 +9,8 @@ export function rng(seed: number): () => number {
 
 /** n floats uniform in [-scale, scale). */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const r = new Rng(seed), out = new Float32Array(n);
+  const r = new Rng(seed),
+    out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r.float() * 2 - 1) * scale;
   return out;
 }

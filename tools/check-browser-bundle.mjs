@@ -13,13 +13,36 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEVICE_FREE = [
   'src/kernels/core.ts',
   'src/kernels/cases.ts',
-  'src/model/index.ts', 'src/model/memory.ts',
-  'src/nn/attention.ts', 'src/nn/embedding.ts', 'src/nn/heads.ts', 'src/nn/linear.ts', 'src/nn/mlp.ts', 'src/nn/token-mixer.ts',
-  'src/train/loop.ts', 'src/train/carry.ts', 'src/train/optim.ts', 'src/train/recursion.ts', 'src/train/schedule.ts',
-  'src/train/metrics.ts', 'src/train/evaluate.ts', 'src/train/solve.ts', 'src/train/state.ts', 'src/train/config.ts', 'src/train/data.ts',
-  'src/experiments/aggregate.ts', 'src/experiments/scaling.ts', 'src/experiments/aas.ts', 'src/experiments/table.ts',
-  'src/data/rng.ts', 'src/data/sudoku/grid.ts', 'src/data/sudoku/tokens.ts', 'src/data/sudoku/solver.ts', 'src/data/sudoku/solver9.ts',
-  'src/data/sudoku/augment.ts', 'src/data/sudoku/generate.ts',
+  'src/model/index.ts',
+  'src/model/memory.ts',
+  'src/nn/attention.ts',
+  'src/nn/embedding.ts',
+  'src/nn/heads.ts',
+  'src/nn/linear.ts',
+  'src/nn/mlp.ts',
+  'src/nn/token-mixer.ts',
+  'src/train/loop.ts',
+  'src/train/carry.ts',
+  'src/train/optim.ts',
+  'src/train/recursion.ts',
+  'src/train/schedule.ts',
+  'src/train/metrics.ts',
+  'src/train/evaluate.ts',
+  'src/train/solve.ts',
+  'src/train/state.ts',
+  'src/train/config.ts',
+  'src/train/data.ts',
+  'src/experiments/aggregate.ts',
+  'src/experiments/scaling.ts',
+  'src/experiments/aas.ts',
+  'src/experiments/table.ts',
+  'src/data/rng.ts',
+  'src/data/sudoku/grid.ts',
+  'src/data/sudoku/tokens.ts',
+  'src/data/sudoku/solver.ts',
+  'src/data/sudoku/solver9.ts',
+  'src/data/sudoku/augment.ts',
+  'src/data/sudoku/generate.ts',
 ];
 
 const node = new Set([...builtinModules, ...builtinModules.map(m => `node:${m}`)]);
@@ -37,8 +60,14 @@ const guard = {
 
 try {
   await build({
-    entryPoints: DEVICE_FREE.map(f => join(root, f)), bundle: true, write: false, platform: 'browser', format: 'esm',
-    outdir: join(root, 'dist-browser-check'), logLevel: 'silent', plugins: [guard],
+    entryPoints: DEVICE_FREE.map(f => join(root, f)),
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    outdir: join(root, 'dist-browser-check'),
+    logLevel: 'silent',
+    plugins: [guard],
   });
 } catch (e) {
   if (!problems.length) {
@@ -51,4 +80,6 @@ if (problems.length) {
   for (const p of [...new Set(problems)]) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log(`browser bundle check: ${DEVICE_FREE.length} device-free entry points bundle for the browser with no Node import`);
+console.log(
+  `browser bundle check: ${DEVICE_FREE.length} device-free entry points bundle for the browser with no Node import`,
+);

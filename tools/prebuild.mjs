@@ -20,27 +20,43 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const onPath = cmd => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const CROSS = { arm64: { cc: 'aarch64-linux-gnu-gcc', cxx: 'aarch64-linux-gnu-g++', strip: 'aarch64-linux-gnu-strip', apt: 'g++-aarch64-linux-gnu' } };
+const CROSS = {
+  arm64: {
+    cc: 'aarch64-linux-gnu-gcc',
+    cxx: 'aarch64-linux-gnu-g++',
+    strip: 'aarch64-linux-gnu-strip',
+    apt: 'g++-aarch64-linux-gnu',
+  },
+};
 
 const argi = process.argv.indexOf('--arch');
 let archs = argi > 0 ? process.argv[argi + 1].split(',') : [arch()];
 if (argi < 0 && platform() === 'linux' && arch() === 'x64') {
   if (onPath(CROSS.arm64.cxx)) archs.push('arm64');
-  else console.log(`prebuild: linux-arm64 skipped: no ${CROSS.arm64.cxx} on PATH (apt-get install -y ${CROSS.arm64.apt})`);
+  else
+    console.log(`prebuild: linux-arm64 skipped: no ${CROSS.arm64.cxx} on PATH (apt-get install -y ${CROSS.arm64.apt})`);
 }
 
 const prebuildify = join(root, 'node_modules', 'prebuildify', 'bin.js');
 // node-gyp: the one npm runs scripts with (npm_config_node_gyp), else npm's bundled copy
 const npmGyp = () => {
   const r = spawnSync('npm', ['prefix', '-g'], { encoding: 'utf8' });
-  return r.status === 0 ? join(r.stdout.trim(), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js') : '';
+  return r.status === 0
+    ? join(r.stdout.trim(), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+    : '';
 };
 const nodeGyp = process.env.npm_config_node_gyp || npmGyp();
-if (!existsSync(nodeGyp)) { console.error(`prebuild: node-gyp not found (${nodeGyp || 'npm prefix -g failed'})`); process.exit(1); }
+if (!existsSync(nodeGyp)) {
+  console.error(`prebuild: node-gyp not found (${nodeGyp || 'npm prefix -g failed'})`);
+  process.exit(1);
+}
 // the headers of the running Node (no download): <prefix>/include/node, as node-gyp's own build uses
 const nodedir = join(dirname(process.execPath), '..');
 const headers = existsSync(join(nodedir, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: nodedir } : {};
-if (!existsSync(prebuildify)) { console.error('prebuild: node_modules/prebuildify is missing: run npm ci first'); process.exit(1); }
+if (!existsSync(prebuildify)) {
+  console.error('prebuild: node_modules/prebuildify is missing: run npm ci first');
+  process.exit(1);
+}
 
 for (const a of archs) {
   const work = mkdtempSync(join(tmpdir(), `trm-prebuild-${a}-`));
@@ -48,14 +64,24 @@ for (const a of archs) {
     cpSync(join(root, 'native'), join(work, 'native'), { recursive: true });
     cpSync(join(root, 'binding.gyp'), join(work, 'binding.gyp'));
     writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'trm', private: true }));
-    symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));   // node-addon-api's headers
+    symlinkSync(join(root, 'node_modules'), join(work, 'node_modules')); // node-addon-api's headers
     const env = { ...process.env, ...headers, PREBUILD_NODE_GYP: nodeGyp };
     const cross = a !== arch() ? CROSS[a] : undefined;
     if (a !== arch() && !cross) throw new Error(`no cross compiler known for ${a}`);
-    if (cross) Object.assign(env, { CC: cross.cc, CXX: cross.cxx, LINK: cross.cxx, AR: 'aarch64-linux-gnu-ar', PREBUILD_STRIP_BIN: cross.strip });
+    if (cross)
+      Object.assign(env, {
+        CC: cross.cc,
+        CXX: cross.cxx,
+        LINK: cross.cxx,
+        AR: 'aarch64-linux-gnu-ar',
+        PREBUILD_STRIP_BIN: cross.strip,
+      });
     console.log(`prebuild: ${platform()}-${a}${cross ? ` (cross: ${cross.cxx})` : ''}`);
-    const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--arch', a, '--cwd', work, '--out', root],
-      { stdio: 'inherit', env });
+    const r = spawnSync(
+      process.execPath,
+      [prebuildify, '--napi', '--strip', '--tag-libc', '--arch', a, '--cwd', work, '--out', root],
+      { stdio: 'inherit', env },
+    );
     if (r.status !== 0) throw new Error(`prebuildify exited with code ${r.status}`);
   } catch (e) {
     console.error(`prebuild: ${platform()}-${a} failed: ${e.message}`);
@@ -66,4 +92,5 @@ for (const a of archs) {
 }
 const dir = join(root, 'prebuilds');
 mkdirSync(dir, { recursive: true });
-for (const d of readdirSync(dir)) for (const f of readdirSync(join(dir, d))) console.log(`prebuild: prebuilds/${d}/${f}`);
+for (const d of readdirSync(dir))
+  for (const f of readdirSync(join(dir, d))) console.log(`prebuild: prebuilds/${d}/${f}`);

@@ -14,14 +14,28 @@ import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 
 export interface GemmBenchRow {
-  name: string; op: string; B: number; threads: number;
-  M: number; N: number; K: number; batch: number;
-  ms: number; gflops: number; peak: number; ratio: number;
+  name: string;
+  op: string;
+  B: number;
+  threads: number;
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  ms: number;
+  gflops: number;
+  peak: number;
+  ratio: number;
 }
 
-interface Shape { name: string; op: string; call: (B: number) => Omit<GemmCall, 'A' | 'B' | 'C'> }
+interface Shape {
+  name: string;
+  op: string;
+  call: (B: number) => Omit<GemmCall, 'A' | 'B' | 'C'>;
+}
 
-const S = 97, D = 512;
+const S = 97,
+  D = 512;
 export const gemmBenchShapes: Shape[] = [
   { name: 'mlp.gate_up fwd', op: 'X W^T', call: B => ({ M: B * S, N: 3072, K: D, transB: true }) },
   { name: 'mlp.gate_up dX', op: 'dY W', call: B => ({ M: B * S, N: D, K: 3072 }) },
@@ -29,8 +43,16 @@ export const gemmBenchShapes: Shape[] = [
   { name: 'mlp.down fwd', op: 'H W^T', call: B => ({ M: B * S, N: D, K: 1536, transB: true }) },
   { name: 'mlp.down dX', op: 'dY W', call: B => ({ M: B * S, N: 1536, K: D }) },
   { name: 'mlp.down dW', op: 'dY^T H', call: B => ({ M: D, N: 1536, K: B * S, transA: true }) },
-  { name: 'mlp_t.gate_up fwd', op: 'W X_b', call: B => ({ M: 1024, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 1024 * D }) },
-  { name: 'mlp_t.down fwd', op: 'W H_b', call: B => ({ M: S, N: D, K: 512, batch: B, strideA: 0, strideB: 512 * D, strideC: S * D }) },
+  {
+    name: 'mlp_t.gate_up fwd',
+    op: 'W X_b',
+    call: B => ({ M: 1024, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 1024 * D }),
+  },
+  {
+    name: 'mlp_t.down fwd',
+    op: 'W H_b',
+    call: B => ({ M: S, N: D, K: 512, batch: B, strideA: 0, strideB: 512 * D, strideC: S * D }),
+  },
 ];
 
 function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, number] {
@@ -41,7 +63,8 @@ function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, numb
 }
 
 function filled(n: number, seed: number): Float32Array {
-  const out = alignedF32(n), rng = new Rng(seed, STREAM.bench);
+  const out = alignedF32(n),
+    rng = new Rng(seed, STREAM.bench);
   for (let i = 0; i < n; i++) out[i] = rng.float() - 0.5;
   return out;
 }
@@ -51,9 +74,12 @@ export function measurePeak(threads: number, seconds = 0.5): number {
   return addon.fmaPeak(seconds, threads);
 }
 
-export function runGemmBench(opts: { batches?: number[]; threads?: number[]; reps?: number; onRow?: (r: GemmBenchRow) => void } = {}): GemmBenchRow[] {
+export function runGemmBench(
+  opts: { batches?: number[]; threads?: number[]; reps?: number; onRow?: (r: GemmBenchRow) => void } = {},
+): GemmBenchRow[] {
   const info = backendInfo();
-  if (info.backend !== 'native') throw new TrmError('TRM_NO_NATIVE', `gemm benchmark needs the native kernels (${info.reason ?? 'not loaded'})`);
+  if (info.backend !== 'native')
+    throw new TrmError('TRM_NO_NATIVE', `gemm benchmark needs the native kernels (${info.reason ?? 'not loaded'})`);
   const cores = info.threads;
   const threadList = opts.threads ?? [...new Set([1, cores])];
   const reps = opts.reps ?? 3;
@@ -65,9 +91,11 @@ export function runGemmBench(opts: { batches?: number[]; threads?: number[]; rep
       for (const shape of gemmBenchShapes) {
         const c = shape.call(B);
         const [na, nb, nc] = operandSizes(c);
-        const A = filled(na, 1), Bm = filled(nb, 2), C = alignedF32(nc);
+        const A = filled(na, 1),
+          Bm = filled(nb, 2),
+          C = alignedF32(nc);
         const call = { ...c, A, B: Bm, C };
-        gemm(call);  // warm-up: page faults, packing buffers
+        gemm(call); // warm-up: page faults, packing buffers
         const times: number[] = [];
         for (let r = 0; r < reps; r++) {
           const t0 = process.hrtime.bigint();
@@ -77,8 +105,21 @@ export function runGemmBench(opts: { batches?: number[]; threads?: number[]; rep
         times.sort((a, b) => a - b);
         const ms = times[times.length >> 1];
         const batch = c.batch ?? 1;
-        const gflops = 2 * c.M * c.N * c.K * batch / ms / 1e6;
-        const row = { name: shape.name, op: shape.op, B, threads, M: c.M, N: c.N, K: c.K, batch, ms, gflops, peak, ratio: gflops / peak };
+        const gflops = (2 * c.M * c.N * c.K * batch) / ms / 1e6;
+        const row = {
+          name: shape.name,
+          op: shape.op,
+          B,
+          threads,
+          M: c.M,
+          N: c.N,
+          K: c.K,
+          batch,
+          ms,
+          gflops,
+          peak,
+          ratio: gflops / peak,
+        };
         rows.push(row);
         opts.onRow?.(row);
       }
@@ -98,23 +139,39 @@ export const gemmTableHeader = [
   '|--------------------|---------|-----|---|----------------------|----------|--------|------|',
 ];
 
-export async function benchGemm(opts: { json: boolean; reps?: number; batches?: number[]; backend?: string }): Promise<void> {
+export async function benchGemm(opts: {
+  json: boolean;
+  reps?: number;
+  batches?: number[];
+  backend?: string;
+}): Promise<void> {
   if (opts.backend === 'webgpu') return (await import('../webgpu/bench.js')).benchGemmWebGpu(opts);
-  if (opts.backend && opts.backend !== 'native') throw new TrmError('TRM_BAD_ARG', `gemm benchmark: backend must be native or webgpu, got '${opts.backend}'`);
+  if (opts.backend && opts.backend !== 'native')
+    throw new TrmError('TRM_BAD_ARG', `gemm benchmark: backend must be native or webgpu, got '${opts.backend}'`);
   const info = backendInfo();
   if (!opts.json) {
     console.log(`gemm benchmark: ${info.gemmKernel} (${info.isa}), ${info.threads} threads available`);
-    const peaks = [...new Set([1, info.threads])].map(t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t).toFixed(0)} GFLOP/s`);
+    const peaks = [...new Set([1, info.threads])].map(
+      t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t).toFixed(0)} GFLOP/s`,
+    );
     console.log(`fp32 FMA peak (register-only loop) ${peaks.join(', ')}`);
     console.log(gemmTableHeader.join('\n'));
   }
-  const rows = runGemmBench({ reps: opts.reps, batches: opts.batches, onRow: r => { if (!opts.json) console.log(formatGemmRow(r)); } });
+  const rows = runGemmBench({
+    reps: opts.reps,
+    batches: opts.batches,
+    onRow: r => {
+      if (!opts.json) console.log(formatGemmRow(r));
+    },
+  });
   if (opts.json) console.log(JSON.stringify({ backend: info, rows }, null, 2));
   else {
     for (const B of [...new Set(rows.map(r => r.B))]) {
       const all = rows.filter(r => r.B === B && r.threads === info.threads);
       const min = Math.min(...all.map(r => r.ratio));
-      console.log(`B=${B}, ${info.threads} threads: lowest ${(100 * min).toFixed(0)}% of peak (target ${B >= 256 ? 75 : 60}%)`);
+      console.log(
+        `B=${B}, ${info.threads} threads: lowest ${(100 * min).toFixed(0)}% of peak (target ${B >= 256 ? 75 : 60}%)`,
+      );
     }
   }
 }

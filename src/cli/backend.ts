@@ -10,17 +10,23 @@ import { UsageError } from '../errors.js';
 import type { OptionSpec } from './command.js';
 
 export const BACKENDS = ['native', 'webgpu', 'ref'] as const;
-export type BackendChoice = typeof BACKENDS[number];
+export type BackendChoice = (typeof BACKENDS)[number];
 
 export const backendOption = {
-  backend: { type: 'string', argument: 'native|webgpu|ref', description: 'compute backend (default: TRM_BACKEND, else native; webgpu must be named)' },
+  backend: {
+    type: 'string',
+    argument: 'native|webgpu|ref',
+    description: 'compute backend (default: TRM_BACKEND, else native; webgpu must be named)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 /** The backend a command asked for: the flag, else TRM_BACKEND, else native. */
 export function backendChoice(flag: string | undefined): BackendChoice {
   const v = flag ?? process.env.TRM_BACKEND ?? 'native';
   if (!(BACKENDS as readonly string[]).includes(v))
-    throw new UsageError(`${flag !== undefined ? '--backend' : 'TRM_BACKEND'}: expected one of ${BACKENDS.join(', ')}, got '${v}'`);
+    throw new UsageError(
+      `${flag !== undefined ? '--backend' : 'TRM_BACKEND'}: expected one of ${BACKENDS.join(', ')}, got '${v}'`,
+    );
   return v as BackendChoice;
 }
 
@@ -33,6 +39,7 @@ export async function useBackendChoice(flag: string | undefined): Promise<string
     setDevice(dev);
     return `webgpu (${dev.adapterName}${dev.isSwiftShader ? ', SwiftShader: a CPU stand-in, correctness only' : ''})`;
   }
-  if (choice === 'ref' || flag === 'native' || process.env.TRM_BACKEND === 'native') useBackend(choice === 'ref' ? 'ref' : 'native');
+  if (choice === 'ref' || flag === 'native' || process.env.TRM_BACKEND === 'native')
+    useBackend(choice === 'ref' ? 'ref' : 'native');
   return device().name;
 }

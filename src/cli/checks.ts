@@ -17,11 +17,15 @@ import { resolveConfig, type TrmConfig } from '../model/config.js';
 import { checkModelFits } from '../model/memory.js';
 import { canonicalName, paramSpec, type Weights } from '../model/params.js';
 
-const bad = (msg: string): never => { throw new TrmError('TRM_BAD_CHECKPOINT', msg); };
+const bad = (msg: string): never => {
+  throw new TrmError('TRM_BAD_CHECKPOINT', msg);
+};
 
 /** The model config `where` describes, with its errors naming `where`. */
 function configFrom(fields: Record<string, unknown>, over: Partial<TrmConfig>, where: string): TrmConfig {
-  try { return resolveConfig({ ...fields, ...over }); } catch (e) {
+  try {
+    return resolveConfig({ ...fields, ...over });
+  } catch (e) {
     if (e instanceof TrmError) bad(`${where}: ${e.message.replace(/^model config: /, '')}`);
     throw e;
   }
@@ -52,24 +56,37 @@ export function checkCheckpoint(path: string, over: Partial<TrmConfig> = {}): vo
     for (const e of paramSpec(config)) {
       const got = shapes.get(e.name);
       if (got && (got.length !== e.shape.length || got.some((v, i) => v !== e.shape[i])))
-        bad(`${sideFile} does not match ${file}: its config (hidden_size ${config.hidden_size}, vocab_size ${config.vocab_size}, `
-          + `seq_len ${config.seq_len}, L_layers ${config.L_layers}) needs '${e.name}' of shape [${e.shape.join(', ')}], the file holds [${got.join(', ')}]`);
+        bad(
+          `${sideFile} does not match ${file}: its config (hidden_size ${config.hidden_size}, vocab_size ${config.vocab_size}, ` +
+            `seq_len ${config.seq_len}, L_layers ${config.L_layers}) needs '${e.name}' of shape [${e.shape.join(', ')}], the file holds [${got.join(', ')}]`,
+        );
     }
   } else if (header.metadata.trm_model_config !== undefined) {
     // a partial config completed by defaults and --set, as the loader does; the loader names the file on a shape mismatch
     const where = `${file}: metadata trm_model_config`;
-    const config = configFrom(parseJson(header.metadata.trm_model_config, partialModelConfigSchema, where, 'TRM_BAD_CHECKPOINT'), over, where);
+    const config = configFrom(
+      parseJson(header.metadata.trm_model_config, partialModelConfigSchema, where, 'TRM_BAD_CHECKPOINT'),
+      over,
+      where,
+    );
     checkModelFits(config, 'inference', where);
   }
 }
 
 /** Throw when the loaded weights hold NaN or infinite values, naming the first tensor that does. */
 export async function checkFiniteWeights(w: Weights, file: string): Promise<void> {
-  let count = 0, first = -1;
+  let count = 0,
+    first = -1;
   const d = await read(w.data);
-  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) { count++; if (first < 0) first = i; }
+  for (let i = 0; i < d.length; i++)
+    if (!Number.isFinite(d[i])) {
+      count++;
+      if (first < 0) first = i;
+    }
   if (!count) return;
   const t = w.spec.find(e => first >= e.offset && first < e.offset + e.size);
-  bad(`${file}: the checkpoint holds ${count} non-finite weight${count > 1 ? 's' : ''} (NaN or infinity; first in '${t?.name ?? '?'}'): `
-    + 'the run diverged before this save; evaluate an earlier checkpoint (RUN/checkpoints/step_*) or retrain with a lower lr');
+  bad(
+    `${file}: the checkpoint holds ${count} non-finite weight${count > 1 ? 's' : ''} (NaN or infinity; first in '${t?.name ?? '?'}'): ` +
+      'the run diverged before this save; evaluate an earlier checkpoint (RUN/checkpoints/step_*) or retrain with a lower lr',
+  );
 }

@@ -22,7 +22,7 @@ type ValueOf<O extends OptionSpec> = [O['type']] extends ['boolean']
   ? (O['multiple'] extends true ? boolean[] : boolean) | (O['default'] extends boolean ? never : undefined)
   : [O['type']] extends ['string']
     ? (O['multiple'] extends true ? string[] : string) | (O['default'] extends string ? never : undefined)
-    : string | boolean | string[] | boolean[] | undefined;   // an untyped table
+    : string | boolean | string[] | boolean[] | undefined; // an untyped table
 
 /** Parsed options as a typed record: `values.out` is `string | undefined` for a string option
  *  without a default, `boolean` for a flag with one, and so on; no casts at the call site. */
@@ -50,7 +50,10 @@ export function defineCommand<const T extends Record<string, OptionSpec>>(cmd: C
 }
 
 export function parseCommandArgs<T extends Record<string, OptionSpec>>(cmd: Command<T>, argv: string[]): ParsedArgs<T> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
+  > = {};
   for (const [name, o] of Object.entries(cmd.options as Record<string, OptionSpec>)) {
     options[name] = { type: o.type };
     if (o.short) options[name].short = o.short;
@@ -62,7 +65,8 @@ export function parseCommandArgs<T extends Record<string, OptionSpec>>(cmd: Comm
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
-    if (name && (cmd.options as Record<string, OptionSpec>)[name]?.type === 'string' && /^-\d/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    if (name && (cmd.options as Record<string, OptionSpec>)[name]?.type === 'string' && /^-\d/.test(argv[i + 1] ?? ''))
+      args.push(`${argv[i]}=${argv[++i]}`);
     else args.push(argv[i]);
   }
   try {
@@ -88,7 +92,12 @@ export function commandHelp<T extends Record<string, OptionSpec>>(cmd: Command<T
 }
 
 /** Read a string option that must be an integer in [min, max]; a usage error otherwise. */
-export function intOption(args: { values: Record<string, unknown> }, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function intOption(
+  args: { values: Record<string, unknown> },
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const v = args.values[name];
   if (v === undefined) return undefined;
   const s = String(v);
@@ -98,10 +107,17 @@ export function intOption(args: { values: Record<string, unknown> }, name: strin
 }
 
 /** A comma-separated list of integers in [min, max], e.g. '1,2,4'. */
-export function intList(args: { values: Record<string, unknown> }, name: string, min: number, max: number): number[] | undefined {
+export function intList(
+  args: { values: Record<string, unknown> },
+  name: string,
+  min: number,
+  max: number,
+): number[] | undefined {
   const v = args.values[name];
   if (v === undefined) return undefined;
-  const parts = String(v).split(',').map(s => s.trim());
+  const parts = String(v)
+    .split(',')
+    .map(s => s.trim());
   if (!parts.every(s => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max))
     throw new UsageError(`--${name}: expected integers in [${min}, ${max}] separated by commas, got '${String(v)}'`);
   return [...new Set(parts.map(Number))].sort((a, b) => a - b);

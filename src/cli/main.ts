@@ -16,10 +16,13 @@ import { commands } from './commands/index.js';
 function topHelp(): string {
   const w = Math.max(...commands.map(c => c.name.length)) + 2;
   return [
-    'Usage: trm <command> [options]', '',
-    'Tiny Recursive Models on the CPU: data, training, evaluation and experiments.', '',
+    'Usage: trm <command> [options]',
+    '',
+    'Tiny Recursive Models on the CPU: data, training, evaluation and experiments.',
+    '',
     'Commands:',
-    ...commands.map(c => `  ${c.name.padEnd(w)}${c.summary}`), '',
+    ...commands.map(c => `  ${c.name.padEnd(w)}${c.summary}`),
+    '',
     "Run 'trm <command> --help' for a command's options.",
     'Environment: TRM_THREADS (kernel threads), TRM_KERNELS=ref (TypeScript reference kernels),',
     '             TRM_ISA=portable|avx2|avx512 (force a lower native path), TRM_DEBUG=1 (stacks).',
@@ -43,7 +46,22 @@ async function main(argv: string[]): Promise<number> {
   return typeof code === 'number' ? code : 0;
 }
 
-const WRITES = new Set(['mkdir', 'write', 'rename', 'unlink', 'rmdir', 'rm', 'copyfile', 'symlink', 'link', 'ftruncate', 'fsync', 'close', 'chmod', 'utime']);
+const WRITES = new Set([
+  'mkdir',
+  'write',
+  'rename',
+  'unlink',
+  'rmdir',
+  'rm',
+  'copyfile',
+  'symlink',
+  'link',
+  'ftruncate',
+  'fsync',
+  'close',
+  'chmod',
+  'utime',
+]);
 
 /** The one-line message of an error that is not a bug, or null (print the stack). */
 function knownMessage(e: unknown): string | null {
@@ -53,13 +71,18 @@ function knownMessage(e: unknown): string | null {
     const verb = fe.syscall === 'open' ? 'open' : WRITES.has(fe.syscall) ? 'write' : 'read';
     return `cannot ${verb} ${fe.path}: ${ioReason(fe)}`;
   }
-  if (e instanceof RangeError && /Invalid typed array length|Array buffer allocation failed|Invalid array length/.test(e.message))
+  if (
+    e instanceof RangeError &&
+    /Invalid typed array length|Array buffer allocation failed|Invalid array length/.test(e.message)
+  )
     return `out of memory (${e.message}): the model, batch or dataset sizes are too large for this machine; TRM_DEBUG=1 shows where`;
   return null;
 }
 
 main(process.argv.slice(2)).then(
-  code => { process.exitCode = code; },
+  code => {
+    process.exitCode = code;
+  },
   (e: unknown) => {
     const msg = process.env.TRM_DEBUG ? null : knownMessage(e);
     if (msg !== null) {

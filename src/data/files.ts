@@ -12,7 +12,8 @@ import { removeOnSignal, removeStaleTemps, tempPath } from '../io/tmp.js';
  * removes this one; a failing disk is one line, `cannot write PATH: reason`.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempPath(path), release = removeOnSignal(tmp);
+  const tmp = tempPath(path),
+    release = removeOnSignal(tmp);
   try {
     mkdirp(dirname(path));
     removeStaleTemps(dirname(path), `${basename(path)}.tmp-`);

@@ -16,10 +16,10 @@ export type NpyData = Uint8Array | Int8Array | Int32Array | Uint32Array | BigInt
 export interface NpyArray {
   dtype: NpyDtype;
   shape: number[];
-  data: NpyData;   // C order, length = product(shape)
+  data: NpyData; // C order, length = product(shape)
 }
 
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];  // \x93NUMPY
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const DTYPES: Record<NpyDtype, { bytes: number; make: (b: ArrayBuffer, off: number, len: number) => NpyData }> = {
   '|u1': { bytes: 1, make: (b, o, n) => new Uint8Array(b, o, n) },
   '|i1': { bytes: 1, make: (b, o, n) => new Int8Array(b, o, n) },
@@ -46,19 +46,24 @@ export function npyHeader(dtype: NpyDtype, shape: number[]): Buffer {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   if (shape.length > 0) dict += ' '.repeat(21 - String(shape[0]).length);
-  const pad = 64 - ((10 + dict.length + 1) % 64);   // numpy pads a full 64 when already aligned
+  const pad = 64 - ((10 + dict.length + 1) % 64); // numpy pads a full 64 when already aligned
   dict += ' '.repeat(pad) + '\n';
   if (dict.length > 0xffff) throw new TrmError('TRM_NPY', 'npy header longer than 65535 bytes (needs format 2.0)');
   const head = Buffer.alloc(10);
   head.set(MAGIC, 0);
-  head[6] = 1; head[7] = 0;
+  head[6] = 1;
+  head[7] = 0;
   head.writeUInt16LE(dict.length, 8);
   return Buffer.concat([head, Buffer.from(dict, 'latin1')]);
 }
 
 function checkShape(arr: NpyArray): void {
   const n = arr.shape.reduce((a, b) => a * b, 1);
-  if (n !== arr.data.length) throw new TrmError('TRM_NPY', `npy: shape (${arr.shape.join(', ')}) holds ${n} values, data has ${arr.data.length}`);
+  if (n !== arr.data.length)
+    throw new TrmError(
+      'TRM_NPY',
+      `npy: shape (${arr.shape.join(', ')}) holds ${n} values, data has ${arr.data.length}`,
+    );
 }
 
 /** The bytes of a .npy file (assumes a little-endian host, as every supported platform is). */
@@ -99,15 +104,22 @@ export function decodeNpy(buf: Uint8Array, name = 'npy'): NpyArray {
   if (fortran === 'True') throw bad('Fortran-order arrays are not supported (save with np.ascontiguousarray)');
   const dtype = (ALIASES[descr] ?? descr) as NpyDtype;
   if (!(dtype in DTYPES)) throw bad(`unsupported dtype '${descr}' (supported: ${Object.keys(DTYPES).join(', ')})`);
-  const shape = shapeText.split(',').map(s => s.trim()).filter(s => s !== '').map(Number);
+  const shape = shapeText
+    .split(',')
+    .map(s => s.trim())
+    .filter(s => s !== '')
+    .map(Number);
   if (shape.some(d => !Number.isInteger(d) || d < 0)) throw bad(`bad shape (${shapeText})`);
-  const count = shape.reduce((a, b) => a * b, 1), { bytes, make } = DTYPES[dtype];
+  const count = shape.reduce((a, b) => a * b, 1),
+    { bytes, make } = DTYPES[dtype];
   const off = start + hlen;
-  if (buf.length - off < count * bytes) throw bad(`truncated data: shape (${shape.join(', ')}) needs ${count * bytes} bytes, file has ${buf.length - off}`);
+  if (buf.length - off < count * bytes)
+    throw bad(`truncated data: shape (${shape.join(', ')}) needs ${count * bytes} bytes, file has ${buf.length - off}`);
   const abs = buf.byteOffset + off;
-  const data = abs % bytes === 0
-    ? make(buf.buffer as ArrayBuffer, abs, count)
-    : make(buf.slice(off, off + count * bytes).buffer as ArrayBuffer, 0, count);
+  const data =
+    abs % bytes === 0
+      ? make(buf.buffer as ArrayBuffer, abs, count)
+      : make(buf.slice(off, off + count * bytes).buffer as ArrayBuffer, 0, count);
   return { dtype, shape, data };
 }
 

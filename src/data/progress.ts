@@ -11,13 +11,30 @@ export interface Progress {
   stop(summary?: string): void;
 }
 
-export function progressBar(label: string, unit: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progressBar(
+  label: string,
+  unit: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   const t0 = performance.now();
-  if (!stream.isTTY) return { update() {}, stop(summary) { if (summary) stream.write(summary + '\n'); } };
-  const bar = new cliProgress.SingleBar({
-    stream, hideCursor: true, clearOnComplete: true, etaBuffer: 50,
-    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
-  }, cliProgress.Presets.shades_classic);
+  if (!stream.isTTY)
+    return {
+      update() {},
+      stop(summary) {
+        if (summary) stream.write(summary + '\n');
+      },
+    };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0, { rate: '0' });
   return {
     update(done, newTotal) {
@@ -25,6 +42,9 @@ export function progressBar(label: string, unit: string, total: number, stream: 
       const s = (performance.now() - t0) / 1000;
       bar.update(done, { rate: s > 0 ? (done / s).toFixed(done / s < 10 ? 2 : 0) : '0' });
     },
-    stop(summary) { bar.stop(); if (summary) stream.write(summary + '\n'); },
+    stop(summary) {
+      bar.stop();
+      if (summary) stream.write(summary + '\n');
+    },
   };
 }

@@ -41,32 +41,71 @@
 
 /** Stream ids of the consumers (see the layout above). */
 export const STREAM = {
-  test: 0, init: 1, data: 2, halt: 3, fill: 4, depth: 5, eval: 6, generate: 7, build: 8, cases: 9, bench: 10,
+  test: 0,
+  init: 1,
+  data: 2,
+  halt: 3,
+  fill: 4,
+  depth: 5,
+  eval: 6,
+  generate: 7,
+  build: 8,
+  cases: 9,
+  bench: 10,
 } as const;
 
-const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
-const M0L = M0 & 0xffff, M0H = M0 >>> 16, M1L = M1 & 0xffff, M1H = M1 >>> 16;
+const M0 = 0xd2511f53,
+  M1 = 0xcd9e8d57,
+  W0 = 0x9e3779b9,
+  W1 = 0xbb67ae85;
+const M0L = M0 & 0xffff,
+  M0H = M0 >>> 16,
+  M1L = M1 & 0xffff,
+  M1H = M1 >>> 16;
 
 /** High 32 bits of the 64-bit product a * (bh * 2^16 + bl) for uint32 a and 16-bit halves bh, bl
  *  (Hacker's Delight mulhu on 16-bit pieces: every partial product and sum stays below 2^32, so
  *  it is exact in JS and identical in WGSL's u32; C++ takes (uint64_t)a * b >> 32). */
 function mulhi(a: number, bl: number, bh: number): number {
-  const al = a & 0xffff, ah = a >>> 16;
+  const al = a & 0xffff,
+    ah = a >>> 16;
   const t = ah * bl + ((al * bl) >>> 16);
   const w = (t & 0xffff) + al * bh;
   return (ah * bh + (t >>> 16) + (w >>> 16)) >>> 0;
 }
 
 /** One Philox-4x32-10 block: out = philox(ctr, key), all words unsigned 32-bit. */
-export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): Uint32Array {
-  let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = c2 >>> 0, x3 = c3 >>> 0, y0 = k0 >>> 0, y1 = k1 >>> 0;
+export function philox4x32(
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  k0: number,
+  k1: number,
+  out: Uint32Array,
+): Uint32Array {
+  let x0 = c0 >>> 0,
+    x1 = c1 >>> 0,
+    x2 = c2 >>> 0,
+    x3 = c3 >>> 0,
+    y0 = k0 >>> 0,
+    y1 = k1 >>> 0;
   for (let r = 0; r < 10; r++) {
-    const hi0 = mulhi(x0, M0L, M0H), lo0 = Math.imul(x0, M0) >>> 0;
-    const hi1 = mulhi(x2, M1L, M1H), lo1 = Math.imul(x2, M1) >>> 0;
-    x0 = (hi1 ^ x1 ^ y0) >>> 0; x1 = lo1; x2 = (hi0 ^ x3 ^ y1) >>> 0; x3 = lo0;
-    y0 = (y0 + W0) >>> 0; y1 = (y1 + W1) >>> 0;
+    const hi0 = mulhi(x0, M0L, M0H),
+      lo0 = Math.imul(x0, M0) >>> 0;
+    const hi1 = mulhi(x2, M1L, M1H),
+      lo1 = Math.imul(x2, M1) >>> 0;
+    x0 = (hi1 ^ x1 ^ y0) >>> 0;
+    x1 = lo1;
+    x2 = (hi0 ^ x3 ^ y1) >>> 0;
+    x3 = lo0;
+    y0 = (y0 + W0) >>> 0;
+    y1 = (y1 + W1) >>> 0;
   }
-  out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3;
+  out[0] = x0;
+  out[1] = x1;
+  out[2] = x2;
+  out[3] = x3;
   return out;
 }
 
@@ -83,7 +122,10 @@ export class Rng {
 
   /** Sub-stream (i, j) of stream `stream` of seed `seed` (all taken as unsigned 32-bit integers). */
   constructor(seed: number, stream = 0, i = 0, j = 0) {
-    this.k0 = seed >>> 0; this.k1 = stream >>> 0; this.i = i >>> 0; this.j = j >>> 0;
+    this.k0 = seed >>> 0;
+    this.k1 = stream >>> 0;
+    this.i = i >>> 0;
+    this.j = j >>> 0;
   }
 
   /** Sub-stream (i, j) of this generator's (seed, stream), from its first draw (addresses are
@@ -113,17 +155,22 @@ export class Rng {
     if (!(n >= 1 && n <= 4294967296)) throw new RangeError(`Rng.int: n must be in [1, 2^32], got ${n}`);
     if (n === 4294967296) return this.nextU32();
     n >>>= 0;
-    let u = this.nextU32(), low = Math.imul(u, n) >>> 0;
+    let u = this.nextU32(),
+      low = Math.imul(u, n) >>> 0;
     if (low < n) {
-      const t = (4294967296 - n) % n;               // 2^32 mod n: the rejected low words
-      while (low < t) { u = this.nextU32(); low = Math.imul(u, n) >>> 0; }
+      const t = (4294967296 - n) % n; // 2^32 mod n: the rejected low words
+      while (low < t) {
+        u = this.nextU32();
+        low = Math.imul(u, n) >>> 0;
+      }
     }
     return mulhiN(u, n);
   }
 
   /** Standard normal N(0, 1) (Box-Muller; one value per call, two words consumed). */
   normal(): number {
-    const u = 1 - this.float(), v = this.float();
+    const u = 1 - this.float(),
+      v = this.float();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
@@ -131,7 +178,9 @@ export class Rng {
   shuffle<T extends { length: number; [i: number]: any }>(arr: T): T {
     for (let i = arr.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = arr[i]; arr[i] = arr[j]; arr[j] = t;
+      const t = arr[i];
+      arr[i] = arr[j];
+      arr[j] = t;
     }
     return arr;
   }

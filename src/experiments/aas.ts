@@ -28,7 +28,12 @@ export interface LatentRunner {
   per: number;
   L: number;
   /** Run `steps` steps from (y, z) in place; after each, onStep(s, preds (B x L), y, z). */
-  run(y: Float32Array, z: Float32Array, steps: number, onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void): Promise<void>;
+  run(
+    y: Float32Array,
+    z: Float32Array,
+    steps: number,
+    onStep: (s: number, preds: Int32Array, y: Float32Array, z: Float32Array) => void,
+  ): Promise<void>;
 }
 
 /** Sums over scored (puzzle, second pass) pairs after each pass-2 step; the final scores are the last entries. */
@@ -36,19 +41,31 @@ export interface AasSums {
   samples: number;
   /** cells per puzzle */
   L: number;
-  cosY: Float64Array;  // (steps) cos(pass-2 y after step s, pass-1 final y)
+  cosY: Float64Array; // (steps) cos(pass-2 y after step s, pass-1 final y)
   cosZ: Float64Array;
   match: Float64Array; // (steps) cells agreeing with pass 1's final answer
 }
 
 export function emptyAasSums(steps: number, L: number): AasSums {
-  return { samples: 0, L, cosY: new Float64Array(steps), cosZ: new Float64Array(steps), match: new Float64Array(steps) };
+  return {
+    samples: 0,
+    L,
+    cosY: new Float64Array(steps),
+    cosZ: new Float64Array(steps),
+    match: new Float64Array(steps),
+  };
 }
 
 /** cos(a, b) = <a, b> / max(|a| |b|, 1e-8), in double precision. */
 export function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
   return ab / Math.max(Math.sqrt(aa) * Math.sqrt(bb), 1e-8);
 }
 
@@ -63,12 +80,24 @@ export interface AasBatchResult {
  * Pass 1 from (y0, z0), then pass 2 from the rolled finals. Only rows 0..n-1 are scored and
  * rolled among themselves (padding rows keep their own state). Needs n >= 2.
  */
-export async function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32Array, n: number, steps: number, allPairs: boolean): Promise<AasBatchResult> {
+export async function aasBatch(
+  run: LatentRunner,
+  y0: Float32Array,
+  z0: Float32Array,
+  n: number,
+  steps: number,
+  allPairs: boolean,
+): Promise<AasBatchResult> {
   const { B, per, L } = run;
-  const y1 = y0.slice(), z1 = z0.slice(), p1 = new Int32Array(B * L);
-  await run.run(y1, z1, steps, (s, preds) => { if (s === steps) p1.set(preds); });
+  const y1 = y0.slice(),
+    z1 = z0.slice(),
+    p1 = new Int32Array(B * L);
+  await run.run(y1, z1, steps, (s, preds) => {
+    if (s === steps) p1.set(preds);
+  });
   const pass2 = async (offset: number, sums: AasSums) => {
-    const y2 = y1.slice(), z2 = z1.slice();
+    const y2 = y1.slice(),
+      z2 = z1.slice();
     for (let b = 0; b < n; b++) {
       const src = (b - offset + n) % n;
       y2.set(y1.subarray(src * per, (src + 1) * per), b * per);
@@ -80,7 +109,9 @@ export async function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32A
         const cz = cosine(z.subarray(b * per, (b + 1) * per), z1.subarray(b * per, (b + 1) * per));
         let m = 0;
         for (let i = b * L; i < (b + 1) * L; i++) if (preds[i] === p1[i]) m++;
-        sums.cosY[s - 1] += cy; sums.cosZ[s - 1] += cz; sums.match[s - 1] += m;
+        sums.cosY[s - 1] += cy;
+        sums.cosZ[s - 1] += cz;
+        sums.match[s - 1] += m;
       }
     });
     sums.samples += n;
@@ -97,7 +128,11 @@ export async function aasBatch(run: LatentRunner, y0: Float32Array, z0: Float32A
 
 export function addAasSums(into: AasSums, s: AasSums): void {
   into.samples += s.samples;
-  for (let i = 0; i < into.match.length; i++) { into.cosY[i] += s.cosY[i]; into.cosZ[i] += s.cosZ[i]; into.match[i] += s.match[i]; }
+  for (let i = 0; i < into.match.length; i++) {
+    into.cosY[i] += s.cosY[i];
+    into.cosZ[i] += s.cosZ[i];
+    into.match[i] += s.match[i];
+  }
 }
 
 /** Scores after pass-2 step `step` (the final ones at step N). */
@@ -114,7 +149,12 @@ export interface AasScores extends Omit<AasPoint, 'step'> {
 
 export function aasScores(s: AasSums): AasScores {
   const ns = Math.max(1, s.samples);
-  const curve = Array.from(s.match, (m, i) => ({ step: i + 1, aas_y: s.cosY[i] / ns, aas_z: s.cosZ[i] / ns, pred_match: m / (ns * s.L) }));
+  const curve = Array.from(s.match, (m, i) => ({
+    step: i + 1,
+    aas_y: s.cosY[i] / ns,
+    aas_z: s.cosZ[i] / ns,
+    pred_match: m / (ns * s.L),
+  }));
   return { ...finalScores(curve[curve.length - 1]), curve };
 }
 
@@ -126,14 +166,20 @@ const finalScores = (p: Omit<AasPoint, 'step'>) => ({ aas_y: p.aas_y, aas_z: p.a
  *  The scores need the latents on the host: they are written to the device carry before the
  *  chain and read back after every step (the numbers AAS reports). */
 export function trmRunner(c: TrmConfig, w: Weights, a: StepActs, batch: Batch): LatentRunner {
-  const { B, S, D, L } = a.d, carry = allocCarry(B, S, D);
+  const { B, S, D, L } = a.d,
+    carry = allocCarry(B, S, D);
   return {
-    B, per: S * D, L,
+    B,
+    per: S * D,
+    L,
     async run(y, z, steps, onStep) {
       write(carry.y, y);
       write(carry.z, z);
       await runChain(c, w, a, batch, {
-        nsup: steps, init: { mode: 'static', scale: 1, training: false }, rng: null, carry,
+        nsup: steps,
+        init: { mode: 'static', scale: 1, training: false },
+        rng: null,
+        carry,
         onStep: async (s, r) => {
           const [preds, yd, zd] = await Promise.all([read(r.preds), read(carry.y), read(carry.z)]);
           y.set(yd);
@@ -164,12 +210,23 @@ export interface AasResult extends AasScores {
   seconds: number;
 }
 
-export async function pathIndependence(c: TrmConfig, w: Weights, split: DatasetSplit, o: AasOptions): Promise<AasResult> {
+export async function pathIndependence(
+  c: TrmConfig,
+  w: Weights,
+  split: DatasetSplit,
+  o: AasOptions,
+): Promise<AasResult> {
   const t0 = performance.now();
-  const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split), B = o.batchSize;
-  const a = allocActs(c, B), { L, S } = a.d, batch = newBatch(B, L), dev = allocBatch(B, L);
-  const swap = emptyAasSums(o.nsup, L), all = emptyAasSums(o.nsup, L);
-  let exact = 0, scored = 0;
+  const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split),
+    B = o.batchSize;
+  const a = allocActs(c, B),
+    { L, S } = a.d,
+    batch = newBatch(B, L),
+    dev = allocBatch(B, L);
+  const swap = emptyAasSums(o.nsup, L),
+    all = emptyAasSums(o.nsup, L);
+  let exact = 0,
+    scored = 0;
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
     uploadBatch(dev, batch);
@@ -180,7 +237,11 @@ export async function pathIndependence(c: TrmConfig, w: Weights, split: DatasetS
       addAasSums(swap, r.swap);
       if (r.allPairs) addAasSums(all, r.allPairs);
       for (let b = 0; b < n; b++) {
-        const [valid, ok] = scoreBoard(r.preds.subarray(b * L, (b + 1) * L), batch.labels.subarray(b * L, (b + 1) * L), IGNORE_LABEL);
+        const [valid, ok] = scoreBoard(
+          r.preds.subarray(b * L, (b + 1) * L),
+          batch.labels.subarray(b * L, (b + 1) * L),
+          IGNORE_LABEL,
+        );
         if (ok === valid) exact++;
       }
       scored += n;
@@ -188,7 +249,11 @@ export async function pathIndependence(c: TrmConfig, w: Weights, split: DatasetS
     o.onProgress?.(start + n, total);
   }
   return {
-    examples: scored, nsup: o.nsup, exact_acc: exact / Math.max(1, scored), ...aasScores(swap),
-    all_pairs: o.allPairs ? finalScores(aasScores(all)) : null, seconds: (performance.now() - t0) / 1000,
+    examples: scored,
+    nsup: o.nsup,
+    exact_acc: exact / Math.max(1, scored),
+    ...aasScores(swap),
+    all_pairs: o.allPairs ? finalScores(aasScores(all)) : null,
+    seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -15,11 +15,31 @@ export interface ScalingMeta {
 }
 
 export function scalingJson(r: ScalingResult, m: ScalingMeta): string {
-  return JSON.stringify({ type: 'scaling', ...m, examples: r.examples, nsup: r.nsup, k: r.k, aggregators: r.aggregators, rows: r.rows, seconds: r.seconds }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        type: 'scaling',
+        ...m,
+        examples: r.examples,
+        nsup: r.nsup,
+        k: r.k,
+        aggregators: r.aggregators,
+        rows: r.rows,
+        seconds: r.seconds,
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export function scalingCsv(r: ScalingResult): string {
-  return ['aggregator,k,nsup,exact_acc,token_acc', ...r.rows.map(x => `${x.aggregator},${x.k},${x.nsup},${x.exact_acc},${x.token_acc}`)].join('\n') + '\n';
+  return (
+    [
+      'aggregator,k,nsup,exact_acc,token_acc',
+      ...r.rows.map(x => `${x.aggregator},${x.k},${x.nsup},${x.exact_acc},${x.token_acc}`),
+    ].join('\n') + '\n'
+  );
 }
 
 export function scalingMarkdown(r: ScalingResult, m: ScalingMeta): string {

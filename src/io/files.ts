@@ -9,7 +9,20 @@
  * The lock (lockDir) is a file holding the owner's pid and host: a second writer is refused with
  * a message naming that pid; a lock left by a dead process on this host is taken over.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { TrmError } from '../errors.js';
@@ -65,18 +78,28 @@ export function mkdirp(dir: string): void {
     try {
       mkdirSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(p).isDirectory()) continue;   // made meanwhile
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(p).isDirectory()) continue; // made meanwhile
       throw writeError(dir, e);
     }
   }
-  withWrite(dir, () => { if (!statSync(dir).isDirectory()) { const e = new Error('EEXIST') as NodeJS.ErrnoException; e.code = 'EEXIST'; throw e; } });
+  withWrite(dir, () => {
+    if (!statSync(dir).isDirectory()) {
+      const e = new Error('EEXIST') as NodeJS.ErrnoException;
+      e.code = 'EEXIST';
+      throw e;
+    }
+  });
 }
 
 /**
  * Write a whole file atomically: `path.tmp-<pid>`, fsync, rename. The parent directory must exist
  * (or pass `mkdir: true`). On failure the temporary file is removed and nothing replaces `path`.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, o: { mkdir?: boolean; sync?: boolean } = {}): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  o: { mkdir?: boolean; sync?: boolean } = {},
+): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     if (o.mkdir) mkdirSync(dirname(path), { recursive: true });
@@ -87,13 +110,19 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: { mk
         let off = 0;
         while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
         fsyncSync(fd);
-      } finally { closeSync(fd); }
+      } finally {
+        closeSync(fd);
+      }
     } else {
       writeFileSync(tmp, data);
     }
     renameSync(tmp, path);
   } catch (e) {
-    try { rmSync(tmp, { force: true }); } catch { /* the original error says more */ }
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* the original error says more */
+    }
     throw writeError(path, e);
   }
 }
@@ -101,7 +130,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: { mk
 /** Append one line (a trailing newline is added) to `path`, with the one write error. */
 export function appendLine(path: string, line: string): void {
   const text = line.endsWith('\n') ? line : line + '\n';
-  failpoint('append', () => appendFileSync(path, text.slice(0, text.length >> 1)));   // a torn write, as a full disk leaves
+  failpoint('append', () => appendFileSync(path, text.slice(0, text.length >> 1))); // a torn write, as a full disk leaves
   withWrite(path, () => appendFileSync(path, text));
 }
 
@@ -129,7 +158,9 @@ export function pidAlive(pid: number): boolean {
 function readLock(file: string): LockInfo | null {
   try {
     const j = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;
-    return typeof j.pid === 'number' ? { pid: j.pid, host: String(j.host ?? ''), started: String(j.started ?? ''), what: j.what } : null;
+    return typeof j.pid === 'number'
+      ? { pid: j.pid, host: String(j.host ?? ''), started: String(j.started ?? ''), what: j.what }
+      : null;
   } catch {
     return null; // unreadable or half-written (a writer died between create and write): stale
   }
@@ -143,7 +174,10 @@ export function lockHolder(file: string): LockInfo | null {
 
 /** The refusal for a directory whose lock a live process holds. */
 export function lockedError(file: string, held: LockInfo): TrmError {
-  return new TrmError('TRM_LOCKED', `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`);
+  return new TrmError(
+    'TRM_LOCKED',
+    `${dirname(file)} is in use by pid ${held.pid}${held.what ? ` (${held.what})` : ''} since ${held.started}; wait for it to finish or stop it (kill ${held.pid}), or choose another directory`,
+  );
 }
 
 export interface DirLock {
@@ -161,7 +195,11 @@ export interface DirLock {
  */
 export function lockDir(file: string, what = 'trm'): DirLock {
   const key = resolve(file);
-  if (heldHere.has(key)) throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use by another run in this process (pid ${process.pid}); choose another directory`);
+  if (heldHere.has(key))
+    throw new TrmError(
+      'TRM_LOCKED',
+      `${dirname(file)} is in use by another run in this process (pid ${process.pid}); choose another directory`,
+    );
   const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), what };
   const body = JSON.stringify(me) + '\n';
   let tookOver: LockInfo | null = null;
@@ -173,9 +211,12 @@ export function lockDir(file: string, what = 'trm'): DirLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(file, e);
     }
     const held = readLock(file);
-    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null);   // left by this pid before (reused pid)
+    if (held && held.pid === process.pid && held.host === me.host) return makeLock(file, null); // left by this pid before (reused pid)
     if (held && held.host !== me.host)
-      throw new TrmError('TRM_LOCKED', `${file}: the directory is in use by pid ${held.pid} on host ${held.host}${held.what ? ` (${held.what})` : ''} since ${held.started}; if that process is gone, delete ${file}`);
+      throw new TrmError(
+        'TRM_LOCKED',
+        `${file}: the directory is in use by pid ${held.pid} on host ${held.host}${held.what ? ` (${held.what})` : ''} since ${held.started}; if that process is gone, delete ${file}`,
+      );
     if (held && pidAlive(held.pid)) throw lockedError(file, held);
     // stale: the owner is dead (or the lock is unreadable); replace it through a rename, then make sure we won
     tookOver = held ?? { pid: 0, host: me.host, started: '' };
@@ -184,14 +225,21 @@ export function lockDir(file: string, what = 'trm'): DirLock {
       writeFileSync(tmp, body);
       renameSync(tmp, file);
     } catch (e) {
-      try { rmSync(tmp, { force: true }); } catch { /* ignore */ }
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        /* ignore */
+      }
       throw writeError(file, e);
     }
     const now = readLock(file);
     if (now && now.pid === process.pid && now.host === me.host) return makeLock(file, tookOver);
   }
   const held = readLock(file);
-  throw new TrmError('TRM_LOCKED', `${dirname(file)} is in use${held ? ` by pid ${held.pid}` : ''}; another process took the lock at the same time`);
+  throw new TrmError(
+    'TRM_LOCKED',
+    `${dirname(file)} is in use${held ? ` by pid ${held.pid}` : ''}; another process took the lock at the same time`,
+  );
 }
 
 /** Lock files this process holds (two runs of one process may not share a directory either). */
@@ -202,13 +250,20 @@ function makeLock(file: string, tookOver: LockInfo | null): DirLock {
   const key = resolve(file);
   heldHere.add(key);
   return {
-    file, tookOver,
+    file,
+    tookOver,
     release() {
       if (released) return;
       released = true;
       heldHere.delete(key);
       const held = readLock(file);
-      if (held && held.pid === process.pid) { try { rmSync(file, { force: true }); } catch { /* best effort */ } }
+      if (held && held.pid === process.pid) {
+        try {
+          rmSync(file, { force: true });
+        } catch {
+          /* best effort */
+        }
+      }
     },
   };
 }

@@ -9,7 +9,15 @@ import { closeSync, openSync, readFileSync, readSync, renameSync, writeFileSync 
 import { TrmError } from '../errors.js';
 
 import { parseSafetensors, type Dtype, type SafetensorsFile } from './safetensors-bytes.js';
-export { parseSafetensors, toF32, toI32, type Dtype, type SafetensorsFile, type Tensor, type TensorData } from './safetensors-bytes.js';
+export {
+  parseSafetensors,
+  toF32,
+  toI32,
+  type Dtype,
+  type SafetensorsFile,
+  type Tensor,
+  type TensorData,
+} from './safetensors-bytes.js';
 
 function fail(where: string, msg: string, hint?: string): never {
   throw new TrmError('TRM_BAD_SAFETENSORS', `${where}: ${msg}${hint ? `\n---> HINT: ${hint}` : ''}`);
@@ -29,29 +37,44 @@ export function readSafetensors(path: string): SafetensorsFile {
  * Only the header of a safetensors file: tensor names, dtypes and shapes, and the metadata, without
  * reading the tensor data (cheap checks before a large load). Errors as readSafetensors.
  */
-export function readSafetensorsHeader(path: string): { tensors: Map<string, { dtype: string; shape: number[] }>; metadata: Record<string, string> } {
+export function readSafetensorsHeader(path: string): {
+  tensors: Map<string, { dtype: string; shape: number[] }>;
+  metadata: Record<string, string>;
+} {
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch (e) {
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
     throw new TrmError('TRM_IO', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
     const len = Buffer.alloc(8);
-    if (readSync(fd, len, 0, 8, 0) < 8) fail(path, 'file is too short for the 8-byte header length', 'the file is truncated or not safetensors');
+    if (readSync(fd, len, 0, 8, 0) < 8)
+      fail(path, 'file is too short for the 8-byte header length', 'the file is truncated or not safetensors');
     const n = Number(len.readBigUInt64LE(0));
-    if (n > 100 * 2 ** 20) fail(path, `header length ${n} is implausible (over 100 MiB)`, 'the file is not safetensors');
+    if (n > 100 * 2 ** 20)
+      fail(path, `header length ${n} is implausible (over 100 MiB)`, 'the file is not safetensors');
     const head = Buffer.alloc(n);
-    if (readSync(fd, head, 0, n, 8) < n) fail(path, `header length ${n} exceeds the file size`, 'the file is truncated or not safetensors');
+    if (readSync(fd, head, 0, n, 8) < n)
+      fail(path, `header length ${n} exceeds the file size`, 'the file is truncated or not safetensors');
     let header: unknown;
-    try { header = JSON.parse(head.toString('utf8')); } catch (e) { fail(path, `header is not valid JSON (${(e as Error).message})`); }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(path, 'header is not a JSON object');
-    const tensors = new Map<string, { dtype: string; shape: number[] }>(), metadata: Record<string, string> = {};
+    try {
+      header = JSON.parse(head.toString('utf8'));
+    } catch (e) {
+      fail(path, `header is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      fail(path, 'header is not a JSON object');
+    const tensors = new Map<string, { dtype: string; shape: number[] }>(),
+      metadata: Record<string, string> = {};
     for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
         for (const [k, v] of Object.entries((info ?? {}) as Record<string, unknown>)) metadata[k] = String(v);
         continue;
       }
       const t = (info ?? {}) as { dtype?: unknown; shape?: unknown };
-      if (!Array.isArray(t.shape) || t.shape.some(x => !Number.isInteger(x) || x < 0)) fail(path, `tensor '${name}': bad shape ${JSON.stringify(t.shape)}`);
+      if (!Array.isArray(t.shape) || t.shape.some(x => !Number.isInteger(x) || x < 0))
+        fail(path, `tensor '${name}': bad shape ${JSON.stringify(t.shape)}`);
       tensors.set(name, { dtype: String(t.dtype), shape: t.shape as number[] });
     }
     return { tensors, metadata };
@@ -69,10 +92,16 @@ export interface WriteTensor {
 
 function toBytes(name: string, t: WriteTensor): { dtype: Dtype; bytes: Uint8Array } {
   const count = t.shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== count) throw new TrmError('TRM_SHAPE', `safetensors write: tensor '${name}' has ${t.data.length} values, shape [${t.shape}] needs ${count}`);
+  if (t.data.length !== count)
+    throw new TrmError(
+      'TRM_SHAPE',
+      `safetensors write: tensor '${name}' has ${t.data.length} values, shape [${t.shape}] needs ${count}`,
+    );
   if (t.bf16) {
-    if (!(t.data instanceof Float32Array)) throw new TrmError('TRM_SHAPE', `safetensors write: tensor '${name}': bf16 needs float32 data`);
-    const u = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), out = new Uint16Array(count);
+    if (!(t.data instanceof Float32Array))
+      throw new TrmError('TRM_SHAPE', `safetensors write: tensor '${name}': bf16 needs float32 data`);
+    const u = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length),
+      out = new Uint16Array(count);
     for (let i = 0; i < count; i++) {
       const x = u[i];
       out[i] = (x & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
@@ -84,8 +113,13 @@ function toBytes(name: string, t: WriteTensor): { dtype: Dtype; bytes: Uint8Arra
 }
 
 /** Serialise tensors (sorted by name, header padded to 8 bytes) to one buffer. */
-export function encodeSafetensors(tensors: Map<string, WriteTensor> | Record<string, WriteTensor>, metadata?: Record<string, string>): Uint8Array {
-  const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+export function encodeSafetensors(
+  tensors: Map<string, WriteTensor> | Record<string, WriteTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   const header: Record<string, unknown> = {};
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -103,18 +137,28 @@ export function encodeSafetensors(tensors: Map<string, WriteTensor> | Record<str
   new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
   out.set(hb, 8);
   let p = 8 + hb.length;
-  for (const b of blobs) { out.set(b, p); p += b.length; }
+  for (const b of blobs) {
+    out.set(b, p);
+    p += b.length;
+  }
   return out;
 }
 
 /** Write a safetensors file atomically (temporary file, then rename). */
-export function writeSafetensors(path: string, tensors: Map<string, WriteTensor> | Record<string, WriteTensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, WriteTensor> | Record<string, WriteTensor>,
+  metadata?: Record<string, string>,
+): void {
   const bytes = encodeSafetensors(tensors, metadata);
   const tmp = `${path}.tmp`;
   try {
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);
   } catch (e) {
-    throw new TrmError('TRM_IO', `${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new TrmError(
+      'TRM_IO',
+      `${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }

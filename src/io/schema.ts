@@ -21,18 +21,20 @@ const num = z.number().refine(Number.isFinite, 'expected a finite number');
 /** The largest index a dataset may declare: arrays are indexed with int32. */
 export const MAX_INT32 = 0x7fffffff;
 
-export const datasetMetadataSchema = z.object({
-  pad_id: int(),
-  ignore_label_id: int().nullable().optional(),
-  blank_identifier_id: int(),
-  vocab_size: int(1).max(256, 'expected at most 256 (tokens are stored as uint8)'),
-  seq_len: int(1).max(MAX_INT32),
-  num_puzzle_identifiers: int(1).max(MAX_INT32),
-  total_groups: int(),
-  mean_puzzle_examples: num.min(0),
-  total_puzzles: int().optional(),
-  sets: z.array(z.string().min(1)).min(1),
-}).loose();
+export const datasetMetadataSchema = z
+  .object({
+    pad_id: int(),
+    ignore_label_id: int().nullable().optional(),
+    blank_identifier_id: int(),
+    vocab_size: int(1).max(256, 'expected at most 256 (tokens are stored as uint8)'),
+    seq_len: int(1).max(MAX_INT32),
+    num_puzzle_identifiers: int(1).max(MAX_INT32),
+    total_groups: int(),
+    mean_puzzle_examples: num.min(0),
+    total_puzzles: int().optional(),
+    sets: z.array(z.string().min(1)).min(1),
+  })
+  .loose();
 
 // ---- checkpoints (src/train/checkpoint.ts) -----------------------------------------------------
 
@@ -41,77 +43,98 @@ export const datasetMetadataSchema = z.object({
  * (a checkpoint older than a field gets its default) and unknown names are left to resolveConfig,
  * which rejects them naming the known ones, so this schema never has to track TrmConfig exactly.
  */
-export const modelConfigSchema = z.object({
-  hidden_size: int(1),
-  expansion: num.positive(),
-  L_layers: int(1),
-  H_cycles: int(1),
-  L_cycles: int(1),
-  halt_max_steps: int(1),
-  halt_exploration_prob: num.min(0).max(1),
-  puzzle_emb_ndim: int(),
-  puzzle_emb_len: int(),
-  num_puzzle_identifiers: int(1),
-  pos_encodings: z.enum(['none', 'rope']),
-  mlp_t: z.boolean(),
-  num_heads: int(1),
-  rms_norm_eps: num.positive(),
-  rope_theta: num.positive(),
-  vocab_size: int(1),
-  seq_len: int(1),
-}).partial().loose();
+export const modelConfigSchema = z
+  .object({
+    hidden_size: int(1),
+    expansion: num.positive(),
+    L_layers: int(1),
+    H_cycles: int(1),
+    L_cycles: int(1),
+    halt_max_steps: int(1),
+    halt_exploration_prob: num.min(0).max(1),
+    puzzle_emb_ndim: int(),
+    puzzle_emb_len: int(),
+    num_puzzle_identifiers: int(1),
+    pos_encodings: z.enum(['none', 'rope']),
+    mlp_t: z.boolean(),
+    num_heads: int(1),
+    rms_norm_eps: num.positive(),
+    rope_theta: num.positive(),
+    vocab_size: int(1),
+    seq_len: int(1),
+  })
+  .partial()
+  .loose();
 
 /** `trm_model_config` in a safetensors header: the same (only some fields need be named). */
 export const partialModelConfigSchema = modelConfigSchema;
 
 /** checkpoint.json (train/checkpoint.ts writes it; its format is checked first, with its own message). */
-export const sidecarSchema = z.object({
-  format: z.string(),
-  step: int(),
-  total_steps: int(),
-  model_config: modelConfigSchema,
-  train_config: z.object({
-    batch_size: int(1),
-    seed: int(),
-    ema: z.boolean(),
-    init_scale: num.positive().optional(),
-    train_init: z.string().optional(),
-    model: z.record(z.string(), z.unknown()),
-  }).loose(),
-  weights: z.enum(['ema', 'raw']),
-  cursor: z.object({ epoch: int(), pos: int() }).loose(),
-  sums: z.record(z.string(), num),
-  // absent in checkpoints written before these fields existed
-  rng: z.object({ kind: z.literal('counter'), seed: int() }).loose().optional(),
-  metrics: z.record(z.string(), z.unknown()).optional(),
-  data: z.string().optional(),
-  saved_at: z.string().optional(),
-}).loose();
+export const sidecarSchema = z
+  .object({
+    format: z.string(),
+    step: int(),
+    total_steps: int(),
+    model_config: modelConfigSchema,
+    train_config: z
+      .object({
+        batch_size: int(1),
+        seed: int(),
+        ema: z.boolean(),
+        init_scale: num.positive().optional(),
+        train_init: z.string().optional(),
+        model: z.record(z.string(), z.unknown()),
+      })
+      .loose(),
+    weights: z.enum(['ema', 'raw']),
+    cursor: z.object({ epoch: int(), pos: int() }).loose(),
+    sums: z.record(z.string(), num),
+    // absent in checkpoints written before these fields existed
+    rng: z
+      .object({ kind: z.literal('counter'), seed: int() })
+      .loose()
+      .optional(),
+    metrics: z.record(z.string(), z.unknown()).optional(),
+    data: z.string().optional(),
+    saved_at: z.string().optional(),
+  })
+  .loose();
 
 // ---- runs and reports (src/report/) ------------------------------------------------------------
 
-export const runConfigSchema = z.object({
-  train: z.object({ seed: int().optional() }).loose().optional(),
-}).loose();
+export const runConfigSchema = z
+  .object({
+    train: z.object({ seed: int().optional() }).loose().optional(),
+  })
+  .loose();
 
 export const checkpointStepSchema = z.object({ step: int(), total_steps: int() }).loose();
 
-export const scalingFileSchema = z.object({
-  type: z.literal('scaling'),
-  step: int().nullable(),
-  nsup: z.array(int(1)).min(1),
-  k: z.array(int(1)).min(1),
-  aggregators: z.array(z.string()),
-  rows: z.array(z.object({ aggregator: z.string(), k: int(1), nsup: int(1), exact_acc: num, token_acc: num }).loose()),
-}).loose();
+export const scalingFileSchema = z
+  .object({
+    type: z.literal('scaling'),
+    step: int().nullable(),
+    nsup: z.array(int(1)).min(1),
+    k: z.array(int(1)).min(1),
+    aggregators: z.array(z.string()),
+    rows: z.array(
+      z.object({ aggregator: z.string(), k: int(1), nsup: int(1), exact_acc: num, token_acc: num }).loose(),
+    ),
+  })
+  .loose();
 
-export const aasFileSchema = z.object({
-  type: z.literal('aas'),
-  step: int().nullable(),
-  nsup: int(1),
-  aas_y: num, aas_z: num, pred_match: num, exact_acc: num,
-  curve: z.array(z.object({ step: int(), pred_match: num }).loose()).optional(),
-}).loose();
+export const aasFileSchema = z
+  .object({
+    type: z.literal('aas'),
+    step: int().nullable(),
+    nsup: int(1),
+    aas_y: num,
+    aas_z: num,
+    pred_match: num,
+    exact_acc: num,
+    curve: z.array(z.object({ step: int(), pred_match: num }).loose()).optional(),
+  })
+  .loose();
 
 const statSchema = z.object({ mean: num.nullable(), std: num.nullable(), n: int() });
 export const resultsFileSchema = z.object({
@@ -119,10 +142,16 @@ export const resultsFileSchema = z.object({
   spec: z.string(),
   metrics: z.array(z.string()),
   variants: z.array(z.object({ variant: z.string(), n: int(), metrics: z.record(z.string(), statSchema) })),
-  runs: z.array(z.object({
-    variant: z.string(), seed: int().nullable(), dir: z.string(), step: int().nullable(), total_steps: int().nullable(),
-    metrics: z.record(z.string(), num),
-  })),
+  runs: z.array(
+    z.object({
+      variant: z.string(),
+      seed: int().nullable(),
+      dir: z.string(),
+      step: int().nullable(),
+      total_steps: int().nullable(),
+      metrics: z.record(z.string(), num),
+    }),
+  ),
 });
 
 /** One metrics.jsonl record: only `type` and `step` are required; other fields are numbers when present. */
@@ -150,8 +179,12 @@ function fieldName(path: PropertyKey[]): string {
 function issueText(issue: z.core.$ZodIssue, value: unknown): string {
   const where = issue.path.length ? `field '${fieldName(issue.path)}'` : 'top level';
   const got = at(value, issue.path);
-  if (issue.code === 'invalid_type') return got === undefined ? `${where}: missing (expected ${issue.expected})` : `${where}: expected ${issue.expected}, got ${describe(got)}`;
-  if (issue.code === 'unrecognized_keys') return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(k => `'${k}'`).join(', ')}`;
+  if (issue.code === 'invalid_type')
+    return got === undefined
+      ? `${where}: missing (expected ${issue.expected})`
+      : `${where}: expected ${issue.expected}, got ${describe(got)}`;
+  if (issue.code === 'unrecognized_keys')
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(k => `'${k}'`).join(', ')}`;
   const msg = issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '');
   return `${where}: ${msg}, got ${describe(got)}`;
 }
@@ -166,7 +199,9 @@ export function checkJson<T>(value: unknown, schema: z.ZodType<T>, file: string,
 /** JSON text -> checked value; invalid JSON is the same one-line error. */
 export function parseJson<T>(text: string, schema: z.ZodType<T>, file: string, code = 'TRM_BAD_JSON'): T {
   let value: unknown;
-  try { value = JSON.parse(text); } catch (e) {
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
     throw new TrmError(code, `${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   return checkJson(value, schema, file, code);
@@ -175,7 +210,9 @@ export function parseJson<T>(text: string, schema: z.ZodType<T>, file: string, c
 /** Read and check a JSON file; a missing or unreadable file is one line too. */
 export function readJsonFile<T>(file: string, schema: z.ZodType<T>, code = 'TRM_BAD_JSON'): T {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
     throw new TrmError(code, `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return parseJson(text, schema, file, code);
@@ -188,8 +225,15 @@ export function hfEndpoint(env: NodeJS.ProcessEnv = process.env): string {
   const v = env.HF_ENDPOINT;
   if (v === undefined || v === '') return 'https://huggingface.co';
   let u: URL | undefined;
-  try { u = new URL(v); } catch { /* below */ }
+  try {
+    u = new URL(v);
+  } catch {
+    /* below */
+  }
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
-    throw new TrmError('TRM_BAD_ENV', `HF_ENDPOINT=${JSON.stringify(v)} is not an http(s) URL (e.g. https://huggingface.co or http://127.0.0.1:8080)`);
+    throw new TrmError(
+      'TRM_BAD_ENV',
+      `HF_ENDPOINT=${JSON.stringify(v)} is not an http(s) URL (e.g. https://huggingface.co or http://127.0.0.1:8080)`,
+    );
   return v;
 }

@@ -25,7 +25,11 @@ export function tempPath(path: string, pid = process.pid): string {
  */
 export function removeStaleTemps(dir: string, prefix = ''): string[] {
   let names: string[];
-  try { names = readdirSync(dir); } catch { return []; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
   const removed: string[] = [];
   for (const name of names) {
     const m = TMP_RE.exec(name);
@@ -33,7 +37,12 @@ export function removeStaleTemps(dir: string, prefix = ''): string[] {
     const pid = Number(m[1]);
     if (pid !== process.pid && pidAlive(pid)) continue;
     const p = join(dir, name);
-    try { rmSync(p, { recursive: true, force: true }); removed.push(p); } catch { /* not ours to fight over */ }
+    try {
+      rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch {
+      /* not ours to fight over */
+    }
   }
   return removed;
 }
@@ -44,7 +53,13 @@ const registered = new Set<string>();
 let installed = false;
 
 function onSignal(sig: NodeJS.Signals): void {
-  for (const p of registered) { try { rmSync(p, { recursive: true, force: true }); } catch { /* best effort */ } }
+  for (const p of registered) {
+    try {
+      rmSync(p, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
   const left = [...registered];
   registered.clear();
   process.stderr.write(`\ntrm: stopped by ${sig}${left.length ? `; removed the partial ${left.join(', ')}` : ''}\n`);

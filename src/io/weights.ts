@@ -6,7 +6,16 @@
 import { readSafetensors, toF32, writeSafetensors, type WriteTensor } from './safetensors.js';
 import type { TrmConfig } from '../model/config.js';
 import { upload } from '../kernels/core.js';
-import { hostWeightsSync, loadStateDict, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
+import {
+  hostWeightsSync,
+  loadStateDict,
+  type NamedTensor,
+  paramSpec,
+  specSize,
+  stateDict,
+  type Weights,
+  weightsView,
+} from '../model/params.js';
 
 /** Read a safetensors checkpoint into a new parameter block for `c`. Tensors that are not model
  *  tensors are errors unless allowExtra (e.g. a file that also holds gradients or outputs). */

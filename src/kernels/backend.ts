@@ -23,9 +23,25 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   readonly name: 'native' | 'ref' | 'webgpu';
 
   /** C = alpha*op(A)*op(B) + beta*C, row-major, batched by strides (see native/gemm/gemm.h). */
-  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: F, lda: number, strideA: number, B: F, ldb: number, strideB: number,
-    beta: number, C: F, ldc: number, strideC: number, batch: number): void;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F,
+    lda: number,
+    strideA: number,
+    B: F,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void;
 
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
@@ -104,9 +120,32 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 
   // ---- optimizers (in place on flat parameter blocks) ----------------------------------------
   /** AdamATan2 (reference/trm-algorithm.md 7.2); step t starts at 1. */
-  adamAtan2Step(param: F, m: F, v: F, grad: F, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void;
+  adamAtan2Step(
+    param: F,
+    m: F,
+    v: F,
+    grad: F,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    wd: number,
+    step: number,
+  ): void;
   /** AdamW with decoupled decay: p *= 1 - lr*wd; p -= lr * mhat / (sqrt(vhat) + eps). */
-  adamwStep(param: F, m: F, v: F, grad: F, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void;
+  adamwStep(
+    param: F,
+    m: F,
+    v: F,
+    grad: F,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    wd: number,
+    step: number,
+  ): void;
   /** SignSGD with decoupled decay on the listed rows of a (., width) table: for each r < nRows,
    *  row = rows[r]: p = p*(1 - lr*wd) - lr*sign(grad), sign(0) = 0. Rows must be distinct. */
   signSgdRows(param: F, grad: F, rows: I, nRows: number, width: number, lr: number, wd: number): void;
@@ -116,9 +155,37 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 
 /** Every kernel of the contract, by name: backends are checked against this list at load. */
 export const KERNEL_NAMES = [
-  'gemm', 'copy2d', 'transpose', 'fill', 'castU8F32', 'broadcastRows', 'add', 'add3', 'addBias', 'biasBackward',
-  'rmsnormForward', 'rmsnormBackward', 'rmsnormSeqForward', 'rmsnormSeqBackward', 'swigluForward', 'swigluBackward',
-  'embeddingForward', 'embeddingBackward', 'stablemaxCeForward', 'stablemaxCeBackward', 'bceLogitsForward',
-  'bceLogitsBackward', 'argmax', 'matchCounts', 'lossGrad', 'softmaxForward', 'softmaxBackward', 'ropeForward',
-  'ropeBackward', 'adamAtan2Step', 'adamwStep', 'signSgdRows', 'emaUpdate',
+  'gemm',
+  'copy2d',
+  'transpose',
+  'fill',
+  'castU8F32',
+  'broadcastRows',
+  'add',
+  'add3',
+  'addBias',
+  'biasBackward',
+  'rmsnormForward',
+  'rmsnormBackward',
+  'rmsnormSeqForward',
+  'rmsnormSeqBackward',
+  'swigluForward',
+  'swigluBackward',
+  'embeddingForward',
+  'embeddingBackward',
+  'stablemaxCeForward',
+  'stablemaxCeBackward',
+  'bceLogitsForward',
+  'bceLogitsBackward',
+  'argmax',
+  'matchCounts',
+  'lossGrad',
+  'softmaxForward',
+  'softmaxBackward',
+  'ropeForward',
+  'ropeBackward',
+  'adamAtan2Step',
+  'adamwStep',
+  'signSgdRows',
+  'emaUpdate',
 ] as const satisfies readonly Exclude<keyof KernelBackend, 'name'>[];

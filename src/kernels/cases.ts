@@ -24,7 +24,8 @@ export interface KernelCase {
 
 /** n floats uniform in [-scale, scale) from Rng(seed, STREAM.cases). */
 export function rand(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n), rng = new Rng(seed, STREAM.cases);
+  const out = new Float32Array(n),
+    rng = new Rng(seed, STREAM.cases);
   for (let i = 0; i < n; i++) out[i] = (rng.float() * 2 - 1) * scale;
   return out;
 }
@@ -32,7 +33,9 @@ export function rand(n: number, seed: number, scale = 1): Float32Array {
 /** n integers in [0, hi) from Rng(seed, STREAM.cases), with `ignore` at a fraction pIgnore of the
  *  positions (drawn from its sub-stream 1). */
 export function ints(n: number, seed: number, hi: number, ignore?: number, pIgnore = 0): Int32Array {
-  const rng = new Rng(seed, STREAM.cases), mask = rng.substream(1), out = new Int32Array(n);
+  const rng = new Rng(seed, STREAM.cases),
+    mask = rng.substream(1),
+    out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = rng.int(hi);
     out[i] = ignore !== undefined && mask.float() < pIgnore ? ignore : v;
@@ -46,65 +49,293 @@ const flags = (n: number, seed: number) => Uint8Array.from(rand(n, seed), v => (
 /** Saved activations for a backward come from the reference forward. */
 const saved = (fwd: (k: KernelBackend) => void): void => fwd(refBackend);
 
-const n = 100_003, N = 301, D = 67, V = 11, B = 3, S = 97, H = 8;
+const n = 100_003,
+  N = 301,
+  D = 67,
+  V = 11,
+  B = 3,
+  S = 97,
+  H = 8;
 export const kernelCases: KernelCase[] = [
-  { name: 'gemm', args: () => [false, true, 37, 45, 71, 0.5, rand(37 * 71, 1), 71, 0, rand(45 * 71, 2), 71, 0, 0.25, rand(37 * 45, 3), 45, 0, 1], out: [13], reduce: 71 },
-  { name: 'gemm', args: () => [true, false, 129, 133, 97, 1, rand(97 * 129, 4), 129, 0, rand(97 * 133, 5), 133, 0, 0, new Float32Array(129 * 133), 133, 0, 1], out: [13], reduce: 97 },
-  { name: 'gemm', args: () => [false, false, 13, 17, 19, 1, rand(5 * 13 * 19, 6), 19, 13 * 19, rand(19 * 17, 7), 17, 0, 1, rand(13 * 17, 8), 17, 0, 5], out: [13], reduce: 5 * 19 },
+  {
+    name: 'gemm',
+    args: () => [
+      false,
+      true,
+      37,
+      45,
+      71,
+      0.5,
+      rand(37 * 71, 1),
+      71,
+      0,
+      rand(45 * 71, 2),
+      71,
+      0,
+      0.25,
+      rand(37 * 45, 3),
+      45,
+      0,
+      1,
+    ],
+    out: [13],
+    reduce: 71,
+  },
+  {
+    name: 'gemm',
+    args: () => [
+      true,
+      false,
+      129,
+      133,
+      97,
+      1,
+      rand(97 * 129, 4),
+      129,
+      0,
+      rand(97 * 133, 5),
+      133,
+      0,
+      0,
+      new Float32Array(129 * 133),
+      133,
+      0,
+      1,
+    ],
+    out: [13],
+    reduce: 97,
+  },
+  {
+    name: 'gemm',
+    args: () => [
+      false,
+      false,
+      13,
+      17,
+      19,
+      1,
+      rand(5 * 13 * 19, 6),
+      19,
+      13 * 19,
+      rand(19 * 17, 7),
+      17,
+      0,
+      1,
+      rand(13 * 17, 8),
+      17,
+      0,
+      5,
+    ],
+    out: [13],
+    reduce: 5 * 19,
+  },
   { name: 'copy2d', args: () => [rand(N * D, 1), rand(N * 3 * D, 2), N, D - 5, D, 3 * D], out: [0], rtol: 0, atol: 0 },
-  { name: 'transpose', args: () => [new Float32Array(2 * 257 * 97), rand(2 * 257 * 97, 2), 2 * 257, 97], out: [0], rtol: 0, atol: 0 },
+  {
+    name: 'transpose',
+    args: () => [new Float32Array(2 * 257 * 97), rand(2 * 257 * 97, 2), 2 * 257, 97],
+    out: [0],
+    rtol: 0,
+    atol: 0,
+  },
   { name: 'fill', args: () => [rand(n, 1), -0.75, n - 3], out: [0], rtol: 0, atol: 0 },
   { name: 'castU8F32', args: () => [new Float32Array(n), flags(n, 3), n], out: [0], rtol: 0, atol: 0 },
-  { name: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(B * D, 2), Uint8Array.of(1, 0, 1), B, S * D, D, D], out: [0], rtol: 0, atol: 0 },
-  { name: 'broadcastRows', args: () => [rand(B * S * D, 1), rand(D, 2), Uint8Array.of(0, 1, 1), B, S * D, D, 0], out: [0], rtol: 0, atol: 0 },
+  {
+    name: 'broadcastRows',
+    args: () => [rand(B * S * D, 1), rand(B * D, 2), Uint8Array.of(1, 0, 1), B, S * D, D, D],
+    out: [0],
+    rtol: 0,
+    atol: 0,
+  },
+  {
+    name: 'broadcastRows',
+    args: () => [rand(B * S * D, 1), rand(D, 2), Uint8Array.of(0, 1, 1), B, S * D, D, 0],
+    out: [0],
+    rtol: 0,
+    atol: 0,
+  },
   { name: 'add', args: () => [new Float32Array(n), rand(n, 1), rand(n, 2), n], out: [0] },
   { name: 'add3', args: () => [new Float32Array(n), rand(n, 1), rand(n, 2), rand(n, 3), n], out: [0] },
   { name: 'addBias', args: () => [rand(N * D, 1), rand(D, 2), N, D], out: [0] },
   { name: 'biasBackward', args: () => [rand(D, 1), rand(N * D, 2), N, D], out: [0], reduce: N },
-  { name: 'rmsnormForward', args: () => [new Float32Array(N * 512), new Float32Array(N), rand(N * 512, 5), N, 512, 1e-5], out: [0, 1], reduce: 512 },
   {
-    name: 'rmsnormBackward', out: [0], reduce: 512, args: () => {
-      const out = new Float32Array(N * 512), rstd = new Float32Array(N);
+    name: 'rmsnormForward',
+    args: () => [new Float32Array(N * 512), new Float32Array(N), rand(N * 512, 5), N, 512, 1e-5],
+    out: [0, 1],
+    reduce: 512,
+  },
+  {
+    name: 'rmsnormBackward',
+    out: [0],
+    reduce: 512,
+    args: () => {
+      const out = new Float32Array(N * 512),
+        rstd = new Float32Array(N);
       saved(k => k.rmsnormForward(out, rstd, rand(N * 512, 5), N, 512, 1e-5));
       return [new Float32Array(N * 512), rand(N * 512, 6), out, rstd, N, 512];
     },
   },
-  { name: 'rmsnormSeqForward', args: () => [new Float32Array(5 * S * 300), new Float32Array(5 * 300), rand(5 * S * 300, 7), 5, S, 300, 1e-5], out: [0, 1], reduce: S },
   {
-    name: 'rmsnormSeqBackward', out: [0], reduce: S, args: () => {
-      const out = new Float32Array(5 * S * 300), rstd = new Float32Array(5 * 300);
+    name: 'rmsnormSeqForward',
+    args: () => [new Float32Array(5 * S * 300), new Float32Array(5 * 300), rand(5 * S * 300, 7), 5, S, 300, 1e-5],
+    out: [0, 1],
+    reduce: S,
+  },
+  {
+    name: 'rmsnormSeqBackward',
+    out: [0],
+    reduce: S,
+    args: () => {
+      const out = new Float32Array(5 * S * 300),
+        rstd = new Float32Array(5 * 300);
       saved(k => k.rmsnormSeqForward(out, rstd, rand(5 * S * 300, 7), 5, S, 300, 1e-5));
       return [new Float32Array(5 * S * 300), rand(5 * S * 300, 8), out, rstd, 5, S, 300];
     },
   },
   { name: 'swigluForward', args: () => [new Float32Array(200 * N), rand(400 * N, 9, 4), 200, N], out: [0] },
-  { name: 'swigluBackward', args: () => [new Float32Array(400 * N), rand(200 * N, 10), rand(400 * N, 9, 4), 200, N], out: [0] },
-  { name: 'embeddingForward', args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6], out: [0] },
-  { name: 'embeddingBackward', args: () => [rand(7 * 96, 13), rand(2000 * 96, 14), ints(2000, 11, 7), 2000, 96, 7, 0.5], out: [0], reduce: 2000 },
-  { name: 'stablemaxCeForward', args: () => [new Float32Array(3000), rand(3000 * V, 15, 8), ints(3000, 16, V, IGNORE, 0.2), 3000, V, IGNORE], out: [0], reduce: V },
-  { name: 'stablemaxCeBackward', args: () => [new Float32Array(3000 * V), rand(3000, 17), rand(3000 * V, 15, 8), ints(3000, 16, V, IGNORE, 0.2), 3000, V, IGNORE], out: [0], reduce: V },
-  { name: 'bceLogitsForward', args: () => [new Float32Array(20011), rand(20011, 18, 20), pos(20011, 19), 20011], out: [0] },
-  { name: 'bceLogitsBackward', args: () => [new Float32Array(20011), rand(20011, 20), rand(20011, 18, 20), pos(20011, 19), 20011], out: [0] },
-  { name: 'argmax', args: () => [new Int32Array(3000), rand(3000 * V, 21).map(v => Math.round(v * 3)), 3000, V], out: [0], rtol: 0, atol: 0 },
   {
-    name: 'matchCounts', out: [0, 1], rtol: 0, atol: 0,
-    args: () => [new Uint8Array(300), new Int32Array(600), ints(300 * S, 22, 2), ints(300 * S, 23, 2, IGNORE, 0.95), 300, S, IGNORE],
+    name: 'swigluBackward',
+    args: () => [new Float32Array(400 * N), rand(200 * N, 10), rand(400 * N, 9, 4), 200, N],
+    out: [0],
   },
-  { name: 'lossGrad', args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 24, S + 1), pos(300, 25), 300, S, 1 / 3], out: [0, 1] },
-  { name: 'lossGrad', args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 26, S + 1), null, 300, S, 0.25], out: [0, 1] },
-  { name: 'softmaxForward', args: () => [new Float32Array(400 * S), rand(400 * S, 24, 10), 400, S], out: [0], reduce: S },
   {
-    name: 'softmaxBackward', out: [0], reduce: S, args: () => {
+    name: 'embeddingForward',
+    args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6],
+    out: [0],
+  },
+  {
+    name: 'embeddingBackward',
+    args: () => [rand(7 * 96, 13), rand(2000 * 96, 14), ints(2000, 11, 7), 2000, 96, 7, 0.5],
+    out: [0],
+    reduce: 2000,
+  },
+  {
+    name: 'stablemaxCeForward',
+    args: () => [new Float32Array(3000), rand(3000 * V, 15, 8), ints(3000, 16, V, IGNORE, 0.2), 3000, V, IGNORE],
+    out: [0],
+    reduce: V,
+  },
+  {
+    name: 'stablemaxCeBackward',
+    args: () => [
+      new Float32Array(3000 * V),
+      rand(3000, 17),
+      rand(3000 * V, 15, 8),
+      ints(3000, 16, V, IGNORE, 0.2),
+      3000,
+      V,
+      IGNORE,
+    ],
+    out: [0],
+    reduce: V,
+  },
+  {
+    name: 'bceLogitsForward',
+    args: () => [new Float32Array(20011), rand(20011, 18, 20), pos(20011, 19), 20011],
+    out: [0],
+  },
+  {
+    name: 'bceLogitsBackward',
+    args: () => [new Float32Array(20011), rand(20011, 20), rand(20011, 18, 20), pos(20011, 19), 20011],
+    out: [0],
+  },
+  {
+    name: 'argmax',
+    args: () => [new Int32Array(3000), rand(3000 * V, 21).map(v => Math.round(v * 3)), 3000, V],
+    out: [0],
+    rtol: 0,
+    atol: 0,
+  },
+  {
+    name: 'matchCounts',
+    out: [0, 1],
+    rtol: 0,
+    atol: 0,
+    args: () => [
+      new Uint8Array(300),
+      new Int32Array(600),
+      ints(300 * S, 22, 2),
+      ints(300 * S, 23, 2, IGNORE, 0.95),
+      300,
+      S,
+      IGNORE,
+    ],
+  },
+  {
+    name: 'lossGrad',
+    args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 24, S + 1), pos(300, 25), 300, S, 1 / 3],
+    out: [0, 1],
+  },
+  {
+    name: 'lossGrad',
+    args: () => [new Float32Array(300 * S), new Float32Array(300), ints(600, 26, S + 1), null, 300, S, 0.25],
+    out: [0, 1],
+  },
+  {
+    name: 'softmaxForward',
+    args: () => [new Float32Array(400 * S), rand(400 * S, 24, 10), 400, S],
+    out: [0],
+    reduce: S,
+  },
+  {
+    name: 'softmaxBackward',
+    out: [0],
+    reduce: S,
+    args: () => {
       const out = new Float32Array(400 * S);
       saved(k => k.softmaxForward(out, rand(400 * S, 24, 10), 400, S));
       return [new Float32Array(400 * S), rand(400 * S, 25), out, 400, S];
     },
   },
-  { name: 'ropeForward', args: () => [new Float32Array(2 * S * H * 64), rand(2 * S * H * 64, 26), rand(S * 64, 27), rand(S * 64, 28), 2, S, H, 64], out: [0] },
-  { name: 'ropeBackward', args: () => [new Float32Array(2 * S * H * 64), rand(2 * S * H * 64, 29), rand(S * 64, 27), rand(S * 64, 28), 2, S, H, 64], out: [0] },
-  { name: 'adamAtan2Step', args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1.0, 3], out: [0, 1, 2] },
-  { name: 'adamwStep', args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1e-8, 1.0, 3], out: [0, 1, 2] },
-  { name: 'signSgdRows', args: () => [rand(N * D, 34), rand(N * D, 35).map(v => Math.round(v)), Int32Array.of(5, 0, 300, 17, 123), 5, D, 1e-2, 0.1], out: [0] },
+  {
+    name: 'ropeForward',
+    args: () => [
+      new Float32Array(2 * S * H * 64),
+      rand(2 * S * H * 64, 26),
+      rand(S * 64, 27),
+      rand(S * 64, 28),
+      2,
+      S,
+      H,
+      64,
+    ],
+    out: [0],
+  },
+  {
+    name: 'ropeBackward',
+    args: () => [
+      new Float32Array(2 * S * H * 64),
+      rand(2 * S * H * 64, 29),
+      rand(S * 64, 27),
+      rand(S * 64, 28),
+      2,
+      S,
+      H,
+      64,
+    ],
+    out: [0],
+  },
+  {
+    name: 'adamAtan2Step',
+    args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1.0, 3],
+    out: [0, 1, 2],
+  },
+  {
+    name: 'adamwStep',
+    args: () => [rand(n, 30), rand(n, 31, 0.1), pos(n, 32), rand(n, 33), n, 1e-3, 0.9, 0.95, 1e-8, 1.0, 3],
+    out: [0, 1, 2],
+  },
+  {
+    name: 'signSgdRows',
+    args: () => [
+      rand(N * D, 34),
+      rand(N * D, 35).map(v => Math.round(v)),
+      Int32Array.of(5, 0, 300, 17, 123),
+      5,
+      D,
+      1e-2,
+      0.1,
+    ],
+    out: [0],
+  },
   { name: 'emaUpdate', args: () => [rand(n, 36), rand(n, 37), n, 0.999], out: [0] },
 ];
-

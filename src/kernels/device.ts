@@ -79,16 +79,25 @@ export function dtypeOf(t: unknown): DType | undefined {
 }
 
 /** A host device over a host kernel backend; `allocF32` may align (native: 64-byte lines). */
-export function hostDevice(k: KernelBackend, memoryBytes: number, allocF32: (n: number) => Float32Array = n => new Float32Array(n)): Device {
+export function hostDevice(
+  k: KernelBackend,
+  memoryBytes: number,
+  allocF32: (n: number) => Float32Array = n => new Float32Array(n),
+): Device {
   const host = (t: Tensor, what: string): HostArray => {
-    if (!isHostArray(t)) throw new TrmError('TRM_BAD_ARG', `${k.name} device: ${what} is a ${(t as DeviceTensor).device} tensor, not a host array`);
+    if (!isHostArray(t))
+      throw new TrmError(
+        'TRM_BAD_ARG',
+        `${k.name} device: ${what} is a ${(t as DeviceTensor).device} tensor, not a host array`,
+      );
     return t;
   };
   // The backend's own functions, bound (the native addon's are methods of the module object).
   const kernels: Record<string, unknown> = {};
   for (const name of KERNEL_NAMES) {
     const f = (k as unknown as Record<string, unknown>)[name];
-    if (typeof f !== 'function') throw new TrmError('TRM_NO_DEVICE', `${k.name} backend lacks kernel ${name} (rebuild: npm run build)`);
+    if (typeof f !== 'function')
+      throw new TrmError('TRM_NO_DEVICE', `${k.name} backend lacks kernel ${name} (rebuild: npm run build)`);
     kernels[name] = f.bind(k);
   }
   return {
@@ -102,12 +111,16 @@ export function hostDevice(k: KernelBackend, memoryBytes: number, allocF32: (n: 
     view: <T extends Tensor>(t: T, offset: number, n: number): T => {
       const a = host(t, 'view source');
       if (!(Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 0 && offset + n <= a.length))
-        throw new TrmError('TRM_BAD_ARG', `view: [${offset}, ${offset + n}) is outside a tensor of ${a.length} elements`);
+        throw new TrmError(
+          'TRM_BAD_ARG',
+          `view: [${offset}, ${offset + n}) is outside a tensor of ${a.length} elements`,
+        );
       return a.subarray(offset, offset + n) as T;
     },
     write: (dst: Tensor, src: HostArray, offset = 0) => {
       const a = host(dst, 'write target');
-      if (dtypeOf(a) !== dtypeOf(src)) throw new TrmError('TRM_BAD_ARG', `write: a ${dtypeOf(src)} array into a ${dtypeOf(a)} tensor`);
+      if (dtypeOf(a) !== dtypeOf(src))
+        throw new TrmError('TRM_BAD_ARG', `write: a ${dtypeOf(src)} array into a ${dtypeOf(a)} tensor`);
       (a as Float32Array).set(src as Float32Array, offset);
     },
     read: async <T extends Tensor>(t: T) => host(t, 'read source') as HostOf<T>,
@@ -123,7 +136,8 @@ let fallback: (() => Device) | null = null;
 /** The device kernels run on now. Without a setDevice call: the edge's default (native in Node). */
 export function device(): Device {
   if (active) return active;
-  if (!fallback) throw new TrmError('TRM_NO_DEVICE', 'no compute device is set (call setDevice, or import trm from its Node entry)');
+  if (!fallback)
+    throw new TrmError('TRM_NO_DEVICE', 'no compute device is set (call setDevice, or import trm from its Node entry)');
   active = fallback();
   return active;
 }

@@ -10,17 +10,30 @@ import { device, dtypeOf, type F32T, sizeOf } from './device.js';
 type F32 = F32T;
 
 export interface GemmCall {
-  A: F32; B: F32; C: F32;
-  M: number; N: number; K: number;
-  transA?: boolean; transB?: boolean;
-  alpha?: number; beta?: number;
-  lda?: number; ldb?: number; ldc?: number;
-  strideA?: number; strideB?: number; strideC?: number;
+  A: F32;
+  B: F32;
+  C: F32;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  beta?: number;
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
   batch?: number;
 }
 
 function need(op: string, name: string, t: F32, want: number, shape: string): void {
-  if (dtypeOf(t) !== 'f32') throw new ShapeError(`${op}: ${name} must be Float32Array, got ${(t as object | null)?.constructor?.name ?? String(t)}`);
+  if (dtypeOf(t) !== 'f32')
+    throw new ShapeError(
+      `${op}: ${name} must be Float32Array, got ${(t as object | null)?.constructor?.name ?? String(t)}`,
+    );
   const have = sizeOf(t);
   if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
 }
@@ -31,10 +44,13 @@ function checkInt(op: string, name: string, v: number): void {
 
 export function gemm(c: GemmCall): void {
   const op = 'gemm';
-  const ta = c.transA ?? false, tb = c.transB ?? false;
+  const ta = c.transA ?? false,
+    tb = c.transB ?? false;
   const { M, N, K } = c;
   const batch = c.batch ?? 1;
-  const lda = c.lda ?? (ta ? M : K), ldb = c.ldb ?? (tb ? K : N), ldc = c.ldc ?? N;
+  const lda = c.lda ?? (ta ? M : K),
+    ldb = c.ldb ?? (tb ? K : N),
+    ldc = c.ldc ?? N;
   const strideA = c.strideA ?? (batch > 1 ? M * K : 0);
   const strideB = c.strideB ?? (batch > 1 ? K * N : 0);
   const strideC = c.strideC ?? (batch > 1 ? M * N : 0);
@@ -44,12 +60,45 @@ export function gemm(c: GemmCall): void {
   if (ldc < N) throw new ShapeError(`${op}: ldc ${ldc} < N = ${N}`);
   const dims = `M=${M} N=${N} K=${K} batch=${batch}`;
   if (M > 0 && N > 0 && batch > 0) {
-    const rowsA = ta ? K : M, colsA = ta ? M : K, rowsB = tb ? N : K, colsB = tb ? K : N;
+    const rowsA = ta ? K : M,
+      colsA = ta ? M : K,
+      rowsB = tb ? N : K,
+      colsB = tb ? K : N;
     if (K > 0) {
-      need(op, 'A', c.A, (batch - 1) * strideA + (rowsA - 1) * lda + colsA, `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`);
-      need(op, 'B', c.B, (batch - 1) * strideB + (rowsB - 1) * ldb + colsB, `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`);
+      need(
+        op,
+        'A',
+        c.A,
+        (batch - 1) * strideA + (rowsA - 1) * lda + colsA,
+        `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`,
+      );
+      need(
+        op,
+        'B',
+        c.B,
+        (batch - 1) * strideB + (rowsB - 1) * ldb + colsB,
+        `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`,
+      );
     }
     need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
   }
-  device().gemm(ta, tb, M, N, K, c.alpha ?? 1, c.A, lda, strideA, c.B, ldb, strideB, c.beta ?? 0, c.C, ldc, strideC, batch);
+  device().gemm(
+    ta,
+    tb,
+    M,
+    N,
+    K,
+    c.alpha ?? 1,
+    c.A,
+    lda,
+    strideA,
+    c.B,
+    ldb,
+    strideB,
+    c.beta ?? 0,
+    c.C,
+    ldc,
+    strideC,
+    batch,
+  );
 }

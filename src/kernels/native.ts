@@ -40,8 +40,13 @@ function load(): { addon: NativeAddon | null; error: string | null } {
   // otherwise node-gyp-build's lookup: build/Release (a source build), then prebuilds/<platform>-<arch>/.
   let path = process.env.TRM_NATIVE_PATH;
   if (!path) {
-    try { path = (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot); } catch {
-      return { addon: null, error: `no native build in ${join(packageRoot, 'build', 'Release')} and no prebuild for ${process.platform}-${process.arch} in ${join(packageRoot, 'prebuilds')} (run 'npm ci' or 'npm run build')` };
+    try {
+      path = (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot);
+    } catch {
+      return {
+        addon: null,
+        error: `no native build in ${join(packageRoot, 'build', 'Release')} and no prebuild for ${process.platform}-${process.arch} in ${join(packageRoot, 'prebuilds')} (run 'npm ci' or 'npm run build')`,
+      };
     }
   }
   if (!existsSync(path)) return { addon: null, error: `${path} not found (run 'npm ci' or 'npm run build')` };

@@ -8,9 +8,24 @@
  * Device-free: no Node import.
  */
 import { ShapeError, TrmError } from '../errors.js';
-import { type DType, device, dtypeOf, type F32T, type HostArray, type HostOf, type I32T, isHostArray, sizeOf, type Tensor, type U8T } from './device.js';
+import {
+  type DType,
+  device,
+  dtypeOf,
+  type F32T,
+  type HostArray,
+  type HostOf,
+  type I32T,
+  isHostArray,
+  sizeOf,
+  type Tensor,
+  type U8T,
+} from './device.js';
 
-const arrayTypes = { Float32Array: 'f32', Int32Array: 'i32', Uint8Array: 'u8' } as const satisfies Record<string, DType>;
+const arrayTypes = { Float32Array: 'f32', Int32Array: 'i32', Uint8Array: 'u8' } as const satisfies Record<
+  string,
+  DType
+>;
 type ArrayType = keyof typeof arrayTypes;
 type F32 = F32T;
 type I32 = I32T;
@@ -21,7 +36,9 @@ function sizes(op: string, named: Record<string, number>): string {
   for (const [k, v] of Object.entries(named)) {
     if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${k} must be a non-negative integer, got ${v}`);
   }
-  return `(${Object.entries(named).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+  return `(${Object.entries(named)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')})`;
 }
 
 /** Checks each named array has the given type and at least `want` elements. */
@@ -38,7 +55,10 @@ function arrays(op: string, shape: string, type: ArrayType, named: Record<string
 
 function integer(op: string, name: string, v: number, min = -Infinity): void {
   if (!Number.isInteger(v) || v < min) {
-    throw new TrmError('TRM_BAD_ARG', `${op}: ${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got ${v}`);
+    throw new TrmError(
+      'TRM_BAD_ARG',
+      `${op}: ${name} must be an integer${min > -Infinity ? ` >= ${min}` : ''}, got ${v}`,
+    );
   }
 }
 
@@ -60,14 +80,16 @@ export function add3(out: F32, a: F32, b: F32, c: F32, n: number): void {
 
 /** out (N, C) += bias (C) on every row. */
 export function addBias(out: F32, bias: F32, N: number, C: number): void {
-  const op = 'addBias', sh = sizes(op, { N, C });
+  const op = 'addBias',
+    sh = sizes(op, { N, C });
   arrays(op, sh, 'Float32Array', { out: [out, N * C], bias: [bias, C] });
   device().addBias(out, bias, N, C);
 }
 
 /** dbias (C) += column sums of dout (N, C), float64, rows in order. */
 export function biasBackward(dbias: F32, dout: F32, N: number, C: number): void {
-  const op = 'biasBackward', sh = sizes(op, { N, C });
+  const op = 'biasBackward',
+    sh = sizes(op, { N, C });
   arrays(op, sh, 'Float32Array', { dbias: [dbias, C], dout: [dout, N * C] });
   device().biasBackward(dbias, dout, N, C);
 }
@@ -79,8 +101,10 @@ const span = (rows: number, cols: number, ld: number) => (rows > 0 && cols > 0 ?
 
 /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols. */
 export function copy2d(dst: F32, src: F32, rows: number, cols: number, ldDst: number, ldSrc: number): void {
-  const op = 'copy2d', sh = sizes(op, { rows, cols, ldDst, ldSrc });
-  if (rows > 1 && (ldDst < cols || ldSrc < cols)) throw new ShapeError(`${op}: leading dimensions ${sh} must be >= cols`);
+  const op = 'copy2d',
+    sh = sizes(op, { rows, cols, ldDst, ldSrc });
+  if (rows > 1 && (ldDst < cols || ldSrc < cols))
+    throw new ShapeError(`${op}: leading dimensions ${sh} must be >= cols`);
   arrays(op, sh, 'Float32Array', { dst: [dst, span(rows, cols, ldDst)], src: [src, span(rows, cols, ldSrc)] });
   device().copy2d(dst, src, rows, cols, ldDst, ldSrc);
 }
@@ -92,29 +116,41 @@ export function copy(dst: F32, src: F32, n: number): void {
 
 /** out (C, R) = inp (R, C)^T. */
 export function transpose(out: F32, inp: F32, R: number, C: number): void {
-  const op = 'transpose', sh = sizes(op, { R, C });
+  const op = 'transpose',
+    sh = sizes(op, { R, C });
   arrays(op, sh, 'Float32Array', { out: [out, R * C], inp: [inp, R * C] });
   device().transpose(out, inp, R, C);
 }
 
 /** dst[0:n] = value. */
 export function fill(dst: F32, value: number, n: number): void {
-  const op = 'fill', sh = sizes(op, { n });
+  const op = 'fill',
+    sh = sizes(op, { n });
   arrays(op, sh, 'Float32Array', { dst: [dst, n] });
   device().fill(dst, value, n);
 }
 
 /** out (n) = inp (n) as float. */
 export function castU8F32(out: F32, inp: U8, n: number): void {
-  const op = 'castU8F32', sh = sizes(op, { n });
+  const op = 'castU8F32',
+    sh = sizes(op, { n });
   arrays(op, sh, 'Float32Array', { out: [out, n] });
   arrays(op, sh, 'Uint8Array', { inp: [inp, n] });
   device().castU8F32(out, inp, n);
 }
 
 /** Slots b with mask[b] != 0: every D-wide row of dst[b*per:(b+1)*per] = src[b*srcStride : +D]. */
-export function broadcastRows(dst: F32, src: F32, mask: U8, B: number, per: number, D: number, srcStride: number): void {
-  const op = 'broadcastRows', sh = sizes(op, { B, per, D, srcStride });
+export function broadcastRows(
+  dst: F32,
+  src: F32,
+  mask: U8,
+  B: number,
+  per: number,
+  D: number,
+  srcStride: number,
+): void {
+  const op = 'broadcastRows',
+    sh = sizes(op, { B, per, D, srcStride });
   if (D < 1 || per % D !== 0) throw new ShapeError(`${op}: per must be a multiple of D >= 1 ${sh}`);
   arrays(op, sh, 'Float32Array', { dst: [dst, B * per], src: [src, B > 0 ? (B - 1) * srcStride + D : 0] });
   arrays(op, sh, 'Uint8Array', { mask: [mask, B] });
@@ -139,12 +175,20 @@ export function view<T extends Tensor>(t: T, offset: number, n: number): T {
 export const write = (dst: Tensor, src: HostArray, offset = 0): void => device().write(dst, src, offset);
 /** The values on the host once queued work is done (a host array - host devices' tensors, or host
  *  copies under any device - is returned as itself). */
-export const read = async <T extends Tensor>(t: T): Promise<HostOf<T>> => (isHostArray(t) ? (t as unknown as HostOf<T>) : device().read(t));
+export const read = async <T extends Tensor>(t: T): Promise<HostOf<T>> =>
+  isHostArray(t) ? (t as unknown as HostOf<T>) : device().read(t);
 /** A host array as itself, now; a GPU tensor throws (use read). */
-export const readSync = <T extends Tensor>(t: T): HostOf<T> => (isHostArray(t) ? (t as unknown as HostOf<T>) : device().readSync(t));
+export const readSync = <T extends Tensor>(t: T): HostOf<T> =>
+  isHostArray(t) ? (t as unknown as HostOf<T>) : device().readSync(t);
 /** A new tensor holding a copy of host data. */
 export function upload<A extends HostArray>(src: A): HostOf<A> {
-  const d = device(), t = (src instanceof Float32Array ? d.f32(src.length) : src instanceof Int32Array ? d.i32(src.length) : d.u8(src.length));
+  const d = device(),
+    t =
+      src instanceof Float32Array
+        ? d.f32(src.length)
+        : src instanceof Int32Array
+          ? d.i32(src.length)
+          : d.u8(src.length);
   d.write(t, src);
   return t as unknown as HostOf<A>;
 }
@@ -153,28 +197,32 @@ export function upload<A extends HostArray>(src: A): HostOf<A> {
 
 /** out (N, D) = inp * rstd, rstd (N) = 1/sqrt(mean(inp^2) + eps) over D. */
 export function rmsnormForward(out: F32, rstd: F32, inp: F32, N: number, D: number, eps: number): void {
-  const op = 'rmsnormForward', sh = sizes(op, { N, D });
+  const op = 'rmsnormForward',
+    sh = sizes(op, { N, D });
   arrays(op, sh, 'Float32Array', { out: [out, N * D], rstd: [rstd, N], inp: [inp, N * D] });
   device().rmsnormForward(out, rstd, inp, N, D, eps);
 }
 
 /** dinp = rstd * (dout - out * mean(dout * out)) over D. */
 export function rmsnormBackward(dinp: F32, dout: F32, out: F32, rstd: F32, N: number, D: number): void {
-  const op = 'rmsnormBackward', sh = sizes(op, { N, D });
+  const op = 'rmsnormBackward',
+    sh = sizes(op, { N, D });
   arrays(op, sh, 'Float32Array', { dinp: [dinp, N * D], dout: [dout, N * D], out: [out, N * D], rstd: [rstd, N] });
   device().rmsnormBackward(dinp, dout, out, rstd, N, D);
 }
 
 /** RMSNorm of inp (B, S, D) over s for each (b, d); rstd (B, D). */
 export function rmsnormSeqForward(out: F32, rstd: F32, inp: F32, B: number, S: number, D: number, eps: number): void {
-  const op = 'rmsnormSeqForward', sh = sizes(op, { B, S, D });
+  const op = 'rmsnormSeqForward',
+    sh = sizes(op, { B, S, D });
   arrays(op, sh, 'Float32Array', { out: [out, B * S * D], rstd: [rstd, B * D], inp: [inp, B * S * D] });
   device().rmsnormSeqForward(out, rstd, inp, B, S, D, eps);
 }
 
 /** Backward of rmsnormSeqForward, from the saved out and rstd. */
 export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B: number, S: number, D: number): void {
-  const op = 'rmsnormSeqBackward', sh = sizes(op, { B, S, D });
+  const op = 'rmsnormSeqBackward',
+    sh = sizes(op, { B, S, D });
   const n = B * S * D;
   arrays(op, sh, 'Float32Array', { dinp: [dinp, n], dout: [dout, n], out: [out, n], rstd: [rstd, B * D] });
   device().rmsnormSeqBackward(dinp, dout, out, rstd, B, S, D);
@@ -184,14 +232,16 @@ export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B:
 
 /** out (N, H) = silu(gate) * up, gateUp (N, 2H) rows [gate | up]. */
 export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void {
-  const op = 'swigluForward', sh = sizes(op, { N, H });
+  const op = 'swigluForward',
+    sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { out: [out, N * H], gateUp: [gateUp, 2 * N * H] });
   device().swigluForward(out, gateUp, N, H);
 }
 
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
-  const op = 'swigluBackward', sh = sizes(op, { N, H });
+  const op = 'swigluBackward',
+    sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { dgateUp: [dgateUp, 2 * N * H], dout: [dout, N * H], gateUp: [gateUp, 2 * N * H] });
   device().swigluBackward(dgateUp, dout, gateUp, N, H);
 }
@@ -200,15 +250,25 @@ export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, 
 
 /** out (N, D) = scale * table[ids[i]], table (V, D). */
 export function embeddingForward(out: F32, ids: I32, table: F32, N: number, D: number, V: number, scale: number): void {
-  const op = 'embeddingForward', sh = sizes(op, { N, D, V });
+  const op = 'embeddingForward',
+    sh = sizes(op, { N, D, V });
   arrays(op, sh, 'Int32Array', { ids: [ids, N] });
   arrays(op, sh, 'Float32Array', { out: [out, N * D], table: [table, V * D] });
   device().embeddingForward(out, ids, table, N, D, V, scale);
 }
 
 /** dtable[ids[i]] += scale * dout[i], in row order. */
-export function embeddingBackward(dtable: F32, dout: F32, ids: I32, N: number, D: number, V: number, scale: number): void {
-  const op = 'embeddingBackward', sh = sizes(op, { N, D, V });
+export function embeddingBackward(
+  dtable: F32,
+  dout: F32,
+  ids: I32,
+  N: number,
+  D: number,
+  V: number,
+  scale: number,
+): void {
+  const op = 'embeddingBackward',
+    sh = sizes(op, { N, D, V });
   arrays(op, sh, 'Int32Array', { ids: [ids, N] });
   arrays(op, sh, 'Float32Array', { dtable: [dtable, V * D], dout: [dout, N * D] });
   device().embeddingBackward(dtable, dout, ids, N, D, V, scale);
@@ -217,8 +277,16 @@ export function embeddingBackward(dtable: F32, dout: F32, ids: I32, N: number, D
 // ---- losses and metrics --------------------------------------------------------------------
 
 /** loss (N) = stablemax cross-entropy of logits (N, V) against labels; 0 where ignored. */
-export function stablemaxCeForward(loss: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void {
-  const op = 'stablemaxCeForward', sh = sizes(op, { N, V });
+export function stablemaxCeForward(
+  loss: F32,
+  logits: F32,
+  labels: I32,
+  N: number,
+  V: number,
+  ignoreIndex: number,
+): void {
+  const op = 'stablemaxCeForward',
+    sh = sizes(op, { N, V });
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Int32Array', { labels: [labels, N] });
   arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N * V] });
@@ -226,8 +294,17 @@ export function stablemaxCeForward(loss: F32, logits: F32, labels: I32, N: numbe
 }
 
 /** dlogits (N, V) = dloss[i] * d CE_i / d logits_i; ignored rows get 0. */
-export function stablemaxCeBackward(dlogits: F32, dloss: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void {
-  const op = 'stablemaxCeBackward', sh = sizes(op, { N, V });
+export function stablemaxCeBackward(
+  dlogits: F32,
+  dloss: F32,
+  logits: F32,
+  labels: I32,
+  N: number,
+  V: number,
+  ignoreIndex: number,
+): void {
+  const op = 'stablemaxCeBackward',
+    sh = sizes(op, { N, V });
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Int32Array', { labels: [labels, N] });
   arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N * V], dloss: [dloss, N], logits: [logits, N * V] });
@@ -236,21 +313,29 @@ export function stablemaxCeBackward(dlogits: F32, dloss: F32, logits: F32, label
 
 /** loss (N) = max(x,0) - x*t + log1p(exp(-|x|)). */
 export function bceLogitsForward(loss: F32, logits: F32, targets: F32, N: number): void {
-  const op = 'bceLogitsForward', sh = sizes(op, { N });
+  const op = 'bceLogitsForward',
+    sh = sizes(op, { N });
   arrays(op, sh, 'Float32Array', { loss: [loss, N], logits: [logits, N], targets: [targets, N] });
   device().bceLogitsForward(loss, logits, targets, N);
 }
 
 /** dlogits = dloss * (sigmoid(x) - t). */
 export function bceLogitsBackward(dlogits: F32, dloss: F32, logits: F32, targets: F32, N: number): void {
-  const op = 'bceLogitsBackward', sh = sizes(op, { N });
-  arrays(op, sh, 'Float32Array', { dlogits: [dlogits, N], dloss: [dloss, N], logits: [logits, N], targets: [targets, N] });
+  const op = 'bceLogitsBackward',
+    sh = sizes(op, { N });
+  arrays(op, sh, 'Float32Array', {
+    dlogits: [dlogits, N],
+    dloss: [dloss, N],
+    logits: [logits, N],
+    targets: [targets, N],
+  });
   device().bceLogitsBackward(dlogits, dloss, logits, targets, N);
 }
 
 /** out (N) = first index of the max of each row of logits (N, V). */
 export function argmax(out: I32, logits: F32, N: number, V: number): void {
-  const op = 'argmax', sh = sizes(op, { N, V });
+  const op = 'argmax',
+    sh = sizes(op, { N, V });
   if (N > 0 && V < 1) throw new ShapeError(`${op}: V must be at least 1 for N=${N} rows`);
   arrays(op, sh, 'Int32Array', { out: [out, N] });
   arrays(op, sh, 'Float32Array', { logits: [logits, N * V] });
@@ -258,8 +343,17 @@ export function argmax(out: I32, logits: F32, N: number, V: number): void {
 }
 
 /** counts (2B) = [valid_b, correct_b]; seqCorrect (B) = 1 iff every valid token is correct. */
-export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32, B: number, S: number, ignoreIndex: number): void {
-  const op = 'matchCounts', sh = sizes(op, { B, S });
+export function matchCounts(
+  seqCorrect: U8,
+  counts: I32,
+  pred: I32,
+  labels: I32,
+  B: number,
+  S: number,
+  ignoreIndex: number,
+): void {
+  const op = 'matchCounts',
+    sh = sizes(op, { B, S });
   integer(op, 'ignoreIndex', ignoreIndex);
   arrays(op, sh, 'Uint8Array', { seqCorrect: [seqCorrect, B] });
   arrays(op, sh, 'Int32Array', { counts: [counts, 2 * B], pred: [pred, B * S], labels: [labels, B * S] });
@@ -267,9 +361,22 @@ export function matchCounts(seqCorrect: U8, counts: I32, pred: I32, labels: I32,
 }
 
 /** dtok[b, :] = w_b / max(1, valid_b), dbce[b] = 0.5 w_b, w_b = lossScale * (weights?.[b] ?? 1). */
-export function lossGrad(dtok: F32, dbce: F32, counts: I32, weights: F32 | null, B: number, L: number, lossScale: number): void {
-  const op = 'lossGrad', sh = sizes(op, { B, L });
-  arrays(op, sh, 'Float32Array', { dtok: [dtok, B * L], dbce: [dbce, B], ...(weights ? { weights: [weights, B] } : {}) });
+export function lossGrad(
+  dtok: F32,
+  dbce: F32,
+  counts: I32,
+  weights: F32 | null,
+  B: number,
+  L: number,
+  lossScale: number,
+): void {
+  const op = 'lossGrad',
+    sh = sizes(op, { B, L });
+  arrays(op, sh, 'Float32Array', {
+    dtok: [dtok, B * L],
+    dbce: [dbce, B],
+    ...(weights ? { weights: [weights, B] } : {}),
+  });
   arrays(op, sh, 'Int32Array', { counts: [counts, 2 * B] });
   device().lossGrad(dtok, dbce, counts, weights, B, L, lossScale);
 }
@@ -278,23 +385,41 @@ export function lossGrad(dtok: F32, dbce: F32, counts: I32, weights: F32 | null,
 
 /** Row softmax: inp (N, V) -> out (N, V). */
 export function softmaxForward(out: F32, inp: F32, N: number, V: number): void {
-  const op = 'softmaxForward', sh = sizes(op, { N, V });
+  const op = 'softmaxForward',
+    sh = sizes(op, { N, V });
   arrays(op, sh, 'Float32Array', { out: [out, N * V], inp: [inp, N * V] });
   device().softmaxForward(out, inp, N, V);
 }
 
 /** dinp = out * (dout - sum(dout * out)) per row. */
 export function softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, V: number): void {
-  const op = 'softmaxBackward', sh = sizes(op, { N, V });
+  const op = 'softmaxBackward',
+    sh = sizes(op, { N, V });
   arrays(op, sh, 'Float32Array', { dinp: [dinp, N * V], dout: [dout, N * V], out: [out, N * V] });
   device().softmaxBackward(dinp, dout, out, N, V);
 }
 
-function ropeArgs(op: string, out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number, names: [string, string]): void {
+function ropeArgs(
+  op: string,
+  out: F32,
+  inp: F32,
+  cos: F32,
+  sin: F32,
+  B: number,
+  S: number,
+  H: number,
+  Dh: number,
+  names: [string, string],
+): void {
   const sh = sizes(op, { B, S, H, Dh });
   if (Dh % 2 !== 0) throw new ShapeError(`${op}: Dh must be even for the rotate-half form, got ${Dh}`);
   const n = B * S * H * Dh;
-  arrays(op, sh, 'Float32Array', { [names[0]]: [out, n], [names[1]]: [inp, n], cos: [cos, S * Dh], sin: [sin, S * Dh] });
+  arrays(op, sh, 'Float32Array', {
+    [names[0]]: [out, n],
+    [names[1]]: [inp, n],
+    cos: [cos, S * Dh],
+    sin: [sin, S * Dh],
+  });
 }
 
 /** Rotary embedding (rotate-half) of inp (B, S, H, Dh) into out; cos/sin (S, Dh). */
@@ -304,7 +429,16 @@ export function ropeForward(out: F32, inp: F32, cos: F32, sin: F32, B: number, S
 }
 
 /** dinp = R^T dout (may alias). */
-export function ropeBackward(dinp: F32, dout: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
+export function ropeBackward(
+  dinp: F32,
+  dout: F32,
+  cos: F32,
+  sin: F32,
+  B: number,
+  S: number,
+  H: number,
+  Dh: number,
+): void {
   ropeArgs('ropeBackward', dinp, dout, cos, sin, B, S, H, Dh, ['dinp', 'dout']);
   device().ropeBackward(dinp, dout, cos, sin, B, S, H, Dh);
 }
@@ -312,33 +446,69 @@ export function ropeBackward(dinp: F32, dout: F32, cos: F32, sin: F32, B: number
 // ---- optimizers ----------------------------------------------------------------------------
 
 /** AdamATan2 (reference/trm-algorithm.md 7.2), in place; step t starts at 1. */
-export function adamAtan2Step(param: F32, m: F32, v: F32, grad: F32, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void {
-  const op = 'adamAtan2Step', sh = sizes(op, { n });
+export function adamAtan2Step(
+  param: F32,
+  m: F32,
+  v: F32,
+  grad: F32,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  wd: number,
+  step: number,
+): void {
+  const op = 'adamAtan2Step',
+    sh = sizes(op, { n });
   integer(op, 'step', step, 1);
   arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
   device().adamAtan2Step(param, m, v, grad, n, lr, beta1, beta2, wd, step);
 }
 
 /** AdamW with decoupled decay, in place; step t starts at 1. */
-export function adamwStep(param: F32, m: F32, v: F32, grad: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void {
-  const op = 'adamwStep', sh = sizes(op, { n });
+export function adamwStep(
+  param: F32,
+  m: F32,
+  v: F32,
+  grad: F32,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  wd: number,
+  step: number,
+): void {
+  const op = 'adamwStep',
+    sh = sizes(op, { n });
   integer(op, 'step', step, 1);
   arrays(op, sh, 'Float32Array', { param: [param, n], m: [m, n], v: [v, n], grad: [grad, n] });
   device().adamwStep(param, m, v, grad, n, lr, beta1, beta2, eps, wd, step);
 }
 
 /** SignSGD with decoupled decay on rows[0:nRows] of a (., width) table (distinct rows). */
-export function signSgdRows(param: F32, grad: F32, rows: I32, nRows: number, width: number, lr: number, wd: number): void {
-  const op = 'signSgdRows', sh = sizes(op, { nRows, width });
+export function signSgdRows(
+  param: F32,
+  grad: F32,
+  rows: I32,
+  nRows: number,
+  width: number,
+  lr: number,
+  wd: number,
+): void {
+  const op = 'signSgdRows',
+    sh = sizes(op, { nRows, width });
   arrays(op, sh, 'Int32Array', { rows: [rows, nRows] });
   arrays(op, sh, 'Float32Array', { param: [param, width], grad: [grad, width] });
-  if (sizeOf(param) !== sizeOf(grad)) throw new ShapeError(`${op}: param has ${sizeOf(param)} elements, grad ${sizeOf(grad)}`);
+  if (sizeOf(param) !== sizeOf(grad))
+    throw new ShapeError(`${op}: param has ${sizeOf(param)} elements, grad ${sizeOf(grad)}`);
   device().signSgdRows(param, grad, rows, nRows, width, lr, wd);
 }
 
 /** shadow = decay*shadow + (1 - decay)*param. */
 export function emaUpdate(shadow: F32, param: F32, n: number, decay: number): void {
-  const op = 'emaUpdate', sh = sizes(op, { n });
+  const op = 'emaUpdate',
+    sh = sizes(op, { n });
   arrays(op, sh, 'Float32Array', { shadow: [shadow, n], param: [param, n] });
   device().emaUpdate(shadow, param, n, decay);
 }

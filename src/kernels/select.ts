@@ -12,7 +12,9 @@ import { alignedF32 } from './aligned.js';
 import { addon, addonError } from './native.js';
 import { refBackend } from './ref/index.js';
 
-export const nativeBackend: KernelBackend | null = addon ? Object.assign(Object.create(addon), { name: 'native' as const }) : null;
+export const nativeBackend: KernelBackend | null = addon
+  ? Object.assign(Object.create(addon), { name: 'native' as const })
+  : null;
 export { refBackend };
 
 /** The host devices: native (64-byte aligned tensors, see aligned.ts) and the reference. */
@@ -24,7 +26,9 @@ setDefaultDevice(() => {
   if (nativeDevice) return nativeDevice;
   if (!warned && process.env.TRM_KERNELS !== 'ref') {
     warned = true;
-    process.stderr.write(`trm: warning: native kernels unavailable (${addonError}); using the slow TypeScript reference kernels\n`);
+    process.stderr.write(
+      `trm: warning: native kernels unavailable (${addonError}); using the slow TypeScript reference kernels\n`,
+    );
   }
   return refDevice;
 });
@@ -36,7 +40,8 @@ export function kernels(): Device {
 
 /** Switch host devices (tests, benchmarks). Asking for 'native' without the addon throws. */
 export function useBackend(name: 'native' | 'ref'): void {
-  if (name === 'native' && !nativeDevice) throw new TrmError('TRM_NO_NATIVE', `native kernels unavailable: ${addonError}`);
+  if (name === 'native' && !nativeDevice)
+    throw new TrmError('TRM_NO_NATIVE', `native kernels unavailable: ${addonError}`);
   setDevice(name === 'native' ? nativeDevice! : refDevice);
 }
 
@@ -52,5 +57,11 @@ export function backendInfo(): { backend: string; isa: string; gemmKernel: strin
     return { backend: 'native', isa: i.isa, gemmKernel: i.gemmKernel, threads: i.threads };
   }
   if (d.name === 'webgpu') return { backend: 'webgpu', isa: 'wgsl', gemmKernel: 'WGSL tiled GEMM', threads: 1 };
-  return { backend: 'ref', isa: 'typescript', gemmKernel: 'typescript reference', threads: 1, reason: addonError ?? 'selected' };
+  return {
+    backend: 'ref',
+    isa: 'typescript',
+    gemmKernel: 'typescript reference',
+    threads: 1,
+    reason: addonError ?? 'selected',
+  };
 }

@@ -37,9 +37,45 @@ const absF = (a: unknown) => Float32Array.from(a as Float32Array, Math.abs);
 
 /** Per-element scale of a gemm output: |alpha| sum_k |a_ik||b_kj| + |beta||c_ij| (the reference gemm on absolute values). */
 export function gemmErrorScale(args: unknown[]): Float32Array {
-  const [tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch] = args as [boolean, boolean, number, number, number, number, Float32Array, number, number, Float32Array, number, number, number, Float32Array, number, number, number];
+  const [tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch] = args as [
+    boolean,
+    boolean,
+    number,
+    number,
+    number,
+    number,
+    Float32Array,
+    number,
+    number,
+    Float32Array,
+    number,
+    number,
+    number,
+    Float32Array,
+    number,
+    number,
+    number,
+  ];
   const out = absF(C);
-  refBackend.gemm(tA, tB, M, N, K, Math.abs(alpha), absF(A), lda, sA, absF(B), ldb, sB, Math.abs(beta), out, ldc, sC, batch);
+  refBackend.gemm(
+    tA,
+    tB,
+    M,
+    N,
+    K,
+    Math.abs(alpha),
+    absF(A),
+    lda,
+    sA,
+    absF(B),
+    ldb,
+    sB,
+    Math.abs(beta),
+    out,
+    ldc,
+    sC,
+    batch,
+  );
   return out;
 }
 
@@ -57,7 +93,7 @@ function maxRelDiff(a: Arr, b: Arr): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]) / (1e-3 + Math.abs(b[i]));
-    if (!(d <= worst)) worst = d;  // NaN propagates as Infinity-like failure
+    if (!(d <= worst)) worst = d; // NaN propagates as Infinity-like failure
   }
   return Number.isNaN(worst) ? Infinity : worst;
 }
@@ -74,11 +110,17 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
     const gemm = c.name === 'gemm';
     const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : tol;
     try {
-      const a1 = c.args(), a2 = c.args(), scale = gemm ? gemmErrorScale(c.args()) : null;
+      const a1 = c.args(),
+        a2 = c.args(),
+        scale = gemm ? gemmErrorScale(c.args()) : null;
       call(nativeBackend, c, a1);
       call(refBackend, c, a2);
       let diff = 0;
-      for (const i of c.out) diff = Math.max(diff, scale ? maxScaledDiff(a1[i] as Arr, a2[i] as Arr, scale) : maxRelDiff(a1[i] as Arr, a2[i] as Arr));
+      for (const i of c.out)
+        diff = Math.max(
+          diff,
+          scale ? maxScaledDiff(a1[i] as Arr, a2[i] as Arr, scale) : maxRelDiff(a1[i] as Arr, a2[i] as Arr),
+        );
       results.push({ kernel: c.name, maxRelDiff: diff, tol: t, ok: diff <= t });
     } catch (e) {
       results.push({ kernel: c.name, maxRelDiff: Infinity, tol: t, ok: false, error: (e as Error).message });
@@ -93,7 +135,8 @@ export async function selfCheckDevice(dev: Device): Promise<SelfCheckResult[]> {
   const results: SelfCheckResult[] = [];
   const up = (a: unknown): unknown => {
     if (!(a instanceof Float32Array || a instanceof Int32Array || a instanceof Uint8Array)) return a;
-    const t = a instanceof Float32Array ? dev.f32(a.length) : a instanceof Int32Array ? dev.i32(a.length) : dev.u8(a.length);
+    const t =
+      a instanceof Float32Array ? dev.f32(a.length) : a instanceof Int32Array ? dev.i32(a.length) : dev.u8(a.length);
     dev.write(t, a);
     return t;
   };
@@ -101,12 +144,14 @@ export async function selfCheckDevice(dev: Device): Promise<SelfCheckResult[]> {
     const gemm = c.name === 'gemm';
     const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : c.reduce ? 1e-3 : 1e-4;
     try {
-      const want = c.args(), args = c.args().map(up), scale = gemm ? gemmErrorScale(c.args()) : null;
+      const want = c.args(),
+        args = c.args().map(up),
+        scale = gemm ? gemmErrorScale(c.args()) : null;
       call(refBackend, c, want);
       (dev[c.name] as (...a: unknown[]) => unknown).apply(dev, args);
       let diff = 0;
       for (const i of c.out) {
-        const got = await dev.read(args[i] as never) as Arr;
+        const got = (await dev.read(args[i] as never)) as Arr;
         diff = Math.max(diff, scale ? maxScaledDiff(got, want[i] as Arr, scale) : maxRelDiff(got, want[i] as Arr));
       }
       results.push({ kernel: c.name, maxRelDiff: diff, tol: t, ok: diff <= t });

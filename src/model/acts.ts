@@ -6,7 +6,18 @@
  * Every buffer is a tensor of the active device (kernels/device.ts).
  */
 import { ShapeError } from '../errors.js';
-import { f32 as alloc, type F32T, type I32T, i32, isHostArray, sizeOf, type Tensor, type U8T, u8, view } from '../kernels/core.js';
+import {
+  f32 as alloc,
+  type F32T,
+  type I32T,
+  i32,
+  isHostArray,
+  sizeOf,
+  type Tensor,
+  type U8T,
+  u8,
+  view,
+} from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, type RopeTables, ropeTables } from '../nn/attention.js';
 import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';
@@ -15,10 +26,10 @@ import { type Dims, type TrmConfig, dims } from './config.js';
 
 export interface BlockActs {
   mixer: TokenMixerActs | AttentionActs; // token mixer (mlp_t) or attention
-  n1: F32T;    // (B, S, D) after the first post-norm
+  n1: F32T; // (B, S, D) after the first post-norm
   rstd1: F32T; // (B, D) sequence-axis norm (mlp_t) or (B, S) hidden-axis norm (attention)
   mlp: MlpActs;
-  n2: F32T;    // (B, S, D) block output
+  n2: F32T; // (B, S, D) block output
   rstd2: F32T; // (B, S)
 }
 
@@ -32,36 +43,36 @@ export interface NetActs {
  *  which run one after the other. */
 export interface BlockScratch {
   rope: RopeTables | null;
-  r: F32T;       // (B, S, D) forward residual sum / backward d(residual sum)
-  dn1: F32T;     // (B, S, D) backward d(n1)
+  r: F32T; // (B, S, D) forward residual sum / backward d(residual sum)
+  dn1: F32T; // (B, S, D) backward d(n1)
   mlp: MlpScratch;
   mix: TokenMixerScratch | AttentionScratch;
 }
 
 export interface StepActs {
   d: Dims;
-  x: F32T;       // (B, S, D) input embedding (the padding of the puzzle prefix stays 0)
-  emb: EmbedScratch;     // (B, L, D) tokens, (B, ndim) puzzle rows
-  calls: NetActs[];      // n + 1
-  logits: F32T;  // (B, L, V)
-  q: F32T;       // (B, 2) [q_halt, q_continue]
-  qHalt: F32T;   // (B)
+  x: F32T; // (B, S, D) input embedding (the padding of the puzzle prefix stays 0)
+  emb: EmbedScratch; // (B, L, D) tokens, (B, ndim) puzzle rows
+  calls: NetActs[]; // n + 1
+  logits: F32T; // (B, L, V)
+  q: F32T; // (B, 2) [q_halt, q_continue]
+  qHalt: F32T; // (B)
   tokLoss: F32T; // (B*L) per-token stablemax CE
-  preds: I32T;     // (B*L)
+  preds: I32T; // (B*L)
   seqCorrect: U8T; // (B)
-  counts: I32T;    // (2B) [valid, correct] per sample
-  target: F32T;  // (B) seqCorrect as float
-  bce: F32T;     // (B)
+  counts: I32T; // (2B) [valid, correct] per sample
+  target: F32T; // (B) seqCorrect as float
+  bce: F32T; // (B)
   // backward
   dlogits: F32T; // (B, L, V)
-  dtok: F32T;    // (B*L)
-  dq: F32T;      // (B, 2)
-  dqHalt: F32T;  // (B)
-  dbce: F32T;    // (B)
-  dh: F32T;      // (B, S, D) d(new y), then the gradient flowing back through the calls
-  dh2: F32T;     // (B, S, D) the other half of that ping-pong
+  dtok: F32T; // (B*L)
+  dq: F32T; // (B, 2)
+  dqHalt: F32T; // (B)
+  dbce: F32T; // (B)
+  dh: F32T; // (B, S, D) d(new y), then the gradient flowing back through the calls
+  dh2: F32T; // (B, S, D) the other half of that ping-pong
   dmid: [F32T, F32T]; // (B, S, D) gradients between the blocks of one net call
-  dx: F32T;      // (B, S, D) gradient of x, summed over the n z-updates
+  dx: F32T; // (B, S, D) gradient of x, summed over the n z-updates
   block: BlockScratch;
 }
 
@@ -73,33 +84,69 @@ const f32 = (n: number) => alloc(n);
 export function allocActs(c: TrmConfig, B: number): StepActs {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(`allocActs: batch size must be a positive integer, got ${B}`);
   const d = dims(c, B);
-  const { S, D, L, V, I, Is, H, hd } = d, N = B * S, E = H * hd;
+  const { S, D, L, V, I, Is, H, hd } = d,
+    N = B * S,
+    E = H * hd;
   const block = (): BlockActs => ({
     mixer: c.mlp_t
       ? { gateUp: f32(B * 2 * Is * D), h: f32(B * Is * D) }
       : { q: f32(N * E), k: f32(N * E), v: f32(N * E), att: f32(B * H * S * S), ctx: f32(N * E) },
-    n1: f32(N * D), rstd1: f32(c.mlp_t ? B * D : N),
+    n1: f32(N * D),
+    rstd1: f32(c.mlp_t ? B * D : N),
     mlp: { gateUp: f32(N * 2 * I), h: f32(N * I) },
-    n2: f32(N * D), rstd2: f32(N),
+    n2: f32(N * D),
+    rstd2: f32(N),
   });
   const calls: NetActs[] = [];
-  for (let i = 0; i <= c.L_cycles; i++) calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
+  for (let i = 0; i <= c.L_cycles; i++)
+    calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
   // backward scratch shared by the channel MLP and the token mixer (used one after the other)
   const dgu = f32(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
   const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
   return {
     d,
-    x: f32(N * D), emb: { tok: f32(B * L * D), puz: f32(Math.max(1, B * c.puzzle_emb_ndim)) }, calls,
-    logits: f32(B * L * V), q: f32(2 * B), qHalt: f32(B), tokLoss: f32(B * L), preds: i32(B * L),
-    seqCorrect: u8(B), counts: i32(2 * B), target: f32(B), bce: f32(B),
-    dlogits: f32(B * L * V), dtok: f32(B * L), dq: f32(2 * B), dqHalt: f32(B), dbce: f32(B),
-    dh: f32(N * D), dh2: f32(N * D), dmid: [f32(N * D), f32(N * D)], dx: f32(N * D),
+    x: f32(N * D),
+    emb: { tok: f32(B * L * D), puz: f32(Math.max(1, B * c.puzzle_emb_ndim)) },
+    calls,
+    logits: f32(B * L * V),
+    q: f32(2 * B),
+    qHalt: f32(B),
+    tokLoss: f32(B * L),
+    preds: i32(B * L),
+    seqCorrect: u8(B),
+    counts: i32(2 * B),
+    target: f32(B),
+    bce: f32(B),
+    dlogits: f32(B * L * V),
+    dtok: f32(B * L),
+    dq: f32(2 * B),
+    dqHalt: f32(B),
+    dbce: f32(B),
+    dh: f32(N * D),
+    dh2: f32(N * D),
+    dmid: [f32(N * D), f32(N * D)],
+    dx: f32(N * D),
     block: {
-      rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null, r: f32(N * D), dn1: f32(N * D),
+      rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
+      r: f32(N * D),
+      dn1: f32(N * D),
       mlp: { dh: view(dhid, 0, N * I), dgateUp: view(dgu, 0, N * 2 * I) },
       mix: c.mlp_t
-      ? { dh: view(dhid, 0, B * Is * D), dgateUp: view(dgu, 0, B * 2 * Is * D), wDownT: f32(Is * S), wGateUpT: f32(2 * Is * S) }
-      : { qkv: f32(N * 3 * E), scores: f32(B * H * S * S), datt: f32(B * H * S * S), dq: f32(N * E), dk: f32(N * E), dv: f32(N * E), dctx: f32(N * E) },
+        ? {
+            dh: view(dhid, 0, B * Is * D),
+            dgateUp: view(dgu, 0, B * 2 * Is * D),
+            wDownT: f32(Is * S),
+            wGateUpT: f32(2 * Is * S),
+          }
+        : {
+            qkv: f32(N * 3 * E),
+            scores: f32(B * H * S * S),
+            datt: f32(B * H * S * S),
+            dq: f32(N * E),
+            dk: f32(N * E),
+            dv: f32(N * E),
+            dctx: f32(N * E),
+          },
     },
   };
 }
@@ -110,11 +157,17 @@ export function actsBytes(a: StepActs): number {
   let n = 0;
   const visit = (v: unknown): void => {
     if (isHostArray(v)) {
-      if (!seen.has(v.buffer)) { seen.add(v.buffer); n += v.buffer.byteLength; }
+      if (!seen.has(v.buffer)) {
+        seen.add(v.buffer);
+        n += v.buffer.byteLength;
+      }
     } else if (v && typeof v === 'object' && 'dtype' in v && 'size' in v) {
       const t = v as Tensor & { root?: unknown };
       const key = t.root ?? t;
-      if (!seen.has(key)) { seen.add(key); n += 4 * sizeOf(t); }
+      if (!seen.has(key)) {
+        seen.add(key);
+        n += 4 * sizeOf(t);
+      }
     } else if (v && typeof v === 'object') for (const x of Object.values(v)) visit(x);
   };
   visit(a);

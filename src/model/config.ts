@@ -69,10 +69,30 @@ export const presets = {
   sudokuAtt: { mlp_t: false, pos_encodings: 'rope' } as Partial<TrmConfig>,
 } as const;
 
-const intFields = ['hidden_size', 'L_layers', 'H_cycles', 'L_cycles', 'halt_max_steps', 'puzzle_emb_ndim',
-  'puzzle_emb_len', 'num_puzzle_identifiers', 'num_heads', 'vocab_size', 'seq_len'] as const;
-const minOne = new Set(['hidden_size', 'L_layers', 'H_cycles', 'L_cycles', 'halt_max_steps', 'num_puzzle_identifiers',
-  'num_heads', 'vocab_size', 'seq_len']);
+const intFields = [
+  'hidden_size',
+  'L_layers',
+  'H_cycles',
+  'L_cycles',
+  'halt_max_steps',
+  'puzzle_emb_ndim',
+  'puzzle_emb_len',
+  'num_puzzle_identifiers',
+  'num_heads',
+  'vocab_size',
+  'seq_len',
+] as const;
+const minOne = new Set([
+  'hidden_size',
+  'L_layers',
+  'H_cycles',
+  'L_cycles',
+  'halt_max_steps',
+  'num_puzzle_identifiers',
+  'num_heads',
+  'vocab_size',
+  'seq_len',
+]);
 
 function bad(msg: string): never {
   throw new TrmError('TRM_BAD_CONFIG', `model config: ${msg}`);
@@ -92,20 +112,30 @@ export function resolveConfig(over: Record<string, unknown> = {}): TrmConfig {
   }
   for (const k of ['expansion', 'rms_norm_eps', 'rope_theta'] as const) {
     const v = c[k];
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) bad(`${k} must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+      bad(`${k} must be a positive number, got ${JSON.stringify(v)}`);
   }
   const p = c.halt_exploration_prob;
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) bad(`halt_exploration_prob must be in [0, 1], got ${JSON.stringify(p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    bad(`halt_exploration_prob must be in [0, 1], got ${JSON.stringify(p)}`);
   if (typeof c.mlp_t !== 'boolean') bad(`mlp_t must be true or false, got ${JSON.stringify(c.mlp_t)}`);
-  if (c.pos_encodings === 'learned') bad(`pos_encodings 'learned' is not supported (no TRM config uses it); use 'none' or 'rope'`);
-  if (c.pos_encodings !== 'none' && c.pos_encodings !== 'rope') bad(`pos_encodings must be 'none' or 'rope', got ${JSON.stringify(c.pos_encodings)}`);
+  if (c.pos_encodings === 'learned')
+    bad(`pos_encodings 'learned' is not supported (no TRM config uses it); use 'none' or 'rope'`);
+  if (c.pos_encodings !== 'none' && c.pos_encodings !== 'rope')
+    bad(`pos_encodings must be 'none' or 'rope', got ${JSON.stringify(c.pos_encodings)}`);
   const cfg = c as unknown as TrmConfig;
-  if (cfg.mlp_t && cfg.pos_encodings === 'rope') bad(`pos_encodings 'rope' has no effect with mlp_t = true (no attention); set pos_encodings 'none'`);
-  if (!cfg.mlp_t && cfg.hidden_size % cfg.num_heads !== 0) bad(`hidden_size ${cfg.hidden_size} is not divisible by num_heads ${cfg.num_heads}`);
-  if (!cfg.mlp_t && cfg.pos_encodings === 'rope' && (cfg.hidden_size / cfg.num_heads) % 2 !== 0) bad(`rope needs an even head_dim, got ${cfg.hidden_size / cfg.num_heads}`);
-  if (cfg.puzzle_emb_ndim === 0 && cfg.puzzle_emb_len !== 0) bad(`puzzle_emb_ndim = 0 needs puzzle_emb_len = 0 (the prefix would never be filled)`);
+  if (cfg.mlp_t && cfg.pos_encodings === 'rope')
+    bad(`pos_encodings 'rope' has no effect with mlp_t = true (no attention); set pos_encodings 'none'`);
+  if (!cfg.mlp_t && cfg.hidden_size % cfg.num_heads !== 0)
+    bad(`hidden_size ${cfg.hidden_size} is not divisible by num_heads ${cfg.num_heads}`);
+  if (!cfg.mlp_t && cfg.pos_encodings === 'rope' && (cfg.hidden_size / cfg.num_heads) % 2 !== 0)
+    bad(`rope needs an even head_dim, got ${cfg.hidden_size / cfg.num_heads}`);
+  if (cfg.puzzle_emb_ndim === 0 && cfg.puzzle_emb_len !== 0)
+    bad(`puzzle_emb_ndim = 0 needs puzzle_emb_len = 0 (the prefix would never be filled)`);
   if (cfg.puzzle_emb_ndim > prefixLen(cfg) * cfg.hidden_size)
-    bad(`puzzle_emb_ndim ${cfg.puzzle_emb_ndim} exceeds puzzle_emb_len * hidden_size = ${prefixLen(cfg) * cfg.hidden_size}`);
+    bad(
+      `puzzle_emb_ndim ${cfg.puzzle_emb_ndim} exceeds puzzle_emb_len * hidden_size = ${prefixLen(cfg) * cfg.hidden_size}`,
+    );
   return cfg;
 }
 
@@ -117,26 +147,41 @@ export function prefixLen(c: TrmConfig): number {
 
 /** SwiGLU inner width for an input of `width` (layers.py:151-161). */
 export function swigluInner(width: number, expansion: number): number {
-  const v = expansion * width * 2 / 3, f = Math.floor(v);
-  const r = v - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(v);   // Python round(): half to even
+  const v = (expansion * width * 2) / 3,
+    f = Math.floor(v);
+  const r = v - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(v); // Python round(): half to even
   return Math.ceil(r / 256) * 256;
 }
 
 /** Sizes every layer needs: S = L + P positions, the two SwiGLU widths, head_dim. */
 export interface Dims {
-  B: number; L: number; P: number; S: number; D: number; V: number;
+  B: number;
+  L: number;
+  P: number;
+  S: number;
+  D: number;
+  V: number;
   /** channel-MLP inner width (1536 at D = 512) */
   I: number;
   /** token-mixer inner width (512 at S = 97); 0 without mlp_t */
   Is: number;
-  H: number; hd: number;
+  H: number;
+  hd: number;
 }
 
 export function dims(c: TrmConfig, B: number): Dims {
-  const P = prefixLen(c), S = c.seq_len + P;
+  const P = prefixLen(c),
+    S = c.seq_len + P;
   return {
-    B, L: c.seq_len, P, S, D: c.hidden_size, V: c.vocab_size,
-    I: swigluInner(c.hidden_size, c.expansion), Is: c.mlp_t ? swigluInner(S, c.expansion) : 0,
-    H: c.num_heads, hd: c.hidden_size / c.num_heads,
+    B,
+    L: c.seq_len,
+    P,
+    S,
+    D: c.hidden_size,
+    V: c.vocab_size,
+    I: swigluInner(c.hidden_size, c.expansion),
+    Is: c.mlp_t ? swigluInner(S, c.expansion) : 0,
+    H: c.num_heads,
+    hd: c.hidden_size / c.num_heads,
   };
 }

@@ -15,7 +15,7 @@
 import { TrmError } from '../errors.js';
 
 export const INIT_MODES = ['static', 'random', 'random-per-sample', 'mixed'] as const;
-export type InitMode = typeof INIT_MODES[number];
+export type InitMode = (typeof INIT_MODES)[number];
 
 export interface InitSpec {
   mode: InitMode;
@@ -35,5 +35,3 @@ export function parseInitMode(s: string, where: string): InitMode {
 export function isRandomInit(spec: InitSpec): boolean {
   return spec.mode === 'random' || spec.mode === 'random-per-sample' || (spec.mode === 'mixed' && spec.training);
 }
-
-

@@ -30,10 +30,16 @@ const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
 
 /** Bytes of the parameter block and its companions for `use`, from the config alone. */
 export function modelMemory(c: TrmConfig, use: MemoryUse, ema = true): ModelMemory {
-  const spec = paramSpec(c), elements = specSize(spec);
+  const spec = paramSpec(c),
+    elements = specSize(spec);
   const big = spec.reduce((a, e) => (e.size > a.size ? e : a));
   const copies = use === 'inference' ? 2 : 4 + (ema ? 1 : 0);
-  return { elements, copies, bytes: elements * 4 * copies, largest: { name: big.name, shape: big.shape, bytes: big.size * 4 } };
+  return {
+    elements,
+    copies,
+    bytes: elements * 4 * copies,
+    largest: { name: big.name, shape: big.shape, bytes: big.size * 4 },
+  };
 }
 
 /**
@@ -41,13 +47,23 @@ export function modelMemory(c: TrmConfig, use: MemoryUse, ema = true): ModelMemo
  * optimizer state) would not fit in 80% of RAM, or the block exceeds a typed array's length.
  * `where` names the source of the sizes (a dataset.json, a checkpoint.json) in the message.
  */
-export function checkModelFits(c: TrmConfig, use: MemoryUse, where: string, o: { ema?: boolean; ram?: number } = {}): ModelMemory {
-  const m = modelMemory(c, use, o.ema ?? true), ram = o.ram ?? device().memoryBytes;
+export function checkModelFits(
+  c: TrmConfig,
+  use: MemoryUse,
+  where: string,
+  o: { ema?: boolean; ram?: number } = {},
+): ModelMemory {
+  const m = modelMemory(c, use, o.ema ?? true),
+    ram = o.ram ?? device().memoryBytes;
   const tooLong = m.elements > 2 ** 32 - 1;
   if (!tooLong && m.bytes <= 0.8 * ram) return m;
   const l = m.largest;
-  const what = use === 'training' ? 'parameters, gradients, Adam moments and EMA' : 'parameters (and their copy while loading)';
-  throw new TrmError('TRM_OUT_OF_MEMORY', `${where}: this model needs about ${gib(m.bytes)} for its ${what}`
-    + `${tooLong ? ` (${m.elements.toExponential(2)} parameters, more than one array can hold)` : ''}, this machine has ${gib(ram)}; `
-    + `the largest tensor is ${l.name} [${l.shape.join(', ')}] (${gib(l.bytes)}): check vocab_size, num_puzzle_identifiers, hidden_size and puzzle_emb_ndim`);
+  const what =
+    use === 'training' ? 'parameters, gradients, Adam moments and EMA' : 'parameters (and their copy while loading)';
+  throw new TrmError(
+    'TRM_OUT_OF_MEMORY',
+    `${where}: this model needs about ${gib(m.bytes)} for its ${what}` +
+      `${tooLong ? ` (${m.elements.toExponential(2)} parameters, more than one array can hold)` : ''}, this machine has ${gib(ram)}; ` +
+      `the largest tensor is ${l.name} [${l.shape.join(', ')}] (${gib(l.bytes)}): check vocab_size, num_puzzle_identifiers, hidden_size and puzzle_emb_ndim`,
+  );
 }

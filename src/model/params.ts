@@ -38,7 +38,8 @@ export function paramSpec(c: TrmConfig): ParamEntry[] {
     ['inner.q_head.weight', [2, d.D], true, 'zero'],
     ['inner.q_head.bias', [2], true, 'qbias'],
   ];
-  if (c.puzzle_emb_ndim > 0) list.push(['inner.puzzle_emb.weights', [c.num_puzzle_identifiers, c.puzzle_emb_ndim], false, 'zero']);
+  if (c.puzzle_emb_ndim > 0)
+    list.push(['inner.puzzle_emb.weights', [c.num_puzzle_identifiers, c.puzzle_emb_ndim], false, 'zero']);
   for (let i = 0; i < c.L_layers; i++) {
     const p = `inner.L_level.layers.${i}.`;
     if (c.mlp_t) {
@@ -68,17 +69,19 @@ export function specSize(spec: ParamEntry[]): number {
 
 /** Trainable parameter count as the official `info` reports it (buffers excluded). */
 export function paramCount(c: TrmConfig): number {
-  return paramSpec(c).filter(e => e.trainable).reduce((a, e) => a + e.size, 0);
+  return paramSpec(c)
+    .filter(e => e.trainable)
+    .reduce((a, e) => a + e.size, 0);
 }
 
 /** One block's weights (views). Attention or token-mixer fields are set by the variant. */
 export interface BlockWeights<T extends F32T = F32T> {
-  mlpGateUp: T;   // (2I, D)
-  mlpDown: T;     // (D, I)
+  mlpGateUp: T; // (2I, D)
+  mlpDown: T; // (D, I)
   mlptGateUp?: T; // (2Is, S)
-  mlptDown?: T;   // (S, Is)
-  qkv?: T;        // (3*H*hd, D)
-  o?: T;          // (D, H*hd)
+  mlptDown?: T; // (S, Is)
+  qkv?: T; // (3*H*hd, D)
+  o?: T; // (D, H*hd)
 }
 
 /** Named views into one flat block: the model's parameters, or their gradients (same layout).
@@ -87,12 +90,12 @@ export interface Weights<T extends F32T = F32T> {
   data: T;
   spec: ParamEntry[];
   byName: Map<string, T>;
-  Hinit: T;       // (D)
-  Linit: T;       // (D)
+  Hinit: T; // (D)
+  Linit: T; // (D)
   embedTokens: T; // (V, D)
-  lmHead: T;      // (V, D)
-  qHeadW: T;      // (2, D)
-  qHeadB: T;      // (2)
+  lmHead: T; // (V, D)
+  qHeadW: T; // (2, D)
+  qHeadB: T; // (2)
   puzzleEmb: T | null; // (num_puzzle_identifiers, puzzle_emb_ndim)
   layers: BlockWeights<T>[];
 }
@@ -109,7 +112,8 @@ export function weightsView<T extends F32T = F32T>(c: TrmConfig, data?: T): Weig
 export function weightsOf<T extends F32T = F32T>(spec: ParamEntry[], data?: T): Weights<T> {
   const n = specSize(spec);
   const block = data ?? (f32(n) as T);
-  if (sizeOf(block) !== n) throw new TrmError('TRM_SHAPE', `parameter block has ${sizeOf(block)} floats, the config needs ${n}`);
+  if (sizeOf(block) !== n)
+    throw new TrmError('TRM_SHAPE', `parameter block has ${sizeOf(block)} floats, the config needs ${n}`);
   const byName = new Map<string, T>();
   for (const e of spec) byName.set(e.name, view(block, e.offset, e.size));
   const g = (k: string) => byName.get('inner.' + k)!;
@@ -117,15 +121,26 @@ export function weightsOf<T extends F32T = F32T>(spec: ParamEntry[], data?: T): 
   for (let i = 0; byName.has(`inner.L_level.layers.${i}.mlp.down_proj.weight`); i++) {
     const p = `L_level.layers.${i}.`;
     layers.push({
-      mlpGateUp: g(p + 'mlp.gate_up_proj.weight'), mlpDown: g(p + 'mlp.down_proj.weight'),
-      mlptGateUp: byName.get('inner.' + p + 'mlp_t.gate_up_proj.weight'), mlptDown: byName.get('inner.' + p + 'mlp_t.down_proj.weight'),
-      qkv: byName.get('inner.' + p + 'self_attn.qkv_proj.weight'), o: byName.get('inner.' + p + 'self_attn.o_proj.weight'),
+      mlpGateUp: g(p + 'mlp.gate_up_proj.weight'),
+      mlpDown: g(p + 'mlp.down_proj.weight'),
+      mlptGateUp: byName.get('inner.' + p + 'mlp_t.gate_up_proj.weight'),
+      mlptDown: byName.get('inner.' + p + 'mlp_t.down_proj.weight'),
+      qkv: byName.get('inner.' + p + 'self_attn.qkv_proj.weight'),
+      o: byName.get('inner.' + p + 'self_attn.o_proj.weight'),
     });
   }
   return {
-    data: block, spec, byName, Hinit: g('H_init'), Linit: g('L_init'), embedTokens: g('embed_tokens.embedding_weight'),
-    lmHead: g('lm_head.weight'), qHeadW: g('q_head.weight'), qHeadB: g('q_head.bias'),
-    puzzleEmb: byName.get('inner.puzzle_emb.weights') ?? null, layers,
+    data: block,
+    spec,
+    byName,
+    Hinit: g('H_init'),
+    Linit: g('L_init'),
+    embedTokens: g('embed_tokens.embedding_weight'),
+    lmHead: g('lm_head.weight'),
+    qHeadW: g('q_head.weight'),
+    qHeadB: g('q_head.bias'),
+    puzzleEmb: byName.get('inner.puzzle_emb.weights') ?? null,
+    layers,
   };
 }
 
@@ -144,7 +159,8 @@ export function truncNormalFill(out: Float32Array, std: number, uniform: () => n
   for (let i = 0; i < out.length; i++) {
     let v: number;
     do {
-      const u1 = 1 - uniform(), u2 = uniform();
+      const u1 = 1 - uniform(),
+        u2 = uniform();
       v = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     } while (v < -2 || v > 2);
     out[i] = v * c;
@@ -157,7 +173,7 @@ export function roundBf16(a: Float32Array): void {
   for (let i = 0; i < u.length; i++) {
     const x = u[i];
     if ((x & 0x7f800000) === 0x7f800000) continue;
-    u[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) << 16 >>> 0;
+    u[i] = (((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) << 16) >>> 0;
   }
 }
 
@@ -168,11 +184,22 @@ export function initParams(w: HostWeights, c: TrmConfig, seed: number): void {
   for (const e of w.spec) {
     const v = w.byName.get(e.name)!;
     switch (e.init) {
-      case 'lecun': truncNormalFill(v, 1 / Math.sqrt(e.shape[1]), uniform); break;
-      case 'embed': truncNormalFill(v, 1 / Math.sqrt(c.hidden_size), uniform); break;
-      case 'unit': truncNormalFill(v, 1, uniform); roundBf16(v); break;
-      case 'zero': v.fill(0); break;
-      case 'qbias': v.fill(-5); break;
+      case 'lecun':
+        truncNormalFill(v, 1 / Math.sqrt(e.shape[1]), uniform);
+        break;
+      case 'embed':
+        truncNormalFill(v, 1 / Math.sqrt(c.hidden_size), uniform);
+        break;
+      case 'unit':
+        truncNormalFill(v, 1, uniform);
+        roundBf16(v);
+        break;
+      case 'zero':
+        v.fill(0);
+        break;
+      case 'qbias':
+        v.fill(-5);
+        break;
     }
   }
 }
@@ -209,25 +236,40 @@ export function canonicalName(key: string): string {
   return k;
 }
 
-export interface NamedTensor { shape: number[]; data: Float32Array }
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Copy a name -> tensor map (official keys, with or without the prefix) into `w`. Every tensor of
  *  the spec must be present with its exact shape; unknown keys are errors unless `allowExtra`. */
-export function loadStateDict(w: HostWeights, tensors: Map<string, NamedTensor>, where = 'checkpoint', allowExtra = false): void {
+export function loadStateDict(
+  w: HostWeights,
+  tensors: Map<string, NamedTensor>,
+  where = 'checkpoint',
+  allowExtra = false,
+): void {
   const seen = new Map<string, NamedTensor>();
   for (const [k, t] of tensors) {
     const name = canonicalName(k);
     if (!w.byName.has(name)) {
       if (allowExtra) continue;
-      throw new TrmError('TRM_BAD_CHECKPOINT', `${where}: tensor '${k}' is not a parameter of this model config (is the config right? mlp_t, L_layers)`);
+      throw new TrmError(
+        'TRM_BAD_CHECKPOINT',
+        `${where}: tensor '${k}' is not a parameter of this model config (is the config right? mlp_t, L_layers)`,
+      );
     }
     seen.set(name, t);
   }
   for (const e of w.spec) {
     const t = seen.get(e.name);
-    if (!t) throw new TrmError('TRM_BAD_CHECKPOINT', `${where}: missing tensor '${e.name}' (expected shape [${e.shape}])`);
+    if (!t)
+      throw new TrmError('TRM_BAD_CHECKPOINT', `${where}: missing tensor '${e.name}' (expected shape [${e.shape}])`);
     if (t.shape.length !== e.shape.length || t.shape.some((s, i) => s !== e.shape[i]))
-      throw new TrmError('TRM_BAD_CHECKPOINT', `${where}: tensor '${e.name}' has shape [${t.shape}], this config needs [${e.shape}]`);
+      throw new TrmError(
+        'TRM_BAD_CHECKPOINT',
+        `${where}: tensor '${e.name}' has shape [${t.shape}], this config needs [${e.shape}]`,
+      );
     w.byName.get(e.name)!.set(t.data);
   }
 }
@@ -235,6 +277,7 @@ export function loadStateDict(w: HostWeights, tensors: Map<string, NamedTensor>,
 /** The model as a name -> tensor map (views, no copy), keys without the prefix unless `prefixed`. */
 export function stateDict(w: HostWeights, prefixed = false): Map<string, NamedTensor> {
   const out = new Map<string, NamedTensor>();
-  for (const e of w.spec) out.set((prefixed ? OFFICIAL_PREFIX : '') + e.name, { shape: e.shape, data: w.byName.get(e.name)! });
+  for (const e of w.spec)
+    out.set((prefixed ? OFFICIAL_PREFIX : '') + e.name, { shape: e.shape, data: w.byName.get(e.name)! });
   return out;
 }

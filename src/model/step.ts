@@ -7,8 +7,23 @@
  */
 import { ShapeError } from '../errors.js';
 import {
-  argmax, bceLogitsBackward, bceLogitsForward, castU8F32, copy2d, type F32T, fill, type I32T, i32, lossGrad, matchCounts, readSync,
-  sizeOf, stablemaxCeBackward, stablemaxCeForward, type U8T, write,
+  argmax,
+  bceLogitsBackward,
+  bceLogitsForward,
+  castU8F32,
+  copy2d,
+  type F32T,
+  fill,
+  type I32T,
+  i32,
+  lossGrad,
+  matchCounts,
+  readSync,
+  sizeOf,
+  stablemaxCeBackward,
+  stablemaxCeForward,
+  type U8T,
+  write,
 } from '../kernels/core.js';
 import { inputEmbeddingBackward, inputEmbeddingForward, type EmbedSizes } from '../nn/embedding.js';
 import { lmHeadBackward, lmHeadForward, qHeadBackward, qHeadForward } from '../nn/heads.js';
@@ -22,8 +37,8 @@ export const IGNORE_LABEL = -100;
 
 /** A batch as the data layer fills it, on the host. */
 export interface HostBatch {
-  inputs: Int32Array;    // (B, L)
-  labels: Int32Array;    // (B, L)
+  inputs: Int32Array; // (B, L)
+  labels: Int32Array; // (B, L)
   puzzleIds: Int32Array; // (B)
 }
 
@@ -41,8 +56,8 @@ export function uploadBatch(dst: Batch, src: HostBatch): void {
 
 /** A batch on the device. Host batches (the data layer's) are written into one each step. */
 export interface Batch {
-  inputs: I32T;    // (B, L) token ids
-  labels: I32T;    // (B, L) target ids, IGNORE_LABEL where not scored
+  inputs: I32T; // (B, L) token ids
+  labels: I32T; // (B, L) target ids, IGNORE_LABEL where not scored
   puzzleIds: I32T; // (B)
 }
 
@@ -56,20 +71,21 @@ export interface StepLosses {
 
 /** What a step leaves on the device (views into the acts); numbers come from stepLosses. */
 export interface StepResult {
-  logits: F32T;      // (B, L, V)
-  q: F32T;           // (B, 2) [q_halt, q_continue]
-  preds: I32T;       // (B, L)
-  seqCorrect: U8T;   // (B)
-  counts: I32T;      // (2B) [valid, correct]
-  tokLoss: F32T;     // (B*L) per-token stablemax CE
-  bce: F32T;         // (B) q_halt BCE per sample
+  logits: F32T; // (B, L, V)
+  q: F32T; // (B, 2) [q_halt, q_continue]
+  preds: I32T; // (B, L)
+  seqCorrect: U8T; // (B)
+  counts: I32T; // (2B) [valid, correct]
+  tokLoss: F32T; // (B*L) per-token stablemax CE
+  bce: F32T; // (B) q_halt BCE per sample
 }
 
 /** The losses of a step from its host-side outputs (spec 5): lm = sum_b mean over valid tokens of
  *  the CE, q_halt = sum_b BCE; float64 sums in batch order. */
 export function lossesOf(tokLoss: Float32Array, counts: Int32Array, bce: Float32Array, B: number): StepLosses {
   const L = tokLoss.length / B;
-  let lmLoss = 0, qHaltLoss = 0;
+  let lmLoss = 0,
+    qHaltLoss = 0;
   for (let b = 0; b < B; b++) {
     let s = 0;
     for (let t = b * L; t < (b + 1) * L; t++) s += tokLoss[t];
@@ -96,15 +112,30 @@ function embedSizes(c: TrmConfig, a: StepActs): EmbedSizes {
  * `c` may use fewer loop counts than the acts were allocated for (randomised recursion).
  * Only kernels run here: nothing is read back to the host.
  */
-export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Carry, batch: Batch,
-  grads: Weights | null, lossScale = 1, sampleWeights?: F32T): StepResult {
-  const { B, L, S, D, V, P } = a.d, N = B * S * D;
+export function supervisionStep(
+  c: TrmConfig,
+  w: Weights,
+  a: StepActs,
+  carry: Carry,
+  batch: Batch,
+  grads: Weights | null,
+  lossScale = 1,
+  sampleWeights?: F32T,
+): StepResult {
+  const { B, L, S, D, V, P } = a.d,
+    N = B * S * D;
   if (sizeOf(carry.y) !== N || sizeOf(carry.z) !== N)
-    throw new ShapeError(`supervisionStep: carry holds ${sizeOf(carry.y) / (S * D)} slots, the activations were allocated for B = ${B}`);
+    throw new ShapeError(
+      `supervisionStep: carry holds ${sizeOf(carry.y) / (S * D)} slots, the activations were allocated for B = ${B}`,
+    );
   if (sizeOf(batch.inputs) !== B * L || sizeOf(batch.labels) !== B * L || sizeOf(batch.puzzleIds) !== B)
-    throw new ShapeError(`supervisionStep: batch has inputs ${sizeOf(batch.inputs)}, labels ${sizeOf(batch.labels)}, puzzleIds ${sizeOf(batch.puzzleIds)}; expected ${B}x${L}, ${B}x${L}, ${B}`);
+    throw new ShapeError(
+      `supervisionStep: batch has inputs ${sizeOf(batch.inputs)}, labels ${sizeOf(batch.labels)}, puzzleIds ${sizeOf(batch.puzzleIds)}; expected ${B}x${L}, ${B}x${L}, ${B}`,
+    );
   if (a.calls.length < c.L_cycles + 1)
-    throw new ShapeError(`supervisionStep: L_cycles ${c.L_cycles} needs ${c.L_cycles + 1} net-call buffers, the activations hold ${a.calls.length}`);
+    throw new ShapeError(
+      `supervisionStep: L_cycles ${c.L_cycles} needs ${c.L_cycles + 1} net-call buffers, the activations hold ${a.calls.length}`,
+    );
   const ez = embedSizes(c, a);
 
   // forward
@@ -121,7 +152,13 @@ export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Ca
   castU8F32(a.target, a.seqCorrect, B);
   bceLogitsForward(a.bce, a.qHalt, a.target, B);
   const result: StepResult = {
-    logits: a.logits, q: a.q, preds: a.preds, seqCorrect: a.seqCorrect, counts: a.counts, tokLoss: a.tokLoss, bce: a.bce,
+    logits: a.logits,
+    q: a.q,
+    preds: a.preds,
+    seqCorrect: a.seqCorrect,
+    counts: a.counts,
+    tokLoss: a.tokLoss,
+    bce: a.bce,
   };
   if (!grads) return result;
 
@@ -131,7 +168,7 @@ export function supervisionStep(c: TrmConfig, w: Weights, a: StepActs, carry: Ca
   stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
   fill(a.dqHalt, 0, B);
   bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
-  copy2d(a.dq, a.dqHalt, B, 1, 2, 1);   // q_continue's gradient stays 0 (no_ACT_continue)
+  copy2d(a.dq, a.dqHalt, B, 1, 2, 1); // q_continue's gradient stays 0 (no_ACT_continue)
   fill(a.dh, 0, N);
   lmHeadBackward(a.dh, grads.lmHead, a.dlogits, carry.y, w.lmHead, B, S, P, D, V);
   qHeadBackward(a.dh, grads.qHeadW, grads.qHeadB, a.dq, carry.y, w.qHeadW, B, S, D);

@@ -5,10 +5,26 @@
  * token-mixing MLP with a sequence-axis norm (mlp_t) or RoPE attention with a hidden-axis norm.
  * Not here: the embedding, heads and loss (step.ts), halting and the carry policy (training).
  */
-import { add, add3, copy, type F32T, fill, rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward, sizeOf } from '../kernels/core.js';
+import {
+  add,
+  add3,
+  copy,
+  type F32T,
+  fill,
+  rmsnormBackward,
+  rmsnormForward,
+  rmsnormSeqBackward,
+  rmsnormSeqForward,
+  sizeOf,
+} from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward } from '../nn/mlp.js';
-import { type TokenMixerActs, type TokenMixerScratch, tokenMixerBackward, tokenMixerForward } from '../nn/token-mixer.js';
+import {
+  type TokenMixerActs,
+  type TokenMixerScratch,
+  tokenMixerBackward,
+  tokenMixerForward,
+} from '../nn/token-mixer.js';
 import type { BlockActs, BlockScratch, NetActs, StepActs } from './acts.js';
 import type { Dims, TrmConfig } from './config.js';
 import type { BlockWeights, Weights } from './params.js';
@@ -16,13 +32,23 @@ import type { BlockWeights, Weights } from './params.js';
 // ---- one block --------------------------------------------------------------------------------
 
 function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
-  const { B, S, D, I, Is, H, hd } = d, N = B * S, eps = c.rms_norm_eps;
+  const { B, S, D, I, Is, H, hd } = d,
+    N = B * S,
+    eps = c.rms_norm_eps;
   if (c.mlp_t) {
     tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is);
     add(s.r, s.r, h, N * D);
     rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
   } else {
-    attentionForward(s.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, s.rope, { B, S, D, H, hd }, s.mix as AttentionScratch);
+    attentionForward(
+      s.r,
+      ba.mixer as AttentionActs,
+      h,
+      { qkv: w.qkv!, o: w.o! },
+      s.rope,
+      { B, S, D, H, hd },
+      s.mix as AttentionScratch,
+    );
     add(s.r, s.r, h, N * D);
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
@@ -32,8 +58,19 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
 }
 
 /** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */
-function blockBackward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights, g: BlockWeights, dinp: F32T, dout: F32T): void {
-  const { B, S, D, I, Is, H, hd } = d, N = B * S;
+function blockBackward(
+  c: TrmConfig,
+  d: Dims,
+  s: BlockScratch,
+  ba: BlockActs,
+  h: F32T,
+  w: BlockWeights,
+  g: BlockWeights,
+  dinp: F32T,
+  dout: F32T,
+): void {
+  const { B, S, D, I, Is, H, hd } = d,
+    N = B * S;
   // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)
   fill(s.r, 0, N * D);
   rmsnormBackward(s.r, dout, ba.n2, ba.rstd2, N, D);
@@ -45,11 +82,33 @@ function blockBackward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h:
   else rmsnormBackward(s.r, s.dn1, ba.n1, ba.rstd1, N, D);
   add(dinp, dinp, s.r, N * D);
   if (c.mlp_t) {
-    tokenMixerBackward(dinp, g.mlptGateUp!, g.mlptDown!, s.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is,
-      s.mix as TokenMixerScratch);
+    tokenMixerBackward(
+      dinp,
+      g.mlptGateUp!,
+      g.mlptDown!,
+      s.r,
+      ba.mixer as TokenMixerActs,
+      h,
+      w.mlptGateUp!,
+      w.mlptDown!,
+      B,
+      S,
+      D,
+      Is,
+      s.mix as TokenMixerScratch,
+    );
   } else {
-    attentionBackward(dinp, { qkv: g.qkv!, o: g.o! }, s.r, ba.mixer as AttentionActs, h, { qkv: w.qkv!, o: w.o! }, s.rope,
-      { B, S, D, H, hd }, s.mix as AttentionScratch);
+    attentionBackward(
+      dinp,
+      { qkv: g.qkv!, o: g.o! },
+      s.r,
+      ba.mixer as AttentionActs,
+      h,
+      { qkv: w.qkv!, o: w.o! },
+      s.rope,
+      { B, S, D, H, hd },
+      s.mix as AttentionScratch,
+    );
   }
 }
 
@@ -67,13 +126,31 @@ export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights): 
 
 /** dinp (d of na.inp) += from dout (d of the call's output); parameter gradients += into g.
  *  dinp and dout must be different tensors. */
-export function netBackward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, g: Weights, dinp: F32T, dout: F32T): void {
+export function netBackward(
+  c: TrmConfig,
+  a: StepActs,
+  na: NetActs,
+  w: Weights,
+  g: Weights,
+  dinp: F32T,
+  dout: F32T,
+): void {
   const n = sizeOf(dout);
   let d = dout;
   for (let i = c.L_layers - 1; i >= 0; i--) {
     const into = i === 0 ? dinp : a.dmid[i % 2];
     if (i > 0) fill(into, 0, n);
-    blockBackward(c, a.d, a.block, na.blocks[i], i === 0 ? na.inp : na.blocks[i - 1].n2, w.layers[i], g.layers[i], into, d);
+    blockBackward(
+      c,
+      a.d,
+      a.block,
+      na.blocks[i],
+      i === 0 ? na.inp : na.blocks[i - 1].n2,
+      w.layers[i],
+      g.layers[i],
+      into,
+      d,
+    );
     d = into;
   }
 }
@@ -83,10 +160,11 @@ export function netBackward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, 
 /** One recursion (spec 1.1): n times z <- f(z + (y + x)), then y <- f(y + z). Calls use a.calls[k]
  *  when `keep`, else a.calls[0] as scratch (nothing kept). y and z (B, S, D) are updated in place. */
 export function latentRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y: F32T, z: F32T, keep: boolean): void {
-  const n = c.L_cycles, size = sizeOf(y);
+  const n = c.L_cycles,
+    size = sizeOf(y);
   for (let i = 0; i < n; i++) {
     const na = a.calls[keep ? i : 0];
-    add3(na.inp, y, x, z, size);   // (y + x) + z, the same bits as z + (y + x)
+    add3(na.inp, y, x, z, size); // (y + x) + z, the same bits as z + (y + x)
     copy(z, netForward(c, a, na, w), size);
   }
   const na = a.calls[keep ? n : 0];
@@ -104,13 +182,15 @@ export function deepRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y:
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the
  *  carry that entered the recursion is detached, so its gradient is dropped). */
 export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: Weights): void {
-  const n = c.L_cycles, size = sizeOf(a.dh);
-  let dout = a.dh, dinp = a.dh2;
+  const n = c.L_cycles,
+    size = sizeOf(a.dh);
+  let dout = a.dh,
+    dinp = a.dh2;
   fill(a.dx, 0, size);
   for (let i = n; i >= 0; i--) {
     fill(dinp, 0, size);
-    netBackward(c, a, a.calls[i], w, g, dinp, dout);   // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i
-    if (i < n) add(a.dx, a.dx, dinp, size);            // the z-updates' (y + x) part is d(x)
-    [dout, dinp] = [dinp, dout];                        // d(z_i) = d(inp_i) flows into call i-1
+    netBackward(c, a, a.calls[i], w, g, dinp, dout); // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i
+    if (i < n) add(a.dx, a.dx, dinp, size); // the z-updates' (y + x) part is d(x)
+    [dout, dinp] = [dinp, dout]; // d(z_i) = d(inp_i) flows into call i-1
   }
 }

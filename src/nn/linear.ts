@@ -11,8 +11,17 @@ export function linearForward(out: F32T, inp: F32T, weight: F32T, N: number, IN:
 }
 
 /** dinp (N, IN) += dout @ weight (fresh: dinp starts from 0); dweight (OUT, IN) += dout^T @ inp. */
-export function linearBackward(dinp: F32T | null, dweight: F32T | null, dout: F32T, inp: F32T,
-  weight: F32T, N: number, IN: number, OUT: number, fresh = false): void {
+export function linearBackward(
+  dinp: F32T | null,
+  dweight: F32T | null,
+  dout: F32T,
+  inp: F32T,
+  weight: F32T,
+  N: number,
+  IN: number,
+  OUT: number,
+  fresh = false,
+): void {
   if (dweight) gemm({ A: dout, B: inp, C: dweight, M: OUT, N: IN, K: N, transA: true, beta: 1 });
   if (dinp) gemm({ A: dout, B: weight, C: dinp, M: N, N: IN, K: OUT, beta: fresh ? 0 : 1 });
 }

@@ -9,29 +9,75 @@ import { type F32T, fill, gemm, swigluBackward, swigluForward, transpose } from 
 
 export interface TokenMixerActs {
   gateUp: F32T; // (B, 2Is, D)
-  h: F32T;      // (B, Is, D)
+  h: F32T; // (B, Is, D)
 }
 
 export interface TokenMixerScratch {
-  dh: F32T;       // (B, Is, D)
-  dgateUp: F32T;  // (B, 2Is, D)
-  wDownT: F32T;   // (Is, S) down_proj transposed
+  dh: F32T; // (B, Is, D)
+  dgateUp: F32T; // (B, 2Is, D)
+  wDownT: F32T; // (Is, S) down_proj transposed
   wGateUpT: F32T; // (S, 2Is) gate_up_proj transposed
 }
 
 /** out (B, S, D) = mixer(inp (B, S, D)); wGateUp (2Is, S), wDown (S, Is). */
-export function tokenMixerForward(out: F32T, acts: TokenMixerActs, inp: F32T, wGateUp: F32T, wDown: F32T,
-  B: number, S: number, D: number, Is: number): void {
-  gemm({ A: wGateUp, B: inp, C: acts.gateUp, M: 2 * Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 2 * Is * D });
+export function tokenMixerForward(
+  out: F32T,
+  acts: TokenMixerActs,
+  inp: F32T,
+  wGateUp: F32T,
+  wDown: F32T,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+): void {
+  gemm({
+    A: wGateUp,
+    B: inp,
+    C: acts.gateUp,
+    M: 2 * Is,
+    N: D,
+    K: S,
+    batch: B,
+    strideA: 0,
+    strideB: S * D,
+    strideC: 2 * Is * D,
+  });
   swigluForward(acts.h, acts.gateUp, B, Is * D);
   gemm({ A: wDown, B: acts.h, C: out, M: S, N: D, K: Is, batch: B, strideA: 0, strideB: Is * D, strideC: S * D });
 }
 
 /** dinp (B, S, D) += d/dinp; dwGateUp (2Is, S), dwDown (S, Is) +=. */
-export function tokenMixerBackward(dinp: F32T, dwGateUp: F32T, dwDown: F32T, dout: F32T, acts: TokenMixerActs,
-  inp: F32T, wGateUp: F32T, wDown: F32T, B: number, S: number, D: number, Is: number, s: TokenMixerScratch): void {
+export function tokenMixerBackward(
+  dinp: F32T,
+  dwGateUp: F32T,
+  dwDown: F32T,
+  dout: F32T,
+  acts: TokenMixerActs,
+  inp: F32T,
+  wGateUp: F32T,
+  wDown: F32T,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+  s: TokenMixerScratch,
+): void {
   // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
-  gemm({ A: dout, B: acts.h, C: dwDown, M: S, N: Is, K: D, transB: true, batch: B, strideA: S * D, strideB: Is * D, strideC: 0, beta: 1 });
+  gemm({
+    A: dout,
+    B: acts.h,
+    C: dwDown,
+    M: S,
+    N: Is,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: S * D,
+    strideB: Is * D,
+    strideC: 0,
+    beta: 1,
+  });
   // the shared A operands are transposed once here: a transposed shared A is repacked per item
   transpose(s.wDownT, wDown, S, Is);
   transpose(s.wGateUpT, wGateUp, 2 * Is, S);
@@ -39,6 +85,31 @@ export function tokenMixerBackward(dinp: F32T, dwGateUp: F32T, dwDown: F32T, dou
   fill(s.dgateUp, 0, B * 2 * Is * D);
   swigluBackward(s.dgateUp, s.dh, acts.gateUp, B, Is * D);
   // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
-  gemm({ A: s.dgateUp, B: inp, C: dwGateUp, M: 2 * Is, N: S, K: D, transB: true, batch: B, strideA: 2 * Is * D, strideB: S * D, strideC: 0, beta: 1 });
-  gemm({ A: s.wGateUpT, B: s.dgateUp, C: dinp, M: S, N: D, K: 2 * Is, batch: B, strideA: 0, strideB: 2 * Is * D, strideC: S * D, beta: 1 });
+  gemm({
+    A: s.dgateUp,
+    B: inp,
+    C: dwGateUp,
+    M: 2 * Is,
+    N: S,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: 2 * Is * D,
+    strideB: S * D,
+    strideC: 0,
+    beta: 1,
+  });
+  gemm({
+    A: s.wGateUpT,
+    B: s.dgateUp,
+    C: dinp,
+    M: S,
+    N: D,
+    K: 2 * Is,
+    batch: B,
+    strideA: 0,
+    strideB: 2 * Is * D,
+    strideC: S * D,
+    beta: 1,
+  });
 }

@@ -15,6 +15,6 @@ if (!cli) {
 process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL'));
 process.stdin.on('error', () => process.kill(process.pid, 'SIGKILL'));
 process.stdin.resume();
-(process.stdin as unknown as { unref?: () => void }).unref?.();   // watching the pipe must not keep the process alive
+(process.stdin as unknown as { unref?: () => void }).unref?.(); // watching the pipe must not keep the process alive
 process.argv = [process.argv[0], cli, ...args];
 await import(pathToFileURL(cli).href);

@@ -19,10 +19,17 @@ export interface QueueConnection {
 /** Parse `redis://HOST:PORT[/DB]` (also `rediss://` is refused: TLS is not wired up). */
 export function parseQueueUrl(text: string): QueueConnection {
   const bad = (why: string): never => {
-    throw new TrmError('TRM_BAD_QUEUE_URL', `--queue ${text}: ${why}; expected redis://HOST:PORT[/DB], e.g. redis://127.0.0.1:6379/0`);
+    throw new TrmError(
+      'TRM_BAD_QUEUE_URL',
+      `--queue ${text}: ${why}; expected redis://HOST:PORT[/DB], e.g. redis://127.0.0.1:6379/0`,
+    );
   };
   let u: URL;
-  try { u = new URL(text); } catch { return bad('not a URL'); }
+  try {
+    u = new URL(text);
+  } catch {
+    return bad('not a URL');
+  }
   if (u.protocol !== 'redis:') bad(`scheme ${u.protocol.replace(/:$/, '')} is not supported`);
   if (!u.hostname) bad('no host');
   const port = u.port ? Number(u.port) : 6379;
@@ -33,7 +40,9 @@ export function parseQueueUrl(text: string): QueueConnection {
   const host = u.hostname.replace(/^\[|\]$/g, '');
   return {
     url: `redis://${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.host}/${db}`,
-    host, port, db,
+    host,
+    port,
+    db,
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
   };
@@ -41,7 +50,14 @@ export function parseQueueUrl(text: string): QueueConnection {
 
 /** ioredis options as BullMQ takes them (workers need maxRetriesPerRequest: null). */
 export function redisOptions(c: QueueConnection) {
-  return { host: c.host, port: c.port, db: c.db, username: c.username, password: c.password, maxRetriesPerRequest: null };
+  return {
+    host: c.host,
+    port: c.port,
+    db: c.db,
+    username: c.username,
+    password: c.password,
+    maxRetriesPerRequest: null,
+  };
 }
 
 /** Resolves when a Redis server answers at `c` (PONG, or an auth demand); throws TRM_QUEUE_UNREACHABLE otherwise. */
@@ -60,7 +76,13 @@ export function checkReachable(c: QueueConnection, timeoutMs = 5000): Promise<vo
       if (!answer.includes('\r\n')) return;
       s.destroy();
       if (answer.startsWith('+PONG') || /^-(NOAUTH|WRONGPASS)/.test(answer)) resolve();
-      else reject(new TrmError('TRM_QUEUE_UNREACHABLE', `${c.url} is not a Redis server (it answered ${JSON.stringify(answer.trim().slice(0, 60))})`));
+      else
+        reject(
+          new TrmError(
+            'TRM_QUEUE_UNREACHABLE',
+            `${c.url} is not a Redis server (it answered ${JSON.stringify(answer.trim().slice(0, 60))})`,
+          ),
+        );
     });
     s.connect(c.port, c.host, () => s.write('PING\r\n'));
   });

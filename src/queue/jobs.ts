@@ -22,8 +22,20 @@ export const JOB_FORMAT = 1;
 /** A sweep spec with `data` and `out` relative to the run root (or absolute outside it). */
 export type PortableSpec = SweepSpec;
 
-export interface SweepJobData { format: number; sweep: string; spec: PortableSpec; runs: string[] }
-export interface RunJobData { format: number; sweep: string; spec: PortableSpec; variant: string; seed: number; sets: string[] }
+export interface SweepJobData {
+  format: number;
+  sweep: string;
+  spec: PortableSpec;
+  runs: string[];
+}
+export interface RunJobData {
+  format: number;
+  sweep: string;
+  spec: PortableSpec;
+  variant: string;
+  seed: number;
+  sets: string[];
+}
 
 /** Progress a worker reports on a run job (job.updateProgress). */
 export interface RunProgress {
@@ -62,16 +74,31 @@ export const runJobId = (sweep: string, r: { variant: string; seed: number }) =>
 /** The SweepRun of a run job on a worker with run root `root`. */
 export function jobRun(d: RunJobData, root: string): { spec: SweepSpec; run: SweepRun } {
   const spec = localSpec(d.spec, root);
-  return { spec, run: { variant: d.variant, seed: d.seed, sets: d.sets, dir: join(spec.out, d.variant, `seed-${d.seed}`) } };
+  return {
+    spec,
+    run: { variant: d.variant, seed: d.seed, sets: d.sets, dir: join(spec.out, d.variant, `seed-${d.seed}`) },
+  };
 }
 
 /** Checks the job data a worker took from Redis (another trm version, or something else's job). */
 export function checkJobData<T extends SweepJobData | RunJobData>(data: unknown, kind: 'run' | 'sweep'): T {
   const d = data as Partial<RunJobData & SweepJobData> | null;
-  const ok = !!d && typeof d === 'object' && d.format === JOB_FORMAT && typeof d.sweep === 'string' && !!d.spec && typeof d.spec === 'object'
-    && typeof d.spec.out === 'string' && typeof d.spec.data === 'string'
-    && (kind === 'sweep' ? Array.isArray(d.runs) : typeof d.variant === 'string' && Number.isInteger(d.seed) && Array.isArray(d.sets));
+  const ok =
+    !!d &&
+    typeof d === 'object' &&
+    d.format === JOB_FORMAT &&
+    typeof d.sweep === 'string' &&
+    !!d.spec &&
+    typeof d.spec === 'object' &&
+    typeof d.spec.out === 'string' &&
+    typeof d.spec.data === 'string' &&
+    (kind === 'sweep'
+      ? Array.isArray(d.runs)
+      : typeof d.variant === 'string' && Number.isInteger(d.seed) && Array.isArray(d.sets));
   if (!ok)
-    throw new TrmError('TRM_BAD_JOB', `not a trm ${kind} job of format ${JOB_FORMAT} (format ${JSON.stringify(d?.format ?? null)}): submitted by another trm version?`);
+    throw new TrmError(
+      'TRM_BAD_JOB',
+      `not a trm ${kind} job of format ${JOB_FORMAT} (format ${JSON.stringify(d?.format ?? null)}): submitted by another trm version?`,
+    );
   return d as T;
 }

@@ -10,8 +10,16 @@ import { expandRuns, type SweepSpec } from '../report/spec.js';
 import { planSweep } from '../report/sweep.js';
 import { checkReachable, redisOptions, type QueueConnection } from './connection.js';
 import {
-  JOB_FORMAT, portableSpec, RUNS_QUEUE, runJobId, runName, sweepId, SWEEPS_QUEUE,
-  type RunJobData, type RunProgress, type SweepJobData,
+  JOB_FORMAT,
+  portableSpec,
+  RUNS_QUEUE,
+  runJobId,
+  runName,
+  sweepId,
+  SWEEPS_QUEUE,
+  type RunJobData,
+  type RunProgress,
+  type SweepJobData,
 } from './jobs.js';
 
 /** Redis key that marks a sweep as cancelled (workers poll it); it lives for 30 days. */
@@ -20,8 +28,19 @@ const CANCEL_TTL_S = 30 * 24 * 3600;
 const LIVE = new Set(['waiting', 'waiting-children', 'active', 'delayed', 'prioritized']);
 
 /** What a worker returns for a finished run job, and for the sweep's parent job. */
-export interface RunResult { action: string; seconds: number; step: number | null; worker: string }
-export interface SweepResult { results: string | null; runs: number; of: number; failed: string[]; cancelled: boolean }
+export interface RunResult {
+  action: string;
+  seconds: number;
+  step: number | null;
+  worker: string;
+}
+export interface SweepResult {
+  results: string | null;
+  runs: number;
+  of: number;
+  failed: string[];
+  cancelled: boolean;
+}
 
 export interface RunStatus {
   name: string;
@@ -44,11 +63,21 @@ export interface SweepStatus {
 async function withQueues<T>(conn: QueueConnection, f: (q: { sweeps: Queue; runs: Queue }) => Promise<T>): Promise<T> {
   await checkReachable(conn);
   const connection = redisOptions(conn);
-  const sweeps = new Queue(SWEEPS_QUEUE, { connection }), runs = new Queue(RUNS_QUEUE, { connection });
-  try { return await f({ sweeps, runs }); } finally { await Promise.all([sweeps.close(), runs.close()]); }
+  const sweeps = new Queue(SWEEPS_QUEUE, { connection }),
+    runs = new Queue(RUNS_QUEUE, { connection });
+  try {
+    return await f({ sweeps, runs });
+  } finally {
+    await Promise.all([sweeps.close(), runs.close()]);
+  }
 }
 
-export interface SubmitOutcome { sweep: string; runs: number; queued: boolean; replaced: number }
+export interface SubmitOutcome {
+  sweep: string;
+  runs: number;
+  queued: boolean;
+  replaced: number;
+}
 
 /**
  * Enqueue every run of `spec` (paths carried relative to the shared run root `root`). Every run's
@@ -57,18 +86,26 @@ export interface SubmitOutcome { sweep: string; runs: number; queued: boolean; r
  * runs then skip the work their directories already hold.
  */
 export async function submitSweep(conn: QueueConnection, spec: SweepSpec, root: string): Promise<SubmitOutcome> {
-  planSweep(spec);   // throws TRM_BAD_SPEC naming the variant before anything is queued
-  const ps = portableSpec(spec, root), id = sweepId(ps), runs = expandRuns(spec);
+  planSweep(spec); // throws TRM_BAD_SPEC naming the variant before anything is queued
+  const ps = portableSpec(spec, root),
+    id = sweepId(ps),
+    runs = expandRuns(spec);
   return withQueues(conn, async q => {
     const old = await Job.fromId(q.sweeps, id);
     if (old && LIVE.has(await old.getState())) return { sweep: id, runs: runs.length, queued: false, replaced: 0 };
     let replaced = 0;
-    if (old) { await old.remove({ removeChildren: true }); replaced++; }
+    if (old) {
+      await old.remove({ removeChildren: true });
+      replaced++;
+    }
     for (const r of runs) {
       const j = await Job.fromId(q.runs, runJobId(id, r));
       if (!j) continue;
       if ((await j.getState()) === 'active')
-        throw new TrmError('TRM_QUEUE_BUSY', `run ${runName(r)} of this sweep is still running on a worker (${(j.progress as RunProgress | undefined)?.worker ?? 'unknown'}); wait for it to stop, then submit again`);
+        throw new TrmError(
+          'TRM_QUEUE_BUSY',
+          `run ${runName(r)} of this sweep is still running on a worker (${(j.progress as RunProgress | undefined)?.worker ?? 'unknown'}); wait for it to stop, then submit again`,
+        );
       await j.remove();
       replaced++;
     }
@@ -76,15 +113,27 @@ export async function submitSweep(conn: QueueConnection, spec: SweepSpec, root: 
     const flow = new FlowProducer({ connection: redisOptions(conn) });
     try {
       await flow.add({
-        name: 'sweep', queueName: SWEEPS_QUEUE, opts: { jobId: id },
+        name: 'sweep',
+        queueName: SWEEPS_QUEUE,
+        opts: { jobId: id },
         data: { format: JOB_FORMAT, sweep: id, spec: ps, runs: runs.map(runName) } satisfies SweepJobData,
         children: runs.map(r => ({
-          name: runName(r), queueName: RUNS_QUEUE,
-          data: { format: JOB_FORMAT, sweep: id, spec: ps, variant: r.variant, seed: r.seed, sets: r.sets } satisfies RunJobData,
+          name: runName(r),
+          queueName: RUNS_QUEUE,
+          data: {
+            format: JOB_FORMAT,
+            sweep: id,
+            spec: ps,
+            variant: r.variant,
+            seed: r.seed,
+            sets: r.sets,
+          } satisfies RunJobData,
           opts: { jobId: runJobId(id, r), attempts: 1, ignoreDependencyOnFailure: true },
         })),
       });
-    } finally { await flow.close(); }
+    } finally {
+      await flow.close();
+    }
     return { sweep: id, runs: runs.length, queued: true, replaced };
   });
 }
@@ -98,7 +147,8 @@ function runState(s: string): RunStatus['state'] {
 
 /** Each run's state, progress (worker, step, ETA) or error, and the sweep's own. */
 export async function sweepStatus(conn: QueueConnection, spec: SweepSpec, root: string): Promise<SweepStatus> {
-  const ps = portableSpec(spec, root), id = sweepId(ps);
+  const ps = portableSpec(spec, root),
+    id = sweepId(ps);
   return withQueues(conn, async q => {
     const cancelled = (await (await q.sweeps.getBackend().client).get(cancelKey(id))) !== null;
     const runs: RunStatus[] = [];
@@ -106,24 +156,39 @@ export async function sweepStatus(conn: QueueConnection, spec: SweepSpec, root: 
       const j = await Job.fromId(q.runs, runJobId(id, r));
       const state = j ? runState(await j.getState()) : 'not queued';
       runs.push({
-        name: runName(r), state,
-        progress: j && typeof j.progress === 'object' && j.progress ? j.progress as unknown as RunProgress : null,
-        error: state === 'failed' ? j!.failedReason ?? 'failed' : null,
-        result: state === 'done' ? (j!.returnvalue as RunResult) ?? null : null,
+        name: runName(r),
+        state,
+        progress: j && typeof j.progress === 'object' && j.progress ? (j.progress as unknown as RunProgress) : null,
+        error: state === 'failed' ? (j!.failedReason ?? 'failed') : null,
+        result: state === 'done' ? ((j!.returnvalue as RunResult) ?? null) : null,
       });
     }
     const p = await Job.fromId(q.sweeps, id);
     const ps2 = p ? await p.getState() : 'not queued';
-    const state = ps2 === 'waiting-children' ? 'running' : ps2 === 'waiting' || ps2 === 'active' ? 'writing results' : ps2 === 'completed' ? 'done' : ps2;
+    const state =
+      ps2 === 'waiting-children'
+        ? 'running'
+        : ps2 === 'waiting' || ps2 === 'active'
+          ? 'writing results'
+          : ps2 === 'completed'
+            ? 'done'
+            : ps2;
     return {
-      sweep: id, state, cancelled, runs,
+      sweep: id,
+      state,
+      cancelled,
+      runs,
       result: ps2 === 'completed' ? (p!.returnvalue as SweepResult) : null,
       error: ps2 === 'failed' ? p!.failedReason : null,
     };
   });
 }
 
-export interface CancelOutcome { sweep: string; removed: string[]; stopping: string[] }
+export interface CancelOutcome {
+  sweep: string;
+  removed: string[];
+  stopping: string[];
+}
 
 /**
  * Cancel a sweep: mark it cancelled (workers stop its running runs within seconds; the trainers save
@@ -131,21 +196,29 @@ export interface CancelOutcome { sweep: string; removed: string[]; stopping: str
  * once nothing runs. Finished runs keep their results.
  */
 export async function cancelSweep(conn: QueueConnection, spec: SweepSpec, root: string): Promise<CancelOutcome> {
-  const ps = portableSpec(spec, root), id = sweepId(ps);
+  const ps = portableSpec(spec, root),
+    id = sweepId(ps);
   return withQueues(conn, async q => {
     await (await q.sweeps.getBackend().client).set(cancelKey(id), '1', { EX: CANCEL_TTL_S });
-    const removed: string[] = [], stopping: string[] = [];
+    const removed: string[] = [],
+      stopping: string[] = [];
     for (const r of expandRuns(spec)) {
       const j = await Job.fromId(q.runs, runJobId(id, r));
       if (!j) continue;
       const s = await j.getState();
       if (s === 'active') stopping.push(runName(r));
       else if (LIVE.has(s)) {
-        try { await j.remove(); removed.push(runName(r)); } catch { stopping.push(runName(r)); }   // taken by a worker meanwhile
+        try {
+          await j.remove();
+          removed.push(runName(r));
+        } catch {
+          stopping.push(runName(r));
+        } // taken by a worker meanwhile
       }
     }
     const p = await Job.fromId(q.sweeps, id);
-    if (p && !stopping.length && (await p.getState()) !== 'active') await p.remove({ removeChildren: false }).catch(() => undefined);
+    if (p && !stopping.length && (await p.getState()) !== 'active')
+      await p.remove({ removeChildren: false }).catch(() => undefined);
     return { sweep: id, removed, stopping };
   });
 }

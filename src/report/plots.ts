@@ -19,24 +19,47 @@ export interface Figure {
   spec: TopLevelSpec;
 }
 
-const W = 480, H = 300;
+const W = 480,
+  H = 300;
 // aria: false drops the per-mark ARIA labels, which are most of the bytes of a plain SVG
 const config = { aria: false, font: 'sans-serif', legend: { labelLimit: 220 }, view: { stroke: '#ddd' } };
 const series = { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 3 } } as const;
 
 /** A line per series (mean over its runs), with a +-1 std band where a series has several runs. */
-function curve(name: string, title: string, yTitle: string, rows: { series: string; step: number; value: number }[], band: boolean, zero: boolean): Figure {
+function curve(
+  name: string,
+  title: string,
+  yTitle: string,
+  rows: { series: string; step: number; value: number }[],
+  band: boolean,
+  zero: boolean,
+): Figure {
   const x = { field: 'step', type: 'quantitative', title: 'training step' } as const;
   const y = { field: 'value', type: 'quantitative', title: yTitle, scale: { zero } } as const;
   return {
-    name, title,
+    name,
+    title,
     spec: {
-      title, width: W, height: H, config, data: { values: rows },
+      title,
+      width: W,
+      height: H,
+      config,
+      data: { values: rows },
       // the band's legend is off; independent legends keep the line's (a shared one would take the band's null)
       resolve: { legend: { color: 'independent' } },
       layer: [
-        ...(band ? [{ mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { x, y, color: { ...series, legend: null } } } as const] : []),
-        { mark: { type: 'line', point: rows.length <= 200 }, encoding: { x, y: { ...y, aggregate: 'mean' }, color: series } },
+        ...(band
+          ? [
+              {
+                mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 },
+                encoding: { x, y, color: { ...series, legend: null } },
+              } as const,
+            ]
+          : []),
+        {
+          mark: { type: 'line', point: rows.length <= 200 },
+          encoding: { x, y: { ...y, aggregate: 'mean' }, color: series },
+        },
       ],
     } as TopLevelSpec,
   };
@@ -53,26 +76,51 @@ export function learningFigures(runs: RunData[]): Figure[] {
   return out;
 }
 
-const byAggregator = { field: 'aggregator', type: 'nominal', title: 'aggregator', legend: { orient: 'bottom', columns: 3 } } as const;
+const byAggregator = {
+  field: 'aggregator',
+  type: 'nominal',
+  title: 'aggregator',
+  legend: { orient: 'bottom', columns: 3 },
+} as const;
 
 /** Test-time scaling of one variant: exact accuracy vs N_sup (log2), colour = aggregator, a panel per k. */
 export function scalingFigure(variant: string, rows: ScalingRow[]): Figure {
   const nsup = [...new Set(rows.map(r => r.nsup))].sort((a, b) => a - b);
-  const ks = new Set(rows.map(r => r.k)).size, cols = Math.min(2, ks);
+  const ks = new Set(rows.map(r => r.k)).size,
+    cols = Math.min(2, ks);
   const title = `Test-time scaling: ${variant}`;
   return {
-    name: `scaling-${variant.replace(/[^A-Za-z0-9._=+-]/g, '_')}`, title,
+    name: `scaling-${variant.replace(/[^A-Za-z0-9._=+-]/g, '_')}`,
+    title,
     spec: {
-      title, config, data: { values: rows }, columns: cols,
-      facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } },   // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
+      title,
+      config,
+      data: { values: rows },
+      columns: cols,
+      facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } }, // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
       spec: {
-        width: Math.round(W / cols) - 20, height: Math.round(H / Math.ceil(ks / cols)) - (ks > 2 ? 20 : 0),
+        width: Math.round(W / cols) - 20,
+        height: Math.round(H / Math.ceil(ks / cols)) - (ks > 2 ? 20 : 0),
         // aggregators often coincide (k = 1, or all chains agreeing): dashes and point shapes keep every line visible
         mark: { type: 'line', point: true, opacity: 0.85 },
         encoding: {
-          x: { field: 'nsup', type: 'quantitative', title: 'N_sup', scale: { type: 'log', base: 2 }, axis: { values: nsup, format: 'd' } },
-          y: { field: 'exact_acc', type: 'quantitative', aggregate: 'mean', title: 'exact accuracy', scale: { domain: [0, 1] } },
-          color: byAggregator, strokeDash: byAggregator, shape: byAggregator,
+          x: {
+            field: 'nsup',
+            type: 'quantitative',
+            title: 'N_sup',
+            scale: { type: 'log', base: 2 },
+            axis: { values: nsup, format: 'd' },
+          },
+          y: {
+            field: 'exact_acc',
+            type: 'quantitative',
+            aggregate: 'mean',
+            title: 'exact accuracy',
+            scale: { domain: [0, 1] },
+          },
+          color: byAggregator,
+          strokeDash: byAggregator,
+          shape: byAggregator,
         },
       },
     } as TopLevelSpec,
@@ -82,21 +130,38 @@ export function scalingFigure(variant: string, rows: ScalingRow[]): Figure {
 /** One scaling figure per variant (seeds averaged: the y encoding takes the mean). */
 export function scalingFigures(runs: RunData[]): Figure[] {
   const variants = [...new Set(runs.filter(r => r.scaling).map(r => r.variant))];
-  return variants.map(v => scalingFigure(v, runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows)));
+  return variants.map(v =>
+    scalingFigure(
+      v,
+      runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows),
+    ),
+  );
 }
 
 /** AAS scatter: exact accuracy against aas_z and against pred_match, one point per run, colour = variant. */
 export function aasFigure(runs: RunData[]): Figure | null {
-  const rows = runs.filter(r => r.aas).map(r => ({ run: r.name, series: r.variant, aas_z: r.aas!.aas_z, pred_match: r.aas!.pred_match, exact_acc: r.aas!.exact_acc }));
+  const rows = runs
+    .filter(r => r.aas)
+    .map(r => ({
+      run: r.name,
+      series: r.variant,
+      aas_z: r.aas!.aas_z,
+      pred_match: r.aas!.pred_match,
+      exact_acc: r.aas!.exact_acc,
+    }));
   if (!rows.length) return null;
   const title = 'AAS vs exact accuracy (one point per run)';
   return {
-    name: 'aas', title,
+    name: 'aas',
+    title,
     spec: {
-      title, config, data: { values: rows },
+      title,
+      config,
+      data: { values: rows },
       repeat: { column: ['aas_z', 'pred_match'] },
       spec: {
-        width: Math.round(W / 2) - 20, height: H - 60,
+        width: Math.round(W / 2) - 20,
+        height: H - 60,
         mark: { type: 'point', filled: true, size: 60 },
         encoding: {
           x: { field: { repeat: 'column' }, type: 'quantitative', scale: { zero: false } },
@@ -111,13 +176,20 @@ export function aasFigure(runs: RunData[]): Figure | null {
 
 /** The AAS curve: cells agreeing with pass 1's final answer after each step of the foreign-start pass 2, mean per variant. */
 export function aasCurveFigure(runs: RunData[]): Figure | null {
-  const rows = runs.filter(r => r.aas?.curve).flatMap(r => r.aas!.curve!.map(p => ({ series: r.variant, step: p.step, value: p.pred_match })));
+  const rows = runs
+    .filter(r => r.aas?.curve)
+    .flatMap(r => r.aas!.curve!.map(p => ({ series: r.variant, step: p.step, value: p.pred_match })));
   if (!rows.length) return null;
   const title = 'Path independence: a foreign start converging (cells agreeing with pass 1)';
   return {
-    name: 'aas-curve', title,
+    name: 'aas-curve',
+    title,
     spec: {
-      title, width: W, height: H, config, data: { values: rows },
+      title,
+      width: W,
+      height: H,
+      config,
+      data: { values: rows },
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'pass-2 supervision step', scale: { type: 'log', base: 2 } },
@@ -130,14 +202,19 @@ export function aasCurveFigure(runs: RunData[]): Figure | null {
 
 /** Every figure the runs have data for, in page order. */
 export function reportFigures(runs: RunData[]): Figure[] {
-  const aas = aasFigure(runs), curve = aasCurveFigure(runs);
+  const aas = aasFigure(runs),
+    curve = aasCurveFigure(runs);
   return [...learningFigures(runs), ...scalingFigures(runs), ...(aas ? [aas] : []), ...(curve ? [curve] : [])];
 }
 
 /** Vega-Lite spec -> SVG text, headless. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
-  try { return await view.toSVG(); } finally { view.finalize(); }
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
 }
 
 /**
@@ -148,7 +225,13 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 export async function pngRenderer(): Promise<((svg: string) => Buffer) | string> {
   try {
     const { Resvg } = await import('@resvg/resvg-js');
-    return svg => new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+    return svg =>
+      new Resvg(svg, {
+        fitTo: { mode: 'zoom', value: 2 },
+        font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+      })
+        .render()
+        .asPng();
   } catch (e) {
     return `PNG output is off: @resvg/resvg-js did not load (${(e as Error).message.split('\n')[0]}); writing SVG only`;
   }
@@ -158,8 +241,13 @@ export async function pngRenderer(): Promise<((svg: string) => Buffer) | string>
  * Render one figure to DIR/<name>.svg, and .png when `png` is a renderer (pngRenderer(); its
  * string form, the reason PNG is off, means SVG only). Atomic writes; returns the SVG text and files.
  */
-export async function writeFigure(f: Figure, dir: string, png: ((svg: string) => Buffer) | string): Promise<{ svg: string; files: string[] }> {
-  const svg = await renderSvg(f.spec), files = [join(dir, `${f.name}.svg`)];
+export async function writeFigure(
+  f: Figure,
+  dir: string,
+  png: ((svg: string) => Buffer) | string,
+): Promise<{ svg: string; files: string[] }> {
+  const svg = await renderSvg(f.spec),
+    files = [join(dir, `${f.name}.svg`)];
   writeFileAtomic(files[0], svg);
   if (typeof png !== 'string') {
     files.push(join(dir, `${f.name}.png`));

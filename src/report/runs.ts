@@ -8,15 +8,61 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { TrmError } from '../errors.js';
-import { aasFileSchema, checkJson, checkpointStepSchema, metricsLineSchema, readJsonFile, runConfigSchema, scalingFileSchema } from '../io/schema.js';
+import {
+  aasFileSchema,
+  checkJson,
+  checkpointStepSchema,
+  metricsLineSchema,
+  readJsonFile,
+  runConfigSchema,
+  scalingFileSchema,
+} from '../io/schema.js';
 import type { AasPoint } from '../experiments/aas.js';
 
-export interface TrainLine { type: 'train'; step: number; lm_loss: number; step_time: number; [k: string]: unknown }
-export interface EvalLine { type: 'eval'; step: number; exact_acc: number; token_acc: number; exact_acc_halting?: number; mean_halt_steps?: number; [k: string]: unknown }
+export interface TrainLine {
+  type: 'train';
+  step: number;
+  lm_loss: number;
+  step_time: number;
+  [k: string]: unknown;
+}
+export interface EvalLine {
+  type: 'eval';
+  step: number;
+  exact_acc: number;
+  token_acc: number;
+  exact_acc_halting?: number;
+  mean_halt_steps?: number;
+  [k: string]: unknown;
+}
 
-export interface ScalingRow { aggregator: string; k: number; nsup: number; exact_acc: number; token_acc: number }
-export interface ScalingResult { type: 'scaling'; step: number | null; nsup: number[]; k: number[]; aggregators: string[]; rows: ScalingRow[]; [k: string]: unknown }
-export interface AasResult { type: 'aas'; step: number | null; nsup: number; aas_y: number; aas_z: number; pred_match: number; exact_acc: number; curve?: AasPoint[]; [k: string]: unknown }
+export interface ScalingRow {
+  aggregator: string;
+  k: number;
+  nsup: number;
+  exact_acc: number;
+  token_acc: number;
+}
+export interface ScalingResult {
+  type: 'scaling';
+  step: number | null;
+  nsup: number[];
+  k: number[];
+  aggregators: string[];
+  rows: ScalingRow[];
+  [k: string]: unknown;
+}
+export interface AasResult {
+  type: 'aas';
+  step: number | null;
+  nsup: number;
+  aas_y: number;
+  aas_z: number;
+  pred_match: number;
+  exact_acc: number;
+  curve?: AasPoint[];
+  [k: string]: unknown;
+}
 
 export interface RunData {
   dir: string;
@@ -40,13 +86,16 @@ function readJson<T>(file: string, schema: z.ZodType<T>): T {
 
 /** metrics.jsonl lines by type; a malformed line is an error unless it is the last (being written). */
 export function readMetrics(file: string): { train: TrainLine[]; evals: EvalLine[] } {
-  const train: TrainLine[] = [], evals: EvalLine[] = [];
+  const train: TrainLine[] = [],
+    evals: EvalLine[] = [];
   if (!existsSync(file)) return { train, evals };
   const lines = readFileSync(file, 'utf8').split('\n');
   lines.forEach((l, i) => {
     if (!l.trim()) return;
     let r: { type?: string };
-    try { r = JSON.parse(l); } catch {
+    try {
+      r = JSON.parse(l);
+    } catch {
       if (lines.slice(i + 1).every(x => !x.trim())) return;
       throw new TrmError('TRM_BAD_RUN', `${file}:${i + 1}: not a JSON line`);
     }
@@ -71,7 +120,11 @@ export function latestCheckpoint(dir: string): { step: number; totalSteps: numbe
   const latest = join(dir, 'latest');
   if (!existsSync(latest)) return null;
   const file = join(dir, 'checkpoints', readFileSync(latest, 'utf8').trim(), 'checkpoint.json');
-  if (!existsSync(file)) throw new TrmError('TRM_BAD_RUN', `${latest} names a checkpoint without ${basename(file)} (${file}); the run is damaged`);
+  if (!existsSync(file))
+    throw new TrmError(
+      'TRM_BAD_RUN',
+      `${latest} names a checkpoint without ${basename(file)} (${file}); the run is damaged`,
+    );
   const j = readJson(file, checkpointStepSchema);
   return { step: j.step, totalSteps: j.total_steps };
 }
@@ -86,9 +139,12 @@ export function readRun(dir: string, name = basename(dir)): RunData {
   }
   const ck = latestCheckpoint(dir);
   return {
-    dir, name, seed,
+    dir,
+    name,
+    seed,
     variant: seedDir && dirname(name) !== '.' ? dirname(name) : seedDir ? basename(dirname(dir)) : name,
-    step: ck?.step ?? null, totalSteps: ck?.totalSteps ?? null,
+    step: ck?.step ?? null,
+    totalSteps: ck?.totalSteps ?? null,
     ...readMetrics(join(dir, 'metrics.jsonl')),
     scaling: readEvalFile<ScalingResult>(dir, 'scaling'),
     aas: readEvalFile<AasResult>(dir, 'aas'),
@@ -106,16 +162,24 @@ export function findRunDirs(paths: string[], depth = 2): { dir: string; name: st
   // a run given directly is named by itself; runs inside a sweep by their path under it
   // (prefixed by the sweep's name when several paths are given, so names stay distinct)
   const walk = (root: string, d: string, left: number) => {
-    if (isRunDir(d)) { out.push({ dir: d, name: relative(paths.length > 1 ? dirname(root) : root, d) || basename(d) }); return; }
+    if (isRunDir(d)) {
+      out.push({ dir: d, name: relative(paths.length > 1 ? dirname(root) : root, d) || basename(d) });
+      return;
+    }
     if (left === 0) return;
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)))
       if (e.isDirectory()) walk(root, join(d, e.name), left - 1);
   };
   for (const p of paths) {
     if (!existsSync(p) || !statSync(p).isDirectory()) throw new TrmError('TRM_BAD_RUN', `${p}: no such directory`);
-    const root = resolve(p), before = out.length;
+    const root = resolve(p),
+      before = out.length;
     walk(root, root, depth);
-    if (out.length === before) throw new TrmError('TRM_BAD_RUN', `${p}: no run directories (a run holds metrics.jsonl; a sweep holds <variant>/seed-<s>/ runs)`);
+    if (out.length === before)
+      throw new TrmError(
+        'TRM_BAD_RUN',
+        `${p}: no run directories (a run holds metrics.jsonl; a sweep holds <variant>/seed-<s>/ runs)`,
+      );
   }
   return out;
 }

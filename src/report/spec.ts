@@ -48,7 +48,7 @@ export interface SweepRun {
 
 const TOP_KEYS = ['data', 'preset', 'out', 'seeds', 'set', 'variants', 'grid', 'eval', 'metrics'];
 const EVAL_KEYS = ['nsup', 'k', 'aggregate', 'init', 'aas', 'limit'];
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;     // safe as a directory name
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/; // safe as a directory name
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
 const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
@@ -58,8 +58,13 @@ const isInt = (v: unknown, min: number): v is number => typeof v === 'number' &&
 /** Parse and check a sweep spec file. */
 export function readSweepSpec(file: string): SweepSpec {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
-    throw new TrmError('TRM_BAD_SPEC', `${file}: cannot read the sweep spec (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TrmError(
+      'TRM_BAD_SPEC',
+      `${file}: cannot read the sweep spec (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return parseSweepSpec(text, file);
 }
@@ -70,15 +75,19 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
     throw new TrmError('TRM_BAD_SPEC', `${file}: ${key}: expected ${expected}, got ${show(got)}`);
   };
   let doc: unknown;
-  try { doc = parseYaml(text); } catch (e) {
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
     throw new TrmError('TRM_BAD_SPEC', `${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
   }
   if (!isObj(doc)) fail('top level', 'a mapping with data, preset, out, seeds, ...', doc);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d)) if (!TOP_KEYS.includes(k)) fail(k, `one of the keys ${TOP_KEYS.join(', ')}`, k);
-  const str = (key: string, v: unknown): string => (typeof v === 'string' && v.trim() ? v : fail(key, 'a non-empty string', v));
+  const str = (key: string, v: unknown): string =>
+    typeof v === 'string' && v.trim() ? v : fail(key, 'a non-empty string', v);
   const ints = (key: string, v: unknown, min: number): number[] => {
-    if (!Array.isArray(v) || !v.length || !v.every(x => isInt(x, min))) fail(key, `a non-empty list of integers >= ${min}`, v);
+    if (!Array.isArray(v) || !v.length || !v.every(x => isInt(x, min)))
+      fail(key, `a non-empty list of integers >= ${min}`, v);
     const xs = v as number[];
     if (new Set(xs).size !== xs.length) fail(key, 'distinct values', v);
     return xs;
@@ -89,7 +98,8 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
     for (const [k, x] of Object.entries(v as object)) {
       if (!KEY_RE.test(k)) fail(`${key}.${k}`, 'a training or model key name', k);
       if (k === 'seed') fail(`${key}.seed`, "no seed here: seeds come from the top-level 'seeds' list", x);
-      if (!['number', 'boolean', 'string'].includes(typeof x)) fail(`${key}.${k}`, 'a number, true/false or a string', x);
+      if (!['number', 'boolean', 'string'].includes(typeof x))
+        fail(`${key}.${k}`, 'a number, true/false or a string', x);
     }
     return v as SetMap;
   };
@@ -109,12 +119,14 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   };
 
   if (d.variants !== undefined) {
-    if (!Array.isArray(d.variants) || !d.variants.length) fail('variants', 'a non-empty list of { name, set }', d.variants);
+    if (!Array.isArray(d.variants) || !d.variants.length)
+      fail('variants', 'a non-empty list of { name, set }', d.variants);
     (d.variants as unknown[]).forEach((v, i) => {
       const key = `variants[${i}]`;
       if (!isObj(v)) fail(key, 'a mapping { name: NAME, set: { ... } }', v);
       const vo = v as Record<string, unknown>;
-      for (const k of Object.keys(vo)) if (k !== 'name' && k !== 'set') fail(`${key}.${k}`, 'only the keys name and set', k);
+      for (const k of Object.keys(vo))
+        if (k !== 'name' && k !== 'set') fail(`${key}.${k}`, 'only the keys name and set', k);
       const name = str(`${key}.name`, vo.name);
       if (!NAME_RE.test(name)) fail(`${key}.name`, 'letters, digits, . _ + - (it names a directory)', name);
       if (spec.variants.some(x => x.name === name)) fail(`${key}.name`, 'a name not used by another variant', name);
@@ -123,17 +135,20 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   }
 
   if (d.grid !== undefined) {
-    if (!isObj(d.grid) || !Object.keys(d.grid).length) fail('grid', 'a mapping of keys to lists of values, e.g. { lr: [1e-3, 2e-3] }', d.grid);
+    if (!isObj(d.grid) || !Object.keys(d.grid).length)
+      fail('grid', 'a mapping of keys to lists of values, e.g. { lr: [1e-3, 2e-3] }', d.grid);
     for (const [k, vs] of Object.entries(d.grid as object)) {
       const key = `grid.${k}`;
       if (!KEY_RE.test(k)) fail(key, 'a training or model key name', k);
       if (k === 'seed') fail(key, "no seed here: seeds come from the top-level 'seeds' list", vs);
       if (!Array.isArray(vs) || !vs.length) fail(key, 'a non-empty list of values', vs);
       for (const x of vs as unknown[])
-        if (!['number', 'boolean', 'string'].includes(typeof x) || !NAME_RE.test(String(x))) fail(key, 'numbers, true/false or plain words (they name directories)', x);
+        if (!['number', 'boolean', 'string'].includes(typeof x) || !NAME_RE.test(String(x)))
+          fail(key, 'numbers, true/false or plain words (they name directories)', x);
       if (new Set((vs as unknown[]).map(String)).size !== (vs as unknown[]).length) fail(key, 'distinct values', vs);
       if (k in spec.set) fail(key, `a key not also in 'set' (it would be ambiguous)`, k);
-      for (const v of spec.variants) if (k in v.set) fail(key, `a key not also in variant '${v.name}' set (it would be ambiguous)`, k);
+      for (const v of spec.variants)
+        if (k in v.set) fail(key, `a key not also in variant '${v.name}' set (it would be ambiguous)`, k);
       spec.grid[k] = vs as SetValue[];
     }
   }
@@ -141,35 +156,72 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   if (d.eval !== undefined && d.eval !== null) {
     if (!isObj(d.eval)) fail('eval', 'a mapping with nsup, k, aggregate, init, aas, limit', d.eval);
     const e = d.eval as Record<string, unknown>;
-    for (const k of Object.keys(e)) if (!EVAL_KEYS.includes(k)) fail(`eval.${k}`, `one of the keys ${EVAL_KEYS.join(', ')}`, k);
-    if (e.k !== undefined && e.nsup === undefined) fail('eval.nsup', 'a list of supervision-step counts (required with eval.k)', e.nsup);
+    for (const k of Object.keys(e))
+      if (!EVAL_KEYS.includes(k)) fail(`eval.${k}`, `one of the keys ${EVAL_KEYS.join(', ')}`, k);
+    if (e.k !== undefined && e.nsup === undefined)
+      fail('eval.nsup', 'a list of supervision-step counts (required with eval.k)', e.nsup);
     let aggregate: string[] | null = null;
     if (e.aggregate !== undefined) {
-      if (!Array.isArray(e.aggregate) || !e.aggregate.length || !e.aggregate.every(a => (AGGREGATORS as readonly unknown[]).includes(a)))
+      if (
+        !Array.isArray(e.aggregate) ||
+        !e.aggregate.length ||
+        !e.aggregate.every(a => (AGGREGATORS as readonly unknown[]).includes(a))
+      )
         fail('eval.aggregate', `a non-empty list of ${AGGREGATORS.join(', ')}`, e.aggregate);
       aggregate = e.aggregate as string[];
     }
-    const aas = e.aas === undefined || e.aas === false ? false as const
-      : e.aas === true ? { nsup: null } : isInt(e.aas, 1) ? { nsup: e.aas } : fail('eval.aas', 'true, false or a supervision-step count', e.aas);
+    const aas =
+      e.aas === undefined || e.aas === false
+        ? (false as const)
+        : e.aas === true
+          ? { nsup: null }
+          : isInt(e.aas, 1)
+            ? { nsup: e.aas }
+            : fail('eval.aas', 'true, false or a supervision-step count', e.aas);
     spec.eval = {
-      scaling: e.nsup === undefined ? null : { nsup: ints('eval.nsup', e.nsup, 1), k: e.k === undefined ? [1] : ints('eval.k', e.k, 1), aggregate },
+      scaling:
+        e.nsup === undefined
+          ? null
+          : { nsup: ints('eval.nsup', e.nsup, 1), k: e.k === undefined ? [1] : ints('eval.k', e.k, 1), aggregate },
       aas,
       init: e.init === undefined ? null : str('eval.init', e.init),
-      limit: e.limit === undefined ? null : isInt(e.limit, 1) ? e.limit : fail('eval.limit', 'an integer >= 1', e.limit),
+      limit:
+        e.limit === undefined ? null : isInt(e.limit, 1) ? e.limit : fail('eval.limit', 'an integer >= 1', e.limit),
     };
     if (!spec.eval.scaling && !spec.eval.aas) fail('eval', 'nsup (test-time scaling) and/or aas: true', d.eval);
   }
 
   if (d.metrics !== undefined) {
-    if (!Array.isArray(d.metrics) || !d.metrics.length || !d.metrics.every(m => typeof m === 'string' && METRIC_RE.test(m)))
-      fail('metrics', `a list of metric names (${METRIC_NAMES.join(', ')}, AGGREGATOR@kK or AGGREGATOR@kK@nsupN)`, d.metrics);
+    if (
+      !Array.isArray(d.metrics) ||
+      !d.metrics.length ||
+      !d.metrics.every(m => typeof m === 'string' && METRIC_RE.test(m))
+    )
+      fail(
+        'metrics',
+        `a list of metric names (${METRIC_NAMES.join(', ')}, AGGREGATOR@kK or AGGREGATOR@kK@nsupN)`,
+        d.metrics,
+      );
     spec.metrics = d.metrics as string[];
   }
   return spec;
 }
 
 /** Run metrics a results table can show (results.ts computes them). */
-export const METRIC_NAMES = ['exact_acc', 'token_acc', 'best_exact_acc', 'exact_acc_halting', 'mean_halt_steps', 'lm_loss', 'steps_per_s', 'train_s', 'net_calls', 'aas_y', 'aas_z', 'pred_match'];
+export const METRIC_NAMES = [
+  'exact_acc',
+  'token_acc',
+  'best_exact_acc',
+  'exact_acc_halting',
+  'mean_halt_steps',
+  'lm_loss',
+  'steps_per_s',
+  'train_s',
+  'net_calls',
+  'aas_y',
+  'aas_z',
+  'pred_match',
+];
 const METRIC_RE = new RegExp(`^(${METRIC_NAMES.join('|')}|(${AGGREGATORS.join('|')})@k\\d+(@nsup\\d+)?)$`);
 
 /** All combinations of the grid's values, in spec order (the last key varies fastest). */
@@ -188,7 +240,12 @@ export function expandRuns(spec: SweepSpec): SweepRun[] {
       const name = [v.name, ...Object.entries(g).map(([k, x]) => `${k}=${x}`)].filter(Boolean).join(',') || 'default';
       const merged: SetMap = { ...spec.set, ...v.set, ...g };
       for (const seed of spec.seeds)
-        runs.push({ variant: name, seed, dir: join(spec.out, name, `seed-${seed}`), sets: [...Object.entries(merged).map(([k, x]) => `${k}=${x}`), `seed=${seed}`] });
+        runs.push({
+          variant: name,
+          seed,
+          dir: join(spec.out, name, `seed-${seed}`),
+          sets: [...Object.entries(merged).map(([k, x]) => `${k}=${x}`), `seed=${seed}`],
+        });
     }
   return runs;
 }

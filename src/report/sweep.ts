@@ -20,7 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { TrmError } from '../errors.js';
 import { appendLine, lockedError, lockHolder, mkdirp, withWrite } from '../io/files.js';
 import { parseSets, resolveTrainConfig } from '../train/config.js';
-import { readRunData, run as trainRun, type RunCallbacks, type RunConfig, type RunData, type RunResult } from '../train/run.js';
+import {
+  readRunData,
+  run as trainRun,
+  type RunCallbacks,
+  type RunConfig,
+  type RunData,
+  type RunResult,
+} from '../train/run.js';
 import { latestCheckpoint, readEvalFile, type AasResult, type ScalingResult } from './runs.js';
 import { expandRuns, type SweepRun, type SweepSpec } from './spec.js';
 
@@ -61,22 +68,57 @@ export const cliEntry = fileURLToPath(new URL('../../dist/cli/main.js', import.m
 function evalChildren(spec: SweepSpec, run: SweepRun, step: number | null, all: boolean): ChildStep[] {
   const e = spec.eval;
   if (!e) return [];
-  const log = join(run.dir, 'eval.log'), out = join(run.dir, 'eval');
-  const common = ['--checkpoint', run.dir, '--data', spec.data, ...(e.init ? ['--init', e.init] : []), '--seed', String(run.seed),
-    ...(e.limit ? ['--limit', String(e.limit)] : []), '--out', out];
-  const same = (a: number[] | string[], b: number[] | string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const log = join(run.dir, 'eval.log'),
+    out = join(run.dir, 'eval');
+  const common = [
+    '--checkpoint',
+    run.dir,
+    '--data',
+    spec.data,
+    ...(e.init ? ['--init', e.init] : []),
+    '--seed',
+    String(run.seed),
+    ...(e.limit ? ['--limit', String(e.limit)] : []),
+    '--out',
+    out,
+  ];
+  const same = (a: number[] | string[], b: number[] | string[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
   // written for this checkpoint (step) and this init; the grid is compared per file below
-  const current = (r: { step: number | null; init?: unknown } | null) => r !== null && (r.step === null || r.step === step) && (!e.init || r.init === e.init);
+  const current = (r: { step: number | null; init?: unknown } | null) =>
+    r !== null && (r.step === null || r.step === step) && (!e.init || r.init === e.init);
   const kids: ChildStep[] = [];
   if (e.scaling) {
-    const s = e.scaling, r = all ? null : readEvalFile<ScalingResult>(run.dir, 'scaling');
-    if (!current(r) || !same(r!.nsup, s.nsup) || !same(r!.k, s.k) || (s.aggregate && !same(r!.aggregators, s.aggregate)))
-      kids.push({ kind: 'scaling', log, args: ['eval', '--nsup', s.nsup.join(','), '--k', s.k.join(','), ...(s.aggregate ? ['--aggregate', s.aggregate.join(',')] : []), ...common] });
+    const s = e.scaling,
+      r = all ? null : readEvalFile<ScalingResult>(run.dir, 'scaling');
+    if (
+      !current(r) ||
+      !same(r!.nsup, s.nsup) ||
+      !same(r!.k, s.k) ||
+      (s.aggregate && !same(r!.aggregators, s.aggregate))
+    )
+      kids.push({
+        kind: 'scaling',
+        log,
+        args: [
+          'eval',
+          '--nsup',
+          s.nsup.join(','),
+          '--k',
+          s.k.join(','),
+          ...(s.aggregate ? ['--aggregate', s.aggregate.join(',')] : []),
+          ...common,
+        ],
+      });
   }
   if (e.aas) {
     const r = all ? null : readEvalFile<AasResult>(run.dir, 'aas');
     if (!current(r) || (e.aas.nsup !== null && r!.nsup !== e.aas.nsup))
-      kids.push({ kind: 'aas', log, args: ['eval', '--aas', ...(e.aas.nsup !== null ? ['--nsup', String(e.aas.nsup)] : []), ...common] });
+      kids.push({
+        kind: 'aas',
+        log,
+        args: ['eval', '--aas', ...(e.aas.nsup !== null ? ['--nsup', String(e.aas.nsup)] : []), ...common],
+      });
   }
   return kids;
 }
@@ -88,27 +130,40 @@ function evalChildren(spec: SweepSpec, run: SweepRun, step: number | null, all: 
 export function planSweep(spec: SweepSpec, runs: SweepRun[] = expandRuns(spec)): PlannedRun[] {
   return runs.map(run => {
     let target: number;
-    try { target = resolveTrainConfig(spec.preset, parseSets(run.sets)).steps; } catch (e) {
-      if (e instanceof TrmError) throw new TrmError('TRM_BAD_SPEC', `${spec.file}: variant '${run.variant}': ${e.message}`);
+    try {
+      target = resolveTrainConfig(spec.preset, parseSets(run.sets)).steps;
+    } catch (e) {
+      if (e instanceof TrmError)
+        throw new TrmError('TRM_BAD_SPEC', `${spec.file}: variant '${run.variant}': ${e.message}`);
       throw e;
     }
     const ck = latestCheckpoint(run.dir);
-    const want = target > 0 ? target : ck?.totalSteps ?? null;   // steps = 0: the length comes from epochs and the data
+    const want = target > 0 ? target : (ck?.totalSteps ?? null); // steps = 0: the length comes from epochs and the data
     const log = join(run.dir, 'train.log');
     const sets = run.sets.flatMap(s => ['--set', s]);
     let action: Action, children: ChildStep[];
     if (!ck) {
       action = 'train';
-      children = [{
-        kind: 'train', log, args: ['train', '--data', spec.data, '--preset', spec.preset, ...sets, '--out', run.dir],
-        run: { config: { preset: spec.preset, sets: run.sets, out: run.dir }, data: spec.data },
-      }, ...evalChildren(spec, run, null, true)];
+      children = [
+        {
+          kind: 'train',
+          log,
+          args: ['train', '--data', spec.data, '--preset', spec.preset, ...sets, '--out', run.dir],
+          run: { config: { preset: spec.preset, sets: run.sets, out: run.dir }, data: spec.data },
+        },
+        ...evalChildren(spec, run, null, true),
+      ];
     } else if (want !== null && ck.step < want) {
       action = 'resume';
-      children = [{
-        kind: 'train', log, args: ['train', '--data', spec.data, '--resume', run.dir, ...sets],
-        run: { config: { resume: run.dir, sets: run.sets }, data: spec.data },
-      }, ...evalChildren(spec, run, null, true)];
+      children = [
+        {
+          kind: 'train',
+          log,
+          args: ['train', '--data', spec.data, '--resume', run.dir, ...sets],
+          run: { config: { resume: run.dir, sets: run.sets }, data: spec.data },
+        },
+        ...evalChildren(spec, run, null, true),
+      ];
     } else {
       children = evalChildren(spec, run, ck.step, false);
       action = children.length ? 'eval' : 'skip';
@@ -136,7 +191,11 @@ export interface SweepOptions {
   trainOutput?: (log: string) => Omit<RunCallbacks, 'signal'> & { onDone?(r: RunResult): void };
 }
 
-export interface SweepOutcome { ran: number; skipped: number; stopped: boolean }
+export interface SweepOutcome {
+  ran: number;
+  skipped: number;
+  stopped: boolean;
+}
 
 /** Run `node CLI args` with output appended to `log`; resolves to the exit code (128 + signal number when killed). */
 function runChild(cli: string, child: ChildStep, env: NodeJS.ProcessEnv, live: Set<ChildProcess>): Promise<number> {
@@ -147,14 +206,25 @@ function runChild(cli: string, child: ChildStep, env: NodeJS.ProcessEnv, live: S
     // (a trainer takes a second one as "exit now, without a checkpoint")
     const p = spawn(process.execPath, [cli, ...child.args], { stdio: ['ignore', fd, fd], env, detached: true });
     live.add(p);
-    const done = (code: number) => { live.delete(p); closeSync(fd); res(code); };
-    p.on('error', e => { appendLine(child.log, `trm sweep: cannot start the child: ${e.message}`); done(127); });
+    const done = (code: number) => {
+      live.delete(p);
+      closeSync(fd);
+      res(code);
+    };
+    p.on('error', e => {
+      appendLine(child.log, `trm sweep: cannot start the child: ${e.message}`);
+      done(127);
+    });
     p.on('exit', (code, sig) => done(code ?? 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGKILL' ? 9 : 15)));
   });
 }
 
 /** A training child in this process: train.run with its lines in the child's log; resolves to the exit code `trm train` would give. */
-async function runInProcess(child: ChildStep, data: () => Promise<RunData>, o: SweepOptions): Promise<{ code: number; message?: string }> {
+async function runInProcess(
+  child: ChildStep,
+  data: () => Promise<RunData>,
+  o: SweepOptions,
+): Promise<{ code: number; message?: string }> {
   appendLine(child.log, `# ${new Date().toISOString()} trm ${child.args.join(' ')} (in the sweep's process)`);
   try {
     const cbs = o.trainOutput?.(child.log) ?? {};
@@ -163,60 +233,89 @@ async function runInProcess(child: ChildStep, data: () => Promise<RunData>, o: S
     return { code: r.stopped ? 130 : 0 };
   } catch (e) {
     if (!(e instanceof TrmError)) throw e;
-    try { appendLine(child.log, `trm: ${e.message}`); } catch { /* the log itself cannot be written: the message still reaches the sweep */ }
+    try {
+      appendLine(child.log, `trm: ${e.message}`);
+    } catch {
+      /* the log itself cannot be written: the message still reaches the sweep */
+    }
     return { code: 1, message: e.message };
   }
 }
 
 /** Carry out a plan. Throws TRM_SWEEP_FAILED (after in-flight runs finish) when a child fails. */
 export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOptions = {}): Promise<SweepOutcome> {
-  if (!existsSync(spec.data)) throw new TrmError('TRM_BAD_SPEC', `${spec.file}: data: ${spec.data} does not exist (paths are relative to the spec file)`);
+  if (!existsSync(spec.data))
+    throw new TrmError(
+      'TRM_BAD_SPEC',
+      `${spec.file}: data: ${spec.data} does not exist (paths are relative to the spec file)`,
+    );
   const cli = o.cli ?? cliEntry;
   const parallel = Math.max(1, o.parallel ?? 1);
   const inProcess = o.inProcess ?? (parallel === 1 && o.cli === undefined);
   const needsCli = plan.some(r => r.action !== 'skip' && r.children.some(c => !(inProcess && c.run)));
-  if (needsCli && !existsSync(cli)) throw new TrmError('TRM_NO_CLI', `${cli} not found: build the CLI first (npm run build:ts)`);
+  if (needsCli && !existsSync(cli))
+    throw new TrmError('TRM_NO_CLI', `${cli} not found: build the CLI first (npm run build:ts)`);
   let dataRead: Promise<RunData> | undefined;
   const data = () => (dataRead ??= readRunData(spec.data));
   const cores = o.cores ?? (Number(process.env.TRM_THREADS) || availableParallelism());
   const env = { ...process.env, TRM_THREADS: String(Math.max(1, Math.floor(cores / parallel))) };
   const live = new Set<ChildProcess>();
-  const onAbort = () => { for (const p of live) p.kill(o.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT'); };
+  const onAbort = () => {
+    for (const p of live) p.kill(o.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+  };
   o.signal?.addEventListener('abort', onAbort);
 
   const failures: { run: PlannedRun; child: ChildStep; code: number; message?: string }[] = [];
-  let ran = 0, skipped = 0, next = 0;
+  let ran = 0,
+    skipped = 0,
+    next = 0;
   const todo = plan.filter(r => {
-    if (r.action === 'skip') { skipped++; o.onEvent?.({ type: 'skip', run: r }); }
+    if (r.action === 'skip') {
+      skipped++;
+      o.onEvent?.({ type: 'skip', run: r });
+    }
     return r.action !== 'skip';
   });
   const halted = () => failures.length > 0 || !!o.signal?.aborted;
 
   const worker = async () => {
     while (!halted() && next < todo.length) {
-      const run = todo[next++], t0 = performance.now();
+      const run = todo[next++],
+        t0 = performance.now();
       mkdirp(run.dir);
       // another process training this run (a second sweep of the same spec): its files are not ours to touch
       const held = lockHolder(join(run.dir, '.lock'));
       if (held) {
-        const child = run.children[0], message = lockedError(join(run.dir, '.lock'), held).message;
+        const child = run.children[0],
+          message = lockedError(join(run.dir, '.lock'), held).message;
         failures.push({ run, child, code: 1, message });
         o.onEvent?.({ type: 'failed', run, child, code: 1, message });
         break;
       }
       // a run that never reached a checkpoint starts over: drop its partial metrics and evals
-      if (run.action === 'train') for (const f of ['metrics.jsonl', 'eval']) withWrite(join(run.dir, f), () => rmSync(join(run.dir, f), { recursive: true, force: true }));
+      if (run.action === 'train')
+        for (const f of ['metrics.jsonl', 'eval'])
+          withWrite(join(run.dir, f), () => rmSync(join(run.dir, f), { recursive: true, force: true }));
       let ok = true;
       for (const child of run.children) {
         o.onEvent?.({ type: 'start', run, child });
-        const { code, message } = inProcess && child.run ? await runInProcess(child, data, o) : { code: await runChild(cli, child, env, live), message: undefined };
+        const { code, message } =
+          inProcess && child.run
+            ? await runInProcess(child, data, o)
+            : { code: await runChild(cli, child, env, live), message: undefined };
         if (code === 0) continue;
         ok = false;
         if (o.signal?.aborted) o.onEvent?.({ type: 'stopped', run });
-        else { failures.push({ run, child, code, message }); o.onEvent?.({ type: 'failed', run, child, code, message }); }
+        else {
+          failures.push({ run, child, code, message });
+          o.onEvent?.({ type: 'failed', run, child, code, message });
+        }
         break;
       }
-      if (ok) { ran++; o.onEvent?.({ type: 'done', run, seconds: (performance.now() - t0) / 1000 }); }
+      if (ok) {
+        ran++;
+        o.onEvent?.({ type: 'done', run, seconds: (performance.now() - t0) / 1000 });
+      }
     }
   };
   try {
@@ -225,9 +324,17 @@ export async function runSweep(spec: SweepSpec, plan: PlannedRun[], o: SweepOpti
     o.signal?.removeEventListener('abort', onAbort);
   }
   if (failures.length) {
-    const f = failures[0], more = failures.length > 1 ? ` (and ${failures.length - 1} more failed run${failures.length > 2 ? 's' : ''})` : '';
-    const what = f.message !== undefined ? `trm ${childLabel(f.child)} failed: ${f.message}` : `trm ${childLabel(f.child)} exited with code ${f.code}`;
-    throw new TrmError('TRM_SWEEP_FAILED', `run ${f.run.variant}/seed-${f.run.seed}: ${what}; see ${f.child.log}${more}`);
+    const f = failures[0],
+      more =
+        failures.length > 1 ? ` (and ${failures.length - 1} more failed run${failures.length > 2 ? 's' : ''})` : '';
+    const what =
+      f.message !== undefined
+        ? `trm ${childLabel(f.child)} failed: ${f.message}`
+        : `trm ${childLabel(f.child)} exited with code ${f.code}`;
+    throw new TrmError(
+      'TRM_SWEEP_FAILED',
+      `run ${f.run.variant}/seed-${f.run.seed}: ${what}; see ${f.child.log}${more}`,
+    );
   }
   return { ran, skipped, stopped: !!o.signal?.aborted };
 }

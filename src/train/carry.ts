@@ -17,11 +17,11 @@ import type { Weights } from '../model/params.js';
 import { newBatch } from './data.js';
 
 export interface TrainCarry extends Carry {
-  steps: Int32Array;   // (B) supervision steps taken by the slot's sample
-  halted: Uint8Array;  // (B) 1: the slot takes a new sample at the next step
-  cap: Int32Array;     // (B) the slot's halting cap (randomised N_sup); 0 = the run's N_sup
-  batch: HostBatch;    // the samples the slots hold (host: the data layer refills it)
-  dev: Batch;          // the same samples on the device (uploadBatch before each step)
+  steps: Int32Array; // (B) supervision steps taken by the slot's sample
+  halted: Uint8Array; // (B) 1: the slot takes a new sample at the next step
+  cap: Int32Array; // (B) the slot's halting cap (randomised N_sup); 0 = the run's N_sup
+  batch: HostBatch; // the samples the slots hold (host: the data layer refills it)
+  dev: Batch; // the same samples on the device (uploadBatch before each step)
 }
 
 export interface FillOptions {
@@ -38,13 +38,24 @@ const STATIC_FILL: FillOptions = { init: { mode: 'static', scale: 1, training: t
 export function newTrainCarry(B: number, L: number, S: number, D: number): TrainCarry {
   return {
     ...allocCarry(B, S, D),
-    steps: new Int32Array(B), halted: new Uint8Array(B).fill(1), cap: new Int32Array(B), batch: newBatch(B, L), dev: allocBatch(B, L),
+    steps: new Int32Array(B),
+    halted: new Uint8Array(B).fill(1),
+    cap: new Int32Array(B),
+    batch: newBatch(B, L),
+    dev: allocBatch(B, L),
   };
 }
 
 /** Halted slots take fresh[b] and restart from the init mode (default H_init, L_init); the rest keep their sample. */
-export function fillHalted(tc: TrainCarry, fresh: HostBatch, w: Weights, D: number, fill: FillOptions = STATIC_FILL): void {
-  const B = tc.steps.length, L = tc.batch.inputs.length / B;
+export function fillHalted(
+  tc: TrainCarry,
+  fresh: HostBatch,
+  w: Weights,
+  D: number,
+  fill: FillOptions = STATIC_FILL,
+): void {
+  const B = tc.steps.length,
+    L = tc.batch.inputs.length / B;
   for (let b = 0; b < B; b++) if (tc.halted[b]) tc.cap[b] = fill.drawCap ? fill.drawCap(fill.rng!) : 0;
   initCarry(tc, w, tc.halted, D, fill.init, fill.rng);
   for (let b = 0; b < B; b++) {
@@ -57,8 +68,8 @@ export function fillHalted(tc: TrainCarry, fresh: HostBatch, w: Weights, D: numb
 }
 
 export interface HaltOptions {
-  nsup: number;          // halt_max_steps (a slot's own cap replaces it when set)
-  exploreProb: number;   // halt_exploration_prob
+  nsup: number; // halt_max_steps (a slot's own cap replaces it when set)
+  exploreProb: number; // halt_exploration_prob
   training: boolean;
   seed: number;
   /** the training step (counter of the exploration stream) */
@@ -71,7 +82,8 @@ export function updateHalting(tc: TrainCarry, q: Float32Array, o: HaltOptions): 
   const B = tc.steps.length;
   const rng = new Rng(o.seed, STREAM.halt, o.step);
   for (let b = 0; b < B; b++) {
-    const steps = ++tc.steps[b], nsup = tc.cap[b] > 0 ? tc.cap[b] : o.nsup;
+    const steps = ++tc.steps[b],
+      nsup = tc.cap[b] > 0 ? tc.cap[b] : o.nsup;
     let halted = steps >= nsup;
     if (o.training && nsup > 1) {
       halted = halted || q[2 * b] > 0;

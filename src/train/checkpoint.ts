@@ -19,7 +19,18 @@ import { sidecarSchema } from '../io/schema.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
 import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { device, read, readSync, upload, write } from '../kernels/core.js';
-import { canonicalName, type HostWeights, loadStateDict, weightsOf, type NamedTensor, paramSpec, specSize, stateDict, type Weights, weightsView } from '../model/params.js';
+import {
+  canonicalName,
+  type HostWeights,
+  loadStateDict,
+  weightsOf,
+  type NamedTensor,
+  paramSpec,
+  specSize,
+  stateDict,
+  type Weights,
+  weightsView,
+} from '../model/params.js';
 import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
 import { emptySums, type MetricSums } from './metrics.js';
@@ -55,7 +66,10 @@ export { writeFileAtomic };
 function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   const out = new Map<string, WriteTensor>();
   const view = (a: Float32Array, e: { offset: number; size: number }) => a.subarray(e.offset, e.offset + e.size);
-  const params = readSync(st.params.data), ema = st.ema && readSync(st.ema), m = readSync(st.opt.m), v = readSync(st.opt.v);
+  const params = readSync(st.params.data),
+    ema = st.ema && readSync(st.ema),
+    m = readSync(st.opt.m),
+    v = readSync(st.opt.v);
   for (const e of st.params.spec) {
     out.set(`param.${e.name}`, { shape: e.shape, data: view(params, e) });
     if (ema) out.set(`ema.${e.name}`, { shape: e.shape, data: view(ema, e) });
@@ -63,7 +77,11 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
     out.set(`adam_m.${e.name}`, { shape: e.shape, data: view(m, e) });
     out.set(`adam_v.${e.name}`, { shape: e.shape, data: view(v, e) });
   }
-  const c = st.carry, B = c.steps.length, L = c.batch.inputs.length / B, y = readSync(c.y), SD = y.length / B;
+  const c = st.carry,
+    B = c.steps.length,
+    L = c.batch.inputs.length / B,
+    y = readSync(c.y),
+    SD = y.length / B;
   out.set('carry.y', { shape: [B, SD], data: y });
   out.set('carry.z', { shape: [B, SD], data: readSync(c.z) });
   out.set('carry.steps', { shape: [B], data: c.steps });
@@ -80,7 +98,8 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
 function evalWeightsHost(st: TrainState): HostWeights {
   const p = readSync(st.params.data);
   if (!st.ema) return weightsOf(st.params.spec, p);
-  const e = readSync(st.ema), out = new Float32Array(p.length);
+  const e = readSync(st.ema),
+    out = new Float32Array(p.length);
   for (const en of st.params.spec) out.set((en.trainable ? e : p).subarray(en.offset, en.offset + en.size), en.offset);
   return weightsOf(st.params.spec, out);
 }
@@ -89,8 +108,14 @@ function evalWeightsHost(st: TrainState): HostWeights {
  *  a GPU device. On a host device st itself is returned (its tensors are host arrays already). */
 export async function hostSnapshot(st: TrainState): Promise<TrainState> {
   if (device().host) return st;
-  const [params, m, v, ema, y, z] = await Promise.all([read(st.params.data), read(st.opt.m), read(st.opt.v),
-    st.ema ? read(st.ema) : Promise.resolve(null), read(st.carry.y), read(st.carry.z)]);
+  const [params, m, v, ema, y, z] = await Promise.all([
+    read(st.params.data),
+    read(st.opt.m),
+    read(st.opt.v),
+    st.ema ? read(st.ema) : Promise.resolve(null),
+    read(st.carry.y),
+    read(st.carry.z),
+  ]);
   return { ...st, params: weightsOf(st.params.spec, params), opt: { m, v }, ema, carry: { ...st.carry, y, z } };
 }
 
@@ -99,37 +124,65 @@ export async function hostSnapshot(st: TrainState): Promise<TrainState> {
  * The files go to step_N.tmp-PID, which is renamed when whole; `latest` is replaced atomically last.
  * A checkpoint that `latest` already names is not replaced (same step: nothing was trained since).
  */
-export function saveCheckpoint(runDir: string, st: TrainState, metrics: Record<string, unknown> = {}, data?: string): string {
+export function saveCheckpoint(
+  runDir: string,
+  st: TrainState,
+  metrics: Record<string, unknown> = {},
+  data?: string,
+): string {
   const name = `step_${String(st.step).padStart(7, '0')}`;
-  const root = join(runDir, 'checkpoints'), dir = join(root, name), tmp = join(root, `${name}.tmp-${process.pid}`);
+  const root = join(runDir, 'checkpoints'),
+    dir = join(root, name),
+    tmp = join(root, `${name}.tmp-${process.pid}`);
   const latest = join(runDir, 'latest');
-  if (existsSync(join(dir, 'checkpoint.json')) && existsSync(latest) && readFileSync(latest, 'utf8').trim() === name) return dir;
+  if (existsSync(join(dir, 'checkpoint.json')) && existsSync(latest) && readFileSync(latest, 'utf8').trim() === name)
+    return dir;
   let writing = dir;
   try {
     mkdirSync(tmp, { recursive: true });
     writing = tmp;
     const ema = st.ema !== null;
-    const modelMeta = { trm_model_config: JSON.stringify(st.model), trm_step: String(st.step), trm_weights: ema ? 'ema' : 'raw' };
+    const modelMeta = {
+      trm_model_config: JSON.stringify(st.model),
+      trm_step: String(st.step),
+      trm_weights: ema ? 'ema' : 'raw',
+    };
     const out = new Map<string, WriteTensor>();
     for (const [k, t] of stateDict(evalWeightsHost(st))) out.set(k, { shape: t.shape, data: t.data });
-    writeFileSync(writing = join(tmp, 'model.safetensors'), encodeSafetensors(out, { format: 'pt', ...modelMeta }));
+    writeFileSync((writing = join(tmp, 'model.safetensors')), encodeSafetensors(out, { format: 'pt', ...modelMeta }));
     failpoint('checkpoint:model');
-    writeFileSync(writing = join(tmp, 'train_state.safetensors'), encodeSafetensors(trainStateTensors(st), { format: 'trm' }));
+    writeFileSync(
+      (writing = join(tmp, 'train_state.safetensors')),
+      encodeSafetensors(trainStateTensors(st), { format: 'trm' }),
+    );
     const side: Sidecar = {
-      format: CHECKPOINT_FORMAT, step: st.step, total_steps: st.totalSteps, model_config: st.model, train_config: st.config,
-      weights: ema ? 'ema' : 'raw', cursor: { ...st.cursor }, sums: { ...st.sums }, rng: { kind: 'counter', seed: st.config.seed },
-      metrics, data, saved_at: new Date().toISOString(),
+      format: CHECKPOINT_FORMAT,
+      step: st.step,
+      total_steps: st.totalSteps,
+      model_config: st.model,
+      train_config: st.config,
+      weights: ema ? 'ema' : 'raw',
+      cursor: { ...st.cursor },
+      sums: { ...st.sums },
+      rng: { kind: 'counter', seed: st.config.seed },
+      metrics,
+      data,
+      saved_at: new Date().toISOString(),
     };
-    writeFileSync(writing = join(tmp, 'checkpoint.json'), JSON.stringify(side, null, 2) + '\n');
+    writeFileSync((writing = join(tmp, 'checkpoint.json')), JSON.stringify(side, null, 2) + '\n');
     failpoint('checkpoint:files');
     writing = dir;
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });   // a leftover of an attempt that crashed before updating latest
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true }); // a leftover of an attempt that crashed before updating latest
     renameSync(tmp, dir);
     failpoint('checkpoint:renamed');
     writing = latest;
     writeFileAtomic(latest, name + '\n');
   } catch (e) {
-    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* the write error says more */ }
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      /* the write error says more */
+    }
     throw writeError(writing, e);
   }
   return dir;
@@ -143,11 +196,14 @@ export function findCheckpoint(path: string): string {
   const latest = join(path, 'latest');
   if (existsSync(latest)) {
     const dir = join(path, 'checkpoints', readFileSync(latest, 'utf8').trim());
-    if (!existsSync(join(dir, 'checkpoint.json'))) bad(`${latest} names ${dir}, which has no checkpoint.json (deleted or incomplete)`);
+    if (!existsSync(join(dir, 'checkpoint.json')))
+      bad(`${latest} names ${dir}, which has no checkpoint.json (deleted or incomplete)`);
     return dir;
   }
   if (existsSync(join(path, 'config.json')))
-    bad(`${path}: this run has no checkpoint yet (it stopped before its first save); start it again: trm train --data DIR --preset NAME --out ${path}`);
+    bad(
+      `${path}: this run has no checkpoint yet (it stopped before its first save); start it again: trm train --data DIR --preset NAME --out ${path}`,
+    );
   bad(`${path}: not a checkpoint (no checkpoint.json) nor a run directory (no 'latest')`);
 }
 
@@ -160,17 +216,24 @@ function zodProblem(e: z.ZodError): string {
 /** checkpoint.json of a checkpoint directory, every field checked (errors name the file and the field). */
 export function readSidecar(dir: string): Sidecar {
   const file = join(dir, 'checkpoint.json');
-  if (!existsSync(file)) bad(`${file}: missing (a checkpoint directory holds checkpoint.json, model.safetensors, train_state.safetensors)`);
+  if (!existsSync(file))
+    bad(`${file}: missing (a checkpoint directory holds checkpoint.json, model.safetensors, train_state.safetensors)`);
   let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`); }
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    bad(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged`);
+  }
   const fmt = (raw as { format?: unknown } | null)?.format;
-  if (raw !== null && typeof raw === 'object' && fmt !== CHECKPOINT_FORMAT) bad(`${file}: format ${JSON.stringify(fmt)}, expected ${CHECKPOINT_FORMAT}`);
+  if (raw !== null && typeof raw === 'object' && fmt !== CHECKPOINT_FORMAT)
+    bad(`${file}: format ${JSON.stringify(fmt)}, expected ${CHECKPOINT_FORMAT}`);
   const r = sidecarSchema.safeParse(raw);
   if (!r.success) bad(`${file}: ${zodProblem(r.error)}; the checkpoint is damaged`);
   const s = raw as Sidecar;
-  if (s.step > s.total_steps) bad(`${file}: step ${s.step} is past total_steps ${s.total_steps}; the checkpoint is damaged`);
+  if (s.step > s.total_steps)
+    bad(`${file}: step ${s.step} is past total_steps ${s.total_steps}; the checkpoint is damaged`);
   try {
-    resolveConfig(s.model_config as Partial<TrmConfig>);   // checked only: the loaders resolve it with their overrides
+    resolveConfig(s.model_config as Partial<TrmConfig>); // checked only: the loaders resolve it with their overrides
   } catch (e) {
     if (e instanceof TrmError) bad(`${file}: model_config: ${e.message.replace(/^model config: /, '')}`);
     throw e;
@@ -181,7 +244,8 @@ export function readSidecar(dir: string): Sidecar {
 function tensorOf(file: Map<string, Tensor>, path: string, name: string, shape: number[]): Tensor {
   const t = file.get(name);
   if (!t) bad(`${path}: missing tensor '${name}'`);
-  if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) bad(`${path}: tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
+  if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i]))
+    bad(`${path}: tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
   return t;
 }
 
@@ -189,21 +253,38 @@ function tensorOf(file: Map<string, Tensor>, path: string, name: string, shape: 
  * Restore a training state from a checkpoint. `over` may change training keys (steps, lr, eval...)
  * but not shape-defining model keys, nor batch_size (the carry has B slots).
  */
-export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): { state: TrainState; sidecar: Sidecar; dir: string } {
-  const dir = findCheckpoint(path), side = readSidecar(dir);
+export function loadTrainState(
+  path: string,
+  over: Partial<TrainConfig> = {},
+): { state: TrainState; sidecar: Sidecar; dir: string } {
+  const dir = findCheckpoint(path),
+    side = readSidecar(dir);
   for (const k of Object.keys(over.model ?? {}) as (keyof TrmConfig)[])
     if (SHAPE_KEYS.includes(k) && over.model![k] !== side.model_config[k])
-      bad(`cannot resume with ${k} = ${over.model![k]}: the checkpoint has ${k} = ${side.model_config[k]} (shape-defining); start a new run instead`);
+      bad(
+        `cannot resume with ${k} = ${over.model![k]}: the checkpoint has ${k} = ${side.model_config[k]} (shape-defining); start a new run instead`,
+      );
   if (over.batch_size !== undefined && over.batch_size !== side.train_config.batch_size)
-    bad(`cannot resume with batch_size = ${over.batch_size}: the checkpoint's carry has ${side.train_config.batch_size} slots`);
+    bad(
+      `cannot resume with batch_size = ${over.batch_size}: the checkpoint's carry has ${side.train_config.batch_size} slots`,
+    );
   let config: TrainConfig;
   try {
-    config = resolveTrainConfig(undefined, { ...side.train_config, ...over, model: { ...side.train_config.model, ...over.model } });
+    config = resolveTrainConfig(undefined, {
+      ...side.train_config,
+      ...over,
+      model: { ...side.train_config.model, ...over.model },
+    });
   } catch (e) {
     // an override is the user's (the message names the key); a bad stored value is the checkpoint's
     if (e instanceof TrmError) {
-      try { resolveTrainConfig(undefined, { ...side.train_config, model: { ...side.train_config.model } }); } catch (e2) {
-        if (e2 instanceof TrmError) bad(`${join(dir, 'checkpoint.json')}: train_config: ${e2.message.replace(/^train config: /, '')}; the checkpoint is damaged`);
+      try {
+        resolveTrainConfig(undefined, { ...side.train_config, model: { ...side.train_config.model } });
+      } catch (e2) {
+        if (e2 instanceof TrmError)
+          bad(
+            `${join(dir, 'checkpoint.json')}: train_config: ${e2.message.replace(/^train config: /, '')}; the checkpoint is damaged`,
+          );
       }
     }
     throw e;
@@ -212,17 +293,23 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   const file = join(dir, 'train_state.safetensors');
   const tensors = readSafetensors(file).tensors;
   const n = specSize(paramSpec(model));
-  const params = weightsView(model, new Float32Array(n)), m = new Float32Array(n), v = new Float32Array(n);
+  const params = weightsView(model, new Float32Array(n)),
+    m = new Float32Array(n),
+    v = new Float32Array(n);
   const ema = config.ema ? new Float32Array(n) : null;
-  if (config.ema && side.train_config.ema === false) bad(`cannot resume with ema = true: the checkpoint was trained without EMA`);
+  if (config.ema && side.train_config.ema === false)
+    bad(`cannot resume with ema = true: the checkpoint was trained without EMA`);
   for (const e of params.spec) {
-    const put = (dst: Float32Array, key: string) => dst.set(toF32(tensorOf(tensors, file, key, e.shape), `${file}: ${key}`), e.offset);
+    const put = (dst: Float32Array, key: string) =>
+      dst.set(toF32(tensorOf(tensors, file, key, e.shape), `${file}: ${key}`), e.offset);
     put(params.data, `param.${e.name}`);
     if (ema) put(ema, `ema.${e.name}`);
     if (!e.trainable) continue;
-    put(m, `adam_m.${e.name}`); put(v, `adam_v.${e.name}`);
+    put(m, `adam_m.${e.name}`);
+    put(v, `adam_v.${e.name}`);
   }
-  const d = dims(model, config.batch_size), B = d.B;
+  const d = dims(model, config.batch_size),
+    B = d.B;
   const carry = newTrainCarry(B, d.L, d.S, d.D);
   write(carry.y, toF32(tensorOf(tensors, file, 'carry.y', [B, d.S * d.D]), 'carry.y'));
   write(carry.z, toF32(tensorOf(tensors, file, 'carry.z', [B, d.S * d.D]), 'carry.z'));
@@ -235,9 +322,16 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
   if (tensors.has('carry.cap')) carry.cap.set(toI32(tensorOf(tensors, file, 'carry.cap', [B])));
   const totalSteps = over.steps !== undefined && over.steps > 0 ? over.steps : side.total_steps;
   const state: TrainState = {
-    config, model, totalSteps, step: side.step, params: weightsView(model, upload(params.data)), opt: { m: upload(m), v: upload(v) },
-    ema: ema && upload(ema), carry,
-    cursor: { ...side.cursor }, sums: { ...emptySums(), ...side.sums },
+    config,
+    model,
+    totalSteps,
+    step: side.step,
+    params: weightsView(model, upload(params.data)),
+    opt: { m: upload(m), v: upload(v) },
+    ema: ema && upload(ema),
+    carry,
+    cursor: { ...side.cursor },
+    sums: { ...emptySums(), ...side.sums },
   };
   return { state, sidecar: side, dir };
 }
@@ -250,10 +344,21 @@ export function loadTrainState(path: string, over: Partial<TrainConfig> = {}): {
  * SwiGLU width, the puzzle table. seq_len comes from the token mixer (mlp_t) or `seqLen`.
  * Loop counts (H_cycles, L_cycles, halt_max_steps) are not shapes: the defaults, or `over`.
  */
-export function inferModelConfig(tensors: Map<string, NamedTensor>, seqLen: number | undefined, over: Partial<TrmConfig>, where: string): TrmConfig {
-  const get = (k: string) => { for (const [key, t] of tensors) if (canonicalName(key) === 'inner.' + k) return t; return undefined; };
+export function inferModelConfig(
+  tensors: Map<string, NamedTensor>,
+  seqLen: number | undefined,
+  over: Partial<TrmConfig>,
+  where: string,
+): TrmConfig {
+  const get = (k: string) => {
+    for (const [key, t] of tensors) if (canonicalName(key) === 'inner.' + k) return t;
+    return undefined;
+  };
   const emb = get('embed_tokens.embedding_weight');
-  if (!emb) bad(`${where}: no tensor 'inner.embed_tokens.embedding_weight' (or with the _orig_mod.model. prefix): not a TRM checkpoint`);
+  if (!emb)
+    bad(
+      `${where}: no tensor 'inner.embed_tokens.embedding_weight' (or with the _orig_mod.model. prefix): not a TRM checkpoint`,
+    );
   const [V, D] = emb.shape;
   let layers = 0;
   while (get(`L_level.layers.${layers}.mlp.down_proj.weight`)) layers++;
@@ -270,12 +375,23 @@ export function inferModelConfig(tensors: Map<string, NamedTensor>, seqLen: numb
     if (seq === undefined) seq = S - puzzleLen;
     else puzzleLen = S - seq;
   }
-  if (seq === undefined) bad(`${where}: cannot tell seq_len from an attention checkpoint without its checkpoint.json; pass the data (--data) or --set seq_len=N`);
+  if (seq === undefined)
+    bad(
+      `${where}: cannot tell seq_len from an attention checkpoint without its checkpoint.json; pass the data (--data) or --set seq_len=N`,
+    );
   if (pe && puzzleLen < P) puzzleLen = P;
   return resolveConfig({
-    hidden_size: D, vocab_size: V, L_layers: layers, expansion, mlp_t: !!mlpT, pos_encodings: mlpT ? 'none' : 'rope',
-    puzzle_emb_ndim: pe ? pe.shape[1] : 0, puzzle_emb_len: pe ? puzzleLen : 0, num_puzzle_identifiers: pe ? pe.shape[0] : 1,
-    seq_len: seq, ...over,
+    hidden_size: D,
+    vocab_size: V,
+    L_layers: layers,
+    expansion,
+    mlp_t: !!mlpT,
+    pos_encodings: mlpT ? 'none' : 'rope',
+    puzzle_emb_ndim: pe ? pe.shape[1] : 0,
+    puzzle_emb_len: pe ? puzzleLen : 0,
+    num_puzzle_identifiers: pe ? pe.shape[0] : 1,
+    seq_len: seq,
+    ...over,
   });
 }
 
@@ -297,18 +413,24 @@ export function loadModel(path: string, over: Partial<TrmConfig> = {}, seqLen?: 
   const isFile = statSync(path).isFile();
   const dir = isFile ? dirname(path) : findCheckpoint(path);
   const file = isFile ? path : join(dir, 'model.safetensors');
-  const sidecar = existsSync(join(dir, 'checkpoint.json')) && (!isFile || basename(path) === 'model.safetensors') ? readSidecar(dir) : null;
+  const sidecar =
+    existsSync(join(dir, 'checkpoint.json')) && (!isFile || basename(path) === 'model.safetensors')
+      ? readSidecar(dir)
+      : null;
   const st = readSafetensors(file);
   const tensors = new Map<string, NamedTensor>();
   for (const [k, t] of st.tensors) tensors.set(k, { shape: t.shape, data: toF32(t, `${file}: ${k}`) });
   let config: TrmConfig;
   if (sidecar) {
     for (const k of Object.keys(over) as (keyof TrmConfig)[])
-      if (SHAPE_KEYS.includes(k) && over[k] !== sidecar.model_config[k]) bad(`${k} = ${over[k]} does not match the checkpoint's ${sidecar.model_config[k]} (shape-defining)`);
+      if (SHAPE_KEYS.includes(k) && over[k] !== sidecar.model_config[k])
+        bad(`${k} = ${over[k]} does not match the checkpoint's ${sidecar.model_config[k]} (shape-defining)`);
     config = resolveConfig({ ...sidecar.model_config, ...over });
   } else {
     const meta = st.metadata.trm_model_config;
-    config = meta ? resolveConfig({ ...JSON.parse(meta) as Partial<TrmConfig>, ...over }) : inferModelConfig(tensors, seqLen, over, file);
+    config = meta
+      ? resolveConfig({ ...(JSON.parse(meta) as Partial<TrmConfig>), ...over })
+      : inferModelConfig(tensors, seqLen, over, file);
   }
   const host = weightsView(config, new Float32Array(specSize(paramSpec(config))));
   loadStateDict(host, tensors, file);

@@ -103,21 +103,85 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
 function cpuModel(D: number, T: number, n: number, nsup: number): Partial<TrmConfig> {
-  return { hidden_size: D, expansion: 4, L_layers: 2, H_cycles: T, L_cycles: n, halt_max_steps: nsup, puzzle_emb_ndim: D, puzzle_emb_len: 1, mlp_t: true, pos_encodings: 'none' };
+  return {
+    hidden_size: D,
+    expansion: 4,
+    L_layers: 2,
+    H_cycles: T,
+    L_cycles: n,
+    halt_max_steps: nsup,
+    puzzle_emb_ndim: D,
+    puzzle_emb_len: 1,
+    mlp_t: true,
+    pos_encodings: 'none',
+  };
 }
 
 const cpuTrain: Partial<TrainConfig> = {
-  lr: 1e-3, lr_warmup_steps: 50, weight_decay: 0.1, puzzle_emb_lr: 1e-3, puzzle_emb_weight_decay: 0.1, ema_rate: 0.98, epochs: 0,
-  eval_limit: 512, eval_batch_size: 128, log_interval: 10,
+  lr: 1e-3,
+  lr_warmup_steps: 50,
+  weight_decay: 0.1,
+  puzzle_emb_lr: 1e-3,
+  puzzle_emb_weight_decay: 0.1,
+  ema_rate: 0.98,
+  epochs: 0,
+  eval_limit: 512,
+  eval_batch_size: 128,
+  log_interval: 10,
 };
 
 export const trainPresets: Record<string, { summary: string; config: Partial<TrainConfig> }> = {
-  'paper-sudoku-mlp': { summary: 'official TRM-MLP Sudoku-Extreme recipe (5.0M params, batch 768, 50k epochs; GPU-scale)', config: { model: { mlp_t: true, pos_encodings: 'none' } } },
-  'paper-sudoku-att': { summary: 'official TRM-Att Sudoku-Extreme recipe (6.8M params, batch 768, 50k epochs; GPU-scale)', config: { model: { mlp_t: false, pos_encodings: 'rope' } } },
-  'cpu-sudoku4': { summary: '4x4 Sudoku in 1-2 minutes on 2 cores (D 64, T 2, n 2, N_sup 4)', config: { ...cpuTrain, model: cpuModel(64, 2, 2, 4), batch_size: 32, steps: 300, eval_interval: 100, lr: 2e-3, puzzle_emb_lr: 2e-3, lr_warmup_steps: 20 } },
-  'cpu-sudoku6': { summary: '6x6 Sudoku in about 7 minutes on 2 cores (D 64, T 2, n 2, N_sup 4)', config: { ...cpuTrain, model: cpuModel(64, 2, 2, 4), batch_size: 32, steps: 1500, eval_interval: 250, lr: 2e-3, puzzle_emb_lr: 2e-3, lr_warmup_steps: 40 } },
+  'paper-sudoku-mlp': {
+    summary: 'official TRM-MLP Sudoku-Extreme recipe (5.0M params, batch 768, 50k epochs; GPU-scale)',
+    config: { model: { mlp_t: true, pos_encodings: 'none' } },
+  },
+  'paper-sudoku-att': {
+    summary: 'official TRM-Att Sudoku-Extreme recipe (6.8M params, batch 768, 50k epochs; GPU-scale)',
+    config: { model: { mlp_t: false, pos_encodings: 'rope' } },
+  },
+  'cpu-sudoku4': {
+    summary: '4x4 Sudoku in 1-2 minutes on 2 cores (D 64, T 2, n 2, N_sup 4)',
+    config: {
+      ...cpuTrain,
+      model: cpuModel(64, 2, 2, 4),
+      batch_size: 32,
+      steps: 300,
+      eval_interval: 100,
+      lr: 2e-3,
+      puzzle_emb_lr: 2e-3,
+      lr_warmup_steps: 20,
+    },
+  },
+  'cpu-sudoku6': {
+    summary: '6x6 Sudoku in about 7 minutes on 2 cores (D 64, T 2, n 2, N_sup 4)',
+    config: {
+      ...cpuTrain,
+      model: cpuModel(64, 2, 2, 4),
+      batch_size: 32,
+      steps: 1500,
+      eval_interval: 250,
+      lr: 2e-3,
+      puzzle_emb_lr: 2e-3,
+      lr_warmup_steps: 40,
+    },
+  },
   // the recipe of docs/TRAINING.md's 9x9 report (80.6% held out on 30k rating-0 puzzles)
-  'cpu-sudoku9': { summary: 'easy 9x9 Sudoku (rating 0), 9,000 steps: ~25 min on 2 cores (D 64, T 2, n 3, N_sup 6)', config: { ...cpuTrain, model: cpuModel(64, 2, 3, 6), batch_size: 32, steps: 9000, eval_interval: 1000, lr: 2e-3, puzzle_emb_lr: 2e-3, lr_warmup_steps: 100, lr_min_ratio: 0.1, ema_rate: 0.99, eval_limit: 500 } },
+  'cpu-sudoku9': {
+    summary: 'easy 9x9 Sudoku (rating 0), 9,000 steps: ~25 min on 2 cores (D 64, T 2, n 3, N_sup 6)',
+    config: {
+      ...cpuTrain,
+      model: cpuModel(64, 2, 3, 6),
+      batch_size: 32,
+      steps: 9000,
+      eval_interval: 1000,
+      lr: 2e-3,
+      puzzle_emb_lr: 2e-3,
+      lr_warmup_steps: 100,
+      lr_min_ratio: 0.1,
+      ema_rate: 0.99,
+      eval_limit: 500,
+    },
+  },
 };
 
 const trainKeys = Object.keys(defaultTrainConfig).filter(k => k !== 'model') as (keyof TrainConfig)[];
@@ -136,30 +200,53 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     base = p.config;
   }
   const cfg: TrainConfig = { ...defaultTrainConfig, ...base, ...over, model: { ...base.model, ...over.model } };
-  for (const k of Object.keys(cfg)) if (k !== 'model' && !trainKeys.includes(k as keyof TrainConfig)) bad(`unknown key '${k}'`);
+  for (const k of Object.keys(cfg))
+    if (k !== 'model' && !trainKeys.includes(k as keyof TrainConfig)) bad(`unknown key '${k}'`);
   const int = (k: keyof TrainConfig, min: number) => {
     const v = cfg[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${k} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      bad(`${k} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   };
   const pos = (k: keyof TrainConfig, allowZero = false) => {
     const v = cfg[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) bad(`${k} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+      bad(`${k} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(v)}`);
   };
-  int('batch_size', 1); int('steps', 0); int('epochs', 0); int('lr_warmup_steps', 0); int('seed', 0);
-  int('eval_interval', 0); int('eval_limit', 0); int('eval_batch_size', 1); int('checkpoint_interval', 0); int('log_interval', 1);
-  pos('lr', true); pos('weight_decay', true); pos('puzzle_emb_lr', true); pos('puzzle_emb_weight_decay', true); pos('adamw_eps');
+  int('batch_size', 1);
+  int('steps', 0);
+  int('epochs', 0);
+  int('lr_warmup_steps', 0);
+  int('seed', 0);
+  int('eval_interval', 0);
+  int('eval_limit', 0);
+  int('eval_batch_size', 1);
+  int('checkpoint_interval', 0);
+  int('log_interval', 1);
+  pos('lr', true);
+  pos('weight_decay', true);
+  pos('puzzle_emb_lr', true);
+  pos('puzzle_emb_weight_decay', true);
+  pos('adamw_eps');
   if (cfg.steps === 0 && cfg.epochs === 0) bad('set steps or epochs (both are 0)');
   for (const k of ['beta1', 'beta2', 'ema_rate', 'lr_min_ratio'] as const)
     if (!(cfg[k] >= 0 && cfg[k] <= 1)) bad(`${k} must be in [0, 1], got ${JSON.stringify(cfg[k])}`);
-  if (cfg.optimizer !== 'adam-atan2' && cfg.optimizer !== 'adamw') bad(`optimizer must be 'adam-atan2' or 'adamw', got ${JSON.stringify(cfg.optimizer)}`);
+  if (cfg.optimizer !== 'adam-atan2' && cfg.optimizer !== 'adamw')
+    bad(`optimizer must be 'adam-atan2' or 'adamw', got ${JSON.stringify(cfg.optimizer)}`);
   if (typeof cfg.ema !== 'boolean') bad(`ema must be true or false, got ${JSON.stringify(cfg.ema)}`);
-  if (!(INIT_MODES as readonly unknown[]).includes(cfg.train_init)) bad(`train_init must be one of ${INIT_MODES.join(', ')}, got ${JSON.stringify(cfg.train_init)}`);
+  if (!(INIT_MODES as readonly unknown[]).includes(cfg.train_init))
+    bad(`train_init must be one of ${INIT_MODES.join(', ')}, got ${JSON.stringify(cfg.train_init)}`);
   pos('init_scale');
-  int('rand_n_width', 0); int('rand_T_width', 0); int('rand_nsup_width', 0);
-  if (typeof cfg.rand_nsup_clamp !== 'boolean') bad(`rand_nsup_clamp must be true or false, got ${JSON.stringify(cfg.rand_nsup_clamp)}`);
-  if (cfg.curriculum !== 'none' && cfg.curriculum !== 'cgar') bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
-  if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1)) bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
-  for (const k of Object.keys(cfg.model)) if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
+  int('rand_n_width', 0);
+  int('rand_T_width', 0);
+  int('rand_nsup_width', 0);
+  if (typeof cfg.rand_nsup_clamp !== 'boolean')
+    bad(`rand_nsup_clamp must be true or false, got ${JSON.stringify(cfg.rand_nsup_clamp)}`);
+  if (cfg.curriculum !== 'none' && cfg.curriculum !== 'cgar')
+    bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
+  if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1))
+    bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
+  for (const k of Object.keys(cfg.model))
+    if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;
 }
 
@@ -169,8 +256,13 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) bad(`--set expects key=value, got '${s}'`);
-    const key = s.slice(0, eq).trim().replace(/^model\./, ''), raw = s.slice(eq + 1).trim();
-    const value: unknown = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    const key = s
+        .slice(0, eq)
+        .trim()
+        .replace(/^model\./, ''),
+      raw = s.slice(eq + 1).trim();
+    const value: unknown =
+      raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
     if (modelKeys.includes(key as keyof TrmConfig)) (out.model as Record<string, unknown>)[key] = value;
     else if (trainKeys.includes(key as keyof TrainConfig)) out[key] = value;
     else bad(`unknown key '${key}' in --set (training: ${trainKeys.join(', ')}; model: ${modelKeys.join(', ')})`);
@@ -179,5 +271,16 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
 }
 
 /** Model keys that define tensor shapes: resume refuses to change them. */
-export const SHAPE_KEYS: (keyof TrmConfig)[] = ['hidden_size', 'expansion', 'L_layers', 'puzzle_emb_ndim', 'puzzle_emb_len',
-  'num_puzzle_identifiers', 'mlp_t', 'num_heads', 'vocab_size', 'seq_len', 'pos_encodings'];
+export const SHAPE_KEYS: (keyof TrmConfig)[] = [
+  'hidden_size',
+  'expansion',
+  'L_layers',
+  'puzzle_emb_ndim',
+  'puzzle_emb_len',
+  'num_puzzle_identifiers',
+  'mlp_t',
+  'num_heads',
+  'vocab_size',
+  'seq_len',
+  'pos_encodings',
+];

@@ -25,7 +25,8 @@ export function newBatch(B: number, L: number): Batch {
 
 /** Copy example `ex` of the split into slot `b` of `out`. */
 export function copyExample(split: DatasetSplit, ex: number, out: Batch, b: number): void {
-  const L = split.meta.seq_len, ignore = split.meta.ignore_label_id;
+  const L = split.meta.seq_len,
+    ignore = split.meta.ignore_label_id;
   for (let t = 0; t < L; t++) {
     out.inputs[b * L + t] = split.inputs[ex * L + t];
     const y = split.labels[ex * L + t];
@@ -37,10 +38,12 @@ export function copyExample(split: DatasetSplit, ex: number, out: Batch, b: numb
 /** The puzzle holding example ex (binary search in puzzle_indices). */
 function puzzleOf(split: DatasetSplit, ex: number): number {
   const idx = split.puzzleIndices;
-  let lo = 0, hi = idx.length - 2;
+  let lo = 0,
+    hi = idx.length - 2;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (idx[mid] <= ex) lo = mid; else hi = mid - 1;
+    if (idx[mid] <= ex) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
 }
@@ -53,9 +56,16 @@ export class TrainSampler {
   private order = new Int32Array(0);
 
   /** `name` names the split in errors (its directory). Refuses a split without examples: its stream would never yield one. */
-  constructor(readonly split: DatasetSplit, readonly seed: number, readonly name = 'the training split') {
+  constructor(
+    readonly split: DatasetSplit,
+    readonly seed: number,
+    readonly name = 'the training split',
+  ) {
     if (splitSize(split) === 0 || split.groupIndices.length < 2)
-      throw new TrmError('TRM_DATASET', `${name}: the training split holds no examples; rebuild it with 'trm data build'`);
+      throw new TrmError(
+        'TRM_DATASET',
+        `${name}: the training split holds no examples; rebuild it with 'trm data build'`,
+      );
   }
 
   /** Examples of epoch e, in training order: shuffled groups, one random puzzle each. */
@@ -78,12 +88,18 @@ export class TrainSampler {
   next(cursor: DataCursor, out: Batch): void {
     const B = out.puzzleIds.length;
     for (let b = 0; b < B; b++) {
-      let order = this.epochOrder(cursor.epoch), empty = 0;
+      let order = this.epochOrder(cursor.epoch),
+        empty = 0;
       while (cursor.pos >= order.length) {
         // an epoch can be empty only when the drawn puzzles hold no examples; a split where that keeps happening is refused, never spun on
         if (order.length === 0 && ++empty > MAX_EMPTY_EPOCHS)
-          throw new TrmError('TRM_DATASET', `${this.name}: ${MAX_EMPTY_EPOCHS} epochs in a row drew no examples (its puzzles hold none: check puzzle_indices); rebuild it with 'trm data build'`);
-        cursor.epoch++; cursor.pos = 0; order = this.epochOrder(cursor.epoch);
+          throw new TrmError(
+            'TRM_DATASET',
+            `${this.name}: ${MAX_EMPTY_EPOCHS} epochs in a row drew no examples (its puzzles hold none: check puzzle_indices); rebuild it with 'trm data build'`,
+          );
+        cursor.epoch++;
+        cursor.pos = 0;
+        order = this.epochOrder(cursor.epoch);
       }
       copyExample(this.split, order[cursor.pos++], out, b);
     }
@@ -102,7 +118,9 @@ export function splitSize(split: DatasetSplit): number {
 
 /** Test chunk starting at example `start`: fills `out`, pads past the end; returns the real count. */
 export function testBatch(split: DatasetSplit, start: number, end: number, out: Batch): number {
-  const B = out.puzzleIds.length, L = split.meta.seq_len, n = Math.max(0, Math.min(B, end - start));
+  const B = out.puzzleIds.length,
+    L = split.meta.seq_len,
+    n = Math.max(0, Math.min(B, end - start));
   for (let b = 0; b < n; b++) copyExample(split, start + b, out, b);
   out.inputs.fill(split.meta.pad_id, n * L);
   out.labels.fill(IGNORE_LABEL, n * L);

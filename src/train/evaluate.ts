@@ -48,25 +48,38 @@ export interface EvalResult {
 
 export async function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o: EvalOptions): Promise<EvalResult> {
   const t0 = performance.now();
-  const nsup = o.nsup ?? c.halt_max_steps, B = o.batchSize;
+  const nsup = o.nsup ?? c.halt_max_steps,
+    B = o.batchSize;
   const total = o.limit ? Math.min(o.limit, splitSize(split)) : splitSize(split);
-  const a = o.acts ?? allocActs(c, B), L = a.d.L;
-  const batch = newBatch(B, L), dev = allocBatch(B, L);
+  const a = o.acts ?? allocActs(c, B),
+    L = a.d.L;
+  const batch = newBatch(B, L),
+    dev = allocBatch(B, L);
   const byStep = new Array<number>(nsup).fill(0);
-  const stopStep = new Int32Array(B), stopOk = new Uint8Array(B);
-  let exact = 0, token = 0, lm = 0, haltExact = 0, haltSteps = 0;
+  const stopStep = new Int32Array(B),
+    stopOk = new Uint8Array(B);
+  let exact = 0,
+    token = 0,
+    lm = 0,
+    haltExact = 0,
+    haltSteps = 0;
   const init = o.init ?? { mode: 'static', scale: 1, training: false };
   for (let start = 0, bi = 0; start < total; start += B, bi++) {
     const n = testBatch(split, start, total, batch);
     uploadBatch(dev, batch);
     stopStep.fill(0);
     await runChain(c, w, a, dev, {
-      nsup, init, rng: chainRng(o.seed ?? 0, bi, 0),
+      nsup,
+      init,
+      rng: chainRng(o.seed ?? 0, bi, 0),
       onStep: async (s, r) => {
         const [seqCorrect, q] = await Promise.all([read(r.seqCorrect), read(r.q)]);
         for (let b = 0; b < n; b++) {
           byStep[s - 1] += seqCorrect[b];
-          if (stopStep[b] === 0 && (q[2 * b] > 0 || s === nsup)) { stopStep[b] = s; stopOk[b] = seqCorrect[b]; }
+          if (stopStep[b] === 0 && (q[2 * b] > 0 || s === nsup)) {
+            stopStep[b] = s;
+            stopOk[b] = seqCorrect[b];
+          }
         }
         if (s < nsup) return;
         const [counts, tokLoss] = await Promise.all([read(r.counts), read(r.tokLoss)]);
@@ -84,8 +97,14 @@ export async function evaluate(c: TrmConfig, w: Weights, split: DatasetSplit, o:
   }
   const d = Math.max(1, total);
   return {
-    examples: total, nsup, exact_acc: exact / d, token_acc: token / d, lm_loss: lm / d,
-    exact_by_step: byStep.map(v => v / d), exact_acc_halting: haltExact / d, mean_halt_steps: haltSteps / d,
+    examples: total,
+    nsup,
+    exact_acc: exact / d,
+    token_acc: token / d,
+    lm_loss: lm / d,
+    exact_by_step: byStep.map(v => v / d),
+    exact_acc_halting: haltExact / d,
+    mean_halt_steps: haltSteps / d,
     seconds: (performance.now() - t0) / 1000,
   };
 }

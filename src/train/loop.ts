@@ -17,7 +17,14 @@ import { allocActs, type StepActs } from '../model/acts.js';
 import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
 import { type Weights, weightsView } from '../model/params.js';
-import { type HostBatch, lossesOf, type StepLosses, type StepResult, supervisionStep, uploadBatch } from '../model/step.js';
+import {
+  type HostBatch,
+  lossesOf,
+  type StepLosses,
+  type StepResult,
+  supervisionStep,
+  uploadBatch,
+} from '../model/step.js';
 import { fillHalted, updateHalting } from './carry.js';
 import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
@@ -42,25 +49,38 @@ export interface Workspace {
 
 /** The host's view of a step: the losses and the per-slot outputs halting and metrics need. */
 export interface StepReadout extends StepLosses {
-  q: Float32Array;          // (B, 2)
-  seqCorrect: Uint8Array;   // (B)
-  counts: Int32Array;       // (2B)
+  q: Float32Array; // (B, 2)
+  seqCorrect: Uint8Array; // (B)
+  counts: Int32Array; // (2B)
 }
 
 /** Read a step's outputs (one round trip on a GPU; free on host devices, where the arrays are the
  *  step's own buffers and stay valid until the next step). */
 export async function stepReadout(r: StepResult): Promise<StepReadout> {
-  const [q, seqCorrect, counts, tokLoss, bce] = await Promise.all([read(r.q), read(r.seqCorrect), read(r.counts), read(r.tokLoss), read(r.bce)]);
+  const [q, seqCorrect, counts, tokLoss, bce] = await Promise.all([
+    read(r.q),
+    read(r.seqCorrect),
+    read(r.counts),
+    read(r.tokLoss),
+    read(r.bce),
+  ]);
   return { q, seqCorrect, counts, ...lossesOf(tokLoss, counts, bce, sizeOf(r.bce)) };
 }
 
 export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
-  const B = st.config.batch_size, deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
+  const B = st.config.batch_size,
+    deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
   checkActsFit(deepest, B, 'batch_size');
   const acts = allocActs(deepest, B);
   return {
-    acts, grads: weightsView(st.model), fresh: newBatch(st.config.batch_size, acts.d.L), sampler: new TrainSampler(train, st.config.seed),
-    weights: new Float32Array(B), weightsDev: f32(B), rows: new Int32Array(B), rowsDev: i32(B),
+    acts,
+    grads: weightsView(st.model),
+    fresh: newBatch(st.config.batch_size, acts.d.L),
+    sampler: new TrainSampler(train, st.config.seed),
+    weights: new Float32Array(B),
+    weightsDev: f32(B),
+    rows: new Int32Array(B),
+    rowsDev: i32(B),
   };
 }
 
@@ -72,11 +92,14 @@ export function learningRates(st: TrainState, t: number): { lr: number; puzzleLr
 
 /** One optimizer step; st.step advances by one. Throws TRM_NAN (before any update) on a non-finite loss. */
 export async function trainStep(st: TrainState, ws: Workspace): Promise<StepReadout & { netCalls: number }> {
-  const { config: cfg, model: c, params: w, carry } = st, B = cfg.batch_size, t = st.step + 1;
+  const { config: cfg, model: c, params: w, carry } = st,
+    B = cfg.batch_size,
+    t = st.step + 1;
   ws.sampler.next(st.cursor, ws.fresh);
   const rng = fillRng(cfg, t);
   fillHalted(carry, ws.fresh, w, c.hidden_size, {
-    init: { mode: cfg.train_init, scale: cfg.init_scale, training: true }, rng,
+    init: { mode: cfg.train_init, scale: cfg.init_scale, training: true },
+    rng,
     drawCap: cfg.rand_nsup_width > 0 ? r => drawNsup(cfg, c, r) : undefined,
   });
   const depth = stepDepth(cfg, c, t, st.totalSteps);
@@ -88,15 +111,24 @@ export async function trainStep(st: TrainState, ws: Workspace): Promise<StepRead
   }
   checkPuzzleIds(carry.batch.puzzleIds, B, c.num_puzzle_identifiers);
   uploadBatch(carry.dev, carry.batch);
-  fill(ws.grads.data, 0, sizeOf(ws.grads.data));   // the one place gradients are zeroed (kernels add into them)
+  fill(ws.grads.data, 0, sizeOf(ws.grads.data)); // the one place gradients are zeroed (kernels add into them)
   const r = await stepReadout(supervisionStep(cStep, w, ws.acts, carry, carry.dev, ws.grads, 1 / B, weights));
   if (!Number.isFinite(r.loss))
-    throw new TrmError('TRM_NAN', `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`);
+    throw new TrmError(
+      'TRM_NAN',
+      `step ${t}: loss is ${r.loss} (lm ${r.lmLoss}, q_halt ${r.qHaltLoss}); stopped before updating the weights. Lower lr or raise warm-up`,
+    );
   const { lr, puzzleLr } = learningRates(st, t);
   denseStep(w, ws.grads, st.opt, cfg, lr, t);
   puzzleEmbStep(w, ws.grads, carry.batch.puzzleIds, ws.rows, ws.rowsDev, puzzleLr, cfg.puzzle_emb_weight_decay);
   if (st.ema) emaStep(st.ema, w, cfg.ema_rate);
-  updateHalting(carry, r.q, { nsup: c.halt_max_steps, exploreProb: c.halt_exploration_prob, training: true, seed: cfg.seed, step: t });
+  updateHalting(carry, r.q, {
+    nsup: c.halt_max_steps,
+    exploreProb: c.halt_exploration_prob,
+    training: true,
+    seed: cfg.seed,
+    step: t,
+  });
   st.step = t;
   return { ...r, netCalls: depth.T * (depth.n + 1) };
 }
@@ -127,9 +159,13 @@ export interface TrainHooks {
 
 /** Run until totalSteps (or a stop request). Yields to the event loop between steps so signals land. */
 export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {}): Promise<'done' | 'stopped'> {
-  const cfg = st.config, total = st.totalSteps;
+  const cfg = st.config,
+    total = st.totalSteps;
   while (st.step < total) {
-    if (hooks.stopRequested?.()) { await hooks.onSave?.(st, 'stop'); return 'stopped'; }
+    if (hooks.stopRequested?.()) {
+      await hooks.onSave?.(st, 'stop');
+      return 'stopped';
+    }
     const t0 = performance.now();
     const r = await trainStep(st, ws);
     const seconds = (performance.now() - t0) / 1000;
@@ -143,7 +179,8 @@ export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {
     const evalNow = (cfg.eval_interval > 0 && st.step % cfg.eval_interval === 0) || end;
     if (evalNow) await hooks.onEval?.(st);
     if (end) await hooks.onSave?.(st, 'end');
-    else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow) await hooks.onSave?.(st, 'interval');
+    else if (cfg.checkpoint_interval > 0 ? st.step % cfg.checkpoint_interval === 0 : evalNow)
+      await hooks.onSave?.(st, 'interval');
     await new Promise<void>(resolve => setImmediate(resolve));
   }
   return 'done';

@@ -5,7 +5,19 @@
  * SignSGD with decoupled decay; H_init / L_init never change. Moments and the EMA shadow reuse
  * the parameter layout, so a checkpoint saves them by the same names.
  */
-import { adamAtan2Step, adamwStep, copy, emaUpdate, f32, type F32T, type I32T, signSgdRows, sizeOf, view, write } from '../kernels/core.js';
+import {
+  adamAtan2Step,
+  adamwStep,
+  copy,
+  emaUpdate,
+  f32,
+  type F32T,
+  type I32T,
+  signSgdRows,
+  sizeOf,
+  view,
+  write,
+} from '../kernels/core.js';
 import type { Weights } from '../model/params.js';
 import type { TrainConfig } from './config.js';
 
@@ -23,14 +35,35 @@ export function denseStep(w: Weights, g: Weights, s: OptState, cfg: TrainConfig,
   for (const e of w.spec) {
     if (!e.trainable) continue;
     const r = (a: F32T) => view(a, e.offset, e.size);
-    if (cfg.optimizer === 'adamw') adamwStep(r(w.data), r(s.m), r(s.v), r(g.data), e.size, lr, cfg.beta1, cfg.beta2, cfg.adamw_eps, cfg.weight_decay, t);
+    if (cfg.optimizer === 'adamw')
+      adamwStep(
+        r(w.data),
+        r(s.m),
+        r(s.v),
+        r(g.data),
+        e.size,
+        lr,
+        cfg.beta1,
+        cfg.beta2,
+        cfg.adamw_eps,
+        cfg.weight_decay,
+        t,
+      );
     else adamAtan2Step(r(w.data), r(s.m), r(s.v), r(g.data), e.size, lr, cfg.beta1, cfg.beta2, cfg.weight_decay, t);
   }
 }
 
 /** SignSGD on the puzzle-embedding rows whose ids occur in the batch (gradients already summed per id).
  *  `rows` (>= B) receives the distinct ids in first-seen order: they are host data (the batch). */
-export function puzzleEmbStep(w: Weights, g: Weights, puzzleIds: Int32Array, rows: Int32Array, rowsDev: I32T, lr: number, wd: number): void {
+export function puzzleEmbStep(
+  w: Weights,
+  g: Weights,
+  puzzleIds: Int32Array,
+  rows: Int32Array,
+  rowsDev: I32T,
+  lr: number,
+  wd: number,
+): void {
   if (!w.puzzleEmb || !g.puzzleEmb) return;
   const nd = sizeOf(w.puzzleEmb) / rowsOf(w);
   const seen = new Set<number>();
@@ -49,7 +82,8 @@ function rowsOf(w: Weights): number {
 
 /** A new EMA shadow: a copy of the parameters. */
 export function emaInit(w: Weights): F32T {
-  const n = sizeOf(w.data), shadow = f32(n);
+  const n = sizeOf(w.data),
+    shadow = f32(n);
   copy(shadow, w.data, n);
   return shadow;
 }

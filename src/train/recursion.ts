@@ -17,17 +17,25 @@ import { Rng, STREAM } from '../data/rng.js';
 import type { TrmConfig } from '../model/config.js';
 import type { TrainConfig } from './config.js';
 
-export interface Depth { n: number; T: number }
+export interface Depth {
+  n: number;
+  T: number;
+}
 
 /** Uniform integer on [max(1, d - w), d + w]. */
 export function drawAround(d: number, w: number, rng: Rng): number {
   if (w <= 0) return d;
-  const lo = Math.max(1, d - w), hi = d + w;
+  const lo = Math.max(1, d - w),
+    hi = d + w;
   return lo + rng.int(hi - lo + 1);
 }
 
 /** CGAR phases: until this fraction of training, (n, T) are this fraction of the configured values. */
-const CGAR_PHASES = [{ until: 0.3, depth: 1 / 3 }, { until: 0.6, depth: 2 / 3 }, { until: 1, depth: 1 }];
+const CGAR_PHASES = [
+  { until: 0.3, depth: 1 / 3 },
+  { until: 0.6, depth: 2 / 3 },
+  { until: 1, depth: 1 },
+];
 
 function scaledDepth(c: TrmConfig, frac: number): Depth {
   return { n: Math.max(1, Math.round(c.L_cycles * frac)), T: Math.max(1, Math.round(c.H_cycles * frac)) };
@@ -83,7 +91,8 @@ export interface ComputeEstimate {
 
 function uniformMean(d: number, w: number, f: (v: number) => number): number {
   if (w <= 0) return f(d);
-  const lo = Math.max(1, d - w), hi = d + w;
+  const lo = Math.max(1, d - w),
+    hi = d + w;
   let s = 0;
   for (let v = lo; v <= hi; v++) s += f(v);
   return s / (hi - lo + 1);
@@ -92,16 +101,29 @@ function uniformMean(d: number, w: number, f: (v: number) => number): number {
 /** Expected compute per optimizer step of the run's recursion settings, against fixed (n, T). */
 export function expectedCompute(cfg: TrainConfig, c: TrmConfig): ComputeEstimate {
   // (share of the steps, depth) of each phase
-  const phases: [number, Depth][] = cfg.curriculum === 'cgar'
-    ? CGAR_PHASES.map((ph, i) => [ph.until - (i > 0 ? CGAR_PHASES[i - 1].until : 0), scaledDepth(c, ph.depth)])
-    : [[1, { n: c.L_cycles, T: c.H_cycles }]];
-  let net = 0, grad = 0;
+  const phases: [number, Depth][] =
+    cfg.curriculum === 'cgar'
+      ? CGAR_PHASES.map((ph, i) => [ph.until - (i > 0 ? CGAR_PHASES[i - 1].until : 0), scaledDepth(c, ph.depth)])
+      : [[1, { n: c.L_cycles, T: c.H_cycles }]];
+  let net = 0,
+    grad = 0;
   for (const [wt, d] of phases) {
     // n and T are independent draws, so E[T (n + 1)] = E[T] E[n + 1]
-    const en1 = uniformMean(d.n, cfg.rand_n_width, v => v + 1), eT = uniformMean(d.T, cfg.rand_T_width, v => v);
-    net += wt * eT * en1; grad += wt * en1;
+    const en1 = uniformMean(d.n, cfg.rand_n_width, v => v + 1),
+      eT = uniformMean(d.T, cfg.rand_T_width, v => v);
+    net += wt * eT * en1;
+    grad += wt * en1;
   }
-  const nsup = uniformMean(c.halt_max_steps, cfg.rand_nsup_width, v => (cfg.rand_nsup_clamp ? Math.min(v, c.halt_max_steps) : v));
-  const base = c.H_cycles * (c.L_cycles + 1), baseGrad = c.L_cycles + 1;
-  return { net_calls: net, grad_calls: grad, nsup_cap: nsup, net_calls_ratio: net / base, grad_calls_ratio: grad / baseGrad };
+  const nsup = uniformMean(c.halt_max_steps, cfg.rand_nsup_width, v =>
+    cfg.rand_nsup_clamp ? Math.min(v, c.halt_max_steps) : v,
+  );
+  const base = c.H_cycles * (c.L_cycles + 1),
+    baseGrad = c.L_cycles + 1;
+  return {
+    net_calls: net,
+    grad_calls: grad,
+    nsup_cap: nsup,
+    net_calls_ratio: net / base,
+    grad_calls_ratio: grad / baseGrad,
+  };
 }

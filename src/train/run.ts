@@ -21,7 +21,17 @@ import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readDatasetSplit, type DatasetSplit } from '../data/dataset.js';
 import { TrmError, UsageError } from '../errors.js';
-import { appendLine, failpoint, lockDir, lockedError, lockHolder, mkdirp, withWrite, writeFileAtomic, type DirLock } from '../io/files.js';
+import {
+  appendLine,
+  failpoint,
+  lockDir,
+  lockedError,
+  lockHolder,
+  mkdirp,
+  withWrite,
+  writeFileAtomic,
+  type DirLock,
+} from '../io/files.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import { resolveConfig, type TrmConfig } from '../model/config.js';
 import { paramCount, paramSpec, specSize } from '../model/params.js';
@@ -123,26 +133,48 @@ const examples = (s: DatasetSplit) => splitSize(s);
 export function checkRunData(d: RunData, model?: TrmConfig): void {
   const tn = d.trainName ?? (d.path ? join(d.path, 'train') : 'the training split');
   const sn = d.testName ?? (d.path ? join(d.path, 'test') : 'the test split');
-  const bad = (msg: string): never => { throw new TrmError('TRM_DATASET', msg); };
+  const bad = (msg: string): never => {
+    throw new TrmError('TRM_DATASET', msg);
+  };
   const tm = d.train.meta;
   if (examples(d.train) === 0 || d.train.groupIndices.length < 2)
-    bad(`${tn}: the training split holds no examples (${examples(d.train)} rows, ${Math.max(0, d.train.groupIndices.length - 1)} groups); rebuild it with 'trm data build'`);
+    bad(
+      `${tn}: the training split holds no examples (${examples(d.train)} rows, ${Math.max(0, d.train.groupIndices.length - 1)} groups); rebuild it with 'trm data build'`,
+    );
   if (d.test) {
     const sm = d.test.meta;
-    if (examples(d.test) === 0) bad(`${sn}: the test split holds no examples; rebuild it with 'trm data build', or remove it to train without evaluation`);
+    if (examples(d.test) === 0)
+      bad(
+        `${sn}: the test split holds no examples; rebuild it with 'trm data build', or remove it to train without evaluation`,
+      );
     for (const k of ['seq_len', 'vocab_size'] as const)
-      if (sm[k] !== tm[k]) bad(`${sn}/dataset.json: ${k} ${sm[k]}, but the training split ${tn} has ${k} ${tm[k]}; both splits must come from one 'trm data build'`);
+      if (sm[k] !== tm[k])
+        bad(
+          `${sn}/dataset.json: ${k} ${sm[k]}, but the training split ${tn} has ${k} ${tm[k]}; both splits must come from one 'trm data build'`,
+        );
   }
   if (!model) return;
-  for (const [split, name] of [[d.train, tn], [d.test, sn]] as const) {
+  for (const [split, name] of [
+    [d.train, tn],
+    [d.test, sn],
+  ] as const) {
     if (!split) continue;
-    if (split.meta.seq_len !== model.seq_len) bad(`${name}/dataset.json: seq_len ${split.meta.seq_len}, but the model has seq_len ${model.seq_len}`);
-    if (split.meta.vocab_size !== model.vocab_size) bad(`${name}/dataset.json: vocab_size ${split.meta.vocab_size}, but the model has vocab_size ${model.vocab_size}`);
-    const P = model.num_puzzle_identifiers, ids = split.puzzleIdentifiers;
+    if (split.meta.seq_len !== model.seq_len)
+      bad(`${name}/dataset.json: seq_len ${split.meta.seq_len}, but the model has seq_len ${model.seq_len}`);
+    if (split.meta.vocab_size !== model.vocab_size)
+      bad(
+        `${name}/dataset.json: vocab_size ${split.meta.vocab_size}, but the model has vocab_size ${model.vocab_size}`,
+      );
+    const P = model.num_puzzle_identifiers,
+      ids = split.puzzleIdentifiers;
     for (let i = 0; i < ids.length; i++)
-      if (ids[i] < 0 || ids[i] >= P) bad(`${name}: puzzle identifier ${ids[i]} (puzzle ${i}) is outside the model's ${P} puzzle identifiers [0, ${P - 1}]`);
+      if (ids[i] < 0 || ids[i] >= P)
+        bad(
+          `${name}: puzzle identifier ${ids[i]} (puzzle ${i}) is outside the model's ${P} puzzle identifiers [0, ${P - 1}]`,
+        );
     const blank = split.meta.blank_identifier_id;
-    if (split === d.test && (blank < 0 || blank >= P)) bad(`${name}/dataset.json: blank_identifier_id ${blank} is outside the model's ${P} puzzle identifiers`);
+    if (split === d.test && (blank < 0 || blank >= P))
+      bad(`${name}/dataset.json: blank_identifier_id ${blank} is outside the model's ${P} puzzle identifiers`);
   }
 }
 
@@ -156,12 +188,18 @@ const GiB = 2 ** 30;
  * an allocation (a raw RangeError).
  */
 function checkTrainingFits(model: TrmConfig, batch: number, ema: boolean, where: string): void {
-  const P = specSize(paramSpec(model)), copies = 4 + (ema ? 2 : 0);   // the flat block: parameters and buffers (the puzzle table too)
-  const stateBytes = 4 * P * copies, logitsBytes = 2 * 4 * batch * model.seq_len * model.vocab_size;
-  const have = totalmem(), sizes = `vocab_size ${model.vocab_size}, seq_len ${model.seq_len}, num_puzzle_identifiers ${model.num_puzzle_identifiers}`;
+  const P = specSize(paramSpec(model)),
+    copies = 4 + (ema ? 2 : 0); // the flat block: parameters and buffers (the puzzle table too)
+  const stateBytes = 4 * P * copies,
+    logitsBytes = 2 * 4 * batch * model.seq_len * model.vocab_size;
+  const have = totalmem(),
+    sizes = `vocab_size ${model.vocab_size}, seq_len ${model.seq_len}, num_puzzle_identifiers ${model.num_puzzle_identifiers}`;
   if (P > MAX_ARRAY || stateBytes + logitsBytes > 0.8 * have)
-    throw new TrmError('TRM_OUT_OF_MEMORY', `${where}: ${sizes} make a model of ${P.toLocaleString('en-US')} weights: its training state and logits need about `
-      + `${((stateBytes + logitsBytes) / GiB).toFixed(1)} GiB, this machine has ${(have / GiB).toFixed(1)} GiB; check these sizes in the dataset`);
+    throw new TrmError(
+      'TRM_OUT_OF_MEMORY',
+      `${where}: ${sizes} make a model of ${P.toLocaleString('en-US')} weights: its training state and logits need about ` +
+        `${((stateBytes + logitsBytes) / GiB).toFixed(1)} GiB, this machine has ${(have / GiB).toFixed(1)} GiB; check these sizes in the dataset`,
+    );
 }
 /** Elements of the largest Float32Array this runtime makes. */
 const MAX_ARRAY = 2 ** 32 - 1;
@@ -171,9 +209,13 @@ function removeStaleTemps(runDir: string): string[] {
   const stale: string[] = [];
   const scan = (dir: string) => {
     let names: string[];
-    try { names = readdirSync(dir); } catch { return; }   // missing, or not a directory (the save that needs it says so)
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    } // missing, or not a directory (the save that needs it says so)
     for (const name of names) {
-      const m = /\.tmp-(\d+)$/.exec(name);   // what writeFileAtomic and saveCheckpoint leave; nothing else is touched
+      const m = /\.tmp-(\d+)$/.exec(name); // what writeFileAtomic and saveCheckpoint leave; nothing else is touched
       if (m && Number(m[1]) !== process.pid) stale.push(join(dir, name));
     }
   };
@@ -195,26 +237,46 @@ function resumeMetrics(file: string, step: number, warn: (m: string) => void): s
     if (!l.trim()) continue;
     const last = i === lines.length - 1;
     let rec: { step?: unknown } | null = null;
-    try { rec = JSON.parse(l) as { step?: unknown }; } catch { rec = null; }
+    try {
+      rec = JSON.parse(l) as { step?: unknown };
+    } catch {
+      rec = null;
+    }
     if (last && (!complete || rec === null)) {
-      warn(`${file}:${i + 1}: dropped a damaged last line (${complete ? 'not valid JSON' : 'cut off'}: ${JSON.stringify(l.length > 40 ? l.slice(0, 40) + '...' : l)}), left by an interrupted write`);
+      warn(
+        `${file}:${i + 1}: dropped a damaged last line (${complete ? 'not valid JSON' : 'cut off'}: ${JSON.stringify(l.length > 40 ? l.slice(0, 40) + '...' : l)}), left by an interrupted write`,
+      );
       break;
     }
     if (rec === null || typeof rec !== 'object' || typeof rec.step !== 'number')
-      throw new TrmError('TRM_BAD_METRICS', `${file}:${i + 1}: not a metrics record (${rec === null ? 'not valid JSON' : "no numeric 'step'"}); the file is damaged in the middle: delete that line to resume`);
+      throw new TrmError(
+        'TRM_BAD_METRICS',
+        `${file}:${i + 1}: not a metrics record (${rec === null ? 'not valid JSON' : "no numeric 'step'"}); the file is damaged in the middle: delete that line to resume`,
+      );
     if (rec.step <= step) kept.push(l + '\n');
   }
   return kept.join('');
 }
 
-function nanAdvice(e: TrmError, st: TrainState, checkpoint: string | null, runDir: string, dataPath: string | undefined): string {
+function nanAdvice(
+  e: TrmError,
+  st: TrainState,
+  checkpoint: string | null,
+  runDir: string,
+  dataPath: string | undefined,
+): string {
   const base = e.message.replace(/\.?\s*Lower lr or raise warm-up\.?$/, '');
-  const cfg = st.config, lower = Number((cfg.lr / 10).toPrecision(3));
+  const cfg = st.config,
+    lower = Number((cfg.lr / 10).toPrecision(3));
   if (checkpoint)
-    return `${base}. Last good checkpoint: ${checkpoint}; continue from it with a lower learning rate (lr is ${cfg.lr}): `
-      + `trm train --data ${dataPath ?? 'DATA'} --resume ${runDir} --set lr=${lower}`;
-  return `${base}. No checkpoint was saved yet, so nothing is lost by starting over: start the run again with a lower learning rate `
-    + `(--set lr=${lower}; lr is ${cfg.lr}) or a longer warm-up (--set lr_warmup_steps=${Math.max(10, cfg.lr_warmup_steps * 2)}; it is ${cfg.lr_warmup_steps})`;
+    return (
+      `${base}. Last good checkpoint: ${checkpoint}; continue from it with a lower learning rate (lr is ${cfg.lr}): ` +
+      `trm train --data ${dataPath ?? 'DATA'} --resume ${runDir} --set lr=${lower}`
+    );
+  return (
+    `${base}. No checkpoint was saved yet, so nothing is lost by starting over: start the run again with a lower learning rate ` +
+    `(--set lr=${lower}; lr is ${cfg.lr}) or a longer warm-up (--set lr_warmup_steps=${Math.max(10, cfg.lr_warmup_steps * 2)}; it is ${cfg.lr_warmup_steps})`
+  );
 }
 
 /**
@@ -223,7 +285,8 @@ function nanAdvice(e: TrmError, st: TrainState, checkpoint: string | null, runDi
  */
 export async function run(config: RunConfig, data: string | RunData, cb: RunCallbacks = {}): Promise<RunResult> {
   const warn = (m: string) => cb.onWarning?.(m);
-  if (config.resume && (config.preset || config.config)) throw new UsageError('train: a resume takes the preset and config from the checkpoint; drop the preset');
+  if (config.resume && (config.preset || config.config))
+    throw new UsageError('train: a resume takes the preset and config from the checkpoint; drop the preset');
   const d = typeof data === 'string' ? await readRunData(data) : data;
   const dataPath = d.path !== undefined ? resolve(d.path) : undefined;
   checkRunData(d);
@@ -234,18 +297,34 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   let fresh: TrainConfig | null = null;
   if (config.resume) {
     const held = lockHolder(join(config.resume, '.lock'));
-    if (held) throw lockedError(join(config.resume, '.lock'), held);   // before its files, which the holder may be writing
-    const dir = findCheckpoint(config.resume), side = readSidecar(dir);
+    if (held) throw lockedError(join(config.resume, '.lock'), held); // before its files, which the holder may be writing
+    const dir = findCheckpoint(config.resume),
+      side = readSidecar(dir);
     checkRunData(d, side.model_config);
-    checkTrainingFits(resolveConfig(side.model_config as Partial<TrmConfig>), side.train_config.batch_size, side.train_config.ema, join(dir, 'checkpoint.json'));
+    checkTrainingFits(
+      resolveConfig(side.model_config as Partial<TrmConfig>),
+      side.train_config.batch_size,
+      side.train_config.ema,
+      join(dir, 'checkpoint.json'),
+    );
     runDir = config.out ?? resolve(dir, '..', '..');
   } else {
-    if (!config.config && !config.preset) throw new UsageError(`train: a preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`);
+    if (!config.config && !config.preset)
+      throw new UsageError(
+        `train: a preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`,
+      );
     fresh = config.config ?? resolveTrainConfig(config.preset, over);
     const model = modelConfigFor(fresh, d.train.meta);
     checkRunData(d, model);
-    checkTrainingFits(model, fresh.batch_size, fresh.ema, `${d.trainName ?? (d.path ? join(d.path, 'train') : 'the training split')}/dataset.json`);
-    runDir = config.out ?? join('runs', `${config.preset ?? 'run'}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+    checkTrainingFits(
+      model,
+      fresh.batch_size,
+      fresh.ema,
+      `${d.trainName ?? (d.path ? join(d.path, 'train') : 'the training split')}/dataset.json`,
+    );
+    runDir =
+      config.out ??
+      join('runs', `${config.preset ?? 'run'}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
   }
   const created = !existsSync(runDir);
   mkdirp(runDir);
@@ -258,21 +337,37 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   }
   let wrote = false;
   try {
-    if (lock.tookOver) warn(`${runDir}: took over the lock of pid ${lock.tookOver.pid || '?'}, which is no longer running (an interrupted run)`);
+    if (lock.tookOver)
+      warn(
+        `${runDir}: took over the lock of pid ${lock.tookOver.pid || '?'}, which is no longer running (an interrupted run)`,
+      );
     const stale = removeStaleTemps(runDir);
-    if (stale.length) warn(`${runDir}: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} of an interrupted write (${stale.map(p => p.slice(runDir.length + 1)).join(', ')})`);
+    if (stale.length)
+      warn(
+        `${runDir}: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} of an interrupted write (${stale.map(p => p.slice(runDir.length + 1)).join(', ')})`,
+      );
 
     let st: TrainState;
     if (config.resume) {
       const loaded = loadTrainState(config.resume, over);
       st = loaded.state;
       checkRunData(d, st.model);
-      if (st.step >= st.totalSteps) throw new TrmError('TRM_DONE', `the run is complete (step ${st.step} of ${st.totalSteps}); extend it with --set steps=N`);
+      if (st.step >= st.totalSteps)
+        throw new TrmError(
+          'TRM_DONE',
+          `the run is complete (step ${st.step} of ${st.totalSteps}); extend it with --set steps=N`,
+        );
       const was = loaded.sidecar.data;
       if (was && dataPath && resolve(was) !== dataPath)
-        warn(`resuming on ${dataPath}, but ${loaded.dir} was trained on ${was}; the shapes agree, so training continues on the new data from the saved position`);
+        warn(
+          `resuming on ${dataPath}, but ${loaded.dir} was trained on ${was}; the shapes agree, so training continues on the new data from the saved position`,
+        );
     } else {
-      if (existsSync(join(runDir, 'latest'))) throw new TrmError('TRM_RUN_EXISTS', `${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
+      if (existsSync(join(runDir, 'latest')))
+        throw new TrmError(
+          'TRM_RUN_EXISTS',
+          `${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`,
+        );
       st = createTrainState(fresh!, d.train.meta);
       checkRunData(d, st.model);
     }
@@ -281,29 +376,70 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
     if (d.test) checkActsFit(st.model, cfg.eval_batch_size, 'eval_batch_size');
     const compute = expectedCompute(cfg, st.model);
     wrote = true;
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify({ data: dataPath, preset: config.preset, model: st.model, train: cfg, total_steps: st.totalSteps, expected_compute: compute }, null, 2) + '\n');
+    writeFileAtomic(
+      join(runDir, 'config.json'),
+      JSON.stringify(
+        {
+          data: dataPath,
+          preset: config.preset,
+          model: st.model,
+          train: cfg,
+          total_steps: st.totalSteps,
+          expected_compute: compute,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     const metricsFile = join(runDir, 'metrics.jsonl');
     // a new run starts an empty file (lines of an attempt that never reached a checkpoint go); a resume keeps the lines up to its step
-    writeFileAtomic(metricsFile, config.resume && existsSync(metricsFile) ? resumeMetrics(metricsFile, st.step, warn) : '');
-    const record = (r: Record<string, unknown>) => appendLine(metricsFile, JSON.stringify({ ...r, time: new Date().toISOString() }));
+    writeFileAtomic(
+      metricsFile,
+      config.resume && existsSync(metricsFile) ? resumeMetrics(metricsFile, st.step, warn) : '',
+    );
+    const record = (r: Record<string, unknown>) =>
+      appendLine(metricsFile, JSON.stringify({ ...r, time: new Date().toISOString() }));
 
     cb.onStart?.({
-      runDir, resumed: !!config.resume, step: st.step, totalSteps: st.totalSteps, preset: config.preset, config: cfg, model: st.model,
-      parameters: paramCount(st.model), trainExamples: examples(d.train), testExamples: d.test ? examples(d.test) : null, compute,
+      runDir,
+      resumed: !!config.resume,
+      step: st.step,
+      totalSteps: st.totalSteps,
+      preset: config.preset,
+      config: cfg,
+      model: st.model,
+      parameters: paramCount(st.model),
+      trainExamples: examples(d.train),
+      testExamples: d.test ? examples(d.test) : null,
+      compute,
     });
-    let lastEval: EvalResult | null = null, checkpoint: string | null = null, lastLog: LogRecord | null = null, evalActs: StepActs | undefined;
-    const t0 = performance.now(), step0 = st.step;
+    let lastEval: EvalResult | null = null,
+      checkpoint: string | null = null,
+      lastLog: LogRecord | null = null,
+      evalActs: StepActs | undefined;
+    const t0 = performance.now(),
+      step0 = st.step;
     let stepSeconds = 0;
     try {
       const outcome = await train(st, ws, {
-        onStep: (s, _r, sec) => { stepSeconds += sec; cb.onStep?.(s, sec); },
-        onLog: rec => { lastLog = rec; record({ type: 'train', ...rec }); cb.onLog?.(rec); },
+        onStep: (s, _r, sec) => {
+          stepSeconds += sec;
+          cb.onStep?.(s, sec);
+        },
+        onLog: rec => {
+          lastLog = rec;
+          record({ type: 'train', ...rec });
+          cb.onLog?.(rec);
+        },
         onEval: async s => {
           if (!d.test) return;
           evalActs ??= allocActs(s.model, cfg.eval_batch_size);
           const e = await evaluate(s.model, evalWeights(s), d.test, {
-            batchSize: cfg.eval_batch_size, limit: cfg.eval_limit, acts: evalActs,
-            init: { mode: cfg.train_init, scale: cfg.init_scale, training: false }, seed: cfg.seed,
+            batchSize: cfg.eval_batch_size,
+            limit: cfg.eval_limit,
+            acts: evalActs,
+            init: { mode: cfg.train_init, scale: cfg.init_scale, training: false },
+            seed: cfg.seed,
           });
           lastEval = e;
           const weights = s.ema ? 'ema' : 'raw';
@@ -318,20 +454,33 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
         stopRequested: () => !!cb.signal?.aborted,
       });
       return {
-        runDir, state: st, lastEval, checkpoint, stopped: outcome === 'stopped',
-        steps: st.step - step0, seconds: (performance.now() - t0) / 1000, stepSeconds,
+        runDir,
+        state: st,
+        lastEval,
+        checkpoint,
+        stopped: outcome === 'stopped',
+        steps: st.step - step0,
+        seconds: (performance.now() - t0) / 1000,
+        stepSeconds,
       };
     } catch (e) {
-      if (e instanceof TrmError && e.code === 'TRM_NAN') throw new TrmError('TRM_NAN', nanAdvice(e, st, checkpoint, runDir, d.path));
+      if (e instanceof TrmError && e.code === 'TRM_NAN')
+        throw new TrmError('TRM_NAN', nanAdvice(e, st, checkpoint, runDir, d.path));
       if (e instanceof TrmError && e.code === 'TRM_WRITE') {
         const ck = checkpoint ?? (existsSync(join(runDir, 'latest')) ? join(runDir, 'latest') : null);
-        throw new TrmError('TRM_WRITE', `${e.message}; ${ck ? `the run can continue from its last checkpoint once this is fixed: --resume ${runDir}` : 'no checkpoint was saved yet'}`);
+        throw new TrmError(
+          'TRM_WRITE',
+          `${e.message}; ${ck ? `the run can continue from its last checkpoint once this is fixed: --resume ${runDir}` : 'no checkpoint was saved yet'}`,
+        );
       }
       throw e;
     }
   } catch (e) {
     // a new directory that failed before its first file (bad config, no memory...) is not left behind
-    if (created && !wrote) { lock.release(); rmSync(runDir, { recursive: true, force: true }); }
+    if (created && !wrote) {
+      lock.release();
+      rmSync(runDir, { recursive: true, force: true });
+    }
     throw e;
   } finally {
     lock.release();

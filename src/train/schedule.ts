@@ -13,7 +13,7 @@ export interface LrSchedule {
 
 /** lr at optimizer step `step` (counted from 1, as the official loop increments before use). */
 export function lrAt(step: number, base: number, s: LrSchedule): number {
-  if (step < s.lr_warmup_steps) return base * step / s.lr_warmup_steps;
+  if (step < s.lr_warmup_steps) return (base * step) / s.lr_warmup_steps;
   const r = s.lr_min_ratio;
   const progress = (step - s.lr_warmup_steps) / Math.max(1, s.steps - s.lr_warmup_steps);
   return base * (r + Math.max(0, (1 - r) * 0.5 * (1 + Math.cos(Math.PI * progress))));

@@ -12,7 +12,14 @@ import { read, upload } from '../kernels/core.js';
 import { runChain } from '../model/chain.js';
 import { IGNORE_LABEL } from '../model/step.js';
 import { decodeGrid, encodeGrid, vocabSize } from '../data/sudoku/tokens.js';
-import { consistencyProblem, geometry, parseGrid, sizeForCells, solutionProblem, type Geometry } from '../data/sudoku/grid.js';
+import {
+  consistencyProblem,
+  geometry,
+  parseGrid,
+  sizeForCells,
+  solutionProblem,
+  type Geometry,
+} from '../data/sudoku/grid.js';
 
 export interface SolveStep {
   step: number;
@@ -38,20 +45,43 @@ export interface SolveResult {
 export function parsePuzzle(text: string, c: TrmConfig): { geo: Geometry; puzzle: Uint8Array } {
   const t = text.trim();
   const n = sizeForCells(t.length);
-  if (!n) throw new TrmError('TRM_BAD_GRID', `a puzzle has 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${t.length} characters`);
-  if (t.length !== c.seq_len) throw new TrmError('TRM_BAD_GRID', `the puzzle has ${t.length} cells but the model was trained on ${c.seq_len}-cell puzzles`);
-  if (c.vocab_size !== vocabSize(n)) throw new TrmError('TRM_BAD_GRID', `the model's vocabulary (${c.vocab_size} tokens) does not fit ${n}x${n} Sudoku (${vocabSize(n)})`);
+  if (!n)
+    throw new TrmError('TRM_BAD_GRID', `a puzzle has 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${t.length} characters`);
+  if (t.length !== c.seq_len)
+    throw new TrmError(
+      'TRM_BAD_GRID',
+      `the puzzle has ${t.length} cells but the model was trained on ${c.seq_len}-cell puzzles`,
+    );
+  if (c.vocab_size !== vocabSize(n))
+    throw new TrmError(
+      'TRM_BAD_GRID',
+      `the model's vocabulary (${c.vocab_size} tokens) does not fit ${n}x${n} Sudoku (${vocabSize(n)})`,
+    );
   const geo = geometry(n);
   return { geo, puzzle: parseGrid(t, geo) };
 }
 
-export async function solvePuzzle(c: TrmConfig, w: Weights, geo: Geometry, puzzle: Uint8Array, nsup = c.halt_max_steps): Promise<SolveResult> {
-  const a = allocActs(c, 1), L = c.seq_len;
-  const batch = { inputs: upload(encodeGrid(puzzle)), labels: upload(new Int32Array(L).fill(IGNORE_LABEL)), puzzleIds: upload(new Int32Array(1)) };
+export async function solvePuzzle(
+  c: TrmConfig,
+  w: Weights,
+  geo: Geometry,
+  puzzle: Uint8Array,
+  nsup = c.halt_max_steps,
+): Promise<SolveResult> {
+  const a = allocActs(c, 1),
+    L = c.seq_len;
+  const batch = {
+    inputs: upload(encodeGrid(puzzle)),
+    labels: upload(new Int32Array(L).fill(IGNORE_LABEL)),
+    puzzleIds: upload(new Int32Array(1)),
+  };
   const steps: SolveStep[] = [];
-  let prev: Uint8Array = new Uint8Array(L), haltStep: number | null = null;
+  let prev: Uint8Array = new Uint8Array(L),
+    haltStep: number | null = null;
   await runChain(c, w, a, batch, {
-    nsup, init: { mode: 'static', scale: 1, training: false }, rng: null,
+    nsup,
+    init: { mode: 'static', scale: 1, training: false },
+    rng: null,
     onStep: async (s, r) => {
       const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
       const grid = decodeGrid(preds.subarray(0, L), geo.n);
@@ -63,5 +93,11 @@ export async function solvePuzzle(c: TrmConfig, w: Weights, geo: Geometry, puzzl
     },
   });
   const final = steps[steps.length - 1].grid;
-  return { geo, puzzle, steps, problem: solutionProblem(final, geo) ?? consistencyProblem(puzzle, final, geo), haltStep };
+  return {
+    geo,
+    puzzle,
+    steps,
+    problem: solutionProblem(final, geo) ?? consistencyProblem(puzzle, final, geo),
+    haltStep,
+  };
 }

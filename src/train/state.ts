@@ -35,11 +35,18 @@ export interface TrainState {
 
 /** The model config: the preset's architecture plus the sizes the dataset fixes. */
 export function modelConfigFor(cfg: TrainConfig, meta: DatasetMetadata): TrmConfig {
-  const fromData = { vocab_size: meta.vocab_size, seq_len: meta.seq_len, num_puzzle_identifiers: meta.num_puzzle_identifiers };
+  const fromData = {
+    vocab_size: meta.vocab_size,
+    seq_len: meta.seq_len,
+    num_puzzle_identifiers: meta.num_puzzle_identifiers,
+  };
   for (const [k, v] of Object.entries(fromData)) {
     const set = (cfg.model as Record<string, unknown>)[k];
     if (set !== undefined && set !== v)
-      throw new TrmError('TRM_BAD_CONFIG', `train config: ${k} = ${set} was set, but the dataset has ${k} = ${v}; drop the setting (the data decides it)`);
+      throw new TrmError(
+        'TRM_BAD_CONFIG',
+        `train config: ${k} = ${set} was set, but the dataset has ${k} = ${v}; drop the setting (the data decides it)`,
+      );
   }
   return resolveConfig({ ...cfg.model, ...fromData });
 }
@@ -47,18 +54,22 @@ export function modelConfigFor(cfg: TrainConfig, meta: DatasetMetadata): TrmConf
 /** Optimizer steps of the run: `steps`, or int(epochs * groups * mean examples / B) (spec 9). */
 export function runLength(cfg: TrainConfig, meta: DatasetMetadata): number {
   if (cfg.steps > 0) return cfg.steps;
-  return Math.floor(cfg.epochs * meta.total_groups * meta.mean_puzzle_examples / cfg.batch_size);
+  return Math.floor((cfg.epochs * meta.total_groups * meta.mean_puzzle_examples) / cfg.batch_size);
 }
 
 /** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of the
  *  device's memory (RAM on a host device). */
 export function checkActsFit(c: TrmConfig, B: number, key: string): void {
   const totalmem = () => device().memoryBytes;
-  const perSample = actsBytes(allocActs(c, 1)), need = perSample * B;
+  const perSample = actsBytes(allocActs(c, 1)),
+    need = perSample * B;
   if (need <= 0.8 * totalmem()) return;
-  const fit = Math.max(1, Math.floor(0.5 * totalmem() / perSample));
-  throw new TrmError('TRM_OUT_OF_MEMORY', `${key} ${B} needs about ${(need / 2 ** 30).toFixed(1)} GiB of activations `
-    + `(${(perSample / 2 ** 20).toFixed(1)} MiB per sample), this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB; use e.g. --set ${key}=${fit}`);
+  const fit = Math.max(1, Math.floor((0.5 * totalmem()) / perSample));
+  throw new TrmError(
+    'TRM_OUT_OF_MEMORY',
+    `${key} ${B} needs about ${(need / 2 ** 30).toFixed(1)} GiB of activations ` +
+      `(${(perSample / 2 ** 20).toFixed(1)} MiB per sample), this machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB; use e.g. --set ${key}=${fit}`,
+  );
 }
 
 /** A fresh run: parameters from the seed, zero moments, EMA = parameters, all slots halted. */
@@ -68,8 +79,15 @@ export function createTrainState(cfg: TrainConfig, meta: DatasetMetadata): Train
   const d = dims(model, cfg.batch_size);
   const params = createParams(model, cfg.seed);
   return {
-    config: cfg, model, totalSteps: runLength(cfg, meta), step: 0, params,
-    opt: optInit(params), ema: cfg.ema ? emaInit(params) : null,
-    carry: newTrainCarry(d.B, d.L, d.S, d.D), cursor: { epoch: 0, pos: 0 }, sums: emptySums(),
+    config: cfg,
+    model,
+    totalSteps: runLength(cfg, meta),
+    step: 0,
+    params,
+    opt: optInit(params),
+    ema: cfg.ema ? emaInit(params) : null,
+    carry: newTrainCarry(d.B, d.L, d.S, d.D),
+    cursor: { epoch: 0, pos: 0 },
+    sums: emptySums(),
   };
 }

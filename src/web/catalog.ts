@@ -30,10 +30,22 @@ export interface CheckpointEntry {
   kind: 'checkpoint' | 'file';
 }
 
-export interface RunEntry { id: string; hasMetrics: boolean }
+export interface RunEntry {
+  id: string;
+  hasMetrics: boolean;
+}
 /** a directory the Compare page can show: a sweep (results.json) or the runs root ('') */
-export interface SweepEntry { id: string; results: boolean }
-export interface SplitEntry { id: string; seq_len: number; vocab_size: number; size: number | null; sets: string[] }
+export interface SweepEntry {
+  id: string;
+  results: boolean;
+}
+export interface SplitEntry {
+  id: string;
+  seq_len: number;
+  vocab_size: number;
+  size: number | null;
+  sets: string[];
+}
 
 /** Directories below root (breadth first, depth-limited, no symbolic links followed). */
 function walk(root: string, visit: (dir: string, names: string[]) => boolean): void {
@@ -41,24 +53,41 @@ function walk(root: string, visit: (dir: string, names: string[]) => boolean): v
   let seen = 0;
   while (queue.length && seen < MAX_ENTRIES) {
     const [dir, depth] = queue.shift()!;
-    let ents;
-    try { ents = readdirSync(dir, { withFileTypes: true }); } catch { continue; }
+    let ents: import('node:fs').Dirent[];
+    try {
+      ents = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
     seen++;
     const names = ents.map(e => e.name);
     if (!visit(dir, names) || depth >= MAX_DEPTH) continue;
-    for (const e of ents) if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') queue.push([join(dir, e.name), depth + 1]);
+    for (const e of ents)
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules')
+        queue.push([join(dir, e.name), depth + 1]);
   }
 }
 
-export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntry[]; runs: RunEntry[]; sweeps: SweepEntry[] } {
-  const checkpoints: CheckpointEntry[] = [], runs: RunEntry[] = [], sweeps: SweepEntry[] = [];
+export function listCheckpoints(runsRoot: string): {
+  checkpoints: CheckpointEntry[];
+  runs: RunEntry[];
+  sweeps: SweepEntry[];
+} {
+  const checkpoints: CheckpointEntry[] = [],
+    runs: RunEntry[] = [],
+    sweeps: SweepEntry[] = [];
   walk(runsRoot, (dir, names) => {
     if (names.includes('results.json')) sweeps.push({ id: idOf(runsRoot, dir), results: true });
     if (names.includes('checkpoint.json')) {
       let step: number | null = null;
-      try { step = readSidecar(dir).step; } catch { /* listed; loading names the problem */ }
+      try {
+        step = readSidecar(dir).step;
+      } catch {
+        /* listed; loading names the problem */
+      }
       const parent = dirname(dirname(dir));
-      const run = basename(dirname(dir)) === 'checkpoints' && existsSync(join(parent, 'latest')) ? idOf(runsRoot, parent) : null;
+      const run =
+        basename(dirname(dir)) === 'checkpoints' && existsSync(join(parent, 'latest')) ? idOf(runsRoot, parent) : null;
       checkpoints.push({ id: idOf(runsRoot, dir), run, step, kind: 'checkpoint' });
       return false;
     }
@@ -78,11 +107,15 @@ export function listCheckpoints(runsRoot: string): { checkpoints: CheckpointEntr
 }
 
 /** The model file and the resolved config of checkpoint `id`. */
-export function checkpointModel(runsRoot: string, id: string): { file: string; config: TrmConfig; step: number | null } {
+export function checkpointModel(
+  runsRoot: string,
+  id: string,
+): { file: string; config: TrmConfig; step: number | null } {
   const p = resolveInside(runsRoot, id, 'checkpoint');
   if (!existsSync(p)) throw new TrmError('TRM_NOT_FOUND', `checkpoint '${id}': not found`);
   if (statSync(p).isDirectory()) {
-    if (!existsSync(join(p, 'checkpoint.json'))) throw new TrmError('TRM_NOT_FOUND', `checkpoint '${id}': no checkpoint.json`);
+    if (!existsSync(join(p, 'checkpoint.json')))
+      throw new TrmError('TRM_NOT_FOUND', `checkpoint '${id}': no checkpoint.json`);
     const side = readSidecar(p);
     return { file: join(p, 'model.safetensors'), config: resolveConfig({ ...side.model_config }), step: side.step };
   }
@@ -95,9 +128,21 @@ export function listSplits(dataRoot: string): SplitEntry[] {
   walk(dataRoot, (dir, names) => {
     if (!names.includes('dataset.json')) return true;
     try {
-      const m = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8')) as { seq_len: number; vocab_size: number; sets: string[] };
-      out.push({ id: idOf(dataRoot, dir), seq_len: m.seq_len, vocab_size: m.vocab_size, size: sizeForCells(m.seq_len) ?? null, sets: m.sets });
-    } catch { /* not a readable split: skipped */ }
+      const m = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8')) as {
+        seq_len: number;
+        vocab_size: number;
+        sets: string[];
+      };
+      out.push({
+        id: idOf(dataRoot, dir),
+        seq_len: m.seq_len,
+        vocab_size: m.vocab_size,
+        size: sizeForCells(m.seq_len) ?? null,
+        sets: m.sets,
+      });
+    } catch {
+      /* not a readable split: skipped */
+    }
     return false;
   });
   return out.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -106,7 +151,17 @@ export function listSplits(dataRoot: string): SplitEntry[] {
 const splitCache = new Map<string, DatasetSplit>();
 
 /** Puzzles [offset, offset + limit) of split `id` as grid text ('.' blanks) with their solutions. */
-export async function readPuzzles(dataRoot: string, id: string, offset: number, limit: number): Promise<{ id: string; total: number; offset: number; puzzles: { index: number; puzzle: string; solution: string }[] }> {
+export async function readPuzzles(
+  dataRoot: string,
+  id: string,
+  offset: number,
+  limit: number,
+): Promise<{
+  id: string;
+  total: number;
+  offset: number;
+  puzzles: { index: number; puzzle: string; solution: string }[];
+}> {
   const dir = resolveInside(dataRoot, id, 'split');
   if (!existsSync(join(dir, 'dataset.json'))) throw new TrmError('TRM_NOT_FOUND', `split '${id}': no dataset.json`);
   let split = splitCache.get(dir);
@@ -115,12 +170,18 @@ export async function readPuzzles(dataRoot: string, id: string, offset: number, 
     if (splitCache.size > 4) splitCache.clear();
     splitCache.set(dir, split);
   }
-  const L = split.meta.seq_len, n = sizeForCells(L);
+  const L = split.meta.seq_len,
+    n = sizeForCells(L);
   if (!n) throw new TrmError('TRM_DATASET', `split '${id}': seq_len ${L} is not a Sudoku size`);
-  const total = split.inputs.length / L, puzzles = [];
+  const total = split.inputs.length / L,
+    puzzles = [];
   for (let i = offset; i < Math.min(total, offset + limit); i++) {
     // inputs/labels hold tokens (pad 0, blank 1, digit v as v + 1); decodeGrid maps them to 0..n
-    puzzles.push({ index: i, puzzle: formatGrid(decodeGrid(split.inputs.subarray(i * L, (i + 1) * L), n)), solution: formatGrid(decodeGrid(split.labels.subarray(i * L, (i + 1) * L), n)) });
+    puzzles.push({
+      index: i,
+      puzzle: formatGrid(decodeGrid(split.inputs.subarray(i * L, (i + 1) * L), n)),
+      solution: formatGrid(decodeGrid(split.labels.subarray(i * L, (i + 1) * L), n)),
+    });
   }
   return { id, total, offset, puzzles };
 }
@@ -128,12 +189,32 @@ export async function readPuzzles(dataRoot: string, id: string, offset: number, 
 /** The Compare page's data for directory `id` under the runs root ('' = the root): the sweep's
  *  results table (results.json, else built from the runs as `trm sweep` would) and the Vega-Lite
  *  specs of `trm report`'s figures (learning curves, N_sup x k per variant, AAS). */
-export function compareData(runsRoot: string, id: string): { id: string; results: Results; figures: Figure[]; runs: { name: string; variant: string; seed: number | null; step: number | null }[] } {
+export function compareData(
+  runsRoot: string,
+  id: string,
+): {
+  id: string;
+  results: Results;
+  figures: Figure[];
+  runs: { name: string; variant: string; seed: number | null; step: number | null }[];
+} {
   const dir = resolveInside(runsRoot, id, 'sweep');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': no such directory`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': no such directory`);
   let runs: RunData[];
-  try { runs = findRunDirs([dir], 3).map(f => readRun(f.dir, f.name)); } catch (e) { throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': ${(e as Error).message.replace(dir, id || '.')}`); }
+  try {
+    runs = findRunDirs([dir], 3).map(f => readRun(f.dir, f.name));
+  } catch (e) {
+    throw new TrmError('TRM_NOT_FOUND', `sweep '${id}': ${(e as Error).message.replace(dir, id || '.')}`);
+  }
   const file = join(dir, 'results.json');
-  const results = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Results : buildResults(runs, defaultMetrics(runs));
-  return { id, results, figures: reportFigures(runs), runs: runs.map(r => ({ name: r.name, variant: r.variant, seed: r.seed, step: r.step })) };
+  const results = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Results)
+    : buildResults(runs, defaultMetrics(runs));
+  return {
+    id,
+    results,
+    figures: reportFigures(runs),
+    runs: runs.map(r => ({ name: r.name, variant: r.variant, seed: r.seed, step: r.step })),
+  };
 }

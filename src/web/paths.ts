@@ -10,7 +10,9 @@ import { TrmError } from '../errors.js';
 
 /** The path `rel` (a '/'-separated id from a URL) inside `root`, or a TRM_FORBIDDEN error. */
 export function resolveInside(root: string, rel: string, what = 'path'): string {
-  const refuse = (why: string): never => { throw new TrmError('TRM_FORBIDDEN', `${what} '${rel}': ${why}`); };
+  const refuse = (why: string): never => {
+    throw new TrmError('TRM_FORBIDDEN', `${what} '${rel}': ${why}`);
+  };
   if (rel.includes('\0')) refuse('contains a NUL byte');
   if (rel.includes('\\')) refuse('contains a backslash');
   if (isAbsolute(rel) || /^[A-Za-z]:/.test(rel)) refuse('must be relative to its root');

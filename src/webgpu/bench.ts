@@ -29,7 +29,9 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
   const reps = opts.reps ?? (swift ? 1 : 10);
   const batches = opts.batches ?? (swift ? [4] : [32, 256]);
   const peak = await fmaPeak(dev.gpu);
-  const note = swift ? 'SwiftShader is Vulkan on the CPU: these numbers check that the benchmark runs, they say nothing about GPU speed' : '';
+  const note = swift
+    ? 'SwiftShader is Vulkan on the CPU: these numbers check that the benchmark runs, they say nothing about GPU speed'
+    : '';
   if (!opts.json) {
     console.log(`gemm benchmark: WGSL tiled GEMM on webgpu, adapter: ${dev.adapterName}`);
     console.log(`fp32 FMA peak (register-only shader): ${peak.toFixed(0)} GFLOP/s`);
@@ -41,12 +43,23 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
   for (const B of batches) {
     for (const shape of gemmBenchShapes) {
       const c = shape.call(B);
-      const batch = c.batch ?? 1, ta = c.transA ?? false, tb = c.transB ?? false;
-      const lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N, ldc = c.N;
-      const sA = c.strideA ?? (batch > 1 ? c.M * c.K : 0), sB = c.strideB ?? (batch > 1 ? c.K * c.N : 0), sC = c.strideC ?? (batch > 1 ? c.M * c.N : 0);
-      const nA = sA === 0 ? c.M * c.K : batch * c.M * c.K, nB = sB === 0 ? c.K * c.N : batch * c.K * c.N, nC = batch * c.M * c.N;
-      const A = dev.f32(nA), Bm = dev.f32(nB), C = dev.f32(nC);
-      dev.write(A, rand(nA, 1, 0.5)); dev.write(Bm, rand(nB, 2, 0.5));
+      const batch = c.batch ?? 1,
+        ta = c.transA ?? false,
+        tb = c.transB ?? false;
+      const lda = ta ? c.M : c.K,
+        ldb = tb ? c.K : c.N,
+        ldc = c.N;
+      const sA = c.strideA ?? (batch > 1 ? c.M * c.K : 0),
+        sB = c.strideB ?? (batch > 1 ? c.K * c.N : 0),
+        sC = c.strideC ?? (batch > 1 ? c.M * c.N : 0);
+      const nA = sA === 0 ? c.M * c.K : batch * c.M * c.K,
+        nB = sB === 0 ? c.K * c.N : batch * c.K * c.N,
+        nC = batch * c.M * c.N;
+      const A = dev.f32(nA),
+        Bm = dev.f32(nB),
+        C = dev.f32(nC);
+      dev.write(A, rand(nA, 1, 0.5));
+      dev.write(Bm, rand(nB, 2, 0.5));
       const call = () => dev.gemm(ta, tb, c.M, c.N, c.K, 1, A, lda, sA, Bm, ldb, sB, 0, C, ldc, sC, batch);
       call();
       await dev.flush();
@@ -54,19 +67,47 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
       for (let r = 0; r < reps; r++) call();
       await dev.flush();
       const ms = (performance.now() - t0) / reps;
-      const gflops = 2 * c.M * c.N * c.K * batch / ms / 1e6;
+      const gflops = (2 * c.M * c.N * c.K * batch) / ms / 1e6;
       // `threads` carries the GEMM register block (4: 64x64 tiles, 8: 128x128).
-      const row: GemmBenchRow = { name: shape.name, op: shape.op, B, threads: dev.gemmBlockFor(c.M, c.N, sC === 0 && batch > 1 ? 1 : batch), M: c.M, N: c.N, K: c.K, batch, ms, gflops, peak, ratio: gflops / peak };
+      const row: GemmBenchRow = {
+        name: shape.name,
+        op: shape.op,
+        B,
+        threads: dev.gemmBlockFor(c.M, c.N, sC === 0 && batch > 1 ? 1 : batch),
+        M: c.M,
+        N: c.N,
+        K: c.K,
+        batch,
+        ms,
+        gflops,
+        peak,
+        ratio: gflops / peak,
+      };
       rows.push(row);
       if (!opts.json) console.log(formatRow(row));
-      dev.release(A); dev.release(Bm); dev.release(C);
+      dev.release(A);
+      dev.release(Bm);
+      dev.release(C);
     }
   }
-  if (opts.json) console.log(JSON.stringify({ backend: { backend: 'webgpu', adapter: dev.adapterName, swiftshader: swift, limits: dev.limits(), note }, peak_gflops: peak, rows }, null, 2));
+  if (opts.json)
+    console.log(
+      JSON.stringify(
+        {
+          backend: { backend: 'webgpu', adapter: dev.adapterName, swiftshader: swift, limits: dev.limits(), note },
+          peak_gflops: peak,
+          rows,
+        },
+        null,
+        2,
+      ),
+    );
   else {
     for (const B of batches) {
       const all = rows.filter(r => r.B === B);
-      console.log(`B=${B}: lowest ${(100 * Math.min(...all.map(r => r.ratio))).toFixed(0)}% of the fp32 peak, median ${(100 * all.map(r => r.ratio).sort((a, b) => a - b)[all.length >> 1]).toFixed(0)}% (target on a data-centre GPU: 40%)`);
+      console.log(
+        `B=${B}: lowest ${(100 * Math.min(...all.map(r => r.ratio))).toFixed(0)}% of the fp32 peak, median ${(100 * all.map(r => r.ratio).sort((a, b) => a - b)[all.length >> 1]).toFixed(0)}% (target on a data-centre GPU: 40%)`,
+      );
     }
     if (note) console.log(`NOTE: ${note}`);
   }

@@ -23,7 +23,12 @@ import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
 // WebGPU flag values (the GPUBufferUsage / GPUShaderStage / GPUMapMode globals are not in Node).
-const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE = 0x80, COMPUTE = 0x4;
+const MAP_READ = 0x1,
+  COPY_SRC = 0x4,
+  COPY_DST = 0x8,
+  UNIFORM = 0x40,
+  STORAGE = 0x80,
+  COMPUTE = 0x4;
 
 export interface WebGpuOptions {
   /** bytes the memory checks may plan for (default: 4 x the adapter's maxBufferSize) */
@@ -45,24 +50,43 @@ export interface WebGpuOptions {
 /** Where a tensor's elements live: a buffer shared by the tensor and its views. */
 class Store {
   released = false;
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly id: number) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+    readonly id: number,
+  ) {}
 }
 
 /** A WebGPU tensor: `size` elements of `dtype` from element `offset` of a buffer. */
 export class GpuTensor<D extends DType = DType> implements DeviceTensor<D> {
   readonly device = 'webgpu';
-  constructor(readonly dtype: D, readonly size: number, readonly store: Store, readonly offset: number, readonly root: boolean) {}
+  constructor(
+    readonly dtype: D,
+    readonly size: number,
+    readonly store: Store,
+    readonly offset: number,
+    readonly root: boolean,
+  ) {}
 }
 
-interface Pipeline { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; fields: ['u32' | 'i32' | 'f32', number][] }
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  fields: ['u32' | 'i32' | 'f32', number][];
+}
 
 const storageType = { f32: 'f32', i32: 'i32', u8: 'u32' } as const;
 
 /** Requests an adapter and a device with the adapter's buffer limits, and wraps it. */
 export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebGpuDevice> {
   const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (!gpu && !opts.adapter) throw new TrmError('TRM_NO_DEVICE', 'webgpu: no GPU object (navigator.gpu is missing; in Node use createNodeWebGpuDevice)');
-  const adapter = opts.adapter ?? await gpu!.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!gpu && !opts.adapter)
+    throw new TrmError(
+      'TRM_NO_DEVICE',
+      'webgpu: no GPU object (navigator.gpu is missing; in Node use createNodeWebGpuDevice)',
+    );
+  const adapter =
+    opts.adapter ?? (await gpu!.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }));
   if (!adapter) throw new TrmError('TRM_NO_DEVICE', 'webgpu: no adapter found (no GPU or no WebGPU driver)');
   const l = adapter.limits;
   const device = await adapter.requestDevice({
@@ -105,9 +129,14 @@ export class WebGpuDevice implements Device {
   private readonly maxBinding: number;
   private readonly bindAlign: number;
 
-  constructor(readonly adapter: GPUAdapter, readonly gpu: GPUDevice, opts: WebGpuOptions = {}) {
+  constructor(
+    readonly adapter: GPUAdapter,
+    readonly gpu: GPUDevice,
+    opts: WebGpuOptions = {},
+  ) {
     const info = adapter.info;
-    this.adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
+    this.adapterName =
+      info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.isSwiftShader = /swiftshader/i.test(this.adapterName);
     this.batchSize = opts.batch ?? 256;
     this.memoryBytes = opts.memoryBytes ?? 4 * gpu.limits.maxBufferSize;
@@ -119,29 +148,48 @@ export class WebGpuDevice implements Device {
     this.ringView = new DataView(this.ringData);
     this.ring = gpu.createBuffer({ size: this.ringData.byteLength, usage: UNIFORM | COPY_DST });
     this.status = gpu.createBuffer({ size: 32, usage: STORAGE | COPY_SRC | COPY_DST });
-    gpu.addEventListener('uncapturederror', e => { this.failure ??= (e as GPUUncapturedErrorEvent).error.message; });
-    void gpu.lost.then(info => { this.failure ??= `device lost (${info.reason}): ${info.message}`; });
+    gpu.addEventListener('uncapturederror', e => {
+      this.failure ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+    void gpu.lost.then(info => {
+      this.failure ??= `device lost (${info.reason}): ${info.message}`;
+    });
   }
 
   /** The adapter's limits that matter here, for `trm info` and the benchmarks. */
   limits(): Record<string, number> {
     const l = this.gpu.limits;
-    return { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup };
+    return {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    };
   }
 
   // ---- tensors -----------------------------------------------------------------------------------
 
   private alloc<D extends DType>(dtype: D, n: number): GpuTensor<D> {
-    if (!Number.isInteger(n) || n < 0) throw new TrmError('TRM_BAD_ARG', `webgpu: tensor size must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new TrmError('TRM_BAD_ARG', `webgpu: tensor size must be a non-negative integer, got ${n}`);
     const bytes = Math.max(16, n * 4);
     if (bytes > this.gpu.limits.maxBufferSize)
-      throw new TrmError('TRM_BAD_ARG', `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxBufferSize}-byte buffer limit`);
-    const buffer = this.gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });  // zero-filled by WebGPU
+      throw new TrmError(
+        'TRM_BAD_ARG',
+        `webgpu: a tensor of ${n} elements (${bytes} bytes) exceeds the adapter's ${this.gpu.limits.maxBufferSize}-byte buffer limit`,
+      );
+    const buffer = this.gpu.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }); // zero-filled by WebGPU
     return new GpuTensor(dtype, n, new Store(buffer, bytes, this.nextId++), 0, true);
   }
-  f32(n: number): F32T { return this.alloc('f32', n); }
-  i32(n: number): I32T { return this.alloc('i32', n); }
-  u8(n: number): U8T { return this.alloc('u8', n); }
+  f32(n: number): F32T {
+    return this.alloc('f32', n);
+  }
+  i32(n: number): I32T {
+    return this.alloc('i32', n);
+  }
+  u8(n: number): U8T {
+    return this.alloc('u8', n);
+  }
 
   /** The GpuTensor behind a tensor argument, or a one-line error naming the kernel and argument. */
   private tensor(t: unknown, op: string, what: string): GpuTensor {
@@ -149,8 +197,15 @@ export class WebGpuDevice implements Device {
       if (t.store.released) throw new TrmError('TRM_BAD_ARG', `${op}: ${what} was released`);
       return t;
     }
-    const kind = isHostArray(t) ? `a host ${t.constructor.name}` : (t as DeviceTensor | null)?.device ? `a ${(t as DeviceTensor).device} tensor` : String(t);
-    throw new TrmError('TRM_BAD_ARG', `${op}: ${what} is ${kind}, not a webgpu tensor (allocate it with the webgpu device)`);
+    const kind = isHostArray(t)
+      ? `a host ${t.constructor.name}`
+      : (t as DeviceTensor | null)?.device
+        ? `a ${(t as DeviceTensor).device} tensor`
+        : String(t);
+    throw new TrmError(
+      'TRM_BAD_ARG',
+      `${op}: ${what} is ${kind}, not a webgpu tensor (allocate it with the webgpu device)`,
+    );
   }
 
   view<T extends Tensor>(t: T, offset: number, n: number): T {
@@ -162,11 +217,15 @@ export class WebGpuDevice implements Device {
 
   write(dst: Tensor, src: HostArray, offset = 0): void {
     const g = this.tensor(dst, 'write', 'the target');
-    if (dtypeOf(src) !== g.dtype) throw new TrmError('TRM_BAD_ARG', `write: a ${dtypeOf(src) ?? typeof src} array into a ${g.dtype} tensor`);
+    if (dtypeOf(src) !== g.dtype)
+      throw new TrmError('TRM_BAD_ARG', `write: a ${dtypeOf(src) ?? typeof src} array into a ${g.dtype} tensor`);
     if (!(Number.isInteger(offset) && offset >= 0 && offset + src.length <= g.size))
-      throw new TrmError('TRM_BAD_ARG', `write: ${src.length} elements at offset ${offset} do not fit a tensor of ${g.size}`);
+      throw new TrmError(
+        'TRM_BAD_ARG',
+        `write: ${src.length} elements at offset ${offset} do not fit a tensor of ${g.size}`,
+      );
     if (src.length === 0) return;
-    this.submit();  // kernels recorded before this write must see the old contents
+    this.submit(); // kernels recorded before this write must see the old contents
     const data = src instanceof Uint8Array ? Uint32Array.from(src) : src;
     this.gpu.queue.writeBuffer(g.store.buffer, (g.offset + offset) * 4, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -174,8 +233,12 @@ export class WebGpuDevice implements Device {
   async read<T extends Tensor>(t: T): Promise<HostOf<T>> {
     const g = this.tensor(t, 'read', 'the source');
     const words = await this.sync(g);
-    const out = g.dtype === 'f32' ? new Float32Array(words.buffer, 0, g.size).slice()
-      : g.dtype === 'i32' ? new Int32Array(words.buffer, 0, g.size).slice() : Uint8Array.from(words.subarray(0, g.size));
+    const out =
+      g.dtype === 'f32'
+        ? new Float32Array(words.buffer, 0, g.size).slice()
+        : g.dtype === 'i32'
+          ? new Int32Array(words.buffer, 0, g.size).slice()
+          : Uint8Array.from(words.subarray(0, g.size));
     return out as HostOf<T>;
   }
 
@@ -189,8 +252,8 @@ export class WebGpuDevice implements Device {
 
   release(t: Tensor): void {
     const g = this.tensor(t, 'release', 'the tensor');
-    if (!g.root) return;  // a view frees nothing; its root does
-    this.submit();  // recorded kernels may still use the buffer; destroy waits for submitted work
+    if (!g.root) return; // a view frees nothing; its root does
+    this.submit(); // recorded kernels may still use the buffer; destroy waits for submitted work
     g.store.released = true;
     g.store.buffer.destroy();
     const tag = `|${g.store.id}@`;
@@ -208,7 +271,8 @@ export class WebGpuDevice implements Device {
    *  deferred kernel or WebGPU error. Returns the tensor's words. */
   private async sync(g: GpuTensor | null): Promise<Uint32Array> {
     this.submit();
-    const bytes = g ? g.size * 4 : 0, statusAt = Math.ceil(bytes / 16) * 16;
+    const bytes = g ? g.size * 4 : 0,
+      statusAt = Math.ceil(bytes / 16) * 16;
     const staging = this.gpu.createBuffer({ size: statusAt + 32, usage: MAP_READ | COPY_DST });
     const enc = this.gpu.createCommandEncoder();
     if (g && bytes > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, 0, bytes);
@@ -253,11 +317,21 @@ export class WebGpuDevice implements Device {
     const layoutKey = `${spec.status ? 's' : ''}${access.map(a => (a.write ? 'w' : 'r')).join('')}`;
     let layout = this.layouts.get(layoutKey);
     if (!layout) {
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT } }];
+      const entries: GPUBindGroupLayoutEntry[] = [
+        {
+          binding: 0,
+          visibility: COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_SLOT },
+        },
+      ];
       if (spec.status) entries.push({ binding: 1, visibility: COMPUTE, buffer: { type: 'storage' } });
       const first = spec.status ? 2 : 1;
       access.forEach((a, s) => {
-        entries.push({ binding: first + s, visibility: COMPUTE, buffer: { type: a.write ? 'storage' : 'read-only-storage' } });
+        entries.push({
+          binding: first + s,
+          visibility: COMPUTE,
+          buffer: { type: a.write ? 'storage' : 'read-only-storage' },
+        });
       });
       layout = this.gpu.createBindGroupLayout({ entries });
       this.layouts.set(layoutKey, layout);
@@ -278,11 +352,20 @@ export class WebGpuDevice implements Device {
   private run(spec: KernelSpec, tensors: unknown[], params: number[], groups: [number, number, number]): void {
     if (groups[0] * groups[1] * groups[2] === 0) return;
     const gts = tensors.map((t, k) => this.tensor(t, spec.name, spec.tensors[k].name));
-    const stores: Store[] = [], slots: number[] = [], lo: number[] = [], hi: number[] = [];
+    const stores: Store[] = [],
+      slots: number[] = [],
+      lo: number[] = [],
+      hi: number[] = [];
     gts.forEach((g, k) => {
-      if (storageType[g.dtype] !== spec.tensors[k].type) throw new TrmError('TRM_BAD_ARG', `${spec.name}: ${spec.tensors[k].name} is a ${g.dtype} tensor`);
+      if (storageType[g.dtype] !== spec.tensors[k].type)
+        throw new TrmError('TRM_BAD_ARG', `${spec.name}: ${spec.tensors[k].name} is a ${g.dtype} tensor`);
       let s = stores.indexOf(g.store);
-      if (s < 0) { s = stores.length; stores.push(g.store); lo.push(g.offset); hi.push(g.offset + g.size); }
+      if (s < 0) {
+        s = stores.length;
+        stores.push(g.store);
+        lo.push(g.offset);
+        hi.push(g.offset + g.size);
+      }
       lo[s] = Math.min(lo[s], g.offset);
       hi[s] = Math.max(hi[s], g.offset + g.size);
       slots.push(s);
@@ -291,10 +374,13 @@ export class WebGpuDevice implements Device {
     // call's views of it span (window starts aligned as storage binding offsets must be).
     const windows = stores.map((st, s) => {
       if (st.bytes <= this.maxBinding) return { start: 0, size: st.bytes };
-      const start = Math.floor(lo[s] * 4 / this.bindAlign) * this.bindAlign;
+      const start = Math.floor((lo[s] * 4) / this.bindAlign) * this.bindAlign;
       const size = Math.min(st.bytes - start, Math.max(16, Math.ceil((hi[s] * 4 - start) / 4) * 4));
       if (size > this.maxBinding)
-        throw new TrmError('TRM_BAD_ARG', `${spec.name}: its operands span ${size} bytes of one buffer, more than the adapter's ${this.maxBinding}-byte storage binding limit`);
+        throw new TrmError(
+          'TRM_BAD_ARG',
+          `${spec.name}: its operands span ${size} bytes of one buffer, more than the adapter's ${this.maxBinding}-byte storage binding limit`,
+        );
       return { start, size };
     });
     const key = `${spec.name}:${slots.join('')}`;
@@ -303,7 +389,8 @@ export class WebGpuDevice implements Device {
     const values = [...gts.map((g, k) => g.offset - windows[slots[k]].start / 4), ...params];
     const base = this.ringUsed;
     for (const [type, k] of p.fields) {
-      const at = base + 4 * k, v = values[k];
+      const at = base + 4 * k,
+        v = values[k];
       if (type === 'f32') this.ringView.setFloat32(at, v, true);
       else if (type === 'i32') this.ringView.setInt32(at, v, true);
       else this.ringView.setUint32(at, v, true);
@@ -312,11 +399,16 @@ export class WebGpuDevice implements Device {
     let bg = this.bindGroups.get(bgKey);
     if (!bg) {
       if (this.bindGroups.size > 4096) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } }];
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: this.ring, offset: 0, size: UNIFORM_SLOT } },
+      ];
       if (spec.status) entries.push({ binding: 1, resource: { buffer: this.status } });
       const first = spec.status ? 2 : 1;
       stores.forEach((s, k) => {
-        entries.push({ binding: first + k, resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size } });
+        entries.push({
+          binding: first + k,
+          resource: { buffer: s.buffer, offset: windows[k].start, size: windows[k].size },
+        });
       });
       bg = this.gpu.createBindGroup({ layout: p.layout, entries });
       this.bindGroups.set(bgKey, bg);
@@ -341,9 +433,25 @@ export class WebGpuDevice implements Device {
 
   // ---- the kernel contract (src/kernels/backend.ts) ----------------------------------------------
 
-  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: F32T, lda: number, strideA: number, B: F32T, ldb: number, strideB: number,
-    beta: number, C: F32T, ldc: number, strideC: number, batch: number): void {
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
@@ -351,17 +459,24 @@ export class WebGpuDevice implements Device {
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
     const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
-    const spec = this.gemmSpecs.get(key)
-      ?? this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
+    const spec =
+      this.gemmSpecs.get(key) ??
+      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
     const tile = direct ? 32 : 16 * T;
-    const a = this.tensor(A, 'gemm', 'A'), b = this.tensor(B, 'gemm', 'B'), c = this.tensor(C, 'gemm', 'C');
+    const a = this.tensor(A, 'gemm', 'A'),
+      b = this.tensor(B, 'gemm', 'B'),
+      c = this.tensor(C, 'gemm', 'C');
     // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
     for (let z0 = 0; z0 < items; z0 += 65535) {
       const nz = Math.min(65535, items - z0);
-      const at = (g: GpuTensor, stride: number) => (z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false));
-      this.run(spec, [at(a, strideA), at(b, strideB), at(c, strideC)],
+      const at = (g: GpuTensor, stride: number) =>
+        z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false);
+      this.run(
+        spec,
+        [at(a, strideA), at(b, strideB), at(c, strideC)],
         [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
-        [Math.ceil(N / tile), Math.ceil(M / tile), nz]);
+        [Math.ceil(N / tile), Math.ceil(M / tile), nz],
+      );
     }
   }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
@@ -379,16 +494,30 @@ export class WebGpuDevice implements Device {
   copy2d(dst: F32T, src: F32T, rows: number, cols: number, ldDst: number, ldSrc: number): void {
     this.each('copy2d', [dst, src], rows * cols, [cols, ldDst, ldSrc]);
   }
-  transpose(out: F32T, inp: F32T, R: number, C: number): void { this.each('transpose', [out, inp], R * C, [R, C]); }
-  fill(dst: F32T, value: number, n: number): void { this.each('fill', [dst], n, [value]); }
-  castU8F32(out: F32T, inp: U8T, n: number): void { this.each('castU8F32', [out, inp], n); }
+  transpose(out: F32T, inp: F32T, R: number, C: number): void {
+    this.each('transpose', [out, inp], R * C, [R, C]);
+  }
+  fill(dst: F32T, value: number, n: number): void {
+    this.each('fill', [dst], n, [value]);
+  }
+  castU8F32(out: F32T, inp: U8T, n: number): void {
+    this.each('castU8F32', [out, inp], n);
+  }
   broadcastRows(dst: F32T, src: F32T, mask: U8T, B: number, per: number, D: number, srcStride: number): void {
     this.each('broadcastRows', [dst, src, mask], B * per, [per, D, srcStride]);
   }
-  add(out: F32T, a: F32T, b: F32T, n: number): void { this.each('add', [out, a, b], n); }
-  add3(out: F32T, a: F32T, b: F32T, c: F32T, n: number): void { this.each('add3', [out, a, b, c], n); }
-  addBias(out: F32T, bias: F32T, N: number, C: number): void { this.each('addBias', [out, bias], N * C, [C]); }
-  biasBackward(dbias: F32T, dout: F32T, N: number, C: number): void { this.each('biasBackward', [dbias, dout], C, [N]); }
+  add(out: F32T, a: F32T, b: F32T, n: number): void {
+    this.each('add', [out, a, b], n);
+  }
+  add3(out: F32T, a: F32T, b: F32T, c: F32T, n: number): void {
+    this.each('add3', [out, a, b, c], n);
+  }
+  addBias(out: F32T, bias: F32T, N: number, C: number): void {
+    this.each('addBias', [out, bias], N * C, [C]);
+  }
+  biasBackward(dbias: F32T, dout: F32T, N: number, C: number): void {
+    this.each('biasBackward', [dbias, dout], C, [N]);
+  }
 
   rmsnormForward(out: F32T, rstd: F32T, inp: F32T, N: number, D: number, eps: number): void {
     if (D <= ROWS_MAX_D) this.each('rmsnormForwardRows', [out, rstd, inp], N, [D, eps]);
@@ -404,7 +533,9 @@ export class WebGpuDevice implements Device {
   rmsnormSeqBackward(dinp: F32T, dout: F32T, out: F32T, rstd: F32T, B: number, S: number, D: number): void {
     this.each('rmsnormSeqBackward', [dinp, dout, out, rstd], B * D, [S, D]);
   }
-  swigluForward(out: F32T, gateUp: F32T, N: number, H: number): void { this.each('swigluForward', [out, gateUp], N * H, [H]); }
+  swigluForward(out: F32T, gateUp: F32T, N: number, H: number): void {
+    this.each('swigluForward', [out, gateUp], N * H, [H]);
+  }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
   }
@@ -419,15 +550,35 @@ export class WebGpuDevice implements Device {
   stablemaxCeForward(loss: F32T, logits: F32T, labels: I32T, N: number, V: number, ignoreIndex: number): void {
     this.each('stablemaxCeForward', [loss, logits, labels], N, [V, ignoreIndex]);
   }
-  stablemaxCeBackward(dlogits: F32T, dloss: F32T, logits: F32T, labels: I32T, N: number, V: number, ignoreIndex: number): void {
+  stablemaxCeBackward(
+    dlogits: F32T,
+    dloss: F32T,
+    logits: F32T,
+    labels: I32T,
+    N: number,
+    V: number,
+    ignoreIndex: number,
+  ): void {
     this.each('stablemaxCeBackward', [dlogits, dloss, logits, labels], N, [V, ignoreIndex]);
   }
-  bceLogitsForward(loss: F32T, logits: F32T, targets: F32T, N: number): void { this.each('bceLogitsForward', [loss, logits, targets], N); }
+  bceLogitsForward(loss: F32T, logits: F32T, targets: F32T, N: number): void {
+    this.each('bceLogitsForward', [loss, logits, targets], N);
+  }
   bceLogitsBackward(dlogits: F32T, dloss: F32T, logits: F32T, targets: F32T, N: number): void {
     this.each('bceLogitsBackward', [dlogits, dloss, logits, targets], N);
   }
-  argmax(out: I32T, logits: F32T, N: number, V: number): void { this.each('argmax', [out, logits], N, [V]); }
-  matchCounts(seqCorrect: U8T, counts: I32T, pred: I32T, labels: I32T, B: number, S: number, ignoreIndex: number): void {
+  argmax(out: I32T, logits: F32T, N: number, V: number): void {
+    this.each('argmax', [out, logits], N, [V]);
+  }
+  matchCounts(
+    seqCorrect: U8T,
+    counts: I32T,
+    pred: I32T,
+    labels: I32T,
+    B: number,
+    S: number,
+    ignoreIndex: number,
+  ): void {
     this.each('matchCounts', [seqCorrect, counts, pred, labels], B, [S, ignoreIndex]);
   }
   lossGrad(dtok: F32T, dbce: F32T, counts: I32T, weights: F32T | null, B: number, L: number, lossScale: number): void {
@@ -435,22 +586,65 @@ export class WebGpuDevice implements Device {
     if (weights) this.each('lossGradWeighted', [dtok, dbce, counts, weights], n, [L, lossScale]);
     else this.each('lossGrad', [dtok, dbce, counts], n, [L, lossScale]);
   }
-  softmaxForward(out: F32T, inp: F32T, N: number, V: number): void { if (V > 0) this.each('softmaxForward', [out, inp], N, [V]); }
-  softmaxBackward(dinp: F32T, dout: F32T, out: F32T, N: number, V: number): void { this.each('softmaxBackward', [dinp, dout, out], N, [V]); }
+  softmaxForward(out: F32T, inp: F32T, N: number, V: number): void {
+    if (V > 0) this.each('softmaxForward', [out, inp], N, [V]);
+  }
+  softmaxBackward(dinp: F32T, dout: F32T, out: F32T, N: number, V: number): void {
+    this.each('softmaxBackward', [dinp, dout, out], N, [V]);
+  }
   ropeForward(out: F32T, inp: F32T, cos: F32T, sin: F32T, B: number, S: number, H: number, Dh: number): void {
     this.each('ropeForward', [out, inp, cos, sin], B * S * H * (Dh / 2), [S, H, Dh]);
   }
   ropeBackward(dinp: F32T, dout: F32T, cos: F32T, sin: F32T, B: number, S: number, H: number, Dh: number): void {
     this.each('ropeBackward', [dinp, dout, cos, sin], B * S * H * (Dh / 2), [S, H, Dh]);
   }
-  adamAtan2Step(param: F32T, m: F32T, v: F32T, grad: F32T, n: number, lr: number, beta1: number, beta2: number, wd: number, step: number): void {
-    this.each('adamAtan2Step', [param, m, v, grad], n, [beta1, beta2, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step), 1 - lr * wd]);
+  adamAtan2Step(
+    param: F32T,
+    m: F32T,
+    v: F32T,
+    grad: F32T,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    wd: number,
+    step: number,
+  ): void {
+    this.each('adamAtan2Step', [param, m, v, grad], n, [
+      beta1,
+      beta2,
+      lr / (1 - beta1 ** step),
+      Math.sqrt(1 - beta2 ** step),
+      1 - lr * wd,
+    ]);
   }
-  adamwStep(param: F32T, m: F32T, v: F32T, grad: F32T, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, step: number): void {
-    this.each('adamwStep', [param, m, v, grad], n, [beta1, beta2, lr, eps, 1 - beta1 ** step, 1 - beta2 ** step, 1 - lr * wd]);
+  adamwStep(
+    param: F32T,
+    m: F32T,
+    v: F32T,
+    grad: F32T,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    wd: number,
+    step: number,
+  ): void {
+    this.each('adamwStep', [param, m, v, grad], n, [
+      beta1,
+      beta2,
+      lr,
+      eps,
+      1 - beta1 ** step,
+      1 - beta2 ** step,
+      1 - lr * wd,
+    ]);
   }
   signSgdRows(param: F32T, grad: F32T, rows: I32T, nRows: number, width: number, lr: number, wd: number): void {
     this.each('signSgdRows', [param, grad, rows], nRows * width, [width, lr, 1 - lr * wd]);
   }
-  emaUpdate(shadow: F32T, param: F32T, n: number, decay: number): void { this.each('emaUpdate', [shadow, param], n, [decay, 1 - decay]); }
+  emaUpdate(shadow: F32T, param: F32T, n: number, decay: number): void {
+    this.each('emaUpdate', [shadow, param], n, [decay, 1 - decay]);
+  }
 }

@@ -20,24 +20,48 @@ const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
 /** The spec for one specialization: transposes and register block (T = 4 or 8). */
 export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
-  const BM = 16 * T, BN = 16 * T;
-  const loadsA = (BM * BK) / 256, loadsB = (BK * BN) / 256;
+  const BM = 16 * T,
+    BN = 16 * T;
+  const loadsA = (BM * BK) / 256,
+    loadsB = (BK * BN) / 256;
   // (i, k) of the l-th element this invocation loads, contiguous along the memory's fast axis.
-  const aIdx = transA ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * l;` : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`;
+  const aIdx = transA
+    ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * l;`
+    : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`;
   const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
-  const bIdx = transB ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;` : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * l;`;
+  const bIdx = transB
+    ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`
+    : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
-  const H = T / 4;  // vec4 groups per thread and axis
+  const H = T / 4; // vec4 groups per thread and axis
   // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
   // B) store one k per invocation, and an unpadded row stride would put them all in one bank.
-  const RA = BM / 4 + 1, RB = BN / 4 + 1;
+  const RA = BM / 4 + 1,
+    RB = BN / 4 + 1;
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
     name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
-    tensors: [{ name: 'A', type: 'f32' }, { name: 'B', type: 'f32' }, { name: 'C', type: 'f32', write: true }],
-    params: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
-      ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
+    tensors: [
+      { name: 'A', type: 'f32' },
+      { name: 'B', type: 'f32' },
+      { name: 'C', type: 'f32', write: true },
+    ],
+    params: [
+      ['M', 'u32'],
+      ['N', 'u32'],
+      ['K', 'u32'],
+      ['lda', 'u32'],
+      ['ldb', 'u32'],
+      ['ldc', 'u32'],
+      ['strideA', 'u32'],
+      ['strideB', 'u32'],
+      ['strideC', 'u32'],
+      ['batch', 'u32'],
+      ['sumC', 'u32'],
+      ['alpha', 'f32'],
+      ['beta', 'f32'],
+    ],
     wg: 256,
     workgroup: '16, 16',
     prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
@@ -51,7 +75,9 @@ fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
 }`,
     body: `  let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
   let row0 = wid.y * ${BM}u; let col0 = wid.x * ${BN}u;
-${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).join('\n')}
+${range(T)
+  .flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`))
+  .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
   if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
   for (var b = bFirst; b < bEnd; b++) {
@@ -73,16 +99,31 @@ ${range(T).flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`)).joi
       }
       workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
-${range(H).map(h => `        let a${h} = As[kk * ${RA}u + ${16 * h}u + ty];`).join('\n')}
-${range(H).map(h => `        let b${h} = Bs[kk * ${RB}u + ${16 * h}u + tx];`).join('\n')}
-${range(T).flatMap(r => range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Math.floor(r / 4)}[${r % 4}]), b${h}, c${r}_${h});`)).join('\n')}
+${range(H)
+  .map(h => `        let a${h} = As[kk * ${RA}u + ${16 * h}u + ty];`)
+  .join('\n')}
+${range(H)
+  .map(h => `        let b${h} = Bs[kk * ${RB}u + ${16 * h}u + tx];`)
+  .join('\n')}
+${range(T)
+  .flatMap(r =>
+    range(H).map(h => `        c${r}_${h} = fma(vec4f(a${Math.floor(r / 4)}[${r % 4}]), b${h}, c${r}_${h});`),
+  )
+  .join('\n')}
       }
       workgroupBarrier();
     }
   }
   let cBase = wid.z * P.strideC;
   let betaZero = P.beta == 0.0;
-${range(T).flatMap(r => range(T).map(c => `  store(cBase, row0 + ${at(r, 'ty')}, col0 + ${at(c, 'tx')}, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`)).join('\n')}`,
+${range(T)
+  .flatMap(r =>
+    range(T).map(
+      c =>
+        `  store(cBase, row0 + ${at(r, 'ty')}, col0 + ${at(c, 'tx')}, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`,
+    ),
+  )
+  .join('\n')}`,
   };
 }
 
@@ -100,13 +141,30 @@ export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
  *  and columns are clamped, so the k loop has no branch; their results are not stored). For CPU
  *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. */
 export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
-  const aAddr = (r: number) => transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`;
-  const bAddr = (c: number) => transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`;
+  const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
+  const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
     name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
-    tensors: [{ name: 'A', type: 'f32' }, { name: 'B', type: 'f32' }, { name: 'C', type: 'f32', write: true }],
-    params: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
-      ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['batch', 'u32'], ['sumC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
+    tensors: [
+      { name: 'A', type: 'f32' },
+      { name: 'B', type: 'f32' },
+      { name: 'C', type: 'f32', write: true },
+    ],
+    params: [
+      ['M', 'u32'],
+      ['N', 'u32'],
+      ['K', 'u32'],
+      ['lda', 'u32'],
+      ['ldb', 'u32'],
+      ['ldc', 'u32'],
+      ['strideA', 'u32'],
+      ['strideB', 'u32'],
+      ['strideC', 'u32'],
+      ['batch', 'u32'],
+      ['sumC', 'u32'],
+      ['alpha', 'f32'],
+      ['beta', 'f32'],
+    ],
     wg: 64,
     workgroup: '8, 8',
     prelude: `fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
@@ -118,20 +176,32 @@ export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
 }`,
     body: `  let gi0 = (wid.y * 8u + lid.y) * 4u; let gj0 = (wid.x * 8u + lid.x) * 4u;
   if (gi0 >= P.M || gj0 >= P.N) { return; }
-${range(4).map(r => `  let ri${r} = min(gi0 + ${r}u, P.M - 1u);`).join('\n')}
-${range(4).map(c => `  let cj${c} = min(gj0 + ${c}u, P.N - 1u);`).join('\n')}
-${range(4).map(r => `  var c${r} = vec4f(0.0);`).join('\n')}
+${range(4)
+  .map(r => `  let ri${r} = min(gi0 + ${r}u, P.M - 1u);`)
+  .join('\n')}
+${range(4)
+  .map(c => `  let cj${c} = min(gj0 + ${c}u, P.N - 1u);`)
+  .join('\n')}
+${range(4)
+  .map(r => `  var c${r} = vec4f(0.0);`)
+  .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
   if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k = 0u; k < P.K; k++) {
-      let bv = vec4f(${range(4).map(c => `B[bBase + ${bAddr(c)}]`).join(', ')});
-${range(4).map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`).join('\n')}
+      let bv = vec4f(${range(4)
+        .map(c => `B[bBase + ${bAddr(c)}]`)
+        .join(', ')});
+${range(4)
+  .map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`)
+  .join('\n')}
     }
   }
   let cBase = wid.z * P.strideC;
   let betaZero = P.beta == 0.0;
-${range(4).flatMap(r => range(4).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}[${c}], betaZero);`)).join('\n')}`,
+${range(4)
+  .flatMap(r => range(4).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}[${c}], betaZero);`))
+  .join('\n')}`,
   };
 }

@@ -12,7 +12,11 @@ import type { KernelSpec } from './wgsl.js';
 
 /** Kernel ids in the status buffer (index errors), with the names of the checked argument. */
 export const statusKernels: [string, string][] = [
-  ['', ''], ['embeddingForward', 'ids'], ['embeddingBackward', 'ids'], ['stablemaxCeForward', 'labels'], ['stablemaxCeBackward', 'labels'],
+  ['', ''],
+  ['embeddingForward', 'ids'],
+  ['embeddingBackward', 'ids'],
+  ['stablemaxCeForward', 'labels'],
+  ['stablemaxCeBackward', 'labels'],
 ];
 
 /** Invocations per workgroup of the elementwise kernels and of the per-row reductions. */
@@ -48,39 +52,94 @@ fn log1pSmall(e: f32) -> f32 {
   return log(1.0 + e);
 }`;
 
-const elementwise = (name: string, tensors: KernelSpec['tensors'], params: KernelSpec['params'], body: string): KernelSpec =>
-  ({ name, tensors, params: [['n', 'u32'], ...params], wg: WG, body: `  if (gid >= P.n) { return; }\n${body}` });
+const elementwise = (
+  name: string,
+  tensors: KernelSpec['tensors'],
+  params: KernelSpec['params'],
+  body: string,
+): KernelSpec => ({
+  name,
+  tensors,
+  params: [['n', 'u32'], ...params],
+  wg: WG,
+  body: `  if (gid >= P.n) { return; }\n${body}`,
+});
 
 function lossGradSpec(weighted: boolean): KernelSpec {
-  return elementwise(weighted ? 'lossGradWeighted' : 'lossGrad', [f('dtok', true), f('dbce', true), i('counts'), ...(weighted ? [f('weights')] : [])],
-    [['L', 'u32'], ['lossScale', 'f32']],
+  return elementwise(
+    weighted ? 'lossGradWeighted' : 'lossGrad',
+    [f('dtok', true), f('dbce', true), i('counts'), ...(weighted ? [f('weights')] : [])],
+    [
+      ['L', 'u32'],
+      ['lossScale', 'f32'],
+    ],
     `  let Lr = max(P.L, 1u); let b = gid / Lr;
   let w = P.lossScale * ${weighted ? 'weights[b]' : '1.0'};
   if (P.L > 0u) { dtok[gid] = w / f32(max(1, counts[2u * b])); }
-  if (gid % Lr == 0u) { dbce[b] = 0.5 * w; }`);
+  if (gid % Lr == 0u) { dbce[b] = 0.5 * w; }`,
+  );
 }
 
 export const specs: Record<string, KernelSpec> = {
-  copy2d: elementwise('copy2d', [f('dst', true), f('src')], [['cols', 'u32'], ['ldDst', 'u32'], ['ldSrc', 'u32']],
-    '  let r = gid / P.cols; let c = gid % P.cols;\n  dst[r * P.ldDst + c] = src[r * P.ldSrc + c];'),
+  copy2d: elementwise(
+    'copy2d',
+    [f('dst', true), f('src')],
+    [
+      ['cols', 'u32'],
+      ['ldDst', 'u32'],
+      ['ldSrc', 'u32'],
+    ],
+    '  let r = gid / P.cols; let c = gid % P.cols;\n  dst[r * P.ldDst + c] = src[r * P.ldSrc + c];',
+  ),
   // out (C, R) = inp (R, C)^T: one invocation per output element
-  transpose: elementwise('transpose', [f('out', true), f('inp')], [['R', 'u32'], ['C', 'u32']],
-    '  let c = gid / P.R; let r = gid % P.R;\n  out[gid] = inp[r * P.C + c];'),
+  transpose: elementwise(
+    'transpose',
+    [f('out', true), f('inp')],
+    [
+      ['R', 'u32'],
+      ['C', 'u32'],
+    ],
+    '  let c = gid / P.R; let r = gid % P.R;\n  out[gid] = inp[r * P.C + c];',
+  ),
   fill: elementwise('fill', [f('dst', true)], [['value', 'f32']], '  dst[gid] = P.value;'),
   castU8F32: elementwise('castU8F32', [f('out', true), u('inp')], [], '  out[gid] = f32(inp[gid]);'),
-  broadcastRows: elementwise('broadcastRows', [f('dst', true), f('src'), u('mask')], [['per', 'u32'], ['D', 'u32'], ['srcStride', 'u32']],
-    '  let b = gid / P.per;\n  if (mask[b] == 0u) { return; }\n  dst[gid] = src[b * P.srcStride + (gid % P.per) % P.D];'),
+  broadcastRows: elementwise(
+    'broadcastRows',
+    [f('dst', true), f('src'), u('mask')],
+    [
+      ['per', 'u32'],
+      ['D', 'u32'],
+      ['srcStride', 'u32'],
+    ],
+    '  let b = gid / P.per;\n  if (mask[b] == 0u) { return; }\n  dst[gid] = src[b * P.srcStride + (gid % P.per) % P.D];',
+  ),
   add: elementwise('add', [f('out', true), f('a'), f('bb')], [], '  out[gid] = a[gid] + bb[gid];'),
   add3: elementwise('add3', [f('out', true), f('a'), f('bb'), f('c')], [], '  out[gid] = (a[gid] + bb[gid]) + c[gid];'),
-  addBias: elementwise('addBias', [f('out', true), f('bias')], [['C', 'u32']], '  out[gid] = out[gid] + bias[gid % P.C];'),
+  addBias: elementwise(
+    'addBias',
+    [f('out', true), f('bias')],
+    [['C', 'u32']],
+    '  out[gid] = out[gid] + bias[gid % P.C];',
+  ),
   // One invocation per column, rows in order (deterministic).
-  biasBackward: elementwise('biasBackward', [f('dbias', true), f('dout')], [['N', 'u32']],
-    '  var s = 0.0;\n  for (var r = 0u; r < P.N; r++) { s += dout[r * P.n + gid]; }\n  dbias[gid] = dbias[gid] + s;'),
+  biasBackward: elementwise(
+    'biasBackward',
+    [f('dbias', true), f('dout')],
+    [['N', 'u32']],
+    '  var s = 0.0;\n  for (var r = 0u; r < P.N; r++) { s += dout[r * P.n + gid]; }\n  dbias[gid] = dbias[gid] + s;',
+  ),
 
   // ---- RMSNorm: one workgroup per row over the last axis; one invocation per (b, d) over s ----
   rmsnormForward: {
-    name: 'rmsnormForward', tensors: [f('out', true), f('rstd', true), f('inp')], params: [['N', 'u32'], ['D', 'u32'], ['eps', 'f32']],
-    wg: ROW_WG, prelude: rowReduce,
+    name: 'rmsnormForward',
+    tensors: [f('out', true), f('rstd', true), f('inp')],
+    params: [
+      ['N', 'u32'],
+      ['D', 'u32'],
+      ['eps', 'f32'],
+    ],
+    wg: ROW_WG,
+    prelude: rowReduce,
     body: `  if (grp >= P.N) { return; }
   let o = grp * P.D;
   var ss = 0.0;
@@ -90,8 +149,14 @@ export const specs: Record<string, KernelSpec> = {
   if (lid.x == 0u) { rstd[grp] = r; }`,
   },
   rmsnormBackward: {
-    name: 'rmsnormBackward', tensors: [f('dinp', true), f('dout'), f('out'), f('rstd')], params: [['N', 'u32'], ['D', 'u32']],
-    wg: ROW_WG, prelude: rowReduce,
+    name: 'rmsnormBackward',
+    tensors: [f('dinp', true), f('dout'), f('out'), f('rstd')],
+    params: [
+      ['N', 'u32'],
+      ['D', 'u32'],
+    ],
+    wg: ROW_WG,
+    prelude: rowReduce,
     body: `  if (grp >= P.N) { return; }
   let o = grp * P.D;
   var dot = 0.0;
@@ -102,56 +167,106 @@ export const specs: Record<string, KernelSpec> = {
   },
   // Narrow rows (D <= ROWS_MAX_D): one invocation per row, no barriers (cheaper than a
   // workgroup per row when a row is a few cache lines; on CPU adapters, much cheaper).
-  rmsnormForwardRows: elementwise('rmsnormForwardRows', [f('out', true), f('rstd', true), f('inp')], [['D', 'u32'], ['eps', 'f32']],
+  rmsnormForwardRows: elementwise(
+    'rmsnormForwardRows',
+    [f('out', true), f('rstd', true), f('inp')],
+    [
+      ['D', 'u32'],
+      ['eps', 'f32'],
+    ],
     `  let o = gid * P.D;
   var ss = 0.0;
   for (var d = 0u; d < P.D; d++) { let x = inp[o + d]; ss += x * x; }
   let r = 1.0 / sqrt(ss / f32(P.D) + P.eps);
   for (var d = 0u; d < P.D; d++) { out[o + d] = inp[o + d] * r; }
-  rstd[gid] = r;`),
-  rmsnormBackwardRows: elementwise('rmsnormBackwardRows', [f('dinp', true), f('dout'), f('out'), f('rstd')], [['D', 'u32']],
+  rstd[gid] = r;`,
+  ),
+  rmsnormBackwardRows: elementwise(
+    'rmsnormBackwardRows',
+    [f('dinp', true), f('dout'), f('out'), f('rstd')],
+    [['D', 'u32']],
     `  let o = gid * P.D;
   var dot = 0.0;
   for (var d = 0u; d < P.D; d++) { dot += dout[o + d] * out[o + d]; }
   let mean = dot / f32(P.D); let r = rstd[gid];
-  for (var d = 0u; d < P.D; d++) { dinp[o + d] = dinp[o + d] + r * (dout[o + d] - out[o + d] * mean); }`),
-  rmsnormSeqForward: elementwise('rmsnormSeqForward', [f('out', true), f('rstd', true), f('inp')], [['S', 'u32'], ['D', 'u32'], ['eps', 'f32']],
+  for (var d = 0u; d < P.D; d++) { dinp[o + d] = dinp[o + d] + r * (dout[o + d] - out[o + d] * mean); }`,
+  ),
+  rmsnormSeqForward: elementwise(
+    'rmsnormSeqForward',
+    [f('out', true), f('rstd', true), f('inp')],
+    [
+      ['S', 'u32'],
+      ['D', 'u32'],
+      ['eps', 'f32'],
+    ],
     `  let b = gid / P.D; let d = gid % P.D; let o = b * P.S * P.D + d;
   var ss = 0.0;
   for (var s = 0u; s < P.S; s++) { let x = inp[o + s * P.D]; ss += x * x; }
   let r = 1.0 / sqrt(ss / f32(P.S) + P.eps);
   for (var s = 0u; s < P.S; s++) { out[o + s * P.D] = inp[o + s * P.D] * r; }
-  rstd[gid] = r;`),
-  rmsnormSeqBackward: elementwise('rmsnormSeqBackward', [f('dinp', true), f('dout'), f('out'), f('rstd')], [['S', 'u32'], ['D', 'u32']],
+  rstd[gid] = r;`,
+  ),
+  rmsnormSeqBackward: elementwise(
+    'rmsnormSeqBackward',
+    [f('dinp', true), f('dout'), f('out'), f('rstd')],
+    [
+      ['S', 'u32'],
+      ['D', 'u32'],
+    ],
     `  let b = gid / P.D; let d = gid % P.D; let o = b * P.S * P.D + d;
   var dot = 0.0;
   for (var s = 0u; s < P.S; s++) { dot += dout[o + s * P.D] * out[o + s * P.D]; }
   let mean = dot / f32(P.S); let r = rstd[gid];
-  for (var s = 0u; s < P.S; s++) { let k = o + s * P.D; dinp[k] = dinp[k] + r * (dout[k] - out[k] * mean); }`),
+  for (var s = 0u; s < P.S; s++) { let k = o + s * P.D; dinp[k] = dinp[k] + r * (dout[k] - out[k] * mean); }`,
+  ),
 
   // ---- SwiGLU ----
-  swigluForward: elementwise('swigluForward', [f('out', true), f('gateUp')], [['H', 'u32']],
+  swigluForward: elementwise(
+    'swigluForward',
+    [f('out', true), f('gateUp')],
+    [['H', 'u32']],
     `  let r = gid / P.H; let h = gid % P.H;
   let g = gateUp[r * 2u * P.H + h]; let up = gateUp[r * 2u * P.H + P.H + h];
-  out[gid] = g / (1.0 + exp(-g)) * up;`),
-  swigluBackward: elementwise('swigluBackward', [f('dgateUp', true), f('dout'), f('gateUp')], [['H', 'u32']],
+  out[gid] = g / (1.0 + exp(-g)) * up;`,
+  ),
+  swigluBackward: elementwise(
+    'swigluBackward',
+    [f('dgateUp', true), f('dout'), f('gateUp')],
+    [['H', 'u32']],
     `  let r = gid / P.H; let h = gid % P.H; let k = r * 2u * P.H + h;
   let g = gateUp[k]; let up = gateUp[k + P.H]; let dy = dout[gid];
   let sig = 1.0 / (1.0 + exp(-g));
   dgateUp[k] = dgateUp[k] + dy * up * sig * (1.0 + g * (1.0 - sig));
-  dgateUp[k + P.H] = dgateUp[k + P.H] + dy * g * sig;`),
+  dgateUp[k + P.H] = dgateUp[k + P.H] + dy * g * sig;`,
+  ),
 
   // ---- embeddings ----
   embeddingForward: {
-    ...elementwise('embeddingForward', [f('out', true), i('ids'), f('table')], [['D', 'u32'], ['V', 'u32'], ['scale', 'f32']],
+    ...elementwise(
+      'embeddingForward',
+      [f('out', true), i('ids'), f('table')],
+      [
+        ['D', 'u32'],
+        ['V', 'u32'],
+        ['scale', 'f32'],
+      ],
       `  let r = gid / P.D; let d = gid % P.D; let id = ids[r];
   if (id < 0 || u32(id) >= P.V) { if (d == 0u) { report(1u, r, id, P.V); } out[gid] = 0.0; return; }
-  out[gid] = P.scale * table[u32(id) * P.D + d];`),
+  out[gid] = P.scale * table[u32(id) * P.D + d];`,
+    ),
     status: true,
   },
   // Small tables (V <= 64): one invocation per table element walks every row in order.
   embeddingBackwardByEntry: {
-    ...elementwise('embeddingBackwardByEntry', [f('dtable', true), f('dout'), i('ids')], [['N', 'u32'], ['D', 'u32'], ['V', 'u32'], ['scale', 'f32']],
+    ...elementwise(
+      'embeddingBackwardByEntry',
+      [f('dtable', true), f('dout'), i('ids')],
+      [
+        ['N', 'u32'],
+        ['D', 'u32'],
+        ['V', 'u32'],
+        ['scale', 'f32'],
+      ],
       `  let v = gid / P.D; let d = gid % P.D;
   var acc = dtable[gid];
   for (var r = 0u; r < P.N; r++) {
@@ -159,35 +274,58 @@ export const specs: Record<string, KernelSpec> = {
     if (id == i32(v)) { acc += P.scale * dout[r * P.D + d]; }
     else if (v == 0u && d == 0u && (id < 0 || u32(id) >= P.V)) { report(2u, r, id, P.V); }
   }
-  dtable[gid] = acc;`),
+  dtable[gid] = acc;`,
+    ),
     status: true,
   },
   // Large tables: one invocation per column walks the rows in order (as native does).
   embeddingBackwardByColumn: {
-    ...elementwise('embeddingBackwardByColumn', [f('dtable', true), f('dout'), i('ids')], [['N', 'u32'], ['V', 'u32'], ['scale', 'f32']],
+    ...elementwise(
+      'embeddingBackwardByColumn',
+      [f('dtable', true), f('dout'), i('ids')],
+      [
+        ['N', 'u32'],
+        ['V', 'u32'],
+        ['scale', 'f32'],
+      ],
       `  for (var r = 0u; r < P.N; r++) {
     let id = ids[r];
     if (id < 0 || u32(id) >= P.V) { if (gid == 0u) { report(2u, r, id, P.V); } continue; }
     let k = u32(id) * P.n + gid;
     dtable[k] = dtable[k] + P.scale * dout[r * P.n + gid];
-  }`),
+  }`,
+    ),
     status: true,
   },
 
   // ---- losses and metrics: one invocation per row ----
   stablemaxCeForward: {
-    ...elementwise('stablemaxCeForward', [f('loss', true), f('logits'), i('labels')], [['V', 'u32'], ['ignore', 'i32']],
+    ...elementwise(
+      'stablemaxCeForward',
+      [f('loss', true), f('logits'), i('labels')],
+      [
+        ['V', 'u32'],
+        ['ignore', 'i32'],
+      ],
       `  let l = labels[gid];
   if (l == P.ignore) { loss[gid] = 0.0; return; }
   if (l < 0 || u32(l) >= P.V) { report(3u, gid, l, P.V); loss[gid] = 0.0; return; }
   let o = gid * P.V;
   var S = 0.0;
   for (var j = 0u; j < P.V; j++) { S += sm(logits[o + j]); }
-  loss[gid] = log(S) - log(sm(logits[o + u32(l)]));`),
-    prelude: stablemax, status: true,
+  loss[gid] = log(S) - log(sm(logits[o + u32(l)]));`,
+    ),
+    prelude: stablemax,
+    status: true,
   },
   stablemaxCeBackward: {
-    ...elementwise('stablemaxCeBackward', [f('dlogits', true), f('dloss'), f('logits'), i('labels')], [['V', 'u32'], ['ignore', 'i32']],
+    ...elementwise(
+      'stablemaxCeBackward',
+      [f('dlogits', true), f('dloss'), f('logits'), i('labels')],
+      [
+        ['V', 'u32'],
+        ['ignore', 'i32'],
+      ],
       `  let l = labels[gid]; let o = gid * P.V;
   let bad = l != P.ignore && (l < 0 || u32(l) >= P.V);
   if (bad) { report(4u, gid, l, P.V); }
@@ -197,24 +335,44 @@ export const specs: Record<string, KernelSpec> = {
   let c = dloss[gid] / S;
   for (var j = 0u; j < P.V; j++) { if (i32(j) != l) { dlogits[o + j] = dlogits[o + j] + c * dsm(logits[o + j]); } }
   let xl = logits[o + u32(l)];
-  dlogits[o + u32(l)] = dlogits[o + u32(l)] + (c * dsm(xl) - dloss[gid] * dsm(xl) / sm(xl));`),
-    prelude: stablemax, status: true,
+  dlogits[o + u32(l)] = dlogits[o + u32(l)] + (c * dsm(xl) - dloss[gid] * dsm(xl) / sm(xl));`,
+    ),
+    prelude: stablemax,
+    status: true,
   },
   bceLogitsForward: {
-    ...elementwise('bceLogitsForward', [f('loss', true), f('logits'), f('targets')], [],
-      '  let x = logits[gid];\n  loss[gid] = max(x, 0.0) - x * targets[gid] + log1pSmall(exp(-abs(x)));'),
+    ...elementwise(
+      'bceLogitsForward',
+      [f('loss', true), f('logits'), f('targets')],
+      [],
+      '  let x = logits[gid];\n  loss[gid] = max(x, 0.0) - x * targets[gid] + log1pSmall(exp(-abs(x)));',
+    ),
     prelude: log1pExp,
   },
-  bceLogitsBackward: elementwise('bceLogitsBackward', [f('dlogits', true), f('dloss'), f('logits'), f('targets')], [],
+  bceLogitsBackward: elementwise(
+    'bceLogitsBackward',
+    [f('dlogits', true), f('dloss'), f('logits'), f('targets')],
+    [],
     `  let x = logits[gid]; let e = exp(-abs(x));
   let sig = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
-  dlogits[gid] = dlogits[gid] + dloss[gid] * (sig - targets[gid]);`),
-  argmax: elementwise('argmax', [i('out', true), f('logits')], [['V', 'u32']],
+  dlogits[gid] = dlogits[gid] + dloss[gid] * (sig - targets[gid]);`,
+  ),
+  argmax: elementwise(
+    'argmax',
+    [i('out', true), f('logits')],
+    [['V', 'u32']],
     `  let o = gid * P.V;
   var best = 0u; var bv = logits[o];
   for (var j = 1u; j < P.V; j++) { let v = logits[o + j]; if (v > bv) { best = j; bv = v; } }
-  out[gid] = i32(best);`),
-  matchCounts: elementwise('matchCounts', [u('seqCorrect', true), i('counts', true), i('pred'), i('labels')], [['S', 'u32'], ['ignore', 'i32']],
+  out[gid] = i32(best);`,
+  ),
+  matchCounts: elementwise(
+    'matchCounts',
+    [u('seqCorrect', true), i('counts', true), i('pred'), i('labels')],
+    [
+      ['S', 'u32'],
+      ['ignore', 'i32'],
+    ],
     `  var valid = 0; var correct = 0;
   for (var k = gid * P.S; k < (gid + 1u) * P.S; k++) {
     let l = labels[k];
@@ -223,55 +381,115 @@ export const specs: Record<string, KernelSpec> = {
     if (pred[k] == l) { correct++; }
   }
   counts[2u * gid] = valid; counts[2u * gid + 1u] = correct;
-  seqCorrect[gid] = select(0u, 1u, valid == correct);`),
+  seqCorrect[gid] = select(0u, 1u, valid == correct);`,
+  ),
   // One invocation per (b, l) (per b when L = 0: dbce only); the l = 0 one writes dbce[b].
   lossGrad: lossGradSpec(false),
   lossGradWeighted: lossGradSpec(true),
 
   // ---- attention helpers ----
-  softmaxForward: elementwise('softmaxForward', [f('out', true), f('inp')], [['V', 'u32']],
+  softmaxForward: elementwise(
+    'softmaxForward',
+    [f('out', true), f('inp')],
+    [['V', 'u32']],
     `  let o = gid * P.V;
   var mx = inp[o];
   for (var j = 1u; j < P.V; j++) { mx = max(mx, inp[o + j]); }
   var s = 0.0;
   for (var j = 0u; j < P.V; j++) { s += exp(inp[o + j] - mx); }
-  for (var j = 0u; j < P.V; j++) { out[o + j] = exp(inp[o + j] - mx) / s; }`),
-  softmaxBackward: elementwise('softmaxBackward', [f('dinp', true), f('dout'), f('out')], [['V', 'u32']],
+  for (var j = 0u; j < P.V; j++) { out[o + j] = exp(inp[o + j] - mx) / s; }`,
+  ),
+  softmaxBackward: elementwise(
+    'softmaxBackward',
+    [f('dinp', true), f('dout'), f('out')],
+    [['V', 'u32']],
     `  let o = gid * P.V;
   var dot = 0.0;
   for (var j = 0u; j < P.V; j++) { dot += dout[o + j] * out[o + j]; }
-  for (var j = 0u; j < P.V; j++) { dinp[o + j] = dinp[o + j] + out[o + j] * (dout[o + j] - dot); }`),
-  ropeForward: elementwise('ropeForward', [f('out', true), f('inp'), f('cos'), f('sin')], [['S', 'u32'], ['H', 'u32'], ['Dh', 'u32']],
+  for (var j = 0u; j < P.V; j++) { dinp[o + j] = dinp[o + j] + out[o + j] * (dout[o + j] - dot); }`,
+  ),
+  ropeForward: elementwise(
+    'ropeForward',
+    [f('out', true), f('inp'), f('cos'), f('sin')],
+    [
+      ['S', 'u32'],
+      ['H', 'u32'],
+      ['Dh', 'u32'],
+    ],
     `  let half = P.Dh / 2u; let r = gid / half; let k = gid % half;
   let o = r * P.Dh + k; let c = (r / P.H) % P.S * P.Dh + k;
   let x1 = inp[o]; let x2 = inp[o + half];
   out[o] = x1 * cos[c] - x2 * sin[c];
-  out[o + half] = x2 * cos[c + half] + x1 * sin[c + half];`),
-  ropeBackward: elementwise('ropeBackward', [f('dinp', true), f('dout'), f('cos'), f('sin')], [['S', 'u32'], ['H', 'u32'], ['Dh', 'u32']],
+  out[o + half] = x2 * cos[c + half] + x1 * sin[c + half];`,
+  ),
+  ropeBackward: elementwise(
+    'ropeBackward',
+    [f('dinp', true), f('dout'), f('cos'), f('sin')],
+    [
+      ['S', 'u32'],
+      ['H', 'u32'],
+      ['Dh', 'u32'],
+    ],
     `  let half = P.Dh / 2u; let r = gid / half; let k = gid % half;
   let o = r * P.Dh + k; let c = (r / P.H) % P.S * P.Dh + k;
   let x1 = dout[o]; let x2 = dout[o + half];
   dinp[o] = dinp[o] + x1 * cos[c] + x2 * sin[c + half];
-  dinp[o + half] = dinp[o + half] + x2 * cos[c + half] - x1 * sin[c];`),
+  dinp[o + half] = dinp[o + half] + x2 * cos[c + half] - x1 * sin[c];`,
+  ),
 
   // ---- optimizers: bias corrections and decay factors come from the host in float64 ----
-  adamAtan2Step: elementwise('adamAtan2Step', [f('param', true), f('m', true), f('v', true), f('grad')],
-    [['beta1', 'f32'], ['beta2', 'f32'], ['stepSize', 'f32'], ['sqrtBc2', 'f32'], ['decay', 'f32']],
+  adamAtan2Step: elementwise(
+    'adamAtan2Step',
+    [f('param', true), f('m', true), f('v', true), f('grad')],
+    [
+      ['beta1', 'f32'],
+      ['beta2', 'f32'],
+      ['stepSize', 'f32'],
+      ['sqrtBc2', 'f32'],
+      ['decay', 'f32'],
+    ],
     `  let g = grad[gid];
   let mi = m[gid] + (1.0 - P.beta1) * (g - m[gid]);
   let vi = v[gid] + (1.0 - P.beta2) * (g * g - v[gid]);
   param[gid] = param[gid] * P.decay - P.stepSize * atan2(mi, sqrt(vi) / P.sqrtBc2);
-  m[gid] = mi; v[gid] = vi;`),
-  adamwStep: elementwise('adamwStep', [f('param', true), f('m', true), f('v', true), f('grad')],
-    [['beta1', 'f32'], ['beta2', 'f32'], ['lr', 'f32'], ['eps', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['decay', 'f32']],
+  m[gid] = mi; v[gid] = vi;`,
+  ),
+  adamwStep: elementwise(
+    'adamwStep',
+    [f('param', true), f('m', true), f('v', true), f('grad')],
+    [
+      ['beta1', 'f32'],
+      ['beta2', 'f32'],
+      ['lr', 'f32'],
+      ['eps', 'f32'],
+      ['bc1', 'f32'],
+      ['bc2', 'f32'],
+      ['decay', 'f32'],
+    ],
     `  let g = grad[gid];
   let mi = P.beta1 * m[gid] + (1.0 - P.beta1) * g;
   let vi = P.beta2 * v[gid] + (1.0 - P.beta2) * g * g;
   param[gid] = param[gid] * P.decay - P.lr * (mi / P.bc1) / (sqrt(vi / P.bc2) + P.eps);
-  m[gid] = mi; v[gid] = vi;`),
-  signSgdRows: elementwise('signSgdRows', [f('param', true), f('grad'), i('rows')], [['width', 'u32'], ['lr', 'f32'], ['decay', 'f32']],
+  m[gid] = mi; v[gid] = vi;`,
+  ),
+  signSgdRows: elementwise(
+    'signSgdRows',
+    [f('param', true), f('grad'), i('rows')],
+    [
+      ['width', 'u32'],
+      ['lr', 'f32'],
+      ['decay', 'f32'],
+    ],
     `  let k = u32(rows[gid / P.width]) * P.width + gid % P.width;
-  param[k] = param[k] * P.decay - P.lr * sign(grad[k]);`),
-  emaUpdate: elementwise('emaUpdate', [f('shadow', true), f('param')], [['decay', 'f32'], ['rest', 'f32']],
-    '  shadow[gid] = P.decay * shadow[gid] + P.rest * param[gid];'),
+  param[k] = param[k] * P.decay - P.lr * sign(grad[k]);`,
+  ),
+  emaUpdate: elementwise(
+    'emaUpdate',
+    [f('shadow', true), f('param')],
+    [
+      ['decay', 'f32'],
+      ['rest', 'f32'],
+    ],
+    '  shadow[gid] = P.decay * shadow[gid] + P.rest * param[gid];',
+  ),
 };

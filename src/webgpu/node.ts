@@ -24,7 +24,11 @@ let dawnError: string | null = null;
 /** Dawn instances stay referenced for the process's life: a collected GPU object takes its
  *  adapters and devices down with it (an abort inside Dawn). */
 const instances: GPU[] = [];
-const instance = (d: Dawn): GPU => { const g = d.create([]); instances.push(g); return g; };
+const instance = (d: Dawn): GPU => {
+  const g = d.create([]);
+  instances.push(g);
+  return g;
+};
 
 async function loadDawn(): Promise<Dawn | null> {
   if (dawn || dawnError) return dawn;
@@ -37,7 +41,10 @@ async function loadDawn(): Promise<Dawn | null> {
 }
 
 /** An adapter from Dawn, trying SwiftShader per `mode`; null (with the reason) when none. */
-export async function nodeAdapter(mode: NodeGpuOptions['swiftshader'] = 'fallback', powerPreference: GPUPowerPreference = 'high-performance'): Promise<{ adapter: GPUAdapter | null; reason: string }> {
+export async function nodeAdapter(
+  mode: NodeGpuOptions['swiftshader'] = 'fallback',
+  powerPreference: GPUPowerPreference = 'high-performance',
+): Promise<{ adapter: GPUAdapter | null; reason: string }> {
   const d = await loadDawn();
   if (!d) return { adapter: null, reason: `the webgpu package failed to load: ${dawnError}` };
   const canSwift = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD);
@@ -48,7 +55,13 @@ export async function nodeAdapter(mode: NodeGpuOptions['swiftshader'] = 'fallbac
     adapter = await instance(d).requestAdapter({ powerPreference });
   }
   if (adapter) return { adapter, reason: '' };
-  return { adapter: null, reason: canSwift || process.env.VK_ICD_FILENAMES ? 'no WebGPU adapter found' : `no WebGPU adapter found (no GPU driver; for SwiftShader: apt-get install chromium libvulkan1, which provides ${SWIFTSHADER_ICD})` };
+  return {
+    adapter: null,
+    reason:
+      canSwift || process.env.VK_ICD_FILENAMES
+        ? 'no WebGPU adapter found'
+        : `no WebGPU adapter found (no GPU driver; for SwiftShader: apt-get install chromium libvulkan1, which provides ${SWIFTSHADER_ICD})`,
+  };
 }
 
 /** The WebGPU device in Node; throws TRM_NO_DEVICE with the reason when there is no adapter. */
@@ -60,16 +73,26 @@ export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise
 
 /** What `trm info` shows: the adapter Dawn finds (after the SwiftShader fallback), its features
  *  and the limits that matter here, or why there is none. Creates no device. */
-export async function nodeAdapterInfo(mode: NodeGpuOptions['swiftshader'] = 'fallback'): Promise<
-  { adapter: string; swiftshader: boolean; features: string[]; limits: Record<string, number> } | { adapter: null; reason: string }> {
+export async function nodeAdapterInfo(
+  mode: NodeGpuOptions['swiftshader'] = 'fallback',
+): Promise<
+  | { adapter: string; swiftshader: boolean; features: string[]; limits: Record<string, number> }
+  | { adapter: null; reason: string }
+> {
   const { adapter, reason } = await nodeAdapter(mode);
   if (!adapter) return { adapter: null, reason };
-  const i = adapter.info, l = adapter.limits;
+  const i = adapter.info,
+    l = adapter.limits;
   const name = i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(' ') || 'unknown adapter';
   return {
     adapter: name,
     swiftshader: /swiftshader/i.test(name),
     features: [...adapter.features].sort(),
-    limits: { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup },
+    limits: {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    },
   };
 }

@@ -8,7 +8,8 @@
  */
 import { grid } from './wgsl.js';
 
-const ITERS = 1024, CHAINS = 8;
+const ITERS = 1024,
+  CHAINS = 8;
 /** fp32 FLOPs one invocation does: ITERS x CHAINS vec4 FMAs of 2 FLOPs per lane. */
 const FLOP_PER_INVOCATION = ITERS * CHAINS * 4 * 2;
 
@@ -28,8 +29,14 @@ ${Array.from({ length: CHAINS }, (_, k) => `    a${k} = fma(a${k}, m, c);`).join
 /** fp32 GFLOP/s of the FMA loop on this device (seconds: the per-dispatch target). */
 export async function fmaPeak(gpu: GPUDevice, seconds = 0.2): Promise<number> {
   const out = gpu.createBuffer({ size: 16, usage: 0x80 });
-  const pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: shader }), entryPoint: 'main' } });
-  const bind = gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
+  const pipeline = gpu.createComputePipeline({
+    layout: 'auto',
+    compute: { module: gpu.createShaderModule({ code: shader }), entryPoint: 'main' },
+  });
+  const bind = gpu.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: out } }],
+  });
   const time = async (groups: number): Promise<number> => {
     const enc = gpu.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -42,13 +49,14 @@ export async function fmaPeak(gpu: GPUDevice, seconds = 0.2): Promise<number> {
     await gpu.queue.onSubmittedWorkDone();
     return (performance.now() - t0) / 1000;
   };
-  await time(1);  // compile and warm up
-  let groups = 16, s = await time(groups);
-  while (s < seconds && groups < (1 << 24)) {
+  await time(1); // compile and warm up
+  let groups = 16,
+    s = await time(groups);
+  while (s < seconds && groups < 1 << 24) {
     groups = Math.min(1 << 24, groups * Math.max(2, Math.min(16, Math.ceil(seconds / Math.max(s, 1e-4)))));
     s = await time(groups);
   }
   const best = Math.min(s, await time(groups), await time(groups));
   out.destroy();
-  return groups * 256 * FLOP_PER_INVOCATION / best / 1e9;
+  return (groups * 256 * FLOP_PER_INVOCATION) / best / 1e9;
 }

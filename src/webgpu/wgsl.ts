@@ -15,7 +15,11 @@
 
 export type Scalar = 'f32' | 'i32' | 'u32';
 
-export interface TensorSpec { name: string; type: Scalar; write?: boolean }
+export interface TensorSpec {
+  name: string;
+  type: Scalar;
+  write?: boolean;
+}
 
 export interface KernelSpec {
   /** the contract's kernel name (pipelines are cached under it plus the specialization) */
@@ -38,8 +42,12 @@ export const UNIFORM_SLOT = 256;
 
 /** The uniform layout of a spec: tensor offsets first (o_<name>), then the parameters. */
 export function uniformFields(spec: KernelSpec): [string, Scalar][] {
-  const fields: [string, Scalar][] = [...spec.tensors.map(t => [`o_${t.name}`, 'u32'] as [string, Scalar]), ...spec.params];
-  if (fields.length * 4 > UNIFORM_SLOT) throw new Error(`${spec.name}: ${fields.length} uniform fields do not fit a ${UNIFORM_SLOT}-byte slot`);
+  const fields: [string, Scalar][] = [
+    ...spec.tensors.map(t => [`o_${t.name}`, 'u32'] as [string, Scalar]),
+    ...spec.params,
+  ];
+  if (fields.length * 4 > UNIFORM_SLOT)
+    throw new Error(`${spec.name}: ${fields.length} uniform fields do not fit a ${UNIFORM_SLOT}-byte slot`);
   return fields;
 }
 
@@ -64,9 +72,15 @@ export function generate(spec: KernelSpec, slots: number[]): string {
   lines.push('@group(0) @binding(0) var<uniform> P: Params;');
   if (spec.status) lines.push('@group(0) @binding(1) var<storage, read_write> status: array<atomic<u32>, 8>;');
   access.forEach((a, s) => {
-    lines.push(`@group(0) @binding(${first + s}) var<storage, ${a.write ? 'read_write' : 'read'}> bind${s}: array<${a.type}>;`);
+    lines.push(
+      `@group(0) @binding(${first + s}) var<storage, ${a.write ? 'read_write' : 'read'}> bind${s}: array<${a.type}>;`,
+    );
   });
-  const bind = (code: string) => spec.tensors.reduce((c, t, i) => c.replace(new RegExp(`\\b${t.name}\\[`, 'g'), `bind${slots[i]}[P.o_${t.name} + `), code);
+  const bind = (code: string) =>
+    spec.tensors.reduce(
+      (c, t, i) => c.replace(new RegExp(`\\b${t.name}\\[`, 'g'), `bind${slots[i]}[P.o_${t.name} + `),
+      code,
+    );
   const body = bind(spec.body);
   if (spec.status) {
     // Record the first index error of a batch: [count, kernel, position, value, bound].

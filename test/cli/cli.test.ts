@@ -13,7 +13,11 @@ import { packageRoot } from '../../src/kernels/index.js';
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
 
 function trm(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -46,7 +50,8 @@ describe.runIf(existsSync(main))('trm command line', () => {
     expect(r.code).toBe(0);
     const info = JSON.parse(r.out);
     expect(info.backend).toMatch(/native|ref/);
-    if (info.backend === 'native') expect(JSON.parse(trm(['info', '--json'], { TRM_THREADS: '1' }).out).threads).toBe(1);
+    if (info.backend === 'native')
+      expect(JSON.parse(trm(['info', '--json'], { TRM_THREADS: '1' }).out).threads).toBe(1);
   });
   it('falls back to the reference kernels with exactly one warning line when the addon cannot load', () => {
     const script = `
@@ -56,7 +61,9 @@ describe.runIf(existsSync(main))('trm command line', () => {
       k.gemm({ M: 2, N: 2, K: 2, A, B: A, C });
       console.log(k.backendInfo().backend, Array.from(C).join(','));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8', env: { ...process.env, TRM_NATIVE_PATH: '/nonexistent/trm_native.node', TRM_KERNELS: '' }, timeout: 60_000,
+      encoding: 'utf8',
+      env: { ...process.env, TRM_NATIVE_PATH: '/nonexistent/trm_native.node', TRM_KERNELS: '' },
+      timeout: 60_000,
     });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('ref 7,10,15,22');

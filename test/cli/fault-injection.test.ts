@@ -16,34 +16,73 @@ import { rng } from '../helpers.js';
 import { makeSudoku4 } from '../train/fixture.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
-const conf = ['--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16', '--set', 'batch_size=4', '--set', 'eval_limit=8', '--set', 'eval_batch_size=8',
-  '--set', 'log_interval=2', '--set', 'steps=60', '--set', 'checkpoint_interval=3', '--set', 'eval_interval=6', '--set', 'seed=5'];
+const conf = [
+  '--set',
+  'hidden_size=16',
+  '--set',
+  'puzzle_emb_ndim=16',
+  '--set',
+  'batch_size=4',
+  '--set',
+  'eval_limit=8',
+  '--set',
+  'eval_batch_size=8',
+  '--set',
+  'log_interval=2',
+  '--set',
+  'steps=60',
+  '--set',
+  'checkpoint_interval=3',
+  '--set',
+  'eval_interval=6',
+  '--set',
+  'seed=5',
+];
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; err: string }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  err: string;
+}
 
 /** One `trm train` process; with `killAfterMs` it gets SIGKILL after that long (if still running). */
 function trainOnce(args: string[], env: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Exit> {
   return new Promise(res => {
-    const p = spawn(process.execPath, [main, 'train', ...args], { env: { ...process.env, TRM_THREADS: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [main, 'train', ...args], {
+      env: { ...process.env, TRM_THREADS: '1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
-    p.stderr.on('data', b => { err += b; });
+    p.stderr.on('data', b => {
+      err += b;
+    });
     const t = killAfterMs !== undefined ? setTimeout(() => p.kill('SIGKILL'), killAfterMs) : undefined;
-    p.on('close', (code, signal) => { clearTimeout(t); res({ code, signal, err }); });
+    p.on('close', (code, signal) => {
+      clearTimeout(t);
+      res({ code, signal, err });
+    });
   });
 }
 
-const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => {
-  const r = JSON.parse(l) as Record<string, unknown>;
-  delete r.time; delete r.step_time; delete r.seconds;   // wall-clock fields
-  return JSON.stringify(r);
-});
+const metrics = (run: string) =>
+  readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map(l => {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      delete r.time;
+      delete r.step_time;
+      delete r.seconds; // wall-clock fields
+      return JSON.stringify(r);
+    });
 const lastCheckpoint = (run: string) => join(run, 'checkpoints', readFileSync(join(run, 'latest'), 'utf8').trim());
 
 describe.runIf(existsSync(main))('kill -9 at random moments, resume, compare', () => {
   it('metrics and final weights equal an uninterrupted run; no temporary file or lock is left', async () => {
     const root = mkdtempSync(join(tmpdir(), 'trm-faults-'));
     const d = await makeSudoku4(20, 6, 1, root);
-    const ref = join(root, 'ref'), run = join(root, 'faulty');
+    const ref = join(root, 'ref'),
+      run = join(root, 'faulty');
     const r0 = await trainOnce(['--data', d.dir, '--preset', 'cpu-sudoku4', ...conf, '--out', ref], {});
     expect(r0.code, r0.err).toBe(0);
 
@@ -56,12 +95,16 @@ describe.runIf(existsSync(main))('kill -9 at random moments, resume, compare', (
         ? ['--data', d.dir, '--resume', run]
         : ['--data', d.dir, '--preset', 'cpu-sudoku4', ...conf, '--out', run];
       // even rounds: each named point in turn (inside a save, after one, a torn append), the 1st or 2nd time it is reached; odd rounds: a random moment
-      const fault = round % 2 === 0 ? `${points[(round / 2) % points.length]}@${1 + Math.floor(random() * 2)}` : undefined;
+      const fault =
+        round % 2 === 0 ? `${points[(round / 2) % points.length]}@${1 + Math.floor(random() * 2)}` : undefined;
       const delay = round % 2 === 1 ? 200 + Math.floor(random() * 700) : undefined;
       const r = await trainOnce(args, fault ? { TRM_FAULT: fault } : {}, delay);
       if (r.signal === 'SIGKILL') killed.push(fault ?? `${delay} ms`);
-      else { expect(r.code, r.err).toBe(0); done = true; }
-      expect(r.err).not.toMatch(/^\s+at /m);   // never a stack
+      else {
+        expect(r.code, r.err).toBe(0);
+        done = true;
+      }
+      expect(r.err).not.toMatch(/^\s+at /m); // never a stack
     }
     if (!done) {
       const r = await trainOnce(['--data', d.dir, '--resume', run], {});
@@ -74,7 +117,10 @@ describe.runIf(existsSync(main))('kill -9 at random moments, resume, compare', (
 
     expect(metrics(run)).toEqual(metrics(ref));
     for (const f of ['model.safetensors', 'train_state.safetensors'])
-      expect(Buffer.compare(readFileSync(join(lastCheckpoint(run), f)), readFileSync(join(lastCheckpoint(ref), f))), f).toBe(0);
+      expect(
+        Buffer.compare(readFileSync(join(lastCheckpoint(run), f)), readFileSync(join(lastCheckpoint(ref), f))),
+        f,
+      ).toBe(0);
     expect(readFileSync(join(run, 'latest'), 'utf8')).toBe('step_0000060\n');
     const left = [...readdirSync(run), ...readdirSync(join(run, 'checkpoints'))].filter(n => /\.tmp|\.lock/.test(n));
     expect(left).toEqual([]);

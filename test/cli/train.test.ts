@@ -13,7 +13,20 @@ import { makeSudoku4, type Sudoku4 } from '../train/fixture.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'trm-cli-train-'));
-const tiny = ['--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16', '--set', 'batch_size=4', '--set', 'eval_limit=8', '--set', 'eval_batch_size=8', '--set', 'log_interval=2'];
+const tiny = [
+  '--set',
+  'hidden_size=16',
+  '--set',
+  'puzzle_emb_ndim=16',
+  '--set',
+  'batch_size=4',
+  '--set',
+  'eval_limit=8',
+  '--set',
+  'eval_batch_size=8',
+  '--set',
+  'log_interval=2',
+];
 
 function trm(args: string[]) {
   const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000, cwd: root });
@@ -27,18 +40,47 @@ function oneLineError(r: { code: number | null; err: string }, code: number, re:
 }
 
 let d: Sudoku4;
-beforeAll(async () => { d = await makeSudoku4(20, 6, 1, root); });
+beforeAll(async () => {
+  d = await makeSudoku4(20, 6, 1, root);
+});
 
 describe.runIf(existsSync(main))('trm train / eval / solve', () => {
   it('trains, writes config, metrics and checkpoints, resumes, evaluates and solves', () => {
     const run = join(root, 'run');
-    let r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=4', '--set', 'eval_interval=2', '--out', run]);
+    let r = trm([
+      'train',
+      '--data',
+      d.dir,
+      '--preset',
+      'cpu-sudoku4',
+      ...tiny,
+      '--set',
+      'steps=4',
+      '--set',
+      'eval_interval=2',
+      '--out',
+      run,
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/eval @ 4: exact/);
     expect(readdirSync(join(run, 'checkpoints'))).toEqual(['step_0000002', 'step_0000004']);
-    const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l));
+    const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l));
     expect(lines.map(l => `${l.type}@${l.step}`)).toEqual(['train@2', 'eval@2', 'train@4', 'eval@4']);
-    for (const k of ['lm_loss', 'q_halt_loss', 'token_acc', 'exact_acc', 'q_halt_acc', 'q_halt_precision', 'q_halt_recall', 'mean_steps', 'lr', 'step_time'])
+    for (const k of [
+      'lm_loss',
+      'q_halt_loss',
+      'token_acc',
+      'exact_acc',
+      'q_halt_acc',
+      'q_halt_precision',
+      'q_halt_recall',
+      'mean_steps',
+      'lr',
+      'step_time',
+    ])
       expect(typeof lines[0][k], k).toBe('number');
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).model.hidden_size).toBe(16);
 
@@ -47,10 +89,17 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     r = trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=6']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/resuming at step 2/);
-    const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l).step);
-    expect(steps).toEqual([2, 2, 4, 4, 6, 6]);   // the first run's step-4 lines were replaced, not repeated
+    const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l).step);
+    expect(steps).toEqual([2, 2, 4, 4, 6, 6]); // the first run's step-4 lines were replaced, not repeated
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000006');
-    oneLineError(trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']), 1, /cannot resume with hidden_size = 32/);
+    oneLineError(
+      trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']),
+      1,
+      /cannot resume with hidden_size = 32/,
+    );
 
     r = trm(['eval', '--checkpoint', run, '--data', d.dir, '--json', '--nsup', '2']);
     expect(r.code, r.err).toBe(0);
@@ -79,7 +128,24 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
 
     // the experiments: the N_sup x k grid and path independence, as files
     const out = join(root, 'eval-out');
-    r = trm(['eval', '--checkpoint', run, '--data', d.dir, '--nsup', '1,3', '--k', '1,2', '--init', 'random', '--aas', '--batch', '4', '--out', out]);
+    r = trm([
+      'eval',
+      '--checkpoint',
+      run,
+      '--data',
+      d.dir,
+      '--nsup',
+      '1,3',
+      '--k',
+      '1,2',
+      '--init',
+      'random',
+      '--aas',
+      '--batch',
+      '4',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/\| aggregator \| k \| N=1 \| N=3 \|/);
     expect(r.out).toMatch(/AAS y [0-9.]+ +AAS z [0-9.]+/);
@@ -90,31 +156,71 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     const aas = JSON.parse(readFileSync(join(out, 'aas.json'), 'utf8'));
     expect(aas).toMatchObject({ type: 'aas', nsup: 3, examples: 6, all_pairs: null });
     expect(aas.curve).toHaveLength(3);
-    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--k', '0']), 2, /--k: expected integers in \[1, 1024\]/);
-    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']), 2, /unknown aggregator 'mean'/);
-    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']), 2, /init mode must be one of static, random/);
+    oneLineError(
+      trm(['eval', '--checkpoint', run, '--data', d.dir, '--k', '0']),
+      2,
+      /--k: expected integers in \[1, 1024\]/,
+    );
+    oneLineError(
+      trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']),
+      2,
+      /unknown aggregator 'mean'/,
+    );
+    oneLineError(
+      trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']),
+      2,
+      /init mode must be one of static, random/,
+    );
   });
 
   it('trains with randomised recursion from flags and reports the expected compute', () => {
     const run = join(root, 'rand');
-    const r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=2', '--rand-n', '1', '--rand-nsup', '2', '--init', 'mixed', '--out', run]);
+    const r = trm([
+      'train',
+      '--data',
+      d.dir,
+      '--preset',
+      'cpu-sudoku4',
+      ...tiny,
+      '--set',
+      'steps=2',
+      '--rand-n',
+      '1',
+      '--rand-nsup',
+      '2',
+      '--init',
+      'mixed',
+      '--out',
+      run,
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/recursion: [0-9.]+ net calls per sample per step/);
     const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     expect(cfg.train).toMatchObject({ rand_n_width: 1, rand_nsup_width: 2, train_init: 'mixed' });
-    expect(cfg.expected_compute.net_calls).toBeCloseTo(2 * 3, 10);   // T 2, n on {1,2,3}: E[T (n + 1)] = 6
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--rand-T', 'two', '--out', join(root, 'x')]), 1, /rand_T_width must be an integer >= 0/);
+    expect(cfg.expected_compute.net_calls).toBeCloseTo(2 * 3, 10); // T 2, n on {1,2,3}: E[T (n + 1)] = 6
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--rand-T', 'two', '--out', join(root, 'x')]),
+      1,
+      /rand_T_width must be an integer >= 0/,
+    );
   });
 
   it('Ctrl-C saves a checkpoint and exits 130', async () => {
     const run = join(root, 'sigint');
-    const child = spawn(process.execPath, [main, 'train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=100000', '--out', run], { cwd: root });
-    let out = '', err = '';
+    const child = spawn(
+      process.execPath,
+      [main, 'train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'steps=100000', '--out', run],
+      { cwd: root },
+    );
+    let out = '',
+      err = '';
     child.stdout.on('data', b => {
       out += b;
       if (/step 2:/.test(out) && !child.killed) child.kill('SIGINT');
     });
-    child.stderr.on('data', b => { err += b; });
+    child.stderr.on('data', b => {
+      err += b;
+    });
     const code = await new Promise<number | null>(res => child.on('close', c => res(c)));
     expect(code, err).toBe(130);
     expect(err).toMatch(/stopped at step \d+; checkpoint .*step_\d+; continue with: trm train/);
@@ -124,7 +230,24 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
 
   it('a NaN loss stops with one line naming the step and the last good checkpoint, which stays', () => {
     const run = join(root, 'nan');
-    const r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--set', 'lr=1e30', '--set', 'lr_warmup_steps=0', '--set', 'checkpoint_interval=1', '--set', 'steps=10', '--out', run]);
+    const r = trm([
+      'train',
+      '--data',
+      d.dir,
+      '--preset',
+      'cpu-sudoku4',
+      ...tiny,
+      '--set',
+      'lr=1e30',
+      '--set',
+      'lr_warmup_steps=0',
+      '--set',
+      'checkpoint_interval=1',
+      '--set',
+      'steps=10',
+      '--out',
+      run,
+    ]);
     oneLineError(r, 1, /^trm: step 2: loss is NaN .* Last good checkpoint: .*step_0000001/);
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000001');
   });
@@ -132,13 +255,37 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
   it('bad input: one line, the right exit code', () => {
     oneLineError(trm(['train', '--preset', 'cpu-sudoku4']), 2, /--data DIR is required/);
     oneLineError(trm(['train', '--data', d.dir]), 2, /--preset is required/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'nosuch']), 1, /unknown preset 'nosuch' \(presets: paper-sudoku-mlp/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'bogus=1']), 1, /unknown key 'bogus'/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'lr']), 1, /--set expects key=value/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']), 1, /ema_rate must be in \[0, 1\]/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']), 1, /seq_len = 81 was set, but the dataset has seq_len = 16/);
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'nosuch']),
+      1,
+      /unknown preset 'nosuch' \(presets: paper-sudoku-mlp/,
+    );
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'bogus=1']),
+      1,
+      /unknown key 'bogus'/,
+    );
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'lr']),
+      1,
+      /--set expects key=value/,
+    );
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']),
+      1,
+      /ema_rate must be in \[0, 1\]/,
+    );
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']),
+      1,
+      /seq_len = 81 was set, but the dataset has seq_len = 16/,
+    );
     oneLineError(trm(['train', '--data', join(root, 'missing'), '--preset', 'cpu-sudoku4']), 1, /dataset\.json/);
-    oneLineError(trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'batch_size=10000000']), 1, /batch_size 10000000 needs about .* GiB of activations .*use e\.g\. --set batch_size=\d+/);
+    oneLineError(
+      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'batch_size=10000000']),
+      1,
+      /batch_size 10000000 needs about .* GiB of activations .*use e\.g\. --set batch_size=\d+/,
+    );
     oneLineError(trm(['train', '--data', d.dir, '--resume', join(root, 'missing')]), 1, /no such checkpoint/);
     oneLineError(trm(['eval', '--data', d.dir]), 2, /--checkpoint and --data are required/);
     oneLineError(trm(['solve', '--checkpoint', 'x']), 2, /expected one PUZZLE argument/);

@@ -7,14 +7,20 @@ import { Solver } from '../../src/data/sudoku/solver.js';
 
 describe.each([4, 6, 9] as const)('augmentation %ix%i (property)', n => {
   const geo = geometry(n);
-  const pairs = Array.from({ length: 4 }, (_, chain) => runChain(5, chain, { size: n, minRating: 0, maxRating: Infinity, perChain: 1, maxSteps: 0 }).puzzles[0]);
+  const pairs = Array.from(
+    { length: 4 },
+    (_, chain) =>
+      runChain(5, chain, { size: n, minRating: 0, maxRating: Infinity, perChain: 1, maxSteps: 0 }).puzzles[0],
+  );
 
   it('keeps every pair a valid grid consistent with its puzzle, uniquely solvable, and invertible', () => {
-    const rng = new Rng(99), solver = new Solver(geo);
+    const rng = new Rng(99),
+      solver = new Solver(geo);
     for (const { question, answer } of pairs) {
       for (let k = 0; k < 50; k++) {
         const t = randomTransform(geo, rng);
-        const q = applyTransform(t, question, geo), a = applyTransform(t, answer, geo);
+        const q = applyTransform(t, question, geo),
+          a = applyTransform(t, answer, geo);
         expect(solutionProblem(a, geo)).toBeNull();
         expect(consistencyProblem(q, a, geo)).toBeNull();
         if (k < 5) expect(formatGrid(solver.solve(q, 2).solution!)).toBe(formatGrid(a));
@@ -27,7 +33,8 @@ describe.each([4, 6, 9] as const)('augmentation %ix%i (property)', n => {
 
   it('draws from the whole group: transposes half the time (square boxes), moves bands and digits', () => {
     const rng = new Rng(1);
-    let transposed = 0, bandMoved = 0;
+    let transposed = 0,
+      bandMoved = 0;
     for (let k = 0; k < 400; k++) {
       const t = randomTransform(geo, rng);
       if (t.transpose) transposed++;
@@ -35,7 +42,8 @@ describe.each([4, 6, 9] as const)('augmentation %ix%i (property)', n => {
       expect(t.digitMap[0]).toBe(0);
       expect(new Set(t.digitMap).size).toBe(n + 1);
     }
-    if (geo.boxRows === geo.boxCols) expect(transposed).toBeGreaterThan(150); else expect(transposed).toBe(0);
+    if (geo.boxRows === geo.boxCols) expect(transposed).toBeGreaterThan(150);
+    else expect(transposed).toBe(0);
     expect(transposed).toBeLessThan(250);
     expect(bandMoved).toBeGreaterThan(100);
   });

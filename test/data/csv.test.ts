@@ -21,7 +21,10 @@ describe('readSudokuCsv', () => {
     expect(r).toMatchObject({ size: 9, rows: 5, skipped: 0 });
     expect(rows[0].line).toBe(2);
     const { got } = await read([good, `"b,c",${PUZZLE.replaceAll('.', '0')},"${ANSWER}",3\r`]);
-    expect(got.map(x => [x.source, formatGrid(x.question), x.rating])).toEqual([['a', PUZZLE, 22], ['b,c', PUZZLE, 3]]);
+    expect(got.map(x => [x.source, formatGrid(x.question), x.rating])).toEqual([
+      ['a', PUZZLE, 22],
+      ['b,c', PUZZLE, 3],
+    ]);
   });
 
   it('infers 4x4 and 6x6 from the cell count', async () => {
@@ -34,10 +37,22 @@ describe('readSudokuCsv', () => {
     ['wrong field count', `x,${PUZZLE},${ANSWER}`, bad(3, 'row', /expected 4 fields .* got 3/)],
     ['unterminated quote', `"x,${PUZZLE},${ANSWER},1`, bad(3, 'row', /unterminated quoted field/)],
     ['short question', `x,${PUZZLE.slice(1)},${ANSWER},1`, bad(3, 'question', /expected 81 cells, got 80/)],
-    ['letter in question', `x,${PUZZLE.slice(0, 4)}x${PUZZLE.slice(5)},${ANSWER},1`, bad(3, 'question', /bad character 'x' at r1c5/)],
+    [
+      'letter in question',
+      `x,${PUZZLE.slice(0, 4)}x${PUZZLE.slice(5)},${ANSWER},1`,
+      bad(3, 'question', /bad character 'x' at r1c5/),
+    ],
     ['blank in answer', `x,${PUZZLE},.${ANSWER.slice(1)},1`, bad(3, 'answer', /bad character '\.' at r1c1/)],
-    ['invalid answer grid', `x,${PUZZLE},${ANSWER.slice(0, 80)}${ANSWER[0]},1`, bad(3, 'answer', /not a valid solution: digit 7 twice in row 9/)],
-    ['given disagrees', `x,${'1'}${PUZZLE.slice(1)},${ANSWER},1`, bad(3, 'question', /given 1 at r1c1 disagrees with answer 7/)],
+    [
+      'invalid answer grid',
+      `x,${PUZZLE},${ANSWER.slice(0, 80)}${ANSWER[0]},1`,
+      bad(3, 'answer', /not a valid solution: digit 7 twice in row 9/),
+    ],
+    [
+      'given disagrees',
+      `x,${'1'}${PUZZLE.slice(1)},${ANSWER},1`,
+      bad(3, 'question', /given 1 at r1c1 disagrees with answer 7/),
+    ],
     ['bad rating', `x,${PUZZLE},${ANSWER},-3`, bad(3, 'rating', /expected a non-negative integer, got '-3'/)],
     ['odd size', `x,123,123,1`, bad(3, 'question', /expected 81 cells, got 3/)],
   ])('rejects %s naming file, line and field', async (_name, row, want) => {
@@ -62,8 +77,12 @@ describe('readSudokuCsv', () => {
   });
 
   it('checks the header and the file', async () => {
-    await expect(read([good], {}, 'question,answer')).rejects.toThrow(/:1: header: expected 'source,question,answer,rating'/);
-    await expect(readSudokuCsv(join(dir, 'missing.csv'), {}, () => {})).rejects.toThrow(/missing\.csv: no such file; download one/);
+    await expect(read([good], {}, 'question,answer')).rejects.toThrow(
+      /:1: header: expected 'source,question,answer,rating'/,
+    );
+    await expect(readSudokuCsv(join(dir, 'missing.csv'), {}, () => {})).rejects.toThrow(
+      /missing\.csv: no such file; download one/,
+    );
   });
 
   it('splits RFC 4180 lines', () => {

@@ -16,7 +16,14 @@ async function bundledWorker(): Promise<URL | undefined> {
   try {
     const esbuild = await import('esbuild');
     const outfile = join(tmp, 'generate-worker.mjs');
-    await esbuild.build({ entryPoints: [join(ROOT, 'src/data/sudoku/generate-worker.ts')], bundle: true, format: 'esm', platform: 'node', outfile, logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [join(ROOT, 'src/data/sudoku/generate-worker.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      outfile,
+      logLevel: 'silent',
+    });
     return pathToFileURL(outfile);
   } catch {
     return undefined;
@@ -25,7 +32,8 @@ async function bundledWorker(): Promise<URL | undefined> {
 
 describe('generateSudoku', () => {
   it('writes unique-solution puzzles rated >= the minimum, in the CSV schema (property)', async () => {
-    const out = join(tmp, 'g.csv'), solver = new Solver(geometry(9));
+    const out = join(tmp, 'g.csv'),
+      solver = new Solver(geometry(9));
     const r = await generateSudokuFile({ ...base, count: 6, seed: 4, threads: 1, out });
     expect(r.puzzles.length).toBe(6);
     expect(readFileSync(out, 'utf8').split('\n')[0]).toBe('source,question,answer,rating');
@@ -47,7 +55,14 @@ describe('generateSudoku', () => {
     const workerUrl = await bundledWorker();
     const one = await generateSudoku({ ...base, count: 8, seed: 9, threads: 1 });
     const progress: number[] = [];
-    const two = await generateSudoku({ ...base, count: 8, seed: 9, threads: 2, workerUrl, onProgress: d => progress.push(d) });
+    const two = await generateSudoku({
+      ...base,
+      count: 8,
+      seed: 9,
+      threads: 2,
+      workerUrl,
+      onProgress: d => progress.push(d),
+    });
     if (workerUrl) expect(two.threads).toBe(2);
     expect(two.puzzles.map(p => formatGrid(p.question))).toEqual(one.puzzles.map(p => formatGrid(p.question)));
     expect(progress.at(-1)).toBe(8);
@@ -63,7 +78,8 @@ describe('generateSudoku', () => {
   });
 
   it('gives up with a clear error when the band is out of reach', async () => {
-    await expect(generateSudoku({ ...base, size: 4, minRating: 50, maxSteps: 20, count: 1, seed: 1, threads: 1 }))
-      .rejects.toThrow(/no 4x4 puzzle rated >= 50 found in 64 chains of 20 steps; lower --min-rating/);
+    await expect(
+      generateSudoku({ ...base, size: 4, minRating: 50, maxSteps: 20, count: 1, seed: 1, threads: 1 }),
+    ).rejects.toThrow(/no 4x4 puzzle rated >= 50 found in 64 chains of 20 steps; lower --min-rating/);
   });
 });

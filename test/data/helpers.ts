@@ -22,8 +22,11 @@ export function writeCsv(path: string, rows: string[], header = 'source,question
 
 /** Run `trm ...args` from the TypeScript sources (vite-node); exit code and output. */
 export function trm(args: string[], cwd = ROOT): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite-node/vite-node.mjs'), join(ROOT, 'src/cli/main.ts'), '--', ...args],
-    { cwd, encoding: 'utf8', env: { ...process.env, TRM_DEBUG: '' } });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/vite-node/vite-node.mjs'), join(ROOT, 'src/cli/main.ts'), '--', ...args],
+    { cwd, encoding: 'utf8', env: { ...process.env, TRM_DEBUG: '' } },
+  );
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

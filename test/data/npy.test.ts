@@ -17,15 +17,21 @@ const expected: Record<string, NpyArray> = {
 describe('npy', () => {
   const dir = join(FIXTURES, 'npy');
   it('has a fixture for each expected array', () => {
-    expect(readdirSync(dir).sort()).toEqual(Object.keys(expected).map(k => `${k}.npy`).sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      Object.keys(expected)
+        .map(k => `${k}.npy`)
+        .sort(),
+    );
   });
 
-  it.each(Object.keys(expected))('reads numpy\'s %s and writes the same bytes', async name => {
+  it.each(Object.keys(expected))("reads numpy's %s and writes the same bytes", async name => {
     const want = expected[name];
     const got = await readNpy(join(dir, `${name}.npy`));
     expect(got.dtype).toBe(want.dtype);
     expect(got.shape).toEqual(want.shape);
-    expect(Array.from(got.data as ArrayLike<number | bigint>)).toEqual(Array.from(want.data as ArrayLike<number | bigint>));
+    expect(Array.from(got.data as ArrayLike<number | bigint>)).toEqual(
+      Array.from(want.data as ArrayLike<number | bigint>),
+    );
     expect(encodeNpy(want).equals(readFileSync(join(dir, `${name}.npy`)))).toBe(true);
   });
 
@@ -44,7 +50,8 @@ describe('npy', () => {
   });
 
   it('reads misaligned buffers by copying', () => {
-    const bytes = encodeNpy(expected.i4_5), shifted = new Uint8Array(bytes.length + 1);
+    const bytes = encodeNpy(expected.i4_5),
+      shifted = new Uint8Array(bytes.length + 1);
     shifted.set(bytes, 1);
     expect(Array.from(decodeNpy(shifted.subarray(1)).data as Int32Array)).toEqual([0, 1, 2, 3, -7]);
   });
@@ -52,7 +59,10 @@ describe('npy', () => {
   it('rejects what it cannot read, naming the file', () => {
     const good = encodeNpy(expected.i4_5);
     expect(() => decodeNpy(Buffer.from('hello world'), 'x.npy')).toThrow(/x\.npy: not a \.npy file/);
-    const fortran = Buffer.from(good.toString('latin1').replace("'fortran_order': False", "'fortran_order': True "), 'latin1');
+    const fortran = Buffer.from(
+      good.toString('latin1').replace("'fortran_order': False", "'fortran_order': True "),
+      'latin1',
+    );
     expect(() => decodeNpy(fortran, 'f.npy')).toThrow(/Fortran-order/);
     const big = Buffer.from(good.toString('latin1').replace("'<i4'", "'>i4'"), 'latin1');
     expect(() => decodeNpy(big, 'b.npy')).toThrow(/unsupported dtype '>i4'/);

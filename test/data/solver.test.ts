@@ -7,7 +7,11 @@ import { applyTransform, randomTransform } from '../../src/data/sudoku/augment.j
 import { ANSWER, PUZZLE } from './helpers.js';
 
 describe('geometry', () => {
-  it.each([[4, 2, 2, 7], [6, 2, 3, 12], [9, 3, 3, 20]])('%i x %i: boxes %ix%i, %i peers', (n, br, bc, peers) => {
+  it.each([
+    [4, 2, 2, 7],
+    [6, 2, 3, 12],
+    [9, 3, 3, 20],
+  ])('%i x %i: boxes %ix%i, %i peers', (n, br, bc, peers) => {
     const g = geometry(n);
     expect([g.boxRows, g.boxCols, g.nPeers]).toEqual([br, bc, peers]);
     // Every unit is a permutation of n distinct cells, and every cell lies in exactly 3 units.
@@ -23,7 +27,8 @@ describe('geometry', () => {
 });
 
 describe('Solver', () => {
-  const geo = geometry(9), solver = new Solver(geo);
+  const geo = geometry(9),
+    solver = new Solver(geo);
 
   it('solves a hard 9x9 puzzle, proves it unique and rates it', () => {
     const r = solver.solve(parseGrid(PUZZLE, geo), 2);
@@ -35,11 +40,13 @@ describe('Solver', () => {
 
   it('finds no solution for a contradictory puzzle and two for an ambiguous one', () => {
     const bad = parseGrid(PUZZLE, geo);
-    bad[0] = 6;  // row 1 already... column 1 holds a 6 in r2
+    bad[0] = 6; // row 1 already... column 1 holds a 6 in r2
     expect(solver.solve(bad, 2).solutions).toBe(0);
     expect(() => ratePuzzle(solver, bad)).toThrow(/no solution/);
     const open = parseGrid(PUZZLE, geo);
-    open[8] = 0; open[9] = 0; open[10] = 0;
+    open[8] = 0;
+    open[9] = 0;
+    open[10] = 0;
     const r = solver.solve(open, 2);
     expect(r.solutions).toBe(2);
     expect(formatGrid(r.solution!)).not.toBe(formatGrid(r.second!));
@@ -54,16 +61,21 @@ describe('Solver', () => {
   });
 
   it('gives the same rating for every digit relabelling (full-tree search)', () => {
-    const p = parseGrid(PUZZLE, geo), rng = new Rng(3);
+    const p = parseGrid(PUZZLE, geo),
+      rng = new Rng(3);
     for (let k = 0; k < 5; k++) {
       const t = randomTransform(geo, rng);
-      t.transpose = false; t.rowPerm = Int32Array.from({ length: 9 }, (_, i) => i); t.colPerm = t.rowPerm;
+      t.transpose = false;
+      t.rowPerm = Int32Array.from({ length: 9 }, (_, i) => i);
+      t.colPerm = t.rowPerm;
       expect(ratePuzzle(solver, applyTransform(t, p, geo))).toBe(22);
     }
   });
 
   it.each([4, 6, 9])('%ix%i: random grids are valid and minimised puzzles unique', n => {
-    const g = geometry(n), s = new Solver(g), rng = new Rng(7);
+    const g = geometry(n),
+      s = new Solver(g),
+      rng = new Rng(7);
     for (let k = 0; k < 5; k++) {
       const grid = randomGrid(s, rng);
       expect(solutionProblem(grid, g)).toBeNull();
@@ -76,7 +88,8 @@ describe('Solver', () => {
       // Minimal: removing any clue breaks uniqueness.
       for (let c = 0; c < g.cells; c++) {
         if (!p[c]) continue;
-        const q = p.slice(); q[c] = 0;
+        const q = p.slice();
+        q[c] = 0;
         expect(s.solve(q, 2).solutions).toBe(2);
       }
     }
@@ -90,7 +103,9 @@ describe('generator chains (property)', () => {
     let total = 0;
     for (let chain = 0; chain < 4; chain++) {
       const r = runChain(11, chain, opts, solver);
-      expect(runChain(11, chain, opts).puzzles.map(p => formatGrid(p.question))).toEqual(r.puzzles.map(p => formatGrid(p.question)));
+      expect(runChain(11, chain, opts).puzzles.map(p => formatGrid(p.question))).toEqual(
+        r.puzzles.map(p => formatGrid(p.question)),
+      );
       for (const p of r.puzzles) {
         const s = solver.solve(p.question, 2);
         expect(s.solutions).toBe(1);

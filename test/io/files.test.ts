@@ -15,7 +15,9 @@ describe('write helpers', () => {
     writeFileAtomic(f, 'two');
     expect(readFileSync(f, 'utf8')).toBe('two');
     mkdirSync(join(root, 'dir.json'));
-    expect(() => writeFileAtomic(join(root, 'dir.json'), 'x')).toThrow(/^cannot write .*dir\.json: is a directory \(EISDIR\)$/);
+    expect(() => writeFileAtomic(join(root, 'dir.json'), 'x')).toThrow(
+      /^cannot write .*dir\.json: is a directory \(EISDIR\)$/,
+    );
     expect(readdirSync(root).filter(n => n.includes('.tmp'))).toEqual([]);
     writeFileAtomic(join(root, 'deep', 'b.txt'), 'b', { mkdir: true, sync: true });
     expect(readFileSync(join(root, 'deep', 'b.txt'), 'utf8')).toBe('b');
@@ -23,10 +25,16 @@ describe('write helpers', () => {
 
   it('appendLine and mkdirp fail with the path and the reason', () => {
     writeFileSync(join(root, 'file'), '');
-    expect(() => appendLine(join(root, 'file', 'x.jsonl'), '{}')).toThrow(/^cannot write .*file\/x\.jsonl: a part of the path is a file, not a directory \(ENOTDIR\)$/);
-    expect(() => mkdirp(join(root, 'file', 'sub'))).toThrow(/^cannot write .*file\/sub: a part of the path is a file, not a directory \(ENOTDIR\)$/);
+    expect(() => appendLine(join(root, 'file', 'x.jsonl'), '{}')).toThrow(
+      /^cannot write .*file\/x\.jsonl: a part of the path is a file, not a directory \(ENOTDIR\)$/,
+    );
+    expect(() => mkdirp(join(root, 'file', 'sub'))).toThrow(
+      /^cannot write .*file\/sub: a part of the path is a file, not a directory \(ENOTDIR\)$/,
+    );
     expect(() => mkdirp(join(root, 'file'))).toThrow(/file: a file is in the way/);
-    expect(() => appendLine('/dev/full', '{}')).toThrow(/^cannot write \/dev\/full: no space left on device \(ENOSPC\)$/);
+    expect(() => appendLine('/dev/full', '{}')).toThrow(
+      /^cannot write \/dev\/full: no space left on device \(ENOSPC\)$/,
+    );
     appendLine(join(root, 'ok.jsonl'), '{"a":1}');
     appendLine(join(root, 'ok.jsonl'), '{"a":2}\n');
     expect(readFileSync(join(root, 'ok.jsonl'), 'utf8')).toBe('{"a":1}\n{"a":2}\n');
@@ -42,7 +50,9 @@ describe('lockDir', () => {
     try {
       writeFileSync(file, JSON.stringify({ pid: sleeper.pid, host: hostname(), started: 'then', what: 'trm train' }));
       expect(() => lockDir(file)).toThrow(new RegExp(`run is in use by pid ${sleeper.pid} \\(trm train\\) since then`));
-    } finally { sleeper.kill('SIGKILL'); }
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout.trim());
     writeFileSync(file, JSON.stringify({ pid: deadPid, host: hostname(), started: 'then' }));

@@ -8,69 +8,121 @@ import { ShapeError } from '../../src/errors.js';
 import { randn } from '../helpers.js';
 
 /** float64 C = alpha*op(A)*op(B) + beta*C0 for one item. */
-function ref64(ta: boolean, tb: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
-  B: Float32Array, ldb: number, beta: number, C0: Float32Array, ldc: number): Float64Array {
+function ref64(
+  ta: boolean,
+  tb: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C0: Float32Array,
+  ldc: number,
+): Float64Array {
   const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
-    out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
-  }
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
+    }
   return out;
 }
 
-const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => {
-  const ok = addon!.setIsa(p);
-  return ok;
-}) : [];
+const paths = addon
+  ? (['avx512', 'avx2', 'portable'] as const).filter(p => {
+      const ok = addon!.setIsa(p);
+      return ok;
+    })
+  : [];
 if (addon) addon.setIsa(addon.info().bestIsa);
 const backends = [
-  ...paths.map(p => ({ label: `native ${p}`, setup: () => { useBackend('native'); addon!.setIsa(p); } })),
+  ...paths.map(p => ({
+    label: `native ${p}`,
+    setup: () => {
+      useBackend('native');
+      addon!.setIsa(p);
+    },
+  })),
   { label: 'ref', setup: () => useBackend('ref') },
 ];
-console.log(`gemm: native paths on this CPU: ${paths.join(', ') || 'none'}; dispatch chosen at load: ${addon ? addon.info().isa : 'ref'} (${addon?.info().gemmKernel ?? 'typescript'})`);
+console.log(
+  `gemm: native paths on this CPU: ${paths.join(', ') || 'none'}; dispatch chosen at load: ${addon ? addon.info().isa : 'ref'} (${addon?.info().gemmKernel ?? 'typescript'})`,
+);
 
-afterAll(() => { if (addon) addon.setIsa(addon.info().bestIsa); if (nativeBackend) useBackend('native'); });
+afterAll(() => {
+  if (addon) addon.setIsa(addon.info().bestIsa);
+  if (nativeBackend) useBackend('native');
+});
 
-const shapes: Array<[number, number, number]> = [[1, 1, 1], [7, 97, 513], [97, 7, 1], [513, 33, 97], [30, 257, 300], [14, 32, 256]];
+const shapes: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [7, 97, 513],
+  [97, 7, 1],
+  [513, 33, 97],
+  [30, 257, 300],
+  [14, 32, 256],
+];
 
 describe.each(backends)('gemm on $label', ({ label, setup }) => {
   for (const [M, N, K] of label === 'ref' ? shapes.slice(0, 4) : shapes) {
-    for (const ta of [false, true]) for (const tb of [false, true]) {
-      it(`${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} M=${M} N=${N} K=${K}`, () => {
-        setup();
-        const lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-        const A = randn((ta ? K : M) * lda, M * 7 + K), B = randn((tb ? N : K) * ldb, N * 13 + K);
-        const C = randn(M * ldc, 99), C0 = C.slice();
-        gemm({ transA: ta, transB: tb, M, N, K, alpha: 0.75, beta: -0.5, A, lda, B, ldb, C, ldc });
-        const want = ref64(ta, tb, M, N, K, 0.75, A, lda, B, ldb, -0.5, C0, ldc);
-        const got = new Float64Array(M * N);
-        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = C[i * ldc + j];
-        expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(K) });
-        // padding columns between rows are never written
-        for (let i = 0; i < M; i++) for (let j = N; j < ldc; j++) expect(C[i * ldc + j]).toBe(C0[i * ldc + j]);
-      });
-    }
+    for (const ta of [false, true])
+      for (const tb of [false, true]) {
+        it(`${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} M=${M} N=${N} K=${K}`, () => {
+          setup();
+          const lda = (ta ? M : K) + 3,
+            ldb = (tb ? K : N) + 1,
+            ldc = N + 2;
+          const A = randn((ta ? K : M) * lda, M * 7 + K),
+            B = randn((tb ? N : K) * ldb, N * 13 + K);
+          const C = randn(M * ldc, 99),
+            C0 = C.slice();
+          gemm({ transA: ta, transB: tb, M, N, K, alpha: 0.75, beta: -0.5, A, lda, B, ldb, C, ldc });
+          const want = ref64(ta, tb, M, N, K, 0.75, A, lda, B, ldb, -0.5, C0, ldc);
+          const got = new Float64Array(M * N);
+          for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = C[i * ldc + j];
+          expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(K) });
+          // padding columns between rows are never written
+          for (let i = 0; i < M; i++) for (let j = N; j < ldc; j++) expect(C[i * ldc + j]).toBe(C0[i * ldc + j]);
+        });
+      }
   }
 
   it('beta = 0 ignores NaN in C; K = 0 gives beta*C', () => {
     setup();
-    const M = 19, N = 45, K = 33;
-    const A = randn(M * K, 1), B = randn(K * N, 2), C = new Float32Array(M * N).fill(NaN);
+    const M = 19,
+      N = 45,
+      K = 33;
+    const A = randn(M * K, 1),
+      B = randn(K * N, 2),
+      C = new Float32Array(M * N).fill(NaN);
     gemm({ M, N, K, A, B, C });
     expect(C.every(Number.isFinite)).toBe(true);
-    const D = randn(M * N, 3), D0 = D.slice();
+    const D = randn(M * N, 3),
+      D0 = D.slice();
     gemm({ M, N, K: 0, A, B, C: D, beta: 0.5 });
-    expect(D).toBeAllclose(D0.map(x => x * 0.5), { rtol: 0, atol: 0 });
+    expect(D).toBeAllclose(
+      D0.map(x => x * 0.5),
+      { rtol: 0, atol: 0 },
+    );
   });
 
   it('batched with strides, shared A (strideA = 0), and summed items (strideC = 0)', () => {
     setup();
-    const M = 29, N = 37, K = 41, batch = 5;
-    const A = randn(M * K, 4), B = randn(batch * K * N, 5);
+    const M = 29,
+      N = 37,
+      K = 41,
+      batch = 5;
+    const A = randn(M * K, 4),
+      B = randn(batch * K * N, 5);
     const C = new Float32Array(batch * M * N);
     gemm({ M, N, K, A, B, C, batch, strideA: 0, strideB: K * N, strideC: M * N });
-    const S = randn(M * N, 6), S0 = S.slice();
+    const S = randn(M * N, 6),
+      S0 = S.slice();
     gemm({ M, N, K, A, B, C: S, batch, strideA: 0, strideB: K * N, strideC: 0, beta: 1 });
     const sum = new Float64Array(M * N);
     for (let b = 0; b < batch; b++) {
@@ -94,7 +146,8 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;
-      const A = randn(batch * c.M * c.K, 7), B = randn(batch * c.K * c.N, 8);
+      const A = randn(batch * c.M * c.K, 7),
+        B = randn(batch * c.K * c.N, 8);
       const out: Float32Array[] = [];
       for (const th of [1, 2]) {
         setThreads(th);
@@ -111,7 +164,9 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
 
 describe('gemm shape errors', () => {
   it('names the kernel, the operand and the shapes', () => {
-    const A = new Float32Array(10), B = new Float32Array(12), C = new Float32Array(6);
+    const A = new Float32Array(10),
+      B = new Float32Array(12),
+      C = new Float32Array(6);
     expect(() => gemm({ M: 2, N: 3, K: 5, A, B, C })).toThrow(ShapeError);
     expect(() => gemm({ M: 2, N: 3, K: 5, A, B, C })).toThrow(/gemm: B has 12 elements, op\(B\) 5x3/);
     expect(() => gemm({ M: 2, N: 3, K: 4, A, B, C: new Float32Array(5) })).toThrow(/gemm: C has 5 elements/);
@@ -119,13 +174,38 @@ describe('gemm shape errors', () => {
     expect(() => gemm({ M: 2.5, N: 3, K: 4, A, B, C })).toThrow(/M must be a non-negative integer/);
   });
   it.runIf(nativeBackend)('the addon itself rejects a short buffer with a TypeError, not a crash', () => {
-    expect(() => addon!.gemm(false, false, 4, 4, 4, 1, new Float32Array(3), 4, 0, new Float32Array(16), 4, 0, 0, new Float32Array(16), 4, 0, 1)).toThrow(/gemm: A has 3 elements, needs 16/);
+    expect(() =>
+      addon!.gemm(
+        false,
+        false,
+        4,
+        4,
+        4,
+        1,
+        new Float32Array(3),
+        4,
+        0,
+        new Float32Array(16),
+        4,
+        0,
+        0,
+        new Float32Array(16),
+        4,
+        0,
+        1,
+      ),
+    ).toThrow(/gemm: A has 3 elements, needs 16/);
     expect(() => (addon!.gemm as any)(1, 2)).toThrow(/gemm: expected 17 arguments/);
   });
   it('reference and native agree on the same call', () => {
     if (!nativeBackend) return;
-    const M = 33, N = 17, K = 65, A = randn(M * K, 1), B = randn(K * N, 2);
-    const C1 = new Float32Array(M * N), C2 = new Float32Array(M * N);
+    const M = 33,
+      N = 17,
+      K = 65,
+      A = randn(M * K, 1),
+      B = randn(K * N, 2);
+    const C1 = new Float32Array(M * N),
+      C2 = new Float32Array(M * N);
     refBackend.gemm(false, false, M, N, K, 1, A, K, 0, B, N, 0, 0, C1, N, 0, 1);
     nativeBackend.gemm(false, false, M, N, K, 1, A, K, 0, B, N, 0, 0, C2, N, 0, 1);
     expect(C2).toBeAllclose(C1, { rtol: 1e-5, atol: 1e-5 });

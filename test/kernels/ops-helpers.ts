@@ -16,8 +16,14 @@ export function restoreBackend(): void {
 }
 
 /** Central-difference gradient of sum(w * f(x)) with respect to x, all in float64. */
-export function fdGrad(f: (x: Float64Array) => ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>, h = 1e-6): Float64Array {
-  const xp = Float64Array.from(x), g = new Float64Array(x.length);
+export function fdGrad(
+  f: (x: Float64Array) => ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  h = 1e-6,
+): Float64Array {
+  const xp = Float64Array.from(x),
+    g = new Float64Array(x.length);
   const L = (): number => {
     const y = f(xp);
     let s = 0;
@@ -26,8 +32,10 @@ export function fdGrad(f: (x: Float64Array) => ArrayLike<number>, x: ArrayLike<n
   };
   for (let i = 0; i < xp.length; i++) {
     const x0 = xp[i];
-    xp[i] = x0 + h; const lp = L();
-    xp[i] = x0 - h; const lm = L();
+    xp[i] = x0 + h;
+    const lp = L();
+    xp[i] = x0 - h;
+    const lm = L();
     xp[i] = x0;
     g[i] = (lp - lm) / (2 * h);
   }

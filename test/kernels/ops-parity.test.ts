@@ -6,14 +6,21 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import * as K from '../../src/kernels/index.js';
-import { addon, KERNEL_NAMES, nativeBackend, refBackend, setThreads, type KernelBackend } from '../../src/kernels/index.js';
+import {
+  addon,
+  KERNEL_NAMES,
+  nativeBackend,
+  refBackend,
+  setThreads,
+  type KernelBackend,
+} from '../../src/kernels/index.js';
 import { type KernelCase, kernelCases } from '../../src/kernels/cases.js';
 import { ShapeError } from '../../src/errors.js';
 import { restoreBackend } from './ops-helpers.js';
 
 type Case = KernelCase;
 const IGNORE = -100;
-const cases = kernelCases.filter(c => c.name !== 'gemm');  // gemm has its own suite (gemm.test.ts)
+const cases = kernelCases.filter(c => c.name !== 'gemm'); // gemm has its own suite (gemm.test.ts)
 
 /** Calls one kernel on fresh inputs; returns its outputs. */
 function run(k: KernelBackend | Record<string, unknown>, c: Case): ArrayLike<number>[] {
@@ -23,7 +30,9 @@ function run(k: KernelBackend | Record<string, unknown>, c: Case): ArrayLike<num
 }
 
 function bytes(x: ArrayLike<number>): Buffer {
-  return ArrayBuffer.isView(x) ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : Buffer.from(Float64Array.from(x).buffer);
+  return ArrayBuffer.isView(x)
+    ? Buffer.from(x.buffer, x.byteOffset, x.byteLength)
+    : Buffer.from(Float64Array.from(x).buffer);
 }
 
 afterAll(restoreBackend);
@@ -31,7 +40,11 @@ afterAll(restoreBackend);
 describe('kernel coverage', () => {
   it('the table covers every non-GEMM kernel of the contract, and both backends provide each', () => {
     const kernels = [...KERNEL_NAMES].sort();
-    expect(Object.keys(refBackend).filter(k => k !== 'name').sort()).toEqual(kernels);
+    expect(
+      Object.keys(refBackend)
+        .filter(k => k !== 'name')
+        .sort(),
+    ).toEqual(kernels);
     expect([...new Set(kernelCases.map(c => c.name))].sort()).toEqual(kernels);
     for (const k of kernels) {
       expect(typeof (refBackend as unknown as Record<string, unknown>)[k]).toBe('function');
@@ -45,7 +58,9 @@ describe('the gradient rule', () => {
   const backward = cases.filter(c => c.name.endsWith('Backward'));
   it.each(backward)('$name adds into its gradient output', c => {
     for (const k of [refBackend, ...(nativeBackend ? [nativeBackend] : [])]) {
-      const plain = c.args(), base = c.args(), out = c.out[0];
+      const plain = c.args(),
+        base = c.args(),
+        out = c.out[0];
       (plain[out] as Float32Array).fill(0);
       const start = Float32Array.from(base[out] as Float32Array, (_, i) => Math.sin(i));
       (base[out] as Float32Array).set(start);
@@ -62,8 +77,10 @@ describe.runIf(nativeBackend)('native vs ref, and native threads', () => {
   afterAll(() => setThreads(threads0));
 
   it.each(cases)('$name: native agrees with ref', c => {
-    const got = run(nativeBackend!, c), want = run(refBackend, c);
-    for (let i = 0; i < got.length; i++) expect(got[i]).toBeAllclose(want[i], { rtol: c.rtol ?? 1e-5, atol: c.atol ?? 1e-6 });
+    const got = run(nativeBackend!, c),
+      want = run(refBackend, c);
+    for (let i = 0; i < got.length; i++)
+      expect(got[i]).toBeAllclose(want[i], { rtol: c.rtol ?? 1e-5, atol: c.atol ?? 1e-6 });
   });
 
   it.each(cases)('$name: 1 and 2 threads give bitwise the same outputs', c => {
@@ -78,7 +95,8 @@ describe.runIf(nativeBackend)('native vs ref, and native threads', () => {
 
 /** The call with its first array argument replaced by an empty array of the same type. */
 function shortArgs(c: Case): { args: unknown[]; arg: number } {
-  const args = c.args(), arg = args.findIndex(a => ArrayBuffer.isView(a));
+  const args = c.args(),
+    arg = args.findIndex(a => ArrayBuffer.isView(a));
   const a = args[arg] as Float32Array;
   args[arg] = new (a.constructor as Float32ArrayConstructor)(0);
   return { args, arg };
@@ -100,19 +118,29 @@ describe('size checks', () => {
       expect(() => fn(...args)).toThrow(new RegExp(`^${c.name}: \\w+ has 0 elements, needs \\d+$`));
       expect(() => fn(...args.slice(0, -1))).toThrow(new RegExp(`^${c.name}: expected ${args.length} arguments`));
     }
-    expect(() => addon!.add(new Float32Array(4), new Float32Array(4), new Int32Array(4) as never, 4)).toThrow(/add: argument 2 must be a Float32Array/);
+    expect(() => addon!.add(new Float32Array(4), new Float32Array(4), new Int32Array(4) as never, 4)).toThrow(
+      /add: argument 2 must be a Float32Array/,
+    );
   });
 
   it('messages give the argument, the sizes and what they need', () => {
     const x = new Float32Array(10);
-    expect(() => K.rmsnormForward(new Float32Array(12), new Float32Array(3), x, 3, 4, 1e-5)).toThrow('rmsnormForward: inp has 10 elements, (N=3, D=4) needs 12');
+    expect(() => K.rmsnormForward(new Float32Array(12), new Float32Array(3), x, 3, 4, 1e-5)).toThrow(
+      'rmsnormForward: inp has 10 elements, (N=3, D=4) needs 12',
+    );
     expect(() => K.swigluForward(x, x, 2.5, 1)).toThrow(/swigluForward: N must be a non-negative integer, got 2.5/);
     expect(() => K.add(x, x, x, -1)).toThrow(/add: n must be a non-negative integer/);
-    expect(() => K.embeddingForward(x, new Float32Array(2) as never, x, 2, 5, 2, 1)).toThrow(/embeddingForward: ids must be Int32Array, got Float32Array/);
-    expect(() => K.matchCounts(new Int32Array(1) as never, new Int32Array(2), new Int32Array(3), new Int32Array(3), 1, 3, IGNORE)).toThrow(/matchCounts: seqCorrect must be Uint8Array/);
+    expect(() => K.embeddingForward(x, new Float32Array(2) as never, x, 2, 5, 2, 1)).toThrow(
+      /embeddingForward: ids must be Int32Array, got Float32Array/,
+    );
+    expect(() =>
+      K.matchCounts(new Int32Array(1) as never, new Int32Array(2), new Int32Array(3), new Int32Array(3), 1, 3, IGNORE),
+    ).toThrow(/matchCounts: seqCorrect must be Uint8Array/);
     expect(() => K.ropeForward(x, x, x, x, 1, 1, 1, 3)).toThrow(/ropeForward: Dh must be even/);
     expect(() => K.argmax(new Int32Array(2), x, 2, 0)).toThrow(/argmax: V must be at least 1/);
-    expect(() => K.adamAtan2Step(x, x, x, x, 10, 1e-3, 0.9, 0.95, 0.1, 0)).toThrow(/adamAtan2Step: step must be an integer >= 1, got 0/);
+    expect(() => K.adamAtan2Step(x, x, x, x, 10, 1e-3, 0.9, 0.95, 0.1, 0)).toThrow(
+      /adamAtan2Step: step must be an integer >= 1, got 0/,
+    );
   });
 
   it('empty sizes are fine', () => {

@@ -11,7 +11,8 @@ import { host } from '../helpers.js';
 
 const c = resolveConfig({ ...presets.sudokuMlp, hidden_size: 32, puzzle_emb_ndim: 32, seq_len: 9, vocab_size: 5 });
 const same = (ta: F32T, tb: F32T) => {
-  const a = host(ta), b = host(tb);
+  const a = host(ta),
+    b = host(tb);
   return a.length === b.length && a.every((v, i) => v === b[i]);
 };
 
@@ -26,9 +27,10 @@ describe('checkpoints', () => {
   });
   it('loads an official-style checkpoint: _orig_mod.model. prefix, bf16 H_init/L_init', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-ck-'));
-    const w = createParams(c, 3);   // H_init/L_init are already bf16-representable
+    const w = createParams(c, 3); // H_init/L_init are already bf16-representable
     const t = new Map<string, WriteTensor>();
-    for (const [k, v] of stateDict(hostWeightsSync(w), true)) t.set(k, { shape: v.shape, data: v.data, bf16: k.endsWith('_init') });
+    for (const [k, v] of stateDict(hostWeightsSync(w), true))
+      t.set(k, { shape: v.shape, data: v.data, bf16: k.endsWith('_init') });
     writeSafetensors(join(dir, 'off.safetensors'), t);
     expect(same(loadWeights(join(dir, 'off.safetensors'), c).data, w.data)).toBe(true);
   });
@@ -36,6 +38,8 @@ describe('checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-ck-'));
     saveWeights(join(dir, 'x.safetensors'), createParams(c, 1));
     const other = resolveConfig({ ...c, vocab_size: 7 });
-    expect(() => loadWeights(join(dir, 'x.safetensors'), other)).toThrow(/x.safetensors: tensor 'inner.embed_tokens.embedding_weight' has shape \[5,32\], this config needs \[7,32\]/);
+    expect(() => loadWeights(join(dir, 'x.safetensors'), other)).toThrow(
+      /x.safetensors: tensor 'inner.embed_tokens.embedding_weight' has shape \[5,32\], this config needs \[7,32\]/,
+    );
   });
 });

@@ -1,7 +1,16 @@
 /** Config validation, official parameter names/shapes/counts, initialisation statistics, state_dict mapping. */
 import { describe, expect, it } from 'vitest';
 import { dims, presets, resolveConfig, swigluInner } from '../../src/model/config.js';
-import { OFFICIAL_PREFIX, createParams, hostWeightsSync, loadStateDict, paramCount, paramSpec, stateDict, weightsView } from '../../src/model/params.js';
+import {
+  OFFICIAL_PREFIX,
+  createParams,
+  hostWeightsSync,
+  loadStateDict,
+  paramCount,
+  paramSpec,
+  stateDict,
+  weightsView,
+} from '../../src/model/params.js';
 import { TrmError } from '../../src/errors.js';
 
 describe('config', () => {
@@ -69,14 +78,17 @@ describe('parameters', () => {
   });
   it('round-trip through a state_dict, accepting the official prefix, naming bad tensors', () => {
     const c = resolveConfig({ ...presets.sudokuAtt, hidden_size: 64, num_heads: 2, puzzle_emb_ndim: 64 });
-    const a = hostWeightsSync(createParams(c, 1)), b = hostWeightsSync(weightsView(c));
+    const a = hostWeightsSync(createParams(c, 1)),
+      b = hostWeightsSync(weightsView(c));
     loadStateDict(b, stateDict(a, true));
     expect(b.data.every((v, i) => v === a.data[i])).toBe(true);
     const sd = stateDict(a);
     expect([...sd.keys()][0].startsWith(OFFICIAL_PREFIX)).toBe(false);
     const bad = new Map(sd);
     bad.set('inner.lm_head.weight', { shape: [12, 64], data: new Float32Array(12 * 64) });
-    expect(() => loadStateDict(b, bad, 'w.safetensors')).toThrow(/w.safetensors: tensor 'inner.lm_head.weight' has shape \[12,64\]/);
+    expect(() => loadStateDict(b, bad, 'w.safetensors')).toThrow(
+      /w.safetensors: tensor 'inner.lm_head.weight' has shape \[12,64\]/,
+    );
     const missing = new Map(sd);
     missing.delete('inner.q_head.bias');
     expect(() => loadStateDict(b, missing)).toThrow(/missing tensor 'inner.q_head.bias'/);

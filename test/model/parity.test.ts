@@ -9,18 +9,31 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, toF32, toI32, type Tensor } from '../../src/io/safetensors.js';
 import { nativeBackend, useBackend } from '../../src/kernels/index.js';
 import { loadWeights } from '../../src/io/weights.js';
-import { allocActs, resolveConfig, startCarry, stepLosses, supervisionStep, weightsView, type TrmConfig, type Weights } from '../../src/model/index.js';
+import {
+  allocActs,
+  resolveConfig,
+  startCarry,
+  stepLosses,
+  supervisionStep,
+  weightsView,
+  type TrmConfig,
+  type Weights,
+} from '../../src/model/index.js';
 import { host } from '../helpers.js';
-const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) => startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
-
+const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) =>
+  startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
 
 const dir = join(__dirname, '..', 'fixtures', 'model');
 const backends = [...(nativeBackend ? ['native' as const] : []), 'ref' as const];
 afterAll(() => useBackend(nativeBackend ? 'native' : 'ref'));
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; scale: number } {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) { diff = Math.max(diff, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  let diff = 0,
+    scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
   return { diff, scale };
 }
 
@@ -30,12 +43,20 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
       useBackend(backend);
       const path = join(dir, `${variant}.safetensors`);
       const file = readSafetensors(path);
-      const T = (k: string): Tensor => { const t = file.tensors.get(k); if (!t) throw new Error(`fixture lacks ${k}`); return t; };
+      const T = (k: string): Tensor => {
+        const t = file.tensors.get(k);
+        if (!t) throw new Error(`fixture lacks ${k}`);
+        return t;
+      };
       const F = (k: string) => toF32(T(k), k);
       const c = resolveConfig(JSON.parse(file.metadata.config));
       const w = loadWeights(path, c, true);
       const B = T('in.puzzle_ids').shape[0];
-      const batch = { inputs: toI32(T('in.inputs')), labels: toI32(T('in.labels')), puzzleIds: toI32(T('in.puzzle_ids')) };
+      const batch = {
+        inputs: toI32(T('in.inputs')),
+        labels: toI32(T('in.labels')),
+        puzzleIds: toI32(T('in.puzzle_ids')),
+      };
       const a = allocActs(c, B);
       const S = a.d.S;
       const report: string[] = [];
@@ -52,12 +73,22 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
       expect(stepLosses(r1).loss).toBeCloseTo(F('step1.loss')[0], 4);
 
       // step 2 from torch's step-1 carry, with gradients of the batch-summed loss
-      host(carry.y).set(F('step1.y')); host(carry.z).set(F('step1.z'));
+      host(carry.y).set(F('step1.y'));
+      host(carry.z).set(F('step1.z'));
       const g = weightsView(c);
-      const r = supervisionStep(c, w, a, carry, batch, g, 1), q = host(r.q);
+      const r = supervisionStep(c, w, a, carry, batch, g, 1),
+        q = host(r.q);
       close('logits', host(r.logits), F('out.logits'));
-      close('q_halt', Array.from({ length: B }, (_, b) => q[2 * b]), F('out.q_halt'));
-      close('q_continue', Array.from({ length: B }, (_, b) => q[2 * b + 1]), F('out.q_continue'));
+      close(
+        'q_halt',
+        Array.from({ length: B }, (_, b) => q[2 * b]),
+        F('out.q_halt'),
+      );
+      close(
+        'q_continue',
+        Array.from({ length: B }, (_, b) => q[2 * b + 1]),
+        F('out.q_continue'),
+      );
       close('y', host(carry.y), F('out.y'));
       close('z', host(carry.z), F('out.z'));
       close('x', host(a.x), F('out.x'));
@@ -71,8 +102,12 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
       let checked = 0;
       for (const e of g.spec) {
         const key = e.name === 'inner.puzzle_emb.weights' ? 'grad.inner.puzzle_emb.weights' : `grad.${e.name}`;
-        if (!file.tensors.has(key)) { expect(e.trainable, `gradient ${key} missing from the fixture`).toBe(false); continue; }
-        const got = g.byName.get(e.name)!, want = F(key);
+        if (!file.tensors.has(key)) {
+          expect(e.trainable, `gradient ${key} missing from the fixture`).toBe(false);
+          continue;
+        }
+        const got = g.byName.get(e.name)!,
+          want = F(key);
         const { diff, scale } = maxDiff(host(got), want);
         report.push(`${key} ${(diff / (scale || 1)).toExponential(2)} rel`);
         expect(diff, `${key}: max diff ${diff} vs scale ${scale}`).toBeLessThanOrEqual(1e-4 * scale + 1e-7);

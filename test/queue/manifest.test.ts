@@ -13,13 +13,24 @@ import { parseQueueUrl } from '../../src/queue/connection.js';
 
 describe('deployment recipes', () => {
   it('examples/k8s/workers.yaml: a Redis service, a shared RWX volume and workers with valid trm worker flags', () => {
-    const docs = parseAllDocuments(readFileSync(join(packageRoot, 'examples', 'k8s', 'workers.yaml'), 'utf8')).map(d => d.toJSON()).filter(Boolean);
+    const docs = parseAllDocuments(readFileSync(join(packageRoot, 'examples', 'k8s', 'workers.yaml'), 'utf8'))
+      .map(d => d.toJSON())
+      .filter(Boolean);
     const kinds = docs.map(d => `${d.kind}/${d.metadata.name}`);
-    expect(kinds).toEqual(['PersistentVolumeClaim/trm-shared', 'Deployment/trm-redis', 'Service/trm-redis', 'Deployment/trm-worker']);
+    expect(kinds).toEqual([
+      'PersistentVolumeClaim/trm-shared',
+      'Deployment/trm-redis',
+      'Service/trm-redis',
+      'Deployment/trm-worker',
+    ]);
     expect(docs[0].spec.accessModes).toEqual(['ReadWriteMany']);
-    const pod = docs[3].spec.template.spec, c = pod.containers[0];
+    const pod = docs[3].spec.template.spec,
+      c = pod.containers[0];
     expect(c.args[0]).toBe('worker');
-    const flags = c.args.slice(1).filter((a: string) => a.startsWith('--')).map((a: string) => a.slice(2));
+    const flags = c.args
+      .slice(1)
+      .filter((a: string) => a.startsWith('--'))
+      .map((a: string) => a.slice(2));
     for (const f of flags) expect(Object.keys(workerCommand.options)).toContain(f);
     const q = parseQueueUrl(c.args[c.args.indexOf('--queue') + 1]);
     expect([q.host, q.port]).toEqual([docs[2].metadata.name, docs[2].spec.ports[0].port]);

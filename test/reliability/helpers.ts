@@ -14,21 +14,36 @@ import { makeSudoku4 } from '../train/fixture.js';
 
 export const main = join(packageRoot, 'dist', 'cli', 'main.js');
 
-export interface Run { code: number | null; out: string; err: string; signal: NodeJS.Signals | null }
+export interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+  signal: NodeJS.Signals | null;
+}
 
 /**
  * Run `trm` in a child process. Asynchronous on purpose: a test file full of spawnSync calls keeps
  * the vitest worker's event loop from turning for minutes on a loaded machine (its RPC times out).
  */
-export function trm(args: string[], o: { env?: Record<string, string | undefined>; cwd?: string; uid?: number; timeout?: number } = {}): Promise<Run> {
+export function trm(
+  args: string[],
+  o: { env?: Record<string, string | undefined>; cwd?: string; uid?: number; timeout?: number } = {},
+): Promise<Run> {
   return new Promise(resolve => {
     const p = spawn(process.execPath, [main, ...args], {
-      env: { ...process.env, TRM_THREADS: '1', ...o.env }, cwd: o.cwd, timeout: o.timeout ?? 120_000,
+      env: { ...process.env, TRM_THREADS: '1', ...o.env },
+      cwd: o.cwd,
+      timeout: o.timeout ?? 120_000,
       ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
     });
-    let out = '', err = '';
-    p.stdout.on('data', d => { out += d; });
-    p.stderr.on('data', d => { err += d; });
+    let out = '',
+      err = '';
+    p.stdout.on('data', d => {
+      out += d;
+    });
+    p.stderr.on('data', d => {
+      err += d;
+    });
     p.on('close', (code, signal) => resolve({ code, out, err, signal }));
   });
 }
@@ -39,7 +54,10 @@ export function trm(args: string[], o: { env?: Record<string, string | undefined
 export function expectCleanError(r: Run, re: RegExp, code = 1): void {
   const lines = r.err.trimEnd().split('\n');
   expect(r.err, 'no stack trace').not.toMatch(/\n\s+at |Error: |\{ *errno/);
-  expect(lines.filter(l => l.startsWith('trm: ') && !l.startsWith('trm: warning:')), r.err).toHaveLength(1);
+  expect(
+    lines.filter(l => l.startsWith('trm: ') && !l.startsWith('trm: warning:')),
+    r.err,
+  ).toHaveLength(1);
   expect(lines.at(-1), r.err).toMatch(/^trm: /);
   expect(lines.at(-1), r.err).toMatch(re);
   expect(r.code, r.err).toBe(code);
@@ -61,7 +79,11 @@ export function unmount(dir: string): void {
 }
 /** Fill the file system holding `dir` until writes fail with ENOSPC. */
 export function fill(dir: string): void {
-  try { writeFileSync(join(dir, 'filler'), Buffer.alloc(64 << 20)); } catch { /* full: what we want */ }
+  try {
+    writeFileSync(join(dir, 'filler'), Buffer.alloc(64 << 20));
+  } catch {
+    /* full: what we want */
+  }
 }
 
 /** Say why a test does not run, where the test output shows it. */
@@ -69,7 +91,13 @@ export function skipNote(what: string, why: string): void {
   process.stderr.write(`SKIP (test/reliability): ${what}: ${why}\n`);
 }
 
-export interface Fixture { root: string; data: string; run: string; trainCsv: string; testCsv: string }
+export interface Fixture {
+  root: string;
+  data: string;
+  run: string;
+  trainCsv: string;
+  testCsv: string;
+}
 
 /** A 4x4 dataset (its CSVs too) and a tiny trained run with one checkpoint, in a fresh temp dir. */
 export async function fixture(withRun = true): Promise<Fixture> {
@@ -77,8 +105,27 @@ export async function fixture(withRun = true): Promise<Fixture> {
   const d = await makeSudoku4(20, 6, 1, root);
   const run = join(root, 'run');
   if (withRun) {
-    const r = await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'hidden_size=16', '--set', 'puzzle_emb_ndim=16',
-      '--set', 'batch_size=4', '--set', 'eval_batch_size=8', '--set', 'steps=2', '--set', 'eval_interval=2', '--out', run]);
+    const r = await trm([
+      'train',
+      '--data',
+      d.dir,
+      '--preset',
+      'cpu-sudoku4',
+      '--set',
+      'hidden_size=16',
+      '--set',
+      'puzzle_emb_ndim=16',
+      '--set',
+      'batch_size=4',
+      '--set',
+      'eval_batch_size=8',
+      '--set',
+      'steps=2',
+      '--set',
+      'eval_interval=2',
+      '--out',
+      run,
+    ]);
     if (r.code !== 0) throw new Error(`fixture training failed: ${r.err}`);
   }
   return { root, data: d.dir, run, trainCsv: join(root, 'train.csv'), testCsv: join(root, 'test.csv') };

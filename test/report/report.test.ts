@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../../src/report/html.js';
-import { aasCurveFigure, aasFigure, learningFigures, pngRenderer, renderSvg, scalingFigures } from '../../src/report/plots.js';
+import {
+  aasCurveFigure,
+  aasFigure,
+  learningFigures,
+  pngRenderer,
+  renderSvg,
+  scalingFigures,
+} from '../../src/report/plots.js';
 import { writeResults } from '../../src/report/results.js';
 import { findRunDirs, readMetrics, readRun } from '../../src/report/runs.js';
 import { parseSweepSpec } from '../../src/report/spec.js';
@@ -13,11 +20,23 @@ import { writeFakeRun } from './fixture.js';
 const aggs = ['single', 'cell-vote', 'vote-confidence', 'oracle'];
 function sweep(): string {
   const root = mkdtempSync(join(tmpdir(), 'trm-report-'));
-  for (const [v, b] of [['baseline', 0.3], ['deep-n4', 0.6]] as const)
+  for (const [v, b] of [
+    ['baseline', 0.3],
+    ['deep-n4', 0.6],
+  ] as const)
     for (const seed of [1, 2])
       writeFakeRun(join(root, 'study', v, `seed-${seed}`), {
-        seed, step: 30, total: 30, exact: [0.1, b, b + 0.05 * seed],
-        scaling: { step: 30, nsup: [1, 2, 4, 8], k: [1, 4], aggregators: aggs, acc: (a, k, n) => b * n / 8 + 0.01 * k },
+        seed,
+        step: 30,
+        total: 30,
+        exact: [0.1, b, b + 0.05 * seed],
+        scaling: {
+          step: 30,
+          nsup: [1, 2, 4, 8],
+          k: [1, 4],
+          aggregators: aggs,
+          acc: (a, k, n) => (b * n) / 8 + 0.01 * k,
+        },
         aas: { step: 30, aas_y: 0.2, aas_z: 0.3 + 0.1 * seed, pred_match: 0.7, exact_acc: b },
       });
   return root;
@@ -27,7 +46,12 @@ const runs = (root: string) => findRunDirs([join(root, 'study')]).map(f => readR
 describe('reading runs', () => {
   it('finds the runs of a sweep, named by their path under it (and under its name when several paths are given)', () => {
     const root = sweep();
-    expect(findRunDirs([join(root, 'study')]).map(f => f.name)).toEqual(['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2']);
+    expect(findRunDirs([join(root, 'study')]).map(f => f.name)).toEqual([
+      'baseline/seed-1',
+      'baseline/seed-2',
+      'deep-n4/seed-1',
+      'deep-n4/seed-2',
+    ]);
     const two = findRunDirs([join(root, 'study', 'baseline'), join(root, 'study', 'deep-n4', 'seed-1')]);
     expect(two.map(f => f.name)).toEqual(['baseline/seed-1', 'baseline/seed-2', 'seed-1']);
     expect(readRun(two[1].dir, two[1].name).variant).toBe('baseline');
@@ -39,7 +63,10 @@ describe('reading runs', () => {
     const file = join(sweep(), 'study', 'baseline', 'seed-1', 'metrics.jsonl');
     appendFileSync(file, '{"type":"train","st');
     expect(readMetrics(file).evals).toHaveLength(3);
-    writeFileSync(file, '{"type":"eval","step":1,"exact_acc":0,"token_acc":0}\nnot json\n{"type":"eval","step":2,"exact_acc":0,"token_acc":0}\n');
+    writeFileSync(
+      file,
+      '{"type":"eval","step":1,"exact_acc":0,"token_acc":0}\nnot json\n{"type":"eval","step":2,"exact_acc":0,"token_acc":0}\n',
+    );
     expect(() => readMetrics(file)).toThrow(/metrics\.jsonl:2: not a JSON line/);
   });
 });
@@ -51,7 +78,8 @@ describe('figures', () => {
     const svg = await renderSvg(figs[0].spec);
     expect(svg).toMatch(/^<svg [^>]*width="\d+" height="\d+"/);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    for (const s of ['baseline', 'deep-n4', 'Held-out exact accuracy', 'training step']) expect(svg).toContain(`>${s}<`);
+    for (const s of ['baseline', 'deep-n4', 'Held-out exact accuracy', 'training step'])
+      expect(svg).toContain(`>${s}<`);
     expect(svg).not.toMatch(/@font-face|<script|<image/);
     expect(svg.length).toBeLessThan(40_000);
   });
@@ -62,7 +90,7 @@ describe('figures', () => {
     const svg = await renderSvg(figs[1].spec);
     for (const s of ['Test-time scaling: deep-n4', 'k = 1', 'k = 4', 'N_sup', ...aggs]) expect(svg).toContain(`>${s}<`);
     for (const tick of ['1', '2', '4', '8']) expect(svg).toContain(`>${tick}</text>`);
-    expect(svg).not.toContain('>3</text>');    // log2 axis: ticks at the evaluated N_sup only
+    expect(svg).not.toContain('>3</text>'); // log2 axis: ticks at the evaluated N_sup only
   });
 
   it('AAS scatter: aas_z and pred_match against exact accuracy, one point per run', async () => {
@@ -76,7 +104,8 @@ describe('figures', () => {
     const fig = aasCurveFigure(runs(sweep()))!;
     expect(fig.name).toBe('aas-curve');
     const svg = await renderSvg(fig.spec);
-    for (const s of ['pass-2 supervision step', 'cells agreeing', 'baseline', 'deep-n4']) expect(svg).toContain(`>${s}<`);
+    for (const s of ['pass-2 supervision step', 'cells agreeing', 'baseline', 'deep-n4'])
+      expect(svg).toContain(`>${s}<`);
     expect(aasCurveFigure(runs(sweep()).map(r => ({ ...r, aas: null })))).toBeNull();
   });
 
@@ -85,26 +114,33 @@ describe('figures', () => {
     expect(typeof png).toBe('function');
     const bytes = (png as (s: string) => Buffer)(await renderSvg(learningFigures(runs(sweep()))[1].spec));
     expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    expect(bytes.readUInt32BE(16)).toBeGreaterThan(900);   // 2x the ~480 px plot width
+    expect(bytes.readUInt32BE(16)).toBeGreaterThan(900); // 2x the ~480 px plot width
   });
 });
 
 describe('writeReport', () => {
   it('writes SVG + PNG per figure and one page with inline SVG, the runs and the sweep results', async () => {
-    const root = sweep(), study = join(root, 'study');
+    const root = sweep(),
+      study = join(root, 'study');
     writeResults(parseSweepSpec(`data: d\npreset: p\nout: ${study}\n`, join(root, 'spec.yaml')), runs(root));
     const out = join(root, 'report');
     const r = await writeReport({ paths: [study], out, title: 'Depth <study>' });
     expect(r.runs).toBe(4);
     expect(r.warning).toBeNull();
-    expect(r.files.map(f => f.slice(out.length + 1))).toEqual(['learning-exact', 'learning-loss', 'scaling-baseline', 'scaling-deep-n4', 'aas', 'aas-curve'].flatMap(n => [`${n}.svg`, `${n}.png`]));
+    expect(r.files.map(f => f.slice(out.length + 1))).toEqual(
+      ['learning-exact', 'learning-loss', 'scaling-baseline', 'scaling-deep-n4', 'aas', 'aas-curve'].flatMap(n => [
+        `${n}.svg`,
+        `${n}.png`,
+      ]),
+    );
     const html = readFileSync(r.index, 'utf8');
     expect(html).toContain('<title>Depth &lt;study&gt;</title>');
     expect((html.match(/<figure><svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/<script|<link|src="http/);
-    for (const name of ['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2']) expect(html).toContain(`<td>${name}</td>`);
+    for (const name of ['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2'])
+      expect(html).toContain(`<td>${name}</td>`);
     expect(html).toContain(`Sweep results: ${study}`);
-    expect(html).toContain('<td>deep-n4</td><td>2</td><td>67.5 ± 3.5</td>');   // final exact_acc: 65% and 70%
+    expect(html).toContain('<td>deep-n4</td><td>2</td><td>67.5 ± 3.5</td>'); // final exact_acc: 65% and 70%
     expect(html).toContain(readFileSync(join(out, 'learning-loss.svg'), 'utf8').slice(0, 1000));
   });
 });

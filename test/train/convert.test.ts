@@ -29,9 +29,20 @@ open(ref, "wb").write(raw)
 function roundTrip(c: TrmConfig, strip: boolean, seqLen?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'trm-convert-'));
   const spec = paramSpec(c).map(e => [e.name, e.shape]);
-  let r = spawnSync(py, ['-c', makeOfficial, JSON.stringify(spec), join(dir, 'step_100'), join(dir, 'ref.bin')], { encoding: 'utf8' });
+  let r = spawnSync(py, ['-c', makeOfficial, JSON.stringify(spec), join(dir, 'step_100'), join(dir, 'ref.bin')], {
+    encoding: 'utf8',
+  });
   expect(r.status, r.stderr).toBe(0);
-  r = spawnSync(py, [join(packageRoot, 'tools', 'convert_official_checkpoint.py'), join(dir, 'step_100'), join(dir, 'out.safetensors'), ...(strip ? ['--strip-prefix'] : [])], { encoding: 'utf8' });
+  r = spawnSync(
+    py,
+    [
+      join(packageRoot, 'tools', 'convert_official_checkpoint.py'),
+      join(dir, 'step_100'),
+      join(dir, 'out.safetensors'),
+      ...(strip ? ['--strip-prefix'] : []),
+    ],
+    { encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/wrote \d+ tensors/);
   const m = loadModel(join(dir, 'out.safetensors'), { H_cycles: c.H_cycles, L_cycles: c.L_cycles }, seqLen);
@@ -41,7 +52,15 @@ function roundTrip(c: TrmConfig, strip: boolean, seqLen?: number) {
 
 describe.runIf(hasTorch)('convert_official_checkpoint.py', () => {
   it('TRM-MLP layout: loads unchanged, architecture inferred from the shapes', () => {
-    const c = resolveConfig({ hidden_size: 32, mlp_t: true, pos_encodings: 'none', puzzle_emb_ndim: 32, seq_len: 16, vocab_size: 6, L_cycles: 4 });
+    const c = resolveConfig({
+      hidden_size: 32,
+      mlp_t: true,
+      pos_encodings: 'none',
+      puzzle_emb_ndim: 32,
+      seq_len: 16,
+      vocab_size: 6,
+      L_cycles: 4,
+    });
     const { m, ref } = roundTrip(c, false);
     expect(m.config).toEqual(c);
     expect(m.weights.data).toEqual(ref);
@@ -49,7 +68,7 @@ describe.runIf(hasTorch)('convert_official_checkpoint.py', () => {
   it('TRM-Att layout with stripped keys: loads with seq_len from the data', () => {
     const c = resolveConfig({ hidden_size: 32, num_heads: 8, puzzle_emb_ndim: 32, seq_len: 16, vocab_size: 6 });
     const { m, ref } = roundTrip(c, true, 16);
-    expect(m.config).toEqual(c);   // num_heads is not a shape: the official 8 unless --set
+    expect(m.config).toEqual(c); // num_heads is not a shape: the official 8 unless --set
     expect(m.weights.data).toEqual(ref);
   }, 60_000);
 });

@@ -6,10 +6,19 @@ import { readDatasetSplit, type DatasetSplit } from '../../src/data/dataset.js';
 import { buildSudokuDataset } from '../../src/data/sudoku/build.js';
 import { generateSudokuFile } from '../../src/data/sudoku/generate-file.js';
 
-export interface Sudoku4 { dir: string; train: DatasetSplit; test: DatasetSplit }
+export interface Sudoku4 {
+  dir: string;
+  train: DatasetSplit;
+  test: DatasetSplit;
+}
 
 /** Generate `trainCount` + `testCount` 4x4 puzzles (different seeds) and build them with `aug` copies. */
-export async function makeSudoku4(trainCount: number, testCount: number, aug: number, root = mkdtempSync(join(tmpdir(), 'trm-train-'))): Promise<Sudoku4> {
+export async function makeSudoku4(
+  trainCount: number,
+  testCount: number,
+  aug: number,
+  root = mkdtempSync(join(tmpdir(), 'trm-train-')),
+): Promise<Sudoku4> {
   const dir = join(root, 'sudoku4');
   if (!existsSync(dir)) {
     const chain = { size: 4 as const, minRating: 0, maxRating: Infinity, perChain: 1, maxSteps: 2000, threads: 1 };

@@ -17,7 +17,9 @@ it('cpu-sudoku4 reaches >= 95% exact accuracy on held-out 4x4 puzzles', async ()
   const t0 = performance.now();
   await train(st, createWorkspace(st, d.train));
   const after = await evaluate(st.model, evalWeights(st), d.test, { batchSize: 100 });
-  console.log(`cpu-sudoku4: ${cfg.steps} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s; held-out exact ${before.exact_acc} -> ${after.exact_acc}, token ${after.token_acc.toFixed(3)}, by step ${after.exact_by_step.map(v => v.toFixed(2))}`);
+  console.log(
+    `cpu-sudoku4: ${cfg.steps} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s; held-out exact ${before.exact_acc} -> ${after.exact_acc}, token ${after.token_acc.toFixed(3)}, by step ${after.exact_by_step.map(v => v.toFixed(2))}`,
+  );
   expect(before.exact_acc).toBeLessThan(0.05);
   expect(after.exact_acc).toBeGreaterThanOrEqual(0.95);
 }, 600_000);

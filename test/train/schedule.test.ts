@@ -15,7 +15,11 @@ describe('lrAt', () => {
     expect(lrAt(550, 1, c)).toBeCloseTo(0.1 + 0.9 * 0.5, 12);
     expect(lrAt(1000, 1, c)).toBeCloseTo(0.1, 12);
     let prev = Infinity;
-    for (let t = 100; t <= 1000; t += 50) { const v = lrAt(t, 1, c); expect(v).toBeLessThanOrEqual(prev); prev = v; }
+    for (let t = 100; t <= 1000; t += 50) {
+      const v = lrAt(t, 1, c);
+      expect(v).toBeLessThanOrEqual(prev);
+      prev = v;
+    }
   });
   it('has no warm-up with 0 warm-up steps', () => {
     expect(lrAt(1, 2, { lr_warmup_steps: 0, lr_min_ratio: 1, steps: 10 })).toBe(2);

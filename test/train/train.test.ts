@@ -14,16 +14,33 @@ import { makeSudoku4, type Sudoku4 } from './fixture.js';
 
 let d: Sudoku4;
 const root = mkdtempSync(join(tmpdir(), 'trm-train-'));
-beforeAll(async () => { d = await makeSudoku4(40, 20, 2, root); });
-
-const tiny = (over: Partial<TrainConfig> = {}) => resolveTrainConfig('cpu-sudoku4', {
-  model: { hidden_size: 16, puzzle_emb_ndim: 16 }, batch_size: 4, steps: 6, log_interval: 2, eval_interval: 0, ...over,
+beforeAll(async () => {
+  d = await makeSudoku4(40, 20, 2, root);
 });
+
+const tiny = (over: Partial<TrainConfig> = {}) =>
+  resolveTrainConfig('cpu-sudoku4', {
+    model: { hidden_size: 16, puzzle_emb_ndim: 16 },
+    batch_size: 4,
+    steps: 6,
+    log_interval: 2,
+    eval_interval: 0,
+    ...over,
+  });
 
 describe('training loop', () => {
   it('overfits a few puzzles to 100% exact accuracy', async () => {
     const few = await makeSudoku4(4, 1, 0, mkdtempSync(join(tmpdir(), 'trm-few-')));
-    const cfg = resolveTrainConfig('cpu-sudoku4', { batch_size: 4, steps: 160, lr: 3e-3, puzzle_emb_lr: 3e-3, lr_warmup_steps: 10, ema: false, eval_interval: 0, log_interval: 20 });
+    const cfg = resolveTrainConfig('cpu-sudoku4', {
+      batch_size: 4,
+      steps: 160,
+      lr: 3e-3,
+      puzzle_emb_lr: 3e-3,
+      lr_warmup_steps: 10,
+      ema: false,
+      eval_interval: 0,
+      log_interval: 20,
+    });
     const st = createTrainState(cfg, few.train.meta);
     const before = await evaluate(st.model, st.params, few.train, { batchSize: 4 });
     await train(st, createWorkspace(st, few.train));
@@ -36,17 +53,24 @@ describe('training loop', () => {
     const runLogged = async (st: TrainState, losses: number[], logs: LogRecord[], stopAt?: number) => {
       let stop = false;
       await train(st, createWorkspace(st, d.train), {
-        onStep: (s, r) => { losses.push(r.loss); if (s.step === stopAt) stop = true; },
+        onStep: (s, r) => {
+          losses.push(r.loss);
+          if (s.step === stopAt) stop = true;
+        },
         onLog: rec => logs.push({ ...rec, step_time: 0 }),
         stopRequested: () => stop,
       });
     };
     const cfg = tiny({ steps: 7 });
-    const full = createTrainState(cfg, d.train.meta), lossA: number[] = [], logA: LogRecord[] = [];
+    const full = createTrainState(cfg, d.train.meta),
+      lossA: number[] = [],
+      logA: LogRecord[] = [];
     await runLogged(full, lossA, logA);
 
-    const part = createTrainState(cfg, d.train.meta), lossB: number[] = [], logB: LogRecord[] = [];
-    await runLogged(part, lossB, logB, 3);          // stops after step 3 (mid log interval)
+    const part = createTrainState(cfg, d.train.meta),
+      lossB: number[] = [],
+      logB: LogRecord[] = [];
+    await runLogged(part, lossB, logB, 3); // stops after step 3 (mid log interval)
     expect(part.step).toBe(3);
     const run = join(root, 'resume-run');
     saveCheckpoint(run, part);
@@ -99,15 +123,25 @@ describe('checkpoint errors', () => {
   });
   const copy = (name: string) => {
     const out = mkdtempSync(join(tmpdir(), 'trm-ck-'));
-    for (const f of ['checkpoint.json', 'model.safetensors', 'train_state.safetensors']) copyFileSync(join(dir, f), join(out, f));
+    for (const f of ['checkpoint.json', 'model.safetensors', 'train_state.safetensors'])
+      copyFileSync(join(dir, f), join(out, f));
     return { out, file: join(out, name) };
   };
-  const code = (f: () => unknown) => { try { f(); } catch (e) { return e instanceof TrmError ? `${e.code}: ${e.message}` : String(e); } return 'no error'; };
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return e instanceof TrmError ? `${e.code}: ${e.message}` : String(e);
+    }
+    return 'no error';
+  };
 
   it('a truncated state file is an error naming the tensor', async () => {
     const { out, file } = copy('train_state.safetensors');
     truncateSync(file, readFileSync(file).length - 10);
-    expect(code(() => loadTrainState(out))).toMatch(/TRM_BAD_SAFETENSORS: .*train_state.safetensors: tensor '[^']+'[\s\S]*truncated/);
+    expect(code(() => loadTrainState(out))).toMatch(
+      /TRM_BAD_SAFETENSORS: .*train_state.safetensors: tensor '[^']+'[\s\S]*truncated/,
+    );
   });
   it('a truncated model file is an error naming the tensor', async () => {
     const { out, file } = copy('model.safetensors');
@@ -117,13 +151,20 @@ describe('checkpoint errors', () => {
   it('a model config that does not match the tensors names the tensor and both shapes', async () => {
     const { out, file } = copy('checkpoint.json');
     const side = JSON.parse(readFileSync(file, 'utf8'));
-    side.model_config.hidden_size = 32; side.model_config.puzzle_emb_ndim = 32;
+    side.model_config.hidden_size = 32;
+    side.model_config.puzzle_emb_ndim = 32;
     writeFileSync(file, JSON.stringify(side));
-    expect(code(() => loadModel(out))).toMatch(/TRM_BAD_CHECKPOINT: .*tensor 'inner\.H_init' has shape \[16\], this config needs \[32\]/);
-    expect(code(() => loadTrainState(out))).toMatch(/TRM_BAD_CHECKPOINT: .*tensor 'param\.inner\.H_init' has shape \[16\], expected \[32\]/);
+    expect(code(() => loadModel(out))).toMatch(
+      /TRM_BAD_CHECKPOINT: .*tensor 'inner\.H_init' has shape \[16\], this config needs \[32\]/,
+    );
+    expect(code(() => loadTrainState(out))).toMatch(
+      /TRM_BAD_CHECKPOINT: .*tensor 'param\.inner\.H_init' has shape \[16\], expected \[32\]/,
+    );
   });
   it('resume refuses shape-defining changes and a different batch size', async () => {
-    expect(code(() => loadTrainState(dir, { model: { hidden_size: 32 } }))).toMatch(/cannot resume with hidden_size = 32/);
+    expect(code(() => loadTrainState(dir, { model: { hidden_size: 32 } }))).toMatch(
+      /cannot resume with hidden_size = 32/,
+    );
     expect(code(() => loadTrainState(dir, { batch_size: 8 }))).toMatch(/cannot resume with batch_size = 8/);
     expect(loadTrainState(dir, { steps: 9, lr: 1e-4 }).state.totalSteps).toBe(9);
   });

@@ -11,13 +11,29 @@ export function chromiumPath(): string | null {
   return null;
 }
 
-const BASE = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const BASE = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** WebGPU on SwiftShader (Vulkan on the CPU, shipped with Debian's chromium), as test/webgpu does. */
-export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'];
+export const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--use-angle=swiftshader',
+];
 
 /** Headless Chromium: GPU off (the page then runs the portable kernels), or WebGPU on SwiftShader. */
 export async function launch(webgpu = false): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumPath()!, args: [...BASE, ...(webgpu ? WEBGPU_FLAGS : ['--disable-gpu'])] });
+  return chromium.launch({
+    executablePath: chromiumPath()!,
+    args: [...BASE, ...(webgpu ? WEBGPU_FLAGS : ['--disable-gpu'])],
+  });
 }
 
 /** Prints the visible skip line once per file. */

@@ -32,10 +32,17 @@ if (chrome && !APP_BUILT) console.log('SKIP web end-to-end tests: the front end 
 
 const PUZZLE = '.......23...4..1';
 
-interface SolveJson { puzzle: string; steps: { step: number; answer: string; q_halt: number; changed: number[] }[] }
+interface SolveJson {
+  puzzle: string;
+  steps: { step: number; answer: string; q_halt: number; changed: number[] }[];
+}
 
 function solveJson(ck: string, puzzle: string, cwd: string): SolveJson {
-  const r = spawnSync(process.execPath, [CLI, 'solve', '--checkpoint', ck, puzzle, '--json'], { cwd, encoding: 'utf8', env: { ...process.env, TRM_KERNELS: 'ref', TRM_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [CLI, 'solve', '--checkpoint', ck, puzzle, '--json'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, TRM_KERNELS: 'ref', TRM_THREADS: '1' },
+  });
   expect(r.stderr).not.toMatch(/Error/);
   return JSON.parse(r.stdout) as SolveJson;
 }
@@ -73,7 +80,7 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await expect(page.getByLabel('row 2, column 4', { exact: true }).inputValue()).resolves.toBe('2');
     await page.getByLabel('row 2, column 4', { exact: true }).focus();
     await page.keyboard.press('ArrowDown');
-    await page.keyboard.press('Backspace');   // clears row 3 column 4 (blank already) and moves back
+    await page.keyboard.press('Backspace'); // clears row 3 column 4 (blank already) and moves back
     await page.keyboard.press('ArrowLeft');
     expect(await page.inputValue('#puzzle-text')).toBe(PUZZLE);
     await page.click('#solve');
@@ -91,7 +98,13 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
       expect(await page.locator('#main-board .cell.changed').count()).toBe(s.changed.length);
     }
     // confidence shading: a softmax maximum per predicted cell, in (1/V, 1]
-    const conf = await page.locator('#main-board .cell:not(.given)').evaluateAll(els => els.map(e => Number((e as unknown as { style: { getPropertyValue(k: string): string } }).style.getPropertyValue('--conf'))));
+    const conf = await page
+      .locator('#main-board .cell:not(.given)')
+      .evaluateAll(els =>
+        els.map(e =>
+          Number((e as unknown as { style: { getPropertyValue(k: string): string } }).style.getPropertyValue('--conf')),
+        ),
+      );
     expect(conf.length).toBe(PUZZLE.replace(/[^.]/g, '').length);
     for (const c of conf) expect(c > 1 / 6 - 1e-3 && c <= 1).toBe(true);
     expect(Number(await page.getAttribute('#timing', 'data-ms'))).toBeGreaterThan(0);
@@ -110,15 +123,33 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await page.waitForSelector('#status[data-done]');
     expect(await page.locator('#chains figure').count()).toBe(3);
     // the same chains in Node: chain r starts from chainRng(seed, 0, r), as trm eval --init random
-    const m = loadModel(join(f.run)), c = m.config, L = c.seq_len, a = allocActs(c, 1);
-    const geo = geometry(4), puzzle = parseGrid(PUZZLE, geo);
-    const batch = { inputs: upload(encodeGrid(puzzle)), labels: upload(new Int32Array(L).fill(IGNORE_LABEL)), puzzleIds: upload(new Int32Array(1)) };
-    const boards: Uint8Array[] = [], q: number[] = [];
+    const m = loadModel(join(f.run)),
+      c = m.config,
+      L = c.seq_len,
+      a = allocActs(c, 1);
+    const geo = geometry(4),
+      puzzle = parseGrid(PUZZLE, geo);
+    const batch = {
+      inputs: upload(encodeGrid(puzzle)),
+      labels: upload(new Int32Array(L).fill(IGNORE_LABEL)),
+      puzzleIds: upload(new Int32Array(1)),
+    };
+    const boards: Uint8Array[] = [],
+      q: number[] = [];
     for (let r = 0; r < 3; r++) {
-      let last: Uint8Array = new Uint8Array(L), lastQ = 0;
-      await runChain(c, m.weights, a, batch, { nsup: c.halt_max_steps, init: { mode: 'random', scale: 1, training: false }, rng: chainRng(5, 0, r),
-        onStep: async (_s, res) => { last = decodeGrid((await read(res.preds)).slice(0, L), 4); lastQ = (await read(res.q))[0]; } });
-      boards.push(last); q.push(lastQ);
+      let last: Uint8Array = new Uint8Array(L),
+        lastQ = 0;
+      await runChain(c, m.weights, a, batch, {
+        nsup: c.halt_max_steps,
+        init: { mode: 'random', scale: 1, training: false },
+        rng: chainRng(5, 0, r),
+        onStep: async (_s, res) => {
+          last = decodeGrid((await read(res.preds)).slice(0, L), 4);
+          lastQ = (await read(res.q))[0];
+        },
+      });
+      boards.push(last);
+      q.push(lastQ);
     }
     const shown = await page.locator('#chains figure').evaluateAll(els => els.map(e => e.getAttribute('data-answer')));
     expect(shown).toEqual(boards.map(b => formatGrid(b)));
@@ -141,7 +172,19 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await page.goto(`${server.url}#training`);
     const n = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
     await expect.poll(() => page.getAttribute('#train-status', 'data-points'), { timeout: 20_000 }).toBe(String(n));
-    appendFileSync(join(f.run, 'metrics.jsonl'), JSON.stringify({ type: 'train', step: 31, lr: 0.001, lm_loss: 1.2, q_halt_loss: 0.01, token_acc: 0.4, exact_acc: 0, mean_steps: 4 }) + '\n');
+    appendFileSync(
+      join(f.run, 'metrics.jsonl'),
+      JSON.stringify({
+        type: 'train',
+        step: 31,
+        lr: 0.001,
+        lm_loss: 1.2,
+        q_halt_loss: 0.01,
+        token_acc: 0.4,
+        exact_acc: 0,
+        mean_steps: 4,
+      }) + '\n',
+    );
     await expect.poll(() => page.getAttribute('#train-status', 'data-points'), { timeout: 20_000 }).toBe(String(n + 1));
     expect(await page.textContent('#train-status')).toMatch(/last step 31/);
     expect(await page.locator('.chart svg').count()).toBe(4);
@@ -157,7 +200,9 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await expect.poll(() => page.getAttribute('#job-status', 'data-state'), { timeout: 90_000 }).toBe('exited');
     expect(await page.textContent('#job-status')).toContain('exit 0');
     expect(existsSync(join(f.runs, 'from-page', 'checkpoints', 'step_0000020', 'model.safetensors'))).toBe(true);
-    const lines = readFileSync(join(f.runs, 'from-page', 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    const lines = readFileSync(join(f.runs, 'from-page', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
     expect(await page.inputValue('#run')).toBe('from-page');
     await expect.poll(() => page.getAttribute('#train-status', 'data-points'), { timeout: 20_000 }).toBe(String(lines));
     // a long one, stopped: trm train saves a checkpoint on SIGTERM
@@ -177,10 +222,17 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
     await page.goto(`${server.url}#compare`);
     await page.waitForSelector('#compare-status[data-figures]');
     const variants = async () => page.locator('#results tbody th').allTextContents();
-    expect(await variants()).toEqual(['copy', 'from-page', 's4', 'stopped']);   // the two trainings of the test above too
+    expect(await variants()).toEqual(['copy', 'from-page', 's4', 'stopped']); // the two trainings of the test above too
     // a cell of the table is the run's held-out exact accuracy (both runs are the same run)
-    const last = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as { type: string; exact_acc: number }).filter(l => l.type === 'eval').pop()!;
-    expect(await page.locator('#results tbody tr').first().locator('td').nth(1).textContent()).toBe(last.exact_acc.toPrecision(3));
+    const last = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l) as { type: string; exact_acc: number })
+      .filter(l => l.type === 'eval')
+      .pop()!;
+    expect(await page.locator('#results tbody tr').first().locator('td').nth(1).textContent()).toBe(
+      last.exact_acc.toPrecision(3),
+    );
     const figures = Number(await page.getAttribute('#compare-status', 'data-figures'));
     expect(figures).toBeGreaterThanOrEqual(2);
     const legend = async () => page.locator('figure[data-figure="learning-loss"] svg').textContent();
@@ -193,19 +245,35 @@ describe.skipIf(!chrome || !APP_BUILT)('web app in headless Chromium', () => {
 
   it('the exported static site solves from a plain file server', async () => {
     const site = join(f.root, 'site');
-    const r = trm(['export-web', '--checkpoint', 'runs/s4', '--data', 'data/s4/test', '--examples', '3', '--out', 'site'], f.root);
+    const r = trm(
+      ['export-web', '--checkpoint', 'runs/s4', '--data', 'data/s4/test', '--examples', '3', '--out', 'site'],
+      f.root,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const again = trm(['export-web', '--checkpoint', 'runs/s4', '--out', 'site'], f.root);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/exists and is not empty/);
     const files: Server = createServer((req, res) => {
-      const p = join(site, normalize(decodeURIComponent(new URL(req.url!, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, ''));
+      const p = join(
+        site,
+        normalize(decodeURIComponent(new URL(req.url!, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, ''),
+      );
       if (!existsSync(p) || statSync(p).isDirectory()) {
-        if (existsSync(join(p, 'index.html'))) { res.writeHead(200, { 'content-type': 'text/html' }); res.end(readFileSync(join(p, 'index.html'))); return; }
-        res.writeHead(404); res.end(); return;
+        if (existsSync(join(p, 'index.html'))) {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end(readFileSync(join(p, 'index.html')));
+          return;
+        }
+        res.writeHead(404);
+        res.end();
+        return;
       }
-      res.writeHead(200, { 'content-type': { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' }[extname(p)] ?? 'application/octet-stream' });
+      res.writeHead(200, {
+        'content-type':
+          { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' }[extname(p)] ??
+          'application/octet-stream',
+      });
       res.end(readFileSync(p));
     });
     await new Promise<void>(ok => files.listen(0, '127.0.0.1', ok));
@@ -241,7 +309,8 @@ describe.skipIf(!chrome || !APP_BUILT)('web app on WebGPU (SwiftShader) in headl
   });
 
   it('runs the model on the WebGPU device when the browser has one, matching trm solve', async ctx => {
-    const page = await browser.newPage(), errors: string[] = [];
+    const page = await browser.newPage(),
+      errors: string[] = [];
     page.on('pageerror', e => errors.push(e.message));
     await page.goto(`${server.url}#solve`);
     await page.waitForSelector('#model-info[data-ready]');

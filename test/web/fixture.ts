@@ -11,7 +11,11 @@ import { join } from 'node:path';
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 export function trm(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TRM_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, TRM_THREADS: '1' },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -21,7 +25,13 @@ function ok(args: string[], cwd: string): string {
   return r.stdout;
 }
 
-export interface Fixture { root: string; runs: string; data: string; run: string; split: string }
+export interface Fixture {
+  root: string;
+  runs: string;
+  data: string;
+  run: string;
+  split: string;
+}
 
 export function tinyRun(steps = 30): Fixture {
   const root = mkdtempSync(join(tmpdir(), 'trm-web-'));
@@ -29,5 +39,11 @@ export function tinyRun(steps = 30): Fixture {
   ok(['data', 'generate', 'sudoku', '--size', '4', '--count', '20', '--seed', '2', '--out', 'te.csv'], root);
   ok(['data', 'build', 'sudoku', '--train', 'tr.csv', '--test', 'te.csv', '--aug', '1', '--out', 'data/s4'], root);
   ok(['train', '--data', 'data/s4', '--preset', 'cpu-sudoku4', '--set', `steps=${steps}`, '--out', 'runs/s4'], root);
-  return { root, runs: join(root, 'runs'), data: join(root, 'data'), run: join(root, 'runs', 's4'), split: join(root, 'data', 's4', 'test') };
+  return {
+    root,
+    runs: join(root, 'runs'),
+    data: join(root, 'data'),
+    run: join(root, 'runs', 's4'),
+    split: join(root, 'data', 's4', 'test'),
+  };
 }

@@ -12,28 +12,45 @@ import { spawn } from 'node:child_process';
 import { CLI, tinyRun, trm, type Fixture } from './fixture.js';
 
 let f: Fixture;
-beforeAll(() => { f = tinyRun(20); });
+beforeAll(() => {
+  f = tinyRun(20);
+});
 
 describe('web API', () => {
   it('lists checkpoints, runs and splits, and serves a checkpoint and puzzles', async () => {
     const app = createWebApp({ runs: f.runs, data: f.data });
-    const idx = await (await app.request('/api/index.json')).json() as { checkpoints: { id: string; step: number }[]; runs: { id: string }[]; splits: { id: string; size: number }[] };
+    const idx = (await (await app.request('/api/index.json')).json()) as {
+      checkpoints: { id: string; step: number }[];
+      runs: { id: string }[];
+      splits: { id: string; size: number }[];
+    };
     expect(idx.checkpoints).toEqual([{ id: 's4/checkpoints/step_0000020', run: 's4', step: 20, kind: 'checkpoint' }]);
     expect(idx.runs.map(r => r.id)).toEqual(['s4']);
-    expect(idx.splits.map(s => [s.id, s.size])).toEqual([['s4/test', 4], ['s4/train', 4]]);
-    const cfg = await (await app.request('/api/checkpoint/s4/checkpoints/step_0000020/config.json')).json() as { config: { seq_len: number; hidden_size: number } };
+    expect(idx.splits.map(s => [s.id, s.size])).toEqual([
+      ['s4/test', 4],
+      ['s4/train', 4],
+    ]);
+    const cfg = (await (await app.request('/api/checkpoint/s4/checkpoints/step_0000020/config.json')).json()) as {
+      config: { seq_len: number; hidden_size: number };
+    };
     expect(cfg.config.seq_len).toBe(16);
     const w = await app.request('/api/checkpoint/s4/checkpoints/step_0000020/model.safetensors');
     const bytes = new Uint8Array(await w.arrayBuffer());
-    expect(bytes).toEqual(new Uint8Array(readFileSync(join(f.run, 'checkpoints', 'step_0000020', 'model.safetensors'))));
+    expect(bytes).toEqual(
+      new Uint8Array(readFileSync(join(f.run, 'checkpoints', 'step_0000020', 'model.safetensors'))),
+    );
     expect(parseSafetensors(bytes).tensors.size).toBeGreaterThan(5);
-    const pz = await (await app.request('/api/data/s4/test/puzzles.json?offset=1&limit=2')).json() as { total: number; puzzles: { index: number; puzzle: string; solution: string }[] };
+    const pz = (await (await app.request('/api/data/s4/test/puzzles.json?offset=1&limit=2')).json()) as {
+      total: number;
+      puzzles: { index: number; puzzle: string; solution: string }[];
+    };
     expect(pz.total).toBe(20);
     expect(pz.puzzles.map(p => p.index)).toEqual([1, 2]);
     expect(pz.puzzles[0].puzzle).toMatch(/^[.1-4]{16}$/);
     expect(pz.puzzles[0].solution).toMatch(/^[1-4]{16}$/);
     // every given of the puzzle is kept by its solution
-    for (const p of pz.puzzles) for (let i = 0; i < 16; i++) if (p.puzzle[i] !== '.') expect(p.solution[i]).toBe(p.puzzle[i]);
+    for (const p of pz.puzzles)
+      for (let i = 0; i < 16; i++) if (p.puzzle[i] !== '.') expect(p.solution[i]).toBe(p.puzzle[i]);
   });
 
   it('refuses paths outside the roots (403) and unknown ones (404)', async () => {
@@ -43,8 +60,13 @@ describe('web API', () => {
     writeFileSync(join(outside, 'checkpoint.json'), '{}');
     symlinkSync(outside, join(f.runs, 'link'));
     // dot segments (also %2e%2e) are removed by URL parsing before routing: they cannot climb out of /api/...
-    for (const url of ['/api/checkpoint/%2e%2e/secret/config.json', '/api/checkpoint/s4/%2e%2e/%2e%2e/%2e%2e/secret/config.json', '/api/checkpoint/../../secret/config.json']) {
-      const r = await app.request(url), body = await r.text();
+    for (const url of [
+      '/api/checkpoint/%2e%2e/secret/config.json',
+      '/api/checkpoint/s4/%2e%2e/%2e%2e/%2e%2e/secret/config.json',
+      '/api/checkpoint/../../secret/config.json',
+    ]) {
+      const r = await app.request(url),
+        body = await r.text();
       // a 404 from the API, or the app's own index.html when the path left /api/ altogether
       expect([url, r.status === 404 || (r.status === 200 && body.startsWith('<!doctype html>'))]).toEqual([url, true]);
     }
@@ -87,7 +109,8 @@ describe('web API', () => {
     const ac = new AbortController();
     const r = await app.request('/api/run/s4/metrics.sse', { signal: ac.signal });
     expect(r.headers.get('content-type')).toMatch(/text\/event-stream/);
-    const reader = r.body!.getReader(), dec = new TextDecoder();
+    const reader = r.body!.getReader(),
+      dec = new TextDecoder();
     let text = '';
     const lines = readFileSync(join(f.run, 'metrics.jsonl'), 'utf8').trim().split('\n');
     const events = () => (text.match(/^event: metric$/gm) ?? []).length;
@@ -102,9 +125,14 @@ describe('web API', () => {
 
   it('checks a training request before starting anything', async () => {
     const app = createWebApp({ runs: f.runs, data: f.data });
-    const post = (body: unknown, header = true) => app.request('/api/train', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(header ? { 'x-trm-request': '1' } : {}) } });
+    const post = (body: unknown, header = true) =>
+      app.request('/api/train', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...(header ? { 'x-trm-request': '1' } : {}) },
+      });
     const ok = { data: 's4', preset: 'cpu-sudoku4', steps: 10, name: 'x1' };
-    expect((await post(ok, false)).status).toBe(403);   // a cross-site form cannot set the header
+    expect((await post(ok, false)).status).toBe(403); // a cross-site form cannot set the header
     for (const [body, msg] of [
       [{ ...ok, preset: 'paper-sudoku-att' }, /preset must be one of/],
       [{ ...ok, steps: 0 }, /steps must be an integer/],
@@ -118,21 +146,29 @@ describe('web API', () => {
       expect(((await r.json()) as { error: string }).error).toMatch(msg);
     }
     expect(((await (await app.request('/api/train')).json()) as { jobs: unknown[] }).jobs).toEqual([]);
-    expect((await app.request('/api/train/x1/stop', { method: 'POST', headers: { 'x-trm-request': '1' } })).status).toBe(404);
+    expect(
+      (await app.request('/api/train/x1/stop', { method: 'POST', headers: { 'x-trm-request': '1' } })).status,
+    ).toBe(404);
   });
 
   it('trm serve listens on loopback, prints its URL and serves the app and the API', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--runs', 'runs', '--data', 'data'], { cwd: f.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--runs', 'runs', '--data', 'data'], {
+      cwd: f.root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const line = await new Promise<string>((ok, fail) => {
         let buf = '';
-        child.stdout.on('data', (b: Buffer) => { buf += b.toString(); if (buf.includes('\n')) ok(buf.split('\n')[0]); });
+        child.stdout.on('data', (b: Buffer) => {
+          buf += b.toString();
+          if (buf.includes('\n')) ok(buf.split('\n')[0]);
+        });
         child.on('exit', code => fail(new Error(`serve exited ${code}`)));
       });
       const url = /^trm serve: (http:\/\/127\.0\.0\.1:\d+\/) /.exec(line)?.[1];
       expect(url, line).toBeDefined();
       expect(await (await fetch(url!)).text()).toMatch(/^<!doctype html>/);
-      const idx = await (await fetch(`${url}api/index.json`)).json() as { checkpoints: unknown[] };
+      const idx = (await (await fetch(`${url}api/index.json`)).json()) as { checkpoints: unknown[] };
       expect(idx.checkpoints.length).toBe(1);
     } finally {
       child.kill('SIGTERM');

@@ -20,10 +20,27 @@ if (!chromium) console.warn('SKIPPED WebGPU browser test: no chromium binary (ap
 function runPage(html: string, ms: number): Promise<string> {
   return new Promise(resolve => {
     const profile = mkdtempSync(join(tmpdir(), 'trm-chromium-'));
-    const p = spawn(chromium!, ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
-      '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--allow-file-access-from-files', '--enable-logging=stderr', '--v=0',
-      '--remote-debugging-port=0', `--user-data-dir=${profile}`, `file://${html}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '', done = false;
+    const p = spawn(
+      chromium!,
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--enable-features=Vulkan',
+        '--use-vulkan=swiftshader',
+        '--use-webgpu-adapter=swiftshader',
+        '--use-angle=swiftshader',
+        '--allow-file-access-from-files',
+        '--enable-logging=stderr',
+        '--v=0',
+        '--remote-debugging-port=0',
+        `--user-data-dir=${profile}`,
+        `file://${html}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '',
+      done = false;
     const exited = new Promise<void>(r => p.once('exit', () => r()));
     const finish = async (r: string) => {
       if (done) return;
@@ -53,8 +70,18 @@ describe.runIf(chromium)('webgpu in headless Chromium', () => {
   it('runs every kernel case on navigator.gpu and matches the reference', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-webgpu-page-'));
     try {
-      buildSync({ entryPoints: [fileURLToPath(new URL('./browser-entry.ts', import.meta.url))], bundle: true, platform: 'browser', format: 'iife', outfile: join(dir, 'bundle.js'), logLevel: 'silent' });
-      writeFileSync(join(dir, 'index.html'), '<!doctype html><html><body><script src="bundle.js"></script></body></html>');
+      buildSync({
+        entryPoints: [fileURLToPath(new URL('./browser-entry.ts', import.meta.url))],
+        bundle: true,
+        platform: 'browser',
+        format: 'iife',
+        outfile: join(dir, 'bundle.js'),
+        logLevel: 'silent',
+      });
+      writeFileSync(
+        join(dir, 'index.html'),
+        '<!doctype html><html><body><script src="bundle.js"></script></body></html>',
+      );
       const result = await runPage(join(dir, 'index.html'), 120_000);
       const outs = kernelCases.reduce((n, c) => n + c.out.length, 0);
       expect(result).toMatch(new RegExp(`^pass ${outs} fail 0 adapter`));

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 
 describe('webgpu browser bundle', () => {
   it('src/webgpu/index.ts bundles for the browser with no Node import', () => {
-    const r = buildSync({ entryPoints: ['src/webgpu/index.ts'], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+    const r = buildSync({
+      entryPoints: ['src/webgpu/index.ts'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      logLevel: 'silent',
+    });
     const code = r.outputFiles[0].text;
     expect(code).toContain('createWebGpuDevice');
     expect(code).not.toMatch(/from ["']node:|require\(["']node:/);

@@ -10,27 +10,48 @@ import { rand } from '../../src/kernels/cases.js';
 import { gemm as refGemm } from '../../src/kernels/ref/gemm.js';
 import { describeGpu } from './helpers.js';
 
-interface G { ta: boolean; tb: boolean; M: number; N: number; K: number; alpha: number; beta: number; batch: number; sA?: number; sB?: number; sC?: number; pad?: number }
+interface G {
+  ta: boolean;
+  tb: boolean;
+  M: number;
+  N: number;
+  K: number;
+  alpha: number;
+  beta: number;
+  batch: number;
+  sA?: number;
+  sB?: number;
+  sC?: number;
+  pad?: number;
+}
 
 function operands(g: G) {
   const pad = g.pad ?? 0;
-  const lda = (g.ta ? g.M : g.K) + pad, ldb = (g.tb ? g.K : g.N) + pad, ldc = g.N + pad;
-  const rowsA = g.ta ? g.K : g.M, rowsB = g.tb ? g.N : g.K;
-  const sA = g.sA ?? rowsA * lda, sB = g.sB ?? rowsB * ldb, sC = g.sC ?? g.M * ldc;
-  const nA = (g.batch - 1) * sA + rowsA * lda, nB = (g.batch - 1) * sB + rowsB * ldb, nC = (g.batch - 1) * sC + g.M * ldc;
+  const lda = (g.ta ? g.M : g.K) + pad,
+    ldb = (g.tb ? g.K : g.N) + pad,
+    ldc = g.N + pad;
+  const rowsA = g.ta ? g.K : g.M,
+    rowsB = g.tb ? g.N : g.K;
+  const sA = g.sA ?? rowsA * lda,
+    sB = g.sB ?? rowsB * ldb,
+    sC = g.sC ?? g.M * ldc;
+  const nA = (g.batch - 1) * sA + rowsA * lda,
+    nB = (g.batch - 1) * sB + rowsB * ldb,
+    nC = (g.batch - 1) * sC + g.M * ldc;
   return { lda, ldb, ldc, sA, sB, sC, nA, nB, nC };
 }
 
 await describeGpu('webgpu gemm', dev => {
   const cases: G[] = [];
-  for (const ta of [false, true]) for (const tb of [false, true]) {
-    cases.push({ ta, tb, M: 37, N: 45, K: 71, alpha: 1, beta: 0, batch: 1 });
-    cases.push({ ta, tb, M: 67, N: 129, K: 33, alpha: 0.5, beta: 0.25, batch: 1, pad: 3 });
-    cases.push({ ta, tb, M: 13, N: 29, K: 17, alpha: -1.5, beta: 1, batch: 3 });
-    cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0, batch: 4, sA: 0 });
-    cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0.5, batch: 4, sB: 0 });
-    cases.push({ ta, tb, M: 31, N: 7, K: 97, alpha: 2, beta: 1, batch: 5, sC: 0 });
-  }
+  for (const ta of [false, true])
+    for (const tb of [false, true]) {
+      cases.push({ ta, tb, M: 37, N: 45, K: 71, alpha: 1, beta: 0, batch: 1 });
+      cases.push({ ta, tb, M: 67, N: 129, K: 33, alpha: 0.5, beta: 0.25, batch: 1, pad: 3 });
+      cases.push({ ta, tb, M: 13, N: 29, K: 17, alpha: -1.5, beta: 1, batch: 3 });
+      cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0, batch: 4, sA: 0 });
+      cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0.5, batch: 4, sB: 0 });
+      cases.push({ ta, tb, M: 31, N: 7, K: 97, alpha: 2, beta: 1, batch: 5, sC: 0 });
+    }
   // Every case on the 64x64 tiled kernel and on the barrier-free one (the CPU adapters'
   // default); the 128x128 block (same code as 64x64, other constants) on the padded and the
   // summing cases of each transpose pair.
@@ -43,14 +64,20 @@ await describeGpu('webgpu gemm', dev => {
         d.gemmBlockOverride = block === 'direct' ? undefined : block;
         d.gemmDirect = block === 'direct';
         const o = operands(g);
-        const A = rand(o.nA, 1), B = rand(o.nB, 2), C0 = rand(o.nC, 3);
+        const A = rand(o.nA, 1),
+          B = rand(o.nB, 2),
+          C0 = rand(o.nC, 3);
         const want = C0.slice();
         refGemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, A, o.lda, o.sA, B, o.ldb, o.sB, g.beta, want, o.ldc, o.sC, g.batch);
         // A, B and C as views at odd offsets of one buffer.
         const at = [5, 5 + o.nA + 3, 5 + o.nA + 3 + o.nB + 7];
         const all = d.f32(at[2] + o.nC + 1);
-        const vA = d.view(all, at[0], o.nA), vB = d.view(all, at[1], o.nB), vC = d.view(all, at[2], o.nC);
-        d.write(vA, A); d.write(vB, B); d.write(vC, C0);
+        const vA = d.view(all, at[0], o.nA),
+          vB = d.view(all, at[1], o.nB),
+          vC = d.view(all, at[2], o.nC);
+        d.write(vA, A);
+        d.write(vB, B);
+        d.write(vC, C0);
         d.gemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, vA, o.lda, o.sA, vB, o.ldb, o.sB, g.beta, vC, o.ldc, o.sC, g.batch);
         const got = await d.read(vC);
         d.gemmBlockOverride = undefined;
@@ -67,8 +94,12 @@ await describeGpu('webgpu gemm', dev => {
 
   it('beta = 0 never reads C (NaN in C is overwritten)', async () => {
     const d = dev();
-    const A = d.f32(6 * 5), B = d.f32(5 * 7), C = d.f32(6 * 7);
-    d.write(A, rand(30, 1)); d.write(B, rand(35, 2)); d.write(C, new Float32Array(42).fill(NaN));
+    const A = d.f32(6 * 5),
+      B = d.f32(5 * 7),
+      C = d.f32(6 * 7);
+    d.write(A, rand(30, 1));
+    d.write(B, rand(35, 2));
+    d.write(C, new Float32Array(42).fill(NaN));
     d.gemm(false, false, 6, 7, 5, 1, A, 5, 0, B, 7, 0, 0, C, 7, 0, 1);
     const want = new Float32Array(42);
     refGemm(false, false, 6, 7, 5, 1, rand(30, 1), 5, 0, rand(35, 2), 7, 0, 0, want, 7, 0, 1);
@@ -80,16 +111,26 @@ await describeGpu('webgpu gemm', dev => {
     const C = d.f32(12);
     d.write(C, rand(12, 4));
     d.gemm(false, true, 3, 4, 0, 1, d.f32(0), 0, 0, d.f32(0), 0, 0, 0.5, C, 4, 0, 1);
-    expect(await d.read(C)).toBeAllclose(rand(12, 4).map(v => 0.5 * v), { rtol: 1e-6, atol: 0 });
+    expect(await d.read(C)).toBeAllclose(
+      rand(12, 4).map(v => 0.5 * v),
+      { rtol: 1e-6, atol: 0 },
+    );
   });
 
   it('a TRM-long K (3072) stays within fp32 accumulation error', async () => {
     const d = dev();
-    const M = 5, N = 7, K = 3072;
-    const A = rand(M * K, 11), B = rand(N * K, 12), want = new Float32Array(M * N);
+    const M = 5,
+      N = 7,
+      K = 3072;
+    const A = rand(M * K, 11),
+      B = rand(N * K, 12),
+      want = new Float32Array(M * N);
     refGemm(false, true, M, N, K, 1, A, K, 0, B, K, 0, 0, want, N, 0, 1);
-    const tA = d.f32(M * K), tB = d.f32(N * K), tC = d.f32(M * N);
-    d.write(tA, A); d.write(tB, B);
+    const tA = d.f32(M * K),
+      tB = d.f32(N * K),
+      tC = d.f32(M * N);
+    d.write(tA, A);
+    d.write(tB, B);
     d.gemm(false, true, M, N, K, 1, tA, K, 0, tB, K, 0, 0, tC, N, 0, 1);
     // |error| <~ sqrt(K) ulp of sum |a b| (~K/3 = 1000): 1e-4 absolute is ~30x that
     expect(await d.read(tC)).toBeAllclose(want, { rtol: 1e-5, atol: 1e-4 });
@@ -97,11 +138,18 @@ await describeGpu('webgpu gemm', dev => {
 
   it('a product spanning many 128x128 tiles (TRM-like, K not a multiple of 16)', async () => {
     const d = dev();
-    const M = 291, N = 260, K = 97;
-    const A = rand(M * K, 7), B = rand(N * K, 8), want = new Float32Array(M * N);
+    const M = 291,
+      N = 260,
+      K = 97;
+    const A = rand(M * K, 7),
+      B = rand(N * K, 8),
+      want = new Float32Array(M * N);
     refGemm(false, true, M, N, K, 1, A, K, 0, B, K, 0, 0, want, N, 0, 1);
-    const tA = d.f32(M * K), tB = d.f32(N * K), tC = d.f32(M * N);
-    d.write(tA, A); d.write(tB, B);
+    const tA = d.f32(M * K),
+      tB = d.f32(N * K),
+      tC = d.f32(M * N);
+    d.write(tA, A);
+    d.write(tB, B);
     d.gemmBlockOverride = 8;
     d.gemm(false, true, M, N, K, 1, tA, K, 0, tB, K, 0, 0, tC, N, 0, 1);
     d.gemmBlockOverride = undefined;

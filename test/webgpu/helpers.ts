@@ -16,7 +16,10 @@ let why = '';
 
 /** The shared test device, or null (with `skipReason()`) when this machine has no adapter. */
 export function gpuDevice(): Promise<WebGpuDevice | null> {
-  made ??= createNodeWebGpuDevice({ swiftshader: 'never' }).catch((e: Error) => { why = e.message; return null; });
+  made ??= createNodeWebGpuDevice({ swiftshader: 'never' }).catch((e: Error) => {
+    why = e.message;
+    return null;
+  });
   return made;
 }
 
@@ -27,7 +30,11 @@ export async function describeGpu(name: string, body: (dev: () => WebGpuDevice) 
   const dev = await gpuDevice();
   if (!dev) {
     console.warn(`SKIPPED WebGPU tests (${name}): ${why}`);
-    describe.skip(name, () => body(() => { throw new Error('no device'); }));
+    describe.skip(name, () =>
+      body(() => {
+        throw new Error('no device');
+      }),
+    );
     return;
   }
   describe(`${name} [${dev.adapterName}]`, () => body(() => dev));

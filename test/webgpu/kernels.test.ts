@@ -11,16 +11,28 @@ import { describeGpu } from './helpers.js';
 
 /** Host arrays to device tensors (other arguments pass through). */
 export function upload(dev: WebGpuDevice, a: unknown): unknown {
-  if (a instanceof Float32Array) { const t = dev.f32(a.length); dev.write(t, a); return t; }
-  if (a instanceof Int32Array) { const t = dev.i32(a.length); dev.write(t, a); return t; }
-  if (a instanceof Uint8Array) { const t = dev.u8(a.length); dev.write(t, a); return t; }
+  if (a instanceof Float32Array) {
+    const t = dev.f32(a.length);
+    dev.write(t, a);
+    return t;
+  }
+  if (a instanceof Int32Array) {
+    const t = dev.i32(a.length);
+    dev.write(t, a);
+    return t;
+  }
+  if (a instanceof Uint8Array) {
+    const t = dev.u8(a.length);
+    dev.write(t, a);
+    return t;
+  }
   return a;
 }
 
 /** fp32 tolerances per kernel where the reference sums or transcends in float64. */
 const tol: Record<string, { rtol: number; atol: number }> = {
   gemm: { rtol: 1e-4, atol: 1e-4 },
-  biasBackward: { rtol: 1e-4, atol: 1e-5 },   // 301 rows summed in fp32 (the reference sums in float64)
+  biasBackward: { rtol: 1e-4, atol: 1e-5 }, // 301 rows summed in fp32 (the reference sums in float64)
   default: { rtol: 1e-5, atol: 1e-6 },
 };
 
@@ -37,7 +49,10 @@ await describeGpu('webgpu kernels vs reference', dev => {
       (d as unknown as Record<string, (...a: unknown[]) => void>)[c.name](...args);
       for (const o of c.out) {
         const got = await d.read(args[o] as never);
-        expect(Array.from(got as ArrayLike<number>), `${c.name} output ${o}`).toBeAllclose(want[o] as ArrayLike<number>, tol[c.name] ?? tol.default);
+        expect(Array.from(got as ArrayLike<number>), `${c.name} output ${o}`).toBeAllclose(
+          want[o] as ArrayLike<number>,
+          tol[c.name] ?? tol.default,
+        );
       }
     });
   });

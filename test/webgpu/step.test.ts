@@ -9,7 +9,16 @@ import { afterAll, expect, it } from 'vitest';
 import { type Device, setDevice, upload } from '../../src/kernels/core.js';
 import { nativeDevice, refDevice } from '../../src/kernels/index.js';
 import {
-  allocActs, type Batch, createParams, hostWeights, resolveConfig, startCarry, stepLosses, supervisionStep, type TrmConfig, weightsView,
+  allocActs,
+  type Batch,
+  createParams,
+  hostWeights,
+  resolveConfig,
+  startCarry,
+  stepLosses,
+  supervisionStep,
+  type TrmConfig,
+  weightsView,
   writeWeights,
 } from '../../src/model/index.js';
 import { evaluate } from '../../src/train/evaluate.js';
@@ -20,22 +29,35 @@ import { makeSudoku4 } from '../train/fixture.js';
 import { describeGpu } from './helpers.js';
 
 const cpu: Device = nativeDevice ?? refDevice;
-afterAll(() => { setDevice(cpu); });
+afterAll(() => {
+  setDevice(cpu);
+});
 
 /** One training step's outputs and gradients on `dev`, from the same host weights and batch. */
 async function step(dev: Device, c: TrmConfig, hostW: Float32Array, B: number) {
   setDevice(dev);
-  const w = weightsView(c), g = weightsView(c), a = allocActs(c, B), { L, S } = a.d;
+  const w = weightsView(c),
+    g = weightsView(c),
+    a = allocActs(c, B),
+    { L, S } = a.d;
   writeWeights(w, weightsView(c, hostW));
   const batch: Batch = {
     inputs: upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
-    labels: upload(Int32Array.from({ length: B * L }, (_, i) => (i % 5 === 0 ? -100 : 1 + ((i * 5) % (c.vocab_size - 1))))),
+    labels: upload(
+      Int32Array.from({ length: B * L }, (_, i) => (i % 5 === 0 ? -100 : 1 + ((i * 5) % (c.vocab_size - 1)))),
+    ),
     puzzleIds: upload(Int32Array.from({ length: B }, (_, b) => b % c.num_puzzle_identifiers)),
   };
   const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
   const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);
   const [logits, q, y, grads, tok, counts, bce] = await Promise.all([
-    dev.read(r.logits), dev.read(r.q), dev.read(carry.y), dev.read(g.data), dev.read(r.tokLoss), dev.read(r.counts), dev.read(r.bce),
+    dev.read(r.logits),
+    dev.read(r.q),
+    dev.read(carry.y),
+    dev.read(g.data),
+    dev.read(r.tokLoss),
+    dev.read(r.counts),
+    dev.read(r.bce),
   ]);
   const losses = stepLosses({ ...r, tokLoss: tok, counts, bce });
   setDevice(cpu);
@@ -46,12 +68,23 @@ await describeGpu('the engine on webgpu', dev => {
   for (const variant of ['mlp_t', 'attention'] as const) {
     it(`one supervision step (${variant}): outputs, carry and every gradient equal the CPU's`, async () => {
       const c = resolveConfig({
-        hidden_size: 32, num_heads: 2, expansion: 2, seq_len: 16, vocab_size: 6, puzzle_emb_len: 1, puzzle_emb_ndim: 32, num_puzzle_identifiers: 3,
-        H_cycles: 2, L_cycles: 2, mlp_t: variant === 'mlp_t', pos_encodings: variant === 'mlp_t' ? 'none' : 'rope',
+        hidden_size: 32,
+        num_heads: 2,
+        expansion: 2,
+        seq_len: 16,
+        vocab_size: 6,
+        puzzle_emb_len: 1,
+        puzzle_emb_ndim: 32,
+        num_puzzle_identifiers: 3,
+        H_cycles: 2,
+        L_cycles: 2,
+        mlp_t: variant === 'mlp_t',
+        pos_encodings: variant === 'mlp_t' ? 'none' : 'rope',
       });
       setDevice(cpu);
       const hostW = (await hostWeights(createParams(c, 7))).data.slice();
-      const want = await step(cpu, c, hostW, 3), got = await step(dev(), c, hostW, 3);
+      const want = await step(cpu, c, hostW, 3),
+        got = await step(dev(), c, hostW, 3);
       expect(got.logits).toBeAllclose(want.logits, { rtol: 1e-3, atol: 1e-4 });
       expect(got.q).toBeAllclose(want.q, { rtol: 1e-3, atol: 1e-4 });
       expect(got.y).toBeAllclose(want.y, { rtol: 1e-3, atol: 1e-4 });
@@ -68,13 +101,16 @@ await describeGpu('the engine on webgpu', dev => {
     const cfg = resolveTrainConfig('cpu-sudoku4', { steps: 4, batch_size: 8, eval_interval: 0 });
     const losses = async (on: Device) => {
       setDevice(on);
-      const st = createTrainState(cfg, d.train.meta), ws = createWorkspace(st, d.train), out: number[] = [];
+      const st = createTrainState(cfg, d.train.meta),
+        ws = createWorkspace(st, d.train),
+        out: number[] = [];
       for (let i = 0; i < 4; i++) out.push((await trainStep(st, ws)).loss);
       const w = (await hostWeights(evalWeights(st))).data.slice();
       setDevice(cpu);
       return { out, w };
     };
-    const a = await losses(cpu), b = await losses(dev());
+    const a = await losses(cpu),
+      b = await losses(dev());
     expect(b.out).toBeAllclose(a.out, { rtol: 1e-3, atol: 1e-4 });
     expect(b.w).toBeAllclose(a.w, { rtol: 1e-3, atol: 1e-4 });
 
@@ -92,7 +128,8 @@ await describeGpu('the engine on webgpu', dev => {
       setDevice(cpu);
       return e;
     };
-    const ec = await score(cpu), eg = await score(dev());
+    const ec = await score(cpu),
+      eg = await score(dev());
     console.log(`trained 4x4 model, 32 held-out puzzles: exact ${ec.exact_acc} (cpu) vs ${eg.exact_acc} (webgpu)`);
     expect(ec.exact_acc).toBeGreaterThan(0.5);
     expect(eg.exact_acc).toBe(ec.exact_acc);

@@ -13,23 +13,37 @@ import { describeGpu } from './helpers.js';
 
 await describeGpu('checked wrappers on the webgpu device', dev => {
   let prev: Device | null = null;
-  beforeAll(() => { prev = setDevice(dev()); });
-  afterAll(() => { if (prev) setDevice(prev); });
+  beforeAll(() => {
+    prev = setDevice(dev());
+  });
+  afterAll(() => {
+    if (prev) setDevice(prev);
+  });
 
   it('gemm, rmsnorm and tensor helpers run on GPU tensors through the active device', async () => {
     expect(k.device().name).toBe('webgpu');
-    const M = 19, N = 23, K = 31;
-    const a = rand(M * K, 1), b = rand(N * K, 2);
-    const A = k.upload(a), B = k.upload(b), C = k.f32(M * N);
+    const M = 19,
+      N = 23,
+      K = 31;
+    const a = rand(M * K, 1),
+      b = rand(N * K, 2);
+    const A = k.upload(a),
+      B = k.upload(b),
+      C = k.f32(M * N);
     k.gemm({ A, B, C, M, N, K, transB: true });
-    const y = k.f32(M * N), rstd = k.f32(M);
+    const y = k.f32(M * N),
+      rstd = k.f32(M);
     k.rmsnormForward(y, rstd, C, M, N, 1e-5);
-    const wantC = new Float32Array(M * N), wantY = new Float32Array(M * N), wantR = new Float32Array(M);
+    const wantC = new Float32Array(M * N),
+      wantY = new Float32Array(M * N),
+      wantR = new Float32Array(M);
     refBackend.gemm(false, true, M, N, K, 1, a, K, 0, b, K, 0, 0, wantC, N, 0, 1);
     refBackend.rmsnormForward(wantY, wantR, wantC, M, N, 1e-5);
     expect(await k.read(y)).toBeAllclose(wantY, { rtol: 1e-4, atol: 1e-5 });
     expect(await k.read(k.view(rstd, 3, 5))).toBeAllclose(wantR.subarray(3, 8), { rtol: 1e-4, atol: 1e-5 });
-    const ids = k.upload(Int32Array.of(2, 0, 1)), emb = k.f32(3 * 4), table = k.upload(rand(3 * 4, 5));
+    const ids = k.upload(Int32Array.of(2, 0, 1)),
+      emb = k.f32(3 * 4),
+      table = k.upload(rand(3 * 4, 5));
     k.embeddingForward(emb, ids, table, 3, 4, 3, 1);
     k.copy(k.view(emb, 0, 4), k.view(emb, 8, 4), 4);
     const e = await k.read(emb);

@@ -5,7 +5,11 @@
 import type { TrmConfig } from '../../src/model/config.js';
 import type { ChainOptions, StepRecord } from './engine.js';
 
-interface Pending { onStep?: (chain: number, rec: StepRecord) => void; resolve(v: unknown): void; reject(e: Error): void }
+interface Pending {
+  onStep?: (chain: number, rec: StepRecord) => void;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 
 export class Runner {
   private worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -14,9 +18,13 @@ export class Runner {
 
   constructor() {
     this.worker.onmessage = (ev: MessageEvent<{ type: string; req: number; [k: string]: unknown }>) => {
-      const m = ev.data, p = this.pending.get(m.req);
+      const m = ev.data,
+        p = this.pending.get(m.req);
       if (!p) return;
-      if (m.type === 'step') { p.onStep?.(m.chain as number, m.rec as StepRecord); return; }
+      if (m.type === 'step') {
+        p.onStep?.(m.chain as number, m.rec as StepRecord);
+        return;
+      }
       this.pending.delete(m.req);
       if (m.type === 'error') p.reject(new Error(m.message as string));
       else p.resolve(m);
@@ -53,7 +61,12 @@ export class Runner {
   }
 
   /** k chains on `puzzle`; onStep sees each record as the worker finishes it. */
-  async run(id: string, puzzle: Uint8Array, opts: Omit<ChainOptions, 'onStep'>, onStep: (chain: number, rec: StepRecord) => void): Promise<void> {
+  async run(
+    id: string,
+    puzzle: Uint8Array,
+    opts: Omit<ChainOptions, 'onStep'>,
+    onStep: (chain: number, rec: StepRecord) => void,
+  ): Promise<void> {
     await this.call({ type: 'run', id, puzzle, opts }, onStep);
   }
 }

@@ -8,7 +8,15 @@
  *   {type: 'run', id, puzzle, opts}         -> {type: 'step', chain, rec}* then {type: 'done'}
  * and {type: 'error', message} on failure.
  */
-import { type ChainOptions, type DeviceChoice, type Model, modelFromBytes, pickDevice, registerGpuDevice, runChains } from './engine.js';
+import {
+  type ChainOptions,
+  type DeviceChoice,
+  type Model,
+  modelFromBytes,
+  pickDevice,
+  registerGpuDevice,
+  runChains,
+} from './engine.js';
 import type { TrmConfig } from '../../src/model/config.js';
 import { createWebGpuDevice } from '../../src/webgpu/index.js';
 
@@ -27,7 +35,8 @@ scope.onmessage = ev => {
     try {
       if (!device) {
         // the one call that plugs the GPU in: tried first, portable kernels when it gives null or throws
-        if (m.type !== 'hello' || m.prefer !== 'portable') registerGpuDevice(async () => ('gpu' in navigator ? createWebGpuDevice() : null));
+        if (m.type !== 'hello' || m.prefer !== 'portable')
+          registerGpuDevice(async () => ('gpu' in navigator ? createWebGpuDevice() : null));
         device = pickDevice();
       }
       const { label } = await device;
@@ -39,7 +48,12 @@ scope.onmessage = ev => {
       } else if (m.type === 'run') {
         const model = models.get(m.id);
         if (!model) throw new Error(`model '${m.id}' is not loaded`);
-        await runChains(model, m.puzzle, { ...m.opts, onStep: (chain, rec) => { scope.postMessage({ type: 'step', req: m.req, chain, rec }); } });
+        await runChains(model, m.puzzle, {
+          ...m.opts,
+          onStep: (chain, rec) => {
+            scope.postMessage({ type: 'step', req: m.req, chain, rec });
+          },
+        });
         scope.postMessage({ type: 'done', req: m.req });
       }
     } catch (e) {

@@ -12,7 +12,14 @@ import { backendInfo } from '../../kernels/index.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { buildSudokuDataset } from '../../data/sudoku/build.js';
 import { generateSudokuFile } from '../../data/sudoku/generate-file.js';
-import { createTrainState, evaluate, evalWeights, resolveTrainConfig, solvePuzzle, trainPresets } from '../../train/index.js';
+import {
+  createTrainState,
+  evaluate,
+  evalWeights,
+  resolveTrainConfig,
+  solvePuzzle,
+  trainPresets,
+} from '../../train/index.js';
 import { geometry } from '../../data/sudoku/grid.js';
 import { decodeGrid } from '../../data/sudoku/tokens.js';
 import { printSolve } from './solve.js';
@@ -26,12 +33,18 @@ export const demoCommand = defineCommand({
   summary: 'watch a TRM learn 4x4 Sudoku on this CPU in a few minutes (data, training, eval, a solve)',
   usage: '[--out DIR]',
   options: {
-    out: { type: 'string', argument: 'DIR', description: 'where the data and the run go (default: a new directory under the system temp dir)' },
+    out: {
+      type: 'string',
+      argument: 'DIR',
+      description: 'where the data and the run go (default: a new directory under the system temp dir)',
+    },
   },
   async run(args) {
     const info = backendInfo();
     console.log(`trm demo: a Tiny Recursive Model learns Sudoku on this CPU`);
-    console.log(`kernels: ${info.backend}, ${info.gemmKernel} (${info.isa}), ${info.threads} threads${info.backend !== 'native' ? ` (${info.reason}; slow)` : ''}\n`);
+    console.log(
+      `kernels: ${info.backend}, ${info.gemmKernel} (${info.isa}), ${info.threads} threads${info.backend !== 'native' ? ` (${info.reason}; slow)` : ''}\n`,
+    );
     const root = args.values.out ?? mkdtempSync(join(tmpdir(), 'trm-demo-'));
 
     console.log('1. data: seeded 4x4 puzzles, 400 for training (x21 with shuffled copies) and 200 held out');
@@ -39,33 +52,52 @@ export const demoCommand = defineCommand({
     await generateSudokuFile({ ...chain, count: 400, seed: 1, out: join(root, 'train.csv') });
     await generateSudokuFile({ ...chain, count: 200, seed: 2, out: join(root, 'test.csv') });
     const data = join(root, 'sudoku4');
-    await buildSudokuDataset({ train: join(root, 'train.csv'), test: join(root, 'test.csv'), out: data, seed: 0, aug: 20, force: true });
+    await buildSudokuDataset({
+      train: join(root, 'train.csv'),
+      test: join(root, 'test.csv'),
+      out: data,
+      seed: 0,
+      aug: 20,
+      force: true,
+    });
     const test = await readDatasetSplit(join(data, 'test'));
 
     const cfg = resolveTrainConfig(PRESET);
     const fresh = createTrainState(cfg, test.meta);
     const before = await evaluate(fresh.model, evalWeights(fresh), test, { batchSize: 100 });
-    console.log(`\n2. before training: ${pct(before.exact_acc)} of held-out puzzles solved, ${pct(before.token_acc)} of cells right`);
+    console.log(
+      `\n2. before training: ${pct(before.exact_acc)} of held-out puzzles solved, ${pct(before.token_acc)} of cells right`,
+    );
 
     console.log(`\n3. training preset ${PRESET} (${trainPresets[PRESET].summary}):`);
     const run = await runTraining({ preset: PRESET, out: join(root, 'run') }, data, {
       quiet: true,
-      evalLine: (step, e) => `   step ${String(step).padStart(3)}: held-out exact ${pct(e.exact_acc).padStart(6)}, cells ${pct(e.token_acc)}`,
+      evalLine: (step, e) =>
+        `   step ${String(step).padStart(3)}: held-out exact ${pct(e.exact_acc).padStart(6)}, cells ${pct(e.token_acc)}`,
     });
     if (run.stopped) return 130;
 
     const st = run.state;
     const after = await evaluate(st.model, evalWeights(st), test, { batchSize: 100 });
-    console.log(`\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`);
+    console.log(
+      `\n4. after training: ${pct(after.exact_acc)} of the 200 held-out puzzles solved (was ${pct(before.exact_acc)}), ${pct(after.token_acc)} of cells right`,
+    );
     console.log(`   exact after each supervision step: ${after.exact_by_step.map(v => pct(v)).join(', ')}`);
 
     // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
-    const geo = geometry(4), L = test.meta.seq_len, w = evalWeights(st);
+    const geo = geometry(4),
+      L = test.meta.seq_len,
+      w = evalWeights(st);
     const puzzleAt = (i: number) => decodeGrid(test.inputs.subarray(i * L, (i + 1) * L), geo.n);
-    let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)), which = 'the first held-out puzzle';
+    let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)),
+      which = 'the first held-out puzzle';
     for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
       const r = await solvePuzzle(st.model, w, geo, puzzleAt(i));
-      if (r.steps.slice(1).some(s => s.changed.length > 0)) { shown = r; which = `held-out puzzle #${i + 1}, one the model changed after step 1`; break; }
+      if (r.steps.slice(1).some(s => s.changed.length > 0)) {
+        shown = r;
+        which = `held-out puzzle #${i + 1}, one the model changed after step 1`;
+        break;
+      }
     }
     console.log(`\n5. ${which}, step by step (* = cell changed by that step):`);
     printSolve(shown, line => console.log('   ' + line));

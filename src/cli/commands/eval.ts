@@ -17,7 +17,15 @@ import { mkdirp, withWrite, writeFileAtomic } from '../../io/files.js';
 import { INIT_MODES, type InitSpec, isRandomInit, parseInitMode } from '../../model/init.js';
 import { MAX_CHAINS } from '../../model/chain.js';
 import {
-  AGGREGATORS, type Aggregator, isAggregator, pathIndependence, scalingCsv, scalingJson, scalingMarkdown, testTimeScaling, type ScalingMeta,
+  AGGREGATORS,
+  type Aggregator,
+  isAggregator,
+  pathIndependence,
+  scalingCsv,
+  scalingJson,
+  scalingMarkdown,
+  testTimeScaling,
+  type ScalingMeta,
 } from '../../experiments/index.js';
 import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
 import { bar, StatusLine } from './train.js';
@@ -29,16 +37,25 @@ function splitDir(data: string, split: string): string {
   if (existsSync(join(data, split, 'dataset.json'))) return join(data, split);
   if (existsSync(join(data, 'dataset.json'))) return data;
   if (!existsSync(data)) throw new TrmError('TRM_NO_FILE', `${data}: no such dataset directory`);
-  const have = statSync(data).isDirectory() ? readdirSync(data).filter(n => existsSync(join(data, n, 'dataset.json'))) : [];
-  throw new TrmError('TRM_NO_FILE', `${join(data, split)}: no such split (no ${join(data, split, 'dataset.json')}); `
-    + (have.length ? `splits in ${data}: ${have.join(', ')} (--split)` : `${data} holds no dataset split; make one with 'trm data build'`));
+  const have = statSync(data).isDirectory()
+    ? readdirSync(data).filter(n => existsSync(join(data, n, 'dataset.json')))
+    : [];
+  throw new TrmError(
+    'TRM_NO_FILE',
+    `${join(data, split)}: no such split (no ${join(data, split, 'dataset.json')}); ` +
+      (have.length
+        ? `splits in ${data}: ${have.join(', ')} (--split)`
+        : `${data} holds no dataset split; make one with 'trm data build'`),
+  );
 }
 
 function progress(status: StatusLine, what: string) {
   const t0 = performance.now();
   return (done: number, total: number) => {
     const rate = done / ((performance.now() - t0) / 1000);
-    status.show(`${what} [${bar(done / total)}] ${done}/${total} | ${rate.toFixed(1)} puzzles/s | ETA ${((total - done) / rate).toFixed(0)} s`);
+    status.show(
+      `${what} [${bar(done / total)}] ${done}/${total} | ${rate.toFixed(1)} puzzles/s | ETA ${((total - done) / rate).toFixed(0)} s`,
+    );
   };
 }
 
@@ -47,24 +64,61 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'accuracy of a checkpoint on a dataset split; test-time scaling (N_sup x best-of-k) and path independence',
-  usage: '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
+  usage:
+    '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
   options: {
     ...backendOption,
-    checkpoint: { type: 'string', argument: 'PATH', description: 'run directory, checkpoint directory or safetensors file (e.g. a converted official checkpoint)' },
+    checkpoint: {
+      type: 'string',
+      argument: 'PATH',
+      description: 'run directory, checkpoint directory or safetensors file (e.g. a converted official checkpoint)',
+    },
     data: { type: 'string', argument: 'DIR', description: 'dataset directory (or one split directory)' },
     split: { type: 'string', argument: 'NAME', description: 'split to score', default: 'test' },
-    nsup: { type: 'string', argument: 'N[,N...]', description: 'supervision steps; a list (1,2,4,...,64) gives the test-time depth grid in one pass (default: the checkpoint\'s halt_max_steps)' },
-    k: { type: 'string', argument: 'K[,K...]', description: `best-of-k: chains from independent latent inits, each k read off the first k of the largest (<= ${MAX_CHAINS})` },
-    aggregate: { type: 'string', argument: 'A[,A...]', description: `how k chains make one answer: ${AGGREGATORS.join(', ')} (default: all)` },
-    init: { type: 'string', argument: 'MODE', description: `latent init of each chain: ${INIT_MODES.join(', ')} (default: the run's train_init; mixed -> zeros at test; static is the same for every chain)` },
-    'init-scale': { type: 'string', argument: 'X', description: 'std of the random init modes (default: the run\'s init_scale, else 1)' },
-    seed: { type: 'string', argument: 'S', description: 'seed of the chains\' init draws', default: '0' },
-    aas: { type: 'boolean', description: 'path independence: second pass from the batch-rolled partner\'s final (y, z), at the largest N_sup' },
-    'aas-all-pairs': { type: 'boolean', description: 'also Anil et al.\'s all-pairs score (n passes per batch: use a small --batch)' },
+    nsup: {
+      type: 'string',
+      argument: 'N[,N...]',
+      description:
+        "supervision steps; a list (1,2,4,...,64) gives the test-time depth grid in one pass (default: the checkpoint's halt_max_steps)",
+    },
+    k: {
+      type: 'string',
+      argument: 'K[,K...]',
+      description: `best-of-k: chains from independent latent inits, each k read off the first k of the largest (<= ${MAX_CHAINS})`,
+    },
+    aggregate: {
+      type: 'string',
+      argument: 'A[,A...]',
+      description: `how k chains make one answer: ${AGGREGATORS.join(', ')} (default: all)`,
+    },
+    init: {
+      type: 'string',
+      argument: 'MODE',
+      description: `latent init of each chain: ${INIT_MODES.join(', ')} (default: the run's train_init; mixed -> zeros at test; static is the same for every chain)`,
+    },
+    'init-scale': {
+      type: 'string',
+      argument: 'X',
+      description: "std of the random init modes (default: the run's init_scale, else 1)",
+    },
+    seed: { type: 'string', argument: 'S', description: "seed of the chains' init draws", default: '0' },
+    aas: {
+      type: 'boolean',
+      description: "path independence: second pass from the batch-rolled partner's final (y, z), at the largest N_sup",
+    },
+    'aas-all-pairs': {
+      type: 'boolean',
+      description: "also Anil et al.'s all-pairs score (n passes per batch: use a small --batch)",
+    },
     out: { type: 'string', argument: 'DIR', description: 'write scaling.{md,csv,json} (grid) and aas.json here' },
     limit: { type: 'string', argument: 'N', description: 'score the first N examples only (default: all)' },
     batch: { type: 'string', argument: 'N', description: 'examples per batch', default: '128' },
-    set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'model loop counts for a bare safetensors file, e.g. --set L_cycles=4' },
+    set: {
+      type: 'string',
+      argument: 'KEY=VALUE',
+      multiple: true,
+      description: 'model loop counts for a bare safetensors file, e.g. --set L_cycles=4',
+    },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
   details: [
@@ -76,13 +130,24 @@ export const evalCommand = defineCommand({
   async run(args) {
     const backend = await useBackendChoice(args.values.backend);
     if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
-    const ck = args.values.checkpoint, data = args.values.data;
+    const ck = args.values.checkpoint,
+      data = args.values.data;
     if (!ck || !data) throw new UsageError("eval: --checkpoint and --data are required (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);
-    const nsups = intList(args, 'nsup', 1, 4096), ks = intList(args, 'k', 1, MAX_CHAINS);
-    const limit = intOption(args, 'limit', 1), batch = intOption(args, 'batch', 1, 65536)!, seed = intOption(args, 'seed', 0, 2 ** 32 - 1)!;
-    const aggNames = args.values.aggregate === undefined ? [...AGGREGATORS] : String(args.values.aggregate).split(',').map(s => s.trim());
-    for (const a of aggNames) if (!isAggregator(a)) throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
+    const nsups = intList(args, 'nsup', 1, 4096),
+      ks = intList(args, 'k', 1, MAX_CHAINS);
+    const limit = intOption(args, 'limit', 1),
+      batch = intOption(args, 'batch', 1, 65536)!,
+      seed = intOption(args, 'seed', 0, 2 ** 32 - 1)!;
+    const aggNames =
+      args.values.aggregate === undefined
+        ? [...AGGREGATORS]
+        : String(args.values.aggregate)
+            .split(',')
+            .map(s => s.trim());
+    for (const a of aggNames)
+      if (!isAggregator(a))
+        throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
     const split = await readDatasetSplit(splitDir(data, args.values.split));
     const over = parseSets(args.values.set ?? []).model;
@@ -90,28 +155,61 @@ export const evalCommand = defineCommand({
     const m = loadModel(ck, over, split.meta.seq_len);
     await checkFiniteWeights(m.weights, m.file);
     if (m.config.seq_len !== split.meta.seq_len || m.config.vocab_size !== split.meta.vocab_size)
-      throw new UsageError(`eval: the checkpoint expects seq_len ${m.config.seq_len} / vocab ${m.config.vocab_size}, the data has ${split.meta.seq_len} / ${split.meta.vocab_size}`);
+      throw new UsageError(
+        `eval: the checkpoint expects seq_len ${m.config.seq_len} / vocab ${m.config.vocab_size}, the data has ${split.meta.seq_len} / ${split.meta.vocab_size}`,
+      );
     checkActsFit(m.config, batch, 'batch');
     const tc = m.sidecar?.train_config;
     const initScaleRaw = args.values['init-scale'];
-    const initScale = initScaleRaw !== undefined ? Number(initScaleRaw) : tc?.init_scale ?? 1;
-    if (!(initScale > 0)) throw new UsageError(`--init-scale: expected a positive number, got '${String(initScaleRaw)}'`);
+    const initScale = initScaleRaw !== undefined ? Number(initScaleRaw) : (tc?.init_scale ?? 1);
+    if (!(initScale > 0))
+      throw new UsageError(`--init-scale: expected a positive number, got '${String(initScaleRaw)}'`);
     let init: InitSpec;
     try {
-      init = { mode: args.values.init !== undefined ? parseInitMode(String(args.values.init), '--init') : tc?.train_init ?? 'static', scale: initScale, training: false };
-    } catch (e) { throw new UsageError((e as Error).message); }
-    const outDir = args.values.out, status = new StatusLine();
+      init = {
+        mode:
+          args.values.init !== undefined
+            ? parseInitMode(String(args.values.init), '--init')
+            : (tc?.train_init ?? 'static'),
+        scale: initScale,
+        training: false,
+      };
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const outDir = args.values.out,
+      status = new StatusLine();
     const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
-    const meta: ScalingMeta = { checkpoint: m.file, step: m.sidecar?.step ?? null, data, split: args.values.split, init: init.mode, seed };
-    if (outDir) { mkdirp(outDir); withWrite(outDir, () => accessSync(outDir, constants.W_OK)); }   // fail before the work, not after
+    const meta: ScalingMeta = {
+      checkpoint: m.file,
+      step: m.sidecar?.step ?? null,
+      data,
+      split: args.values.split,
+      init: init.mode,
+      seed,
+    };
+    if (outDir) {
+      mkdirp(outDir);
+      withWrite(outDir, () => accessSync(outDir, constants.W_OK));
+    } // fail before the work, not after
     const results: Record<string, unknown> = {};
 
     if (grid) {
       const k = ks ?? [1];
       if (k[k.length - 1] > 1 && !isRandomInit(init))
-        status.log(`eval: note: init '${init.mode}' starts every chain from the same latents, so the k chains are identical (use --init random for best-of-k)`, process.stderr);
+        status.log(
+          `eval: note: init '${init.mode}' starts every chain from the same latents, so the k chains are identical (use --init random for best-of-k)`,
+          process.stderr,
+        );
       const r = await testTimeScaling(m.config, m.weights, split, {
-        nsup: nsups ?? [m.config.halt_max_steps], k, aggregators: aggs, init, seed, batchSize: batch, limit, onProgress: progress(status, 'scaling'),
+        nsup: nsups ?? [m.config.halt_max_steps],
+        k,
+        aggregators: aggs,
+        init,
+        seed,
+        batchSize: batch,
+        limit,
+        onProgress: progress(status, 'scaling'),
       });
       status.clear();
       results.scaling = { type: 'scaling', ...meta, ...r };
@@ -126,37 +224,70 @@ export const evalCommand = defineCommand({
       }
       if (!args.values.json) {
         process.stdout.write(scalingMarkdown(r, meta));
-        console.log(`  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json,svg,png}')}` : ''}`);
+        console.log(
+          `  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json,svg,png}')}` : ''}`,
+        );
       }
     }
     if (args.values.aas) {
       const nsup = nsups ? nsups[nsups.length - 1] : m.config.halt_max_steps;
       const r = await pathIndependence(m.config, m.weights, split, {
-        nsup, init, seed, batchSize: batch, allPairs: !!args.values['aas-all-pairs'], limit, onProgress: progress(status, 'aas'),
+        nsup,
+        init,
+        seed,
+        batchSize: batch,
+        allPairs: !!args.values['aas-all-pairs'],
+        limit,
+        onProgress: progress(status, 'aas'),
       });
       status.clear();
       const doc = { type: 'aas', checkpoint: m.file, step: m.sidecar?.step ?? null, init: init.mode, seed, ...r };
       results.aas = doc;
       if (outDir) writeFileAtomic(join(outDir, 'aas.json'), JSON.stringify(doc, null, 2) + '\n');
       if (!args.values.json) {
-        console.log(`path independence on ${r.examples} puzzles, ${nsup} supervision steps per pass (second pass from the batch-rolled partner's final y, z):`);
-        console.log(`  AAS y ${r.aas_y.toFixed(4)}   AAS z ${r.aas_z.toFixed(4)}   cells agreeing ${pct(r.pred_match)}   pass-1 exact ${pct(r.exact_acc)}`);
-        if (r.all_pairs) console.log(`  all pairs: AAS y ${r.all_pairs.aas_y.toFixed(4)}   AAS z ${r.all_pairs.aas_z.toFixed(4)}   cells agreeing ${pct(r.all_pairs.pred_match)}`);
+        console.log(
+          `path independence on ${r.examples} puzzles, ${nsup} supervision steps per pass (second pass from the batch-rolled partner's final y, z):`,
+        );
+        console.log(
+          `  AAS y ${r.aas_y.toFixed(4)}   AAS z ${r.aas_z.toFixed(4)}   cells agreeing ${pct(r.pred_match)}   pass-1 exact ${pct(r.exact_acc)}`,
+        );
+        if (r.all_pairs)
+          console.log(
+            `  all pairs: AAS y ${r.all_pairs.aas_y.toFixed(4)}   AAS z ${r.all_pairs.aas_z.toFixed(4)}   cells agreeing ${pct(r.all_pairs.pred_match)}`,
+          );
         console.log(`  cells agreeing by pass-2 step: ${r.curve.map(p => (100 * p.pred_match).toFixed(1)).join(' ')}`);
         console.log(`  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'aas.json')}` : ''}`);
       }
     }
     if (!grid && !args.values.aas) {
       const nsup = nsups?.[0];
-      const e = await evaluate(m.config, m.weights, split, { batchSize: batch, nsup, limit, init, seed, onProgress: progress(status, 'eval') });
+      const e = await evaluate(m.config, m.weights, split, {
+        batchSize: batch,
+        nsup,
+        limit,
+        init,
+        seed,
+        onProgress: progress(status, 'eval'),
+      });
       status.clear();
-      results.eval = { checkpoint: m.file, step: m.sidecar?.step ?? null, weights: m.sidecar?.weights ?? null, split: args.values.split, init: init.mode, ...e };
+      results.eval = {
+        checkpoint: m.file,
+        step: m.sidecar?.step ?? null,
+        weights: m.sidecar?.weights ?? null,
+        split: args.values.split,
+        init: init.mode,
+        ...e,
+      };
       if (outDir) writeFileAtomic(join(outDir, 'eval.json'), JSON.stringify(results.eval, null, 2) + '\n');
       if (!args.values.json) {
-        console.log(`${m.file}${m.sidecar ? ` (step ${m.sidecar.step}, ${m.sidecar.weights} weights)` : ''} on ${e.examples} ${args.values.split} examples, ${e.nsup} supervision steps:`);
+        console.log(
+          `${m.file}${m.sidecar ? ` (step ${m.sidecar.step}, ${m.sidecar.weights} weights)` : ''} on ${e.examples} ${args.values.split} examples, ${e.nsup} supervision steps:`,
+        );
         console.log(`  exact accuracy  ${pct(e.exact_acc)}`);
         console.log(`  token accuracy  ${pct(e.token_acc)}`);
-        console.log(`  with q-halting  ${pct(e.exact_acc_halting)} exact at ${e.mean_halt_steps.toFixed(2)} steps on average`);
+        console.log(
+          `  with q-halting  ${pct(e.exact_acc_halting)} exact at ${e.mean_halt_steps.toFixed(2)} steps on average`,
+        );
         console.log(`  exact by step   ${e.exact_by_step.map(v => (100 * v).toFixed(1)).join(' ')}`);
         console.log(`  ${e.seconds.toFixed(1)} s, ${(e.examples / e.seconds).toFixed(1)} puzzles/s`);
       }

@@ -14,4 +14,18 @@ import { workerCommand } from './worker.js';
 import { serveCommand } from './serve.js';
 import { exportWebCommand } from './export-web.js';
 
-export const commands: Command[] = [demoCommand, dataCommand, infoCommand, selfcheckCommand, benchCommand, trainCommand, evalCommand, solveCommand, sweepCommand, workerCommand, reportCommand, serveCommand, exportWebCommand];
+export const commands: Command[] = [
+  demoCommand,
+  dataCommand,
+  infoCommand,
+  selfcheckCommand,
+  benchCommand,
+  trainCommand,
+  evalCommand,
+  solveCommand,
+  sweepCommand,
+  workerCommand,
+  reportCommand,
+  serveCommand,
+  exportWebCommand,
+];

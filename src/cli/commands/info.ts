@@ -12,7 +12,9 @@ export const infoCommand = defineCommand({
     // probing the adapter loads Dawn, which writes its own driver warnings to stderr: only when asked
     const probe = backendChoice(args.values.backend) === 'webgpu';
     const { nodeAdapterInfo } = probe ? await import('../../webgpu/node.js') : { nodeAdapterInfo: null };
-    const webgpu = nodeAdapterInfo ? await nodeAdapterInfo() : { adapter: null, reason: 'not probed (trm info --backend webgpu)' };
+    const webgpu = nodeAdapterInfo
+      ? await nodeAdapterInfo()
+      : { adapter: null, reason: 'not probed (trm info --backend webgpu)' };
     const info = { ...backendInfo(), features: addon?.info().features ?? {}, webgpu };
     if (args.values.json) {
       console.log(JSON.stringify(info, null, 2));
@@ -22,13 +24,21 @@ export const infoCommand = defineCommand({
     console.log(`isa       ${info.isa}`);
     console.log(`gemm      ${info.gemmKernel}`);
     console.log(`threads   ${info.threads}`);
-    const feats = Object.entries(info.features).filter(([, v]) => v).map(([k]) => k);
+    const feats = Object.entries(info.features)
+      .filter(([, v]) => v)
+      .map(([k]) => k);
     if (feats.length) console.log(`features  ${feats.join(' ')}`);
     const g = info.webgpu;
     if (g.adapter === null) console.log(`webgpu    ${probe ? 'unavailable: ' : ''}${g.reason}`);
     else {
-      console.log(`webgpu    ${g.adapter}${g.swiftshader ? ' (SwiftShader: Vulkan on the CPU, correctness only)' : ''}; use --backend webgpu`);
-      console.log(`          limits ${Object.entries(g.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(
+        `webgpu    ${g.adapter}${g.swiftshader ? ' (SwiftShader: Vulkan on the CPU, correctness only)' : ''}; use --backend webgpu`,
+      );
+      console.log(
+        `          limits ${Object.entries(g.limits)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
       console.log(`          features ${g.features.join(' ') || '(none)'}`);
     }
   },

@@ -25,11 +25,14 @@ export const reportCommand = defineCommand({
   ].join('\n'),
   async run(args) {
     const out = args.values.out;
-    if (!args.positionals.length || !out) throw new UsageError("report: give run or sweep directories and --out DIR (see 'trm report --help')");
+    if (!args.positionals.length || !out)
+      throw new UsageError("report: give run or sweep directories and --out DIR (see 'trm report --help')");
     const r = await writeReport({ paths: args.positionals, out, title: args.values.title });
     if (r.warning) console.error(`trm: warning: ${r.warning}`);
     const rel = (f: string) => relative(process.cwd(), f);
-    console.log(`trm report: ${r.runs} run${r.runs === 1 ? '' : 's'}, ${r.files.length} figure files (${r.files.map(f => rel(f).split('/').pop()).join(', ')}) -> ${rel(out) || '.'}/`);
+    console.log(
+      `trm report: ${r.runs} run${r.runs === 1 ? '' : 's'}, ${r.files.length} figure files (${r.files.map(f => rel(f).split('/').pop()).join(', ')}) -> ${rel(out) || '.'}/`,
+    );
     console.log(`open ${rel(r.index)}`);
     return 0;
   },

@@ -16,7 +16,8 @@ import { parsePuzzle, solvePuzzle, type SolveResult } from '../../train/solve.js
 export function renderGrid(geo: Geometry, grid: Uint8Array, mark: Set<number> = new Set()): string[] {
   const lines: string[] = [];
   for (let r = 0; r < geo.n; r++) {
-    if (r > 0 && r % geo.boxRows === 0) lines.push(Array.from({ length: geo.n / geo.boxCols }, () => '-'.repeat(geo.boxCols * 2)).join('+-'));
+    if (r > 0 && r % geo.boxRows === 0)
+      lines.push(Array.from({ length: geo.n / geo.boxCols }, () => '-'.repeat(geo.boxCols * 2)).join('+-'));
     let s = '';
     for (let c = 0; c < geo.n; c++) {
       if (c > 0 && c % geo.boxCols === 0) s += '| ';
@@ -33,10 +34,16 @@ export function printSolve(r: SolveResult, out: (line: string) => void = console
   out('puzzle:');
   for (const l of renderGrid(r.geo, r.puzzle)) out('  ' + l);
   for (const s of r.steps) {
-    out(`step ${s.step}: q_halt ${s.q_halt.toFixed(2)} (${s.q_halt > 0 ? 'would halt' : 'continue'}), ${s.changed.length} cell${s.changed.length === 1 ? '' : 's'} changed${s.changed.length ? ' (*)' : ''}`);
+    out(
+      `step ${s.step}: q_halt ${s.q_halt.toFixed(2)} (${s.q_halt > 0 ? 'would halt' : 'continue'}), ${s.changed.length} cell${s.changed.length === 1 ? '' : 's'} changed${s.changed.length ? ' (*)' : ''}`,
+    );
     if (s.changed.length || s.step === 1) for (const l of renderGrid(r.geo, s.grid, new Set(s.changed))) out('  ' + l);
   }
-  out(r.problem === null ? `answer: valid solution${r.haltStep ? ` (q_halt > 0 from step ${r.haltStep})` : ''}` : `answer: NOT a valid solution (${r.problem})`);
+  out(
+    r.problem === null
+      ? `answer: valid solution${r.haltStep ? ` (q_halt > 0 from step ${r.haltStep})` : ''}`
+      : `answer: NOT a valid solution (${r.problem})`,
+  );
 }
 
 export const solveCommand = defineCommand({
@@ -45,25 +52,45 @@ export const solveCommand = defineCommand({
   usage: '--checkpoint PATH PUZZLE [--nsup N] [--json]',
   options: {
     ...backendOption,
-    checkpoint: { type: 'string', argument: 'PATH', description: 'run directory, checkpoint directory or safetensors file' },
-    nsup: { type: 'string', argument: 'N', description: "supervision steps (default: the checkpoint's halt_max_steps)" },
-    set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'model loop counts for a bare safetensors file, e.g. --set L_cycles=4' },
+    checkpoint: {
+      type: 'string',
+      argument: 'PATH',
+      description: 'run directory, checkpoint directory or safetensors file',
+    },
+    nsup: {
+      type: 'string',
+      argument: 'N',
+      description: "supervision steps (default: the checkpoint's halt_max_steps)",
+    },
+    set: {
+      type: 'string',
+      argument: 'KEY=VALUE',
+      multiple: true,
+      description: 'model loop counts for a bare safetensors file, e.g. --set L_cycles=4',
+    },
     json: { type: 'boolean', description: 'per-step predictions and q_halt / q_continue logits as JSON' },
   },
-  details: 'PUZZLE: 81 characters (16 or 36 for 4x4 / 6x6), row by row, digits for givens, . or 0 for blanks.\n'
-    + 'Example: trm solve --checkpoint runs/s4 "1..4.4....2.3..1"',
+  details:
+    'PUZZLE: 81 characters (16 or 36 for 4x4 / 6x6), row by row, digits for givens, . or 0 for blanks.\n' +
+    'Example: trm solve --checkpoint runs/s4 "1..4.4....2.3..1"',
   async run(args) {
     const backend = await useBackendChoice(args.values.backend);
     if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
     const ck = args.values.checkpoint;
     if (!ck) throw new UsageError("solve: --checkpoint is required (see 'trm solve --help')");
-    if (args.positionals.length !== 1) throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
+    if (args.positionals.length !== 1)
+      throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
     const text = args.positionals[0].trim();
     const nsup = intOption(args, 'nsup', 1, 1024);
     const n = sizeForCells(text.length);
-    if (n) {   // a contradiction needs no model to find (parsePuzzle reports other malformed text)
+    if (n) {
+      // a contradiction needs no model to find (parsePuzzle reports other malformed text)
       let grid: Uint8Array | null = null;
-      try { grid = parseGrid(text, geometry(n)); } catch { /* below */ }
+      try {
+        grid = parseGrid(text, geometry(n));
+      } catch {
+        /* below */
+      }
       const problem = grid && givensProblem(grid, geometry(n));
       if (problem) throw new TrmError('TRM_BAD_GRID', `the puzzle has no solution: ${problem}`);
     }
@@ -74,10 +101,25 @@ export const solveCommand = defineCommand({
     const { geo, puzzle } = parsePuzzle(text, m.config);
     const r = await solvePuzzle(m.config, m.weights, geo, puzzle, nsup);
     if (args.values.json) {
-      console.log(JSON.stringify({
-        puzzle: formatGrid(puzzle), valid: r.problem === null, problem: r.problem, halt_step: r.haltStep,
-        steps: r.steps.map(s => ({ step: s.step, answer: formatGrid(s.grid), q_halt: s.q_halt, q_continue: s.q_continue, changed: s.changed })),
-      }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            puzzle: formatGrid(puzzle),
+            valid: r.problem === null,
+            problem: r.problem,
+            halt_step: r.haltStep,
+            steps: r.steps.map(s => ({
+              step: s.step,
+              answer: formatGrid(s.grid),
+              q_halt: s.q_halt,
+              q_continue: s.q_continue,
+              changed: s.changed,
+            })),
+          },
+          null,
+          2,
+        ),
+      );
     } else printSolve(r);
     return r.problem === null ? 0 : 1;
   },

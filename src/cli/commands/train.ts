@@ -29,7 +29,11 @@ const signalName = (sig: NodeJS.Signals) => (sig === 'SIGINT' ? 'Ctrl-C (SIGINT)
  * SIGINT and SIGTERM as an AbortSignal: the first aborts (reason: the signal's name) and says what
  * happens next; a second one exits 130 at once. `dispose` removes the handlers.
  */
-export function abortOnSignals(out: Lines, onFirst: string, onSecond: string): { signal: AbortSignal; dispose(): void } {
+export function abortOnSignals(
+  out: Lines,
+  onFirst: string,
+  onSecond: string,
+): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   const handler = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) {
@@ -37,16 +41,29 @@ export function abortOnSignals(out: Lines, onFirst: string, onSecond: string): {
       process.stderr.write(`trm: second signal (${signalName(sig)}): ${onSecond}\n`);
       process.exit(130);
     }
-    out.log(`trm: ${signalName(sig)}: ${onFirst} (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again: ${onSecond})`, process.stderr);
+    out.log(
+      `trm: ${signalName(sig)}: ${onFirst} (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again: ${onSecond})`,
+      process.stderr,
+    );
     ac.abort(sig);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return { signal: ac.signal, dispose: () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); } };
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
 }
 
 /** `trm train` for the CLI and the demo: train.run with the signals handled and the lines printed. */
-export async function runTraining(config: RunConfig, data: string | RunData, o: TrainPrinterOptions & { out?: Lines } = {}): Promise<RunResult> {
+export async function runTraining(
+  config: RunConfig,
+  data: string | RunData,
+  o: TrainPrinterOptions & { out?: Lines } = {},
+): Promise<RunResult> {
   const out = o.out ?? new StatusLine();
   const sig = abortOnSignals(out, 'finishing this step and saving a checkpoint', 'exiting without a checkpoint');
   const printer = trainPrinter(out, { data: typeof data === 'string' ? data : data.path, ...o });
@@ -66,18 +83,56 @@ export const trainCommand = defineCommand({
   usage: '--data DIR --preset NAME [--set key=value ...] [--out RUN_DIR] | --data DIR --resume RUN_DIR',
   options: {
     ...backendOption,
-    data: { type: 'string', argument: 'DIR', description: "dataset directory from 'trm data build' (train/ and test/)" },
+    data: {
+      type: 'string',
+      argument: 'DIR',
+      description: "dataset directory from 'trm data build' (train/ and test/)",
+    },
     preset: { type: 'string', argument: 'NAME', description: `configuration: ${Object.keys(trainPresets).join(', ')}` },
-    set: { type: 'string', argument: 'KEY=VALUE', multiple: true, description: 'override a training or model key, e.g. --set steps=2000 --set lr=3e-4 --set L_cycles=4 (repeatable)' },
+    set: {
+      type: 'string',
+      argument: 'KEY=VALUE',
+      multiple: true,
+      description:
+        'override a training or model key, e.g. --set steps=2000 --set lr=3e-4 --set L_cycles=4 (repeatable)',
+    },
     out: { type: 'string', argument: 'RUN_DIR', description: 'run directory (default: runs/<preset>-<time>)' },
-    resume: { type: 'string', argument: 'PATH', description: 'continue a run directory or checkpoint exactly where it stopped (--set may change steps, lr, eval)' },
+    resume: {
+      type: 'string',
+      argument: 'PATH',
+      description: 'continue a run directory or checkpoint exactly where it stopped (--set may change steps, lr, eval)',
+    },
     seed: { type: 'string', argument: 'S', description: 'random seed (same as --set seed=S)' },
-    init: { type: 'string', argument: 'MODE', description: 'training latent init: static, random, random-per-sample, mixed (same as --set train_init=MODE)' },
-    'rand-n': { type: 'string', argument: 'W', description: 'draw n per step uniformly on [max(1, n-W), n+W] (--set rand_n_width=W)' },
-    'rand-T': { type: 'string', argument: 'W', description: 'draw T per step on [max(1, T-W), T+W] (--set rand_T_width=W)' },
-    'rand-nsup': { type: 'string', argument: 'W', description: 'draw each sample\'s N_sup on [max(1, N-W), N+W] (--set rand_nsup_width=W)' },
-    curriculum: { type: 'string', argument: 'NAME', description: "'cgar': (n, T) grows in thirds at 30% / 60% of training (--set curriculum=cgar)" },
-    hsw: { type: 'string', argument: 'DECAY', description: 'weight the loss of supervision step s by DECAY^s, CGAR uses 0.7 (--set hsw_decay=DECAY)' },
+    init: {
+      type: 'string',
+      argument: 'MODE',
+      description: 'training latent init: static, random, random-per-sample, mixed (same as --set train_init=MODE)',
+    },
+    'rand-n': {
+      type: 'string',
+      argument: 'W',
+      description: 'draw n per step uniformly on [max(1, n-W), n+W] (--set rand_n_width=W)',
+    },
+    'rand-T': {
+      type: 'string',
+      argument: 'W',
+      description: 'draw T per step on [max(1, T-W), T+W] (--set rand_T_width=W)',
+    },
+    'rand-nsup': {
+      type: 'string',
+      argument: 'W',
+      description: "draw each sample's N_sup on [max(1, N-W), N+W] (--set rand_nsup_width=W)",
+    },
+    curriculum: {
+      type: 'string',
+      argument: 'NAME',
+      description: "'cgar': (n, T) grows in thirds at 30% / 60% of training (--set curriculum=cgar)",
+    },
+    hsw: {
+      type: 'string',
+      argument: 'DECAY',
+      description: 'weight the loss of supervision step s by DECAY^s, CGAR uses 0.7 (--set hsw_decay=DECAY)',
+    },
   },
   details: [
     'Presets:',
@@ -98,16 +153,32 @@ export const trainCommand = defineCommand({
     const data = args.values.data;
     if (!data) throw new UsageError("train: --data DIR is required (see 'trm train --help')");
     if (args.positionals.length) throw new UsageError(`train: unexpected argument '${args.positionals[0]}'`);
-    if (args.values.resume && args.values.preset) throw new UsageError('train: --resume takes the preset from the checkpoint; drop --preset');
-    if (!args.values.resume && !args.values.preset) throw new UsageError(`train: --preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`);
+    if (args.values.resume && args.values.preset)
+      throw new UsageError('train: --resume takes the preset from the checkpoint; drop --preset');
+    if (!args.values.resume && !args.values.preset)
+      throw new UsageError(
+        `train: --preset is required for a new run (presets: ${Object.keys(trainPresets).join(', ')})`,
+      );
     const v = args.values;
-    const flagSets: [string | undefined, string][] = [[v.seed, 'seed'], [v.init, 'train_init'], [v['rand-n'], 'rand_n_width'],
-      [v['rand-T'], 'rand_T_width'], [v['rand-nsup'], 'rand_nsup_width'], [v.curriculum, 'curriculum'], [v.hsw, 'hsw_decay']];
+    const flagSets: [string | undefined, string][] = [
+      [v.seed, 'seed'],
+      [v.init, 'train_init'],
+      [v['rand-n'], 'rand_n_width'],
+      [v['rand-T'], 'rand_T_width'],
+      [v['rand-nsup'], 'rand_nsup_width'],
+      [v.curriculum, 'curriculum'],
+      [v.hsw, 'hsw_decay'],
+    ];
     const sets = [...(v.set ?? []), ...flagSets.filter(([f]) => f !== undefined).map(([f, k]) => `${k}=${f}`)];
-    const r = await runTraining({
-      preset: args.values.preset, sets,
-      out: args.values.out, resume: args.values.resume,
-    }, data);
+    const r = await runTraining(
+      {
+        preset: args.values.preset,
+        sets,
+        out: args.values.out,
+        resume: args.values.resume,
+      },
+      data,
+    );
     return r.stopped ? 130 : 0;
   },
 });

@@ -15,15 +15,16 @@ import type { Rng } from '../rng.js';
 import type { Geometry } from './grid.js';
 
 export interface Transform {
-  digitMap: Uint8Array;  // (n+1) digitMap[0] = 0
+  digitMap: Uint8Array; // (n+1) digitMap[0] = 0
   transpose: boolean;
-  rowPerm: Int32Array;   // (n) output row r reads row rowPerm[r] (after the transpose)
-  colPerm: Int32Array;   // (n) output column c reads column colPerm[c]
+  rowPerm: Int32Array; // (n) output row r reads row rowPerm[r] (after the transpose)
+  colPerm: Int32Array; // (n) output column c reads column colPerm[c]
 }
 
 /** Blocks of `size` in random order, each block's members shuffled: a band/stack-preserving permutation. */
 function blockPermutation(blocks: number, size: number, rng: Rng): Int32Array {
-  const order = rng.permutation(blocks), p = new Int32Array(blocks * size);
+  const order = rng.permutation(blocks),
+    p = new Int32Array(blocks * size);
   for (let b = 0; b < blocks; b++) {
     const inner = rng.permutation(size);
     for (let i = 0; i < size; i++) p[b * size + i] = order[b] * size + inner[i];
@@ -33,7 +34,8 @@ function blockPermutation(blocks: number, size: number, rng: Rng): Int32Array {
 
 export function randomTransform(geo: Geometry, rng: Rng): Transform {
   const { n, boxRows, boxCols } = geo;
-  const perm = rng.permutation(n), digitMap = new Uint8Array(n + 1);
+  const perm = rng.permutation(n),
+    digitMap = new Uint8Array(n + 1);
   for (let d = 0; d < n; d++) digitMap[d + 1] = perm[d] + 1;
   const transpose = boxRows === boxCols && rng.float() < 0.5;
   const rowPerm = blockPermutation(n / boxRows, boxRows, rng);
@@ -42,11 +44,18 @@ export function randomTransform(geo: Geometry, rng: Rng): Transform {
 }
 
 /** out = t(grid); `out` may be given to avoid an allocation (it must not alias `grid`). */
-export function applyTransform(t: Transform, grid: Uint8Array, geo: Geometry, out = new Uint8Array(geo.cells)): Uint8Array {
-  const { n } = geo, { digitMap, rowPerm, colPerm } = t;
+export function applyTransform(
+  t: Transform,
+  grid: Uint8Array,
+  geo: Geometry,
+  out = new Uint8Array(geo.cells),
+): Uint8Array {
+  const { n } = geo,
+    { digitMap, rowPerm, colPerm } = t;
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
-      const sr = rowPerm[r], sc = colPerm[c];
+      const sr = rowPerm[r],
+        sc = colPerm[c];
       out[r * n + c] = digitMap[grid[t.transpose ? sc * n + sr : sr * n + sc]];
     }
   }
@@ -64,7 +73,9 @@ function inverse(p: ArrayLike<number>, out: Int32Array | Uint8Array): void {
  */
 export function inverseTransform(t: Transform): Transform {
   const n = t.rowPerm.length;
-  const digitMap = new Uint8Array(n + 1), rowInv = new Int32Array(n), colInv = new Int32Array(n);
+  const digitMap = new Uint8Array(n + 1),
+    rowInv = new Int32Array(n),
+    colInv = new Int32Array(n);
   inverse(t.digitMap, digitMap);
   inverse(t.rowPerm, rowInv);
   inverse(t.colPerm, colInv);

@@ -13,12 +13,25 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { TrmError } from '../../errors.js';
 import { requireFile } from '../files.js';
-import { cellName, consistencyProblem, geometry, sizeForCells, solutionProblem, type Geometry, type SudokuSize } from './grid.js';
+import {
+  cellName,
+  consistencyProblem,
+  geometry,
+  sizeForCells,
+  solutionProblem,
+  type Geometry,
+  type SudokuSize,
+} from './grid.js';
 
 export const CSV_COLUMNS = ['source', 'question', 'answer', 'rating'] as const;
 
 export class CsvError extends TrmError {
-  constructor(readonly file: string, readonly line: number, readonly field: string, problem: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly field: string,
+    problem: string,
+  ) {
     super('TRM_BAD_CSV', `${file}:${line}: ${field}: ${problem}`);
     this.name = 'CsvError';
   }
@@ -26,10 +39,10 @@ export class CsvError extends TrmError {
 
 export interface SudokuRow {
   source: string;
-  question: Uint8Array;  // (cells) 0 = blank
-  answer: Uint8Array;    // (cells)
+  question: Uint8Array; // (cells) 0 = blank
+  answer: Uint8Array; // (cells)
   rating: number;
-  line: number;          // 1-based line in the file (the header is line 1)
+  line: number; // 1-based line in the file (the header is line 1)
 }
 
 export interface CsvReadOptions {
@@ -43,10 +56,10 @@ export interface CsvReadOptions {
 
 export interface CsvReadReport {
   file: string;
-  size: SudokuSize | undefined;   // undefined for a file with a header only
-  rows: number;                   // valid rows handed to the callback
-  skipped: number;                // bad rows skipped (skipInvalid)
-  firstSkipped?: string;          // the first skipped row's error message
+  size: SudokuSize | undefined; // undefined for a file with a header only
+  rows: number; // valid rows handed to the callback
+  skipped: number; // bad rows skipped (skipInvalid)
+  firstSkipped?: string; // the first skipped row's error message
 }
 
 export function csvHeader(): string {
@@ -54,8 +67,12 @@ export function csvHeader(): string {
 }
 
 export function formatCsvRow(source: string, question: Uint8Array, answer: Uint8Array, rating: number): string {
-  let q = '', a = '';
-  for (let i = 0; i < question.length; i++) { q += question[i] === 0 ? '.' : String(question[i]); a += String(answer[i]); }
+  let q = '',
+    a = '';
+  for (let i = 0; i < question.length; i++) {
+    q += question[i] === 0 ? '.' : String(question[i]);
+    a += String(answer[i]);
+  }
   return `${source},${q},${a},${rating}`;
 }
 
@@ -72,7 +89,11 @@ export function splitCsvLine(line: string): string[] | string {
         const q = line.indexOf('"', i);
         if (q < 0) return 'unterminated quoted field (fields spanning lines are not supported)';
         f += line.slice(i, q);
-        if (line[q + 1] === '"') { f += '"'; i = q + 2; continue; }
+        if (line[q + 1] === '"') {
+          f += '"';
+          i = q + 2;
+          continue;
+        }
         i = q + 1;
         break;
       }
@@ -82,7 +103,10 @@ export function splitCsvLine(line: string): string[] | string {
       i++;
     } else {
       const c = line.indexOf(',', i);
-      if (c < 0) { out.push(line.slice(i)); return out; }
+      if (c < 0) {
+        out.push(line.slice(i));
+        return out;
+      }
       out.push(line.slice(i, c));
       i = c + 1;
     }
@@ -95,7 +119,7 @@ function parseCells(text: string, geo: Geometry, blanksAllowed: boolean): Uint8A
   const g = new Uint8Array(geo.cells);
   for (let i = 0; i < geo.cells; i++) {
     const ch = text.charCodeAt(i);
-    const d = ch === 46 ? 0 : ch - 48;   // '.' -> 0
+    const d = ch === 46 ? 0 : ch - 48; // '.' -> 0
     if (d < 0 || d > geo.n || (d === 0 && !blanksAllowed))
       return `bad character '${text[i]}' at ${cellName(geo, i)} (cell ${i + 1}); expected ${blanksAllowed ? `'.', '0' or ` : ''}1-${geo.n}`;
     g[i] = d;
@@ -107,8 +131,15 @@ function parseCells(text: string, geo: Geometry, blanksAllowed: boolean): Uint8A
  * Stream the rows of a Sudoku CSV to `onRow`, validating each. Throws CsvError on the first bad
  * row unless `skipInvalid`. Returns counts.
  */
-export async function readSudokuCsv(file: string, opts: CsvReadOptions, onRow: (row: SudokuRow) => void): Promise<CsvReadReport> {
-  await requireFile(file, "download one with 'trm data download sudoku-extreme' or make one with 'trm data generate sudoku'");
+export async function readSudokuCsv(
+  file: string,
+  opts: CsvReadOptions,
+  onRow: (row: SudokuRow) => void,
+): Promise<CsvReadReport> {
+  await requireFile(
+    file,
+    "download one with 'trm data download sudoku-extreme' or make one with 'trm data generate sudoku'",
+  );
   const total = (await stat(file)).size;
   const report: CsvReadReport = { file, size: opts.size, rows: 0, skipped: 0 };
   let geo: Geometry | undefined = opts.size ? geometry(opts.size) : undefined;
@@ -121,38 +152,63 @@ export async function readSudokuCsv(file: string, opts: CsvReadOptions, onRow: (
     if (report.skipped++ === 0) report.firstSkipped = err.message;
   };
   try {
-  for await (const raw of lines) {
-    lineNo++;
-    if ((lineNo & 0xffff) === 0) opts.onProgress?.(input.bytesRead, total);
-    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '').trimEnd() : raw;
-    if (lineNo === 1) {
-      if (line !== csvHeader()) throw new CsvError(file, 1, 'header', `expected '${csvHeader()}', got '${line.slice(0, 80)}'`);
-      continue;
+    for await (const raw of lines) {
+      lineNo++;
+      if ((lineNo & 0xffff) === 0) opts.onProgress?.(input.bytesRead, total);
+      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '').trimEnd() : raw;
+      if (lineNo === 1) {
+        if (line !== csvHeader())
+          throw new CsvError(file, 1, 'header', `expected '${csvHeader()}', got '${line.slice(0, 80)}'`);
+        continue;
+      }
+      if (line.trim() === '') continue;
+      const fields = splitCsvLine(line);
+      if (typeof fields === 'string') {
+        fail('row', fields);
+        continue;
+      }
+      if (fields.length !== 4) {
+        fail('row', `expected 4 fields (${csvHeader()}), got ${fields.length}`);
+        continue;
+      }
+      const [source, qText, aText, rText] = fields;
+      if (!geo) {
+        const n = sizeForCells(qText.length);
+        if (!n) {
+          fail('question', `expected 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${qText.length}`);
+          continue;
+        }
+        geo = geometry(n);
+        report.size = n;
+      }
+      const question = parseCells(qText, geo, true);
+      if (typeof question === 'string') {
+        fail('question', question);
+        continue;
+      }
+      const answer = parseCells(aText, geo, false);
+      if (typeof answer === 'string') {
+        fail('answer', answer);
+        continue;
+      }
+      const bad = solutionProblem(answer, geo);
+      if (bad) {
+        fail('answer', `not a valid solution: ${bad}`);
+        continue;
+      }
+      const clash = consistencyProblem(question, answer, geo);
+      if (clash) {
+        fail('question', clash);
+        continue;
+      }
+      const r = rText.trim();
+      if (!/^\d+$/.test(r)) {
+        fail('rating', `expected a non-negative integer, got '${r.slice(0, 20)}'`);
+        continue;
+      }
+      report.rows++;
+      onRow({ source, question, answer, rating: Number(r), line: lineNo });
     }
-    if (line.trim() === '') continue;
-    const fields = splitCsvLine(line);
-    if (typeof fields === 'string') { fail('row', fields); continue; }
-    if (fields.length !== 4) { fail('row', `expected 4 fields (${csvHeader()}), got ${fields.length}`); continue; }
-    const [source, qText, aText, rText] = fields;
-    if (!geo) {
-      const n = sizeForCells(qText.length);
-      if (!n) { fail('question', `expected 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${qText.length}`); continue; }
-      geo = geometry(n);
-      report.size = n;
-    }
-    const question = parseCells(qText, geo, true);
-    if (typeof question === 'string') { fail('question', question); continue; }
-    const answer = parseCells(aText, geo, false);
-    if (typeof answer === 'string') { fail('answer', answer); continue; }
-    const bad = solutionProblem(answer, geo);
-    if (bad) { fail('answer', `not a valid solution: ${bad}`); continue; }
-    const clash = consistencyProblem(question, answer, geo);
-    if (clash) { fail('question', clash); continue; }
-    const r = rText.trim();
-    if (!/^\d+$/.test(r)) { fail('rating', `expected a non-negative integer, got '${r.slice(0, 20)}'`); continue; }
-    report.rows++;
-    onRow({ source, question, answer, rating: Number(r), line: lineNo });
-  }
   } finally {
     input.destroy();
   }

@@ -26,12 +26,14 @@ export interface GenerateOptions extends ChainOptions {
   workerUrl?: URL;
 }
 
-export interface GeneratedRow extends GeneratedPuzzle { chain: number }
+export interface GeneratedRow extends GeneratedPuzzle {
+  chain: number;
+}
 
 export interface GenerateReport {
   puzzles: GeneratedRow[];
-  chains: number;     // chains assembled (consumed in index order)
-  threads: number;    // threads actually used
+  chains: number; // chains assembled (consumed in index order)
+  threads: number; // threads actually used
   seconds: number;
 }
 
@@ -43,7 +45,13 @@ export const DEFAULT_CHAIN = { perChain: 1, maxSteps: 2000 } as const;
 /** Generate `count` unique-solution puzzles rated within [minRating, maxRating]. */
 export async function generateSudoku(opts: GenerateOptions): Promise<GenerateReport> {
   const t0 = performance.now();
-  const chainOpts: ChainOptions = { size: opts.size, minRating: opts.minRating, maxRating: opts.maxRating, perChain: opts.perChain, maxSteps: opts.maxSteps };
+  const chainOpts: ChainOptions = {
+    size: opts.size,
+    minRating: opts.minRating,
+    maxRating: opts.maxRating,
+    perChain: opts.perChain,
+    maxSteps: opts.maxSteps,
+  };
   const url = opts.workerUrl ?? new URL('./generate-worker.js', import.meta.url);
   let threads = Math.max(1, opts.threads ?? availableParallelism());
   // Running from TypeScript sources (no compiled worker beside us): stay in this thread.
@@ -62,11 +70,19 @@ export async function generateSudoku(opts: GenerateOptions): Promise<GenerateRep
       pending.delete(nextToAssemble++);
       for (const p of c.puzzles) {
         const key = formatGrid(p.question);
-        if (puzzles.length < opts.count && !seen.has(key)) { seen.add(key); puzzles.push({ ...p, chain: c.chain }); }
+        if (puzzles.length < opts.count && !seen.has(key)) {
+          seen.add(key);
+          puzzles.push({ ...p, chain: c.chain });
+        }
       }
       if (puzzles.length === 0 && nextToAssemble >= MAX_BARREN_CHAINS) {
-        const band = Number.isFinite(opts.maxRating) ? `[${opts.minRating}, ${opts.maxRating}]` : `>= ${opts.minRating}`;
-        throw new TrmError('TRM_GENERATE', `no ${opts.size}x${opts.size} puzzle rated ${band} found in ${MAX_BARREN_CHAINS} chains of ${opts.maxSteps} steps; lower --min-rating (4x4 and 6x6 rarely need guesses)`);
+        const band = Number.isFinite(opts.maxRating)
+          ? `[${opts.minRating}, ${opts.maxRating}]`
+          : `>= ${opts.minRating}`;
+        throw new TrmError(
+          'TRM_GENERATE',
+          `no ${opts.size}x${opts.size} puzzle rated ${band} found in ${MAX_BARREN_CHAINS} chains of ${opts.maxSteps} steps; lower --min-rating (4x4 and 6x6 rarely need guesses)`,
+        );
       }
     }
     opts.onProgress?.(puzzles.length, opts.count);
@@ -77,7 +93,7 @@ export async function generateSudoku(opts: GenerateOptions): Promise<GenerateRep
     if (threads === 1) {
       const solver = new Solver(geometry(opts.size));
       for (let chain = 0; !assemble(runChain(opts.seed, chain, chainOpts, solver)); chain++)
-        await new Promise(resolve => setImmediate(resolve));   // let progress output and signals through
+        await new Promise(resolve => setImmediate(resolve)); // let progress output and signals through
     } else {
       await runWorkers(url, threads, opts.seed, chainOpts, assemble);
     }
@@ -85,15 +101,23 @@ export async function generateSudoku(opts: GenerateOptions): Promise<GenerateRep
   return { puzzles, chains: nextToAssemble, threads, seconds: (performance.now() - t0) / 1000 };
 }
 
-function runWorkers(url: URL, threads: number, seed: number, opts: ChainOptions, assemble: (r: ChainResult) => boolean): Promise<void> {
+function runWorkers(
+  url: URL,
+  threads: number,
+  seed: number,
+  opts: ChainOptions,
+  assemble: (r: ChainResult) => boolean,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const workers: Worker[] = [];
-    let nextChain = 0, finished = false;
+    let nextChain = 0,
+      finished = false;
     const finish = (err?: unknown) => {
       if (finished) return;
       finished = true;
       for (const w of workers) void w.terminate();
-      if (err) reject(err); else resolve();
+      if (err) reject(err);
+      else resolve();
     };
     for (let i = 0; i < threads; i++) {
       const w = new Worker(url, { workerData: { seed, opts } });
@@ -103,7 +127,9 @@ function runWorkers(url: URL, threads: number, seed: number, opts: ChainOptions,
         try {
           if (assemble(r)) finish();
           else w.postMessage(nextChain++);
-        } catch (e) { finish(e); }
+        } catch (e) {
+          finish(e);
+        }
       });
       w.on('error', e => finish(e));
       w.postMessage(nextChain++);
@@ -116,7 +142,8 @@ export async function generateSudokuFile(opts: GenerateOptions & { out: string }
   await checkWritable(opts.out);
   const report = await generateSudoku(opts);
   const lines = [csvHeader()];
-  for (const p of report.puzzles) lines.push(formatCsvRow(`synthetic-${opts.seed}-${p.chain}`, p.question, p.answer, p.rating));
+  for (const p of report.puzzles)
+    lines.push(formatCsvRow(`synthetic-${opts.seed}-${p.chain}`, p.question, p.answer, p.rating));
   await writeFileAtomic(opts.out, lines.join('\n') + '\n');
   return report;
 }

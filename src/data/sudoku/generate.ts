@@ -21,14 +21,14 @@ import { Solver } from './solver.js';
 export interface ChainOptions {
   size: SudokuSize;
   minRating: number;
-  maxRating: number;     // Infinity for no upper bound
-  perChain: number;      // puzzles a chain may emit before it stops
-  maxSteps: number;      // climbing steps before a chain gives up
+  maxRating: number; // Infinity for no upper bound
+  perChain: number; // puzzles a chain may emit before it stops
+  maxSteps: number; // climbing steps before a chain gives up
 }
 
 export interface GeneratedPuzzle {
-  question: Uint8Array;  // (cells) 0 = blank
-  answer: Uint8Array;    // (cells)
+  question: Uint8Array; // (cells) 0 = blank
+  answer: Uint8Array; // (cells)
   rating: number;
 }
 
@@ -78,7 +78,12 @@ function sameGrid(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Run chain `chain` of `seed`: a deterministic function of (seed, chain, opts). */
-export function runChain(seed: number, chain: number, opts: ChainOptions, solver = new Solver(geometry(opts.size))): ChainResult {
+export function runChain(
+  seed: number,
+  chain: number,
+  opts: ChainOptions,
+  solver = new Solver(geometry(opts.size)),
+): ChainResult {
   const rng = new Rng(seed, STREAM.generate, chain);
   const answer = randomGrid(solver, rng);
   let p = answer.slice();
@@ -96,14 +101,17 @@ export function runChain(seed: number, chain: number, opts: ChainOptions, solver
     for (let d = 1 + rng.int(2); d > 0 && clues.length > 0; d--) {
       const k = rng.int(clues.length);
       q[clues[k]] = 0;
-      clues[k] = clues[clues.length - 1]; clues.pop();
+      clues[k] = clues[clues.length - 1];
+      clues.pop();
     }
     makeUnique(solver, q, answer, rng);
     const r = minimize(solver, q, rng);
     // Climb towards the band: up while below maxRating, down when the start was above it.
     if (rating > opts.maxRating ? r > rating : r < rating || r > opts.maxRating) continue;
-    p = q; rating = r;
-    if (inBand(r) && !puzzles.some(x => sameGrid(x.question, q))) puzzles.push({ question: q.slice(), answer, rating: r });
+    p = q;
+    rating = r;
+    if (inBand(r) && !puzzles.some(x => sameGrid(x.question, q)))
+      puzzles.push({ question: q.slice(), answer, rating: r });
   }
   return { chain, puzzles, steps };
 }

@@ -36,13 +36,13 @@ export class Solver {
   readonly geo: Geometry;
   private readonly cells: number;
   private readonly full: number;
-  private readonly cand: Uint16Array;    // (cells + 2, cells) candidate masks, one row per search depth
-  private readonly queue: Int32Array;    // (cells) cells that became single and await peer elimination
+  private readonly cand: Uint16Array; // (cells + 2, cells) candidate masks, one row per search depth
+  private readonly queue: Int32Array; // (cells) cells that became single and await peer elimination
   private qn = 0;
   private readonly unitMask: Int32Array; // (cells) bit u set for the 3 units holding the cell
-  private dirty = 0;                     // units whose masks shrank since their last hidden-single scan
-  private readonly pop: Uint8Array;      // (2^n) popcount
-  private readonly digit: Uint8Array;    // (2^n) digit of a single-bit mask
+  private dirty = 0; // units whose masks shrank since their last hidden-single scan
+  private readonly pop: Uint8Array; // (2^n) popcount
+  private readonly digit: Uint8Array; // (2^n) digit of a single-bit mask
   private readonly found: Uint8Array[] = [];
   private solutions = 0;
   private guesses = 0;
@@ -70,14 +70,25 @@ export class Solver {
    */
   solve(puzzle: Uint8Array, limit = 2, rng?: Rng): SolveResult {
     const { cells, cand, geo } = this;
-    if (puzzle.length !== cells) throw new TrmError('TRM_BAD_GRID', `solver: expected ${cells} cells, got ${puzzle.length}`);
+    if (puzzle.length !== cells)
+      throw new TrmError('TRM_BAD_GRID', `solver: expected ${cells} cells, got ${puzzle.length}`);
     const fast = this.fast;
     if (fast) {
       const bad = fast.run(puzzle, limit, rng ?? null);
-      if (bad >= 0) throw new TrmError('TRM_BAD_GRID', `solver: digit ${puzzle[bad]} at ${cellName(geo, bad)} exceeds ${geo.n}`);
-      return { solutions: fast.solutions, solution: fast.found[0] ?? null, second: fast.found[1] ?? null, guesses: fast.guesses };
+      if (bad >= 0)
+        throw new TrmError('TRM_BAD_GRID', `solver: digit ${puzzle[bad]} at ${cellName(geo, bad)} exceeds ${geo.n}`);
+      return {
+        solutions: fast.solutions,
+        solution: fast.found[0] ?? null,
+        second: fast.found[1] ?? null,
+        guesses: fast.guesses,
+      };
     }
-    this.limit = limit; this.rng = rng ?? null; this.solutions = 0; this.guesses = 0; this.found.length = 0;
+    this.limit = limit;
+    this.rng = rng ?? null;
+    this.solutions = 0;
+    this.guesses = 0;
+    this.found.length = 0;
     cand.fill(this.full, 0, cells);
     this.qn = 0;
     this.dirty = (1 << (3 * geo.n)) - 1;
@@ -89,20 +100,34 @@ export class Solver {
       this.queue[this.qn++] = c;
     }
     this.search(0);
-    return { solutions: this.solutions, solution: this.found[0] ?? null, second: this.found[1] ?? null, guesses: this.guesses };
+    return {
+      solutions: this.solutions,
+      solution: this.found[0] ?? null,
+      second: this.found[1] ?? null,
+      guesses: this.guesses,
+    };
   }
 
   private search(depth: number): void {
     const { cells, cand, pop } = this;
-    const base = depth * cells, next = base + cells;
+    const base = depth * cells,
+      next = base + cells;
     for (;;) {
       if (!this.propagate(base)) return;
-      let best = -1, bestPop = 99;
+      let best = -1,
+        bestPop = 99;
       for (let c = 0; c < cells; c++) {
         const p = pop[cand[base + c]];
-        if (p > 1 && p < bestPop) { bestPop = p; best = c; if (p === 2) break; }
+        if (p > 1 && p < bestPop) {
+          bestPop = p;
+          best = c;
+          if (p === 2) break;
+        }
       }
-      if (best < 0) { this.record(base); return; }
+      if (best < 0) {
+        this.record(base);
+        return;
+      }
       let bits = cand[base + best];
       for (let k = 1; k < bestPop; k++) {
         const b = this.rng ? randomBit(this.rng, pop, bits) : bits & -bits;
@@ -110,13 +135,17 @@ export class Solver {
         this.guesses++;
         cand.copyWithin(next, base, next);
         cand[next + best] = b;
-        this.queue[0] = best; this.qn = 1; this.dirty = this.unitMask[best];
+        this.queue[0] = best;
+        this.qn = 1;
+        this.dirty = this.unitMask[best];
         this.search(depth + 1);
         if (this.solutions >= this.limit) return;
       }
       // The last value is forced: continue at this depth without a copy.
       cand[base + best] = bits;
-      this.queue[0] = best; this.qn = 1; this.dirty = this.unitMask[best];
+      this.queue[0] = best;
+      this.qn = 1;
+      this.dirty = this.unitMask[best];
     }
   }
 
@@ -132,7 +161,8 @@ export class Solver {
       const low = this.dirty & -this.dirty;
       this.dirty ^= low;
       const u = (31 - Math.clz32(low)) * n;
-      let once = 0, twice = 0;
+      let once = 0,
+        twice = 0;
       for (let i = 0; i < n; i++) {
         const m = cand[base + units[u + i]];
         twice |= once & m;
@@ -145,12 +175,13 @@ export class Solver {
         uniq ^= b;
         let i = 0;
         while (i < n && (cand[base + units[u + i]] & b) === 0) i++;
-        if (i === n) return false;   // an earlier hidden single in this unit took the cell
+        if (i === n) return false; // an earlier hidden single in this unit took the cell
         const c = units[u + i];
         if (cand[base + c] === b) continue;
         cand[base + c] = b;
         this.dirty |= unitMask[c];
-        this.queue[0] = c; this.qn = 1;
+        this.queue[0] = c;
+        this.qn = 1;
         if (!this.eliminate(base)) return false;
       }
     }
@@ -161,21 +192,27 @@ export class Solver {
   private eliminate(base: number): boolean {
     const { cand, queue, unitMask } = this;
     const { peers, nPeers } = this.geo;
-    let qn = this.qn, dirty = this.dirty;
+    let qn = this.qn,
+      dirty = this.dirty;
     while (qn > 0) {
-      const c = queue[--qn], bit = cand[base + c];
+      const c = queue[--qn],
+        bit = cand[base + c];
       for (let k = c * nPeers, end = k + nPeers; k < end; k++) {
         const p = peers[k];
         let m = cand[base + p];
         if ((m & bit) === 0) continue;
         m ^= bit;
-        if (m === 0) { this.qn = 0; return false; }
+        if (m === 0) {
+          this.qn = 0;
+          return false;
+        }
         cand[base + p] = m;
         dirty |= unitMask[p];
         if ((m & (m - 1)) === 0) queue[qn++] = p;
       }
     }
-    this.qn = 0; this.dirty = dirty;
+    this.qn = 0;
+    this.dirty = dirty;
     return true;
   }
 
@@ -187,12 +224,15 @@ export class Solver {
     }
     this.solutions++;
   }
-
 }
 
 /** Rating of a puzzle: guesses of a uniqueness-proving solve; throws if it has no unique solution. */
 export function ratePuzzle(solver: Solver, puzzle: Uint8Array): number {
   const r = solver.solve(puzzle, 2);
-  if (r.solutions !== 1) throw new TrmError('TRM_NOT_UNIQUE', r.solutions === 0 ? 'puzzle has no solution' : 'puzzle has more than one solution');
+  if (r.solutions !== 1)
+    throw new TrmError(
+      'TRM_NOT_UNIQUE',
+      r.solutions === 0 ? 'puzzle has no solution' : 'puzzle has more than one solution',
+    );
   return r.guesses;
 }

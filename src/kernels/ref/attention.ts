@@ -7,7 +7,8 @@ import type { F32 } from '../backend.js';
 
 export function softmaxForward(out: F32, inp: F32, N: number, V: number): void {
   for (let i = 0; i < N; i++) {
-    let mx = -Infinity, sum = 0;
+    let mx = -Infinity,
+      sum = 0;
     for (let j = 0; j < V; j++) mx = Math.max(mx, inp[i * V + j]);
     for (let j = 0; j < V; j++) sum += Math.exp(inp[i * V + j] - mx);
     for (let j = 0; j < V; j++) out[i * V + j] = Math.exp(inp[i * V + j] - mx) / sum;
@@ -22,13 +23,26 @@ export function softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, V: nu
   }
 }
 
-function rope(out: F32, inp: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number, transpose: boolean): void {
+function rope(
+  out: F32,
+  inp: F32,
+  cos: F32,
+  sin: F32,
+  B: number,
+  S: number,
+  H: number,
+  Dh: number,
+  transpose: boolean,
+): void {
   const half = Dh / 2;
   for (let r = 0; r < B * S * H; r++) {
-    const o = r * Dh, c = Math.floor(r / H) % S * Dh;
+    const o = r * Dh,
+      c = (Math.floor(r / H) % S) * Dh;
     for (let i = 0; i < half; i++) {
-      const x1 = inp[o + i], x2 = inp[o + i + half];
-      if (transpose) {   // the backward: R^T dout, added into dinp
+      const x1 = inp[o + i],
+        x2 = inp[o + i + half];
+      if (transpose) {
+        // the backward: R^T dout, added into dinp
         out[o + i] += x1 * cos[c + i] + x2 * sin[c + i + half];
         out[o + i + half] += x2 * cos[c + i + half] - x1 * sin[c + i];
       } else {
@@ -43,6 +57,15 @@ export function ropeForward(out: F32, inp: F32, cos: F32, sin: F32, B: number, S
   rope(out, inp, cos, sin, B, S, H, Dh, false);
 }
 
-export function ropeBackward(dinp: F32, dout: F32, cos: F32, sin: F32, B: number, S: number, H: number, Dh: number): void {
+export function ropeBackward(
+  dinp: F32,
+  dout: F32,
+  cos: F32,
+  sin: F32,
+  B: number,
+  S: number,
+  H: number,
+  Dh: number,
+): void {
   rope(dinp, dout, cos, sin, B, S, H, Dh, true);
 }

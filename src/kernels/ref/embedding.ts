@@ -17,7 +17,15 @@ export function embeddingForward(out: F32, ids: I32, table: F32, N: number, D: n
   for (let i = 0; i < N; i++) for (let d = 0; d < D; d++) out[i * D + d] = scale * table[ids[i] * D + d];
 }
 
-export function embeddingBackward(dtable: F32, dout: F32, ids: I32, N: number, D: number, V: number, scale: number): void {
+export function embeddingBackward(
+  dtable: F32,
+  dout: F32,
+  ids: I32,
+  N: number,
+  D: number,
+  V: number,
+  scale: number,
+): void {
   checkIndices('embeddingBackward', 'ids', ids, N, V);
   for (let i = 0; i < N; i++) for (let d = 0; d < D; d++) dtable[ids[i] * D + d] += scale * dout[i * D + d];
 }

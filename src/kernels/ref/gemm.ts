@@ -5,12 +5,30 @@
  */
 import type { F32 } from '../backend.js';
 
-export function gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-  A: F32, lda: number, strideA: number, B: F32, ldb: number, strideB: number,
-  beta: number, C: F32, ldc: number, strideC: number, batch: number): void {
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: F32,
+  lda: number,
+  strideA: number,
+  B: F32,
+  ldb: number,
+  strideB: number,
+  beta: number,
+  C: F32,
+  ldc: number,
+  strideC: number,
+  batch: number,
+): void {
   const row = new Float64Array(N);
   for (let b = 0; b < batch; b++) {
-    const a0 = b * strideA, b0 = b * strideB, c0 = b * strideC;
+    const a0 = b * strideA,
+      b0 = b * strideB,
+      c0 = b * strideC;
     const bet = strideC === 0 && b > 0 ? 1 : beta;
     for (let i = 0; i < M; i++) {
       row.fill(0);

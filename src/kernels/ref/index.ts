@@ -9,19 +9,51 @@ import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { argmax, bceLogitsBackward, bceLogitsForward, lossGrad, matchCounts, stablemaxCeBackward, stablemaxCeForward } from './losses.js';
+import {
+  argmax,
+  bceLogitsBackward,
+  bceLogitsForward,
+  lossGrad,
+  matchCounts,
+  stablemaxCeBackward,
+  stablemaxCeForward,
+} from './losses.js';
 import { ropeBackward, ropeForward, softmaxBackward, softmaxForward } from './attention.js';
 import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
-  copy2d, transpose, fill, castU8F32, broadcastRows,
-  add, add3, addBias, biasBackward,
-  rmsnormForward, rmsnormBackward, rmsnormSeqForward, rmsnormSeqBackward,
-  swigluForward, swigluBackward,
-  embeddingForward, embeddingBackward,
-  stablemaxCeForward, stablemaxCeBackward, bceLogitsForward, bceLogitsBackward, argmax, matchCounts, lossGrad,
-  softmaxForward, softmaxBackward, ropeForward, ropeBackward,
-  adamAtan2Step, adamwStep, signSgdRows, emaUpdate,
+  copy2d,
+  transpose,
+  fill,
+  castU8F32,
+  broadcastRows,
+  add,
+  add3,
+  addBias,
+  biasBackward,
+  rmsnormForward,
+  rmsnormBackward,
+  rmsnormSeqForward,
+  rmsnormSeqBackward,
+  swigluForward,
+  swigluBackward,
+  embeddingForward,
+  embeddingBackward,
+  stablemaxCeForward,
+  stablemaxCeBackward,
+  bceLogitsForward,
+  bceLogitsBackward,
+  argmax,
+  matchCounts,
+  lossGrad,
+  softmaxForward,
+  softmaxBackward,
+  ropeForward,
+  ropeBackward,
+  adamAtan2Step,
+  adamwStep,
+  signSgdRows,
+  emaUpdate,
 };

@@ -20,7 +20,15 @@ export function castU8F32(out: F32, inp: U8, n: number): void {
   for (let i = 0; i < n; i++) out[i] = inp[i];
 }
 
-export function broadcastRows(dst: F32, src: F32, mask: U8, B: number, per: number, D: number, srcStride: number): void {
+export function broadcastRows(
+  dst: F32,
+  src: F32,
+  mask: U8,
+  B: number,
+  per: number,
+  D: number,
+  srcStride: number,
+): void {
   for (let b = 0; b < B; b++) {
     if (!mask[b]) continue;
     const row = src.subarray(b * srcStride, b * srcStride + D);

@@ -26,23 +26,26 @@ export function rmsnormBackward(dinp: F32, dout: F32, out: F32, rstd: F32, N: nu
 
 /** inp (B, S, D): each (b, d) is normalised over s; rstd (B, D). */
 export function rmsnormSeqForward(out: F32, rstd: F32, inp: F32, B: number, S: number, D: number, eps: number): void {
-  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
-    let ss = 0;
-    for (let s = 0; s < S; s++) ss += inp[(b * S + s) * D + d] ** 2;
-    const r = Math.fround(1 / Math.sqrt(ss / S + eps));
-    for (let s = 0; s < S; s++) out[(b * S + s) * D + d] = inp[(b * S + s) * D + d] * r;
-    rstd[b * D + d] = r;
-  }
+  for (let b = 0; b < B; b++)
+    for (let d = 0; d < D; d++) {
+      let ss = 0;
+      for (let s = 0; s < S; s++) ss += inp[(b * S + s) * D + d] ** 2;
+      const r = Math.fround(1 / Math.sqrt(ss / S + eps));
+      for (let s = 0; s < S; s++) out[(b * S + s) * D + d] = inp[(b * S + s) * D + d] * r;
+      rstd[b * D + d] = r;
+    }
 }
 
 export function rmsnormSeqBackward(dinp: F32, dout: F32, out: F32, rstd: F32, B: number, S: number, D: number): void {
-  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
-    let dot = 0;
-    for (let s = 0; s < S; s++) dot += dout[(b * S + s) * D + d] * out[(b * S + s) * D + d];
-    const mean = dot / S, r = rstd[b * D + d];
-    for (let s = 0; s < S; s++) {
-      const k = (b * S + s) * D + d;
-      dinp[k] += r * (dout[k] - out[k] * mean);
+  for (let b = 0; b < B; b++)
+    for (let d = 0; d < D; d++) {
+      let dot = 0;
+      for (let s = 0; s < S; s++) dot += dout[(b * S + s) * D + d] * out[(b * S + s) * D + d];
+      const mean = dot / S,
+        r = rstd[b * D + d];
+      for (let s = 0; s < S; s++) {
+        const k = (b * S + s) * D + d;
+        dinp[k] += r * (dout[k] - out[k] * mean);
+      }
     }
-  }
 }
