@@ -18,7 +18,7 @@ import {
   sizeOf,
 } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
-import { mlpBackward, mlpForward } from '../nn/mlp.js';
+import { mlpBackward, mlpForward, type SwigluWeights } from '../nn/mlp.js';
 import {
   type TokenMixerActs,
   type TokenMixerScratch,
@@ -29,6 +29,10 @@ import type { BlockActs, BlockScratch, NetActs, StepActs } from './acts.js';
 import type { Dims, TrmConfig } from './config.js';
 import type { BlockWeights, Weights } from './params.js';
 
+/** A block's SwiGLU weights (or gradients) as the layers take them. */
+const mlpWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlpGateUp, down: w.mlpDown });
+const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp!, down: w.mlptDown! });
+
 // ---- one block --------------------------------------------------------------------------------
 
 function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
@@ -36,7 +40,7 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
     N = B * S,
     eps = c.rms_norm_eps;
   if (c.mlp_t) {
-    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is);
+    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is });
     add(s.r, s.r, h, N * D);
     rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
   } else {
@@ -52,7 +56,7 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
     add(s.r, s.r, h, N * D);
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
-  mlpForward(s.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I);
+  mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I });
   add(s.r, s.r, ba.n1, N * D);
   rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
 }
@@ -75,26 +79,22 @@ function blockBackward(
   fill(s.r, 0, N * D);
   rmsnormBackward(s.r, dout, ba.n2, ba.rstd2, N, D);
   copy(s.dn1, s.r, N * D);
-  mlpBackward(s.dn1, g.mlpGateUp, g.mlpDown, s.r, ba.mlp, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, s.mlp);
+  mlpBackward(s.dn1, mlpWeights(g), s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I }, s.mlp);
   // n1 = rms(h + mixer(h)): d(h) += dr + mixer'(dr)
   fill(s.r, 0, N * D);
   if (c.mlp_t) rmsnormSeqBackward(s.r, s.dn1, ba.n1, ba.rstd1, B, S, D);
   else rmsnormBackward(s.r, s.dn1, ba.n1, ba.rstd1, N, D);
   add(dinp, dinp, s.r, N * D);
   if (c.mlp_t) {
+    const z = { B, S, D, Is };
     tokenMixerBackward(
       dinp,
-      g.mlptGateUp!,
-      g.mlptDown!,
+      mixerWeights(g),
       s.r,
       ba.mixer as TokenMixerActs,
       h,
-      w.mlptGateUp!,
-      w.mlptDown!,
-      B,
-      S,
-      D,
-      Is,
+      mixerWeights(w),
+      z,
       s.mix as TokenMixerScratch,
     );
   } else {

@@ -10,44 +10,47 @@ export interface MlpActs {
   h: F32T; // (N, I) silu(gate) * up
 }
 
+/** A SwiGLU MLP's weights, or their gradients: gate_up (2I, D), down (D, I) - the token mixer's
+ *  are (2Is, S) and (S, Is). */
+export interface SwigluWeights {
+  gateUp: F32T;
+  down: F32T;
+}
+
+/** Sizes of one channel-MLP call: N rows of D features, I hidden. */
+export interface MlpSizes {
+  N: number;
+  D: number;
+  I: number;
+}
+
 export interface MlpScratch {
   dh: F32T; // (N, I)
   dgateUp: F32T; // (N, 2I)
 }
 
-/** out (N, D) = SwiGLU(inp (N, D)); wGateUp (2I, D), wDown (D, I). */
-export function mlpForward(
-  out: F32T,
-  acts: MlpActs,
-  inp: F32T,
-  wGateUp: F32T,
-  wDown: F32T,
-  N: number,
-  D: number,
-  I: number,
-): void {
-  linearForward(acts.gateUp, inp, wGateUp, N, D, 2 * I);
+/** out (N, D) = SwiGLU(inp (N, D)). */
+export function mlpForward(out: F32T, acts: MlpActs, inp: F32T, w: SwigluWeights, z: MlpSizes): void {
+  const { N, D, I } = z;
+  linearForward(acts.gateUp, inp, w.gateUp, N, D, 2 * I);
   swigluForward(acts.h, acts.gateUp, N, I);
-  linearForward(out, acts.h, wDown, N, I, D);
+  linearForward(out, acts.h, w.down, N, I, D);
 }
 
-/** dinp (N, D) += d/dinp; dwGateUp, dwDown +=. */
+/** dinp (N, D) += d/dinp; g.gateUp, g.down +=. */
 export function mlpBackward(
   dinp: F32T,
-  dwGateUp: F32T,
-  dwDown: F32T,
+  g: SwigluWeights,
   dout: F32T,
   acts: MlpActs,
   inp: F32T,
-  wGateUp: F32T,
-  wDown: F32T,
-  N: number,
-  D: number,
-  I: number,
+  w: SwigluWeights,
+  z: MlpSizes,
   s: MlpScratch,
 ): void {
-  linearBackward(s.dh, dwDown, dout, acts.h, wDown, N, I, D, true);
+  const { N, D, I } = z;
+  linearBackward(s.dh, g.down, dout, acts.h, w.down, N, I, D, true);
   fill(s.dgateUp, 0, N * 2 * I);
   swigluBackward(s.dgateUp, s.dh, acts.gateUp, N, I);
-  linearBackward(dinp, dwGateUp, s.dgateUp, inp, wGateUp, N, D, 2 * I);
+  linearBackward(dinp, g.gateUp, s.dgateUp, inp, w.gateUp, N, D, 2 * I);
 }

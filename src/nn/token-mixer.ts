@@ -6,6 +6,7 @@
  * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
  */
 import { type F32T, fill, gemm, swigluBackward, swigluForward, transpose } from '../kernels/core.js';
+import type { SwigluWeights } from './mlp.js';
 
 export interface TokenMixerActs {
   gateUp: F32T; // (B, 2Is, D)
@@ -19,18 +20,25 @@ export interface TokenMixerScratch {
   wGateUpT: F32T; // (S, 2Is) gate_up_proj transposed
 }
 
-/** out (B, S, D) = mixer(inp (B, S, D)); wGateUp (2Is, S), wDown (S, Is). */
+/** Sizes of one token-mixer call: B items of S positions x D features, Is hidden positions. */
+export interface TokenMixerSizes {
+  B: number;
+  S: number;
+  D: number;
+  Is: number;
+}
+
+/** out (B, S, D) = mixer(inp (B, S, D)); w.gateUp (2Is, S), w.down (S, Is). */
 export function tokenMixerForward(
   out: F32T,
   acts: TokenMixerActs,
   inp: F32T,
-  wGateUp: F32T,
-  wDown: F32T,
-  B: number,
-  S: number,
-  D: number,
-  Is: number,
+  w: SwigluWeights,
+  z: TokenMixerSizes,
 ): void {
+  const { B, S, D, Is } = z,
+    wGateUp = w.gateUp,
+    wDown = w.down;
   gemm({
     A: wGateUp,
     B: inp,
@@ -47,22 +55,22 @@ export function tokenMixerForward(
   gemm({ A: wDown, B: acts.h, C: out, M: S, N: D, K: Is, batch: B, strideA: 0, strideB: Is * D, strideC: S * D });
 }
 
-/** dinp (B, S, D) += d/dinp; dwGateUp (2Is, S), dwDown (S, Is) +=. */
+/** dinp (B, S, D) += d/dinp; g.gateUp (2Is, S), g.down (S, Is) +=. */
 export function tokenMixerBackward(
   dinp: F32T,
-  dwGateUp: F32T,
-  dwDown: F32T,
+  g: SwigluWeights,
   dout: F32T,
   acts: TokenMixerActs,
   inp: F32T,
-  wGateUp: F32T,
-  wDown: F32T,
-  B: number,
-  S: number,
-  D: number,
-  Is: number,
+  w: SwigluWeights,
+  z: TokenMixerSizes,
   s: TokenMixerScratch,
 ): void {
+  const { B, S, D, Is } = z,
+    wGateUp = w.gateUp,
+    wDown = w.down,
+    dwGateUp = g.gateUp,
+    dwDown = g.down;
   // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
   gemm({
     A: dout,

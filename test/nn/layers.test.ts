@@ -80,7 +80,7 @@ describe('token mixer (mlp_t)', () => {
   const acts = { gateUp: new Float32Array(B * 2 * Is * D), h: new Float32Array(B * Is * D) };
   const out = new Float32Array(B * S * D);
   const fwd = () => {
-    tokenMixerForward(out, acts, x, wgu, wd, B, S, D, Is);
+    tokenMixerForward(out, acts, x, { gateUp: wgu, down: wd }, { B, S, D, Is });
     return out;
   };
   it('forward equals transpose -> SwiGLU over S -> transpose', () => {
@@ -106,7 +106,7 @@ describe('token mixer (mlp_t)', () => {
       wDownT: new Float32Array(Is * S),
       wGateUpT: new Float32Array(2 * Is * S),
     };
-    tokenMixerBackward(dx, dwgu, dwd, R, acts, x, wgu, wd, B, S, D, Is, s);
+    tokenMixerBackward(dx, { gateUp: dwgu, down: dwd }, R, acts, x, { gateUp: wgu, down: wd }, { B, S, D, Is }, s);
     fdCheck('mixer', fwd, R, [
       ['x', x, dx],
       ['gate_up', wgu, dwgu],
@@ -125,7 +125,7 @@ describe('channel SwiGLU MLP', () => {
   const acts = { gateUp: new Float32Array(N * 2 * I), h: new Float32Array(N * I) },
     out = new Float32Array(N * D);
   const fwd = () => {
-    mlpForward(out, acts, x, wgu, wd, N, D, I);
+    mlpForward(out, acts, x, { gateUp: wgu, down: wd }, { N, D, I });
     return out;
   };
   it('forward and backward', () => {
@@ -134,10 +134,19 @@ describe('channel SwiGLU MLP', () => {
       dx = new Float32Array(N * D),
       dwgu = new Float32Array(wgu.length),
       dwd = new Float32Array(wd.length);
-    mlpBackward(dx, dwgu, dwd, R, acts, x, wgu, wd, N, D, I, {
-      dh: new Float32Array(N * I),
-      dgateUp: new Float32Array(N * 2 * I),
-    });
+    mlpBackward(
+      dx,
+      { gateUp: dwgu, down: dwd },
+      R,
+      acts,
+      x,
+      { gateUp: wgu, down: wd },
+      { N, D, I },
+      {
+        dh: new Float32Array(N * I),
+        dgateUp: new Float32Array(N * 2 * I),
+      },
+    );
     fdCheck('mlp', fwd, R, [
       ['x', x, dx],
       ['gate_up', wgu, dwgu],
