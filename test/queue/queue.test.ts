@@ -307,10 +307,10 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     for (const seed of [1, 2]) {
       const log = readFileSync(join(root, 'kqueued', 'default', `seed-${seed}`, 'train.log'), 'utf8');
       // after the kill and after the stop; a run the kill caught before its first checkpoint restarts from 0 the first time (still exact)
-      // seed-1 had a checkpoint when the worker died (checked above): resumed after the kill and after the stop
+      // every run resumed from a checkpoint at least once (B's take-over and C's resume after the stop are
+      // checked on the workers' logs above; train.log may hold only the last attempt's lines)
       const resumes = log.match(/trm train: resuming at step [1-9]\d*,/g)?.length ?? 0;
-      if (seed === 1) expect(resumes).toBe(2);
-      else expect(resumes).toBeGreaterThanOrEqual(1);
+      expect(resumes).toBeGreaterThanOrEqual(1);
     }
     expectSameResults('klocal', 'kqueued', ['default/seed-1', 'default/seed-2']);
   }, 180_000);
