@@ -6,5 +6,5 @@
  */
 export * from './core.js';
 export { alignedF32 } from './aligned.js';
-export { kernels, useBackend, setThreads, backendInfo, nativeBackend, nativeDevice, refDevice } from './select.js';
+export { useBackend, setThreads, backendInfo, nativeBackend, nativeDevice, refDevice } from './select.js';
 export { addon, addonError, packageRoot } from './native.js';

@@ -33,11 +33,6 @@ setDefaultDevice(() => {
   return refDevice;
 });
 
-/** The active device's kernels (kept for callers that only run kernels). */
-export function kernels(): Device {
-  return device();
-}
-
 /** Switch host devices (tests, benchmarks). Asking for 'native' without the addon throws. */
 export function useBackend(name: 'native' | 'ref'): void {
   if (name === 'native' && !nativeDevice)

@@ -16,7 +16,7 @@
  * (`cannot write PATH: reason`). Nothing here prints or touches the process (signals, exit): all
  * output goes to the callbacks, so a CLI, a job-queue worker or a test can drive it alike.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readDatasetSplit, type DatasetSplit } from '../data/dataset.js';
@@ -28,10 +28,10 @@ import {
   lockedError,
   lockHolder,
   mkdirp,
-  withWrite,
   writeFileAtomic,
   type DirLock,
 } from '../io/files.js';
+import { removeStaleTemps } from '../io/tmp.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import { resolveConfig, type TrmConfig } from '../model/config.js';
 import { paramCount, paramSpec, specSize } from '../model/params.js';
@@ -204,27 +204,6 @@ function checkTrainingFits(model: TrmConfig, batch: number, ema: boolean, where:
 /** Elements of the largest Float32Array this runtime makes. */
 const MAX_ARRAY = 2 ** 32 - 1;
 
-/** Temporary files and directories (`*.tmp-PID`) of other processes in a run directory we hold the lock of. */
-function removeStaleTemps(runDir: string): string[] {
-  const stale: string[] = [];
-  const scan = (dir: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    } // missing, or not a directory (the save that needs it says so)
-    for (const name of names) {
-      const m = /\.tmp-(\d+)$/.exec(name); // what writeFileAtomic and saveCheckpoint leave; nothing else is touched
-      if (m && Number(m[1]) !== process.pid) stale.push(join(dir, name));
-    }
-  };
-  scan(runDir);
-  scan(join(runDir, 'checkpoints'));
-  for (const p of stale) withWrite(p, () => rmSync(p, { recursive: true, force: true }));
-  return stale;
-}
-
 /** metrics.jsonl of a resumed run: the lines up to `step`; a damaged last line (a crash or a full disk during an append) is dropped. */
 function resumeMetrics(file: string, step: number, warn: (m: string) => void): string {
   const text = readFileSync(file, 'utf8');
@@ -341,7 +320,8 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
       warn(
         `${runDir}: took over the lock of pid ${lock.tookOver.pid || '?'}, which is no longer running (an interrupted run)`,
       );
-    const stale = removeStaleTemps(runDir);
+    // what writeFileAtomic and saveCheckpoint leave (NAME.tmp-PID) in the run and checkpoint directories
+    const stale = [...removeStaleTemps(runDir), ...removeStaleTemps(join(runDir, 'checkpoints'))];
     if (stale.length)
       warn(
         `${runDir}: removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} of an interrupted write (${stale.map(p => p.slice(runDir.length + 1)).join(', ')})`,

@@ -9,19 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, toF32, toI32, type Tensor } from '../../src/io/safetensors.js';
 import { nativeBackend, useBackend } from '../../src/kernels/index.js';
 import { loadWeights } from '../../src/io/weights.js';
-import {
-  allocActs,
-  resolveConfig,
-  startCarry,
-  stepLosses,
-  supervisionStep,
-  weightsView,
-  type TrmConfig,
-  type Weights,
-} from '../../src/model/index.js';
-import { host } from '../helpers.js';
-const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) =>
-  startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
+import { allocActs, resolveConfig, stepLosses, supervisionStep, weightsView } from '../../src/model/index.js';
+import { host, staticCarry } from '../helpers.js';
 
 const dir = join(__dirname, '..', 'fixtures', 'model');
 const backends = [...(nativeBackend ? ['native' as const] : []), 'ref' as const];
@@ -66,7 +55,7 @@ describe.each(backends)('parity with PyTorch (%s kernels)', backend => {
       };
 
       // step 1 from the initial carry (H_init, L_init)
-      const carry = initialCarry(c, w, B, S);
+      const carry = staticCarry(c, w, B, S);
       const r1 = supervisionStep(c, w, a, carry, batch, null);
       close('step1.y', host(carry.y), F('step1.y'));
       close('step1.z', host(carry.z), F('step1.z'));

@@ -5,18 +5,13 @@ import {
   createParams,
   resetCarry,
   resolveConfig,
-  startCarry,
   stepLosses,
   supervisionStep,
   weightsView,
-  type TrmConfig,
-  type Weights,
 } from '../../src/model/index.js';
 
-const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) =>
-  startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
 import { ShapeError } from '../../src/errors.js';
-import { host } from '../helpers.js';
+import { host, staticCarry } from '../helpers.js';
 
 const c = resolveConfig({
   hidden_size: 16,
@@ -38,16 +33,16 @@ describe('supervision step', () => {
   it('refuses a batch or carry of another size than the activations', () => {
     const w = createParams(c, 1),
       a = allocActs(c, 2);
-    expect(() => supervisionStep(c, w, a, initialCarry(c, w, 3, a.d.S), batch(3), null)).toThrow(ShapeError);
-    expect(() => supervisionStep(c, w, a, initialCarry(c, w, 2, a.d.S), batch(3), null)).toThrow(/expected 2x4/);
+    expect(() => supervisionStep(c, w, a, staticCarry(c, w, 3, a.d.S), batch(3), null)).toThrow(ShapeError);
+    expect(() => supervisionStep(c, w, a, staticCarry(c, w, 2, a.d.S), batch(3), null)).toThrow(/expected 2x4/);
     expect(() => allocActs(c, 0)).toThrow(/positive integer/);
   });
   it('forward-only gives the same outputs and carry as a training step; resetCarry restores H_init/L_init', () => {
     const w = createParams(c, 2),
       a = allocActs(c, 2),
       S = a.d.S;
-    const c1 = initialCarry(c, w, 2, S),
-      c2 = initialCarry(c, w, 2, S);
+    const c1 = staticCarry(c, w, 2, S),
+      c2 = staticCarry(c, w, 2, S);
     const r1 = supervisionStep(c, w, a, c1, batch(2), null);
     const logits = host(r1.logits).slice(),
       loss1 = stepLosses(r1).loss;

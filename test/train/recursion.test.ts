@@ -4,18 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/data/rng.js';
-import {
-  allocActs,
-  createParams,
-  resolveConfig,
-  startCarry,
-  supervisionStep,
-  weightsView,
-  type TrmConfig,
-  type Weights,
-} from '../../src/model/index.js';
-const initialCarry = (c: TrmConfig, w: Weights, B: number, S: number) =>
-  startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
+import { allocActs, createParams, resolveConfig, supervisionStep, weightsView } from '../../src/model/index.js';
 
 import { loadTrainState, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
@@ -28,7 +17,7 @@ import {
   supervisionWeights,
 } from '../../src/train/recursion.js';
 import { createTrainState } from '../../src/train/state.js';
-import { host } from '../helpers.js';
+import { host, staticCarry } from '../helpers.js';
 import { makeSudoku4, type Sudoku4 } from './fixture.js';
 
 let d: Sudoku4;
@@ -141,7 +130,7 @@ describe('supervision weighting', () => {
     };
     const grad = (sw: number[]) => {
       const g = weightsView(c);
-      supervisionStep(c, w, a, initialCarry(c, w, 2, a.d.S), batch, g, 0.5, Float32Array.from(sw));
+      supervisionStep(c, w, a, staticCarry(c, w, 2, a.d.S), batch, g, 0.5, Float32Array.from(sw));
       return host(g.data);
     };
     const g0 = grad([1, 0]),

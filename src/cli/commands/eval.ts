@@ -28,7 +28,7 @@ import {
   type ScalingMeta,
 } from '../../experiments/index.js';
 import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
-import { bar, StatusLine } from './train.js';
+import { bar, pct, StatusLine } from '../format.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
 
@@ -58,8 +58,6 @@ function progress(status: StatusLine, what: string) {
     );
   };
 }
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -249,11 +247,11 @@ export const evalCommand = defineCommand({
           `path independence on ${r.examples} puzzles, ${nsup} supervision steps per pass (second pass from the batch-rolled partner's final y, z):`,
         );
         console.log(
-          `  AAS y ${r.aas_y.toFixed(4)}   AAS z ${r.aas_z.toFixed(4)}   cells agreeing ${pct(r.pred_match)}   pass-1 exact ${pct(r.exact_acc)}`,
+          `  AAS y ${r.aas_y.toFixed(4)}   AAS z ${r.aas_z.toFixed(4)}   cells agreeing ${pct(r.pred_match, 2)}   pass-1 exact ${pct(r.exact_acc, 2)}`,
         );
         if (r.all_pairs)
           console.log(
-            `  all pairs: AAS y ${r.all_pairs.aas_y.toFixed(4)}   AAS z ${r.all_pairs.aas_z.toFixed(4)}   cells agreeing ${pct(r.all_pairs.pred_match)}`,
+            `  all pairs: AAS y ${r.all_pairs.aas_y.toFixed(4)}   AAS z ${r.all_pairs.aas_z.toFixed(4)}   cells agreeing ${pct(r.all_pairs.pred_match, 2)}`,
           );
         console.log(`  cells agreeing by pass-2 step: ${r.curve.map(p => (100 * p.pred_match).toFixed(1)).join(' ')}`);
         console.log(`  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'aas.json')}` : ''}`);
@@ -283,10 +281,10 @@ export const evalCommand = defineCommand({
         console.log(
           `${m.file}${m.sidecar ? ` (step ${m.sidecar.step}, ${m.sidecar.weights} weights)` : ''} on ${e.examples} ${args.values.split} examples, ${e.nsup} supervision steps:`,
         );
-        console.log(`  exact accuracy  ${pct(e.exact_acc)}`);
-        console.log(`  token accuracy  ${pct(e.token_acc)}`);
+        console.log(`  exact accuracy  ${pct(e.exact_acc, 2)}`);
+        console.log(`  token accuracy  ${pct(e.token_acc, 2)}`);
         console.log(
-          `  with q-halting  ${pct(e.exact_acc_halting)} exact at ${e.mean_halt_steps.toFixed(2)} steps on average`,
+          `  with q-halting  ${pct(e.exact_acc_halting, 2)} exact at ${e.mean_halt_steps.toFixed(2)} steps on average`,
         );
         console.log(`  exact by step   ${e.exact_by_step.map(v => (100 * v).toFixed(1)).join(' ')}`);
         console.log(`  ${e.seconds.toFixed(1)} s, ${(e.examples / e.seconds).toFixed(1)} puzzles/s`);
