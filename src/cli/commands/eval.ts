@@ -31,6 +31,7 @@ import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
 import { bar, pct, StatusLine } from '../format.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
+import { csvSplit, SHIPPED_MODELS, shippedModel } from '../models.js';
 
 /** DATA/SPLIT, or DATA itself when it is one split directory; a missing split names what exists. */
 function splitDir(data: string, split: string): string {
@@ -70,6 +71,11 @@ export const evalCommand = defineCommand({
       type: 'string',
       argument: 'PATH',
       description: 'run directory, checkpoint directory or safetensors file (e.g. a converted official checkpoint)',
+    },
+    model: {
+      type: 'string',
+      argument: 'NAME',
+      description: `a shipped model instead of --checkpoint: ${Object.values(SHIPPED_MODELS).join(', ')} (without --data: on its shipped held-out set, models/NAME.test.csv)`,
     },
     data: { type: 'string', argument: 'DIR', description: 'dataset directory (or one split directory)' },
     split: { type: 'string', argument: 'NAME', description: 'split to score', default: 'test' },
@@ -128,9 +134,13 @@ export const evalCommand = defineCommand({
   async run(args) {
     const backend = await useBackendChoice(args.values.backend);
     if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
-    const ck = args.values.checkpoint,
-      data = args.values.data;
-    if (!ck || !data) throw new UsageError("eval: --checkpoint and --data are required (see 'trm eval --help')");
+    if (args.values.model !== undefined && args.values.checkpoint !== undefined)
+      throw new UsageError('eval: give --model or --checkpoint, not both');
+    const shipped = args.values.model !== undefined ? shippedModel(String(args.values.model)) : undefined;
+    const ck = shipped?.weights ?? args.values.checkpoint,
+      data = args.values.data ?? shipped?.testSet;
+    if (!ck || !data)
+      throw new UsageError("eval: --checkpoint (or --model) and --data are required (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);
     const nsups = intList(args, 'nsup', 1, 4096),
       ks = intList(args, 'k', 1, MAX_CHAINS);
@@ -147,7 +157,10 @@ export const evalCommand = defineCommand({
       if (!isAggregator(a))
         throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
-    const split = await readDatasetSplit(splitDir(data, args.values.split));
+    const split =
+      args.values.data === undefined && shipped
+        ? await csvSplit(shipped.testSet)
+        : await readDatasetSplit(splitDir(data, args.values.split));
     const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
     const m = loadModel(ck, over, split.meta.seq_len);

@@ -11,6 +11,7 @@ import { formatGrid, geometry, givensProblem, parseGrid, sizeForCells } from '..
 import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
 import { loadModel, parseSets } from '../../train/index.js';
 import { parsePuzzle, solvePuzzle, type SolveResult } from '../../train/solve.js';
+import { modelForSize } from '../models.js';
 
 /** The grid as text rows with box separators; `mark` cells get a '*' after them, givens are plain. */
 export function renderGrid(geo: Geometry, grid: Uint8Array, mark: Set<number> = new Set()): string[] {
@@ -49,13 +50,13 @@ export function printSolve(r: SolveResult, out: (line: string) => void = console
 export const solveCommand = defineCommand({
   name: 'solve',
   summary: 'solve one Sudoku with a checkpoint, showing every supervision step',
-  usage: '--checkpoint PATH PUZZLE [--nsup N] [--json]',
+  usage: '[--checkpoint PATH] PUZZLE [--nsup N] [--json]',
   options: {
     ...backendOption,
     checkpoint: {
       type: 'string',
       argument: 'PATH',
-      description: 'run directory, checkpoint directory or safetensors file',
+      description: "run directory, checkpoint directory or safetensors file (default: the shipped model for the puzzle's size, models/sudoku{4,6,9})",
     },
     nsup: {
       type: 'string',
@@ -72,17 +73,28 @@ export const solveCommand = defineCommand({
   },
   details:
     'PUZZLE: 81 characters (16 or 36 for 4x4 / 6x6), row by row, digits for givens, . or 0 for blanks.\n' +
-    'Example: trm solve --checkpoint runs/s4 "1..4.4....2.3..1"',
+    'Without --checkpoint the shipped model for the size is used (models/sudoku4, sudoku6, sudoku9; named on stderr).\n' +
+    'Examples: trm solve "..3.5..9.1.....7.2.96..2...2..9.....7.....1......4..3...8..6..5.....3.....1..2..."\n' +
+    '          trm solve --checkpoint runs/s4 "1..4.4....2.3..1"',
   async run(args) {
     const backend = await useBackendChoice(args.values.backend);
     if (backend !== 'native') process.stderr.write(`trm: computing on ${backend}\n`);
-    const ck = args.values.checkpoint;
-    if (!ck) throw new UsageError("solve: --checkpoint is required (see 'trm solve --help')");
     if (args.positionals.length !== 1)
       throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
     const text = args.positionals[0].trim();
     const nsup = intOption(args, 'nsup', 1, 1024);
     const n = sizeForCells(text.length);
+    let ck = args.values.checkpoint;
+    if (!ck) {
+      if (!n)
+        throw new TrmError(
+          'TRM_BAD_GRID',
+          `a puzzle has 16, 36 or 81 cells (4x4, 6x6, 9x9), got ${text.length} characters`,
+        );
+      const shipped = modelForSize(n);
+      ck = shipped.weights;
+      process.stderr.write(`trm: using the shipped model ${shipped.name} (${ck}; card: ${shipped.card})\n`);
+    }
     if (n) {
       // a contradiction needs no model to find (parsePuzzle reports other malformed text)
       let grid: Uint8Array | null = null;
