@@ -29,6 +29,8 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY --from=build /src/build/Release/trm_native.node build/Release/trm_native.node
+# the shipped models (trm solve without --checkpoint, trm eval --model)
+COPY models models
 # the image's user `node` (uid 1000) owns the working directory; mount shared run roots writable for it
 RUN mkdir -p /work && chown node:node /work && ln -s /app/dist/cli/main.js /usr/local/bin/trm && chmod +x /app/dist/cli/main.js
 USER node

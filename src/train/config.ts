@@ -185,7 +185,7 @@ export const trainPresets: Record<string, { summary: string; config: Partial<Tra
   // The hard-9x9 ladder (docs/EXPERIMENTS.md "Hard Sudoku on a CPU"): one preset per rating band of
   // `trm data generate sudoku --min-rating R --max-rating R2` (rating = guesses of the rater's search,
   // docs/DATA.md section 6). Same model and optimizer as cpu-sudoku9, so the bands differ by the data
-  // alone; 5,000 steps (a cosine that ends inside a shared 2-core afternoon) and an evaluation every
+  // alone; 4,000 steps (a cosine that ends inside a shared 2-core afternoon) and an evaluation every
   // 500 steps for the time-to-accuracy curves.
   ...ladderPresets(),
 };
@@ -201,12 +201,12 @@ function ladderPresets(): Record<string, { summary: string; config: Partial<Trai
   const out: Record<string, { summary: string; config: Partial<TrainConfig> }> = {};
   for (const [b, what] of bands)
     out[`cpu-sudoku9-${b}`] = {
-      summary: `9x9 ladder band ${b}, ${what}: cpu-sudoku9's model, 5,000 steps, eval every 500`,
+      summary: `9x9 ladder band ${b}, ${what}: cpu-sudoku9's model, 4,000 steps, eval every 500`,
       config: {
         ...cpuTrain,
         model: cpuModel(64, 2, 3, 6),
         batch_size: 32,
-        steps: 5000,
+        steps: 4000,
         eval_interval: 500,
         lr: 2e-3,
         puzzle_emb_lr: 2e-3,
