@@ -77,7 +77,11 @@ export const evalCommand = defineCommand({
       argument: 'NAME',
       description: `a shipped model instead of --checkpoint: ${Object.values(SHIPPED_MODELS).join(', ')} (without --data: on its shipped held-out set, models/NAME.test.csv)`,
     },
-    data: { type: 'string', argument: 'DIR', description: 'dataset directory (or one split directory)' },
+    data: {
+      type: 'string',
+      argument: 'DIR',
+      description: 'dataset directory (or one split directory, or a Sudoku CSV scored as it stands)',
+    },
     split: { type: 'string', argument: 'NAME', description: 'split to score', default: 'test' },
     nsup: {
       type: 'string',
@@ -157,10 +161,8 @@ export const evalCommand = defineCommand({
       if (!isAggregator(a))
         throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
-    const split =
-      args.values.data === undefined && shipped
-        ? await csvSplit(shipped.testSet)
-        : await readDatasetSplit(splitDir(data, args.values.split));
+    // a Sudoku CSV (a shipped model's held-out set, or any generated file) is scored as one test split
+    const split = data.endsWith('.csv') ? await csvSplit(data) : await readDatasetSplit(splitDir(data, args.values.split));
     const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
     const m = loadModel(ck, over, split.meta.seq_len);
