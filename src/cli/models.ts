@@ -28,8 +28,7 @@ export interface ShippedModel {
 /** A shipped model by name ('sudoku9'); a name that is not shipped is a usage error naming those that are. */
 export function shippedModel(name: string): ShippedModel {
   const names = Object.values(SHIPPED_MODELS);
-  if (!names.includes(name))
-    throw new UsageError(`--model: unknown model '${name}' (shipped: ${names.join(', ')})`);
+  if (!names.includes(name)) throw new UsageError(`--model: unknown model '${name}' (shipped: ${names.join(', ')})`);
   const m = {
     name,
     weights: join(modelsDir, `${name}.safetensors`),

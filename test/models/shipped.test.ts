@@ -42,7 +42,9 @@ describe('shipped models', () => {
       expect(model.config.seq_len).toBe(size * size);
       expect(split.meta.seq_len).toBe(size * size);
       const e = await evaluate(model.config, model.weights, split, { batchSize: 64 });
-      console.log(`${name}: ${e.examples} held-out puzzles, exact ${(100 * e.exact_acc).toFixed(1)}% (floor ${floor * 100}%)`);
+      console.log(
+        `${name}: ${e.examples} held-out puzzles, exact ${(100 * e.exact_acc).toFixed(1)}% (floor ${floor * 100}%)`,
+      );
       expect(e.examples).toBeGreaterThanOrEqual(100);
       expect(e.exact_acc).toBeGreaterThanOrEqual(floor);
     });

@@ -162,7 +162,9 @@ export const evalCommand = defineCommand({
         throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
     // a Sudoku CSV (a shipped model's held-out set, or any generated file) is scored as one test split
-    const split = data.endsWith('.csv') ? await csvSplit(data) : await readDatasetSplit(splitDir(data, args.values.split));
+    const split = data.endsWith('.csv')
+      ? await csvSplit(data)
+      : await readDatasetSplit(splitDir(data, args.values.split));
     const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
     const m = loadModel(ck, over, split.meta.seq_len);

@@ -56,7 +56,8 @@ export const solveCommand = defineCommand({
     checkpoint: {
       type: 'string',
       argument: 'PATH',
-      description: "run directory, checkpoint directory or safetensors file (default: the shipped model for the puzzle's size, models/sudoku{4,6,9})",
+      description:
+        "run directory, checkpoint directory or safetensors file (default: the shipped model for the puzzle's size, models/sudoku{4,6,9})",
     },
     nsup: {
       type: 'string',
