@@ -32,6 +32,7 @@
  *     1 train subsample, 2 train augmentation, 3 test subsample, 4 test encode
  *   kernel-case inputs (kernels/cases.ts rand)    case input id       9 cases      (0, 0) values, (1, 0) ignore mask
  *   benchmark inputs (bench/gemm.ts)              operand id          10 bench     (0, 0)
+ *   evaluation noise, PTRM (model/chain.ts)       eval seed           11 evalNoise (example, chain)
  *
  * Draws: nextU32 is one 32-bit word; float() = u / 2^32 in [0, 1); int(n) is Lemire's
  * multiply-shift with rejection (exactly uniform); normal() is Box-Muller on two floats (one value
@@ -52,6 +53,7 @@ export const STREAM = {
   build: 8,
   cases: 9,
   bench: 10,
+  evalNoise: 11,
 } as const;
 
 const M0 = 0xd2511f53,

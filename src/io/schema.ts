@@ -118,7 +118,17 @@ export const scalingFileSchema = z
     k: z.array(int(1)).min(1),
     aggregators: z.array(z.string()),
     rows: z.array(
-      z.object({ aggregator: z.string(), k: int(1), nsup: int(1), exact_acc: num, token_acc: num }).loose(),
+      z
+        .object({
+          aggregator: z.string(),
+          k: int(1),
+          nsup: int(1),
+          exact_acc: num,
+          token_acc: num,
+          noise: num.min(0).optional(),
+          compute: int(1).optional(),
+        })
+        .loose(),
     ),
   })
   .loose();
