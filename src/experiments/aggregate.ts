@@ -64,6 +64,11 @@ export interface Chains {
   best?: ChainPoints;
 }
 
+/** Aggregators that read a chain's history (ChainTrace), not only its board and q_halt at the step. */
+export function needsHistory(a: Aggregator): boolean {
+  return a === 'convergence' || a === 'first-halt' || a === 'best-q-any';
+}
+
 /** The per-step data an aggregator needs beyond the boards and q_halt at the step. */
 export function aggregatorNeeds(aggs: readonly Aggregator[]): { change: boolean; halt: boolean; best: boolean } {
   return { change: aggs.includes('convergence'), halt: aggs.includes('first-halt'), best: aggs.includes('best-q-any') };
