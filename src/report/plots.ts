@@ -174,6 +174,8 @@ export function computeFigure(variant: string, rows: ScalingRow[]): Figure {
       height: H,
       config,
       data: { values: data },
+      // the points' colour legend is off; independent legends keep the lines' (colour and dash), as curve() does
+      resolve: { legend: { color: 'independent', strokeDash: 'independent' } },
       transform: [
         {
           aggregate: [{ op: 'mean', field: 'exact_acc', as: 'acc' }],
@@ -202,7 +204,7 @@ export function computeFigure(variant: string, rows: ScalingRow[]): Figure {
             x,
             y: { field: 'acc', type: 'quantitative' },
             color: { ...color, legend: null },
-            shape: { field: 'k', type: 'ordinal', title: 'k', legend: { orient: 'right' } },
+            shape: { field: 'k', type: 'nominal', title: 'k', legend: { orient: 'right' } },
           },
         },
       ],
