@@ -23,6 +23,7 @@ import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';
 import type { TokenMixerActs, TokenMixerScratch } from '../nn/token-mixer.js';
 import { type Dims, type TrmConfig, dims } from './config.js';
+import { allocDampActs, type DampActs, usesDamping } from './damping.js';
 
 export interface BlockActs {
   mixer: TokenMixerActs | AttentionActs; // token mixer (mlp_t) or attention
@@ -74,6 +75,8 @@ export interface StepActs {
   dmid: [F32T, F32T]; // (B, S, D) gradients between the blocks of one net call
   dx: F32T; // (B, S, D) gradient of x, summed over the n z-updates
   block: BlockScratch;
+  /** EqR damping / noise buffers (damping.ts); only with damping or train_noise */
+  damp?: DampActs;
 }
 
 // The native device aligns every tensor to a cache line: GEMM outputs written across line
@@ -126,6 +129,7 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
     dh2: f32(N * D),
     dmid: [f32(N * D), f32(N * D)],
     dx: f32(N * D),
+    damp: usesDamping(c) ? allocDampActs(N * D) : undefined,
     block: {
       rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
       r: f32(N * D),

@@ -13,6 +13,7 @@
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
@@ -109,6 +110,8 @@ export async function trainStep(st: TrainState, ws: Workspace): Promise<StepRead
     write(ws.weightsDev, supervisionWeights(ws.weights, carry.steps, cfg.hsw_decay));
     weights = ws.weightsDev;
   }
+  // EqR noise (train_noise > 0): the step's own counter-based stream, so a resumed run draws the same
+  carry.noise = c.train_noise > 0 ? new Rng(cfg.seed, STREAM.noise, t) : null;
   checkPuzzleIds(carry.batch.puzzleIds, B, c.num_puzzle_identifiers);
   uploadBatch(carry.dev, carry.batch);
   fill(ws.grads.data, 0, sizeOf(ws.grads.data)); // the one place gradients are zeroed (kernels add into them)
