@@ -62,6 +62,7 @@ export interface StepActs {
   preds: I32T; // (B*L)
   seqCorrect: U8T; // (B)
   counts: I32T; // (2B) [valid, correct] per sample
+  finalCounts: I32T; // (2B) the same against batch.finalLabels (milestone supervision)
   target: F32T; // (B) seqCorrect as float
   bce: F32T; // (B)
   // backward
@@ -118,6 +119,7 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
     preds: i32(B * L),
     seqCorrect: u8(B),
     counts: i32(2 * B),
+    finalCounts: i32(2 * B),
     target: f32(B),
     bce: f32(B),
     dlogits: f32(B * L * V),

@@ -35,6 +35,7 @@ import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
 import { emptySums, type MetricSums } from './metrics.js';
 import { newTrainCarry } from './carry.js';
+import { slotMilestones } from './milestones.js';
 import type { TrainState } from './state.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
@@ -90,6 +91,7 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   out.set('carry.labels', { shape: [B, L], data: c.batch.labels });
   out.set('carry.puzzle_ids', { shape: [B], data: c.batch.puzzleIds });
   out.set('carry.cap', { shape: [B], data: c.cap });
+  if (st.config.milestones !== 'none') out.set('carry.rounds', { shape: [B, L], data: c.rounds });
   return out;
 }
 
@@ -320,6 +322,11 @@ export function loadTrainState(
   carry.batch.puzzleIds.set(toI32(tensorOf(tensors, file, 'carry.puzzle_ids', [B])));
   // halting caps (randomised N_sup); checkpoints written before they existed hold none (= N_sup)
   if (tensors.has('carry.cap')) carry.cap.set(toI32(tensorOf(tensors, file, 'carry.cap', [B])));
+  // milestone supervision: the slots' milestone indices; a checkpoint trained without milestones
+  // holds none, and they are recomputed from the slots' samples (the builder's own function)
+  if (tensors.has('carry.rounds'))
+    carry.rounds.set(tensorOf(tensors, file, 'carry.rounds', [B, d.L]).data as Uint8Array);
+  else if (config.milestones !== 'none') slotMilestones(carry.batch.inputs, carry.batch.labels, d.L, carry.rounds);
   const totalSteps = over.steps !== undefined && over.steps > 0 ? over.steps : side.total_steps;
   const state: TrainState = {
     config,

@@ -39,6 +39,7 @@ import { findCheckpoint, hostSnapshot, loadTrainState, readSidecar, saveCheckpoi
 import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { readSplitMilestones } from '../data/sudoku/milestones.js';
 import { createWorkspace, evalWeights, train, type LogRecord } from './loop.js';
 import { expectedCompute, type ComputeEstimate } from './recursion.js';
 import { checkActsFit, createTrainState, modelConfigFor, type TrainState } from './state.js';
@@ -350,6 +351,14 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
         );
       st = createTrainState(fresh!, d.train.meta);
       checkRunData(d, st.model);
+    }
+    if (st.config.milestones !== 'none' && !d.train.milestones) {
+      if (!d.trainName)
+        throw new TrmError(
+          'TRM_DATASET',
+          `milestones = ${st.config.milestones} needs the training split's directory (its all__milestones.npy)`,
+        );
+      d.train.milestones = await readSplitMilestones(d.trainName, d.train, st.config.milestones);
     }
     const ws = createWorkspace(st, d.train);
     const cfg = st.config;
