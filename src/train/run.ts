@@ -39,7 +39,7 @@ import { findCheckpoint, hostSnapshot, loadTrainState, readSidecar, saveCheckpoi
 import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
-import { readSplitMilestones } from '../data/sudoku/milestones.js';
+import { readSplitMilestones } from '../data/sudoku/milestones-files.js';
 import { createWorkspace, evalWeights, train, type LogRecord } from './loop.js';
 import { expectedCompute, type ComputeEstimate } from './recursion.js';
 import { checkActsFit, createTrainState, modelConfigFor, type TrainState } from './state.js';

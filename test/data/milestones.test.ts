@@ -15,7 +15,8 @@ import { csvHeader, formatCsvRow } from '../../src/data/sudoku/csv.js';
 import { generateSudoku } from '../../src/data/sudoku/generate-file.js';
 import type { GeneratedPuzzle } from '../../src/data/sudoku/generate.js';
 import { type Geometry, geometry, parseGrid } from '../../src/data/sudoku/grid.js';
-import { logicRounds, milestoneGrid, readSplitMilestones, splitMilestones } from '../../src/data/sudoku/milestones.js';
+import { readSplitMilestones } from '../../src/data/sudoku/milestones-files.js';
+import { logicRounds, milestoneGrid, splitMilestones } from '../../src/data/sudoku/milestones.js';
 import { tempDir, trm } from './helpers.js';
 
 const tmp = tempDir();
@@ -252,5 +253,7 @@ describe('milestone files', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/train: sudoku-logic milestones: mean [\d.]+, max \d+ per row/);
     expect(existsSync(join(tmp, 'cli-ok', 'train', 'all__milestones.npy'))).toBe(true);
+    const info = trm(['data', 'inspect', join(tmp, 'cli-ok'), '--json']);
+    expect(JSON.parse(info.stdout).splits.train.milestones).toMatchObject({ kind: 'sudoku-logic', rows: 48 });
   });
 });

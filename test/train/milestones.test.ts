@@ -3,7 +3,7 @@
  * the trainer using each slot's milestone at each of its steps (and the solution for the halting
  * target), exact resume, the errors for data without milestones, and a short 4x4 run that learns.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { readDatasetSplit, type DatasetSplit } from '../../src/data/dataset.js';
 import { buildSudokuDataset } from '../../src/data/sudoku/build.js';
 import { csvHeader, formatCsvRow } from '../../src/data/sudoku/csv.js';
 import { generateSudoku } from '../../src/data/sudoku/generate-file.js';
-import { readSplitMilestones } from '../../src/data/sudoku/milestones.js';
+import { readSplitMilestones } from '../../src/data/sudoku/milestones-files.js';
 import { train as trainApi } from '../../src/index.js';
 import { readSync } from '../../src/kernels/core.js';
 import { IGNORE_LABEL } from '../../src/model/step.js';
@@ -20,6 +20,7 @@ import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js'
 import { createWorkspace, train, trainStep } from '../../src/train/loop.js';
 import { milestoneIndex, milestoneLabels, slotMilestones } from '../../src/train/milestones.js';
 import { createTrainState } from '../../src/train/state.js';
+import { trm } from '../data/helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'trm-milestones-'));
 let dir: string, split: DatasetSplit;
@@ -178,6 +179,22 @@ describe('training with milestones', () => {
         bare,
       ),
     ).rejects.toThrow(/bare\/train\/all__milestones.npy.*--milestones sudoku-logic/);
+    // the CLI: one line naming the file, exit 1, no run directory left
+    const cli = trm([
+      'train',
+      '--data',
+      bare,
+      '--preset',
+      'cpu-sudoku4',
+      '--milestones',
+      'sudoku-logic',
+      '--out',
+      join(root, 'r-cli'),
+    ]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+    expect(cli.stderr).toMatch(/^trm: .*bare\/train\/all__milestones.npy.*--milestones sudoku-logic/);
+    expect(existsSync(join(root, 'r-cli'))).toBe(false);
     const plain = await readDatasetSplit(join(bare, 'train'));
     expect(() => createWorkspace(createTrainState(tiny(), plain.meta), plain)).toThrow(/milestones are not loaded/);
   });

@@ -13,7 +13,7 @@ import { Rng, STREAM } from '../../src/data/rng.js';
 import { buildSudokuDataset } from '../../src/data/sudoku/build.js';
 import { csvHeader, formatCsvRow } from '../../src/data/sudoku/csv.js';
 import { generateSudoku } from '../../src/data/sudoku/generate-file.js';
-import { readSplitMilestones } from '../../src/data/sudoku/milestones.js';
+import { readSplitMilestones } from '../../src/data/sudoku/milestones-files.js';
 import { type Device, setDevice, upload } from '../../src/kernels/core.js';
 import { nativeDevice, refDevice } from '../../src/kernels/index.js';
 import {

@@ -19,7 +19,8 @@ import { readSudokuCsv } from '../../data/sudoku/csv.js';
 import { DEFAULT_CHAIN, generateSudokuFile } from '../../data/sudoku/generate-file.js';
 import { formatGrid, type SudokuSize } from '../../data/sudoku/grid.js';
 import { MILESTONE_KINDS, type MilestoneKind } from '../../data/sudoku/milestones.js';
-import { stat } from 'node:fs/promises';
+import { MILESTONES_JSON } from '../../data/sudoku/milestones-files.js';
+import { readFile, stat } from 'node:fs/promises';
 
 const ACTIONS: Record<string, { target: string; flags: string[] }> = {
   generate: {
@@ -328,6 +329,15 @@ async function inspect(args: DataArgs, path: string): Promise<void> {
         groups: s.groupIndices.length - 1,
         firstInput: tokensText(s.inputs.subarray(0, s.meta.seq_len), s.meta.vocab_size - 2),
       };
+      // built with --milestones: their summary (data/sudoku/milestones.ts)
+      const ms = await readFile(join(d, MILESTONES_JSON), 'utf8').then(
+        t => JSON.parse(t) as Record<string, unknown>,
+        () => null,
+      );
+      if (ms) {
+        const { histogram: _, ...summary } = ms;
+        (splits[name] as Record<string, unknown>).milestones = summary;
+      }
     }
     info = { dir: path, splits };
   }

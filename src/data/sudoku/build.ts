@@ -27,7 +27,8 @@ import { Rng, STREAM } from '../rng.js';
 import { applyTransform, randomTransform } from './augment.js';
 import { readSudokuCsv, type CsvReadReport } from './csv.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
-import { type MilestoneKind, type MilestoneSummary, splitMilestones, writeSplitMilestones } from './milestones.js';
+import { type MilestoneKind, type MilestoneSummary, splitMilestones } from './milestones.js';
+import { writeSplitMilestones } from './milestones-files.js';
 
 export interface BuildOptions {
   train: string;
