@@ -233,6 +233,29 @@ describe('EqR damped noisy update', () => {
     expect(() => supervisionStep(c, w, a, bare, batch, null)).toThrow(/train_noise 0.3 needs a noise stream/);
   });
 
+  it("Rng.fillNormal: Box-Muller pairs of the stream's floats, both outputs used, scaled", () => {
+    const g = new Rng(3, STREAM.noise),
+      out = g.fillNormal(new Float32Array(5), 0.5);
+    const r = new Rng(3, STREAM.noise),
+      want: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const u = 1 - r.float(),
+        v = 2 * Math.PI * r.float(),
+        rad = 0.5 * Math.sqrt(-2 * Math.log(u));
+      want.push(rad * Math.cos(v), rad * Math.sin(v));
+    }
+    expect(Array.from(out)).toEqual(want.slice(0, 5).map(Math.fround));
+    expect(g.nextU32()).toBe(r.nextU32()); // an odd length consumes the whole last pair
+    const big = new Rng(4, STREAM.noise).fillNormal(new Float32Array(200_000), 2);
+    let m = 0,
+      v = 0;
+    for (const x of big) m += x;
+    m /= big.length;
+    for (const x of big) v += (x - m) ** 2;
+    expect(Math.abs(m)).toBeLessThan(0.02);
+    expect(Math.sqrt(v / big.length)).toBeCloseTo(2, 1);
+  });
+
   it('config: damping in [0, 1), train_noise >= 0', () => {
     expect(() => resolveConfig({ damping: 1 })).toThrow(/damping must be in \[0, 1\)/);
     expect(() => resolveConfig({ damping: -0.1 })).toThrow(/damping/);
