@@ -32,9 +32,9 @@
  *     1 train subsample, 2 train augmentation, 3 test subsample, 4 test encode
  *   kernel-case inputs (kernels/cases.ts rand)    case input id       9 cases      (0, 0) values, (1, 0) ignore mask
  *   benchmark inputs (bench/gemm.ts)              operand id          10 bench     (0, 0)
- *   EqR latent noise in training (model/damping.ts, train seed          11 noise     (step t, 0)
+ *   EqR latent noise in training (model/damping.ts, train seed          12 eqrNoise  (step t, 0)
  *     set by train/loop.ts)
- *   EqR latent noise at test (model/carry.ts       eval seed           12 evalNoise (batch, chain):
+ *   EqR latent noise at test (model/carry.ts       eval seed           13 eqrEvalNoise (batch, chain):
  *     startCarry: the chain's init stream restreamed)                   the chain's sub-stream
  *
  * Draws: nextU32 is one 32-bit word; float() = u / 2^32 in [0, 1); int(n) is Lemire's
@@ -56,8 +56,9 @@ export const STREAM = {
   build: 8,
   cases: 9,
   bench: 10,
-  noise: 11,
-  evalNoise: 12,
+  // 11 is left to PTRM evaluation noise (issue 16 item 1, another branch)
+  eqrNoise: 12,
+  eqrEvalNoise: 13,
 } as const;
 
 const M0 = 0xd2511f53,

@@ -21,7 +21,7 @@ export interface Carry {
   yStart: F32T; // (B, D) start vectors of a reset (row b for slot b, or row 0 for all)
   zStart: F32T; // (B, D)
   /** EqR noise stream of the steps run on this carry (train_noise > 0; damping.ts): the trainer
-   *  sets Rng(seed, STREAM.noise, step) per step, startCarry the chain's own stream */
+   *  sets Rng(seed, STREAM.eqrNoise, step) per step, startCarry the chain's own stream */
   noise?: Rng | null;
 }
 
@@ -104,7 +104,7 @@ export function startCarry(c: TrmConfig, w: Weights, B: number, S: number, init:
   const D = c.hidden_size,
     carry = allocCarry(B, S, D);
   initCarry(carry, w, new Uint8Array(B).fill(1), D, init, rng);
-  // EqR noise at test: the chain's init stream (seed, eval, batch, chain) on the evalNoise stream id
-  if (c.train_noise > 0) carry.noise = rng ? rng.restream(STREAM.evalNoise) : new Rng(0, STREAM.evalNoise);
+  // EqR noise at test: the chain's init stream (seed, eval, batch, chain) on the eqrEvalNoise stream id
+  if (c.train_noise > 0) carry.noise = rng ? rng.restream(STREAM.eqrEvalNoise) : new Rng(0, STREAM.eqrEvalNoise);
   return carry;
 }

@@ -131,7 +131,7 @@ export async function trainStep(st: TrainState, ws: Workspace): Promise<StepRead
     weights = ws.weightsDev;
   }
   // EqR noise (train_noise > 0): the step's own counter-based stream, so a resumed run draws the same
-  carry.noise = c.train_noise > 0 ? new Rng(cfg.seed, STREAM.noise, t) : null;
+  carry.noise = c.train_noise > 0 ? new Rng(cfg.seed, STREAM.eqrNoise, t) : null;
   checkPuzzleIds(carry.batch.puzzleIds, B, c.num_puzzle_identifiers);
   uploadBatch(carry.dev, carry.batch);
   if (ms) {

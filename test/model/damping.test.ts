@@ -77,7 +77,7 @@ function setup(c: TrmConfig, B: number) {
 
 /** A noise stream that has already drawn `calls` calls' worth (even call sizes: no pair straddles). */
 function noiseAfter(calls: number, size: number): Rng {
-  const g = new Rng(7, STREAM.noise);
+  const g = new Rng(7, STREAM.eqrNoise);
   if (calls > 0) g.fillNormal(new Float32Array(calls * size));
   return g;
 }
@@ -88,14 +88,14 @@ describe('EqR damped noisy update', () => {
       B = 2;
     const { w, a, batch, y0, z0, carryOf, S, D } = setup(c, B);
     const size = B * S * D;
-    const carry = carryOf(y0.slice(), z0.slice(), new Rng(7, STREAM.noise));
+    const carry = carryOf(y0.slice(), z0.slice(), new Rng(7, STREAM.eqrNoise));
     supervisionStep(c, w, a, carry, batch, null);
     // reference: x from the same step (embedding unchanged by damping), then the recursion on the host
     const x = host(a.x).slice();
     const ref = allocActs({ ...c, damping: 0, train_noise: 0 }, B);
     const y = y0.slice(),
       z = z0.slice(),
-      eps = new Rng(7, STREAM.noise),
+      eps = new Rng(7, STREAM.eqrNoise),
       e = new Float32Array(size);
     const call = (h: Float32Array, u: (i: number) => number) => {
       const inp = host(ref.calls[0].inp);
@@ -226,7 +226,7 @@ describe('EqR damped noisy update', () => {
     expect(a2).toEqual(a1);
     expect(b1).not.toEqual(a1);
     expect(c1).not.toEqual(a1);
-    // a static-init chain without an init stream (trm solve) still runs, on stream (0, evalNoise)
+    // a static-init chain without an init stream (trm solve) still runs, on stream (0, eqrEvalNoise)
     const s = startCarry(c, w, B, a.d.S, init, null);
     expect(s.noise).toBeInstanceOf(Rng);
     const bare: Carry = { ...allocCarry(B, a.d.S, a.d.D) };
@@ -234,9 +234,9 @@ describe('EqR damped noisy update', () => {
   });
 
   it("Rng.fillNormal: Box-Muller pairs of the stream's floats, both outputs used, scaled", () => {
-    const g = new Rng(3, STREAM.noise),
+    const g = new Rng(3, STREAM.eqrNoise),
       out = g.fillNormal(new Float32Array(5), 0.5);
-    const r = new Rng(3, STREAM.noise),
+    const r = new Rng(3, STREAM.eqrNoise),
       want: number[] = [];
     for (let k = 0; k < 3; k++) {
       const u = 1 - r.float(),
@@ -246,7 +246,7 @@ describe('EqR damped noisy update', () => {
     }
     expect(Array.from(out)).toEqual(want.slice(0, 5).map(Math.fround));
     expect(g.nextU32()).toBe(r.nextU32()); // an odd length consumes the whole last pair
-    const big = new Rng(4, STREAM.noise).fillNormal(new Float32Array(200_000), 2);
+    const big = new Rng(4, STREAM.eqrNoise).fillNormal(new Float32Array(200_000), 2);
     let m = 0,
       v = 0;
     for (const x of big) m += x;

@@ -54,7 +54,7 @@ async function step(dev: Device, c: TrmConfig, hostW: Float32Array, B: number) {
     puzzleIds: upload(Int32Array.from({ length: B }, (_, b) => b % c.num_puzzle_identifiers)),
   };
   const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
-  carry.noise = new Rng(7, STREAM.noise);
+  carry.noise = new Rng(7, STREAM.eqrNoise);
   const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);
   const [logits, y, z, grads, tok, counts, bce] = await Promise.all([
     dev.read(r.logits),
