@@ -152,6 +152,18 @@ export function resolveConfig(over: Record<string, unknown> = {}): TrmConfig {
   return cfg;
 }
 
+/** Keys added after checkpoints existed, with the value that reproduces the earlier behaviour. */
+const LATER_DEFAULTS: Partial<TrmConfig> = { damping: 0, train_noise: 0 };
+
+/** The config as files store it: the later keys are left out while at their default, so a model
+ *  file of a default config is byte-identical to one written before they existed, and older
+ *  readers load it (resolveConfig fills them back in). */
+export function storedConfig(c: TrmConfig): Partial<TrmConfig> {
+  const out: Record<string, unknown> = { ...c };
+  for (const [k, v] of Object.entries(LATER_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrmConfig>;
+}
+
 /** P: the puzzle-embedding prefix length (trm.py:130-131). */
 export function prefixLen(c: TrmConfig): number {
   if (c.puzzle_emb_ndim === 0) return 0;

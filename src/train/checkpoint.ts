@@ -17,7 +17,7 @@ import { TrmError } from '../errors.js';
 import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
 import { sidecarSchema } from '../io/schema.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
-import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
+import { dims, resolveConfig, storedConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { device, read, readSync, upload, write } from '../kernels/core.js';
 import {
   canonicalName,
@@ -31,7 +31,7 @@ import {
   type Weights,
   weightsView,
 } from '../model/params.js';
-import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
+import { resolveTrainConfig, SHAPE_KEYS, storedTrainConfig, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
 import { emptySums, type MetricSums } from './metrics.js';
 import { newTrainCarry } from './carry.js';
@@ -145,7 +145,7 @@ export function saveCheckpoint(
     writing = tmp;
     const ema = st.ema !== null;
     const modelMeta = {
-      trm_model_config: JSON.stringify(st.model),
+      trm_model_config: JSON.stringify(storedConfig(st.model)),
       trm_step: String(st.step),
       trm_weights: ema ? 'ema' : 'raw',
     };
@@ -161,8 +161,8 @@ export function saveCheckpoint(
       format: CHECKPOINT_FORMAT,
       step: st.step,
       total_steps: st.totalSteps,
-      model_config: st.model,
-      train_config: st.config,
+      model_config: storedConfig(st.model) as TrmConfig,
+      train_config: storedTrainConfig(st.config) as TrainConfig,
       weights: ema ? 'ema' : 'raw',
       cursor: { ...st.cursor },
       sums: { ...st.sums },

@@ -283,6 +283,16 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
   return out;
 }
 
+/** Training keys added later (milestone supervision), with their off values. */
+const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = { milestones: 'none', milestone_schedule: 'step' };
+
+/** The training config as files store it: the later keys are left out while off (as storedConfig). */
+export function storedTrainConfig(cfg: TrainConfig): Partial<TrainConfig> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const [k, v] of Object.entries(LATER_TRAIN_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrainConfig>;
+}
+
 /** Model keys that define tensor shapes: resume refuses to change them. */
 export const SHAPE_KEYS: (keyof TrmConfig)[] = [
   'hidden_size',

@@ -33,10 +33,10 @@ import {
 } from '../io/files.js';
 import { removeStaleTemps } from '../io/tmp.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import { resolveConfig, type TrmConfig } from '../model/config.js';
+import { resolveConfig, storedConfig, type TrmConfig } from '../model/config.js';
 import { paramCount, paramSpec, specSize } from '../model/params.js';
 import { findCheckpoint, hostSnapshot, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
-import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
+import { parseSets, resolveTrainConfig, storedTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { readSplitMilestones } from '../data/sudoku/milestones-files.js';
@@ -371,8 +371,8 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
         {
           data: dataPath,
           preset: config.preset,
-          model: st.model,
-          train: cfg,
+          model: storedConfig(st.model),
+          train: storedTrainConfig(cfg),
           total_steps: st.totalSteps,
           expected_compute: compute,
         },

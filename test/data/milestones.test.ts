@@ -254,6 +254,6 @@ describe('milestone files', () => {
     expect(ok.stderr).toMatch(/train: sudoku-logic milestones: mean [\d.]+, max \d+ per row/);
     expect(existsSync(join(tmp, 'cli-ok', 'train', 'all__milestones.npy'))).toBe(true);
     const info = trm(['data', 'inspect', join(tmp, 'cli-ok'), '--json']);
-    expect(JSON.parse(info.stdout).splits.train.milestones).toMatchObject({ kind: 'sudoku-logic', rows: 48 });
+    expect(JSON.parse(info.stdout).splits.train.milestones).toMatchObject({ kind: 'sudoku-logic', rows: 12 });
   });
 });

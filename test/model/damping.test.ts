@@ -31,7 +31,9 @@ import {
   type TrmConfig,
 } from '../../src/model/index.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
+import { loadModel, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { createWorkspace, train } from '../../src/train/loop.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { createTrainState } from '../../src/train/state.js';
 import { makeSudoku4 } from '../train/fixture.js';
 import { host, randn, rng } from '../helpers.js';
@@ -208,6 +210,31 @@ describe('EqR damped noisy update', () => {
     } finally {
       if (prev) setDevice(prev);
     }
+  });
+
+  it('checkpoints store damping / train_noise only when set; eval loads them from the model file', async () => {
+    const d = await makeSudoku4(20, 6, 0, mkdtempSync(join(tmpdir(), 'trm-damp-ck-')));
+    const save = async (model: Record<string, unknown>, name: string) => {
+      const cfg = resolveTrainConfig('cpu-sudoku4', {
+        model: { hidden_size: 16, puzzle_emb_ndim: 16, ...model },
+        batch_size: 4,
+        steps: 1,
+        eval_interval: 0,
+      });
+      const st = createTrainState(cfg, d.train.meta);
+      await train(st, createWorkspace(st, d.train));
+      const run = join(d.dir, '..', name);
+      const ck = saveCheckpoint(run, st);
+      return { run, meta: JSON.parse(readSafetensors(join(ck, 'model.safetensors')).metadata.trm_model_config) };
+    };
+    const plain = await save({}, 'plain'),
+      eqr = await save({ damping: 0.05, train_noise: 0.01 }, 'eqr');
+    // a default model file is the one written before the keys existed (older readers load it)
+    expect(plain.meta).not.toHaveProperty('damping');
+    expect(plain.meta).not.toHaveProperty('train_noise');
+    expect(eqr.meta).toMatchObject({ damping: 0.05, train_noise: 0.01 });
+    expect(loadModel(plain.run).config).toMatchObject({ damping: 0, train_noise: 0 });
+    expect(loadModel(eqr.run).config).toMatchObject({ damping: 0.05, train_noise: 0.01 });
   });
 
   it('evaluation noise: a chain is a function of (seed, batch, chain); chains differ; no stream is an error', async () => {
