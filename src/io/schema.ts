@@ -62,6 +62,8 @@ export const modelConfigSchema = z
     rope_theta: num.positive(),
     vocab_size: int(1),
     seq_len: int(1),
+    damping: num.min(0),
+    train_noise: num.min(0),
   })
   .partial()
   .loose();
