@@ -65,6 +65,13 @@ export interface TrainConfig {
   curriculum: 'none' | 'cgar';
   /** Loss weight decay^s at a sample's supervision step s (CGAR uses 0.7); 1 = off. */
   hsw_decay: number;
+  /** Milestone supervision (train/milestones.ts): 'sudoku-logic' trains supervision step s of a
+   *  sample towards the grid after s rounds of logic (the dataset's all__milestones.npy); 'none' =
+   *  the final solution at every step (official). */
+  milestones: 'none' | 'sudoku-logic';
+  /** Which milestone step s targets: 'step' = min(s, last), 'spread' = ceil(s * last / N_sup); the
+   *  slot's last step (s = its N_sup) always targets the solution. */
+  milestone_schedule: 'step' | 'spread';
 }
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
@@ -99,6 +106,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   rand_nsup_clamp: false,
   curriculum: 'none',
   hsw_decay: 1,
+  milestones: 'none',
+  milestone_schedule: 'step',
 });
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
@@ -280,6 +289,10 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
   if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1))
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
+  if (cfg.milestones !== 'none' && cfg.milestones !== 'sudoku-logic')
+    bad(`milestones must be 'none' or 'sudoku-logic', got ${JSON.stringify(cfg.milestones)}`);
+  if (cfg.milestone_schedule !== 'step' && cfg.milestone_schedule !== 'spread')
+    bad(`milestone_schedule must be 'step' or 'spread', got ${JSON.stringify(cfg.milestone_schedule)}`);
   for (const k of Object.keys(cfg.model))
     if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;
@@ -303,6 +316,16 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
     else bad(`unknown key '${key}' in --set (training: ${trainKeys.join(', ')}; model: ${modelKeys.join(', ')})`);
   }
   return out;
+}
+
+/** Training keys added later (milestone supervision), with their off values. */
+const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = { milestones: 'none', milestone_schedule: 'step' };
+
+/** The training config as files store it: the later keys are left out while off (as storedConfig). */
+export function storedTrainConfig(cfg: TrainConfig): Partial<TrainConfig> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const [k, v] of Object.entries(LATER_TRAIN_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrainConfig>;
 }
 
 /** Model keys that define tensor shapes: resume refuses to change them. */
