@@ -41,13 +41,13 @@ describe('shipped models', () => {
       const split = await csvSplit(m.testSet);
       expect(model.config.seq_len).toBe(size * size);
       expect(split.meta.seq_len).toBe(size * size);
-      const e = await evaluate(model.config, model.weights, split, { batchSize: 64 });
+      const e = await evaluate(model.config, model.weights, split, { batchSize: split.inputs.length / (size * size) });
       console.log(
         `${name}: ${e.examples} held-out puzzles, exact ${(100 * e.exact_acc).toFixed(1)}% (floor ${floor * 100}%)`,
       );
       expect(e.examples).toBeGreaterThanOrEqual(100);
       expect(e.exact_acc).toBeGreaterThanOrEqual(floor);
-    });
+    }, 600_000);
 });
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
@@ -88,7 +88,7 @@ describe.runIf(existsSync(main))('trm solve / eval with the shipped models', () 
     const r = trm(['solve', '1234']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^trm: a puzzle has 16, 36 or 81 cells/);
-  });
+  }, 600_000);
 
   it('eval --model NAME scores the shipped model on its held-out set; --model with --checkpoint is refused', () => {
     const r = trm(['eval', '--model', 'sudoku4', '--json']);
@@ -107,5 +107,5 @@ describe.runIf(existsSync(main))('trm solve / eval with the shipped models', () 
     const unknown = trm(['eval', '--model', 'sudoku5']);
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown model 'sudoku5'/);
-  });
+  }, 600_000);
 });
