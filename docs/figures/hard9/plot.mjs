@@ -1,10 +1,11 @@
 // Figures of docs/EXPERIMENTS.md "Hard Sudoku on a CPU" (run from the repository root after `npm run build:ts`):
 //   node docs/figures/hard9/plot.mjs runs.json
-// runs.json: { "curves": [{ "label": "band 0 (rating 0)", "dirs": ["RUN"] }],
+// runs.json: { "prefix": "" (file name prefix), "title": "...", "curves": [{ "label": "band 0 (rating 0)", "dirs": ["RUN"] }],
 //              "compute": [{ "label": "b0 model on band 3", "csv": "EVAL/scaling.csv" }] }
 // curves: held-out exact accuracy (the runs' periodic evaluations) against training time (sum of the logged
 // step times plus evaluation time, so the gaps of a stop and resume do not count) and against step.
-// compute: exact accuracy against supervision steps per puzzle (k x N_sup) from `trm eval --out` grids.
+// compute: exact accuracy against supervision steps per puzzle (k x N_sup) from `trm eval --out` grids; an entry
+// { "label": panel, "csv": ..., "depth": true (one static chain), "aggregators": [...], "ks": [...] } filters rows.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,12 +52,14 @@ const line = (x, xTitle, name, title) => ({
     },
   },
 });
+const pre = spec.prefix ?? '',
+  what = spec.title ?? 'rating band';
 await writeFigure(
-  line('minutes', 'training time on one shared core (minutes)', 'time-to-accuracy', 'Time to accuracy by rating band'),
+  line('minutes', 'training time on one shared core (minutes)', `${pre}time-to-accuracy`, `Time to accuracy by ${what}`),
   here,
   png,
 );
-await writeFigure(line('step', 'training step (batch 32)', 'step-to-accuracy', 'Accuracy by step and rating band'), here, png);
+await writeFigure(line('step', 'training step (batch 32)', `${pre}step-to-accuracy`, `Accuracy by step and ${what}`), here, png);
 
 if (spec.compute?.length) {
   const pts = [];
@@ -69,7 +72,9 @@ if (spec.compute?.length) {
         k = Number(f[col.k]),
         nsup = Number(f[col.nsup]);
       if (agg === 'oracle' || (agg !== 'single' && k === 1)) continue;
-      const what = agg === 'single' ? 'one chain (depth only)' : `${agg} k=${k}`;
+      const what = agg === 'single' ? `one chain${c.depth ? ' (depth only)' : ''}` : `${agg} k=${k}`;
+      if (c.aggregators && !c.aggregators.includes(agg)) continue;
+      if (c.ks && !c.ks.includes(k)) continue;
       pts.push({ panel: c.label, series: what, compute: k * nsup, exact: Number(f[col.exact_acc]) });
     }
   }
@@ -99,4 +104,4 @@ if (spec.compute?.length) {
     png,
   );
 }
-console.log(`wrote ${here}/{time-to-accuracy,step-to-accuracy${spec.compute?.length ? ',compute' : ''}}.{svg,png}`);
+console.log(`wrote ${here}/${pre}{time-to-accuracy,step-to-accuracy${spec.compute?.length ? ',compute' : ''}}.{svg,png}`);
