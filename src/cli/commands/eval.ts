@@ -180,7 +180,7 @@ export const evalCommand = defineCommand({
     const ck = shipped?.weights ?? args.values.checkpoint,
       data = args.values.data ?? shipped?.testSet;
     if (!ck || !data)
-      throw new UsageError("eval: --checkpoint (or --model) and --data are required (see 'trm eval --help')");
+      throw new UsageError("eval: --checkpoint and --data are required, or --model NAME (see 'trm eval --help')");
     if (args.positionals.length) throw new UsageError(`eval: unexpected argument '${args.positionals[0]}'`);
     const nsups = intList(args, 'nsup', 1, 4096),
       ks = intList(args, 'k', 1, MAX_CHAINS);
