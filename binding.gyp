@@ -9,6 +9,7 @@
         "native/cpu_features.cpp",
         "native/gemm/gemm.cpp",
         "native/gemm/kernel_avx512.cpp",
+        "native/gemm/kernel_avx512_bf16.cpp",
         "native/gemm/kernel_avx2.cpp",
         "native/gemm/kernel_portable.cpp",
         "native/ops/attention.cpp",
@@ -29,7 +30,7 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["target_arch!='x64' and target_arch!='ia32'", {
-          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/kernel_avx2.cpp"],
+          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp"],
           "sources": ["native/gemm/kernel_x86_absent.cpp"]
         }]
       ]

@@ -20,6 +20,10 @@ struct GemmArgs {
   const float* B = nullptr; long ldb = 0, stride_b = 0;
   float* C = nullptr;       long ldc = 0, stride_c = 0;
   long batch = 1;
+  // bf16 operands: op(A) and op(B) rounded to bfloat16 (nearest even, denormals to zero) before
+  // the products, which are summed in fp32 (AVX512_BF16's VDPBF16PS where the CPU has it, else
+  // the fp32 kernel on rounded panels). C, alpha and beta stay fp32.
+  bool bf16 = false;
 };
 
 void gemm(const GemmArgs& g);
@@ -45,15 +49,26 @@ struct GemmKernelInfo {
   int mr, nr;          // register tile
   int mc, kc, nc;      // cache blocking: A block mc x kc (L2), B block kc x nc (L3)
   const char* name;
+  // k values per packed 32-bit slot: 1 (fp32), 2 (bf16 pairs: the packs write ceil(kc/2) slots per
+  // row or column and the micro-kernel gets the slot count as kc).
+  int kpack = 1;
+  // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
+  bool round_bf16 = false;
 };
 
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 GemmKernelInfo gemm_kernel_portable();
+GemmKernelInfo gemm_kernel_avx512_bf16();  // AVX512_BF16: bf16 pairs, VDPBF16PS
+
+// The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
+GemmKernelInfo gemm_active_kernel(bool bf16);
 
 // Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a
 // loop of independent register-only FMAs running for about `seconds`.
 double fma_peak_avx512(double seconds);
 double fma_peak_avx2(double seconds);
+// The same for VDPBF16PS (64 flops per zmm instruction): the bf16 peak.
+double bf16_peak_avx512(double seconds);
 
 }  // namespace trm
