@@ -43,6 +43,30 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     batch: number,
   ): void;
 
+  /** The same product with bf16 operands: every element of op(A) and op(B) rounded to bfloat16
+   *  (nearest even, denormals to signed zero) before it is multiplied; products and sums in fp32
+   *  (native: VDPBF16PS on AVX512_BF16, else the fp32 kernel on rounded panels; ref: float64 sums;
+   *  webgpu: rounded as loaded). C, alpha and beta stay fp32. Mixed precision (precision=bf16). */
+  gemmBf16(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F,
+    lda: number,
+    strideA: number,
+    B: F,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -156,6 +180,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 /** Every kernel of the contract, by name: backends are checked against this list at load. */
 export const KERNEL_NAMES = [
   'gemm',
+  'gemmBf16',
   'copy2d',
   'transpose',
   'fill',

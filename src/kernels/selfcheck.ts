@@ -107,7 +107,7 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
   if (!nativeBackend) return [];
   const results: SelfCheckResult[] = [];
   for (const c of kernelCases) {
-    const gemm = c.name === 'gemm';
+    const gemm = c.name === 'gemm' || c.name === 'gemmBf16';
     const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : tol;
     try {
       const a1 = c.args(),
@@ -141,7 +141,7 @@ export async function selfCheckDevice(dev: Device): Promise<SelfCheckResult[]> {
     return t;
   };
   for (const c of kernelCases) {
-    const gemm = c.name === 'gemm';
+    const gemm = c.name === 'gemm' || c.name === 'gemmBf16';
     const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : c.reduce ? 1e-3 : 1e-4;
     try {
       const want = c.args(),

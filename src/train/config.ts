@@ -65,6 +65,9 @@ export interface TrainConfig {
   curriculum: 'none' | 'cgar';
   /** Loss weight decay^s at a sample's supervision step s (CGAR uses 0.7); 1 = off. */
   hsw_decay: number;
+  /** GEMM operands: 'fp32', or 'bf16' mixed precision (bf16 operands, fp32 sums; weights,
+   *  optimizer, EMA, norms and losses stay fp32), as the official forward_dtype bfloat16. */
+  precision: 'fp32' | 'bf16';
 }
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
@@ -99,6 +102,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   rand_nsup_clamp: false,
   curriculum: 'none',
   hsw_decay: 1,
+  precision: 'fp32',
 });
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
@@ -245,6 +249,8 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
   if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1))
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
+  if (cfg.precision !== 'fp32' && cfg.precision !== 'bf16')
+    bad(`precision must be 'fp32' or 'bf16', got ${JSON.stringify(cfg.precision)}`);
   for (const k of Object.keys(cfg.model))
     if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;

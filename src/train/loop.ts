@@ -14,7 +14,7 @@
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
+import { f32, fill, type F32T, i32, type I32T, read, setGemmPrecision, sizeOf, write } from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
 import { type Weights, weightsView } from '../model/params.js';
 import {
@@ -159,6 +159,17 @@ export interface TrainHooks {
 
 /** Run until totalSteps (or a stop request). Yields to the event loop between steps so signals land. */
 export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {}): Promise<'done' | 'stopped'> {
+  // precision=bf16: every product of the steps and evaluations below (a checkpoint written
+  // before the key existed trained in fp32)
+  const prevPrecision = setGemmPrecision(st.config.precision ?? 'fp32');
+  try {
+    return await trainLoop(st, ws, hooks);
+  } finally {
+    setGemmPrecision(prevPrecision);
+  }
+}
+
+async function trainLoop(st: TrainState, ws: Workspace, hooks: TrainHooks): Promise<'done' | 'stopped'> {
   const cfg = st.config,
     total = st.totalSteps;
   while (st.step < total) {

@@ -452,16 +452,64 @@ export class WebGpuDevice implements Device {
     strideC: number,
     batch: number,
   ): void {
+    this.gemmAny(false, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+  }
+
+  /** bf16 operands (rounded as they are loaded), fp32 products and sums: see the contract. */
+  gemmBf16(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
+    this.gemmAny(true, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+  }
+
+  private gemmAny(
+    bf16: boolean,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
+    const key = `gemm${bf16 ? 'Bf16' : ''}${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
     const spec =
       this.gemmSpecs.get(key) ??
-      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
+      this.gemmSpecs
+        .set(key, direct ? gemmDirectSpec(transA, transB, bf16) : gemmSpec(transA, transB, T, bf16))
+        .get(key)!;
     const tile = direct ? 32 : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),

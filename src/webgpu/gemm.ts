@@ -18,8 +18,22 @@ export const BK = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
-/** The spec for one specialization: transposes and register block (T = 4 or 8). */
-export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
+/** WGSL of the bf16 rounding of gemmBf16 (src/kernels/ref/gemm.ts roundBf16): nearest even,
+ *  denormals to signed zero, NaN kept quiet. The products and sums stay fp32. */
+const BF16_FN = `fn bf16r(x: f32) -> f32 {
+  var u = bitcast<u32>(x);
+  let e = u & 0x7f800000u;
+  if (e == 0u) { u = u & 0x80000000u; }
+  else if (e == 0x7f800000u) { if ((u & 0x7fffffu) != 0u) { u = (u | 0x400000u) & 0xffff0000u; } }
+  else { u = (u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u; }
+  return bitcast<f32>(u);
+}
+`;
+
+/** The spec for one specialization: transposes and register block (T = 4 or 8); bf16: operands
+ *  rounded to bfloat16 as they are loaded (gemmBf16). */
+export function gemmSpec(transA: boolean, transB: boolean, T: number, bf16 = false): KernelSpec {
+  const ld = (v: string) => (bf16 ? `bf16r(${v})` : v);
   const BM = 16 * T,
     BN = 16 * T;
   const loadsA = (BM * BK) / 256,
@@ -41,7 +55,7 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
-    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
+    name: `gemm${bf16 ? 'Bf16' : ''}${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
     tensors: [
       { name: 'A', type: 'f32' },
       { name: 'B', type: 'f32' },
@@ -64,7 +78,7 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
     ],
     wg: 256,
     workgroup: '16, 16',
-    prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
+    prelude: `${bf16 ? BF16_FN : ''}var<workgroup> As: array<vec4f, ${BK * RA}>;
 var<workgroup> Bs: array<vec4f, ${BK * RB}>;
 fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
@@ -87,14 +101,14 @@ ${range(T)
         ${aIdx}
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
-        if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
+        if (gi < P.M && gk < P.K) { x = ${ld(`A[aBase + ${aAddr}]`)}; }
         As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
-        if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
+        if (gj < P.N && gk < P.K) { x = ${ld(`B[bBase + ${bAddr}]`)}; }
         Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
@@ -140,11 +154,12 @@ export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
  *  tile of C, each invocation a 4x4 block in vec4 registers read straight from A and B (edge rows
  *  and columns are clamped, so the k loop has no branch; their results are not stored). For CPU
  *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. */
-export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
+export function gemmDirectSpec(transA: boolean, transB: boolean, bf16 = false): KernelSpec {
+  const ld = (v: string) => (bf16 ? `bf16r(${v})` : v);
   const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
   const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
-    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
+    name: `gemm${bf16 ? 'Bf16' : ''}Direct${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
     tensors: [
       { name: 'A', type: 'f32' },
       { name: 'B', type: 'f32' },
@@ -167,7 +182,7 @@ export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
     ],
     wg: 64,
     workgroup: '8, 8',
-    prelude: `fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+    prelude: `${bf16 ? BF16_FN : ''}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
   var y = P.alpha * acc;
@@ -191,10 +206,10 @@ ${range(4)
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k = 0u; k < P.K; k++) {
       let bv = vec4f(${range(4)
-        .map(c => `B[bBase + ${bAddr(c)}]`)
+        .map(c => ld(`B[bBase + ${bAddr(c)}]`))
         .join(', ')});
 ${range(4)
-  .map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`)
+  .map(r => `      c${r} = fma(vec4f(${ld(`A[aBase + ${aAddr(r)}]`)}), bv, c${r});`)
   .join('\n')}
     }
   }

@@ -3,7 +3,7 @@
  * Plain loops, float64 accumulation where the sum is long; slow on purpose, readable first.
  */
 import type { KernelBackend } from '../backend.js';
-import { gemm } from './gemm.js';
+import { gemm, gemmBf16 } from './gemm.js';
 import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
@@ -24,6 +24,7 @@ import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
+  gemmBf16,
   copy2d,
   transpose,
   fill,
