@@ -145,6 +145,25 @@ Napi::Value GemmImpl(const Napi::CallbackInfo& info, bool bf16) {
 }
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) { return GemmImpl(info, false); }
+
+// gemmSwiglu(out, gateUp | null, inp, weight, H, N, K, batch, bf16): gemm.h gemm_swiglu.
+Napi::Value GemmSwiglu(const Napi::CallbackInfo& info) {
+  Args a{info, "gemmSwiglu"};
+  a.expect_count(9);
+  long H = a.i64s(4), N = a.i64s(5), K = a.i64s(6), batch = a.i64s(7);
+  bool bf16 = a.flag(8);
+  size_t lo, lg = 0, lx, lw;
+  float* out = a.f32(0, &lo);
+  float* gu = info[1].IsNull() ? nullptr : a.f32(1, &lg);
+  const float* X = a.f32(2, &lx);
+  const float* W = a.f32(3, &lw);
+  a.check_len("out", lo, (size_t)batch * H * N);
+  if (gu) a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
+  a.check_len("inp", lx, (size_t)batch * K * N);
+  a.check_len("weight", lw, (size_t)2 * H * K);
+  gemm_swiglu(out, gu, X, W, H, N, K, batch, bf16);
+  return info.Env().Undefined();
+}
 Napi::Value GemmBf16(const Napi::CallbackInfo& info) { return GemmImpl(info, true); }
 
 }  // namespace
@@ -156,6 +175,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));
+  exports.Set("gemmSwiglu", Napi::Function::New(env, GemmSwiglu, "gemmSwiglu"));
   exports.Set("bf16Peak", Napi::Function::New(env, Bf16Peak, "bf16Peak"));
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);

@@ -12,6 +12,7 @@
 // thread count. A batch of products is split item by item across threads when that balances.
 #include "gemm.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -263,6 +264,85 @@ void gemm(const GemmArgs& g) {
       gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows);
     }
   }, use);
+}
+
+void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16) {
+  if (H == 0 || N == 0 || batch == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
+  long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  const int nth = pool_threads();
+  // Whole items per thread when there are enough, else each item's panels split across threads.
+  const bool by_item = batch >= nth;
+  parallel_run([&](int ith, int nt) {
+    long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
+    if (by_item) split_range(batch, ith, nt, &b0, &b1);
+    else split_range(panels, ith, nt, &p0, &p1);
+    if (b0 >= b1 || p0 >= p1) return;
+    // The shared weight, packed once per thread: gate strips, then up strips, k block by k block.
+    float* pg = tl_prepacked_a.get((size_t)2 * Hr * Kp + 16);
+    float* pu = pg + Hr * Kp;
+    for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+      long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      pack_a(pg + koff * Hr, W, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+      pack_a(pu + koff * Hr, W + H * K, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+      koff += (kc + KP - 1) / KP;
+    }
+    if (kr.round_bf16) round_bf16_inplace(pg, 2 * Hr * Kp);
+    float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
+    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    if (K == 0) {
+      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+    }
+    for (long b = b0; b < b1; b++) {
+      const float* Xb = X + b * K * N;
+      float* hb = out + b * H * N;
+      float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dst = pb + koff * panels * NR;
+        pack_b(dst, Xb, N, false, pc, kc, 0, N, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        koff += kcp;
+      }
+      // The next item's input: start it towards the cache while this one computes (a read of
+      // every 16th float, one per line, spread over the panels below).
+      const float* next = b + 1 < b1 ? X + (b + 1) * K * N : nullptr;
+      const long next_lines = next ? (K * N + 15) / 16 : 0;
+      long next_at = 0;
+      const long steps = (p1 - p0) * Hr / MR, per_step = steps > 0 ? (next_lines + steps - 1) / steps : 0;
+      for (long p = p0; p < p1; p++) {
+        long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
+        for (long s0 = 0; s0 < H; s0 += MR) {
+          long mr = H - s0 < MR ? H - s0 : MR;
+          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+            const float* pbp = pb + koff * panels * NR + p * kcp * NR;
+            float beta = pc == 0 ? 0.f : 1.f;
+            kr.kernel(kcp, pg + koff * Hr + s0 * kcp, pbp, tg, NR, mr, nr, 1.f, beta);
+            kr.kernel(kcp, pu + koff * Hr + s0 * kcp, pbp, tu, NR, mr, nr, 1.f, beta);
+            koff += kcp;
+          }
+          for (long i = 0; i < mr; i++) {
+            const float* g = tg + i * NR;
+            const float* u = tu + i * NR;
+            float* y = hb + (s0 + i) * N + j0;
+            // swiglu_forward's expression, term for term (native/ops/swiglu.cpp)
+            for (long j = 0; j < nr; j++) y[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+            if (gb) {
+              std::memcpy(gb + (s0 + i) * N + j0, g, nr * sizeof(float));
+              std::memcpy(gb + (H + s0 + i) * N + j0, u, nr * sizeof(float));
+            }
+          }
+          for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
+            __builtin_prefetch(next + next_at * 16, 0, 2);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace trm

@@ -28,6 +28,17 @@ struct GemmArgs {
 
 void gemm(const GemmArgs& g);
 
+// The token mixer's gate_up product with SwiGLU in its epilogue: for each item b < batch,
+//   G = W[0:H] X_b, U = W[H:2H] X_b  (W (2H, K) row-major, shared; X_b (K, N) at X + b*K*N),
+//   out_b (H, N) at out + b*H*N = silu(G) * U, and, when gate_up is not null, gate_up_b (2H, N) at
+//   gate_up + b*2H*N = [G; U] (the pre-activation the backward reads).
+// G and U of one register tile go through a small L1 buffer, never through memory: without
+// gate_up the product writes half the bytes of gemm + swiglu_forward and reads nothing back.
+// Bitwise the same as gemm (same k blocks, same micro-kernel) followed by swiglu_forward (same
+// scalar expression), for any thread count. bf16: operands rounded to bf16 as in gemm.
+void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16);
+
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
 // reads C.

@@ -67,6 +67,23 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     batch: number,
   ): void;
 
+  /** The token mixer's gate_up product with SwiGLU fused in its epilogue: for b < batch, with
+   *  G = weight[0:H] @ inp_b and U = weight[H:2H] @ inp_b (weight (2H, K) shared, inp_b (K, N) at
+   *  b*K*N): out_b (H, N) at b*H*N = silu(G) * U, and gateUp_b (2H, N) at b*2H*N = [G; U] unless
+   *  gateUp is null (a forward without backward keeps nothing). Numerically gemm (or gemmBf16
+   *  when bf16) followed by swigluForward; native: bitwise so. */
+  gemmSwiglu(
+    out: F,
+    gateUp: F | null,
+    inp: F,
+    weight: F,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -181,6 +198,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 export const KERNEL_NAMES = [
   'gemm',
   'gemmBf16',
+  'gemmSwiglu',
   'copy2d',
   'transpose',
   'fill',

@@ -178,6 +178,33 @@ export const kernelCases: KernelCase[] = [
     out: [13],
     reduce: 97,
   },
+  // the fused token-mixer gate_up + SwiGLU: kept pre-activation, several items; and bf16 without it
+  {
+    name: 'gemmSwiglu',
+    args: () => [
+      new Float32Array(3 * 37 * 45),
+      new Float32Array(3 * 2 * 37 * 45),
+      rand(3 * 19 * 45, 14),
+      rand(2 * 37 * 19, 15),
+      37,
+      45,
+      19,
+      3,
+      false,
+    ],
+    out: [0, 1],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 19,
+  },
+  {
+    name: 'gemmSwiglu',
+    args: () => [new Float32Array(130 * 67), null, rand(97 * 67, 16), rand(2 * 130 * 97, 17), 130, 67, 97, 1, true],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 97,
+  },
   { name: 'copy2d', args: () => [rand(N * D, 1), rand(N * 3 * D, 2), N, D - 5, D, 3 * D], out: [0], rtol: 0, atol: 0 },
   {
     name: 'transpose',

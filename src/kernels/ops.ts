@@ -238,6 +238,30 @@ export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void
   device().swigluForward(out, gateUp, N, H);
 }
 
+/** The token mixer's gate_up GEMM with SwiGLU in its epilogue (backend.ts gemmSwiglu): out
+ *  (batch, H, N); gateUp (batch, 2H, N) or null; inp (batch, K, N); weight (2H, K). */
+export function gemmSwiglu(
+  out: F32,
+  gateUp: F32 | null,
+  inp: F32,
+  weight: F32,
+  H: number,
+  N: number,
+  K: number,
+  batch: number,
+  bf16: boolean,
+): void {
+  const op = 'gemmSwiglu',
+    sh = sizes(op, { H, N, K, batch });
+  arrays(op, sh, 'Float32Array', {
+    out: [out, batch * H * N],
+    inp: [inp, batch * K * N],
+    weight: [weight, 2 * H * K],
+    ...(gateUp !== null ? { gateUp: [gateUp, batch * 2 * H * N] as [unknown, number] } : {}),
+  });
+  device().gemmSwiglu(out, gateUp, inp, weight, H, N, K, batch, bf16 === true);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',

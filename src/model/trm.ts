@@ -35,12 +35,20 @@ const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp
 
 // ---- one block --------------------------------------------------------------------------------
 
-function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
+function blockForward(
+  c: TrmConfig,
+  d: Dims,
+  s: BlockScratch,
+  ba: BlockActs,
+  h: F32T,
+  w: BlockWeights,
+  keep = true,
+): void {
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S,
     eps = c.rms_norm_eps;
   if (c.mlp_t) {
-    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is });
+    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is }, keep);
     add(s.r, s.r, h, N * D);
     rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
   } else {
@@ -114,11 +122,12 @@ function blockBackward(
 
 // ---- one net call ------------------------------------------------------------------------------
 
-/** f applied to na.inp (= h + u, already filled); returns the output view (last block's n2). */
-export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights): F32T {
+/** f applied to na.inp (= h + u, already filled); returns the output view (last block's n2).
+ *  keep = false: no backward will read na (kernels may skip saving what only the backward needs). */
+export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, keep = true): F32T {
   let h = na.inp;
   for (let i = 0; i < c.L_layers; i++) {
-    blockForward(c, a.d, a.block, na.blocks[i], h, w.layers[i]);
+    blockForward(c, a.d, a.block, na.blocks[i], h, w.layers[i], keep);
     h = na.blocks[i].n2;
   }
   return h;
@@ -165,11 +174,11 @@ export function latentRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, 
   for (let i = 0; i < n; i++) {
     const na = a.calls[keep ? i : 0];
     add3(na.inp, y, x, z, size); // (y + x) + z, the same bits as z + (y + x)
-    copy(z, netForward(c, a, na, w), size);
+    copy(z, netForward(c, a, na, w, keep), size);
   }
   const na = a.calls[keep ? n : 0];
   add(na.inp, y, z, size);
-  copy(y, netForward(c, a, na, w), size);
+  copy(y, netForward(c, a, na, w, keep), size);
 }
 
 /** One supervision step's recursion (spec 1.1): T-1 recursions without gradient, then one whose

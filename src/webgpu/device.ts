@@ -584,6 +584,22 @@ export class WebGpuDevice implements Device {
   swigluForward(out: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluForward', [out, gateUp], N * H, [H]);
   }
+  gemmSwiglu(
+    out: F32T,
+    gateUp: F32T | null,
+    inp: F32T,
+    weight: F32T,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+  ): void {
+    // without gateUp the binding gets a one-float stand-in the kernel never writes (keep = 0)
+    const keepTo = gateUp ?? (this.unusedF32 ??= this.f32(1));
+    this.each('gemmSwiglu', [out, keepTo, inp, weight], batch * H * N, [H, N, K, bf16 ? 1 : 0, gateUp ? 1 : 0]);
+  }
+  private unusedF32: F32T | undefined;
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
   }

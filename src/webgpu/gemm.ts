@@ -20,7 +20,7 @@ const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
 /** WGSL of the bf16 rounding of gemmBf16 (src/kernels/ref/gemm.ts roundBf16): nearest even,
  *  denormals to signed zero, NaN kept quiet. The products and sums stay fp32. */
-const BF16_FN = `fn bf16r(x: f32) -> f32 {
+export const BF16_FN = `fn bf16r(x: f32) -> f32 {
   var u = bitcast<u32>(x);
   let e = u & 0x7f800000u;
   if (e == 0u) { u = u & 0x80000000u; }

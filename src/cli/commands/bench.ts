@@ -2,7 +2,15 @@
 import { defineCommand, intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 
-type Suite = (opts: { json: boolean; reps?: number; quick?: boolean; backend?: string }) => Promise<void>;
+import type { Precision } from '../../kernels/index.js';
+
+type Suite = (opts: {
+  json: boolean;
+  reps?: number;
+  quick?: boolean;
+  backend?: string;
+  precisions?: Precision[];
+}) => Promise<void>;
 
 const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
   gemm: {
@@ -25,7 +33,7 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
-  usage: '<suite> [--json] [--reps N] [--backend native|webgpu]',
+  usage: '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision fp32,bf16]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -33,6 +41,11 @@ export const benchCommand = defineCommand({
       type: 'string',
       argument: 'NAME',
       description: 'gemm, step: native (default, or TRM_BACKEND) or webgpu',
+    },
+    precision: {
+      type: 'string',
+      argument: 'LIST',
+      description: 'gemm: fp32 (default), bf16, or fp32,bf16 (bf16 operands, fp32 sums)',
     },
   },
   get details() {
@@ -53,7 +66,18 @@ export const benchCommand = defineCommand({
       throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
     if (backend === 'webgpu' && name === 'sudoku')
       throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
+    const precisions = (args.values.precision ?? 'fp32').split(',').map(p => p.trim());
+    for (const p of precisions)
+      if (p !== 'fp32' && p !== 'bf16')
+        throw new UsageError(`bench: --precision takes fp32, bf16 or fp32,bf16, got '${args.values.precision}'`);
+    if (precisions.includes('bf16') && name !== 'gemm')
+      throw new UsageError(`bench: --precision bf16 is for the gemm suite`);
     const fn = await suite.load();
-    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000), backend });
+    await fn({
+      json: Boolean(args.values.json),
+      reps: intOption(args, 'reps', 1, 1000),
+      backend,
+      precisions: precisions as Precision[],
+    });
   },
 });

@@ -70,6 +70,32 @@ export function gemmBf16(
   );
 }
 
+/** gemm (or gemmBf16) into [G; U] per item, then swigluForward's expression (ref/swiglu.ts). */
+export function gemmSwiglu(
+  out: F32,
+  gateUp: F32 | null,
+  inp: F32,
+  weight: F32,
+  H: number,
+  N: number,
+  K: number,
+  batch: number,
+  bf16: boolean,
+): void {
+  const gu = new Float32Array(2 * H * N);
+  for (let b = 0; b < batch; b++) {
+    const x = inp.subarray(b * K * N, (b + 1) * K * N);
+    (bf16 ? gemmBf16 : gemm)(false, false, 2 * H, N, K, 1, weight, K, 0, x, N, 0, 0, gu, N, 0, 1);
+    const o = b * H * N;
+    for (let i = 0; i < H * N; i++) {
+      const g = gu[i],
+        u = gu[H * N + i];
+      out[o + i] = (g / (1 + Math.exp(-g))) * u;
+    }
+    if (gateUp) gateUp.set(gu, b * 2 * H * N);
+  }
+}
+
 export function gemm(
   transA: boolean,
   transB: boolean,

@@ -3,7 +3,7 @@
  * Plain loops, float64 accumulation where the sum is long; slow on purpose, readable first.
  */
 import type { KernelBackend } from '../backend.js';
-import { gemm, gemmBf16 } from './gemm.js';
+import { gemm, gemmBf16, gemmSwiglu } from './gemm.js';
 import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
@@ -25,6 +25,7 @@ export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
   gemmBf16,
+  gemmSwiglu,
   copy2d,
   transpose,
   fill,
