@@ -34,8 +34,10 @@ void gemm(const GemmArgs& g);
 //   gate_up + b*2H*N = [G; U] (the pre-activation the backward reads).
 // G and U of one register tile go through a small L1 buffer, never through memory: without
 // gate_up the product writes half the bytes of gemm + swiglu_forward and reads nothing back.
-// Bitwise the same as gemm (same k blocks, same micro-kernel) followed by swiglu_forward (same
-// scalar expression), for any thread count. bf16: operands rounded to bf16 as in gemm.
+// gate_up is bitwise gemm's (same k blocks, same micro-kernel), for any thread count; out is
+// swiglu_forward's expression on it, with a vectorised exp on the AVX-512 paths (within 2 ulp of
+// std::exp, so out may differ from swiglu_forward in the last bits there; the scalar paths are
+// bitwise the same). bf16: operands rounded to bf16 as in gemm.
 void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
                  bool bf16);
 
@@ -65,12 +67,17 @@ struct GemmKernelInfo {
   int kpack = 1;
   // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
   bool round_bf16 = false;
+  // gemm_swiglu's epilogue on one row of a tile: y[j] = silu(g[j]) * u[j], j < n. Null: the scalar
+  // expression of swiglu_forward (bitwise the same as the unfused pair).
+  void (*swiglu_row)(float* y, const float* g, const float* u, long n) = nullptr;
 };
 
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 GemmKernelInfo gemm_kernel_portable();
 GemmKernelInfo gemm_kernel_avx512_bf16();  // AVX512_BF16: bf16 pairs, VDPBF16PS
+// y = silu(g) * u with a vectorised exp (Cephes expf polynomial, <= 2 ulp; kernel_avx512.cpp).
+void swiglu_row_avx512(float* y, const float* g, const float* u, long n);
 
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);
