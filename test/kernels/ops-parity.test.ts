@@ -105,7 +105,7 @@ function shortArgs(c: Case): { args: unknown[]; arg: number } {
 describe('size checks', () => {
   it.each(cases)('$name: the checked wrapper throws a ShapeError naming the kernel', c => {
     const { args } = shortArgs(c);
-    const call = () => (K[c.name] as (...x: unknown[]) => unknown)(...args);
+    const call = () => (K as unknown as Record<string, (...x: unknown[]) => unknown>)[c.name](...args);
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(new RegExp(`^${c.name}: \\w+ has 0 elements, \\(.*\\) needs \\d+$`));
   });
