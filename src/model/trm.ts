@@ -182,10 +182,19 @@ export function latentRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, 
 }
 
 /** One supervision step's recursion (spec 1.1): T-1 recursions without gradient, then one whose
- *  n+1 calls keep their activations for deepRecursionBackward. y, z become the new carry. */
-export function deepRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y: F32T, z: F32T): void {
+ *  n+1 calls keep their activations for deepRecursionBackward (keep = false: no backward follows,
+ *  an evaluation). y, z become the new carry. */
+export function deepRecursion(
+  c: TrmConfig,
+  a: StepActs,
+  w: Weights,
+  x: F32T,
+  y: F32T,
+  z: F32T,
+  keep = true,
+): void {
   for (let t = 0; t < c.H_cycles - 1; t++) latentRecursion(c, a, w, x, y, z, false);
-  latentRecursion(c, a, w, x, y, z, true);
+  latentRecursion(c, a, w, x, y, z, keep);
 }
 
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the
