@@ -108,7 +108,9 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
   const results: SelfCheckResult[] = [];
   for (const c of kernelCases) {
     const gemm = c.name === 'gemm' || c.name === 'gemmBf16';
-    const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : tol;
+    // gemmSwiglu: silu(g) * u of K-long fp32 sums (the reference sums in float64), compared element
+    // by element: the tolerance of a reduction (as on a GPU below), not of an elementwise kernel
+    const t = gemm ? GEMM_SLACK * (c.args()[4] as number) * U32 : c.name === 'gemmSwiglu' ? Math.max(tol, 1e-3) : tol;
     try {
       const a1 = c.args(),
         a2 = c.args(),
