@@ -68,6 +68,13 @@ export interface TrainConfig {
   /** GEMM operands: 'fp32', or 'bf16' mixed precision (bf16 operands, fp32 sums; weights,
    *  optimizer, EMA, norms and losses stay fp32), as the official forward_dtype bfloat16. */
   precision: 'fp32' | 'bf16';
+  /** Milestone supervision (train/milestones.ts): 'sudoku-logic' trains supervision step s of a
+   *  sample towards the grid after s rounds of logic (the dataset's all__milestones.npy); 'none' =
+   *  the final solution at every step (official). */
+  milestones: 'none' | 'sudoku-logic';
+  /** Which milestone step s targets: 'step' = min(s, last), 'spread' = ceil(s * last / N_sup); the
+   *  slot's last step (s = its N_sup) always targets the solution. */
+  milestone_schedule: 'step' | 'spread';
 }
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
@@ -103,6 +110,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   curriculum: 'none',
   hsw_decay: 1,
   precision: 'fp32',
+  milestones: 'none',
+  milestone_schedule: 'step',
 });
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
@@ -251,6 +260,10 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
   if (cfg.precision !== 'fp32' && cfg.precision !== 'bf16')
     bad(`precision must be 'fp32' or 'bf16', got ${JSON.stringify(cfg.precision)}`);
+  if (cfg.milestones !== 'none' && cfg.milestones !== 'sudoku-logic')
+    bad(`milestones must be 'none' or 'sudoku-logic', got ${JSON.stringify(cfg.milestones)}`);
+  if (cfg.milestone_schedule !== 'step' && cfg.milestone_schedule !== 'spread')
+    bad(`milestone_schedule must be 'step' or 'spread', got ${JSON.stringify(cfg.milestone_schedule)}`);
   for (const k of Object.keys(cfg.model))
     if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;
@@ -274,6 +287,20 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
     else bad(`unknown key '${key}' in --set (training: ${trainKeys.join(', ')}; model: ${modelKeys.join(', ')})`);
   }
   return out;
+}
+
+/** Training keys added later (milestone supervision, mixed precision), with their off values. */
+const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = {
+  milestones: 'none',
+  milestone_schedule: 'step',
+  precision: 'fp32',
+};
+
+/** The training config as files store it: the later keys are left out while off (as storedConfig). */
+export function storedTrainConfig(cfg: TrainConfig): Partial<TrainConfig> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const [k, v] of Object.entries(LATER_TRAIN_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrainConfig>;
 }
 
 /** Model keys that define tensor shapes: resume refuses to change them. */
