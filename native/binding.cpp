@@ -65,7 +65,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   pool_set_threads((int)threads);
   std::vector<double> per(threads, 0.0);
   Isa isa = active_isa();
-  parallel_run([&](int ith, int) {
+  parallel_run_each([&](int ith, int) {
     per[ith] = isa == Isa::Avx512 ? fma_peak_avx512(secs) : isa == Isa::Avx2 ? fma_peak_avx2(secs) : 0.0;
   });
   pool_set_threads(saved);

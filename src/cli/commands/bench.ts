@@ -2,7 +2,17 @@
 import { defineCommand, intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 
-type Suite = (opts: { json: boolean; reps?: number; quick?: boolean; backend?: string }) => Promise<void>;
+interface SuiteOpts {
+  json: boolean;
+  reps?: number;
+  quick?: boolean;
+  backend?: string;
+  presets?: string[];
+  precisions?: string[];
+  batch?: number;
+  torch?: boolean;
+}
+type Suite = (opts: SuiteOpts) => Promise<void>;
 
 const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
   gemm: {
@@ -14,10 +24,19 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
     load: async () => (await import('../../bench/sudoku.js')).benchSudoku,
   },
   step: {
-    summary: 'one TRM training supervision step (paper Sudoku configs, B = 64) vs the PyTorch reference',
+    summary: 'one TRM training supervision step (any preset; paper Sudoku configs at B = 64 by default) vs PyTorch',
     load: async () => {
       const { benchStep } = await import('../../bench/step.js');
-      return opts => benchStep({ json: opts.json, repeats: opts.reps, backend: opts.backend });
+      return opts =>
+        benchStep({
+          json: opts.json,
+          repeats: opts.reps,
+          backend: opts.backend,
+          presets: opts.presets,
+          precisions: opts.precisions,
+          batch: opts.batch,
+          torch: opts.torch,
+        });
     },
   },
 };
@@ -25,7 +44,8 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
-  usage: '<suite> [--json] [--reps N] [--backend native|webgpu]',
+  usage:
+    '<suite> [--json] [--reps N] [--backend native|webgpu] [step: --preset NAME[,NAME] --precision fp32 --batch B --no-torch]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -34,6 +54,14 @@ export const benchCommand = defineCommand({
       argument: 'NAME',
       description: 'gemm, step: native (default, or TRM_BACKEND) or webgpu',
     },
+    preset: {
+      type: 'string',
+      argument: 'NAME[,NAME]',
+      description: 'step: presets to time (train presets, e.g. cpu-sudoku4; default paper-sudoku-mlp,paper-sudoku-att)',
+    },
+    precision: { type: 'string', argument: 'P[,P]', description: 'step: precisions to time (fp32)' },
+    batch: { type: 'string', argument: 'B', description: "step: batch size (default: the preset's; paper presets 64)" },
+    'no-torch': { type: 'boolean', description: 'step: skip the PyTorch reference' },
   },
   get details() {
     return (
@@ -53,7 +81,25 @@ export const benchCommand = defineCommand({
       throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
     if (backend === 'webgpu' && name === 'sudoku')
       throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
+    const v = args.values;
+    if (name !== 'step' && (v.preset !== undefined || v.precision !== undefined || v.batch !== undefined || v['no-torch']))
+      throw new UsageError(`bench: --preset, --precision, --batch and --no-torch are options of the step suite`);
+    let presets: string[] | undefined, precisions: string[] | undefined;
+    if (name === 'step') {
+      const step = await import('../../bench/step.js');
+      presets = v.preset?.split(',').map(s => s.trim());
+      for (const p of presets ?? []) step.benchPreset(p); // a usage error names the known presets
+      precisions = step.parsePrecisions(v.precision);
+    }
     const fn = await suite.load();
-    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000), backend });
+    await fn({
+      json: Boolean(v.json),
+      reps: intOption(args, 'reps', 1, 1000),
+      backend,
+      presets,
+      precisions,
+      batch: intOption(args, 'batch', 1, 1 << 20),
+      torch: !v['no-torch'],
+    });
   },
 });
