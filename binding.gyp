@@ -5,6 +5,7 @@
       "sources": [
         "native/binding.cpp",
         "native/binding_ops.cpp",
+        "native/binding_fused.cpp",
         "native/threadpool.cpp",
         "native/cpu_features.cpp",
         "native/gemm/gemm.cpp",
@@ -13,6 +14,7 @@
         "native/gemm/kernel_portable.cpp",
         "native/ops/attention.cpp",
         "native/ops/elementwise.cpp",
+        "native/ops/fused.cpp",
         "native/ops/embedding.cpp",
         "native/ops/losses.cpp",
         "native/ops/movement.cpp",

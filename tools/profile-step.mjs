@@ -75,7 +75,12 @@ const one = K.f32(16);
 const t0 = performance.now();
 for (let i = 0; i < 100000; i++) base.add(one, one, one, 1);
 const callUs = ((performance.now() - t0) / 100000) * 1000;
-const rows = [...stats.entries()].map(([n, s]) => ({ kernel: n, calls: s.calls / steps, ms: s.ms / steps, cpu: s.cpu / steps }));
+const rows = [...stats.entries()].map(([n, s]) => ({
+  kernel: n,
+  calls: s.calls / steps,
+  ms: s.ms / steps,
+  cpu: s.cpu / steps,
+}));
 rows.sort((x, y) => y.cpu - x.cpu);
 const total = rows.reduce((s, r) => s + r.ms, 0),
   totalCpu = rows.reduce((s, r) => s + r.cpu, 0);

@@ -289,7 +289,13 @@ function runTorch(
       times_s: number[];
       peak_rss_mib: number;
     };
-    return { ...run, median_s: r.median_s, times_s: r.times_s, peak_rss_mib: r.peak_rss_mib, blas: blasCore(res.stderr) };
+    return {
+      ...run,
+      median_s: r.median_s,
+      times_s: r.times_s,
+      peak_rss_mib: r.peak_rss_mib,
+      blas: blasCore(res.stderr),
+    };
   } catch {
     return { ...run, error: `cannot parse torch output: ${res.stdout.slice(0, 200)}` };
   }
@@ -364,9 +370,7 @@ export async function benchStep(opts: {
           runs: TorchRun[] = [];
         for (const core of torchCoreTypes())
           for (const t of small && cores > 1 ? [cores, 1] : [cores])
-            runs.push(
-              runTorch(p.config, B, precision, core, t, small ? 3 : 0, opts.torchRepeats ?? (small ? 20 : 1)),
-            );
+            runs.push(runTorch(p.config, B, precision, core, t, small ? 3 : 0, opts.torchRepeats ?? (small ? 20 : 1)));
         row.torch_variants = runs;
         const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
         if (!ok.length) row.torch_note = runs.map(r => r.error).join('; ');

@@ -11,11 +11,13 @@ import {
   copy,
   type F32T,
   fill,
+  mlpNormForward,
   rmsnormBackward,
   rmsnormForward,
   rmsnormSeqBackward,
   rmsnormSeqForward,
   sizeOf,
+  tokenMixerNormForward,
 } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward, type SwigluWeights } from '../nn/mlp.js';
@@ -35,11 +37,21 @@ const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp
 
 // ---- one block --------------------------------------------------------------------------------
 
+/** Up to this hidden size a block's forward runs as two fused half-block kernels (one call and one
+ *  native parallel region each, split over items or rows; bitwise the op-by-op sequence). Above it
+ *  the op-by-op sequence is faster: the big GEMMs split inside each product, a shared weight is
+ *  packed once per thread instead of per item. */
+export const FUSED_MAX_D = 256;
+
 function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S,
-    eps = c.rms_norm_eps;
-  if (c.mlp_t) {
+    eps = c.rms_norm_eps,
+    fused = D <= FUSED_MAX_D;
+  if (c.mlp_t && fused) {
+    const m = ba.mixer as TokenMixerActs;
+    tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps);
+  } else if (c.mlp_t) {
     tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is });
     add(s.r, s.r, h, N * D);
     rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
@@ -55,6 +67,10 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
     );
     add(s.r, s.r, h, N * D);
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
+  }
+  if (fused) {
+    mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps);
+    return;
   }
   mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I });
   add(s.r, s.r, ba.n1, N * D);

@@ -41,7 +41,10 @@ describe.skipIf(!addon)('swiglu on every ISA path', () => {
     });
     for (let i = 1; i < outs.length; i++)
       for (let j = 0; j < 2; j++)
-        expect(Buffer.compare(Buffer.from(outs[0][j].buffer), Buffer.from(outs[i][j].buffer)), `${paths[i]} [${j}]`).toBe(0);
+        expect(
+          Buffer.compare(Buffer.from(outs[0][j].buffer), Buffer.from(outs[i][j].buffer)),
+          `${paths[i]} [${j}]`,
+        ).toBe(0);
   });
 
   it('matches the float64 reference on each path, past the clamp too', () => {

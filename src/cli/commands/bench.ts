@@ -82,7 +82,10 @@ export const benchCommand = defineCommand({
     if (backend === 'webgpu' && name === 'sudoku')
       throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
     const v = args.values;
-    if (name !== 'step' && (v.preset !== undefined || v.precision !== undefined || v.batch !== undefined || v['no-torch']))
+    if (
+      name !== 'step' &&
+      (v.preset !== undefined || v.precision !== undefined || v.batch !== undefined || v['no-torch'])
+    )
       throw new UsageError(`bench: --preset, --precision, --batch and --no-torch are options of the step suite`);
     let presets: string[] | undefined, precisions: string[] | undefined;
     if (name === 'step') {

@@ -8,6 +8,7 @@ import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
+import { mlpNormForward, tokenMixerNormForward } from './fused.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import {
   argmax,
@@ -39,6 +40,8 @@ export const refBackend: KernelBackend = {
   rmsnormSeqBackward,
   swigluForward,
   swigluBackward,
+  tokenMixerNormForward,
+  mlpNormForward,
   embeddingForward,
   embeddingBackward,
   stablemaxCeForward,
