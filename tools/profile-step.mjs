@@ -13,7 +13,6 @@ const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
 const c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 }),
   B = tc.batch_size;
 const base = K.device();
-const names = Object.keys(base).filter(k => typeof base[k] === 'function' && /^[a-z]/.test(k));
 const kernelNames = (await import(`${root}/dist/kernels/backend.js`)).KERNEL_NAMES;
 const stats = new Map();
 const timed = { ...base };
