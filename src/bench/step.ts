@@ -306,7 +306,7 @@ const SMALL_GFLOP = 100;
 
 /** `trm bench step`: one row per (preset, precision). json prints one JSON line; repeats = timed trm
  *  steps after one warm-up (small configs 30, else 3); torch = false skips the PyTorch reference;
- *  torchRepeats = its timed steps (small configs 20 after 3 warm-ups, else 1 without). */
+ *  torchRepeats = its timed steps (small configs 10 after 2 warm-ups, else 1 without). */
 export async function benchStep(opts: {
   json: boolean;
   presets?: string[];
@@ -370,7 +370,7 @@ export async function benchStep(opts: {
           runs: TorchRun[] = [];
         for (const core of torchCoreTypes())
           for (const t of small && cores > 1 ? [cores, 1] : [cores])
-            runs.push(runTorch(p.config, B, precision, core, t, small ? 3 : 0, opts.torchRepeats ?? (small ? 20 : 1)));
+            runs.push(runTorch(p.config, B, precision, core, t, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)));
         row.torch_variants = runs;
         const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
         if (!ok.length) row.torch_note = runs.map(r => r.error).join('; ');
