@@ -50,11 +50,40 @@ Napi::Value MlpNormForward(const Info& info) {
   return info.Env().Undefined();
 }
 
+// mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I)
+Napi::Value MlpNormBackward(const Info& info) {
+  Args a{info, "mlpNormBackward"};
+  a.expect_count(13);
+  long N = a.i64s(10), D = a.i64s(11), I = a.i64s(12);
+  size_t nd = prod(a, {N, D}), n2i = prod(a, {N, 2, I});
+  mlp_norm_backward(f32(a, 0, "dinp", nd), f32(a, 1, "dr", nd), f32(a, 2, "dh", prod(a, {N, I})),
+                    f32(a, 3, "dgateUp", n2i), f32(a, 4, "dout", nd), f32(a, 5, "out", nd), f32(a, 6, "rstd", N),
+                    f32(a, 7, "gateUp", n2i), f32(a, 8, "wGateUp", prod(a, {2, I, D})),
+                    f32(a, 9, "wDown", prod(a, {D, I})), N, D, I);
+  return info.Env().Undefined();
+}
+
+// tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUpT, wDownT, B, S, D, Is)
+Napi::Value TokenMixerNormBackward(const Info& info) {
+  Args a{info, "tokenMixerNormBackward"};
+  a.expect_count(14);
+  long B = a.i64s(10), S = a.i64s(11), D = a.i64s(12), Is = a.i64s(13);
+  size_t bsd = prod(a, {B, S, D}), gu = prod(a, {B, 2, Is, D});
+  token_mixer_norm_backward(f32(a, 0, "dinp", bsd), f32(a, 1, "dr", bsd), f32(a, 2, "dh", prod(a, {B, Is, D})),
+                            f32(a, 3, "dgateUp", gu), f32(a, 4, "dout", bsd), f32(a, 5, "out", bsd),
+                            f32(a, 6, "rstd", prod(a, {B, D})), f32(a, 7, "gateUp", gu),
+                            f32(a, 8, "wGateUpT", prod(a, {S, 2, Is})), f32(a, 9, "wDownT", prod(a, {Is, S})), B, S,
+                            D, Is);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_fused(Napi::Env env, Napi::Object exports) {
   exports.Set("tokenMixerNormForward", Napi::Function::New(env, TokenMixerNormForward, "tokenMixerNormForward"));
   exports.Set("mlpNormForward", Napi::Function::New(env, MlpNormForward, "mlpNormForward"));
+  exports.Set("mlpNormBackward", Napi::Function::New(env, MlpNormBackward, "mlpNormBackward"));
+  exports.Set("tokenMixerNormBackward", Napi::Function::New(env, TokenMixerNormBackward, "tokenMixerNormBackward"));
 }
 
 }  // namespace trm

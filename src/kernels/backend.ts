@@ -120,6 +120,45 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     I: number,
     eps: number,
   ): void;
+  /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
+   *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
+   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dh, dgateUp
+   *  are written (scratch the caller keeps). */
+  mlpNormBackward(
+    dinp: F,
+    dr: F,
+    dh: F,
+    dgateUp: F,
+    dout: F,
+    out: F,
+    rstd: F,
+    gateUp: F,
+    wGateUp: F,
+    wDown: F,
+    N: number,
+    D: number,
+    I: number,
+  ): void;
+  /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
+   *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
+   *  backward of dh_b; dinp_b += dr_b + wGateUpT (S, 2Is) @ dgateUp_b. wGateUpT, wDownT: the
+   *  transposed weights. dr, dh, dgateUp are written. */
+  tokenMixerNormBackward(
+    dinp: F,
+    dr: F,
+    dh: F,
+    dgateUp: F,
+    dout: F,
+    out: F,
+    rstd: F,
+    gateUp: F,
+    wGateUpT: F,
+    wDownT: F,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+  ): void;
 
   // ---- embeddings --------------------------------------------------------------------------
   /** out (N, D) = scale * table[ids[i]]; table (V, D). An id outside [0, V) throws. */
@@ -212,6 +251,8 @@ export const KERNEL_NAMES = [
   'swigluBackward',
   'tokenMixerNormForward',
   'mlpNormForward',
+  'tokenMixerNormBackward',
+  'mlpNormBackward',
   'embeddingForward',
   'embeddingBackward',
   'stablemaxCeForward',

@@ -9,7 +9,15 @@ import type { KernelBackend } from './backend.js';
 
 export type Parts<F> = Pick<
   KernelBackend<F, unknown, unknown>,
-  'gemm' | 'swigluForward' | 'add' | 'rmsnormSeqForward' | 'rmsnormForward'
+  | 'gemm'
+  | 'swigluForward'
+  | 'swigluBackward'
+  | 'add'
+  | 'fill'
+  | 'rmsnormSeqForward'
+  | 'rmsnormForward'
+  | 'rmsnormSeqBackward'
+  | 'rmsnormBackward'
 >;
 
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
@@ -59,4 +67,57 @@ export function mlpNormVia<F>(
   k.gemm(false, true, N, D, I, 1, h, I, 0, wDown, I, 0, 0, r, D, 0, 1);
   k.add(r, r, inp, N * D);
   k.rmsnormForward(out, rstd, r, N, D, eps);
+}
+
+/** mlpNormForward's backward without the weight gradients (backend.ts). */
+export function mlpNormBackwardVia<F>(
+  k: Parts<F>,
+  dinp: F,
+  dr: F,
+  dh: F,
+  dgateUp: F,
+  dout: F,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  wGateUp: F,
+  wDown: F,
+  N: number,
+  D: number,
+  I: number,
+): void {
+  k.fill(dr, 0, N * D);
+  k.rmsnormBackward(dr, dout, out, rstd, N, D);
+  k.gemm(false, false, N, I, D, 1, dr, D, 0, wDown, I, 0, 0, dh, I, 0, 1);
+  k.fill(dgateUp, 0, N * 2 * I);
+  k.swigluBackward(dgateUp, dh, gateUp, N, I);
+  k.add(dinp, dinp, dr, N * D);
+  k.gemm(false, false, N, D, 2 * I, 1, dgateUp, 2 * I, 0, wGateUp, D, 0, 1, dinp, D, 0, 1);
+}
+
+/** tokenMixerNormForward's backward without the weight gradients (backend.ts). */
+export function tokenMixerNormBackwardVia<F>(
+  k: Parts<F>,
+  dinp: F,
+  dr: F,
+  dh: F,
+  dgateUp: F,
+  dout: F,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  wGateUpT: F,
+  wDownT: F,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+): void {
+  k.fill(dr, 0, B * S * D);
+  k.rmsnormSeqBackward(dr, dout, out, rstd, B, S, D);
+  k.gemm(false, false, Is, D, S, 1, wDownT, S, 0, dr, D, S * D, 0, dh, D, Is * D, B);
+  k.fill(dgateUp, 0, B * 2 * Is * D);
+  k.swigluBackward(dgateUp, dh, gateUp, B, Is * D);
+  k.add(dinp, dinp, dr, B * S * D);
+  k.gemm(false, false, S, D, 2 * Is, 1, wGateUpT, 2 * Is, 0, dgateUp, D, 2 * Is * D, 1, dinp, D, S * D, B);
 }

@@ -11,13 +11,17 @@ import {
   copy,
   type F32T,
   fill,
+  gemm,
+  mlpNormBackward,
   mlpNormForward,
   rmsnormBackward,
   rmsnormForward,
   rmsnormSeqBackward,
   rmsnormSeqForward,
   sizeOf,
+  tokenMixerNormBackward,
   tokenMixerNormForward,
+  transpose,
 } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward, type SwigluWeights } from '../nn/mlp.js';
@@ -41,13 +45,20 @@ const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp
  *  native parallel region each, split over items or rows; bitwise the op-by-op sequence). Above it
  *  the op-by-op sequence is faster: the big GEMMs split inside each product, a shared weight is
  *  packed once per thread instead of per item. */
-export const FUSED_MAX_D = 256;
+let fusedMaxD = 256;
+
+/** Tests: set the fused path's limit (0: never fused); returns the previous one. */
+export function setFusedMaxD(d: number): number {
+  const prev = fusedMaxD;
+  fusedMaxD = d;
+  return prev;
+}
 
 function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S,
     eps = c.rms_norm_eps,
-    fused = D <= FUSED_MAX_D;
+    fused = D <= fusedMaxD;
   if (c.mlp_t && fused) {
     const m = ba.mixer as TokenMixerActs;
     tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps);
@@ -77,6 +88,92 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
   rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
 }
 
+/** blockBackward through the fused half-block kernels (mlp_t, D <= fusedMaxD): each half is one
+ *  call for its row- or item-local chain, then the weight gradients as GEMMs over all rows. The
+ *  same arithmetic as the op-by-op path (bitwise, up to the sign of an exact zero in d(n1)). */
+function blockBackwardFused(
+  d: Dims,
+  s: BlockScratch,
+  ba: BlockActs,
+  h: F32T,
+  w: BlockWeights,
+  g: BlockWeights,
+  dinp: F32T,
+  dout: F32T,
+): void {
+  const { B, S, D, I, Is } = d,
+    N = B * S,
+    m = ba.mixer as TokenMixerActs,
+    x = s.mix as TokenMixerScratch;
+  // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr), dr into s.r
+  fill(s.dn1, 0, N * D);
+  mlpNormBackward(
+    s.dn1,
+    s.r,
+    s.mlp.dh,
+    s.mlp.dgateUp,
+    dout,
+    ba.n2,
+    ba.rstd2,
+    ba.mlp.gateUp,
+    w.mlpGateUp,
+    w.mlpDown,
+    N,
+    D,
+    I,
+  );
+  gemm({ A: s.r, B: ba.mlp.h, C: g.mlpDown, M: D, N: I, K: N, transA: true, beta: 1 });
+  gemm({ A: s.mlp.dgateUp, B: ba.n1, C: g.mlpGateUp, M: 2 * I, N: D, K: N, transA: true, beta: 1 });
+  // n1 = rms(h + mixer(h)): d(h) += dr + mixer'(dr)
+  transpose(x.wDownT, w.mlptDown!, S, Is);
+  transpose(x.wGateUpT, w.mlptGateUp!, 2 * Is, S);
+  tokenMixerNormBackward(
+    dinp,
+    s.r,
+    x.dh,
+    x.dgateUp,
+    s.dn1,
+    ba.n1,
+    ba.rstd1,
+    m.gateUp,
+    x.wGateUpT,
+    x.wDownT,
+    B,
+    S,
+    D,
+    Is,
+  );
+  // the mixer's weight gradients: sums over the items (strideC 0)
+  gemm({
+    A: s.r,
+    B: m.h,
+    C: g.mlptDown!,
+    M: S,
+    N: Is,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: S * D,
+    strideB: Is * D,
+    strideC: 0,
+    beta: 1,
+  });
+  gemm({
+    A: x.dgateUp,
+    B: h,
+    C: g.mlptGateUp!,
+    M: 2 * Is,
+    N: S,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: 2 * Is * D,
+    strideB: S * D,
+    strideC: 0,
+    beta: 1,
+  });
+}
+
 /** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */
 function blockBackward(
   c: TrmConfig,
@@ -89,6 +186,7 @@ function blockBackward(
   dinp: F32T,
   dout: F32T,
 ): void {
+  if (c.mlp_t && d.D <= fusedMaxD) return blockBackwardFused(d, s, ba, h, w, g, dinp, dout);
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S;
   // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)

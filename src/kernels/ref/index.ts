@@ -8,7 +8,7 @@ import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
-import { mlpNormForward, tokenMixerNormForward } from './fused.js';
+import { mlpNormBackward, mlpNormForward, tokenMixerNormBackward, tokenMixerNormForward } from './fused.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import {
   argmax,
@@ -42,6 +42,8 @@ export const refBackend: KernelBackend = {
   swigluBackward,
   tokenMixerNormForward,
   mlpNormForward,
+  tokenMixerNormBackward,
+  mlpNormBackward,
   embeddingForward,
   embeddingBackward,
   stablemaxCeForward,
