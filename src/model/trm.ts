@@ -186,7 +186,10 @@ function blockBackward(
   dinp: F32T,
   dout: F32T,
 ): void {
-  if (c.mlp_t && d.D <= fusedMaxD) return blockBackwardFused(d, s, ba, h, w, g, dinp, dout);
+  if (c.mlp_t && d.D <= fusedMaxD) {
+    blockBackwardFused(d, s, ba, h, w, g, dinp, dout);
+    return;
+  }
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S;
   // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)
