@@ -377,7 +377,7 @@ export async function benchStep(opts: {
         else {
           const best = ok[0];
           row.torch_median_s = best.median_s!;
-          row.torch_steps_per_s = +(1 / best.median_s!).toFixed(2);
+          row.torch_steps_per_s = +(1 / best.median_s!).toPrecision(4);
           row.torch_gflops = +(gflop / best.median_s!).toFixed(1);
           row.torch_peak_rss_mib = best.peak_rss_mib ?? null;
           row.torch_blas = `${best.blas} (OPENBLAS_CORETYPE ${best.openblas_coretype})`;
@@ -420,7 +420,7 @@ export async function benchStep(opts: {
         loadavg: loadavg().map(v => +v.toFixed(2)),
         trm_median_s: +med.toFixed(4),
         trm_times_s: times.map(x => +x.toFixed(4)),
-        trm_steps_per_s: +(1 / med).toFixed(2),
+        trm_steps_per_s: +(1 / med).toPrecision(4),
         trm_gflops: +(gflop / med).toFixed(1),
         peak_fraction: +(gflop / med / peak).toFixed(3),
         acts_mib: Math.round(actsMib),

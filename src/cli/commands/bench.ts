@@ -11,6 +11,7 @@ interface SuiteOpts {
   precisions?: string[];
   batch?: number;
   torch?: boolean;
+  torchReps?: number;
 }
 type Suite = (opts: SuiteOpts) => Promise<void>;
 
@@ -36,6 +37,7 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
           precisions: opts.precisions,
           batch: opts.batch,
           torch: opts.torch,
+          torchRepeats: opts.torchReps,
         });
     },
   },
@@ -45,7 +47,7 @@ export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
   usage:
-    '<suite> [--json] [--reps N] [--backend native|webgpu] [step: --preset NAME[,NAME] --precision fp32 --batch B --no-torch]',
+    '<suite> [--json] [--reps N] [--backend native|webgpu] [step: --preset NAME[,NAME] --precision fp32 --batch B --no-torch --torch-reps N]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -62,6 +64,7 @@ export const benchCommand = defineCommand({
     precision: { type: 'string', argument: 'P[,P]', description: 'step: precisions to time (fp32)' },
     batch: { type: 'string', argument: 'B', description: "step: batch size (default: the preset's; paper presets 64)" },
     'no-torch': { type: 'boolean', description: 'step: skip the PyTorch reference' },
+    'torch-reps': { type: 'string', argument: 'N', description: 'step: timed PyTorch steps per variant' },
   },
   get details() {
     return (
@@ -84,9 +87,15 @@ export const benchCommand = defineCommand({
     const v = args.values;
     if (
       name !== 'step' &&
-      (v.preset !== undefined || v.precision !== undefined || v.batch !== undefined || v['no-torch'])
+      (v.preset !== undefined ||
+        v.precision !== undefined ||
+        v.batch !== undefined ||
+        v['no-torch'] ||
+        v['torch-reps'] !== undefined)
     )
-      throw new UsageError(`bench: --preset, --precision, --batch and --no-torch are options of the step suite`);
+      throw new UsageError(
+        `bench: --preset, --precision, --batch, --no-torch and --torch-reps are options of the step suite`,
+      );
     let presets: string[] | undefined, precisions: string[] | undefined;
     if (name === 'step') {
       const step = await import('../../bench/step.js');
@@ -103,6 +112,7 @@ export const benchCommand = defineCommand({
       precisions,
       batch: intOption(args, 'batch', 1, 1 << 20),
       torch: !v['no-torch'],
+      torchReps: intOption(args, 'torch-reps', 1, 1000),
     });
   },
 });
