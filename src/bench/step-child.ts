@@ -1,7 +1,7 @@
 /**
  * bench/step-child.ts: the trm side of `trm bench step` in its own process, so its peak RSS is the
  * step's alone (the parent has run PyTorch and other presets). argv[2] is a JSON
- * {config, B, repeats}; prints one JSON line {times, actsMib, maxRssMib}. Not a user command.
+ * {config, B, repeats}; prints one JSON line {times, cpuTimes, actsMib, maxRssMib}. Not a user command.
  */
 import { timeTrm } from './step.js';
 import type { TrmConfig } from '../model/index.js';

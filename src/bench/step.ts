@@ -125,6 +125,9 @@ export interface StepRow {
   loadavg: number[];
   trm_median_s: number;
   trm_times_s: number[];
+  /** CPU time of the process per step (all threads): on a shared machine, with 1 thread, the
+   *  figure that load does not inflate */
+  trm_cpu_median_s: number;
   trm_steps_per_s: number;
   gflop: number;
   trm_gflops: number;
@@ -132,6 +135,7 @@ export interface StepRow {
   acts_mib: number;
   trm_peak_rss_mib: number | null;
   torch_median_s: number | null;
+  torch_cpu_median_s: number | null;
   torch_steps_per_s: number | null;
   torch_gflops: number | null;
   torch_peak_rss_mib: number | null;
@@ -155,7 +159,11 @@ function median(v: number[]): number {
 }
 
 /** One warm-up step then `repeats` timed ones on the active device (step-child.ts runs this). */
-export async function timeTrm(c: TrmConfig, B: number, repeats: number): Promise<{ times: number[]; actsMib: number }> {
+export async function timeTrm(
+  c: TrmConfig,
+  B: number,
+  repeats: number,
+): Promise<{ times: number[]; cpuTimes: number[]; actsMib: number }> {
   const w = createParams(c, 0),
     g = weightsView(c),
     a = allocActs(c, B);
@@ -165,18 +173,24 @@ export async function timeTrm(c: TrmConfig, B: number, repeats: number): Promise
     labels: upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
     puzzleIds: upload(new Int32Array(B)),
   };
-  const times: number[] = [];
+  const times: number[] = [],
+    cpuTimes: number[] = [];
   for (let r = 0; r <= repeats; r++) {
     // the first run is warm-up
     const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
     fill(g.data, 0, sizeOf(g.data));
     await device().flush();
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     supervisionStep(c, w, a, carry, batch, g, 1 / B);
     await device().flush(); // a GPU device runs the recorded step here
-    if (r > 0) times.push((performance.now() - t0) / 1000);
+    const c1 = process.cpuUsage(c0);
+    if (r > 0) {
+      times.push((performance.now() - t0) / 1000);
+      cpuTimes.push((c1.user + c1.system) / 1e6);
+    }
   }
-  return { times, actsMib: actsBytes(a) / 2 ** 20 };
+  return { times, cpuTimes, actsMib: actsBytes(a) / 2 ** 20 };
 }
 
 /** The trm step in a child process (native device, `threads` threads): times and peak RSS. */
@@ -185,7 +199,7 @@ function timeTrmChild(
   B: number,
   repeats: number,
   threads: number,
-): { times: number[]; actsMib: number; maxRssMib: number } | string {
+): { times: number[]; cpuTimes: number[]; actsMib: number; maxRssMib: number } | string {
   const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
   const res = spawnSync(process.execPath, [child, JSON.stringify({ config: c, B, repeats })], {
     env: { ...process.env, TRM_THREADS: String(threads) },
@@ -238,6 +252,7 @@ export interface TorchRun {
   threads: number;
   median_s?: number;
   times_s?: number[];
+  cpu_median_s?: number;
   blas?: string;
   peak_rss_mib?: number;
   error?: string;
@@ -350,6 +365,7 @@ export async function benchStep(opts: {
         loadavg: [],
         trm_median_s: NaN,
         trm_times_s: [],
+        trm_cpu_median_s: NaN,
         trm_steps_per_s: NaN,
         gflop: +gflop.toFixed(2),
         trm_gflops: NaN,
@@ -357,6 +373,7 @@ export async function benchStep(opts: {
         acts_mib: NaN,
         trm_peak_rss_mib: null,
         torch_median_s: null,
+        torch_cpu_median_s: null,
         torch_steps_per_s: null,
         torch_gflops: null,
         torch_peak_rss_mib: null,
@@ -377,6 +394,7 @@ export async function benchStep(opts: {
         else {
           const best = ok[0];
           row.torch_median_s = best.median_s!;
+          row.torch_cpu_median_s = best.cpu_median_s ?? null;
           row.torch_steps_per_s = +(1 / best.median_s!).toPrecision(4);
           row.torch_gflops = +(gflop / best.median_s!).toFixed(1);
           row.torch_peak_rss_mib = best.peak_rss_mib ?? null;
@@ -392,9 +410,9 @@ export async function benchStep(opts: {
       }
       const repeats = opts.repeats ?? (small ? 30 : 3);
       const peakBefore = gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads);
-      let times: number[], actsMib: number;
+      let times: number[], cpuTimes: number[], actsMib: number;
       if (gpu) {
-        ({ times, actsMib } = await timeTrm(cfg, B, repeats));
+        ({ times, cpuTimes, actsMib } = await timeTrm(cfg, B, repeats));
       } else {
         const r = timeTrmChild(cfg, B, repeats, threads);
         if (typeof r === 'string') {
@@ -403,7 +421,7 @@ export async function benchStep(opts: {
           log(`  ${p.name} ${precision}: ${r}`);
           continue;
         }
-        ({ times, actsMib } = r);
+        ({ times, cpuTimes, actsMib } = r);
         row.trm_peak_rss_mib = r.maxRssMib;
       }
       const med = median(times);
@@ -420,6 +438,7 @@ export async function benchStep(opts: {
         loadavg: loadavg().map(v => +v.toFixed(2)),
         trm_median_s: +med.toFixed(4),
         trm_times_s: times.map(x => +x.toFixed(4)),
+        trm_cpu_median_s: +median(cpuTimes).toFixed(4),
         trm_steps_per_s: +(1 / med).toPrecision(4),
         trm_gflops: +(gflop / med).toFixed(1),
         peak_fraction: +(gflop / med / peak).toFixed(3),
@@ -427,12 +446,12 @@ export async function benchStep(opts: {
       });
       if (row.torch_median_s !== null) row.speedup_vs_torch = +(row.torch_median_s / med).toFixed(2);
       log(
-        `  ${p.name} (${row.config}, B=${B}, ${precision}): trm ${med.toFixed(4)} s/step = ${row.trm_steps_per_s} steps/s (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of the measured fp32 peak ${peak.toFixed(0)} GFLOP/s; ${gflop.toFixed(1)} GFLOP; activations ${row.acts_mib} MiB; peak RSS ${row.trm_peak_rss_mib ?? '-'} MiB)`,
+        `  ${p.name} (${row.config}, B=${B}, ${precision}): trm ${med.toFixed(4)} s/step = ${row.trm_steps_per_s} steps/s (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of the measured fp32 peak ${peak.toFixed(0)} GFLOP/s; ${gflop.toFixed(1)} GFLOP; activations ${row.acts_mib} MiB; peak RSS ${row.trm_peak_rss_mib ?? '-'} MiB; CPU ${row.trm_cpu_median_s} s/step)`,
       );
       log(
         row.torch_note
           ? `    pytorch: ${row.torch_note}`
-          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB): trm is ${row.speedup_vs_torch}x faster`,
+          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster`,
       );
       for (const v of row.torch_variants ?? [])
         log(
