@@ -218,15 +218,19 @@ function timeTrmChild(
 /**
  * The environment of the PyTorch process for one OpenBLAS kernel choice: OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE from the caller are dropped, then `core` is named ('' = OpenBLAS chooses).
- * Debian 12's OpenBLAS (0.3.21) does not know Sapphire/Emerald Rapids and falls back to SSE3
- * "Prescott" kernels there (21 vs 87 GFLOP/s on one thread), while on the AMD machine its own
- * choice ran the MLP step 2x faster than forced SkylakeX: so the bench times both.
+ * OPENBLAS_NUM_THREADS is the run's thread count. Debian 12's OpenBLAS (0.3.21) does not know
+ * Sapphire/Emerald Rapids and falls back to SSE3 "Prescott" kernels there (21 vs 87 GFLOP/s on one
+ * thread), while on the AMD machine its own choice ran the MLP step 2x faster than forced
+ * SkylakeX: so the bench times both.
  */
-export function torchEnv(core: string): NodeJS.ProcessEnv {
+export function torchEnv(core: string, threads: number): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   if (core) env.OPENBLAS_CORETYPE = core;
+  // OpenBLAS's own pool does not follow torch.set_num_threads: without this a "1-thread" run used
+  // a second, spinning BLAS thread (measured: 3x the CPU time per step on the small presets)
+  env.OPENBLAS_NUM_THREADS = String(threads);
   env.OPENBLAS_VERBOSE = '2'; // OpenBLAS prints "Core: <name>" on stderr: reported with the result
   return env;
 }
@@ -287,7 +291,7 @@ function runTorch(
       String(threads),
       ...PRECISIONS[precision].torchArgs,
     ],
-    { env: torchEnv(core), encoding: 'utf8', maxBuffer: 1 << 20 },
+    { env: torchEnv(core, threads), encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   if (res.status !== 0) {
     const why = res.signal
