@@ -306,12 +306,14 @@ function runTorch(
     const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
       median_s: number;
       times_s: number[];
+      cpu_median_s: number;
       peak_rss_mib: number;
     };
     return {
       ...run,
       median_s: r.median_s,
       times_s: r.times_s,
+      cpu_median_s: r.cpu_median_s,
       peak_rss_mib: r.peak_rss_mib,
       blas: blasCore(res.stderr),
     };
