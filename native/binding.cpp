@@ -67,7 +67,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   pool_set_threads((int)threads);
   std::vector<double> per(threads, 0.0);
   Isa isa = active_isa();
-  parallel_run([&](int ith, int) {
+  parallel_run_each([&](int ith, int) {
     per[ith] = isa == Isa::Avx512 ? fma_peak_avx512(secs) : isa == Isa::Avx2 ? fma_peak_avx2(secs) : 0.0;
   });
   pool_set_threads(saved);
@@ -179,6 +179,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bf16Peak", Napi::Function::New(env, Bf16Peak, "bf16Peak"));
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);
+  register_fused(env, exports);
   return exports;
 }
 

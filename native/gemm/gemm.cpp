@@ -19,6 +19,7 @@
 
 #include "../cpu_features.h"
 #include "../threadpool.h"
+#include "../ops/ops.h"
 
 namespace trm {
 namespace {
@@ -330,9 +331,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
             const float* g = tg + i * NR;
             const float* u = tu + i * NR;
             float* y = hb + (s0 + i) * N + j0;
-            if (kr.swiglu_row) kr.swiglu_row(y, g, u, nr);  // vectorised exp (AVX-512)
-            else  // swiglu_forward's expression, term for term (native/ops/swiglu.cpp)
-              for (long j = 0; j < nr; j++) y[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+            swiglu_pair(y, g, u, nr);  // bitwise swigluForward's on every ISA path (ops/swiglu.cpp)
             if (gb) {
               std::memcpy(gb + (s0 + i) * N + j0, g, nr * sizeof(float));
               std::memcpy(gb + (H + s0 + i) * N + j0, u, nr * sizeof(float));

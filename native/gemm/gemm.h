@@ -67,17 +67,12 @@ struct GemmKernelInfo {
   int kpack = 1;
   // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
   bool round_bf16 = false;
-  // gemm_swiglu's epilogue on one row of a tile: y[j] = silu(g[j]) * u[j], j < n. Null: the scalar
-  // expression of swiglu_forward (bitwise the same as the unfused pair).
-  void (*swiglu_row)(float* y, const float* g, const float* u, long n) = nullptr;
 };
 
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 GemmKernelInfo gemm_kernel_portable();
 GemmKernelInfo gemm_kernel_avx512_bf16();  // AVX512_BF16: bf16 pairs, VDPBF16PS
-// y = silu(g) * u with a vectorised exp (Cephes expf polynomial, <= 2 ulp; kernel_avx512.cpp).
-void swiglu_row_avx512(float* y, const float* g, const float* u, long n);
 
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);

@@ -147,41 +147,10 @@ double now_s() {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-// exp(x) for 16 floats: x = n ln2 + r, |r| <= ln2/2, e^r by Cephes' expf polynomial, times 2^n by
-// VSCALEFPS (overflow to inf, underflow through denormals to 0). NaN stays NaN.
-inline __m512 exp16(__m512 x) {
-  const __m512 hi = _mm512_set1_ps(88.72283935546875f), lo = _mm512_set1_ps(-103.97207641601562f);
-  __m512 xc = _mm512_max_ps(_mm512_min_ps(x, hi), lo);
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  __m512 e = _mm512_scalef_ps(p, n);
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), e, x);  // NaN in, NaN out
-}
-
 }  // namespace
-
-void swiglu_row_avx512(float* y, const float* g, const float* u, long n) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  for (long j = 0; j < n; j += 16) {
-    __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-    __m512 gv = _mm512_maskz_loadu_ps(m, g + j), uv = _mm512_maskz_loadu_ps(m, u + j);
-    __m512 den = _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
-    _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_div_ps(gv, den), uv));
-  }
-}
 
 GemmKernelInfo gemm_kernel_avx512() {
   GemmKernelInfo k{ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"};
-  k.swiglu_row = swiglu_row_avx512;
   return k;
 }
 

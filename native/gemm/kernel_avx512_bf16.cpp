@@ -178,7 +178,6 @@ GemmKernelInfo gemm_kernel_avx512_bf16() {
   GemmKernelInfo k{ukr_bf16_14x32, pack_a_rowmajor_bf16, pack_b_colmajor_bf16, pack_a_colmajor_bf16,
                    pack_b_rowmajor_bf16, MR, NR, 14 * 24, 1024, 4096, "avx512_bf16 14x32 (vdpbf16ps)"};
   k.kpack = 2;
-  k.swiglu_row = swiglu_row_avx512;
   return k;
 }
 

@@ -8,5 +8,4 @@ GemmKernelInfo gemm_kernel_avx512() { return gemm_kernel_portable(); }
 GemmKernelInfo gemm_kernel_avx2() { return gemm_kernel_portable(); }
 GemmKernelInfo gemm_kernel_avx512_bf16() { return gemm_kernel_portable(); }
 double bf16_peak_avx512(double) { return 0.0; }
-void swiglu_row_avx512(float*, const float*, const float*, long) {}
 }  // namespace trm

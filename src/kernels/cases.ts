@@ -274,6 +274,108 @@ export const kernelCases: KernelCase[] = [
     out: [0],
   },
   {
+    // B 5 items of S 13 x D 37, Is 24: per-item GEMMs (K 13, 24), SwiGLU, residual, sequence norm
+    name: 'tokenMixerNormForward',
+    args: () => [
+      new Float32Array(5 * 13 * 37),
+      new Float32Array(5 * 37),
+      new Float32Array(5 * 48 * 37),
+      new Float32Array(5 * 24 * 37),
+      new Float32Array(5 * 13 * 37),
+      rand(5 * 13 * 37, 41),
+      rand(48 * 13, 42, 0.5),
+      rand(13 * 24, 43, 0.3),
+      5,
+      13,
+      37,
+      24,
+      1e-5,
+    ],
+    out: [0, 1, 2, 3],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 24,
+  },
+  {
+    // N 150 rows of D 37, I 48: chunked rows (the last chunk partial), GEMMs K 37 and 48
+    name: 'mlpNormForward',
+    args: () => [
+      new Float32Array(150 * 37),
+      new Float32Array(150),
+      new Float32Array(150 * 96),
+      new Float32Array(150 * 48),
+      new Float32Array(150 * 37),
+      rand(150 * 37, 44),
+      rand(96 * 37, 45, 0.4),
+      rand(37 * 48, 46, 0.3),
+      150,
+      37,
+      48,
+      1e-5,
+    ],
+    out: [0, 1, 2, 3],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 48,
+  },
+  {
+    // N 150 rows of D 37, I 48: the saved norm output from a forward; dinp accumulates
+    name: 'mlpNormBackward',
+    args: () => {
+      const out = new Float32Array(150 * 37),
+        rstd = new Float32Array(150);
+      saved(k => k.rmsnormForward(out, rstd, rand(150 * 37, 47, 2), 150, 37, 1e-5));
+      return [
+        rand(150 * 37, 48),
+        rand(150 * 37, 49),
+        rand(150 * 48, 50),
+        rand(150 * 96, 51),
+        rand(150 * 37, 52),
+        out,
+        rstd,
+        rand(150 * 96, 53, 3),
+        rand(96 * 37, 54, 0.4),
+        rand(37 * 48, 55, 0.3),
+        150,
+        37,
+        48,
+      ];
+    },
+    out: [0, 1, 2, 3],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 96,
+  },
+  {
+    // B 5 items of S 13 x D 37, Is 24, transposed weights given
+    name: 'tokenMixerNormBackward',
+    args: () => {
+      const out = new Float32Array(5 * 13 * 37),
+        rstd = new Float32Array(5 * 37);
+      saved(k => k.rmsnormSeqForward(out, rstd, rand(5 * 13 * 37, 56, 2), 5, 13, 37, 1e-5));
+      return [
+        rand(5 * 13 * 37, 57),
+        rand(5 * 13 * 37, 58),
+        rand(5 * 24 * 37, 59),
+        rand(5 * 48 * 37, 60),
+        rand(5 * 13 * 37, 61),
+        out,
+        rstd,
+        rand(5 * 48 * 37, 62, 3),
+        rand(13 * 48, 63, 0.5),
+        rand(24 * 13, 64, 0.3),
+        5,
+        13,
+        37,
+        24,
+      ];
+    },
+    out: [0, 1, 2, 3],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 48,
+  },
+  {
     name: 'embeddingForward',
     args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6],
     out: [0],

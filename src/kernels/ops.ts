@@ -270,6 +270,140 @@ export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, 
   device().swigluBackward(dgateUp, dout, gateUp, N, H);
 }
 
+// ---- fused half-blocks (backend.ts) -------------------------------------------------------------
+
+/** Token mixer + residual + sequence-axis RMSNorm of inp (B, S, D) in one call. */
+export function tokenMixerNormForward(
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  h: F32,
+  r: F32,
+  inp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+  eps: number,
+): void {
+  const op = 'tokenMixerNormForward',
+    sh = sizes(op, { B, S, D, Is }),
+    n = B * S * D;
+  arrays(op, sh, 'Float32Array', {
+    out: [out, n],
+    rstd: [rstd, B * D],
+    gateUp: [gateUp, B * 2 * Is * D],
+    h: [h, B * Is * D],
+    r: [r, n],
+    inp: [inp, n],
+    wGateUp: [wGateUp, 2 * Is * S],
+    wDown: [wDown, S * Is],
+  });
+  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+}
+
+/** Channel SwiGLU MLP + residual + RMSNorm of inp (N, D) in one call. */
+export function mlpNormForward(
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  h: F32,
+  r: F32,
+  inp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  N: number,
+  D: number,
+  I: number,
+  eps: number,
+): void {
+  const op = 'mlpNormForward',
+    sh = sizes(op, { N, D, I }),
+    n = N * D;
+  arrays(op, sh, 'Float32Array', {
+    out: [out, n],
+    rstd: [rstd, N],
+    gateUp: [gateUp, N * 2 * I],
+    h: [h, N * I],
+    r: [r, n],
+    inp: [inp, n],
+    wGateUp: [wGateUp, 2 * I * D],
+    wDown: [wDown, D * I],
+  });
+  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+}
+
+/** mlpNormForward's backward without the weight gradients (backend.ts). */
+export function mlpNormBackward(
+  dinp: F32,
+  dr: F32,
+  dh: F32,
+  dgateUp: F32,
+  dout: F32,
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  N: number,
+  D: number,
+  I: number,
+): void {
+  const op = 'mlpNormBackward',
+    sh = sizes(op, { N, D, I }),
+    n = N * D;
+  arrays(op, sh, 'Float32Array', {
+    dinp: [dinp, n],
+    dr: [dr, n],
+    dh: [dh, N * I],
+    dgateUp: [dgateUp, N * 2 * I],
+    dout: [dout, n],
+    out: [out, n],
+    rstd: [rstd, N],
+    gateUp: [gateUp, N * 2 * I],
+    wGateUp: [wGateUp, 2 * I * D],
+    wDown: [wDown, D * I],
+  });
+  device().mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+}
+
+/** tokenMixerNormForward's backward without the weight gradients (backend.ts). */
+export function tokenMixerNormBackward(
+  dinp: F32,
+  dr: F32,
+  dh: F32,
+  dgateUp: F32,
+  dout: F32,
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  wGateUpT: F32,
+  wDownT: F32,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+): void {
+  const op = 'tokenMixerNormBackward',
+    sh = sizes(op, { B, S, D, Is }),
+    n = B * S * D;
+  arrays(op, sh, 'Float32Array', {
+    dinp: [dinp, n],
+    dr: [dr, n],
+    dh: [dh, B * Is * D],
+    dgateUp: [dgateUp, B * 2 * Is * D],
+    dout: [dout, n],
+    out: [out, n],
+    rstd: [rstd, B * D],
+    gateUp: [gateUp, B * 2 * Is * D],
+    wGateUpT: [wGateUpT, S * 2 * Is],
+    wDownT: [wDownT, Is * S],
+  });
+  device().tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUpT, wDownT, B, S, D, Is);
+}
+
 // ---- embeddings ----------------------------------------------------------------------------
 
 /** out (N, D) = scale * table[ids[i]], table (V, D). */

@@ -17,6 +17,7 @@
  */
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
+import { mlpNormBackwardVia, mlpNormVia, tokenMixerNormBackwardVia, tokenMixerNormVia } from '../kernels/compose.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
 import { gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
@@ -602,6 +603,91 @@ export class WebGpuDevice implements Device {
   private unusedF32: F32T | undefined;
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
+  }
+  // the fused half-blocks: the same dispatches as the op-by-op sequence (kernels/ref/fused.ts)
+  tokenMixerNormForward(
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    h: F32T,
+    r: F32T,
+    inp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+    eps: number,
+  ): void {
+    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+  }
+  mlpNormForward(
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    h: F32T,
+    r: F32T,
+    inp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    N: number,
+    D: number,
+    I: number,
+    eps: number,
+  ): void {
+    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+  }
+  mlpNormBackward(
+    dinp: F32T,
+    dr: F32T,
+    dh: F32T,
+    dgateUp: F32T,
+    dout: F32T,
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    N: number,
+    D: number,
+    I: number,
+  ): void {
+    mlpNormBackwardVia<F32T>(this, dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+  }
+  tokenMixerNormBackward(
+    dinp: F32T,
+    dr: F32T,
+    dh: F32T,
+    dgateUp: F32T,
+    dout: F32T,
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    wGateUpT: F32T,
+    wDownT: F32T,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+  ): void {
+    tokenMixerNormBackwardVia<F32T>(
+      this,
+      dinp,
+      dr,
+      dh,
+      dgateUp,
+      dout,
+      out,
+      rstd,
+      gateUp,
+      wGateUpT,
+      wDownT,
+      B,
+      S,
+      D,
+      Is,
+    );
   }
   embeddingForward(out: F32T, ids: I32T, table: F32T, N: number, D: number, V: number, scale: number): void {
     this.each('embeddingForward', [out, ids, table], N * D, [D, V, scale]);

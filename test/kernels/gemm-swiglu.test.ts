@@ -21,17 +21,6 @@ afterAll(() => {
 
 const same = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 
-/** Largest |a - b| in units of b's float32 spacing (ulp). */
-function maxUlp(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === b[i]) continue;
-    const ulp = Math.max(Math.abs(b[i]) * 2 ** -23, 2 ** -149);
-    worst = Math.max(worst, Math.abs(a[i] - b[i]) / ulp);
-  }
-  return worst;
-}
-
 describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
   const shapes: Array<[number, number, number, number]> = [
     [37, 45, 19, 3], // H, N, K, batch
@@ -41,7 +30,7 @@ describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
   ];
   for (const p of paths)
     for (const bf16 of [false, true])
-      it(`${p} ${bf16 ? 'bf16' : 'fp32'}: gateUp bitwise, out ${p === 'avx512' ? 'within 3 ulp' : 'bitwise'}, threads 1 = 2`, () => {
+      it(`${p} ${bf16 ? 'bf16' : 'fp32'}: gateUp and out bitwise, threads 1 = 2`, () => {
         useBackend('native');
         addon!.setIsa(p);
         for (const [H, N, K, batch] of shapes) {
@@ -79,8 +68,7 @@ describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
             gemmSwiglu(h3, null, X, W, H, N, K, batch, bf16);
             expect(same(gu2, gu)).toBe(true);
             expect(same(h3, h2)).toBe(true);
-            if (p === 'avx512') expect(maxUlp(h2, h)).toBeLessThanOrEqual(3);
-            else expect(same(h2, h)).toBe(true);
+            expect(same(h2, h)).toBe(true);
             outs.push(h2);
           }
           expect(same(outs[0], outs[1])).toBe(true);
@@ -88,7 +76,7 @@ describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
         addon!.setIsa(addon!.info().bestIsa);
       });
 
-  it('extreme pre-activations: silu saturates as the scalar form does, NaN stays NaN', () => {
+  it('extreme pre-activations: bitwise swigluForward (saturation, NaN stays NaN)', () => {
     useBackend('native');
     const g = Float32Array.from([-200, -100, -88, -20, -1, -1e-30, 0, 1e-30, 1, 20, 88, 100, Number.NaN, Infinity]);
     const n = g.length,
@@ -107,7 +95,7 @@ describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
       for (let i = 0; i < n; i++)
         if (Number.isNaN(want[i])) expect(out[i]).toBeNaN();
         else if (!Number.isFinite(want[i])) expect(out[i]).toBe(want[i]);
-        else expect(Math.abs(out[i] - want[i])).toBeLessThanOrEqual(Math.abs(want[i]) * 4e-7);
+        else expect(out[i]).toBe(want[i]);
     }
     addon!.setIsa(addon!.info().bestIsa);
   });

@@ -8,6 +8,7 @@ import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
+import { mlpNormBackward, mlpNormForward, tokenMixerNormBackward, tokenMixerNormForward } from './fused.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import {
   argmax,
@@ -41,6 +42,10 @@ export const refBackend: KernelBackend = {
   rmsnormSeqBackward,
   swigluForward,
   swigluBackward,
+  tokenMixerNormForward,
+  mlpNormForward,
+  tokenMixerNormBackward,
+  mlpNormBackward,
   embeddingForward,
   embeddingBackward,
   stablemaxCeForward,
