@@ -24,6 +24,7 @@ import {
   setDevice,
   sizeOf,
   upload,
+  type Precision as GemmPrecision,
 } from '../kernels/index.js';
 import { useBackendChoice } from '../cli/backend.js';
 import { UsageError } from '../errors.js';
@@ -96,11 +97,16 @@ export function benchPreset(name: string, batch?: number): BenchPreset {
  *  (tools/torch_step_bench.py --precision). */
 export interface Precision {
   trm(c: TrmConfig): TrmConfig | { unsupported: string };
+  /** the GEMM precision the trm step runs its products in (setGemmPrecision in the child) */
+  gemm: GemmPrecision;
   torchArgs: string[];
 }
 
 export const PRECISIONS: Record<string, Precision> = {
-  fp32: { trm: c => c, torchArgs: ['--precision', 'fp32'] },
+  fp32: { trm: c => c, gemm: 'fp32', torchArgs: ['--precision', 'fp32'] },
+  // trm: every product's operands in bf16 (VDPBF16PS where the CPU has AVX512_BF16, emulated
+  // rounding at fp32 speed elsewhere), norms/losses/optimizer fp32; PyTorch: CPU autocast bf16
+  bf16: { trm: c => c, gemm: 'bf16', torchArgs: ['--precision', 'bf16'] },
 };
 
 /** `--precision a,b` into known names (a usage error names the known ones). */
@@ -199,9 +205,10 @@ function timeTrmChild(
   B: number,
   repeats: number,
   threads: number,
+  precision: GemmPrecision,
 ): { times: number[]; cpuTimes: number[]; actsMib: number; maxRssMib: number } | string {
   const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
-  const res = spawnSync(process.execPath, [child, JSON.stringify({ config: c, B, repeats })], {
+  const res = spawnSync(process.execPath, [child, JSON.stringify({ config: c, B, repeats, precision })], {
     env: { ...process.env, TRM_THREADS: String(threads) },
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -420,7 +427,7 @@ export async function benchStep(opts: {
       if (gpu) {
         ({ times, cpuTimes, actsMib } = await timeTrm(cfg, B, repeats));
       } else {
-        const r = timeTrmChild(cfg, B, repeats, threads);
+        const r = timeTrmChild(cfg, B, repeats, threads, PRECISIONS[precision].gemm);
         if (typeof r === 'string') {
           row.trm_note = r;
           rows.push(row);
