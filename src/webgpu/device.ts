@@ -18,7 +18,7 @@
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
@@ -76,6 +76,12 @@ interface Pipeline {
 }
 
 const storageType = { f32: 'f32', i32: 'i32', u8: 'u32' } as const;
+
+interface PendingRead {
+  g: GpuTensor;
+  resolve: (words: Uint32Array) => void;
+  reject: (e: unknown) => void;
+}
 
 /** Requests an adapter and a device with the adapter's buffer limits, and wraps it. */
 export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebGpuDevice> {
@@ -225,6 +231,7 @@ export class WebGpuDevice implements Device {
         `write: ${src.length} elements at offset ${offset} do not fit a tensor of ${g.size}`,
       );
     if (src.length === 0) return;
+    this.startReads(); // reads requested before this write see the old contents
     this.submit(); // kernels recorded before this write must see the old contents
     const data = src instanceof Uint8Array ? Uint32Array.from(src) : src;
     this.gpu.queue.writeBuffer(g.store.buffer, (g.offset + offset) * 4, data.buffer, data.byteOffset, data.byteLength);
@@ -232,14 +239,46 @@ export class WebGpuDevice implements Device {
 
   async read<T extends Tensor>(t: T): Promise<HostOf<T>> {
     const g = this.tensor(t, 'read', 'the source');
-    const words = await this.sync(g);
+    const words = await this.readWords(g);
     const out =
       g.dtype === 'f32'
-        ? new Float32Array(words.buffer, 0, g.size).slice()
+        ? new Float32Array(words.buffer, words.byteOffset, g.size).slice()
         : g.dtype === 'i32'
-          ? new Int32Array(words.buffer, 0, g.size).slice()
+          ? new Int32Array(words.buffer, words.byteOffset, g.size).slice()
           : Uint8Array.from(words.subarray(0, g.size));
     return out as HostOf<T>;
+  }
+
+  /** Reads requested together (a step's readout: `Promise.all([read(a), read(b), ...])`) share
+   *  one copy, one submit and one host wait: they are started at the end of the tick, or before
+   *  anything else is recorded (a kernel, write or release), so each read still sees the tensor
+   *  as it was when read() was called. */
+  private readBatch: PendingRead[] | null = null;
+  private readWords(g: GpuTensor): Promise<Uint32Array> {
+    return new Promise((resolve, reject) => {
+      if (!this.readBatch) {
+        this.readBatch = [];
+        queueMicrotask(() => this.startReads());
+      }
+      this.readBatch.push({ g, resolve, reject });
+    });
+  }
+  private startReads(): void {
+    const batch = this.readBatch;
+    if (!batch) return;
+    this.readBatch = null;
+    this.sync(batch.map(r => r.g)).then(
+      parts => {
+        batch.forEach((r, k) => {
+          r.resolve(parts[k]);
+        });
+      },
+      e => {
+        batch.forEach(r => {
+          r.reject(e);
+        });
+      },
+    );
   }
 
   readSync<T extends Tensor>(_t: T): HostOf<T> {
@@ -247,12 +286,14 @@ export class WebGpuDevice implements Device {
   }
 
   async flush(): Promise<void> {
-    await this.sync(null);
+    this.startReads();
+    await this.sync([]);
   }
 
   release(t: Tensor): void {
     const g = this.tensor(t, 'release', 'the tensor');
     if (!g.root) return; // a view frees nothing; its root does
+    this.startReads();
     this.submit(); // recorded kernels may still use the buffer; destroy waits for submitted work
     g.store.released = true;
     g.store.buffer.destroy();
@@ -267,15 +308,22 @@ export class WebGpuDevice implements Device {
     this.gpu.destroy();
   }
 
-  /** Submits what is recorded, copies `g` (if any) and the status words out, waits, and throws a
-   *  deferred kernel or WebGPU error. Returns the tensor's words. */
-  private async sync(g: GpuTensor | null): Promise<Uint32Array> {
+  /** Submits what is recorded, copies the tensors `gs` and the status words out, waits once, and
+   *  throws a deferred kernel or WebGPU error. Returns each tensor's words. */
+  private async sync(gs: GpuTensor[]): Promise<Uint32Array[]> {
     this.submit();
-    const bytes = g ? g.size * 4 : 0,
-      statusAt = Math.ceil(bytes / 16) * 16;
+    const at: number[] = [];
+    let bytes = 0;
+    for (const g of gs) {
+      at.push(bytes);
+      bytes += Math.ceil((g.size * 4) / 16) * 16;
+    }
+    const statusAt = bytes;
     const staging = this.gpu.createBuffer({ size: statusAt + 32, usage: MAP_READ | COPY_DST });
     const enc = this.gpu.createCommandEncoder();
-    if (g && bytes > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, 0, bytes);
+    gs.forEach((g, k) => {
+      if (g.size > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, at[k], g.size * 4);
+    });
     enc.copyBufferToBuffer(this.status, 0, staging, statusAt, 32);
     this.gpu.queue.submit([enc.finish()]);
     this.stats.waits++;
@@ -294,7 +342,7 @@ export class WebGpuDevice implements Device {
       const [kernel, what] = statusKernels[st[1]] ?? ['kernel', 'index'];
       throw new RangeError(`${kernel}: ${what}[${st[2]}] = ${st[3] | 0} is outside [0, ${st[4]})`);
     }
-    return words;
+    return gs.map((g, k) => words.subarray(at[k] / 4, at[k] / 4 + g.size));
   }
 
   // ---- recording ---------------------------------------------------------------------------------
@@ -351,6 +399,7 @@ export class WebGpuDevice implements Device {
   /** Records one dispatch of `spec` over `tensors` (in spec order) with scalar `params`. */
   private run(spec: KernelSpec, tensors: unknown[], params: number[], groups: [number, number, number]): void {
     if (groups[0] * groups[1] * groups[2] === 0) return;
+    this.startReads(); // reads requested before this kernel see the tensors without it
     const gts = tensors.map((t, k) => this.tensor(t, spec.name, spec.tensors[k].name));
     const stores: Store[] = [],
       slots: number[] = [],
@@ -458,11 +507,12 @@ export class WebGpuDevice implements Device {
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
+    const R = this.gemmDirectBlock;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}`;
     const spec =
       this.gemmSpecs.get(key) ??
-      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
-    const tile = direct ? 32 : 16 * T;
+      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB, R, R) : gemmSpec(transA, transB, T)).get(key)!;
+    const tile = direct ? 8 * R : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),
       c = this.tensor(C, 'gemm', 'C');
@@ -483,6 +533,8 @@ export class WebGpuDevice implements Device {
   /** The barrier-free GEMM (gemm.ts gemmDirectSpec) for products with no forced block: the
    *  default on CPU adapters (SwiftShader), where workgroup memory and barriers are slow. */
   gemmDirect: boolean;
+  /** The direct GEMM's register block (R x R per invocation; 8 by default, 4 in tests). */
+  gemmDirectBlock: 4 | 8 = DIRECT_BLOCK;
   /** The register block a product of `items` (M x N) outputs runs with on this device. */
   gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);

@@ -18,6 +18,23 @@ export const BK = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
+/** The uniforms of every GEMM kernel (after the tensor offsets), in the device's order. */
+const gemmParams: KernelSpec['params'] = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['lda', 'u32'],
+  ['ldb', 'u32'],
+  ['ldc', 'u32'],
+  ['strideA', 'u32'],
+  ['strideB', 'u32'],
+  ['strideC', 'u32'],
+  ['batch', 'u32'],
+  ['sumC', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+];
+
 /** The spec for one specialization: transposes and register block (T = 4 or 8). */
 export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
   const BM = 16 * T,
@@ -47,21 +64,7 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
       { name: 'B', type: 'f32' },
       { name: 'C', type: 'f32', write: true },
     ],
-    params: [
-      ['M', 'u32'],
-      ['N', 'u32'],
-      ['K', 'u32'],
-      ['lda', 'u32'],
-      ['ldb', 'u32'],
-      ['ldc', 'u32'],
-      ['strideA', 'u32'],
-      ['strideB', 'u32'],
-      ['strideC', 'u32'],
-      ['batch', 'u32'],
-      ['sumC', 'u32'],
-      ['alpha', 'f32'],
-      ['beta', 'f32'],
-    ],
+    params: gemmParams,
     wg: 256,
     workgroup: '16, 16',
     prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
@@ -136,72 +139,82 @@ export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
   return Math.ceil(M / 128) * Math.ceil(N / 128) * items >= 128 ? 8 : 4;
 }
 
-/** The GEMM without workgroup memory or barriers: a workgroup of 8x8 invocations covers a 32x32
- *  tile of C, each invocation a 4x4 block in vec4 registers read straight from A and B (edge rows
- *  and columns are clamped, so the k loop has no branch; their results are not stored). For CPU
- *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. */
-export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
+/** The direct GEMM's default block (rows = columns per invocation): a workgroup covers 64x64. */
+export const DIRECT_BLOCK = 8;
+
+/** The GEMM without workgroup memory or barriers: a workgroup of 8x8 invocations, each computing
+ *  an R x C block of C (C a multiple of 4) in vec4 registers read straight from A and B; edge rows
+ *  and columns are clamped, so the k loop has no branch (their results are not stored). For CPU
+ *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. The
+ *  default 8x8 block does 16 loads per 64 FMAs (the 4x4 block: 8 per 16) and measured 1.5-2.5x
+ *  faster than 4x4 on the TRM products there (docs/PERFORMANCE.md); unrolling k did not help.
+ *  `load` wraps each operand load (f16 rounding for precision=f16: src/webgpu/device.ts). */
+export function gemmDirectSpec(
+  transA: boolean,
+  transB: boolean,
+  R = DIRECT_BLOCK,
+  C = DIRECT_BLOCK,
+  load: { name: string; fn: string; wrap: (v: string) => string } | null = null,
+): KernelSpec {
+  const H = C / 4;
+  const ld = (v: string) => (load ? load.wrap(v) : v);
   const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
   const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
-    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
+    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${load ? load.name : ''}`,
     tensors: [
       { name: 'A', type: 'f32' },
       { name: 'B', type: 'f32' },
       { name: 'C', type: 'f32', write: true },
     ],
-    params: [
-      ['M', 'u32'],
-      ['N', 'u32'],
-      ['K', 'u32'],
-      ['lda', 'u32'],
-      ['ldb', 'u32'],
-      ['ldc', 'u32'],
-      ['strideA', 'u32'],
-      ['strideB', 'u32'],
-      ['strideC', 'u32'],
-      ['batch', 'u32'],
-      ['sumC', 'u32'],
-      ['alpha', 'f32'],
-      ['beta', 'f32'],
-    ],
+    params: gemmParams,
     wg: 64,
     workgroup: '8, 8',
-    prelude: `fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+    prelude: `${load ? load.fn : ''}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
   var y = P.alpha * acc;
   if (!betaZero) { y += P.beta * C[idx]; }
   C[idx] = y;
 }`,
-    body: `  let gi0 = (wid.y * 8u + lid.y) * 4u; let gj0 = (wid.x * 8u + lid.x) * 4u;
+    body: `  let gi0 = (wid.y * 8u + lid.y) * ${R}u; let gj0 = (wid.x * 8u + lid.x) * ${C}u;
   if (gi0 >= P.M || gj0 >= P.N) { return; }
-${range(4)
+${range(R)
   .map(r => `  let ri${r} = min(gi0 + ${r}u, P.M - 1u);`)
   .join('\n')}
-${range(4)
+${range(C)
   .map(c => `  let cj${c} = min(gj0 + ${c}u, P.N - 1u);`)
   .join('\n')}
-${range(4)
-  .map(r => `  var c${r} = vec4f(0.0);`)
+${range(R)
+  .flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`))
   .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
   if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k = 0u; k < P.K; k++) {
-      let bv = vec4f(${range(4)
-        .map(c => `B[bBase + ${bAddr(c)}]`)
-        .join(', ')});
-${range(4)
-  .map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`)
+${range(H)
+  .map(
+    h =>
+      `      let b${h} = vec4f(${range(4)
+        .map(c => ld(`B[bBase + ${bAddr(4 * h + c)}]`))
+        .join(', ')});`,
+  )
+  .join('\n')}
+${range(R)
+  .map(r => `      let a${r} = vec4f(${ld(`A[aBase + ${aAddr(r)}]`)});`)
+  .join('\n')}
+${range(R)
+  .flatMap(r => range(H).map(h => `      c${r}_${h} = fma(a${r}, b${h}, c${r}_${h});`))
   .join('\n')}
     }
   }
   let cBase = wid.z * P.strideC;
   let betaZero = P.beta == 0.0;
-${range(4)
-  .flatMap(r => range(4).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}[${c}], betaZero);`))
+${range(R)
+  .flatMap(r =>
+    range(C).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`),
+  )
   .join('\n')}`,
   };
 }
