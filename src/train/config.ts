@@ -65,7 +65,13 @@ export interface TrainConfig {
   curriculum: 'none' | 'cgar';
   /** Loss weight decay^s at a sample's supervision step s (CGAR uses 0.7); 1 = off. */
   hsw_decay: number;
+  /** GEMM operand precision; weights, optimizer, norms and losses stay fp32 ('f16': f16 storage of
+   *  the GEMM operands, webgpu only; 'bf16': bf16 GEMM operands). */
+  precision: Precision;
 }
+
+export const PRECISIONS = ['fp32', 'bf16', 'f16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
 export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
@@ -98,6 +104,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   rand_nsup_width: 0,
   rand_nsup_clamp: false,
   curriculum: 'none',
+  precision: 'fp32',
   hsw_decay: 1,
 });
 
@@ -245,6 +252,8 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
   if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1))
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
+  if (!(PRECISIONS as readonly unknown[]).includes(cfg.precision))
+    bad(`precision must be one of ${PRECISIONS.join(', ')}, got ${JSON.stringify(cfg.precision)}`);
   for (const k of Object.keys(cfg.model))
     if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;

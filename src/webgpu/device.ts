@@ -504,30 +504,71 @@ export class WebGpuDevice implements Device {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
+    const f16 = this.precision === 'f16' && K > 0;
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
     const R = this.gemmDirectBlock;
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}`;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${f16 ? 'h' : ''}`;
     const spec =
       this.gemmSpecs.get(key) ??
-      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB, R, R) : gemmSpec(transA, transB, T)).get(key)!;
+      this.gemmSpecs
+        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, f16) : gemmSpec(transA, transB, T, f16))
+        .get(key)!;
     const tile = direct ? 8 * R : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),
       c = this.tensor(C, 'gemm', 'C');
     // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
+    // With f16 operands each chunk's A and B are first packed (packF16) into scratch buffers.
     for (let z0 = 0; z0 < items; z0 += 65535) {
       const nz = Math.min(65535, items - z0);
       const at = (g: GpuTensor, stride: number) =>
         z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false);
+      let opA: GpuTensor = at(a, strideA),
+        opB: GpuTensor = at(b, strideB);
+      if (f16) {
+        const n = sumC ? batch : nz; // items this dispatch reads
+        opA = this.packF16(opA, (n - 1) * strideA + (transA ? (K - 1) * lda + M : (M - 1) * lda + K), 0);
+        opB = this.packF16(opB, (n - 1) * strideB + (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N), 1);
+      }
       this.run(
         spec,
-        [at(a, strideA), at(b, strideB), at(c, strideC)],
+        [opA, opB, at(c, strideC)],
         [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
         [Math.ceil(N / tile), Math.ceil(M / tile), nz],
       );
     }
+  }
+
+  /** GEMM operand precision (src/kernels/device.ts setPrecision): 'f16' packs A and B as f16 pairs
+   *  before every product (fp32 accumulation, fp32 C). */
+  private precision: 'fp32' | 'f16' = 'fp32';
+  setPrecision(p: 'fp32' | 'f16'): void {
+    if (p !== 'fp32' && p !== 'f16')
+      throw new TrmError('TRM_BAD_ARG', `webgpu: precision must be 'fp32' or 'f16', got ${JSON.stringify(p)}`);
+    this.precision = p;
+  }
+  getPrecision(): 'fp32' | 'f16' {
+    return this.precision;
+  }
+  /** Scratch words for the packed A and B (grown as needed; the GPU runs dispatches in order, so
+   *  the next product may overwrite them). */
+  private readonly packScratch: (GpuTensor | null)[] = [null, null];
+  /** `n` elements of `g` as f16 pairs in u32 words (the first `ceil(n / 2)` words of a scratch). */
+  private packF16(g: GpuTensor, n: number, slot: 0 | 1): GpuTensor {
+    const words = Math.ceil(Math.min(n, g.size) / 2);
+    let s = this.packScratch[slot];
+    if (!s || s.size < words) {
+      if (s) this.release(s); // destroyed once the submitted work that uses it is done
+      s = this.alloc('u8', Math.max(words, 2 * (s?.size ?? 0)));
+      this.packScratch[slot] = s;
+    }
+    const out = new GpuTensor('u8', words, s.store, 0, false);
+    this.each('packF16', [out, new GpuTensor(g.dtype, Math.min(n, g.size), g.store, g.offset, false)], words, [
+      Math.min(n, g.size),
+    ]);
+    return out;
   }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
   /** The barrier-free GEMM (gemm.ts gemmDirectSpec) for products with no forced block: the

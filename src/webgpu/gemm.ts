@@ -18,6 +18,19 @@ export const BK = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
+/** f16 operands (precision=f16): A and B are f16 pairs packed in u32 words (packF16 in
+ *  kernels.ts), read with the core unpack2x16float, so it runs on every adapter (no shader-f16). */
+const F16_LOADS = `fn hA(i: u32) -> f32 { let v = unpack2x16float(A[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
+fn hB(i: u32) -> f32 { let v = unpack2x16float(B[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
+`;
+/** An operand load: `A[i]`, or the f16 unpacking of element i. */
+const load = (f16: boolean, t: 'A' | 'B', i: string) => (f16 ? `h${t}(${i})` : `${t}[${i}]`);
+const operands = (f16: boolean): KernelSpec['tensors'] => [
+  { name: 'A', type: f16 ? 'u32' : 'f32' },
+  { name: 'B', type: f16 ? 'u32' : 'f32' },
+  { name: 'C', type: 'f32', write: true },
+];
+
 /** The uniforms of every GEMM kernel (after the tensor offsets), in the device's order. */
 const gemmParams: KernelSpec['params'] = [
   ['M', 'u32'],
@@ -35,8 +48,9 @@ const gemmParams: KernelSpec['params'] = [
   ['beta', 'f32'],
 ];
 
-/** The spec for one specialization: transposes and register block (T = 4 or 8). */
-export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
+/** The spec for one specialization: transposes and register block (T = 4 or 8); f16: packed f16
+ *  operands (fp32 products and sums). */
+export function gemmSpec(transA: boolean, transB: boolean, T: number, f16 = false): KernelSpec {
   const BM = 16 * T,
     BN = 16 * T;
   const loadsA = (BM * BK) / 256,
@@ -58,16 +72,12 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
-    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
-    tensors: [
-      { name: 'A', type: 'f32' },
-      { name: 'B', type: 'f32' },
-      { name: 'C', type: 'f32', write: true },
-    ],
+    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}${f16 ? 'F16' : ''}`,
+    tensors: operands(f16),
     params: gemmParams,
     wg: 256,
     workgroup: '16, 16',
-    prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
+    prelude: `${f16 ? F16_LOADS : ''}var<workgroup> As: array<vec4f, ${BK * RA}>;
 var<workgroup> Bs: array<vec4f, ${BK * RB}>;
 fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
@@ -90,14 +100,14 @@ ${range(T)
         ${aIdx}
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
-        if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
+        if (gi < P.M && gk < P.K) { x = ${load(f16, 'A', `aBase + ${aAddr}`)}; }
         As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
-        if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
+        if (gj < P.N && gk < P.K) { x = ${load(f16, 'B', `bBase + ${bAddr}`)}; }
         Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
@@ -148,29 +158,24 @@ export const DIRECT_BLOCK = 8;
  *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. The
  *  default 8x8 block does 16 loads per 64 FMAs (the 4x4 block: 8 per 16) and measured 1.5-2.5x
  *  faster than 4x4 on the TRM products there (docs/PERFORMANCE.md); unrolling k did not help.
- *  `load` wraps each operand load (f16 rounding for precision=f16: src/webgpu/device.ts). */
+ *  f16: packed f16 operands, as gemmSpec. */
 export function gemmDirectSpec(
   transA: boolean,
   transB: boolean,
-  R = DIRECT_BLOCK,
-  C = DIRECT_BLOCK,
-  load: { name: string; fn: string; wrap: (v: string) => string } | null = null,
+  R: number = DIRECT_BLOCK,
+  C: number = DIRECT_BLOCK,
+  f16 = false,
 ): KernelSpec {
   const H = C / 4;
-  const ld = (v: string) => (load ? load.wrap(v) : v);
   const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
   const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
-    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${load ? load.name : ''}`,
-    tensors: [
-      { name: 'A', type: 'f32' },
-      { name: 'B', type: 'f32' },
-      { name: 'C', type: 'f32', write: true },
-    ],
+    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${f16 ? 'F16' : ''}`,
+    tensors: operands(f16),
     params: gemmParams,
     wg: 64,
     workgroup: '8, 8',
-    prelude: `${load ? load.fn : ''}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+    prelude: `${f16 ? F16_LOADS : ''}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
   var y = P.alpha * acc;
@@ -197,12 +202,12 @@ ${range(H)
   .map(
     h =>
       `      let b${h} = vec4f(${range(4)
-        .map(c => ld(`B[bBase + ${bAddr(4 * h + c)}]`))
+        .map(c => load(f16, 'B', `bBase + ${bAddr(4 * h + c)}`))
         .join(', ')});`,
   )
   .join('\n')}
 ${range(R)
-  .map(r => `      let a${r} = vec4f(${ld(`A[aBase + ${aAddr(r)}]`)});`)
+  .map(r => `      let a${r} = vec4f(${load(f16, 'A', `aBase + ${aAddr(r)}`)});`)
   .join('\n')}
 ${range(R)
   .flatMap(r => range(H).map(h => `      c${r}_${h} = fma(a${r}, b${h}, c${r}_${h});`))

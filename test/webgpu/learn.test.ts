@@ -10,25 +10,14 @@
 import { expect, it } from 'vitest';
 import { type Device, setDevice } from '../../src/kernels/core.js';
 import { nativeDevice, refDevice } from '../../src/kernels/index.js';
-import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { createWorkspace, evalWeights, train } from '../../src/train/loop.js';
 import { createTrainState } from '../../src/train/state.js';
 import { makeSudoku4 } from '../train/fixture.js';
-import { describeGpu } from './helpers.js';
+import { describeGpu, smallSudoku4 } from './helpers.js';
 
 const cpu: Device = nativeDevice ?? refDevice;
-
-/** The cpu-sudoku4 preset made ~5x cheaper per step: half the width, one layer, one recursion. */
-export const smallSudoku4 = (over: Partial<TrainConfig> = {}): TrainConfig =>
-  resolveTrainConfig('cpu-sudoku4', {
-    model: { hidden_size: 32, puzzle_emb_ndim: 32, L_layers: 1, H_cycles: 1 },
-    lr: 5e-3,
-    puzzle_emb_lr: 5e-3,
-    steps: 160,
-    eval_interval: 0,
-    ...over,
-  });
 
 async function learn(on: Device, d: Awaited<ReturnType<typeof makeSudoku4>>, cfg: TrainConfig) {
   setDevice(on);
