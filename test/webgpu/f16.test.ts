@@ -19,7 +19,7 @@ import { describeGpu, smallSudoku4 } from './helpers.js';
 const cpu: Device = nativeDevice ?? refDevice;
 
 /** x rounded to the nearest binary16 (ties to even), clamped to its finite range as packF16 does. */
-export function roundF16(x: number): number {
+function roundF16(x: number): number {
   const a = Math.min(Math.abs(x), 65504);
   if (a === 0 || Number.isNaN(a)) return x;
   let e = Math.max(Math.floor(Math.log2(a)), -14);
@@ -67,7 +67,25 @@ await describeGpu('webgpu precision=f16', dev => {
           C0 = rand(nC, 13);
         const want16 = C0.slice(),
           want32 = C0.slice();
-        refGemm(g.ta, g.tb, g.M, g.N, g.K, 1, A.map(roundF16), lda, sA, B.map(roundF16), ldb, sB, g.beta, want16, ldc, sC, g.batch);
+        refGemm(
+          g.ta,
+          g.tb,
+          g.M,
+          g.N,
+          g.K,
+          1,
+          A.map(roundF16),
+          lda,
+          sA,
+          B.map(roundF16),
+          ldb,
+          sB,
+          g.beta,
+          want16,
+          ldc,
+          sC,
+          g.batch,
+        );
         refGemm(g.ta, g.tb, g.M, g.N, g.K, 1, A, lda, sA, B, ldb, sB, g.beta, want32, ldc, sC, g.batch);
         // operands at odd offsets of one buffer (the packed copies start wherever the view does)
         const all = d.f32(3 + nA + nB + nC);
@@ -115,7 +133,9 @@ await describeGpu('webgpu precision=f16', dev => {
     };
     const l32 = await run('fp32'),
       l16 = await run('f16');
-    console.log(`losses fp32 ${l32.map(v => v.toFixed(3)).join(' ')}\nlosses f16  ${l16.map(v => v.toFixed(3)).join(' ')}`);
+    console.log(
+      `losses fp32 ${l32.map(v => v.toFixed(3)).join(' ')}\nlosses f16  ${l16.map(v => v.toFixed(3)).join(' ')}`,
+    );
     expect(l16).not.toEqual(l32);
     expect(l16).toBeAllclose(l32, { rtol: 0.02, atol: 0.01 });
     expect(l16[l16.length - 1]).toBeLessThan(0.8 * l16[0]);
@@ -124,7 +144,9 @@ await describeGpu('webgpu precision=f16', dev => {
 
 it('precision=f16 on a CPU backend is a one-line error; unknown precisions are rejected', () => {
   setDevice(cpu);
-  expect(() => usePrecision('f16')).toThrow(/precision=f16: .*needs --backend webgpu; the (native|ref) backend computes in fp32/);
+  expect(() => usePrecision('f16')).toThrow(
+    /precision=f16: .*needs --backend webgpu; the (native|ref) backend computes in fp32/,
+  );
   expect(() => usePrecision('fp32')).not.toThrow();
   expect(() => resolveTrainConfig('cpu-sudoku4', { precision: 'f8' as never })).toThrow(
     /precision must be one of fp32, bf16, f16, got "f8"/,
