@@ -18,7 +18,7 @@
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec, type Operands } from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
@@ -501,19 +501,86 @@ export class WebGpuDevice implements Device {
     strideC: number,
     batch: number,
   ): void {
+    const ops = this.precision === 'f16' ? 'f16' : 'fp32';
+    this.gemmAny(ops, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+  }
+
+  /** bf16 operands (rounded as they are loaded), fp32 products and sums (the contract's gemmBf16). */
+  gemmBf16(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
+    this.gemmAny(
+      'bf16',
+      transA,
+      transB,
+      M,
+      N,
+      K,
+      alpha,
+      A,
+      lda,
+      strideA,
+      B,
+      ldb,
+      strideB,
+      beta,
+      C,
+      ldc,
+      strideC,
+      batch,
+    );
+  }
+
+  private gemmAny(
+    ops: Operands,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
-    const f16 = this.precision === 'f16' && K > 0;
+    const f16 = ops === 'f16' && K > 0;
+    if (ops === 'f16' && K === 0) ops = 'fp32'; // nothing is read: C = beta C
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
     const R = this.gemmDirectBlock;
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${f16 ? 'h' : ''}`;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${ops}`;
     const spec =
       this.gemmSpecs.get(key) ??
       this.gemmSpecs
-        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, f16) : gemmSpec(transA, transB, T, f16))
+        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, ops) : gemmSpec(transA, transB, T, ops))
         .get(key)!;
     const tile = direct ? 8 * R : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),

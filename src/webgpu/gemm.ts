@@ -18,16 +18,34 @@ export const BK = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
-/** f16 operands (precision=f16): A and B are f16 pairs packed in u32 words (packF16 in
- *  kernels.ts), read with the core unpack2x16float, so it runs on every adapter (no shader-f16). */
+/** How a GEMM reads A and B (products and sums are fp32 in every case): 'fp32'; 'f16' (precision=
+ *  f16): f16 pairs packed in u32 words (packF16 in kernels.ts), read with the core unpack2x16float,
+ *  so it runs on every adapter (no shader-f16); 'bf16' (gemmBf16): fp32 operands rounded to
+ *  bfloat16 as they are loaded. */
+export type Operands = 'fp32' | 'f16' | 'bf16';
+
 const F16_LOADS = `fn hA(i: u32) -> f32 { let v = unpack2x16float(A[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
 fn hB(i: u32) -> f32 { let v = unpack2x16float(B[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
 `;
-/** An operand load: `A[i]`, or the f16 unpacking of element i. */
-const load = (f16: boolean, t: 'A' | 'B', i: string) => (f16 ? `h${t}(${i})` : `${t}[${i}]`);
-const operands = (f16: boolean): KernelSpec['tensors'] => [
-  { name: 'A', type: f16 ? 'u32' : 'f32' },
-  { name: 'B', type: f16 ? 'u32' : 'f32' },
+/** WGSL of the bf16 rounding of gemmBf16 (src/kernels/ref/gemm.ts roundBf16): nearest even,
+ *  denormals to signed zero, NaN kept quiet. The products and sums stay fp32. */
+export const BF16_FN = `fn bf16r(x: f32) -> f32 {
+  var u = bitcast<u32>(x);
+  let e = u & 0x7f800000u;
+  if (e == 0u) { u = u & 0x80000000u; }
+  else if (e == 0x7f800000u) { if ((u & 0x7fffffu) != 0u) { u = (u | 0x400000u) & 0xffff0000u; } }
+  else { u = (u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u; }
+  return bitcast<f32>(u);
+}
+`;
+const helpers = { fp32: '', f16: F16_LOADS, bf16: BF16_FN };
+const suffix = { fp32: '', f16: 'F16', bf16: 'Bf16' };
+/** An operand load of element i of A or B. */
+const load = (o: Operands, t: 'A' | 'B', i: string) =>
+  o === 'f16' ? `h${t}(${i})` : o === 'bf16' ? `bf16r(${t}[${i}])` : `${t}[${i}]`;
+const operands = (o: Operands): KernelSpec['tensors'] => [
+  { name: 'A', type: o === 'f16' ? 'u32' : 'f32' },
+  { name: 'B', type: o === 'f16' ? 'u32' : 'f32' },
   { name: 'C', type: 'f32', write: true },
 ];
 
@@ -48,9 +66,8 @@ const gemmParams: KernelSpec['params'] = [
   ['beta', 'f32'],
 ];
 
-/** The spec for one specialization: transposes and register block (T = 4 or 8); f16: packed f16
- *  operands (fp32 products and sums). */
-export function gemmSpec(transA: boolean, transB: boolean, T: number, f16 = false): KernelSpec {
+/** The spec for one specialization: transposes, register block (T = 4 or 8) and operands. */
+export function gemmSpec(transA: boolean, transB: boolean, T: number, ops: Operands = 'fp32'): KernelSpec {
   const BM = 16 * T,
     BN = 16 * T;
   const loadsA = (BM * BK) / 256,
@@ -72,12 +89,12 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number, f16 = fals
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
-    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}${f16 ? 'F16' : ''}`,
-    tensors: operands(f16),
+    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}${suffix[ops]}`,
+    tensors: operands(ops),
     params: gemmParams,
     wg: 256,
     workgroup: '16, 16',
-    prelude: `${f16 ? F16_LOADS : ''}var<workgroup> As: array<vec4f, ${BK * RA}>;
+    prelude: `${helpers[ops]}var<workgroup> As: array<vec4f, ${BK * RA}>;
 var<workgroup> Bs: array<vec4f, ${BK * RB}>;
 fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
@@ -100,14 +117,14 @@ ${range(T)
         ${aIdx}
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
-        if (gi < P.M && gk < P.K) { x = ${load(f16, 'A', `aBase + ${aAddr}`)}; }
+        if (gi < P.M && gk < P.K) { x = ${load(ops, 'A', `aBase + ${aAddr}`)}; }
         As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
-        if (gj < P.N && gk < P.K) { x = ${load(f16, 'B', `bBase + ${bAddr}`)}; }
+        if (gj < P.N && gk < P.K) { x = ${load(ops, 'B', `bBase + ${bAddr}`)}; }
         Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
@@ -158,24 +175,24 @@ export const DIRECT_BLOCK = 8;
  *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. The
  *  default 8x8 block does 16 loads per 64 FMAs (the 4x4 block: 8 per 16) and measured 1.5-2.5x
  *  faster than 4x4 on the TRM products there (docs/PERFORMANCE.md); unrolling k did not help.
- *  f16: packed f16 operands, as gemmSpec. */
+ *  `ops`: the operands, as gemmSpec. */
 export function gemmDirectSpec(
   transA: boolean,
   transB: boolean,
   R: number = DIRECT_BLOCK,
   C: number = DIRECT_BLOCK,
-  f16 = false,
+  ops: Operands = 'fp32',
 ): KernelSpec {
   const H = C / 4;
   const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
   const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
-    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${f16 ? 'F16' : ''}`,
-    tensors: operands(f16),
+    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${suffix[ops]}`,
+    tensors: operands(ops),
     params: gemmParams,
     wg: 64,
     workgroup: '8, 8',
-    prelude: `${f16 ? F16_LOADS : ''}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+    prelude: `${helpers[ops]}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
   var y = P.alpha * acc;
@@ -202,12 +219,12 @@ ${range(H)
   .map(
     h =>
       `      let b${h} = vec4f(${range(4)
-        .map(c => load(f16, 'B', `bBase + ${bAddr(4 * h + c)}`))
+        .map(c => load(ops, 'B', `bBase + ${bAddr(4 * h + c)}`))
         .join(', ')});`,
   )
   .join('\n')}
 ${range(R)
-  .map(r => `      let a${r} = vec4f(${load(f16, 'A', `aBase + ${aAddr(r)}`)});`)
+  .map(r => `      let a${r} = vec4f(${load(ops, 'A', `aBase + ${aAddr(r)}`)});`)
   .join('\n')}
 ${range(R)
   .flatMap(r => range(H).map(h => `      c${r}_${h} = fma(a${r}, b${h}, c${r}_${h});`))
