@@ -57,5 +57,5 @@ await describeGpu('learning on webgpu', dev => {
     // and both runs end near the same training loss.
     expect(gpu.losses.slice(0, 5)).toBeAllclose(native.losses.slice(0, 5), { rtol: 1e-3, atol: 1e-3 });
     expect(mean(gpu.losses, cfg.steps - 20)).toBeLessThan(2 * mean(native.losses, cfg.steps - 20) + 0.05);
-  }, 900_000);
+  }, 1_800_000); // ~2-5 min on 2 quiet cores; far longer on an overloaded machine
 });
