@@ -34,6 +34,8 @@ export interface DatasetMetadata {
 }
 
 export interface DatasetSplit {
+  /** milestone indices (N * seq_len), when a trainer loaded them (data/sudoku/milestones.ts); never read here */
+  milestones?: Uint8Array;
   meta: DatasetMetadata;
   inputs: Uint8Array; // (examples, seq_len)
   labels: Uint8Array; // (examples, seq_len)

@@ -32,6 +32,11 @@
  *     1 train subsample, 2 train augmentation, 3 test subsample, 4 test encode
  *   kernel-case inputs (kernels/cases.ts rand)    case input id       9 cases      (0, 0) values, (1, 0) ignore mask
  *   benchmark inputs (bench/gemm.ts)              operand id          10 bench     (0, 0)
+ *   evaluation noise, PTRM (model/chain.ts)       eval seed           11 evalNoise (example, chain)
+ *   EqR latent noise in training (model/damping.ts, train seed          12 eqrNoise  (step t, 0)
+ *     set by train/loop.ts)
+ *   EqR latent noise at test (model/carry.ts       eval seed           13 eqrEvalNoise (batch, chain):
+ *     startCarry: the chain's init stream restreamed)                   the chain's sub-stream
  *
  * Draws: nextU32 is one 32-bit word; float() = u / 2^32 in [0, 1); int(n) is Lemire's
  * multiply-shift with rejection (exactly uniform); normal() is Box-Muller on two floats (one value
@@ -52,6 +57,9 @@ export const STREAM = {
   build: 8,
   cases: 9,
   bench: 10,
+  evalNoise: 11,
+  eqrNoise: 12,
+  eqrEvalNoise: 13,
 } as const;
 
 const M0 = 0xd2511f53,
@@ -134,6 +142,11 @@ export class Rng {
     return new Rng(this.k0, this.k1, i, j);
   }
 
+  /** The same seed and sub-stream on another stream id, from its first draw. */
+  restream(stream: number): Rng {
+    return new Rng(this.k0, stream, this.i, this.j);
+  }
+
   /** Uniform 32-bit unsigned integer. */
   nextU32(): number {
     if (this.pos === 4) {
@@ -172,6 +185,21 @@ export class Rng {
     const u = 1 - this.float(),
       v = this.float();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** dst[i] = scale * N(0, 1), both Box-Muller outputs of each pair of floats used: dst[2k] =
+   *  scale * r cos(2 pi v), dst[2k+1] = scale * r sin(2 pi v) with u, v the k-th pair of float()s and
+   *  r = sqrt(-2 ln(1 - u)) (two words per two values; an odd last value consumes a pair). */
+  fillNormal(dst: Float32Array, scale = 1): Float32Array {
+    const n = dst.length;
+    for (let i = 0; i < n; i += 2) {
+      const u = 1 - this.float(),
+        v = 2 * Math.PI * this.float(),
+        r = scale * Math.sqrt(-2 * Math.log(u));
+      dst[i] = r * Math.cos(v);
+      if (i + 1 < n) dst[i + 1] = r * Math.sin(v);
+    }
+    return dst;
   }
 
   /** Fisher-Yates shuffle in place. */

@@ -10,19 +10,73 @@
  *   puzzle-vote      the most frequent whole board; ties -> higher mean sigmoid(q_halt) of its
  *                    chains, then the board of the lowest chain index (the official ARC voting rule)
  *   confidence       the board of the chain with the highest q_halt; ties -> the first chain
+ *   convergence      EqR: the board of the chain whose logits moved least over the last 3 steps (the
+ *                    mean over those steps of the mean over tokens of ||logits_t - logits_t-1||_2);
+ *                    ties -> the first chain; at step 1 (no change yet) chain 0
+ *   first-halt       "speed is confidence": the chain that halts first IN TIME (the smallest step with
+ *                    q_halt > 0), its board at that step; ties (several halt first at the same step)
+ *                    -> the higher q_halt at that step, then the first chain; none halted by step s ->
+ *                    as confidence (highest q_halt at step s)
+ *   best-q-any       the highest q_halt at ANY step <= s of any chain, the board of that chain at that
+ *                    step; ties -> the earlier step, then the first chain
  *   oracle           pass@k: counted right when any chain is right (an upper bound, not a rule)
+ * The per-step selectors read what ChainTrace keeps while the chains run (step by step, in O(rows)
+ * memory) and ChainRecord stores at each requested N_sup.
  */
-export const AGGREGATORS = ['single', 'cell-vote', 'puzzle-vote', 'confidence', 'vote-confidence', 'oracle'] as const;
+import { TrmError } from '../errors.js';
+
+export const AGGREGATORS = [
+  'single',
+  'cell-vote',
+  'puzzle-vote',
+  'confidence',
+  'vote-confidence',
+  'convergence',
+  'first-halt',
+  'best-q-any',
+  'oracle',
+] as const;
 export type Aggregator = (typeof AGGREGATORS)[number];
 
 export function isAggregator(s: string): s is Aggregator {
   return (AGGREGATORS as readonly string[]).includes(s);
 }
 
-/** Chain boards of one puzzle at one step: boards[r] has L tokens, q[r] the chain's q_halt logit. */
+/** Where a chain was at one step: its step (1-based; 0 = no such step), q_halt and board. */
+export interface ChainPoints {
+  step: ArrayLike<number>;
+  q: ArrayLike<number>;
+  boards: ArrayLike<number>[];
+}
+
+/**
+ * Chain boards of one puzzle at one step s: boards[r] has L tokens, q[r] the chain's q_halt logit.
+ * The step-history selectors need more: `change` (convergence: chain r's mean logit change over
+ * its last min(3, s - 1) steps, NaN at s = 1), `halt` (first-halt: each chain's first step with
+ * q_halt > 0, step 0 when it has not halted by s) and `best` (best-q-any: each chain's step <= s
+ * with the highest q_halt, the earliest on ties).
+ */
 export interface Chains {
   boards: ArrayLike<number>[];
   q: ArrayLike<number>;
+  change?: ArrayLike<number>;
+  halt?: ChainPoints;
+  best?: ChainPoints;
+}
+
+/** Aggregators that read a chain's history (ChainTrace), not only its board and q_halt at the step. */
+export function needsHistory(a: Aggregator): boolean {
+  return a === 'convergence' || a === 'first-halt' || a === 'best-q-any';
+}
+
+/** The per-step data an aggregator needs beyond the boards and q_halt at the step. */
+export function aggregatorNeeds(aggs: readonly Aggregator[]): { change: boolean; halt: boolean; best: boolean } {
+  return { change: aggs.includes('convergence'), halt: aggs.includes('first-halt'), best: aggs.includes('best-q-any') };
+}
+
+function need<T>(v: T | undefined, agg: Aggregator, what: string): T {
+  if (v === undefined) throw new TrmError('TRM_BAD_CONFIG', `aggregate: '${agg}' needs the chains' ${what}`);
+  return v;
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -99,6 +153,37 @@ export function confidenceChain(ch: Chains): number {
   return best;
 }
 
+/** Index of the most converged chain: the lowest `change` (NaN, i.e. not measured, counts as
+ *  unconverged); the first on ties, so chain 0 when nothing is measured yet (step 1). */
+export function convergenceChain(ch: Chains): number {
+  const change = need(ch.change, 'convergence', 'logit changes');
+  let best = 0;
+  for (let r = 1; r < ch.boards.length; r++)
+    if (change[r] < change[best] || (Number.isNaN(change[best]) && !Number.isNaN(change[r]))) best = r;
+  return best;
+}
+
+/** First-halt: [chain, use its halting board]; the earliest halting step, then the higher q_halt
+ *  there, then the first chain; when no chain has halted, [confidenceChain, false]. */
+export function firstHaltChain(ch: Chains): [number, boolean] {
+  const h = need(ch.halt, 'first-halt', 'halting steps');
+  let best = -1;
+  for (let r = 0; r < ch.boards.length; r++) {
+    if (!(h.step[r] > 0)) continue;
+    if (best < 0 || h.step[r] < h.step[best] || (h.step[r] === h.step[best] && h.q[r] > h.q[best])) best = r;
+  }
+  return best < 0 ? [confidenceChain(ch), false] : [best, true];
+}
+
+/** Best-q-any: the chain holding the highest q_halt of any step; the earlier step, then the first chain, on ties. */
+export function bestQAnyChain(ch: Chains): number {
+  const b = need(ch.best, 'best-q-any', 'best steps');
+  let best = 0;
+  for (let r = 1; r < ch.boards.length; r++)
+    if (b.q[r] > b.q[best] || (b.q[r] === b.q[best] && b.step[r] < b.step[best])) best = r;
+  return best;
+}
+
 /** The aggregated board (L tokens) into `out`. Not for 'oracle' (see chainsCorrect). */
 export function aggregate(agg: Exclude<Aggregator, 'oracle'>, ch: Chains, out: Int32Array): Int32Array {
   switch (agg) {
@@ -114,6 +199,17 @@ export function aggregate(agg: Exclude<Aggregator, 'oracle'>, ch: Chains, out: I
       return out;
     case 'confidence':
       out.set(ch.boards[confidenceChain(ch)]);
+      return out;
+    case 'convergence':
+      out.set(ch.boards[convergenceChain(ch)]);
+      return out;
+    case 'first-halt': {
+      const [r, halted] = firstHaltChain(ch);
+      out.set(halted ? ch.halt!.boards[r] : ch.boards[r]);
+      return out;
+    }
+    case 'best-q-any':
+      out.set(ch.best!.boards[bestQAnyChain(ch)]);
       return out;
   }
 }

@@ -3,3 +3,4 @@ export * from './aggregate.js';
 export * from './scaling.js';
 export * from './aas.js';
 export * from './table.js';
+export * from './trace.js';

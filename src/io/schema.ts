@@ -62,6 +62,8 @@ export const modelConfigSchema = z
     rope_theta: num.positive(),
     vocab_size: int(1),
     seq_len: int(1),
+    damping: num.min(0),
+    train_noise: num.min(0),
   })
   .partial()
   .loose();
@@ -118,7 +120,17 @@ export const scalingFileSchema = z
     k: z.array(int(1)).min(1),
     aggregators: z.array(z.string()),
     rows: z.array(
-      z.object({ aggregator: z.string(), k: int(1), nsup: int(1), exact_acc: num, token_acc: num }).loose(),
+      z
+        .object({
+          aggregator: z.string(),
+          k: int(1),
+          nsup: int(1),
+          exact_acc: num,
+          token_acc: num,
+          noise: num.min(0).optional(),
+          compute: int(1).optional(),
+        })
+        .loose(),
     ),
   })
   .loose();

@@ -23,6 +23,7 @@ import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';
 import type { TokenMixerActs, TokenMixerScratch } from '../nn/token-mixer.js';
 import { type Dims, type TrmConfig, dims } from './config.js';
+import { allocDampActs, type DampActs, usesDamping } from './damping.js';
 
 export interface BlockActs {
   mixer: TokenMixerActs | AttentionActs; // token mixer (mlp_t) or attention
@@ -61,6 +62,7 @@ export interface StepActs {
   preds: I32T; // (B*L)
   seqCorrect: U8T; // (B)
   counts: I32T; // (2B) [valid, correct] per sample
+  finalCounts: I32T; // (2B) the same against batch.finalLabels (milestone supervision)
   target: F32T; // (B) seqCorrect as float
   bce: F32T; // (B)
   // backward
@@ -74,6 +76,8 @@ export interface StepActs {
   dmid: [F32T, F32T]; // (B, S, D) gradients between the blocks of one net call
   dx: F32T; // (B, S, D) gradient of x, summed over the n z-updates
   block: BlockScratch;
+  /** EqR damping / noise buffers (damping.ts); only with damping or train_noise */
+  damp?: DampActs;
 }
 
 // The native device aligns every tensor to a cache line: GEMM outputs written across line
@@ -115,6 +119,7 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
     preds: i32(B * L),
     seqCorrect: u8(B),
     counts: i32(2 * B),
+    finalCounts: i32(2 * B),
     target: f32(B),
     bce: f32(B),
     dlogits: f32(B * L * V),
@@ -126,6 +131,7 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
     dh2: f32(N * D),
     dmid: [f32(N * D), f32(N * D)],
     dx: f32(N * D),
+    damp: usesDamping(c) ? allocDampActs(N * D) : undefined,
     block: {
       rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
       r: f32(N * D),

@@ -6,7 +6,7 @@
  * random numbers of the random modes are drawn on the host (slot order, y then z) and written to
  * the device; the resets themselves are kernels.
  */
-import type { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 import { broadcastRows, f32, type F32T, fill, sizeOf, u8, type U8T, view, write } from '../kernels/core.js';
 import type { TrmConfig } from './config.js';
@@ -20,6 +20,9 @@ export interface Carry {
   reset: U8T; // (B) slots being reset (written from the host)
   yStart: F32T; // (B, D) start vectors of a reset (row b for slot b, or row 0 for all)
   zStart: F32T; // (B, D)
+  /** EqR noise stream of the steps run on this carry (train_noise > 0; damping.ts): the trainer
+   *  sets Rng(seed, STREAM.eqrNoise, step) per step, startCarry the chain's own stream */
+  noise?: Rng | null;
 }
 
 /** A carry of B slots (zeros): start it with resetCarry / init.ts. */
@@ -101,5 +104,7 @@ export function startCarry(c: TrmConfig, w: Weights, B: number, S: number, init:
   const D = c.hidden_size,
     carry = allocCarry(B, S, D);
   initCarry(carry, w, new Uint8Array(B).fill(1), D, init, rng);
+  // EqR noise at test: the chain's init stream (seed, eval, batch, chain) on the eqrEvalNoise stream id
+  if (c.train_noise > 0) carry.noise = rng ? rng.restream(STREAM.eqrEvalNoise) : new Rng(0, STREAM.eqrEvalNoise);
   return carry;
 }

@@ -4,7 +4,8 @@
  * and without gradients. Every evaluation (evaluate, the N_sup x k grid, AAS, solve) is a
  * runChain with a per-step callback that reads what it scores. Chain r of test batch i draws its
  * init from chainRng(seed, i, r) = Rng(seed, STREAM.eval, i, r), so results depend on (seed, batch,
- * chain) only.
+ * chain) only. Test-time noise (PTRM, experiments/scaling.ts) goes in through beforeStep; chain r of
+ * example e draws it from noiseRng(seed, e, r) = Rng(seed, STREAM.evalNoise, e, r).
  */
 import { Rng, STREAM } from '../data/rng.js';
 import type { StepActs } from './acts.js';
@@ -13,6 +14,12 @@ import type { TrmConfig } from './config.js';
 import type { InitSpec } from './init.js';
 import type { Weights } from './params.js';
 import { type Batch, type StepResult, supervisionStep } from './step.js';
+
+/** The test-time noise stream of chain r of example e (its index in the split): a row's noise
+ *  depends on (seed, example, chain) only, whatever the batch it is computed in. */
+export function noiseRng(seed: number, example: number, r: number): Rng {
+  return new Rng(seed, STREAM.evalNoise, example, r);
+}
 
 /** Chains per batch an evaluation may run (k of best-of-k). */
 export const MAX_CHAINS = 1024;
@@ -30,6 +37,8 @@ export interface ChainOptions {
   rng: Rng | null;
   /** start from this carry instead of a fresh one (updated in place) */
   carry?: Carry;
+  /** before each step s (1-based), e.g. to perturb the carry (test-time noise) */
+  beforeStep?: (s: number, carry: Carry) => void | Promise<void>;
   /** after each step s (1-based): read what you score; may be async (device reads) */
   onStep?: (s: number, r: StepResult, carry: Carry) => void | Promise<void>;
 }
@@ -38,6 +47,7 @@ export interface ChainOptions {
 export async function runChain(c: TrmConfig, w: Weights, a: StepActs, batch: Batch, o: ChainOptions): Promise<Carry> {
   const carry = o.carry ?? startCarry(c, w, a.d.B, a.d.S, o.init, o.rng);
   for (let s = 1; s <= o.nsup; s++) {
+    await o.beforeStep?.(s, carry);
     const r = supervisionStep(c, w, a, carry, batch, null);
     await o.onStep?.(s, r, carry);
   }

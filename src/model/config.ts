@@ -40,6 +40,12 @@ export interface TrmConfig {
   vocab_size: number;
   /** L: puzzle positions per sample (81 for Sudoku). */
   seq_len: number;
+  /** EqR damping d in [0, 1): every net call updates its latent as h <- d h + (1 - d) f(h + u)
+   *  (z- and y-updates; damping.ts). 0 = the official undamped update. */
+  damping: number;
+  /** EqR noise std s >= 0: + s * eps after every net call's update, eps ~ N(0, I) from the
+   *  carry's noise stream, in training and at test. 0 = none. */
+  train_noise: number;
 }
 
 /** The official defaults: TRM-Att on Sudoku (trm.yaml with the Sudoku data sizes). */
@@ -61,6 +67,8 @@ export const defaultConfig: Readonly<TrmConfig> = Object.freeze({
   rope_theta: 10000,
   vocab_size: 11,
   seq_len: 81,
+  damping: 0,
+  train_noise: 0,
 });
 
 /** The paper's Sudoku-Extreme presets (5,028,866 and 6,828,034 parameters). */
@@ -118,6 +126,11 @@ export function resolveConfig(over: Record<string, unknown> = {}): TrmConfig {
   const p = c.halt_exploration_prob;
   if (typeof p !== 'number' || !(p >= 0 && p <= 1))
     bad(`halt_exploration_prob must be in [0, 1], got ${JSON.stringify(p)}`);
+  const dmp = c.damping;
+  if (typeof dmp !== 'number' || !(dmp >= 0 && dmp < 1)) bad(`damping must be in [0, 1), got ${JSON.stringify(dmp)}`);
+  const tn = c.train_noise;
+  if (typeof tn !== 'number' || !(tn >= 0) || !Number.isFinite(tn))
+    bad(`train_noise must be a non-negative number, got ${JSON.stringify(tn)}`);
   if (typeof c.mlp_t !== 'boolean') bad(`mlp_t must be true or false, got ${JSON.stringify(c.mlp_t)}`);
   if (c.pos_encodings === 'learned')
     bad(`pos_encodings 'learned' is not supported (no TRM config uses it); use 'none' or 'rope'`);
@@ -137,6 +150,18 @@ export function resolveConfig(over: Record<string, unknown> = {}): TrmConfig {
       `puzzle_emb_ndim ${cfg.puzzle_emb_ndim} exceeds puzzle_emb_len * hidden_size = ${prefixLen(cfg) * cfg.hidden_size}`,
     );
   return cfg;
+}
+
+/** Keys added after checkpoints existed, with the value that reproduces the earlier behaviour. */
+const LATER_DEFAULTS: Partial<TrmConfig> = { damping: 0, train_noise: 0 };
+
+/** The config as files store it: the later keys are left out while at their default, so a model
+ *  file of a default config is byte-identical to one written before they existed, and older
+ *  readers load it (resolveConfig fills them back in). */
+export function storedConfig(c: TrmConfig): Partial<TrmConfig> {
+  const out: Record<string, unknown> = { ...c };
+  for (const [k, v] of Object.entries(LATER_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrmConfig>;
 }
 
 /** P: the puzzle-embedding prefix length (trm.py:130-131). */

@@ -48,4 +48,4 @@ export {
 } from './step.js';
 export { type Carry, allocCarry, resetCarry, initCarry, startCarry } from './carry.js';
 export { type InitSpec, type InitMode, INIT_MODES, parseInitMode, isRandomInit } from './init.js';
-export { type ChainOptions, runChain, chainRng, MAX_CHAINS } from './chain.js';
+export { type ChainOptions, runChain, chainRng, noiseRng, MAX_CHAINS } from './chain.js';

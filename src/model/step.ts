@@ -59,6 +59,9 @@ export interface Batch {
   inputs: I32T; // (B, L) token ids
   labels: I32T; // (B, L) target ids, IGNORE_LABEL where not scored
   puzzleIds: I32T; // (B)
+  /** (B, L) milestone supervision (train/milestones.ts): the final solution, when `labels` holds
+   *  this step's milestone; seqCorrect (the halting target, exact accuracy) is taken against it */
+  finalLabels?: I32T;
 }
 
 /** Scalar losses of a step, from its outputs on the host (stepLosses). */
@@ -140,7 +143,7 @@ export function supervisionStep(
 
   // forward
   inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez, a.emb);
-  deepRecursion(c, a, w, a.x, carry.y, carry.z);
+  deepRecursion(c, a, w, a.x, carry.y, carry.z, carry.noise ?? null);
   lmHeadForward(a.logits, carry.y, w.lmHead, B, S, P, D, V);
   qHeadForward(a.q, carry.y, w.qHeadW, w.qHeadB, B, S, D);
 
@@ -148,6 +151,8 @@ export function supervisionStep(
   stablemaxCeForward(a.tokLoss, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
   argmax(a.preds, a.logits, B * L, V);
   matchCounts(a.seqCorrect, a.counts, a.preds, batch.labels, B, L, IGNORE_LABEL);
+  // milestones: counts (the CE's denominators) stay the milestone's; "exactly right" is the solution
+  if (batch.finalLabels) matchCounts(a.seqCorrect, a.finalCounts, a.preds, batch.finalLabels, B, L, IGNORE_LABEL);
   copy2d(a.qHalt, a.q, B, 1, 1, 2);
   castU8F32(a.target, a.seqCorrect, B);
   bceLogitsForward(a.bce, a.qHalt, a.target, B);

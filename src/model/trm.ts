@@ -25,8 +25,10 @@ import {
   tokenMixerBackward,
   tokenMixerForward,
 } from '../nn/token-mixer.js';
+import type { Rng } from '../data/rng.js';
 import type { BlockActs, BlockScratch, NetActs, StepActs } from './acts.js';
 import type { Dims, TrmConfig } from './config.js';
+import { addSkipGrad, dampedOutputGrad, updateLatent } from './damping.js';
 import type { BlockWeights, Weights } from './params.js';
 
 /** A block's SwiGLU weights (or gradients) as the layers take them. */
@@ -158,25 +160,44 @@ export function netBackward(
 // ---- the recursion -----------------------------------------------------------------------------
 
 /** One recursion (spec 1.1): n times z <- f(z + (y + x)), then y <- f(y + z). Calls use a.calls[k]
- *  when `keep`, else a.calls[0] as scratch (nothing kept). y and z (B, S, D) are updated in place. */
-export function latentRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y: F32T, z: F32T, keep: boolean): void {
+ *  when `keep`, else a.calls[0] as scratch (nothing kept). y and z (B, S, D) are updated in place;
+ *  with `damping` / `train_noise` each update is EqR's damped noisy one (damping.ts), its noise
+ *  drawn from `noise`. */
+export function latentRecursion(
+  c: TrmConfig,
+  a: StepActs,
+  w: Weights,
+  x: F32T,
+  y: F32T,
+  z: F32T,
+  keep: boolean,
+  noise: Rng | null = null,
+): void {
   const n = c.L_cycles,
     size = sizeOf(y);
   for (let i = 0; i < n; i++) {
     const na = a.calls[keep ? i : 0];
     add3(na.inp, y, x, z, size); // (y + x) + z, the same bits as z + (y + x)
-    copy(z, netForward(c, a, na, w), size);
+    updateLatent(c, a, z, netForward(c, a, na, w), noise); // copy(z, f) without damping and noise
   }
   const na = a.calls[keep ? n : 0];
   add(na.inp, y, z, size);
-  copy(y, netForward(c, a, na, w), size);
+  updateLatent(c, a, y, netForward(c, a, na, w), noise);
 }
 
 /** One supervision step's recursion (spec 1.1): T-1 recursions without gradient, then one whose
  *  n+1 calls keep their activations for deepRecursionBackward. y, z become the new carry. */
-export function deepRecursion(c: TrmConfig, a: StepActs, w: Weights, x: F32T, y: F32T, z: F32T): void {
-  for (let t = 0; t < c.H_cycles - 1; t++) latentRecursion(c, a, w, x, y, z, false);
-  latentRecursion(c, a, w, x, y, z, true);
+export function deepRecursion(
+  c: TrmConfig,
+  a: StepActs,
+  w: Weights,
+  x: F32T,
+  y: F32T,
+  z: F32T,
+  noise: Rng | null = null,
+): void {
+  for (let t = 0; t < c.H_cycles - 1; t++) latentRecursion(c, a, w, x, y, z, false, noise);
+  latentRecursion(c, a, w, x, y, z, true, noise);
 }
 
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the
@@ -189,8 +210,10 @@ export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: 
   fill(a.dx, 0, size);
   for (let i = n; i >= 0; i--) {
     fill(dinp, 0, size);
-    netBackward(c, a, a.calls[i], w, g, dinp, dout); // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i
+    // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i; a damped call passes (1 - d) dout
+    netBackward(c, a, a.calls[i], w, g, dinp, dampedOutputGrad(c, a, dout));
     if (i < n) add(a.dx, a.dx, dinp, size); // the z-updates' (y + x) part is d(x)
+    if (i < n) addSkipGrad(c, a, dinp, dout); // damped z-update: d(z_i) += d * d(z_{i+1}) (y's input is detached)
     [dout, dinp] = [dinp, dout]; // d(z_i) = d(inp_i) flows into call i-1
   }
 }

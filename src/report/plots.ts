@@ -4,7 +4,9 @@
  * Vega's headless View (renderer 'none', then toSVG) and to PNG with resvg (Rust, no cairo or
  * canvas). SVGs carry no fonts (font-family names only) and are ~480x300, small enough to commit.
  * Figures: learning curves (eval exact accuracy, train lm loss), test-time scaling per variant
- * (exact vs N_sup, colour = aggregator, one panel per k), AAS scatter (one point per run).
+ * (exact vs N_sup, colour = aggregator, one panel per k), accuracy against compute per variant
+ * (exact vs supervision steps per puzzle, k x N_sup: a line per aggregator and noise std through
+ * the best (k, N_sup) at each cost, a point per (k, N_sup)), AAS scatter (one point per run).
  */
 import { join } from 'node:path';
 import { parse, View } from 'vega';
@@ -77,7 +79,7 @@ export function learningFigures(runs: RunData[]): Figure[] {
 }
 
 const byAggregator = {
-  field: 'aggregator',
+  field: 'series',
   type: 'nominal',
   title: 'aggregator',
   legend: { orient: 'bottom', columns: 3 },
@@ -95,7 +97,8 @@ export function scalingFigure(variant: string, rows: ScalingRow[]): Figure {
     spec: {
       title,
       config,
-      data: { values: rows },
+      // one line per aggregator and noise std (series), so noise levels are not averaged together
+      data: { values: rows.map(r => ({ ...r, series: computeSeries(r) })) },
       columns: cols,
       facet: { field: 'k', type: 'ordinal', title: null, header: { labelExpr: "'k = ' + (datum.label)" } }, // parentheses: Vega-Lite inlines datum.label as an unbracketed a ? b : c
       spec: {
@@ -125,6 +128,99 @@ export function scalingFigure(variant: string, rows: ScalingRow[]): Figure {
       },
     } as TopLevelSpec,
   };
+}
+
+/** A scaling row's series in the compute figure: the aggregator, and the noise std when there is one. */
+export function computeSeries(r: ScalingRow): string {
+  return r.noise ? `${r.aggregator} σ=${r.noise}` : r.aggregator;
+}
+
+/**
+ * Accuracy against compute of one variant: exact accuracy vs supervision steps per puzzle
+ * (k x N_sup, log2), colour = aggregator (and noise std); a point per (k, N_sup), shape = k, and a
+ * line per series through the best point at each compute, so width (k) and depth (N_sup) compare
+ * at equal cost. Seeds are averaged per point first. Rows of files written before the compute
+ * column take k x N_sup and noise 0.
+ */
+export function computeFigure(variant: string, rows: ScalingRow[]): Figure {
+  const data = rows.map(r => ({
+    series: computeSeries(r),
+    k: r.k,
+    nsup: r.nsup,
+    compute: r.compute ?? r.k * r.nsup,
+    exact_acc: r.exact_acc,
+  }));
+  const computes = [...new Set(data.map(r => r.compute))].sort((a, b) => a - b);
+  const title = `Accuracy vs compute: ${variant}`;
+  const x = {
+    field: 'compute',
+    type: 'quantitative',
+    title: 'supervision steps per puzzle (k × N_sup)',
+    scale: { type: 'log', base: 2 },
+    axis: { values: computes.length <= 12 ? computes : undefined, format: 'd' },
+  } as const;
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: 'aggregator',
+    legend: { orient: 'bottom', columns: 3 },
+  } as const;
+  return {
+    name: `compute-${variant.replace(/[^A-Za-z0-9._=+-]/g, '_')}`,
+    title,
+    spec: {
+      title,
+      width: W,
+      height: H,
+      config,
+      data: { values: data },
+      // the points' colour legend is off; independent legends keep the lines' (colour and dash), as curve() does
+      resolve: { legend: { color: 'independent', strokeDash: 'independent' } },
+      transform: [
+        {
+          aggregate: [{ op: 'mean', field: 'exact_acc', as: 'acc' }],
+          groupby: ['series', 'k', 'nsup', 'compute'],
+        },
+      ],
+      layer: [
+        {
+          mark: { type: 'line', opacity: 0.85 },
+          encoding: {
+            x,
+            y: {
+              field: 'acc',
+              type: 'quantitative',
+              aggregate: 'max',
+              title: 'exact accuracy',
+              scale: { domain: [0, 1] },
+            },
+            color,
+            strokeDash: color,
+          },
+        },
+        {
+          mark: { type: 'point', filled: true, opacity: 0.7 },
+          encoding: {
+            x,
+            y: { field: 'acc', type: 'quantitative' },
+            color: { ...color, legend: null },
+            shape: { field: 'k', type: 'nominal', title: 'k', legend: { orient: 'right' } },
+          },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** One accuracy-vs-compute figure per variant with scaling results. */
+export function computeFigures(runs: RunData[]): Figure[] {
+  const variants = [...new Set(runs.filter(r => r.scaling).map(r => r.variant))];
+  return variants.map(v =>
+    computeFigure(
+      v,
+      runs.filter(r => r.variant === v && r.scaling).flatMap(r => r.scaling!.rows),
+    ),
+  );
 }
 
 /** One scaling figure per variant (seeds averaged: the y encoding takes the mean). */
@@ -204,7 +300,13 @@ export function aasCurveFigure(runs: RunData[]): Figure | null {
 export function reportFigures(runs: RunData[]): Figure[] {
   const aas = aasFigure(runs),
     curve = aasCurveFigure(runs);
-  return [...learningFigures(runs), ...scalingFigures(runs), ...(aas ? [aas] : []), ...(curve ? [curve] : [])];
+  return [
+    ...learningFigures(runs),
+    ...scalingFigures(runs),
+    ...computeFigures(runs),
+    ...(aas ? [aas] : []),
+    ...(curve ? [curve] : []),
+  ];
 }
 
 /** Vega-Lite spec -> SVG text, headless. */

@@ -42,6 +42,10 @@ export interface ScalingRow {
   nsup: number;
   exact_acc: number;
   token_acc: number;
+  /** test-time noise std (absent in files from before the noise axis: 0) */
+  noise?: number;
+  /** supervision steps per puzzle, k x N_sup (absent in older files) */
+  compute?: number;
 }
 export interface ScalingResult {
   type: 'scaling';

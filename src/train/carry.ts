@@ -20,6 +20,7 @@ export interface TrainCarry extends Carry {
   steps: Int32Array; // (B) supervision steps taken by the slot's sample
   halted: Uint8Array; // (B) 1: the slot takes a new sample at the next step
   cap: Int32Array; // (B) the slot's halting cap (randomised N_sup); 0 = the run's N_sup
+  rounds: Uint8Array; // (B, L) milestone supervision: the slot's sample's milestone indices (else 0)
   batch: HostBatch; // the samples the slots hold (host: the data layer refills it)
   dev: Batch; // the same samples on the device (uploadBatch before each step)
 }
@@ -41,6 +42,7 @@ export function newTrainCarry(B: number, L: number, S: number, D: number): Train
     steps: new Int32Array(B),
     halted: new Uint8Array(B).fill(1),
     cap: new Int32Array(B),
+    rounds: new Uint8Array(B * L),
     batch: newBatch(B, L),
     dev: allocBatch(B, L),
   };

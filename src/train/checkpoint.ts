@@ -17,7 +17,7 @@ import { TrmError } from '../errors.js';
 import { failpoint, writeError, writeFileAtomic } from '../io/files.js';
 import { sidecarSchema } from '../io/schema.js';
 import { encodeSafetensors, readSafetensors, toF32, toI32, type Tensor, type WriteTensor } from '../io/safetensors.js';
-import { dims, resolveConfig, swigluInner, type TrmConfig } from '../model/config.js';
+import { dims, resolveConfig, storedConfig, swigluInner, type TrmConfig } from '../model/config.js';
 import { device, read, readSync, upload, write } from '../kernels/core.js';
 import {
   canonicalName,
@@ -31,10 +31,11 @@ import {
   type Weights,
   weightsView,
 } from '../model/params.js';
-import { resolveTrainConfig, SHAPE_KEYS, type TrainConfig } from './config.js';
+import { resolveTrainConfig, SHAPE_KEYS, storedTrainConfig, type TrainConfig } from './config.js';
 import type { DataCursor } from './data.js';
 import { emptySums, type MetricSums } from './metrics.js';
 import { newTrainCarry } from './carry.js';
+import { slotMilestones } from './milestones.js';
 import type { TrainState } from './state.js';
 
 export const CHECKPOINT_FORMAT = 'trm-checkpoint/1';
@@ -90,6 +91,7 @@ function trainStateTensors(st: TrainState): Map<string, WriteTensor> {
   out.set('carry.labels', { shape: [B, L], data: c.batch.labels });
   out.set('carry.puzzle_ids', { shape: [B], data: c.batch.puzzleIds });
   out.set('carry.cap', { shape: [B], data: c.cap });
+  if (st.config.milestones !== 'none') out.set('carry.rounds', { shape: [B, L], data: c.rounds });
   return out;
 }
 
@@ -143,7 +145,7 @@ export function saveCheckpoint(
     writing = tmp;
     const ema = st.ema !== null;
     const modelMeta = {
-      trm_model_config: JSON.stringify(st.model),
+      trm_model_config: JSON.stringify(storedConfig(st.model)),
       trm_step: String(st.step),
       trm_weights: ema ? 'ema' : 'raw',
     };
@@ -159,8 +161,8 @@ export function saveCheckpoint(
       format: CHECKPOINT_FORMAT,
       step: st.step,
       total_steps: st.totalSteps,
-      model_config: st.model,
-      train_config: st.config,
+      model_config: storedConfig(st.model) as TrmConfig,
+      train_config: storedTrainConfig(st.config) as TrainConfig,
       weights: ema ? 'ema' : 'raw',
       cursor: { ...st.cursor },
       sums: { ...st.sums },
@@ -320,6 +322,11 @@ export function loadTrainState(
   carry.batch.puzzleIds.set(toI32(tensorOf(tensors, file, 'carry.puzzle_ids', [B])));
   // halting caps (randomised N_sup); checkpoints written before they existed hold none (= N_sup)
   if (tensors.has('carry.cap')) carry.cap.set(toI32(tensorOf(tensors, file, 'carry.cap', [B])));
+  // milestone supervision: the slots' milestone indices; a checkpoint trained without milestones
+  // holds none, and they are recomputed from the slots' samples (the builder's own function)
+  if (tensors.has('carry.rounds'))
+    carry.rounds.set(tensorOf(tensors, file, 'carry.rounds', [B, d.L]).data as Uint8Array);
+  else if (config.milestones !== 'none') slotMilestones(carry.batch.inputs, carry.batch.labels, d.L, carry.rounds);
   const totalSteps = over.steps !== undefined && over.steps > 0 ? over.steps : side.total_steps;
   const state: TrainState = {
     config,

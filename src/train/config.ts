@@ -68,6 +68,13 @@ export interface TrainConfig {
   /** GEMM operand precision; weights, optimizer, norms and losses stay fp32 ('f16': f16 storage of
    *  the GEMM operands, webgpu only; 'bf16': bf16 GEMM operands). */
   precision: Precision;
+  /** Milestone supervision (train/milestones.ts): 'sudoku-logic' trains supervision step s of a
+   *  sample towards the grid after s rounds of logic (the dataset's all__milestones.npy); 'none' =
+   *  the final solution at every step (official). */
+  milestones: 'none' | 'sudoku-logic';
+  /** Which milestone step s targets: 'step' = min(s, last), 'spread' = ceil(s * last / N_sup); the
+   *  slot's last step (s = its N_sup) always targets the solution. */
+  milestone_schedule: 'step' | 'spread';
 }
 
 export const PRECISIONS = ['fp32', 'bf16', 'f16'] as const;
@@ -106,6 +113,8 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   curriculum: 'none',
   precision: 'fp32',
   hsw_decay: 1,
+  milestones: 'none',
+  milestone_schedule: 'step',
 });
 
 /** Small CPU model: mlp_t, one prefix position, fewer recursions and supervision steps. */
@@ -254,6 +263,10 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
   if (!(PRECISIONS as readonly unknown[]).includes(cfg.precision))
     bad(`precision must be one of ${PRECISIONS.join(', ')}, got ${JSON.stringify(cfg.precision)}`);
+  if (cfg.milestones !== 'none' && cfg.milestones !== 'sudoku-logic')
+    bad(`milestones must be 'none' or 'sudoku-logic', got ${JSON.stringify(cfg.milestones)}`);
+  if (cfg.milestone_schedule !== 'step' && cfg.milestone_schedule !== 'spread')
+    bad(`milestone_schedule must be 'step' or 'spread', got ${JSON.stringify(cfg.milestone_schedule)}`);
   for (const k of Object.keys(cfg.model))
     if (!modelKeys.includes(k as keyof TrmConfig)) bad(`unknown model key '${k}'`);
   return cfg;
@@ -277,6 +290,20 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
     else bad(`unknown key '${key}' in --set (training: ${trainKeys.join(', ')}; model: ${modelKeys.join(', ')})`);
   }
   return out;
+}
+
+/** Training keys added later (milestone supervision, precision), with their off values. */
+const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = {
+  milestones: 'none',
+  milestone_schedule: 'step',
+  precision: 'fp32',
+};
+
+/** The training config as files store it: the later keys are left out while off (as storedConfig). */
+export function storedTrainConfig(cfg: TrainConfig): Partial<TrainConfig> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const [k, v] of Object.entries(LATER_TRAIN_DEFAULTS)) if (out[k] === v) delete out[k];
+  return out as Partial<TrainConfig>;
 }
 
 /** Model keys that define tensor shapes: resume refuses to change them. */

@@ -84,8 +84,9 @@ export class TrainSampler {
     return this.order;
   }
 
-  /** Fill `out` with the next B examples, advancing `cursor` in place. */
-  next(cursor: DataCursor, out: Batch): void {
+  /** Fill `out` with the next B examples, advancing `cursor` in place; `examples` (B) receives
+   *  their indices in the split. */
+  next(cursor: DataCursor, out: Batch, examples?: Int32Array): void {
     const B = out.puzzleIds.length;
     for (let b = 0; b < B; b++) {
       let order = this.epochOrder(cursor.epoch),
@@ -101,6 +102,7 @@ export class TrainSampler {
         cursor.pos = 0;
         order = this.epochOrder(cursor.epoch);
       }
+      if (examples) examples[b] = order[cursor.pos];
       copyExample(this.split, order[cursor.pos++], out, b);
     }
   }

@@ -13,6 +13,7 @@
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import { device, f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
@@ -31,6 +32,7 @@ import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
 import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
 import { lrAt } from './schedule.js';
+import { milestoneLabels } from './milestones.js';
 import { drawNsup, fillRng, maxDepth, stepDepth, supervisionWeights } from './recursion.js';
 import { checkActsFit, type TrainState } from './state.js';
 
@@ -46,6 +48,9 @@ export interface Workspace {
   /** (B) the distinct puzzle ids of a batch, for the SignSGD rows (host, then device) */
   rows: Int32Array;
   rowsDev: I32T;
+  /** milestone supervision: the train split's milestone indices, the fresh samples' example
+   *  indices and this step's labels (host); null without milestones */
+  milestones: { rounds: Uint8Array; examples: Int32Array; labels: Int32Array } | null;
 }
 
 /** The host's view of a step: the losses and the per-slot outputs halting and metrics need. */
@@ -88,6 +93,11 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
     deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
   checkActsFit(deepest, B, 'batch_size');
   const acts = allocActs(deepest, B);
+  if (st.config.milestones !== 'none' && !train.milestones)
+    throw new TrmError(
+      'TRM_DATASET',
+      `milestones = ${st.config.milestones}: the training split's milestones are not loaded (train.run reads them from the split's all__milestones.npy)`,
+    );
   return {
     acts,
     grads: weightsView(st.model),
@@ -97,6 +107,10 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
     weightsDev: f32(B),
     rows: new Int32Array(B),
     rowsDev: i32(B),
+    milestones:
+      st.config.milestones !== 'none'
+        ? { rounds: train.milestones!, examples: new Int32Array(B), labels: new Int32Array(B * acts.d.L) }
+        : null,
   };
 }
 
@@ -111,13 +125,20 @@ export async function trainStep(st: TrainState, ws: Workspace): Promise<StepRead
   const { config: cfg, model: c, params: w, carry } = st,
     B = cfg.batch_size,
     t = st.step + 1;
-  ws.sampler.next(st.cursor, ws.fresh);
+  const ms = ws.milestones;
+  ws.sampler.next(st.cursor, ws.fresh, ms?.examples);
   const rng = fillRng(cfg, t);
   fillHalted(carry, ws.fresh, w, c.hidden_size, {
     init: { mode: cfg.train_init, scale: cfg.init_scale, training: true },
     rng,
     drawCap: cfg.rand_nsup_width > 0 ? r => drawNsup(cfg, c, r) : undefined,
   });
+  if (ms) {
+    // refilled slots (still flagged halted) take their sample's milestone indices
+    const L = ms.labels.length / B;
+    for (let b = 0; b < B; b++)
+      if (carry.halted[b]) carry.rounds.set(ms.rounds.subarray(ms.examples[b] * L, (ms.examples[b] + 1) * L), b * L);
+  }
   const depth = stepDepth(cfg, c, t, st.totalSteps);
   const cStep = depth.n === c.L_cycles && depth.T === c.H_cycles ? c : { ...c, L_cycles: depth.n, H_cycles: depth.T };
   let weights: F32T | undefined;
@@ -125,8 +146,28 @@ export async function trainStep(st: TrainState, ws: Workspace): Promise<StepRead
     write(ws.weightsDev, supervisionWeights(ws.weights, carry.steps, cfg.hsw_decay));
     weights = ws.weightsDev;
   }
+  // EqR noise (train_noise > 0): the step's own counter-based stream, so a resumed run draws the same
+  carry.noise = c.train_noise > 0 ? new Rng(cfg.seed, STREAM.eqrNoise, t) : null;
   checkPuzzleIds(carry.batch.puzzleIds, B, c.num_puzzle_identifiers);
   uploadBatch(carry.dev, carry.batch);
+  if (ms) {
+    // this step's milestone as the labels; the solution for the halting target (train/milestones.ts)
+    const dev = carry.dev;
+    dev.finalLabels ??= i32(ms.labels.length);
+    write(dev.finalLabels, carry.batch.labels);
+    write(
+      dev.labels,
+      milestoneLabels(
+        ms.labels,
+        carry.batch.labels,
+        carry.rounds,
+        carry.steps,
+        carry.cap,
+        c.halt_max_steps,
+        cfg.milestone_schedule,
+      ),
+    );
+  }
   fill(ws.grads.data, 0, sizeOf(ws.grads.data)); // the one place gradients are zeroed (kernels add into them)
   const r = await stepReadout(supervisionStep(cStep, w, ws.acts, carry, carry.dev, ws.grads, 1 / B, weights));
   if (!Number.isFinite(r.loss))

@@ -33,12 +33,13 @@ import {
 } from '../io/files.js';
 import { removeStaleTemps } from '../io/tmp.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import { resolveConfig, type TrmConfig } from '../model/config.js';
+import { resolveConfig, storedConfig, type TrmConfig } from '../model/config.js';
 import { paramCount, paramSpec, specSize } from '../model/params.js';
 import { findCheckpoint, hostSnapshot, loadTrainState, readSidecar, saveCheckpoint } from './checkpoint.js';
-import { parseSets, resolveTrainConfig, trainPresets, type TrainConfig } from './config.js';
+import { parseSets, resolveTrainConfig, storedTrainConfig, trainPresets, type TrainConfig } from './config.js';
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { readSplitMilestones } from '../data/sudoku/milestones-files.js';
 import { createWorkspace, evalWeights, train, type LogRecord } from './loop.js';
 import { expectedCompute, type ComputeEstimate } from './recursion.js';
 import { checkActsFit, createTrainState, modelConfigFor, type TrainState } from './state.js';
@@ -351,6 +352,14 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
       st = createTrainState(fresh!, d.train.meta);
       checkRunData(d, st.model);
     }
+    if (st.config.milestones !== 'none' && !d.train.milestones) {
+      if (!d.trainName)
+        throw new TrmError(
+          'TRM_DATASET',
+          `milestones = ${st.config.milestones} needs the training split's directory (its all__milestones.npy)`,
+        );
+      d.train.milestones = await readSplitMilestones(d.trainName, d.train, st.config.milestones);
+    }
     const ws = createWorkspace(st, d.train);
     const cfg = st.config;
     if (d.test) checkActsFit(st.model, cfg.eval_batch_size, 'eval_batch_size');
@@ -362,8 +371,8 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
         {
           data: dataPath,
           preset: config.preset,
-          model: st.model,
-          train: cfg,
+          model: storedConfig(st.model),
+          train: storedTrainConfig(cfg),
           total_steps: st.totalSteps,
           expected_compute: compute,
         },

@@ -147,12 +147,15 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
       out,
     ]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/\| aggregator \| k \| N=1 \| N=3 \|/);
+    expect(r.out).toMatch(/\| aggregator \| k \| compute \| N=1 \| N=3 \|/);
     expect(r.out).toMatch(/AAS y [0-9.]+ +AAS z [0-9.]+/);
     const grid = JSON.parse(readFileSync(join(out, 'scaling.json'), 'utf8'));
     expect(grid).toMatchObject({ type: 'scaling', init: 'random', nsup: [1, 3], k: [1, 2], examples: 6, step: 6 });
     expect(grid.rows.filter((x: { aggregator: string }) => x.aggregator === 'puzzle-vote')).toHaveLength(4);
-    expect(readFileSync(join(out, 'scaling.csv'), 'utf8').split('\n')[0]).toBe('aggregator,k,nsup,exact_acc,token_acc');
+    expect(readFileSync(join(out, 'scaling.csv'), 'utf8').split('\n')[0]).toBe(
+      'aggregator,k,noise,nsup,compute,exact_acc,token_acc',
+    );
+    expect(existsSync(join(out, 'scaling-compute.svg'))).toBe(true);
     const aas = JSON.parse(readFileSync(join(out, 'aas.json'), 'utf8'));
     expect(aas).toMatchObject({ type: 'aas', nsup: 3, examples: 6, all_pairs: null });
     expect(aas.curve).toHaveLength(3);
@@ -165,6 +168,45 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
       trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']),
       2,
       /unknown aggregator 'mean'/,
+    );
+    // breadth: PTRM noise as a grid axis with the step-history selectors
+    const noisy = join(root, 'eval-noise');
+    r = trm([
+      'eval',
+      '--checkpoint',
+      run,
+      '--data',
+      d.dir,
+      '--nsup',
+      '2,4',
+      '--k',
+      '1,3',
+      '--noise',
+      '0,0.3',
+      '--noise-on',
+      'both',
+      '--aggregate',
+      'convergence,first-halt,best-q-any',
+      '--out',
+      noisy,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\| aggregator \| k \| noise \| compute \| N=2 \| N=4 \|/);
+    expect(r.out).toMatch(/\| best-q-any \| 3 \| 0\.3 \| 3 × N \|/);
+    expect(r.out).toMatch(/ 144 row-steps computed/);
+    const ng = JSON.parse(readFileSync(join(noisy, 'scaling.json'), 'utf8'));
+    expect(ng).toMatchObject({ noise: [0, 0.3], noise_on: 'both', row_steps: 6 * 3 * 2 * 4 });
+    expect(ng.rows).toHaveLength(2 * 3 * 2 * 2);
+    oneLineError(
+      trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '-0.1']),
+      2,
+      /--noise: expected non-negative numbers/,
+    );
+    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '0.1,x']), 2, /got 'x'/);
+    oneLineError(
+      trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise-on', 'h']),
+      2,
+      /--noise-on: expected one of z, y, both, got 'h'/,
     );
     oneLineError(
       trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']),

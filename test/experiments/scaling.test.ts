@@ -114,10 +114,10 @@ describe('test-time scaling in one pass', () => {
       batchSize: 16,
     });
     const md = scalingMarkdown(r, { checkpoint: 'ck', step: 60, data: 'd', split: 'test', init: 'random', seed: 0 });
-    expect(md).toContain('| aggregator | k | N=1 | N=2 |');
+    expect(md).toContain('| aggregator | k | compute | N=1 | N=2 |');
     expect(md.trim().split('\n').length).toBe(3 + 3 + 1); // caption, blank, header, rule, single/1 + cell-vote/1,2
     const csv = scalingCsv(r).trim().split('\n');
-    expect(csv[0]).toBe('aggregator,k,nsup,exact_acc,token_acc');
+    expect(csv[0]).toBe('aggregator,k,noise,nsup,compute,exact_acc,token_acc');
     expect(csv.length).toBe(1 + 3 * 2);
   });
 });

@@ -19,7 +19,9 @@ export interface FakeRun {
     nsup: number[];
     k: number[];
     aggregators: string[];
-    acc: (agg: string, k: number, nsup: number) => number;
+    acc: (agg: string, k: number, nsup: number, noise: number) => number;
+    /** noise stds: rows carry noise and compute as `trm eval` writes them now (absent: the older rows without) */
+    noise?: number[];
   };
   aas?: { step: number; aas_y: number; aas_z: number; pred_match: number; exact_acc: number };
 }
@@ -71,10 +73,18 @@ export function writeFakeRun(dir: string, r: FakeRun): string {
   if (r.scaling) {
     const s = r.scaling,
       rows = [];
-    for (const agg of s.aggregators)
-      for (const k of agg === 'single' ? [1] : s.k)
-        for (const nsup of s.nsup)
-          rows.push({ aggregator: agg, k, nsup, exact_acc: s.acc(agg, k, nsup), token_acc: 0.9 });
+    for (const noise of s.noise ?? [0])
+      for (const agg of s.aggregators)
+        for (const k of agg === 'single' ? [1] : s.k)
+          for (const nsup of s.nsup)
+            rows.push({
+              aggregator: agg,
+              k,
+              nsup,
+              exact_acc: s.acc(agg, k, nsup, noise),
+              token_acc: 0.9,
+              ...(s.noise ? { noise, compute: k * nsup } : {}),
+            });
     writeFileSync(
       join(dir, 'eval', 'scaling.json'),
       JSON.stringify({
@@ -89,6 +99,7 @@ export function writeFakeRun(dir: string, r: FakeRun): string {
         nsup: s.nsup,
         k: s.k,
         aggregators: s.aggregators,
+        ...(s.noise ? { noise: s.noise, noise_on: 'z' } : {}),
         rows,
       }),
     );

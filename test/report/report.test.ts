@@ -7,6 +7,7 @@ import { writeReport } from '../../src/report/html.js';
 import {
   aasCurveFigure,
   aasFigure,
+  computeFigures,
   learningFigures,
   pngRenderer,
   renderSvg,
@@ -35,7 +36,9 @@ function sweep(): string {
           nsup: [1, 2, 4, 8],
           k: [1, 4],
           aggregators: aggs,
-          acc: (a, k, n) => (b * n) / 8 + 0.01 * k,
+          acc: (a, k, n, noise) => (b * n) / 8 + 0.01 * k + noise / 10,
+          // deep-n4 as written now (noise axis, compute column); baseline as files from before them
+          ...(v === 'deep-n4' ? { noise: [0, 0.3] } : {}),
         },
         aas: { step: 30, aas_y: 0.2, aas_z: 0.3 + 0.1 * seed, pred_match: 0.7, exact_acc: b },
       });
@@ -93,6 +96,30 @@ describe('figures', () => {
     expect(svg).not.toContain('>3</text>'); // log2 axis: ticks at the evaluated N_sup only
   });
 
+  it('accuracy vs compute: one figure per variant, a line per aggregator (and noise std) on a log2 k x N_sup axis', async () => {
+    const figs = computeFigures(runs(sweep()));
+    expect(figs.map(f => f.name)).toEqual(['compute-baseline', 'compute-deep-n4']);
+    const deep = await renderSvg(figs[1].spec);
+    for (const s of [
+      'Accuracy vs compute: deep-n4',
+      'supervision steps per puzzle (k × N_sup)',
+      'exact accuracy',
+      ...aggs,
+      'oracle σ=0.3',
+      'single σ=0.3',
+    ])
+      expect(deep).toContain(`>${s}<`);
+    // compute ticks: k x N_sup for k in {1, 4}, N_sup in {1, 2, 4, 8}
+    for (const tick of ['1', '2', '4', '8', '16', '32']) expect(deep).toContain(`>${tick}</text>`);
+    // files from before the compute column: compute is k x N_sup, no noise series
+    const base = await renderSvg(figs[0].spec);
+    expect(base).toContain('>32</text>');
+    expect(base).not.toContain('σ=');
+    const data = (figs[0].spec as { data: { values: { series: string; k: number; nsup: number; compute: number }[] } })
+      .data.values;
+    expect(data.every(x => x.compute === x.k * x.nsup)).toBe(true);
+  });
+
   it('AAS scatter: aas_z and pred_match against exact accuracy, one point per run', async () => {
     const fig = aasFigure(runs(sweep()))!;
     const svg = await renderSvg(fig.spec);
@@ -128,14 +155,20 @@ describe('writeReport', () => {
     expect(r.runs).toBe(4);
     expect(r.warning).toBeNull();
     expect(r.files.map(f => f.slice(out.length + 1))).toEqual(
-      ['learning-exact', 'learning-loss', 'scaling-baseline', 'scaling-deep-n4', 'aas', 'aas-curve'].flatMap(n => [
-        `${n}.svg`,
-        `${n}.png`,
-      ]),
+      [
+        'learning-exact',
+        'learning-loss',
+        'scaling-baseline',
+        'scaling-deep-n4',
+        'compute-baseline',
+        'compute-deep-n4',
+        'aas',
+        'aas-curve',
+      ].flatMap(n => [`${n}.svg`, `${n}.png`]),
     );
     const html = readFileSync(r.index, 'utf8');
     expect(html).toContain('<title>Depth &lt;study&gt;</title>');
-    expect((html.match(/<figure><svg /g) ?? []).length).toBe(6);
+    expect((html.match(/<figure><svg /g) ?? []).length).toBe(8);
     expect(html).not.toMatch(/<script|<link|src="http/);
     for (const name of ['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2'])
       expect(html).toContain(`<td>${name}</td>`);

@@ -87,7 +87,7 @@ describe('parseSweepSpec', () => {
     [base + 'eval: { k: [1, 2] }', /eval\.nsup: expected a list of supervision-step counts \(required with eval\.k\)/],
     [
       base + 'eval: { nsup: [1], aggregate: [vote] }',
-      /eval\.aggregate: expected a non-empty list of single, cell-vote, puzzle-vote, confidence, vote-confidence, oracle, got \["vote"\]/,
+      /eval\.aggregate: expected a non-empty list of single, cell-vote, puzzle-vote, confidence, vote-confidence, convergence, first-halt, best-q-any, oracle, got \["vote"\]/,
     ],
     [base + 'eval: { nsup: [0] }', /eval\.nsup: expected a non-empty list of integers >= 1, got \[0\]/],
     [base + 'eval: { aas: maybe }', /eval\.aas: expected true, false or a supervision-step count, got "maybe"/],

@@ -49,7 +49,8 @@ describe('training loop', () => {
     expect(after.exact_acc).toBe(1);
   });
 
-  it('resumes exactly: k steps, save, load, k more = 2k uninterrupted (losses, logs, weights, moments, EMA, carry)', async () => {
+  /** k steps, save, load, k more = 2k uninterrupted (losses, logs, weights, moments, EMA, carry). */
+  const resumesExactly = async (over: Partial<TrainConfig>, runName: string) => {
     const runLogged = async (st: TrainState, losses: number[], logs: LogRecord[], stopAt?: number) => {
       let stop = false;
       await train(st, createWorkspace(st, d.train), {
@@ -61,7 +62,7 @@ describe('training loop', () => {
         stopRequested: () => stop,
       });
     };
-    const cfg = tiny({ steps: 7 });
+    const cfg = tiny({ steps: 7, ...over });
     const full = createTrainState(cfg, d.train.meta),
       lossA: number[] = [],
       logA: LogRecord[] = [];
@@ -72,7 +73,7 @@ describe('training loop', () => {
       logB: LogRecord[] = [];
     await runLogged(part, lossB, logB, 3); // stops after step 3 (mid log interval)
     expect(part.step).toBe(3);
-    const run = join(root, 'resume-run');
+    const run = join(root, runName);
     saveCheckpoint(run, part);
     const { state: resumed } = loadTrainState(run);
     expect(resumed.step).toBe(3);
@@ -84,9 +85,21 @@ describe('training loop', () => {
     expect(resumed.opt.v).toEqual(full.opt.v);
     expect(resumed.ema).toEqual(full.ema);
     expect(resumed.carry.y).toEqual(full.carry.y);
+    expect(resumed.carry.z).toEqual(full.carry.z);
     expect(resumed.carry.halted).toEqual(full.carry.halted);
     expect(resumed.cursor).toEqual(full.cursor);
-  });
+  };
+  it('resumes exactly: k steps, save, load, k more = 2k uninterrupted (losses, logs, weights, moments, EMA, carry)', () =>
+    resumesExactly({}, 'resume-run'));
+  // EqR damped noisy updates: their noise stream is keyed by the step, so it resumes like the rest
+  it('resumes exactly with damping, train_noise and random-per-sample init', () =>
+    resumesExactly(
+      {
+        model: { hidden_size: 16, puzzle_emb_ndim: 16, damping: 0.05, train_noise: 0.01 },
+        train_init: 'random-per-sample',
+      },
+      'resume-run-eqr',
+    ));
 
   it('a NaN loss stops with TRM_NAN naming the step, before touching the weights', async () => {
     const st = createTrainState(tiny({ steps: 4 }), d.train.meta);

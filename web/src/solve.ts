@@ -7,7 +7,7 @@
  * worker.ts); records come back per step and are drawn as they arrive.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { aggregate, AGGREGATORS, type Aggregator } from '../../src/experiments/aggregate.js';
+import { aggregate, AGGREGATORS, type Aggregator, needsHistory } from '../../src/experiments/aggregate.js';
 import { consistencyProblem, geometry, parseGrid, sizeForCells, solutionProblem } from '../../src/data/sudoku/grid.js';
 import { vocabSize } from '../../src/data/sudoku/tokens.js';
 import { api, type Index } from './api.js';
@@ -19,7 +19,8 @@ import type { TrmConfig } from '../../src/model/config.js';
 import { pca2 } from './pca.js';
 
 type Agg = Exclude<Aggregator, 'oracle'>;
-const AGGS = AGGREGATORS.filter(a => a !== 'oracle') as Agg[];
+// the selectors that read a chain's history (convergence, first-halt, best-q-any) are trm eval's only
+const AGGS = AGGREGATORS.filter(a => a !== 'oracle' && !needsHistory(a)) as Agg[];
 const frame = () => new Promise<void>(r => requestAnimationFrame(() => setTimeout(r, 0)));
 
 function field(label: string, control: HTMLElement, id: string, hint?: string): HTMLElement {

@@ -18,7 +18,9 @@ import { buildSudokuDataset } from '../../data/sudoku/build.js';
 import { readSudokuCsv } from '../../data/sudoku/csv.js';
 import { DEFAULT_CHAIN, generateSudokuFile } from '../../data/sudoku/generate-file.js';
 import { formatGrid, type SudokuSize } from '../../data/sudoku/grid.js';
-import { stat } from 'node:fs/promises';
+import { MILESTONE_KINDS, type MilestoneKind } from '../../data/sudoku/milestones.js';
+import { MILESTONES_JSON } from '../../data/sudoku/milestones-files.js';
+import { readFile, stat } from 'node:fs/promises';
 
 const ACTIONS: Record<string, { target: string; flags: string[] }> = {
   generate: {
@@ -39,6 +41,7 @@ const ACTIONS: Record<string, { target: string; flags: string[] }> = {
       'seed',
       'skip-invalid',
       'force',
+      'milestones',
     ],
   },
   download: { target: 'sudoku-extreme', flags: ['split', 'dir', 'force'] },
@@ -91,6 +94,11 @@ const dataOptions = {
   aug: { type: 'string', argument: 'N', description: 'build: shuffled copies per training puzzle (default: 0)' },
   'skip-invalid': { type: 'boolean', description: 'build/inspect: count and skip bad CSV rows instead of stopping' },
   force: { type: 'boolean', description: 'build: replace an existing --out; download: fetch again' },
+  milestones: {
+    type: 'string',
+    argument: 'KIND',
+    description: `build: also store milestone targets per row (${MILESTONE_KINDS.join(', ')}; docs/DATA.md)`,
+  },
   split: { type: 'string', argument: 'train|test', description: 'download: one split (default: both)' },
   dir: {
     type: 'string',
@@ -189,6 +197,9 @@ async function generate(args: DataArgs): Promise<void> {
 
 async function build(args: DataArgs): Promise<void> {
   const { min, max } = ratingBand(args, 0);
+  const milestones = args.values.milestones as string | undefined;
+  if (milestones !== undefined && !(MILESTONE_KINDS as readonly string[]).includes(milestones))
+    throw new UsageError(`--milestones: expected one of ${MILESTONE_KINDS.join(', ')}, got '${milestones}'`);
   let bar: Progress | undefined,
     stage = '';
   const r = await buildSudokuDataset({
@@ -203,6 +214,7 @@ async function build(args: DataArgs): Promise<void> {
     maxRating: Number.isFinite(max) ? max : undefined,
     skipInvalid: args.values['skip-invalid'] === true,
     force: args.values.force === true,
+    milestones: milestones as MilestoneKind | undefined,
     onProgress: (s, done, total) => {
       if (s !== stage) {
         bar?.stop(`${stage}: done`);
@@ -228,6 +240,12 @@ async function build(args: DataArgs): Promise<void> {
         (s.skipped ? `; skipped ${s.skipped} invalid rows (first: ${s.firstSkipped})` : ''),
     );
   }
+  if (r.milestones)
+    for (const [name, m] of Object.entries(r.milestones))
+      console.error(
+        `build: ${name}: ${m.kind} milestones: mean ${m.mean_milestones.toFixed(2)}, max ${m.max_milestones} per row; ` +
+          `${m.rows_with_locked_candidates} rows used locked candidates, ${m.rows_with_jump} end in a jump to the solution`,
+      );
   console.error(`build: wrote ${r.size}x${r.size} dataset to ${r.out} in ${r.seconds.toFixed(1)} s`);
 }
 
@@ -311,6 +329,15 @@ async function inspect(args: DataArgs, path: string): Promise<void> {
         groups: s.groupIndices.length - 1,
         firstInput: tokensText(s.inputs.subarray(0, s.meta.seq_len), s.meta.vocab_size - 2),
       };
+      // built with --milestones: their summary (data/sudoku/milestones.ts)
+      const ms = await readFile(join(d, MILESTONES_JSON), 'utf8').then(
+        t => JSON.parse(t) as Record<string, unknown>,
+        () => null,
+      );
+      if (ms) {
+        const { histogram: _, ...summary } = ms;
+        (splits[name] as Record<string, unknown>).milestones = summary;
+      }
     }
     info = { dir: path, splits };
   }

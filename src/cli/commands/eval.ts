@@ -2,9 +2,10 @@
  * `trm eval`: accuracy of a checkpoint on a dataset split (all N_sup steps, as the official
  * evaluation), streamed in batches with a progress display; also accuracy after each supervision
  * step and with q-based halting. The experiments (src/experiments/) hang off the same command:
- *  - `--nsup 1,2,4,...` and/or `--k 1,2,4,8 --aggregate ...`: the test-time scaling grid in one pass
- *    (k chains from random latent inits, read at every N_sup and by every aggregator), written as
- *    Markdown, CSV and JSON (and plots) with `--out DIR`;
+ *  - `--nsup 1,2,4,...` and/or `--k 1,2,4,8 --aggregate ... --noise 0,0.3`: the test-time scaling
+ *    grid in one pass (k chains from random latent inits, optionally perturbed every step (PTRM),
+ *    read at every N_sup and by every aggregator), written as Markdown, CSV and JSON (and plots:
+ *    accuracy vs N_sup, accuracy vs compute) with `--out DIR`;
  *  - `--aas`: path independence (Asymptotic Alignment Score) at the largest N_sup.
  */
 import { backendOption, useBackendChoice } from '../backend.js';
@@ -20,6 +21,8 @@ import {
   AGGREGATORS,
   type Aggregator,
   isAggregator,
+  NOISE_TARGETS,
+  type NoiseOn,
   pathIndependence,
   scalingCsv,
   scalingJson,
@@ -27,7 +30,7 @@ import {
   testTimeScaling,
   type ScalingMeta,
 } from '../../experiments/index.js';
-import { pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
+import { computeFigure, pngRenderer, scalingFigure, writeFigure } from '../../report/plots.js';
 import { bar, pct, StatusLine } from '../format.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
@@ -49,6 +52,20 @@ function splitDir(data: string, split: string): string {
   );
 }
 
+/** `--noise 0,0.1,0.3`: finite non-negative stds, sorted, duplicates dropped. */
+function noiseList(v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = String(v)
+    .split(',')
+    .map(s => s.trim());
+  const bad = parts.find(s => !/^(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(s) || !Number.isFinite(Number(s)));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--noise: expected non-negative numbers separated by commas (a std per supervision step, e.g. 0,0.1,0.3), got '${bad}'`,
+    );
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
+}
+
 function progress(status: StatusLine, what: string) {
   const t0 = performance.now();
   return (done: number, total: number) => {
@@ -63,7 +80,7 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'accuracy of a checkpoint on a dataset split; test-time scaling (N_sup x best-of-k) and path independence',
   usage:
-    '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--init MODE] [--aas] [--out DIR] [--json]',
+    '--checkpoint PATH --data DIR [--nsup N[,N...]] [--k K[,K...]] [--aggregate A[,A...]] [--noise SIGMA[,SIGMA...]] [--init MODE] [--aas] [--out DIR] [--json]',
   options: {
     ...backendOption,
     checkpoint: {
@@ -89,6 +106,18 @@ export const evalCommand = defineCommand({
       argument: 'A[,A...]',
       description: `how k chains make one answer: ${AGGREGATORS.join(', ')} (default: all)`,
     },
+    noise: {
+      type: 'string',
+      argument: 'SIGMA[,SIGMA...]',
+      description:
+        'test-time noise (PTRM): add N(0, SIGMA^2) to the latent before every supervision step; a list is a grid axis (0 = none)',
+    },
+    'noise-on': {
+      type: 'string',
+      argument: 'z|y|both',
+      description: 'the latent the noise perturbs: z (the reasoning latent, PTRM), y (the answer state) or both',
+      default: 'z',
+    },
     init: {
       type: 'string',
       argument: 'MODE',
@@ -110,7 +139,13 @@ export const evalCommand = defineCommand({
     },
     out: { type: 'string', argument: 'DIR', description: 'write scaling.{md,csv,json} (grid) and aas.json here' },
     limit: { type: 'string', argument: 'N', description: 'score the first N examples only (default: all)' },
-    batch: { type: 'string', argument: 'N', description: 'examples per batch', default: '128' },
+    batch: {
+      type: 'string',
+      argument: 'N',
+      description:
+        'examples per batch (the random inits are drawn per batch); the grid computes at most N rows (puzzle x chain x noise) at once, only real ones',
+      default: '128',
+    },
     set: {
       type: 'string',
       argument: 'KEY=VALUE',
@@ -123,6 +158,7 @@ export const evalCommand = defineCommand({
     'Examples:',
     '  trm eval --checkpoint runs/s6 --data data/sudoku6',
     '  trm eval --checkpoint runs/s6 --data data/sudoku6 --nsup 1,2,4,8,16 --k 1,2,4,8 --init random --out runs/s6/eval',
+    '  trm eval --checkpoint runs/s6 --data data/sudoku6 --nsup 16,64 --k 1,8 --noise 0,0.3 --aggregate best-q-any,convergence,first-halt --out runs/s6/eval',
     '  trm eval --checkpoint runs/s6 --data data/sudoku6 --aas --nsup 16 --out runs/s6/eval',
   ].join('\n'),
   async run(args) {
@@ -147,6 +183,10 @@ export const evalCommand = defineCommand({
       if (!isAggregator(a))
         throw new UsageError(`--aggregate: unknown aggregator '${a}' (choose from ${AGGREGATORS.join(', ')})`);
     const aggs = aggNames as Aggregator[];
+    const noise = noiseList(args.values.noise);
+    const noiseOn = String(args.values['noise-on'] ?? 'z');
+    if (!(NOISE_TARGETS as readonly string[]).includes(noiseOn))
+      throw new UsageError(`--noise-on: expected one of ${NOISE_TARGETS.join(', ')}, got '${noiseOn}'`);
     const split = await readDatasetSplit(splitDir(data, args.values.split));
     const over = parseSets(args.values.set ?? []).model;
     checkCheckpoint(ck, over);
@@ -175,9 +215,19 @@ export const evalCommand = defineCommand({
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    // a plain evaluation or AAS pass computes its batch whole: no larger than the work (the same
+    // results: with every puzzle in batch 0, the init draws do not change)
+    const work = Math.max(
+      1,
+      Math.min(batch, limit ?? Number.POSITIVE_INFINITY, split.inputs.length / split.meta.seq_len),
+    );
     const outDir = args.values.out,
       status = new StatusLine();
-    const grid = ks !== undefined || (nsups !== undefined && nsups.length > 1) || args.values.aggregate !== undefined;
+    const grid =
+      ks !== undefined ||
+      (nsups !== undefined && nsups.length > 1) ||
+      args.values.aggregate !== undefined ||
+      noise !== undefined;
     const meta: ScalingMeta = {
       checkpoint: m.file,
       step: m.sidecar?.step ?? null,
@@ -194,7 +244,7 @@ export const evalCommand = defineCommand({
 
     if (grid) {
       const k = ks ?? [1];
-      if (k[k.length - 1] > 1 && !isRandomInit(init))
+      if (k[k.length - 1] > 1 && !isRandomInit(init) && !(noise ?? [0]).some(s => s > 0))
         status.log(
           `eval: note: init '${init.mode}' starts every chain from the same latents, so the k chains are identical (use --init random for best-of-k)`,
           process.stderr,
@@ -206,6 +256,8 @@ export const evalCommand = defineCommand({
         init,
         seed,
         batchSize: batch,
+        noise,
+        noiseOn: noiseOn as NoiseOn,
         limit,
         onProgress: progress(status, 'scaling'),
       });
@@ -219,11 +271,12 @@ export const evalCommand = defineCommand({
         if (typeof png === 'string') status.log(`trm: warning: ${png}`, process.stderr);
         const label = m.sidecar ? `step ${m.sidecar.step}, ${init.mode} init` : `${init.mode} init`;
         await writeFigure({ ...scalingFigure(label, r.rows), name: 'scaling' }, outDir, png);
+        await writeFigure({ ...computeFigure(label, r.rows), name: 'scaling-compute' }, outDir, png);
       }
       if (!args.values.json) {
         process.stdout.write(scalingMarkdown(r, meta));
         console.log(
-          `  ${r.seconds.toFixed(1)} s${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json,svg,png}')}` : ''}`,
+          `  ${r.seconds.toFixed(1)} s, ${r.row_steps} row-steps computed${outDir ? `; wrote ${join(outDir, 'scaling.{md,csv,json,svg,png}')} and scaling-compute.{svg,png}` : ''}`,
         );
       }
     }
@@ -233,7 +286,7 @@ export const evalCommand = defineCommand({
         nsup,
         init,
         seed,
-        batchSize: batch,
+        batchSize: work,
         allPairs: !!args.values['aas-all-pairs'],
         limit,
         onProgress: progress(status, 'aas'),
@@ -260,7 +313,7 @@ export const evalCommand = defineCommand({
     if (!grid && !args.values.aas) {
       const nsup = nsups?.[0];
       const e = await evaluate(m.config, m.weights, split, {
-        batchSize: batch,
+        batchSize: work,
         nsup,
         limit,
         init,

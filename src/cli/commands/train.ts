@@ -133,6 +133,12 @@ export const trainCommand = defineCommand({
       argument: 'DECAY',
       description: 'weight the loss of supervision step s by DECAY^s, CGAR uses 0.7 (--set hsw_decay=DECAY)',
     },
+    milestones: {
+      type: 'string',
+      argument: 'KIND',
+      description:
+        "'sudoku-logic': step s trains towards the grid after s rounds of logic; needs data built with --milestones (--set milestones=KIND)",
+    },
   },
   details: [
     'Presets:',
@@ -168,6 +174,7 @@ export const trainCommand = defineCommand({
       [v['rand-nsup'], 'rand_nsup_width'],
       [v.curriculum, 'curriculum'],
       [v.hsw, 'hsw_decay'],
+      [v.milestones, 'milestones'],
     ];
     const sets = [...(v.set ?? []), ...flagSets.filter(([f]) => f !== undefined).map(([f, k]) => `${k}=${f}`)];
     const r = await runTraining(

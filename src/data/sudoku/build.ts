@@ -27,6 +27,8 @@ import { Rng, STREAM } from '../rng.js';
 import { applyTransform, randomTransform } from './augment.js';
 import { readSudokuCsv, type CsvReadReport } from './csv.js';
 import { geometry, type Geometry, type SudokuSize } from './grid.js';
+import { type MilestoneKind, type MilestoneSummary, splitMilestones } from './milestones.js';
+import { writeSplitMilestones } from './milestones-files.js';
 
 export interface BuildOptions {
   train: string;
@@ -40,6 +42,8 @@ export interface BuildOptions {
   maxRating?: number;
   skipInvalid?: boolean;
   force?: boolean; // replace an existing <out>
+  /** also write milestone targets for every row of both splits (milestones.ts) */
+  milestones?: MilestoneKind;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -58,6 +62,8 @@ export interface BuildReport {
   size: SudokuSize;
   train: SplitReport;
   test: SplitReport;
+  /** with `milestones`: the summaries of the train and test splits */
+  milestones?: { train: MilestoneSummary; test: MilestoneSummary };
   seconds: number;
 }
 
@@ -225,8 +231,21 @@ export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildRepor
     await rm(tmp, { recursive: true, force: true });
     opts.onProgress?.('augment', 0, 1);
     const trainSplit = encode(train, geo, opts.aug, new Rng(opts.seed, STREAM.build, 2));
+    const testSplit = encode(test, geo, 0, new Rng(opts.seed, STREAM.build, 4));
     await writeDatasetSplit(join(tmp, 'train'), trainSplit);
-    await writeDatasetSplit(join(tmp, 'test'), encode(test, geo, 0, new Rng(opts.seed, STREAM.build, 4)));
+    await writeDatasetSplit(join(tmp, 'test'), testSplit);
+    let milestones: BuildReport['milestones'];
+    if (opts.milestones) {
+      // per stored row, i.e. after augmentation
+      opts.onProgress?.('milestones', 0, 2);
+      const m = (split: DatasetSplit, name: string) => splitMilestones(geo, split.inputs, split.labels, name);
+      const tr = m(trainSplit, 'train'),
+        te = m(testSplit, 'test');
+      await writeSplitMilestones(join(tmp, 'train'), tr.rounds, tr.summary, geo.cells);
+      await writeSplitMilestones(join(tmp, 'test'), te.rounds, te.summary, geo.cells);
+      milestones = { train: tr.summary, test: te.summary };
+      opts.onProgress?.('milestones', 2, 2);
+    }
     await writeIdentifiers(tmp);
     opts.onProgress?.('augment', 1, 1);
     const report: BuildReport = {
@@ -234,13 +253,21 @@ export async function buildSudokuDataset(opts: BuildOptions): Promise<BuildRepor
       size,
       train: splitReport(train, 1 + opts.aug),
       test: splitReport(test, 1),
+      ...(milestones ? { milestones } : {}),
       seconds: (performance.now() - t0) / 1000,
     };
     const { onProgress: _, force: __, ...options } = opts;
     await writeFile(
       join(tmp, 'build.json'),
       JSON.stringify(
-        { builder: 'trm data build sudoku', options, size, train: report.train, test: report.test },
+        {
+          builder: 'trm data build sudoku',
+          options,
+          size,
+          train: report.train,
+          test: report.test,
+          ...(milestones ? { milestones } : {}),
+        },
         null,
         2,
       ) + '\n',
