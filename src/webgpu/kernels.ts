@@ -509,6 +509,16 @@ export const specs: Record<string, KernelSpec> = {
     `  let k = u32(rows[gid / P.width]) * P.width + gid % P.width;
   param[k] = param[k] * P.decay - P.lr * sign(grad[k]);`,
   ),
+  // ---- precision=f16: f16 copies of GEMM operands, two per u32 word (clamped to the finite
+  // f16 range: pack2x16float of a larger value is indeterminate) ----
+  packF16: elementwise(
+    'packF16',
+    [u('out', true), f('inp')],
+    [['m', 'u32']],
+    `  let i = 2u * gid; var y = 0.0;
+  if (i + 1u < P.m) { y = inp[i + 1u]; }
+  out[gid] = pack2x16float(clamp(vec2f(inp[i], y), vec2f(-65504.0), vec2f(65504.0)));`,
+  ),
   emaUpdate: elementwise(
     'emaUpdate',
     [f('shadow', true), f('param')],
