@@ -5,20 +5,25 @@
       "sources": [
         "native/binding.cpp",
         "native/binding_ops.cpp",
+        "native/binding_fused.cpp",
         "native/threadpool.cpp",
         "native/cpu_features.cpp",
         "native/gemm/gemm.cpp",
         "native/gemm/kernel_avx512.cpp",
+        "native/gemm/kernel_avx512_bf16.cpp",
         "native/gemm/kernel_avx2.cpp",
         "native/gemm/kernel_portable.cpp",
         "native/ops/attention.cpp",
         "native/ops/elementwise.cpp",
+        "native/ops/fused.cpp",
         "native/ops/embedding.cpp",
         "native/ops/losses.cpp",
         "native/ops/movement.cpp",
         "native/ops/optim.cpp",
         "native/ops/rmsnorm.cpp",
-        "native/ops/swiglu.cpp"
+        "native/ops/swiglu.cpp",
+        "native/ops/swiglu_avx512.cpp",
+        "native/ops/swiglu_avx2.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -29,7 +34,7 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["target_arch!='x64' and target_arch!='ia32'", {
-          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/kernel_avx2.cpp"],
+          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp", "native/ops/swiglu_avx512.cpp", "native/ops/swiglu_avx2.cpp"],
           "sources": ["native/gemm/kernel_x86_absent.cpp"]
         }]
       ]

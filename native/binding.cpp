@@ -24,6 +24,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   GemmKernelInfo k = active_isa() == Isa::Avx512 ? gemm_kernel_avx512()
                      : active_isa() == Isa::Avx2 ? gemm_kernel_avx2() : gemm_kernel_portable();
   o.Set("gemmKernel", k.name);
+  o.Set("gemmBf16Kernel", gemm_active_kernel(true).name);
+  o.Set("bf16Native", gemm_active_kernel(true).kpack == 2);
   o.Set("threads", pool_threads());
   Napi::Object feats = Napi::Object::New(env);
   feats.Set("avx2", f.avx2); feats.Set("fma", f.fma); feats.Set("avx512f", f.avx512f);
@@ -65,9 +67,27 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   pool_set_threads((int)threads);
   std::vector<double> per(threads, 0.0);
   Isa isa = active_isa();
-  parallel_run([&](int ith, int) {
+  parallel_run_each([&](int ith, int) {
     per[ith] = isa == Isa::Avx512 ? fma_peak_avx512(secs) : isa == Isa::Avx2 ? fma_peak_avx2(secs) : 0.0;
   });
+  pool_set_threads(saved);
+  double total = 0;
+  for (double p : per) total += p;
+  return Napi::Number::New(info.Env(), total);
+}
+
+// bf16Peak(seconds, threads): the same with VDPBF16PS (0 where the CPU or the path lacks it).
+Napi::Value Bf16Peak(const Napi::CallbackInfo& info) {
+  Args a{info, "bf16Peak"};
+  a.expect_count(2);
+  double secs = a.f64s(0);
+  long threads = a.i64s(1);
+  if (threads < 1) threads = 1;
+  if (gemm_active_kernel(true).kpack != 2) return Napi::Number::New(info.Env(), 0.0);
+  int saved = pool_threads();
+  pool_set_threads((int)threads);
+  std::vector<double> per(threads, 0.0);
+  parallel_run([&](int ith, int) { per[ith] = bf16_peak_avx512(secs); });
   pool_set_threads(saved);
   double total = 0;
   for (double p : per) total += p;
@@ -91,8 +111,9 @@ size_t extent(bool trans, long rows, long cols, long ld) {  // elements one oper
 }
 
 // gemm(transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch)
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args a{info, "gemm"};
+// gemmBf16(the same): operands rounded to bf16, fp32 sums (gemm.h).
+Napi::Value GemmImpl(const Napi::CallbackInfo& info, bool bf16) {
+  Args a{info, bf16 ? "gemmBf16" : "gemm"};
   a.expect_count(17);
   GemmArgs g;
   g.trans_a = a.flag(0); g.trans_b = a.flag(1);
@@ -118,9 +139,32 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     }
     a.check_len("C", lc, nb * g.stride_c + extent(false, g.M, g.N, g.ldc));
   }
+  g.bf16 = bf16;
   gemm(g);
   return info.Env().Undefined();
 }
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) { return GemmImpl(info, false); }
+
+// gemmSwiglu(out, gateUp | null, inp, weight, H, N, K, batch, bf16): gemm.h gemm_swiglu.
+Napi::Value GemmSwiglu(const Napi::CallbackInfo& info) {
+  Args a{info, "gemmSwiglu"};
+  a.expect_count(9);
+  long H = a.i64s(4), N = a.i64s(5), K = a.i64s(6), batch = a.i64s(7);
+  bool bf16 = a.flag(8);
+  size_t lo, lg = 0, lx, lw;
+  float* out = a.f32(0, &lo);
+  float* gu = info[1].IsNull() ? nullptr : a.f32(1, &lg);
+  const float* X = a.f32(2, &lx);
+  const float* W = a.f32(3, &lw);
+  a.check_len("out", lo, (size_t)batch * H * N);
+  if (gu) a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
+  a.check_len("inp", lx, (size_t)batch * K * N);
+  a.check_len("weight", lw, (size_t)2 * H * K);
+  gemm_swiglu(out, gu, X, W, H, N, K, batch, bf16);
+  return info.Env().Undefined();
+}
+Napi::Value GemmBf16(const Napi::CallbackInfo& info) { return GemmImpl(info, true); }
 
 }  // namespace
 
@@ -130,8 +174,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));
+  exports.Set("gemmSwiglu", Napi::Function::New(env, GemmSwiglu, "gemmSwiglu"));
+  exports.Set("bf16Peak", Napi::Function::New(env, Bf16Peak, "bf16Peak"));
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);
+  register_fused(env, exports);
   return exports;
 }
 

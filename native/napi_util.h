@@ -66,5 +66,6 @@ struct Args {
 // Each binding file adds its functions to the module's exports.
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);
+void register_fused(Napi::Env env, Napi::Object exports);
 
 }  // namespace trm

@@ -1,6 +1,14 @@
 // threadpool.cpp: the fixed pool behind parallel_run(). Workers spin briefly on a generation
 // counter (kernels come back to back during training, and a sleeping thread costs ~50 us to wake),
 // then sleep on a condition variable so an idle Node process burns no CPU.
+//
+// A region's nth parts are claimed, not assigned: the caller and the workers take part indices
+// from one counter until none are left, and the caller waits only for workers that entered the
+// region. On a busy machine a descheduled worker then costs nothing (the caller runs its part
+// instead of waiting up to a scheduler time slice for it, once per kernel: measured 10x on the
+// small-model step with two threads on a loaded 2-core machine). Kernels split their work by
+// (part, parts) alone and every part writes its own outputs, so which thread runs which part never
+// changes a bit. parallel_run_each keeps one part per thread (the FMA-peak loop needs that).
 #include "threadpool.h"
 
 #include <atomic>
@@ -22,14 +30,19 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 constexpr int kSpinIters = 20000;  // ~1-3 ms of pause before sleeping
+constexpr unsigned kOpen = 1u << 31;  // Pool::state: the region takes new workers
+
+thread_local bool tl_in_region = false;  // a parallel_run inside a region runs inline
 
 struct Pool {
   std::vector<std::thread> workers;
   int nthreads = 1;            // threads a region uses (including the caller)
   std::mutex mu;               // guards sleeping and starting regions
   std::condition_variable cv;
-  std::atomic<unsigned> generation{0};
-  std::atomic<int> pending{0};  // workers still running the current region
+  std::atomic<unsigned long long> ticket{0};  // generation << 1 | (1 if a claimed region)
+  std::atomic<int> pending{0};  // each-thread regions: workers still running the current one
+  std::atomic<unsigned> state{0};  // claimed regions: kOpen | workers inside
+  std::atomic<int> next{0};        // claimed regions: the next part to take
   const std::function<void(int, int)>* job = nullptr;
   int job_nth = 1;
   bool stop = false;
@@ -39,27 +52,58 @@ struct Pool {
     {
       std::lock_guard<std::mutex> lk(mu);
       stop = true;
-      generation.fetch_add(1);
+      ticket.store(((ticket.load() >> 1) + 1) << 1);
     }
     cv.notify_all();
     for (auto& t : workers) t.join();
   }
 
+  // Take parts until none are left (the caller and every worker that entered).
+  void claim_parts() {
+    const auto& fn = *job;
+    const int parts = job_nth;
+    for (int p; (p = next.fetch_add(1, std::memory_order_relaxed)) < parts;) fn(p, parts);
+  }
+
   void worker_loop(int ith) {
-    unsigned seen = 0;
+    tl_in_region = true;  // a worker only ever runs kernels inside a region
+    unsigned long long seen = 0;
     for (;;) {
-      unsigned g;
+      unsigned long long t;
       int spins = 0;
-      while ((g = generation.load(std::memory_order_acquire)) == seen) {
+      while (((t = ticket.load(std::memory_order_acquire)) >> 1) == seen) {
         if (++spins < kSpinIters) { cpu_relax(); continue; }
         std::unique_lock<std::mutex> lk(mu);
-        cv.wait(lk, [&] { return generation.load(std::memory_order_acquire) != seen; });
+        cv.wait(lk, [&] { return (ticket.load(std::memory_order_acquire) >> 1) != seen; });
       }
-      seen = g;
+      seen = t >> 1;
       if (stop) return;
-      if (ith < job_nth) (*job)(ith, job_nth);
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      if (t & 1) {
+        // a claimed region: enter only while one is open, and read the job after entering (a
+        // worker that woke late works on the current region, or on none)
+        unsigned s = state.load(std::memory_order_acquire);
+        while (s & kOpen)
+          if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+            claim_parts();
+            state.fetch_sub(1, std::memory_order_acq_rel);
+            break;
+          }
+      } else {
+        // one part per thread: this region cannot end (nor another start) before we report
+        if (ith < job_nth) (*job)(ith, job_nth);
+        pending.fetch_sub(1, std::memory_order_acq_rel);
+      }
     }
+  }
+
+  // Publish a region: generation + 1 and its kind (bit 0: claimed), under mu for the sleepers.
+  void publish(bool claimed) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      unsigned long long g = (ticket.load(std::memory_order_relaxed) >> 1) + 1;
+      ticket.store(g << 1 | (claimed ? 1 : 0), std::memory_order_release);
+    }
+    cv.notify_all();
   }
 
   void ensure_workers(int n) {
@@ -85,6 +129,13 @@ Pool& pool() {
   return *p;
 }
 
+int region_threads(int max_threads) {
+  Pool& p = pool();
+  int nth = p.nthreads;
+  if (max_threads > 0 && max_threads < nth) nth = max_threads;
+  return nth;
+}
+
 }  // namespace
 
 int pool_threads() { return pool().nthreads; }
@@ -96,24 +147,47 @@ void pool_set_threads(int n) {
 }
 
 void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
+  int nth = region_threads(max_threads);
+  if (nth <= 1 || tl_in_region) {
+    fn(0, 1);  // one thread, or nested inside a region: the same bits as any split
+    return;
+  }
   Pool& p = pool();
-  int nth = p.nthreads;
-  if (max_threads > 0 && max_threads < nth) nth = max_threads;
-  if (nth <= 1) {
+  std::lock_guard<std::mutex> run_lock(p.run_mu);
+  p.ensure_workers(nth);
+  p.job = &fn;
+  p.job_nth = nth;
+  p.next.store(0, std::memory_order_relaxed);
+  p.state.store(kOpen, std::memory_order_release);
+  p.publish(true);
+  tl_in_region = true;
+  p.claim_parts();
+  tl_in_region = false;
+  // close the region, then wait for the workers inside it (they finish the parts they took)
+  unsigned s = p.state.load(std::memory_order_acquire);
+  while (!p.state.compare_exchange_weak(s, s & ~kOpen, std::memory_order_acq_rel)) {}
+  for (int spins = 0; p.state.load(std::memory_order_acquire) != 0;) {
+    if (++spins < 4096) cpu_relax();
+    else std::this_thread::yield();
+  }
+}
+
+void parallel_run_each(const std::function<void(int, int)>& fn, int max_threads) {
+  int nth = region_threads(max_threads);
+  if (nth <= 1 || tl_in_region) {
     fn(0, 1);
     return;
   }
+  Pool& p = pool();
   std::lock_guard<std::mutex> run_lock(p.run_mu);
   p.ensure_workers(nth);
   p.job = &fn;
   p.job_nth = nth;
   p.pending.store((int)p.workers.size(), std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lk(p.mu);
-    p.generation.fetch_add(1, std::memory_order_acq_rel);
-  }
-  p.cv.notify_all();
+  p.publish(false);
+  tl_in_region = true;
   fn(0, nth);
+  tl_in_region = false;
   for (int spins = 0; p.pending.load(std::memory_order_acquire) != 0;) {
     if (++spins < 4096) cpu_relax();
     else std::this_thread::yield();

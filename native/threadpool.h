@@ -1,10 +1,11 @@
 // threadpool.h: one persistent pool of worker threads shared by every kernel.
 //
-// A kernel is run as fn(ith, nth) on all nth threads at once (ggml style); the calling thread is
-// ith = 0. Work splitting is the kernel's job and must depend only on (ith, nth) and the sizes, so
-// the same inputs and thread count give bitwise the same outputs. There is deliberately no
-// barrier: kernels partition their outputs so threads never wait for each other, and a thread
-// that the OS deschedules delays only its own share.
+// A kernel is run as fn(ith, nth) for the nth parts of its work (ggml style), each part on
+// whichever pool thread claims it first (the calling thread is one of them). Work splitting is the
+// kernel's job and must depend only on (ith, nth) and the sizes, so the same inputs give bitwise
+// the same outputs whoever runs a part (and, by the kernels' design, for any nth). There is
+// deliberately no barrier: kernels partition their outputs so parts never wait for each other, and
+// a thread the OS deschedules delays at most the part it already took.
 #pragma once
 #include <functional>
 
@@ -14,8 +15,13 @@ namespace trm {
 int pool_threads();
 // Change the thread count (1..256); takes effect at the next parallel region.
 void pool_set_threads(int n);
-// Run fn(ith, nth) on nth threads (nth = min(requested, pool_threads())), waiting for all of them.
+// Run fn(part, nth) for every part < nth (nth = min(requested, pool_threads())) and return when all
+// are done. Parts are claimed by whichever pool thread is free first (the caller included), so a
+// kernel must split its work by (part, nth) alone and write disjoint outputs per part. Nested
+// inside a region (a fused kernel running other kernels), fn(0, 1) runs on the calling thread.
 void parallel_run(const std::function<void(int ith, int nth)>& fn, int max_threads = 0);
+// Run fn(ith, nth) on each of nth threads at once, part ith on thread ith (the FMA-peak loop).
+void parallel_run_each(const std::function<void(int ith, int nth)>& fn, int max_threads = 0);
 // Split [0, n) into nth nearly equal contiguous parts; returns part ith as [*lo, *hi).
 inline void split_range(long n, int ith, int nth, long* lo, long* hi) {
   long q = n / nth, r = n % nth;

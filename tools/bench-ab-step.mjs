@@ -1,11 +1,24 @@
-// bench-ab-step.mjs: one warm-up + 5 training supervision steps of the paper MLP config (B 64) with the
-// build at ROOT (a checkout with dist/ and build/), printing the step times as JSON. Alternate two
-// checkouts to compare them in one run: for i in 1 2 3; do for t in OLD NEW; do node tools/bench-ab-step.mjs $t; done; done
+// bench-ab-step.mjs: one warm-up + K training supervision steps (no optimizer) with the build at ROOT
+// (a checkout with dist/ and build/), printing the step times (wall, and this process's CPU time)
+// as JSON. Alternate two checkouts to compare them in one run:
+//   for i in 1 2 3; do for t in OLD NEW; do node tools/bench-ab-step.mjs $t [PRESET] [K]; done; done
+// PRESET: a train preset (cpu-sudoku4, ...) at its batch size, or paper (the paper MLP config, B 64;
+// the default); K: timed steps (default 5).
 const root = process.argv[2];
+const preset = process.argv[3] ?? 'paper',
+  K_STEPS = Number(process.argv[4] ?? 5);
 const K = await import(`${root}/dist/kernels/index.js`);
 const M = await import(`${root}/dist/model/index.js`);
-const c = M.resolveConfig(M.presets.sudokuMlp),
+let c,
   B = 64;
+if (preset === 'paper') c = M.resolveConfig(M.presets.sudokuMlp);
+else {
+  const T = await import(`${root}/dist/train/config.js`);
+  const tc = T.resolveTrainConfig(preset, {}),
+    side = Number(/sudoku(\d+)$/.exec(preset)?.[1] ?? 9);
+  c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
+  B = tc.batch_size;
+}
 const w = M.createParams(c, 0),
   g = M.weightsView(c),
   a = M.allocActs(c, B),
@@ -16,15 +29,21 @@ const batch = {
   labels: up(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
   puzzleIds: up(new Int32Array(B)),
 };
-const out = [];
-for (let r = 0; r <= 5; r++) {
+const out = [],
+  cpu = [];
+for (let r = 0; r <= K_STEPS; r++) {
   const carry = M.startCarry
     ? M.startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null)
     : M.initialCarry(c, w, B, S);
   if (K.fill && K.sizeOf) K.fill(g.data, 0, K.sizeOf(g.data));
   else g.data.fill(0);
-  const t0 = performance.now();
+  const c0 = process.cpuUsage(),
+    t0 = performance.now();
   M.supervisionStep(c, w, a, carry, batch, g, 1 / B);
-  if (r > 0) out.push(+((performance.now() - t0) / 1000).toFixed(3));
+  const c1 = process.cpuUsage(c0);
+  if (r > 0) {
+    out.push(+((performance.now() - t0) / 1000).toFixed(4));
+    cpu.push(+((c1.user + c1.system) / 1e6).toFixed(4));
+  }
 }
-console.log(JSON.stringify({ root, times: out }));
+console.log(JSON.stringify({ root, preset, B, threads: K.backendInfo().threads, times: out, cpu }));

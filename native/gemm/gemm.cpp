@@ -12,11 +12,14 @@
 // thread count. A batch of products is split item by item across threads when that balances.
 #include "gemm.h"
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "../cpu_features.h"
 #include "../threadpool.h"
+#include "../ops/ops.h"
 
 namespace trm {
 namespace {
@@ -37,24 +40,49 @@ struct AlignedBuf {
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 
-GemmKernelInfo active_kernel() {
+GemmKernelInfo active_kernel(bool bf16) {
   GemmKernelInfo k;
-  switch (active_isa()) {
-    case Isa::Avx512: k = gemm_kernel_avx512(); break;
-    case Isa::Avx2: k = gemm_kernel_avx2(); break;
-    default: k = gemm_kernel_portable(); break;
+  Isa isa = active_isa();
+  if (bf16 && isa == Isa::Avx512 && cpu_features().avx512bf16) {
+    k = gemm_kernel_avx512_bf16();
+  } else {
+    switch (isa) {
+      case Isa::Avx512: k = gemm_kernel_avx512(); break;
+      case Isa::Avx2: k = gemm_kernel_avx2(); break;
+      default: k = gemm_kernel_portable(); break;
+    }
+    if (bf16) {  // no VDPBF16PS: the fp32 kernel on panels rounded to bf16
+      k.round_bf16 = true;
+      k.name = isa == Isa::Avx512 ? "avx512 14x32 (bf16 emulated)"
+               : isa == Isa::Avx2 ? "avx2 (bf16 emulated)" : "portable 4x16 (bf16 emulated)";
+    }
   }
   // Blocking overrides for tuning experiments (bench only; results do not depend on them beyond
-  // the order of the k-sum).
+  // the order of the k-sum). A bf16 KC stays even (whole pairs per k block).
   if (const char* e = std::getenv("TRM_GEMM_MC")) k.mc = (std::atoi(e) / k.mr) * k.mr > 0 ? (std::atoi(e) / k.mr) * k.mr : k.mc;
-  if (const char* e = std::getenv("TRM_GEMM_KC")) k.kc = std::atoi(e) > 0 ? std::atoi(e) : k.kc;
+  if (const char* e = std::getenv("TRM_GEMM_KC")) k.kc = std::atoi(e) / k.kpack * k.kpack > 0 ? std::atoi(e) / k.kpack * k.kpack : k.kc;
   if (const char* e = std::getenv("TRM_GEMM_NC")) k.nc = (std::atoi(e) / k.nr) * k.nr > 0 ? (std::atoi(e) / k.nr) * k.nr : k.nc;
   return k;
 }
 
+// Round n floats to bfloat16 values in place, as VCVTNE2PS2BF16 does: nearest even, denormals to
+// signed zero, NaN kept (quiet), infinities kept.
+void round_bf16_inplace(float* p, long n) {
+  for (long i = 0; i < n; i++) {
+    uint32_t u;
+    std::memcpy(&u, p + i, 4);
+    uint32_t e = u & 0x7f800000u;
+    if (e == 0) u &= 0x80000000u;
+    else if (e == 0x7f800000u) u = (u & 0x7fffffu) ? ((u | 0x400000u) & 0xffff0000u) : u;
+    else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    std::memcpy(p + i, &u, 4);
+  }
+}
+
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
 void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
-            GemmPackStrip fast_rowmajor, GemmPackStrip fast_colmajor) {
+            GemmPackStrip fast_rowmajor, GemmPackStrip fast_colmajor, int kpack = 1) {
+  const long kcp = (kc + kpack - 1) / kpack;  // packed slots per row (bf16: k pairs)
   for (long i0 = 0; i0 < mc; i0 += MR) {
     long mr = mc - i0 < MR ? mc - i0 : MR;
     if (!trans && fast_rowmajor) {
@@ -78,7 +106,7 @@ void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, 
       for (; i < MR; i++)
         for (long k = 0; k < kc; k++) dst[k * MR + i] = 0.f;
     }
-    dst += kc * MR;
+    dst += kcp * MR;
   }
 }
 
@@ -86,14 +114,15 @@ void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, 
 // k-major, zero-padding past nc.
 void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, long jc, long nc,
             long p0, long p1, int NR, GemmPackStrip fast,
-            void (*fast_rowmajor)(float*, const float*, long, long, long, long, long)) {
+            void (*fast_rowmajor)(float*, const float*, long, long, long, long, long), int kpack = 1) {
+  const long kcp = (kc + kpack - 1) / kpack;
   if (!trans && fast_rowmajor) {
     fast_rowmajor(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
     return;
   }
   for (long p = p0; p < p1; p++) {
     long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-    float* d = dst + p * kc * NR;
+    float* d = dst + p * kcp * NR;
     if (trans && fast) {
       fast(d, B + (jc + j0) * ldb + pc, ldb, nr, kc);
     } else if (!trans) {  // B(k,j) = B[k*ldb + j]: NR consecutive floats per k
@@ -132,7 +161,7 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const float* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr) {
-  const int MR = kr.mr, NR = kr.nr;
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
   if (split_rows) {
@@ -157,19 +186,24 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const
     if (p0 >= p1) continue;
     for (long pc = 0; pc < K; pc += kr.kc) {
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
       float b_eff = pc == 0 ? beta : 1.f;
-      pack_b(pb, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor);
+      pack_b(pb, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+      if (kr.round_bf16) round_bf16_inplace(pb + p0 * kc * NR, (p1 - p0) * kc * NR);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         const float* pa_blk = pa;
-        if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + ic * kc;
-        else pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor);
+        if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + ic * kcp;
+        else {
+          pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
+        }
         for (long p = p0; p < p1; p++) {
           long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-          const float* pbp = pb + p * kc * NR;
+          const float* pbp = pb + p * kcp * NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             long mr = mc - i0 < MR ? mc - i0 : MR;
-            kr.kernel(kc, pa_blk + i0 * kc, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+            kr.kernel(kcp, pa_blk + i0 * kcp, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
           }
         }
       }
@@ -185,16 +219,20 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
   float* dst = tl_prepacked_a.get((size_t)Mr * g.K);
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
-    pack_a(dst + pc * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor);
+    pack_a(dst + (pc / kr.kpack) * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor,
+           kr.pack_a_colmajor, kr.kpack);
   }
+  if (kr.round_bf16) round_bf16_inplace(dst, Mr * g.K);
   return dst;
 }
 
 }  // namespace
 
+GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
+
 void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
-  const GemmKernelInfo kr = active_kernel();
+  const GemmKernelInfo kr = active_kernel(g.bf16);
   const int nth = pool_threads();
   const double flops_item = 2.0 * g.M * g.N * g.K;
   // Independent items: whole items per thread when that balances (small items, or enough of
@@ -227,6 +265,84 @@ void gemm(const GemmArgs& g) {
       gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows);
     }
   }, use);
+}
+
+void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16) {
+  if (H == 0 || N == 0 || batch == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
+  long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  const int nth = pool_threads();
+  // Whole items per thread when there are enough, else each item's panels split across threads.
+  const bool by_item = batch >= nth;
+  parallel_run([&](int ith, int nt) {
+    long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
+    if (by_item) split_range(batch, ith, nt, &b0, &b1);
+    else split_range(panels, ith, nt, &p0, &p1);
+    if (b0 >= b1 || p0 >= p1) return;
+    // The shared weight, packed once per thread: gate strips, then up strips, k block by k block.
+    float* pg = tl_prepacked_a.get((size_t)2 * Hr * Kp + 16);
+    float* pu = pg + Hr * Kp;
+    for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+      long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      pack_a(pg + koff * Hr, W, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+      pack_a(pu + koff * Hr, W + H * K, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+      koff += (kc + KP - 1) / KP;
+    }
+    if (kr.round_bf16) round_bf16_inplace(pg, 2 * Hr * Kp);
+    float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
+    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    if (K == 0) {
+      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+    }
+    for (long b = b0; b < b1; b++) {
+      const float* Xb = X + b * K * N;
+      float* hb = out + b * H * N;
+      float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dst = pb + koff * panels * NR;
+        pack_b(dst, Xb, N, false, pc, kc, 0, N, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        koff += kcp;
+      }
+      // The next item's input: start it towards the cache while this one computes (a read of
+      // every 16th float, one per line, spread over the panels below).
+      const float* next = b + 1 < b1 ? X + (b + 1) * K * N : nullptr;
+      const long next_lines = next ? (K * N + 15) / 16 : 0;
+      long next_at = 0;
+      const long steps = (p1 - p0) * Hr / MR, per_step = steps > 0 ? (next_lines + steps - 1) / steps : 0;
+      for (long p = p0; p < p1; p++) {
+        long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
+        for (long s0 = 0; s0 < H; s0 += MR) {
+          long mr = H - s0 < MR ? H - s0 : MR;
+          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+            const float* pbp = pb + koff * panels * NR + p * kcp * NR;
+            float beta = pc == 0 ? 0.f : 1.f;
+            kr.kernel(kcp, pg + koff * Hr + s0 * kcp, pbp, tg, NR, mr, nr, 1.f, beta);
+            kr.kernel(kcp, pu + koff * Hr + s0 * kcp, pbp, tu, NR, mr, nr, 1.f, beta);
+            koff += kcp;
+          }
+          for (long i = 0; i < mr; i++) {
+            const float* g = tg + i * NR;
+            const float* u = tu + i * NR;
+            float* y = hb + (s0 + i) * N + j0;
+            swiglu_pair(y, g, u, nr);  // bitwise swigluForward's on every ISA path (ops/swiglu.cpp)
+            if (gb) {
+              std::memcpy(gb + (s0 + i) * N + j0, g, nr * sizeof(float));
+              std::memcpy(gb + (H + s0 + i) * N + j0, u, nr * sizeof(float));
+            }
+          }
+          for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
+            __builtin_prefetch(next + next_at * 16, 0, 2);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace trm

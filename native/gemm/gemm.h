@@ -20,9 +20,26 @@ struct GemmArgs {
   const float* B = nullptr; long ldb = 0, stride_b = 0;
   float* C = nullptr;       long ldc = 0, stride_c = 0;
   long batch = 1;
+  // bf16 operands: op(A) and op(B) rounded to bfloat16 (nearest even, denormals to zero) before
+  // the products, which are summed in fp32 (AVX512_BF16's VDPBF16PS where the CPU has it, else
+  // the fp32 kernel on rounded panels). C, alpha and beta stay fp32.
+  bool bf16 = false;
 };
 
 void gemm(const GemmArgs& g);
+
+// The token mixer's gate_up product with SwiGLU in its epilogue: for each item b < batch,
+//   G = W[0:H] X_b, U = W[H:2H] X_b  (W (2H, K) row-major, shared; X_b (K, N) at X + b*K*N),
+//   out_b (H, N) at out + b*H*N = silu(G) * U, and, when gate_up is not null, gate_up_b (2H, N) at
+//   gate_up + b*2H*N = [G; U] (the pre-activation the backward reads).
+// G and U of one register tile go through a small L1 buffer, never through memory: without
+// gate_up the product writes half the bytes of gemm + swiglu_forward and reads nothing back.
+// gate_up is bitwise gemm's (same k blocks, same micro-kernel), for any thread count; out is
+// swiglu_forward's expression on it, with a vectorised exp on the AVX-512 paths (within 2 ulp of
+// std::exp, so out may differ from swiglu_forward in the last bits there; the scalar paths are
+// bitwise the same). bf16: operands rounded to bf16 as in gemm.
+void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16);
 
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
@@ -45,15 +62,26 @@ struct GemmKernelInfo {
   int mr, nr;          // register tile
   int mc, kc, nc;      // cache blocking: A block mc x kc (L2), B block kc x nc (L3)
   const char* name;
+  // k values per packed 32-bit slot: 1 (fp32), 2 (bf16 pairs: the packs write ceil(kc/2) slots per
+  // row or column and the micro-kernel gets the slot count as kc).
+  int kpack = 1;
+  // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
+  bool round_bf16 = false;
 };
 
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 GemmKernelInfo gemm_kernel_portable();
+GemmKernelInfo gemm_kernel_avx512_bf16();  // AVX512_BF16: bf16 pairs, VDPBF16PS
+
+// The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
+GemmKernelInfo gemm_active_kernel(bool bf16);
 
 // Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a
 // loop of independent register-only FMAs running for about `seconds`.
 double fma_peak_avx512(double seconds);
 double fma_peak_avx2(double seconds);
+// The same for VDPBF16PS (64 flops per zmm instruction): the bf16 peak.
+double bf16_peak_avx512(double seconds);
 
 }  // namespace trm

@@ -149,7 +149,10 @@ double now_s() {
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx512() { return {ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"}; }
+GemmKernelInfo gemm_kernel_avx512() {
+  GemmKernelInfo k{ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"};
+  return k;
+}
 
 double fma_peak_avx512(double seconds) {
   // 16 independent chains hide the 4-cycle FMA latency on two FMA ports with room to spare.

@@ -58,6 +58,8 @@ void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, cons
 
 // ---- SwiGLU (swiglu.cpp) ----------------------------------------------------------------------
 void swiglu_forward(float* out, const float* gate_up, long N, long H);
+// one row, gate and up at separate addresses; bitwise swiglu_forward's (the gate_up GEMM epilogue)
+void swiglu_pair(float* y, const float* g, const float* u, long n);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
 
 // ---- embeddings (embedding.cpp) -----------------------------------------------------------------

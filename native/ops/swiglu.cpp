@@ -1,39 +1,72 @@
 // swiglu.cpp: the gated activation of the SwiGLU MLP (reference/trm-algorithm.md 2.2):
 // out = silu(gate) * up, where row r of gateUp (N, 2H) is [gate (H) | up (H)].
-// Backward overwrites dgateUp: dgate = dout * up * sig * (1 + gate * (1 - sig)), dup = dout * silu(gate).
-#include <cmath>
-
+// Backward adds into dgateUp: dgate += dout * up * sig * (1 + gate * (1 - sig)), dup += dout * silu(gate).
+// exp is fast_exp.h's (vectorised; the AVX-512 and AVX2 paths, swiglu_avx512.cpp and
+// swiglu_avx2.cpp, give the same bits).
+// no-trapping-math lets GCC turn fast_exp's clamps into minps/maxps and vectorise the loops (it
+// changes no result, only whether FP exception flags may be raised).
+#pragma GCC optimize("no-trapping-math")
+#include "../cpu_features.h"
+#include "fast_exp.h"
 #include "ops.h"
 
 namespace trm {
 
-void swiglu_forward(float* out, const float* gate_up, long N, long H) {
-  parallel_for(N, N * H, [&](long lo, long hi) {
-    for (long i = lo; i < hi; i++) {
-      const float* g = gate_up + i * 2 * H;
-      const float* u = g + H;
-      float* y = out + i * H;
-      for (long h = 0; h < H; h++) y[h] = g[h] / (1.0f + std::exp(-g[h])) * u[h];
+void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long r1, long H);
+void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H);
+void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1, long H);
+void swiglu_backward_rows_avx2(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H);
+
+void swiglu_pair_avx512(float* y, const float* g, const float* u, long n);
+void swiglu_pair_avx2(float* y, const float* g, const float* u, long n);
+
+void swiglu_pair(float* y, const float* g, const float* u, long n) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_pair_avx512(y, g, u, n);
+  if (active_isa() == Isa::Avx2) return swiglu_pair_avx2(y, g, u, n);
+#endif
+  for (long h = 0; h < n; h++) y[h] = g[h] / (1.0f + fast_exp(-g[h])) * u[h];
+}
+
+void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, long H) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_forward_rows_avx512(out, gate_up, r0, r1, H);
+  if (active_isa() == Isa::Avx2) return swiglu_forward_rows_avx2(out, gate_up, r0, r1, H);
+#endif
+  for (long i = r0; i < r1; i++) {
+    const float* g = gate_up + i * 2 * H;
+    const float* u = g + H;
+    float* y = out + i * H;
+    for (long h = 0; h < H; h++) y[h] = g[h] / (1.0f + fast_exp(-g[h])) * u[h];
+  }
+}
+
+void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_backward_rows_avx512(dgate_up, dout, gate_up, r0, r1, H);
+  if (active_isa() == Isa::Avx2) return swiglu_backward_rows_avx2(dgate_up, dout, gate_up, r0, r1, H);
+#endif
+  for (long i = r0; i < r1; i++) {
+    const float* g = gate_up + i * 2 * H;
+    const float* u = g + H;
+    const float* dy = dout + i * H;
+    float* dg = dgate_up + i * 2 * H;
+    float* du = dg + H;
+    for (long h = 0; h < H; h++) {
+      float sig = 1.0f / (1.0f + fast_exp(-g[h]));
+      float gu = g[h], up = u[h], d = dy[h];
+      dg[h] += d * up * sig * (1.0f + gu * (1.0f - sig));
+      du[h] += d * gu * sig;
     }
-  });
+  }
+}
+
+void swiglu_forward(float* out, const float* gate_up, long N, long H) {
+  parallel_for(N, N * H, [&](long lo, long hi) { swiglu_forward_rows(out, gate_up, lo, hi, H); });
 }
 
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H) {
-  parallel_for(N, N * H, [&](long lo, long hi) {
-    for (long i = lo; i < hi; i++) {
-      const float* g = gate_up + i * 2 * H;
-      const float* u = g + H;
-      const float* dy = dout + i * H;
-      float* dg = dgate_up + i * 2 * H;
-      float* du = dg + H;
-      for (long h = 0; h < H; h++) {
-        float sig = 1.0f / (1.0f + std::exp(-g[h]));
-        float gu = g[h], up = u[h], d = dy[h];
-        dg[h] += d * up * sig * (1.0f + gu * (1.0f - sig));
-        du[h] += d * gu * sig;
-      }
-    }
-  });
+  parallel_for(N, N * H, [&](long lo, long hi) { swiglu_backward_rows(dgate_up, dout, gate_up, lo, hi, H); });
 }
 
 }  // namespace trm

@@ -6,10 +6,15 @@
  *                   down     (B*97)x1536 . 1536x512   forward, dX, dW
  *   token mixer     gate_up  1024x97  . 97x512   per batch item (B*512 columns), shared weight
  *                   down     97x512   . 512x512  per batch item
+ *                   and their backward products (src/nn/token-mixer.ts): dW summed over the
+ *                   items (strideC = 0), dX with the transposed shared weight
  *
- * Each product is timed `reps` times after one warm-up; the median is reported.
+ * Each product is timed `reps` times after one warm-up; the median is reported. `--precision
+ * bf16` times gemmBf16 (bf16 operands, fp32 sums) against the bf16 peak of a register-only
+ * VDPBF16PS loop (where the CPU has AVX512_BF16; elsewhere bf16 is emulated on the fp32 kernel
+ * and measured against the fp32 peak).
  */
-import { addon, alignedF32, backendInfo, gemm, setThreads, type GemmCall } from '../kernels/index.js';
+import { addon, alignedF32, backendInfo, gemm, type GemmCall, type Precision, setThreads } from '../kernels/index.js';
 import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
 
@@ -26,6 +31,8 @@ export interface GemmBenchRow {
   gflops: number;
   peak: number;
   ratio: number;
+  /** operand precision (fp32 when absent) */
+  precision?: Precision;
 }
 
 interface Shape {
@@ -53,6 +60,26 @@ export const gemmBenchShapes: Shape[] = [
     op: 'W H_b',
     call: B => ({ M: S, N: D, K: 512, batch: B, strideA: 0, strideB: 512 * D, strideC: S * D }),
   },
+  {
+    name: 'mlp_t.down dW',
+    op: 'dY_b H_b^T',
+    call: B => ({ M: S, N: 512, K: D, transB: true, batch: B, strideA: S * D, strideB: 512 * D, strideC: 0 }),
+  },
+  {
+    name: 'mlp_t.down dX',
+    op: 'W^T dY_b',
+    call: B => ({ M: 512, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: 512 * D }),
+  },
+  {
+    name: 'mlp_t.gate_up dW',
+    op: 'dG_b X_b^T',
+    call: B => ({ M: 1024, N: S, K: D, transB: true, batch: B, strideA: 1024 * D, strideB: S * D, strideC: 0 }),
+  },
+  {
+    name: 'mlp_t.gate_up dX',
+    op: 'W^T dG_b',
+    call: B => ({ M: S, N: D, K: 1024, batch: B, strideA: 0, strideB: 1024 * D, strideC: S * D }),
+  },
 ];
 
 function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, number] {
@@ -69,14 +96,26 @@ function filled(n: number, seed: number): Float32Array {
   return out;
 }
 
-export function measurePeak(threads: number, seconds = 0.5): number {
+export function measurePeak(threads: number, seconds = 0.5, precision: Precision = 'fp32'): number {
   if (!addon) throw new TrmError('TRM_NO_NATIVE', 'the FMA peak needs the native addon (build it with npm ci)');
+  if (precision === 'bf16') {
+    const p = addon.bf16Peak(seconds, threads);
+    if (p > 0) return p;
+  }
   return addon.fmaPeak(seconds, threads);
 }
 
 export function runGemmBench(
-  opts: { batches?: number[]; threads?: number[]; reps?: number; onRow?: (r: GemmBenchRow) => void } = {},
+  opts: {
+    batches?: number[];
+    threads?: number[];
+    reps?: number;
+    precision?: Precision;
+    shapes?: string[];
+    onRow?: (r: GemmBenchRow) => void;
+  } = {},
 ): GemmBenchRow[] {
+  const precision = opts.precision ?? 'fp32';
   const info = backendInfo();
   if (info.backend !== 'native')
     throw new TrmError('TRM_NO_NATIVE', `gemm benchmark needs the native kernels (${info.reason ?? 'not loaded'})`);
@@ -85,16 +124,17 @@ export function runGemmBench(
   const reps = opts.reps ?? 3;
   const rows: GemmBenchRow[] = [];
   for (const threads of threadList) {
-    const peak = measurePeak(threads);
+    const peak = measurePeak(threads, 0.5, precision);
     setThreads(threads);
     for (const B of opts.batches ?? [32, 256]) {
       for (const shape of gemmBenchShapes) {
+        if (opts.shapes && !opts.shapes.includes(shape.name)) continue;
         const c = shape.call(B);
         const [na, nb, nc] = operandSizes(c);
         const A = filled(na, 1),
           Bm = filled(nb, 2),
           C = alignedF32(nc);
-        const call = { ...c, A, B: Bm, C };
+        const call = { ...c, A, B: Bm, C, precision };
         gemm(call); // warm-up: page faults, packing buffers
         const times: number[] = [];
         for (let r = 0; r < reps; r++) {
@@ -119,6 +159,7 @@ export function runGemmBench(
           gflops,
           peak,
           ratio: gflops / peak,
+          precision,
         };
         rows.push(row);
         opts.onRow?.(row);
@@ -144,34 +185,45 @@ export async function benchGemm(opts: {
   reps?: number;
   batches?: number[];
   backend?: string;
+  precisions?: Precision[];
 }): Promise<void> {
+  if (opts.backend === 'webgpu' && opts.precisions?.includes('bf16'))
+    throw new TrmError('TRM_BAD_ARG', 'gemm benchmark: --precision bf16 is measured on the native kernels only');
   if (opts.backend === 'webgpu') return (await import('../webgpu/bench.js')).benchGemmWebGpu(opts);
   if (opts.backend && opts.backend !== 'native')
     throw new TrmError('TRM_BAD_ARG', `gemm benchmark: backend must be native or webgpu, got '${opts.backend}'`);
   const info = backendInfo();
-  if (!opts.json) {
-    console.log(`gemm benchmark: ${info.gemmKernel} (${info.isa}), ${info.threads} threads available`);
-    const peaks = [...new Set([1, info.threads])].map(
-      t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t).toFixed(0)} GFLOP/s`,
-    );
-    console.log(`fp32 FMA peak (register-only loop) ${peaks.join(', ')}`);
-    console.log(gemmTableHeader.join('\n'));
-  }
-  const rows = runGemmBench({
-    reps: opts.reps,
-    batches: opts.batches,
-    onRow: r => {
-      if (!opts.json) console.log(formatGemmRow(r));
-    },
-  });
-  if (opts.json) console.log(JSON.stringify({ backend: info, rows }, null, 2));
-  else {
-    for (const B of [...new Set(rows.map(r => r.B))]) {
-      const all = rows.filter(r => r.B === B && r.threads === info.threads);
-      const min = Math.min(...all.map(r => r.ratio));
-      console.log(
-        `B=${B}, ${info.threads} threads: lowest ${(100 * min).toFixed(0)}% of peak (target ${B >= 256 ? 75 : 60}%)`,
+  const precisions = opts.precisions ?? ['fp32'];
+  const bf16Kernel = addon?.info().gemmBf16Kernel ?? 'none';
+  const all: GemmBenchRow[] = [];
+  for (const precision of precisions) {
+    if (!opts.json) {
+      const kernel = precision === 'bf16' ? bf16Kernel : info.gemmKernel;
+      console.log(`gemm benchmark, ${precision}: ${kernel} (${info.isa}), ${info.threads} threads available`);
+      const what = precision === 'bf16' && addon?.info().bf16Native ? 'bf16 VDPBF16PS' : 'fp32 FMA';
+      const peaks = [...new Set([1, info.threads])].map(
+        t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t, 0.5, precision).toFixed(0)} GFLOP/s`,
       );
+      console.log(`${what} peak (register-only loop) ${peaks.join(', ')}`);
+      console.log(gemmTableHeader.join('\n'));
     }
+    const rows = runGemmBench({
+      reps: opts.reps,
+      batches: opts.batches,
+      precision,
+      onRow: r => {
+        if (!opts.json) console.log(formatGemmRow(r));
+      },
+    });
+    all.push(...rows);
+    if (!opts.json)
+      for (const B of [...new Set(rows.map(r => r.B))]) {
+        const at = rows.filter(r => r.B === B && r.threads === info.threads);
+        const min = Math.min(...at.map(r => r.ratio));
+        console.log(
+          `${precision}, B=${B}, ${info.threads} threads: lowest ${(100 * min).toFixed(0)}% of peak (target ${B >= 256 ? 75 : 60}%)`,
+        );
+      }
   }
+  if (opts.json) console.log(JSON.stringify({ backend: { ...info, gemmBf16Kernel: bf16Kernel }, rows: all }, null, 2));
 }

@@ -1,16 +1,19 @@
 /**
  * bench/step.ts: time one training supervision step (embedding, T(n+1) net calls of which the
- * last n+1 keep activations, heads, loss, backward through n+1 calls; no optimizer) for the paper's
- * Sudoku configs (D 512, n 6, T 3; MLP token mixer and RoPE attention) at batch B (default 64).
- * Reports GFLOP/s of matrix work (the FLOP estimate of tools/torch_step_bench.py) against the
- * measured fp32 FMA peak, and the same step in the PyTorch reference (tools/torch_step_bench.py,
- * run with Debian's python3, torch threads = cores, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset) as a
- * ratio. Called by `trm bench step [--json]`.
+ * last n+1 keep activations, heads, loss, backward through n+1 calls; no optimizer) for any preset
+ * (`--preset`: the paper's Sudoku configs at B = 64 by default, or a CPU training preset at its
+ * batch size) and precision (`--precision`, PRECISIONS below). Each row: steps/s, GFLOP/s of
+ * matrix work (the FLOP estimate of tools/torch_step_bench.py) against the measured fp32 FMA peak,
+ * peak RSS, and the same step in the PyTorch reference (tools/torch_step_bench.py, Debian's
+ * python3) at its best on this machine: OpenBLAS with its AVX-512 kernels forced (SkylakeX) and
+ * with its own choice, torch threads = cores and (small configs) 1, the fastest compared. The trm
+ * step runs in a child process (step-child.ts) so its peak RSS is its own. `trm bench step`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   addon,
   backendInfo,
@@ -21,8 +24,10 @@ import {
   setDevice,
   sizeOf,
   upload,
+  type Precision as GemmPrecision,
 } from '../kernels/index.js';
 import { useBackendChoice } from '../cli/backend.js';
+import { UsageError } from '../errors.js';
 import type { WebGpuDevice } from '../webgpu/device.js';
 import { fmaPeak as gpuPeak } from '../webgpu/peak.js';
 import {
@@ -38,6 +43,7 @@ import {
   type TrmConfig,
   weightsView,
 } from '../model/index.js';
+import { resolveTrainConfig, trainPresets } from '../train/config.js';
 
 /** Matrix FLOPs of one training step: forward T(n+1) calls, backward 2x forward for n+1 calls, heads. */
 export function stepFlops(c: TrmConfig, B: number): number {
@@ -51,22 +57,100 @@ export function stepFlops(c: TrmConfig, B: number): number {
   return c.H_cycles * (c.L_cycles + 1) * perCall + heads + 2 * ((c.L_cycles + 1) * perCall + heads);
 }
 
-interface Row {
+// ---- the axes: presets and precisions ------------------------------------------------------------
+
+/** A config to time: the model (data sizes filled in) and the batch size. */
+export interface BenchPreset {
+  name: string;
+  config: TrmConfig;
+  B: number;
+}
+
+/** The paper configs under their old bench names too ('mlp', 'att'). */
+const paperAliases: Record<string, string> = { mlp: 'paper-sudoku-mlp', att: 'paper-sudoku-att' };
+
+/** Every name `--preset` takes. */
+export function benchPresetNames(): string[] {
+  return [...Object.keys(trainPresets), ...Object.keys(paperAliases)];
+}
+
+/** A training preset as the step bench times it: its model with the data sizes of its Sudoku
+ *  (an n x n grid: seq_len n^2, vocab n + 2; the paper presets 9x9) and its batch size (the
+ *  paper presets: 64, not their GPU batch of 768). `batch` overrides. */
+export function benchPreset(name: string, batch?: number): BenchPreset {
+  const full = paperAliases[name] ?? name;
+  if (!(full in trainPresets))
+    throw new UsageError(`bench step: unknown preset '${name}' (presets: ${benchPresetNames().join(', ')})`);
+  const paper = full.startsWith('paper-');
+  const t = resolveTrainConfig(full, {});
+  const side = Number(/sudoku(\d+)$/.exec(full)?.[1] ?? 9);
+  const model = paper ? (full.endsWith('att') ? presets.sudokuAtt : presets.sudokuMlp) : t.model;
+  return {
+    name: full,
+    config: resolveConfig({ ...model, seq_len: side * side, vocab_size: side + 2, num_puzzle_identifiers: 1 }),
+    B: batch ?? (paper ? 64 : t.batch_size),
+  };
+}
+
+/** How each precision runs. The extension point of the precision axis: a precision names how trm
+ *  runs it (the config it steps with, or why this build cannot) and how the PyTorch reference does
+ *  (tools/torch_step_bench.py --precision). */
+export interface Precision {
+  trm(c: TrmConfig): TrmConfig | { unsupported: string };
+  /** the GEMM precision the trm step runs its products in (setGemmPrecision in the child) */
+  gemm: GemmPrecision;
+  torchArgs: string[];
+}
+
+export const PRECISIONS: Record<string, Precision> = {
+  fp32: { trm: c => c, gemm: 'fp32', torchArgs: ['--precision', 'fp32'] },
+  // trm: every product's operands in bf16 (VDPBF16PS where the CPU has AVX512_BF16, emulated
+  // rounding at fp32 speed elsewhere), norms/losses/optimizer fp32; PyTorch: CPU autocast bf16
+  bf16: { trm: c => c, gemm: 'bf16', torchArgs: ['--precision', 'bf16'] },
+};
+
+/** `--precision a,b` into known names (a usage error names the known ones). */
+export function parsePrecisions(s: string | undefined): string[] {
+  const list = (s ?? 'fp32').split(',').map(x => x.trim());
+  for (const p of list)
+    if (!(p in PRECISIONS))
+      throw new UsageError(`bench step: unknown precision '${p}' (precisions: ${Object.keys(PRECISIONS).join(', ')})`);
+  return [...new Set(list)];
+}
+
+// ---- timing --------------------------------------------------------------------------------------
+
+/** One row of the bench's JSON output. */
+export interface StepRow {
+  preset: string;
   config: string;
   B: number;
+  precision: string;
+  threads: number;
   peak_gflops: number;
   loadavg: number[];
   trm_median_s: number;
   trm_times_s: number[];
+  /** CPU time of the process per step (all threads): on a shared machine, with 1 thread, the
+   *  figure that load does not inflate */
+  trm_cpu_median_s: number;
+  trm_steps_per_s: number;
   gflop: number;
   trm_gflops: number;
   peak_fraction: number;
   acts_mib: number;
+  trm_peak_rss_mib: number | null;
   torch_median_s: number | null;
+  torch_cpu_median_s: number | null;
+  torch_steps_per_s: number | null;
   torch_gflops: number | null;
+  torch_peak_rss_mib: number | null;
+  torch_blas?: string;
+  torch_threads?: number;
+  torch_variants?: TorchRun[];
   speedup_vs_torch: number | null;
   torch_note?: string;
-  torch_blas?: string;
+  trm_note?: string;
 }
 
 /** fp32 FMA peak of `threads` threads now (GFLOP/s): the best of three short register-only runs. */
@@ -80,7 +164,12 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeTrm(c: TrmConfig, B: number, repeats: number): Promise<{ times: number[]; actsMib: number }> {
+/** One warm-up step then `repeats` timed ones on the active device (step-child.ts runs this). */
+export async function timeTrm(
+  c: TrmConfig,
+  B: number,
+  repeats: number,
+): Promise<{ times: number[]; cpuTimes: number[]; actsMib: number }> {
   const w = createParams(c, 0),
     g = weightsView(c),
     a = allocActs(c, B);
@@ -90,37 +179,76 @@ async function timeTrm(c: TrmConfig, B: number, repeats: number): Promise<{ time
     labels: upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
     puzzleIds: upload(new Int32Array(B)),
   };
-  const times: number[] = [];
+  const times: number[] = [],
+    cpuTimes: number[] = [];
   for (let r = 0; r <= repeats; r++) {
     // the first run is warm-up
     const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
     fill(g.data, 0, sizeOf(g.data));
     await device().flush();
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     supervisionStep(c, w, a, carry, batch, g, 1 / B);
     await device().flush(); // a GPU device runs the recorded step here
-    if (r > 0) times.push((performance.now() - t0) / 1000);
+    const c1 = process.cpuUsage(c0);
+    if (r > 0) {
+      times.push((performance.now() - t0) / 1000);
+      cpuTimes.push((c1.user + c1.system) / 1e6);
+    }
   }
-  return { times, actsMib: actsBytes(a) / 2 ** 20 };
+  return { times, cpuTimes, actsMib: actsBytes(a) / 2 ** 20 };
+}
+
+/** The trm step in a child process (native device, `threads` threads): times and peak RSS. */
+function timeTrmChild(
+  c: TrmConfig,
+  B: number,
+  repeats: number,
+  threads: number,
+  precision: GemmPrecision,
+): { times: number[]; cpuTimes: number[]; actsMib: number; maxRssMib: number } | string {
+  const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
+  const res = spawnSync(process.execPath, [child, JSON.stringify({ config: c, B, repeats, precision })], {
+    env: { ...process.env, TRM_THREADS: String(threads) },
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (res.status !== 0)
+    return `trm step failed (${res.signal ? `killed by ${res.signal}` : `exit ${res.status}`}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
+  try {
+    return JSON.parse(res.stdout.trim().split('\n').pop()!);
+  } catch {
+    return `cannot parse the trm step's output: ${res.stdout.slice(0, 200)}`;
+  }
 }
 
 /**
- * The environment of the PyTorch process: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the caller are
- * dropped so OpenBLAS picks its kernels itself. But Debian 12's OpenBLAS (0.3.21) does not know
- * Sapphire/Emerald Rapids and falls back to its SSE3 "Prescott" kernels there (measured: 21 vs 87
- * GFLOP/s on one thread), so on an AVX-512 CPU we name its AVX-512 kernels (SkylakeX) to compare
- * against PyTorch at its best. TRM_TORCH_OPENBLAS_CORETYPE overrides ('' = let OpenBLAS choose).
+ * The environment of the PyTorch process for one OpenBLAS kernel choice: OPENBLAS_CORETYPE /
+ * OPENBLAS_L2_SIZE from the caller are dropped, then `core` is named ('' = OpenBLAS chooses).
+ * OPENBLAS_NUM_THREADS is the run's thread count. Debian 12's OpenBLAS (0.3.21) does not know
+ * Sapphire/Emerald Rapids and falls back to SSE3 "Prescott" kernels there (21 vs 87 GFLOP/s on one
+ * thread), while on the AMD machine its own choice ran the MLP step 2x faster than forced
+ * SkylakeX: so the bench times both.
  */
-export function torchEnv(): NodeJS.ProcessEnv {
+export function torchEnv(core: string, threads: number): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const forced = process.env.TRM_TORCH_OPENBLAS_CORETYPE;
-  const avx512 = addon?.info().features.avx512f && addon?.info().features.osAvx512;
-  const core = forced !== undefined ? forced : avx512 ? 'SkylakeX' : '';
   if (core) env.OPENBLAS_CORETYPE = core;
+  // OpenBLAS's own pool does not follow torch.set_num_threads: without this a "1-thread" run used
+  // a second, spinning BLAS thread (measured: 3x the CPU time per step on the small presets)
+  env.OPENBLAS_NUM_THREADS = String(threads);
   env.OPENBLAS_VERBOSE = '2'; // OpenBLAS prints "Core: <name>" on stderr: reported with the result
   return env;
+}
+
+/** The OpenBLAS kernel choices to time: TRM_TORCH_OPENBLAS_CORETYPE alone if set ('' = OpenBLAS's
+ *  own), else OpenBLAS's own plus SkylakeX on an AVX-512 CPU. */
+export function torchCoreTypes(): string[] {
+  const forced = process.env.TRM_TORCH_OPENBLAS_CORETYPE;
+  if (forced !== undefined) return [forced];
+  const avx512 = addon?.info().features.avx512f && addon?.info().features.osAvx512;
+  return avx512 ? ['SkylakeX', ''] : [''];
 }
 
 /** The OpenBLAS kernel set a PyTorch run used, read from its OPENBLAS_VERBOSE output. */
@@ -129,125 +257,220 @@ function blasCore(stderr: string): string {
   return m ? `OpenBLAS ${m[1]}` : 'not OpenBLAS (reference BLAS is slow: apt-get install libopenblas0-pthread)';
 }
 
+/** One PyTorch timing: which OpenBLAS kernels were asked for and what came back. */
+export interface TorchRun {
+  openblas_coretype: string; // 'auto' = OpenBLAS's own choice
+  threads: number;
+  median_s?: number;
+  times_s?: number[];
+  cpu_median_s?: number;
+  blas?: string;
+  peak_rss_mib?: number;
+  error?: string;
+}
+
 function runTorch(
-  kind: 'mlp' | 'att',
+  c: TrmConfig,
   B: number,
-  repeats: number,
+  precision: string,
+  core: string,
   threads: number,
-): { median_s: number; blas: string } | string {
+  warmup: number,
+  repeats: number,
+): TorchRun {
+  const run: TorchRun = { openblas_coretype: core || 'auto', threads };
   const script = join(packageRoot, 'tools', 'torch_step_bench.py');
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  if (!existsSync(script)) return `${script} not found`;
-  const env = torchEnv();
+  if (!existsSync(script)) return { ...run, error: `${script} not found` };
   const res = spawnSync(
     py,
     [
       script,
-      '--config',
-      kind,
+      '--model-json',
+      JSON.stringify(c),
       '--batch',
       String(B),
       '--warmup',
-      '0',
+      String(warmup),
       '--repeats',
       String(repeats),
       '--threads',
       String(threads),
+      ...PRECISIONS[precision].torchArgs,
     ],
-    { env, encoding: 'utf8', maxBuffer: 1 << 20 },
+    { env: torchEnv(core, threads), encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   if (res.status !== 0) {
     const why = res.signal
       ? `killed by ${res.signal}${res.signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
       : `exit ${res.status}`;
-    return `torch reference failed (${why}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
+    return {
+      ...run,
+      error: `torch reference failed (${why}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`,
+    };
   }
   try {
+    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+      median_s: number;
+      times_s: number[];
+      cpu_median_s: number;
+      peak_rss_mib: number;
+    };
     return {
-      ...(JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_s: number }),
+      ...run,
+      median_s: r.median_s,
+      times_s: r.times_s,
+      cpu_median_s: r.cpu_median_s,
+      peak_rss_mib: r.peak_rss_mib,
       blas: blasCore(res.stderr),
     };
   } catch {
-    return `cannot parse torch output: ${res.stdout.slice(0, 200)}`;
+    return { ...run, error: `cannot parse torch output: ${res.stdout.slice(0, 200)}` };
   }
 }
 
-/** `trm bench step`: json prints one JSON line; repeats = timed trm steps after one warm-up (3);
- *  torch = false skips the PyTorch reference; torchRepeats = its timed steps (1, no warm-up). */
+/** Configs under this many GFLOP per step count as small: more repetitions, torch also on 1 thread. */
+const SMALL_GFLOP = 100;
+
+/** `trm bench step`: one row per (preset, precision). json prints one JSON line; repeats = timed trm
+ *  steps after one warm-up (small configs 30, else 3); torch = false skips the PyTorch reference;
+ *  torchRepeats = its timed steps (small configs 10 after 2 warm-ups, else 1 without). */
 export async function benchStep(opts: {
   json: boolean;
+  presets?: string[];
+  precisions?: string[];
   batch?: number;
   repeats?: number;
   torch?: boolean;
   torchRepeats?: number;
-  configs?: Array<'mlp' | 'att'>;
   backend?: string;
 }): Promise<void> {
-  const B = opts.batch ?? 64,
-    repeats = opts.repeats ?? 3,
-    threads = backendInfo().threads;
+  const threads = backendInfo().threads;
+  const chosen = (opts.presets ?? ['paper-sudoku-mlp', 'paper-sudoku-att']).map(p => benchPreset(p, opts.batch));
+  const precisions = opts.precisions ?? ['fp32'];
   const backend = await useBackendChoice(opts.backend),
     gpu = device().name === 'webgpu' ? (device() as WebGpuDevice) : null;
   if (gpu && !opts.json)
     process.stdout.write(
       `backend ${backend}${gpu.isSwiftShader ? ': SwiftShader numbers are correctness only, not GPU speed' : ''}\n`,
     );
-  const rows: Row[] = [];
+  const rows: StepRow[] = [];
   const log = (s: string) => {
-    if (!opts.json) process.stdout.write(s + '\n');
+    if (!opts.json) process.stdout.write(`${s}\n`);
   };
   log(
-    `trm bench step: B=${B}, backend ${backendInfo().backend} (${backendInfo().isa}, ${threads} threads), load average ${loadavg()
+    `trm bench step: backend ${backendInfo().backend} (${backendInfo().isa}, ${threads} threads), load average ${loadavg()
       .map(v => v.toFixed(1))
       .join(' ')}`,
   );
-  for (const kind of opts.configs ?? (['mlp', 'att'] as const)) {
-    const c = resolveConfig(kind === 'mlp' ? presets.sudokuMlp : presets.sudokuAtt);
-    const gflop = stepFlops(c, B) / 1e9;
-    // PyTorch first, so the two processes never hold their activations (several GB each) at once
-    const t = opts.torch === false ? 'skipped' : runTorch(kind, B, opts.torchRepeats ?? 1, cpus().length);
-    const peakBefore = gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads);
-    const { times, actsMib } = await timeTrm(c, B, repeats);
-    const med = median(times);
-    const peak = Math.max(peakBefore, gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads)); // the device's best around the timing
-    if (gpu && nativeDevice) {
-      // the same step on this host's native CPU kernels, for the GPU / CPU ratio
-      const prev = setDevice(nativeDevice);
-      const cpu = median((await timeTrm(c, B, 1)).times);
-      setDevice(prev ?? gpu);
-      log(`    native CPU on this host: ${cpu.toFixed(2)} s/step; webgpu is ${(cpu / med).toFixed(1)}x`);
+  for (const p of chosen)
+    for (const precision of precisions) {
+      const B = p.B,
+        small = stepFlops(p.config, B) / 1e9 < SMALL_GFLOP;
+      const gflop = stepFlops(p.config, B) / 1e9;
+      const row: StepRow = {
+        preset: p.name,
+        config: `D=${p.config.hidden_size} n=${p.config.L_cycles} T=${p.config.H_cycles} layers=${p.config.L_layers} S=${dims(p.config, B).S} ${p.config.mlp_t ? 'mlp_t' : p.config.pos_encodings}`,
+        B,
+        precision,
+        threads,
+        peak_gflops: NaN,
+        loadavg: [],
+        trm_median_s: NaN,
+        trm_times_s: [],
+        trm_cpu_median_s: NaN,
+        trm_steps_per_s: NaN,
+        gflop: +gflop.toFixed(2),
+        trm_gflops: NaN,
+        peak_fraction: NaN,
+        acts_mib: NaN,
+        trm_peak_rss_mib: null,
+        torch_median_s: null,
+        torch_cpu_median_s: null,
+        torch_steps_per_s: null,
+        torch_gflops: null,
+        torch_peak_rss_mib: null,
+        speedup_vs_torch: null,
+      };
+      const cfg = PRECISIONS[precision].trm(p.config);
+      // PyTorch first, so the two processes never hold their activations (several GB each) at once
+      if (opts.torch === false) row.torch_note = 'skipped';
+      else {
+        const cores = cpus().length,
+          runs: TorchRun[] = [];
+        for (const core of torchCoreTypes())
+          for (const t of small && cores > 1 ? [cores, 1] : [cores])
+            runs.push(runTorch(p.config, B, precision, core, t, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)));
+        row.torch_variants = runs;
+        const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
+        if (!ok.length) row.torch_note = runs.map(r => r.error).join('; ');
+        else {
+          const best = ok[0];
+          row.torch_median_s = best.median_s!;
+          row.torch_cpu_median_s = best.cpu_median_s ?? null;
+          row.torch_steps_per_s = +(1 / best.median_s!).toPrecision(4);
+          row.torch_gflops = +(gflop / best.median_s!).toFixed(1);
+          row.torch_peak_rss_mib = best.peak_rss_mib ?? null;
+          row.torch_blas = `${best.blas} (OPENBLAS_CORETYPE ${best.openblas_coretype})`;
+          row.torch_threads = best.threads;
+        }
+      }
+      if ('unsupported' in cfg) {
+        row.trm_note = cfg.unsupported;
+        rows.push(row);
+        log(`  ${p.name} ${precision}: trm cannot run it here: ${cfg.unsupported}`);
+        continue;
+      }
+      const repeats = opts.repeats ?? (small ? 30 : 3);
+      const peakBefore = gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads);
+      let times: number[], cpuTimes: number[], actsMib: number;
+      if (gpu) {
+        ({ times, cpuTimes, actsMib } = await timeTrm(cfg, B, repeats));
+      } else {
+        const r = timeTrmChild(cfg, B, repeats, threads, PRECISIONS[precision].gemm);
+        if (typeof r === 'string') {
+          row.trm_note = r;
+          rows.push(row);
+          log(`  ${p.name} ${precision}: ${r}`);
+          continue;
+        }
+        ({ times, cpuTimes, actsMib } = r);
+        row.trm_peak_rss_mib = r.maxRssMib;
+      }
+      const med = median(times);
+      const peak = Math.max(peakBefore, gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads)); // the device's best around the timing
+      if (gpu && nativeDevice) {
+        // the same step on this host's native CPU kernels, for the GPU / CPU ratio
+        const prev = setDevice(nativeDevice);
+        const cpu = median((await timeTrm(cfg, B, 1)).times);
+        setDevice(prev ?? gpu);
+        log(`    native CPU on this host: ${cpu.toFixed(3)} s/step; webgpu is ${(cpu / med).toFixed(1)}x`);
+      }
+      Object.assign(row, {
+        peak_gflops: +peak.toFixed(1),
+        loadavg: loadavg().map(v => +v.toFixed(2)),
+        trm_median_s: +med.toFixed(4),
+        trm_times_s: times.map(x => +x.toFixed(4)),
+        trm_cpu_median_s: +median(cpuTimes).toFixed(4),
+        trm_steps_per_s: +(1 / med).toPrecision(4),
+        trm_gflops: +(gflop / med).toFixed(1),
+        peak_fraction: +(gflop / med / peak).toFixed(3),
+        acts_mib: Math.round(actsMib),
+      });
+      if (row.torch_median_s !== null) row.speedup_vs_torch = +(row.torch_median_s / med).toFixed(2);
+      log(
+        `  ${p.name} (${row.config}, B=${B}, ${precision}): trm ${med.toFixed(4)} s/step = ${row.trm_steps_per_s} steps/s (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of the measured fp32 peak ${peak.toFixed(0)} GFLOP/s; ${gflop.toFixed(1)} GFLOP; activations ${row.acts_mib} MiB; peak RSS ${row.trm_peak_rss_mib ?? '-'} MiB; CPU ${row.trm_cpu_median_s} s/step)`,
+      );
+      log(
+        row.torch_note
+          ? `    pytorch: ${row.torch_note}`
+          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster`,
+      );
+      for (const v of row.torch_variants ?? [])
+        log(
+          `      torch OPENBLAS_CORETYPE ${v.openblas_coretype}, ${v.threads} threads: ${v.error ?? `${v.median_s} s/step (${v.blas})`}`,
+        );
+      rows.push(row);
     }
-    const row: Row = {
-      config: `sudoku-${kind} D=${c.hidden_size} n=${c.L_cycles} T=${c.H_cycles}`,
-      B,
-      peak_gflops: +peak.toFixed(1),
-      loadavg: loadavg().map(v => +v.toFixed(2)),
-      trm_median_s: +med.toFixed(3),
-      trm_times_s: times.map(x => +x.toFixed(3)),
-      gflop: +gflop.toFixed(1),
-      trm_gflops: +(gflop / med).toFixed(1),
-      peak_fraction: +(gflop / med / peak).toFixed(3),
-      acts_mib: Math.round(actsMib),
-      torch_median_s: null,
-      torch_gflops: null,
-      speedup_vs_torch: null,
-    };
-    if (typeof t === 'string') row.torch_note = t;
-    else {
-      row.torch_median_s = +t.median_s.toFixed(3);
-      row.torch_blas = t.blas;
-      row.torch_gflops = +(gflop / t.median_s).toFixed(1);
-      row.speedup_vs_torch = +(t.median_s / med).toFixed(2);
-    }
-    log(
-      `  ${row.config}: trm ${med.toFixed(2)} s/step (${row.trm_gflops} GFLOP/s, ${(100 * row.peak_fraction).toFixed(0)}% of the measured fp32 peak ${peak.toFixed(0)} GFLOP/s; ${gflop.toFixed(0)} GFLOP; activations ${row.acts_mib} MiB)`,
-    );
-    log(
-      row.torch_note
-        ? `    pytorch: ${row.torch_note}`
-        : `    pytorch ${row.torch_median_s} s/step (${row.torch_gflops} GFLOP/s, ${row.torch_blas}): trm is ${row.speedup_vs_torch}x faster`,
-    );
-    rows.push(row);
-  }
-  if (opts.json) process.stdout.write(JSON.stringify({ bench: 'step', backend: backendInfo(), threads, rows }) + '\n');
+  if (opts.json) process.stdout.write(`${JSON.stringify({ bench: 'step', backend: backendInfo(), threads, rows })}\n`);
 }

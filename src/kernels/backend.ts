@@ -43,6 +43,47 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     batch: number,
   ): void;
 
+  /** The same product with bf16 operands: every element of op(A) and op(B) rounded to bfloat16
+   *  (nearest even, denormals to signed zero) before it is multiplied; products and sums in fp32
+   *  (native: VDPBF16PS on AVX512_BF16, else the fp32 kernel on rounded panels; ref: float64 sums;
+   *  webgpu: rounded as loaded). C, alpha and beta stay fp32. Mixed precision (precision=bf16). */
+  gemmBf16(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F,
+    lda: number,
+    strideA: number,
+    B: F,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void;
+
+  /** The token mixer's gate_up product with SwiGLU fused in its epilogue: for b < batch, with
+   *  G = weight[0:H] @ inp_b and U = weight[H:2H] @ inp_b (weight (2H, K) shared, inp_b (K, N) at
+   *  b*K*N): out_b (H, N) at b*H*N = silu(G) * U, and gateUp_b (2H, N) at b*2H*N = [G; U] unless
+   *  gateUp is null (a forward without backward keeps nothing). Numerically gemm (or gemmBf16
+   *  when bf16) followed by swigluForward; native: bitwise so. */
+  gemmSwiglu(
+    out: F,
+    gateUp: F | null,
+    inp: F,
+    weight: F,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -81,6 +122,84 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   swigluForward(out: F, gateUp: F, N: number, H: number): void;
   /** dgateUp += d/d[gate | up] of silu(gate) * up, from dout (N, H). */
   swigluBackward(dgateUp: F, dout: F, gateUp: F, N: number, H: number): void;
+
+  // ---- fused half-blocks (the small-model path) ------------------------------------------------
+  // One post-norm half-block of TRM per call: bitwise the op-by-op sequence (ref/fused.ts), in one
+  // native parallel region with the intermediates in cache (native/ops/fused.cpp).
+  /** Token mixer + residual + sequence-axis RMSNorm: per item b, r_b = wDown (S, Is) @
+   *  swiglu(wGateUp (2Is, S) @ inp_b) + inp_b; out, rstd (B, D) = rmsnormSeq(r). Saves gateUp
+   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
+  tokenMixerNormForward(
+    out: F,
+    rstd: F,
+    gateUp: F,
+    h: F,
+    r: F,
+    inp: F,
+    wGateUp: F,
+    wDown: F,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+    eps: number,
+  ): void;
+  /** Channel SwiGLU MLP + residual + RMSNorm over N rows: r = swiglu(inp @ wGateUp^T) @ wDown^T +
+   *  inp; out, rstd (N) = rmsnorm(r). wGateUp (2I, D), wDown (D, I); saves gateUp (N, 2I), h (N, I);
+   *  r (N, D) is scratch. */
+  mlpNormForward(
+    out: F,
+    rstd: F,
+    gateUp: F,
+    h: F,
+    r: F,
+    inp: F,
+    wGateUp: F,
+    wDown: F,
+    N: number,
+    D: number,
+    I: number,
+    eps: number,
+  ): void;
+  /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
+   *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
+   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dh, dgateUp
+   *  are written (scratch the caller keeps). */
+  mlpNormBackward(
+    dinp: F,
+    dr: F,
+    dh: F,
+    dgateUp: F,
+    dout: F,
+    out: F,
+    rstd: F,
+    gateUp: F,
+    wGateUp: F,
+    wDown: F,
+    N: number,
+    D: number,
+    I: number,
+  ): void;
+  /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
+   *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
+   *  backward of dh_b; dinp_b += dr_b + wGateUpT (S, 2Is) @ dgateUp_b. wGateUpT, wDownT: the
+   *  transposed weights. dr, dh, dgateUp are written. */
+  tokenMixerNormBackward(
+    dinp: F,
+    dr: F,
+    dh: F,
+    dgateUp: F,
+    dout: F,
+    out: F,
+    rstd: F,
+    gateUp: F,
+    wGateUpT: F,
+    wDownT: F,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+  ): void;
 
   // ---- embeddings --------------------------------------------------------------------------
   /** out (N, D) = scale * table[ids[i]]; table (V, D). An id outside [0, V) throws. */
@@ -156,6 +275,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
 /** Every kernel of the contract, by name: backends are checked against this list at load. */
 export const KERNEL_NAMES = [
   'gemm',
+  'gemmBf16',
+  'gemmSwiglu',
   'copy2d',
   'transpose',
   'fill',
@@ -171,6 +292,10 @@ export const KERNEL_NAMES = [
   'rmsnormSeqBackward',
   'swigluForward',
   'swigluBackward',
+  'tokenMixerNormForward',
+  'mlpNormForward',
+  'tokenMixerNormBackward',
+  'mlpNormBackward',
   'embeddingForward',
   'embeddingBackward',
   'stablemaxCeForward',

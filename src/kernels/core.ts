@@ -6,6 +6,14 @@
  */
 export { KERNEL_NAMES, type KernelBackend, type F32, type I32, type U8 } from './backend.js';
 export * from './device.js';
-export { gemm, type GemmCall } from './gemm.js';
+export {
+  gemm,
+  type GemmCall,
+  gemmPrecision,
+  PRECISIONS,
+  type Precision,
+  setGemmPrecision,
+  withGemmPrecision,
+} from './gemm.js';
 export * from './ops.js';
 export { refBackend } from './ref/index.js';

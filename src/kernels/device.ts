@@ -58,6 +58,9 @@ export interface Device extends KernelBackend<F32T, I32T, U8T> {
   flush(): Promise<void>;
   /** Frees a tensor's memory (GPU devices; host devices leave it to the garbage collector). */
   release(t: Tensor): void;
+  /** Devices that can store GEMM operands as f16 (webgpu): 'f16' makes every gemm read f16
+   *  copies of A and B (fp32 accumulation, fp32 C); 'fp32' is the default. */
+  setPrecision?(p: 'fp32' | 'f16'): void;
 }
 
 export function isHostArray(t: unknown): t is HostArray {

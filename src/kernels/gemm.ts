@@ -4,7 +4,7 @@
  * item (strideC = 0 sums every item's product into one C). Sizes are validated here, so a wrong
  * shape is a ShapeError naming the operand, never an out-of-bounds read in C++. Device-free.
  */
-import { ShapeError } from '../errors.js';
+import { ShapeError, TrmError } from '../errors.js';
 import { device, dtypeOf, type F32T, sizeOf } from './device.js';
 
 type F32 = F32T;
@@ -27,6 +27,39 @@ export interface GemmCall {
   strideB?: number;
   strideC?: number;
   batch?: number;
+  /** 'bf16': operands rounded to bfloat16, fp32 sums (the gemmBf16 kernel); default: the
+   *  precision set by setGemmPrecision (fp32 unless a bf16 run set it). */
+  precision?: Precision;
+}
+
+/** GEMM operand precision: 'fp32', or 'bf16' mixed precision (bf16 operands, fp32 sums and outputs). */
+export type Precision = 'fp32' | 'bf16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+
+let defaultPrecision: Precision = 'fp32';
+
+/** The precision of every product that names none: the model's GEMMs (forward and backward) run
+ *  in it, norms, losses, optimizer and EMA never see it (they stay fp32). Returns the previous one
+ *  so a caller can restore it. */
+export function setGemmPrecision(p: Precision): Precision {
+  if (!PRECISIONS.includes(p)) throw new TrmError('TRM_BAD_ARG', `precision must be fp32 or bf16, got '${p}'`);
+  const prev = defaultPrecision;
+  defaultPrecision = p;
+  return prev;
+}
+
+export function gemmPrecision(): Precision {
+  return defaultPrecision;
+}
+
+/** Runs fn with the products in precision p, then restores the previous precision. */
+export function withGemmPrecision<T>(p: Precision, fn: () => T): T {
+  const prev = setGemmPrecision(p);
+  try {
+    return fn();
+  } finally {
+    setGemmPrecision(prev);
+  }
 }
 
 function need(op: string, name: string, t: F32, want: number, shape: string): void {
@@ -82,23 +115,44 @@ export function gemm(c: GemmCall): void {
     }
     need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
   }
-  device().gemm(
-    ta,
-    tb,
-    M,
-    N,
-    K,
-    c.alpha ?? 1,
-    c.A,
-    lda,
-    strideA,
-    c.B,
-    ldb,
-    strideB,
-    c.beta ?? 0,
-    c.C,
-    ldc,
-    strideC,
-    batch,
-  );
+  const d = device();
+  (c.precision ?? defaultPrecision) === 'bf16'
+    ? d.gemmBf16(
+        ta,
+        tb,
+        M,
+        N,
+        K,
+        c.alpha ?? 1,
+        c.A,
+        lda,
+        strideA,
+        c.B,
+        ldb,
+        strideB,
+        c.beta ?? 0,
+        c.C,
+        ldc,
+        strideC,
+        batch,
+      )
+    : d.gemm(
+        ta,
+        tb,
+        M,
+        N,
+        K,
+        c.alpha ?? 1,
+        c.A,
+        lda,
+        strideA,
+        c.B,
+        ldb,
+        strideB,
+        c.beta ?? 0,
+        c.C,
+        ldc,
+        strideC,
+        batch,
+      );
 }

@@ -14,6 +14,10 @@ export interface NativeInfo {
   isa: 'avx512' | 'avx2' | 'portable';
   bestIsa: 'avx512' | 'avx2' | 'portable';
   gemmKernel: string;
+  /** the kernel gemmBf16 runs: VDPBF16PS, or '... (bf16 emulated)' on the fp32 kernel */
+  gemmBf16Kernel: string;
+  /** true when gemmBf16 runs on AVX512_BF16 hardware */
+  bf16Native: boolean;
   threads: number;
   features: Record<string, boolean>;
 }
@@ -26,6 +30,8 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   setIsa(isa: 'avx512' | 'avx2' | 'portable'): boolean;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
+  /** The same with VDPBF16PS (bf16 products, fp32 sums); 0 where gemmBf16 is emulated. */
+  bf16Peak(seconds: number, threads: number): number;
   /** Byte address of a typed array's data modulo 64. */
   addressMod64(a: ArrayBufferView): number;
 }

@@ -238,12 +238,170 @@ export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void
   device().swigluForward(out, gateUp, N, H);
 }
 
+/** The token mixer's gate_up GEMM with SwiGLU in its epilogue (backend.ts gemmSwiglu): out
+ *  (batch, H, N); gateUp (batch, 2H, N) or null; inp (batch, K, N); weight (2H, K). */
+export function gemmSwiglu(
+  out: F32,
+  gateUp: F32 | null,
+  inp: F32,
+  weight: F32,
+  H: number,
+  N: number,
+  K: number,
+  batch: number,
+  bf16: boolean,
+): void {
+  const op = 'gemmSwiglu',
+    sh = sizes(op, { H, N, K, batch });
+  arrays(op, sh, 'Float32Array', {
+    out: [out, batch * H * N],
+    inp: [inp, batch * K * N],
+    weight: [weight, 2 * H * K],
+    ...(gateUp !== null ? { gateUp: [gateUp, batch * 2 * H * N] as [unknown, number] } : {}),
+  });
+  device().gemmSwiglu(out, gateUp, inp, weight, H, N, K, batch, bf16 === true);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',
     sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { dgateUp: [dgateUp, 2 * N * H], dout: [dout, N * H], gateUp: [gateUp, 2 * N * H] });
   device().swigluBackward(dgateUp, dout, gateUp, N, H);
+}
+
+// ---- fused half-blocks (backend.ts) -------------------------------------------------------------
+
+/** Token mixer + residual + sequence-axis RMSNorm of inp (B, S, D) in one call. */
+export function tokenMixerNormForward(
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  h: F32,
+  r: F32,
+  inp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+  eps: number,
+): void {
+  const op = 'tokenMixerNormForward',
+    sh = sizes(op, { B, S, D, Is }),
+    n = B * S * D;
+  arrays(op, sh, 'Float32Array', {
+    out: [out, n],
+    rstd: [rstd, B * D],
+    gateUp: [gateUp, B * 2 * Is * D],
+    h: [h, B * Is * D],
+    r: [r, n],
+    inp: [inp, n],
+    wGateUp: [wGateUp, 2 * Is * S],
+    wDown: [wDown, S * Is],
+  });
+  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+}
+
+/** Channel SwiGLU MLP + residual + RMSNorm of inp (N, D) in one call. */
+export function mlpNormForward(
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  h: F32,
+  r: F32,
+  inp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  N: number,
+  D: number,
+  I: number,
+  eps: number,
+): void {
+  const op = 'mlpNormForward',
+    sh = sizes(op, { N, D, I }),
+    n = N * D;
+  arrays(op, sh, 'Float32Array', {
+    out: [out, n],
+    rstd: [rstd, N],
+    gateUp: [gateUp, N * 2 * I],
+    h: [h, N * I],
+    r: [r, n],
+    inp: [inp, n],
+    wGateUp: [wGateUp, 2 * I * D],
+    wDown: [wDown, D * I],
+  });
+  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+}
+
+/** mlpNormForward's backward without the weight gradients (backend.ts). */
+export function mlpNormBackward(
+  dinp: F32,
+  dr: F32,
+  dh: F32,
+  dgateUp: F32,
+  dout: F32,
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  wGateUp: F32,
+  wDown: F32,
+  N: number,
+  D: number,
+  I: number,
+): void {
+  const op = 'mlpNormBackward',
+    sh = sizes(op, { N, D, I }),
+    n = N * D;
+  arrays(op, sh, 'Float32Array', {
+    dinp: [dinp, n],
+    dr: [dr, n],
+    dh: [dh, N * I],
+    dgateUp: [dgateUp, N * 2 * I],
+    dout: [dout, n],
+    out: [out, n],
+    rstd: [rstd, N],
+    gateUp: [gateUp, N * 2 * I],
+    wGateUp: [wGateUp, 2 * I * D],
+    wDown: [wDown, D * I],
+  });
+  device().mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+}
+
+/** tokenMixerNormForward's backward without the weight gradients (backend.ts). */
+export function tokenMixerNormBackward(
+  dinp: F32,
+  dr: F32,
+  dh: F32,
+  dgateUp: F32,
+  dout: F32,
+  out: F32,
+  rstd: F32,
+  gateUp: F32,
+  wGateUpT: F32,
+  wDownT: F32,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+): void {
+  const op = 'tokenMixerNormBackward',
+    sh = sizes(op, { B, S, D, Is }),
+    n = B * S * D;
+  arrays(op, sh, 'Float32Array', {
+    dinp: [dinp, n],
+    dr: [dr, n],
+    dh: [dh, B * Is * D],
+    dgateUp: [dgateUp, B * 2 * Is * D],
+    dout: [dout, n],
+    out: [out, n],
+    rstd: [rstd, B * D],
+    gateUp: [gateUp, B * 2 * Is * D],
+    wGateUpT: [wGateUpT, S * 2 * Is],
+    wDownT: [wDownT, Is * S],
+  });
+  device().tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUpT, wDownT, B, S, D, Is);
 }
 
 // ---- embeddings ----------------------------------------------------------------------------

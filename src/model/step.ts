@@ -143,7 +143,7 @@ export function supervisionStep(
 
   // forward
   inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez, a.emb);
-  deepRecursion(c, a, w, a.x, carry.y, carry.z, carry.noise ?? null);
+  deepRecursion(c, a, w, a.x, carry.y, carry.z, carry.noise ?? null, grads !== null);
   lmHeadForward(a.logits, carry.y, w.lmHead, B, S, P, D, V);
   qHeadForward(a.q, carry.y, w.qHeadW, w.qHeadB, B, S, D);
 

@@ -11,11 +11,18 @@ import {
   copy,
   type F32T,
   fill,
+  gemm,
+  gemmPrecision,
+  mlpNormBackward,
+  mlpNormForward,
   rmsnormBackward,
   rmsnormForward,
   rmsnormSeqBackward,
   rmsnormSeqForward,
   sizeOf,
+  tokenMixerNormBackward,
+  tokenMixerNormForward,
+  transpose,
 } from '../kernels/core.js';
 import { type AttentionActs, type AttentionScratch, attentionBackward, attentionForward } from '../nn/attention.js';
 import { mlpBackward, mlpForward, type SwigluWeights } from '../nn/mlp.js';
@@ -37,12 +44,41 @@ const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp
 
 // ---- one block --------------------------------------------------------------------------------
 
-function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: F32T, w: BlockWeights): void {
+/** Up to this hidden size a block's forward runs as two fused half-block kernels (one call and one
+ *  native parallel region each, split over items or rows; bitwise the op-by-op sequence). Above it
+ *  the op-by-op sequence is faster: the big GEMMs split inside each product, a shared weight is
+ *  packed once per thread instead of per item. fp32 only: the fused kernels run fp32 products, so a
+ *  bf16 run takes the op-by-op path (its GEMMs go to gemmBf16). */
+let fusedMaxD = 256;
+
+/** Tests: set the fused path's limit (0: never fused); returns the previous one. */
+export function setFusedMaxD(d: number): number {
+  const prev = fusedMaxD;
+  fusedMaxD = d;
+  return prev;
+}
+
+const useFused = (D: number): boolean => D <= fusedMaxD && gemmPrecision() === 'fp32';
+
+function blockForward(
+  c: TrmConfig,
+  d: Dims,
+  s: BlockScratch,
+  ba: BlockActs,
+  h: F32T,
+  w: BlockWeights,
+  keep = true,
+): void {
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S,
-    eps = c.rms_norm_eps;
-  if (c.mlp_t) {
-    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is });
+    eps = c.rms_norm_eps,
+    fused = useFused(D);
+  // the fused token mixer always keeps its pre-activation (keep only saves work on the op-by-op path)
+  if (c.mlp_t && fused) {
+    const m = ba.mixer as TokenMixerActs;
+    tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps);
+  } else if (c.mlp_t) {
+    tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is }, keep);
     add(s.r, s.r, h, N * D);
     rmsnormSeqForward(ba.n1, ba.rstd1, s.r, B, S, D, eps);
   } else {
@@ -58,9 +94,99 @@ function blockForward(c: TrmConfig, d: Dims, s: BlockScratch, ba: BlockActs, h: 
     add(s.r, s.r, h, N * D);
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
+  if (fused) {
+    mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps);
+    return;
+  }
   mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I });
   add(s.r, s.r, ba.n1, N * D);
   rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
+}
+
+/** blockBackward through the fused half-block kernels (mlp_t, D <= fusedMaxD): each half is one
+ *  call for its row- or item-local chain, then the weight gradients as GEMMs over all rows. The
+ *  same arithmetic as the op-by-op path (bitwise, up to the sign of an exact zero in d(n1)). */
+function blockBackwardFused(
+  d: Dims,
+  s: BlockScratch,
+  ba: BlockActs,
+  h: F32T,
+  w: BlockWeights,
+  g: BlockWeights,
+  dinp: F32T,
+  dout: F32T,
+): void {
+  const { B, S, D, I, Is } = d,
+    N = B * S,
+    m = ba.mixer as TokenMixerActs,
+    x = s.mix as TokenMixerScratch;
+  // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr), dr into s.r
+  fill(s.dn1, 0, N * D);
+  mlpNormBackward(
+    s.dn1,
+    s.r,
+    s.mlp.dh,
+    s.mlp.dgateUp,
+    dout,
+    ba.n2,
+    ba.rstd2,
+    ba.mlp.gateUp,
+    w.mlpGateUp,
+    w.mlpDown,
+    N,
+    D,
+    I,
+  );
+  gemm({ A: s.r, B: ba.mlp.h, C: g.mlpDown, M: D, N: I, K: N, transA: true, beta: 1 });
+  gemm({ A: s.mlp.dgateUp, B: ba.n1, C: g.mlpGateUp, M: 2 * I, N: D, K: N, transA: true, beta: 1 });
+  // n1 = rms(h + mixer(h)): d(h) += dr + mixer'(dr)
+  transpose(x.wDownT, w.mlptDown!, S, Is);
+  transpose(x.wGateUpT, w.mlptGateUp!, 2 * Is, S);
+  tokenMixerNormBackward(
+    dinp,
+    s.r,
+    x.dh,
+    x.dgateUp,
+    s.dn1,
+    ba.n1,
+    ba.rstd1,
+    m.gateUp,
+    x.wGateUpT,
+    x.wDownT,
+    B,
+    S,
+    D,
+    Is,
+  );
+  // the mixer's weight gradients: sums over the items (strideC 0)
+  gemm({
+    A: s.r,
+    B: m.h,
+    C: g.mlptDown!,
+    M: S,
+    N: Is,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: S * D,
+    strideB: Is * D,
+    strideC: 0,
+    beta: 1,
+  });
+  gemm({
+    A: x.dgateUp,
+    B: h,
+    C: g.mlptGateUp!,
+    M: 2 * Is,
+    N: S,
+    K: D,
+    transB: true,
+    batch: B,
+    strideA: 2 * Is * D,
+    strideB: S * D,
+    strideC: 0,
+    beta: 1,
+  });
 }
 
 /** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */
@@ -75,6 +201,10 @@ function blockBackward(
   dinp: F32T,
   dout: F32T,
 ): void {
+  if (c.mlp_t && useFused(d.D)) {
+    blockBackwardFused(d, s, ba, h, w, g, dinp, dout);
+    return;
+  }
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S;
   // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)
@@ -116,11 +246,12 @@ function blockBackward(
 
 // ---- one net call ------------------------------------------------------------------------------
 
-/** f applied to na.inp (= h + u, already filled); returns the output view (last block's n2). */
-export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights): F32T {
+/** f applied to na.inp (= h + u, already filled); returns the output view (last block's n2).
+ *  keep = false: no backward will read na (kernels may skip saving what only the backward needs). */
+export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, keep = true): F32T {
   let h = na.inp;
   for (let i = 0; i < c.L_layers; i++) {
-    blockForward(c, a.d, a.block, na.blocks[i], h, w.layers[i]);
+    blockForward(c, a.d, a.block, na.blocks[i], h, w.layers[i], keep);
     h = na.blocks[i].n2;
   }
   return h;
@@ -178,15 +309,16 @@ export function latentRecursion(
   for (let i = 0; i < n; i++) {
     const na = a.calls[keep ? i : 0];
     add3(na.inp, y, x, z, size); // (y + x) + z, the same bits as z + (y + x)
-    updateLatent(c, a, z, netForward(c, a, na, w), noise); // copy(z, f) without damping and noise
+    updateLatent(c, a, z, netForward(c, a, na, w, keep), noise); // copy(z, f) without damping and noise
   }
   const na = a.calls[keep ? n : 0];
   add(na.inp, y, z, size);
-  updateLatent(c, a, y, netForward(c, a, na, w), noise);
+  updateLatent(c, a, y, netForward(c, a, na, w, keep), noise);
 }
 
 /** One supervision step's recursion (spec 1.1): T-1 recursions without gradient, then one whose
- *  n+1 calls keep their activations for deepRecursionBackward. y, z become the new carry. */
+ *  n+1 calls keep their activations for deepRecursionBackward (keep = false: no backward follows,
+ *  an evaluation). y, z become the new carry. */
 export function deepRecursion(
   c: TrmConfig,
   a: StepActs,
@@ -195,9 +327,10 @@ export function deepRecursion(
   y: F32T,
   z: F32T,
   noise: Rng | null = null,
+  keep = true,
 ): void {
   for (let t = 0; t < c.H_cycles - 1; t++) latentRecursion(c, a, w, x, y, z, false, noise);
-  latentRecursion(c, a, w, x, y, z, true, noise);
+  latentRecursion(c, a, w, x, y, z, keep, noise);
 }
 
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the

@@ -2,10 +2,12 @@
  * token-mixer.ts: the mlp_t token-mixing SwiGLU over the sequence axis (trm.py:86-93). The official
  * code transposes h (B, S, D) to (B, D, S) and applies a SwiGLU of width S; here no transpose is
  * made: per batch item b, gate_up (2Is, S) @ x_b (S, D) -> (2Is, D) is one batched GEMM sharing A
- * (strideA = 0); SwiGLU then sees each item as one row [gate block (Is*D) | up block (Is*D)];
- * down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs summed over b (strideC = 0).
+ * (strideA = 0) with SwiGLU in its epilogue (gemmSwiglu: gate block (Is, D) and up block (Is, D) of
+ * an item meet in registers, h_b = silu(gate) * up is written, the pre-activation only when the
+ * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs
+ * summed over b (strideC = 0).
  */
-import { type F32T, fill, gemm, swigluBackward, swigluForward, transpose } from '../kernels/core.js';
+import { type F32T, fill, gemm, gemmPrecision, gemmSwiglu, swigluBackward, transpose } from '../kernels/core.js';
 import type { SwigluWeights } from './mlp.js';
 
 export interface TokenMixerActs {
@@ -28,30 +30,19 @@ export interface TokenMixerSizes {
   Is: number;
 }
 
-/** out (B, S, D) = mixer(inp (B, S, D)); w.gateUp (2Is, S), w.down (S, Is). */
+/** out (B, S, D) = mixer(inp (B, S, D)); w.gateUp (2Is, S), w.down (S, Is). keep = false: no
+ *  backward follows (acts.gateUp is not written). */
 export function tokenMixerForward(
   out: F32T,
   acts: TokenMixerActs,
   inp: F32T,
   w: SwigluWeights,
   z: TokenMixerSizes,
+  keep = true,
 ): void {
   const { B, S, D, Is } = z,
-    wGateUp = w.gateUp,
     wDown = w.down;
-  gemm({
-    A: wGateUp,
-    B: inp,
-    C: acts.gateUp,
-    M: 2 * Is,
-    N: D,
-    K: S,
-    batch: B,
-    strideA: 0,
-    strideB: S * D,
-    strideC: 2 * Is * D,
-  });
-  swigluForward(acts.h, acts.gateUp, B, Is * D);
+  gemmSwiglu(acts.h, keep ? acts.gateUp : null, inp, w.gateUp, Is, D, S, B, gemmPrecision() === 'bf16');
   gemm({ A: wDown, B: acts.h, C: out, M: S, N: D, K: Is, batch: B, strideA: 0, strideB: Is * D, strideC: S * D });
 }
 

@@ -65,6 +65,9 @@ export interface TrainConfig {
   curriculum: 'none' | 'cgar';
   /** Loss weight decay^s at a sample's supervision step s (CGAR uses 0.7); 1 = off. */
   hsw_decay: number;
+  /** GEMM operand precision; weights, optimizer, norms and losses stay fp32 ('f16': f16 storage of
+   *  the GEMM operands, webgpu only; 'bf16': bf16 GEMM operands). */
+  precision: Precision;
   /** Milestone supervision (train/milestones.ts): 'sudoku-logic' trains supervision step s of a
    *  sample towards the grid after s rounds of logic (the dataset's all__milestones.npy); 'none' =
    *  the final solution at every step (official). */
@@ -73,6 +76,9 @@ export interface TrainConfig {
    *  slot's last step (s = its N_sup) always targets the solution. */
   milestone_schedule: 'step' | 'spread';
 }
+
+export const PRECISIONS = ['fp32', 'bf16', 'f16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** The official Sudoku recipe (README; spec 11.1-11.2) with the TRM-Att architecture. */
 export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
@@ -106,6 +112,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   rand_nsup_clamp: false,
   curriculum: 'none',
   hsw_decay: 1,
+  precision: 'fp32',
   milestones: 'none',
   milestone_schedule: 'step',
 });
@@ -289,6 +296,8 @@ export function resolveTrainConfig(preset: string | undefined, over: Partial<Tra
     bad(`curriculum must be 'none' or 'cgar', got ${JSON.stringify(cfg.curriculum)}`);
   if (!(typeof cfg.hsw_decay === 'number' && cfg.hsw_decay > 0 && cfg.hsw_decay <= 1))
     bad(`hsw_decay must be in (0, 1], got ${JSON.stringify(cfg.hsw_decay)}`);
+  if (!(PRECISIONS as readonly unknown[]).includes(cfg.precision))
+    bad(`precision must be one of ${PRECISIONS.join(', ')}, got ${JSON.stringify(cfg.precision)}`);
   if (cfg.milestones !== 'none' && cfg.milestones !== 'sudoku-logic')
     bad(`milestones must be 'none' or 'sudoku-logic', got ${JSON.stringify(cfg.milestones)}`);
   if (cfg.milestone_schedule !== 'step' && cfg.milestone_schedule !== 'spread')
@@ -318,8 +327,12 @@ export function parseSets(sets: string[]): Partial<TrainConfig> {
   return out;
 }
 
-/** Training keys added later (milestone supervision), with their off values. */
-const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = { milestones: 'none', milestone_schedule: 'step' };
+/** Training keys added later (milestone supervision, precision), with their off values. */
+const LATER_TRAIN_DEFAULTS: Partial<TrainConfig> = {
+  milestones: 'none',
+  milestone_schedule: 'step',
+  precision: 'fp32',
+};
 
 /** The training config as files store it: the later keys are left out while off (as storedConfig). */
 export function storedTrainConfig(cfg: TrainConfig): Partial<TrainConfig> {

@@ -15,7 +15,18 @@ import type { DatasetSplit } from '../data/dataset.js';
 import { TrmError } from '../errors.js';
 import { Rng, STREAM } from '../data/rng.js';
 import { allocActs, type StepActs } from '../model/acts.js';
-import { f32, fill, type F32T, i32, type I32T, read, sizeOf, write } from '../kernels/core.js';
+import {
+  device,
+  f32,
+  fill,
+  type F32T,
+  i32,
+  type I32T,
+  read,
+  setGemmPrecision,
+  sizeOf,
+  write,
+} from '../kernels/core.js';
 import { checkPuzzleIds } from '../nn/embedding.js';
 import { type Weights, weightsView } from '../model/params.js';
 import {
@@ -27,6 +38,7 @@ import {
   uploadBatch,
 } from '../model/step.js';
 import { fillHalted, updateHalting } from './carry.js';
+import type { TrainConfig } from './config.js';
 import { newBatch, TrainSampler } from './data.js';
 import { addStep, emptySums, summarize, type TrainMetrics } from './metrics.js';
 import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
@@ -72,7 +84,22 @@ export async function stepReadout(r: StepResult): Promise<StepReadout> {
   return { q, seqCorrect, counts, ...lossesOf(tokLoss, counts, bce, sizeOf(r.bce)) };
 }
 
+/** The run's GEMM precision on the active device. f16 (f16 storage of the GEMM operands) needs a
+ *  device that offers it (webgpu); bf16 is the bf16 GEMM path's; fp32 resets the device. */
+export function usePrecision(p: TrainConfig['precision']): void {
+  const dev = device();
+  if (p === 'f16') {
+    if (!dev.setPrecision)
+      throw new TrmError(
+        'TRM_BAD_CONFIG',
+        `precision=f16: f16 storage of GEMM operands needs --backend webgpu; the ${dev.name} backend computes in fp32 (use precision=fp32 or bf16)`,
+      );
+    dev.setPrecision('f16');
+  } else dev.setPrecision?.('fp32');
+}
+
 export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace {
+  usePrecision(st.config.precision);
   const B = st.config.batch_size,
     deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
   checkActsFit(deepest, B, 'batch_size');
@@ -200,6 +227,17 @@ export interface TrainHooks {
 
 /** Run until totalSteps (or a stop request). Yields to the event loop between steps so signals land. */
 export async function train(st: TrainState, ws: Workspace, hooks: TrainHooks = {}): Promise<'done' | 'stopped'> {
+  // precision=bf16: every product of the steps and evaluations below (a checkpoint written
+  // before the key existed trained in fp32)
+  const prevPrecision = setGemmPrecision(st.config.precision === 'bf16' ? 'bf16' : 'fp32');
+  try {
+    return await trainLoop(st, ws, hooks);
+  } finally {
+    setGemmPrecision(prevPrecision);
+  }
+}
+
+async function trainLoop(st: TrainState, ws: Workspace, hooks: TrainHooks): Promise<'done' | 'stopped'> {
   const cfg = st.config,
     total = st.totalSteps;
   while (st.step < total) {

@@ -25,6 +25,12 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
   const forced = process.env.TRM_WEBGPU_GEMM_BLOCK;
   if (forced === '4' || forced === '8') dev.gemmBlockOverride = forced === '4' ? 4 : 8;
   else if (forced) throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_GEMM_BLOCK must be 4 or 8, got '${forced}'`);
+  // TRM_WEBGPU_PRECISION=f16: the products read packed f16 copies of A and B (the packing
+  // dispatches are timed too, as a training step with precision=f16 runs them).
+  const precision = process.env.TRM_WEBGPU_PRECISION ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'f16')
+    throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_PRECISION must be fp32 or f16, got '${precision}'`);
+  dev.setPrecision(precision);
   const swift = dev.isSwiftShader;
   const reps = opts.reps ?? (swift ? 1 : 10);
   const batches = opts.batches ?? (swift ? [4] : [32, 256]);
@@ -33,7 +39,9 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
     ? 'SwiftShader is Vulkan on the CPU: these numbers check that the benchmark runs, they say nothing about GPU speed'
     : '';
   if (!opts.json) {
-    console.log(`gemm benchmark: WGSL tiled GEMM on webgpu, adapter: ${dev.adapterName}`);
+    console.log(
+      `gemm benchmark: WGSL ${dev.gemmDirect && !forced ? `barrier-free GEMM (${dev.gemmDirectBlock}x${dev.gemmDirectBlock} blocks)` : 'tiled GEMM'} on webgpu, ${precision} operands, adapter: ${dev.adapterName}`,
+    );
     console.log(`fp32 FMA peak (register-only shader): ${peak.toFixed(0)} GFLOP/s`);
     if (note) console.log(`NOTE: ${note}`);
     console.log('T: the GEMM register block (4: 64x64 tiles, 8: 128x128); ms per product, recorded back to back');
@@ -94,7 +102,14 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
     console.log(
       JSON.stringify(
         {
-          backend: { backend: 'webgpu', adapter: dev.adapterName, swiftshader: swift, limits: dev.limits(), note },
+          backend: {
+            backend: 'webgpu',
+            adapter: dev.adapterName,
+            swiftshader: swift,
+            precision,
+            limits: dev.limits(),
+            note,
+          },
           peak_gflops: peak,
           rows,
         },

@@ -17,8 +17,9 @@
  */
 import { TrmError } from '../errors.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
+import { mlpNormBackwardVia, mlpNormVia, tokenMixerNormBackwardVia, tokenMixerNormVia } from '../kernels/compose.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec } from './gemm.js';
+import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec, type Operands } from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
@@ -76,6 +77,12 @@ interface Pipeline {
 }
 
 const storageType = { f32: 'f32', i32: 'i32', u8: 'u32' } as const;
+
+interface PendingRead {
+  g: GpuTensor;
+  resolve: (words: Uint32Array) => void;
+  reject: (e: unknown) => void;
+}
 
 /** Requests an adapter and a device with the adapter's buffer limits, and wraps it. */
 export async function createWebGpuDevice(opts: WebGpuOptions = {}): Promise<WebGpuDevice> {
@@ -225,6 +232,7 @@ export class WebGpuDevice implements Device {
         `write: ${src.length} elements at offset ${offset} do not fit a tensor of ${g.size}`,
       );
     if (src.length === 0) return;
+    this.startReads(); // reads requested before this write see the old contents
     this.submit(); // kernels recorded before this write must see the old contents
     const data = src instanceof Uint8Array ? Uint32Array.from(src) : src;
     this.gpu.queue.writeBuffer(g.store.buffer, (g.offset + offset) * 4, data.buffer, data.byteOffset, data.byteLength);
@@ -232,14 +240,46 @@ export class WebGpuDevice implements Device {
 
   async read<T extends Tensor>(t: T): Promise<HostOf<T>> {
     const g = this.tensor(t, 'read', 'the source');
-    const words = await this.sync(g);
+    const words = await this.readWords(g);
     const out =
       g.dtype === 'f32'
-        ? new Float32Array(words.buffer, 0, g.size).slice()
+        ? new Float32Array(words.buffer, words.byteOffset, g.size).slice()
         : g.dtype === 'i32'
-          ? new Int32Array(words.buffer, 0, g.size).slice()
+          ? new Int32Array(words.buffer, words.byteOffset, g.size).slice()
           : Uint8Array.from(words.subarray(0, g.size));
     return out as HostOf<T>;
+  }
+
+  /** Reads requested together (a step's readout: `Promise.all([read(a), read(b), ...])`) share
+   *  one copy, one submit and one host wait: they are started at the end of the tick, or before
+   *  anything else is recorded (a kernel, write or release), so each read still sees the tensor
+   *  as it was when read() was called. */
+  private readBatch: PendingRead[] | null = null;
+  private readWords(g: GpuTensor): Promise<Uint32Array> {
+    return new Promise((resolve, reject) => {
+      if (!this.readBatch) {
+        this.readBatch = [];
+        queueMicrotask(() => this.startReads());
+      }
+      this.readBatch.push({ g, resolve, reject });
+    });
+  }
+  private startReads(): void {
+    const batch = this.readBatch;
+    if (!batch) return;
+    this.readBatch = null;
+    this.sync(batch.map(r => r.g)).then(
+      parts => {
+        batch.forEach((r, k) => {
+          r.resolve(parts[k]);
+        });
+      },
+      e => {
+        batch.forEach(r => {
+          r.reject(e);
+        });
+      },
+    );
   }
 
   readSync<T extends Tensor>(_t: T): HostOf<T> {
@@ -247,12 +287,14 @@ export class WebGpuDevice implements Device {
   }
 
   async flush(): Promise<void> {
-    await this.sync(null);
+    this.startReads();
+    await this.sync([]);
   }
 
   release(t: Tensor): void {
     const g = this.tensor(t, 'release', 'the tensor');
     if (!g.root) return; // a view frees nothing; its root does
+    this.startReads();
     this.submit(); // recorded kernels may still use the buffer; destroy waits for submitted work
     g.store.released = true;
     g.store.buffer.destroy();
@@ -267,15 +309,22 @@ export class WebGpuDevice implements Device {
     this.gpu.destroy();
   }
 
-  /** Submits what is recorded, copies `g` (if any) and the status words out, waits, and throws a
-   *  deferred kernel or WebGPU error. Returns the tensor's words. */
-  private async sync(g: GpuTensor | null): Promise<Uint32Array> {
+  /** Submits what is recorded, copies the tensors `gs` and the status words out, waits once, and
+   *  throws a deferred kernel or WebGPU error. Returns each tensor's words. */
+  private async sync(gs: GpuTensor[]): Promise<Uint32Array[]> {
     this.submit();
-    const bytes = g ? g.size * 4 : 0,
-      statusAt = Math.ceil(bytes / 16) * 16;
+    const at: number[] = [];
+    let bytes = 0;
+    for (const g of gs) {
+      at.push(bytes);
+      bytes += Math.ceil((g.size * 4) / 16) * 16;
+    }
+    const statusAt = bytes;
     const staging = this.gpu.createBuffer({ size: statusAt + 32, usage: MAP_READ | COPY_DST });
     const enc = this.gpu.createCommandEncoder();
-    if (g && bytes > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, 0, bytes);
+    gs.forEach((g, k) => {
+      if (g.size > 0) enc.copyBufferToBuffer(g.store.buffer, g.offset * 4, staging, at[k], g.size * 4);
+    });
     enc.copyBufferToBuffer(this.status, 0, staging, statusAt, 32);
     this.gpu.queue.submit([enc.finish()]);
     this.stats.waits++;
@@ -294,7 +343,7 @@ export class WebGpuDevice implements Device {
       const [kernel, what] = statusKernels[st[1]] ?? ['kernel', 'index'];
       throw new RangeError(`${kernel}: ${what}[${st[2]}] = ${st[3] | 0} is outside [0, ${st[4]})`);
     }
-    return words;
+    return gs.map((g, k) => words.subarray(at[k] / 4, at[k] / 4 + g.size));
   }
 
   // ---- recording ---------------------------------------------------------------------------------
@@ -351,6 +400,7 @@ export class WebGpuDevice implements Device {
   /** Records one dispatch of `spec` over `tensors` (in spec order) with scalar `params`. */
   private run(spec: KernelSpec, tensors: unknown[], params: number[], groups: [number, number, number]): void {
     if (groups[0] * groups[1] * groups[2] === 0) return;
+    this.startReads(); // reads requested before this kernel see the tensors without it
     const gts = tensors.map((t, k) => this.tensor(t, spec.name, spec.tensors[k].name));
     const stores: Store[] = [],
       slots: number[] = [],
@@ -452,37 +502,148 @@ export class WebGpuDevice implements Device {
     strideC: number,
     batch: number,
   ): void {
+    const ops = this.precision === 'f16' ? 'f16' : 'fp32';
+    this.gemmAny(ops, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+  }
+
+  /** bf16 operands (rounded as they are loaded), fp32 products and sums (the contract's gemmBf16). */
+  gemmBf16(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
+    this.gemmAny(
+      'bf16',
+      transA,
+      transB,
+      M,
+      N,
+      K,
+      alpha,
+      A,
+      lda,
+      strideA,
+      B,
+      ldb,
+      strideB,
+      beta,
+      C,
+      ldc,
+      strideC,
+      batch,
+    );
+  }
+
+  private gemmAny(
+    ops: Operands,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+  ): void {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     const items = sumC ? 1 : batch;
+    const f16 = ops === 'f16' && K > 0;
+    if (ops === 'f16' && K === 0) ops = 'fp32'; // nothing is read: C = beta C
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, items);
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? 'D' : T}`;
+    const R = this.gemmDirectBlock;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${ops}`;
     const spec =
       this.gemmSpecs.get(key) ??
-      this.gemmSpecs.set(key, direct ? gemmDirectSpec(transA, transB) : gemmSpec(transA, transB, T)).get(key)!;
-    const tile = direct ? 32 : 16 * T;
+      this.gemmSpecs
+        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, ops) : gemmSpec(transA, transB, T, ops))
+        .get(key)!;
+    const tile = direct ? 8 * R : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),
       c = this.tensor(C, 'gemm', 'C');
     // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
+    // With f16 operands each chunk's A and B are first packed (packF16) into scratch buffers.
     for (let z0 = 0; z0 < items; z0 += 65535) {
       const nz = Math.min(65535, items - z0);
       const at = (g: GpuTensor, stride: number) =>
         z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false);
+      let opA: GpuTensor = at(a, strideA),
+        opB: GpuTensor = at(b, strideB);
+      if (f16) {
+        const n = sumC ? batch : nz; // items this dispatch reads
+        opA = this.packF16(opA, (n - 1) * strideA + (transA ? (K - 1) * lda + M : (M - 1) * lda + K), 0);
+        opB = this.packF16(opB, (n - 1) * strideB + (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N), 1);
+      }
       this.run(
         spec,
-        [at(a, strideA), at(b, strideB), at(c, strideC)],
+        [opA, opB, at(c, strideC)],
         [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
         [Math.ceil(N / tile), Math.ceil(M / tile), nz],
       );
     }
   }
+
+  /** GEMM operand precision (src/kernels/device.ts setPrecision): 'f16' packs A and B as f16 pairs
+   *  before every product (fp32 accumulation, fp32 C). */
+  private precision: 'fp32' | 'f16' = 'fp32';
+  setPrecision(p: 'fp32' | 'f16'): void {
+    if (p !== 'fp32' && p !== 'f16')
+      throw new TrmError('TRM_BAD_ARG', `webgpu: precision must be 'fp32' or 'f16', got ${JSON.stringify(p)}`);
+    this.precision = p;
+  }
+  getPrecision(): 'fp32' | 'f16' {
+    return this.precision;
+  }
+  /** Scratch words for the packed A and B (grown as needed; the GPU runs dispatches in order, so
+   *  the next product may overwrite them). */
+  private readonly packScratch: (GpuTensor | null)[] = [null, null];
+  /** `n` elements of `g` as f16 pairs in u32 words (the first `ceil(n / 2)` words of a scratch). */
+  private packF16(g: GpuTensor, n: number, slot: 0 | 1): GpuTensor {
+    const words = Math.ceil(Math.min(n, g.size) / 2);
+    let s = this.packScratch[slot];
+    if (!s || s.size < words) {
+      if (s) this.release(s); // destroyed once the submitted work that uses it is done
+      s = this.alloc('u8', Math.max(words, 2 * (s?.size ?? 0)));
+      this.packScratch[slot] = s;
+    }
+    const out = new GpuTensor('u8', words, s.store, 0, false);
+    this.each('packF16', [out, new GpuTensor(g.dtype, Math.min(n, g.size), g.store, g.offset, false)], words, [
+      Math.min(n, g.size),
+    ]);
+    return out;
+  }
   private readonly gemmSpecs = new Map<string, KernelSpec>();
   /** The barrier-free GEMM (gemm.ts gemmDirectSpec) for products with no forced block: the
    *  default on CPU adapters (SwiftShader), where workgroup memory and barriers are slow. */
   gemmDirect: boolean;
+  /** The direct GEMM's register block (R x R per invocation; 8 by default, 4 in tests). */
+  gemmDirectBlock: 4 | 8 = DIRECT_BLOCK;
   /** The register block a product of `items` (M x N) outputs runs with on this device. */
   gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
@@ -536,8 +697,109 @@ export class WebGpuDevice implements Device {
   swigluForward(out: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluForward', [out, gateUp], N * H, [H]);
   }
+  gemmSwiglu(
+    out: F32T,
+    gateUp: F32T | null,
+    inp: F32T,
+    weight: F32T,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+  ): void {
+    // without gateUp the binding gets a one-float stand-in the kernel never writes (keep = 0)
+    const keepTo = gateUp ?? (this.unusedF32 ??= this.f32(1));
+    this.each('gemmSwiglu', [out, keepTo, inp, weight], batch * H * N, [H, N, K, bf16 ? 1 : 0, gateUp ? 1 : 0]);
+  }
+  private unusedF32: F32T | undefined;
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
+  }
+  // the fused half-blocks: the same dispatches as the op-by-op sequence (kernels/ref/fused.ts)
+  tokenMixerNormForward(
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    h: F32T,
+    r: F32T,
+    inp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+    eps: number,
+  ): void {
+    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+  }
+  mlpNormForward(
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    h: F32T,
+    r: F32T,
+    inp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    N: number,
+    D: number,
+    I: number,
+    eps: number,
+  ): void {
+    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+  }
+  mlpNormBackward(
+    dinp: F32T,
+    dr: F32T,
+    dh: F32T,
+    dgateUp: F32T,
+    dout: F32T,
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    wGateUp: F32T,
+    wDown: F32T,
+    N: number,
+    D: number,
+    I: number,
+  ): void {
+    mlpNormBackwardVia<F32T>(this, dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+  }
+  tokenMixerNormBackward(
+    dinp: F32T,
+    dr: F32T,
+    dh: F32T,
+    dgateUp: F32T,
+    dout: F32T,
+    out: F32T,
+    rstd: F32T,
+    gateUp: F32T,
+    wGateUpT: F32T,
+    wDownT: F32T,
+    B: number,
+    S: number,
+    D: number,
+    Is: number,
+  ): void {
+    tokenMixerNormBackwardVia<F32T>(
+      this,
+      dinp,
+      dr,
+      dh,
+      dgateUp,
+      dout,
+      out,
+      rstd,
+      gateUp,
+      wGateUpT,
+      wDownT,
+      B,
+      S,
+      D,
+      Is,
+    );
   }
   embeddingForward(out: F32T, ids: I32T, table: F32T, N: number, D: number, V: number, scale: number): void {
     this.each('embeddingForward', [out, ids, table], N * D, [D, V, scale]);

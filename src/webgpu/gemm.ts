@@ -18,8 +18,56 @@ export const BK = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 
-/** The spec for one specialization: transposes and register block (T = 4 or 8). */
-export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpec {
+/** How a GEMM reads A and B (products and sums are fp32 in every case): 'fp32'; 'f16' (precision=
+ *  f16): f16 pairs packed in u32 words (packF16 in kernels.ts), read with the core unpack2x16float,
+ *  so it runs on every adapter (no shader-f16); 'bf16' (gemmBf16): fp32 operands rounded to
+ *  bfloat16 as they are loaded. */
+export type Operands = 'fp32' | 'f16' | 'bf16';
+
+const F16_LOADS = `fn hA(i: u32) -> f32 { let v = unpack2x16float(A[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
+fn hB(i: u32) -> f32 { let v = unpack2x16float(B[(i >> 1u)]); return select(v.x, v.y, (i & 1u) == 1u); }
+`;
+/** WGSL of the bf16 rounding of gemmBf16 (src/kernels/ref/gemm.ts roundBf16): nearest even,
+ *  denormals to signed zero, NaN kept quiet. The products and sums stay fp32. */
+export const BF16_FN = `fn bf16r(x: f32) -> f32 {
+  var u = bitcast<u32>(x);
+  let e = u & 0x7f800000u;
+  if (e == 0u) { u = u & 0x80000000u; }
+  else if (e == 0x7f800000u) { if ((u & 0x7fffffu) != 0u) { u = (u | 0x400000u) & 0xffff0000u; } }
+  else { u = (u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u; }
+  return bitcast<f32>(u);
+}
+`;
+const helpers = { fp32: '', f16: F16_LOADS, bf16: BF16_FN };
+const suffix = { fp32: '', f16: 'F16', bf16: 'Bf16' };
+/** An operand load of element i of A or B. */
+const load = (o: Operands, t: 'A' | 'B', i: string) =>
+  o === 'f16' ? `h${t}(${i})` : o === 'bf16' ? `bf16r(${t}[${i}])` : `${t}[${i}]`;
+const operands = (o: Operands): KernelSpec['tensors'] => [
+  { name: 'A', type: o === 'f16' ? 'u32' : 'f32' },
+  { name: 'B', type: o === 'f16' ? 'u32' : 'f32' },
+  { name: 'C', type: 'f32', write: true },
+];
+
+/** The uniforms of every GEMM kernel (after the tensor offsets), in the device's order. */
+const gemmParams: KernelSpec['params'] = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['lda', 'u32'],
+  ['ldb', 'u32'],
+  ['ldc', 'u32'],
+  ['strideA', 'u32'],
+  ['strideB', 'u32'],
+  ['strideC', 'u32'],
+  ['batch', 'u32'],
+  ['sumC', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+];
+
+/** The spec for one specialization: transposes, register block (T = 4 or 8) and operands. */
+export function gemmSpec(transA: boolean, transB: boolean, T: number, ops: Operands = 'fp32'): KernelSpec {
   const BM = 16 * T,
     BN = 16 * T;
   const loadsA = (BM * BK) / 256,
@@ -41,30 +89,12 @@ export function gemmSpec(transA: boolean, transB: boolean, T: number): KernelSpe
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
   return {
-    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}`,
-    tensors: [
-      { name: 'A', type: 'f32' },
-      { name: 'B', type: 'f32' },
-      { name: 'C', type: 'f32', write: true },
-    ],
-    params: [
-      ['M', 'u32'],
-      ['N', 'u32'],
-      ['K', 'u32'],
-      ['lda', 'u32'],
-      ['ldb', 'u32'],
-      ['ldc', 'u32'],
-      ['strideA', 'u32'],
-      ['strideB', 'u32'],
-      ['strideC', 'u32'],
-      ['batch', 'u32'],
-      ['sumC', 'u32'],
-      ['alpha', 'f32'],
-      ['beta', 'f32'],
-    ],
+    name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}${suffix[ops]}`,
+    tensors: operands(ops),
+    params: gemmParams,
     wg: 256,
     workgroup: '16, 16',
-    prelude: `var<workgroup> As: array<vec4f, ${BK * RA}>;
+    prelude: `${helpers[ops]}var<workgroup> As: array<vec4f, ${BK * RA}>;
 var<workgroup> Bs: array<vec4f, ${BK * RB}>;
 fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
@@ -87,14 +117,14 @@ ${range(T)
         ${aIdx}
         let gi = row0 + i; let gk = k0 + k;
         var x = 0.0;
-        if (gi < P.M && gk < P.K) { x = A[aBase + ${aAddr}]; }
+        if (gi < P.M && gk < P.K) { x = ${load(ops, 'A', `aBase + ${aAddr}`)}; }
         As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
       }
       for (var l = 0u; l < ${loadsB}u; l++) {
         ${bIdx}
         let gj = col0 + j; let gk = k0 + k;
         var x = 0.0;
-        if (gj < P.N && gk < P.K) { x = B[bBase + ${bAddr}]; }
+        if (gj < P.N && gk < P.K) { x = ${load(ops, 'B', `bBase + ${bAddr}`)}; }
         Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
       }
       workgroupBarrier();
@@ -136,72 +166,77 @@ export function gemmBlock(M: number, N: number, items: number): 4 | 8 {
   return Math.ceil(M / 128) * Math.ceil(N / 128) * items >= 128 ? 8 : 4;
 }
 
-/** The GEMM without workgroup memory or barriers: a workgroup of 8x8 invocations covers a 32x32
- *  tile of C, each invocation a 4x4 block in vec4 registers read straight from A and B (edge rows
- *  and columns are clamped, so the k loop has no branch; their results are not stored). For CPU
- *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. */
-export function gemmDirectSpec(transA: boolean, transB: boolean): KernelSpec {
+/** The direct GEMM's default block (rows = columns per invocation): a workgroup covers 64x64. */
+export const DIRECT_BLOCK = 8;
+
+/** The GEMM without workgroup memory or barriers: a workgroup of 8x8 invocations, each computing
+ *  an R x C block of C (C a multiple of 4) in vec4 registers read straight from A and B; edge rows
+ *  and columns are clamped, so the k loop has no branch (their results are not stored). For CPU
+ *  adapters (SwiftShader), where workgroup memory and barriers cost far more than loads. The
+ *  default 8x8 block does 16 loads per 64 FMAs (the 4x4 block: 8 per 16) and measured 1.5-2.5x
+ *  faster than 4x4 on the TRM products there (docs/PERFORMANCE.md); unrolling k did not help.
+ *  `ops`: the operands, as gemmSpec. */
+export function gemmDirectSpec(
+  transA: boolean,
+  transB: boolean,
+  R: number = DIRECT_BLOCK,
+  C: number = DIRECT_BLOCK,
+  ops: Operands = 'fp32',
+): KernelSpec {
+  const H = C / 4;
   const aAddr = (r: number) => (transA ? `k * P.lda + ri${r}` : `ri${r} * P.lda + k`);
   const bAddr = (c: number) => (transB ? `cj${c} * P.ldb + k` : `k * P.ldb + cj${c}`);
   return {
-    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
-    tensors: [
-      { name: 'A', type: 'f32' },
-      { name: 'B', type: 'f32' },
-      { name: 'C', type: 'f32', write: true },
-    ],
-    params: [
-      ['M', 'u32'],
-      ['N', 'u32'],
-      ['K', 'u32'],
-      ['lda', 'u32'],
-      ['ldb', 'u32'],
-      ['ldc', 'u32'],
-      ['strideA', 'u32'],
-      ['strideB', 'u32'],
-      ['strideC', 'u32'],
-      ['batch', 'u32'],
-      ['sumC', 'u32'],
-      ['alpha', 'f32'],
-      ['beta', 'f32'],
-    ],
+    name: `gemmDirect${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${R}x${C}${suffix[ops]}`,
+    tensors: operands(ops),
+    params: gemmParams,
     wg: 64,
     workgroup: '8, 8',
-    prelude: `fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
+    prelude: `${helpers[ops]}fn store(cBase: u32, gi: u32, gj: u32, acc: f32, betaZero: bool) {
   if (gi >= P.M || gj >= P.N) { return; }
   let idx = cBase + gi * P.ldc + gj;
   var y = P.alpha * acc;
   if (!betaZero) { y += P.beta * C[idx]; }
   C[idx] = y;
 }`,
-    body: `  let gi0 = (wid.y * 8u + lid.y) * 4u; let gj0 = (wid.x * 8u + lid.x) * 4u;
+    body: `  let gi0 = (wid.y * 8u + lid.y) * ${R}u; let gj0 = (wid.x * 8u + lid.x) * ${C}u;
   if (gi0 >= P.M || gj0 >= P.N) { return; }
-${range(4)
+${range(R)
   .map(r => `  let ri${r} = min(gi0 + ${r}u, P.M - 1u);`)
   .join('\n')}
-${range(4)
+${range(C)
   .map(c => `  let cj${c} = min(gj0 + ${c}u, P.N - 1u);`)
   .join('\n')}
-${range(4)
-  .map(r => `  var c${r} = vec4f(0.0);`)
+${range(R)
+  .flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`))
   .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
   if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k = 0u; k < P.K; k++) {
-      let bv = vec4f(${range(4)
-        .map(c => `B[bBase + ${bAddr(c)}]`)
-        .join(', ')});
-${range(4)
-  .map(r => `      c${r} = fma(vec4f(A[aBase + ${aAddr(r)}]), bv, c${r});`)
+${range(H)
+  .map(
+    h =>
+      `      let b${h} = vec4f(${range(4)
+        .map(c => load(ops, 'B', `bBase + ${bAddr(4 * h + c)}`))
+        .join(', ')});`,
+  )
+  .join('\n')}
+${range(R)
+  .map(r => `      let a${r} = vec4f(${load(ops, 'A', `aBase + ${aAddr(r)}`)});`)
+  .join('\n')}
+${range(R)
+  .flatMap(r => range(H).map(h => `      c${r}_${h} = fma(a${r}, b${h}, c${r}_${h});`))
   .join('\n')}
     }
   }
   let cBase = wid.z * P.strideC;
   let betaZero = P.beta == 0.0;
-${range(4)
-  .flatMap(r => range(4).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}[${c}], betaZero);`))
+${range(R)
+  .flatMap(r =>
+    range(C).map(c => `  store(cBase, gi0 + ${r}u, gj0 + ${c}u, c${r}_${Math.floor(c / 4)}[${c % 4}], betaZero);`),
+  )
   .join('\n')}`,
   };
 }

@@ -9,6 +9,7 @@
  * Device-free.
  */
 import type { KernelSpec } from './wgsl.js';
+import { BF16_FN } from './gemm.js';
 
 /** Kernel ids in the status buffer (index errors), with the names of the checked argument. */
 export const statusKernels: [string, string][] = [
@@ -229,6 +230,31 @@ export const specs: Record<string, KernelSpec> = {
   let g = gateUp[r * 2u * P.H + h]; let up = gateUp[r * 2u * P.H + P.H + h];
   out[gid] = g / (1.0 + exp(-g)) * up;`,
   ),
+  // gemmSwiglu, one invocation per output element (the WGSL fallback: correct, not tiled);
+  // bf16 != 0 rounds the operands as the WGSL GEMM's bf16 variant does
+  gemmSwiglu: {
+    ...elementwise(
+      'gemmSwiglu',
+      [f('out', true), f('gateUp', true), f('inp'), f('weight')],
+      [
+        ['H', 'u32'],
+        ['N', 'u32'],
+        ['K', 'u32'],
+        ['bf16', 'u32'],
+        ['keep', 'u32'],
+      ],
+      `  let b = gid / (P.H * P.N); let r = gid % (P.H * P.N); let i = r / P.N; let j = r % P.N;
+  var g = 0.0; var u = 0.0;
+  for (var k = 0u; k < P.K; k++) {
+    var x = inp[(b * P.K + k) * P.N + j]; var wg = weight[i * P.K + k]; var wu = weight[(P.H + i) * P.K + k];
+    if (P.bf16 != 0u) { x = bf16r(x); wg = bf16r(wg); wu = bf16r(wu); }
+    g = fma(wg, x, g); u = fma(wu, x, u);
+  }
+  out[gid] = g / (1.0 + exp(-g)) * u;
+  if (P.keep != 0u) { gateUp[(b * 2u * P.H + i) * P.N + j] = g; gateUp[(b * 2u * P.H + P.H + i) * P.N + j] = u; }`,
+    ),
+    prelude: BF16_FN,
+  },
   swigluBackward: elementwise(
     'swigluBackward',
     [f('dgateUp', true), f('dout'), f('gateUp')],
@@ -482,6 +508,16 @@ export const specs: Record<string, KernelSpec> = {
     ],
     `  let k = u32(rows[gid / P.width]) * P.width + gid % P.width;
   param[k] = param[k] * P.decay - P.lr * sign(grad[k]);`,
+  ),
+  // ---- precision=f16: f16 copies of GEMM operands, two per u32 word (clamped to the finite
+  // f16 range: pack2x16float of a larger value is indeterminate) ----
+  packF16: elementwise(
+    'packF16',
+    [u('out', true), f('inp')],
+    [['m', 'u32']],
+    `  let i = 2u * gid; var y = 0.0;
+  if (i + 1u < P.m) { y = inp[i + 1u]; }
+  out[gid] = pack2x16float(clamp(vec2f(inp[i], y), vec2f(-65504.0), vec2f(65504.0)));`,
   ),
   emaUpdate: elementwise(
     'emaUpdate',

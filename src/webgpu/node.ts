@@ -16,6 +16,10 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 export interface NodeGpuOptions extends Omit<WebGpuOptions, 'gpu' | 'adapter'> {
   /** 'fallback': SwiftShader when no other adapter is found; 'force': SwiftShader only; 'never' */
   swiftshader?: 'fallback' | 'force' | 'never';
+  /** false: Dawn's `disable_robustness` toggle (no index clamping in the shaders). Every kernel
+   *  here bounds its own indices, and on SwiftShader the clamping costs ~30% of a GEMM; default
+   *  true. An out-of-range access would then be undefined behaviour, so tests keep the default. */
+  robust?: boolean;
 }
 
 type Dawn = { create(flags: string[]): GPU; globals: object };
@@ -24,8 +28,8 @@ let dawnError: string | null = null;
 /** Dawn instances stay referenced for the process's life: a collected GPU object takes its
  *  adapters and devices down with it (an abort inside Dawn). */
 const instances: GPU[] = [];
-const instance = (d: Dawn): GPU => {
-  const g = d.create([]);
+const instance = (d: Dawn, robust = true): GPU => {
+  const g = d.create(robust ? [] : ['enable-dawn-features=allow_unsafe_apis,disable_robustness']);
   instances.push(g);
   return g;
 };
@@ -44,15 +48,16 @@ async function loadDawn(): Promise<Dawn | null> {
 export async function nodeAdapter(
   mode: NodeGpuOptions['swiftshader'] = 'fallback',
   powerPreference: GPUPowerPreference = 'high-performance',
+  robust = true,
 ): Promise<{ adapter: GPUAdapter | null; reason: string }> {
   const d = await loadDawn();
   if (!d) return { adapter: null, reason: `the webgpu package failed to load: ${dawnError}` };
   const canSwift = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD);
   if (mode === 'force' && canSwift) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  let adapter = await instance(d).requestAdapter({ powerPreference });
+  let adapter = await instance(d, robust).requestAdapter({ powerPreference });
   if (!adapter && mode === 'fallback' && canSwift) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    adapter = await instance(d).requestAdapter({ powerPreference });
+    adapter = await instance(d, robust).requestAdapter({ powerPreference });
   }
   if (adapter) return { adapter, reason: '' };
   return {
@@ -66,7 +71,7 @@ export async function nodeAdapter(
 
 /** The WebGPU device in Node; throws TRM_NO_DEVICE with the reason when there is no adapter. */
 export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise<WebGpuDevice> {
-  const { adapter, reason } = await nodeAdapter(opts.swiftshader, opts.powerPreference);
+  const { adapter, reason } = await nodeAdapter(opts.swiftshader, opts.powerPreference, opts.robust);
   if (!adapter) throw new TrmError('TRM_NO_DEVICE', `webgpu: ${reason}`);
   return createWebGpuDevice({ ...opts, adapter });
 }

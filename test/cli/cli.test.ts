@@ -45,6 +45,30 @@ describe.runIf(existsSync(main))('trm command line', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown suite 'nosuch'/);
   });
+  it('bench step: an unknown preset or precision is a one-line usage error naming the known ones', () => {
+    const p = trm(['bench', 'step', '--preset', 'cpu-sudoku4,nosuch']);
+    expect(p.code).toBe(2);
+    expect(p.err.trim().split('\n')).toHaveLength(1);
+    expect(p.err).toMatch(/unknown preset 'nosuch' \(presets: .*cpu-sudoku4/);
+    const q = trm(['bench', 'step', '--preset', 'cpu-sudoku4', '--precision', 'fp64']);
+    expect(q.code).toBe(2);
+    expect(q.err).toMatch(/unknown precision 'fp64' \(precisions: fp32/);
+    expect(trm(['bench', 'gemm', '--preset', 'cpu-sudoku4']).code).toBe(2);
+  });
+  it('bench step --preset times that config: one JSON row with its sizes, speed and peak RSS', () => {
+    const r = trm(['bench', 'step', '--preset', 'cpu-sudoku4', '--reps', '1', '--no-torch', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const { rows } = JSON.parse(r.out);
+    expect(rows).toHaveLength(1);
+    const row = rows[0];
+    expect(row).toMatchObject({ preset: 'cpu-sudoku4', B: 32, precision: 'fp32', torch_note: 'skipped' });
+    expect(row.config).toMatch(/^D=64 n=2 T=2 layers=2 S=17 mlp_t$/);
+    expect(row.trm_times_s).toHaveLength(1);
+    expect(row.trm_steps_per_s).toBeGreaterThan(0);
+    expect(row.gflop).toBeCloseTo(2.57, 2);
+    // the trm step ran in its own process: its peak RSS holds at least the activations
+    if (row.trm_peak_rss_mib !== null) expect(row.trm_peak_rss_mib).toBeGreaterThanOrEqual(row.acts_mib);
+  });
   it('info --json reports the backend; TRM_THREADS sets the kernel threads', () => {
     const r = trm(['info', '--json']);
     expect(r.code).toBe(0);

@@ -130,6 +130,31 @@ await describeGpu('webgpu device', dev => {
     d.destroy();
   });
 
+  it('reads requested together share one wait; each sees the tensor as it was when read() was called', async () => {
+    const d = await createNodeWebGpuDevice();
+    const a = d.f32(5),
+      b = d.f32(7),
+      one = d.f32(7);
+    d.fill(one, 1, 7);
+    d.fill(a, 2, 5);
+    d.fill(b, 3, 7);
+    const w0 = d.stats.waits;
+    const [ra, rb] = await Promise.all([d.read(a), d.read(b)]);
+    expect(d.stats.waits - w0).toBe(1);
+    expect(Array.from(ra)).toEqual(new Array(5).fill(2));
+    expect(Array.from(rb)).toEqual(new Array(7).fill(3));
+    // a kernel or a write recorded after a read() (same tick) does not reach that read
+    const before = d.read(b);
+    d.add(b, b, one, 7);
+    const mid = d.read(b);
+    d.write(b, new Float32Array(7).fill(9));
+    const after = d.read(b);
+    expect(Array.from(await before)).toEqual(new Array(7).fill(3));
+    expect(Array.from(await mid)).toEqual(new Array(7).fill(4));
+    expect(Array.from(await after)).toEqual(new Array(7).fill(9));
+    d.destroy();
+  });
+
   it('an out-of-range id surfaces as a RangeError at the next read, then clears', async () => {
     const d = dev();
     const out = d.f32(3 * 4),

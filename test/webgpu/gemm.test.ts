@@ -55,14 +55,19 @@ await describeGpu('webgpu gemm', dev => {
   // Every case on the 64x64 tiled kernel and on the barrier-free one (the CPU adapters'
   // default); the 128x128 block (same code as 64x64, other constants) on the padded and the
   // summing cases of each transpose pair.
-  for (const block of [4, 8, 'direct'] as const) {
-    for (const g of cases.filter(c => block !== 8 || c.pad || c.sC === 0)) {
-      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} ${block === 'direct' ? 'direct' : `block ${block}`}`;
+  // The barrier-free kernel's 8x8 block (its default) on every case, its 4x4 block on the padded
+  // and the summing cases.
+  for (const block of [4, 8, 'direct', 'direct4'] as const) {
+    const few = block === 8 || block === 'direct4';
+    for (const g of cases.filter(c => !few || c.pad || c.sC === 0)) {
+      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} ${typeof block === 'string' ? block : `block ${block}`}`;
       it(name, async () => {
         const d = dev();
         const direct = d.gemmDirect;
-        d.gemmBlockOverride = block === 'direct' ? undefined : block;
-        d.gemmDirect = block === 'direct';
+        const isDirect = typeof block === 'string';
+        d.gemmBlockOverride = isDirect ? undefined : block;
+        d.gemmDirect = isDirect;
+        d.gemmDirectBlock = block === 'direct4' ? 4 : 8;
         const o = operands(g);
         const A = rand(o.nA, 1),
           B = rand(o.nB, 2),
@@ -82,6 +87,7 @@ await describeGpu('webgpu gemm', dev => {
         const got = await d.read(vC);
         d.gemmBlockOverride = undefined;
         d.gemmDirect = direct;
+        d.gemmDirectBlock = 8;
         expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-4 });
         // nothing around the operands was touched
         const whole = await d.read(all);

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe } from 'vitest';
+import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import type { WebGpuDevice } from '../../src/webgpu/device.js';
 import { createNodeWebGpuDevice, SWIFTSHADER_ICD } from '../../src/webgpu/node.js';
 
@@ -39,3 +40,16 @@ export async function describeGpu(name: string, body: (dev: () => WebGpuDevice) 
   }
   describe(`${name} [${dev.adapterName}]`, () => body(() => dev));
 }
+
+/** The learning tests' recipe: the cpu-sudoku4 preset made ~5x cheaper per step (half the width,
+ *  one layer, one recursion; lr 5e-3), so a run fits CI on SwiftShader. Natively it reaches 96-100%
+ *  held-out exact on the 4x4 fixture by step 150 (docs/PERFORMANCE.md, "WebGPU"). */
+export const smallSudoku4 = (over: Partial<TrainConfig> = {}): TrainConfig =>
+  resolveTrainConfig('cpu-sudoku4', {
+    model: { hidden_size: 32, puzzle_emb_ndim: 32, L_layers: 1, H_cycles: 1 },
+    lr: 5e-3,
+    puzzle_emb_lr: 5e-3,
+    steps: 160,
+    eval_interval: 0,
+    ...over,
+  });

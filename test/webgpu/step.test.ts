@@ -135,5 +135,5 @@ await describeGpu('the engine on webgpu', dev => {
     expect(eg.exact_acc).toBe(ec.exact_acc);
     expect(eg.exact_by_step).toEqual(ec.exact_by_step);
     expect(eg.token_acc).toBeCloseTo(ec.token_acc, 6);
-  }, 900_000);
+  }, 1_800_000); // minutes on 2 quiet cores; the limit is for overloaded machines
 });

@@ -2,7 +2,21 @@
 import { defineCommand, intOption } from '../command.js';
 import { UsageError } from '../../errors.js';
 
-type Suite = (opts: { json: boolean; reps?: number; quick?: boolean; backend?: string }) => Promise<void>;
+import type { Precision } from '../../kernels/index.js';
+
+interface SuiteOpts {
+  json: boolean;
+  reps?: number;
+  quick?: boolean;
+  backend?: string;
+  presets?: string[];
+  /** gemm: the GEMM precisions; step: the step precisions (PRECISIONS in bench/step.ts) */
+  precisions?: Precision[];
+  batch?: number;
+  torch?: boolean;
+  torchReps?: number;
+}
+type Suite = (opts: SuiteOpts) => Promise<void>;
 
 const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = {
   gemm: {
@@ -14,10 +28,20 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
     load: async () => (await import('../../bench/sudoku.js')).benchSudoku,
   },
   step: {
-    summary: 'one TRM training supervision step (paper Sudoku configs, B = 64) vs the PyTorch reference',
+    summary: 'one TRM training supervision step (any preset; paper Sudoku configs at B = 64 by default) vs PyTorch',
     load: async () => {
       const { benchStep } = await import('../../bench/step.js');
-      return opts => benchStep({ json: opts.json, repeats: opts.reps, backend: opts.backend });
+      return opts =>
+        benchStep({
+          json: opts.json,
+          repeats: opts.reps,
+          backend: opts.backend,
+          presets: opts.presets,
+          precisions: opts.precisions,
+          batch: opts.batch,
+          torch: opts.torch,
+          torchRepeats: opts.torchReps,
+        });
     },
   },
 };
@@ -25,7 +49,8 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
-  usage: '<suite> [--json] [--reps N] [--backend native|webgpu]',
+  usage:
+    '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -34,6 +59,19 @@ export const benchCommand = defineCommand({
       argument: 'NAME',
       description: 'gemm, step: native (default, or TRM_BACKEND) or webgpu',
     },
+    preset: {
+      type: 'string',
+      argument: 'NAME[,NAME]',
+      description: 'step: presets to time (train presets, e.g. cpu-sudoku4; default paper-sudoku-mlp,paper-sudoku-att)',
+    },
+    precision: {
+      type: 'string',
+      argument: 'P[,P]',
+      description: 'gemm: fp32 (default), bf16 or fp32,bf16 (bf16 operands, fp32 sums); step: the precisions to time',
+    },
+    batch: { type: 'string', argument: 'B', description: "step: batch size (default: the preset's; paper presets 64)" },
+    'no-torch': { type: 'boolean', description: 'step: skip the PyTorch reference' },
+    'torch-reps': { type: 'string', argument: 'N', description: 'step: timed PyTorch steps per variant' },
   },
   get details() {
     return (
@@ -53,7 +91,35 @@ export const benchCommand = defineCommand({
       throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
     if (backend === 'webgpu' && name === 'sudoku')
       throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
+    const v = args.values;
+    if (
+      name !== 'step' &&
+      (v.preset !== undefined || v.batch !== undefined || v['no-torch'] || v['torch-reps'] !== undefined)
+    )
+      throw new UsageError(`bench: --preset, --batch, --no-torch and --torch-reps are options of the step suite`);
+    let presets: string[] | undefined, precisions: Precision[] | undefined;
+    if (name === 'step') {
+      const step = await import('../../bench/step.js');
+      presets = v.preset?.split(',').map(s => s.trim());
+      for (const p of presets ?? []) step.benchPreset(p); // a usage error names the known presets
+      precisions = step.parsePrecisions(v.precision) as Precision[];
+    } else if (v.precision !== undefined) {
+      precisions = v.precision.split(',').map(p => p.trim()) as Precision[];
+      for (const p of precisions)
+        if (p !== 'fp32' && p !== 'bf16')
+          throw new UsageError(`bench: --precision takes fp32, bf16 or fp32,bf16, got '${v.precision}'`);
+      if (name !== 'gemm') throw new UsageError(`bench: --precision is for the gemm and step suites`);
+    }
     const fn = await suite.load();
-    await fn({ json: Boolean(args.values.json), reps: intOption(args, 'reps', 1, 1000), backend });
+    await fn({
+      json: Boolean(v.json),
+      reps: intOption(args, 'reps', 1, 1000),
+      backend,
+      presets,
+      precisions,
+      batch: intOption(args, 'batch', 1, 1 << 20),
+      torch: !v['no-torch'],
+      torchReps: intOption(args, 'torch-reps', 1, 1000),
+    });
   },
 });

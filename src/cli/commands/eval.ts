@@ -35,6 +35,7 @@ import { bar, pct, StatusLine } from '../format.js';
 import { readDatasetSplit } from '../../data/dataset.js';
 import { checkCheckpoint, checkFiniteWeights } from '../checks.js';
 import { csvSplit, SHIPPED_MODELS, shippedModel } from '../models.js';
+import { setGemmPrecision } from '../../kernels/index.js';
 
 /** DATA/SPLIT, or DATA itself when it is one split directory; a missing split names what exists. */
 function splitDir(data: string, split: string): string {
@@ -215,6 +216,8 @@ export const evalCommand = defineCommand({
       );
     checkActsFit(m.config, batch, 'batch');
     const tc = m.sidecar?.train_config;
+    // a bf16 run is evaluated as it trained: bf16 GEMM operands (precision, docs/TRAINING.md)
+    if ((tc as { precision?: unknown } | undefined)?.precision === 'bf16') setGemmPrecision('bf16');
     const initScaleRaw = args.values['init-scale'];
     const initScale = initScaleRaw !== undefined ? Number(initScaleRaw) : (tc?.init_scale ?? 1);
     if (!(initScale > 0))

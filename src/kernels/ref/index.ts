@@ -3,11 +3,12 @@
  * Plain loops, float64 accumulation where the sum is long; slow on purpose, readable first.
  */
 import type { KernelBackend } from '../backend.js';
-import { gemm } from './gemm.js';
+import { gemm, gemmBf16, gemmSwiglu } from './gemm.js';
 import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
+import { mlpNormBackward, mlpNormForward, tokenMixerNormBackward, tokenMixerNormForward } from './fused.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import {
   argmax,
@@ -24,6 +25,8 @@ import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
+  gemmBf16,
+  gemmSwiglu,
   copy2d,
   transpose,
   fill,
@@ -39,6 +42,10 @@ export const refBackend: KernelBackend = {
   rmsnormSeqBackward,
   swigluForward,
   swigluBackward,
+  tokenMixerNormForward,
+  mlpNormForward,
+  tokenMixerNormBackward,
+  mlpNormBackward,
   embeddingForward,
   embeddingBackward,
   stablemaxCeForward,

@@ -1,0 +1,89 @@
+// binding_fused.cpp: Node-API entry points of the fused small-model kernels (ops/fused.h), same
+// names and argument order as src/kernels/backend.ts; every buffer's length is checked first.
+#include <initializer_list>
+
+#include "napi_util.h"
+#include "ops/fused.h"
+
+namespace trm {
+namespace {
+
+using Info = Napi::CallbackInfo;
+
+size_t prod(const Args& a, std::initializer_list<long> dims) {
+  size_t p = 1;
+  for (long d : dims)
+    if (__builtin_mul_overflow(p, (size_t)d, &p)) a.fail("sizes overflow");
+  return p;
+}
+
+float* f32(const Args& a, size_t i, const char* name, size_t need) {
+  size_t len;
+  float* p = a.f32(i, &len);
+  a.check_len(name, len, need);
+  return p;
+}
+
+// tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps)
+Napi::Value TokenMixerNormForward(const Info& info) {
+  Args a{info, "tokenMixerNormForward"};
+  a.expect_count(13);
+  long B = a.i64s(8), S = a.i64s(9), D = a.i64s(10), Is = a.i64s(11);
+  size_t bsd = prod(a, {B, S, D});
+  token_mixer_norm_forward(f32(a, 0, "out", bsd), f32(a, 1, "rstd", prod(a, {B, D})),
+                           f32(a, 2, "gateUp", prod(a, {B, 2, Is, D})), f32(a, 3, "h", prod(a, {B, Is, D})),
+                           f32(a, 4, "r", bsd), f32(a, 5, "inp", bsd), f32(a, 6, "wGateUp", prod(a, {2, Is, S})),
+                           f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12));
+  return info.Env().Undefined();
+}
+
+// mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps)
+Napi::Value MlpNormForward(const Info& info) {
+  Args a{info, "mlpNormForward"};
+  a.expect_count(12);
+  long N = a.i64s(8), D = a.i64s(9), I = a.i64s(10);
+  size_t nd = prod(a, {N, D});
+  mlp_norm_forward(f32(a, 0, "out", nd), f32(a, 1, "rstd", N), f32(a, 2, "gateUp", prod(a, {N, 2, I})),
+                   f32(a, 3, "h", prod(a, {N, I})), f32(a, 4, "r", nd), f32(a, 5, "inp", nd),
+                   f32(a, 6, "wGateUp", prod(a, {2, I, D})), f32(a, 7, "wDown", prod(a, {D, I})), N, D, I,
+                   a.f64s(11));
+  return info.Env().Undefined();
+}
+
+// mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I)
+Napi::Value MlpNormBackward(const Info& info) {
+  Args a{info, "mlpNormBackward"};
+  a.expect_count(13);
+  long N = a.i64s(10), D = a.i64s(11), I = a.i64s(12);
+  size_t nd = prod(a, {N, D}), n2i = prod(a, {N, 2, I});
+  mlp_norm_backward(f32(a, 0, "dinp", nd), f32(a, 1, "dr", nd), f32(a, 2, "dh", prod(a, {N, I})),
+                    f32(a, 3, "dgateUp", n2i), f32(a, 4, "dout", nd), f32(a, 5, "out", nd), f32(a, 6, "rstd", N),
+                    f32(a, 7, "gateUp", n2i), f32(a, 8, "wGateUp", prod(a, {2, I, D})),
+                    f32(a, 9, "wDown", prod(a, {D, I})), N, D, I);
+  return info.Env().Undefined();
+}
+
+// tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUpT, wDownT, B, S, D, Is)
+Napi::Value TokenMixerNormBackward(const Info& info) {
+  Args a{info, "tokenMixerNormBackward"};
+  a.expect_count(14);
+  long B = a.i64s(10), S = a.i64s(11), D = a.i64s(12), Is = a.i64s(13);
+  size_t bsd = prod(a, {B, S, D}), gu = prod(a, {B, 2, Is, D});
+  token_mixer_norm_backward(f32(a, 0, "dinp", bsd), f32(a, 1, "dr", bsd), f32(a, 2, "dh", prod(a, {B, Is, D})),
+                            f32(a, 3, "dgateUp", gu), f32(a, 4, "dout", bsd), f32(a, 5, "out", bsd),
+                            f32(a, 6, "rstd", prod(a, {B, D})), f32(a, 7, "gateUp", gu),
+                            f32(a, 8, "wGateUpT", prod(a, {S, 2, Is})), f32(a, 9, "wDownT", prod(a, {Is, S})), B, S,
+                            D, Is);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_fused(Napi::Env env, Napi::Object exports) {
+  exports.Set("tokenMixerNormForward", Napi::Function::New(env, TokenMixerNormForward, "tokenMixerNormForward"));
+  exports.Set("mlpNormForward", Napi::Function::New(env, MlpNormForward, "mlpNormForward"));
+  exports.Set("mlpNormBackward", Napi::Function::New(env, MlpNormBackward, "mlpNormBackward"));
+  exports.Set("tokenMixerNormBackward", Napi::Function::New(env, TokenMixerNormBackward, "tokenMixerNormBackward"));
+}
+
+}  // namespace trm

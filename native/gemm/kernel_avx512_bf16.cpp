@@ -1,0 +1,206 @@
+// kernel_avx512_bf16.cpp: the bf16 path of the GEMM on AVX-512 BF16 (VDPBF16PS): operands rounded
+// to bfloat16 while they are packed, products summed in fp32. The same 14 x 32 register tile as
+// the fp32 kernel (28 zmm accumulators), but each packed element is a PAIR of bf16 values, two
+// consecutive k, in one 32-bit slot (low half k even, high half k odd), so one VDPBF16PS does the
+// work of two FMAs: acc[i][j] += a(i,k) b(k,j) + a(i,k+1) b(k+1,j).
+//
+//   packed A strip:  pa[kp*MR + i] = pair(a(i, 2kp), a(i, 2kp+1))   (kp < ceil(kc/2); an odd kc
+//   packed B panel:  pb[kp*NR + j] = pair(b(2kp, j), b(2kp+1, j))    pads the last pair with 0)
+//
+// Rounding is VCVTNE2PS2BF16's: to nearest even, denormals to signed zero, NaN stays NaN (the
+// reference in src/kernels/ref/gemm.ts rounds the same way). Compiled with a target pragma like
+// kernel_avx512.cpp; selected at run time only when CPUID says AVX512_BF16 (cpu_features).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma")
+#include <immintrin.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "gemm.h"
+
+namespace trm {
+namespace {
+
+constexpr int MR = 14, NR = 32;
+
+inline __m512 dp(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
+
+void ukr_bf16_14x32(long kp, const float* __restrict pa_, const float* __restrict pb_, float* c, long ldc,
+                    long m, long n, float alpha, float beta) {
+  const uint32_t* pa = reinterpret_cast<const uint32_t*>(pa_);
+  const uint32_t* pb = reinterpret_cast<const uint32_t*>(pb_);
+  __m512 acc[MR][2];
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < MR; i++) {
+    if (i < m) {
+      _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+  }
+  for (long k = 0; k < kp; k++) {
+    _mm_prefetch((const char*)(pb + 8 * NR), _MM_HINT_T0);
+    __m512i b0 = _mm512_load_si512(pb), b1 = _mm512_load_si512(pb + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      __m512i a = _mm512_set1_epi32((int)pa[i]);
+      acc[i][0] = dp(acc[i][0], a, b0);
+      acc[i][1] = dp(acc[i][1], a, b1);
+    }
+    pa += MR;
+    pb += NR;
+  }
+  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  __mmask16 m0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+  __mmask16 m1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    if (i >= m) break;
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+    if (beta != 0.f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+  }
+}
+
+// 16 x 16 transpose of 32-bit elements (the same network as kernel_avx512.cpp's).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int q = 0; q < 2; q++)
+    for (int c = 0; c < 4; c++) {
+      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
+      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
+    }
+  for (int c = 0; c < 8; c++) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+  }
+}
+
+inline __mmask16 mask16(long n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
+
+// 32 consecutive k of one row (rem of them valid) -> 16 pairs (k 2t, 2t+1) in the 32-bit lanes.
+inline __m512 pairs_contig(const float* p, long rem) {
+  __m512 lo = _mm512_maskz_loadu_ps(mask16(rem), p), hi = _mm512_maskz_loadu_ps(mask16(rem - 16), p + 16);
+  return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+// Two rows of 16 values (k even in x0, k odd in x1) -> lane t = pair(x0[t], x1[t]).
+inline __m512i pairs_interleave(__m512 x0, __m512 x1) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                       20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+}
+
+// A row-major (A[i*lda + k]): per 32 k, each row's 16 pairs, transposed so pairs run over rows.
+void pack_a_rowmajor_bf16(float* dst, const float* A, long lda, long mr, long kc) {
+  const __mmask16 keep = (__mmask16)((1u << MR) - 1);
+  for (long k0 = 0; k0 < kc; k0 += 32) {
+    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < mr ? pairs_contig(A + i * lda + k0, rem) : _mm512_setzero_ps();
+    transpose16(r);
+    for (long t = 0; t < np; t++) _mm512_mask_storeu_ps(dst + (k0 / 2 + t) * MR, keep, r[t]);
+  }
+}
+
+// B stored transposed (B[j*ldb + k]): the same per column, two halves of 16 columns.
+void pack_b_colmajor_bf16(float* dst, const float* B, long ldb, long nr, long kc) {
+  for (long k0 = 0; k0 < kc; k0 += 32) {
+    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+    for (int h = 0; h < 2; h++) {
+      __m512 r[16];
+      for (int j = 0; j < 16; j++) {
+        long jj = h * 16 + j;
+        r[j] = jj < nr ? pairs_contig(B + jj * ldb + k0, rem) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (long t = 0; t < np; t++) _mm512_store_ps(dst + (k0 / 2 + t) * NR + h * 16, r[t]);
+    }
+  }
+}
+
+// A stored transposed (A[k*lda + i]): rows k and k+1 of memory interleaved.
+void pack_a_colmajor_bf16(float* dst, const float* A, long lda, long mr, long kc) {
+  const __mmask16 m = mask16(mr), keep = (__mmask16)((1u << MR) - 1);
+  for (long k = 0; k < kc; k += 2) {
+    __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda);
+    __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + (k / 2) * MR, keep, pairs_interleave(x0, x1));
+  }
+}
+
+// Plain B (B[k*ldb + j]), panels [p0, p1) of nc columns, two rows of memory at a time.
+void pack_b_rowmajor_bf16(float* dst, const float* B, long ldb, long nc, long kc, long p0, long p1) {
+  const long kp = (kc + 1) / 2;
+  for (long k = 0; k < kc; k += 2) {
+    const float* s0 = B + k * ldb;
+    const float* s1 = s0 + ldb;
+    bool odd = k + 1 < kc;
+    for (long p = p0; p < p1; p++) {
+      long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+      float* d = dst + p * kp * NR + (k / 2) * NR;
+      for (int h = 0; h < 2; h++) {
+        __mmask16 mk = mask16(nr - h * 16);
+        __m512 x0 = _mm512_maskz_loadu_ps(mk, s0 + j0 + h * 16);
+        __m512 x1 = odd ? _mm512_maskz_loadu_ps(mk, s1 + j0 + h * 16) : _mm512_setzero_ps();
+        _mm512_store_si512(d + h * 16, pairs_interleave(x0, x1));
+      }
+    }
+  }
+}
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+}  // namespace
+
+GemmKernelInfo gemm_kernel_avx512_bf16() {
+  GemmKernelInfo k{ukr_bf16_14x32, pack_a_rowmajor_bf16, pack_b_colmajor_bf16, pack_a_colmajor_bf16,
+                   pack_b_rowmajor_bf16, MR, NR, 14 * 24, 1024, 4096, "avx512_bf16 14x32 (vdpbf16ps)"};
+  k.kpack = 2;
+  return k;
+}
+
+double bf16_peak_avx512(double seconds) {
+  // 16 independent VDPBF16PS chains; each instruction is 16 lanes x 2 products x 2 flops.
+  __m512 x[16];
+  for (int i = 0; i < 16; i++) x[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512i a = (__m512i)_mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+  const __m512i b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_set1_ps(-1e-3f), _mm512_set1_ps(1e-3f));
+  long iters = 0;
+  double t0 = now_s(), t;
+  do {
+    for (int r = 0; r < 4096; r++) {
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; i++) x[i] = dp(x[i], a, b);
+    }
+    iters += 4096;
+    t = now_s();
+  } while (t - t0 < seconds);
+  float sink = 0;
+  for (int i = 0; i < 16; i++) sink += _mm512_reduce_add_ps(x[i]);
+  __asm__ volatile("" : : "x"(sink));
+  return iters * 16.0 * 64.0 / (t - t0) * 1e-9;
+}
+
+}  // namespace trm

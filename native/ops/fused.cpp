@@ -1,0 +1,123 @@
+// fused.cpp: the small-model half-block kernels (fused.h). The parts of one region take whole
+// items (token mixer) or contiguous rows in chunks of kRows (channel MLP); inside a part the GEMM,
+// SwiGLU and norm kernels run on the calling thread.
+#include "fused.h"
+
+#include "../gemm/gemm.h"
+#include "ops.h"
+
+namespace trm {
+namespace {
+
+constexpr long kRows = 64;  // channel-MLP rows per chunk: its gate_up (64 x 2I) stays in L2
+
+}  // namespace
+
+void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
+                              const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
+                              double eps) {
+  const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
+  parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
+    for (long b = lo; b < hi; b++) {
+      GemmArgs g1;  // gate_up_b = W_gu @ x_b
+      g1.M = 2 * Is; g1.N = D; g1.K = S;
+      g1.A = w_gate_up; g1.lda = S;
+      g1.B = inp + b * sd; g1.ldb = D;
+      g1.C = gate_up + b * gu; g1.ldc = D;
+      gemm(g1);
+      swiglu_forward_rows(h + b * hd, gate_up + b * gu, 0, 1, hd);
+      GemmArgs g2;  // r_b = W_down @ h_b
+      g2.M = S; g2.N = D; g2.K = Is;
+      g2.A = w_down; g2.lda = Is;
+      g2.B = h + b * hd; g2.ldb = D;
+      g2.C = r + b * sd; g2.ldc = D;
+      gemm(g2);
+      add(r + b * sd, r + b * sd, inp + b * sd, sd);
+      rmsnorm_seq_forward(out + b * sd, rstd + b * D, r + b * sd, 1, S, D, eps);
+    }
+  });
+}
+
+void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
+                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps) {
+  parallel_for(N, N * (3 * I * D + 2 * D), [&](long lo, long hi) {
+    for (long r0 = lo; r0 < hi; r0 += kRows) {
+      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+      GemmArgs g1;  // gate_up = x @ W_gu^T
+      g1.trans_b = true;
+      g1.M = rows; g1.N = 2 * I; g1.K = D;
+      g1.A = inp + r0 * D; g1.lda = D;
+      g1.B = w_gate_up; g1.ldb = D;
+      g1.C = gate_up + r0 * 2 * I; g1.ldc = 2 * I;
+      gemm(g1);
+      swiglu_forward_rows(h, gate_up, r0, r0 + rows, I);
+      GemmArgs g2;  // r = h @ W_down^T
+      g2.trans_b = true;
+      g2.M = rows; g2.N = D; g2.K = I;
+      g2.A = h + r0 * I; g2.lda = I;
+      g2.B = w_down; g2.ldb = I;
+      g2.C = r + r0 * D; g2.ldc = D;
+      gemm(g2);
+      add(r + r0 * D, r + r0 * D, inp + r0 * D, rows * D);
+      rmsnorm_forward(out + r0 * D, rstd + r0, r + r0 * D, rows, D, eps);
+    }
+  });
+}
+
+void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
+                       const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
+                       long D, long I) {
+  parallel_for(N, N * (4 * I * D + 4 * D), [&](long lo, long hi) {
+    for (long r0 = lo; r0 < hi; r0 += kRows) {
+      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+      fill(dr + r0 * D, 0.0, rows * D);
+      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
+      GemmArgs g1;  // dh = dr @ W_down
+      g1.M = rows; g1.N = I; g1.K = D;
+      g1.A = dr + r0 * D; g1.lda = D;
+      g1.B = w_down; g1.ldb = I;
+      g1.C = dh + r0 * I; g1.ldc = I;
+      gemm(g1);
+      fill(dgate_up + r0 * 2 * I, 0.0, rows * 2 * I);
+      swiglu_backward_rows(dgate_up, dh, gate_up, r0, r0 + rows, I);
+      add(dinp + r0 * D, dinp + r0 * D, dr + r0 * D, rows * D);
+      GemmArgs g2;  // dinp += dgate_up @ W_gu
+      g2.M = rows; g2.N = D; g2.K = 2 * I;
+      g2.A = dgate_up + r0 * 2 * I; g2.lda = 2 * I;
+      g2.B = w_gate_up; g2.ldb = D;
+      g2.C = dinp + r0 * D; g2.ldc = D;
+      g2.beta = 1.f;
+      gemm(g2);
+    }
+  });
+}
+
+void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
+                               const float* out, const float* rstd, const float* gate_up, const float* w_gate_up_t,
+                               const float* w_down_t, long B, long S, long D, long Is) {
+  const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
+  parallel_for(B, B * (3 * Is * S * D + 4 * sd), [&](long lo, long hi) {
+    for (long b = lo; b < hi; b++) {
+      fill(dr + b * sd, 0.0, sd);
+      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
+      GemmArgs g1;  // dh_b = W_down^T @ dr_b
+      g1.M = Is; g1.N = D; g1.K = S;
+      g1.A = w_down_t; g1.lda = S;
+      g1.B = dr + b * sd; g1.ldb = D;
+      g1.C = dh + b * hd; g1.ldc = D;
+      gemm(g1);
+      fill(dgate_up + b * gu, 0.0, gu);
+      swiglu_backward_rows(dgate_up + b * gu, dh + b * hd, gate_up + b * gu, 0, 1, hd);
+      add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
+      GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
+      g2.M = S; g2.N = D; g2.K = 2 * Is;
+      g2.A = w_gate_up_t; g2.lda = 2 * Is;
+      g2.B = dgate_up + b * gu; g2.ldb = D;
+      g2.C = dinp + b * sd; g2.ldc = D;
+      g2.beta = 1.f;
+      gemm(g2);
+    }
+  });
+}
+
+}  // namespace trm

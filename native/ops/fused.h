@@ -1,0 +1,44 @@
+// fused.h: the small-model kernels: one post-norm half-block of TRM in one call, one parallel region
+// (src/kernels/backend.ts: tokenMixerNormForward, mlpNormForward). Each part of the region runs the
+// whole chain (GEMM, SwiGLU, GEMM, residual add, RMSNorm) on its own batch items or rows, with the
+// intermediates still in cache and no hand-off between the ops; the ops inside run single-threaded
+// (nested regions run inline). Every element is computed by exactly the arithmetic of the unfused
+// kernels (the GEMM's k order does not depend on how rows or items are split), so the results are
+// bitwise those of the op-by-op sequence, for any thread count.
+#pragma once
+
+namespace trm {
+
+// Rows [r0, r1) of swiglu_forward / swiglu_backward (swiglu.cpp), on the calling thread.
+void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, long H);
+void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H);
+
+// Per item b: gate_up_b (2Is, D) = w_gate_up (2Is, S) @ inp_b (S, D); h_b = swiglu(gate_up_b) as one
+// row [gate (Is*D) | up (Is*D)]; r_b (S, D) = w_down (S, Is) @ h_b + inp_b; out_b, rstd_b (D) =
+// the sequence-axis RMSNorm of r_b. Saves gate_up, h, rstd; r is scratch (B, S, D).
+void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
+                              const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
+                              double eps);
+
+// Per row: gate_up (2I) = w_gate_up (2I, D) @ inp (D); h (I) = swiglu(gate_up); r (D) = w_down (D, I)
+// @ h + inp; out, rstd = the hidden-axis RMSNorm of r. inp, out, r (N, D); gate_up (N, 2I); h (N, I).
+void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
+                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps);
+
+// The backward of mlp_norm_forward without its weight gradients (the caller's GEMMs over all rows,
+// from dr and dgate_up): dr (N, D) = the RMSNorm backward of dout through (out, rstd); dh (N, I) =
+// dr @ w_down; dgate_up (N, 2I) = the SwiGLU backward of dh; dinp (N, D) += dr + dgate_up @ w_gate_up.
+// dr, dh and dgate_up are written (scratch the caller keeps for the weight gradients).
+void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
+                       const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
+                       long D, long I);
+
+// The backward of token_mixer_norm_forward without its weight gradients: per item, dr_b (S, D) = the
+// sequence-axis RMSNorm backward; dh_b (Is, D) = w_down_t (Is, S) @ dr_b; dgate_up_b = the SwiGLU
+// backward; dinp_b += dr_b + w_gate_up_t (S, 2Is) @ dgate_up_b. w_down_t and w_gate_up_t are the
+// transposed weights (the caller's transpose kernel).
+void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
+                               const float* out, const float* rstd, const float* gate_up, const float* w_gate_up_t,
+                               const float* w_down_t, long B, long S, long D, long Is);
+
+}  // namespace trm

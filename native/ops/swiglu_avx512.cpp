@@ -1,0 +1,79 @@
+// swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the exact IEEE operations of fast_exp.h and
+// swiglu.cpp in the same order (separate mul and add, never an FMA: the bits equal the baseline
+// path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
+// after it, so nothing here can replace baseline code at link time.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC optimize("fp-contract=off")
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2")
+#include <immintrin.h>
+
+#include "fast_exp.h"
+
+namespace trm {
+namespace {
+
+inline __m512 exp16(__m512 x0) {
+  using namespace fexp;
+  __m512 x = _mm512_max_ps(x0, _mm512_set1_ps(kLo));
+  x = _mm512_min_ps(x, _mm512_set1_ps(kHi));
+  const __m512 rnd = _mm512_set1_ps(kRound);
+  __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), rnd), rnd);
+  __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(kC1)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(kC2)));
+  __m512 p = _mm512_set1_ps(kP0);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP1));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP2));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP3));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP4));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP5));
+  __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
+  __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  y = _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+  __mmask16 big = _mm512_cmp_ps_mask(x0, _mm512_set1_ps(kHi), _CMP_GT_OQ);
+  return _mm512_mask_blend_ps(big, y, _mm512_set1_ps(__builtin_inff()));
+}
+
+inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
+
+}  // namespace
+
+// one row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue)
+void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  for (long h = 0; h < n; h += 16) {
+    __mmask16 m = tail_mask(n - h);
+    __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h);
+    __m512 e = exp16(_mm512_sub_ps(zero, gv));
+    __m512 v = _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), uv);
+    _mm512_mask_storeu_ps(y + h, m, v);
+  }
+}
+
+void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long r1, long H) {
+  for (long i = r0; i < r1; i++) swiglu_pair_avx512(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
+}
+
+void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  for (long i = r0; i < r1; i++) {
+    const float* g = gate_up + i * 2 * H;
+    const float* u = g + H;
+    const float* dy = dout + i * H;
+    float* dg = dgate_up + i * 2 * H;
+    float* du = dg + H;
+    for (long h = 0; h < H; h += 16) {
+      __mmask16 m = tail_mask(H - h);
+      __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
+             d = _mm512_maskz_loadu_ps(m, dy + h);
+      __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(zero, gv))));
+      __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
+                               _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
+      _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dg + h), a));
+      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), sig);
+      _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, du + h), b));
+    }
+  }
+}
+
+}  // namespace trm

@@ -1,0 +1,123 @@
+/**
+ * compose.ts: the fused half-block kernels (backend.ts: tokenMixerNormForward, mlpNormForward) as
+ * the op-by-op sequence they fuse, over any backend's kernels (generic in the tensor type): the
+ * reference backend composes its kernels (ref/fused.ts), the WebGPU device its dispatches. The
+ * sequence is the one the model ran before fusion; native/ops/fused.cpp gives its bits in one
+ * call. Device-free.
+ */
+import type { KernelBackend } from './backend.js';
+
+export type Parts<F> = Pick<
+  KernelBackend<F, unknown, unknown>,
+  | 'gemm'
+  | 'swigluForward'
+  | 'swigluBackward'
+  | 'add'
+  | 'fill'
+  | 'rmsnormSeqForward'
+  | 'rmsnormForward'
+  | 'rmsnormSeqBackward'
+  | 'rmsnormBackward'
+>;
+
+/** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
+ *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
+export function tokenMixerNormVia<F>(
+  k: Parts<F>,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  h: F,
+  r: F,
+  inp: F,
+  wGateUp: F,
+  wDown: F,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+  eps: number,
+): void {
+  k.gemm(false, false, 2 * Is, D, S, 1, wGateUp, S, 0, inp, D, S * D, 0, gateUp, D, 2 * Is * D, B);
+  k.swigluForward(h, gateUp, B, Is * D);
+  k.gemm(false, false, S, D, Is, 1, wDown, Is, 0, h, D, Is * D, 0, r, D, S * D, B);
+  k.add(r, r, inp, B * S * D);
+  k.rmsnormSeqForward(out, rstd, r, B, S, D, eps);
+}
+
+/** r = swiglu(inp @ W_gu^T) @ W_down^T + inp over N rows; out, rstd = the hidden-axis RMSNorm of r.
+ *  Saves gateUp (N, 2I) and h (N, I); r (N, D) is scratch. */
+export function mlpNormVia<F>(
+  k: Parts<F>,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  h: F,
+  r: F,
+  inp: F,
+  wGateUp: F,
+  wDown: F,
+  N: number,
+  D: number,
+  I: number,
+  eps: number,
+): void {
+  k.gemm(false, true, N, 2 * I, D, 1, inp, D, 0, wGateUp, D, 0, 0, gateUp, 2 * I, 0, 1);
+  k.swigluForward(h, gateUp, N, I);
+  k.gemm(false, true, N, D, I, 1, h, I, 0, wDown, I, 0, 0, r, D, 0, 1);
+  k.add(r, r, inp, N * D);
+  k.rmsnormForward(out, rstd, r, N, D, eps);
+}
+
+/** mlpNormForward's backward without the weight gradients (backend.ts). */
+export function mlpNormBackwardVia<F>(
+  k: Parts<F>,
+  dinp: F,
+  dr: F,
+  dh: F,
+  dgateUp: F,
+  dout: F,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  wGateUp: F,
+  wDown: F,
+  N: number,
+  D: number,
+  I: number,
+): void {
+  k.fill(dr, 0, N * D);
+  k.rmsnormBackward(dr, dout, out, rstd, N, D);
+  k.gemm(false, false, N, I, D, 1, dr, D, 0, wDown, I, 0, 0, dh, I, 0, 1);
+  k.fill(dgateUp, 0, N * 2 * I);
+  k.swigluBackward(dgateUp, dh, gateUp, N, I);
+  k.add(dinp, dinp, dr, N * D);
+  k.gemm(false, false, N, D, 2 * I, 1, dgateUp, 2 * I, 0, wGateUp, D, 0, 1, dinp, D, 0, 1);
+}
+
+/** tokenMixerNormForward's backward without the weight gradients (backend.ts). */
+export function tokenMixerNormBackwardVia<F>(
+  k: Parts<F>,
+  dinp: F,
+  dr: F,
+  dh: F,
+  dgateUp: F,
+  dout: F,
+  out: F,
+  rstd: F,
+  gateUp: F,
+  wGateUpT: F,
+  wDownT: F,
+  B: number,
+  S: number,
+  D: number,
+  Is: number,
+): void {
+  k.fill(dr, 0, B * S * D);
+  k.rmsnormSeqBackward(dr, dout, out, rstd, B, S, D);
+  k.gemm(false, false, Is, D, S, 1, wDownT, S, 0, dr, D, S * D, 0, dh, D, Is * D, B);
+  k.fill(dgateUp, 0, B * 2 * Is * D);
+  k.swigluBackward(dgateUp, dh, gateUp, B, Is * D);
+  k.add(dinp, dinp, dr, B * S * D);
+  k.gemm(false, false, S, D, 2 * Is, 1, wGateUpT, 2 * Is, 0, dgateUp, D, 2 * Is * D, 1, dinp, D, S * D, B);
+}

@@ -1,0 +1,35 @@
+/**
+ * ref/fused.ts: the reference fused half-blocks: the op-by-op sequence (../compose.ts) over the
+ * reference kernels.
+ */
+import type { KernelBackend } from '../backend.js';
+import {
+  mlpNormBackwardVia,
+  mlpNormVia,
+  type Parts,
+  tokenMixerNormBackwardVia,
+  tokenMixerNormVia,
+} from '../compose.js';
+import { add } from './elementwise.js';
+import { fill } from './movement.js';
+import { gemm } from './gemm.js';
+import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
+import { swigluBackward, swigluForward } from './swiglu.js';
+
+const parts = {
+  gemm,
+  swigluForward,
+  swigluBackward,
+  add,
+  fill,
+  rmsnormSeqForward,
+  rmsnormForward,
+  rmsnormSeqBackward,
+  rmsnormBackward,
+} as Parts<Float32Array>;
+
+export const tokenMixerNormForward: KernelBackend['tokenMixerNormForward'] = (...a) => tokenMixerNormVia(parts, ...a);
+export const mlpNormForward: KernelBackend['mlpNormForward'] = (...a) => mlpNormVia(parts, ...a);
+export const mlpNormBackward: KernelBackend['mlpNormBackward'] = (...a) => mlpNormBackwardVia(parts, ...a);
+export const tokenMixerNormBackward: KernelBackend['tokenMixerNormBackward'] = (...a) =>
+  tokenMixerNormBackwardVia(parts, ...a);

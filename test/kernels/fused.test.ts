@@ -1,0 +1,124 @@
+/**
+ * The fused half-block kernels (native/ops/fused.cpp) against the op-by-op sequence they replace
+ * (src/kernels/compose.ts) on the native backend: bit for bit, on 1 and 2 threads, at the sizes of
+ * the small CPU presets and at odd ones (partial row chunks, partial GEMM tiles).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  mlpNormBackwardVia,
+  mlpNormVia,
+  type Parts,
+  tokenMixerNormBackwardVia,
+  tokenMixerNormVia,
+} from '../../src/kernels/compose.js';
+import { rand } from '../../src/kernels/cases.js';
+import { nativeBackend, setThreads, backendInfo } from '../../src/kernels/index.js';
+
+const threads0 = backendInfo().threads;
+afterAll(() => setThreads(threads0));
+
+const same = (a: Float32Array, b: Float32Array) =>
+  Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit for bit', () => {
+  const k = nativeBackend!;
+  const parts = k as unknown as Parts<Float32Array>;
+  it.each([
+    { B: 32, S: 17, D: 64, Is: 256 }, // cpu-sudoku4
+    { B: 3, S: 82, D: 64, Is: 256 }, // cpu-sudoku9's S
+    { B: 7, S: 13, D: 37, Is: 24 },
+  ])('tokenMixerNormForward B=$B S=$S D=$D Is=$Is', ({ B, S, D, Is }) => {
+    const inp = rand(B * S * D, 1, 2),
+      wgu = rand(2 * Is * S, 2, 0.3),
+      wd = rand(S * Is, 3, 0.2);
+    const run = (fused: boolean) => {
+      const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => new Float32Array(n));
+      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5);
+      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5);
+      return o;
+    };
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const want = run(false),
+        got = run(true);
+      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+    }
+  });
+  it.each([
+    { N: 544, D: 64, I: 256 }, // cpu-sudoku4
+    { N: 150, D: 37, I: 48 },
+    { N: 5, D: 512, I: 1536 }, // a k-blocked down GEMM (K > 512)
+  ])('mlpNormForward N=$N D=$D I=$I', ({ N, D, I }) => {
+    const inp = rand(N * D, 4, 2),
+      wgu = rand(2 * I * D, 5, 0.2),
+      wd = rand(D * I, 6, 0.1);
+    const run = (fused: boolean) => {
+      const o = [N * D, N, N * 2 * I, N * I, N * D].map(n => new Float32Array(n));
+      if (fused) k.mlpNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5);
+      else mlpNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5);
+      return o;
+    };
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const want = run(false),
+        got = run(true);
+      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+    }
+  });
+});
+
+describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op sequence, bit for bit', () => {
+  const k = nativeBackend!;
+  const parts = k as unknown as Parts<Float32Array>;
+  it.each([
+    { N: 544, D: 64, I: 256 },
+    { N: 150, D: 37, I: 48 },
+  ])('mlpNormBackward N=$N D=$D I=$I', ({ N, D, I }) => {
+    const out = rand(N * D, 7),
+      rstd = rand(N, 8).map(v => 1 + Math.abs(v)),
+      dout = rand(N * D, 9),
+      gu = rand(N * 2 * I, 10, 3),
+      wgu = rand(2 * I * D, 11, 0.2),
+      wd = rand(D * I, 12, 0.1),
+      dinp0 = rand(N * D, 13);
+    const run = (fused: boolean) => {
+      const o = [dinp0.slice(), new Float32Array(N * D), new Float32Array(N * I), new Float32Array(N * 2 * I)];
+      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, wgu, wd, N, D, I] as const;
+      if (fused) k.mlpNormBackward(...args);
+      else mlpNormBackwardVia(parts, ...args);
+      return o;
+    };
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const want = run(false),
+        got = run(true);
+      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+    }
+  });
+  it.each([
+    { B: 32, S: 17, D: 64, Is: 256 },
+    { B: 7, S: 13, D: 37, Is: 24 },
+  ])('tokenMixerNormBackward B=$B S=$S D=$D Is=$Is', ({ B, S, D, Is }) => {
+    const n = B * S * D,
+      out = rand(n, 14),
+      rstd = rand(B * D, 15).map(v => 1 + Math.abs(v)),
+      dout = rand(n, 16),
+      gu = rand(B * 2 * Is * D, 17, 3),
+      wguT = rand(S * 2 * Is, 18, 0.3),
+      wdT = rand(Is * S, 19, 0.2),
+      dinp0 = rand(n, 20);
+    const run = (fused: boolean) => {
+      const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
+      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, wguT, wdT, B, S, D, Is] as const;
+      if (fused) k.tokenMixerNormBackward(...args);
+      else tokenMixerNormBackwardVia(parts, ...args);
+      return o;
+    };
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const want = run(false),
+        got = run(true);
+      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+    }
+  });
+});

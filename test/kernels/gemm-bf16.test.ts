@@ -1,0 +1,200 @@
+/**
+ * bf16 GEMM (gemmBf16, precision 'bf16'): against a float64 reference on operands rounded to
+ * bfloat16 (nearest even), every transpose, odd K (a half-filled last k pair), shared-A batches,
+ * summed items, beta; on every native dispatch path this CPU runs (AVX512_BF16's VDPBF16PS where
+ * present, the emulated rounding on the fp32 kernels elsewhere) and the TypeScript reference;
+ * 1 vs 2 threads bit for bit; and the fp32 path left alone by the precision switch.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  addon,
+  gemm,
+  gemmPrecision,
+  nativeBackend,
+  setGemmPrecision,
+  setThreads,
+  useBackend,
+  withGemmPrecision,
+} from '../../src/kernels/index.js';
+import { roundBf16 } from '../../src/kernels/ref/gemm.js';
+import { randn } from '../helpers.js';
+
+/** float64 C = alpha*bf16(op(A))*bf16(op(B)) + beta*C0 for one item. */
+function refBf16(
+  ta: boolean,
+  tb: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C0: Float32Array,
+  ldc: number,
+): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++)
+        s += roundBf16(ta ? A[k * lda + i] : A[i * lda + k]) * roundBf16(tb ? B[j * ldb + k] : B[k * ldb + j]);
+      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
+    }
+  return out;
+}
+
+const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
+if (addon) addon.setIsa(addon.info().bestIsa);
+const kernelOf = (p: string) => {
+  addon!.setIsa(p as 'avx512');
+  const k = addon!.info().gemmBf16Kernel;
+  addon!.setIsa(addon!.info().bestIsa);
+  return k;
+};
+console.log(`gemmBf16 kernels on this CPU: ${paths.map(p => `${p}: ${kernelOf(p)}`).join('; ') || 'none (ref only)'}`);
+
+afterAll(() => {
+  if (addon) addon.setIsa(addon.info().bestIsa);
+  if (nativeBackend) useBackend('native');
+  setGemmPrecision('fp32');
+});
+
+const backends = [
+  ...paths.map(p => ({
+    label: `native ${p}`,
+    setup: () => {
+      useBackend('native');
+      addon!.setIsa(p);
+    },
+  })),
+  { label: 'ref', setup: () => useBackend('ref') },
+];
+
+// (M, N, K): odd K leaves the last bf16 pair half empty; K > 1024 spans two bf16 k blocks.
+const shapes: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [7, 97, 513],
+  [37, 45, 71],
+  [30, 257, 1100],
+  [14, 32, 2],
+];
+
+describe.each(backends)('gemmBf16 on $label', ({ label, setup }) => {
+  for (const [M, N, K] of label === 'ref' ? shapes.slice(0, 3) : shapes)
+    for (const ta of [false, true])
+      for (const tb of [false, true])
+        it(`${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} M=${M} N=${N} K=${K}`, () => {
+          setup();
+          const lda = (ta ? M : K) + 3,
+            ldb = (tb ? K : N) + 1,
+            ldc = N + 2;
+          const A = randn((ta ? K : M) * lda, M * 7 + K),
+            B = randn((tb ? N : K) * ldb, N * 13 + K);
+          const C = randn(M * ldc, 99),
+            C0 = C.slice();
+          gemm({ transA: ta, transB: tb, M, N, K, alpha: 0.75, beta: -0.5, A, lda, B, ldb, C, ldc, precision: 'bf16' });
+          const want = refBf16(ta, tb, M, N, K, 0.75, A, lda, B, ldb, -0.5, C0, ldc);
+          const got = new Float64Array(M * N);
+          for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = C[i * ldc + j];
+          // fp32 sums of exact bf16 products (unit-normal operands): the sum's rounding stays far
+          // below this; skipping the bf16 rounding would miss it by ~2^-9 sqrt(K) (>= 1e-2 here)
+          expect(got).toBeAllclose(want, { rtol: 1e-5, atol: 1e-6 + 2e-6 * K });
+          for (let i = 0; i < M; i++) for (let j = N; j < ldc; j++) expect(C[i * ldc + j]).toBe(C0[i * ldc + j]);
+        });
+
+  it('batched: shared A (prepacked once per thread), and summed items (strideC = 0)', () => {
+    setup();
+    const M = 29,
+      N = 37,
+      K = 41,
+      batch = 6;
+    const A = randn(M * K, 4),
+      B = randn(batch * K * N, 5);
+    const C = new Float32Array(batch * M * N);
+    gemm({ M, N, K, A, B, C, batch, strideA: 0, strideB: K * N, strideC: M * N, precision: 'bf16' });
+    const S = randn(M * N, 6),
+      S0 = S.slice();
+    gemm({ M, N, K, A, B, C: S, batch, strideA: 0, strideB: K * N, strideC: 0, beta: 1, precision: 'bf16' });
+    const sum = new Float64Array(M * N);
+    for (let b = 0; b < batch; b++) {
+      const want = refBf16(false, false, M, N, K, 1, A, K, B.subarray(b * K * N), N, 0, C, N);
+      expect(C.subarray(b * M * N, (b + 1) * M * N)).toBeAllclose(want, { rtol: 1e-5, atol: 2e-5 });
+      for (let i = 0; i < M * N; i++) sum[i] += want[i];
+    }
+    for (let i = 0; i < M * N; i++) sum[i] += S0[i];
+    expect(S).toBeAllclose(sum, { rtol: 1e-5, atol: 1e-4 });
+  });
+});
+
+describe('bf16 rounding and the precision switch', () => {
+  it('roundBf16 rounds to nearest even, flushes denormals, keeps NaN and infinities', () => {
+    const bits = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+    expect(roundBf16(1)).toBe(1);
+    expect(roundBf16(bits(0x3f808000))).toBe(bits(0x3f800000)); // tie, even below
+    expect(roundBf16(bits(0x3f818000))).toBe(bits(0x3f820000)); // tie, even above
+    expect(roundBf16(bits(0x3f808001))).toBe(bits(0x3f810000)); // above the tie
+    expect(roundBf16(bits(0x00000123))).toBe(0); // denormal
+    expect(Object.is(roundBf16(bits(0x80000123)), -0)).toBe(true);
+    expect(roundBf16(Infinity)).toBe(Infinity);
+    expect(Number.isNaN(roundBf16(Number.NaN))).toBe(true);
+    expect(roundBf16(bits(0x7f7fffff))).toBe(Infinity); // rounds past the largest finite bf16
+  });
+
+  it('bf16 results differ from fp32 by the operand rounding; the fp32 path is untouched by the switch', () => {
+    const M = 40,
+      N = 50,
+      K = 300,
+      A = randn(M * K, 1),
+      B = randn(K * N, 2);
+    const fp = new Float32Array(M * N),
+      fp2 = new Float32Array(M * N),
+      bf = new Float32Array(M * N),
+      bf2 = new Float32Array(M * N);
+    gemm({ M, N, K, A, B, C: fp });
+    withGemmPrecision('bf16', () => {
+      expect(gemmPrecision()).toBe('bf16');
+      gemm({ M, N, K, A, B, C: bf });
+      gemm({ M, N, K, A, B, C: fp2, precision: 'fp32' });
+    });
+    expect(gemmPrecision()).toBe('fp32');
+    gemm({ M, N, K, A, B, C: bf2, precision: 'bf16' });
+    expect(Buffer.compare(Buffer.from(fp.buffer), Buffer.from(fp2.buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(bf.buffer), Buffer.from(bf2.buffer))).toBe(0);
+    let maxDiff = 0;
+    for (let i = 0; i < M * N; i++) maxDiff = Math.max(maxDiff, Math.abs(fp[i] - bf[i]));
+    // operands carry 8 significant bits: |error| ~ 2^-9 sqrt(K) per element, far above fp32's
+    expect(maxDiff).toBeGreaterThan(1e-3);
+    expect(maxDiff).toBeLessThan(0.5);
+    expect(() => setGemmPrecision('fp16' as 'bf16')).toThrow(/precision must be fp32 or bf16/);
+  });
+});
+
+describe.runIf(addon)('gemmBf16 threads', () => {
+  it.each(paths)('%s: 1 and 2 threads give bitwise the same C (large, batched, accumulating)', p => {
+    useBackend('native');
+    addon!.setIsa(p);
+    const cases = [
+      { M: 1000, N: 300, K: 1301, transA: false, transB: true },
+      { M: 97, N: 1030, K: 601, transA: true, transB: false },
+      { M: 64, N: 96, K: 97, batch: 12, transA: false, transB: false, strideA: 0 },
+    ];
+    for (const c of cases) {
+      const batch = c.batch ?? 1;
+      const A = randn(batch * c.M * c.K, 7),
+        B = randn(batch * c.K * c.N, 8);
+      const out: Float32Array[] = [];
+      for (const th of [1, 2]) {
+        setThreads(th);
+        const C = randn(batch * c.M * c.N, 9);
+        gemm({ ...c, A, B, C, beta: 0.25, batch, precision: 'bf16' });
+        out.push(C);
+      }
+      setThreads(2);
+      expect(Buffer.compare(Buffer.from(out[0].buffer), Buffer.from(out[1].buffer))).toBe(0);
+    }
+    addon!.setIsa(addon!.info().bestIsa);
+  });
+});

@@ -1,0 +1,97 @@
+// profile-step.mjs: where the time of one training supervision step goes, for a train preset
+// (default cpu-sudoku4): per-kernel wall time and call counts (timers around every device kernel),
+// the TypeScript glue alone (every kernel a no-op), and the bare cost of a native call.
+// Usage: TRM_THREADS=1 node tools/profile-step.mjs [preset] [steps]   (after npm run build)
+const root = new URL('..', import.meta.url).pathname;
+const K = await import(`${root}/dist/kernels/index.js`);
+const M = await import(`${root}/dist/model/index.js`);
+const T = await import(`${root}/dist/train/config.js`);
+const preset = process.argv[2] ?? 'cpu-sudoku4',
+  steps = +(process.argv[3] ?? 50);
+const tc = T.resolveTrainConfig(preset, {});
+const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
+const c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 }),
+  B = tc.batch_size;
+const base = K.device();
+const kernelNames = (await import(`${root}/dist/kernels/backend.js`)).KERNEL_NAMES;
+const stats = new Map();
+const timed = { ...base };
+for (const n of kernelNames) {
+  const f = base[n];
+  timed[n] = (...args) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = f(...args);
+    const dt = performance.now() - t0;
+    const c1 = process.cpuUsage(c0);
+    const s = stats.get(n) ?? { calls: 0, ms: 0, cpu: 0 };
+    s.calls++;
+    s.ms += dt;
+    s.cpu += (c1.user + c1.system) / 1000;
+    stats.set(n, s);
+    return r;
+  };
+}
+const noop = { ...base };
+for (const n of kernelNames) if (!['fill', 'copy2d'].includes(n)) noop[n] = () => {};
+const w = M.createParams(c, 0),
+  g = M.weightsView(c),
+  a = M.allocActs(c, B),
+  { L, S } = a.d;
+const batch = {
+  inputs: K.upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
+  labels: K.upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
+  puzzleIds: K.upload(new Int32Array(B)),
+};
+function run(n) {
+  const times = [],
+    cpu = [];
+  for (let r = 0; r < n; r++) {
+    const carry = M.startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
+    K.fill(g.data, 0, K.sizeOf(g.data));
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    M.supervisionStep(c, w, a, carry, batch, g, 1 / B);
+    times.push(performance.now() - t0);
+    const c1 = process.cpuUsage(c0);
+    cpu.push((c1.user + c1.system) / 1000);
+  }
+  const med = v => [...v].sort((x, y) => x - y)[v.length >> 1];
+  return { wall: med(times), cpu: med(cpu) };
+}
+run(3);
+const plain = run(steps);
+K.setDevice(timed);
+run(2);
+stats.clear();
+const withTimers = run(steps);
+K.setDevice(noop);
+run(2);
+const glue = run(steps);
+K.setDevice(base);
+// bare native call: add of 1 element
+const one = K.f32(16);
+const t0 = performance.now();
+for (let i = 0; i < 100000; i++) base.add(one, one, one, 1);
+const callUs = ((performance.now() - t0) / 100000) * 1000;
+const rows = [...stats.entries()].map(([n, s]) => ({
+  kernel: n,
+  calls: s.calls / steps,
+  ms: s.ms / steps,
+  cpu: s.cpu / steps,
+}));
+rows.sort((x, y) => y.cpu - x.cpu);
+const total = rows.reduce((s, r) => s + r.ms, 0),
+  totalCpu = rows.reduce((s, r) => s + r.cpu, 0);
+const f = v => `${v.wall.toFixed(2)} ms wall / ${v.cpu.toFixed(2)} ms cpu`;
+const info = K.backendInfo();
+console.log(
+  `${preset}: D ${c.hidden_size} B ${B} S ${S} threads ${info.threads} (${info.isa}); median step ${f(plain)} ` +
+    `(${(1000 / plain.wall).toFixed(1)} steps/s wall); with timers ${f(withTimers)}, inside kernels ${total.toFixed(2)} ms wall / ${totalCpu.toFixed(2)} ms cpu; ` +
+    `glue only (kernels no-op) ${f(glue)}; bare native call ${callUs.toFixed(2)} us; ` +
+    `${rows.reduce((s, r) => s + r.calls, 0)} kernel calls/step`,
+);
+for (const r of rows)
+  console.log(
+    `  ${r.kernel.padEnd(20)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(2).padStart(8)} ms wall ${r.cpu.toFixed(2).padStart(8)} ms cpu ${((100 * r.cpu) / totalCpu).toFixed(1).padStart(5)}% of cpu`,
+  );
