@@ -49,9 +49,24 @@ const tiny = [
 const isRoot = process.getuid?.() === 0;
 const mounts: string[] = [];
 
-function trm(args: string[], o: { uid?: number; gid?: number } = {}) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 60_000, cwd: root, ...o });
-  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
+/** `trm` in a child process, asynchronously (a synchronous spawn stalls the vitest worker's RPC
+ *  on a loaded machine). */
+function trm(
+  args: string[],
+  o: { uid?: number; gid?: number } = {},
+): Promise<{ code: number | null; out: string; err: string; signal: NodeJS.Signals | null }> {
+  return new Promise(resolve => {
+    const p = spawn(process.execPath, [main, ...args], { timeout: 60_000, cwd: root, ...o });
+    let out = '',
+      err = '';
+    p.stdout.on('data', d => {
+      out += d;
+    });
+    p.stderr.on('data', d => {
+      err += d;
+    });
+    p.on('close', (code, signal) => resolve({ code, out, err, signal }));
+  });
 }
 function oneLineError(r: { code: number | null; err: string }, re: RegExp, code = 1) {
   expect(r.err, r.err).toMatch(/^trm: /);
@@ -107,28 +122,28 @@ afterAll(() => {
 });
 
 describe.runIf(existsSync(main))('trm train: writes fail in one line', () => {
-  it('ENOTDIR and EEXIST: --out under a file, or a file where the run directory would go', () => {
+  it('ENOTDIR and EEXIST: --out under a file, or a file where the run directory would go', async () => {
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--out', join(file, 'run')]),
+      await trm(['train', '--data', d.dir, ...tiny, '--out', join(file, 'run')]),
       /^trm: cannot write .*a-file\/run: a part of the path is a file, not a directory \(ENOTDIR\)$/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--out', file]),
+      await trm(['train', '--data', d.dir, ...tiny, '--out', file]),
       /^trm: cannot write .*a-file: a file is in the way .*\(EEXIST\)$/,
     );
   });
 
-  it('ENOTDIR at a checkpoint save names the checkpoint; stale temporary files of a dead writer are removed', () => {
+  it('ENOTDIR at a checkpoint save names the checkpoint; stale temporary files of a dead writer are removed', async () => {
     const run = join(root, 'ckpt');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run])).code).toBe(0);
     // a run directory whose checkpoints/ is a file: the first save fails, in one line naming it
     const other = join(root, 'ckpt-file');
     mkdirSync(other);
     writeFileSync(join(other, 'checkpoints'), '');
     oneLineError(
-      trm([
+      await trm([
         'train',
         '--data',
         d.dir,
@@ -144,7 +159,7 @@ describe.runIf(existsSync(main))('trm train: writes fail in one line', () => {
     // what a writer killed inside a save leaves (a temporary checkpoint directory, a temporary latest) goes on the next run
     mkdirSync(join(run, 'checkpoints', 'step_0000004.tmp-999999'));
     writeFileSync(join(run, 'latest.tmp-999999'), 'step_0000004');
-    const r = trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=4']);
+    const r = await trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=4']);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(
       /warning: .*removed 2 temporary files of an interrupted write \((latest\.tmp-999999, checkpoints\/step_0000004\.tmp-999999)\)/,
@@ -152,40 +167,40 @@ describe.runIf(existsSync(main))('trm train: writes fail in one line', () => {
     expect(readdirSync(join(run, 'checkpoints'))).toEqual(['step_0000002', 'step_0000004']);
   });
 
-  it('EACCES: a run directory without write permission', () => {
+  it('EACCES: a run directory without write permission', async () => {
     // root passes permission checks: run the child as nobody (65534), if nobody can run trm from here
     const as = isRoot ? { uid: 65534, gid: 65534 } : {};
-    if (isRoot && trm(['--help'], as).code !== 0) {
+    if (isRoot && (await trm(['--help'], as)).code !== 0) {
       console.log('SKIP EACCES: user nobody cannot run trm from this checkout');
       return;
     }
     const dir = join(root, 'locked-dir');
     mkdirSync(dir);
     chmodSync(dir, 0o555);
-    const r = trm(['train', '--data', d.dir, ...tiny, '--out', join(dir, 'run')], as);
+    const r = await trm(['train', '--data', d.dir, ...tiny, '--out', join(dir, 'run')], as);
     oneLineError(r, /^trm: cannot write .*locked-dir\/run: permission denied \(EACCES\)$/);
   });
 
-  it.runIf(isRoot)('EROFS: a read-only file system (root: a read-only tmpfs)', () => {
+  it.runIf(isRoot)('EROFS: a read-only file system (root: a read-only tmpfs)', async () => {
     const ro = join(root, 'ro');
     if (!tmpfs(ro, 'ro,size=1m')) {
       console.log('SKIP EROFS: cannot mount a tmpfs here');
       return;
     }
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--out', join(ro, 'run')]),
+      await trm(['train', '--data', d.dir, ...tiny, '--out', join(ro, 'run')]),
       /^trm: cannot write .*ro\/run: read-only file system \(EROFS\)$/,
     );
   });
   if (!isRoot) it.skip('EROFS needs root (a read-only tmpfs): SKIPPED', () => {});
 
-  it.runIf(isRoot)('ENOSPC at a checkpoint (root: a 128 KiB tmpfs) leaves no partial checkpoint', () => {
+  it.runIf(isRoot)('ENOSPC at a checkpoint (root: a 128 KiB tmpfs) leaves no partial checkpoint', async () => {
     const small = join(root, 'small');
     if (!tmpfs(small, 'size=128k')) {
       console.log('SKIP ENOSPC tmpfs: cannot mount a tmpfs here');
       return;
     }
-    const r = trm([
+    const r = await trm([
       'train',
       '--data',
       d.dir,
@@ -242,14 +257,15 @@ describe.runIf(existsSync(main))('trm train: writes fail in one line', () => {
 });
 
 describe.runIf(existsSync(main))('trm train: a damaged metrics.jsonl does not block resume', () => {
-  it('drops a cut-off last line with a warning and resumes', () => {
+  it('drops a cut-off last line with a warning and resumes', async () => {
     const run = join(root, 'torn');
     expect(
-      trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=4', '--set', 'eval_interval=2', '--out', run]).code,
+      (await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=4', '--set', 'eval_interval=2', '--out', run]))
+        .code,
     ).toBe(0);
     const file = join(run, 'metrics.jsonl');
     writeFileSync(file, readFileSync(file, 'utf8') + '{"type":"train","step":6,"lm_lo');
-    const r = trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']);
+    const r = await trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(
       /trm: warning: .*metrics\.jsonl:5: dropped a damaged last line \(cut off: .*\), left by an interrupted write/,
@@ -264,15 +280,15 @@ describe.runIf(existsSync(main))('trm train: a damaged metrics.jsonl does not bl
     ]);
   });
 
-  it('a damaged line in the middle is one line naming file:line', () => {
+  it('a damaged line in the middle is one line naming file:line', async () => {
     const run = join(root, 'torn-mid');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=4', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=4', '--out', run])).code).toBe(0);
     const file = join(run, 'metrics.jsonl');
     const ls = readFileSync(file, 'utf8').split('\n');
     ls[0] = ls[0].slice(0, 10);
     writeFileSync(file, ls.join('\n'));
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']),
+      await trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=6']),
       /metrics\.jsonl:1: not a metrics record \(not valid JSON\); the file is damaged in the middle: delete that line to resume/,
     );
   });
@@ -297,19 +313,19 @@ describe.runIf(existsSync(main))('trm train: one writer per run directory', () =
     const pid = bg.child.pid!;
     expect(JSON.parse(readFileSync(join(run, '.lock'), 'utf8'))).toMatchObject({ pid, what: 'trm train' });
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--out', run]),
+      await trm(['train', '--data', d.dir, ...tiny, '--out', run]),
       new RegExp(
         `is in use by pid ${pid} \\(trm train\\) since .*; wait for it to finish or stop it \\(kill ${pid}\\)`,
       ),
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run]),
+      await trm(['train', '--data', d.dir, '--resume', run]),
       new RegExp(`is in use by pid ${pid} \\(trm train\\)`),
     );
     bg.child.kill('SIGKILL');
     await bg.closed;
     const step = Number(readFileSync(join(run, 'latest'), 'utf8').trim().slice(5));
-    const r = trm(['train', '--data', d.dir, '--resume', run, '--set', `steps=${step + 2}`]);
+    const r = await trm(['train', '--data', d.dir, '--resume', run, '--set', `steps=${step + 2}`]);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(
       new RegExp(`trm: warning: .*locked: took over the lock of pid ${pid}, which is no longer running`),
@@ -345,7 +361,7 @@ describe.runIf(existsSync(main))('trm train: the data is checked before step 1',
       }),
       'train',
     );
-    const r = trm(['train', '--data', dir, ...tiny, '--out', join(root, 'empty-run')]);
+    const r = await trm(['train', '--data', dir, ...tiny, '--out', join(root, 'empty-run')]);
     expect(r.signal).toBeNull(); // not killed by the timeout
     oneLineError(
       r,
@@ -363,7 +379,7 @@ describe.runIf(existsSync(main))('trm train: the data is checked before step 1',
       await writeDatasetSplit(join(dir, 'test'), { ...d.test, meta: { ...d.test.meta, ...meta } });
       // vocab_size above 256 is refused when dataset.json is read (tokens are uint8); a model too large for memory before allocating it
       oneLineError(
-        trm(['train', '--data', dir, ...tiny, '--out', join(root, `${name}-run`)]),
+        await trm(['train', '--data', dir, ...tiny, '--out', join(root, `${name}-run`)]),
         name === 'huge-vocab'
           ? new RegExp(
               `^trm: .*${name}/train/dataset\\.json: field 'vocab_size': expected at most 256 \\(tokens are stored as uint8\\), got 2000000000$`,
@@ -385,34 +401,34 @@ describe.runIf(existsSync(main))('trm train: the data is checked before step 1',
       labels: new Uint8Array(n * 20).fill(1),
     }));
     oneLineError(
-      trm(['train', '--data', seq, ...tiny, '--out', join(root, 'x1')]),
+      await trm(['train', '--data', seq, ...tiny, '--out', join(root, 'x1')]),
       /^trm: .*test-seq\/test\/dataset\.json: seq_len 20, but the training split .*test-seq\/train has seq_len 16; both splits must come from one 'trm data build'$/,
     );
     const voc = await variant('test-vocab', s => ({ ...s, meta: { ...s.meta, vocab_size: 12 } }));
     oneLineError(
-      trm(['train', '--data', voc, ...tiny, '--out', join(root, 'x2')]),
+      await trm(['train', '--data', voc, ...tiny, '--out', join(root, 'x2')]),
       /test-vocab\/test\/dataset\.json: vocab_size 12, but the training split .* has vocab_size 6;/,
     );
     const ids = await variant('test-ids', s => ({ ...s, puzzleIdentifiers: s.puzzleIdentifiers.map(() => 3) }));
     // ids outside the split's own num_puzzle_identifiers are refused when the split is read
     oneLineError(
-      trm(['train', '--data', ids, ...tiny, '--out', join(root, 'x3')]),
+      await trm(['train', '--data', ids, ...tiny, '--out', join(root, 'x3')]),
       /test-ids\/test\/all__puzzle_identifiers\.npy: id 3 at index 0 is outside \[0, 1\) \(num_puzzle_identifiers in .*test-ids\/test\/dataset\.json\)/,
     );
     for (const x of ['x1', 'x2', 'x3']) expect(existsSync(join(root, x))).toBe(false);
     // and on resume, against the checkpoint's model
     const run = join(root, 'resume-ids');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run])).code).toBe(0);
     oneLineError(
-      trm(['train', '--data', ids, '--resume', run, '--set', 'steps=4']),
+      await trm(['train', '--data', ids, '--resume', run, '--set', 'steps=4']),
       /test-ids\/test\/all__puzzle_identifiers\.npy: id 3 at index 0 is outside \[0, 1\)/,
     );
   });
 });
 
 describe.runIf(existsSync(main))('trm train: messages that say what to do', () => {
-  it('a NaN before any checkpoint says nothing is lost and how to start again', () => {
-    const r = trm([
+  it('a NaN before any checkpoint says nothing is lost and how to start again', async () => {
+    const r = await trm([
       'train',
       '--data',
       d.dir,
@@ -432,9 +448,9 @@ describe.runIf(existsSync(main))('trm train: messages that say what to do', () =
     );
   });
 
-  it('a NaN after a checkpoint gives the command that continues from it with a lower lr', () => {
+  it('a NaN after a checkpoint gives the command that continues from it with a lower lr', async () => {
     const run = join(root, 'nan1');
-    const r = trm([
+    const r = await trm([
       'train',
       '--data',
       d.dir,
@@ -471,56 +487,56 @@ describe.runIf(existsSync(main))('trm train: messages that say what to do', () =
     expect(bg.err()).toMatch(/trm: stopped at step \d+; checkpoint .*; continue with: trm train --data .* --resume /);
   });
 
-  it('a resume on another dataset of the same shape warns, naming both paths', () => {
+  it('a resume on another dataset of the same shape warns, naming both paths', async () => {
     const run = join(root, 'moved');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run])).code).toBe(0);
     const copy = join(root, 'sudoku4-copy');
     cpSync(d.dir, copy, { recursive: true });
-    const r = trm(['train', '--data', copy, '--resume', run, '--set', 'steps=4']);
+    const r = await trm(['train', '--data', copy, '--resume', run, '--set', 'steps=4']);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(
       new RegExp(`trm: warning: resuming on ${copy}, but .*step_0000002 was trained on ${d.dir}; the shapes agree`),
     );
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data).toBe(copy);
-    expect(trm(['train', '--data', copy, '--resume', run, '--set', 'steps=6']).err).not.toMatch(/warning/);
+    expect((await trm(['train', '--data', copy, '--resume', run, '--set', 'steps=6'])).err).not.toMatch(/warning/);
   });
 
-  it('resuming a run that stopped before its first checkpoint says to start it again', () => {
+  it('resuming a run that stopped before its first checkpoint says to start it again', async () => {
     const run = join(root, 'no-ckpt');
     mkdirSync(run);
     writeFileSync(join(run, 'config.json'), '{}');
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run]),
+      await trm(['train', '--data', d.dir, '--resume', run]),
       /no-ckpt: this run has no checkpoint yet \(it stopped before its first save\); start it again: trm train --data DIR --preset NAME --out /,
     );
   });
 
-  it('negative values name the key, for a new run and a resume', () => {
+  it('negative values name the key, for a new run and a resume', async () => {
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=-1', '--out', join(root, 'neg')]),
+      await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=-1', '--out', join(root, 'neg')]),
       /^trm: train config: steps must be an integer >= 0, got -1$/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, ...tiny, '--set', 'eval_interval=-5', '--out', join(root, 'neg')]),
+      await trm(['train', '--data', d.dir, ...tiny, '--set', 'eval_interval=-5', '--out', join(root, 'neg')]),
       /eval_interval must be an integer >= 0, got -5/,
     );
     const run = join(root, 'neg-resume');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run])).code).toBe(0);
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=-1']),
+      await trm(['train', '--data', d.dir, '--resume', run, '--set', 'steps=-1']),
       /steps must be an integer >= 0, got -1/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run, '--set', 'lr=-1']),
+      await trm(['train', '--data', d.dir, '--resume', run, '--set', 'lr=-1']),
       /lr must be a non-negative number, got -1/,
     );
   });
 });
 
 describe.runIf(existsSync(main))('trm train --resume: a damaged checkpoint.json names the file and the field', () => {
-  it('null, a missing field, a negative step, a model config that cannot be, a bad stored value', () => {
+  it('null, a missing field, a negative step, a model config that cannot be, a bad stored value', async () => {
     const run = join(root, 'sidecar');
-    expect(trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run]).code).toBe(0);
+    expect((await trm(['train', '--data', d.dir, ...tiny, '--set', 'steps=2', '--out', run])).code).toBe(0);
     const file = join(run, 'checkpoints', 'step_0000002', 'checkpoint.json'),
       good = readFileSync(file, 'utf8');
     const edit = (f: (j: Record<string, any>) => unknown) => {
@@ -564,7 +580,7 @@ describe.runIf(existsSync(main))('trm train --resume: a damaged checkpoint.json 
     for (const [f, re] of cases) {
       edit(f);
       oneLineError(
-        trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=4']),
+        await trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=4']),
         re,
       );
     }

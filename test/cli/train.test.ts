@@ -3,7 +3,7 @@
  * metrics.jsonl, resume, eval --json, solve --json), Ctrl-C saving a checkpoint, and one spawn per
  * class of bad input (exit 2 for usage, 1 for known errors, one line `trm: ...`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +28,21 @@ const tiny = [
   'log_interval=2',
 ];
 
-function trm(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000, cwd: root });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** `trm` in a child process, asynchronously: a synchronous spawn of a training keeps the vitest
+ *  worker's event loop from turning, and on a loaded machine its RPC times out. */
+function trm(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise(resolve => {
+    const p = spawn(process.execPath, [main, ...args], { cwd: root, timeout: 120_000 });
+    let out = '',
+      err = '';
+    p.stdout.on('data', d => {
+      out += d;
+    });
+    p.stderr.on('data', d => {
+      err += d;
+    });
+    p.on('close', code => resolve({ code, out, err }));
+  });
 }
 function oneLineError(r: { code: number | null; err: string }, code: number, re: RegExp) {
   expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -45,9 +57,9 @@ beforeAll(async () => {
 });
 
 describe.runIf(existsSync(main))('trm train / eval / solve', () => {
-  it('trains, writes config, metrics and checkpoints, resumes, evaluates and solves', () => {
+  it('trains, writes config, metrics and checkpoints, resumes, evaluates and solves', async () => {
     const run = join(root, 'run');
-    let r = trm([
+    let r = await trm([
       'train',
       '--data',
       d.dir,
@@ -84,9 +96,9 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
       expect(typeof lines[0][k], k).toBe('number');
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).model.hidden_size).toBe(16);
 
-    r = trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--out', run]);
+    r = await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', ...tiny, '--out', run]);
     oneLineError(r, 1, /already holds a run; continue it with --resume/);
-    r = trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=6']);
+    r = await trm(['train', '--data', d.dir, '--resume', join(run, 'checkpoints', 'step_0000002'), '--set', 'steps=6']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/resuming at step 2/);
     const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
@@ -96,12 +108,12 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(steps).toEqual([2, 2, 4, 4, 6, 6]); // the first run's step-4 lines were replaced, not repeated
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000006');
     oneLineError(
-      trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']),
+      await trm(['train', '--data', d.dir, '--resume', run, '--set', 'hidden_size=32']),
       1,
       /cannot resume with hidden_size = 32/,
     );
 
-    r = trm(['eval', '--checkpoint', run, '--data', d.dir, '--json', '--nsup', '2']);
+    r = await trm(['eval', '--checkpoint', run, '--data', d.dir, '--json', '--nsup', '2']);
     expect(r.code, r.err).toBe(0);
     const e = JSON.parse(r.out);
     expect(e.examples).toBe(6);
@@ -110,25 +122,25 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(e.step).toBe(6);
 
     const puzzle = readFileSync(join(root, 'test.csv'), 'utf8').split('\n')[1].split(',')[1];
-    r = trm(['solve', '--checkpoint', run, puzzle, '--json']);
+    r = await trm(['solve', '--checkpoint', run, puzzle, '--json']);
     expect([0, 1]).toContain(r.code);
     const s = JSON.parse(r.out);
     expect(s.steps).toHaveLength(4);
     expect(typeof s.steps[0].q_halt).toBe('number');
     expect(typeof s.steps[0].q_continue).toBe('number');
     expect(s.steps[0].answer).toHaveLength(16);
-    r = trm(['solve', '--checkpoint', run, puzzle.replace(/\./g, '0')]);
+    r = await trm(['solve', '--checkpoint', run, puzzle.replace(/\./g, '0')]);
     expect(r.out).toMatch(/step 1: q_halt/);
     expect(r.out).toMatch(/answer: /);
 
-    oneLineError(trm(['solve', '--checkpoint', run, '1234']), 1, /16, 36 or 81 cells/);
-    oneLineError(trm(['solve', '--checkpoint', run, '.'.repeat(81)]), 1, /trained on 16-cell puzzles/);
-    oneLineError(trm(['solve', '--checkpoint', run, 'x' + '.'.repeat(15)]), 1, /bad character 'x' at r1c1/);
-    oneLineError(trm(['eval', '--checkpoint', join(root, 'nope'), '--data', d.dir]), 1, /no such checkpoint/);
+    oneLineError(await trm(['solve', '--checkpoint', run, '1234']), 1, /16, 36 or 81 cells/);
+    oneLineError(await trm(['solve', '--checkpoint', run, '.'.repeat(81)]), 1, /trained on 16-cell puzzles/);
+    oneLineError(await trm(['solve', '--checkpoint', run, 'x' + '.'.repeat(15)]), 1, /bad character 'x' at r1c1/);
+    oneLineError(await trm(['eval', '--checkpoint', join(root, 'nope'), '--data', d.dir]), 1, /no such checkpoint/);
 
     // the experiments: the N_sup x k grid and path independence, as files
     const out = join(root, 'eval-out');
-    r = trm([
+    r = await trm([
       'eval',
       '--checkpoint',
       run,
@@ -160,18 +172,18 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(aas).toMatchObject({ type: 'aas', nsup: 3, examples: 6, all_pairs: null });
     expect(aas.curve).toHaveLength(3);
     oneLineError(
-      trm(['eval', '--checkpoint', run, '--data', d.dir, '--k', '0']),
+      await trm(['eval', '--checkpoint', run, '--data', d.dir, '--k', '0']),
       2,
       /--k: expected integers in \[1, 1024\]/,
     );
     oneLineError(
-      trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']),
+      await trm(['eval', '--checkpoint', run, '--data', d.dir, '--aggregate', 'mean']),
       2,
       /unknown aggregator 'mean'/,
     );
     // breadth: PTRM noise as a grid axis with the step-history selectors
     const noisy = join(root, 'eval-noise');
-    r = trm([
+    r = await trm([
       'eval',
       '--checkpoint',
       run,
@@ -198,26 +210,26 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(ng).toMatchObject({ noise: [0, 0.3], noise_on: 'both', row_steps: 6 * 3 * 2 * 4 });
     expect(ng.rows).toHaveLength(2 * 3 * 2 * 2);
     oneLineError(
-      trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '-0.1']),
+      await trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '-0.1']),
       2,
       /--noise: expected non-negative numbers/,
     );
-    oneLineError(trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '0.1,x']), 2, /got 'x'/);
+    oneLineError(await trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise', '0.1,x']), 2, /got 'x'/);
     oneLineError(
-      trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise-on', 'h']),
+      await trm(['eval', '--checkpoint', run, '--data', d.dir, '--noise-on', 'h']),
       2,
       /--noise-on: expected one of z, y, both, got 'h'/,
     );
     oneLineError(
-      trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']),
+      await trm(['eval', '--checkpoint', run, '--data', d.dir, '--init', 'zeros']),
       2,
       /init mode must be one of static, random/,
     );
   });
 
-  it('trains with randomised recursion from flags and reports the expected compute', () => {
+  it('trains with randomised recursion from flags and reports the expected compute', async () => {
     const run = join(root, 'rand');
-    const r = trm([
+    const r = await trm([
       'train',
       '--data',
       d.dir,
@@ -241,7 +253,7 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(cfg.train).toMatchObject({ rand_n_width: 1, rand_nsup_width: 2, train_init: 'mixed' });
     expect(cfg.expected_compute.net_calls).toBeCloseTo(2 * 3, 10); // T 2, n on {1,2,3}: E[T (n + 1)] = 6
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--rand-T', 'two', '--out', join(root, 'x')]),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--rand-T', 'two', '--out', join(root, 'x')]),
       1,
       /rand_T_width must be an integer >= 0/,
     );
@@ -270,9 +282,9 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe(`step_${String(step).padStart(7, '0')}`);
   });
 
-  it('a NaN loss stops with one line naming the step and the last good checkpoint, which stays', () => {
+  it('a NaN loss stops with one line naming the step and the last good checkpoint, which stays', async () => {
     const run = join(root, 'nan');
-    const r = trm([
+    const r = await trm([
       'train',
       '--data',
       d.dir,
@@ -294,42 +306,42 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(readFileSync(join(run, 'latest'), 'utf8').trim()).toBe('step_0000001');
   });
 
-  it('bad input: one line, the right exit code', () => {
-    oneLineError(trm(['train', '--preset', 'cpu-sudoku4']), 2, /--data DIR is required/);
-    oneLineError(trm(['train', '--data', d.dir]), 2, /--preset is required/);
+  it('bad input: one line, the right exit code', async () => {
+    oneLineError(await trm(['train', '--preset', 'cpu-sudoku4']), 2, /--data DIR is required/);
+    oneLineError(await trm(['train', '--data', d.dir]), 2, /--preset is required/);
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'nosuch']),
+      await trm(['train', '--data', d.dir, '--preset', 'nosuch']),
       1,
       /unknown preset 'nosuch' \(presets: paper-sudoku-mlp/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'bogus=1']),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'bogus=1']),
       1,
       /unknown key 'bogus'/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'lr']),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'lr']),
       1,
       /--set expects key=value/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'ema_rate=2']),
       1,
       /ema_rate must be in \[0, 1\]/,
     );
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'seq_len=81']),
       1,
       /seq_len = 81 was set, but the dataset has seq_len = 16/,
     );
-    oneLineError(trm(['train', '--data', join(root, 'missing'), '--preset', 'cpu-sudoku4']), 1, /dataset\.json/);
+    oneLineError(await trm(['train', '--data', join(root, 'missing'), '--preset', 'cpu-sudoku4']), 1, /dataset\.json/);
     oneLineError(
-      trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'batch_size=10000000']),
+      await trm(['train', '--data', d.dir, '--preset', 'cpu-sudoku4', '--set', 'batch_size=10000000']),
       1,
       /batch_size 10000000 needs about .* GiB of activations .*use e\.g\. --set batch_size=\d+/,
     );
-    oneLineError(trm(['train', '--data', d.dir, '--resume', join(root, 'missing')]), 1, /no such checkpoint/);
-    oneLineError(trm(['eval', '--data', d.dir]), 2, /--checkpoint and --data are required/);
-    oneLineError(trm(['solve', '--checkpoint', 'x']), 2, /expected one PUZZLE argument/);
+    oneLineError(await trm(['train', '--data', d.dir, '--resume', join(root, 'missing')]), 1, /no such checkpoint/);
+    oneLineError(await trm(['eval', '--data', d.dir]), 2, /--checkpoint and --data are required/);
+    oneLineError(await trm(['solve', '--checkpoint', 'x']), 2, /expected one PUZZLE argument/);
   });
 });

@@ -31,10 +31,10 @@ const tiny = (over: Partial<TrainConfig> = {}) =>
   });
 
 describe('precision', () => {
-  it('defaults to fp32; anything but fp32 or bf16 is a config error', () => {
+  it('defaults to fp32; anything but fp32, bf16 or f16 is a config error', () => {
     expect(tiny().precision).toBe('fp32');
     expect(tiny({ precision: 'bf16' }).precision).toBe('bf16');
-    expect(() => tiny({ precision: 'fp16' as 'bf16' })).toThrow(/precision must be 'fp32' or 'bf16', got "fp16"/);
+    expect(() => tiny({ precision: 'fp16' as 'bf16' })).toThrow(/precision must be one of fp32, bf16, f16, got "fp16"/);
   });
 
   const dev = device() as unknown as Record<string, (...a: unknown[]) => unknown>;
