@@ -19,53 +19,39 @@ export type F32 = Float32Array;
 export type I32 = Int32Array;
 export type U8 = Uint8Array;
 
+/** A GEMM call's arguments (gemm and gemmBf16 share them): C = alpha*op(A)*op(B) + beta*C, row-major,
+ *  batched by strides (see native/gemm/gemm.h). */
+export type GemmArgs<F> = [
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: F,
+  lda: number,
+  strideA: number,
+  B: F,
+  ldb: number,
+  strideB: number,
+  beta: number,
+  C: F,
+  ldc: number,
+  strideC: number,
+  batch: number,
+];
+
 export interface KernelBackend<F = F32, I = I32, U = U8> {
   readonly name: 'native' | 'ref' | 'webgpu';
 
   /** C = alpha*op(A)*op(B) + beta*C, row-major, batched by strides (see native/gemm/gemm.h). */
-  gemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F,
-    lda: number,
-    strideA: number,
-    B: F,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void;
+  gemm(...args: GemmArgs<F>): void;
 
   /** The same product with bf16 operands: every element of op(A) and op(B) rounded to bfloat16
    *  (nearest even, denormals to signed zero) before it is multiplied; products and sums in fp32
    *  (native: VDPBF16PS on AVX512_BF16, else the fp32 kernel on rounded panels; ref: float64 sums;
    *  webgpu: rounded as loaded). C, alpha and beta stay fp32. Mixed precision (precision=bf16). */
-  gemmBf16(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F,
-    lda: number,
-    strideA: number,
-    B: F,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void;
+  gemmBf16(...args: GemmArgs<F>): void;
 
   /** The token mixer's gate_up product with SwiGLU fused in its epilogue: for b < batch, with
    *  G = weight[0:H] @ inp_b and U = weight[H:2H] @ inp_b (weight (2H, K) shared, inp_b (K, N) at

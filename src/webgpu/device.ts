@@ -16,6 +16,7 @@
  * parameter, or the browser's navigator.gpu; src/webgpu/node.ts loads Dawn in Node.
  */
 import { TrmError } from '../errors.js';
+import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import { mlpNormBackwardVia, mlpNormVia, tokenMixerNormBackwardVia, tokenMixerNormVia } from '../kernels/compose.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
@@ -483,69 +484,13 @@ export class WebGpuDevice implements Device {
 
   // ---- the kernel contract (src/kernels/backend.ts) ----------------------------------------------
 
-  gemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F32T,
-    lda: number,
-    strideA: number,
-    B: F32T,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F32T,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void {
-    const ops = this.precision === 'f16' ? 'f16' : 'fp32';
-    this.gemmAny(ops, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+  gemm(...args: GemmArgs<F32T>): void {
+    this.gemmAny(this.precision === 'f16' ? 'f16' : 'fp32', ...args);
   }
 
   /** bf16 operands (rounded as they are loaded), fp32 products and sums (the contract's gemmBf16). */
-  gemmBf16(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F32T,
-    lda: number,
-    strideA: number,
-    B: F32T,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F32T,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void {
-    this.gemmAny(
-      'bf16',
-      transA,
-      transB,
-      M,
-      N,
-      K,
-      alpha,
-      A,
-      lda,
-      strideA,
-      B,
-      ldb,
-      strideB,
-      beta,
-      C,
-      ldc,
-      strideC,
-      batch,
-    );
+  gemmBf16(...args: GemmArgs<F32T>): void {
+    this.gemmAny('bf16', ...args);
   }
 
   private gemmAny(

@@ -8,6 +8,7 @@
  * Root-only cases (a read-only or a tiny tmpfs) are skipped with a visible line elsewhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { trm as spawnTrm } from '../reliability/helpers.js';
 import {
   chmodSync,
   cpSync,
@@ -49,25 +50,8 @@ const tiny = [
 const isRoot = process.getuid?.() === 0;
 const mounts: string[] = [];
 
-/** `trm` in a child process, asynchronously (a synchronous spawn stalls the vitest worker's RPC
- *  on a loaded machine). */
-function trm(
-  args: string[],
-  o: { uid?: number; gid?: number } = {},
-): Promise<{ code: number | null; out: string; err: string; signal: NodeJS.Signals | null }> {
-  return new Promise(resolve => {
-    const p = spawn(process.execPath, [main, ...args], { timeout: 60_000, cwd: root, ...o });
-    let out = '',
-      err = '';
-    p.stdout.on('data', d => {
-      out += d;
-    });
-    p.stderr.on('data', d => {
-      err += d;
-    });
-    p.on('close', (code, signal) => resolve({ code, out, err, signal }));
-  });
-}
+/** trm run in `root` with a 60 s limit, as `uid` when given (the reliability tests' asynchronous spawn) */
+const trm = (args: string[], o: { uid?: number } = {}) => spawnTrm(args, { cwd: root, uid: o.uid, timeout: 60_000 });
 function oneLineError(r: { code: number | null; err: string }, re: RegExp, code = 1) {
   expect(r.err, r.err).toMatch(/^trm: /);
   expect(r.err.trim().split('\n'), r.err).toHaveLength(1);

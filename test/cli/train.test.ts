@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/kernels/index.js';
 import { makeSudoku4, type Sudoku4 } from '../train/fixture.js';
+import { trm as spawnTrm } from '../reliability/helpers.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'trm-cli-train-'));
@@ -28,22 +29,8 @@ const tiny = [
   'log_interval=2',
 ];
 
-/** `trm` in a child process, asynchronously: a synchronous spawn of a training keeps the vitest
- *  worker's event loop from turning, and on a loaded machine its RPC times out. */
-function trm(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise(resolve => {
-    const p = spawn(process.execPath, [main, ...args], { cwd: root, timeout: 120_000 });
-    let out = '',
-      err = '';
-    p.stdout.on('data', d => {
-      out += d;
-    });
-    p.stderr.on('data', d => {
-      err += d;
-    });
-    p.on('close', code => resolve({ code, out, err }));
-  });
-}
+/** trm run in `root` (the shared asynchronous spawn of the reliability tests) */
+const trm = (args: string[]) => spawnTrm(args, { cwd: root });
 function oneLineError(r: { code: number | null; err: string }, code: number, re: RegExp) {
   expect(r.err.trim().split('\n')).toHaveLength(1);
   expect(r.err).toMatch(/^trm: /);
