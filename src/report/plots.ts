@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../io/files.js';
-import type { RunData, ScalingRow } from './runs.js';
+import { evalsByTime, type RunData, type ScalingRow } from './runs.js';
 
 export interface Figure {
   /** file stem: <name>.svg / <name>.png */
@@ -35,8 +35,9 @@ function curve(
   rows: { series: string; step: number; value: number }[],
   band: boolean,
   zero: boolean,
+  xTitle = 'training step',
 ): Figure {
-  const x = { field: 'step', type: 'quantitative', title: 'training step' } as const;
+  const x = { field: 'step', type: 'quantitative', title: xTitle } as const;
   const y = { field: 'value', type: 'quantitative', title: yTitle, scale: { zero } } as const;
   return {
     name,
@@ -67,14 +68,27 @@ function curve(
   };
 }
 
-/** Learning curves: eval exact accuracy and train lm loss vs step, one line per variant (mean over seeds). */
+/**
+ * Learning curves, one line per variant (mean over seeds): eval exact accuracy and train lm loss vs
+ * step, and eval exact accuracy vs training minutes (time to accuracy; runs.ts evalsByTime) when
+ * the runs logged step times.
+ */
 export function learningFigures(runs: RunData[]): Figure[] {
   const band = runs.some(r => runs.filter(q => q.variant === r.variant).length > 1);
   const evals = runs.flatMap(r => r.evals.map(e => ({ series: r.variant, step: e.step, value: e.exact_acc })));
   const loss = runs.flatMap(r => r.train.map(t => ({ series: r.variant, step: t.step, value: t.lm_loss })));
+  // the time axis goes in the 'step' field so curve() serves both; seeds of a variant differ in
+  // their minutes, so a band (mean over runs at one x) would be meaningless there
+  const timed = runs.flatMap(r =>
+    r.train.length ? evalsByTime(r.train, r.evals).map(e => ({ series: r.variant, step: e.minutes, value: e.exact })) : [],
+  );
   const out: Figure[] = [];
   if (evals.length) out.push(curve('learning-exact', 'Held-out exact accuracy', 'exact accuracy', evals, band, true));
   if (loss.length) out.push(curve('learning-loss', 'Training lm loss', 'lm loss', loss, band, false));
+  if (timed.length)
+    out.push(
+      curve('learning-time', 'Time to accuracy', 'exact accuracy', timed, false, true, 'training time (minutes)'),
+    );
   return out;
 }
 

@@ -110,6 +110,31 @@ export function readMetrics(file: string): { train: TrainLine[]; evals: EvalLine
   return { train, evals };
 }
 
+/**
+ * Held-out evaluations against training time: minutes = the logged seconds per step times the
+ * steps of each log interval, plus the evaluations' own seconds, up to each evaluation. Wall-clock
+ * gaps (a stop and a resume, time spent loading) do not count, so a resumed run reads as one.
+ */
+export function evalsByTime(train: TrainLine[], evals: EvalLine[]): { step: number; minutes: number; exact: number }[] {
+  const events = [
+    ...train.map(t => ({ step: t.step, order: 0, t })),
+    ...evals.map(e => ({ step: e.step, order: 1, e })),
+  ].sort((a, b) => a.step - b.step || a.order - b.order);
+  let seconds = 0,
+    last = 0;
+  const out: { step: number; minutes: number; exact: number }[] = [];
+  for (const x of events)
+    if ('t' in x) {
+      seconds += x.t.step_time * (x.t.step - last);
+      last = x.t.step;
+    } else {
+      const s = x.e.seconds;
+      seconds += typeof s === 'number' ? s : 0;
+      out.push({ step: x.e.step, minutes: seconds / 60, exact: x.e.exact_acc });
+    }
+  return out;
+}
+
 /** RUN/eval/<name>.json when it exists and has the expected type. */
 export function readEvalFile<T>(dir: string, name: 'scaling' | 'aas'): T | null {
   const file = join(dir, 'eval', `${name}.json`);

@@ -14,7 +14,7 @@ import {
   scalingFigures,
 } from '../../src/report/plots.js';
 import { writeResults } from '../../src/report/results.js';
-import { findRunDirs, readMetrics, readRun } from '../../src/report/runs.js';
+import { evalsByTime, findRunDirs, readMetrics, readRun } from '../../src/report/runs.js';
 import { parseSweepSpec } from '../../src/report/spec.js';
 import { writeFakeRun } from './fixture.js';
 
@@ -77,7 +77,7 @@ describe('reading runs', () => {
 describe('figures', () => {
   it('learning curves: one line per variant, SVG with no embedded fonts', async () => {
     const figs = learningFigures(runs(sweep()));
-    expect(figs.map(f => f.name)).toEqual(['learning-exact', 'learning-loss']);
+    expect(figs.map(f => f.name)).toEqual(['learning-exact', 'learning-loss', 'learning-time']);
     const svg = await renderSvg(figs[0].spec);
     expect(svg).toMatch(/^<svg [^>]*width="\d+" height="\d+"/);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
@@ -85,6 +85,23 @@ describe('figures', () => {
       expect(svg).toContain(`>${s}<`);
     expect(svg).not.toMatch(/@font-face|<script|<image/);
     expect(svg.length).toBeLessThan(40_000);
+  });
+
+  it('time to accuracy: evaluations against the logged step times plus evaluation seconds, gaps left out', async () => {
+    const train = [10, 20, 40].map(step => ({ type: 'train' as const, step, lm_loss: 1, step_time: 0.5 }));
+    // an evaluation at step 20 that took 30 s, one at 40 with no seconds field (older files)
+    const evals = [
+      { type: 'eval' as const, step: 20, exact_acc: 0.25, token_acc: 0.5, seconds: 30 },
+      { type: 'eval' as const, step: 40, exact_acc: 0.5, token_acc: 0.7 },
+    ];
+    // 20 steps x 0.5 s = 10 s, +30 s of evaluation = 40 s; then 20 more steps = 10 s -> 50 s
+    expect(evalsByTime(train, evals)).toEqual([
+      { step: 20, minutes: 40 / 60, exact: 0.25 },
+      { step: 40, minutes: 50 / 60, exact: 0.5 },
+    ]);
+    const svg = await renderSvg(learningFigures(runs(sweep()))[2].spec);
+    for (const s of ['Time to accuracy', 'training time (minutes)', 'exact accuracy', 'baseline', 'deep-n4'])
+      expect(svg).toContain(`>${s}<`);
   });
 
   it('test-time scaling: one figure per variant, a panel per k, a line per aggregator on a log2 N_sup axis', async () => {
@@ -158,6 +175,7 @@ describe('writeReport', () => {
       [
         'learning-exact',
         'learning-loss',
+        'learning-time',
         'scaling-baseline',
         'scaling-deep-n4',
         'compute-baseline',
@@ -168,7 +186,7 @@ describe('writeReport', () => {
     );
     const html = readFileSync(r.index, 'utf8');
     expect(html).toContain('<title>Depth &lt;study&gt;</title>');
-    expect((html.match(/<figure><svg /g) ?? []).length).toBe(8);
+    expect((html.match(/<figure><svg /g) ?? []).length).toBe(9);
     expect(html).not.toMatch(/<script|<link|src="http/);
     for (const name of ['baseline/seed-1', 'baseline/seed-2', 'deep-n4/seed-1', 'deep-n4/seed-2'])
       expect(html).toContain(`<td>${name}</td>`);
