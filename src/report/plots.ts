@@ -80,7 +80,9 @@ export function learningFigures(runs: RunData[]): Figure[] {
   // the time axis goes in the 'step' field so curve() serves both; seeds of a variant differ in
   // their minutes, so a band (mean over runs at one x) would be meaningless there
   const timed = runs.flatMap(r =>
-    r.train.length ? evalsByTime(r.train, r.evals).map(e => ({ series: r.variant, step: e.minutes, value: e.exact })) : [],
+    r.train.length
+      ? evalsByTime(r.train, r.evals).map(e => ({ series: r.variant, step: e.minutes, value: e.exact }))
+      : [],
   );
   const out: Figure[] = [];
   if (evals.length) out.push(curve('learning-exact', 'Held-out exact accuracy', 'exact accuracy', evals, band, true));
