@@ -135,9 +135,13 @@ export function evalsByTime(train: TrainLine[], evals: EvalLine[]): { step: numb
   return out;
 }
 
-/** RUN/eval/<name>.json when it exists and has the expected type. */
+/**
+ * RUN/eval/<name>.json when it exists and has the expected type; for an evaluation directory of
+ * its own (`trm eval --out DIR` outside a run, no metrics.jsonl), DIR/<name>.json.
+ */
 export function readEvalFile<T>(dir: string, name: 'scaling' | 'aas'): T | null {
-  const file = join(dir, 'eval', `${name}.json`);
+  const own = join(dir, `${name}.json`);
+  const file = existsSync(join(dir, 'metrics.jsonl')) || !existsSync(own) ? join(dir, 'eval', `${name}.json`) : own;
   if (!existsSync(file)) return null;
   const j = readJson(file, z.object({ type: z.unknown() }).loose());
   if (j.type !== name) throw new TrmError('TRM_BAD_RUN', `${file}: type ${JSON.stringify(j.type)}, expected "${name}"`);
@@ -180,10 +184,11 @@ export function readRun(dir: string, name = basename(dir)): RunData {
   };
 }
 
-const isRunDir = (d: string) => existsSync(join(d, 'metrics.jsonl'));
+const isRunDir = (d: string) => ['metrics.jsonl', 'scaling.json', 'aas.json'].some(f => existsSync(join(d, f)));
 
 /**
- * Run directories named by `paths`: a path holding metrics.jsonl is a run; otherwise its
+ * Run directories named by `paths`: a path holding metrics.jsonl is a run, one holding
+ * scaling.json or aas.json (`trm eval --out DIR`) an evaluation shown like a run; otherwise its
  * subdirectories are searched (a sweep's OUT/<variant>/seed-<s>, two levels; runs are not entered).
  */
 export function findRunDirs(paths: string[], depth = 2): { dir: string; name: string }[] {
@@ -207,7 +212,7 @@ export function findRunDirs(paths: string[], depth = 2): { dir: string; name: st
     if (out.length === before)
       throw new TrmError(
         'TRM_BAD_RUN',
-        `${p}: no run directories (a run holds metrics.jsonl; a sweep holds <variant>/seed-<s>/ runs)`,
+        `${p}: no run directories (a run holds metrics.jsonl, an evaluation scaling.json or aas.json; a sweep holds <variant>/seed-<s>/ runs)`,
       );
   }
   return out;

@@ -1,5 +1,5 @@
 /** Reading runs, the figures (Vega-Lite -> SVG -> PNG) and the self-contained HTML report. */
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,20 @@ describe('reading runs', () => {
     expect(readRun(two[1].dir, two[1].name).variant).toBe('baseline');
     expect(() => findRunDirs([join(root, 'nothing')])).toThrow(/nothing: no such directory/);
     expect(() => findRunDirs([mkdtempSync(join(tmpdir(), 'trm-empty-'))])).toThrow(/no run directories/);
+  });
+
+  it('takes an evaluation directory of its own (trm eval --out DIR: scaling.json, no metrics.jsonl) as a run', () => {
+    const root = sweep();
+    const evalDir = join(root, 'b0-on-b3-randinit');
+    mkdirSync(evalDir);
+    copyFileSync(join(root, 'study', 'deep-n4', 'seed-1', 'eval', 'scaling.json'), join(evalDir, 'scaling.json'));
+    const found = findRunDirs([evalDir, join(root, 'study', 'baseline', 'seed-1')]);
+    expect(found.map(f => f.name)).toEqual(['b0-on-b3-randinit', 'seed-1']);
+    const r = readRun(found[0].dir, found[0].name);
+    expect(r.train).toEqual([]);
+    expect(r.scaling?.rows.length).toBeGreaterThan(0);
+    expect(computeFigures([r]).map(f => f.name)).toEqual(['compute-b0-on-b3-randinit']);
+    expect(learningFigures([r])).toEqual([]);
   });
 
   it('ignores an unfinished last metrics line but not a damaged one in the middle', () => {

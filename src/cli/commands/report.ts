@@ -17,11 +17,14 @@ export const reportCommand = defineCommand({
     title: { type: 'string', argument: 'TEXT', description: 'page title', default: 'trm report' },
   },
   details: [
-    'A directory holding metrics.jsonl is a run; any other is searched two levels down for runs',
-    "(a sweep's OUT/<variant>/seed-<s>/), and its results.json, if any, becomes the results table.",
+    'A directory holding metrics.jsonl is a run (learning curves, time to accuracy, and its eval/ results);',
+    'one holding scaling.json or aas.json is an evaluation (`trm eval --out DIR`), shown like a run;',
+    "any other is searched two levels down for runs (a sweep's OUT/<variant>/seed-<s>/), and its",
+    'results.json, if any, becomes the results table.',
     'Examples:',
     '  trm report runs/study --out runs/study/report',
     '  trm report runs/s4 runs/s4-deep --out report --title "4x4: depth"',
+    '  trm report evals/b0-randinit evals/b0-noise --out report --title "breadth at equal compute"',
   ].join('\n'),
   async run(args) {
     const out = args.values.out;
