@@ -274,7 +274,7 @@ describe.runIf(existsSync(cliEntry))('trm sweep and trm report end to end', () =
     expect(html).toContain('<title>tiny sweep</title>');
     expect(html).toContain('default/seed-2');
     expect(html).toContain('Sweep results: study');
-    expect((html.match(/<svg /g) ?? []).length).toBe(6); // exact and loss curves, scaling, compute, AAS scatter and curve
+    expect((html.match(/<svg /g) ?? []).length).toBe(7); // exact, loss and time curves, scaling, compute, AAS scatter and curve
   }, 60_000);
 
   it('reports a bad spec in one line naming the file and key (exit 1), a missing spec argument as usage (exit 2)', () => {
