@@ -166,6 +166,26 @@ Napi::Value GemmSwiglu(const Napi::CallbackInfo& info) {
 }
 Napi::Value GemmBf16(const Napi::CallbackInfo& info) { return GemmImpl(info, true); }
 
+// linearSwiglu(out, gateUp, inp, weight, N, D, I, keep, bf16): gemm.h linear_swiglu (gateUp is
+// written only when keep).
+Napi::Value LinearSwiglu(const Napi::CallbackInfo& info) {
+  Args a{info, "linearSwiglu"};
+  a.expect_count(9);
+  long N = a.i64s(4), D = a.i64s(5), I = a.i64s(6);
+  bool keep = a.flag(7), bf16 = a.flag(8);
+  size_t lo, lg, lx, lw;
+  float* out = a.f32(0, &lo);
+  float* gu = a.f32(1, &lg);
+  const float* X = a.f32(2, &lx);
+  const float* W = a.f32(3, &lw);
+  a.check_len("out", lo, (size_t)N * I);
+  a.check_len("gateUp", lg, (size_t)N * 2 * I);
+  a.check_len("inp", lx, (size_t)N * D);
+  a.check_len("weight", lw, (size_t)2 * I * D);
+  linear_swiglu(out, keep ? gu : nullptr, X, W, N, D, I, bf16);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -176,6 +196,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));
   exports.Set("gemmSwiglu", Napi::Function::New(env, GemmSwiglu, "gemmSwiglu"));
+  exports.Set("linearSwiglu", Napi::Function::New(env, LinearSwiglu, "linearSwiglu"));
   exports.Set("bf16Peak", Napi::Function::New(env, Bf16Peak, "bf16Peak"));
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);

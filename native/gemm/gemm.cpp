@@ -345,4 +345,90 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
   });
 }
 
+void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16) {
+  if (N == 0 || I == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long K = D;
+  long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  // B blocks: NCh gate columns and the NCh up columns that pair with them (NC columns in all)
+  const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
+  const long mcr = (kr.mc + MR - 1) / MR * MR;
+  const int nth = pool_threads();
+  // as gemm(): split the longer of the rows (whole MR strips) and the column panels
+  const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
+  const bool split_rows = rows_ok && (!panels_ok || N >= I);
+  const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
+  parallel_run([&](int ith, int nt) {
+    long r0 = 0, r1 = N;
+    if (split_rows) {
+      long strips = (N + MR - 1) / MR, s0, s1;
+      split_range(strips, ith, nt, &s0, &s1);
+      r0 = s0 * MR;
+      r1 = s1 * MR < N ? s1 * MR : N;
+    }
+    if (r0 >= r1) return;
+    float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
+    const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
+    float* pbg = tl_pack_b.get((size_t)2 * Kp * pstride + 16);
+    float* pbu = pbg + Kp * pstride;
+    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    if (K == 0)
+      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+    for (long jc = 0; jc < I; jc += nch) {
+      const long nc = I - jc < nch ? I - jc : nch, panels = (nc + NR - 1) / NR;
+      long p0 = 0, p1 = panels;
+      if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
+      if (p0 >= p1) continue;
+      // this block's gate columns jc.. and up columns I + jc.. of op(B) = W^T, every k block
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dg = pbg + koff * pstride;
+        float* du = pbu + koff * pstride;
+        pack_b(dg, W, D, true, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        pack_b(du, W, D, true, pc, kc, I + jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) {
+          round_bf16_inplace(dg + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+          round_bf16_inplace(du + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        }
+        koff += kcp;
+      }
+      for (long ic = r0; ic < r1; ic += kr.mc) {
+        const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc;
+          pack_a(pa + koff * mr_all, X, D, false, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          koff += (kc + KP - 1) / KP;
+        }
+        if (kr.round_bf16) round_bf16_inplace(pa, mr_all * Kp);
+        for (long p = p0; p < p1; p++) {
+          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            const long mr = mc - i0 < MR ? mc - i0 : MR;
+            for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+              const float* pap = pa + koff * mr_all + i0 * kcp;
+              const float beta = pc == 0 ? 0.f : 1.f;
+              kr.kernel(kcp, pap, pbg + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f, beta);
+              kr.kernel(kcp, pap, pbu + koff * pstride + p * kcp * NR, tu, NR, mr, nr, 1.f, beta);
+              koff += kcp;
+            }
+            for (long i = 0; i < mr; i++) {
+              const long row = ic + i0 + i;
+              const float* g = tg + i * NR;
+              const float* u = tu + i * NR;
+              swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
+              if (gate_up) {
+                std::memcpy(gate_up + row * 2 * I + jc + j0, g, nr * sizeof(float));
+                std::memcpy(gate_up + row * 2 * I + I + jc + j0, u, nr * sizeof(float));
+              }
+            }
+          }
+        }
+      }
+    }
+  }, use);
+}
+
 }  // namespace trm

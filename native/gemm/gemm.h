@@ -41,6 +41,14 @@ void gemm(const GemmArgs& g);
 void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
                  bool bf16);
 
+// The channel MLP's gate_up product with SwiGLU in its epilogue (row layout, the transpose of
+// gemm_swiglu's): with G = X W[0:I]^T and U = X W[I:2I]^T (X (N, D) row-major, W (2I, D) row-major),
+//   out (N, I) = silu(G) * U, and, when gate_up is not null, gate_up (N, 2I) = [G | U] per row.
+// Each register tile of G and the tile of U at the same rows and columns (gate column j, up column
+// I + j) go through an L1 buffer, as in gemm_swiglu. gate_up is bitwise gemm's (X, W^T) (same k
+// blocks, same micro-kernel), out bitwise swiglu_forward's on it, for any thread count.
+void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16);
+
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
 // reads C.

@@ -70,6 +70,23 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     bf16: boolean,
   ): void;
 
+  /** The channel MLP's gate_up product with SwiGLU fused in its epilogue (row layout): with
+   *  G = inp @ weight[0:I]^T and U = inp @ weight[I:2I]^T (inp (N, D), weight (2I, D)): out (N, I) =
+   *  silu(G) * U; gateUp (N, 2I) = [G | U] per row when keep, else gateUp is scratch whose contents
+   *  are unspecified afterwards (native writes nothing there). Numerically gemm (or gemmBf16 when
+   *  bf16) into gateUp followed by swigluForward; native: bitwise so. */
+  linearSwiglu(
+    out: F,
+    gateUp: F,
+    inp: F,
+    weight: F,
+    N: number,
+    D: number,
+    I: number,
+    keep: boolean,
+    bf16: boolean,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -263,6 +280,7 @@ export const KERNEL_NAMES = [
   'gemm',
   'gemmBf16',
   'gemmSwiglu',
+  'linearSwiglu',
   'copy2d',
   'transpose',
   'fill',

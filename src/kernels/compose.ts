@@ -20,6 +20,23 @@ export type Parts<F> = Pick<
   | 'rmsnormBackward'
 >;
 
+/** linearSwiglu (backend.ts) as the op-by-op pair: gate_up product into gateUp, then SwiGLU. */
+export function linearSwigluVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm' | 'gemmBf16' | 'swigluForward'>,
+  out: F,
+  gateUp: F,
+  inp: F,
+  weight: F,
+  N: number,
+  D: number,
+  I: number,
+  _keep: boolean,
+  bf16: boolean,
+): void {
+  (bf16 ? k.gemmBf16 : k.gemm).call(k, false, true, N, 2 * I, D, 1, inp, D, 0, weight, D, 0, 0, gateUp, 2 * I, 0, 1);
+  k.swigluForward(out, gateUp, N, I);
+}
+
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
  *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
 export function tokenMixerNormVia<F>(

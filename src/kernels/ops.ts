@@ -262,6 +262,31 @@ export function gemmSwiglu(
   device().gemmSwiglu(out, gateUp, inp, weight, H, N, K, batch, bf16 === true);
 }
 
+/** The channel MLP's gate_up GEMM with SwiGLU in its epilogue (backend.ts linearSwiglu): out (N, I)
+ *  = silu(inp @ weight[0:I]^T) * (inp @ weight[I:2I]^T); gateUp (N, 2I) holds [G | U] when keep,
+ *  else is scratch. inp (N, D), weight (2I, D). */
+export function linearSwiglu(
+  out: F32,
+  gateUp: F32,
+  inp: F32,
+  weight: F32,
+  N: number,
+  D: number,
+  I: number,
+  keep: boolean,
+  bf16: boolean,
+): void {
+  const op = 'linearSwiglu',
+    sh = sizes(op, { N, D, I });
+  arrays(op, sh, 'Float32Array', {
+    out: [out, N * I],
+    gateUp: [gateUp, N * 2 * I],
+    inp: [inp, N * D],
+    weight: [weight, 2 * I * D],
+  });
+  device().linearSwiglu(out, gateUp, inp, weight, N, D, I, keep === true, bf16 === true);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',

@@ -1,8 +1,10 @@
 /**
  * mlp.ts: the channel SwiGLU MLP over the hidden axis (models/layers.py:151-161):
- * out = down( silu(gate) * up ), [gate | up] = inp @ gate_up^T (gate = first I features).
+ * out = down( silu(gate) * up ), [gate | up] = inp @ gate_up^T (gate = first I features). The gate_up
+ * product and SwiGLU are one kernel (linearSwiglu: a gate tile and its up tile meet in registers,
+ * only h is written, and the pre-activation only when a backward will read it).
  */
-import { type F32T, fill, swigluBackward, swigluForward } from '../kernels/core.js';
+import { type F32T, fill, gemmPrecision, linearSwiglu, swigluBackward } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface MlpActs {
@@ -29,11 +31,10 @@ export interface MlpScratch {
   dgateUp: F32T; // (N, 2I)
 }
 
-/** out (N, D) = SwiGLU(inp (N, D)). */
-export function mlpForward(out: F32T, acts: MlpActs, inp: F32T, w: SwigluWeights, z: MlpSizes): void {
+/** out (N, D) = SwiGLU(inp (N, D)). keep = false: no backward follows (acts.gateUp is scratch). */
+export function mlpForward(out: F32T, acts: MlpActs, inp: F32T, w: SwigluWeights, z: MlpSizes, keep = true): void {
   const { N, D, I } = z;
-  linearForward(acts.gateUp, inp, w.gateUp, N, D, 2 * I);
-  swigluForward(acts.h, acts.gateUp, N, I);
+  linearSwiglu(acts.h, acts.gateUp, inp, w.gateUp, N, D, I, keep, gemmPrecision() === 'bf16');
   linearForward(out, acts.h, w.down, N, I, D);
 }
 

@@ -1,12 +1,13 @@
 /**
- * gemmSwiglu (the token mixer's gate_up GEMM with SwiGLU in its epilogue) against the unfused pair
+ * gemmSwiglu (the token mixer's gate_up GEMM with SwiGLU in its epilogue) and linearSwiglu (the
+ * channel MLP's, row layout) against the unfused pair
  * it replaces, gemm (or gemmBf16) + swigluForward, on every native dispatch path: the kept
  * pre-activation bit for bit, the output bit for bit on the scalar paths and within a few ulp on
  * AVX-512 (vectorised exp); without gateUp the same output; k blocks (K > KC), odd sizes, one
  * item (split by panels) and many (split by items).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { addon, gemmSwiglu, nativeBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import { addon, gemmSwiglu, linearSwiglu, nativeBackend, setThreads, useBackend } from '../../src/kernels/index.js';
 import { randn } from '../helpers.js';
 
 const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
@@ -99,4 +100,42 @@ describe.runIf(addon)('gemmSwiglu vs gemm + swigluForward', () => {
     }
     addon!.setIsa(addon!.info().bestIsa);
   });
+});
+
+describe.runIf(addon)('linearSwiglu vs gemm (inp @ W^T) + swigluForward', () => {
+  const shapes: Array<[number, number, number]> = [
+    [37, 19, 45], // N, D, I
+    [130, 97, 67],
+    [33, 1100, 7], // two fp32 k blocks, two bf16 ones
+    [20, 64, 2100], // two column blocks; two threads split the panels
+    [700, 32, 40], // two threads split the rows; several row blocks
+  ];
+  for (const p of paths)
+    for (const bf16 of [false, true])
+      it(`${p} ${bf16 ? 'bf16' : 'fp32'}: gateUp and out bitwise the op-by-op pair, threads 1 = 2`, () => {
+        useBackend('native');
+        addon!.setIsa(p);
+        for (const [N, D, I] of shapes) {
+          const W = randn(2 * I * D, I + D),
+            X = randn(N * D, N + 1);
+          const gu = new Float32Array(N * 2 * I),
+            h = new Float32Array(N * I);
+          (bf16 ? addon!.gemmBf16 : addon!.gemm)(false, true, N, 2 * I, D, 1, X, D, 0, W, D, 0, 0, gu, 2 * I, 0, 1);
+          addon!.swigluForward(h, gu, N, I);
+          for (const th of [1, 2]) {
+            setThreads(th);
+            const gu2 = new Float32Array(N * 2 * I).fill(Number.NaN),
+              gu3 = new Float32Array(N * 2 * I).fill(Number.NaN),
+              h2 = new Float32Array(N * I).fill(Number.NaN),
+              h3 = new Float32Array(N * I).fill(Number.NaN);
+            linearSwiglu(h2, gu2, X, W, N, D, I, true, bf16);
+            linearSwiglu(h3, gu3, X, W, N, D, I, false, bf16);
+            expect(same(gu2, gu)).toBe(true);
+            expect(same(h2, h)).toBe(true);
+            expect(same(h3, h)).toBe(true);
+            expect(gu3.every(v => Number.isNaN(v))).toBe(true); // keep = false: the pre-activation is not written
+          }
+        }
+        addon!.setIsa(addon!.info().bestIsa);
+      });
 });
