@@ -54,4 +54,6 @@ for (let r = 0; r <= reps; r++)
 const med = x => [...x].sort((p, q) => p - q)[x.length >> 1];
 const flops = 2 * N * 2 * I * D;
 for (const [k, x] of Object.entries(t))
-  console.log(`${k.padEnd(16)} ${med(x).toFixed(2).padStart(8)} ms ${(flops / med(x) / 1e6).toFixed(1).padStart(7)} GFLOP/s`);
+  console.log(
+    `${k.padEnd(16)} ${med(x).toFixed(2).padStart(8)} ms ${(flops / med(x) / 1e6).toFixed(1).padStart(7)} GFLOP/s`,
+  );
