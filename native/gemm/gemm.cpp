@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "../cpu_features.h"
 #include "../threadpool.h"
@@ -77,6 +80,32 @@ void round_bf16_inplace(float* p, long n) {
     else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
     std::memcpy(p + i, &u, 4);
   }
+}
+
+// The fused epilogues' stores. A row segment of the kept pre-activation is written once and read
+// only by the backward, much later: when it is whole 64-byte lines, stream it past the caches
+// (no read-for-ownership of lines that are about to be overwritten, no eviction of the operands);
+// else a plain copy. Either way the same bits land.
+inline void store_kept(float* dst, const float* src, long n) {
+#if defined(__x86_64__)
+  if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0 && (n & 15) == 0) {
+    for (long j = 0; j < n; j += 4) _mm_stream_ps(dst + j, _mm_load_ps(src + j));
+    return;
+  }
+#endif
+  std::memcpy(dst, src, n * sizeof(float));
+}
+
+inline void kept_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+// Ask for the lines of a row segment about to be written (SwiGLU's output), so its stores do not
+// wait for each line's read-for-ownership as the GEMM micro-kernel's C prefetch avoids.
+inline void prefetch_w(const float* p, long n) {
+  for (long j = 0; j < n; j += 16) __builtin_prefetch(p + j, 1, 3);
 }
 
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
@@ -319,6 +348,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
         long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
         for (long s0 = 0; s0 < H; s0 += MR) {
           long mr = H - s0 < MR ? H - s0 : MR;
+          for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
           for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
             long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
             const float* pbp = pb + koff * panels * NR + p * kcp * NR;
@@ -333,8 +363,8 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
             float* y = hb + (s0 + i) * N + j0;
             swiglu_pair(y, g, u, nr);  // bitwise swigluForward's on every ISA path (ops/swiglu.cpp)
             if (gb) {
-              std::memcpy(gb + (s0 + i) * N + j0, g, nr * sizeof(float));
-              std::memcpy(gb + (H + s0 + i) * N + j0, u, nr * sizeof(float));
+              store_kept(gb + (s0 + i) * N + j0, g, nr);
+              store_kept(gb + (H + s0 + i) * N + j0, u, nr);
             }
           }
           for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
@@ -342,6 +372,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
         }
       }
     }
+    kept_fence();  // the streamed stores are visible before the region ends
   });
 }
 
@@ -406,6 +437,7 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             const long mr = mc - i0 < MR ? mc - i0 : MR;
+            for (long i = 0; i < mr; i++) prefetch_w(out + (ic + i0 + i) * I + jc + j0, nr);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               const float* pap = pa + koff * mr_all + i0 * kcp;
@@ -420,14 +452,15 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
               const float* u = tu + i * NR;
               swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
               if (gate_up) {
-                std::memcpy(gate_up + row * 2 * I + jc + j0, g, nr * sizeof(float));
-                std::memcpy(gate_up + row * 2 * I + I + jc + j0, u, nr * sizeof(float));
+                store_kept(gate_up + row * 2 * I + jc + j0, g, nr);
+                store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr);
               }
             }
           }
         }
       }
     }
+    kept_fence();  // the streamed stores are visible before the region ends
   }, use);
 }
 
