@@ -61,6 +61,9 @@ void swiglu_forward(float* out, const float* gate_up, long N, long H);
 // one row, gate and up at separate addresses; bitwise swiglu_forward's (the gate_up GEMM epilogue)
 void swiglu_pair(float* y, const float* g, const float* u, long n);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
+// one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
+// or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.
+void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g, const float* u, long n, bool acc);
 
 // ---- embeddings (embedding.cpp) -----------------------------------------------------------------
 // Index of the first id outside [0, V), or -1 when all are valid.

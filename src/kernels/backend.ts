@@ -87,6 +87,43 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     bf16: boolean,
   ): void;
 
+  /** linearSwiglu's backward through the down product: dh (N, I) = dout (N, D) @ weight (D, I) (the
+   *  down weight; gemmBf16 when bf16), then dgateUp (N, 2I) += SwiGLU's gradients from dh and gateUp
+   *  (fresh: dgateUp starts from 0 and is never read - a layer's own scratch, as linearBackward's
+   *  fresh). dh is scratch whose contents are unspecified afterwards (native keeps dh in registers
+   *  and never writes it). Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
+  linearSwigluBackward(
+    dgateUp: F,
+    dh: F,
+    dout: F,
+    gateUp: F,
+    weight: F,
+    N: number,
+    D: number,
+    I: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void;
+
+  /** gemmSwiglu's backward through the down product, per item b: dh_b (H, N) = weightT (H, K) @
+   *  dout_b (K, N) (weightT shared; dout_b at b*K*N), then dgateUp_b (2H, N) = SwiGLU's gradients
+   *  from dh_b and gateUp_b (gate rows [0, H), up rows [H, 2H); both at b*2H*N), added into
+   *  dgateUp (fresh: from 0, never read); dh (batch, H, N) is scratch (unspecified afterwards).
+   *  Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
+  gemmSwigluBackward(
+    dgateUp: F,
+    dh: F,
+    dout: F,
+    gateUp: F,
+    weightT: F,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -281,6 +318,8 @@ export const KERNEL_NAMES = [
   'gemmBf16',
   'gemmSwiglu',
   'linearSwiglu',
+  'linearSwigluBackward',
+  'gemmSwigluBackward',
   'copy2d',
   'transpose',
   'fill',

@@ -4,7 +4,7 @@
  * product and SwiGLU are one kernel (linearSwiglu: a gate tile and its up tile meet in registers,
  * only h is written, and the pre-activation only when a backward will read it).
  */
-import { type F32T, fill, gemmPrecision, linearSwiglu, swigluBackward } from '../kernels/core.js';
+import { type F32T, gemmPrecision, linearSwiglu, linearSwigluBackward } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface MlpActs {
@@ -50,8 +50,8 @@ export function mlpBackward(
   s: MlpScratch,
 ): void {
   const { N, D, I } = z;
-  linearBackward(s.dh, g.down, dout, acts.h, w.down, N, I, D, true);
-  fill(s.dgateUp, 0, N * 2 * I);
-  swigluBackward(s.dgateUp, s.dh, acts.gateUp, N, I);
+  linearBackward(null, g.down, dout, acts.h, w.down, N, I, D);
+  // dh = dout @ W_down with SwiGLU's backward in its epilogue: dgateUp written fresh, dh never stored
+  linearSwigluBackward(s.dgateUp, s.dh, dout, acts.gateUp, w.down, N, D, I, gemmPrecision() === 'bf16', true);
   linearBackward(dinp, g.gateUp, s.dgateUp, inp, w.gateUp, N, D, 2 * I);
 }

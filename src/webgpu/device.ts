@@ -19,6 +19,8 @@ import { TrmError } from '../errors.js';
 import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import {
+  gemmSwigluBackwardVia,
+  linearSwigluBackwardVia,
   linearSwigluVia,
   mlpNormBackwardVia,
   mlpNormVia,
@@ -677,6 +679,36 @@ export class WebGpuDevice implements Device {
     bf16: boolean,
   ): void {
     linearSwigluVia<F32T>(this, out, gateUp, inp, weight, N, D, I, keep, bf16);
+  }
+  /** the SwiGLU backwards through the down product: the op-by-op dispatches */
+  linearSwigluBackward(
+    dgateUp: F32T,
+    dh: F32T,
+    dout: F32T,
+    gateUp: F32T,
+    weight: F32T,
+    N: number,
+    D: number,
+    I: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void {
+    linearSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weight, N, D, I, bf16, fresh);
+  }
+  gemmSwigluBackward(
+    dgateUp: F32T,
+    dh: F32T,
+    dout: F32T,
+    gateUp: F32T,
+    weightT: F32T,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void {
+    gemmSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16, fresh);
   }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);

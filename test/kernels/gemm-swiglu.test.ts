@@ -7,7 +7,16 @@
  * item (split by panels) and many (split by items).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { addon, gemmSwiglu, linearSwiglu, nativeBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import {
+  addon,
+  gemmSwiglu,
+  gemmSwigluBackward,
+  linearSwiglu,
+  linearSwigluBackward,
+  nativeBackend,
+  setThreads,
+  useBackend,
+} from '../../src/kernels/index.js';
 import { randn } from '../helpers.js';
 
 const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
@@ -134,6 +143,74 @@ describe.runIf(addon)('linearSwiglu vs gemm (inp @ W^T) + swigluForward', () => 
             expect(same(h2, h)).toBe(true);
             expect(same(h3, h)).toBe(true);
             expect(gu3.every(v => Number.isNaN(v))).toBe(true); // keep = false: the pre-activation is not written
+          }
+        }
+        addon!.setIsa(addon!.info().bestIsa);
+      });
+});
+
+describe.runIf(addon)('the SwiGLU backwards through the down product vs gemm + (fill) + swigluBackward', () => {
+  // row layout: N, D (= K), I; item layout: H, N, K, batch
+  const rows: Array<[number, number, number]> = [
+    [37, 19, 45],
+    [33, 1100, 7],
+    [20, 64, 4200],
+    [700, 32, 40],
+  ];
+  const items: Array<[number, number, number, number]> = [
+    [37, 45, 19, 3],
+    [130, 67, 97, 1],
+    [7, 33, 1100, 4],
+    [64, 40, 17, 9],
+  ];
+  for (const p of paths)
+    for (const bf16 of [false, true])
+      it(`${p} ${bf16 ? 'bf16' : 'fp32'}: dgateUp bitwise the op-by-op sequence, fresh and added into, threads 1 = 2`, () => {
+        useBackend('native');
+        addon!.setIsa(p);
+        const mm = bf16 ? addon!.gemmBf16 : addon!.gemm;
+        for (const [N, D, I] of rows) {
+          const W = randn(D * I, I + D),
+            dout = randn(N * D, N + 2),
+            gu = randn(N * 2 * I, N + 3, 4);
+          const dh = new Float32Array(N * I),
+            want = new Float32Array(N * 2 * I);
+          mm(false, false, N, I, D, 1, dout, D, 0, W, I, 0, 0, dh, I, 0, 1);
+          addon!.swigluBackward(want, dh, gu, N, I);
+          const start = randn(N * 2 * I, N + 4),
+            wantAcc = start.slice();
+          addon!.swigluBackward(wantAcc, dh, gu, N, I);
+          for (const th of [1, 2]) {
+            setThreads(th);
+            const got = new Float32Array(N * 2 * I).fill(Number.NaN),
+              acc = start.slice(),
+              scratch = new Float32Array(N * I);
+            linearSwigluBackward(got, scratch, dout, gu, W, N, D, I, bf16, true);
+            linearSwigluBackward(acc, scratch, dout, gu, W, N, D, I, bf16, false);
+            expect(same(got, want)).toBe(true);
+            expect(same(acc, wantAcc)).toBe(true);
+          }
+        }
+        for (const [H, N, K, batch] of items) {
+          const WT = randn(H * K, H + K + 1),
+            dout = randn(batch * K * N, N + batch + 2),
+            gu = randn(batch * 2 * H * N, H + 5, 4);
+          const dh = new Float32Array(batch * H * N),
+            want = new Float32Array(batch * 2 * H * N);
+          mm(false, false, H, N, K, 1, WT, K, 0, dout, N, K * N, 0, dh, N, H * N, batch);
+          addon!.swigluBackward(want, dh, gu, batch, H * N);
+          const start = randn(batch * 2 * H * N, H + 6),
+            wantAcc = start.slice();
+          addon!.swigluBackward(wantAcc, dh, gu, batch, H * N);
+          for (const th of [1, 2]) {
+            setThreads(th);
+            const got = new Float32Array(batch * 2 * H * N).fill(Number.NaN),
+              acc = start.slice(),
+              scratch = new Float32Array(batch * H * N);
+            gemmSwigluBackward(got, scratch, dout, gu, WT, H, N, K, batch, bf16, true);
+            gemmSwigluBackward(acc, scratch, dout, gu, WT, H, N, K, batch, bf16, false);
+            expect(same(got, want)).toBe(true);
+            expect(same(acc, wantAcc)).toBe(true);
           }
         }
         addon!.setIsa(addon!.info().bestIsa);

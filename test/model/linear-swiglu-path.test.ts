@@ -1,11 +1,13 @@
 /**
- * The channel MLP's gate_up product runs with SwiGLU in its epilogue (linearSwiglu). A whole
- * training supervision step through it gives bit for bit the outputs, carry and every parameter
- * gradient of the op-by-op pair it replaced (gemm or gemmBf16 into gate_up, then swigluForward), in
- * fp32 and in bf16, on 1 and 2 native threads (the op-by-op block path: fused half-blocks off).
+ * The channel MLP's gate_up product runs with SwiGLU in its epilogue (linearSwiglu), and both MLPs'
+ * dh products with SwiGLU's backward in theirs (linearSwigluBackward, gemmSwigluBackward). A whole
+ * training supervision step through them gives bit for bit the outputs, carry and every parameter
+ * gradient of the op-by-op sequences they replaced (gemm or gemmBf16, fill, swigluForward or
+ * swigluBackward), in fp32 and in bf16, on 1 and 2 native threads (the op-by-op block path: fused
+ * half-blocks off).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { linearSwigluVia } from '../../src/kernels/compose.js';
+import { gemmSwigluBackwardVia, linearSwigluBackwardVia, linearSwigluVia } from '../../src/kernels/compose.js';
 import {
   backendInfo,
   device,
@@ -58,22 +60,30 @@ function step() {
   }
 }
 
-describe.skipIf(!nativeBackend)('channel MLP: gate_up with SwiGLU in its epilogue', () => {
+describe.skipIf(!nativeBackend)('SwiGLU in the GEMM epilogues', () => {
   for (const precision of ['fp32', 'bf16'] as const)
     it.each([1, 2])(`${precision}: a training step gives the op-by-op bits (%i threads)`, t => {
       setThreads(t);
       const base = device(),
         calls = { fused: 0, pair: 0 };
-      const run = (linearSwiglu: typeof base.linearSwiglu) => {
-        setDevice({ ...base, linearSwiglu });
+      const run = (over: Partial<typeof base>) => {
+        setDevice({ ...base, ...over });
         try {
           return withGemmPrecision(precision, step);
         } finally {
           setDevice(base);
         }
       };
-      const fused = run((...a) => (calls.fused++, base.linearSwiglu(...a)));
-      const pair = run((...a) => (calls.pair++, linearSwigluVia(base, ...a)));
+      const fused = run({
+        linearSwiglu: (...a) => (calls.fused++, base.linearSwiglu(...a)),
+        linearSwigluBackward: (...a) => (calls.fused++, base.linearSwigluBackward(...a)),
+        gemmSwigluBackward: (...a) => (calls.fused++, base.gemmSwigluBackward(...a)),
+      });
+      const pair = run({
+        linearSwiglu: (...a) => (calls.pair++, linearSwigluVia(base, ...a)),
+        linearSwigluBackward: (...a) => (calls.pair++, linearSwigluBackwardVia(base, ...a)),
+        gemmSwigluBackward: (...a) => (calls.pair++, gemmSwigluBackwardVia(base, ...a)),
+      });
       expect(calls.fused).toBeGreaterThan(0); // both paths really ran
       expect(calls.pair).toBe(calls.fused);
       for (let i = 0; i < pair.length; i++) expect(Buffer.compare(fused[i], pair[i]), `output ${i}`).toBe(0);

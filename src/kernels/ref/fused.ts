@@ -4,6 +4,8 @@
  */
 import type { KernelBackend } from '../backend.js';
 import {
+  gemmSwigluBackwardVia,
+  linearSwigluBackwardVia,
   linearSwigluVia,
   mlpNormBackwardVia,
   mlpNormVia,
@@ -31,6 +33,10 @@ const parts = {
 
 export const linearSwiglu: KernelBackend['linearSwiglu'] = (...a) =>
   linearSwigluVia({ gemm, gemmBf16, swigluForward }, ...a);
+export const linearSwigluBackward: KernelBackend['linearSwigluBackward'] = (...a) =>
+  linearSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
+export const gemmSwigluBackward: KernelBackend['gemmSwigluBackward'] = (...a) =>
+  gemmSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
 export const tokenMixerNormForward: KernelBackend['tokenMixerNormForward'] = (...a) => tokenMixerNormVia(parts, ...a);
 export const mlpNormForward: KernelBackend['mlpNormForward'] = (...a) => mlpNormVia(parts, ...a);
 export const mlpNormBackward: KernelBackend['mlpNormBackward'] = (...a) => mlpNormBackwardVia(parts, ...a);

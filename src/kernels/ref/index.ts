@@ -9,7 +9,9 @@ import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 import {
+  gemmSwigluBackward,
   linearSwiglu,
+  linearSwigluBackward,
   mlpNormBackward,
   mlpNormForward,
   tokenMixerNormBackward,
@@ -34,6 +36,8 @@ export const refBackend: KernelBackend = {
   gemmBf16,
   gemmSwiglu,
   linearSwiglu,
+  linearSwigluBackward,
+  gemmSwigluBackward,
   copy2d,
   transpose,
   fill,
