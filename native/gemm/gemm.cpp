@@ -365,7 +365,9 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
             const float* g = tg + i * NR;
             const float* u = tu + i * NR;
             float* y = hb + (s0 + i) * N + j0;
-            swiglu_pair(y, g, u, nr);  // bitwise swigluForward's on every ISA path (ops/swiglu.cpp)
+            // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
+            if (bf16) swiglu_pair_bf16(y, g, u, nr);
+            else swiglu_pair(y, g, u, nr);
             if (gb) {
               store_kept(gb + (s0 + i) * N + j0, g, nr);
               store_kept(gb + (H + s0 + i) * N + j0, u, nr);
@@ -454,7 +456,8 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
               const long row = ic + i0 + i;
               const float* g = tg + i * NR;
               const float* u = tu + i * NR;
-              swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
+              if (bf16) swiglu_pair_bf16(out + row * I + jc + j0, g, u, nr);
+              else swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
               if (gate_up) {
                 store_kept(gate_up + row * 2 * I + jc + j0, g, nr);
                 store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr);
@@ -536,7 +539,8 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gat
             }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
-              swiglu_backward_pair(dgate_up + o, dgate_up + o + I, tg + i * NR, gate_up + o, gate_up + o + I, nr, !fresh);
+              (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(dgate_up + o, dgate_up + o + I, tg + i * NR,
+                                                                         gate_up + o, gate_up + o + I, nr, !fresh);
             }
           }
         }
@@ -602,7 +606,8 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_
           }
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
-            swiglu_backward_pair(db + o, db + H * N + o, tg + i * NR, gb + o, gb + H * N + o, nr, !fresh);
+            (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,
+                                                                       gb + H * N + o, nr, !fresh);
           }
         }
       }

@@ -24,6 +24,25 @@ void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const floa
                                bool acc);
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n);
 
+void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n);
+void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                                      bool acc);
+
+void swiglu_pair_bf16(float* y, const float* g, const float* u, long n) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_pair_bf16_avx512(y, g, u, n);
+#endif
+  swiglu_pair(y, g, u, n);
+}
+
+void swiglu_backward_pair_bf16(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                               bool acc) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_backward_pair_bf16_avx512(dg, du, dy, g, u, n, acc);
+#endif
+  swiglu_backward_pair(dg, du, dy, g, u, n, acc);
+}
+
 void swiglu_pair(float* y, const float* g, const float* u, long n) {
 #if defined(__x86_64__)
   if (active_isa() == Isa::Avx512) return swiglu_pair_avx512(y, g, u, n);
