@@ -61,10 +61,20 @@ GemmKernelInfo active_kernel(bool bf16) {
     }
   }
   // Blocking overrides for tuning experiments (bench only; results do not depend on them beyond
-  // the order of the k-sum). A bf16 KC stays even (whole pairs per k block).
-  if (const char* e = std::getenv("TRM_GEMM_MC")) k.mc = (std::atoi(e) / k.mr) * k.mr > 0 ? (std::atoi(e) / k.mr) * k.mr : k.mc;
-  if (const char* e = std::getenv("TRM_GEMM_KC")) k.kc = std::atoi(e) / k.kpack * k.kpack > 0 ? std::atoi(e) / k.kpack * k.kpack : k.kc;
-  if (const char* e = std::getenv("TRM_GEMM_NC")) k.nc = (std::atoi(e) / k.nr) * k.nr > 0 ? (std::atoi(e) / k.nr) * k.nr : k.nc;
+  // the order of the k-sum). A bf16 KC stays even (whole pairs per k block). Read once per process:
+  // the small-model kernels run thousands of GEMMs per step, and getenv scans the environment.
+  struct Overrides {
+    int mc = 0, kc = 0, nc = 0;
+    Overrides() {
+      if (const char* e = std::getenv("TRM_GEMM_MC")) mc = std::atoi(e);
+      if (const char* e = std::getenv("TRM_GEMM_KC")) kc = std::atoi(e);
+      if (const char* e = std::getenv("TRM_GEMM_NC")) nc = std::atoi(e);
+    }
+  };
+  static const Overrides ov;
+  if (ov.mc) k.mc = (ov.mc / k.mr) * k.mr > 0 ? (ov.mc / k.mr) * k.mr : k.mc;
+  if (ov.kc) k.kc = ov.kc / k.kpack * k.kpack > 0 ? ov.kc / k.kpack * k.kpack : k.kc;
+  if (ov.nc) k.nc = (ov.nc / k.nr) * k.nr > 0 ? (ov.nc / k.nr) * k.nr : k.nc;
   return k;
 }
 

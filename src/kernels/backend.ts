@@ -203,8 +203,9 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   ): void;
   /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
    *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
-   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dh, dgateUp
-   *  are written (scratch the caller keeps). */
+   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dgateUp
+   *  are written (scratch the caller keeps); dh is scratch, unspecified afterwards (native keeps it
+   *  in registers). */
   mlpNormBackward(
     dinp: F,
     dr: F,
@@ -223,7 +224,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
    *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
    *  backward of dh_b; dinp_b += dr_b + wGateUpT (S, 2Is) @ dgateUp_b. wGateUpT, wDownT: the
-   *  transposed weights. dr, dh, dgateUp are written. */
+   *  transposed weights. dr, dgateUp are written; dh is scratch, unspecified afterwards. */
   tokenMixerNormBackward(
     dinp: F,
     dr: F,
