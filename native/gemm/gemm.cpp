@@ -93,12 +93,14 @@ void round_bf16_inplace(float* p, long n) {
 }
 
 // The fused epilogues' stores. A row segment of the kept pre-activation is written once and read
-// only by the backward, much later: when it is whole 64-byte lines, stream it past the caches
-// (no read-for-ownership of lines that are about to be overwritten, no eviction of the operands);
-// else a plain copy. Either way the same bits land.
-inline void store_kept(float* dst, const float* src, long n) {
+// only by the backward, much later: when the whole kept tensor is too large to stay in the last-level
+// cache until then (stream) and the segment is whole 64-byte lines, stream it past the caches (no
+// read-for-ownership of lines that are about to be overwritten, no eviction of the operands); else
+// a plain copy. Either way the same bits land.
+constexpr double kStreamBytes = 8e6;
+inline void store_kept(float* dst, const float* src, long n, bool stream) {
 #if defined(__x86_64__)
-  if ((reinterpret_cast<uintptr_t>(dst) & 63) == 0 && (n & 15) == 0) {
+  if (stream && (reinterpret_cast<uintptr_t>(dst) & 63) == 0 && (n & 15) == 0) {
     for (long j = 0; j < n; j += 4) _mm_stream_ps(dst + j, _mm_load_ps(src + j));
     return;
   }
@@ -319,6 +321,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
+  const bool stream = 8.0 * batch * H * N > kStreamBytes;  // the kept [G; U], in bytes
   // Whole items per thread when there are enough, else each item's panels split across threads.
   const bool by_item = batch >= nth;
   parallel_run([&](int ith, int nt) {
@@ -379,8 +382,8 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
             if (bf16) swiglu_pair_bf16(y, g, u, nr);
             else swiglu_pair(y, g, u, nr);
             if (gb) {
-              store_kept(gb + (s0 + i) * N + j0, g, nr);
-              store_kept(gb + (H + s0 + i) * N + j0, u, nr);
+              store_kept(gb + (s0 + i) * N + j0, g, nr, stream);
+              store_kept(gb + (H + s0 + i) * N + j0, u, nr, stream);
             }
           }
           for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
@@ -403,6 +406,7 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
   const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
   const long mcr = (kr.mc + MR - 1) / MR * MR;
   const int nth = pool_threads();
+  const bool stream = 8.0 * N * I > kStreamBytes;  // the kept [G | U], in bytes
   // as gemm(): split the longer of the rows (whole MR strips) and the column panels
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
@@ -469,8 +473,8 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
               if (bf16) swiglu_pair_bf16(out + row * I + jc + j0, g, u, nr);
               else swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
               if (gate_up) {
-                store_kept(gate_up + row * 2 * I + jc + j0, g, nr);
-                store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr);
+                store_kept(gate_up + row * 2 * I + jc + j0, g, nr, stream);
+                store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr, stream);
               }
             }
           }
