@@ -166,6 +166,70 @@ Napi::Value GemmSwiglu(const Napi::CallbackInfo& info) {
 }
 Napi::Value GemmBf16(const Napi::CallbackInfo& info) { return GemmImpl(info, true); }
 
+// linearSwiglu(out, gateUp, inp, weight, N, D, I, keep, bf16): gemm.h linear_swiglu (gateUp is
+// written only when keep).
+Napi::Value LinearSwiglu(const Napi::CallbackInfo& info) {
+  Args a{info, "linearSwiglu"};
+  a.expect_count(9);
+  long N = a.i64s(4), D = a.i64s(5), I = a.i64s(6);
+  bool keep = a.flag(7), bf16 = a.flag(8);
+  size_t lo, lg, lx, lw;
+  float* out = a.f32(0, &lo);
+  float* gu = a.f32(1, &lg);
+  const float* X = a.f32(2, &lx);
+  const float* W = a.f32(3, &lw);
+  a.check_len("out", lo, (size_t)N * I);
+  a.check_len("gateUp", lg, (size_t)N * 2 * I);
+  a.check_len("inp", lx, (size_t)N * D);
+  a.check_len("weight", lw, (size_t)2 * I * D);
+  linear_swiglu(out, keep ? gu : nullptr, X, W, N, D, I, bf16);
+  return info.Env().Undefined();
+}
+
+// linearSwigluBackward(dgateUp, dh, dout, gateUp, weight, N, D, I, bf16, fresh): gemm.h
+// linear_swiglu_backward (dh is scratch the native kernel never touches).
+Napi::Value LinearSwigluBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "linearSwigluBackward"};
+  a.expect_count(10);
+  long N = a.i64s(5), D = a.i64s(6), I = a.i64s(7);
+  bool bf16 = a.flag(8), fresh = a.flag(9);
+  size_t ld, lh, lo, lg, lw;
+  float* dgu = a.f32(0, &ld);
+  a.f32(1, &lh);
+  const float* dout = a.f32(2, &lo);
+  const float* gu = a.f32(3, &lg);
+  const float* W = a.f32(4, &lw);
+  a.check_len("dgateUp", ld, (size_t)N * 2 * I);
+  a.check_len("dh", lh, (size_t)N * I);
+  a.check_len("dout", lo, (size_t)N * D);
+  a.check_len("gateUp", lg, (size_t)N * 2 * I);
+  a.check_len("weight", lw, (size_t)D * I);
+  linear_swiglu_backward(dgu, dout, gu, W, N, D, I, bf16, fresh);
+  return info.Env().Undefined();
+}
+
+// gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16, fresh): gemm.h
+// gemm_swiglu_backward (dh is scratch the native kernel never touches).
+Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "gemmSwigluBackward"};
+  a.expect_count(11);
+  long H = a.i64s(5), N = a.i64s(6), K = a.i64s(7), batch = a.i64s(8);
+  bool bf16 = a.flag(9), fresh = a.flag(10);
+  size_t ld, lh, lo, lg, lw;
+  float* dgu = a.f32(0, &ld);
+  a.f32(1, &lh);
+  const float* dout = a.f32(2, &lo);
+  const float* gu = a.f32(3, &lg);
+  const float* WT = a.f32(4, &lw);
+  a.check_len("dgateUp", ld, (size_t)batch * 2 * H * N);
+  a.check_len("dh", lh, (size_t)batch * H * N);
+  a.check_len("dout", lo, (size_t)batch * K * N);
+  a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
+  a.check_len("weightT", lw, (size_t)H * K);
+  gemm_swiglu_backward(dgu, dout, gu, WT, H, N, K, batch, bf16, fresh);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -176,6 +240,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));
   exports.Set("gemmSwiglu", Napi::Function::New(env, GemmSwiglu, "gemmSwiglu"));
+  exports.Set("linearSwiglu", Napi::Function::New(env, LinearSwiglu, "linearSwiglu"));
+  exports.Set("linearSwigluBackward", Napi::Function::New(env, LinearSwigluBackward, "linearSwigluBackward"));
+  exports.Set("gemmSwigluBackward", Napi::Function::New(env, GemmSwigluBackward, "gemmSwigluBackward"));
   exports.Set("bf16Peak", Napi::Function::New(env, Bf16Peak, "bf16Peak"));
   exports.Set("addressMod64", Napi::Function::New(env, AddressMod64, "addressMod64"));
   register_ops(env, exports);

@@ -3,10 +3,13 @@
 // as JSON. Alternate two checkouts to compare them in one run:
 //   for i in 1 2 3; do for t in OLD NEW; do node tools/bench-ab-step.mjs $t [PRESET] [K]; done; done
 // PRESET: a train preset (cpu-sudoku4, ...) at its batch size, or paper (the paper MLP config, B 64;
-// the default); K: timed steps (default 5).
+// the default); K: timed steps (default 5); PRECISION: fp32 (default) or bf16 (the build at ROOT
+// must have setGemmPrecision); B: overrides the batch size.
+//   node tools/bench-ab-step.mjs ROOT [PRESET] [K] [PRECISION] [B]
 const root = process.argv[2];
 const preset = process.argv[3] ?? 'paper',
-  K_STEPS = Number(process.argv[4] ?? 5);
+  K_STEPS = Number(process.argv[4] ?? 5),
+  precision = process.argv[5] ?? 'fp32';
 const K = await import(`${root}/dist/kernels/index.js`);
 const M = await import(`${root}/dist/model/index.js`);
 let c,
@@ -19,6 +22,8 @@ else {
   c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
   B = tc.batch_size;
 }
+if (process.argv[6]) B = Number(process.argv[6]);
+if (precision !== 'fp32') K.setGemmPrecision(precision);
 const w = M.createParams(c, 0),
   g = M.weightsView(c),
   a = M.allocActs(c, B),
@@ -46,4 +51,4 @@ for (let r = 0; r <= K_STEPS; r++) {
     cpu.push(+((c1.user + c1.system) / 1e6).toFixed(4));
   }
 }
-console.log(JSON.stringify({ root, preset, B, threads: K.backendInfo().threads, times: out, cpu }));
+console.log(JSON.stringify({ root, preset, precision, B, threads: K.backendInfo().threads, times: out, cpu }));

@@ -1,20 +1,31 @@
 // profile-step.mjs: where the time of one training supervision step goes, for a train preset
 // (default cpu-sudoku4): per-kernel wall time and call counts (timers around every device kernel),
 // the TypeScript glue alone (every kernel a no-op), and the bare cost of a native call.
-// Usage: TRM_THREADS=1 node tools/profile-step.mjs [preset] [steps]   (after npm run build)
+// Usage: TRM_THREADS=1 node tools/profile-step.mjs [preset] [steps] [B] [fp32|bf16]   (after npm run build)
+// preset `paper`: the paper MLP config (D 512) at batch B (default 8); B overrides a train preset's
+// batch size; bf16: products through gemmBf16 (precision=bf16).
 const root = new URL('..', import.meta.url).pathname;
 const K = await import(`${root}/dist/kernels/index.js`);
 const M = await import(`${root}/dist/model/index.js`);
 const T = await import(`${root}/dist/train/config.js`);
 const preset = process.argv[2] ?? 'cpu-sudoku4',
   steps = +(process.argv[3] ?? 50);
-const tc = T.resolveTrainConfig(preset, {});
-const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
-const c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 }),
-  B = tc.batch_size;
+let c, B;
+if (preset === 'paper') {
+  c = M.resolveConfig(M.presets.sudokuMlp);
+  B = +(process.argv[4] ?? 8);
+} else {
+  const tc = T.resolveTrainConfig(preset, {});
+  const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
+  c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
+  B = +(process.argv[4] ?? tc.batch_size);
+}
+const precision = process.argv[5] ?? 'fp32';
+K.setGemmPrecision(precision);
 const base = K.device();
 const kernelNames = (await import(`${root}/dist/kernels/backend.js`)).KERNEL_NAMES;
-const stats = new Map();
+const stats = new Map(),
+  shapes = new Map();
 const timed = { ...base };
 for (const n of kernelNames) {
   const f = base[n];
@@ -29,6 +40,16 @@ for (const n of kernelNames) {
     s.ms += dt;
     s.cpu += (c1.user + c1.system) / 1000;
     stats.set(n, s);
+    if (n === 'gemm' || n === 'gemmBf16') {
+      // GemmArgs: transA, transB, M, N, K, ..., batch (last)
+      const key = `${args[0] ? 'T' : 'N'}${args[1] ? 'T' : 'N'} ${args[2]}x${args[3]}x${args[4]} b${args[16]}${args[15] === 0 && args[16] > 1 ? ' sum' : ''} beta${args[12]}`;
+      const q = shapes.get(key) ?? { calls: 0, ms: 0, cpu: 0, flops: 0 };
+      q.calls++;
+      q.ms += dt;
+      q.cpu += (c1.user + c1.system) / 1000;
+      q.flops += 2 * args[2] * args[3] * args[4] * args[16];
+      shapes.set(key, q);
+    }
     return r;
   };
 }
@@ -64,6 +85,7 @@ const plain = run(steps);
 K.setDevice(timed);
 run(2);
 stats.clear();
+shapes.clear();
 const withTimers = run(steps);
 K.setDevice(noop);
 run(2);
@@ -86,7 +108,7 @@ const total = rows.reduce((s, r) => s + r.ms, 0),
 const f = v => `${v.wall.toFixed(2)} ms wall / ${v.cpu.toFixed(2)} ms cpu`;
 const info = K.backendInfo();
 console.log(
-  `${preset}: D ${c.hidden_size} B ${B} S ${S} threads ${info.threads} (${info.isa}); median step ${f(plain)} ` +
+  `${preset} ${precision}: D ${c.hidden_size} B ${B} S ${S} threads ${info.threads} (${info.isa}); median step ${f(plain)} ` +
     `(${(1000 / plain.wall).toFixed(1)} steps/s wall); with timers ${f(withTimers)}, inside kernels ${total.toFixed(2)} ms wall / ${totalCpu.toFixed(2)} ms cpu; ` +
     `glue only (kernels no-op) ${f(glue)}; bare native call ${callUs.toFixed(2)} us; ` +
     `${rows.reduce((s, r) => s + r.calls, 0)} kernel calls/step`,
@@ -94,4 +116,9 @@ console.log(
 for (const r of rows)
   console.log(
     `  ${r.kernel.padEnd(20)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(2).padStart(8)} ms wall ${r.cpu.toFixed(2).padStart(8)} ms cpu ${((100 * r.cpu) / totalCpu).toFixed(1).padStart(5)}% of cpu`,
+  );
+console.log('  GEMMs by shape (op(A) op(B), M x N x K, batch; sum: items summed into one C):');
+for (const [k, q] of [...shapes.entries()].sort((x, y) => y[1].cpu - x[1].cpu))
+  console.log(
+    `    ${k.padEnd(34)} ${String(q.calls / steps).padStart(4)} calls ${(q.cpu / steps).toFixed(2).padStart(8)} ms cpu ${(q.flops / (q.cpu * 1e6)).toFixed(1).padStart(6)} GFLOP/s`,
   );

@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "../cpu_features.h"
 #include "../threadpool.h"
@@ -58,10 +61,20 @@ GemmKernelInfo active_kernel(bool bf16) {
     }
   }
   // Blocking overrides for tuning experiments (bench only; results do not depend on them beyond
-  // the order of the k-sum). A bf16 KC stays even (whole pairs per k block).
-  if (const char* e = std::getenv("TRM_GEMM_MC")) k.mc = (std::atoi(e) / k.mr) * k.mr > 0 ? (std::atoi(e) / k.mr) * k.mr : k.mc;
-  if (const char* e = std::getenv("TRM_GEMM_KC")) k.kc = std::atoi(e) / k.kpack * k.kpack > 0 ? std::atoi(e) / k.kpack * k.kpack : k.kc;
-  if (const char* e = std::getenv("TRM_GEMM_NC")) k.nc = (std::atoi(e) / k.nr) * k.nr > 0 ? (std::atoi(e) / k.nr) * k.nr : k.nc;
+  // the order of the k-sum). A bf16 KC stays even (whole pairs per k block). Read once per process:
+  // the small-model kernels run thousands of GEMMs per step, and getenv scans the environment.
+  struct Overrides {
+    int mc = 0, kc = 0, nc = 0;
+    Overrides() {
+      if (const char* e = std::getenv("TRM_GEMM_MC")) mc = std::atoi(e);
+      if (const char* e = std::getenv("TRM_GEMM_KC")) kc = std::atoi(e);
+      if (const char* e = std::getenv("TRM_GEMM_NC")) nc = std::atoi(e);
+    }
+  };
+  static const Overrides ov;
+  if (ov.mc) k.mc = (ov.mc / k.mr) * k.mr > 0 ? (ov.mc / k.mr) * k.mr : k.mc;
+  if (ov.kc) k.kc = ov.kc / k.kpack * k.kpack > 0 ? ov.kc / k.kpack * k.kpack : k.kc;
+  if (ov.nc) k.nc = (ov.nc / k.nr) * k.nr > 0 ? (ov.nc / k.nr) * k.nr : k.nc;
   return k;
 }
 
@@ -77,6 +90,38 @@ void round_bf16_inplace(float* p, long n) {
     else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
     std::memcpy(p + i, &u, 4);
   }
+}
+
+// The fused epilogues' stores. A row segment of the kept pre-activation is written once and read
+// only by the backward, much later: when the whole kept tensor is too large to stay in the last-level
+// cache until then (stream) and the segment is whole 64-byte lines, stream it past the caches (no
+// read-for-ownership of lines that are about to be overwritten, no eviction of the operands); else
+// a plain copy. Either way the same bits land.
+constexpr double kStreamBytes = 8e6;
+inline void store_kept(float* dst, const float* src, long n, bool stream) {
+#if defined(__x86_64__)
+  if (stream && (reinterpret_cast<uintptr_t>(dst) & 63) == 0 && (n & 15) == 0) {
+    for (long j = 0; j < n; j += 4) _mm_stream_ps(dst + j, _mm_load_ps(src + j));
+    return;
+  }
+#endif
+  std::memcpy(dst, src, n * sizeof(float));
+}
+
+inline void kept_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+inline void prefetch_r(const float* p, long n) {
+  for (long j = 0; j < n; j += 16) __builtin_prefetch(p + j, 0, 3);
+}
+
+// Ask for the lines of a row segment about to be written (SwiGLU's output), so its stores do not
+// wait for each line's read-for-ownership as the GEMM micro-kernel's C prefetch avoids.
+inline void prefetch_w(const float* p, long n) {
+  for (long j = 0; j < n; j += 16) __builtin_prefetch(p + j, 1, 3);
 }
 
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
@@ -276,6 +321,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
+  const bool stream = 8.0 * batch * H * N > kStreamBytes;  // the kept [G; U], in bytes
   // Whole items per thread when there are enough, else each item's panels split across threads.
   const bool by_item = batch >= nth;
   parallel_run([&](int ith, int nt) {
@@ -319,6 +365,7 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
         long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
         for (long s0 = 0; s0 < H; s0 += MR) {
           long mr = H - s0 < MR ? H - s0 : MR;
+          for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
           for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
             long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
             const float* pbp = pb + koff * panels * NR + p * kcp * NR;
@@ -331,14 +378,251 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
             const float* g = tg + i * NR;
             const float* u = tu + i * NR;
             float* y = hb + (s0 + i) * N + j0;
-            swiglu_pair(y, g, u, nr);  // bitwise swigluForward's on every ISA path (ops/swiglu.cpp)
+            // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
+            if (bf16) swiglu_pair_bf16(y, g, u, nr);
+            else swiglu_pair(y, g, u, nr);
             if (gb) {
-              std::memcpy(gb + (s0 + i) * N + j0, g, nr * sizeof(float));
-              std::memcpy(gb + (H + s0 + i) * N + j0, u, nr * sizeof(float));
+              store_kept(gb + (s0 + i) * N + j0, g, nr, stream);
+              store_kept(gb + (H + s0 + i) * N + j0, u, nr, stream);
             }
           }
           for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
             __builtin_prefetch(next + next_at * 16, 0, 2);
+        }
+      }
+    }
+    kept_fence();  // the streamed stores are visible before the region ends
+  });
+}
+
+void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16) {
+  if (N == 0 || I == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long K = D;
+  long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  // B blocks: NCh gate columns and the NCh up columns that pair with them (NC columns in all)
+  const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
+  const long mcr = (kr.mc + MR - 1) / MR * MR;
+  const int nth = pool_threads();
+  const bool stream = 8.0 * N * I > kStreamBytes;  // the kept [G | U], in bytes
+  // as gemm(): split the longer of the rows (whole MR strips) and the column panels
+  const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
+  const bool split_rows = rows_ok && (!panels_ok || N >= I);
+  const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
+  parallel_run([&](int ith, int nt) {
+    long r0 = 0, r1 = N;
+    if (split_rows) {
+      long strips = (N + MR - 1) / MR, s0, s1;
+      split_range(strips, ith, nt, &s0, &s1);
+      r0 = s0 * MR;
+      r1 = s1 * MR < N ? s1 * MR : N;
+    }
+    if (r0 >= r1) return;
+    float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
+    const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
+    float* pbg = tl_pack_b.get((size_t)2 * Kp * pstride + 16);
+    float* pbu = pbg + Kp * pstride;
+    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    if (K == 0)
+      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+    for (long jc = 0; jc < I; jc += nch) {
+      const long nc = I - jc < nch ? I - jc : nch, panels = (nc + NR - 1) / NR;
+      long p0 = 0, p1 = panels;
+      if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
+      if (p0 >= p1) continue;
+      // this block's gate columns jc.. and up columns I + jc.. of op(B) = W^T, every k block
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dg = pbg + koff * pstride;
+        float* du = pbu + koff * pstride;
+        pack_b(dg, W, D, true, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        pack_b(du, W, D, true, pc, kc, I + jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) {
+          round_bf16_inplace(dg + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+          round_bf16_inplace(du + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        }
+        koff += kcp;
+      }
+      for (long ic = r0; ic < r1; ic += kr.mc) {
+        const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc;
+          pack_a(pa + koff * mr_all, X, D, false, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          koff += (kc + KP - 1) / KP;
+        }
+        if (kr.round_bf16) round_bf16_inplace(pa, mr_all * Kp);
+        for (long p = p0; p < p1; p++) {
+          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            const long mr = mc - i0 < MR ? mc - i0 : MR;
+            for (long i = 0; i < mr; i++) prefetch_w(out + (ic + i0 + i) * I + jc + j0, nr);
+            for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+              const float* pap = pa + koff * mr_all + i0 * kcp;
+              const float beta = pc == 0 ? 0.f : 1.f;
+              kr.kernel(kcp, pap, pbg + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f, beta);
+              kr.kernel(kcp, pap, pbu + koff * pstride + p * kcp * NR, tu, NR, mr, nr, 1.f, beta);
+              koff += kcp;
+            }
+            for (long i = 0; i < mr; i++) {
+              const long row = ic + i0 + i;
+              const float* g = tg + i * NR;
+              const float* u = tu + i * NR;
+              if (bf16) swiglu_pair_bf16(out + row * I + jc + j0, g, u, nr);
+              else swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
+              if (gate_up) {
+                store_kept(gate_up + row * 2 * I + jc + j0, g, nr, stream);
+                store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr, stream);
+              }
+            }
+          }
+        }
+      }
+    }
+    kept_fence();  // the streamed stores are visible before the region ends
+  }, use);
+}
+
+void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh) {
+  if (N == 0 || I == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long K = D;
+  long Kp = 0;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  const long ncb = kr.nc;  // column block of dh (gemm's NC)
+  const long mcr = (kr.mc + MR - 1) / MR * MR;
+  const int nth = pool_threads();
+  const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
+  const bool split_rows = rows_ok && (!panels_ok || N >= I);
+  const int use = 2.0 * N * I * K < 2e5 ? 1 : nth;
+  parallel_run([&](int ith, int nt) {
+    long r0 = 0, r1 = N;
+    if (split_rows) {
+      long strips = (N + MR - 1) / MR, s0, s1;
+      split_range(strips, ith, nt, &s0, &s1);
+      r0 = s0 * MR;
+      r1 = s1 * MR < N ? s1 * MR : N;
+    }
+    if (r0 >= r1) return;
+    float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
+    const long pstride = (ncb + NR - 1) / NR * NR;
+    float* pb = tl_pack_b.get((size_t)Kp * pstride + 16);
+    alignas(64) float tg[16 * 32];  // one register tile of dh
+    if (K == 0)
+      for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
+    for (long jc = 0; jc < I; jc += ncb) {
+      const long nc = I - jc < ncb ? I - jc : ncb, panels = (nc + NR - 1) / NR;
+      long p0 = 0, p1 = panels;
+      if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
+      if (p0 >= p1) continue;
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dst = pb + koff * pstride;
+        pack_b(dst, W, I, false, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        koff += kcp;
+      }
+      for (long ic = r0; ic < r1; ic += kr.mc) {
+        const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc;
+          pack_a(pa + koff * mr_all, dout, D, false, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          koff += (kc + KP - 1) / KP;
+        }
+        if (kr.round_bf16) round_bf16_inplace(pa, mr_all * Kp);
+        for (long p = p0; p < p1; p++) {
+          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            const long mr = mc - i0 < MR ? mc - i0 : MR;
+            for (long i = 0; i < mr; i++) {
+              const long o = (ic + i0 + i) * 2 * I + jc + j0;
+              prefetch_r(gate_up + o, nr);
+              prefetch_r(gate_up + o + I, nr);
+              if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
+              else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
+            }
+            for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+              kr.kernel(kcp, pa + koff * mr_all + i0 * kcp, pb + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f,
+                        pc == 0 ? 0.f : 1.f);
+              koff += kcp;
+            }
+            for (long i = 0; i < mr; i++) {
+              const long o = (ic + i0 + i) * 2 * I + jc + j0;
+              (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(dgate_up + o, dgate_up + o + I, tg + i * NR,
+                                                                         gate_up + o, gate_up + o + I, nr, !fresh);
+            }
+          }
+        }
+      }
+    }
+  }, use);
+}
+
+void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh) {
+  if (H == 0 || N == 0 || batch == 0) return;
+  const GemmKernelInfo kr = active_kernel(bf16);
+  const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
+  const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
+  long Kp = 0;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  const int nth = pool_threads();
+  const bool by_item = batch >= nth;
+  parallel_run([&](int ith, int nt) {
+    long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
+    if (by_item) split_range(batch, ith, nt, &b0, &b1);
+    else split_range(panels, ith, nt, &p0, &p1);
+    if (b0 >= b1 || p0 >= p1) return;
+    // the shared WT, packed once per thread, k block by k block
+    float* pw = tl_prepacked_a.get((size_t)Hr * Kp + 16);
+    for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+      long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      pack_a(pw + koff * Hr, WT, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+      koff += (kc + KP - 1) / KP;
+    }
+    if (kr.round_bf16) round_bf16_inplace(pw, Hr * Kp);
+    float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
+    alignas(64) float tg[16 * 32];
+    if (K == 0)
+      for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
+    for (long b = b0; b < b1; b++) {
+      const float* Xb = dout + b * K * N;
+      const float* gb = gate_up + b * 2 * H * N;
+      float* db = dgate_up + b * 2 * H * N;
+      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+        float* dst = pb + koff * panels * NR;
+        pack_b(dst, Xb, N, false, pc, kc, 0, N, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+        koff += kcp;
+      }
+      for (long p = p0; p < p1; p++) {
+        const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
+        for (long s0 = 0; s0 < H; s0 += MR) {
+          const long mr = H - s0 < MR ? H - s0 : MR;
+          for (long i = 0; i < mr; i++) {
+            const long o = (s0 + i) * N + j0;
+            prefetch_r(gb + o, nr);
+            prefetch_r(gb + H * N + o, nr);
+            if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
+            else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
+          }
+          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+            kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
+                      pc == 0 ? 0.f : 1.f);
+            koff += kcp;
+          }
+          for (long i = 0; i < mr; i++) {
+            const long o = (s0 + i) * N + j0;
+            (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,
+                                                                       gb + H * N + o, nr, !fresh);
+          }
         }
       }
     }

@@ -41,6 +41,27 @@ void gemm(const GemmArgs& g);
 void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
                  bool bf16);
 
+// The channel MLP's gate_up product with SwiGLU in its epilogue (row layout, the transpose of
+// gemm_swiglu's): with G = X W[0:I]^T and U = X W[I:2I]^T (X (N, D) row-major, W (2I, D) row-major),
+//   out (N, I) = silu(G) * U, and, when gate_up is not null, gate_up (N, 2I) = [G | U] per row.
+// Each register tile of G and the tile of U at the same rows and columns (gate column j, up column
+// I + j) go through an L1 buffer, as in gemm_swiglu. gate_up is bitwise gemm's (X, W^T) (same k
+// blocks, same micro-kernel), out bitwise swiglu_forward's on it, for any thread count.
+void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16);
+
+// The backwards of the two: the product dh = op(A) op(B) with SwiGLU's backward in its epilogue,
+// dh never written. Row layout (the channel MLP): dh (N, I) = dout (N, D) @ W (D, I) (W row-major:
+// the down weight), and per row dgate_up (N, 2I) [dg | du] = 0 + SwiGLU's gradients from dh and
+// gate_up (N, 2I). Item layout (the token mixer): per item b, dh_b (H, N) = WT (H, K) @ dout_b (K, N)
+// (WT shared, dout_b at dout + b*K*N), gate rows [0, H) and up rows [H, 2H) of gate_up_b and
+// dgate_up_b (2H, N) at b*2H*N. dgate_up += the gradients (bitwise swiglu_backward on
+// the dh that gemm gives, for any thread count); fresh: dgate_up = 0 + them, never read (bitwise a
+// zeroed dgate_up accumulated into).
+void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh);
+void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh);
+
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
 // reads C.

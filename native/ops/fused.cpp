@@ -72,14 +72,9 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
       long rows = hi - r0 < kRows ? hi - r0 : kRows;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
-      GemmArgs g1;  // dh = dr @ W_down
-      g1.M = rows; g1.N = I; g1.K = D;
-      g1.A = dr + r0 * D; g1.lda = D;
-      g1.B = w_down; g1.ldb = I;
-      g1.C = dh + r0 * I; g1.ldc = I;
-      gemm(g1);
-      fill(dgate_up + r0 * 2 * I, 0.0, rows * 2 * I);
-      swiglu_backward_rows(dgate_up, dh, gate_up, r0, r0 + rows, I);
+      // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
+      // stored (bitwise gemm, fill and swiglu_backward_rows)
+      linear_swiglu_backward(dgate_up + r0 * 2 * I, dr + r0 * D, gate_up + r0 * 2 * I, w_down, rows, D, I, false, true);
       add(dinp + r0 * D, dinp + r0 * D, dr + r0 * D, rows * D);
       GemmArgs g2;  // dinp += dgate_up @ W_gu
       g2.M = rows; g2.N = D; g2.K = 2 * I;
@@ -95,19 +90,13 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
                                const float* out, const float* rstd, const float* gate_up, const float* w_gate_up_t,
                                const float* w_down_t, long B, long S, long D, long Is) {
-  const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
+  const long gu = 2 * Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 4 * sd), [&](long lo, long hi) {
     for (long b = lo; b < hi; b++) {
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
-      GemmArgs g1;  // dh_b = W_down^T @ dr_b
-      g1.M = Is; g1.N = D; g1.K = S;
-      g1.A = w_down_t; g1.lda = S;
-      g1.B = dr + b * sd; g1.ldb = D;
-      g1.C = dh + b * hd; g1.ldc = D;
-      gemm(g1);
-      fill(dgate_up + b * gu, 0.0, gu);
-      swiglu_backward_rows(dgate_up + b * gu, dh + b * hd, gate_up + b * gu, 0, 1, hd);
+      // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
+      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
       g2.M = S; g2.N = D; g2.K = 2 * Is;

@@ -61,6 +61,15 @@ void swiglu_forward(float* out, const float* gate_up, long N, long H);
 // one row, gate and up at separate addresses; bitwise swiglu_forward's (the gate_up GEMM epilogue)
 void swiglu_pair(float* y, const float* g, const float* u, long n);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
+// one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
+// or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.
+void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g, const float* u, long n, bool acc);
+// The same two for the bf16 products' epilogues: within a few ulp of them (AVX-512: a polynomial
+// exp with FMAs and VRCP14PS + one Newton step for the division, swiglu_bf16_avx512.cpp; other
+// paths: the exact functions). Never used by the fp32 path.
+void swiglu_pair_bf16(float* y, const float* g, const float* u, long n);
+void swiglu_backward_pair_bf16(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                               bool acc);
 
 // ---- embeddings (embedding.cpp) -----------------------------------------------------------------
 // Index of the first id outside [0, V), or -1 when all are valid.

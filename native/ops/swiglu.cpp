@@ -18,7 +18,30 @@ void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1
 void swiglu_backward_rows_avx2(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H);
 
 void swiglu_pair_avx512(float* y, const float* g, const float* u, long n);
+void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                                 bool acc);
+void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                               bool acc);
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n);
+
+void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n);
+void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                                      bool acc);
+
+void swiglu_pair_bf16(float* y, const float* g, const float* u, long n) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_pair_bf16_avx512(y, g, u, n);
+#endif
+  swiglu_pair(y, g, u, n);
+}
+
+void swiglu_backward_pair_bf16(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                               bool acc) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_backward_pair_bf16_avx512(dg, du, dy, g, u, n, acc);
+#endif
+  swiglu_backward_pair(dg, du, dy, g, u, n, acc);
+}
 
 void swiglu_pair(float* y, const float* g, const float* u, long n) {
 #if defined(__x86_64__)
@@ -41,23 +64,24 @@ void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, lon
   }
 }
 
-void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
+void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g, const float* u, long n, bool acc) {
 #if defined(__x86_64__)
-  if (active_isa() == Isa::Avx512) return swiglu_backward_rows_avx512(dgate_up, dout, gate_up, r0, r1, H);
-  if (active_isa() == Isa::Avx2) return swiglu_backward_rows_avx2(dgate_up, dout, gate_up, r0, r1, H);
+  if (active_isa() == Isa::Avx512) return swiglu_backward_pair_avx512(dg, du, dy, g, u, n, acc);
+  if (active_isa() == Isa::Avx2) return swiglu_backward_pair_avx2(dg, du, dy, g, u, n, acc);
 #endif
+  for (long h = 0; h < n; h++) {
+    float sig = 1.0f / (1.0f + fast_exp(-g[h]));
+    float gu = g[h], up = u[h], d = dy[h];
+    dg[h] = (acc ? dg[h] : 0.0f) + d * up * sig * (1.0f + gu * (1.0f - sig));
+    du[h] = (acc ? du[h] : 0.0f) + d * gu * sig;
+  }
+}
+
+void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) {
     const float* g = gate_up + i * 2 * H;
-    const float* u = g + H;
-    const float* dy = dout + i * H;
     float* dg = dgate_up + i * 2 * H;
-    float* du = dg + H;
-    for (long h = 0; h < H; h++) {
-      float sig = 1.0f / (1.0f + fast_exp(-g[h]));
-      float gu = g[h], up = u[h], d = dy[h];
-      dg[h] += d * up * sig * (1.0f + gu * (1.0f - sig));
-      du[h] += d * gu * sig;
-    }
+    swiglu_backward_pair(dg, dg + H, dout + i * H, g, g + H, H, true);
   }
 }
 

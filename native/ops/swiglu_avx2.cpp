@@ -57,25 +57,27 @@ void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1
   for (long i = r0; i < r1; i++) swiglu_pair_avx2(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }
 
-void swiglu_backward_rows_avx2(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
+// one row of SwiGLU's backward with every operand at its own address; acc = false writes 0 + d.
+void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                               bool acc) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  for (long h = 0; h < n; h += 8) {
+    __m256i m = tail_mask(n - h);
+    __m256 gv = _mm256_maskload_ps(g + h, m), uv = _mm256_maskload_ps(u + h, m), d = _mm256_maskload_ps(dy + h, m);
+    __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp16(_mm256_sub_ps(zero, gv))));
+    __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
+                             _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
+    _mm256_maskstore_ps(dg + h, m, _mm256_add_ps(acc ? _mm256_maskload_ps(dg + h, m) : zero, a));
+    __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), sig);
+    _mm256_maskstore_ps(du + h, m, _mm256_add_ps(acc ? _mm256_maskload_ps(du + h, m) : zero, b));
+  }
+}
+
+void swiglu_backward_rows_avx2(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) {
     const float* g = gate_up + i * 2 * H;
-    const float* u = g + H;
-    const float* dy = dout + i * H;
     float* dg = dgate_up + i * 2 * H;
-    float* du = dg + H;
-    for (long h = 0; h < H; h += 8) {
-      __m256i m = tail_mask(H - h);
-      __m256 gv = _mm256_maskload_ps(g + h, m), uv = _mm256_maskload_ps(u + h, m),
-             d = _mm256_maskload_ps(dy + h, m);
-      __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp16(_mm256_sub_ps(zero, gv))));
-      __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
-                               _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
-      _mm256_maskstore_ps(dg + h, m, _mm256_add_ps(_mm256_maskload_ps(dg + h, m), a));
-      __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), sig);
-      _mm256_maskstore_ps(du + h, m, _mm256_add_ps(_mm256_maskload_ps(du + h, m), b));
-    }
+    swiglu_backward_pair_avx2(dg, dg + H, dout + i * H, g, g + H, H, true);
   }
 }
 

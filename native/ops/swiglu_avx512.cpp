@@ -54,25 +54,29 @@ void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long 
   for (long i = r0; i < r1; i++) swiglu_pair_avx512(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }
 
-void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
+// one row of SwiGLU's backward with every operand at its own address; acc = false writes 0 + d
+// (bitwise a zeroed dgate_up accumulated into, without reading it).
+void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
+                                 bool acc) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  for (long h = 0; h < n; h += 16) {
+    __mmask16 m = tail_mask(n - h);
+    __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
+           d = _mm512_maskz_loadu_ps(m, dy + h);
+    __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(zero, gv))));
+    __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
+                             _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
+    _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, dg + h) : zero, a));
+    __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), sig);
+    _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, du + h) : zero, b));
+  }
+}
+
+void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) {
     const float* g = gate_up + i * 2 * H;
-    const float* u = g + H;
-    const float* dy = dout + i * H;
     float* dg = dgate_up + i * 2 * H;
-    float* du = dg + H;
-    for (long h = 0; h < H; h += 16) {
-      __mmask16 m = tail_mask(H - h);
-      __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
-             d = _mm512_maskz_loadu_ps(m, dy + h);
-      __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(zero, gv))));
-      __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
-                               _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
-      _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dg + h), a));
-      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), sig);
-      _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, du + h), b));
-    }
+    swiglu_backward_pair_avx512(dg, dg + H, dout + i * H, g, g + H, H, true);
   }
 }
 

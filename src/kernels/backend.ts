@@ -70,6 +70,60 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     bf16: boolean,
   ): void;
 
+  /** The channel MLP's gate_up product with SwiGLU fused in its epilogue (row layout): with
+   *  G = inp @ weight[0:I]^T and U = inp @ weight[I:2I]^T (inp (N, D), weight (2I, D)): out (N, I) =
+   *  silu(G) * U; gateUp (N, 2I) = [G | U] per row when keep, else gateUp is scratch whose contents
+   *  are unspecified afterwards (native writes nothing there). Numerically gemm (or gemmBf16 when
+   *  bf16) into gateUp followed by swigluForward; native: bitwise so. */
+  linearSwiglu(
+    out: F,
+    gateUp: F,
+    inp: F,
+    weight: F,
+    N: number,
+    D: number,
+    I: number,
+    keep: boolean,
+    bf16: boolean,
+  ): void;
+
+  /** linearSwiglu's backward through the down product: dh (N, I) = dout (N, D) @ weight (D, I) (the
+   *  down weight; gemmBf16 when bf16), then dgateUp (N, 2I) += SwiGLU's gradients from dh and gateUp
+   *  (fresh: dgateUp starts from 0 and is never read - a layer's own scratch, as linearBackward's
+   *  fresh). dh is scratch whose contents are unspecified afterwards (native keeps dh in registers
+   *  and never writes it). Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
+  linearSwigluBackward(
+    dgateUp: F,
+    dh: F,
+    dout: F,
+    gateUp: F,
+    weight: F,
+    N: number,
+    D: number,
+    I: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void;
+
+  /** gemmSwiglu's backward through the down product, per item b: dh_b (H, N) = weightT (H, K) @
+   *  dout_b (K, N) (weightT shared; dout_b at b*K*N), then dgateUp_b (2H, N) = SwiGLU's gradients
+   *  from dh_b and gateUp_b (gate rows [0, H), up rows [H, 2H); both at b*2H*N), added into
+   *  dgateUp (fresh: from 0, never read); dh (batch, H, N) is scratch (unspecified afterwards).
+   *  Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
+  gemmSwigluBackward(
+    dgateUp: F,
+    dh: F,
+    dout: F,
+    gateUp: F,
+    weightT: F,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -149,8 +203,9 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   ): void;
   /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
    *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
-   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dh, dgateUp
-   *  are written (scratch the caller keeps). */
+   *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dgateUp
+   *  are written (scratch the caller keeps); dh is scratch, unspecified afterwards (native keeps it
+   *  in registers). */
   mlpNormBackward(
     dinp: F,
     dr: F,
@@ -169,7 +224,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
    *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
    *  backward of dh_b; dinp_b += dr_b + wGateUpT (S, 2Is) @ dgateUp_b. wGateUpT, wDownT: the
-   *  transposed weights. dr, dh, dgateUp are written. */
+   *  transposed weights. dr, dgateUp are written; dh is scratch, unspecified afterwards. */
   tokenMixerNormBackward(
     dinp: F,
     dr: F,
@@ -263,6 +318,9 @@ export const KERNEL_NAMES = [
   'gemm',
   'gemmBf16',
   'gemmSwiglu',
+  'linearSwiglu',
+  'linearSwigluBackward',
+  'gemmSwigluBackward',
   'copy2d',
   'transpose',
   'fill',

@@ -20,6 +20,9 @@ export interface KernelCase {
   atol?: number;
   /** reduction length behind each output element (scales selfcheck's tolerance) */
   reduce?: number;
+  /** a backward kernel called fresh (its gradient output starts from 0 and is never read): the
+   *  gradient rule's accumulation does not apply to this call */
+  fresh?: boolean;
 }
 
 /** n floats uniform in [-scale, scale) from Rng(seed, STREAM.cases). */
@@ -205,6 +208,104 @@ export const kernelCases: KernelCase[] = [
     atol: 1e-5,
     reduce: 97,
   },
+  // the fused channel-MLP gate_up + SwiGLU (row layout): kept pre-activation; bf16 without it
+  {
+    name: 'linearSwiglu',
+    args: () => [
+      new Float32Array(45 * 37),
+      new Float32Array(45 * 2 * 37),
+      rand(45 * 19, 18),
+      rand(2 * 37 * 19, 19),
+      45,
+      19,
+      37,
+      true,
+      false,
+    ],
+    out: [0, 1],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 19,
+  },
+  {
+    name: 'linearSwiglu',
+    args: () => [
+      new Float32Array(67 * 130),
+      new Float32Array(67 * 260),
+      rand(67 * 97, 20),
+      rand(260 * 97, 21),
+      67,
+      97,
+      130,
+      false,
+      true,
+    ],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 97,
+  },
+  // the SwiGLU backwards through the down product: adding into dgateUp, and fresh (never read:
+  // NaN-filled to show it)
+  {
+    name: 'linearSwigluBackward',
+    args: () => [
+      rand(45 * 2 * 37, 28),
+      new Float32Array(45 * 37),
+      rand(45 * 19, 22),
+      rand(45 * 2 * 37, 23, 3),
+      rand(19 * 37, 24),
+      45,
+      19,
+      37,
+      false,
+      false,
+    ],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 19,
+  },
+  {
+    name: 'gemmSwigluBackward',
+    args: () => [
+      rand(3 * 2 * 37 * 45, 32),
+      new Float32Array(3 * 37 * 45),
+      rand(3 * 19 * 45, 25),
+      rand(3 * 2 * 37 * 45, 26, 3),
+      rand(37 * 19, 27),
+      37,
+      45,
+      19,
+      3,
+      true,
+      false,
+    ],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 19,
+  },
+  {
+    name: 'linearSwigluBackward',
+    args: () => [
+      new Float32Array(30 * 2 * 50).fill(Number.NaN),
+      new Float32Array(30 * 50),
+      rand(30 * 97, 29),
+      rand(30 * 2 * 50, 30, 3),
+      rand(97 * 50, 31),
+      30,
+      97,
+      50,
+      true,
+      true,
+    ],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 97,
+    fresh: true,
+  },
   { name: 'copy2d', args: () => [rand(N * D, 1), rand(N * 3 * D, 2), N, D - 5, D, 3 * D], out: [0], rtol: 0, atol: 0 },
   {
     name: 'transpose',
@@ -341,7 +442,7 @@ export const kernelCases: KernelCase[] = [
         48,
       ];
     },
-    out: [0, 1, 2, 3],
+    out: [0, 1, 3], // dh (2) is scratch
     rtol: 1e-4,
     atol: 1e-5,
     reduce: 96,
@@ -370,7 +471,7 @@ export const kernelCases: KernelCase[] = [
         24,
       ];
     },
-    out: [0, 1, 2, 3],
+    out: [0, 1, 3], // dh (2) is scratch
     rtol: 1e-4,
     atol: 1e-5,
     reduce: 48,

@@ -20,6 +20,62 @@ export type Parts<F> = Pick<
   | 'rmsnormBackward'
 >;
 
+/** linearSwiglu (backend.ts) as the op-by-op pair: gate_up product into gateUp, then SwiGLU. */
+export function linearSwigluVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm' | 'gemmBf16' | 'swigluForward'>,
+  out: F,
+  gateUp: F,
+  inp: F,
+  weight: F,
+  N: number,
+  D: number,
+  I: number,
+  _keep: boolean,
+  bf16: boolean,
+): void {
+  (bf16 ? k.gemmBf16 : k.gemm).call(k, false, true, N, 2 * I, D, 1, inp, D, 0, weight, D, 0, 0, gateUp, 2 * I, 0, 1);
+  k.swigluForward(out, gateUp, N, I);
+}
+
+/** linearSwigluBackward (backend.ts) as the op-by-op sequence: dh, then SwiGLU's backward. */
+export function linearSwigluBackwardVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm' | 'gemmBf16' | 'fill' | 'swigluBackward'>,
+  dgateUp: F,
+  dh: F,
+  dout: F,
+  gateUp: F,
+  weight: F,
+  N: number,
+  D: number,
+  I: number,
+  bf16: boolean,
+  fresh: boolean,
+): void {
+  (bf16 ? k.gemmBf16 : k.gemm).call(k, false, false, N, I, D, 1, dout, D, 0, weight, I, 0, 0, dh, I, 0, 1);
+  if (fresh) k.fill(dgateUp, 0, N * 2 * I);
+  k.swigluBackward(dgateUp, dh, gateUp, N, I);
+}
+
+/** gemmSwigluBackward (backend.ts) as the op-by-op sequence: dh per item, then SwiGLU's backward. */
+export function gemmSwigluBackwardVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm' | 'gemmBf16' | 'fill' | 'swigluBackward'>,
+  dgateUp: F,
+  dh: F,
+  dout: F,
+  gateUp: F,
+  weightT: F,
+  H: number,
+  N: number,
+  K: number,
+  batch: number,
+  bf16: boolean,
+  fresh: boolean,
+): void {
+  (bf16 ? k.gemmBf16 : k.gemm).call(k, false, false, H, N, K, 1, weightT, K, 0, dout, N, K * N, 0, dh, N, H * N, batch);
+  if (fresh) k.fill(dgateUp, 0, batch * 2 * H * N);
+  k.swigluBackward(dgateUp, dh, gateUp, batch, H * N);
+}
+
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
  *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
 export function tokenMixerNormVia<F>(

@@ -262,6 +262,85 @@ export function gemmSwiglu(
   device().gemmSwiglu(out, gateUp, inp, weight, H, N, K, batch, bf16 === true);
 }
 
+/** The channel MLP's gate_up GEMM with SwiGLU in its epilogue (backend.ts linearSwiglu): out (N, I)
+ *  = silu(inp @ weight[0:I]^T) * (inp @ weight[I:2I]^T); gateUp (N, 2I) holds [G | U] when keep,
+ *  else is scratch. inp (N, D), weight (2I, D). */
+export function linearSwiglu(
+  out: F32,
+  gateUp: F32,
+  inp: F32,
+  weight: F32,
+  N: number,
+  D: number,
+  I: number,
+  keep: boolean,
+  bf16: boolean,
+): void {
+  const op = 'linearSwiglu',
+    sh = sizes(op, { N, D, I });
+  arrays(op, sh, 'Float32Array', {
+    out: [out, N * I],
+    gateUp: [gateUp, N * 2 * I],
+    inp: [inp, N * D],
+    weight: [weight, 2 * I * D],
+  });
+  device().linearSwiglu(out, gateUp, inp, weight, N, D, I, keep === true, bf16 === true);
+}
+
+/** linearSwiglu's backward through the down product (backend.ts linearSwigluBackward): dgateUp
+ *  (N, 2I) += (fresh: =); dh (N, I) scratch; dout (N, D); gateUp (N, 2I); weight (D, I). */
+export function linearSwigluBackward(
+  dgateUp: F32,
+  dh: F32,
+  dout: F32,
+  gateUp: F32,
+  weight: F32,
+  N: number,
+  D: number,
+  I: number,
+  bf16: boolean,
+  fresh: boolean,
+): void {
+  const op = 'linearSwigluBackward',
+    sh = sizes(op, { N, D, I });
+  arrays(op, sh, 'Float32Array', {
+    dgateUp: [dgateUp, N * 2 * I],
+    dh: [dh, N * I],
+    dout: [dout, N * D],
+    gateUp: [gateUp, N * 2 * I],
+    weight: [weight, D * I],
+  });
+  device().linearSwigluBackward(dgateUp, dh, dout, gateUp, weight, N, D, I, bf16 === true, fresh === true);
+}
+
+/** gemmSwiglu's backward through the down product (backend.ts gemmSwigluBackward): dgateUp
+ *  (batch, 2H, N) += (fresh: =); dh (batch, H, N) scratch; dout (batch, K, N); gateUp (batch, 2H, N);
+ *  weightT (H, K). */
+export function gemmSwigluBackward(
+  dgateUp: F32,
+  dh: F32,
+  dout: F32,
+  gateUp: F32,
+  weightT: F32,
+  H: number,
+  N: number,
+  K: number,
+  batch: number,
+  bf16: boolean,
+  fresh: boolean,
+): void {
+  const op = 'gemmSwigluBackward',
+    sh = sizes(op, { H, N, K, batch });
+  arrays(op, sh, 'Float32Array', {
+    dgateUp: [dgateUp, batch * 2 * H * N],
+    dh: [dh, batch * H * N],
+    dout: [dout, batch * K * N],
+    gateUp: [gateUp, batch * 2 * H * N],
+    weightT: [weightT, H * K],
+  });
+  device().gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16 === true, fresh === true);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',

@@ -121,13 +121,13 @@ export function selfCheck(tol = 1e-4): SelfCheckResult[] {
   for (const c of kernelCases) {
     const gemm = c.name === 'gemm' || c.name === 'gemmBf16',
       declared = !gemm && (c.rtol ?? 0) > 0;
-    // gemmSwiglu: silu(g) * u of K-long fp32 sums (the reference sums in float64), compared element
+    // the fused SwiGLU GEMMs: silu(g) * u (or its gradients) of K-long fp32 sums (the reference sums in float64), compared element
     // by element: the tolerance of a reduction (as on a GPU below), not of an elementwise kernel
     const t = gemm
       ? GEMM_SLACK * (c.args()[4] as number) * U32
       : declared
         ? 1
-        : c.name === 'gemmSwiglu'
+        : ['gemmSwiglu', 'linearSwiglu', 'linearSwigluBackward', 'gemmSwigluBackward'].includes(c.name)
           ? Math.max(tol, 1e-3)
           : tol;
     try {

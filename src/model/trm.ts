@@ -98,7 +98,7 @@ function blockForward(
     mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps);
     return;
   }
-  mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I });
+  mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I }, keep);
   add(s.r, s.r, ba.n1, N * D);
   rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
 }

@@ -1,8 +1,10 @@
 /**
  * mlp.ts: the channel SwiGLU MLP over the hidden axis (models/layers.py:151-161):
- * out = down( silu(gate) * up ), [gate | up] = inp @ gate_up^T (gate = first I features).
+ * out = down( silu(gate) * up ), [gate | up] = inp @ gate_up^T (gate = first I features). The gate_up
+ * product and SwiGLU are one kernel (linearSwiglu: a gate tile and its up tile meet in registers,
+ * only h is written, and the pre-activation only when a backward will read it).
  */
-import { type F32T, fill, swigluBackward, swigluForward } from '../kernels/core.js';
+import { type F32T, gemmPrecision, linearSwiglu, linearSwigluBackward } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface MlpActs {
@@ -29,11 +31,10 @@ export interface MlpScratch {
   dgateUp: F32T; // (N, 2I)
 }
 
-/** out (N, D) = SwiGLU(inp (N, D)). */
-export function mlpForward(out: F32T, acts: MlpActs, inp: F32T, w: SwigluWeights, z: MlpSizes): void {
+/** out (N, D) = SwiGLU(inp (N, D)). keep = false: no backward follows (acts.gateUp is scratch). */
+export function mlpForward(out: F32T, acts: MlpActs, inp: F32T, w: SwigluWeights, z: MlpSizes, keep = true): void {
   const { N, D, I } = z;
-  linearForward(acts.gateUp, inp, w.gateUp, N, D, 2 * I);
-  swigluForward(acts.h, acts.gateUp, N, I);
+  linearSwiglu(acts.h, acts.gateUp, inp, w.gateUp, N, D, I, keep, gemmPrecision() === 'bf16');
   linearForward(out, acts.h, w.down, N, I, D);
 }
 
@@ -49,8 +50,8 @@ export function mlpBackward(
   s: MlpScratch,
 ): void {
   const { N, D, I } = z;
-  linearBackward(s.dh, g.down, dout, acts.h, w.down, N, I, D, true);
-  fill(s.dgateUp, 0, N * 2 * I);
-  swigluBackward(s.dgateUp, s.dh, acts.gateUp, N, I);
+  linearBackward(null, g.down, dout, acts.h, w.down, N, I, D);
+  // dh = dout @ W_down with SwiGLU's backward in its epilogue: dgateUp written fresh, dh never stored
+  linearSwigluBackward(s.dgateUp, s.dh, dout, acts.gateUp, w.down, N, D, I, gemmPrecision() === 'bf16', true);
   linearBackward(dinp, g.gateUp, s.dgateUp, inp, w.gateUp, N, D, 2 * I);
 }

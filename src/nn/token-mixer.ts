@@ -7,7 +7,7 @@
  * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs
  * summed over b (strideC = 0).
  */
-import { type F32T, fill, gemm, gemmPrecision, gemmSwiglu, swigluBackward, transpose } from '../kernels/core.js';
+import { type F32T, gemm, gemmPrecision, gemmSwiglu, gemmSwigluBackward, transpose } from '../kernels/core.js';
 import type { SwigluWeights } from './mlp.js';
 
 export interface TokenMixerActs {
@@ -80,9 +80,8 @@ export function tokenMixerBackward(
   // the shared A operands are transposed once here: a transposed shared A is repacked per item
   transpose(s.wDownT, wDown, S, Is);
   transpose(s.wGateUpT, wGateUp, 2 * Is, S);
-  gemm({ A: s.wDownT, B: dout, C: s.dh, M: Is, N: D, K: S, batch: B, strideA: 0, strideB: S * D, strideC: Is * D });
-  fill(s.dgateUp, 0, B * 2 * Is * D);
-  swigluBackward(s.dgateUp, s.dh, acts.gateUp, B, Is * D);
+  // dh_b = W_down^T @ dout_b with SwiGLU's backward in its epilogue: dgateUp written fresh, dh never stored
+  gemmSwigluBackward(s.dgateUp, s.dh, dout, acts.gateUp, s.wDownT, Is, D, S, B, gemmPrecision() === 'bf16', true);
   // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
   gemm({
     A: s.dgateUp,

@@ -18,7 +18,15 @@
 import { TrmError } from '../errors.js';
 import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
-import { mlpNormBackwardVia, mlpNormVia, tokenMixerNormBackwardVia, tokenMixerNormVia } from '../kernels/compose.js';
+import {
+  gemmSwigluBackwardVia,
+  linearSwigluBackwardVia,
+  linearSwigluVia,
+  mlpNormBackwardVia,
+  mlpNormVia,
+  tokenMixerNormBackwardVia,
+  tokenMixerNormVia,
+} from '../kernels/compose.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
 import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec, type Operands } from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
@@ -658,6 +666,50 @@ export class WebGpuDevice implements Device {
     this.each('gemmSwiglu', [out, keepTo, inp, weight], batch * H * N, [H, N, K, bf16 ? 1 : 0, gateUp ? 1 : 0]);
   }
   private unusedF32: F32T | undefined;
+  /** the channel MLP's gate_up + SwiGLU: the op-by-op dispatches (gateUp always written) */
+  linearSwiglu(
+    out: F32T,
+    gateUp: F32T,
+    inp: F32T,
+    weight: F32T,
+    N: number,
+    D: number,
+    I: number,
+    keep: boolean,
+    bf16: boolean,
+  ): void {
+    linearSwigluVia<F32T>(this, out, gateUp, inp, weight, N, D, I, keep, bf16);
+  }
+  /** the SwiGLU backwards through the down product: the op-by-op dispatches */
+  linearSwigluBackward(
+    dgateUp: F32T,
+    dh: F32T,
+    dout: F32T,
+    gateUp: F32T,
+    weight: F32T,
+    N: number,
+    D: number,
+    I: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void {
+    linearSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weight, N, D, I, bf16, fresh);
+  }
+  gemmSwigluBackward(
+    dgateUp: F32T,
+    dh: F32T,
+    dout: F32T,
+    gateUp: F32T,
+    weightT: F32T,
+    H: number,
+    N: number,
+    K: number,
+    batch: number,
+    bf16: boolean,
+    fresh: boolean,
+  ): void {
+    gemmSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16, fresh);
+  }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
   }

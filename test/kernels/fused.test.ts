@@ -92,7 +92,7 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       setThreads(t);
       const want = run(false),
         got = run(true);
-      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+      for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0); // dh: scratch
     }
   });
   it.each([
@@ -118,7 +118,7 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       setThreads(t);
       const want = run(false),
         got = run(true);
-      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+      for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0); // dh: scratch
     }
   });
 });

@@ -33,6 +33,10 @@ export function upload(dev: WebGpuDevice, a: unknown): unknown {
 const tol: Record<string, { rtol: number; atol: number }> = {
   gemm: { rtol: 1e-4, atol: 1e-4 },
   gemmBf16: { rtol: 1e-4, atol: 1e-4 }, // operands rounded to bf16 as they are loaded, as the reference
+  // gemm or gemmBf16 then the SwiGLU kernels (composed): the products' tolerance
+  linearSwiglu: { rtol: 1e-4, atol: 1e-4 },
+  linearSwigluBackward: { rtol: 1e-4, atol: 1e-4 },
+  gemmSwigluBackward: { rtol: 1e-4, atol: 1e-4 },
   biasBackward: { rtol: 1e-4, atol: 1e-5 }, // 301 rows summed in fp32 (the reference sums in float64)
   default: { rtol: 1e-5, atol: 1e-6 },
 };

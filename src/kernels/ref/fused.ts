@@ -4,6 +4,9 @@
  */
 import type { KernelBackend } from '../backend.js';
 import {
+  gemmSwigluBackwardVia,
+  linearSwigluBackwardVia,
+  linearSwigluVia,
   mlpNormBackwardVia,
   mlpNormVia,
   type Parts,
@@ -12,7 +15,7 @@ import {
 } from '../compose.js';
 import { add } from './elementwise.js';
 import { fill } from './movement.js';
-import { gemm } from './gemm.js';
+import { gemm, gemmBf16 } from './gemm.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 
@@ -28,6 +31,12 @@ const parts = {
   rmsnormBackward,
 } as Parts<Float32Array>;
 
+export const linearSwiglu: KernelBackend['linearSwiglu'] = (...a) =>
+  linearSwigluVia({ gemm, gemmBf16, swigluForward }, ...a);
+export const linearSwigluBackward: KernelBackend['linearSwigluBackward'] = (...a) =>
+  linearSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
+export const gemmSwigluBackward: KernelBackend['gemmSwigluBackward'] = (...a) =>
+  gemmSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
 export const tokenMixerNormForward: KernelBackend['tokenMixerNormForward'] = (...a) => tokenMixerNormVia(parts, ...a);
 export const mlpNormForward: KernelBackend['mlpNormForward'] = (...a) => mlpNormVia(parts, ...a);
 export const mlpNormBackward: KernelBackend['mlpNormBackward'] = (...a) => mlpNormBackwardVia(parts, ...a);

@@ -8,7 +8,15 @@ import { add, add3, addBias, biasBackward } from './elementwise.js';
 import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js';
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
-import { mlpNormBackward, mlpNormForward, tokenMixerNormBackward, tokenMixerNormForward } from './fused.js';
+import {
+  gemmSwigluBackward,
+  linearSwiglu,
+  linearSwigluBackward,
+  mlpNormBackward,
+  mlpNormForward,
+  tokenMixerNormBackward,
+  tokenMixerNormForward,
+} from './fused.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
 import {
   argmax,
@@ -27,6 +35,9 @@ export const refBackend: KernelBackend = {
   gemm,
   gemmBf16,
   gemmSwiglu,
+  linearSwiglu,
+  linearSwigluBackward,
+  gemmSwigluBackward,
   copy2d,
   transpose,
   fill,
