@@ -36,7 +36,9 @@
  *   EqR latent noise in training (model/damping.ts, train seed          12 eqrNoise  (step t, 0)
  *     set by train/loop.ts)
  *   EqR latent noise at test (model/carry.ts       eval seed           13 eqrEvalNoise (batch, chain):
- *     startCarry: the chain's init stream restreamed)                   the chain's sub-stream
+ *     startCarry: the chain's init stream restreamed)                   the chain's sub-stream;
+ *     eval grid passes (experiments/scaling.ts)                         (batch, first row of the pass);
+ *     AAS passes (experiments/aas.ts)               0                   (0, 0), the same in every pass
  *
  * Draws: nextU32 is one 32-bit word; float() = u / 2^32 in [0, 1); int(n) is Lemire's
  * multiply-shift with rejection (exactly uniform); normal() is Box-Muller on two floats (one value

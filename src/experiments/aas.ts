@@ -9,6 +9,7 @@
  * The core works on any recurrence (LatentRunner), which is how it is tested on toy maps.
  */
 import type { DatasetSplit } from '../data/dataset.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { allocActs, type StepActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
 import { chainRng } from '../model/chain.js';
@@ -175,6 +176,9 @@ export function trmRunner(c: TrmConfig, w: Weights, a: StepActs, batch: Batch): 
     async run(y, z, steps, onStep) {
       write(carry.y, y);
       write(carry.z, z);
+      // EqR models (train_noise > 0): the same noise sequence in every pass, so pass 1 and the
+      // foreign-start pass 2 differ by their start alone
+      if (c.train_noise > 0) carry.noise = new Rng(0, STREAM.eqrEvalNoise);
       await runChain(c, w, a, batch, {
         nsup: steps,
         init: { mode: 'static', scale: 1, training: false },

@@ -31,7 +31,7 @@ import type { InitSpec } from '../model/init.js';
 import type { Weights } from '../model/params.js';
 import { allocBatch, type HostBatch, IGNORE_LABEL, uploadBatch } from '../model/step.js';
 import { copyExample, newBatch, splitSize } from '../train/data.js';
-import type { Rng } from '../data/rng.js';
+import { Rng, STREAM } from '../data/rng.js';
 import { aggregate, aggregatorNeeds, type Aggregator, type Chains, scoreBoard } from './aggregate.js';
 import { ChainRecord, ChainTrace } from './trace.js';
 
@@ -226,6 +226,9 @@ export async function testTimeScaling(
             if (noiseOn === 'both') add(carry.y, carry.y, view(pb.noise!, N, N), N);
           }
         : undefined;
+      // EqR models (train_noise > 0) add noise inside every update at test too: one stream per pass
+      // (seed, batch, first row of the pass), drawn over the pass's rows, so it depends on --batch
+      if (c.train_noise > 0) pb.carry.noise = new Rng(o.seed, STREAM.eqrEvalNoise, bi, p0);
       const trace = new ChainTrace(m, L, V, needs);
       let si = 0;
       await runChain(c, w, pb.acts, pb.dev, {

@@ -19,6 +19,7 @@ import {
   scoreBoard,
   testTimeScaling,
 } from '../../src/experiments/index.js';
+import { pathIndependence } from '../../src/experiments/aas.js';
 import { read, upload } from '../../src/kernels/core.js';
 import { allocActs } from '../../src/model/acts.js';
 import { chainRng, runChain } from '../../src/model/chain.js';
@@ -294,6 +295,37 @@ describe('test-time breadth', () => {
     let split = 0;
     for (let e = 0; e < 30; e++) if (rec.get(`${e}/0/0/0`)!.q !== rec.get(`${e}/1/0/0`)!.q) split++;
     expect(split).toBeGreaterThan(15);
+  });
+
+  it('an EqR model (damping, train_noise) runs the grid and path independence with its noise, reproducibly', async () => {
+    const eqr = { ...st.model, damping: 0.05, train_noise: 0.05 };
+    const run = (seed: number) =>
+      testTimeScaling(eqr, w, d.test, {
+        nsup: [2, 5],
+        k: [1, 3],
+        aggregators: ['single', 'convergence'],
+        init: perSample,
+        seed,
+        batchSize: 16,
+      });
+    const [a, b, other] = [await run(3), await run(3), await run(4)];
+    const plain = await testTimeScaling(st.model, w, d.test, {
+      nsup: [2, 5],
+      k: [1, 3],
+      aggregators: ['single', 'convergence'],
+      init: perSample,
+      seed: 3,
+      batchSize: 16,
+    });
+    expect(a.rows).toEqual(b.rows); // same seed, same numbers
+    const tok = (r: typeof a) => r.rows.map(x => x.token_acc);
+    expect(tok(other)).not.toEqual(tok(a)); // the noise follows the seed
+    expect(tok(plain)).not.toEqual(tok(a)); // and damping + noise change the chains
+    const aas = () =>
+      pathIndependence(eqr, w, d.test, { nsup: 3, init: perSample, seed: 3, batchSize: 8, allPairs: false, limit: 16 });
+    const [p1, p2] = [await aas(), await aas()];
+    expect(p1.aas_z).toBe(p2.aas_z);
+    expect(Number.isFinite(p1.aas_z)).toBe(true);
   });
 
   it('only real rows are computed, and how they are packed changes nothing', async () => {
