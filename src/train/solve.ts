@@ -1,15 +1,18 @@
 /**
  * solve.ts: one Sudoku through a trained model, step by step (reference/trm-algorithm.md 1.1, 6.3):
  * a fresh carry, then N_sup supervision steps; after each, the answer (argmax), q_halt /
- * q_continue and the cells that changed. Tokens: the one codec, data/sudoku/tokens.ts. Not here:
- * printing (the CLI).
+ * q_continue and the cells that changed. With k > 1, test-time breadth: k chains of the puzzle
+ * from independent random inits in one batch, and the chain with the highest final q_halt is the
+ * answer (the `confidence` selector of `trm eval`, PTRM's best-Q: docs/EXPERIMENTS.md "Hard Sudoku
+ * on a CPU" found it within a few points of "any chain right"). Tokens: the one codec,
+ * data/sudoku/tokens.ts. Not here: printing (the CLI).
  */
 import { TrmError } from '../errors.js';
 import { allocActs } from '../model/acts.js';
 import type { TrmConfig } from '../model/config.js';
 import type { Weights } from '../model/params.js';
 import { read, upload } from '../kernels/core.js';
-import { runChain } from '../model/chain.js';
+import { chainRng, MAX_CHAINS, runChain } from '../model/chain.js';
 import { IGNORE_LABEL } from '../model/step.js';
 import { decodeGrid, encodeGrid, vocabSize } from '../data/sudoku/tokens.js';
 import {
@@ -39,6 +42,17 @@ export interface SolveResult {
   problem: string | null;
   /** the first step with q_halt > 0 (where training-time halting would stop), or null */
   haltStep: number | null;
+  /** breadth: chains run, the chosen one (0-based), how many end in a valid solution, each one's final q_halt */
+  chains: { k: number; chosen: number; valid: number; finalQ: number[] };
+}
+
+export interface SolveOptions {
+  /** supervision steps (default: the model's halt_max_steps) */
+  nsup?: number;
+  /** chains from independent random inits (default 1: one chain from the model's own init) */
+  k?: number;
+  /** seed of the chains' inits (k > 1) */
+  seed?: number;
 }
 
 /** Parse puzzle text (16, 36 or 81 characters, '.' or '0' for blanks) for a model with seq_len cells. */
@@ -66,38 +80,66 @@ export async function solvePuzzle(
   w: Weights,
   geo: Geometry,
   puzzle: Uint8Array,
-  nsup = c.halt_max_steps,
+  o: SolveOptions = {},
 ): Promise<SolveResult> {
-  const a = allocActs(c, 1),
+  const nsup = o.nsup ?? c.halt_max_steps,
+    k = o.k ?? 1,
     L = c.seq_len;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_CHAINS)
+    throw new TrmError('TRM_BAD_CONFIG', `solve: k must be an integer in [1, ${MAX_CHAINS}], got ${k}`);
+  const a = allocActs(c, k),
+    one = encodeGrid(puzzle),
+    inputs = new Int32Array(k * L);
+  for (let r = 0; r < k; r++) inputs.set(one, r * L);
   const batch = {
-    inputs: upload(encodeGrid(puzzle)),
-    labels: upload(new Int32Array(L).fill(IGNORE_LABEL)),
-    puzzleIds: upload(new Int32Array(1)),
+    inputs: upload(inputs),
+    labels: upload(new Int32Array(k * L).fill(IGNORE_LABEL)),
+    puzzleIds: upload(new Int32Array(k)),
   };
+  // per chain: every step's grid and q logits (k x nsup small grids)
+  const grids: Uint8Array[][] = Array.from({ length: k }, () => []),
+    qs: [number, number][][] = Array.from({ length: k }, () => []);
+  await runChain(c, w, a, batch, {
+    nsup,
+    // one chain: the model's own init, as before; k chains: a random vector per chain (slot)
+    init:
+      k === 1
+        ? { mode: 'static', scale: 1, training: false }
+        : { mode: 'random-per-sample', scale: 1, training: false },
+    rng: k === 1 ? null : chainRng(o.seed ?? 0, 0, 0),
+    onStep: async (_s, r) => {
+      const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
+      for (let j = 0; j < k; j++) {
+        grids[j].push(decodeGrid(preds.subarray(j * L, (j + 1) * L), geo.n));
+        qs[j].push([q[2 * j], q[2 * j + 1]]);
+      }
+    },
+  });
+  const problemOf = (g: Uint8Array) => solutionProblem(g, geo) ?? consistencyProblem(puzzle, g, geo);
+  let chosen = 0,
+    valid = 0;
+  for (let j = 0; j < k; j++) {
+    if (qs[j][nsup - 1][0] > qs[chosen][nsup - 1][0]) chosen = j;
+    if (problemOf(grids[j][nsup - 1]) === null) valid++;
+  }
   const steps: SolveStep[] = [];
   let prev: Uint8Array = new Uint8Array(L),
     haltStep: number | null = null;
-  await runChain(c, w, a, batch, {
-    nsup,
-    init: { mode: 'static', scale: 1, training: false },
-    rng: null,
-    onStep: async (s, r) => {
-      const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
-      const grid = decodeGrid(preds.subarray(0, L), geo.n);
-      const changed: number[] = [];
-      for (let i = 0; i < L; i++) if (grid[i] !== prev[i]) changed.push(i);
-      steps.push({ step: s, grid, q_halt: q[0], q_continue: q[1], changed });
-      if (haltStep === null && q[0] > 0) haltStep = s;
-      prev = grid;
-    },
+  grids[chosen].forEach((grid, i) => {
+    const changed: number[] = [];
+    for (let x = 0; x < L; x++) if (grid[x] !== prev[x]) changed.push(x);
+    const [qh, qc] = qs[chosen][i];
+    steps.push({ step: i + 1, grid, q_halt: qh, q_continue: qc, changed });
+    if (haltStep === null && qh > 0) haltStep = i + 1;
+    prev = grid;
   });
-  const final = steps[steps.length - 1].grid;
+  const finalQ = qs.map(q => q[nsup - 1][0]);
   return {
     geo,
     puzzle,
     steps,
-    problem: solutionProblem(final, geo) ?? consistencyProblem(puzzle, final, geo),
+    problem: problemOf(steps[nsup - 1].grid),
     haltStep,
+    chains: { k, chosen, valid, finalQ },
   };
 }

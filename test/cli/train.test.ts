@@ -116,6 +116,24 @@ describe.runIf(existsSync(main))('trm train / eval / solve', () => {
     expect(typeof s.steps[0].q_halt).toBe('number');
     expect(typeof s.steps[0].q_continue).toBe('number');
     expect(s.steps[0].answer).toHaveLength(16);
+    // breadth: k chains from random inits, the one with the highest final q_halt shown
+    r = await trm(['solve', '--checkpoint', run, puzzle, '--k', '5', '--seed', '2', '--json']);
+    expect([0, 1]).toContain(r.code);
+    const b = JSON.parse(r.out);
+    expect(b.k).toBe(5);
+    expect(b.chain).toBeGreaterThanOrEqual(0);
+    expect(b.chain).toBeLessThan(5);
+    expect(b.valid_chains).toBeGreaterThanOrEqual(b.valid ? 1 : 0);
+    expect(b.steps).toHaveLength(4);
+    r = await trm(['solve', '--checkpoint', run, puzzle, '--k', '5', '--seed', '2']);
+    expect(r.out).toMatch(
+      new RegExp(`breadth: 5 chains from random inits; shown: chain ${b.chain + 1} \\(highest final q_halt\\)`),
+    );
+    oneLineError(
+      await trm(['solve', '--checkpoint', run, puzzle, '--k', '0']),
+      2,
+      /--k: expected an integer in \[1, 1024\]/,
+    );
     r = await trm(['solve', '--checkpoint', run, puzzle.replace(/\./g, '0')]);
     expect(r.out).toMatch(/step 1: q_halt/);
     expect(r.out).toMatch(/answer: /);

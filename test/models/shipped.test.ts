@@ -56,6 +56,38 @@ function trm(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+describe('solve with breadth (k chains, the highest final q_halt)', () => {
+  it('picks the chain with the highest final q_halt, shows its steps, counts valid chains; one chain is the plain solve', async () => {
+    const model = loadModel(shippedModel('sudoku9').weights);
+    const rows = readFileSync(shippedModel('sudoku9').testSet, 'utf8').trim().split('\n').slice(1);
+    const { geo, puzzle } = parsePuzzle(rows[0].split(',')[1], model.config);
+    const r = await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 6, seed: 3 });
+    const { finalQ, chosen, k } = r.chains;
+    expect(k).toBe(6);
+    expect(finalQ).toHaveLength(6);
+    expect(finalQ[chosen]).toBe(Math.max(...finalQ));
+    expect(r.steps).toHaveLength(4);
+    expect(r.steps[3].q_halt).toBe(finalQ[chosen]);
+    expect(new Set(finalQ).size).toBeGreaterThan(1); // the chains differ
+    // reproducible per seed; another seed, other chains
+    expect((await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 6, seed: 3 })).chains).toEqual(
+      r.chains,
+    );
+    expect(
+      (await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 6, seed: 4 })).chains.finalQ,
+    ).not.toEqual(finalQ);
+    // k = 1 is the plain solve from the model's own init
+    const plain = await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4 });
+    expect(await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 1 })).toEqual(plain);
+    expect(plain.chains).toEqual({
+      k: 1,
+      chosen: 0,
+      valid: plain.problem === null ? 1 : 0,
+      finalQ: [plain.steps[3].q_halt],
+    });
+  });
+});
+
 describe.runIf(existsSync(main))('trm solve / eval with the shipped models', () => {
   it('solve without --checkpoint uses the model for the puzzle size and says which', async () => {
     for (const [name, { size }] of Object.entries(FLOORS)) {
