@@ -46,6 +46,9 @@ export interface SolveResult {
   chains: { k: number; chosen: number; valid: number; finalQ: number[] };
 }
 
+/** Chains per batch of `solvePuzzle` (a larger k runs in several batches). */
+export const SOLVE_BATCH = 64;
+
 export interface SolveOptions {
   /** supervision steps (default: the model's halt_max_steps) */
   nsup?: number;
@@ -87,34 +90,39 @@ export async function solvePuzzle(
     L = c.seq_len;
   if (!Number.isInteger(k) || k < 1 || k > MAX_CHAINS)
     throw new TrmError('TRM_BAD_CONFIG', `solve: k must be an integer in [1, ${MAX_CHAINS}], got ${k}`);
-  const a = allocActs(c, k),
-    one = encodeGrid(puzzle),
-    inputs = new Int32Array(k * L);
-  for (let r = 0; r < k; r++) inputs.set(one, r * L);
-  const batch = {
-    inputs: upload(inputs),
-    labels: upload(new Int32Array(k * L).fill(IGNORE_LABEL)),
-    puzzleIds: upload(new Int32Array(k)),
-  };
-  // per chain: every step's grid and q logits (k x nsup small grids)
-  const grids: Uint8Array[][] = Array.from({ length: k }, () => []),
-    qs: [number, number][][] = Array.from({ length: k }, () => []);
-  await runChain(c, w, a, batch, {
-    nsup,
-    // one chain: the model's own init, as before; k chains: a random vector per chain (slot)
-    init:
-      k === 1
-        ? { mode: 'static', scale: 1, training: false }
-        : { mode: 'random-per-sample', scale: 1, training: false },
-    rng: k === 1 ? null : chainRng(o.seed ?? 0, 0, 0),
-    onStep: async (_s, r) => {
-      const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
-      for (let j = 0; j < k; j++) {
-        grids[j].push(decodeGrid(preds.subarray(j * L, (j + 1) * L), geo.n));
-        qs[j].push([q[2 * j], q[2 * j + 1]]);
-      }
-    },
-  });
+  // per chain: every step's grid and q logits; chains run in batches of at most SOLVE_BATCH rows so
+  // a large k needs no more activation memory than 64 chains (a batch's inits: chainRng(seed, batch, 0))
+  const grids: Uint8Array[][] = [],
+    qs: [number, number][][] = [],
+    one = encodeGrid(puzzle);
+  for (let c0 = 0, bi = 0; c0 < k; c0 += SOLVE_BATCH, bi++) {
+    const m = Math.min(SOLVE_BATCH, k - c0),
+      a = allocActs(c, m),
+      inputs = new Int32Array(m * L);
+    for (let r = 0; r < m; r++) inputs.set(one, r * L);
+    const batch = {
+      inputs: upload(inputs),
+      labels: upload(new Int32Array(m * L).fill(IGNORE_LABEL)),
+      puzzleIds: upload(new Int32Array(m)),
+    };
+    for (let j = 0; j < m; j++) grids.push([]), qs.push([]);
+    await runChain(c, w, a, batch, {
+      nsup,
+      // one chain: the model's own init, as before; k chains: a random vector per chain (slot)
+      init:
+        k === 1
+          ? { mode: 'static', scale: 1, training: false }
+          : { mode: 'random-per-sample', scale: 1, training: false },
+      rng: k === 1 ? null : chainRng(o.seed ?? 0, bi, 0),
+      onStep: async (_s, r) => {
+        const [preds, q] = await Promise.all([read(r.preds), read(r.q)]);
+        for (let j = 0; j < m; j++) {
+          grids[c0 + j].push(decodeGrid(preds.subarray(j * L, (j + 1) * L), geo.n));
+          qs[c0 + j].push([q[2 * j], q[2 * j + 1]]);
+        }
+      },
+    });
+  }
   const problemOf = (g: Uint8Array) => solutionProblem(g, geo) ?? consistencyProblem(puzzle, g, geo);
   let chosen = 0,
     valid = 0;

@@ -76,6 +76,12 @@ describe('solve with breadth (k chains, the highest final q_halt)', () => {
     expect(
       (await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 6, seed: 4 })).chains.finalQ,
     ).not.toEqual(finalQ);
+    // more chains than one batch (SOLVE_BATCH = 64): the first batch is the k = 64 run, chains beyond it differ
+    const big = await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 2, k: 70, seed: 3 });
+    const k64 = await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 2, k: 64, seed: 3 });
+    expect(big.chains.finalQ.slice(0, 64)).toEqual(k64.chains.finalQ);
+    expect(big.chains.finalQ[big.chains.chosen]).toBe(Math.max(...big.chains.finalQ));
+    expect(big.chains.finalQ.slice(64)).not.toEqual(k64.chains.finalQ.slice(0, 6));
     // k = 1 is the plain solve from the model's own init
     const plain = await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4 });
     expect(await solvePuzzle(model.config, model.weights, geo, puzzle, { nsup: 4, k: 1 })).toEqual(plain);
