@@ -7,7 +7,7 @@
  */
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
-import type { RunData } from './runs.js';
+import { type RunData, trainSeconds } from './runs.js';
 import type { SweepSpec } from './spec.js';
 
 export interface Stat {
@@ -71,13 +71,7 @@ function netCalls(r: RunData): number | undefined {
 export function runMetrics(r: RunData, names: string[]): Record<string, number> {
   const last = r.evals.at(-1),
     lastTrain = r.train.at(-1);
-  // seconds in the training step itself (no evaluation): step_time is the mean over each log interval
-  let trainS = 0,
-    prev = 0;
-  for (const t of r.train) {
-    trainS += t.step_time * (t.step - prev);
-    prev = t.step;
-  }
+  const trainS = trainSeconds(r.train).at(-1) ?? 0;
   const base: Record<string, number | undefined> = {
     exact_acc: last?.exact_acc,
     token_acc: last?.token_acc,

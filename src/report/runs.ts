@@ -111,28 +111,35 @@ export function readMetrics(file: string): { train: TrainLine[]; evals: EvalLine
 }
 
 /**
- * Held-out evaluations against training time: minutes = the logged seconds per step times the
- * steps of each log interval, plus the evaluations' own seconds, up to each evaluation. Wall-clock
- * gaps (a stop and a resume, time spent loading) do not count, so a resumed run reads as one.
+ * Seconds spent in the training step itself up to each train line: a line's step_time is the mean
+ * over its log interval, so each interval adds step_time x its steps (evaluations not included).
+ */
+export function trainSeconds(train: TrainLine[]): number[] {
+  let seconds = 0,
+    prev = 0;
+  return train.map(t => {
+    seconds += t.step_time * (t.step - prev);
+    prev = t.step;
+    return seconds;
+  });
+}
+
+/**
+ * Held-out evaluations against training time: minutes = the training seconds up to the evaluation's
+ * step (trainSeconds) plus the evaluations' own seconds so far. Wall-clock gaps (a stop and a
+ * resume, time spent loading) do not count, so a resumed run reads as one.
  */
 export function evalsByTime(train: TrainLine[], evals: EvalLine[]): { step: number; minutes: number; exact: number }[] {
-  const events = [
-    ...train.map(t => ({ step: t.step, order: 0, t })),
-    ...evals.map(e => ({ step: e.step, order: 1, e })),
-  ].sort((a, b) => a.step - b.step || a.order - b.order);
-  let seconds = 0,
-    last = 0;
-  const out: { step: number; minutes: number; exact: number }[] = [];
-  for (const x of events)
-    if ('t' in x) {
-      seconds += x.t.step_time * (x.t.step - last);
-      last = x.t.step;
-    } else {
-      const s = x.e.seconds;
-      seconds += typeof s === 'number' ? s : 0;
-      out.push({ step: x.e.step, minutes: seconds / 60, exact: x.e.exact_acc });
-    }
-  return out;
+  const byStep = <T extends { step: number }>(xs: T[]) => [...xs].sort((a, b) => a.step - b.step);
+  const lines = byStep(train),
+    cum = trainSeconds(lines);
+  let i = 0,
+    evalSeconds = 0;
+  return byStep(evals).map(e => {
+    while (i < lines.length && lines[i].step <= e.step) i++;
+    evalSeconds += typeof e.seconds === 'number' ? e.seconds : 0;
+    return { step: e.step, minutes: ((i ? cum[i - 1] : 0) + evalSeconds) / 60, exact: e.exact_acc };
+  });
 }
 
 /**

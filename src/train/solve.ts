@@ -13,7 +13,7 @@ import type { TrmConfig } from '../model/config.js';
 import type { Weights } from '../model/params.js';
 import { read, upload } from '../kernels/core.js';
 import { chainRng, MAX_CHAINS, runChain } from '../model/chain.js';
-import { IGNORE_LABEL } from '../model/step.js';
+import { type Batch, IGNORE_LABEL } from '../model/step.js';
 import { decodeGrid, encodeGrid, vocabSize } from '../data/sudoku/tokens.js';
 import {
   consistencyProblem,
@@ -95,16 +95,28 @@ export async function solvePuzzle(
   const grids: Uint8Array[][] = [],
     qs: [number, number][][] = [],
     one = encodeGrid(puzzle);
+  // every batch but the last has SOLVE_BATCH rows: activations and the (identical) rows are made once per size
+  const bySize = new Map<number, { a: ReturnType<typeof allocActs>; batch: Batch }>();
+  const buffers = (m: number) => {
+    let b = bySize.get(m);
+    if (!b) {
+      const inputs = new Int32Array(m * L);
+      for (let r = 0; r < m; r++) inputs.set(one, r * L);
+      b = {
+        a: allocActs(c, m),
+        batch: {
+          inputs: upload(inputs),
+          labels: upload(new Int32Array(m * L).fill(IGNORE_LABEL)),
+          puzzleIds: upload(new Int32Array(m)),
+        },
+      };
+      bySize.set(m, b);
+    }
+    return b;
+  };
   for (let c0 = 0, bi = 0; c0 < k; c0 += SOLVE_BATCH, bi++) {
     const m = Math.min(SOLVE_BATCH, k - c0),
-      a = allocActs(c, m),
-      inputs = new Int32Array(m * L);
-    for (let r = 0; r < m; r++) inputs.set(one, r * L);
-    const batch = {
-      inputs: upload(inputs),
-      labels: upload(new Int32Array(m * L).fill(IGNORE_LABEL)),
-      puzzleIds: upload(new Int32Array(m)),
-    };
+      { a, batch } = buffers(m);
     for (let j = 0; j < m; j++) grids.push([]), qs.push([]);
     await runChain(c, w, a, batch, {
       nsup,
@@ -123,13 +135,11 @@ export async function solvePuzzle(
       },
     });
   }
-  const problemOf = (g: Uint8Array) => solutionProblem(g, geo) ?? consistencyProblem(puzzle, g, geo);
-  let chosen = 0,
-    valid = 0;
-  for (let j = 0; j < k; j++) {
-    if (qs[j][nsup - 1][0] > qs[chosen][nsup - 1][0]) chosen = j;
-    if (problemOf(grids[j][nsup - 1]) === null) valid++;
-  }
+  // each chain's final q_halt and verdict; the answer is the first chain with the highest q_halt
+  const finalQ = qs.map(q => q[nsup - 1][0]),
+    problems = grids.map(g => solutionProblem(g[nsup - 1], geo) ?? consistencyProblem(puzzle, g[nsup - 1], geo)),
+    chosen = finalQ.reduce((best, q, j) => (q > finalQ[best] ? j : best), 0),
+    valid = problems.filter(p => p === null).length;
   const steps: SolveStep[] = [];
   let prev: Uint8Array = new Uint8Array(L),
     haltStep: number | null = null;
@@ -141,12 +151,11 @@ export async function solvePuzzle(
     if (haltStep === null && qh > 0) haltStep = i + 1;
     prev = grid;
   });
-  const finalQ = qs.map(q => q[nsup - 1][0]);
   return {
     geo,
     puzzle,
     steps,
-    problem: problemOf(steps[nsup - 1].grid),
+    problem: problems[chosen],
     haltStep,
     chains: { k, chosen, valid, finalQ },
   };

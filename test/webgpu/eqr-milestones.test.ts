@@ -14,11 +14,10 @@ import { buildSudokuDataset } from '../../src/data/sudoku/build.js';
 import { csvHeader, formatCsvRow } from '../../src/data/sudoku/csv.js';
 import { generateSudoku } from '../../src/data/sudoku/generate-file.js';
 import { readSplitMilestones } from '../../src/data/sudoku/milestones-files.js';
-import { type Device, setDevice, upload } from '../../src/kernels/core.js';
+import { type Device, setDevice } from '../../src/kernels/core.js';
 import { nativeDevice, refDevice } from '../../src/kernels/index.js';
 import {
   allocActs,
-  type Batch,
   createParams,
   hostWeights,
   resolveConfig,
@@ -32,7 +31,7 @@ import {
 import { resolveTrainConfig } from '../../src/train/config.js';
 import { createWorkspace, evalWeights, trainStep } from '../../src/train/loop.js';
 import { createTrainState } from '../../src/train/state.js';
-import { describeGpu } from './helpers.js';
+import { describeGpu, syntheticBatch } from './helpers.js';
 
 const cpu: Device = nativeDevice ?? refDevice;
 afterAll(() => {
@@ -46,13 +45,7 @@ async function step(dev: Device, c: TrmConfig, hostW: Float32Array, B: number) {
     a = allocActs(c, B),
     { L, S } = a.d;
   writeWeights(w, weightsView(c, hostW));
-  const batch: Batch = {
-    inputs: upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
-    labels: upload(
-      Int32Array.from({ length: B * L }, (_, i) => (i % 5 === 0 ? -100 : 1 + ((i * 5) % (c.vocab_size - 1)))),
-    ),
-    puzzleIds: upload(Int32Array.from({ length: B }, (_, b) => b % c.num_puzzle_identifiers)),
-  };
+  const batch = syntheticBatch(c, B, L);
   const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
   carry.noise = new Rng(7, STREAM.eqrNoise);
   const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);

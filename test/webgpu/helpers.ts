@@ -5,6 +5,8 @@
  * with a visible line instead of failing.
  */
 import { existsSync } from 'node:fs';
+import { upload } from '../../src/kernels/core.js';
+import type { Batch, TrmConfig } from '../../src/model/index.js';
 import { describe } from 'vitest';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import type { WebGpuDevice } from '../../src/webgpu/device.js';
@@ -53,3 +55,14 @@ export const smallSudoku4 = (over: Partial<TrainConfig> = {}): TrainConfig =>
     eval_interval: 0,
     ...over,
   });
+
+/** A fixed batch of B rows on the current device: deterministic tokens, every fifth label ignored. */
+export function syntheticBatch(c: TrmConfig, B: number, L: number): Batch {
+  return {
+    inputs: upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
+    labels: upload(
+      Int32Array.from({ length: B * L }, (_, i) => (i % 5 === 0 ? -100 : 1 + ((i * 5) % (c.vocab_size - 1)))),
+    ),
+    puzzleIds: upload(Int32Array.from({ length: B }, (_, b) => b % c.num_puzzle_identifiers)),
+  };
+}
