@@ -99,6 +99,8 @@ export const solveCommand = defineCommand({
       throw new UsageError(`solve: expected one PUZZLE argument, got ${args.positionals.length}`);
     const text = args.positionals[0].trim();
     const nsup = intOption(args, 'nsup', 1, 1024);
+    const k = intOption(args, 'k', 1, MAX_CHAINS),
+      seed = intOption(args, 'seed', 0, 2 ** 31 - 1);
     const n = sizeForCells(text.length);
     let ck = args.values.checkpoint;
     if (!ck) {
@@ -127,8 +129,6 @@ export const solveCommand = defineCommand({
     const m = loadModel(ck, over, text.length);
     await checkFiniteWeights(m.weights, m.file);
     const { geo, puzzle } = parsePuzzle(text, m.config);
-    const k = intOption(args, 'k', 1, MAX_CHAINS),
-      seed = intOption(args, 'seed', 0, 2 ** 31 - 1);
     const r = await solvePuzzle(m.config, m.weights, geo, puzzle, { nsup, k, seed });
     if (args.values.json) {
       console.log(
