@@ -120,8 +120,16 @@ Napi::Value GemmImpl(const Napi::CallbackInfo& info, bool bf16) {
   g.M = a.i64s(2); g.N = a.i64s(3); g.K = a.i64s(4);
   g.alpha = (float)a.f64s(5);
   size_t la, lb, lc;
-  g.A = a.f32(6, &la); g.lda = a.i64s(7); g.stride_a = a.i64s(8);
-  g.B = a.f32(9, &lb); g.ldb = a.i64s(10); g.stride_b = a.i64s(11);
+  // gemmBf16's A and B may be bf16 tensors (Uint16Array); gemm's are fp32
+  if (bf16) {
+    g.A = static_cast<const float*>(a.f32_or_bf16(6, &la, &g.a16));
+    g.B = static_cast<const float*>(a.f32_or_bf16(9, &lb, &g.b16));
+  } else {
+    g.A = a.f32(6, &la);
+    g.B = a.f32(9, &lb);
+  }
+  g.lda = a.i64s(7); g.stride_a = a.i64s(8);
+  g.ldb = a.i64s(10); g.stride_b = a.i64s(11);
   g.beta = (float)a.f64s(12);
   g.C = a.f32(13, &lc); g.ldc = a.i64s(14); g.stride_c = a.i64s(15);
   g.batch = a.i64s(16);
@@ -153,15 +161,18 @@ Napi::Value GemmSwiglu(const Napi::CallbackInfo& info) {
   long H = a.i64s(4), N = a.i64s(5), K = a.i64s(6), batch = a.i64s(7);
   bool bf16 = a.flag(8);
   size_t lo, lg = 0, lx, lw;
-  float* out = a.f32(0, &lo);
-  float* gu = info[1].IsNull() ? nullptr : a.f32(1, &lg);
+  bool o16 = false, g16 = false;
+  void* out = a.f32_or_bf16(0, &lo, &o16);
+  void* gu = info[1].IsNull() ? nullptr : a.f32_or_bf16(1, &lg, &g16);
   const float* X = a.f32(2, &lx);
   const float* W = a.f32(3, &lw);
+  if (gu && g16 != o16) a.fail("out and gateUp must both be Float32Array or both Uint16Array (bf16)");
+  if (o16 && !bf16) a.fail("bf16 tensors (Uint16Array) need bf16 = true");
   a.check_len("out", lo, (size_t)batch * H * N);
   if (gu) a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
   a.check_len("inp", lx, (size_t)batch * K * N);
   a.check_len("weight", lw, (size_t)2 * H * K);
-  gemm_swiglu(out, gu, X, W, H, N, K, batch, bf16);
+  gemm_swiglu(out, gu, X, W, H, N, K, batch, bf16, o16);
   return info.Env().Undefined();
 }
 Napi::Value GemmBf16(const Napi::CallbackInfo& info) { return GemmImpl(info, true); }
@@ -174,15 +185,18 @@ Napi::Value LinearSwiglu(const Napi::CallbackInfo& info) {
   long N = a.i64s(4), D = a.i64s(5), I = a.i64s(6);
   bool keep = a.flag(7), bf16 = a.flag(8);
   size_t lo, lg, lx, lw;
-  float* out = a.f32(0, &lo);
-  float* gu = a.f32(1, &lg);
+  bool o16 = false, g16 = false;
+  void* out = a.f32_or_bf16(0, &lo, &o16);
+  void* gu = a.f32_or_bf16(1, &lg, &g16);
   const float* X = a.f32(2, &lx);
   const float* W = a.f32(3, &lw);
+  if (g16 != o16) a.fail("out and gateUp must both be Float32Array or both Uint16Array (bf16)");
+  if (o16 && !bf16) a.fail("bf16 tensors (Uint16Array) need bf16 = true");
   a.check_len("out", lo, (size_t)N * I);
   a.check_len("gateUp", lg, (size_t)N * 2 * I);
   a.check_len("inp", lx, (size_t)N * D);
   a.check_len("weight", lw, (size_t)2 * I * D);
-  linear_swiglu(out, keep ? gu : nullptr, X, W, N, D, I, bf16);
+  linear_swiglu(out, keep ? gu : nullptr, X, W, N, D, I, bf16, o16);
   return info.Env().Undefined();
 }
 
@@ -197,14 +211,16 @@ Napi::Value LinearSwigluBackward(const Napi::CallbackInfo& info) {
   float* dgu = a.f32(0, &ld);
   a.f32(1, &lh);
   const float* dout = a.f32(2, &lo);
-  const float* gu = a.f32(3, &lg);
+  bool g16 = false;
+  const void* gu = a.f32_or_bf16(3, &lg, &g16);
   const float* W = a.f32(4, &lw);
+  if (g16 && !bf16) a.fail("a bf16 gateUp (Uint16Array) needs bf16 = true");
   a.check_len("dgateUp", ld, (size_t)N * 2 * I);
   a.check_len("dh", lh, (size_t)N * I);
   a.check_len("dout", lo, (size_t)N * D);
   a.check_len("gateUp", lg, (size_t)N * 2 * I);
   a.check_len("weight", lw, (size_t)D * I);
-  linear_swiglu_backward(dgu, dout, gu, W, N, D, I, bf16, fresh);
+  linear_swiglu_backward(dgu, dout, gu, W, N, D, I, bf16, fresh, g16);
   return info.Env().Undefined();
 }
 
@@ -219,14 +235,16 @@ Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
   float* dgu = a.f32(0, &ld);
   a.f32(1, &lh);
   const float* dout = a.f32(2, &lo);
-  const float* gu = a.f32(3, &lg);
+  bool g16 = false;
+  const void* gu = a.f32_or_bf16(3, &lg, &g16);
   const float* WT = a.f32(4, &lw);
+  if (g16 && !bf16) a.fail("a bf16 gateUp (Uint16Array) needs bf16 = true");
   a.check_len("dgateUp", ld, (size_t)batch * 2 * H * N);
   a.check_len("dh", lh, (size_t)batch * H * N);
   a.check_len("dout", lo, (size_t)batch * K * N);
   a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
   a.check_len("weightT", lw, (size_t)H * K);
-  gemm_swiglu_backward(dgu, dout, gu, WT, H, N, K, batch, bf16, fresh);
+  gemm_swiglu_backward(dgu, dout, gu, WT, H, N, K, batch, bf16, fresh, g16);
   return info.Env().Undefined();
 }
 

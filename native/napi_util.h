@@ -29,6 +29,21 @@ struct Args {
     if (len) *len = a.ElementLength();
     return a.Data();
   }
+  // A Float32Array, or a Uint16Array of bfloat16 values (*is16 set): a bf16 run's kept tensors.
+  void* f32_or_bf16(size_t i, size_t* len, bool* is16) const {
+    if (info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+      auto a = info[i].As<Napi::Uint16Array>();
+      *len = a.ElementLength();
+      *is16 = true;
+      return a.Data();
+    }
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      fail("argument " + std::to_string(i) + " must be a Float32Array or a Uint16Array (bf16)");
+    auto a = info[i].As<Napi::Float32Array>();
+    *len = a.ElementLength();
+    *is16 = false;
+    return a.Data();
+  }
   int32_t* i32(size_t i, size_t* len = nullptr) const {
     if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
       fail("argument " + std::to_string(i) + " must be an Int32Array");

@@ -26,7 +26,7 @@ if (process.argv[6]) B = Number(process.argv[6]);
 if (precision !== 'fp32') K.setGemmPrecision(precision);
 const w = M.createParams(c, 0),
   g = M.weightsView(c),
-  a = M.allocActs(c, B),
+  a = M.allocActs(c, B, precision), // a build that keeps bf16 activations keeps them here (older ones ignore it)
   { L, S } = a.d;
 const up = x => (K.upload ? K.upload(x) : x);
 const batch = {

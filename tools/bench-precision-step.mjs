@@ -10,10 +10,12 @@ const B = Number(process.argv[5] ?? 64);
 const K = await import(`${root}/dist/kernels/index.js`);
 const M = await import(`${root}/dist/model/index.js`);
 const c = M.resolveConfig(variant === 'att' ? M.presets.sudokuAtt : M.presets.sudokuMlp);
+// one set of activations per precision (a bf16 step keeps its SwiGLU activations in bf16 in builds
+// that do; older builds ignore the third argument)
 const w = M.createParams(c, 0),
   g = M.weightsView(c),
-  a = M.allocActs(c, B),
-  { L, S } = a.d;
+  acts = { fp32: M.allocActs(c, B, 'fp32'), bf16: M.allocActs(c, B, 'bf16') },
+  { L, S } = acts.fp32.d;
 const batch = {
   inputs: K.upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
   labels: K.upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
@@ -26,7 +28,7 @@ for (let r = 0; r <= reps; r++)
     const carry = M.startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
     K.fill(g.data, 0, K.sizeOf(g.data));
     const t0 = performance.now();
-    M.supervisionStep(c, w, a, carry, batch, g, 1 / B);
+    M.supervisionStep(c, w, acts[p], carry, batch, g, 1 / B);
     const s = (performance.now() - t0) / 1000;
     if (r > 0) times[p].push(+s.toFixed(3));
   }

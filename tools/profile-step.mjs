@@ -57,7 +57,7 @@ const noop = { ...base };
 for (const n of kernelNames) if (!['fill', 'copy2d'].includes(n)) noop[n] = () => {};
 const w = M.createParams(c, 0),
   g = M.weightsView(c),
-  a = M.allocActs(c, B),
+  a = M.allocActs(c, B, precision),
   { L, S } = a.d;
 const batch = {
   inputs: K.upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),

@@ -92,6 +92,95 @@ void round_bf16_inplace(float* p, long n) {
   }
 }
 
+// One fp32 value to bf16 bits, as round_bf16_inplace rounds it; and bf16 bits to fp32 (exact).
+inline uint16_t bf16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  round_bf16_inplace(reinterpret_cast<float*>(&u), 1);
+  return (uint16_t)(u >> 16);
+}
+inline float bf16_value(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+void to_bf16_scalar(uint16_t* dst, const float* src, long n) {
+  for (long j = 0; j < n; j++) dst[j] = bf16_bits(src[j]);
+}
+void from_bf16_scalar(float* dst, const uint16_t* src, long n) {
+  for (long j = 0; j < n; j++) dst[j] = bf16_value(src[j]);
+}
+
+// A packed slot of k values at k = 2kp (kpack 2: the pair (k, k+1), 0 past kc) or k (kpack 1: the
+// value widened), from a bf16-stored operand read by `at(k)`.
+template <class At>
+inline float slot16(At at, long k, long kc, int kpack) {
+  if (kpack == 1) return bf16_value(at(k));
+  uint32_t u = (uint32_t)at(k) | (k + 1 < kc ? (uint32_t)at(k + 1) << 16 : 0u);
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// pack_a / pack_b below for a bf16-stored operand (the kernel's packs when it has them, else these
+// generic loops).
+void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
+              const GemmKernelInfo& kr) {
+  const int KP = kr.kpack;
+  const long kcp = (kc + KP - 1) / KP;
+  for (long i0 = 0; i0 < mc; i0 += MR) {
+    long mr = mc - i0 < MR ? mc - i0 : MR;
+    if (!trans && kr.pack_a_rowmajor16) {
+      kr.pack_a_rowmajor16(dst, A + (ic + i0) * lda + pc, lda, mr, kc);
+    } else if (trans && kr.pack_a_colmajor16) {
+      kr.pack_a_colmajor16(dst, A + pc * lda + ic + i0, lda, mr, kc);
+    } else {
+      for (long s = 0; s < kcp; s++)
+        for (long i = 0; i < MR; i++) {
+          long row = ic + i0 + i;
+          dst[s * MR + i] = i >= mr ? 0.f
+                            : trans ? slot16([&](long k) { return A[(pc + k) * lda + row]; }, s * KP, kc, KP)
+                                    : slot16([&](long k) { return A[row * lda + pc + k]; }, s * KP, kc, KP);
+        }
+    }
+    dst += kcp * MR;
+  }
+}
+
+void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
+              long p1, int NR, const GemmKernelInfo& kr) {
+  const int KP = kr.kpack;
+  const long kcp = (kc + KP - 1) / KP;
+  if (!trans && kr.pack_b_rowmajor16) {
+    kr.pack_b_rowmajor16(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
+    return;
+  }
+  for (long p = p0; p < p1; p++) {
+    long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+    float* d = dst + p * kcp * NR;
+    if (trans && kr.pack_b_colmajor16) {
+      kr.pack_b_colmajor16(d, B + (jc + j0) * ldb + pc, ldb, nr, kc);
+      continue;
+    }
+    for (long s = 0; s < kcp; s++)
+      for (long j = 0; j < NR; j++) {
+        long col = jc + j0 + j;
+        d[s * NR + j] = j >= nr ? 0.f
+                        : trans ? slot16([&](long k) { return B[col * ldb + pc + k]; }, s * KP, kc, KP)
+                                : slot16([&](long k) { return B[(pc + k) * ldb + col]; }, s * KP, kc, KP);
+      }
+  }
+}
+
+inline void to_bf16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n) {
+  (kr.to_bf16 ? kr.to_bf16 : to_bf16_scalar)(dst, src, n);
+}
+inline void from_bf16(const GemmKernelInfo& kr, float* dst, const uint16_t* src, long n) {
+  (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(dst, src, n);
+}
+
 // The fused epilogues' stores. A row segment of the kept pre-activation is written once and read
 // only by the backward, much later: when the whole kept tensor is too large to stay in the last-level
 // cache until then (stream) and the segment is whole 64-byte lines, stream it past the caches (no
@@ -204,7 +293,7 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
 // needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
 // thread delays only its own share). Packing B per thread costs K*N per thread, which is small
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
-void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const float* B, float* C,
+void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
@@ -233,14 +322,22 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const float* A, const
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
       long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
       float b_eff = pc == 0 ? beta : 1.f;
-      pack_b(pb, B, g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
+      if (g.b16)
+        pack_b16(pb, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr);
+      else
+        pack_b(pb, static_cast<const float*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor,
+               kr.pack_b_rowmajor, KP);
       if (kr.round_bf16) round_bf16_inplace(pb + p0 * kc * NR, (p1 - p0) * kc * NR);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         const float* pa_blk = pa;
         if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + ic * kcp;
         else {
-          pack_a(pa, A, g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          if (g.a16)
+            pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr);
+          else
+            pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor,
+                   kr.pack_a_colmajor, KP);
           if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
         }
         for (long p = p0; p < p1; p++) {
@@ -264,8 +361,12 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
   float* dst = tl_prepacked_a.get((size_t)Mr * g.K);
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
-    pack_a(dst + (pc / kr.kpack) * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor,
-           kr.pack_a_colmajor, kr.kpack);
+    if (g.a16)
+      pack_a16(dst + (pc / kr.kpack) * Mr, reinterpret_cast<const uint16_t*>(g.A), g.lda, g.trans_a, 0, g.M, pc, kc,
+               kr.mr, kr);
+    else
+      pack_a(dst + (pc / kr.kpack) * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor,
+             kr.pack_a_colmajor, kr.kpack);
   }
   if (kr.round_bf16) round_bf16_inplace(dst, Mr * g.K);
   return dst;
@@ -274,6 +375,11 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
 }  // namespace
 
 GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
+
+// Item b's operand: p + b * stride elements of 4 bytes, or of 2 for a bf16-stored operand.
+inline const void* item_at(const float* p, bool is16, long off) {
+  return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
+}
 
 void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
@@ -294,7 +400,8 @@ void gemm(const GemmArgs& g) {
       split_range(g.batch, ith, nt, &b0, &b1);
       const float* pre = shared_a && b1 - b0 > 1 ? prepack_a(kr, g) : nullptr;
       for (long b = b0; b < b1; b++)
-        gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, g.beta, 0, 1, true, pre);
+        gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
+                 g.beta, 0, 1, true, pre);
     });
     return;
   }
@@ -307,14 +414,20 @@ void gemm(const GemmArgs& g) {
   parallel_run([&](int ith, int nt) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
-      gemm_one(kr, g, g.A + b * g.stride_a, g.B + b * g.stride_b, g.C + b * g.stride_c, beta, ith, nt, split_rows);
+      gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
+               beta, ith, nt, split_rows);
     }
   }, use);
 }
 
-void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
-                 bool bf16) {
+void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16, bool kept16) {
   if (H == 0 || N == 0 || batch == 0) return;
+  kept16 = kept16 && bf16;
+  float* out = kept16 ? nullptr : static_cast<float*>(out_);
+  float* gate_up = kept16 ? nullptr : static_cast<float*>(gate_up_);
+  uint16_t* out16 = kept16 ? static_cast<uint16_t*>(out_) : nullptr;
+  uint16_t* gate_up16 = kept16 ? static_cast<uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
@@ -346,8 +459,10 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
     }
     for (long b = b0; b < b1; b++) {
       const float* Xb = X + b * K * N;
-      float* hb = out + b * H * N;
+      float* hb = out ? out + b * H * N : nullptr;
       float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
+      uint16_t* hb16 = out16 ? out16 + b * H * N : nullptr;
+      uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;
       for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
         long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
         float* dst = pb + koff * panels * NR;
@@ -365,7 +480,10 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
         long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
         for (long s0 = 0; s0 < H; s0 += MR) {
           long mr = H - s0 < MR ? H - s0 : MR;
-          for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
+          if (hb)
+            for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
+          else
+            for (long i = 0; i < mr; i++) __builtin_prefetch(hb16 + (s0 + i) * N + j0, 1, 3);
           for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
             long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
             const float* pbp = pb + koff * panels * NR + p * kcp * NR;
@@ -377,6 +495,16 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
           for (long i = 0; i < mr; i++) {
             const float* g = tg + i * NR;
             const float* u = tu + i * NR;
+            if (hb16) {  // bf16 storage: h, and [G; U] when kept, rounded as they are stored
+              alignas(64) float y[32];
+              swiglu_pair_bf16(y, g, u, nr);
+              to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
+              if (gb16) {
+                to_bf16(kr, gb16 + (s0 + i) * N + j0, g, nr);
+                to_bf16(kr, gb16 + (H + s0 + i) * N + j0, u, nr);
+              }
+              continue;
+            }
             float* y = hb + (s0 + i) * N + j0;
             // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
             if (bf16) swiglu_pair_bf16(y, g, u, nr);
@@ -395,8 +523,14 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
   });
 }
 
-void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16) {
+void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long N, long D, long I, bool bf16,
+                   bool kept16) {
   if (N == 0 || I == 0) return;
+  kept16 = kept16 && bf16;
+  float* out = kept16 ? nullptr : static_cast<float*>(out_);
+  float* gate_up = kept16 ? nullptr : static_cast<float*>(gate_up_);
+  uint16_t* out16 = kept16 ? static_cast<uint16_t*>(out_) : nullptr;
+  uint16_t* gate_up16 = kept16 ? static_cast<uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long K = D;
@@ -457,7 +591,10 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             const long mr = mc - i0 < MR ? mc - i0 : MR;
-            for (long i = 0; i < mr; i++) prefetch_w(out + (ic + i0 + i) * I + jc + j0, nr);
+            if (out)
+              for (long i = 0; i < mr; i++) prefetch_w(out + (ic + i0 + i) * I + jc + j0, nr);
+            else
+              for (long i = 0; i < mr; i++) __builtin_prefetch(out16 + (ic + i0 + i) * I + jc + j0, 1, 3);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               const float* pap = pa + koff * mr_all + i0 * kcp;
@@ -470,6 +607,16 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
               const long row = ic + i0 + i;
               const float* g = tg + i * NR;
               const float* u = tu + i * NR;
+              if (out16) {  // bf16 storage: h, and [G | U] when kept, rounded as they are stored
+                alignas(64) float y[32];
+                swiglu_pair_bf16(y, g, u, nr);
+                to_bf16(kr, out16 + row * I + jc + j0, y, nr);
+                if (gate_up16) {
+                  to_bf16(kr, gate_up16 + row * 2 * I + jc + j0, g, nr);
+                  to_bf16(kr, gate_up16 + row * 2 * I + I + jc + j0, u, nr);
+                }
+                continue;
+              }
               if (bf16) swiglu_pair_bf16(out + row * I + jc + j0, g, u, nr);
               else swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
               if (gate_up) {
@@ -485,9 +632,12 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
   }, use);
 }
 
-void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* W, long N, long D,
-                            long I, bool bf16, bool fresh) {
+void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up_, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh, bool kept16) {
   if (N == 0 || I == 0) return;
+  kept16 = kept16 && bf16;
+  const float* gate_up = kept16 ? nullptr : static_cast<const float*>(gate_up_);
+  const uint16_t* gate_up16 = kept16 ? static_cast<const uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long K = D;
@@ -540,8 +690,8 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gat
             const long mr = mc - i0 < MR ? mc - i0 : MR;
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
-              prefetch_r(gate_up + o, nr);
-              prefetch_r(gate_up + o + I, nr);
+              if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o + I, nr);
+              else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o + I, 0, 3);
               if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
               else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
             }
@@ -553,6 +703,13 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gat
             }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
+              if (gate_up16) {  // the kept [G | U] in bf16, widened (exactly) for the epilogue
+                alignas(64) float g32[32], u32[32];
+                from_bf16(kr, g32, gate_up16 + o, nr);
+                from_bf16(kr, u32, gate_up16 + o + I, nr);
+                swiglu_backward_pair_bf16(dgate_up + o, dgate_up + o + I, tg + i * NR, g32, u32, nr, !fresh);
+                continue;
+              }
               (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(dgate_up + o, dgate_up + o + I, tg + i * NR,
                                                                          gate_up + o, gate_up + o + I, nr, !fresh);
             }
@@ -563,9 +720,12 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gat
   }, use);
 }
 
-void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh) {
+void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up_, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh, bool kept16) {
   if (H == 0 || N == 0 || batch == 0) return;
+  kept16 = kept16 && bf16;
+  const float* gate_up = kept16 ? nullptr : static_cast<const float*>(gate_up_);
+  const uint16_t* gate_up16 = kept16 ? static_cast<const uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
@@ -592,7 +752,8 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_
       for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
     for (long b = b0; b < b1; b++) {
       const float* Xb = dout + b * K * N;
-      const float* gb = gate_up + b * 2 * H * N;
+      const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
+      const uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;
       float* db = dgate_up + b * 2 * H * N;
       for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
         long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
@@ -607,8 +768,8 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_
           const long mr = H - s0 < MR ? H - s0 : MR;
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
-            prefetch_r(gb + o, nr);
-            prefetch_r(gb + H * N + o, nr);
+            if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
+            else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
             if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
             else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
           }
@@ -620,6 +781,13 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_
           }
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
+            if (gb16) {  // the kept [G; U] in bf16, widened (exactly) for the epilogue
+              alignas(64) float g32[32], u32[32];
+              from_bf16(kr, g32, gb16 + o, nr);
+              from_bf16(kr, u32, gb16 + H * N + o, nr);
+              swiglu_backward_pair_bf16(db + o, db + H * N + o, tg + i * NR, g32, u32, nr, !fresh);
+              continue;
+            }
             (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,
                                                                        gb + H * N + o, nr, !fresh);
           }

@@ -10,6 +10,8 @@
 // element of C is produced by one thread, summing over k in a fixed blocked order.
 #pragma once
 
+#include <cstdint>
+
 namespace trm {
 
 struct GemmArgs {
@@ -24,6 +26,10 @@ struct GemmArgs {
   // the products, which are summed in fp32 (AVX512_BF16's VDPBF16PS where the CPU has it, else
   // the fp32 kernel on rounded panels). C, alpha and beta stay fp32.
   bool bf16 = false;
+  // bf16-stored operands (bf16 only): A (or B) points to bfloat16 values (uint16_t, the high half of
+  // an fp32), lda / stride_a (ldb / stride_b) count those elements. They are packed as read: the
+  // result is bitwise the product of the same values held as fp32 (rounding a bf16 value is exact).
+  bool a16 = false, b16 = false;
 };
 
 void gemm(const GemmArgs& g);
@@ -38,8 +44,11 @@ void gemm(const GemmArgs& g);
 // swiglu_forward's expression on it, with a vectorised exp on the AVX-512 paths (within 2 ulp of
 // std::exp, so out may differ from swiglu_forward in the last bits there; the scalar paths are
 // bitwise the same). bf16: operands rounded to bf16 as in gemm.
-void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
-                 bool bf16);
+// kept16 (bf16 only): out and gate_up are bfloat16 tensors (uint16_t): each value is rounded to bf16
+// (nearest even, denormals to zero, as the bf16 packs round) as it is stored, so a product reading
+// it later gets the bits it would have got from the fp32 value.
+void gemm_swiglu(void* out, void* gate_up, const float* X, const float* W, long H, long N, long K, long batch,
+                 bool bf16, bool kept16 = false);
 
 // The channel MLP's gate_up product with SwiGLU in its epilogue (row layout, the transpose of
 // gemm_swiglu's): with G = X W[0:I]^T and U = X W[I:2I]^T (X (N, D) row-major, W (2I, D) row-major),
@@ -47,7 +56,8 @@ void gemm_swiglu(float* out, float* gate_up, const float* X, const float* W, lon
 // Each register tile of G and the tile of U at the same rows and columns (gate column j, up column
 // I + j) go through an L1 buffer, as in gemm_swiglu. gate_up is bitwise gemm's (X, W^T) (same k
 // blocks, same micro-kernel), out bitwise swiglu_forward's on it, for any thread count.
-void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16);
+void linear_swiglu(void* out, void* gate_up, const float* X, const float* W, long N, long D, long I, bool bf16,
+                   bool kept16 = false);
 
 // The backwards of the two: the product dh = op(A) op(B) with SwiGLU's backward in its epilogue,
 // dh never written. Row layout (the channel MLP): dh (N, I) = dout (N, D) @ W (D, I) (W row-major:
@@ -56,11 +66,12 @@ void linear_swiglu(float* out, float* gate_up, const float* X, const float* W, l
 // (WT shared, dout_b at dout + b*K*N), gate rows [0, H) and up rows [H, 2H) of gate_up_b and
 // dgate_up_b (2H, N) at b*2H*N. dgate_up += the gradients (bitwise swiglu_backward on
 // the dh that gemm gives, for any thread count); fresh: dgate_up = 0 + them, never read (bitwise a
-// zeroed dgate_up accumulated into).
-void linear_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* W, long N, long D,
-                            long I, bool bf16, bool fresh);
-void gemm_swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh);
+// zeroed dgate_up accumulated into). kept16 (bf16 only): gate_up is a bfloat16 tensor (uint16_t),
+// widened exactly to fp32 before the epilogue reads it.
+void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh, bool kept16 = false);
+void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh, bool kept16 = false);
 
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never
@@ -71,6 +82,8 @@ typedef void (*GemmMicroKernel)(long kc, const float* pa, const float* pb, float
 // Packs one MR-row strip of a row-major A (A[i*lda + k], rows 0..mr-1, the rest zero) into
 // k-major order dst[k*MR + i], for k in [0, kc). Optional per path; the driver has a generic one.
 typedef void (*GemmPackStrip)(float* dst, const float* A, long lda, long mr, long kc);
+// The same packs from bf16-stored operands (GemmArgs a16 / b16; ld in bf16 elements).
+typedef void (*GemmPackStrip16)(float* dst, const uint16_t* A, long lda, long mr, long kc);
 
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
@@ -88,6 +101,12 @@ struct GemmKernelInfo {
   int kpack = 1;
   // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
   bool round_bf16 = false;
+  // Packs from bf16-stored operands (null: the driver's generic ones).
+  GemmPackStrip16 pack_a_rowmajor16 = nullptr, pack_b_colmajor16 = nullptr, pack_a_colmajor16 = nullptr;
+  void (*pack_b_rowmajor16)(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) = nullptr;
+  // n fp32 values to bf16 (rounded as the packs round) and back (exact); null: the driver's scalar ones.
+  void (*to_bf16)(uint16_t* dst, const float* src, long n) = nullptr;
+  void (*from_bf16)(float* dst, const uint16_t* src, long n) = nullptr;
 };
 
 GemmKernelInfo gemm_kernel_avx512();

@@ -166,6 +166,91 @@ void pack_b_rowmajor_bf16(float* dst, const float* B, long ldb, long nc, long kc
   }
 }
 
+// ---- packs from bf16-stored operands (GemmArgs a16 / b16): the pairs are already in memory ----
+inline __mmask32 mask32(long n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? (__mmask32)0 : (__mmask32)((1u << n) - 1); }
+
+// 32 consecutive bf16 k of one row (rem valid; an odd tail's partner is 0) = 16 pairs.
+inline __m512 pairs_contig16(const uint16_t* p, long rem) {
+  return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(mask32(rem), p));
+}
+
+// 16 bf16 of two rows (k even in p0, k odd in p1, or 0) -> lane t = pair(p0[t], p1[t]).
+inline __m512i pairs_interleave16(const uint16_t* p0, const uint16_t* p1, __mmask16 m) {
+  __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p0));
+  if (!p1) return lo;
+  __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p1));
+  return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+void pack_a_rowmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
+  const __mmask16 keep = (__mmask16)((1u << MR) - 1);
+  for (long k0 = 0; k0 < kc; k0 += 32) {
+    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < mr ? pairs_contig16(A + i * lda + k0, rem) : _mm512_setzero_ps();
+    transpose16(r);
+    for (long t = 0; t < np; t++) _mm512_mask_storeu_ps(dst + (k0 / 2 + t) * MR, keep, r[t]);
+  }
+}
+
+void pack_b_colmajor_bf16_16(float* dst, const uint16_t* B, long ldb, long nr, long kc) {
+  for (long k0 = 0; k0 < kc; k0 += 32) {
+    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+    for (int h = 0; h < 2; h++) {
+      __m512 r[16];
+      for (int j = 0; j < 16; j++) {
+        long jj = h * 16 + j;
+        r[j] = jj < nr ? pairs_contig16(B + jj * ldb + k0, rem) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (long t = 0; t < np; t++) _mm512_store_ps(dst + (k0 / 2 + t) * NR + h * 16, r[t]);
+    }
+  }
+}
+
+void pack_a_colmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
+  const __mmask16 m = mask16(mr), keep = (__mmask16)((1u << MR) - 1);
+  for (long k = 0; k < kc; k += 2) {
+    __m512i x = pairs_interleave16(A + k * lda, k + 1 < kc ? A + (k + 1) * lda : nullptr, m);
+    _mm512_mask_storeu_epi32(dst + (k / 2) * MR, keep, x);
+  }
+}
+
+void pack_b_rowmajor_bf16_16(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) {
+  const long kp = (kc + 1) / 2;
+  for (long k = 0; k < kc; k += 2) {
+    const uint16_t* s0 = B + k * ldb;
+    const uint16_t* s1 = k + 1 < kc ? s0 + ldb : nullptr;
+    for (long p = p0; p < p1; p++) {
+      long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+      float* d = dst + p * kp * NR + (k / 2) * NR;
+      for (int h = 0; h < 2; h++) {
+        __mmask16 mk = mask16(nr - h * 16);
+        _mm512_store_si512(d + h * 16, pairs_interleave16(s0 + j0 + h * 16, s1 ? s1 + j0 + h * 16 : nullptr, mk));
+      }
+    }
+  }
+}
+
+// fp32 -> bf16 by VCVTNEPS2BF16 (the packs' rounding), and back (exact).
+void to_bf16_avx512(uint16_t* dst, const float* src, long n) {
+  long j = 0;
+  for (; j + 16 <= n; j += 16)
+    _mm256_storeu_si256((__m256i*)(dst + j), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + j)));
+  if (j < n) {
+    __mmask16 m = mask16(n - j);
+    _mm256_mask_storeu_epi16(dst + j, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + j)));
+  }
+}
+
+void from_bf16_avx512(float* dst, const uint16_t* src, long n) {
+  for (long j = 0; j < n; j += 16) {
+    __mmask16 m = mask16(n - j);
+    __m512i x = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + j)), 16);
+    _mm512_mask_storeu_ps(dst + j, m, _mm512_castsi512_ps(x));
+  }
+}
+
 double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,6 +263,12 @@ GemmKernelInfo gemm_kernel_avx512_bf16() {
   GemmKernelInfo k{ukr_bf16_14x32, pack_a_rowmajor_bf16, pack_b_colmajor_bf16, pack_a_colmajor_bf16,
                    pack_b_rowmajor_bf16, MR, NR, 14 * 24, 1024, 4096, "avx512_bf16 14x32 (vdpbf16ps)"};
   k.kpack = 2;
+  k.pack_a_rowmajor16 = pack_a_rowmajor_bf16_16;
+  k.pack_b_colmajor16 = pack_b_colmajor_bf16_16;
+  k.pack_a_colmajor16 = pack_a_colmajor_bf16_16;
+  k.pack_b_rowmajor16 = pack_b_rowmajor_bf16_16;
+  k.to_bf16 = to_bf16_avx512;
+  k.from_bf16 = from_bf16_avx512;
   return k;
 }
 

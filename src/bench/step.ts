@@ -19,6 +19,7 @@ import {
   backendInfo,
   device,
   fill,
+  gemmPrecision,
   nativeDevice,
   packageRoot,
   setDevice,
@@ -172,7 +173,7 @@ export async function timeTrm(
 ): Promise<{ times: number[]; cpuTimes: number[]; actsMib: number }> {
   const w = createParams(c, 0),
     g = weightsView(c),
-    a = allocActs(c, B);
+    a = allocActs(c, B, gemmPrecision()); // a bf16 step keeps its SwiGLU activations in bf16
   const { L, S } = a.d;
   const batch: Batch = {
     inputs: upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),

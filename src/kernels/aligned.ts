@@ -15,3 +15,12 @@ export function alignedF32(n: number): Float32Array {
   const offset = mis === 0 ? 0 : 64 - mis;
   return new Float32Array(buf, offset, n);
 }
+
+/** n bfloat16 values (a Uint16Array, zero-filled), data 64-byte aligned as alignedF32's. */
+export function alignedBf16(n: number): Uint16Array {
+  if (!addon || n * 2 < 4096) return new Uint16Array(n);
+  const buf = new ArrayBuffer(n * 2 + 64);
+  const mis = addon.addressMod64(new Uint8Array(buf, 0, 1));
+  const offset = mis === 0 ? 0 : 64 - mis;
+  return new Uint16Array(buf, offset, n);
+}

@@ -21,17 +21,17 @@ export type U8 = Uint8Array;
 
 /** A GEMM call's arguments (gemm and gemmBf16 share them): C = alpha*op(A)*op(B) + beta*C, row-major,
  *  batched by strides (see native/gemm/gemm.h). */
-export type GemmArgs<F> = [
+export type GemmArgs<F, H = F> = [
   transA: boolean,
   transB: boolean,
   M: number,
   N: number,
   K: number,
   alpha: number,
-  A: F,
+  A: F | H,
   lda: number,
   strideA: number,
-  B: F,
+  B: F | H,
   ldb: number,
   strideB: number,
   beta: number,
@@ -41,7 +41,12 @@ export type GemmArgs<F> = [
   batch: number,
 ];
 
-export interface KernelBackend<F = F32, I = I32, U = U8> {
+/** H: a bf16 tensor (device.ts BF16T; host backends: a Uint16Array of bfloat16 bits). Only the
+ *  kernels typed with it take one: gemmBf16's A and B (read as the bf16 values they hold, bitwise
+ *  the product of the same values held in fp32), and the fused SwiGLU kernels' out / gateUp, which
+ *  are then rounded to bf16 as they are stored (as gemmBf16 rounds operands) and widened exactly
+ *  when read. Both of out and gateUp are bf16, or neither; bf16 tensors need bf16 = true. */
+export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
   readonly name: 'native' | 'ref' | 'webgpu';
 
   /** C = alpha*op(A)*op(B) + beta*C, row-major, batched by strides (see native/gemm/gemm.h). */
@@ -51,7 +56,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
    *  (nearest even, denormals to signed zero) before it is multiplied; products and sums in fp32
    *  (native: VDPBF16PS on AVX512_BF16, else the fp32 kernel on rounded panels; ref: float64 sums;
    *  webgpu: rounded as loaded). C, alpha and beta stay fp32. Mixed precision (precision=bf16). */
-  gemmBf16(...args: GemmArgs<F>): void;
+  gemmBf16(...args: GemmArgs<F, H>): void;
 
   /** The token mixer's gate_up product with SwiGLU fused in its epilogue: for b < batch, with
    *  G = weight[0:H] @ inp_b and U = weight[H:2H] @ inp_b (weight (2H, K) shared, inp_b (K, N) at
@@ -59,8 +64,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
    *  gateUp is null (a forward without backward keeps nothing). Numerically gemm (or gemmBf16
    *  when bf16) followed by swigluForward; native: bitwise so. */
   gemmSwiglu(
-    out: F,
-    gateUp: F | null,
+    out: F | H,
+    gateUp: F | H | null,
     inp: F,
     weight: F,
     H: number,
@@ -76,8 +81,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
    *  are unspecified afterwards (native writes nothing there). Numerically gemm (or gemmBf16 when
    *  bf16) into gateUp followed by swigluForward; native: bitwise so. */
   linearSwiglu(
-    out: F,
-    gateUp: F,
+    out: F | H,
+    gateUp: F | H,
     inp: F,
     weight: F,
     N: number,
@@ -96,7 +101,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     dgateUp: F,
     dh: F,
     dout: F,
-    gateUp: F,
+    gateUp: F | H,
     weight: F,
     N: number,
     D: number,
@@ -114,7 +119,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     dgateUp: F,
     dh: F,
     dout: F,
-    gateUp: F,
+    gateUp: F | H,
     weightT: F,
     H: number,
     N: number,

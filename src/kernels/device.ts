@@ -30,6 +30,19 @@ export type U8T = Uint8Array | DeviceTensor<'u8'>;
 export type Tensor = F32T | I32T | U8T;
 export type HostArray = Float32Array | Int32Array | Uint8Array;
 
+/** A bf16 tensor: bfloat16 values (the high half of an fp32's bits) in a Uint16Array, on host
+ *  devices that offer them (`Device.bf16`). A bf16 run (precision=bf16) keeps the activations its
+ *  backward reads as bf16 GEMM operands or through SwiGLU's bf16 backward in them (model/acts.ts):
+ *  half the bytes. Only the kernels that say so take one (gemmBf16's A and B, the fused SwiGLU
+ *  kernels' out and gateUp); everything else is fp32. */
+export type BF16T = Uint16Array;
+/** An activation a kernel writes and a backward reads: fp32, or bf16 in a bf16 run. */
+export type KeptT = F32T | BF16T;
+
+export function isBf16(t: unknown): t is BF16T {
+  return t instanceof Uint16Array;
+}
+
 /** The host array type of a tensor type. */
 export type HostOf<T extends Tensor> = T extends F32T ? Float32Array : T extends I32T ? Int32Array : Uint8Array;
 
@@ -45,6 +58,8 @@ export interface Device extends KernelBackend<F32T, I32T, U8T> {
   f32(n: number): F32T;
   i32(n: number): I32T;
   u8(n: number): U8T;
+  /** New zero-filled bf16 tensors of n elements (host devices; absent: the device keeps no bf16). */
+  bf16?(n: number): BF16T;
   /** Elements [offset, offset + n) of t, sharing its memory. */
   view<T extends Tensor>(t: T, offset: number, n: number): T;
   /** Host data into dst[offset : offset + src.length]. */
@@ -86,6 +101,7 @@ export function hostDevice(
   k: KernelBackend,
   memoryBytes: number,
   allocF32: (n: number) => Float32Array = n => new Float32Array(n),
+  allocBf16: (n: number) => Uint16Array = n => new Uint16Array(n),
 ): Device {
   const host = (t: Tensor, what: string): HostArray => {
     if (!isHostArray(t))
@@ -111,6 +127,7 @@ export function hostDevice(
     f32: (n: number) => allocF32(n),
     i32: (n: number) => new Int32Array(n),
     u8: (n: number) => new Uint8Array(n),
+    bf16: (n: number) => allocBf16(n),
     view: <T extends Tensor>(t: T, offset: number, n: number): T => {
       const a = host(t, 'view source');
       if (!(Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 0 && offset + n <= a.length))

@@ -5,13 +5,14 @@
  * shape is a ShapeError naming the operand, never an out-of-bounds read in C++. Device-free.
  */
 import { ShapeError, TrmError } from '../errors.js';
-import { device, dtypeOf, type F32T, sizeOf } from './device.js';
+import { type BF16T, device, dtypeOf, type F32T, isBf16, sizeOf } from './device.js';
 
 type F32 = F32T;
 
 export interface GemmCall {
-  A: F32;
-  B: F32;
+  /** A and B may be bf16 tensors (device.ts BF16T) when the product runs in bf16 */
+  A: F32 | BF16T;
+  B: F32 | BF16T;
   C: F32;
   M: number;
   N: number;
@@ -62,12 +63,12 @@ export function withGemmPrecision<T>(p: Precision, fn: () => T): T {
   }
 }
 
-function need(op: string, name: string, t: F32, want: number, shape: string): void {
-  if (dtypeOf(t) !== 'f32')
+function need(op: string, name: string, t: F32 | BF16T, want: number, shape: string): void {
+  if (dtypeOf(t) !== 'f32' && !isBf16(t))
     throw new ShapeError(
       `${op}: ${name} must be Float32Array, got ${(t as object | null)?.constructor?.name ?? String(t)}`,
     );
-  const have = sizeOf(t);
+  const have = isBf16(t) ? t.length : sizeOf(t);
   if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
 }
 
@@ -115,8 +116,11 @@ export function gemm(c: GemmCall): void {
     }
     need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
   }
-  const d = device();
-  (c.precision ?? defaultPrecision) === 'bf16'
+  const d = device(),
+    bf16 = (c.precision ?? defaultPrecision) === 'bf16';
+  if (!bf16 && (isBf16(c.A) || isBf16(c.B)))
+    throw new TrmError('TRM_BAD_ARG', `${op}: a bf16 operand (${isBf16(c.A) ? 'A' : 'B'}) needs precision bf16`);
+  bf16
     ? d.gemmBf16(
         ta,
         tb,
@@ -143,10 +147,10 @@ export function gemm(c: GemmCall): void {
         N,
         K,
         c.alpha ?? 1,
-        c.A,
+        c.A as F32,
         lda,
         strideA,
-        c.B,
+        c.B as F32,
         ldb,
         strideB,
         c.beta ?? 0,

@@ -9,6 +9,7 @@
  */
 import { ShapeError, TrmError } from '../errors.js';
 import {
+  type BF16T,
   type DType,
   device,
   dtypeOf,
@@ -16,7 +17,9 @@ import {
   type HostArray,
   type HostOf,
   type I32T,
+  isBf16,
   isHostArray,
+  type KeptT,
   sizeOf,
   type Tensor,
   type U8T,
@@ -51,6 +54,31 @@ function arrays(op: string, shape: string, type: ArrayType, named: Record<string
     const have = sizeOf(arr as Tensor);
     if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
   }
+}
+
+/** The kept tensors of the fused SwiGLU kernels (backend.ts H): fp32, or all bf16 (then bf16 must
+ *  be set and the device must offer bf16 tensors). Checks their sizes; returns the fp32 ones for
+ *  arrays() (the bf16 ones are checked here). */
+function kept(
+  op: string,
+  shape: string,
+  bf16: boolean,
+  named: Record<string, [unknown, number]>,
+): Record<string, [unknown, number]> {
+  const e = Object.entries(named);
+  const n16 = e.filter(([, [t]]) => isBf16(t)).length;
+  if (n16 === 0) return named;
+  if (n16 !== e.length)
+    throw new ShapeError(
+      `${op}: ${e.map(([k]) => k).join(' and ')} must all be Float32Array or all bf16 (Uint16Array)`,
+    );
+  if (!bf16) throw new ShapeError(`${op}: bf16 tensors (${e.map(([k]) => k).join(', ')}) need bf16 = true`);
+  if (!device().bf16) throw new ShapeError(`${op}: the ${device().name} device keeps no bf16 tensors`);
+  for (const [name, [t, want]] of e) {
+    const have = (t as BF16T).length;
+    if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
+  }
+  return {};
 }
 
 function integer(op: string, name: string, v: number, min = -Infinity): void {
@@ -163,6 +191,12 @@ export function broadcastRows(
 export const f32 = (n: number): F32 => device().f32(n);
 export const i32 = (n: number): I32 => device().i32(n);
 export const u8 = (n: number): U8 => device().u8(n);
+/** n bf16 values (device.ts BF16T) on the active device; a device without bf16 tensors throws. */
+export const bf16 = (n: number): BF16T => {
+  const d = device();
+  if (!d.bf16) throw new TrmError('TRM_BAD_ARG', `the ${d.name} device keeps no bf16 tensors`);
+  return d.bf16(n);
+};
 /** Elements [offset, offset + n) of t, sharing its memory (a host array is viewed as itself,
  *  whatever the device: checkpoints and host copies use the same layout code). */
 export function view<T extends Tensor>(t: T, offset: number, n: number): T {
@@ -241,8 +275,8 @@ export function swigluForward(out: F32, gateUp: F32, N: number, H: number): void
 /** The token mixer's gate_up GEMM with SwiGLU in its epilogue (backend.ts gemmSwiglu): out
  *  (batch, H, N); gateUp (batch, 2H, N) or null; inp (batch, K, N); weight (2H, K). */
 export function gemmSwiglu(
-  out: F32,
-  gateUp: F32 | null,
+  out: KeptT,
+  gateUp: KeptT | null,
   inp: F32,
   weight: F32,
   H: number,
@@ -254,10 +288,12 @@ export function gemmSwiglu(
   const op = 'gemmSwiglu',
     sh = sizes(op, { H, N, K, batch });
   arrays(op, sh, 'Float32Array', {
-    out: [out, batch * H * N],
     inp: [inp, batch * K * N],
     weight: [weight, 2 * H * K],
-    ...(gateUp !== null ? { gateUp: [gateUp, batch * 2 * H * N] as [unknown, number] } : {}),
+    ...kept(op, sh, bf16, {
+      out: [out, batch * H * N],
+      ...(gateUp !== null ? { gateUp: [gateUp, batch * 2 * H * N] as [unknown, number] } : {}),
+    }),
   });
   device().gemmSwiglu(out, gateUp, inp, weight, H, N, K, batch, bf16 === true);
 }
@@ -266,8 +302,8 @@ export function gemmSwiglu(
  *  = silu(inp @ weight[0:I]^T) * (inp @ weight[I:2I]^T); gateUp (N, 2I) holds [G | U] when keep,
  *  else is scratch. inp (N, D), weight (2I, D). */
 export function linearSwiglu(
-  out: F32,
-  gateUp: F32,
+  out: KeptT,
+  gateUp: KeptT,
   inp: F32,
   weight: F32,
   N: number,
@@ -279,8 +315,7 @@ export function linearSwiglu(
   const op = 'linearSwiglu',
     sh = sizes(op, { N, D, I });
   arrays(op, sh, 'Float32Array', {
-    out: [out, N * I],
-    gateUp: [gateUp, N * 2 * I],
+    ...kept(op, sh, bf16, { out: [out, N * I], gateUp: [gateUp, N * 2 * I] }),
     inp: [inp, N * D],
     weight: [weight, 2 * I * D],
   });
@@ -293,7 +328,7 @@ export function linearSwigluBackward(
   dgateUp: F32,
   dh: F32,
   dout: F32,
-  gateUp: F32,
+  gateUp: KeptT,
   weight: F32,
   N: number,
   D: number,
@@ -307,7 +342,7 @@ export function linearSwigluBackward(
     dgateUp: [dgateUp, N * 2 * I],
     dh: [dh, N * I],
     dout: [dout, N * D],
-    gateUp: [gateUp, N * 2 * I],
+    ...kept(op, sh, bf16, { gateUp: [gateUp, N * 2 * I] }),
     weight: [weight, D * I],
   });
   device().linearSwigluBackward(dgateUp, dh, dout, gateUp, weight, N, D, I, bf16 === true, fresh === true);
@@ -320,7 +355,7 @@ export function gemmSwigluBackward(
   dgateUp: F32,
   dh: F32,
   dout: F32,
-  gateUp: F32,
+  gateUp: KeptT,
   weightT: F32,
   H: number,
   N: number,
@@ -335,7 +370,7 @@ export function gemmSwigluBackward(
     dgateUp: [dgateUp, batch * 2 * H * N],
     dh: [dh, batch * H * N],
     dout: [dout, batch * K * N],
-    gateUp: [gateUp, batch * 2 * H * N],
+    ...kept(op, sh, bf16, { gateUp: [gateUp, batch * 2 * H * N] }),
     weightT: [weightT, H * K],
   });
   device().gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16 === true, fresh === true);

@@ -8,7 +8,7 @@ import { totalmem } from 'node:os';
 import { TrmError } from '../errors.js';
 import type { KernelBackend } from './backend.js';
 import { type Device, device, hostDevice, setDefaultDevice, setDevice } from './device.js';
-import { alignedF32 } from './aligned.js';
+import { alignedBf16, alignedF32 } from './aligned.js';
 import { addon, addonError } from './native.js';
 import { refBackend } from './ref/index.js';
 
@@ -18,7 +18,9 @@ export const nativeBackend: KernelBackend | null = addon
 export { refBackend };
 
 /** The host devices: native (64-byte aligned tensors, see aligned.ts) and the reference. */
-export const nativeDevice: Device | null = nativeBackend ? hostDevice(nativeBackend, totalmem(), alignedF32) : null;
+export const nativeDevice: Device | null = nativeBackend
+  ? hostDevice(nativeBackend, totalmem(), alignedF32, alignedBf16)
+  : null;
 export const refDevice: Device = hostDevice(refBackend, totalmem());
 
 let warned = false;

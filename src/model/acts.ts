@@ -3,14 +3,22 @@
  * once per batch size (allocActs); a step with another B is an error. The gradient-carrying
  * recursion keeps n+1 NetActs (one per net call); the T-1 gradient-free recursions reuse calls[0]
  * as scratch and save nothing. Backward scratch is shared between the layers that need it.
- * Every buffer is a tensor of the active device (kernels/device.ts).
+ * Every buffer is a tensor of the active device (kernels/device.ts). In a bf16 run (allocActs'
+ * `kept` = 'bf16', on a device with bf16 tensors) the SwiGLU activations the backward reads only as
+ * bf16 GEMM operands or through SwiGLU's backward - both MLPs' pre-activation [G; U] and h - are
+ * bf16 tensors: rounded as stored, the bits the bf16 products read anyway, at half the bytes.
  */
 import { ShapeError } from '../errors.js';
 import {
+  bf16 as allocBf16,
+  device,
   f32 as alloc,
   type F32T,
   type I32T,
   i32,
+  isBf16,
+  type KeptT,
+  type Precision,
   isHostArray,
   sizeOf,
   type Tensor,
@@ -84,20 +92,24 @@ export interface StepActs {
 // boundaries measured ~20% slower.
 const f32 = (n: number) => alloc(n);
 
-/** Allocate all buffers of a supervision step for batch size B. */
-export function allocActs(c: TrmConfig, B: number): StepActs {
+/** Allocate all buffers of a supervision step for batch size B. kept: the precision the step's
+ *  products will run in; 'bf16' keeps the SwiGLU activations (MlpActs, TokenMixerActs) as bf16
+ *  tensors where the device has them (host devices), else fp32. A step whose products run in fp32
+ *  refuses bf16 acts (the kernels' checks). */
+export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): StepActs {
   if (!Number.isInteger(B) || B < 1) throw new ShapeError(`allocActs: batch size must be a positive integer, got ${B}`);
   const d = dims(c, B);
+  const k: (n: number) => KeptT = kept === 'bf16' && device().bf16 ? allocBf16 : f32;
   const { S, D, L, V, I, Is, H, hd } = d,
     N = B * S,
     E = H * hd;
   const block = (): BlockActs => ({
     mixer: c.mlp_t
-      ? { gateUp: f32(B * 2 * Is * D), h: f32(B * Is * D) }
+      ? { gateUp: k(B * 2 * Is * D), h: k(B * Is * D) }
       : { q: f32(N * E), k: f32(N * E), v: f32(N * E), att: f32(B * H * S * S), ctx: f32(N * E) },
     n1: f32(N * D),
     rstd1: f32(c.mlp_t ? B * D : N),
-    mlp: { gateUp: f32(N * 2 * I), h: f32(N * I) },
+    mlp: { gateUp: k(N * 2 * I), h: k(N * I) },
     n2: f32(N * D),
     rstd2: f32(N),
   });
@@ -157,12 +169,22 @@ export function allocActs(c: TrmConfig, B: number): StepActs {
   };
 }
 
+/** A kept activation the fp32-only fused half-block kernels read: bf16 acts belong to bf16 steps,
+ *  which never take that path (model/trm.ts useFused). */
+export function f32Act(t: KeptT): F32T {
+  if (isBf16(t))
+    throw new ShapeError(
+      'acts: these activations were allocated for a bf16 step (allocActs kept = bf16); run it in bf16',
+    );
+  return t;
+}
+
 /** Bytes held by a StepActs (each distinct buffer counted once; views of one tensor count once). */
 export function actsBytes(a: StepActs): number {
   const seen = new Set<unknown>();
   let n = 0;
   const visit = (v: unknown): void => {
-    if (isHostArray(v)) {
+    if (isHostArray(v) || isBf16(v)) {
       if (!seen.has(v.buffer)) {
         seen.add(v.buffer);
         n += v.buffer.byteLength;

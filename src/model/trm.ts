@@ -33,7 +33,7 @@ import {
   tokenMixerForward,
 } from '../nn/token-mixer.js';
 import type { Rng } from '../data/rng.js';
-import type { BlockActs, BlockScratch, NetActs, StepActs } from './acts.js';
+import { type BlockActs, type BlockScratch, f32Act, type NetActs, type StepActs } from './acts.js';
 import type { Dims, TrmConfig } from './config.js';
 import { addSkipGrad, dampedOutputGrad, updateLatent } from './damping.js';
 import type { BlockWeights, Weights } from './params.js';
@@ -76,7 +76,21 @@ function blockForward(
   // the fused token mixer always keeps its pre-activation (keep only saves work on the op-by-op path)
   if (c.mlp_t && fused) {
     const m = ba.mixer as TokenMixerActs;
-    tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps);
+    tokenMixerNormForward(
+      ba.n1,
+      ba.rstd1,
+      f32Act(m.gateUp),
+      f32Act(m.h),
+      s.r,
+      h,
+      w.mlptGateUp!,
+      w.mlptDown!,
+      B,
+      S,
+      D,
+      Is,
+      eps,
+    );
   } else if (c.mlp_t) {
     tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is }, keep);
     add(s.r, s.r, h, N * D);
@@ -95,7 +109,20 @@ function blockForward(
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
   if (fused) {
-    mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps);
+    mlpNormForward(
+      ba.n2,
+      ba.rstd2,
+      f32Act(ba.mlp.gateUp),
+      f32Act(ba.mlp.h),
+      s.r,
+      ba.n1,
+      w.mlpGateUp,
+      w.mlpDown,
+      N,
+      D,
+      I,
+      eps,
+    );
     return;
   }
   mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I }, keep);
@@ -130,7 +157,7 @@ function blockBackwardFused(
     dout,
     ba.n2,
     ba.rstd2,
-    ba.mlp.gateUp,
+    f32Act(ba.mlp.gateUp),
     w.mlpGateUp,
     w.mlpDown,
     N,
@@ -150,7 +177,7 @@ function blockBackwardFused(
     s.dn1,
     ba.n1,
     ba.rstd1,
-    m.gateUp,
+    f32Act(m.gateUp),
     x.wGateUpT,
     x.wDownT,
     B,

@@ -3,10 +3,10 @@
  * Backward ADDS into dweight and dinp (the gradient rule, kernels/backend.ts); a layer passing its
  * own fresh scratch as dinp sets fresh = true: the zeroing is then fused into the GEMM (beta 0).
  */
-import { type F32T, gemm } from '../kernels/core.js';
+import { type F32T, gemm, type KeptT } from '../kernels/core.js';
 
-/** out (N, OUT) = inp (N, IN) @ weight^T; weight (OUT, IN). */
-export function linearForward(out: F32T, inp: F32T, weight: F32T, N: number, IN: number, OUT: number): void {
+/** out (N, OUT) = inp (N, IN) @ weight^T; weight (OUT, IN). inp may be bf16 (a bf16 run's kept h). */
+export function linearForward(out: F32T, inp: KeptT, weight: F32T, N: number, IN: number, OUT: number): void {
   gemm({ A: inp, B: weight, C: out, M: N, N: OUT, K: IN, transB: true });
 }
 
@@ -15,7 +15,7 @@ export function linearBackward(
   dinp: F32T | null,
   dweight: F32T | null,
   dout: F32T,
-  inp: F32T,
+  inp: KeptT,
   weight: F32T,
   N: number,
   IN: number,

@@ -4,12 +4,12 @@
  * product and SwiGLU are one kernel (linearSwiglu: a gate tile and its up tile meet in registers,
  * only h is written, and the pre-activation only when a backward will read it).
  */
-import { type F32T, gemmPrecision, linearSwiglu, linearSwigluBackward } from '../kernels/core.js';
+import { type F32T, gemmPrecision, type KeptT, linearSwiglu, linearSwigluBackward } from '../kernels/core.js';
 import { linearBackward, linearForward } from './linear.js';
 
 export interface MlpActs {
-  gateUp: F32T; // (N, 2I) pre-activation
-  h: F32T; // (N, I) silu(gate) * up
+  gateUp: KeptT; // (N, 2I) pre-activation (bf16 in a bf16 run: model/acts.ts)
+  h: KeptT; // (N, I) silu(gate) * up (the down product's operand)
 }
 
 /** A SwiGLU MLP's weights, or their gradients: gate_up (2I, D), down (D, I) - the token mixer's

@@ -7,12 +7,20 @@
  * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs
  * summed over b (strideC = 0).
  */
-import { type F32T, gemm, gemmPrecision, gemmSwiglu, gemmSwigluBackward, transpose } from '../kernels/core.js';
+import {
+  type F32T,
+  gemm,
+  gemmPrecision,
+  gemmSwiglu,
+  gemmSwigluBackward,
+  type KeptT,
+  transpose,
+} from '../kernels/core.js';
 import type { SwigluWeights } from './mlp.js';
 
 export interface TokenMixerActs {
-  gateUp: F32T; // (B, 2Is, D)
-  h: F32T; // (B, Is, D)
+  gateUp: KeptT; // (B, 2Is, D) pre-activation (bf16 in a bf16 run: model/acts.ts)
+  h: KeptT; // (B, Is, D) silu(gate) * up (the down product's operand)
 }
 
 export interface TokenMixerScratch {

@@ -103,7 +103,8 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   const B = st.config.batch_size,
     deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
   checkActsFit(deepest, B, 'batch_size');
-  const acts = allocActs(deepest, B);
+  // bf16: the SwiGLU activations the backward reads are kept in bf16 (model/acts.ts)
+  const acts = allocActs(deepest, B, st.config.precision === 'bf16' ? 'bf16' : 'fp32');
   if (st.config.milestones !== 'none' && !train.milestones)
     throw new TrmError(
       'TRM_DATASET',

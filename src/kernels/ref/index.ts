@@ -29,15 +29,15 @@ import {
 } from './losses.js';
 import { ropeBackward, ropeForward, softmaxBackward, softmaxForward } from './attention.js';
 import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
+import { withBf16Tensors } from './bf16.js';
+
+// the kernels that also take bf16 tensors (bf16.ts)
+const bf16Kernels = withBf16Tensors({ gemmBf16, gemmSwiglu, linearSwiglu, linearSwigluBackward, gemmSwigluBackward });
 
 export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
-  gemmBf16,
-  gemmSwiglu,
-  linearSwiglu,
-  linearSwigluBackward,
-  gemmSwigluBackward,
+  ...bf16Kernels,
   copy2d,
   transpose,
   fill,
