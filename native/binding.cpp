@@ -208,7 +208,9 @@ Napi::Value LinearSwigluBackward(const Napi::CallbackInfo& info) {
   long N = a.i64s(5), D = a.i64s(6), I = a.i64s(7);
   bool bf16 = a.flag(8), fresh = a.flag(9);
   size_t ld, lh, lo, lg, lw;
-  float* dgu = a.f32(0, &ld);
+  bool d16 = false;
+  void* dgu = a.f32_or_bf16(0, &ld, &d16);
+  if (d16 && !(bf16 && fresh)) a.fail("a bf16 dgateUp (Uint16Array) needs bf16 = true and fresh = true");
   a.f32(1, &lh);
   const float* dout = a.f32(2, &lo);
   bool g16 = false;
@@ -220,7 +222,7 @@ Napi::Value LinearSwigluBackward(const Napi::CallbackInfo& info) {
   a.check_len("dout", lo, (size_t)N * D);
   a.check_len("gateUp", lg, (size_t)N * 2 * I);
   a.check_len("weight", lw, (size_t)D * I);
-  linear_swiglu_backward(dgu, dout, gu, W, N, D, I, bf16, fresh, g16);
+  linear_swiglu_backward(dgu, dout, gu, W, N, D, I, bf16, fresh, g16, d16);
   return info.Env().Undefined();
 }
 
@@ -232,7 +234,9 @@ Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
   long H = a.i64s(5), N = a.i64s(6), K = a.i64s(7), batch = a.i64s(8);
   bool bf16 = a.flag(9), fresh = a.flag(10);
   size_t ld, lh, lo, lg, lw;
-  float* dgu = a.f32(0, &ld);
+  bool d16 = false;
+  void* dgu = a.f32_or_bf16(0, &ld, &d16);
+  if (d16 && !(bf16 && fresh)) a.fail("a bf16 dgateUp (Uint16Array) needs bf16 = true and fresh = true");
   a.f32(1, &lh);
   const float* dout = a.f32(2, &lo);
   bool g16 = false;
@@ -244,7 +248,7 @@ Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
   a.check_len("dout", lo, (size_t)batch * K * N);
   a.check_len("gateUp", lg, (size_t)batch * 2 * H * N);
   a.check_len("weightT", lw, (size_t)H * K);
-  gemm_swiglu_backward(dgu, dout, gu, WT, H, N, K, batch, bf16, fresh, g16);
+  gemm_swiglu_backward(dgu, dout, gu, WT, H, N, K, batch, bf16, fresh, g16, d16);
   return info.Env().Undefined();
 }
 

@@ -632,10 +632,13 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   }, use);
 }
 
-void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up_, const float* W, long N, long D,
-                            long I, bool bf16, bool fresh, bool kept16) {
+void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh, bool kept16, bool d16) {
   if (N == 0 || I == 0) return;
   kept16 = kept16 && bf16;
+  d16 = d16 && bf16 && fresh;
+  float* dgate_up = d16 ? nullptr : static_cast<float*>(dgate_up_);
+  uint16_t* dgate_up16 = d16 ? static_cast<uint16_t*>(dgate_up_) : nullptr;
   const float* gate_up = kept16 ? nullptr : static_cast<const float*>(gate_up_);
   const uint16_t* gate_up16 = kept16 ? static_cast<const uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
@@ -692,7 +695,8 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
               if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o + I, nr);
               else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o + I, 0, 3);
-              if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
+              if (dgate_up16) __builtin_prefetch(dgate_up16 + o, 1, 3), __builtin_prefetch(dgate_up16 + o + I, 1, 3);
+              else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
               else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
             }
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
@@ -703,11 +707,20 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate
             }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
-              if (gate_up16) {  // the kept [G | U] in bf16, widened (exactly) for the epilogue
-                alignas(64) float g32[32], u32[32];
-                from_bf16(kr, g32, gate_up16 + o, nr);
-                from_bf16(kr, u32, gate_up16 + o + I, nr);
-                swiglu_backward_pair_bf16(dgate_up + o, dgate_up + o + I, tg + i * NR, g32, u32, nr, !fresh);
+              if (gate_up16 || dgate_up16) {
+                alignas(64) float g32[32], u32[32], dg[32], du[32];
+                const float *gp = gate_up ? gate_up + o : g32, *up = gate_up ? gate_up + o + I : u32;
+                if (gate_up16) {  // the kept [G | U] in bf16, widened (exactly) for the epilogue
+                  from_bf16(kr, g32, gate_up16 + o, nr);
+                  from_bf16(kr, u32, gate_up16 + o + I, nr);
+                }
+                if (dgate_up16) {  // fresh dgate_up in bf16: the next products' operand, rounded as they would
+                  swiglu_backward_pair_bf16(dg, du, tg + i * NR, gp, up, nr, false);
+                  to_bf16(kr, dgate_up16 + o, dg, nr);
+                  to_bf16(kr, dgate_up16 + o + I, du, nr);
+                } else {
+                  swiglu_backward_pair_bf16(dgate_up + o, dgate_up + o + I, tg + i * NR, gp, up, nr, !fresh);
+                }
                 continue;
               }
               (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(dgate_up + o, dgate_up + o + I, tg + i * NR,
@@ -720,10 +733,13 @@ void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate
   }, use);
 }
 
-void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up_, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh, bool kept16) {
+void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh, bool kept16, bool d16) {
   if (H == 0 || N == 0 || batch == 0) return;
   kept16 = kept16 && bf16;
+  d16 = d16 && bf16 && fresh;
+  float* dgate_up = d16 ? nullptr : static_cast<float*>(dgate_up_);
+  uint16_t* dgate_up16 = d16 ? static_cast<uint16_t*>(dgate_up_) : nullptr;
   const float* gate_up = kept16 ? nullptr : static_cast<const float*>(gate_up_);
   const uint16_t* gate_up16 = kept16 ? static_cast<const uint16_t*>(gate_up_) : nullptr;
   const GemmKernelInfo kr = active_kernel(bf16);
@@ -754,7 +770,8 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_u
       const float* Xb = dout + b * K * N;
       const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
       const uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;
-      float* db = dgate_up + b * 2 * H * N;
+      float* db = dgate_up ? dgate_up + b * 2 * H * N : nullptr;
+      uint16_t* db16 = dgate_up16 ? dgate_up16 + b * 2 * H * N : nullptr;
       for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
         long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
         float* dst = pb + koff * panels * NR;
@@ -770,7 +787,8 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_u
             const long o = (s0 + i) * N + j0;
             if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
             else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
-            if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
+            if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
+            else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
             else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
           }
           for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
@@ -781,11 +799,20 @@ void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_u
           }
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
-            if (gb16) {  // the kept [G; U] in bf16, widened (exactly) for the epilogue
-              alignas(64) float g32[32], u32[32];
-              from_bf16(kr, g32, gb16 + o, nr);
-              from_bf16(kr, u32, gb16 + H * N + o, nr);
-              swiglu_backward_pair_bf16(db + o, db + H * N + o, tg + i * NR, g32, u32, nr, !fresh);
+            if (gb16 || db16) {
+              alignas(64) float g32[32], u32[32], dg[32], du[32];
+              const float *gp = gb ? gb + o : g32, *up = gb ? gb + H * N + o : u32;
+              if (gb16) {  // the kept [G; U] in bf16, widened (exactly) for the epilogue
+                from_bf16(kr, g32, gb16 + o, nr);
+                from_bf16(kr, u32, gb16 + H * N + o, nr);
+              }
+              if (db16) {  // fresh dgate_up in bf16: the next products' operand, rounded as they would
+                swiglu_backward_pair_bf16(dg, du, tg + i * NR, gp, up, nr, false);
+                to_bf16(kr, db16 + o, dg, nr);
+                to_bf16(kr, db16 + H * N + o, du, nr);
+              } else {
+                swiglu_backward_pair_bf16(db + o, db + H * N + o, tg + i * NR, gp, up, nr, !fresh);
+              }
               continue;
             }
             (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,

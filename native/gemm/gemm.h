@@ -67,11 +67,13 @@ void linear_swiglu(void* out, void* gate_up, const float* X, const float* W, lon
 // dgate_up_b (2H, N) at b*2H*N. dgate_up += the gradients (bitwise swiglu_backward on
 // the dh that gemm gives, for any thread count); fresh: dgate_up = 0 + them, never read (bitwise a
 // zeroed dgate_up accumulated into). kept16 (bf16 only): gate_up is a bfloat16 tensor (uint16_t),
-// widened exactly to fp32 before the epilogue reads it.
-void linear_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up, const float* W, long N, long D,
-                            long I, bool bf16, bool fresh, bool kept16 = false);
-void gemm_swiglu_backward(float* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh, bool kept16 = false);
+// widened exactly to fp32 before the epilogue reads it. d16 (bf16 and fresh only): dgate_up is a
+// bfloat16 tensor, the gradients rounded as they are stored (what the bf16 products that read it
+// next would round them to).
+void linear_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* W, long N, long D,
+                            long I, bool bf16, bool fresh, bool kept16 = false, bool d16 = false);
+void gemm_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
+                          long K, long batch, bool bf16, bool fresh, bool kept16 = false, bool d16 = false);
 
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never

@@ -45,7 +45,9 @@ export type GemmArgs<F, H = F> = [
  *  kernels typed with it take one: gemmBf16's A and B (read as the bf16 values they hold, bitwise
  *  the product of the same values held in fp32), and the fused SwiGLU kernels' out / gateUp, which
  *  are then rounded to bf16 as they are stored (as gemmBf16 rounds operands) and widened exactly
- *  when read. Both of out and gateUp are bf16, or neither; bf16 tensors need bf16 = true. */
+ *  when read. Both of out and gateUp are bf16, or neither; bf16 tensors need bf16 = true. The SwiGLU
+ *  backwards' dgateUp may be bf16 when fresh (written rounded, as the products reading it next
+ *  would round it). */
 export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
   readonly name: 'native' | 'ref' | 'webgpu';
 
@@ -98,7 +100,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  fresh). dh is scratch whose contents are unspecified afterwards (native keeps dh in registers
    *  and never writes it). Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
   linearSwigluBackward(
-    dgateUp: F,
+    dgateUp: F | H,
     dh: F,
     dout: F,
     gateUp: F | H,
@@ -116,7 +118,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  dgateUp (fresh: from 0, never read); dh (batch, H, N) is scratch (unspecified afterwards).
    *  Numerically gemm, (fill) and swigluBackward; native: bitwise so. */
   gemmSwigluBackward(
-    dgateUp: F,
+    dgateUp: F | H,
     dh: F,
     dout: F,
     gateUp: F | H,

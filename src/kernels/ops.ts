@@ -81,6 +81,12 @@ function kept(
   return {};
 }
 
+/** A bf16 dgateUp is written fresh, never accumulated into. */
+function freshBf16(op: string, dgateUp: unknown, bf16: boolean, fresh: boolean): void {
+  if (isBf16(dgateUp) && !(bf16 && fresh))
+    throw new ShapeError(`${op}: a bf16 dgateUp needs bf16 = true and fresh = true`);
+}
+
 function integer(op: string, name: string, v: number, min = -Infinity): void {
   if (!Number.isInteger(v) || v < min) {
     throw new TrmError(
@@ -325,7 +331,7 @@ export function linearSwiglu(
 /** linearSwiglu's backward through the down product (backend.ts linearSwigluBackward): dgateUp
  *  (N, 2I) += (fresh: =); dh (N, I) scratch; dout (N, D); gateUp (N, 2I); weight (D, I). */
 export function linearSwigluBackward(
-  dgateUp: F32,
+  dgateUp: KeptT,
   dh: F32,
   dout: F32,
   gateUp: KeptT,
@@ -338,8 +344,9 @@ export function linearSwigluBackward(
 ): void {
   const op = 'linearSwigluBackward',
     sh = sizes(op, { N, D, I });
+  freshBf16(op, dgateUp, bf16, fresh);
   arrays(op, sh, 'Float32Array', {
-    dgateUp: [dgateUp, N * 2 * I],
+    ...kept(op, sh, bf16, { dgateUp: [dgateUp, N * 2 * I] }),
     dh: [dh, N * I],
     dout: [dout, N * D],
     ...kept(op, sh, bf16, { gateUp: [gateUp, N * 2 * I] }),
@@ -352,7 +359,7 @@ export function linearSwigluBackward(
  *  (batch, 2H, N) += (fresh: =); dh (batch, H, N) scratch; dout (batch, K, N); gateUp (batch, 2H, N);
  *  weightT (H, K). */
 export function gemmSwigluBackward(
-  dgateUp: F32,
+  dgateUp: KeptT,
   dh: F32,
   dout: F32,
   gateUp: KeptT,
@@ -366,8 +373,9 @@ export function gemmSwigluBackward(
 ): void {
   const op = 'gemmSwigluBackward',
     sh = sizes(op, { H, N, K, batch });
+  freshBf16(op, dgateUp, bf16, fresh);
   arrays(op, sh, 'Float32Array', {
-    dgateUp: [dgateUp, batch * 2 * H * N],
+    ...kept(op, sh, bf16, { dgateUp: [dgateUp, batch * 2 * H * N] }),
     dh: [dh, batch * H * N],
     dout: [dout, batch * K * N],
     ...kept(op, sh, bf16, { gateUp: [gateUp, batch * 2 * H * N] }),

@@ -117,7 +117,9 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
   for (let i = 0; i <= c.L_cycles; i++)
     calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
   // backward scratch shared by the channel MLP and the token mixer (used one after the other)
-  const dgu = f32(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
+  // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too)
+  const dgu = k(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
+  const part = (t: KeptT, n: number): KeptT => (isBf16(t) ? t.subarray(0, n) : view(t, 0, n));
   const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
   return {
     d,
@@ -148,11 +150,11 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
       rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
       r: f32(N * D),
       dn1: f32(N * D),
-      mlp: { dh: view(dhid, 0, N * I), dgateUp: view(dgu, 0, N * 2 * I) },
+      mlp: { dh: view(dhid, 0, N * I), dgateUp: part(dgu, N * 2 * I) },
       mix: c.mlp_t
         ? {
             dh: view(dhid, 0, B * Is * D),
-            dgateUp: view(dgu, 0, B * 2 * Is * D),
+            dgateUp: part(dgu, B * 2 * Is * D),
             wDownT: f32(Is * S),
             wGateUpT: f32(2 * Is * S),
           }

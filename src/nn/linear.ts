@@ -14,7 +14,7 @@ export function linearForward(out: F32T, inp: KeptT, weight: F32T, N: number, IN
 export function linearBackward(
   dinp: F32T | null,
   dweight: F32T | null,
-  dout: F32T,
+  dout: KeptT,
   inp: KeptT,
   weight: F32T,
   N: number,

@@ -28,7 +28,7 @@ export interface MlpSizes {
 
 export interface MlpScratch {
   dh: F32T; // (N, I)
-  dgateUp: F32T; // (N, 2I)
+  dgateUp: KeptT; // (N, 2I) (bf16 in a bf16 run: read only by the two bf16 products after it)
 }
 
 /** out (N, D) = SwiGLU(inp (N, D)). keep = false: no backward follows (acts.gateUp is scratch). */

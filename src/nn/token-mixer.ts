@@ -25,7 +25,7 @@ export interface TokenMixerActs {
 
 export interface TokenMixerScratch {
   dh: F32T; // (B, Is, D)
-  dgateUp: F32T; // (B, 2Is, D)
+  dgateUp: KeptT; // (B, 2Is, D) (bf16 in a bf16 run: read only by the two bf16 products after it)
   wDownT: F32T; // (Is, S) down_proj transposed
   wGateUpT: F32T; // (S, 2Is) gate_up_proj transposed
 }

@@ -207,6 +207,16 @@ describe.each(backends)('bf16 tensors on $label', ({ label, setup }) => {
       return dgu;
     };
     expect(same(run(gB), run(widen(gB)))).toBe(0);
+    // a fresh bf16 dgateUp holds the fp32 gradients rounded
+    const d16 = new Uint16Array(batch * 2 * H * NN);
+    gemmSwigluBackward(d16, new Float32Array(batch * H * NN), doutB, gB, WT, H, NN, K, batch, true, true);
+    expect(same(d16, bf16Of(run(gB)))).toBe(0);
+    const g32 = widen(g16),
+      want = new Float32Array(N * 2 * I),
+      l16 = new Uint16Array(N * 2 * I);
+    linearSwigluBackward(want, new Float32Array(N * I), dout, g32, W, N, D, I, true, true);
+    linearSwigluBackward(l16, new Float32Array(N * I), dout, g16, W, N, D, I, true, true);
+    expect(same(l16, bf16Of(want))).toBe(0);
   });
 });
 
@@ -232,5 +242,21 @@ describe('bf16 tensor checks', () => {
     expect(() => linearSwiglu(new Uint16Array(7), new Uint16Array(16), X, W, 4, 3, 2, true, true)).toThrow(
       /out has 7 elements/,
     );
+    const dout = new Float32Array(4 * 3),
+      Wd = new Float32Array(3 * 2);
+    expect(() =>
+      linearSwigluBackward(
+        new Uint16Array(16),
+        new Float32Array(8),
+        dout,
+        new Uint16Array(16),
+        Wd,
+        4,
+        3,
+        2,
+        true,
+        false,
+      ),
+    ).toThrow(/dgateUp needs bf16 = true and fresh = true/);
   });
 });

@@ -57,9 +57,16 @@ export function withBf16Tensors(
     narrowInto(out as Uint16Array, o);
     if (keep) narrowInto(gateUp as Uint16Array, g);
   };
-  const linearSwigluBackward: B['linearSwigluBackward'] = (dgu, dh, dout, gateUp, ...rest) =>
-    k.linearSwigluBackward(dgu, dh, dout, widen(gateUp), ...rest);
-  const gemmSwigluBackward: B['gemmSwigluBackward'] = (dgu, dh, dout, gateUp, ...rest) =>
-    k.gemmSwigluBackward(dgu, dh, dout, widen(gateUp), ...rest);
+  // a bf16 dgateUp (fresh only): computed in fp32 from 0, then rounded into it
+  const linearSwigluBackward: B['linearSwigluBackward'] = (dgu, dh, dout, gateUp, ...rest) => {
+    const d = dgu instanceof Float32Array ? dgu : new Float32Array(dgu.length);
+    k.linearSwigluBackward(d, dh, dout, widen(gateUp), ...rest);
+    if (d !== dgu) narrowInto(dgu as Uint16Array, d);
+  };
+  const gemmSwigluBackward: B['gemmSwigluBackward'] = (dgu, dh, dout, gateUp, ...rest) => {
+    const d = dgu instanceof Float32Array ? dgu : new Float32Array(dgu.length);
+    k.gemmSwigluBackward(d, dh, dout, widen(gateUp), ...rest);
+    if (d !== dgu) narrowInto(dgu as Uint16Array, d);
+  };
   return { gemmBf16, gemmSwiglu, linearSwiglu, linearSwigluBackward, gemmSwigluBackward };
 }
