@@ -17,7 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #if defined(__x86_64__)
-#include <xmmintrin.h>
+#include <emmintrin.h>
 #endif
 
 #include "../cpu_features.h"
@@ -177,6 +177,19 @@ void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long
 inline void to_bf16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n) {
   (kr.to_bf16 ? kr.to_bf16 : to_bf16_scalar)(dst, src, n);
 }
+
+inline void store_kept16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n, bool stream) {
+#if defined(__x86_64__)
+  if (stream && n == 32 && (reinterpret_cast<uintptr_t>(dst) & 63) == 0) {
+    alignas(64) uint16_t t[32];
+    to_bf16(kr, t, src, 32);
+    for (int j = 0; j < 32; j += 8)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + j), _mm_load_si128(reinterpret_cast<const __m128i*>(t + j)));
+    return;
+  }
+#endif
+  to_bf16(kr, dst, src, n);
+}
 inline void from_bf16(const GemmKernelInfo& kr, float* dst, const uint16_t* src, long n) {
   (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(dst, src, n);
 }
@@ -196,6 +209,10 @@ inline void store_kept(float* dst, const float* src, long n, bool stream) {
 #endif
   std::memcpy(dst, src, n * sizeof(float));
 }
+
+// store_kept for a bf16 kept tensor: n values rounded to bf16 (kr.to_bf16), streamed when a whole
+// aligned line (32 values) and stream, else stored plainly. Same bits either way.
+inline void store_kept16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n, bool stream);
 
 inline void kept_fence() {
 #if defined(__x86_64__)
@@ -435,6 +452,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
   const bool stream = 8.0 * batch * H * N > kStreamBytes;  // the kept [G; U], in bytes
+  const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // Whole items per thread when there are enough, else each item's panels split across threads.
   const bool by_item = batch >= nth;
   parallel_run([&](int ith, int nt) {
@@ -496,12 +514,16 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
             const float* g = tg + i * NR;
             const float* u = tu + i * NR;
             if (hb16) {  // bf16 storage: h, and [G; U] when kept, rounded as they are stored
-              alignas(64) float y[32];
-              swiglu_pair_bf16(y, g, u, nr);
-              to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
+              if (kr.swiglu_to16) {
+                kr.swiglu_to16(hb16 + (s0 + i) * N + j0, g, u, nr);
+              } else {
+                alignas(64) float y[32];
+                swiglu_pair_bf16(y, g, u, nr);
+                to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
+              }
               if (gb16) {
-                to_bf16(kr, gb16 + (s0 + i) * N + j0, g, nr);
-                to_bf16(kr, gb16 + (H + s0 + i) * N + j0, u, nr);
+                store_kept16(kr, gb16 + (s0 + i) * N + j0, g, nr, stream16);
+                store_kept16(kr, gb16 + (H + s0 + i) * N + j0, u, nr, stream16);
               }
               continue;
             }
@@ -541,6 +563,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const long mcr = (kr.mc + MR - 1) / MR * MR;
   const int nth = pool_threads();
   const bool stream = 8.0 * N * I > kStreamBytes;  // the kept [G | U], in bytes
+  const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // as gemm(): split the longer of the rows (whole MR strips) and the column panels
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
@@ -608,12 +631,16 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               const float* g = tg + i * NR;
               const float* u = tu + i * NR;
               if (out16) {  // bf16 storage: h, and [G | U] when kept, rounded as they are stored
-                alignas(64) float y[32];
-                swiglu_pair_bf16(y, g, u, nr);
-                to_bf16(kr, out16 + row * I + jc + j0, y, nr);
+                if (kr.swiglu_to16) {
+                  kr.swiglu_to16(out16 + row * I + jc + j0, g, u, nr);
+                } else {
+                  alignas(64) float y[32];
+                  swiglu_pair_bf16(y, g, u, nr);
+                  to_bf16(kr, out16 + row * I + jc + j0, y, nr);
+                }
                 if (gate_up16) {
-                  to_bf16(kr, gate_up16 + row * 2 * I + jc + j0, g, nr);
-                  to_bf16(kr, gate_up16 + row * 2 * I + I + jc + j0, u, nr);
+                  store_kept16(kr, gate_up16 + row * 2 * I + jc + j0, g, nr, stream16);
+                  store_kept16(kr, gate_up16 + row * 2 * I + I + jc + j0, u, nr, stream16);
                 }
                 continue;
               }
@@ -707,6 +734,15 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
             }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
+              if ((gate_up16 || dgate_up16) && kr.swiglu_backward16) {
+                const bool g16 = gate_up16 != nullptr, d16 = dgate_up16 != nullptr;
+                kr.swiglu_backward16(d16 ? static_cast<void*>(dgate_up16 + o) : dgate_up + o,
+                                     d16 ? static_cast<void*>(dgate_up16 + o + I) : dgate_up + o + I, tg + i * NR,
+                                     g16 ? static_cast<const void*>(gate_up16 + o) : gate_up + o,
+                                     g16 ? static_cast<const void*>(gate_up16 + o + I) : gate_up + o + I, nr, !fresh,
+                                     g16, d16);
+                continue;
+              }
               if (gate_up16 || dgate_up16) {
                 alignas(64) float g32[32], u32[32], dg[32], du[32];
                 const float *gp = gate_up ? gate_up + o : g32, *up = gate_up ? gate_up + o + I : u32;
@@ -799,6 +835,15 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
           }
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
+            if ((gb16 || db16) && kr.swiglu_backward16) {
+              const long o2 = H * N + o;
+              kr.swiglu_backward16(db16 ? static_cast<void*>(db16 + o) : db + o,
+                                   db16 ? static_cast<void*>(db16 + o2) : db + o2, tg + i * NR,
+                                   gb16 ? static_cast<const void*>(gb16 + o) : gb + o,
+                                   gb16 ? static_cast<const void*>(gb16 + o2) : gb + o2, nr, !fresh, gb16 != nullptr,
+                                   db16 != nullptr);
+              continue;
+            }
             if (gb16 || db16) {
               alignas(64) float g32[32], u32[32], dg[32], du[32];
               const float *gp = gb ? gb + o : g32, *up = gb ? gb + H * N + o : u32;

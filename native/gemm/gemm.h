@@ -109,6 +109,12 @@ struct GemmKernelInfo {
   // n fp32 values to bf16 (rounded as the packs round) and back (exact); null: the driver's scalar ones.
   void (*to_bf16)(uint16_t* dst, const float* src, long n) = nullptr;
   void (*from_bf16)(float* dst, const uint16_t* src, long n) = nullptr;
+  // The bf16 SwiGLU epilogue rows (ops.h swiglu_pair_bf16 / swiglu_backward_pair_bf16) with bf16
+  // storage fused in (bitwise the same as those followed by to_bf16 / preceded by from_bf16); null:
+  // the driver composes them. g16: g, u are bf16; d16: dg, du are bf16 (written fresh).
+  void (*swiglu_to16)(uint16_t* y, const float* g, const float* u, long n) = nullptr;
+  void (*swiglu_backward16)(void* dg, void* du, const float* dy, const void* g, const void* u, long n, bool acc,
+                            bool g16, bool d16) = nullptr;
 };
 
 GemmKernelInfo gemm_kernel_avx512();

@@ -20,6 +20,12 @@
 #include "gemm.h"
 
 namespace trm {
+
+// ops/swiglu_bf16_avx512.cpp
+void swiglu_pair_bf16_to16_avx512(uint16_t* y, const float* g, const float* u, long n);
+void swiglu_backward_pair_bf16_16_avx512(void* dg, void* du, const float* dy, const void* g, const void* u, long n,
+                                         bool acc, bool g16, bool d16);
+
 namespace {
 
 constexpr int MR = 14, NR = 32;
@@ -269,6 +275,8 @@ GemmKernelInfo gemm_kernel_avx512_bf16() {
   k.pack_b_rowmajor16 = pack_b_rowmajor_bf16_16;
   k.to_bf16 = to_bf16_avx512;
   k.from_bf16 = from_bf16_avx512;
+  k.swiglu_to16 = swiglu_pair_bf16_to16_avx512;
+  k.swiglu_backward16 = swiglu_backward_pair_bf16_16_avx512;
   return k;
 }
 

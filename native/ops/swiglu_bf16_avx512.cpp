@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #include <immintrin.h>
+#include <stdint.h>
 
 namespace trm {
 namespace {
@@ -59,6 +60,76 @@ void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, con
     __m512 b = _mm512_mul_ps(ds, gv);
     _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, dg + h) : zero, a));
     _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, du + h) : zero, b));
+  }
+}
+
+
+// ---- bf16 storage (a bf16 run's kept tensors: device.ts BF16T; gemm.h kept16 / d16) ----------------
+// The rows above with y, or dg and du, rounded to bf16 as they are stored (VCVTNEPS2BF16, the
+// rounding of the bf16 packs) and / or g and u read from bf16 (widened exactly): bitwise the fp32
+// functions followed by the rounding / preceded by the widening. Need AVX512_BF16 (the caller
+// checks: the gemm kernel in use is the VDPBF16PS one).
+#define TRM_BF16_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+
+namespace {
+TRM_BF16_TARGET inline __m512 load_row(const void* p, long h, __mmask16 m, bool is16) {
+  if (!is16) return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + h);
+  __m512i x = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + h));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+}
+TRM_BF16_TARGET inline void store16(uint16_t* p, long h, __mmask16 m, __m512 v) {
+  _mm256_mask_storeu_epi16(p + h, m, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+// dg, du fresh in bf16 (= 0 + the gradients, rounded; a zero addend makes any contraction of the
+// sum exact, so these are swiglu_backward_pair_bf16_avx512's bits rounded).
+template <bool G16>
+TRM_BF16_TARGET void backward_to16(uint16_t* dg, uint16_t* du, const float* dy, const void* g, const void* u, long n) {
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  for (long h = 0; h < n; h += 16) {
+    __mmask16 m = tail_mask(n - h);
+    __m512 gv = load_row(g, h, m, G16), uv = load_row(u, h, m, G16), d = _mm512_maskz_loadu_ps(m, dy + h);
+    __m512 sig = sigmoid16(gv);
+    __m512 ds = _mm512_mul_ps(d, sig);
+    __m512 a = _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one));
+    __m512 b = _mm512_mul_ps(ds, gv);
+    store16(dg, h, m, _mm512_add_ps(zero, a));
+    store16(du, h, m, _mm512_add_ps(zero, b));
+  }
+}
+}  // namespace
+
+TRM_BF16_TARGET void swiglu_pair_bf16_to16_avx512(uint16_t* y, const float* g, const float* u, long n) {
+  for (long h = 0; h < n; h += 16) {
+    __mmask16 m = tail_mask(n - h);
+    __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h);
+    store16(y, h, m, _mm512_mul_ps(_mm512_mul_ps(gv, sigmoid16(gv)), uv));
+  }
+}
+
+// dg, du: bf16 when d16 (then fresh: acc false), else fp32; g, u: bf16 when g16, else fp32. fp32 dg, du
+// from bf16 g, u: the widened rows through swiglu_backward_pair_bf16_avx512 itself.
+void swiglu_backward_pair_bf16_16_avx512(void* dg, void* du, const float* dy, const void* g, const void* u, long n,
+                                         bool acc, bool g16, bool d16) {
+  if (d16) {
+    if (g16) backward_to16<true>(static_cast<uint16_t*>(dg), static_cast<uint16_t*>(du), dy, g, u, n);
+    else backward_to16<false>(static_cast<uint16_t*>(dg), static_cast<uint16_t*>(du), dy, g, u, n);
+    return;
+  }
+  if (!g16) {
+    swiglu_backward_pair_bf16_avx512(static_cast<float*>(dg), static_cast<float*>(du), dy, static_cast<const float*>(g),
+                                     static_cast<const float*>(u), n, acc);
+    return;
+  }
+  alignas(64) float gw[64], uw[64];
+  for (long h = 0; h < n; h += 64) {
+    long c = n - h < 64 ? n - h : 64;
+    for (long j = 0; j < c; j++) {
+      uint32_t a = (uint32_t) static_cast<const uint16_t*>(g)[h + j] << 16, b = (uint32_t) static_cast<const uint16_t*>(u)[h + j] << 16;
+      __builtin_memcpy(gw + j, &a, 4);
+      __builtin_memcpy(uw + j, &b, 4);
+    }
+    swiglu_backward_pair_bf16_avx512(static_cast<float*>(dg) + h, static_cast<float*>(du) + h, dy + h, gw, uw, c, acc);
   }
 }
 
