@@ -118,8 +118,12 @@ export function gemm(c: GemmCall): void {
   }
   const d = device(),
     bf16 = (c.precision ?? defaultPrecision) === 'bf16';
-  if (!bf16 && (isBf16(c.A) || isBf16(c.B)))
-    throw new TrmError('TRM_BAD_ARG', `${op}: a bf16 operand (${isBf16(c.A) ? 'A' : 'B'}) needs precision bf16`);
+  if (isBf16(c.A) || isBf16(c.B)) {
+    const which = isBf16(c.A) ? 'A' : 'B';
+    if (!bf16) throw new TrmError('TRM_BAD_ARG', `${op}: a bf16 operand (${which}) needs precision bf16`);
+    if (!d.bf16)
+      throw new TrmError('TRM_BAD_ARG', `${op}: the ${d.name} device keeps no bf16 tensors (operand ${which})`);
+  }
   bf16
     ? d.gemmBf16(
         ta,

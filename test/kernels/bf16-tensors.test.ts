@@ -17,9 +17,11 @@ import {
   linearSwiglu,
   linearSwigluBackward,
   nativeBackend,
+  setDevice,
   setGemmPrecision,
   useBackend,
 } from '../../src/kernels/index.js';
+import { allocActs, resolveConfig } from '../../src/model/index.js';
 import { narrowInto, widen } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
 
@@ -258,5 +260,24 @@ describe('bf16 tensor checks', () => {
         false,
       ),
     ).toThrow(/dgateUp needs bf16 = true and fresh = true/);
+    // a device without bf16 tensors (webgpu) refuses them, and a bf16 step's activations stay fp32 there
+    const c = resolveConfig({
+      hidden_size: 16,
+      seq_len: 4,
+      vocab_size: 4,
+      puzzle_emb_ndim: 16,
+      mlp_t: true,
+      pos_encodings: 'none',
+    });
+    const base = device();
+    setDevice({ ...base, bf16: undefined });
+    try {
+      expect(() => gemm({ M: 2, N: 2, K: 3, A, B, C, precision: 'bf16' })).toThrow(/keeps no bf16 tensors/);
+      expect(allocActs(c, 2, 'bf16').calls[0].blocks[0].mlp.h).toBeInstanceOf(Float32Array);
+    } finally {
+      setDevice(base);
+    }
+    expect(allocActs(c, 2, 'bf16').calls[0].blocks[0].mlp.h).toBeInstanceOf(Uint16Array);
+    expect(allocActs(c, 2).calls[0].blocks[0].mlp.h).toBeInstanceOf(Float32Array);
   });
 });
