@@ -11,7 +11,7 @@
  * Prints one line per check and exits 1 on the first failure.
  */
 import { addon, gemm, setThreads } from '../dist/kernels/index.js';
-import { roundBf16 } from '../dist/kernels/ref/gemm.js';
+import { gemmBf16Float64 } from '../dist/kernels/ref/gemm.js';
 
 const threads = Number(process.argv[process.argv.indexOf('--threads') + 1]) || 0;
 if (!addon) {
@@ -44,17 +44,7 @@ const same = (a, b) =>
     Buffer.from(b.buffer, b.byteOffset, b.byteLength),
   ) === 0;
 
-function refBf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, ldc) {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++)
-        s += roundBf16(ta ? A[k * lda + i] : A[i * lda + k]) * roundBf16(tb ? B[j * ldb + k] : B[k * ldb + j]);
-      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
-    }
-  return out;
-}
+const refBf16 = gemmBf16Float64;
 function worst(got, want, rtol, atol) {
   let w = 0;
   for (let i = 0; i < want.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i])));

@@ -18,35 +18,10 @@ import {
   useBackend,
   withGemmPrecision,
 } from '../../src/kernels/index.js';
-import { roundBf16 } from '../../src/kernels/ref/gemm.js';
+import { gemmBf16Float64, roundBf16 } from '../../src/kernels/ref/gemm.js';
 import { randn } from '../helpers.js';
 
-/** float64 C = alpha*bf16(op(A))*bf16(op(B)) + beta*C0 for one item. */
-function refBf16(
-  ta: boolean,
-  tb: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: Float32Array,
-  lda: number,
-  B: Float32Array,
-  ldb: number,
-  beta: number,
-  C0: Float32Array,
-  ldc: number,
-): Float64Array {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++)
-        s += roundBf16(ta ? A[k * lda + i] : A[i * lda + k]) * roundBf16(tb ? B[j * ldb + k] : B[k * ldb + j]);
-      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
-    }
-  return out;
-}
+const refBf16 = gemmBf16Float64;
 
 const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
 if (addon) addon.setIsa(addon.info().bestIsa);
