@@ -115,67 +115,6 @@ void from_bf16_scalar(float* dst, const uint16_t* src, long n) {
   for (long j = 0; j < n; j++) dst[j] = bf16_value(src[j]);
 }
 
-// A packed slot of k values at k = 2kp (kpack 2: the pair (k, k+1), 0 past kc) or k (kpack 1: the
-// value widened), from a bf16-stored operand read by `at(k)`.
-template <class At>
-inline float slot16(At at, long k, long kc, int kpack) {
-  if (kpack == 1) return bf16_value(at(k));
-  uint32_t u = (uint32_t)at(k) | (k + 1 < kc ? (uint32_t)at(k + 1) << 16 : 0u);
-  float x;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-
-// pack_a / pack_b below for a bf16-stored operand (the kernel's packs when it has them, else these
-// generic loops).
-void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
-              const GemmKernelInfo& kr) {
-  const int KP = kr.kpack;
-  const long kcp = (kc + KP - 1) / KP;
-  for (long i0 = 0; i0 < mc; i0 += MR) {
-    long mr = mc - i0 < MR ? mc - i0 : MR;
-    if (!trans && kr.pack_a_rowmajor16) {
-      kr.pack_a_rowmajor16(dst, A + (ic + i0) * lda + pc, lda, mr, kc);
-    } else if (trans && kr.pack_a_colmajor16) {
-      kr.pack_a_colmajor16(dst, A + pc * lda + ic + i0, lda, mr, kc);
-    } else {
-      for (long s = 0; s < kcp; s++)
-        for (long i = 0; i < MR; i++) {
-          long row = ic + i0 + i;
-          dst[s * MR + i] = i >= mr ? 0.f
-                            : trans ? slot16([&](long k) { return A[(pc + k) * lda + row]; }, s * KP, kc, KP)
-                                    : slot16([&](long k) { return A[row * lda + pc + k]; }, s * KP, kc, KP);
-        }
-    }
-    dst += kcp * MR;
-  }
-}
-
-void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
-              long p1, int NR, const GemmKernelInfo& kr) {
-  const int KP = kr.kpack;
-  const long kcp = (kc + KP - 1) / KP;
-  if (!trans && kr.pack_b_rowmajor16) {
-    kr.pack_b_rowmajor16(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
-    return;
-  }
-  for (long p = p0; p < p1; p++) {
-    long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-    float* d = dst + p * kcp * NR;
-    if (trans && kr.pack_b_colmajor16) {
-      kr.pack_b_colmajor16(d, B + (jc + j0) * ldb + pc, ldb, nr, kc);
-      continue;
-    }
-    for (long s = 0; s < kcp; s++)
-      for (long j = 0; j < NR; j++) {
-        long col = jc + j0 + j;
-        d[s * NR + j] = j >= nr ? 0.f
-                        : trans ? slot16([&](long k) { return B[col * ldb + pc + k]; }, s * KP, kc, KP)
-                                : slot16([&](long k) { return B[(pc + k) * ldb + col]; }, s * KP, kc, KP);
-      }
-  }
-}
-
 inline void to_bf16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n) {
   (kr.to_bf16 ? kr.to_bf16 : to_bf16_scalar)(dst, src, n);
 }
@@ -296,6 +235,55 @@ void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, 
         for (long k = 0; k < kc; k++) d[k * NR + j] = 0.f;
     }
   }
+}
+
+thread_local AlignedBuf tl_widen;
+
+// pack_a / pack_b below for a bf16-stored operand: the kernel's 16-bit packs where it has one for the
+// layout, else the block widened (exactly) into fp32 scratch and packed by the fp32 route, which
+// rounds it back to the same bf16 values: correct for any kernel's packed layout.
+void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
+              const GemmKernelInfo& kr) {
+  const GemmPackStrip16 fast = trans ? kr.pack_a_colmajor16 : kr.pack_a_rowmajor16;
+  if (fast) {
+    const long kcp = (kc + kr.kpack - 1) / kr.kpack;
+    for (long i0 = 0; i0 < mc; i0 += MR, dst += kcp * MR) {
+      long mr = mc - i0 < MR ? mc - i0 : MR;
+      fast(dst, trans ? A + pc * lda + ic + i0 : A + (ic + i0) * lda + pc, lda, mr, kc);
+    }
+    return;
+  }
+  float* w = tl_widen.get((size_t)mc * kc);
+  if (trans)  // A(i, k) = A[k*lda + i]: kc rows of mc
+    for (long k = 0; k < kc; k++) from_bf16_scalar(w + k * mc, A + (pc + k) * lda + ic, mc);
+  else
+    for (long i = 0; i < mc; i++) from_bf16_scalar(w + i * kc, A + (ic + i) * lda + pc, kc);
+  pack_a(dst, w, trans ? mc : kc, trans, 0, mc, 0, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
+}
+
+void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
+              long p1, int NR, const GemmKernelInfo& kr) {
+  const long kcp = (kc + kr.kpack - 1) / kr.kpack;
+  if (!trans && kr.pack_b_rowmajor16) {
+    kr.pack_b_rowmajor16(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
+    return;
+  }
+  if (trans && kr.pack_b_colmajor16) {
+    for (long p = p0; p < p1; p++) {
+      long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+      kr.pack_b_colmajor16(dst + p * kcp * NR, B + (jc + j0) * ldb + pc, ldb, nr, kc);
+    }
+    return;
+  }
+  // columns [c0, c1) of this thread's panels, widened; packed as panels 0.. of that block
+  const long c0 = p0 * NR, c1 = p1 * NR < nc ? p1 * NR : nc, w_n = c1 - c0;
+  float* w = tl_widen.get((size_t)w_n * kc);
+  if (trans)  // B(k, j) = B[j*ldb + k]: w_n rows of kc
+    for (long j = 0; j < w_n; j++) from_bf16_scalar(w + j * kc, B + (jc + c0 + j) * ldb + pc, kc);
+  else
+    for (long k = 0; k < kc; k++) from_bf16_scalar(w + k * w_n, B + (pc + k) * ldb + jc + c0, w_n);
+  pack_b(dst + p0 * kcp * NR, w, trans ? kc : w_n, trans, 0, kc, 0, w_n, 0, p1 - p0, NR, kr.pack_b_colmajor,
+         kr.pack_b_rowmajor, kr.kpack);
 }
 
 // C = beta*C for a K == 0 product (no micro-kernel call happens).

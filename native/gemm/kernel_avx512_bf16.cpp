@@ -410,6 +410,23 @@ void pack_a_rowmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
   }
 }
 
+// The same from a bf16-stored A (GemmArgs a16): each row's pairs are already contiguous in memory.
+void pack_a_rowmajor_amx16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
+  const long kcp = (kc + 1) / 2;
+  for (long i = 0; i < AMX_MR; i++) {
+    float* d = dst + i * kcp;
+    if (i >= mr) {
+      memset(d, 0, kcp * sizeof(float));
+      continue;
+    }
+    const uint16_t* src = A + i * lda;
+    for (long k0 = 0; k0 < kc; k0 += 32) {
+      const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+      _mm512_mask_storeu_ps(d + k0 / 2, mask16(np), pairs_contig16(src + k0, rem));
+    }
+  }
+}
+
 // A stored transposed (A[k*lda + i]): 16 k pairs interleaved over the rows, then transposed so that
 // each row's pairs are contiguous.
 void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
@@ -440,6 +457,8 @@ GemmKernelInfo gemm_kernel_amx_bf16() {
   k.kernel = ukr_amx_16x32;
   k.pack_a_rowmajor = pack_a_rowmajor_amx;
   k.pack_a_colmajor = pack_a_colmajor_amx;
+  k.pack_a_rowmajor16 = pack_a_rowmajor_amx16;  // (its A layout differs from VDPBF16PS's: not inherited)
+  k.pack_a_colmajor16 = nullptr;                // the driver widens and packs through pack_a_colmajor_amx
   k.mr = AMX_MR;
   k.mc = AMX_MR * 16;
   k.name = "amx_bf16 16x32 (tdpbf16ps)";
