@@ -3,6 +3,7 @@
 #include <initializer_list>
 
 #include "napi_util.h"
+#include "gemm/sum_nt.h"
 #include "ops/fused.h"
 
 namespace trm {
@@ -77,6 +78,19 @@ Napi::Value TokenMixerNormBackward(const Info& info) {
   return info.Env().Undefined();
 }
 
+// gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta): gemm/sum_nt.h gemm_sum_nt.
+Napi::Value GemmSumNT(const Info& info) {
+  Args a{info, "gemmSumNT"};
+  a.expect_count(10);
+  long M = a.i64s(3), N = a.i64s(4), K = a.i64s(5), batch = a.i64s(6), sa = a.i64s(7), sb = a.i64s(8);
+  // the operands span (batch - 1) strides plus one item; nothing is read when an extent is empty
+  size_t ea = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
+  size_t eb = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
+  gemm_sum_nt(f32(a, 0, "C", prod(a, {M, N})), f32(a, 1, "A", ea), f32(a, 2, "B", eb), M, N, K, batch, sa, sb,
+              (float)a.f64s(9));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_fused(Napi::Env env, Napi::Object exports) {
@@ -84,6 +98,7 @@ void register_fused(Napi::Env env, Napi::Object exports) {
   exports.Set("mlpNormForward", Napi::Function::New(env, MlpNormForward, "mlpNormForward"));
   exports.Set("mlpNormBackward", Napi::Function::New(env, MlpNormBackward, "mlpNormBackward"));
   exports.Set("tokenMixerNormBackward", Napi::Function::New(env, TokenMixerNormBackward, "tokenMixerNormBackward"));
+  exports.Set("gemmSumNT", Napi::Function::New(env, GemmSumNT, "gemmSumNT"));
 }
 
 }  // namespace trm

@@ -124,6 +124,25 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     fresh: boolean,
   ): void;
 
+  /** C (M, N) = beta*C + the sum over b < batch of A_b (M, K) @ B_b (N, K)^T: A_b at b*strideA and
+   *  B_b at b*strideB, both row-major with k contiguous; C row-major; beta = 0 never reads C. The
+   *  small token mixer's weight gradients (items short in k). Numerically gemm with transB and
+   *  strideC = 0 up to the order of the fp32 additions: native sums each element of C as 16
+   *  partial sums over items and k (lane l: k = l mod 16), reduced by a fixed tree, instead of
+   *  item by item; the same bits for any thread count. */
+  gemmSumNT(
+    C: F,
+    A: F,
+    B: F,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -321,6 +340,7 @@ export const KERNEL_NAMES = [
   'linearSwiglu',
   'linearSwigluBackward',
   'gemmSwigluBackward',
+  'gemmSumNT',
   'copy2d',
   'transpose',
   'fill',

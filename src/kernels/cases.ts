@@ -248,6 +248,15 @@ export const kernelCases: KernelCase[] = [
   // the SwiGLU backwards through the down product: adding into dgateUp, and fresh (never read:
   // NaN-filled to show it)
   {
+    // the sum of item products, NT: C (45, 19) += sum over 5 items of A_b (45, 37) B_b (19, 37)^T
+    name: 'gemmSumNT',
+    args: () => [rand(45 * 19, 33), rand(5 * 45 * 37, 34), rand(5 * 19 * 37, 35), 45, 19, 37, 5, 45 * 37, 19 * 37, 1],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 5 * 37,
+  },
+  {
     name: 'linearSwigluBackward',
     args: () => [
       rand(45 * 2 * 37, 28),

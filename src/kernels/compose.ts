@@ -76,6 +76,23 @@ export function gemmSwigluBackwardVia<F>(
   k.swigluBackward(dgateUp, dh, gateUp, batch, H * N);
 }
 
+/** gemmSumNT (backend.ts) as gemm's batch sum: transB, strideC = 0 (items summed in order). */
+export function gemmSumNTVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm'>,
+  C: F,
+  A: F,
+  B: F,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  k.gemm(false, true, M, N, K, 1, A, K, strideA, B, K, strideB, beta, C, N, 0, batch);
+}
+
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
  *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
 export function tokenMixerNormVia<F>(

@@ -341,6 +341,31 @@ export function gemmSwigluBackward(
   device().gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16 === true, fresh === true);
 }
 
+/** C (M, N) = beta*C + the sum over b < batch of A_b (M, K) @ B_b (N, K)^T (backend.ts gemmSumNT):
+ *  A_b at b*strideA, B_b at b*strideB, row-major with k contiguous. */
+export function gemmSumNT(
+  C: F32,
+  A: F32,
+  B: F32,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  const op = 'gemmSumNT',
+    sh = sizes(op, { M, N, K, batch, strideA, strideB }),
+    used = batch > 0 && M > 0 && N > 0 && K > 0;
+  arrays(op, sh, 'Float32Array', {
+    C: [C, M * N],
+    A: [A, used ? (batch - 1) * strideA + M * K : 0],
+    B: [B, used ? (batch - 1) * strideB + N * K : 0],
+  });
+  device().gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',

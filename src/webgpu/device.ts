@@ -19,6 +19,7 @@ import { TrmError } from '../errors.js';
 import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import {
+  gemmSumNTVia,
   gemmSwigluBackwardVia,
   linearSwigluBackwardVia,
   linearSwigluVia,
@@ -709,6 +710,20 @@ export class WebGpuDevice implements Device {
     fresh: boolean,
   ): void {
     gemmSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16, fresh);
+  }
+  gemmSumNT(
+    C: F32T,
+    A: F32T,
+    B: F32T,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void {
+    gemmSumNTVia<F32T>(this, C, A, B, M, N, K, batch, strideA, strideB, beta);
   }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
