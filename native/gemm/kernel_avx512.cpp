@@ -48,15 +48,21 @@ void ukr_tile(long kc, const float* __restrict pa, const float* __restrict pb, f
   __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   __mmask16 m0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
   __mmask16 m1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+  // alpha == 1 (every call the model makes): 1 * x is x, so the multiply is skipped, same bits
+  if (alpha != 1.f) {
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++)
+      for (int h = 0; h < NB; h++) acc[i][h] = _mm512_mul_ps(va, acc[i][h]);
+  }
 #pragma GCC unroll 14
   for (int i = 0; i < R; i++) {
     if (i >= m) break;
     float* ci = c + i * ldc;
-    __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
+    __m512 r0 = acc[i][0];
     if (beta != 0.f) r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
     _mm512_mask_storeu_ps(ci, m0, r0);
     if (NB > 1) {
-      __m512 r1 = _mm512_mul_ps(va, acc[i][NB - 1]);
+      __m512 r1 = acc[i][NB - 1];
       if (beta != 0.f) r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
       _mm512_mask_storeu_ps(ci + 16, m1, r1);
     }

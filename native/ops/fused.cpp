@@ -1,5 +1,5 @@
 // fused.cpp: the small-model half-block kernels (fused.h). The parts of one region take whole
-// items (token mixer) or contiguous rows in chunks of kRows (channel MLP); inside a part the GEMM,
+// items (token mixer) or contiguous rows in chunks (channel MLP, chunk_rows); inside a part the GEMM,
 // SwiGLU and norm kernels run on the calling thread.
 #include "fused.h"
 
@@ -9,7 +9,16 @@
 namespace trm {
 namespace {
 
-constexpr long kRows = 64;  // channel-MLP rows per chunk: its gate_up (64 x 2I) stays in L2
+// Channel-MLP rows per chunk: at most this many floats of its gate_up (rows x 2I; up to 256 rows at
+// I = 256, 512 KiB) so it stays in L2, and the part's rows in nearly equal chunks (each chunk
+// packs the weights once: fewer, fuller chunks pack them less often). Rows are independent in
+// every op, so the chunking never changes a bit.
+constexpr long kChunkFloats = 131072;
+inline long chunk_rows(long rows, long I) {
+  long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
+  long chunks = (rows + most - 1) / most;
+  return chunks < 1 ? rows : (rows + chunks - 1) / chunks;
+}
 
 }  // namespace
 
@@ -41,8 +50,9 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                       const float* w_gate_up, const float* w_down, long N, long D, long I, double eps) {
   parallel_for(N, N * (3 * I * D + 2 * D), [&](long lo, long hi) {
-    for (long r0 = lo; r0 < hi; r0 += kRows) {
-      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+    const long step = chunk_rows(hi - lo, I);
+    for (long r0 = lo; r0 < hi; r0 += step) {
+      long rows = hi - r0 < step ? hi - r0 : step;
       GemmArgs g1;  // gate_up = x @ W_gu^T
       g1.trans_b = true;
       g1.M = rows; g1.N = 2 * I; g1.K = D;
@@ -68,8 +78,9 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I) {
   parallel_for(N, N * (4 * I * D + 4 * D), [&](long lo, long hi) {
-    for (long r0 = lo; r0 < hi; r0 += kRows) {
-      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+    const long step = chunk_rows(hi - lo, I);
+    for (long r0 = lo; r0 < hi; r0 += step) {
+      long rows = hi - r0 < step ? hi - r0 : step;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
