@@ -25,29 +25,29 @@ float* f32(const Args& a, size_t i, const char* name, size_t need) {
   return p;
 }
 
-// tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps)
+// tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep)
 Napi::Value TokenMixerNormForward(const Info& info) {
   Args a{info, "tokenMixerNormForward"};
-  a.expect_count(13);
+  a.expect_count(14);
   long B = a.i64s(8), S = a.i64s(9), D = a.i64s(10), Is = a.i64s(11);
   size_t bsd = prod(a, {B, S, D});
   token_mixer_norm_forward(f32(a, 0, "out", bsd), f32(a, 1, "rstd", prod(a, {B, D})),
                            f32(a, 2, "gateUp", prod(a, {B, 2, Is, D})), f32(a, 3, "h", prod(a, {B, Is, D})),
                            f32(a, 4, "r", bsd), f32(a, 5, "inp", bsd), f32(a, 6, "wGateUp", prod(a, {2, Is, S})),
-                           f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12));
+                           f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12), a.flag(13));
   return info.Env().Undefined();
 }
 
-// mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps)
+// mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep)
 Napi::Value MlpNormForward(const Info& info) {
   Args a{info, "mlpNormForward"};
-  a.expect_count(12);
+  a.expect_count(13);
   long N = a.i64s(8), D = a.i64s(9), I = a.i64s(10);
   size_t nd = prod(a, {N, D});
   mlp_norm_forward(f32(a, 0, "out", nd), f32(a, 1, "rstd", N), f32(a, 2, "gateUp", prod(a, {N, 2, I})),
                    f32(a, 3, "h", prod(a, {N, I})), f32(a, 4, "r", nd), f32(a, 5, "inp", nd),
                    f32(a, 6, "wGateUp", prod(a, {2, I, D})), f32(a, 7, "wDown", prod(a, {D, I})), N, D, I,
-                   a.f64s(11));
+                   a.f64s(11), a.flag(12));
   return info.Env().Undefined();
 }
 

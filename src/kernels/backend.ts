@@ -187,7 +187,9 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
   // native parallel region with the intermediates in cache (native/ops/fused.cpp).
   /** Token mixer + residual + sequence-axis RMSNorm: per item b, r_b = wDown (S, Is) @
    *  swiglu(wGateUp (2Is, S) @ inp_b) + inp_b; out, rstd (B, D) = rmsnormSeq(r). Saves gateUp
-   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
+   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. keep = false (no backward follows):
+   *  gateUp and h are scratch too, unspecified afterwards (native does not write them: each item's
+   *  go to a per-thread buffer that stays in cache). */
   tokenMixerNormForward(
     out: F,
     rstd: F,
@@ -202,10 +204,11 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     D: number,
     Is: number,
     eps: number,
+    keep: boolean,
   ): void;
   /** Channel SwiGLU MLP + residual + RMSNorm over N rows: r = swiglu(inp @ wGateUp^T) @ wDown^T +
    *  inp; out, rstd (N) = rmsnorm(r). wGateUp (2I, D), wDown (D, I); saves gateUp (N, 2I), h (N, I);
-   *  r (N, D) is scratch. */
+   *  r (N, D) is scratch. keep = false: gateUp and h are scratch too (as tokenMixerNormForward). */
   mlpNormForward(
     out: F,
     rstd: F,
@@ -219,6 +222,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8> {
     D: number,
     I: number,
     eps: number,
+    keep: boolean,
   ): void;
   /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
    *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;

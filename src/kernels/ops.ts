@@ -391,6 +391,7 @@ export function tokenMixerNormForward(
   D: number,
   Is: number,
   eps: number,
+  keep: boolean,
 ): void {
   const op = 'tokenMixerNormForward',
     sh = sizes(op, { B, S, D, Is }),
@@ -405,7 +406,7 @@ export function tokenMixerNormForward(
     wGateUp: [wGateUp, 2 * Is * S],
     wDown: [wDown, S * Is],
   });
-  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep === true);
 }
 
 /** Channel SwiGLU MLP + residual + RMSNorm of inp (N, D) in one call. */
@@ -422,6 +423,7 @@ export function mlpNormForward(
   D: number,
   I: number,
   eps: number,
+  keep: boolean,
 ): void {
   const op = 'mlpNormForward',
     sh = sizes(op, { N, D, I }),
@@ -436,7 +438,7 @@ export function mlpNormForward(
     wGateUp: [wGateUp, 2 * I * D],
     wDown: [wDown, D * I],
   });
-  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep === true);
 }
 
 /** mlpNormForward's backward without the weight gradients (backend.ts). */

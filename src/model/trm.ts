@@ -74,10 +74,11 @@ function blockForward(
     N = B * S,
     eps = c.rms_norm_eps,
     fused = useFused(D);
-  // the fused token mixer always keeps its pre-activation (keep only saves work on the op-by-op path)
+  // keep = false (no backward follows): the fused kernels leave gateUp and h alone (cache-resident
+  // per-thread scratch instead), the op-by-op path writes no pre-activation
   if (c.mlp_t && fused) {
     const m = ba.mixer as TokenMixerActs;
-    tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps);
+    tokenMixerNormForward(ba.n1, ba.rstd1, m.gateUp, m.h, s.r, h, w.mlptGateUp!, w.mlptDown!, B, S, D, Is, eps, keep);
   } else if (c.mlp_t) {
     tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is }, keep);
     add(s.r, s.r, h, N * D);
@@ -96,7 +97,7 @@ function blockForward(
     rmsnormForward(ba.n1, ba.rstd1, s.r, N, D, eps);
   }
   if (fused) {
-    mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps);
+    mlpNormForward(ba.n2, ba.rstd2, ba.mlp.gateUp, ba.mlp.h, s.r, ba.n1, w.mlpGateUp, w.mlpDown, N, D, I, eps, keep);
     return;
   }
   mlpForward(s.r, ba.mlp, ba.n1, mlpWeights(w), { N, D, I }, keep);

@@ -743,8 +743,9 @@ export class WebGpuDevice implements Device {
     D: number,
     Is: number,
     eps: number,
+    keep: boolean,
   ): void {
-    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep);
   }
   mlpNormForward(
     out: F32T,
@@ -759,8 +760,9 @@ export class WebGpuDevice implements Device {
     D: number,
     I: number,
     eps: number,
+    keep: boolean,
   ): void {
-    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep);
   }
   mlpNormBackward(
     dinp: F32T,
