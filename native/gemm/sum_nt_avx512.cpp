@@ -27,7 +27,7 @@ inline float reduce16(__m512 v) {
 // items. Every loop over the tile is unrolled: the accumulators stay in registers.
 template <int P, int Q>
 void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long sq, long K, long b0, long b1,
-          bool fresh) {
+          bool fresh, long pf_rows) {
   __m512 acc[P][Q];
 #pragma GCC unroll 4
   for (int p = 0; p < P; p++)
@@ -43,6 +43,10 @@ void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long
         __m512 a[P];
 #pragma GCC unroll 4
         for (int p = 0; p < P; p++) a[p] = _mm512_loadu_ps(pb + p * K + k);
+        // the next tile's rows of this item (the operands come from memory: a step's activations)
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++)
+          if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
 #pragma GCC unroll 8
         for (int q = 0; q < Q; q++) {
           __m512 v = _mm512_loadu_ps(qb + q * K + k);
@@ -77,7 +81,7 @@ void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long
     for (int q = 0; q < Q; q++) _mm512_store_ps(part + (p * ldq + q) * 16, acc[p][q]);
 }
 
-typedef void (*TileFn)(float*, long, const float*, long, const float*, long, long, long, long, bool);
+typedef void (*TileFn)(float*, long, const float*, long, const float*, long, long, long, long, bool, long);
 
 template <int P>
 constexpr TileFn kRow[kSumNtQ] = {tile<P, 1>, tile<P, 2>, tile<P, 3>, tile<P, 4>, tile<P, 5>, tile<P, 6>};
@@ -98,7 +102,10 @@ void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* P
       const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
       for (long u = 0; u < qtiles; u++) {
         const long q0 = Q * u / qtiles, q1 = Q * (u + 1) / qtiles;
-        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0);
+        // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
+        const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
+        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
+                                   pf);
       }
     }
   }
