@@ -5,7 +5,7 @@
  * (strideA = 0) with SwiGLU in its epilogue (gemmSwiglu: gate block (Is, D) and up block (Is, D) of
  * an item meet in registers, h_b = silu(gate) * up is written, the pre-activation only when the
  * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are sums over b of
- * NT products (mixerWeightGrad): for small items (fp32, D <= SUM_NT_MAX_D) one gemmSumNT, each
+ * NT products (mixerWeightGrad): for small items (fp32, D <= 256, S <= 24) one gemmSumNT, each
  * element one sum over all items and k; else batched GEMMs summed item by item (strideC = 0).
  */
 import {
@@ -39,14 +39,16 @@ export interface TokenMixerSizes {
   Is: number;
 }
 
-/** Up to this D (fp32) the mixer's weight gradients are one gemmSumNT each: per item they are
- *  products short in k (K = D) with one side S rows, which gemm's batch sum runs item by item
- *  through packed, padded tiles (docs/PERFORMANCE.md, "cpu-sudoku4, fourth session"). */
+/** Up to this D and this sequence length S (fp32) the mixer's weight gradients are one gemmSumNT
+ *  each: per item they are products short in k (K = D) with one side only S rows, which gemm's
+ *  batch sum runs item by item through packed, padded tiles. With more rows (S >= 26) gemm's packed
+ *  tiles are the faster of the two (docs/PERFORMANCE.md, "cpu-sudoku4, fourth session"). */
 export const SUM_NT_MAX_D = 256;
+export const SUM_NT_MAX_S = 24;
 
 /** dW (M, N) += sum over b < B of dy_b (M, D) @ x_b (N, D)^T, dy_b at b*strideDy, x_b at b*strideX:
- *  the token mixer's weight gradients (down: dr against h; gate_up: dgateUp against the input). The
- *  op-by-op and the fused path both come here, so they give the same bits. */
+ *  the token mixer's weight gradients (down: dr against h; gate_up: dgateUp against the input; the
+ *  shorter side is S). The op-by-op and the fused path both come here, so they give the same bits. */
 export function mixerWeightGrad(
   dW: F32T,
   dy: F32T,
@@ -58,7 +60,8 @@ export function mixerWeightGrad(
   strideDy: number,
   strideX: number,
 ): void {
-  if (D <= SUM_NT_MAX_D && gemmPrecision() === 'fp32') gemmSumNT(dW, dy, x, M, N, D, B, strideDy, strideX, 1);
+  if (D <= SUM_NT_MAX_D && Math.min(M, N) <= SUM_NT_MAX_S && gemmPrecision() === 'fp32')
+    gemmSumNT(dW, dy, x, M, N, D, B, strideDy, strideX, 1);
   else
     gemm({
       A: dy,
