@@ -26,11 +26,13 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("gemmKernel", k.name);
   o.Set("gemmBf16Kernel", gemm_active_kernel(true).name);
   o.Set("bf16Native", gemm_active_kernel(true).kpack == 2);
+  o.Set("amx", amx_usable());
   o.Set("threads", pool_threads());
   Napi::Object feats = Napi::Object::New(env);
   feats.Set("avx2", f.avx2); feats.Set("fma", f.fma); feats.Set("avx512f", f.avx512f);
   feats.Set("avx512bw", f.avx512bw); feats.Set("avx512dq", f.avx512dq); feats.Set("avx512vl", f.avx512vl);
   feats.Set("avx512bf16", f.avx512bf16); feats.Set("osAvx", f.os_avx); feats.Set("osAvx512", f.os_avx512);
+  feats.Set("amxTile", f.amx_tile); feats.Set("amxBf16", f.amx_bf16); feats.Set("osAmx", f.os_amx);
   o.Set("features", feats);
   return o;
 }
@@ -56,6 +58,14 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), set_active_isa(isa));
 }
 
+// setAmx(on): use the AMX-BF16 kernel for bf16 products where it can run (the default), or not;
+// returns whether it is used now.
+Napi::Value SetAmx(const Napi::CallbackInfo& info) {
+  Args a{info, "setAmx"};
+  a.expect_count(1);
+  return Napi::Boolean::New(info.Env(), set_amx_enabled(a.flag(0)));
+}
+
 // fmaPeak(seconds, threads): register-only FMA loop on `threads` threads at once; total GFLOP/s.
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   Args a{info, "fmaPeak"};
@@ -76,7 +86,8 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), total);
 }
 
-// bf16Peak(seconds, threads): the same with VDPBF16PS (0 where the CPU or the path lacks it).
+// bf16Peak(seconds, threads): the same for the unit the bf16 GEMM uses now: AMX's TDPBF16PS where
+// the AMX kernel is active, else VDPBF16PS (0 where the CPU or the path has neither).
 Napi::Value Bf16Peak(const Napi::CallbackInfo& info) {
   Args a{info, "bf16Peak"};
   a.expect_count(2);
@@ -87,7 +98,8 @@ Napi::Value Bf16Peak(const Napi::CallbackInfo& info) {
   int saved = pool_threads();
   pool_set_threads((int)threads);
   std::vector<double> per(threads, 0.0);
-  parallel_run([&](int ith, int) { per[ith] = bf16_peak_avx512(secs); });
+  const bool amx = amx_usable();
+  parallel_run([&](int ith, int) { per[ith] = amx ? bf16_peak_amx(secs) : bf16_peak_avx512(secs); });
   pool_set_threads(saved);
   double total = 0;
   for (double p : per) total += p;
@@ -236,6 +248,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("setAmx", Napi::Function::New(env, SetAmx, "setAmx"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));

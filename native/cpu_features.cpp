@@ -7,6 +7,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace trm {
 namespace {
@@ -24,6 +28,7 @@ CpuFeatures probe() {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     f.os_avx = (lo & 0x6) == 0x6;             // xmm + ymm state
     f.os_avx512 = f.os_avx && (lo & 0xe0) == 0xe0;  // opmask + zmm state
+    f.os_amx = (lo & 0x60000) == 0x60000;           // XTILECFG + XTILEDATA
   }
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     f.avx2 = (b >> 5) & 1;
@@ -31,6 +36,8 @@ CpuFeatures probe() {
     f.avx512dq = (b >> 17) & 1;
     f.avx512bw = (b >> 30) & 1;
     f.avx512vl = (b >> 31) & 1;
+    f.amx_bf16 = (d >> 22) & 1;
+    f.amx_tile = (d >> 24) & 1;
   }
   if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = (a >> 5) & 1;
 #endif
@@ -69,6 +76,37 @@ bool set_active_isa(Isa isa) {
   if ((int)isa > (int)best_supported(cpu_features())) return false;
   g_isa = isa;
   return true;
+}
+
+namespace {
+// Linux hands out the 8 KB tile data state only on request, per process (threads share it).
+bool amx_permitted() {
+  static const bool ok = [] {
+    const CpuFeatures& f = cpu_features();
+#ifdef TRM_AMX_EMULATE
+    return f.AVX512() && f.avx512bf16;  // test builds: the AMX kernel on scalar stand-ins (amx_emulate.h)
+#endif
+    if (!f.amx_tile || !f.amx_bf16 || !f.os_amx || !f.AVX512() || !f.avx512bf16) return false;
+#if defined(__linux__) && defined(__x86_64__)
+    const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
+}
+bool g_amx_on = [] {
+  const char* env = std::getenv("TRM_AMX");
+  return !(env && !std::strcmp(env, "0"));
+}();
+}  // namespace
+
+bool amx_usable() { return g_amx_on && active_isa() == Isa::Avx512 && amx_permitted(); }
+
+bool set_amx_enabled(bool on) {
+  g_amx_on = on;
+  return amx_usable();
 }
 
 const char* isa_name(Isa isa) {

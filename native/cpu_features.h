@@ -6,8 +6,9 @@ namespace trm {
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512dq = false,
-       avx512vl = false, avx512bf16 = false;
+       avx512vl = false, avx512bf16 = false, amx_tile = false, amx_bf16 = false;
   bool os_avx = false, os_avx512 = false;  // XCR0 says the OS saves ymm / zmm state
+  bool os_amx = false;                     // XCR0 has the tile state (Linux still asks, amx_usable)
   bool AVX2() const { return avx2 && fma && os_avx; }
   bool AVX512() const { return AVX2() && avx512f && avx512bw && avx512dq && avx512vl && os_avx512; }
 };
@@ -21,4 +22,11 @@ Isa active_isa();
 bool set_active_isa(Isa isa);
 const char* isa_name(Isa isa);
 
+// The AMX-BF16 GEMM kernel may run: the CPU has AMX-TILE and AMX-BF16, the OS enables the tile
+// state, Linux granted this process the tile data (arch_prctl ARCH_REQ_XCOMP_PERM, asked once, on
+// the first call), the active path is AVX-512, TRM_AMX is not 0, and set_amx_enabled has not
+// switched it off.
+bool amx_usable();
+// Switch the AMX kernel on or off at run time (benchmarks, tests); returns amx_usable() after.
+bool set_amx_enabled(bool on);
 }  // namespace trm

@@ -46,7 +46,9 @@ thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 GemmKernelInfo active_kernel(bool bf16) {
   GemmKernelInfo k;
   Isa isa = active_isa();
-  if (bf16 && isa == Isa::Avx512 && cpu_features().avx512bf16) {
+  if (bf16 && isa == Isa::Avx512 && amx_usable()) {
+    k = gemm_kernel_amx_bf16();
+  } else if (bf16 && isa == Isa::Avx512 && cpu_features().avx512bf16) {
     k = gemm_kernel_avx512_bf16();
   } else {
     switch (isa) {

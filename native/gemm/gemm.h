@@ -94,6 +94,7 @@ GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 GemmKernelInfo gemm_kernel_portable();
 GemmKernelInfo gemm_kernel_avx512_bf16();  // AVX512_BF16: bf16 pairs, VDPBF16PS
+GemmKernelInfo gemm_kernel_amx_bf16();     // AMX-BF16 tiles (TDPBF16PS), the same B panels
 
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);
@@ -104,5 +105,7 @@ double fma_peak_avx512(double seconds);
 double fma_peak_avx2(double seconds);
 // The same for VDPBF16PS (64 flops per zmm instruction): the bf16 peak.
 double bf16_peak_avx512(double seconds);
+// The same for AMX's TDPBF16PS (16 x 16 x 32 multiply-adds per instruction); 0 where not built.
+double bf16_peak_amx(double seconds);
 
 }  // namespace trm

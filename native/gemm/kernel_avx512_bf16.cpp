@@ -12,12 +12,24 @@
 // kernel_avx512.cpp; selected at run time only when CPUID says AVX512_BF16 (cpu_features).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Compilers that know AMX (GCC 11+, clang 12+) also build the AMX-BF16 kernel at the end of this
+// file; it runs only where CPUID, XCR0 and Linux's permission say so (cpu_features amx_usable).
+#if defined(__clang__) ? (__clang_major__ >= 12) : (__GNUC__ >= 11)
+#define TRM_HAVE_AMX 1
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma,amx-tile,amx-bf16")
+#else
+#define TRM_HAVE_AMX 0
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma")
+#endif
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "gemm.h"
+#if defined(TRM_AMX_EMULATE) && TRM_HAVE_AMX
+#include "amx_emulate.h"  // test builds: the AMX intrinsics as scalar code (tools/test-amx-emulated.mjs)
+#endif
 
 namespace trm {
 namespace {
@@ -202,5 +214,180 @@ double bf16_peak_avx512(double seconds) {
   __asm__ volatile("" : : "x"(sink));
   return iters * 16.0 * 64.0 / (t - t0) * 1e-9;
 }
+
+
+// ---- AMX-BF16 (Intel Sapphire Rapids and later) ---------------------------------------------------
+// The same bf16 pairs, summed by the tile unit: TDPBF16PS multiplies a 16 x 32 bf16 tile of A by a
+// 32 x 16 tile of B (16 rows of 16 pairs) into a 16 x 16 fp32 tile, 8192 multiply-adds per
+// instruction. Register tile 16 x 32 = two C tiles side by side (tmm0, tmm1); per 32 k one A tile
+// (tmm2) and two B tiles (tmm3, tmm4). B is packed exactly as for VDPBF16PS above (a panel row per k
+// pair, 32 columns = two tiles of 64 bytes side by side). A differs: a tile row is one row of A, so
+// the strip is packed row by row, pa[i*kcp + t] = pair(a(i, 2t), a(i, 2t+1)), kcp = ceil(kc/2).
+// The last k pairs of a block (kcp mod 16 of them) use tiles 5-7, shaped to the remainder, so no
+// tile reads past its strip or panel. The tile configuration is per thread and loaded only when the
+// remainder changes. Every C element is summed by one thread in a fixed order: bits do not depend
+// on the thread count, but differ from the VDPBF16PS kernel's (another order of the k-sum).
+#if TRM_HAVE_AMX
+namespace {
+
+constexpr int AMX_MR = 16;
+
+struct TileConfig {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+thread_local int tl_tile_rem = -1;  // the remainder the loaded configuration has tiles 5-7 for
+
+void tile_configure(int rem) {
+  TileConfig c;
+  memset(&c, 0, sizeof c);
+  c.palette = 1;
+  for (int t = 0; t < 5; t++) c.rows[t] = 16, c.colsb[t] = 64;
+  if (rem) {
+    c.rows[5] = 16, c.colsb[5] = (uint16_t)(rem * 4);  // A: 16 rows of rem pairs
+    c.rows[6] = c.rows[7] = (uint8_t)rem, c.colsb[6] = c.colsb[7] = 64;  // B: rem pair rows
+  }
+  _tile_loadconfig(&c);
+  tl_tile_rem = rem;
+}
+
+void ukr_amx_16x32(long kp, const float* __restrict pa_, const float* __restrict pb_, float* c, long ldc, long m,
+                   long n, float alpha, float beta) {
+  const long full = kp / 16;
+  const int rem = (int)(kp % 16);
+  if (tl_tile_rem != rem) tile_configure(rem);
+  const char* pa = reinterpret_cast<const char*>(pa_);
+  const char* pb = reinterpret_cast<const char*>(pb_);
+  const long sa = kp * 4;  // bytes per packed row of A
+  _tile_zero(0);
+  _tile_zero(1);
+  for (long t = 0; t < full; t++) {
+    _tile_loadd(2, pa + t * 64, sa);
+    _tile_loadd(3, pb + t * 16 * 128, 128);
+    _tile_loadd(4, pb + t * 16 * 128 + 64, 128);
+    _tile_dpbf16ps(0, 2, 3);
+    _tile_dpbf16ps(1, 2, 4);
+  }
+  if (rem) {
+    _tile_loadd(5, pa + full * 64, sa);
+    _tile_loadd(6, pb + full * 16 * 128, 128);
+    _tile_loadd(7, pb + full * 16 * 128 + 64, 128);
+    _tile_dpbf16ps(0, 5, 6);
+    _tile_dpbf16ps(1, 5, 7);
+  }
+  alignas(64) float t[AMX_MR * NR];
+  _tile_stored(0, t, NR * 4);
+  _tile_stored(1, t + 16, NR * 4);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = mask16(n), m1 = mask16(n - 16);
+  for (long i = 0; i < m; i++) {
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR)), r1 = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR + 16));
+    if (beta != 0.f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+  }
+}
+
+// A row-major (A[i*lda + k]): each row's k pairs where the row's tile row reads them.
+void pack_a_rowmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
+  const long kcp = (kc + 1) / 2;
+  for (long i = 0; i < AMX_MR; i++) {
+    float* d = dst + i * kcp;
+    if (i >= mr) {
+      memset(d, 0, kcp * sizeof(float));
+      continue;
+    }
+    const float* src = A + i * lda;
+    for (long k0 = 0; k0 < kc; k0 += 32) {
+      const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
+      _mm512_mask_storeu_ps(d + k0 / 2, mask16(np), pairs_contig(src + k0, rem));
+    }
+  }
+}
+
+// A stored transposed (A[k*lda + i]): 16 k pairs interleaved over the rows, then transposed so that
+// each row's pairs are contiguous.
+void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
+  const long kcp = (kc + 1) / 2;
+  const __mmask16 m = mask16(mr);
+  for (long t0 = 0; t0 < kcp; t0 += 16) {
+    const long np = kcp - t0 < 16 ? kcp - t0 : 16;
+    __m512 r[16];
+    for (long t = 0; t < 16; t++) {
+      const long k = 2 * (t0 + t);
+      if (t >= np) {
+        r[t] = _mm512_setzero_ps();
+        continue;
+      }
+      __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda);
+      __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda) : _mm512_setzero_ps();
+      r[t] = _mm512_castsi512_ps(pairs_interleave(x0, x1));
+    }
+    transpose16(r);
+    for (int i = 0; i < AMX_MR; i++) _mm512_mask_storeu_ps(dst + i * kcp + t0, mask16(np), r[i]);
+  }
+}
+
+}  // namespace
+
+GemmKernelInfo gemm_kernel_amx_bf16() {
+  GemmKernelInfo k = gemm_kernel_avx512_bf16();  // its B packs: the same panels
+  k.kernel = ukr_amx_16x32;
+  k.pack_a_rowmajor = pack_a_rowmajor_amx;
+  k.pack_a_colmajor = pack_a_colmajor_amx;
+  k.mr = AMX_MR;
+  k.mc = AMX_MR * 16;
+  k.name = "amx_bf16 16x32 (tdpbf16ps)";
+  return k;
+}
+
+double bf16_peak_amx(double seconds) {
+  // Four independent accumulators (tmm0-3) fed by two A and two B tiles, as a 32 x 32 register
+  // tile would: 4 x 16 x 16 x 32 multiply-adds per round. The configuration is this loop's own, so
+  // the GEMM kernel reloads its own on the next call.
+  TileConfig c;
+  memset(&c, 0, sizeof c);
+  c.palette = 1;
+  for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
+  _tile_loadconfig(&c);
+  tl_tile_rem = -1;
+  alignas(64) uint16_t a[16 * 32], b[16 * 32];
+  for (int i = 0; i < 16 * 32; i++) a[i] = 0x3a83, b[i] = (uint16_t)(i & 1 ? 0xba83 : 0x3a83);  // +-1e-3
+  _tile_loadd(4, a, 64);
+  _tile_loadd(5, a, 64);
+  _tile_loadd(6, b, 64);
+  _tile_loadd(7, b, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  long iters = 0;
+  double t0 = now_s(), t;
+  do {
+    for (int r = 0; r < 1024; r++) {
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    iters += 1024;
+    t = now_s();
+  } while (t - t0 < seconds);
+  alignas(64) float sink[16 * 16];
+  _tile_stored(0, sink, 64);
+  _tile_release();
+  __asm__ volatile("" : : "r"(sink) : "memory");
+  return iters * 4.0 * 16 * 16 * 32 * 2 / (t - t0) * 1e-9;
+}
+#else
+GemmKernelInfo gemm_kernel_amx_bf16() { return gemm_kernel_avx512_bf16(); }
+double bf16_peak_amx(double) { return 0.0; }
+#endif
 
 }  // namespace trm

@@ -10,9 +10,10 @@
  *                   items (strideC = 0), dX with the transposed shared weight
  *
  * Each product is timed `reps` times after one warm-up; the median is reported. `--precision
- * bf16` times gemmBf16 (bf16 operands, fp32 sums) against the bf16 peak of a register-only
- * VDPBF16PS loop (where the CPU has AVX512_BF16; elsewhere bf16 is emulated on the fp32 kernel
- * and measured against the fp32 peak).
+ * bf16` times gemmBf16 (bf16 operands, fp32 sums) against the bf16 peak of a register-only loop
+ * of the unit the kernel uses: AMX's TDPBF16PS where the AMX kernel runs, else VDPBF16PS (where the
+ * CPU has AVX512_BF16; elsewhere bf16 is emulated on the fp32 kernel and measured against the fp32
+ * peak). TRM_AMX=0 times the VDPBF16PS kernel on an AMX machine.
  */
 import { addon, alignedF32, backendInfo, gemm, type GemmCall, type Precision, setThreads } from '../kernels/index.js';
 import { Rng, STREAM } from '../data/rng.js';
@@ -200,7 +201,12 @@ export async function benchGemm(opts: {
     if (!opts.json) {
       const kernel = precision === 'bf16' ? bf16Kernel : info.gemmKernel;
       console.log(`gemm benchmark, ${precision}: ${kernel} (${info.isa}), ${info.threads} threads available`);
-      const what = precision === 'bf16' && addon?.info().bf16Native ? 'bf16 VDPBF16PS' : 'fp32 FMA';
+      const what =
+        precision !== 'bf16' || !addon?.info().bf16Native
+          ? 'fp32 FMA'
+          : addon.info().amx
+            ? 'bf16 AMX TDPBF16PS'
+            : 'bf16 VDPBF16PS';
       const peaks = [...new Set([1, info.threads])].map(
         t => `${t} thread${t > 1 ? 's' : ''}: ${measurePeak(t, 0.5, precision).toFixed(0)} GFLOP/s`,
       );

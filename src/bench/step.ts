@@ -280,7 +280,8 @@ function runTorch(
 ): TorchRun {
   const run: TorchRun = { openblas_coretype: core || 'auto', threads };
   const script = join(packageRoot, 'tools', 'torch_step_bench.py');
-  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  // TRM_PYTHON names the interpreter that has torch where Debian's python3 does not (a venv)
+  const py = process.env.TRM_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   if (!existsSync(script)) return { ...run, error: `${script} not found` };
   const res = spawnSync(
     py,

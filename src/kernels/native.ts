@@ -18,6 +18,9 @@ export interface NativeInfo {
   gemmBf16Kernel: string;
   /** true when gemmBf16 runs on AVX512_BF16 hardware */
   bf16Native: boolean;
+  /** bf16 products run on AMX tiles (TDPBF16PS): the CPU has AMX-BF16 and Linux granted the tile
+   *  state; TRM_AMX=0 or setAmx(false) turns it off. */
+  amx: boolean;
   threads: number;
   features: Record<string, boolean>;
 }
@@ -28,9 +31,13 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   setThreads(n: number): number;
   /** Force a dispatch path; false if this CPU cannot run it. */
   setIsa(isa: 'avx512' | 'avx2' | 'portable'): boolean;
+  /** Use the AMX-BF16 kernel for bf16 products where it can run (default) or not; whether it is
+   *  used now. */
+  setAmx(on: boolean): boolean;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
-  /** The same with VDPBF16PS (bf16 products, fp32 sums); 0 where gemmBf16 is emulated. */
+  /** The same for the bf16 GEMM's unit (AMX tiles where active, else VDPBF16PS); 0 where gemmBf16
+   *  is emulated. */
   bf16Peak(seconds: number, threads: number): number;
   /** Byte address of a typed array's data modulo 64. */
   addressMod64(a: ArrayBufferView): number;

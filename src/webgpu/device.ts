@@ -69,6 +69,10 @@ class Store {
 }
 
 /** A WebGPU tensor: `size` elements of `dtype` from element `offset` of a buffer. */
+/** Workgroups a grouped item sum aims for (device.ts gemmAny): about two per multiprocessor of a
+ *  large GPU (an H200 has 132), so the few output tiles of a weight gradient fill the chip. */
+const SUM_GROUP_WORKGROUPS = 256;
+
 export class GpuTensor<D extends DType = DType> implements DeviceTensor<D> {
   readonly device = 'webgpu';
   constructor(
@@ -524,12 +528,98 @@ export class WebGpuDevice implements Device {
   ): void {
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
-    const items = sumC ? 1 : batch;
-    const f16 = ops === 'f16' && K > 0;
     if (ops === 'f16' && K === 0) ops = 'fp32'; // nothing is read: C = beta C
     // CPU adapters take the barrier-free kernel unless a block is forced (tests force both).
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
-    const T = this.gemmBlockFor(M, N, items);
+    if (sumC && !direct && K > 0) {
+      // A sum over items with few output tiles (the token mixer's weight gradients: 97 x 512 or
+      // 1024 x 97, summed over the batch) would run on a few dozen workgroups, each walking every
+      // item. Instead: groups of items into partial products (one plane each), then one pass adds
+      // the planes in group order. The grouping depends on the shapes only, so the bits do too.
+      const T1 = this.gemmBlockFor(M, N, 1);
+      const tiles = Math.ceil(M / (16 * T1)) * Math.ceil(N / (16 * T1));
+      const per = Math.ceil(batch / Math.min(batch, Math.ceil(SUM_GROUP_WORKGROUPS / tiles)));
+      const groups = Math.ceil(batch / per);
+      if (groups > 1) {
+        const plane = M * N;
+        const part = this.sumScratch(groups * plane);
+        this.gemmDispatch(
+          ops,
+          transA,
+          transB,
+          M,
+          N,
+          K,
+          1,
+          A,
+          lda,
+          strideA,
+          B,
+          ldb,
+          strideB,
+          0,
+          part,
+          N,
+          plane,
+          batch,
+          groups,
+          per,
+        );
+        this.each('gemmSumGroups', [C, part], plane, [N, ldc, groups, plane, alpha, beta]);
+        return;
+      }
+    }
+    this.gemmDispatch(
+      ops,
+      transA,
+      transB,
+      M,
+      N,
+      K,
+      alpha,
+      A,
+      lda,
+      strideA,
+      B,
+      ldb,
+      strideB,
+      beta,
+      C,
+      ldc,
+      strideC,
+      batch,
+      sumC ? 1 : batch,
+      sumC ? batch : 0,
+    );
+  }
+
+  /** One GEMM kernel launch: grid z = `zs` (chunks of 65535 when longer); `sumPer` > 0: z = g sums
+   *  items [g * sumPer, g * sumPer + sumPer) of `batch` into C item g (gemm.ts). */
+  private gemmDispatch(
+    ops: Operands,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32T,
+    lda: number,
+    strideA: number,
+    B: F32T,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32T,
+    ldc: number,
+    strideC: number,
+    batch: number,
+    zs: number,
+    sumPer: number,
+  ): void {
+    const f16 = ops === 'f16';
+    const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
+    const T = this.gemmBlockFor(M, N, zs);
     const R = this.gemmDirectBlock;
     const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${ops}`;
     const spec =
@@ -541,26 +631,40 @@ export class WebGpuDevice implements Device {
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),
       c = this.tensor(C, 'gemm', 'C');
-    // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start).
-    // With f16 operands each chunk's A and B are first packed (packF16) into scratch buffers.
-    for (let z0 = 0; z0 < items; z0 += 65535) {
-      const nz = Math.min(65535, items - z0);
+    // The grid's z is limited to 65535: longer batches run in chunks (views at the chunk's start;
+    // a summing launch has at most a few hundred z). With f16 operands each chunk's A and B are
+    // first packed (packF16) into scratch buffers.
+    for (let z0 = 0; z0 < zs; z0 += 65535) {
+      const nz = Math.min(65535, zs - z0);
       const at = (g: GpuTensor, stride: number) =>
         z0 === 0 ? g : new GpuTensor(g.dtype, g.size - z0 * stride, g.store, g.offset + z0 * stride, false);
       let opA: GpuTensor = at(a, strideA),
         opB: GpuTensor = at(b, strideB);
       if (f16) {
-        const n = sumC ? batch : nz; // items this dispatch reads
+        const n = sumPer > 0 ? batch : nz; // items this dispatch reads
         opA = this.packF16(opA, (n - 1) * strideA + (transA ? (K - 1) * lda + M : (M - 1) * lda + K), 0);
         opB = this.packF16(opB, (n - 1) * strideB + (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N), 1);
       }
       this.run(
         spec,
         [opA, opB, at(c, strideC)],
-        [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumC ? 1 : 0, alpha, beta],
+        [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumPer, alpha, beta],
         [Math.ceil(N / tile), Math.ceil(M / tile), nz],
       );
     }
+  }
+
+  /** The partial products of grouped item sums (grown as needed; dispatches run in order, so the
+   *  next product may reuse it once its sum pass has been recorded). */
+  private sumPartials: GpuTensor | null = null;
+  private sumScratch(n: number): F32T {
+    let s = this.sumPartials;
+    if (!s || s.size < n) {
+      if (s) this.release(s);
+      s = this.alloc('f32', Math.max(n, 2 * (s?.size ?? 0)));
+      this.sumPartials = s;
+    }
+    return new GpuTensor('f32', n, s.store, s.offset, false);
   }
 
   /** GEMM operand precision (src/kernels/device.ts setPrecision): 'f16' packs A and B as f16 pairs

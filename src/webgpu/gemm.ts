@@ -9,8 +9,10 @@
  * op(A) and op(B) are staged through workgroup memory in BK-deep slices, loaded along whichever
  * axis is contiguous in memory (the transposes are specializations), zero-padded past the edges
  * so any M, N, K works. grid: x over column tiles, y over row tiles, z over batch items.
- * strideC = 0 with batch > 1 sums every item into one C: each workgroup then walks the batch
- * itself (no atomics, deterministic). beta = 0 never reads C. Device-free.
+ * sumC = s > 0 sums items instead: grid z = g walks items [g*s, g*s + s) itself (no atomics,
+ * deterministic) into C item g (strideC apart): with s = batch and one z, the whole batch into one C
+ * (strideC = 0); device.ts also splits a long sum into groups of partial products and adds them
+ * in a fixed order (gemmSumGroups). beta = 0 never reads C. Device-free.
  */
 import type { KernelSpec } from './wgsl.js';
 
@@ -109,7 +111,7 @@ ${range(T)
   .flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`))
   .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
-  if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
+  if (P.sumC != 0u) { bFirst = wid.z * P.sumC; bEnd = min(P.batch, bFirst + P.sumC); }
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k0 = 0u; k0 < P.K; k0 += ${BK}u) {
@@ -211,7 +213,7 @@ ${range(R)
   .flatMap(r => range(H).map(h => `  var c${r}_${h} = vec4f(0.0);`))
   .join('\n')}
   var bFirst = wid.z; var bEnd = wid.z + 1u;
-  if (P.sumC != 0u) { bFirst = 0u; bEnd = P.batch; }
+  if (P.sumC != 0u) { bFirst = wid.z * P.sumC; bEnd = min(P.batch, bFirst + P.sumC); }
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k = 0u; k < P.K; k++) {

@@ -92,6 +92,27 @@ export const specs: Record<string, KernelSpec> = {
     ],
     '  let r = gid / P.cols; let c = gid % P.cols;\n  dst[r * P.ldDst + c] = src[r * P.ldSrc + c];',
   ),
+  // A grouped item sum's last pass (device.ts gemmAny): C (rows x cols, ldc) = alpha * the sum of
+  // `groups` partial products (each rows x cols, dense), in group order, + beta * C.
+  gemmSumGroups: elementwise(
+    'gemmSumGroups',
+    [f('C', true), f('part')],
+    [
+      ['cols', 'u32'],
+      ['ldc', 'u32'],
+      ['groups', 'u32'],
+      ['plane', 'u32'],
+      ['alpha', 'f32'],
+      ['beta', 'f32'],
+    ],
+    `  let r = gid / P.cols; let c = gid % P.cols;
+  var s = 0.0;
+  for (var g = 0u; g < P.groups; g++) { s += part[g * P.plane + gid]; }
+  let idx = r * P.ldc + c;
+  var y = P.alpha * s;
+  if (P.beta != 0.0) { y += P.beta * C[idx]; }
+  C[idx] = y;`,
+  ),
   // out (C, R) = inp (R, C)^T: one invocation per output element
   transpose: elementwise(
     'transpose',

@@ -1,9 +1,11 @@
 /**
  * bf16 GEMM (gemmBf16, precision 'bf16'): against a float64 reference on operands rounded to
  * bfloat16 (nearest even), every transpose, odd K (a half-filled last k pair), shared-A batches,
- * summed items, beta; on every native dispatch path this CPU runs (AVX512_BF16's VDPBF16PS where
- * present, the emulated rounding on the fp32 kernels elsewhere) and the TypeScript reference;
- * 1 vs 2 threads bit for bit; and the fp32 path left alone by the precision switch.
+ * summed items, beta; on every native dispatch path this CPU runs (AMX tiles where the CPU and
+ * Linux allow them, AVX512_BF16's VDPBF16PS where present, the emulated rounding on the fp32 kernels
+ * elsewhere) and the TypeScript reference; 1 vs 2 threads bit for bit; AMX against VDPBF16PS; and
+ * the fp32 path left alone by the precision switch. `tools/test-amx-emulated.mjs` reruns this file
+ * on the AMX kernel with scalar tiles where the CPU has AVX-512 BF16 but no AMX.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -16,35 +18,10 @@ import {
   useBackend,
   withGemmPrecision,
 } from '../../src/kernels/index.js';
-import { roundBf16 } from '../../src/kernels/ref/gemm.js';
+import { gemmBf16Float64, roundBf16 } from '../../src/kernels/ref/gemm.js';
 import { randn } from '../helpers.js';
 
-/** float64 C = alpha*bf16(op(A))*bf16(op(B)) + beta*C0 for one item. */
-function refBf16(
-  ta: boolean,
-  tb: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: Float32Array,
-  lda: number,
-  B: Float32Array,
-  ldb: number,
-  beta: number,
-  C0: Float32Array,
-  ldc: number,
-): Float64Array {
-  const out = new Float64Array(M * N);
-  for (let i = 0; i < M; i++)
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++)
-        s += roundBf16(ta ? A[k * lda + i] : A[i * lda + k]) * roundBf16(tb ? B[j * ldb + k] : B[k * ldb + j]);
-      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
-    }
-  return out;
-}
+const refBf16 = gemmBf16Float64;
 
 const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
 if (addon) addon.setIsa(addon.info().bestIsa);
@@ -196,5 +173,28 @@ describe.runIf(addon)('gemmBf16 threads', () => {
       expect(Buffer.compare(Buffer.from(out[0].buffer), Buffer.from(out[1].buffer))).toBe(0);
     }
     addon!.setIsa(addon!.info().bestIsa);
+  });
+});
+
+describe.runIf(addon?.info().amx)('AMX-BF16 kernel', () => {
+  it('agrees with the VDPBF16PS kernel within fp32 summation rounding (another order of the k-sum)', () => {
+    useBackend('native');
+    addon!.setIsa('avx512');
+    for (const [M, N, K] of [
+      [200, 130, 2100],
+      [97, 512, 97],
+      [64, 64, 17],
+    ]) {
+      const A = randn(M * K, M + K),
+        B = randn(K * N, N + K);
+      const amx = new Float32Array(M * N),
+        vdp = new Float32Array(M * N);
+      gemm({ M, N, K, A, B, C: amx, precision: 'bf16' });
+      expect(addon!.setAmx(false)).toBe(false);
+      expect(addon!.info().gemmBf16Kernel).toMatch(/vdpbf16ps/);
+      gemm({ M, N, K, A, B, C: vdp, precision: 'bf16' });
+      expect(addon!.setAmx(true)).toBe(true);
+      expect(amx).toBeAllclose(vdp, { rtol: 1e-5, atol: 1e-6 + 4e-6 * K });
+    }
   });
 });

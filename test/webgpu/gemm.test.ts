@@ -52,6 +52,9 @@ await describeGpu('webgpu gemm', dev => {
       cases.push({ ta, tb, M: 23, N: 19, K: 41, alpha: 1, beta: 0.5, batch: 4, sB: 0 });
       cases.push({ ta, tb, M: 31, N: 7, K: 97, alpha: 2, beta: 1, batch: 5, sC: 0 });
     }
+  // a long item sum over few tiles: on the tiled kernels the items go in groups (3 per group, the
+  // last one short) into partial products that one pass adds up (device.ts gemmAny)
+  cases.push({ ta: false, tb: true, M: 130, N: 130, K: 9, alpha: 0.75, beta: 0.5, batch: 61, sC: 0 });
   // Every case on the 64x64 tiled kernel and on the barrier-free one (the CPU adapters'
   // default); the 128x128 block (same code as 64x64, other constants) on the padded and the
   // summing cases of each transpose pair.

@@ -15,7 +15,12 @@ export const infoCommand = defineCommand({
     const webgpu = nodeAdapterInfo
       ? await nodeAdapterInfo()
       : { adapter: null, reason: 'not probed (trm info --backend webgpu)' };
-    const info = { ...backendInfo(), features: addon?.info().features ?? {}, webgpu };
+    const info = {
+      ...backendInfo(),
+      gemmBf16Kernel: addon?.info().gemmBf16Kernel ?? null,
+      features: addon?.info().features ?? {},
+      webgpu,
+    };
     if (args.values.json) {
       console.log(JSON.stringify(info, null, 2));
       return;
@@ -23,6 +28,7 @@ export const infoCommand = defineCommand({
     console.log(`backend   ${info.backend}${info.reason ? ` (${info.reason})` : ''}`);
     console.log(`isa       ${info.isa}`);
     console.log(`gemm      ${info.gemmKernel}`);
+    if (info.backend === 'native' && info.gemmBf16Kernel) console.log(`gemm bf16 ${info.gemmBf16Kernel}`);
     console.log(`threads   ${info.threads}`);
     const feats = Object.entries(info.features)
       .filter(([, v]) => v)

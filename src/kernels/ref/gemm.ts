@@ -21,6 +21,34 @@ export function roundBf16(x: number): number {
   return f32buf[0];
 }
 
+/** The float64 answer a bf16 GEMM approximates, for checks of the kernels (one item): alpha *
+ *  bf16(op(A)) * bf16(op(B)) + beta * C0, the products and sums exact in float64, as (M, N). */
+export function gemmBf16Float64(
+  ta: boolean,
+  tb: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: F32,
+  lda: number,
+  B: F32,
+  ldb: number,
+  beta: number,
+  C0: F32,
+  ldc: number,
+): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++)
+        s += roundBf16(ta ? A[k * lda + i] : A[i * lda + k]) * roundBf16(tb ? B[j * ldb + k] : B[k * ldb + j]);
+      out[i * N + j] = alpha * s + (beta === 0 ? 0 : beta * C0[i * ldc + j]);
+    }
+  return out;
+}
+
 /** The elements of a operand that the product reads, rounded to bf16 (a copy; `a` is unchanged). */
 function roundedCopy(a: F32): F32 {
   const out = new Float32Array(a.length);

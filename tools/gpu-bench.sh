@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tools/gpu-bench.sh: the WebGPU benchmarks on a lent GPU machine, as one prepared script.
+#
+# A lent machine (the `device` tool of this workplace) starts bare: no Node, no node_modules, no
+# Vulkan loader, nothing downloadable. So the run is in two halves:
+#
+#   tools/gpu-bench.sh prepare   here, after `npm ci`: writes .dev/ (Node, the production
+#                                node_modules with Dawn's linux-x64 build only, a 4x4 Sudoku
+#                                dataset) and .gl/ (the Vulkan/GL loader .debs). Both are
+#                                git-ignored through .git/info/exclude; ~50 MB with the tree.
+#   tools/gpu-bench.sh run       there (carry: .dev .gl dist build/Release): unpacks them, then
+#                                times and writes each part to NAME.txt in $OUT/parts.tgz:
+#     machine     CPU model and flags (AMX?), the GPU (nvidia-smi)
+#     adapter     the WebGPU adapter Dawn picks (never SwiftShader here)
+#     gemm-*      `bench gemm --backend webgpu`: fp32, f16 operands, register blocks 4 and 8
+#     step-gpu    `bench step --backend webgpu` for the paper configs and the CPU presets, with the
+#                 host's native CPU step beside it
+#     torch-cuda  the same paper steps in eager PyTorch on the GPU (tools/torch_step_bench.py
+#                 --device cuda), fp32 and autocast bf16
+#     step-cpu    `bench step` native on the machine's CPU (another CPU kind), with PyTorch (CPU)
+#     train-gpu   `trm train --backend webgpu --preset cpu-sudoku4` on the 4x4 data: steps/s and
+#                 held-out accuracy of a real run on the GPU
+#     amx         .dev/amx/amx-probe when present (a register-only AMX-BF16 loop, not built here)
+# Each part has its own time limit and none starts after GPU_BENCH_SECONDS (default 420) of the
+# run, so one that hangs costs only its own minutes and the call ends inside the lease.
+set -u
+mode=${1:-}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "$mode" = prepare ]; then
+  set -e
+  [ -f dist/cli/main.js ] || { echo "gpu-bench: run npm ci first (dist/cli/main.js missing)" >&2; exit 1; }
+  for p in /.dev/ /.gl/; do grep -qxF "$p" .git/info/exclude 2>/dev/null || echo "$p" >>.git/info/exclude; done
+  mkdir -p .dev .gl /tmp/amd64/partial
+  xz -T2 -6 -c "$(command -v node)" >.dev/node.xz
+  npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | sed "s|^$root/||" | sort -u >/tmp/gpu-bench-mods.txt
+  tar --exclude='node_modules/webgpu/dist/win32-*' --exclude='node_modules/webgpu/dist/darwin-*' \
+    --exclude='node_modules/webgpu/dist/linux-arm64' -cf - -T /tmp/gpu-bench-mods.txt | xz -T2 -6 >.dev/nm.tar.xz
+  t=$(mktemp -d)
+  node dist/cli/main.js data generate sudoku --size 4 --count 400 --seed 1 --out "$t/train.csv" >/dev/null
+  node dist/cli/main.js data generate sudoku --size 4 --count 200 --seed 2 --out "$t/test.csv" >/dev/null
+  rm -rf .dev/s4 && node dist/cli/main.js data build sudoku --train "$t/train.csv" --test "$t/test.csv" --aug 20 --out .dev/s4 >/dev/null
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  # shellcheck disable=SC2086
+  apt-get $o update >/dev/null && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
+  du -sh .dev .gl
+  exit 0
+fi
+if [ "$mode" != run ]; then
+  echo "usage: tools/gpu-bench.sh prepare|run" >&2
+  exit 2
+fi
+
+OUT=${OUT:-/tmp/gpu-bench-out}
+P=$(mktemp -d) # the parts' outputs; packed into $OUT/parts.tgz at the end (a lease returns <= 8 files)
+mkdir -p "$OUT"
+trap 'tar -czf "$OUT/parts.tgz" -C "$P" .' EXIT
+DEADLINE=${GPU_BENCH_SECONDS:-420} # the whole run's budget: a part never starts past it
+part() { # part NAME SECONDS CMD...: run CMD with a time limit, output to $OUT/NAME.txt and stdout
+  local name=$1 secs=$2
+  shift 2
+  local left=$((DEADLINE - SECONDS))
+  if [ "$left" -lt 20 ]; then
+    echo "=== $name: SKIPPED (${left}s of the ${DEADLINE}s budget left)"
+    return
+  fi
+  [ "$secs" -gt "$left" ] && secs=$left
+  echo "=== $name ($(date -u +%T), limit ${secs}s): $*"
+  timeout -k 5 "$secs" "$@" >"$P/$name.txt" 2>&1
+  local rc=$?
+  tail -n 40 "$P/$name.txt"
+  echo "=== $name rc $rc"
+}
+
+{
+  date -u
+  lscpu | grep -E 'Model name|^CPU\(s\)|Thread|Socket|L2|L3'
+  echo "amx: $(grep -o 'amx[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  echo "avx512_bf16: $(grep -c avx512_bf16 /proc/cpuinfo) cpus"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+} >"$P/machine.txt" 2>&1
+cat "$P/machine.txt"
+
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
+mkdir -p /tmp/nodebin && xz -dc .dev/node.xz >/tmp/nodebin/node && chmod +x /tmp/nodebin/node
+export PATH=/tmp/nodebin:$PATH
+tar -xJf .dev/nm.tar.xz
+node --version
+T="node dist/cli/main.js"
+
+part adapter 60 node --input-type=module -e "
+  const { createNodeWebGpuDevice } = await import('./dist/webgpu/node.js');
+  const d = await createNodeWebGpuDevice();
+  console.log('adapter:', d.adapterName, '| swiftshader:', d.isSwiftShader);
+  console.log(JSON.stringify(d.limits()));
+  d.destroy();"
+grep -q 'swiftshader: false' "$P/adapter.txt" || { echo "no GPU adapter: the GPU parts are skipped"; gpu=0; }
+[ -x .dev/amx/amx-probe ] && part amx 30 .dev/amx/amx-probe # optional: AMX-BF16 usable? its peak
+if [ "${gpu:-1}" = 1 ]; then
+  part gemm-fp32 90 $T bench gemm --backend webgpu
+  part step-gpu 150 $T bench step --backend webgpu --preset mlp,att,cpu-sudoku4,cpu-sudoku9 --no-torch
+  part torch-cuda 90 bash -c 'for p in fp32 bf16; do python3 tools/torch_step_bench.py --config both --device cuda \
+    --precision $p --warmup 2 --repeats 5; done'
+  part train-gpu 90 $T train --backend webgpu --data .dev/s4 --preset cpu-sudoku4 --out /tmp/gpu-s4
+fi
+part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4 --precision fp32,bf16 --reps 3 --torch-reps 2
+if [ "${gpu:-1}" = 1 ]; then
+  part gemm-f16 60 env TRM_WEBGPU_PRECISION=f16 $T bench gemm --backend webgpu
+  part gemm-block4 45 env TRM_WEBGPU_GEMM_BLOCK=4 $T bench gemm --backend webgpu
+  part gemm-block8 45 env TRM_WEBGPU_GEMM_BLOCK=8 $T bench gemm --backend webgpu
+  part step-gpu-b256 60 $T bench step --backend webgpu --preset mlp --batch 256 --no-torch
+fi
+echo "done $(date -u +%T)"
