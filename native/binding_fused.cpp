@@ -3,6 +3,7 @@
 #include <initializer_list>
 
 #include "napi_util.h"
+#include "gemm/sum_nt.h"
 #include "ops/fused.h"
 
 namespace trm {
@@ -24,29 +25,29 @@ float* f32(const Args& a, size_t i, const char* name, size_t need) {
   return p;
 }
 
-// tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps)
+// tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep)
 Napi::Value TokenMixerNormForward(const Info& info) {
   Args a{info, "tokenMixerNormForward"};
-  a.expect_count(13);
+  a.expect_count(14);
   long B = a.i64s(8), S = a.i64s(9), D = a.i64s(10), Is = a.i64s(11);
   size_t bsd = prod(a, {B, S, D});
   token_mixer_norm_forward(f32(a, 0, "out", bsd), f32(a, 1, "rstd", prod(a, {B, D})),
                            f32(a, 2, "gateUp", prod(a, {B, 2, Is, D})), f32(a, 3, "h", prod(a, {B, Is, D})),
                            f32(a, 4, "r", bsd), f32(a, 5, "inp", bsd), f32(a, 6, "wGateUp", prod(a, {2, Is, S})),
-                           f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12));
+                           f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12), a.flag(13));
   return info.Env().Undefined();
 }
 
-// mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps)
+// mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep)
 Napi::Value MlpNormForward(const Info& info) {
   Args a{info, "mlpNormForward"};
-  a.expect_count(12);
+  a.expect_count(13);
   long N = a.i64s(8), D = a.i64s(9), I = a.i64s(10);
   size_t nd = prod(a, {N, D});
   mlp_norm_forward(f32(a, 0, "out", nd), f32(a, 1, "rstd", N), f32(a, 2, "gateUp", prod(a, {N, 2, I})),
                    f32(a, 3, "h", prod(a, {N, I})), f32(a, 4, "r", nd), f32(a, 5, "inp", nd),
                    f32(a, 6, "wGateUp", prod(a, {2, I, D})), f32(a, 7, "wDown", prod(a, {D, I})), N, D, I,
-                   a.f64s(11));
+                   a.f64s(11), a.flag(12));
   return info.Env().Undefined();
 }
 
@@ -77,6 +78,19 @@ Napi::Value TokenMixerNormBackward(const Info& info) {
   return info.Env().Undefined();
 }
 
+// gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta): gemm/sum_nt.h gemm_sum_nt.
+Napi::Value GemmSumNT(const Info& info) {
+  Args a{info, "gemmSumNT"};
+  a.expect_count(10);
+  long M = a.i64s(3), N = a.i64s(4), K = a.i64s(5), batch = a.i64s(6), sa = a.i64s(7), sb = a.i64s(8);
+  // the operands span (batch - 1) strides plus one item; nothing is read when an extent is empty
+  size_t ea = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
+  size_t eb = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
+  gemm_sum_nt(f32(a, 0, "C", prod(a, {M, N})), f32(a, 1, "A", ea), f32(a, 2, "B", eb), M, N, K, batch, sa, sb,
+              (float)a.f64s(9));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_fused(Napi::Env env, Napi::Object exports) {
@@ -84,6 +98,7 @@ void register_fused(Napi::Env env, Napi::Object exports) {
   exports.Set("mlpNormForward", Napi::Function::New(env, MlpNormForward, "mlpNormForward"));
   exports.Set("mlpNormBackward", Napi::Function::New(env, MlpNormBackward, "mlpNormBackward"));
   exports.Set("tokenMixerNormBackward", Napi::Function::New(env, TokenMixerNormBackward, "tokenMixerNormBackward"));
+  exports.Set("gemmSumNT", Napi::Function::New(env, GemmSumNT, "gemmSumNT"));
 }
 
 }  // namespace trm

@@ -16,25 +16,31 @@ namespace {
 
 constexpr int MR = 14, NR = 32;
 
-void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc,
-               long m, long n, float alpha, float beta) {
-  __m512 acc[MR][2];
-  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+// The register tile for R <= MR rows and NB zmm columns (NB * 16 <= NR). Every row's
+// accumulators run the same FMAs in the same k order whatever R and NB are, so a partial tile gives
+// bitwise the full tile's rows: ukr_14x32 only skips the rows and columns it would throw away (a
+// 17-row product's second strip has 3 rows: without this it cost as much as 14).
+template <int R, int NB>
+void ukr_tile(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m, long n,
+              float alpha, float beta) {
+  __m512 acc[R][NB];
+  for (int i = 0; i < R; i++)
+    for (int h = 0; h < NB; h++) acc[i][h] = _mm512_setzero_ps();
   // C is touched only after the k loop: start bringing its lines in now.
-  for (int i = 0; i < MR; i++) {
+  for (int i = 0; i < R; i++) {
     if (i < m) {
       _mm_prefetch((const char*)(c + i * ldc), _MM_HINT_T0);
-      _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
+      if (NB > 1) _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
     }
   }
   for (long k = 0; k < kc; k++) {
     _mm_prefetch((const char*)(pb + 8 * NR), _MM_HINT_T0);
-    __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+    __m512 b0 = _mm512_load_ps(pb), b1 = NB > 1 ? _mm512_load_ps(pb + 16) : b0;
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
       __m512 a = _mm512_set1_ps(pa[i]);
       acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      if (NB > 1) acc[i][NB - 1] = _mm512_fmadd_ps(a, b1, acc[i][NB - 1]);
     }
     pa += MR;
     pb += NR;
@@ -42,18 +48,38 @@ void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, 
   __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   __mmask16 m0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
   __mmask16 m1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+  // alpha == 1 (every call the model makes): 1 * x is x, so the multiply is skipped, same bits
+  if (alpha != 1.f) {
 #pragma GCC unroll 14
-  for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++)
+      for (int h = 0; h < NB; h++) acc[i][h] = _mm512_mul_ps(va, acc[i][h]);
+  }
+#pragma GCC unroll 14
+  for (int i = 0; i < R; i++) {
     if (i >= m) break;
     float* ci = c + i * ldc;
-    __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-    if (beta != 0.f) {
-      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-    }
+    __m512 r0 = acc[i][0];
+    if (beta != 0.f) r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
     _mm512_mask_storeu_ps(ci, m0, r0);
-    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    if (NB > 1) {
+      __m512 r1 = acc[i][NB - 1];
+      if (beta != 0.f) r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+      _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
   }
+}
+
+template <int NB>
+constexpr GemmMicroKernel kTiles[MR] = {ukr_tile<1, NB>,  ukr_tile<2, NB>,  ukr_tile<3, NB>,  ukr_tile<4, NB>,
+                                        ukr_tile<5, NB>,  ukr_tile<6, NB>,  ukr_tile<7, NB>,  ukr_tile<8, NB>,
+                                        ukr_tile<9, NB>,  ukr_tile<10, NB>, ukr_tile<11, NB>, ukr_tile<12, NB>,
+                                        ukr_tile<13, NB>, ukr_tile<14, NB>};
+
+void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m, long n,
+               float alpha, float beta) {
+  if (m >= MR && n > 16) return ukr_tile<MR, 2>(kc, pa, pb, c, ldc, m, n, alpha, beta);
+  const int r = m < 1 ? 1 : (int)m;
+  (n > 16 ? kTiles<2> : kTiles<1>)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta);
 }
 
 // 16 x 16 in-register transpose: r[j] becomes column j of the input rows.

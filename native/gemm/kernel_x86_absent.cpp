@@ -2,6 +2,7 @@
 // micro-kernels are not compiled (binding.gyp); cpu_features never selects them there, and these
 // stand-ins answer with the portable kernel should anything ask.
 #include "gemm.h"
+#include "sum_nt.h"
 
 namespace trm {
 GemmKernelInfo gemm_kernel_avx512() { return gemm_kernel_portable(); }
@@ -10,4 +11,5 @@ GemmKernelInfo gemm_kernel_avx512_bf16() { return gemm_kernel_portable(); }
 GemmKernelInfo gemm_kernel_amx_bf16() { return gemm_kernel_portable(); }
 double bf16_peak_avx512(double) { return 0.0; }
 double bf16_peak_amx(double) { return 0.0; }
+void sum_nt_rows_avx512(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 }  // namespace trm

@@ -1,7 +1,9 @@
 // fused.cpp: the small-model half-block kernels (fused.h). The parts of one region take whole
-// items (token mixer) or contiguous rows in chunks of kRows (channel MLP); inside a part the GEMM,
+// items (token mixer) or contiguous rows in chunks (channel MLP, chunk_rows); inside a part the GEMM,
 // SwiGLU and norm kernels run on the calling thread.
 #include "fused.h"
+
+#include <cstdlib>
 
 #include "../gemm/gemm.h"
 #include "ops.h"
@@ -9,27 +11,57 @@
 namespace trm {
 namespace {
 
-constexpr long kRows = 64;  // channel-MLP rows per chunk: its gate_up (64 x 2I) stays in L2
+// Channel-MLP rows per chunk: at most this many floats of its gate_up (rows x 2I; up to 256 rows at
+// I = 256, 512 KiB) so it stays in L2, and the part's rows in nearly equal chunks (each chunk
+// packs the weights once: fewer, fuller chunks pack them less often). Rows are independent in
+// every op, so the chunking never changes a bit.
+constexpr long kChunkFloats = 131072;
+inline long chunk_rows(long rows, long I) {
+  long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
+  long chunks = (rows + most - 1) / most;
+  return chunks < 1 ? rows : (rows + chunks - 1) / chunks;
+}
+
+// A forward that keeps nothing (keep = false) writes each item's (or chunk's) gate_up and h here,
+// per thread, instead of into the caller's buffers: they stay in L2, and the megabytes a kept
+// forward writes (the token mixer's gate_up is 2Is/S times its input) never go out to memory.
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t want) {
+    if (want > n) {
+      std::free(p);
+      n = want;
+      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch tl_unkept;
 
 }  // namespace
 
 void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                               const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
-                              double eps) {
+                              double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
+    float* own = keep ? nullptr : tl_unkept.get((size_t)(gu + hd));
     for (long b = lo; b < hi; b++) {
+      float* gub = keep ? gate_up + b * gu : own;
+      float* hb = keep ? h + b * hd : own + gu;
       GemmArgs g1;  // gate_up_b = W_gu @ x_b
       g1.M = 2 * Is; g1.N = D; g1.K = S;
       g1.A = w_gate_up; g1.lda = S;
       g1.B = inp + b * sd; g1.ldb = D;
-      g1.C = gate_up + b * gu; g1.ldc = D;
+      g1.C = gub; g1.ldc = D;
       gemm(g1);
-      swiglu_forward_rows(h + b * hd, gate_up + b * gu, 0, 1, hd);
+      swiglu_forward_rows(hb, gub, 0, 1, hd);
       GemmArgs g2;  // r_b = W_down @ h_b
       g2.M = S; g2.N = D; g2.K = Is;
       g2.A = w_down; g2.lda = Is;
-      g2.B = h + b * hd; g2.ldb = D;
+      g2.B = hb; g2.ldb = D;
       g2.C = r + b * sd; g2.ldc = D;
       gemm(g2);
       add(r + b * sd, r + b * sd, inp + b * sd, sd);
@@ -39,22 +71,26 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 }
 
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
-                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps) {
+                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps, bool keep) {
   parallel_for(N, N * (3 * I * D + 2 * D), [&](long lo, long hi) {
-    for (long r0 = lo; r0 < hi; r0 += kRows) {
-      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+    const long step = chunk_rows(hi - lo, I);
+    float* own = keep ? nullptr : tl_unkept.get((size_t)step * 3 * I);
+    for (long r0 = lo; r0 < hi; r0 += step) {
+      long rows = hi - r0 < step ? hi - r0 : step;
+      float* guc = keep ? gate_up + r0 * 2 * I : own;  // this chunk's rows
+      float* hc = keep ? h + r0 * I : own + step * 2 * I;
       GemmArgs g1;  // gate_up = x @ W_gu^T
       g1.trans_b = true;
       g1.M = rows; g1.N = 2 * I; g1.K = D;
       g1.A = inp + r0 * D; g1.lda = D;
       g1.B = w_gate_up; g1.ldb = D;
-      g1.C = gate_up + r0 * 2 * I; g1.ldc = 2 * I;
+      g1.C = guc; g1.ldc = 2 * I;
       gemm(g1);
-      swiglu_forward_rows(h, gate_up, r0, r0 + rows, I);
+      swiglu_forward_rows(hc, guc, 0, rows, I);
       GemmArgs g2;  // r = h @ W_down^T
       g2.trans_b = true;
       g2.M = rows; g2.N = D; g2.K = I;
-      g2.A = h + r0 * I; g2.lda = I;
+      g2.A = hc; g2.lda = I;
       g2.B = w_down; g2.ldb = I;
       g2.C = r + r0 * D; g2.ldc = D;
       gemm(g2);
@@ -68,8 +104,9 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I) {
   parallel_for(N, N * (4 * I * D + 4 * D), [&](long lo, long hi) {
-    for (long r0 = lo; r0 < hi; r0 += kRows) {
-      long rows = hi - r0 < kRows ? hi - r0 : kRows;
+    const long step = chunk_rows(hi - lo, I);
+    for (long r0 = lo; r0 < hi; r0 += step) {
+      long rows = hi - r0 < step ? hi - r0 : step;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never

@@ -15,15 +15,17 @@ void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_
 
 // Per item b: gate_up_b (2Is, D) = w_gate_up (2Is, S) @ inp_b (S, D); h_b = swiglu(gate_up_b) as one
 // row [gate (Is*D) | up (Is*D)]; r_b (S, D) = w_down (S, Is) @ h_b + inp_b; out_b, rstd_b (D) =
-// the sequence-axis RMSNorm of r_b. Saves gate_up, h, rstd; r is scratch (B, S, D).
+// the sequence-axis RMSNorm of r_b. Saves gate_up, h, rstd; r is scratch (B, S, D). keep = false
+// (no backward follows): gate_up and h go to per-thread scratch, the caller's are not written.
 void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                               const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
-                              double eps);
+                              double eps, bool keep);
 
 // Per row: gate_up (2I) = w_gate_up (2I, D) @ inp (D); h (I) = swiglu(gate_up); r (D) = w_down (D, I)
 // @ h + inp; out, rstd = the hidden-axis RMSNorm of r. inp, out, r (N, D); gate_up (N, 2I); h (N, I).
+// keep = false: gate_up and h go to per-thread scratch, the caller's are not written.
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
-                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps);
+                      const float* w_gate_up, const float* w_down, long N, long D, long I, double eps, bool keep);
 
 // The backward of mlp_norm_forward without its weight gradients (the caller's GEMMs over all rows,
 // from dr and dgate_up): dr (N, D) = the RMSNorm backward of dout through (out, rstd); dh (N, I) =

@@ -131,6 +131,25 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     fresh: boolean,
   ): void;
 
+  /** C (M, N) = beta*C + the sum over b < batch of A_b (M, K) @ B_b (N, K)^T: A_b at b*strideA and
+   *  B_b at b*strideB, both row-major with k contiguous; C row-major; beta = 0 never reads C. The
+   *  small token mixer's weight gradients (items short in k). Numerically gemm with transB and
+   *  strideC = 0 up to the order of the fp32 additions: native sums each element of C as 16
+   *  partial sums over items and k (lane l: k = l mod 16), reduced by a fixed tree, instead of
+   *  item by item; the same bits for any thread count. */
+  gemmSumNT(
+    C: F,
+    A: F,
+    B: F,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -175,7 +194,9 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
   // native parallel region with the intermediates in cache (native/ops/fused.cpp).
   /** Token mixer + residual + sequence-axis RMSNorm: per item b, r_b = wDown (S, Is) @
    *  swiglu(wGateUp (2Is, S) @ inp_b) + inp_b; out, rstd (B, D) = rmsnormSeq(r). Saves gateUp
-   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
+   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. keep = false (no backward follows):
+   *  gateUp and h are scratch too, unspecified afterwards (native does not write them: each item's
+   *  go to a per-thread buffer that stays in cache). */
   tokenMixerNormForward(
     out: F,
     rstd: F,
@@ -190,10 +211,11 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     D: number,
     Is: number,
     eps: number,
+    keep: boolean,
   ): void;
   /** Channel SwiGLU MLP + residual + RMSNorm over N rows: r = swiglu(inp @ wGateUp^T) @ wDown^T +
    *  inp; out, rstd (N) = rmsnorm(r). wGateUp (2I, D), wDown (D, I); saves gateUp (N, 2I), h (N, I);
-   *  r (N, D) is scratch. */
+   *  r (N, D) is scratch. keep = false: gateUp and h are scratch too (as tokenMixerNormForward). */
   mlpNormForward(
     out: F,
     rstd: F,
@@ -207,6 +229,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     D: number,
     I: number,
     eps: number,
+    keep: boolean,
   ): void;
   /** mlpNormForward's backward without the weight gradients (the caller's GEMMs over all rows, from
    *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
@@ -328,6 +351,7 @@ export const KERNEL_NAMES = [
   'linearSwiglu',
   'linearSwigluBackward',
   'gemmSwigluBackward',
+  'gemmSumNT',
   'copy2d',
   'transpose',
   'fill',

@@ -76,8 +76,26 @@ export function gemmSwigluBackwardVia<F>(
   k.swigluBackward(dgateUp, dh, gateUp, batch, H * N);
 }
 
+/** gemmSumNT (backend.ts) as gemm's batch sum: transB, strideC = 0 (items summed in order). */
+export function gemmSumNTVia<F>(
+  k: Pick<KernelBackend<F, unknown, unknown>, 'gemm'>,
+  C: F,
+  A: F,
+  B: F,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  k.gemm(false, true, M, N, K, 1, A, K, strideA, B, K, strideB, beta, C, N, 0, batch);
+}
+
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
- *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. */
+ *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch.
+ *  (_keep: the contract's keep; the composition writes gateUp and h either way, which keep = false allows.) */
 export function tokenMixerNormVia<F>(
   k: Parts<F>,
   out: F,
@@ -93,6 +111,7 @@ export function tokenMixerNormVia<F>(
   D: number,
   Is: number,
   eps: number,
+  _keep = true,
 ): void {
   k.gemm(false, false, 2 * Is, D, S, 1, wGateUp, S, 0, inp, D, S * D, 0, gateUp, D, 2 * Is * D, B);
   k.swigluForward(h, gateUp, B, Is * D);
@@ -117,6 +136,7 @@ export function mlpNormVia<F>(
   D: number,
   I: number,
   eps: number,
+  _keep = true,
 ): void {
   k.gemm(false, true, N, 2 * I, D, 1, inp, D, 0, wGateUp, D, 0, 0, gateUp, 2 * I, 0, 1);
   k.swigluForward(h, gateUp, N, I);

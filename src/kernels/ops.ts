@@ -384,6 +384,31 @@ export function gemmSwigluBackward(
   device().gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16 === true, fresh === true);
 }
 
+/** C (M, N) = beta*C + the sum over b < batch of A_b (M, K) @ B_b (N, K)^T (backend.ts gemmSumNT):
+ *  A_b at b*strideA, B_b at b*strideB, row-major with k contiguous. */
+export function gemmSumNT(
+  C: F32,
+  A: F32,
+  B: F32,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  const op = 'gemmSumNT',
+    sh = sizes(op, { M, N, K, batch, strideA, strideB }),
+    used = batch > 0 && M > 0 && N > 0 && K > 0;
+  arrays(op, sh, 'Float32Array', {
+    C: [C, M * N],
+    A: [A, used ? (batch - 1) * strideA + M * K : 0],
+    B: [B, used ? (batch - 1) * strideB + N * K : 0],
+  });
+  device().gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta);
+}
+
 /** dgateUp (N, 2H), overwritten, from dout (N, H). */
 export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, H: number): void {
   const op = 'swigluBackward',
@@ -409,6 +434,7 @@ export function tokenMixerNormForward(
   D: number,
   Is: number,
   eps: number,
+  keep: boolean,
 ): void {
   const op = 'tokenMixerNormForward',
     sh = sizes(op, { B, S, D, Is }),
@@ -423,7 +449,7 @@ export function tokenMixerNormForward(
     wGateUp: [wGateUp, 2 * Is * S],
     wDown: [wDown, S * Is],
   });
-  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+  device().tokenMixerNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep === true);
 }
 
 /** Channel SwiGLU MLP + residual + RMSNorm of inp (N, D) in one call. */
@@ -440,6 +466,7 @@ export function mlpNormForward(
   D: number,
   I: number,
   eps: number,
+  keep: boolean,
 ): void {
   const op = 'mlpNormForward',
     sh = sizes(op, { N, D, I }),
@@ -454,7 +481,7 @@ export function mlpNormForward(
     wGateUp: [wGateUp, 2 * I * D],
     wDown: [wDown, D * I],
   });
-  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+  device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep === true);
 }
 
 /** mlpNormForward's backward without the weight gradients (backend.ts). */

@@ -29,6 +29,7 @@ import { mlpBackward, mlpForward, type SwigluWeights } from '../nn/mlp.js';
 import {
   type TokenMixerActs,
   type TokenMixerScratch,
+  mixerWeightGrad,
   tokenMixerBackward,
   tokenMixerForward,
 } from '../nn/token-mixer.js';
@@ -73,7 +74,8 @@ function blockForward(
     N = B * S,
     eps = c.rms_norm_eps,
     fused = useFused(D);
-  // the fused token mixer always keeps its pre-activation (keep only saves work on the op-by-op path)
+  // keep = false (no backward follows): the fused kernels leave gateUp and h alone (cache-resident
+  // per-thread scratch instead), the op-by-op path writes no pre-activation
   if (c.mlp_t && fused) {
     const m = ba.mixer as TokenMixerActs;
     tokenMixerNormForward(
@@ -90,6 +92,7 @@ function blockForward(
       D,
       Is,
       eps,
+      keep,
     );
   } else if (c.mlp_t) {
     tokenMixerForward(s.r, ba.mixer as TokenMixerActs, h, mixerWeights(w), { B, S, D, Is }, keep);
@@ -122,6 +125,7 @@ function blockForward(
       D,
       I,
       eps,
+      keep,
     );
     return;
   }
@@ -185,35 +189,9 @@ function blockBackwardFused(
     D,
     Is,
   );
-  // the mixer's weight gradients: sums over the items (strideC 0)
-  gemm({
-    A: s.r,
-    B: m.h,
-    C: g.mlptDown!,
-    M: S,
-    N: Is,
-    K: D,
-    transB: true,
-    batch: B,
-    strideA: S * D,
-    strideB: Is * D,
-    strideC: 0,
-    beta: 1,
-  });
-  gemm({
-    A: x.dgateUp,
-    B: h,
-    C: g.mlptGateUp!,
-    M: 2 * Is,
-    N: S,
-    K: D,
-    transB: true,
-    batch: B,
-    strideA: 2 * Is * D,
-    strideB: S * D,
-    strideC: 0,
-    beta: 1,
-  });
+  // the mixer's weight gradients: sums over the items (the op-by-op path's kernel)
+  mixerWeightGrad(g.mlptDown!, s.r, m.h, S, Is, D, B, S * D, Is * D);
+  mixerWeightGrad(g.mlptGateUp!, x.dgateUp, h, 2 * Is, S, D, B, 2 * Is * D, S * D);
 }
 
 /** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */

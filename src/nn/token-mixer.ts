@@ -4,15 +4,18 @@
  * made: per batch item b, gate_up (2Is, S) @ x_b (S, D) -> (2Is, D) is one batched GEMM sharing A
  * (strideA = 0) with SwiGLU in its epilogue (gemmSwiglu: gate block (Is, D) and up block (Is, D) of
  * an item meet in registers, h_b = silu(gate) * up is written, the pre-activation only when the
- * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are batched GEMMs
- * summed over b (strideC = 0).
+ * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are sums over b of
+ * NT products (mixerWeightGrad): for small items (fp32, D <= 256, S <= 24) one gemmSumNT, each
+ * element one sum over all items and k; else batched GEMMs summed item by item (strideC = 0).
  */
 import {
   type F32T,
   gemm,
   gemmPrecision,
+  gemmSumNT,
   gemmSwiglu,
   gemmSwigluBackward,
+  isBf16,
   type KeptT,
   transpose,
 } from '../kernels/core.js';
@@ -36,6 +39,47 @@ export interface TokenMixerSizes {
   S: number;
   D: number;
   Is: number;
+}
+
+/** Up to this D and this sequence length S (fp32) the mixer's weight gradients are one gemmSumNT
+ *  each: per item they are products short in k (K = D) with one side only S rows, which gemm's
+ *  batch sum runs item by item through packed, padded tiles. With more rows (S >= 26) gemm's packed
+ *  tiles are the faster of the two (docs/PERFORMANCE.md, "cpu-sudoku4, fourth session"). */
+export const SUM_NT_MAX_D = 256;
+export const SUM_NT_MAX_S = 24;
+
+/** dW (M, N) += sum over b < B of dy_b (M, D) @ x_b (N, D)^T, dy_b at b*strideDy, x_b at b*strideX:
+ *  the token mixer's weight gradients (down: dr against h; gate_up: dgateUp against the input; the
+ *  shorter side is S). The op-by-op and the fused path both come here, so they give the same bits. */
+export function mixerWeightGrad(
+  dW: F32T,
+  dy: KeptT,
+  x: KeptT,
+  M: number,
+  N: number,
+  D: number,
+  B: number,
+  strideDy: number,
+  strideX: number,
+): void {
+  // (bf16 tensors - a bf16 step's h and dgateUp - only ever meet bf16 products: the gemm below)
+  if (D <= SUM_NT_MAX_D && Math.min(M, N) <= SUM_NT_MAX_S && gemmPrecision() === 'fp32' && !isBf16(dy) && !isBf16(x))
+    gemmSumNT(dW, dy, x, M, N, D, B, strideDy, strideX, 1);
+  else
+    gemm({
+      A: dy,
+      B: x,
+      C: dW,
+      M,
+      N,
+      K: D,
+      transB: true,
+      batch: B,
+      strideA: strideDy,
+      strideB: strideX,
+      strideC: 0,
+      beta: 1,
+    });
 }
 
 /** out (B, S, D) = mixer(inp (B, S, D)); w.gateUp (2Is, S), w.down (S, Is). keep = false: no
@@ -71,40 +115,14 @@ export function tokenMixerBackward(
     dwGateUp = g.gateUp,
     dwDown = g.down;
   // dW_down += sum_b dout_b (S, D) @ h_b^T (D, Is);  dh_b = W_down^T (Is, S) @ dout_b
-  gemm({
-    A: dout,
-    B: acts.h,
-    C: dwDown,
-    M: S,
-    N: Is,
-    K: D,
-    transB: true,
-    batch: B,
-    strideA: S * D,
-    strideB: Is * D,
-    strideC: 0,
-    beta: 1,
-  });
+  mixerWeightGrad(dwDown, dout, acts.h, S, Is, D, B, S * D, Is * D);
   // the shared A operands are transposed once here: a transposed shared A is repacked per item
   transpose(s.wDownT, wDown, S, Is);
   transpose(s.wGateUpT, wGateUp, 2 * Is, S);
   // dh_b = W_down^T @ dout_b with SwiGLU's backward in its epilogue: dgateUp written fresh, dh never stored
   gemmSwigluBackward(s.dgateUp, s.dh, dout, acts.gateUp, s.wDownT, Is, D, S, B, gemmPrecision() === 'bf16', true);
   // dW_gu += sum_b dgu_b (2Is, D) @ x_b^T (D, S);  dx_b += W_gu^T (S, 2Is) @ dgu_b
-  gemm({
-    A: s.dgateUp,
-    B: inp,
-    C: dwGateUp,
-    M: 2 * Is,
-    N: S,
-    K: D,
-    transB: true,
-    batch: B,
-    strideA: 2 * Is * D,
-    strideB: S * D,
-    strideC: 0,
-    beta: 1,
-  });
+  mixerWeightGrad(dwGateUp, s.dgateUp, inp, 2 * Is, S, D, B, 2 * Is * D, S * D);
   gemm({
     A: s.wGateUpT,
     B: s.dgateUp,

@@ -19,6 +19,7 @@ import { TrmError } from '../errors.js';
 import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import {
+  gemmSumNTVia,
   gemmSwigluBackwardVia,
   linearSwigluBackwardVia,
   linearSwigluVia,
@@ -814,6 +815,20 @@ export class WebGpuDevice implements Device {
   ): void {
     gemmSwigluBackwardVia<F32T>(this, dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16, fresh);
   }
+  gemmSumNT(
+    C: F32T,
+    A: F32T,
+    B: F32T,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void {
+    gemmSumNTVia<F32T>(this, C, A, B, M, N, K, batch, strideA, strideB, beta);
+  }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
   }
@@ -832,8 +847,9 @@ export class WebGpuDevice implements Device {
     D: number,
     Is: number,
     eps: number,
+    keep: boolean,
   ): void {
-    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps);
+    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep);
   }
   mlpNormForward(
     out: F32T,
@@ -848,8 +864,9 @@ export class WebGpuDevice implements Device {
     D: number,
     I: number,
     eps: number,
+    keep: boolean,
   ): void {
-    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps);
+    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep);
   }
   mlpNormBackward(
     dinp: F32T,

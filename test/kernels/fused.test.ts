@@ -1,7 +1,8 @@
 /**
  * The fused half-block kernels (native/ops/fused.cpp) against the op-by-op sequence they replace
  * (src/kernels/compose.ts) on the native backend: bit for bit, on 1 and 2 threads, at the sizes of
- * the small CPU presets and at odd ones (partial row chunks, partial GEMM tiles).
+ * the small CPU presets and at odd ones (partial row chunks, partial GEMM tiles). A forward that
+ * keeps nothing (keep = false) gives the same outputs and leaves gateUp and h alone.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -31,17 +32,22 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     const inp = rand(B * S * D, 1, 2),
       wgu = rand(2 * Is * S, 2, 0.3),
       wd = rand(S * Is, 3, 0.2);
-    const run = (fused: boolean) => {
+    const run = (fused: boolean, keep = true) => {
       const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => new Float32Array(n));
-      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5);
-      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5);
+      if (!keep) o[2].fill(Number.NaN), o[3].fill(Number.NaN);
+      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, keep);
+      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
       return o;
     };
     for (const t of [1, 2]) {
       setThreads(t);
       const want = run(false),
-        got = run(true);
+        got = run(true),
+        unkept = run(true, false);
       for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+      // keep = false: the same out and rstd; gateUp and h not written (their NaN fill stays)
+      for (let i = 0; i < 2; i++) expect(same(unkept[i], want[i]), `threads ${t}, unkept output ${i}`).toBe(0);
+      expect(unkept[2].every(Number.isNaN) && unkept[3].every(Number.isNaN)).toBe(true);
     }
   });
   it.each([
@@ -52,17 +58,22 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     const inp = rand(N * D, 4, 2),
       wgu = rand(2 * I * D, 5, 0.2),
       wd = rand(D * I, 6, 0.1);
-    const run = (fused: boolean) => {
+    const run = (fused: boolean, keep = true) => {
       const o = [N * D, N, N * 2 * I, N * I, N * D].map(n => new Float32Array(n));
-      if (fused) k.mlpNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5);
-      else mlpNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5);
+      if (!keep) o[2].fill(Number.NaN), o[3].fill(Number.NaN);
+      if (fused) k.mlpNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5, keep);
+      else mlpNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5, true);
       return o;
     };
     for (const t of [1, 2]) {
       setThreads(t);
       const want = run(false),
-        got = run(true);
+        got = run(true),
+        unkept = run(true, false);
       for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+      // keep = false: the same out and rstd; gateUp and h not written (their NaN fill stays)
+      for (let i = 0; i < 2; i++) expect(same(unkept[i], want[i]), `threads ${t}, unkept output ${i}`).toBe(0);
+      expect(unkept[2].every(Number.isNaN) && unkept[3].every(Number.isNaN)).toBe(true);
     }
   });
 });

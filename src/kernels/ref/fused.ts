@@ -4,6 +4,7 @@
  */
 import type { KernelBackend } from '../backend.js';
 import {
+  gemmSumNTVia,
   gemmSwigluBackwardVia,
   linearSwigluBackwardVia,
   linearSwigluVia,
@@ -37,6 +38,7 @@ export const linearSwigluBackward: KernelBackend['linearSwigluBackward'] = (...a
   linearSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
 export const gemmSwigluBackward: KernelBackend['gemmSwigluBackward'] = (...a) =>
   gemmSwigluBackwardVia({ gemm, gemmBf16, fill, swigluBackward }, ...a);
+export const gemmSumNT: KernelBackend['gemmSumNT'] = (...a) => gemmSumNTVia({ gemm }, ...a);
 export const tokenMixerNormForward: KernelBackend['tokenMixerNormForward'] = (...a) => tokenMixerNormVia(parts, ...a);
 export const mlpNormForward: KernelBackend['mlpNormForward'] = (...a) => mlpNormVia(parts, ...a);
 export const mlpNormBackward: KernelBackend['mlpNormBackward'] = (...a) => mlpNormBackwardVia(parts, ...a);

@@ -9,6 +9,7 @@ import { broadcastRows, castU8F32, copy2d, fill, transpose } from './movement.js
 import { rmsnormBackward, rmsnormForward, rmsnormSeqBackward, rmsnormSeqForward } from './rmsnorm.js';
 import { swigluBackward, swigluForward } from './swiglu.js';
 import {
+  gemmSumNT,
   gemmSwigluBackward,
   linearSwiglu,
   linearSwigluBackward,
@@ -38,6 +39,7 @@ export const refBackend: KernelBackend = {
   name: 'ref',
   gemm,
   ...bf16Kernels,
+  gemmSumNT,
   copy2d,
   transpose,
   fill,

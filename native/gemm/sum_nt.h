@@ -1,0 +1,30 @@
+// sum_nt.h: a sum of small NT products over a batch, for weight gradients whose items are short in
+// k (the small-model token mixer's: per item 17 x 256 and 512 x 17 with k = D = 64):
+//
+//   C (M, N) = beta * C + sum over b < batch of A_b (M, K) @ B_b (N, K)^T,
+//   A_b at A + b * stride_a, B_b at B + b * stride_b, both row-major with k contiguous (lda = ldb = K),
+//   C row-major (ldc = N); beta == 0 never reads C.
+//
+// gemm (stride_c = 0) sums such a batch item by item, each item a short-k product whose C tile is
+// loaded and stored per item, with both operands transposed into packs. Here each element of C is
+// one accumulator over all items and k at once: 16 partial sums (lane l takes k = l mod 16 of each
+// item, items in order, FMA on AVX-512), reduced by a fixed tree (sum_nt_reduce's order), then
+// added to beta * C. So the bits differ from gemm's batch-order sum (within fp32 rounding) but do
+// not depend on the thread count or the tiling: a tile is a group of independent accumulators.
+#pragma once
+
+namespace trm {
+
+void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long K, long batch, long stride_a,
+                 long stride_b, float beta);
+
+// Tile shapes: up to kSumNtP rows of the longer operand against kSumNtQ rows of the shorter.
+constexpr int kSumNtP = 4, kSumNtQ = 6;
+
+// AVX-512 (sum_nt_avx512.cpp): red[p * Q + q] = the reduced sum of row p < np of Pp (Pp + p*K per
+// item, items sp apart) against row q < Q of Qp (items sq apart); part: np * Q * 16 floats of
+// scratch, 64-byte aligned (the lane partials).
+void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
+                        long K, long batch);
+
+}  // namespace trm

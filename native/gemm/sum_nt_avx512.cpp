@@ -1,0 +1,115 @@
+// sum_nt_avx512.cpp: gemm_sum_nt's tiles on AVX-512 (gemm.h). Both operands keep k contiguous,
+// so a tile reads them as they lie, with no packing: 16 k per zmm, one zmm accumulator per
+// output element (16 partial sums, lane l over k = l mod 16 of every item, items in order), reduced
+// at the end by a fixed tree (sum_nt_reduce). Compiled for AVX-512 by a target pragma like
+// kernel_avx512.cpp; only C headers after it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
+#include <immintrin.h>
+
+#include "sum_nt.h"
+
+namespace trm {
+namespace {
+
+// The 16 lanes of v summed in the order of sum_nt_reduce (sum_nt.h): halves, quarters, pairs.
+inline float reduce16(__m512 v) {
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  __m128 p = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
+}
+
+// One tile over items [b0, b1): P rows of the "p" operand (Pp + p*K per item, items sp apart)
+// against Q rows of the "q" operand; the 16-lane partial sums live in part[(p*ldq + q)*16] between
+// item blocks (zero before the first: fresh), so the lane order is the same as one pass over all
+// items. Every loop over the tile is unrolled: the accumulators stay in registers.
+template <int P, int Q>
+void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long sq, long K, long b0, long b1,
+          bool fresh, long pf_rows) {
+  __m512 acc[P][Q];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; q++)
+      acc[p][q] = fresh ? _mm512_setzero_ps() : _mm512_load_ps(part + (p * ldq + q) * 16);
+  const long nk = (K + 15) / 16;
+  if ((K & 15) == 0) {  // whole vectors: plain loads
+    for (long b = b0; b < b1; b++) {
+      const float* pb = Pp + b * sp;
+      const float* qb = Qp + b * sq;
+      for (long k = 0; k < K; k += 16) {
+        __m512 a[P];
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++) a[p] = _mm512_loadu_ps(pb + p * K + k);
+        // the next tile's rows of this item (the operands come from memory: a step's activations)
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++)
+          if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
+#pragma GCC unroll 8
+        for (int q = 0; q < Q; q++) {
+          __m512 v = _mm512_loadu_ps(qb + q * K + k);
+#pragma GCC unroll 4
+          for (int p = 0; p < P; p++) acc[p][q] = _mm512_fmadd_ps(a[p], v, acc[p][q]);
+        }
+      }
+    }
+  } else {  // the last vector of each item masked (its lanes past K add 0 * 0)
+    const __mmask16 tail = (__mmask16)((1u << (K & 15)) - 1);
+    for (long b = b0; b < b1; b++) {
+      const float* pb = Pp + b * sp;
+      const float* qb = Qp + b * sq;
+      for (long kk = 0; kk < nk; kk++) {
+        const long k = kk * 16;
+        const __mmask16 m = kk + 1 < nk ? (__mmask16)0xffff : tail;
+        __m512 a[P];
+#pragma GCC unroll 4
+        for (int p = 0; p < P; p++) a[p] = _mm512_maskz_loadu_ps(m, pb + p * K + k);
+#pragma GCC unroll 8
+        for (int q = 0; q < Q; q++) {
+          __m512 v = _mm512_maskz_loadu_ps(m, qb + q * K + k);
+#pragma GCC unroll 4
+          for (int p = 0; p < P; p++) acc[p][q] = _mm512_fmadd_ps(a[p], v, acc[p][q]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; q++) _mm512_store_ps(part + (p * ldq + q) * 16, acc[p][q]);
+}
+
+typedef void (*TileFn)(float*, long, const float*, long, const float*, long, long, long, long, bool, long);
+
+template <int P>
+constexpr TileFn kRow[kSumNtQ] = {tile<P, 1>, tile<P, 2>, tile<P, 3>, tile<P, 4>, tile<P, 5>, tile<P, 6>};
+constexpr const TileFn* kTiles[kSumNtP] = {kRow<1>, kRow<2>, kRow<3>, kRow<4>};
+
+}  // namespace
+
+void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
+                        long K, long batch) {
+  // items per block: the block's Q rows (Q x K floats per item) stay in L1 while every P tile of
+  // this part streams past them once; the lane partials wait in part (L2) between blocks
+  const long kbytes = 32768;
+  const long kb = kbytes / (Q * K * 4) < 1 ? 1 : kbytes / (Q * K * 4);
+  const long qtiles = (Q + kSumNtQ - 1) / kSumNtQ;
+  for (long b0 = 0; b0 < batch; b0 += kb) {
+    const long b1 = batch - b0 < kb ? batch : b0 + kb;
+    for (long p0 = 0; p0 < np; p0 += kSumNtP) {
+      const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
+      for (long u = 0; u < qtiles; u++) {
+        const long q0 = Q * u / qtiles, q1 = Q * (u + 1) / qtiles;
+        // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
+        const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
+        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
+                                   pf);
+      }
+    }
+  }
+  for (long i = 0; i < np * Q; i++) red[i] = reduce16(_mm512_load_ps(part + i * 16));
+}
+
+}  // namespace trm

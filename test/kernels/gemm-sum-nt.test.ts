@@ -1,0 +1,108 @@
+/**
+ * gemmSumNT (the small token mixer's weight gradients: C = beta*C + sum over items of A_b B_b^T, one
+ * sum per element over items and k) on every native dispatch path: against the reference (gemm's
+ * batch sum, float64 inside each item) within fp32 rounding; bit for bit the same on 1, 2 and 3
+ * threads; independent of the tiling (a block of rows gives the same bits as the whole product);
+ * beta = 0 never reads C; k lengths with and without a tail past whole 16-lane vectors.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { addon, gemmSumNT, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import { randn } from '../helpers.js';
+
+const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
+if (addon) addon.setIsa(addon.info().bestIsa);
+afterAll(() => {
+  if (addon) {
+    addon.setIsa(addon.info().bestIsa);
+    setThreads(addon.info().threads);
+  }
+  if (nativeBackend) useBackend('native');
+});
+
+const same = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+
+// M, N, K, batch: the cpu-sudoku4 mixer's two gradients (dW_gate_up 512 x 17, dW_down 17 x 256 at
+// D 64, smaller batch), k tails, one item, a single row or column, P rows not a multiple of 4
+const shapes: Array<[number, number, number, number]> = [
+  [512, 17, 64, 6],
+  [17, 256, 64, 5],
+  [45, 19, 37, 5],
+  [30, 83, 5, 3],
+  [7, 9, 16, 1],
+  [1, 40, 33, 4],
+  [23, 1, 1, 7],
+];
+
+function args(M: number, N: number, K: number, batch: number, beta: number) {
+  // items spaced by more than one product (strides > M*K, N*K), as the mixer's operands are not
+  const sa = M * K + 3,
+    sb = N * K + 5;
+  return {
+    C: randn(M * N, M + N),
+    A: randn(batch * sa, K + 1),
+    B: randn(batch * sb, K + 2),
+    sa,
+    sb,
+    beta,
+  };
+}
+
+describe.runIf(addon)('gemmSumNT', () => {
+  for (const p of paths)
+    it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
+      addon!.setIsa(p);
+      for (const [M, N, K, batch] of shapes)
+        for (const beta of [1, 0.5]) {
+          const x = args(M, N, K, batch, beta);
+          const want = x.C.slice();
+          refBackend.gemmSumNT(want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
+          const got: Float32Array[] = [];
+          for (const t of [1, 2, 3]) {
+            setThreads(t);
+            const c = x.C.slice();
+            addon!.gemmSumNT(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
+            got.push(c);
+          }
+          expect(got[0], `${M}x${N}x${K} b${batch}`).toBeAllclose(want, {
+            rtol: 1e-5,
+            atol: 1e-5 * Math.sqrt(K * batch),
+          });
+          expect(same(got[0], got[1]) && same(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
+        }
+    });
+
+  it('beta = 0 writes C without reading it (NaN there is ignored)', () => {
+    addon!.setIsa(addon!.info().bestIsa);
+    const [M, N, K, batch] = [40, 17, 64, 4],
+      x = args(M, N, K, batch, 0);
+    const fresh = new Float32Array(M * N).fill(Number.NaN),
+      zero = new Float32Array(M * N);
+    addon!.gemmSumNT(fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
+    addon!.gemmSumNT(zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
+    expect(same(fresh, zero)).toBe(true);
+    expect(fresh.every(Number.isFinite)).toBe(true);
+  });
+
+  it('the bits do not depend on the tiling: rows 5..16 alone give the same elements', () => {
+    addon!.setIsa(addon!.info().bestIsa);
+    setThreads(2);
+    const [M, N, K, batch] = [29, 21, 48, 5],
+      x = args(M, N, K, batch, 0);
+    const whole = new Float32Array(M * N);
+    addon!.gemmSumNT(whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
+    // rows 5..16 of A (12 rows: now the shorter side, so the kernel swaps which operand it tiles)
+    const part = new Float32Array(12 * N);
+    addon!.gemmSumNT(part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
+    expect(same(part, whole.slice(5 * N, 17 * N))).toBe(true);
+  });
+
+  it('the checked wrapper takes the sizes the strides imply', () => {
+    useBackend('native');
+    const c = new Float32Array(4 * 3);
+    expect(() =>
+      gemmSumNT(c, new Float32Array(2 * 10 + 4 * 5 - 1), new Float32Array(3 * 5), 4, 3, 5, 3, 10, 0, 1),
+    ).toThrow(/gemmSumNT: A has 39 elements, .* needs 40/);
+    gemmSumNT(c, new Float32Array(40), new Float32Array(15), 4, 3, 5, 3, 10, 0, 1);
+    expect(c.every(v => v === 0)).toBe(true);
+  });
+});
