@@ -3,8 +3,9 @@
  * inside checkpoint saves and metrics appends (TRM_FAULT=NAME@N, src/io/files.ts failpoint),
  * resume (or start again when no checkpoint exists yet), and compare with an uninterrupted run:
  * metrics.jsonl without its timing fields, and the final checkpoint's files, byte for byte.
- * The kill plan comes from a fixed seed; where a timed kill lands varies with the machine, and
- * every landing must give the same result.
+ * The kill plan comes from a fixed seed; a timed kill waits a random fraction of the uninterrupted
+ * run's time (scaled by the steps left), so where it lands varies with the machine, and every
+ * landing must give the same result.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -83,7 +84,9 @@ describe.runIf(existsSync(main))('kill -9 at random moments, resume, compare', (
     const d = await makeSudoku4(20, 6, 1, root);
     const ref = join(root, 'ref'),
       run = join(root, 'faulty');
+    const t0 = Date.now();
     const r0 = await trainOnce(['--data', d.dir, '--preset', 'cpu-sudoku4', ...conf, '--out', ref], {});
+    const refMs = Date.now() - t0; // start-up and 60 steps on this machine, now
     expect(r0.code, r0.err).toBe(0);
 
     const random = rng(20261130);
@@ -104,7 +107,12 @@ describe.runIf(existsSync(main))('kill -9 at random moments, resume, compare', (
       // even rounds: each named point in turn (inside a save, after one, a torn append), the 1st or 2nd time it is reached; odd rounds: a random moment
       const fault =
         round % 2 === 0 ? `${points[(round / 2) % points.length]}@${1 + Math.floor(random() * 2)}` : undefined;
-      const delay = round % 2 === 1 ? 200 + Math.floor(random() * 700) : undefined;
+      // a random moment within what is left of the run: a fraction of the uninterrupted run's time,
+      // scaled by the steps still to go, so the kill lands before the end on a slow or a fast machine
+      const left = existsSync(join(run, 'latest'))
+        ? (60 - Number(/step_(\d+)/.exec(readFileSync(join(run, 'latest'), 'utf8'))?.[1] ?? 0)) / 60
+        : 1;
+      const delay = round % 2 === 1 ? Math.floor(refMs * (0.1 + 0.5 * random()) * Math.max(left, 0.2)) : undefined;
       const r = await trainOnce(args, fault ? { TRM_FAULT: fault } : {}, delay);
       if (r.signal === 'SIGKILL') killed.push(fault ?? `${delay} ms`);
       else {
