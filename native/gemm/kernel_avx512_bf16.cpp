@@ -126,8 +126,18 @@ inline __m512i pairs_interleave(__m512 x0, __m512 x1) {
   return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
 }
 
+inline __mmask32 mask32(long n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? (__mmask32)0 : (__mmask32)((1u << n) - 1); }
+
+// 32 consecutive bf16 k of one row (rem valid; an odd tail's partner is 0) = 16 pairs: an operand
+// stored in bf16 (GemmArgs a16 / b16) already holds them in memory.
+inline __m512 pairs_contig(const uint16_t* p, long rem) {
+  return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(mask32(rem), p));
+}
+
 // A row-major (A[i*lda + k]): per 32 k, each row's 16 pairs, transposed so pairs run over rows.
-void pack_a_rowmajor_bf16(float* dst, const float* A, long lda, long mr, long kc) {
+// T: float (rounded while packing) or uint16_t (stored bf16), through pairs_contig.
+template <class T>
+void pack_a_rowmajor_bf16(float* dst, const T* A, long lda, long mr, long kc) {
   const __mmask16 keep = (__mmask16)((1u << MR) - 1);
   for (long k0 = 0; k0 < kc; k0 += 32) {
     long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
@@ -139,7 +149,8 @@ void pack_a_rowmajor_bf16(float* dst, const float* A, long lda, long mr, long kc
 }
 
 // B stored transposed (B[j*ldb + k]): the same per column, two halves of 16 columns.
-void pack_b_colmajor_bf16(float* dst, const float* B, long ldb, long nr, long kc) {
+template <class T>
+void pack_b_colmajor_bf16(float* dst, const T* B, long ldb, long nr, long kc) {
   for (long k0 = 0; k0 < kc; k0 += 32) {
     long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
     for (int h = 0; h < 2; h++) {
@@ -185,12 +196,7 @@ void pack_b_rowmajor_bf16(float* dst, const float* B, long ldb, long nc, long kc
 }
 
 // ---- packs from bf16-stored operands (GemmArgs a16 / b16): the pairs are already in memory ----
-inline __mmask32 mask32(long n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? (__mmask32)0 : (__mmask32)((1u << n) - 1); }
 
-// 32 consecutive bf16 k of one row (rem valid; an odd tail's partner is 0) = 16 pairs.
-inline __m512 pairs_contig16(const uint16_t* p, long rem) {
-  return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(mask32(rem), p));
-}
 
 // 16 bf16 of two rows (k even in p0, k odd in p1, or 0) -> lane t = pair(p0[t], p1[t]).
 inline __m512i pairs_interleave16(const uint16_t* p0, const uint16_t* p1, __mmask16 m) {
@@ -198,32 +204,6 @@ inline __m512i pairs_interleave16(const uint16_t* p0, const uint16_t* p1, __mmas
   if (!p1) return lo;
   __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p1));
   return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
-}
-
-void pack_a_rowmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
-  const __mmask16 keep = (__mmask16)((1u << MR) - 1);
-  for (long k0 = 0; k0 < kc; k0 += 32) {
-    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
-    __m512 r[16];
-    for (int i = 0; i < 16; i++) r[i] = i < mr ? pairs_contig16(A + i * lda + k0, rem) : _mm512_setzero_ps();
-    transpose16(r);
-    for (long t = 0; t < np; t++) _mm512_mask_storeu_ps(dst + (k0 / 2 + t) * MR, keep, r[t]);
-  }
-}
-
-void pack_b_colmajor_bf16_16(float* dst, const uint16_t* B, long ldb, long nr, long kc) {
-  for (long k0 = 0; k0 < kc; k0 += 32) {
-    long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
-    for (int h = 0; h < 2; h++) {
-      __m512 r[16];
-      for (int j = 0; j < 16; j++) {
-        long jj = h * 16 + j;
-        r[j] = jj < nr ? pairs_contig16(B + jj * ldb + k0, rem) : _mm512_setzero_ps();
-      }
-      transpose16(r);
-      for (long t = 0; t < np; t++) _mm512_store_ps(dst + (k0 / 2 + t) * NR + h * 16, r[t]);
-    }
-  }
 }
 
 void pack_a_colmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
@@ -278,11 +258,11 @@ double now_s() {
 }  // namespace
 
 GemmKernelInfo gemm_kernel_avx512_bf16() {
-  GemmKernelInfo k{ukr_bf16_14x32, pack_a_rowmajor_bf16, pack_b_colmajor_bf16, pack_a_colmajor_bf16,
+  GemmKernelInfo k{ukr_bf16_14x32, pack_a_rowmajor_bf16<float>, pack_b_colmajor_bf16<float>, pack_a_colmajor_bf16,
                    pack_b_rowmajor_bf16, MR, NR, 14 * 24, 1024, 4096, "avx512_bf16 14x32 (vdpbf16ps)"};
   k.kpack = 2;
-  k.pack_a_rowmajor16 = pack_a_rowmajor_bf16_16;
-  k.pack_b_colmajor16 = pack_b_colmajor_bf16_16;
+  k.pack_a_rowmajor16 = pack_a_rowmajor_bf16<uint16_t>;
+  k.pack_b_colmajor16 = pack_b_colmajor_bf16<uint16_t>;
   k.pack_a_colmajor16 = pack_a_colmajor_bf16_16;
   k.pack_b_rowmajor16 = pack_b_rowmajor_bf16_16;
   k.to_bf16 = to_bf16_avx512;
@@ -393,8 +373,10 @@ void ukr_amx_16x32(long kp, const float* __restrict pa_, const float* __restrict
   }
 }
 
-// A row-major (A[i*lda + k]): each row's k pairs where the row's tile row reads them.
-void pack_a_rowmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
+// A row-major (A[i*lda + k]): each row's k pairs where the row's tile row reads them. T: float
+// (rounded while packing) or uint16_t (a bf16-stored A, GemmArgs a16: the pairs already in memory).
+template <class T>
+void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
   const long kcp = (kc + 1) / 2;
   for (long i = 0; i < AMX_MR; i++) {
     float* d = dst + i * kcp;
@@ -402,27 +384,10 @@ void pack_a_rowmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
       memset(d, 0, kcp * sizeof(float));
       continue;
     }
-    const float* src = A + i * lda;
+    const T* src = A + i * lda;
     for (long k0 = 0; k0 < kc; k0 += 32) {
       const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
       _mm512_mask_storeu_ps(d + k0 / 2, mask16(np), pairs_contig(src + k0, rem));
-    }
-  }
-}
-
-// The same from a bf16-stored A (GemmArgs a16): each row's pairs are already contiguous in memory.
-void pack_a_rowmajor_amx16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
-  const long kcp = (kc + 1) / 2;
-  for (long i = 0; i < AMX_MR; i++) {
-    float* d = dst + i * kcp;
-    if (i >= mr) {
-      memset(d, 0, kcp * sizeof(float));
-      continue;
-    }
-    const uint16_t* src = A + i * lda;
-    for (long k0 = 0; k0 < kc; k0 += 32) {
-      const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
-      _mm512_mask_storeu_ps(d + k0 / 2, mask16(np), pairs_contig16(src + k0, rem));
     }
   }
 }
@@ -455,9 +420,9 @@ void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
 GemmKernelInfo gemm_kernel_amx_bf16() {
   GemmKernelInfo k = gemm_kernel_avx512_bf16();  // its B packs: the same panels
   k.kernel = ukr_amx_16x32;
-  k.pack_a_rowmajor = pack_a_rowmajor_amx;
+  k.pack_a_rowmajor = pack_a_rowmajor_amx<float>;
   k.pack_a_colmajor = pack_a_colmajor_amx;
-  k.pack_a_rowmajor16 = pack_a_rowmajor_amx16;  // (its A layout differs from VDPBF16PS's: not inherited)
+  k.pack_a_rowmajor16 = pack_a_rowmajor_amx<uint16_t>;  // (its A layout differs from VDPBF16PS's: not inherited)
   k.pack_a_colmajor16 = nullptr;                // the driver widens and packs through pack_a_colmajor_amx
   k.mr = AMX_MR;
   k.mc = AMX_MR * 16;
