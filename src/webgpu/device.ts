@@ -506,26 +506,8 @@ export class WebGpuDevice implements Device {
     this.gemmAny('bf16', ...args);
   }
 
-  private gemmAny(
-    ops: Operands,
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F32T,
-    lda: number,
-    strideA: number,
-    B: F32T,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F32T,
-    ldc: number,
-    strideC: number,
-    batch: number,
-  ): void {
+  private gemmAny(ops: Operands, ...args: GemmArgs<F32T>): void {
+    const [transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch] = args;
     if (M === 0 || N === 0 || batch === 0) return;
     const sumC = strideC === 0 && batch > 1;
     if (ops === 'f16' && K === 0) ops = 'fp32'; // nothing is read: C = beta C
@@ -545,23 +527,7 @@ export class WebGpuDevice implements Device {
         const part = this.sumScratch(groups * plane);
         this.gemmDispatch(
           ops,
-          transA,
-          transB,
-          M,
-          N,
-          K,
-          1,
-          A,
-          lda,
-          strideA,
-          B,
-          ldb,
-          strideB,
-          0,
-          part,
-          N,
-          plane,
-          batch,
+          [transA, transB, M, N, K, 1, A, lda, strideA, B, ldb, strideB, 0, part, N, plane, batch],
           groups,
           per,
         );
@@ -569,54 +535,13 @@ export class WebGpuDevice implements Device {
         return;
       }
     }
-    this.gemmDispatch(
-      ops,
-      transA,
-      transB,
-      M,
-      N,
-      K,
-      alpha,
-      A,
-      lda,
-      strideA,
-      B,
-      ldb,
-      strideB,
-      beta,
-      C,
-      ldc,
-      strideC,
-      batch,
-      sumC ? 1 : batch,
-      sumC ? batch : 0,
-    );
+    this.gemmDispatch(ops, args, sumC ? 1 : batch, sumC ? batch : 0);
   }
 
   /** One GEMM kernel launch: grid z = `zs` (chunks of 65535 when longer); `sumPer` > 0: z = g sums
    *  items [g * sumPer, g * sumPer + sumPer) of `batch` into C item g (gemm.ts). */
-  private gemmDispatch(
-    ops: Operands,
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F32T,
-    lda: number,
-    strideA: number,
-    B: F32T,
-    ldb: number,
-    strideB: number,
-    beta: number,
-    C: F32T,
-    ldc: number,
-    strideC: number,
-    batch: number,
-    zs: number,
-    sumPer: number,
-  ): void {
+  private gemmDispatch(ops: Operands, args: GemmArgs<F32T>, zs: number, sumPer: number): void {
+    const [transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch] = args;
     const f16 = ops === 'f16';
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, zs);
