@@ -11,6 +11,7 @@
 // owns each C element and sums its k blocks in order, so the result does not depend on the
 // thread count. A batch of products is split item by item across threads when that balances.
 #include "gemm.h"
+#include "../aligned_buf.h"
 
 #include <cmath>
 #include <cstdint>
@@ -26,20 +27,6 @@
 
 namespace trm {
 namespace {
-
-struct AlignedBuf {
-  float* p = nullptr;
-  size_t n = 0;
-  float* get(size_t want) {
-    if (want > n) {
-      std::free(p);
-      n = want + 64;
-      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-    }
-    return p;
-  }
-  ~AlignedBuf() { std::free(p); }
-};
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 

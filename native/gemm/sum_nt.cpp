@@ -2,6 +2,7 @@
 // element, mul then add: the same order as the AVX-512 tile, which fuses the multiply-add, so the
 // two paths agree to rounding, each bitwise stable across thread counts).
 #include "sum_nt.h"
+#include "../aligned_buf.h"
 
 #include <cstdlib>
 
@@ -34,20 +35,7 @@ void rows_generic(float* red, long np, long Q, const float* Pp, long sp, const f
     }
 }
 
-struct Scratch {  // per thread, grown as needed, 64-byte aligned
-  float* p = nullptr;
-  size_t n = 0;
-  float* get(size_t want) {
-    if (want > n) {
-      std::free(p);
-      n = want;
-      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-    }
-    return p;
-  }
-  ~Scratch() { std::free(p); }
-};
-thread_local Scratch tl_red, tl_part;
+thread_local AlignedBuf tl_red, tl_part;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // items (token mixer) or contiguous rows in chunks (channel MLP, chunk_rows); inside a part the GEMM,
 // SwiGLU and norm kernels run on the calling thread.
 #include "fused.h"
+#include "../aligned_buf.h"
 
 #include <cstdlib>
 
@@ -25,20 +26,7 @@ inline long chunk_rows(long rows, long I) {
 // A forward that keeps nothing (keep = false) writes each item's (or chunk's) gate_up and h here,
 // per thread, instead of into the caller's buffers: they stay in L2, and the megabytes a kept
 // forward writes (the token mixer's gate_up is 2Is/S times its input) never go out to memory.
-struct Scratch {
-  float* p = nullptr;
-  size_t n = 0;
-  float* get(size_t want) {
-    if (want > n) {
-      std::free(p);
-      n = want;
-      p = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-    }
-    return p;
-  }
-  ~Scratch() { std::free(p); }
-};
-thread_local Scratch tl_unkept;
+thread_local AlignedBuf tl_unkept;
 
 }  // namespace
 
