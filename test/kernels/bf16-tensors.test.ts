@@ -24,9 +24,9 @@ import {
 import { allocActs, resolveConfig } from '../../src/model/index.js';
 import { narrowInto, widen } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
+import { nativePaths, pathBackends } from './ops-helpers.js';
 
-const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
-if (addon) addon.setIsa(addon.info().bestIsa);
+const paths = nativePaths;
 
 afterAll(() => {
   if (addon) addon.setIsa(addon.info().bestIsa);
@@ -34,16 +34,7 @@ afterAll(() => {
   setGemmPrecision('fp32');
 });
 
-const backends = [
-  ...paths.map(p => ({
-    label: `native ${p}`,
-    setup: () => {
-      useBackend('native');
-      addon!.setIsa(p);
-    },
-  })),
-  { label: 'ref', setup: () => useBackend('ref') },
-];
+const backends = pathBackends;
 
 const bf16Of = (x: Float32Array): Uint16Array => {
   const o = new Uint16Array(x.length);

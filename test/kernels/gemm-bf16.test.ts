@@ -20,11 +20,11 @@ import {
 } from '../../src/kernels/index.js';
 import { gemmBf16Float64, roundBf16 } from '../../src/kernels/ref/gemm.js';
 import { randn } from '../helpers.js';
+import { nativePaths, pathBackends } from './ops-helpers.js';
 
 const refBf16 = gemmBf16Float64;
 
-const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
-if (addon) addon.setIsa(addon.info().bestIsa);
+const paths = nativePaths;
 const kernelOf = (p: string) => {
   addon!.setIsa(p as 'avx512');
   const k = addon!.info().gemmBf16Kernel;
@@ -39,16 +39,7 @@ afterAll(() => {
   setGemmPrecision('fp32');
 });
 
-const backends = [
-  ...paths.map(p => ({
-    label: `native ${p}`,
-    setup: () => {
-      useBackend('native');
-      addon!.setIsa(p);
-    },
-  })),
-  { label: 'ref', setup: () => useBackend('ref') },
-];
+const backends = pathBackends;
 
 // (M, N, K): odd K leaves the last bf16 pair half empty; K > 1024 spans two bf16 k blocks.
 const shapes: Array<[number, number, number]> = [

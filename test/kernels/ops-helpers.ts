@@ -2,11 +2,27 @@
  * ops-helpers.ts: shared pieces of the ops*.test.ts suites: the backends to run each suite on,
  * and float64 central finite differences for checking backward kernels.
  */
-import { nativeBackend, useBackend } from '../../src/kernels/index.js';
+import { addon, nativeBackend, useBackend } from '../../src/kernels/index.js';
 
 /** Every available backend, for describe.each; setup() makes it the active one. */
 export const backends = [
   ...(nativeBackend ? [{ label: 'native', setup: () => useBackend('native') }] : []),
+  { label: 'ref', setup: () => useBackend('ref') },
+];
+
+/** The native dispatch paths this CPU runs (best first), for suites that test each one. */
+export const nativePaths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
+if (addon) addon.setIsa(addon.info().bestIsa);
+
+/** Each native path as its own backend, then the TypeScript reference. */
+export const pathBackends = [
+  ...nativePaths.map(p => ({
+    label: `native ${p}`,
+    setup: () => {
+      useBackend('native');
+      addon!.setIsa(p);
+    },
+  })),
   { label: 'ref', setup: () => useBackend('ref') },
 ];
 
