@@ -17,9 +17,12 @@
 #                 host's native CPU step beside it
 #     torch-cuda  the same paper steps in eager PyTorch on the GPU (tools/torch_step_bench.py
 #                 --device cuda), fp32 and autocast bf16
+#     check-bf16  tools/check-bf16-gemm.mjs: the host CPU's bf16 GEMM (AMX where it has it) against
+#                 float64, 1 vs N threads, AMX vs VDPBF16PS
 #     step-cpu    `bench step` native on the machine's CPU (another CPU kind), with PyTorch (CPU)
 #     train-gpu   `trm train --backend webgpu --preset cpu-sudoku4` on the 4x4 data: steps/s and
 #                 held-out accuracy of a real run on the GPU
+#     gemm-cpu-bf16  `bench gemm --precision bf16` on the host CPU (against the AMX peak where used)
 #     amx         .dev/amx/amx-probe when present (a register-only AMX-BF16 loop, not built here)
 # Each part has its own time limit and none starts after GPU_BENCH_SECONDS (default 420) of the
 # run, so one that hangs costs only its own minutes and the call ends inside the lease.
@@ -107,6 +110,7 @@ if [ "${gpu:-1}" = 1 ]; then
     --precision $p --warmup 2 --repeats 5; done'
   part train-gpu 90 $T train --backend webgpu --data .dev/s4 --preset cpu-sudoku4 --out /tmp/gpu-s4
 fi
+part check-bf16 60 node tools/check-bf16-gemm.mjs # the CPU's bf16 GEMM (AMX tiles where present) vs float64
 part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4 --precision fp32,bf16 --reps 3 --torch-reps 2
 if [ "${gpu:-1}" = 1 ]; then
   part gemm-f16 60 env TRM_WEBGPU_PRECISION=f16 $T bench gemm --backend webgpu
@@ -114,4 +118,5 @@ if [ "${gpu:-1}" = 1 ]; then
   part gemm-block8 45 env TRM_WEBGPU_GEMM_BLOCK=8 $T bench gemm --backend webgpu
   part step-gpu-b256 60 $T bench step --backend webgpu --preset mlp --batch 256 --no-torch
 fi
+part gemm-cpu-bf16 90 $T bench gemm --precision bf16
 echo "done $(date -u +%T)"
