@@ -10,12 +10,12 @@
  *   - the fused channel-MLP kernels (SwiGLU in the GEMM epilogues) against gemm + swiglu, bit for bit.
  * Prints one line per check and exits 1 on the first failure.
  */
-import { addon, gemm, setThreads } from '../dist/kernels/index.js';
+import { addon, addonError, gemm, setThreads } from '../dist/kernels/index.js';
 import { gemmBf16Float64 } from '../dist/kernels/ref/gemm.js';
 
 const threads = Number(process.argv[process.argv.indexOf('--threads') + 1]) || 0;
 if (!addon) {
-  console.error('check-bf16-gemm: the native addon is not built (npm ci)');
+  console.error(`check-bf16-gemm: no native addon: ${addonError ?? 'not built (npm ci)'}`);
   process.exit(1);
 }
 const info = addon.info();
