@@ -273,6 +273,33 @@ void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long
          kr.pack_b_rowmajor, kr.kpack);
 }
 
+// The fused kernels pack every k block before their tile loops, block after block: op(A)'s rows
+// [ic, ic + mc) of a row-major A at dst + koff * (mc rounded up to MR), op(B)'s panels [p0, p1) of
+// columns [jc, jc + nc) at dst + koff * pstride (koff: the packed slots of the blocks before).
+// Emulated bf16 rounds what was packed.
+void pack_a_blocks(const GemmKernelInfo& kr, float* dst, const float* A, long lda, long ic, long mc, long K) {
+  const long rows = (mc + kr.mr - 1) / kr.mr * kr.mr;
+  long koff = 0;
+  for (long pc = 0; pc < K; pc += kr.kc) {
+    const long kc = K - pc < kr.kc ? K - pc : kr.kc;
+    pack_a(dst + koff * rows, A, lda, false, ic, mc, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
+    koff += (kc + kr.kpack - 1) / kr.kpack;
+  }
+  if (kr.round_bf16) round_bf16_inplace(dst, rows * koff);
+}
+
+void pack_b_blocks(const GemmKernelInfo& kr, float* dst, long pstride, const float* B, long ldb, bool trans, long jc,
+                   long nc, long p0, long p1, long K) {
+  const int NR = kr.nr;
+  for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+    const long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + kr.kpack - 1) / kr.kpack;
+    float* d = dst + koff * pstride;
+    pack_b(d, B, ldb, trans, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, kr.kpack);
+    if (kr.round_bf16) round_bf16_inplace(d + p0 * kcp * NR, (p1 - p0) * kcp * NR);
+    koff += kcp;
+  }
+}
+
 // C = beta*C for a K == 0 product (no micro-kernel call happens).
 void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
   for (long i = r0; i < r1; i++) {
@@ -440,13 +467,8 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
     // The shared weight, packed once per thread: gate strips, then up strips, k block by k block.
     float* pg = tl_prepacked_a.get((size_t)2 * Hr * Kp + 16);
     float* pu = pg + Hr * Kp;
-    for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-      long kc = K - pc < kr.kc ? K - pc : kr.kc;
-      pack_a(pg + koff * Hr, W, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-      pack_a(pu + koff * Hr, W + H * K, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-      koff += (kc + KP - 1) / KP;
-    }
-    if (kr.round_bf16) round_bf16_inplace(pg, 2 * Hr * Kp);
+    pack_a_blocks(kr, pg, W, K, 0, H, K);
+    pack_a_blocks(kr, pu, W + H * K, K, 0, H, K);
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
     alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
     if (K == 0) {
@@ -458,13 +480,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
       float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
       uint16_t* hb16 = out16 ? out16 + b * H * N : nullptr;
       uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;
-      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-        float* dst = pb + koff * panels * NR;
-        pack_b(dst, Xb, N, false, pc, kc, 0, N, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
-        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
-        koff += kcp;
-      }
+      pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       // The next item's input: start it towards the cache while this one computes (a read of
       // every 16th float, one per line, spread over the panels below).
       const float* next = b + 1 < b1 ? X + (b + 1) * K * N : nullptr;
@@ -567,26 +583,11 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
       if (p0 >= p1) continue;
       // this block's gate columns jc.. and up columns I + jc.. of op(B) = W^T, every k block
-      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-        float* dg = pbg + koff * pstride;
-        float* du = pbu + koff * pstride;
-        pack_b(dg, W, D, true, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
-        pack_b(du, W, D, true, pc, kc, I + jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
-        if (kr.round_bf16) {
-          round_bf16_inplace(dg + p0 * kcp * NR, (p1 - p0) * kcp * NR);
-          round_bf16_inplace(du + p0 * kcp * NR, (p1 - p0) * kcp * NR);
-        }
-        koff += kcp;
-      }
+      pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
+      pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
-        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-          long kc = K - pc < kr.kc ? K - pc : kr.kc;
-          pack_a(pa + koff * mr_all, X, D, false, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-          koff += (kc + KP - 1) / KP;
-        }
-        if (kr.round_bf16) round_bf16_inplace(pa, mr_all * Kp);
+        pack_a_blocks(kr, pa, X, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
@@ -676,21 +677,10 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       long p0 = 0, p1 = panels;
       if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
       if (p0 >= p1) continue;
-      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-        float* dst = pb + koff * pstride;
-        pack_b(dst, W, I, false, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
-        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
-        koff += kcp;
-      }
+      pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
-        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-          long kc = K - pc < kr.kc ? K - pc : kr.kc;
-          pack_a(pa + koff * mr_all, dout, D, false, ic, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-          koff += (kc + KP - 1) / KP;
-        }
-        if (kr.round_bf16) round_bf16_inplace(pa, mr_all * Kp);
+        pack_a_blocks(kr, pa, dout, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
@@ -769,12 +759,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     if (b0 >= b1 || p0 >= p1) return;
     // the shared WT, packed once per thread, k block by k block
     float* pw = tl_prepacked_a.get((size_t)Hr * Kp + 16);
-    for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-      long kc = K - pc < kr.kc ? K - pc : kr.kc;
-      pack_a(pw + koff * Hr, WT, K, false, 0, H, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-      koff += (kc + KP - 1) / KP;
-    }
-    if (kr.round_bf16) round_bf16_inplace(pw, Hr * Kp);
+    pack_a_blocks(kr, pw, WT, K, 0, H, K);
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
     alignas(64) float tg[16 * 32];
     if (K == 0)
@@ -785,13 +770,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       const uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;
       float* db = dgate_up ? dgate_up + b * 2 * H * N : nullptr;
       uint16_t* db16 = dgate_up16 ? dgate_up16 + b * 2 * H * N : nullptr;
-      for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-        long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-        float* dst = pb + koff * panels * NR;
-        pack_b(dst, Xb, N, false, pc, kc, 0, N, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, KP);
-        if (kr.round_bf16) round_bf16_inplace(dst + p0 * kcp * NR, (p1 - p0) * kcp * NR);
-        koff += kcp;
-      }
+      pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       for (long p = p0; p < p1; p++) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
         for (long s0 = 0; s0 < H; s0 += MR) {
