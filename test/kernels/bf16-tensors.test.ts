@@ -24,9 +24,8 @@ import {
 import { allocActs, resolveConfig } from '../../src/model/index.js';
 import { narrowInto, widen } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
-import { nativePaths, pathBackends } from './ops-helpers.js';
+import { pathBackends } from './ops-helpers.js';
 
-const paths = nativePaths;
 
 afterAll(() => {
   if (addon) addon.setIsa(addon.info().bestIsa);

@@ -25,7 +25,8 @@ import {
   weightsView,
 } from '../../src/model/index.js';
 import type { TrmConfig } from '../../src/model/config.js';
-import { host, staticCarry } from '../helpers.js';
+import { staticCarry } from '../helpers.js';
+import { meanAbsDiff, STEP_BATCH, stepBytes, tinyMlpT, tinyModel } from './step-helpers.js';
 
 const threads0 = backendInfo().threads;
 afterAll(() => {
@@ -33,49 +34,17 @@ afterAll(() => {
   setGemmPrecision('fp32');
 });
 
-const base = {
-  hidden_size: 48,
-  seq_len: 16,
-  vocab_size: 6,
-  puzzle_emb_ndim: 48,
-  puzzle_emb_len: 1,
-  H_cycles: 2,
-  L_cycles: 2,
-  L_layers: 2,
-};
 const configs: Array<[string, TrmConfig]> = [
-  ['mlp_t', resolveConfig({ ...base, mlp_t: true, pos_encodings: 'none' })],
-  ['attention', resolveConfig({ ...base, mlp_t: false, num_heads: 2 })],
+  ['mlp_t', tinyMlpT],
+  ['attention', resolveConfig({ ...tinyModel, mlp_t: false, num_heads: 2 })],
 ];
-const B = 5;
+const B = STEP_BATCH;
 
 function step(c: TrmConfig, precision: 'fp32' | 'bf16', kept: 'fp32' | 'bf16') {
-  return withGemmPrecision(precision, () => {
-    const w = createParams(c, 3),
-      a = allocActs(c, B, kept),
-      g = weightsView(c),
-      carry = staticCarry(c, w, B, a.d.S);
-    const batch = {
-      inputs: Int32Array.from({ length: B * 16 }, (_, i) => (i * 7 + 3) % 6),
-      labels: Int32Array.from({ length: B * 16 }, (_, i) => 1 + ((i * 5) % 5)),
-      puzzleIds: new Int32Array(B),
-    };
-    const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);
-    const out = [host(r.logits), host(r.q), host(carry.y), host(carry.z), host(g.data)].map(x =>
-      Buffer.from(x.slice().buffer),
-    );
-    return { out, acts: a };
-  });
+  return withGemmPrecision(precision, () => stepBytes(c, kept));
 }
 
-const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-const dist = (a: Buffer, b: Buffer) => {
-  const x = f32(a),
-    y = f32(b);
-  let s = 0;
-  for (let j = 0; j < x.length; j++) s += Math.abs(x[j] - y[j]);
-  return s / x.length;
-};
+const dist = meanAbsDiff;
 
 describe.each(['native', 'ref'] as const)('bf16 activations kept in bf16 (%s)', backend => {
   const threads = backend === 'native' ? [1, 2] : [1];

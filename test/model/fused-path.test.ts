@@ -5,44 +5,20 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, nativeBackend, setThreads, sizeOf } from '../../src/kernels/index.js';
-import { allocActs, createParams, resolveConfig, supervisionStep, weightsView } from '../../src/model/index.js';
 import { setFusedMaxD } from '../../src/model/trm.js';
-import { host, staticCarry } from '../helpers.js';
+import { stepBytes, tinyMlpT } from './step-helpers.js';
 
 const threads0 = backendInfo().threads;
 afterAll(() => setThreads(threads0));
 
-const c = resolveConfig({
-  hidden_size: 48,
-  seq_len: 16,
-  vocab_size: 6,
-  puzzle_emb_ndim: 48,
-  puzzle_emb_len: 1,
-  H_cycles: 2,
-  L_cycles: 2,
-  L_layers: 2,
-  mlp_t: true,
-  pos_encodings: 'none',
-});
-const B = 5;
+const c = tinyMlpT;
 
 function step(limit: number) {
   const prev = setFusedMaxD(limit);
   try {
-    const w = createParams(c, 3),
-      a = allocActs(c, B),
-      g = weightsView(c),
-      carry = staticCarry(c, w, B, a.d.S);
-    const batch = {
-      inputs: Int32Array.from({ length: B * 16 }, (_, i) => (i * 7 + 3) % 6),
-      labels: Int32Array.from({ length: B * 16 }, (_, i) => 1 + ((i * 5) % 5)),
-      puzzleIds: new Int32Array(B),
-    };
-    const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);
-    expect(sizeOf(g.data)).toBeGreaterThan(0);
-    return [host(r.logits), host(r.q), host(carry.y), host(carry.z), host(g.data)].map(x =>
-      Buffer.from(x.slice().buffer),
-    );
+    const { out, grads } = stepBytes(c);
+    expect(sizeOf(grads.data)).toBeGreaterThan(0);
+    return out;
   } finally {
     setFusedMaxD(prev);
   }

@@ -18,44 +18,20 @@ import {
   sizeOf,
   withGemmPrecision,
 } from '../../src/kernels/index.js';
-import { allocActs, createParams, resolveConfig, supervisionStep, weightsView } from '../../src/model/index.js';
 import { setFusedMaxD } from '../../src/model/trm.js';
-import { host, staticCarry } from '../helpers.js';
+import { meanAbsDiff, stepBytes, tinyMlpT } from './step-helpers.js';
 
 const threads0 = backendInfo().threads;
 afterAll(() => setThreads(threads0));
 
-const c = resolveConfig({
-  hidden_size: 48,
-  seq_len: 16,
-  vocab_size: 6,
-  puzzle_emb_ndim: 48,
-  puzzle_emb_len: 1,
-  H_cycles: 2,
-  L_cycles: 2,
-  L_layers: 2,
-  mlp_t: true,
-  pos_encodings: 'none',
-});
-const B = 5;
+const c = tinyMlpT;
 
 function step() {
   const prev = setFusedMaxD(0);
   try {
-    const w = createParams(c, 3),
-      a = allocActs(c, B),
-      g = weightsView(c),
-      carry = staticCarry(c, w, B, a.d.S);
-    const batch = {
-      inputs: Int32Array.from({ length: B * 16 }, (_, i) => (i * 7 + 3) % 6),
-      labels: Int32Array.from({ length: B * 16 }, (_, i) => 1 + ((i * 5) % 5)),
-      puzzleIds: new Int32Array(B),
-    };
-    const r = supervisionStep(c, w, a, carry, batch, g, 1 / B);
-    expect(sizeOf(g.data)).toBeGreaterThan(0);
-    return [host(r.logits), host(r.q), host(carry.y), host(carry.z), host(g.data)].map(x =>
-      Buffer.from(x.slice().buffer),
-    );
+    const { out, grads } = stepBytes(c);
+    expect(sizeOf(grads.data)).toBeGreaterThan(0);
+    return out;
   } finally {
     setFusedMaxD(prev);
   }
@@ -94,13 +70,7 @@ describe.skipIf(!nativeBackend)('SwiGLU in the GEMM epilogues', () => {
       // move some bf16 roundings of the next products' operands, and a recurrent step amplifies
       // those. So here: the fused bf16 step is no farther from the fp32 step than the op-by-op bf16
       // step is (mean absolute difference per output, 25% slack).
-      const dist = (a: Buffer, b: Buffer) => {
-        const x = new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)),
-          y = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-        let s = 0;
-        for (let j = 0; j < x.length; j++) s += Math.abs(x[j] - y[j]);
-        return s / x.length;
-      };
+      const dist = meanAbsDiff;
       const fast = precision === 'bf16' && backendInfo().isa === 'avx512';
       const exact = fast ? step() : [];
       if (fast) expect(dist(pair[4], exact[4])).toBeGreaterThan(0); // the bf16 gradients are not the fp32 ones
