@@ -26,7 +26,6 @@ import { narrowInto, widen } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
 import { pathBackends } from './ops-helpers.js';
 
-
 afterAll(() => {
   if (addon) addon.setIsa(addon.info().bestIsa);
   if (nativeBackend) useBackend('native');
