@@ -332,8 +332,23 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     return;
   }
   if (r0 >= r1) return;
+  // One A block holds all of this thread's rows (M <= mc: the token mixer's S-row products): each B
+  // panel is then used by that block alone, so it is packed just before its strips run, into one
+  // panel-sized buffer that stays in L1/L2, while the next panel's operand lines are prefetched
+  // under the current panel's FMAs. Packing the whole B block first wrote megabytes that went out
+  // to L3 and came back (a third of these products' time). Same packed values, same bits.
+  const bool panel_at_a_time = r1 - r0 <= kr.mc;
+  const size_t esz = g.b16 ? 2 : 4;
   float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
-  float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
+  float* pb = tl_pack_b.get(panel_at_a_time ? (size_t)kr.kc * NR : (size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
+  auto pack_panels = [&](float* dst, long pc, long kc, long jc, long nc, long q0, long q1) {
+    if (g.b16)
+      pack_b16(dst, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr);
+    else
+      pack_b(dst, static_cast<const float*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr.pack_b_colmajor,
+             kr.pack_b_rowmajor, KP);
+    if (kr.round_bf16) round_bf16_inplace(dst + q0 * kc * NR, (q1 - q0) * kc * NR);
+  };
   for (long jc = 0; jc < N; jc += kr.nc) {
     long nc = N - jc < kr.nc ? N - jc : kr.nc;
     long panels = (nc + NR - 1) / NR, p0 = 0, p1 = panels;
@@ -343,12 +358,44 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
       long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
       float b_eff = pc == 0 ? beta : 1.f;
-      if (g.b16)
-        pack_b16(pb, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr);
-      else
-        pack_b(pb, static_cast<const float*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor,
-               kr.pack_b_rowmajor, KP);
-      if (kr.round_bf16) round_bf16_inplace(pb + p0 * kc * NR, (p1 - p0) * kc * NR);
+      if (panel_at_a_time) {
+        const float* pa_blk = pa;
+        if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + r0 * kcp;
+        else {
+          if (g.a16)
+            pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, r0, r1 - r0, pc, kc, MR, kr);
+          else
+            pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, r0, r1 - r0, pc, kc, MR, kr.pack_a_rowmajor,
+                   kr.pack_a_colmajor, KP);
+          if (kr.round_bf16) round_bf16_inplace(pa, (r1 - r0 + MR - 1) / MR * MR * kc);
+        }
+        const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
+        for (long p = p0; p < p1; p++) {
+          long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          pack_panels(pb, pc, kc, jc + j0, nc - j0, 0, 1);  // panel p as panel 0 of the columns from j0
+          // the next panel's operand, a slice per strip: row-major B gives kc rows of NR values,
+          // a transposed B NR rows of kc values
+          const char* next = nullptr;
+          long rows = 0, row_bytes = 0, per = 0, done = 0;
+          if (p + 1 < p1) {
+            long jn = jc + j0 + NR, nn = nc - j0 - NR < NR ? nc - j0 - NR : NR;
+            next = static_cast<const char*>(B) + (g.trans_b ? jn * g.ldb + pc : pc * g.ldb + jn) * esz;
+            rows = g.trans_b ? nn : kc;
+            row_bytes = (g.trans_b ? kc : nn) * esz;
+            per = (rows + strips - 1) / strips;
+          }
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            long mr = mc - i0 < MR ? mc - i0 : MR;
+            kr.kernel(kcp, pa_blk + i0 * kcp, pb, C + (r0 + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+            for (long r = 0; r < per && done < rows; r++, done++) {
+              const char* row = next + done * g.ldb * esz;
+              for (long o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o, 0, 2);
+            }
+          }
+        }
+        continue;
+      }
+      pack_panels(pb, pc, kc, jc, nc, p0, p1);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         const float* pa_blk = pa;
@@ -377,9 +424,12 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
 // A shared by every item of a batch (stride_a == 0) packed once, all rows, every k block: block
 // pc holds the MR strips of all rows for k in [pc, pc + kc) at offset pc * Mr (Mr = M rounded up
 // to MR), in exactly the layout pack_a gives one ic block, so gemm_one can point into it.
-const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
+size_t packed_a_floats(const GemmKernelInfo& kr, const GemmArgs& g) {
   long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
-  float* dst = tl_prepacked_a.get((size_t)Mr * g.K);
+  return (size_t)Mr * (g.K + kr.kpack) + 16;
+}
+void pack_a_whole(const GemmKernelInfo& kr, const GemmArgs& g, float* dst) {
+  long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
     if (g.a16)
@@ -390,12 +440,19 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
              kr.pack_a_colmajor, kr.kpack);
   }
   if (kr.round_bf16) round_bf16_inplace(dst, Mr * g.K);
+}
+const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
+  float* dst = tl_prepacked_a.get(packed_a_floats(kr, g));
+  pack_a_whole(kr, g, dst);
   return dst;
 }
 
 }  // namespace
 
 GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
+
+size_t gemm_packed_a_floats(const GemmArgs& g) { return packed_a_floats(active_kernel(g.bf16), g); }
+void gemm_pack_a(float* dst, const GemmArgs& g) { pack_a_whole(active_kernel(g.bf16), g, dst); }
 
 // Item b's operand: p + b * stride elements of 4 bytes, or of 2 for a bf16-stored operand.
 inline const void* item_at(const float* p, bool is16, long off) {
@@ -411,15 +468,16 @@ void gemm(const GemmArgs& g) {
   // them, or a multiple of the thread count). Items that accumulate into one C (stride_c == 0)
   // must be summed in order, so they are split inside each item instead (each thread owns its
   // rows or columns of C across all items, so the order per element is still the batch order).
-  bool by_item = nth > 1 && g.batch >= nth && g.stride_c != 0 &&
-                 (flops_item < 4e6 || g.batch % nth == 0 || g.batch >= 8L * nth);
+  // (One thread takes this path too, for the weight packed once.)
+  bool by_item = g.batch >= nth && g.stride_c != 0 &&
+                 (nth == 1 || flops_item < 4e6 || g.batch % nth == 0 || g.batch >= 8L * nth);
   if (by_item) {
     // A weight shared by all items is packed once per thread instead of once per item.
     bool shared_a = g.stride_a == 0 && g.K > 0 && (double)g.M * g.K <= 4e6;
     parallel_run([&](int ith, int nt) {
       long b0, b1;
       split_range(g.batch, ith, nt, &b0, &b1);
-      const float* pre = shared_a && b1 - b0 > 1 ? prepack_a(kr, g) : nullptr;
+      const float* pre = g.packed_a ? g.packed_a : shared_a && b1 - b0 > 1 ? prepack_a(kr, g) : nullptr;
       for (long b = b0; b < b1; b++)
         gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
                  g.beta, 0, 1, true, pre);
@@ -436,7 +494,7 @@ void gemm(const GemmArgs& g) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
       gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
-               beta, ith, nt, split_rows);
+               beta, ith, nt, split_rows, g.packed_a);
     }
   }, use);
 }

@@ -10,6 +10,7 @@
 // element of C is produced by one thread, summing over k in a fixed blocked order.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace trm {
@@ -30,9 +31,18 @@ struct GemmArgs {
   // an fp32), lda / stride_a (ldb / stride_b) count those elements. They are packed as read: the
   // result is bitwise the product of the same values held as fp32 (rounding a bf16 value is exact).
   bool a16 = false, b16 = false;
+  // op(A) already packed by gemm_pack_a for these M, K, trans_a and bf16 (A, lda, a16 are then not
+  // read; stride_a must be 0): a weight that many calls share is packed once, not once per call.
+  const float* packed_a = nullptr;
 };
 
 void gemm(const GemmArgs& g);
+
+// The packed op(A) of g (A, lda, trans_a, M, K, bf16, a16) for GemmArgs::packed_a, in the active
+// kernel's layout: gemm_packed_a_floats(g) floats at dst (64-byte aligned). Valid while the active
+// kernel stays the same (setAmx, setIsa change it).
+size_t gemm_packed_a_floats(const GemmArgs& g);
+void gemm_pack_a(float* dst, const GemmArgs& g);
 
 // The token mixer's gate_up product with SwiGLU in its epilogue: for each item b < batch,
 //   G = W[0:H] X_b, U = W[H:2H] X_b  (W (2H, K) row-major, shared; X_b (K, N) at X + b*K*N),
