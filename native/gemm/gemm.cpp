@@ -30,6 +30,10 @@ namespace {
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 
+// The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
+// 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
+constexpr long kStripOuterPanels = 8;
+
 GemmKernelInfo active_kernel(bool bf16) {
   GemmKernelInfo k;
   Isa isa = active_isa();
@@ -332,15 +336,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     return;
   }
   if (r0 >= r1) return;
-  // One A block holds all of this thread's rows (M <= mc: the token mixer's S-row products): each B
-  // panel is then used by that block alone, so it is packed just before its strips run, into one
-  // panel-sized buffer that stays in L1/L2, while the next panel's operand lines are prefetched
-  // under the current panel's FMAs. Packing the whole B block first wrote megabytes that went out
-  // to L3 and came back (a third of these products' time). Same packed values, same bits.
-  const bool panel_at_a_time = r1 - r0 <= kr.mc;
-  const size_t esz = g.b16 ? 2 : 4;
   float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
-  float* pb = tl_pack_b.get(panel_at_a_time ? (size_t)kr.kc * NR : (size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
   auto pack_panels = [&](float* dst, long pc, long kc, long jc, long nc, long q0, long q1) {
     if (g.b16)
       pack_b16(dst, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr);
@@ -349,6 +345,95 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
              kr.pack_b_rowmajor, KP);
     if (kr.round_bf16) round_bf16_inplace(dst + q0 * kc * NR, (q1 - q0) * kc * NR);
   };
+  // The fp32 paths below read operands unpacked or pack them inside the micro-kernel (the same
+  // values into the same FMAs: the same bits as the general loop at the end).
+  const bool fp32 = KP == 1 && !kr.round_bf16 && !g.a16 && !g.b16;
+  const float* Af = static_cast<const float*>(A);
+  const float* Bf = static_cast<const float*>(B);
+  const long all_panels = (N + NR - 1) / NR;
+  // Few B panels, row-major A, rows that stream from memory once (the token mixer's weight
+  // gradients: 1024 x 97 x 512 per item): each A strip is read in place by the tile of the first
+  // panel (14 sequential row streams, prefetched ahead under the FMAs) and packed from L1 for the
+  // others; a narrow last panel (97 = 3 x 32 + 1) runs with the rows in the lanes.
+  // Before, the whole A block was packed first: a pass over megabytes with nothing to hide it.
+  if (fp32 && kr.kernel_direct_a && !g.trans_a && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels &&
+      (split_rows || nth == 1)) {
+    float* pb = tl_pack_b.get((size_t)kr.kc * all_panels * NR);
+    for (long pc = 0; pc < K; pc += kr.kc) {
+      const long kc = K - pc < kr.kc ? K - pc : kr.kc;
+      const float b_eff = pc == 0 ? beta : 1.f;
+      pack_panels(pb, pc, kc, 0, N, 0, all_panels);
+      // a narrow last panel waits for cols_strips packed strips and runs on them together
+      const long last = all_panels - 1, j_last = last * NR, n_last = N - j_last;
+      const bool narrow = all_panels > 1 && n_last <= kr.cols_max;
+      float* pa_grp = tl_pack_a.get((size_t)kr.cols_strips * kc * MR + 16);
+      long grp0 = r0, in_grp = 0;
+      for (long i0 = r0; i0 < r1; i0 += MR) {
+        const long mr = r1 - i0 < MR ? r1 - i0 : MR;
+        float* ci = C + i0 * g.ldc;
+        kr.kernel_direct_a(kc, Af + i0 * g.lda + pc, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
+        if (all_panels == 1) continue;
+        float* ps = pa_grp + in_grp * kc * MR;
+        pack_a(ps, Af, g.lda, false, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+        for (long p = 1; p < (narrow ? last : all_panels); p++) {
+          const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
+          kr.kernel(kc, ps, pb + p * kc * NR, ci + j0, g.ldc, mr, nr, g.alpha, b_eff);
+        }
+        if (!narrow) continue;
+        if (++in_grp == kr.cols_strips || i0 + MR >= r1) {
+          kr.kernel_cols(kc, pa_grp, pb + last * kc * NR, C + grp0 * g.ldc + j_last, g.ldc, i0 + mr - grp0, n_last,
+                         g.alpha, b_eff);
+          grp0 = i0 + MR;
+          in_grp = 0;
+        }
+      }
+    }
+    return;
+  }
+  // One A block holds all of this thread's rows (M <= mc: the token mixer's S-row products with a
+  // row-major B, 97 x 512 x 512 per item): each B panel serves that block alone, so instead of a
+  // pack pass over the whole B block (megabytes out to L3 and back, a third of these products'
+  // time), the tiles of panel p copy panel p + 1 into the other of two panel buffers as they
+  // compute, a slice per strip, spread over their k loops.
+  if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc) {
+    const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
+    float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
+    for (long jc = 0; jc < N; jc += kr.nc) {
+      const long nc = N - jc < kr.nc ? N - jc : kr.nc;
+      long p0 = 0, p1 = (nc + NR - 1) / NR;
+      if (!split_rows) split_range(p1, ith, nth, &p0, &p1);
+      if (p0 >= p1) continue;
+      for (long pc = 0; pc < K; pc += kr.kc) {
+        const long kc = K - pc < kr.kc ? K - pc : kr.kc;
+        const float b_eff = pc == 0 ? beta : 1.f;
+        const float* pa_blk = pa;
+        if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + r0 * kc;
+        else pack_a(pa, Af, g.lda, g.trans_a, r0, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+        pack_panels(pb, pc, kc, jc + p0 * NR, nc - p0 * NR, 0, 1);
+        const long per = (kc + strips - 1) / strips;
+        for (long p = p0; p < p1; p++) {
+          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
+          float* cur = pb + ((p - p0) & 1) * kc * NR;
+          float* nxt = pb + (((p - p0) & 1) ^ 1) * kc * NR;
+          const long nn = p + 1 < p1 ? (nc - j0 - NR < NR ? nc - j0 - NR : NR) : 0;
+          for (long i0 = 0, s = 0; i0 < mc; i0 += MR, s++) {
+            const long mr = mc - i0 < MR ? mc - i0 : MR;
+            float* ct = C + (r0 + i0) * g.ldc + jc + j0;
+            const long rb = s * per, re = nn == NR && per * 4 <= kc ? (rb + per < kc ? rb + per : kc) : rb;
+            if (re > rb)
+              kr.kernel_copy_b(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff,
+                               Bf + (pc + rb) * g.ldb + jc + j0 + NR, g.ldb, nxt + rb * NR, re - rb, nn, kc - rb);
+            else
+              kr.kernel(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff);
+          }
+          // a narrow next panel (or too few strips to carry the copy): packed on its own
+          if (nn > 0 && !(nn == NR && per * 4 <= kc)) pack_panels(nxt, pc, kc, jc + j0 + NR, nc - j0 - NR, 0, 1);
+        }
+      }
+    }
+    return;
+  }
+  float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
   for (long jc = 0; jc < N; jc += kr.nc) {
     long nc = N - jc < kr.nc ? N - jc : kr.nc;
     long panels = (nc + NR - 1) / NR, p0 = 0, p1 = panels;
@@ -358,43 +443,6 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
       long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
       float b_eff = pc == 0 ? beta : 1.f;
-      if (panel_at_a_time) {
-        const float* pa_blk = pa;
-        if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + r0 * kcp;
-        else {
-          if (g.a16)
-            pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, r0, r1 - r0, pc, kc, MR, kr);
-          else
-            pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, r0, r1 - r0, pc, kc, MR, kr.pack_a_rowmajor,
-                   kr.pack_a_colmajor, KP);
-          if (kr.round_bf16) round_bf16_inplace(pa, (r1 - r0 + MR - 1) / MR * MR * kc);
-        }
-        const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
-        for (long p = p0; p < p1; p++) {
-          long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-          pack_panels(pb, pc, kc, jc + j0, nc - j0, 0, 1);  // panel p as panel 0 of the columns from j0
-          // the next panel's operand, a slice per strip: row-major B gives kc rows of NR values,
-          // a transposed B NR rows of kc values
-          const char* next = nullptr;
-          long rows = 0, row_bytes = 0, per = 0, done = 0;
-          if (p + 1 < p1) {
-            long jn = jc + j0 + NR, nn = nc - j0 - NR < NR ? nc - j0 - NR : NR;
-            next = static_cast<const char*>(B) + (g.trans_b ? jn * g.ldb + pc : pc * g.ldb + jn) * esz;
-            rows = g.trans_b ? nn : kc;
-            row_bytes = (g.trans_b ? kc : nn) * esz;
-            per = (rows + strips - 1) / strips;
-          }
-          for (long i0 = 0; i0 < mc; i0 += MR) {
-            long mr = mc - i0 < MR ? mc - i0 : MR;
-            kr.kernel(kcp, pa_blk + i0 * kcp, pb, C + (r0 + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
-            for (long r = 0; r < per && done < rows; r++, done++) {
-              const char* row = next + done * g.ldb * esz;
-              for (long o = 0; o < row_bytes; o += 64) __builtin_prefetch(row + o, 0, 2);
-            }
-          }
-        }
-        continue;
-      }
       pack_panels(pb, pc, kc, jc, nc, p0, p1);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
@@ -459,9 +507,36 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
+// A sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
+// weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T) packs the whole B of every item
+// with 16 x 16 transposes for only M rows of use. Its transpose, C^T = sum of B_b op(A_b)^T, reads
+// that operand in place as a row-major A (gemm_one's strip-outer path) and packs only the small
+// one. Each element of C^T is the same chain of FMAs as the element of C (the same products, k
+// blocks, beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
+bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
+  if (g.bf16 || g.a16 || g.b16 || g.packed_a || !kr.kernel_direct_a || g.stride_c != 0 || g.batch < 2 ||
+      !g.trans_b || g.trans_a || g.K == 0 || g.M >= g.N || g.M > kStripOuterPanels * kr.nr || g.N < 4L * kr.mr)
+    return false;
+  static thread_local AlignedBuf scratch;
+  float* ct = scratch.get((size_t)g.M * g.N);
+  if (g.beta != 0.f)
+    for (long i = 0; i < g.M; i++)
+      for (long j = 0; j < g.N; j++) ct[j * g.M + i] = g.C[i * g.ldc + j];
+  GemmArgs t = g;
+  t.M = g.N; t.N = g.M;
+  t.trans_a = false; t.A = g.B; t.lda = g.ldb; t.stride_a = g.stride_b;
+  t.trans_b = true;  t.B = g.A; t.ldb = g.lda; t.stride_b = g.stride_a;
+  t.C = ct; t.ldc = g.M;
+  gemm(t);
+  for (long i = 0; i < g.M; i++)
+    for (long j = 0; j < g.N; j++) g.C[i * g.ldc + j] = ct[j * g.M + i];
+  return true;
+}
+
 void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   const GemmKernelInfo kr = active_kernel(g.bf16);
+  if (gemm_by_transpose(kr, g)) return;
   const int nth = pool_threads();
   const double flops_item = 2.0 * g.M * g.N * g.K;
   // Independent items: whole items per thread when that balances (small items, or enough of

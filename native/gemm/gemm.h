@@ -97,6 +97,18 @@ typedef void (*GemmPackStrip)(float* dst, const float* A, long lda, long mr, lon
 // The same packs from bf16-stored operands (GemmArgs a16 / b16; ld in bf16 elements).
 typedef void (*GemmPackStrip16)(float* dst, const uint16_t* A, long lda, long mr, long kc);
 
+// Optional fp32 variants of the micro-kernel (same FMAs in the same order, so the same bits; see
+// kernel_avx512.cpp): op(A)'s strip read in place from a row-major A (A[i*lda + k]); the tile
+// copying rows of the next B panel as it computes (dst[r*NR + j] = src[r*ld + j] for r < rows,
+// j < cn, zero to NR; rows up to `more` follow at the same stride and are prefetched); a narrow
+// panel (n <= cols_max columns; kernel_cols) of up to cols_strips consecutive packed strips (m rows
+// in all, strip t at pa + t * kc * MR) with the rows in the lanes.
+typedef void (*GemmDirectAKernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
+                                  long n, float alpha, float beta);
+typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
+                                float alpha, float beta, const float* src, long ld, float* dst, long rows, long cn,
+                                long more);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   GemmPackStrip pack_a_rowmajor;  // may be null
@@ -125,6 +137,10 @@ struct GemmKernelInfo {
   void (*swiglu_to16)(uint16_t* y, const float* g, const float* u, long n) = nullptr;
   void (*swiglu_backward16)(void* dg, void* du, const float* dy, const void* g, const void* u, long n, bool acc,
                             bool g16, bool d16) = nullptr;
+  GemmDirectAKernel kernel_direct_a = nullptr;
+  GemmCopyBKernel kernel_copy_b = nullptr;
+  GemmMicroKernel kernel_cols = nullptr;
+  int cols_max = 0, cols_strips = 0;
 };
 
 GemmKernelInfo gemm_kernel_avx512();

@@ -20,9 +20,37 @@ constexpr int MR = 14, NR = 32;
 // accumulators run the same FMAs in the same k order whatever R and NB are, so a partial tile gives
 // bitwise the full tile's rows: ukr_14x32 only skips the rows and columns it would throw away (a
 // 17-row product's second strip has 3 rows: without this it cost as much as 14).
-template <int R, int NB>
-void ukr_tile(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m, long n,
-              float alpha, float beta) {
+//
+// Two variants share the tile (gemm.h GemmKernelInfo::kernel_direct_a / kernel_copy_b), each with
+// the same FMAs in the same order, so the same bits:
+// - DIRECT_A: A read in place from a row-major op(A) (pa[i*lda + k]) instead of a packed strip,
+//   for the first panel of a strip whose rows stream from memory once (the driver packs the strip
+//   from L1 after it, for the other panels; storing it from here slowed the tile by a sixth);
+// - COPY: while the tile computes, rows of the next B panel are copied into its packed slot
+//   (dst[r*NR + j] = src[r*ld + j], zero past cp_n), spread over the k loop, so the next panel's
+//   operand streams in under this tile's FMAs instead of in a pack pass of its own.
+// 32 bytes through four general registers (the empty asm keeps GCC from merging them into a vector
+// move, which would need a zmm register the tile has none to spare of).
+inline void copy32_gpr(float* d, const float* s) {
+  unsigned long a, b, c, e;
+  __builtin_memcpy(&a, s, 8);
+  __builtin_memcpy(&b, s + 2, 8);
+  __builtin_memcpy(&c, s + 4, 8);
+  __builtin_memcpy(&e, s + 6, 8);
+  __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));
+  __builtin_memcpy(d, &a, 8);
+  __builtin_memcpy(d + 2, &b, 8);
+  __builtin_memcpy(d + 4, &c, 8);
+  __builtin_memcpy(d + 6, &e, 8);
+}
+
+constexpr long kAheadA = 128;  // DIRECT_A: how far ahead (in k) each row of A is prefetched
+constexpr long kAheadB = 8;    // COPY: rows prefetched ahead of the copy
+
+template <int R, int NB, bool DIRECT_A, bool COPY>
+void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restrict pb, float* c, long ldc, long m,
+             long n, float alpha, float beta, const float* __restrict cp_src, long cp_ld, float* __restrict cp_dst,
+             long cp_rows, long cp_n, long cp_more) {
   __m512 acc[R][NB];
   for (int i = 0; i < R; i++)
     for (int h = 0; h < NB; h++) acc[i][h] = _mm512_setzero_ps();
@@ -33,18 +61,44 @@ void ukr_tile(long kc, const float* __restrict pa, const float* __restrict pb, f
       if (NB > 1) _mm_prefetch((const char*)(c + i * ldc + 16), _MM_HINT_T0);
     }
   }
-  for (long k = 0; k < kc; k++) {
-    _mm_prefetch((const char*)(pb + 8 * NR), _MM_HINT_T0);
-    __m512 b0 = _mm512_load_ps(pb), b1 = NB > 1 ? _mm512_load_ps(pb + 16) : b0;
+  // COPY: a quarter row (32 bytes, through general registers: every zmm holds the tile) every 2^sh
+  // k steps, inside the one k loop (a loop nest around the copy, or a zmm for it, made GCC keep
+  // accumulators in memory); full 32-column panels, at most kc / 4 rows (the driver's slices).
+  long units = 0, sh = 0;
+  if (COPY) {
+    units = 4 * cp_rows;
+    while (units > 0 && (units << (sh + 1)) <= kc) sh++;
+    for (long r = 0; r < kAheadB && r < cp_more; r++) {
+      _mm_prefetch((const char*)(cp_src + r * cp_ld), _MM_HINT_T0);
+      _mm_prefetch((const char*)(cp_src + r * cp_ld + 16), _MM_HINT_T0);
+    }
+  }
+  const long mask = (1L << sh) - 1;
+  auto step = [&](long k) __attribute__((always_inline)) {
+    const float* b = pb + k * NR;
+    _mm_prefetch((const char*)(b + 8 * NR), _MM_HINT_T0);
+    if (COPY && (k & mask) == 0 && (k >> sh) < units) {
+      const long u = k >> sh, r = u >> 2;
+      copy32_gpr(cp_dst + u * 8, cp_src + r * cp_ld + (u & 3) * 8);
+      if ((u & 3) == 0 && r + kAheadB < cp_more) {  // (past this slice: the next strip's rows, one stream)
+        _mm_prefetch((const char*)(cp_src + (r + kAheadB) * cp_ld), _MM_HINT_T0);
+        _mm_prefetch((const char*)(cp_src + (r + kAheadB) * cp_ld + 16), _MM_HINT_T0);
+      }
+    }
+    if (DIRECT_A) {  // row k % 16's line kAheadA floats on (past kc: the next strip's row), one per 16 k
+      const long i = k & 15, ka = k + kAheadA;
+      if (i < R) _mm_prefetch((const char*)(ka < kc ? pa + i * lda + ka : pa + (i + MR) * lda + (ka - kc)), _MM_HINT_T0);
+    }
+    __m512 b0 = _mm512_load_ps(b), b1 = NB > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
-      __m512 a = _mm512_set1_ps(pa[i]);
+      __m512 a = _mm512_set1_ps(DIRECT_A ? pa[i * lda + k] : pa[k * MR + i]);
       acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
       if (NB > 1) acc[i][NB - 1] = _mm512_fmadd_ps(a, b1, acc[i][NB - 1]);
     }
-    pa += MR;
-    pb += NR;
-  }
+  };
+  long k = 0;
+  for (; k < kc; k++) step(k);
   __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   __mmask16 m0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
   __mmask16 m1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
@@ -69,17 +123,99 @@ void ukr_tile(long kc, const float* __restrict pa, const float* __restrict pb, f
   }
 }
 
-template <int NB>
-constexpr GemmMicroKernel kTiles[MR] = {ukr_tile<1, NB>,  ukr_tile<2, NB>,  ukr_tile<3, NB>,  ukr_tile<4, NB>,
-                                        ukr_tile<5, NB>,  ukr_tile<6, NB>,  ukr_tile<7, NB>,  ukr_tile<8, NB>,
-                                        ukr_tile<9, NB>,  ukr_tile<10, NB>, ukr_tile<11, NB>, ukr_tile<12, NB>,
-                                        ukr_tile<13, NB>, ukr_tile<14, NB>};
+template <int R, int NB>
+void ukr_tile(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha, float beta) {
+  ukr_gen<R, NB, false, false>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0, 0);
+}
+template <int R, int NB>
+void ukr_tile_direct(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                     float alpha, float beta) {
+  ukr_gen<R, NB, true, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0, 0);
+}
+template <int R, int NB>
+void ukr_tile_copy(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                   float beta, const float* src, long ld, float* dst, long rows, long cn, long more) {
+  ukr_gen<R, NB, false, true>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, cn, more);
+}
+
+#define TRM_TILES(NAME, NB) \
+  {NAME<1, NB>, NAME<2, NB>, NAME<3, NB>,  NAME<4, NB>,  NAME<5, NB>,  NAME<6, NB>,  NAME<7, NB>, \
+   NAME<8, NB>, NAME<9, NB>, NAME<10, NB>, NAME<11, NB>, NAME<12, NB>, NAME<13, NB>, NAME<14, NB>}
+
+constexpr GemmMicroKernel kTiles1[MR] = TRM_TILES(ukr_tile, 1), kTiles2[MR] = TRM_TILES(ukr_tile, 2);
+constexpr GemmDirectAKernel kDirect1[MR] = TRM_TILES(ukr_tile_direct, 1), kDirect2[MR] = TRM_TILES(ukr_tile_direct, 2);
+constexpr GemmCopyBKernel kCopy1[MR] = TRM_TILES(ukr_tile_copy, 1), kCopy2[MR] = TRM_TILES(ukr_tile_copy, 2);
 
 void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m, long n,
                float alpha, float beta) {
   if (m >= MR && n > 16) return ukr_tile<MR, 2>(kc, pa, pb, c, ldc, m, n, alpha, beta);
   const int r = m < 1 ? 1 : (int)m;
-  (n > 16 ? kTiles<2> : kTiles<1>)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta);
+  (n > 16 ? kTiles2 : kTiles1)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta);
+}
+
+void ukr_direct_14x32(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                      float alpha, float beta) {
+  const int r = m < 1 ? 1 : m > MR ? MR : (int)m;
+  (n > 16 ? kDirect2 : kDirect1)[r - 1](kc, A, lda, pb, c, ldc, m, n, alpha, beta);
+}
+
+void ukr_copy_14x32(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                    float beta, const float* src, long ld, float* dst, long rows, long cn, long more) {
+  const int r = m < 1 ? 1 : m > MR ? MR : (int)m;
+  (n > 16 ? kCopy2 : kCopy1)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, cn, more);
+}
+
+// A narrow panel (n <= 4 columns) of up to four consecutive packed strips (m <= 4 * MR rows, strip
+// t at pa + t * kc * MR) with the rows in the lanes: per k and strip, one load of the strip's MR
+// values and one FMA per column, where the tile spends MR FMAs per k on 16 or 32 columns; the
+// strips' chains are independent, which hides the FMA latency one strip's single chain would not.
+// Lane i runs exactly the tile's chain for its row (a_ik * b_kj added in k order from 0, then alpha,
+// then beta * C fused), so the bits are the tile's.
+template <int NCOL, int S>
+void ukr_cols(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m,
+              float alpha, float beta) {
+  __mmask16 valid[S];  // the strips' rows below m (a strip's padding rows may be unwritten)
+  for (int t = 0; t < S; t++) {
+    const long mt = m - t * MR < MR ? m - t * MR : MR;
+    valid[t] = (__mmask16)((1u << (mt > 0 ? mt : 0)) - 1);
+  }
+  __m512 acc[S][NCOL];
+  for (int t = 0; t < S; t++)
+    for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_setzero_ps();
+  for (long k = 0; k < kc; k++) {
+    __m512 b[NCOL];
+    for (int j = 0; j < NCOL; j++) b[j] = _mm512_set1_ps(pb[k * NR + j]);
+#pragma GCC unroll 4
+    for (int t = 0; t < S; t++) {
+      __m512 a = _mm512_maskz_loadu_ps(valid[t], pa + t * kc * MR + k * MR);
+      for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_fmadd_ps(a, b[j], acc[t][j]);
+    }
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32((int)ldc));
+  for (int t = 0; t < S; t++) {
+    const long mt = m - t * MR < MR ? m - t * MR : MR;
+    const __mmask16 mm = (__mmask16)((1u << mt) - 1);
+    float* ct = c + t * MR * ldc;
+    for (int j = 0; j < NCOL; j++) {
+      __m512 r = acc[t][j];
+      if (alpha != 1.f) r = _mm512_mul_ps(_mm512_set1_ps(alpha), r);
+      if (beta != 0.f)
+        r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mm, idx, ct + j, 4), r);
+      _mm512_mask_i32scatter_ps(ct + j, mm, idx, r, 4);
+    }
+  }
+}
+
+typedef void (*ColsKernel)(long, const float*, const float*, float*, long, long, float, float);
+#define TRM_COLS(S) {ukr_cols<1, S>, ukr_cols<2, S>, ukr_cols<3, S>, ukr_cols<4, S>}
+constexpr ColsKernel kCols[4][4] = {TRM_COLS(1), TRM_COLS(2), TRM_COLS(3), TRM_COLS(4)};
+
+void ukr_cols_14(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                 float beta) {
+  const long strips = (m + MR - 1) / MR;
+  kCols[(strips < 1 ? 1 : strips > 4 ? 4 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, pa, pb, c, ldc, m, alpha,
+                                                                                          beta);
 }
 
 // 16 x 16 in-register transpose: r[j] becomes column j of the input rows.
@@ -177,6 +313,11 @@ double now_s() {
 
 GemmKernelInfo gemm_kernel_avx512() {
   GemmKernelInfo k{ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"};
+  k.kernel_direct_a = ukr_direct_14x32;
+  k.kernel_copy_b = ukr_copy_14x32;
+  k.kernel_cols = ukr_cols_14;
+  k.cols_max = 4;
+  k.cols_strips = 4;
   return k;
 }
 
