@@ -319,7 +319,8 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
 // thread delays only its own share). Packing B per thread costs K*N per thread, which is small
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
-              float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr) {
+              float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
+              const void* next_b = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
@@ -368,7 +369,19 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       const bool narrow = all_panels > 1 && n_last <= kr.cols_max;
       float* pa_grp = tl_pack_a.get((size_t)kr.cols_strips * kc * MR + 16);
       long grp0 = r0, in_grp = 0;
-      for (long i0 = r0; i0 < r1; i0 += MR) {
+      // The next item's B (packed by every thread at its start, with nothing to hide its misses)
+      // is prefetched a slice per strip over the second half of this block's strips, late enough
+      // to still be in L2 when it is packed.
+      const long strips = (r1 - r0 + MR - 1) / MR, pf_from = strips / 2;
+      const long b_rows = g.trans_b ? N : K, b_len = (g.trans_b ? K : N) * 4, row_lines = (b_len + 63) / 64;
+      const long pf_lines = next_b && pc + kr.kc >= K ? b_rows * row_lines : 0;
+      const long pf_per = strips - pf_from > 0 ? (pf_lines + strips - pf_from - 1) / (strips - pf_from) : 0;
+      long pf_at = 0, strip = 0, pf_row = 0, pf_line = 0;
+      for (long i0 = r0; i0 < r1; i0 += MR, strip++) {
+        for (long l = 0; strip >= pf_from && l < pf_per && pf_at < pf_lines; l++, pf_at++) {
+          __builtin_prefetch(static_cast<const char*>(next_b) + pf_row * g.ldb * 4 + pf_line * 64, 0, 3);
+          if (++pf_line == row_lines) pf_line = 0, pf_row++;
+        }
         const long mr = r1 - i0 < MR ? r1 - i0 : MR;
         float* ci = C + i0 * g.ldc;
         kr.kernel_direct_a(kc, Af + i0 * g.lda + pc, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
@@ -569,7 +582,8 @@ void gemm(const GemmArgs& g) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
       gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
-               beta, ith, nt, split_rows, g.packed_a);
+               beta, ith, nt, split_rows, g.packed_a,
+               b + 1 < g.batch ? item_at(g.B, g.b16, (b + 1) * g.stride_b) : nullptr);
     }
   }, use);
 }

@@ -165,10 +165,10 @@ void ukr_copy_14x32(long kc, const float* pa, const float* pb, float* c, long ld
   (n > 16 ? kCopy2 : kCopy1)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, cn, more);
 }
 
-// A narrow panel (n <= 4 columns) of up to four consecutive packed strips (m <= 4 * MR rows, strip
+// A narrow panel (n <= 4 columns) of up to eight consecutive packed strips (m <= 8 * MR rows, strip
 // t at pa + t * kc * MR) with the rows in the lanes: per k and strip, one load of the strip's MR
-// values and one FMA per column, where the tile spends MR FMAs per k on 16 or 32 columns; the
-// strips' chains are independent, which hides the FMA latency one strip's single chain would not.
+// values and one FMA per column, where the tile spends MR FMAs per k on 16 or 32 columns. Each
+// chain advances one FMA per FMA latency, so the strips' independent chains run side by side.
 // Lane i runs exactly the tile's chain for its row (a_ik * b_kj added in k order from 0, then alpha,
 // then beta * C fused), so the bits are the tile's.
 template <int NCOL, int S>
@@ -185,7 +185,7 @@ void ukr_cols(long kc, const float* __restrict pa, const float* __restrict pb, f
   for (long k = 0; k < kc; k++) {
     __m512 b[NCOL];
     for (int j = 0; j < NCOL; j++) b[j] = _mm512_set1_ps(pb[k * NR + j]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < S; t++) {
       __m512 a = _mm512_maskz_loadu_ps(valid[t], pa + t * kc * MR + k * MR);
       for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_fmadd_ps(a, b[j], acc[t][j]);
@@ -209,12 +209,13 @@ void ukr_cols(long kc, const float* __restrict pa, const float* __restrict pb, f
 
 typedef void (*ColsKernel)(long, const float*, const float*, float*, long, long, float, float);
 #define TRM_COLS(S) {ukr_cols<1, S>, ukr_cols<2, S>, ukr_cols<3, S>, ukr_cols<4, S>}
-constexpr ColsKernel kCols[4][4] = {TRM_COLS(1), TRM_COLS(2), TRM_COLS(3), TRM_COLS(4)};
+constexpr ColsKernel kCols[8][4] = {TRM_COLS(1), TRM_COLS(2), TRM_COLS(3), TRM_COLS(4),
+                                     TRM_COLS(5), TRM_COLS(6), TRM_COLS(7), TRM_COLS(8)};
 
 void ukr_cols_14(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
                  float beta) {
   const long strips = (m + MR - 1) / MR;
-  kCols[(strips < 1 ? 1 : strips > 4 ? 4 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, pa, pb, c, ldc, m, alpha,
+  kCols[(strips < 1 ? 1 : strips > 8 ? 8 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, pa, pb, c, ldc, m, alpha,
                                                                                           beta);
 }
 
@@ -317,7 +318,7 @@ GemmKernelInfo gemm_kernel_avx512() {
   k.kernel_copy_b = ukr_copy_14x32;
   k.kernel_cols = ukr_cols_14;
   k.cols_max = 4;
-  k.cols_strips = 4;
+  k.cols_strips = 8;
   return k;
 }
 
