@@ -66,6 +66,14 @@ Napi::Value SetAmx(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), set_amx_enabled(a.flag(0)));
 }
 
+// setGemmFastPaths(on): the fp32 GEMM's fast paths on or off (the same bits either way); returns
+// whether the active fp32 kernel uses them now.
+Napi::Value SetGemmFastPaths(const Napi::CallbackInfo& info) {
+  Args a{info, "setGemmFastPaths"};
+  a.expect_count(1);
+  return Napi::Boolean::New(info.Env(), gemm_set_fast_paths(a.flag(0)));
+}
+
 // fmaPeak(seconds, threads): register-only FMA loop on `threads` threads at once; total GFLOP/s.
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   Args a{info, "fmaPeak"};
@@ -271,6 +279,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setAmx", Napi::Function::New(env, SetAmx, "setAmx"));
+  exports.Set("setGemmFastPaths", Napi::Function::New(env, SetGemmFastPaths, "setGemmFastPaths"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("gemmBf16", Napi::Function::New(env, GemmBf16, "gemmBf16"));

@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "../aligned_buf.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +30,14 @@ namespace trm {
 namespace {
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
+
+// The fp32 fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums) on
+// or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later. Off runs the general loop, which
+// gives the same bits (tests compare the two).
+std::atomic<bool> g_fast_paths{[] {
+  const char* e = std::getenv("TRM_GEMM_FAST");
+  return !(e && e[0] == '0');
+}()};
 
 // The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
 // 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
@@ -65,6 +74,11 @@ GemmKernelInfo active_kernel(bool bf16) {
     }
   };
   static const Overrides ov;
+  if (!g_fast_paths.load(std::memory_order_relaxed)) {
+    k.kernel_direct_a = nullptr;
+    k.kernel_copy_b = nullptr;
+    k.kernel_cols = nullptr;
+  }
   if (ov.mc) k.mc = (ov.mc / k.mr) * k.mr > 0 ? (ov.mc / k.mr) * k.mr : k.mc;
   if (ov.kc) k.kc = ov.kc / k.kpack * k.kpack > 0 ? ov.kc / k.kpack * k.kpack : k.kc;
   if (ov.nc) k.nc = (ov.nc / k.nr) * k.nr > 0 ? (ov.nc / k.nr) * k.nr : k.nc;
@@ -511,6 +525,11 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
 }  // namespace
 
 GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
+
+bool gemm_set_fast_paths(bool on) {
+  g_fast_paths.store(on);
+  return active_kernel(false).kernel_direct_a != nullptr;
+}
 
 size_t gemm_packed_a_floats(const GemmArgs& g) { return packed_a_floats(active_kernel(g.bf16), g); }
 void gemm_pack_a(float* dst, const GemmArgs& g) { pack_a_whole(active_kernel(g.bf16), g, dst); }

@@ -152,6 +152,11 @@ GemmKernelInfo gemm_kernel_amx_bf16();     // AMX-BF16 tiles (TDPBF16PS), the sa
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);
 
+// The fp32 fast paths (GemmKernelInfo's kernel_direct_a / kernel_copy_b / kernel_cols, and sums
+// computed as their transpose) on (default; TRM_GEMM_FAST=0 starts with them off) or off. Either
+// way the same bits. Returns whether the active fp32 kernel has them now.
+bool gemm_set_fast_paths(bool on);
+
 // Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a
 // loop of independent register-only FMAs running for about `seconds`.
 double fma_peak_avx512(double seconds);

@@ -34,6 +34,11 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   /** Use the AMX-BF16 kernel for bf16 products where it can run (default) or not; whether it is
    *  used now. */
   setAmx(on: boolean): boolean;
+  /** The fp32 GEMM's fast paths (A read in place, B panels copied under the FMAs, narrow panels
+   *  with rows in the lanes, few-row sums as their transpose) on (default; TRM_GEMM_FAST=0 starts
+   *  with them off) or off: the same bits either way. Whether the active fp32 kernel uses them now
+   *  (AVX-512 only). */
+  setGemmFastPaths(on: boolean): boolean;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
   /** The same for the bf16 GEMM's unit (AMX tiles where active, else VDPBF16PS); 0 where gemmBf16

@@ -1,0 +1,140 @@
+/**
+ * The fp32 GEMM's fast paths (native/gemm/gemm.cpp, AVX-512): the tile that copies the next B
+ * panel under its FMAs (products whose rows form one A block), the strip-outer path that reads A in
+ * place and runs narrow last panels with the rows in the lanes, and few-row sums computed as their
+ * transpose. Each must give bitwise the general loop's C (setGemmFastPaths(false)), for 1 and 2
+ * threads, and C within tolerance of a float64 reference. The shapes are chosen to enter each path
+ * and its edges: partial strips, narrow panels of 1-4 columns, K past one k block, beta 0 / 1 /
+ * other, alpha, a shared A, sums over items.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { addon, gemm, nativeBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import { randn } from '../helpers.js';
+
+const fast = addon ? addon.setGemmFastPaths(true) : false;
+if (!fast)
+  console.log(
+    `gemm fast paths: SKIPPED (${addon ? `the ${addon.info().gemmKernel} kernel has none: AVX-512 only` : 'no native addon'})`,
+  );
+
+afterAll(() => {
+  if (addon) addon.setGemmFastPaths(true);
+  setThreads(2);
+  if (nativeBackend) useBackend('native');
+});
+
+interface Case {
+  path: string;
+  M: number;
+  N: number;
+  K: number;
+  ta?: boolean;
+  tb?: boolean;
+  batch?: number;
+  sharedA?: boolean;
+  sum?: boolean;
+  beta?: number;
+  alpha?: number;
+}
+
+const cases: Case[] = [
+  // one A block (M <= 336 rows), row-major B, >= 4 strips, and not strip-outer (N > 256 or a
+  // transposed A): the next panel copied under the tile
+  { path: 'copy-B', M: 97, N: 512, K: 512, batch: 3, sharedA: true },
+  { path: 'copy-B', M: 97, N: 300, K: 1100, batch: 2, beta: 0.5, alpha: 0.75 },
+  { path: 'copy-B', M: 43, N: 97, K: 97, ta: true, batch: 2, sharedA: true, beta: 1 },
+  { path: 'copy-B', M: 336, N: 290, K: 64 },
+  { path: 'copy-B (3 strips: packed panels)', M: 41, N: 96, K: 200, ta: true, batch: 2, sum: true },
+  // row-major A, N <= 256: strip-outer, direct A, narrow last panels of 1-4 columns
+  { path: 'strip-outer', M: 1024, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
+  { path: 'strip-outer', M: 100, N: 98, K: 600, tb: true },
+  { path: 'strip-outer', M: 129, N: 99, K: 17, beta: 0.5 },
+  { path: 'strip-outer', M: 131, N: 100, K: 70, batch: 3, alpha: -1.5 },
+  { path: 'strip-outer', M: 13, N: 1, K: 33, tb: true },
+  { path: 'strip-outer', M: 29, N: 33, K: 512, batch: 2 },
+  { path: 'strip-outer', M: 150, N: 256, K: 64, tb: true, batch: 2, sum: true },
+  // sums with few rows and a wide transposed B: C^T accumulated, copied back
+  { path: 'sum by transpose', M: 97, N: 512, K: 512, tb: true, batch: 3, sum: true, beta: 1 },
+  { path: 'sum by transpose', M: 17, N: 300, K: 64, tb: true, batch: 4, sum: true },
+  { path: 'sum by transpose', M: 250, N: 260, K: 100, tb: true, batch: 2, sum: true, beta: 0.5, alpha: 2 },
+];
+
+function run(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array) {
+  const { M, N, K, ta = false, tb = false, batch = 1, sharedA = false, sum = false } = c;
+  const lda = ta ? M : K,
+    ldb = tb ? K : N;
+  const C = C0.slice();
+  gemm({
+    transA: ta,
+    transB: tb,
+    M,
+    N,
+    K,
+    alpha: c.alpha ?? 1,
+    beta: c.beta ?? 0,
+    A,
+    lda,
+    B,
+    ldb,
+    C,
+    ldc: N,
+    batch,
+    strideA: sharedA ? 0 : M * K,
+    strideB: K * N,
+    strideC: sum ? 0 : M * N,
+  });
+  return C;
+}
+
+/** float64 reference of item b's product (alpha op(A_b) op(B_b)). */
+function product64(c: Case, A: Float32Array, B: Float32Array, b: number): Float64Array {
+  const { M, N, K, ta = false, tb = false, sharedA = false } = c;
+  const a = sharedA ? A : A.subarray(b * M * K),
+    bb = B.subarray(b * K * N),
+    out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? bb[j * K + k] : bb[k * N + j]);
+      out[i * N + j] = (c.alpha ?? 1) * s;
+    }
+  return out;
+}
+
+describe.runIf(fast)('gemm fp32 fast paths: the general loop bit for bit', () => {
+  it.each(cases.map((c, i) => ({ ...c, i })))(
+    '$path M=$M N=$N K=$K ta=$ta tb=$tb batch=$batch sum=$sum beta=$beta',
+    c => {
+      useBackend('native');
+      const { M, N, K, batch = 1, sharedA = false, sum = false } = c;
+      const A = randn((sharedA ? 1 : batch) * M * K, 100 + c.i),
+        B = randn(batch * K * N, 200 + c.i),
+        C0 = randn((sum ? 1 : batch) * M * N, 300 + c.i);
+      const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+      // elements whose bits differ (a count, not a diff of megabytes of floats, when it fails)
+      const differing = (x: Uint32Array, y: Uint32Array) => x.reduce((n, v, i) => n + (v === y[i] ? 0 : 1), 0);
+      let first: Uint32Array | null = null;
+      for (const threads of [1, 2]) {
+        setThreads(threads);
+        addon!.setGemmFastPaths(false);
+        const general = run(c, A, B, C0);
+        addon!.setGemmFastPaths(true);
+        const got = run(c, A, B, C0);
+        expect(differing(bits(got), bits(general))).toBe(0);
+        if (first) expect(differing(bits(got), first)).toBe(0);
+        first = bits(got).slice();
+        if (threads > 1) continue;
+        // and C against float64: alpha * sum of the items' products + beta * C0
+        const beta = c.beta ?? 0,
+          want = new Float64Array((sum ? 1 : batch) * M * N);
+        for (let b = 0; b < batch; b++) {
+          const p = product64(c, A, B, b),
+            o = sum ? 0 : b * M * N;
+          for (let i = 0; i < M * N; i++) want[o + i] += p[i];
+        }
+        for (let i = 0; i < want.length; i++) want[i] += beta * C0[i];
+        expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 2e-5 * Math.sqrt(K * batch) });
+      }
+    },
+  );
+});
