@@ -449,7 +449,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
             const long rb = s * per, re = nn == NR && per * 4 <= kc ? (rb + per < kc ? rb + per : kc) : rb;
             if (re > rb)
               kr.kernel_copy_b(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff,
-                               Bf + (pc + rb) * g.ldb + jc + j0 + NR, g.ldb, nxt + rb * NR, re - rb, nn, kc - rb);
+                               Bf + (pc + rb) * g.ldb + jc + j0 + NR, g.ldb, nxt + rb * NR, re - rb, kc - rb);
             else
               kr.kernel(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff);
           }

@@ -99,15 +99,14 @@ typedef void (*GemmPackStrip16)(float* dst, const uint16_t* A, long lda, long mr
 
 // Optional fp32 variants of the micro-kernel (same FMAs in the same order, so the same bits; see
 // kernel_avx512.cpp): op(A)'s strip read in place from a row-major A (A[i*lda + k]); the tile
-// copying rows of the next B panel as it computes (dst[r*NR + j] = src[r*ld + j] for r < rows,
-// j < cn, zero to NR; rows up to `more` follow at the same stride and are prefetched); a narrow
+// copying rows of the next B panel as it computes (dst[r*NR + j] = src[r*ld + j] for r < rows <=
+// kc / 4, j < NR: full panels; rows up to `more` follow at the same stride and are prefetched); a narrow
 // panel (n <= cols_max columns; kernel_cols) of up to cols_strips consecutive packed strips (m rows
 // in all, strip t at pa + t * kc * MR) with the rows in the lanes.
 typedef void (*GemmDirectAKernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
                                   long n, float alpha, float beta);
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
-                                float alpha, float beta, const float* src, long ld, float* dst, long rows, long cn,
-                                long more);
+                                float alpha, float beta, const float* src, long ld, float* dst, long rows, long more);
 
 struct GemmKernelInfo {
   GemmMicroKernel kernel;

@@ -26,8 +26,8 @@ constexpr int MR = 14, NR = 32;
 // - DIRECT_A: A read in place from a row-major op(A) (pa[i*lda + k]) instead of a packed strip,
 //   for the first panel of a strip whose rows stream from memory once (the driver packs the strip
 //   from L1 after it, for the other panels; storing it from here slowed the tile by a sixth);
-// - COPY: while the tile computes, rows of the next B panel are copied into its packed slot
-//   (dst[r*NR + j] = src[r*ld + j], zero past cp_n), spread over the k loop, so the next panel's
+// - COPY: while the tile computes, rows of the next (full, 32-column) B panel are copied into its
+//   packed slot (dst[r*NR + j] = src[r*ld + j]), spread over the k loop, so the next panel's
 //   operand streams in under this tile's FMAs instead of in a pack pass of its own.
 // 32 bytes through four general registers (the empty asm keeps GCC from merging them into a vector
 // move, which would need a zmm register the tile has none to spare of).
@@ -50,7 +50,7 @@ constexpr long kAheadB = 8;    // COPY: rows prefetched ahead of the copy
 template <int R, int NB, bool DIRECT_A, bool COPY>
 void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restrict pb, float* c, long ldc, long m,
              long n, float alpha, float beta, const float* __restrict cp_src, long cp_ld, float* __restrict cp_dst,
-             long cp_rows, long cp_n, long cp_more) {
+             long cp_rows, long cp_more) {
   __m512 acc[R][NB];
   for (int i = 0; i < R; i++)
     for (int h = 0; h < NB; h++) acc[i][h] = _mm512_setzero_ps();
@@ -125,17 +125,17 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
 
 template <int R, int NB>
 void ukr_tile(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha, float beta) {
-  ukr_gen<R, NB, false, false>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0, 0);
+  ukr_gen<R, NB, false, false>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
 }
 template <int R, int NB>
 void ukr_tile_direct(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
                      float alpha, float beta) {
-  ukr_gen<R, NB, true, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0, 0);
+  ukr_gen<R, NB, true, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
 }
 template <int R, int NB>
 void ukr_tile_copy(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
-                   float beta, const float* src, long ld, float* dst, long rows, long cn, long more) {
-  ukr_gen<R, NB, false, true>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, cn, more);
+                   float beta, const float* src, long ld, float* dst, long rows, long more) {
+  ukr_gen<R, NB, false, true>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, more);
 }
 
 #define TRM_TILES(NAME, NB) \
@@ -160,9 +160,9 @@ void ukr_direct_14x32(long kc, const float* A, long lda, const float* pb, float*
 }
 
 void ukr_copy_14x32(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
-                    float beta, const float* src, long ld, float* dst, long rows, long cn, long more) {
+                    float beta, const float* src, long ld, float* dst, long rows, long more) {
   const int r = m < 1 ? 1 : m > MR ? MR : (int)m;
-  (n > 16 ? kCopy2 : kCopy1)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, cn, more);
+  (n > 16 ? kCopy2 : kCopy1)[r - 1](kc, pa, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, more);
 }
 
 // A narrow panel (n <= 4 columns) of up to eight consecutive packed strips (m <= 8 * MR rows, strip
