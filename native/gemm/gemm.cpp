@@ -76,6 +76,7 @@ GemmKernelInfo active_kernel(bool bf16) {
   static const Overrides ov;
   if (!g_fast_paths.load(std::memory_order_relaxed)) {
     k.kernel_direct_a = nullptr;
+    k.kernel_direct_at = nullptr;
     k.kernel_copy_b = nullptr;
     k.kernel_cols = nullptr;
   }
@@ -371,8 +372,11 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // panel (14 sequential row streams, prefetched ahead under the FMAs) and packed from L1 for the
   // others; a narrow last panel (97 = 3 x 32 + 1) runs with the rows in the lanes.
   // Before, the whole A block was packed first: a pass over megabytes with nothing to hide it.
-  if (fp32 && kr.kernel_direct_a && !g.trans_a && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels &&
-      (split_rows || nth == 1)) {
+  // A transposed A (the channel MLP's weight gradients in the small models, 512 x 64 x 544) is read
+  // in place by every full panel's tile (a strip's 14 values of a k are adjacent: one line), with no
+  // pack at all unless a narrow panel needs the strip.
+  const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
+  if (fp32 && direct && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels && (split_rows || nth == 1)) {
     float* pb = tl_pack_b.get((size_t)kr.kc * all_panels * NR);
     for (long pc = 0; pc < K; pc += kr.kc) {
       const long kc = K - pc < kr.kc ? K - pc : kr.kc;
@@ -398,13 +402,22 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         }
         const long mr = r1 - i0 < MR ? r1 - i0 : MR;
         float* ci = C + i0 * g.ldc;
-        kr.kernel_direct_a(kc, Af + i0 * g.lda + pc, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
+        const float* as = g.trans_a ? Af + pc * g.lda + i0 : Af + i0 * g.lda + pc;
+        direct(kc, as, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
         if (all_panels == 1) continue;
+        const long full_end = narrow ? last : all_panels;
         float* ps = pa_grp + in_grp * kc * MR;
-        pack_a(ps, Af, g.lda, false, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-        for (long p = 1; p < (narrow ? last : all_panels); p++) {
-          const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
-          kr.kernel(kc, ps, pb + p * kc * NR, ci + j0, g.ldc, mr, nr, g.alpha, b_eff);
+        if (g.trans_a) {
+          for (long p = 1; p < full_end; p++)
+            direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, N - p * NR < NR ? N - p * NR : NR, g.alpha,
+                   b_eff);
+          if (narrow) pack_a(ps, Af, g.lda, true, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+        } else {
+          pack_a(ps, Af, g.lda, false, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+          for (long p = 1; p < full_end; p++) {
+            const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
+            kr.kernel(kc, ps, pb + p * kc * NR, ci + j0, g.ldc, mr, nr, g.alpha, b_eff);
+          }
         }
         if (!narrow) continue;
         if (++in_grp == kr.cols_strips || i0 + MR >= r1) {
@@ -539,16 +552,24 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
-// A sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
-// weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T) packs the whole B of every item
-// with 16 x 16 transposes for only M rows of use. Its transpose, C^T = sum of B_b op(A_b)^T, reads
-// that operand in place as a row-major A (gemm_one's strip-outer path) and packs only the small
-// one. Each element of C^T is the same chain of FMAs as the element of C (the same products, k
-// blocks, beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
+// Two products run as their transpose, C^T = op(B)^T op(A)^T, on gemm_one's strip-outer path:
+// - a sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
+//   weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T), which packed the whole B of every
+//   item with 16 x 16 transposes for only M rows of use; transposed, that operand is read in place
+//   as a row-major A and only the small one is packed;
+// - one product with fewer rows than columns, both at most 8 panels (the small models' channel
+//   weight gradients, 64 x 256 x 544 in cpu-sudoku4): the strip-outer path packs all of op(B),
+//   K x N, for M rows of use; transposed it packs K x M and reads the rest in place.
+// Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
+// beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
 bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
-  if (g.bf16 || g.a16 || g.b16 || g.packed_a || !kr.kernel_direct_a || g.stride_c != 0 || g.batch < 2 ||
-      !g.trans_b || g.trans_a || g.K == 0 || g.M >= g.N || g.M > kStripOuterPanels * kr.nr || g.N < 4L * kr.mr)
+  if (g.bf16 || g.a16 || g.b16 || g.packed_a || !kr.kernel_direct_a || !kr.kernel_direct_at || g.K == 0 ||
+      g.M >= g.N || g.N < 4L * kr.mr)
     return false;
+  const long lim = kStripOuterPanels * kr.nr;
+  const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim;
+  const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc;
+  if (!sum && !single) return false;
   static thread_local AlignedBuf scratch;
   float* ct = scratch.get((size_t)g.M * g.N);
   if (g.beta != 0.f)
@@ -556,8 +577,8 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
       for (long j = 0; j < g.N; j++) ct[j * g.M + i] = g.C[i * g.ldc + j];
   GemmArgs t = g;
   t.M = g.N; t.N = g.M;
-  t.trans_a = false; t.A = g.B; t.lda = g.ldb; t.stride_a = g.stride_b;
-  t.trans_b = true;  t.B = g.A; t.ldb = g.lda; t.stride_b = g.stride_a;
+  t.trans_a = !g.trans_b; t.A = g.B; t.lda = g.ldb; t.stride_a = g.stride_b;
+  t.trans_b = !g.trans_a; t.B = g.A; t.ldb = g.lda; t.stride_b = g.stride_a;
   t.C = ct; t.ldc = g.M;
   gemm(t);
   for (long i = 0; i < g.M; i++)

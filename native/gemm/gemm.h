@@ -137,6 +137,7 @@ struct GemmKernelInfo {
   void (*swiglu_backward16)(void* dg, void* du, const float* dy, const void* g, const void* u, long n, bool acc,
                             bool g16, bool d16) = nullptr;
   GemmDirectAKernel kernel_direct_a = nullptr;
+  GemmDirectAKernel kernel_direct_at = nullptr;  // the same for a transposed A (A[k*lda + i])
   GemmCopyBKernel kernel_copy_b = nullptr;
   GemmMicroKernel kernel_cols = nullptr;
   int cols_max = 0, cols_strips = 0;

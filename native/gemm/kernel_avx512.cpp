@@ -23,7 +23,8 @@ constexpr int MR = 14, NR = 32;
 //
 // Two variants share the tile (gemm.h GemmKernelInfo::kernel_direct_a / kernel_copy_b), each with
 // the same FMAs in the same order, so the same bits:
-// - DIRECT_A: A read in place from a row-major op(A) (pa[i*lda + k]) instead of a packed strip,
+// - A in place (A_MODE 1, 2): from a row-major op(A) (pa[i*lda + k]) or a transposed one
+//   (pa[k*lda + i]) instead of a packed strip,
 //   for the first panel of a strip whose rows stream from memory once (the driver packs the strip
 //   from L1 after it, for the other panels; storing it from here slowed the tile by a sixth);
 // - COPY: while the tile computes, rows of the next (full, 32-column) B panel are copied into its
@@ -44,10 +45,13 @@ inline void copy32_gpr(float* d, const float* s) {
   __builtin_memcpy(d + 6, &e, 8);
 }
 
-constexpr long kAheadA = 128;  // DIRECT_A: how far ahead (in k) each row of A is prefetched
+constexpr long kAheadA = 128;  // A in place, row-major: how far ahead (in k) each row is prefetched
+constexpr long kAheadAT = 8;   // A in place, transposed: how many k (lines, 2 KiB apart here) ahead
 constexpr long kAheadB = 8;    // COPY: rows prefetched ahead of the copy
 
-template <int R, int NB, bool DIRECT_A, bool COPY>
+// A_MODE: 0 packed strip (pa[k*MR + i]); 1 row-major A in place (pa[i*lda + k]); 2 transposed A in
+// place (pa[k*lda + i]: the strip's 14 values of a k are adjacent).
+template <int R, int NB, int A_MODE, bool COPY>
 void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restrict pb, float* c, long ldc, long m,
              long n, float alpha, float beta, const float* __restrict cp_src, long cp_ld, float* __restrict cp_dst,
              long cp_rows, long cp_more) {
@@ -85,14 +89,15 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
         _mm_prefetch((const char*)(cp_src + (r + kAheadB) * cp_ld + 16), _MM_HINT_T0);
       }
     }
-    if (DIRECT_A) {  // row k % 16's line kAheadA floats on (past kc: the next strip's row), one per 16 k
+    if (A_MODE == 1) {  // row k % 16's line kAheadA floats on (past kc: the next strip's row), one per 16 k
       const long i = k & 15, ka = k + kAheadA;
       if (i < R) _mm_prefetch((const char*)(ka < kc ? pa + i * lda + ka : pa + (i + MR) * lda + (ka - kc)), _MM_HINT_T0);
     }
+    if (A_MODE == 2) _mm_prefetch((const char*)(pa + (k + kAheadAT) * lda), _MM_HINT_T0);
     __m512 b0 = _mm512_load_ps(b), b1 = NB > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
-      __m512 a = _mm512_set1_ps(DIRECT_A ? pa[i * lda + k] : pa[k * MR + i]);
+      __m512 a = _mm512_set1_ps(A_MODE == 1 ? pa[i * lda + k] : A_MODE == 2 ? pa[k * lda + i] : pa[k * MR + i]);
       acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
       if (NB > 1) acc[i][NB - 1] = _mm512_fmadd_ps(a, b1, acc[i][NB - 1]);
     }
@@ -125,17 +130,22 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
 
 template <int R, int NB>
 void ukr_tile(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha, float beta) {
-  ukr_gen<R, NB, false, false>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
+  ukr_gen<R, NB, 0, false>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
 }
 template <int R, int NB>
 void ukr_tile_direct(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
                      float alpha, float beta) {
-  ukr_gen<R, NB, true, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
+  ukr_gen<R, NB, 1, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
+}
+template <int R, int NB>
+void ukr_tile_direct_t(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                       float alpha, float beta) {
+  ukr_gen<R, NB, 2, false>(kc, A, lda, pb, c, ldc, m, n, alpha, beta, nullptr, 0, nullptr, 0, 0);
 }
 template <int R, int NB>
 void ukr_tile_copy(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
                    float beta, const float* src, long ld, float* dst, long rows, long more) {
-  ukr_gen<R, NB, false, true>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, more);
+  ukr_gen<R, NB, 0, true>(kc, pa, 0, pb, c, ldc, m, n, alpha, beta, src, ld, dst, rows, more);
 }
 
 #define TRM_TILES(NAME, NB) \
@@ -144,6 +154,8 @@ void ukr_tile_copy(long kc, const float* pa, const float* pb, float* c, long ldc
 
 constexpr GemmMicroKernel kTiles1[MR] = TRM_TILES(ukr_tile, 1), kTiles2[MR] = TRM_TILES(ukr_tile, 2);
 constexpr GemmDirectAKernel kDirect1[MR] = TRM_TILES(ukr_tile_direct, 1), kDirect2[MR] = TRM_TILES(ukr_tile_direct, 2);
+constexpr GemmDirectAKernel kDirectT1[MR] = TRM_TILES(ukr_tile_direct_t, 1),
+                            kDirectT2[MR] = TRM_TILES(ukr_tile_direct_t, 2);
 constexpr GemmCopyBKernel kCopy1[MR] = TRM_TILES(ukr_tile_copy, 1), kCopy2[MR] = TRM_TILES(ukr_tile_copy, 2);
 
 void ukr_14x32(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m, long n,
@@ -157,6 +169,12 @@ void ukr_direct_14x32(long kc, const float* A, long lda, const float* pb, float*
                       float alpha, float beta) {
   const int r = m < 1 ? 1 : m > MR ? MR : (int)m;
   (n > 16 ? kDirect2 : kDirect1)[r - 1](kc, A, lda, pb, c, ldc, m, n, alpha, beta);
+}
+
+void ukr_direct_t_14x32(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                        float alpha, float beta) {
+  const int r = m < 1 ? 1 : m > MR ? MR : (int)m;
+  (n > 16 ? kDirectT2 : kDirectT1)[r - 1](kc, A, lda, pb, c, ldc, m, n, alpha, beta);
 }
 
 void ukr_copy_14x32(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
@@ -315,6 +333,7 @@ double now_s() {
 GemmKernelInfo gemm_kernel_avx512() {
   GemmKernelInfo k{ukr_14x32, pack_a_rowmajor_14, pack_b_colmajor_32, pack_a_colmajor_14, pack_b_rowmajor_32, MR, NR, 14 * 24, 512, 4096, "avx512 14x32"};
   k.kernel_direct_a = ukr_direct_14x32;
+  k.kernel_direct_at = ukr_direct_t_14x32;
   k.kernel_copy_b = ukr_copy_14x32;
   k.kernel_cols = ukr_cols_14;
   k.cols_max = 4;

@@ -1,9 +1,10 @@
 /**
  * The fp32 GEMM's fast paths (native/gemm/gemm.cpp, AVX-512): the tile that copies the next B
  * panel under its FMAs (products whose rows form one A block), the strip-outer path that reads A in
- * place and runs narrow last panels with the rows in the lanes, and few-row sums computed as their
- * transpose. Each must give bitwise the general loop's C (setGemmFastPaths(false)), for 1 and 2
- * threads, and C within tolerance of a float64 reference. The shapes are chosen to enter each path
+ * place (row-major or transposed) and runs narrow last panels with the rows in the lanes, and
+ * products and sums with few rows computed as their transpose. Each must give bitwise the general
+ * loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a float64
+ * reference. The shapes are chosen to enter each path
  * and its edges: partial strips, narrow panels of 1-4 columns, K past one k block, beta 0 / 1 /
  * other, alpha, a shared A, sums over items.
  */
@@ -53,6 +54,13 @@ const cases: Case[] = [
   { path: 'strip-outer', M: 13, N: 1, K: 33, tb: true },
   { path: 'strip-outer', M: 29, N: 33, K: 512, batch: 2 },
   { path: 'strip-outer', M: 150, N: 256, K: 64, tb: true, batch: 2, sum: true },
+  // a transposed A read in place by every full panel (no pack), with and without a narrow panel
+  { path: 'strip-outer, transposed A', M: 512, N: 64, K: 544, ta: true, beta: 1 },
+  { path: 'strip-outer, transposed A', M: 300, N: 97, K: 100, ta: true, tb: true, alpha: 0.5 },
+  // one product with fewer rows than columns (<= 256): C^T = op(B)^T op(A)^T, copied back
+  { path: 'single by transpose', M: 64, N: 256, K: 544, ta: true, beta: 1 },
+  { path: 'single by transpose', M: 20, N: 97, K: 64, tb: true },
+  { path: 'single by transpose', M: 30, N: 200, K: 33, ta: true, tb: true, beta: 0.5 },
   // sums with few rows and a wide transposed B: C^T accumulated, copied back
   { path: 'sum by transpose', M: 97, N: 512, K: 512, tb: true, batch: 3, sum: true, beta: 1 },
   { path: 'sum by transpose', M: 17, N: 300, K: 64, tb: true, batch: 4, sum: true },
