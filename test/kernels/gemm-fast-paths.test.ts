@@ -57,10 +57,10 @@ const cases: Case[] = [
   // a transposed A read in place by every full panel (no pack), with and without a narrow panel
   { path: 'strip-outer, transposed A', M: 512, N: 64, K: 544, ta: true, beta: 1 },
   { path: 'strip-outer, transposed A', M: 300, N: 97, K: 100, ta: true, tb: true, alpha: 0.5 },
-  // one product with fewer rows than columns (<= 256): C^T = op(B)^T op(A)^T, copied back
+  // one product (>= 4 MFLOP) with fewer rows than columns (<= 256): C^T = op(B)^T op(A)^T, copied back
   { path: 'single by transpose', M: 64, N: 256, K: 544, ta: true, beta: 1 },
-  { path: 'single by transpose', M: 20, N: 97, K: 64, tb: true },
-  { path: 'single by transpose', M: 30, N: 200, K: 33, ta: true, tb: true, beta: 0.5 },
+  { path: 'single by transpose', M: 20, N: 97, K: 1100, tb: true },
+  { path: 'single by transpose', M: 30, N: 200, K: 400, ta: true, tb: true, beta: 0.5 },
   // sums with few rows and a wide transposed B: C^T accumulated, copied back
   { path: 'sum by transpose', M: 97, N: 512, K: 512, tb: true, batch: 3, sum: true, beta: 1 },
   { path: 'sum by transpose', M: 17, N: 300, K: 64, tb: true, batch: 4, sum: true },
