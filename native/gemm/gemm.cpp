@@ -795,7 +795,8 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
 }
 
 void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh, bool kept16, bool d16) {
+                          long K, long batch, bool bf16, bool fresh, bool kept16, bool d16,
+                          const float* packed_wt) {
   if (H == 0 || N == 0 || batch == 0) return;
   kept16 = kept16 && bf16;
   d16 = d16 && bf16 && fresh;
@@ -815,9 +816,13 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     if (by_item) split_range(batch, ith, nt, &b0, &b1);
     else split_range(panels, ith, nt, &p0, &p1);
     if (b0 >= b1 || p0 >= p1) return;
-    // the shared WT, packed once per thread, k block by k block
-    float* pw = tl_prepacked_a.get((size_t)Hr * Kp + 16);
-    pack_a_blocks(kr, pw, WT, K, 0, H, K);
+    // the shared WT, packed once per thread, k block by k block (gemm_pack_a's layout), unless given
+    const float* pw = packed_wt;
+    if (!pw) {
+      float* p = tl_prepacked_a.get((size_t)Hr * Kp + 16);
+      pack_a_blocks(kr, p, WT, K, 0, H, K);
+      pw = p;
+    }
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
     alignas(64) float tg[16 * 32];
     if (K == 0)

@@ -28,6 +28,21 @@ inline long chunk_rows(long rows, long I) {
 // forward writes (the token mixer's gate_up is 2Is/S times its input) never go out to memory.
 thread_local AlignedBuf tl_unkept;
 
+// The weights a part shares across its items or chunks, packed once per part (gemm_pack_a, the
+// layout gemm packs them in for each call), instead of once per gemm call: the same packed values,
+// so the same bits. A part's two packs sit side by side in one per-thread buffer.
+thread_local AlignedBuf tl_weights;
+
+// Packs op(A) of g1 and of g2 into tl_weights and points each at its pack (packed_a).
+void pack_shared_a(GemmArgs& g1, GemmArgs& g2) {
+  const size_t n1 = (gemm_packed_a_floats(g1) + 15) / 16 * 16, n2 = gemm_packed_a_floats(g2);
+  float* p = tl_weights.get(n1 + n2);
+  gemm_pack_a(p, g1);
+  gemm_pack_a(p + n1, g2);
+  g1.packed_a = p;
+  g2.packed_a = p + n1;
+}
+
 }  // namespace
 
 void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
@@ -36,21 +51,24 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
     float* own = keep ? nullptr : tl_unkept.get((size_t)(gu + hd));
+    GemmArgs g1;  // gate_up_b = W_gu @ x_b
+    g1.M = 2 * Is; g1.N = D; g1.K = S;
+    g1.A = w_gate_up; g1.lda = S;
+    g1.ldb = D; g1.ldc = D;
+    GemmArgs g2;  // r_b = W_down @ h_b
+    g2.M = S; g2.N = D; g2.K = Is;
+    g2.A = w_down; g2.lda = Is;
+    g2.ldb = D; g2.ldc = D;
+    pack_shared_a(g1, g2);
     for (long b = lo; b < hi; b++) {
       float* gub = keep ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
-      GemmArgs g1;  // gate_up_b = W_gu @ x_b
-      g1.M = 2 * Is; g1.N = D; g1.K = S;
-      g1.A = w_gate_up; g1.lda = S;
-      g1.B = inp + b * sd; g1.ldb = D;
-      g1.C = gub; g1.ldc = D;
+      g1.B = inp + b * sd;
+      g1.C = gub;
       gemm(g1);
       swiglu_forward_rows(hb, gub, 0, 1, hd);
-      GemmArgs g2;  // r_b = W_down @ h_b
-      g2.M = S; g2.N = D; g2.K = Is;
-      g2.A = w_down; g2.lda = Is;
-      g2.B = hb; g2.ldb = D;
-      g2.C = r + b * sd; g2.ldc = D;
+      g2.B = hb;
+      g2.C = r + b * sd;
       gemm(g2);
       add(r + b * sd, r + b * sd, inp + b * sd, sd);
       rmsnorm_seq_forward(out + b * sd, rstd + b * D, r + b * sd, 1, S, D, eps);
@@ -117,18 +135,24 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
                                const float* w_down_t, long B, long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 4 * sd), [&](long lo, long hi) {
+    GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
+    g1.M = Is; g1.K = S;
+    g1.A = w_down_t; g1.lda = S;
+    GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
+    g2.M = S; g2.N = D; g2.K = 2 * Is;
+    g2.A = w_gate_up_t; g2.lda = 2 * Is;
+    g2.ldb = D; g2.ldc = D;
+    g2.beta = 1.f;
+    pack_shared_a(g1, g2);
     for (long b = lo; b < hi; b++) {
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
-      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true);
+      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true,
+                           false, false, g1.packed_a);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
-      GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
-      g2.M = S; g2.N = D; g2.K = 2 * Is;
-      g2.A = w_gate_up_t; g2.lda = 2 * Is;
-      g2.B = dgate_up + b * gu; g2.ldb = D;
-      g2.C = dinp + b * sd; g2.ldc = D;
-      g2.beta = 1.f;
+      g2.B = dgate_up + b * gu;
+      g2.C = dinp + b * sd;
       gemm(g2);
     }
   });
