@@ -757,12 +757,6 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
                         pc == 0 ? 0.f : 1.f);
               koff += kcp;
             }
-            if (!bf16) {  // fp32: the tile's rows at once (bitwise swiglu_backward_pair row by row)
-              const long o = (ic + i0) * 2 * I + jc + j0;
-              swiglu_backward_tile(dgate_up + o, dgate_up + o + I, 2 * I, tg, NR, gate_up + o, gate_up + o + I, 2 * I,
-                                   mr, nr, !fresh);
-              continue;
-            }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
               if ((gate_up16 || dgate_up16) && kr.swiglu_backward16) {
@@ -857,11 +851,6 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
             kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
                       pc == 0 ? 0.f : 1.f);
             koff += kcp;
-          }
-          if (!bf16) {  // fp32: the tile's rows at once (bitwise swiglu_backward_pair row by row)
-            const long o = s0 * N + j0;
-            swiglu_backward_tile(db + o, db + H * N + o, N, tg, NR, gb + o, gb + H * N + o, N, mr, nr, !fresh);
-            continue;
           }
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;

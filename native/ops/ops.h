@@ -64,11 +64,6 @@ void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, l
 // one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
 // or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.
 void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g, const float* u, long n, bool acc);
-// rows of swiglu_backward_pair at strides (a GEMM epilogue's register tile: row i of dg, du at i * ldd,
-// of dy at i * ldy, of g, u at i * ldg), several rows at a time where the ISA path has it; bitwise
-// swiglu_backward_pair row by row.
-void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
-                          long ldg, long rows, long n, bool acc);
 // The same two for the bf16 products' epilogues: within a few ulp of them (AVX-512: a polynomial
 // exp with FMAs and VRCP14PS + one Newton step for the division, swiglu_bf16_avx512.cpp; other
 // paths: the exact functions). Never used by the fp32 path.

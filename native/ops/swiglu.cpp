@@ -77,18 +77,6 @@ void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g,
   }
 }
 
-void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
-                                 const float* u, long ldg, long rows, long n, bool acc);
-
-void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
-                          long ldg, long rows, long n, bool acc) {
-#if defined(__x86_64__)
-  if (active_isa() == Isa::Avx512) return swiglu_backward_tile_avx512(dg, du, ldd, dy, ldy, g, u, ldg, rows, n, acc);
-#endif
-  for (long i = 0; i < rows; i++)
-    swiglu_backward_pair(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, n, acc);
-}
-
 void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) {
     const float* g = gate_up + i * 2 * H;

@@ -116,43 +116,6 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
   }
 }
 
-// A register tile's rows of swiglu_backward_pair_avx512 (a GEMM epilogue: rows of n = 32, row i of dg,
-// du at i * ldd, of dy at i * ldy, of g, u at i * ldg): four rows (eight vectors) per step, eight
-// independent exp chains in flight instead of two; the same operations per lane, so the same bits.
-void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
-                                 const float* u, long ldg, long rows, long n, bool acc) {
-  long i = 0;
-  // Four rows whose stride is a multiple of 1 KiB lie a multiple of 4 KiB apart: the next group's
-  // loads would then alias this group's stores in the store buffer (4K aliasing), which costs more
-  // than the overlap gains. Such tiles go row by row.
-  if (n == 32 && (ldd & 255) != 0 && (ldg & 255) != 0) {
-    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    for (; i + 4 <= rows; i += 4) {
-      __m512 gv[8], uv[8], d[8], sig[8];
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; j++) {
-        const long r = i + (j >> 1), c = 16 * (j & 1);
-        gv[j] = _mm512_loadu_ps(g + r * ldg + c);
-        uv[j] = _mm512_loadu_ps(u + r * ldg + c);
-        d[j] = _mm512_loadu_ps(dy + r * ldy + c);
-      }
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; j++) sig[j] = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv[j])));
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; j++) {
-        const long o = (i + (j >> 1)) * ldd + 16 * (j & 1);
-        __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d[j], uv[j]), sig[j]),
-                                 _mm512_add_ps(one, _mm512_mul_ps(gv[j], _mm512_sub_ps(one, sig[j]))));
-        _mm512_storeu_ps(dg + o, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + o) : zero, a));
-        __m512 b = _mm512_mul_ps(_mm512_mul_ps(d[j], gv[j]), sig[j]);
-        _mm512_storeu_ps(du + o, _mm512_add_ps(acc ? _mm512_loadu_ps(du + o) : zero, b));
-      }
-    }
-  }
-  for (; i < rows; i++)
-    swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, n, acc);
-}
-
 void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) {
     const float* g = gate_up + i * 2 * H;
