@@ -43,6 +43,22 @@ void pack_shared_a(GemmArgs& g1, GemmArgs& g2) {
   g2.packed_a = p + n1;
 }
 
+// SwiGLU of one row (y (n) = swiglu of [gate (n) | up (n)] at gu) in kKeptSlices slices, each followed
+// by its share of prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats)
+// that the next item stores to: those lines come in from memory while this item computes, instead of
+// stalling the stores that first touch them (a kept call's gate_up and h are megabytes, out of
+// cache). Bitwise swiglu_forward_rows (the elements are independent).
+constexpr long kKeptSlices = 64;
+void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long n1, const float* p2, long n2) {
+  const long step = (n + kKeptSlices - 1) / kKeptSlices, l1 = (n1 + 15) / 16, l2 = (n2 + 15) / 16,
+             per = (l1 + l2 + kKeptSlices - 1) / kKeptSlices;
+  for (long c = 0, l = 0; c < n; c += step) {
+    swiglu_pair(y + c, gu + c, gu + n + c, n - c < step ? n - c : step);
+    for (const long e = l + per; l < e && l < l1 + l2; l++)
+      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+  }
+}
+
 }  // namespace
 
 void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
@@ -66,7 +82,10 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
       g1.B = inp + b * sd;
       g1.C = gub;
       gemm(g1);
-      swiglu_forward_rows(hb, gub, 0, 1, hd);
+      if (keep && b + 1 < hi)  // the next item's kept gate_up and h prefetched for write meanwhile
+        swiglu_prefetching(hb, gub, hd, gate_up + (b + 1) * gu, gu, h + (b + 1) * hd, hd);
+      else
+        swiglu_forward_rows(hb, gub, 0, 1, hd);
       g2.B = hb;
       g2.C = r + b * sd;
       gemm(g2);
