@@ -84,9 +84,11 @@ void linear_swiglu_backward(void* dgate_up, const float* dout, const void* gate_
                             long I, bool bf16, bool fresh, bool kept16 = false, bool d16 = false);
 // packed_wt (optional): WT already packed by gemm_pack_a (M = H, K, A = WT, lda = K, bf16), as a caller
 // running many batch-1 calls with one WT passes it; the same packed values, so the same bits.
+// next, next_bytes (optional): memory the caller reads next (its next item's kept gate_up), prefetched
+// a share per register tile while this call computes.
 void gemm_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
                           long K, long batch, bool bf16, bool fresh, bool kept16 = false, bool d16 = false,
-                          const float* packed_wt = nullptr);
+                          const float* packed_wt = nullptr, const void* next = nullptr, long next_bytes = 0);
 
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never

@@ -167,8 +167,9 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
+      // (the next item's kept gate_up, out of cache, prefetched meanwhile)
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true,
-                           false, false, g1.packed_a);
+                           false, false, g1.packed_a, b + 1 < hi ? gate_up + (b + 1) * gu : nullptr, gu * 4);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;
