@@ -857,7 +857,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
             koff += kcp;
           }
           for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
-            __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 3);
+            __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
             if ((gb16 || db16) && kr.swiglu_backward16) {

@@ -85,7 +85,7 @@ void linear_swiglu_backward(void* dgate_up, const float* dout, const void* gate_
 // packed_wt (optional): WT already packed by gemm_pack_a (M = H, K, A = WT, lda = K, bf16), as a caller
 // running many batch-1 calls with one WT passes it; the same packed values, so the same bits.
 // next, next_bytes (optional): memory the caller reads next (its next item's kept gate_up), prefetched
-// a share per register tile while this call computes.
+// into L2 a share per register tile while this call computes.
 void gemm_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
                           long K, long batch, bool bf16, bool fresh, bool kept16 = false, bool d16 = false,
                           const float* packed_wt = nullptr, const void* next = nullptr, long next_bytes = 0);
