@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "../cpu_features.h"
 #include "../gemm/gemm.h"
 #include "ops.h"
 
@@ -43,12 +44,45 @@ void pack_shared_a(GemmArgs& g1, GemmArgs& g2) {
   g2.packed_a = p + n1;
 }
 
+// C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
+// the NR-column panels of op(B), panel p at p * K * NR; fp32): gemm's loop over the active kernel,
+// beta 0, so bitwise gemm's result.
+void gemm_packed(const GemmKernelInfo& kr, const float* pa, const float* pb, long M, long N, long K, float* C,
+                 long ldc) {
+  const long MR = kr.mr, NR = kr.nr;
+  for (long j0 = 0; j0 < N; j0 += NR)
+    for (long i0 = 0; i0 < M; i0 += MR)
+      kr.kernel(K, pa + i0 * K, pb + j0 * K, C + i0 * ldc + j0, ldc, M - i0 < MR ? M - i0 : MR, N - j0 < NR ? N - j0 : NR,
+                1.f, 0.f);
+}
+
+thread_local AlignedBuf tl_hpanels;
+
+// One item's SwiGLU (h (Is, D) of gate_up [gate (Is, D) | up (Is, D)]) written as the down product's B
+// panels hp (swiglu_panels_avx512) and, when y is not null, also row-major at y (the kept h), in
+// kKeptSlices slices of rows, each followed by its share of prefetches for write of the lines of two
+// kept buffers (p1, n1 and p2, n2 floats; none when n1 = n2 = 0) that the next item stores to: those
+// lines come in from memory while this item computes, instead of stalling the stores that first touch
+// them (a kept call's gate_up and h are megabytes, out of cache). Bitwise swiglu_forward_rows.
+constexpr long kKeptSlices = 64;
+#if defined(__x86_64__)
+void swiglu_item(float* hp, float* y, const float* gu, long Is, long D, const float* p1, long n1, const float* p2,
+                 long n2) {
+  const long step = (Is + kKeptSlices - 1) / kKeptSlices, slices = (Is + step - 1) / step, l1 = (n1 + 15) / 16,
+             l2 = (n2 + 15) / 16, per = (l1 + l2 + slices - 1) / slices;
+  const float* u = gu + Is * D;
+  for (long k = 0, l = 0; k < Is; k += step) {
+    const long rows = Is - k < step ? Is - k : step;
+    swiglu_panels_avx512(hp + k * 32, Is * 32, y ? y + k * D : nullptr, gu + k * D, u + k * D, rows, D);
+    for (const long e = l + per; l < e && l < l1 + l2; l++)
+      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+  }
+}
+#endif
+
 // SwiGLU of one row (y (n) = swiglu of [gate (n) | up (n)] at gu) in kKeptSlices slices, each followed
 // by its share of prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats)
-// that the next item stores to: those lines come in from memory while this item computes, instead of
-// stalling the stores that first touch them (a kept call's gate_up and h are megabytes, out of
-// cache). Bitwise swiglu_forward_rows (the elements are independent).
-constexpr long kKeptSlices = 64;
+// that the next item stores to, as swiglu_item does. Bitwise swiglu_forward_rows.
 void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long n1, const float* p2, long n2) {
   const long step = (n + kKeptSlices - 1) / kKeptSlices, l1 = (n1 + 15) / 16, l2 = (n2 + 15) / 16,
              per = (l1 + l2 + kKeptSlices - 1) / kKeptSlices;
@@ -76,19 +110,37 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
     g2.A = w_down; g2.lda = Is;
     g2.ldb = D; g2.ldc = D;
     pack_shared_a(g1, g2);
+    const GemmKernelInfo kr = gemm_active_kernel(false);
+#if defined(__x86_64__)
+    // h written as the down product's packed B (the AVX-512 kernel's 32-column panels, one k block)
+    const bool panels = active_isa() == Isa::Avx512 && kr.nr == 32 && kr.kpack == 1 && D % 32 == 0 && Is <= kr.kc;
+#else
+    const bool panels = false;
+#endif
+    float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
     for (long b = lo; b < hi; b++) {
       float* gub = keep ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
       g1.B = inp + b * sd;
       g1.C = gub;
       gemm(g1);
-      if (keep && b + 1 < hi)  // the next item's kept gate_up and h prefetched for write meanwhile
-        swiglu_prefetching(hb, gub, hd, gate_up + (b + 1) * gu, gu, h + (b + 1) * hd, hd);
-      else
-        swiglu_forward_rows(hb, gub, 0, 1, hd);
-      g2.B = hb;
-      g2.C = r + b * sd;
-      gemm(g2);
+      if (panels) {  // h straight into the down product's B panels (and the kept h, the next item's
+                     // kept lines prefetched for write meanwhile)
+#if defined(__x86_64__)
+        const bool next = keep && b + 1 < hi;
+        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? gate_up + (b + 1) * gu : nullptr, next ? gu : 0,
+                    next ? h + (b + 1) * hd : nullptr, next ? hd : 0);
+#endif
+        gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
+      } else {
+        if (keep && b + 1 < hi)  // the next item's kept gate_up and h prefetched for write meanwhile
+          swiglu_prefetching(hb, gub, hd, gate_up + (b + 1) * gu, gu, h + (b + 1) * hd, hd);
+        else
+          swiglu_forward_rows(hb, gub, 0, 1, hd);
+        g2.B = hb;
+        g2.C = r + b * sd;
+        gemm(g2);
+      }
       add(r + b * sd, r + b * sd, inp + b * sd, sd);
       rmsnorm_seq_forward(out + b * sd, rstd + b * D, r + b * sd, 1, S, D, eps);
     }

@@ -74,6 +74,36 @@ void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
   }
 }
 
+// swiglu_pair_avx512 over rows of D (D a multiple of 32; up at u) written as the down product's packed
+// B panels (the AVX-512 kernel's NR = 32 columns, k-major: element (k, c) at
+// yp[(c / 32) * pstride + k * 32 + c % 32]) and, when y is not null, also row-major at y. The same
+// operations per element as swiglu_pair_avx512, so the same bits.
+void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const long n = rows * D;
+  for (long h = 0; h < n; h += 128) {
+    __m512 gv[8], uv[8], e[8];
+    const int nv = n - h >= 128 ? 8 : (int)((n - h) / 16);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) {
+        gv[j] = _mm512_loadu_ps(g + h + 16 * j);
+        uv[j] = _mm512_loadu_ps(u + h + 16 * j);
+      }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) e[j] = exp16_neg(gv[j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) {
+        const long el = h + 16 * j, k = el / D, c = el % D;
+        const __m512 v = _mm512_mul_ps(_mm512_div_ps(gv[j], _mm512_add_ps(one, e[j])), uv[j]);
+        _mm512_storeu_ps(yp + (c >> 5) * pstride + k * 32 + (c & 31), v);
+        if (y) _mm512_storeu_ps(y + el, v);
+      }
+  }
+}
+
 void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) swiglu_pair_avx512(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }
