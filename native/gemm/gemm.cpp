@@ -827,7 +827,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     alignas(64) float tg[16 * 32];
     if (K == 0)
       for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
-    // the caller's next operand, a share of its lines per register tile (this part's tiles)
+    // the caller's next operand, a share of its lines per register tile (part 0's tiles: one copy)
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
     const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
     long next_at = 0;

@@ -1,6 +1,6 @@
-// swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the exact IEEE operations of fast_exp.h and
-// swiglu.cpp in the same order (separate mul and add, never an FMA: the bits equal the baseline
-// path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
+// swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the IEEE operations of fast_exp.h and swiglu.cpp
+// or an exact rewrite of them (exp16_neg; separate mul and add, never an FMA: the bits equal the
+// baseline path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
 // after it, so nothing here can replace baseline code at link time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
