@@ -926,7 +926,8 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
 }
 
 void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh, bool kept16, bool d16) {
+                          long K, long batch, bool bf16, bool fresh, bool kept16, bool d16,
+                          const float* packed_wt, const void* next, long next_bytes) {
   if (H == 0 || N == 0 || batch == 0) return;
   kept16 = kept16 && bf16;
   d16 = d16 && bf16 && fresh;
@@ -946,13 +947,21 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     if (by_item) split_range(batch, ith, nt, &b0, &b1);
     else split_range(panels, ith, nt, &p0, &p1);
     if (b0 >= b1 || p0 >= p1) return;
-    // the shared WT, packed once per thread, k block by k block
-    float* pw = tl_prepacked_a.get((size_t)Hr * Kp + 16);
-    pack_a_blocks(kr, pw, WT, K, 0, H, K);
+    // the shared WT, packed once per thread, k block by k block (gemm_pack_a's layout), unless given
+    const float* pw = packed_wt;
+    if (!pw) {
+      float* p = tl_prepacked_a.get((size_t)Hr * Kp + 16);
+      pack_a_blocks(kr, p, WT, K, 0, H, K);
+      pw = p;
+    }
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
     alignas(64) float tg[16 * 32];
     if (K == 0)
       for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
+    // the caller's next operand, a share of its lines per register tile (part 0's tiles: one copy)
+    const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
+    const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
+    long next_at = 0;
     for (long b = b0; b < b1; b++) {
       const float* Xb = dout + b * K * N;
       const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
@@ -978,6 +987,8 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                       pc == 0 ? 0.f : 1.f);
             koff += kcp;
           }
+          for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
+            __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
             if ((gb16 || db16) && kr.swiglu_backward16) {

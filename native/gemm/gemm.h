@@ -82,8 +82,13 @@ void linear_swiglu(void* out, void* gate_up, const float* X, const float* W, lon
 // next would round them to).
 void linear_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* W, long N, long D,
                             long I, bool bf16, bool fresh, bool kept16 = false, bool d16 = false);
+// packed_wt (optional): WT already packed by gemm_pack_a (M = H, K, A = WT, lda = K, bf16), as a caller
+// running many batch-1 calls with one WT passes it; the same packed values, so the same bits.
+// next, next_bytes (optional): memory the caller reads next (its next item's kept gate_up), prefetched
+// into L2 a share per register tile while this call computes.
 void gemm_swiglu_backward(void* dgate_up, const float* dout, const void* gate_up, const float* WT, long H, long N,
-                          long K, long batch, bool bf16, bool fresh, bool kept16 = false, bool d16 = false);
+                          long K, long batch, bool bf16, bool fresh, bool kept16 = false, bool d16 = false,
+                          const float* packed_wt = nullptr, const void* next = nullptr, long next_bytes = 0);
 
 // Micro-kernel: C[0:m, 0:n] (ldc) = alpha * Apanel * Bpanel + beta * C, where Apanel is kc x MR
 // (k-major, pa[k*MR + i]) and Bpanel kc x NR (pb[k*NR + j]); m <= MR, n <= NR. beta == 0 never

@@ -1,9 +1,10 @@
 // fast_exp.h: the exp used by SwiGLU, in a form that vectorises: exp(x) for x clamped to
 // [-87, 88], +inf above 88 (Cody-Waite reduction by ln 2, Cephes' degree-7 polynomial, 2^n from the exponent
-// bits; about 1 ulp against the exact value). The AVX-512 twin (swiglu_avx512.cpp) runs exactly
-// the same IEEE operations in the same order (no FMA contraction: the addon is compiled without
-// FMA outside the ISA files, and that file does its own mul and add), so SwiGLU gives the same
-// bits on every dispatch path and for every thread count. Internal linkage (static): the ISA
+// bits; about 1 ulp against the exact value). The AVX-512 twin (swiglu_avx512.cpp, exp16_neg) runs an
+// exact rewrite of these IEEE operations (negated intermediates, VRNDSCALEPS, VSCALEFPS: the same
+// bits, no FMA contraction: the addon is compiled without FMA outside the ISA files, and that file
+// does its own mul and add), so SwiGLU gives the same bits on every dispatch path and for every
+// thread count. Internal linkage (static): the ISA
 // file's copy never replaces the baseline one at link time.
 #pragma once
 #include <cstdint>

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "../cpu_features.h"
 #include "../gemm/gemm.h"
 #include "ops.h"
 
@@ -28,6 +29,70 @@ inline long chunk_rows(long rows, long I) {
 // forward writes (the token mixer's gate_up is 2Is/S times its input) never go out to memory.
 thread_local AlignedBuf tl_unkept;
 
+// The weights a part shares across its items or chunks, packed once per part (gemm_pack_a, the
+// layout gemm packs them in for each call), instead of once per gemm call: the same packed values,
+// so the same bits. A part's two packs sit side by side in one per-thread buffer.
+thread_local AlignedBuf tl_weights;
+
+// Packs op(A) of g1 and of g2 into tl_weights and points each at its pack (packed_a).
+void pack_shared_a(GemmArgs& g1, GemmArgs& g2) {
+  const size_t n1 = (gemm_packed_a_floats(g1) + 15) / 16 * 16, n2 = gemm_packed_a_floats(g2);
+  float* p = tl_weights.get(n1 + n2);
+  gemm_pack_a(p, g1);
+  gemm_pack_a(p + n1, g2);
+  g1.packed_a = p;
+  g2.packed_a = p + n1;
+}
+
+// C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
+// the NR-column panels of op(B), panel p at p * K * NR; fp32): gemm's loop over the active kernel,
+// beta 0, so bitwise gemm's result.
+void gemm_packed(const GemmKernelInfo& kr, const float* pa, const float* pb, long M, long N, long K, float* C,
+                 long ldc) {
+  const long MR = kr.mr, NR = kr.nr;
+  for (long j0 = 0; j0 < N; j0 += NR)
+    for (long i0 = 0; i0 < M; i0 += MR)
+      kr.kernel(K, pa + i0 * K, pb + j0 * K, C + i0 * ldc + j0, ldc, M - i0 < MR ? M - i0 : MR, N - j0 < NR ? N - j0 : NR,
+                1.f, 0.f);
+}
+
+thread_local AlignedBuf tl_hpanels;
+
+// One item's SwiGLU (h (Is, D) of gate_up [gate (Is, D) | up (Is, D)]) written as the down product's B
+// panels hp (swiglu_panels_avx512) and, when y is not null, also row-major at y (the kept h), in
+// kKeptSlices slices of rows, each followed by its share of prefetches for write of the lines of two
+// kept buffers (p1, n1 and p2, n2 floats; none when n1 = n2 = 0) that the next item stores to: those
+// lines come in from memory while this item computes, instead of stalling the stores that first touch
+// them (a kept call's gate_up and h are megabytes, out of cache). Bitwise swiglu_forward_rows.
+constexpr long kKeptSlices = 64;
+#if defined(__x86_64__)
+void swiglu_item(float* hp, float* y, const float* gu, long Is, long D, const float* p1, long n1, const float* p2,
+                 long n2) {
+  const long step = (Is + kKeptSlices - 1) / kKeptSlices, slices = (Is + step - 1) / step, l1 = (n1 + 15) / 16,
+             l2 = (n2 + 15) / 16, per = (l1 + l2 + slices - 1) / slices;
+  const float* u = gu + Is * D;
+  for (long k = 0, l = 0; k < Is; k += step) {
+    const long rows = Is - k < step ? Is - k : step;
+    swiglu_panels_avx512(hp + k * 32, Is * 32, y ? y + k * D : nullptr, gu + k * D, u + k * D, rows, D);
+    for (const long e = l + per; l < e && l < l1 + l2; l++)
+      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+  }
+}
+#endif
+
+// SwiGLU of one row (y (n) = swiglu of [gate (n) | up (n)] at gu) in kKeptSlices slices, each followed
+// by its share of prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats)
+// that the next item stores to, as swiglu_item does. Bitwise swiglu_forward_rows.
+void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long n1, const float* p2, long n2) {
+  const long step = (n + kKeptSlices - 1) / kKeptSlices, l1 = (n1 + 15) / 16, l2 = (n2 + 15) / 16,
+             per = (l1 + l2 + kKeptSlices - 1) / kKeptSlices;
+  for (long c = 0, l = 0; c < n; c += step) {
+    swiglu_pair(y + c, gu + c, gu + n + c, n - c < step ? n - c : step);
+    for (const long e = l + per; l < e && l < l1 + l2; l++)
+      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+  }
+}
+
 }  // namespace
 
 void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
@@ -36,22 +101,46 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
     float* own = keep ? nullptr : tl_unkept.get((size_t)(gu + hd));
+    GemmArgs g1;  // gate_up_b = W_gu @ x_b
+    g1.M = 2 * Is; g1.N = D; g1.K = S;
+    g1.A = w_gate_up; g1.lda = S;
+    g1.ldb = D; g1.ldc = D;
+    GemmArgs g2;  // r_b = W_down @ h_b
+    g2.M = S; g2.N = D; g2.K = Is;
+    g2.A = w_down; g2.lda = Is;
+    g2.ldb = D; g2.ldc = D;
+    pack_shared_a(g1, g2);
+    const GemmKernelInfo kr = gemm_active_kernel(false);
+#if defined(__x86_64__)
+    // h written as the down product's packed B (the AVX-512 kernel's 32-column panels, one k block)
+    const bool panels = active_isa() == Isa::Avx512 && kr.nr == 32 && kr.kpack == 1 && D % 32 == 0 && Is <= kr.kc;
+#else
+    const bool panels = false;
+#endif
+    float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
     for (long b = lo; b < hi; b++) {
       float* gub = keep ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
-      GemmArgs g1;  // gate_up_b = W_gu @ x_b
-      g1.M = 2 * Is; g1.N = D; g1.K = S;
-      g1.A = w_gate_up; g1.lda = S;
-      g1.B = inp + b * sd; g1.ldb = D;
-      g1.C = gub; g1.ldc = D;
+      g1.B = inp + b * sd;
+      g1.C = gub;
       gemm(g1);
-      swiglu_forward_rows(hb, gub, 0, 1, hd);
-      GemmArgs g2;  // r_b = W_down @ h_b
-      g2.M = S; g2.N = D; g2.K = Is;
-      g2.A = w_down; g2.lda = Is;
-      g2.B = hb; g2.ldb = D;
-      g2.C = r + b * sd; g2.ldc = D;
-      gemm(g2);
+      if (panels) {  // h straight into the down product's B panels (and the kept h, the next item's
+                     // kept lines prefetched for write meanwhile)
+#if defined(__x86_64__)
+        const bool next = keep && b + 1 < hi;
+        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? gate_up + (b + 1) * gu : nullptr, next ? gu : 0,
+                    next ? h + (b + 1) * hd : nullptr, next ? hd : 0);
+#endif
+        gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
+      } else {
+        if (keep && b + 1 < hi)  // the next item's kept gate_up and h prefetched for write meanwhile
+          swiglu_prefetching(hb, gub, hd, gate_up + (b + 1) * gu, gu, h + (b + 1) * hd, hd);
+        else
+          swiglu_forward_rows(hb, gub, 0, 1, hd);
+        g2.B = hb;
+        g2.C = r + b * sd;
+        gemm(g2);
+      }
       add(r + b * sd, r + b * sd, inp + b * sd, sd);
       rmsnorm_seq_forward(out + b * sd, rstd + b * D, r + b * sd, 1, S, D, eps);
     }
@@ -117,18 +206,25 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
                                const float* w_down_t, long B, long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 4 * sd), [&](long lo, long hi) {
+    GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
+    g1.M = Is; g1.K = S;
+    g1.A = w_down_t; g1.lda = S;
+    GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
+    g2.M = S; g2.N = D; g2.K = 2 * Is;
+    g2.A = w_gate_up_t; g2.lda = 2 * Is;
+    g2.ldb = D; g2.ldc = D;
+    g2.beta = 1.f;
+    pack_shared_a(g1, g2);
     for (long b = lo; b < hi; b++) {
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
-      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true);
+      // (the next item's kept gate_up, out of cache, prefetched meanwhile)
+      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true,
+                           false, false, g1.packed_a, b + 1 < hi ? gate_up + (b + 1) * gu : nullptr, gu * 4);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
-      GemmArgs g2;  // dinp_b += W_gu^T @ dgate_up_b
-      g2.M = S; g2.N = D; g2.K = 2 * Is;
-      g2.A = w_gate_up_t; g2.lda = 2 * Is;
-      g2.B = dgate_up + b * gu; g2.ldb = D;
-      g2.C = dinp + b * sd; g2.ldc = D;
-      g2.beta = 1.f;
+      g2.B = dgate_up + b * gu;
+      g2.C = dinp + b * sd;
       gemm(g2);
     }
   });

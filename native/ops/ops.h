@@ -60,6 +60,10 @@ void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, cons
 void swiglu_forward(float* out, const float* gate_up, long N, long H);
 // one row, gate and up at separate addresses; bitwise swiglu_forward's (the gate_up GEMM epilogue)
 void swiglu_pair(float* y, const float* g, const float* u, long n);
+// AVX-512 path only (swiglu_avx512.cpp): swiglu_pair of rows of D (D a multiple of 32; the gate at g,
+// the up at u) written as the AVX-512 kernel's packed B panels of 32 columns (element (k, c) at
+// yp[(c / 32) * pstride + k * 32 + c % 32]) and, y not null, also row-major at y. Same bits.
+void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
 // one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
 // or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.

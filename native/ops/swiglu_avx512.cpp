@@ -1,6 +1,6 @@
-// swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the exact IEEE operations of fast_exp.h and
-// swiglu.cpp in the same order (separate mul and add, never an FMA: the bits equal the baseline
-// path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
+// swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the IEEE operations of fast_exp.h and swiglu.cpp
+// or an exact rewrite of them (exp16_neg; separate mul and add, never an FMA: the bits equal the
+// baseline path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
 // after it, so nothing here can replace baseline code at link time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -13,25 +13,33 @@
 namespace trm {
 namespace {
 
-inline __m512 exp16(__m512 x0) {
+// fast_exp(0 - g) on 16 lanes, bitwise (fast_exp.h's order of IEEE operations), in 23 operations
+// instead of 30, with x = -g never formed: with m = min(g, -kLo) = -x (kLo's clamp), every
+// intermediate is the original's or its exact negation (round to nearest is symmetric): n from
+// m * -log2e, rounded to nearest even by VRNDSCALEPS as (t + kRound) - kRound rounds it (only the
+// sign of a zero n can differ, and n = +-0 leaves q = m and 2^n = 1 alike), q = m + n C1 + n C2 = -r,
+// each Horner step P - p q = P + p r, p q^2 - q = p r^2 + r; 2^n applied by VSCALEFPS, masked: lanes
+// with x > kHi (g < -kHi, NaN excluded) take +inf, so kHi's clamp, which changes only those, is
+// dropped; elsewhere n is in [-126, 127] and y * 2^n as the exponent bits gave it (y in [0.7, 1.5),
+// above 1 where n = -126: never subnormal). Checked against the original sequence on every float in
+// [-100, 100] and on every 61st bit pattern (NaN, infinities, zeros, subnormals);
+// test/kernels/swiglu-isa.test.ts compares it with the portable path over a sweep of bit patterns.
+inline __m512 exp16_neg(__m512 g) {
   using namespace fexp;
-  __m512 x = _mm512_max_ps(x0, _mm512_set1_ps(kLo));
-  x = _mm512_min_ps(x, _mm512_set1_ps(kHi));
-  const __m512 rnd = _mm512_set1_ps(kRound);
-  __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), rnd), rnd);
-  __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(kC1)));
-  r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(kC2)));
+  __m512 m = _mm512_min_ps(g, _mm512_set1_ps(-kLo));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(m, _mm512_set1_ps(-kLog2e)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 q = _mm512_add_ps(m, _mm512_mul_ps(n, _mm512_set1_ps(kC1)));
+  q = _mm512_add_ps(q, _mm512_mul_ps(n, _mm512_set1_ps(kC2)));
   __m512 p = _mm512_set1_ps(kP0);
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP1));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP2));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP3));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP4));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(kP5));
-  __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
-  __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
-  y = _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
-  __mmask16 big = _mm512_cmp_ps_mask(x0, _mm512_set1_ps(kHi), _CMP_GT_OQ);
-  return _mm512_mask_blend_ps(big, y, _mm512_set1_ps(__builtin_inff()));
+  p = _mm512_sub_ps(_mm512_set1_ps(kP1), _mm512_mul_ps(p, q));
+  p = _mm512_sub_ps(_mm512_set1_ps(kP2), _mm512_mul_ps(p, q));
+  p = _mm512_sub_ps(_mm512_set1_ps(kP3), _mm512_mul_ps(p, q));
+  p = _mm512_sub_ps(_mm512_set1_ps(kP4), _mm512_mul_ps(p, q));
+  p = _mm512_sub_ps(_mm512_set1_ps(kP5), _mm512_mul_ps(p, q));
+  __m512 y = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(p, _mm512_mul_ps(q, q)), q), _mm512_set1_ps(1.0f));
+  __mmask16 kept = _mm512_cmp_ps_mask(g, _mm512_set1_ps(-kHi), _CMP_NLT_UQ);
+  return _mm512_mask_scalef_ps(_mm512_set1_ps(__builtin_inff()), kept, y, n);
 }
 
 inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
@@ -42,7 +50,7 @@ inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xffff : 
 // Eight vectors per step while they last: the same operations per lane, eight independent chains
 // for the out-of-order core to overlap (one exp is a chain of ~25 dependent operations).
 void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 one = _mm512_set1_ps(1.0f);
   long h = 0;
   for (; h + 128 <= n; h += 128) {
     __m512 gv[8], uv[8], e[8];
@@ -52,7 +60,7 @@ void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
       uv[j] = _mm512_loadu_ps(u + h + 16 * j);
     }
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) e[j] = exp16(_mm512_sub_ps(zero, gv[j]));
+    for (int j = 0; j < 8; j++) e[j] = exp16_neg(gv[j]);
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
       _mm512_storeu_ps(y + h + 16 * j, _mm512_mul_ps(_mm512_div_ps(gv[j], _mm512_add_ps(one, e[j])), uv[j]));
@@ -60,9 +68,39 @@ void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
   for (; h < n; h += 16) {
     __mmask16 m = tail_mask(n - h);
     __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h);
-    __m512 e = exp16(_mm512_sub_ps(zero, gv));
+    __m512 e = exp16_neg(gv);
     __m512 v = _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), uv);
     _mm512_mask_storeu_ps(y + h, m, v);
+  }
+}
+
+// swiglu_pair_avx512 over rows of D (D a multiple of 32; up at u) written as the down product's packed
+// B panels (the AVX-512 kernel's NR = 32 columns, k-major: element (k, c) at
+// yp[(c / 32) * pstride + k * 32 + c % 32]) and, when y is not null, also row-major at y. The same
+// operations per element as swiglu_pair_avx512, so the same bits.
+void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const long n = rows * D;
+  for (long h = 0; h < n; h += 128) {
+    __m512 gv[8], uv[8], e[8];
+    const int nv = n - h >= 128 ? 8 : (int)((n - h) / 16);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) {
+        gv[j] = _mm512_loadu_ps(g + h + 16 * j);
+        uv[j] = _mm512_loadu_ps(u + h + 16 * j);
+      }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) e[j] = exp16_neg(gv[j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+      if (j < nv) {
+        const long el = h + 16 * j, k = el / D, c = el % D;
+        const __m512 v = _mm512_mul_ps(_mm512_div_ps(gv[j], _mm512_add_ps(one, e[j])), uv[j]);
+        _mm512_storeu_ps(yp + (c >> 5) * pstride + k * 32 + (c & 31), v);
+        if (y) _mm512_storeu_ps(y + el, v);
+      }
   }
 }
 
@@ -86,7 +124,7 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
       d[j] = _mm512_loadu_ps(dy + h + 16 * j);
     }
 #pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) sig[j] = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(zero, gv[j]))));
+    for (int j = 0; j < 2; j++) sig[j] = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv[j])));
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
       __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d[j], uv[j]), sig[j]),
@@ -100,7 +138,7 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
     __mmask16 m = tail_mask(n - h);
     __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
            d = _mm512_maskz_loadu_ps(m, dy + h);
-    __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(zero, gv))));
+    __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv)));
     __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
                              _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
     _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, dg + h) : zero, a));

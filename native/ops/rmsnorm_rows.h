@@ -1,0 +1,88 @@
+// rmsnorm_rows.h: the row loops of rmsnorm.cpp, compiled twice: by rmsnorm.cpp (baseline x86-64:
+// two doubles per SSE2 vector) and by rmsnorm_avx512.cpp (eight per zmm, its target pragma and
+// fp-contract off). Every element runs the same IEEE float64 operations in the same order (the
+// vector lanes are independent elements; dot's eight partial sums are eight lanes), so both give
+// the same bits. Internal linkage only (an anonymous namespace per includer, RMS_SQRT its sqrt), so
+// the AVX-512 copy can never replace the baseline one at link time.
+#pragma once
+
+namespace trm {
+namespace {
+
+// dot_f64 (ops.h): eight partial sums in a fixed lane order.
+inline double rms_dot(const float* a, const float* b, long n) {
+  double acc[8] = {0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += (double)a[i + j] * b[i + j];
+  for (; i < n; i++) acc[0] += (double)a[i] * b[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Rows [lo, hi) of the hidden-axis forward and backward (rows of D).
+inline void rms_rows(float* out, float* rstd, const float* inp, long lo, long hi, long D, double eps) {
+  for (long i = lo; i < hi; i++) {
+    const float* x = inp + i * D;
+    float* y = out + i * D;
+    float r = (float)(1.0 / RMS_SQRT(rms_dot(x, x, D) / D + eps));
+    for (long d = 0; d < D; d++) y[d] = x[d] * r;
+    rstd[i] = r;
+  }
+}
+
+inline void rms_rows_backward(float* dinp, const float* dout, const float* out, const float* rstd, long lo, long hi,
+                              long D) {
+  for (long i = lo; i < hi; i++) {
+    const float* dy = dout + i * D;
+    const float* y = out + i * D;
+    float* dx = dinp + i * D;
+    double mean = rms_dot(dy, y, D) / D, r = rstd[i];
+    for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
+  }
+}
+
+// The sequence-axis variants walk s outer and a block of kRmsSeqBlock columns inner, keeping the
+// per-column sums in a small stack buffer: rows are read contiguously and nothing is transposed.
+// Work items t in [lo, hi) are (b, column block) pairs; each column's sum over s runs in order.
+constexpr long kRmsSeqBlock = 128;
+
+inline void rms_seq_blocks(float* out, float* rstd, const float* inp, long lo, long hi, long S, long D, double eps) {
+  const long nblk = (D + kRmsSeqBlock - 1) / kRmsSeqBlock;
+  double acc[kRmsSeqBlock];
+  float r[kRmsSeqBlock];
+  for (long t = lo; t < hi; t++) {
+    long b = t / nblk, d0 = (t % nblk) * kRmsSeqBlock, w = D - d0 < kRmsSeqBlock ? D - d0 : kRmsSeqBlock;
+    const float* x = inp + b * S * D + d0;
+    float* y = out + b * S * D + d0;
+    for (long j = 0; j < w; j++) acc[j] = 0;
+    for (long s = 0; s < S; s++)
+      for (long j = 0; j < w; j++) acc[j] += (double)x[s * D + j] * x[s * D + j];
+    for (long j = 0; j < w; j++) r[j] = (float)(1.0 / RMS_SQRT(acc[j] / S + eps));
+    for (long s = 0; s < S; s++)
+      for (long j = 0; j < w; j++) y[s * D + j] = x[s * D + j] * r[j];
+    for (long j = 0; j < w; j++) rstd[b * D + d0 + j] = r[j];
+  }
+}
+
+inline void rms_seq_blocks_backward(float* dinp, const float* dout, const float* out, const float* rstd, long lo,
+                                    long hi, long S, long D) {
+  const long nblk = (D + kRmsSeqBlock - 1) / kRmsSeqBlock;
+  double acc[kRmsSeqBlock];
+  for (long t = lo; t < hi; t++) {
+    long b = t / nblk, d0 = (t % nblk) * kRmsSeqBlock, w = D - d0 < kRmsSeqBlock ? D - d0 : kRmsSeqBlock;
+    const float* dy = dout + b * S * D + d0;
+    const float* y = out + b * S * D + d0;
+    const float* r = rstd + b * D + d0;
+    float* dx = dinp + b * S * D + d0;
+    for (long j = 0; j < w; j++) acc[j] = 0;
+    for (long s = 0; s < S; s++)
+      for (long j = 0; j < w; j++) acc[j] += (double)dy[s * D + j] * y[s * D + j];
+    for (long j = 0; j < w; j++) acc[j] /= S;
+    for (long s = 0; s < S; s++)
+      for (long j = 0; j < w; j++)
+        dx[s * D + j] = (float)(dx[s * D + j] + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+  }
+}
+
+}  // namespace
+}  // namespace trm
