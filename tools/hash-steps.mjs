@@ -42,6 +42,8 @@ for (const precision of ['fp32', 'bf16']) {
       g = M.weightsView(c),
       a = M.allocActs(c, B, precision),
       { L, S } = a.d;
+    // the synthetic batch of src/bench/step.ts (timeTrm), written out here: ROOT may be an older
+    // checkout, so this tool uses only what every build exports
     const batch = {
       inputs: K.upload(Int32Array.from({ length: B * L }, (_, i) => (i * 7 + 3) % c.vocab_size)),
       labels: K.upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),

@@ -352,7 +352,6 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     return;
   }
   if (r0 >= r1) return;
-  float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
   auto pack_panels = [&](float* dst, long pc, long kc, long jc, long nc, long q0, long q1) {
     if (g.b16)
       pack_b16(dst, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr);
@@ -378,6 +377,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
   if (fp32 && direct && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels && (split_rows || nth == 1)) {
     float* pb = tl_pack_b.get((size_t)kr.kc * all_panels * NR);
+    float* pa_grp = tl_pack_a.get((size_t)kr.cols_strips * kr.kc * MR + 16);  // strip t at t * kc * MR
     for (long pc = 0; pc < K; pc += kr.kc) {
       const long kc = K - pc < kr.kc ? K - pc : kr.kc;
       const float b_eff = pc == 0 ? beta : 1.f;
@@ -385,7 +385,6 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       // a narrow last panel waits for cols_strips packed strips and runs on them together
       const long last = all_panels - 1, j_last = last * NR, n_last = N - j_last;
       const bool narrow = all_panels > 1 && n_last <= kr.cols_max;
-      float* pa_grp = tl_pack_a.get((size_t)kr.cols_strips * kc * MR + 16);
       long grp0 = r0, in_grp = 0;
       // The next item's B (packed by every thread at its start, with nothing to hide its misses)
       // is prefetched a slice per strip over the second half of this block's strips, late enough
@@ -437,6 +436,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // compute, a slice per strip, spread over their k loops.
   if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc) {
     const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
+    float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
     for (long jc = 0; jc < N; jc += kr.nc) {
       const long nc = N - jc < kr.nc ? N - jc : kr.nc;
@@ -456,10 +456,12 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           float* cur = pb + ((p - p0) & 1) * kc * NR;
           float* nxt = pb + (((p - p0) & 1) ^ 1) * kc * NR;
           const long nn = p + 1 < p1 ? (nc - j0 - NR < NR ? nc - j0 - NR : NR) : 0;
+          // the copy kernel takes full panels and at most kc / 4 rows per strip
+          const bool copy_next = nn == NR && per * 4 <= kc;
           for (long i0 = 0, s = 0; i0 < mc; i0 += MR, s++) {
             const long mr = mc - i0 < MR ? mc - i0 : MR;
             float* ct = C + (r0 + i0) * g.ldc + jc + j0;
-            const long rb = s * per, re = nn == NR && per * 4 <= kc ? (rb + per < kc ? rb + per : kc) : rb;
+            const long rb = s * per, re = copy_next ? (rb + per < kc ? rb + per : kc) : rb;
             if (re > rb)
               kr.kernel_copy_b(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff,
                                Bf + (pc + rb) * g.ldb + jc + j0 + NR, g.ldb, nxt + rb * NR, re - rb, kc - rb);
@@ -467,12 +469,13 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
               kr.kernel(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff);
           }
           // a narrow next panel (or too few strips to carry the copy): packed on its own
-          if (nn > 0 && !(nn == NR && per * 4 <= kc)) pack_panels(nxt, pc, kc, jc + j0 + NR, nc - j0 - NR, 0, 1);
+          if (nn > 0 && !copy_next) pack_panels(nxt, pc, kc, jc + j0 + NR, nc - j0 - NR, 0, 1);
         }
       }
     }
     return;
   }
+  float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
   float* pb = tl_pack_b.get((size_t)kr.kc * ((kr.nc + NR - 1) / NR) * NR);
   for (long jc = 0; jc < N; jc += kr.nc) {
     long nc = N - jc < kr.nc ? N - jc : kr.nc;

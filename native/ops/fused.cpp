@@ -58,38 +58,48 @@ void gemm_packed(const GemmKernelInfo& kr, const float* pa, const float* pb, lon
 
 thread_local AlignedBuf tl_hpanels;
 
+// Prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats; none when both are
+// empty) that the next item stores to, a share per slice of this item's SwiGLU over `slices` slices:
+// those lines come in from memory while this item computes, instead of stalling the stores that first
+// touch them (a kept call's gate_up and h are megabytes, out of cache).
+struct NextWrites {
+  const float *p1, *p2;
+  long l1, l2, per, l = 0;
+  NextWrites(const float* p1_, long n1, const float* p2_, long n2, long slices)
+      : p1(p1_), p2(p2_), l1((n1 + 15) / 16), l2((n2 + 15) / 16), per((l1 + l2 + slices - 1) / slices) {}
+  void share() {
+    for (const long e = l + per; l < e && l < l1 + l2; l++)
+      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+  }
+};
+
 // One item's SwiGLU (h (Is, D) of gate_up [gate (Is, D) | up (Is, D)]) written as the down product's B
 // panels hp (swiglu_panels_avx512) and, when y is not null, also row-major at y (the kept h), in
-// kKeptSlices slices of rows, each followed by its share of prefetches for write of the lines of two
-// kept buffers (p1, n1 and p2, n2 floats; none when n1 = n2 = 0) that the next item stores to: those
-// lines come in from memory while this item computes, instead of stalling the stores that first touch
-// them (a kept call's gate_up and h are megabytes, out of cache). Bitwise swiglu_forward_rows.
+// kKeptSlices slices of rows, each followed by its share of the next item's write prefetches
+// (NextWrites). Bitwise swiglu_forward_rows.
 constexpr long kKeptSlices = 64;
 #if defined(__x86_64__)
 void swiglu_item(float* hp, float* y, const float* gu, long Is, long D, const float* p1, long n1, const float* p2,
                  long n2) {
-  const long step = (Is + kKeptSlices - 1) / kKeptSlices, slices = (Is + step - 1) / step, l1 = (n1 + 15) / 16,
-             l2 = (n2 + 15) / 16, per = (l1 + l2 + slices - 1) / slices;
+  const long step = (Is + kKeptSlices - 1) / kKeptSlices;
+  NextWrites next(p1, n1, p2, n2, (Is + step - 1) / step);
   const float* u = gu + Is * D;
-  for (long k = 0, l = 0; k < Is; k += step) {
+  for (long k = 0; k < Is; k += step) {
     const long rows = Is - k < step ? Is - k : step;
     swiglu_panels_avx512(hp + k * 32, Is * 32, y ? y + k * D : nullptr, gu + k * D, u + k * D, rows, D);
-    for (const long e = l + per; l < e && l < l1 + l2; l++)
-      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+    next.share();
   }
 }
 #endif
 
 // SwiGLU of one row (y (n) = swiglu of [gate (n) | up (n)] at gu) in kKeptSlices slices, each followed
-// by its share of prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats)
-// that the next item stores to, as swiglu_item does. Bitwise swiglu_forward_rows.
+// by its share of the next item's write prefetches, as swiglu_item does. Bitwise swiglu_forward_rows.
 void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long n1, const float* p2, long n2) {
-  const long step = (n + kKeptSlices - 1) / kKeptSlices, l1 = (n1 + 15) / 16, l2 = (n2 + 15) / 16,
-             per = (l1 + l2 + kKeptSlices - 1) / kKeptSlices;
-  for (long c = 0, l = 0; c < n; c += step) {
+  const long step = (n + kKeptSlices - 1) / kKeptSlices;
+  NextWrites next(p1, n1, p2, n2, kKeptSlices);
+  for (long c = 0; c < n; c += step) {
     swiglu_pair(y + c, gu + c, gu + n + c, n - c < step ? n - c : step);
-    for (const long e = l + per; l < e && l < l1 + l2; l++)
-      __builtin_prefetch(l < l1 ? p1 + l * 16 : p2 + (l - l1) * 16, 1, 3);
+    next.share();
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../threadpool.h"
+#include "dot_f64.h"
 
 namespace trm {
 
@@ -28,14 +29,7 @@ inline void parallel_for(long n, long work, F&& f) {
 }
 
 // Dot product of two float rows in float64, in a fixed lane order (used by per-row reductions).
-inline double dot_f64(const float* a, const float* b, long n) {
-  double acc[8] = {0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += (double)a[i + j] * b[i + j];
-  for (; i < n; i++) acc[0] += (double)a[i] * b[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+inline double dot_f64(const float* a, const float* b, long n) { return dot_f64_lanes(a, b, n); }
 
 // ---- elementwise (elementwise.cpp) ---------------------------------------------------------
 void add(float* out, const float* a, const float* b, long n);

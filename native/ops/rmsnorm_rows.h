@@ -6,25 +6,17 @@
 // the AVX-512 copy can never replace the baseline one at link time.
 #pragma once
 
+#include "dot_f64.h"
+
 namespace trm {
 namespace {
-
-// dot_f64 (ops.h): eight partial sums in a fixed lane order.
-inline double rms_dot(const float* a, const float* b, long n) {
-  double acc[8] = {0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += (double)a[i + j] * b[i + j];
-  for (; i < n; i++) acc[0] += (double)a[i] * b[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 // Rows [lo, hi) of the hidden-axis forward and backward (rows of D).
 inline void rms_rows(float* out, float* rstd, const float* inp, long lo, long hi, long D, double eps) {
   for (long i = lo; i < hi; i++) {
     const float* x = inp + i * D;
     float* y = out + i * D;
-    float r = (float)(1.0 / RMS_SQRT(rms_dot(x, x, D) / D + eps));
+    float r = (float)(1.0 / RMS_SQRT(dot_f64_lanes(x, x, D) / D + eps));
     for (long d = 0; d < D; d++) y[d] = x[d] * r;
     rstd[i] = r;
   }
@@ -36,7 +28,7 @@ inline void rms_rows_backward(float* dinp, const float* dout, const float* out, 
     const float* dy = dout + i * D;
     const float* y = out + i * D;
     float* dx = dinp + i * D;
-    double mean = rms_dot(dy, y, D) / D, r = rstd[i];
+    double mean = dot_f64_lanes(dy, y, D) / D, r = rstd[i];
     for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
   }
 }
