@@ -367,22 +367,28 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   const float* Bf = static_cast<const float*>(B);
   const long all_panels = (N + NR - 1) / NR;
   // Few B panels, row-major A, rows that stream from memory once (the token mixer's weight
-  // gradients: 1024 x 97 x 512 per item): each A strip is read in place by the tile of the first
-  // panel (14 sequential row streams, prefetched ahead under the FMAs) and packed from L1 for the
-  // others; a narrow last panel (97 = 3 x 32 + 1) runs with the rows in the lanes.
-  // Before, the whole A block was packed first: a pass over megabytes with nothing to hide it.
+  // gradients: 1024 x 97 x 512 per item): each A strip is read in place by the tile of every full
+  // panel (14 sequential row streams, prefetched ahead under the first panel's FMAs, then from L1/L2:
+  // as fast as a packed strip), and a narrow last panel (97 = 3 x 32 + 1) runs with the rows in the
+  // lanes, eight strips at a time, transposing 16 x 16 blocks of A in registers (kernel_cols_a).
+  // Before, the whole A block was packed first: a pass over megabytes with nothing to hide it; then
+  // each strip was packed from L1 for the other panels and the narrow one (7% of the time, and the
+  // narrow panel read eight packed strips back from L2: 4% more).
   // A transposed A (the channel MLP's weight gradients in the small models, 512 x 64 x 544) is read
   // in place by every full panel's tile (a strip's 14 values of a k are adjacent: one line), with no
   // pack at all unless a narrow panel needs the strip.
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
-  if (fp32 && direct && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels && (split_rows || nth == 1)) {
+  const bool cols_ok = g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr;
+  if (fp32 && direct && cols_ok && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels &&
+      (split_rows || nth == 1)) {
     float* pb = tl_pack_b.get((size_t)kr.kc * all_panels * NR);
-    float* pa_grp = tl_pack_a.get((size_t)kr.cols_strips * kr.kc * MR + 16);  // strip t at t * kc * MR
+    // a transposed A's strips for kernel_cols: strip t at t * kc * MR
+    float* pa_grp = g.trans_a ? tl_pack_a.get((size_t)kr.cols_strips * kr.kc * MR + 16) : nullptr;
     for (long pc = 0; pc < K; pc += kr.kc) {
       const long kc = K - pc < kr.kc ? K - pc : kr.kc;
       const float b_eff = pc == 0 ? beta : 1.f;
       pack_panels(pb, pc, kc, 0, N, 0, all_panels);
-      // a narrow last panel waits for cols_strips packed strips and runs on them together
+      // a narrow last panel waits for cols_strips strips and runs on them together
       const long last = all_panels - 1, j_last = last * NR, n_last = N - j_last;
       const bool narrow = all_panels > 1 && n_last <= kr.cols_max;
       long grp0 = r0, in_grp = 0;
@@ -405,23 +411,21 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         direct(kc, as, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
         if (all_panels == 1) continue;
         const long full_end = narrow ? last : all_panels;
-        float* ps = pa_grp + in_grp * kc * MR;
-        if (g.trans_a) {
-          for (long p = 1; p < full_end; p++)
-            direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, N - p * NR < NR ? N - p * NR : NR, g.alpha,
-                   b_eff);
-          if (narrow) pack_a(ps, Af, g.lda, true, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-        } else {
-          pack_a(ps, Af, g.lda, false, i0, mr, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
-          for (long p = 1; p < full_end; p++) {
-            const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
-            kr.kernel(kc, ps, pb + p * kc * NR, ci + j0, g.ldc, mr, nr, g.alpha, b_eff);
-          }
-        }
+        for (long p = 1; p < full_end; p++)
+          direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, N - p * NR < NR ? N - p * NR : NR, g.alpha,
+                 b_eff);
         if (!narrow) continue;
+        // (a transposed A's strip is a plain copy per k: packed for kernel_cols, whose loads it suits)
+        if (g.trans_a) pack_a(pa_grp + in_grp * kc * MR, Af, g.lda, true, i0, mr, pc, kc, MR, kr.pack_a_rowmajor,
+                              kr.pack_a_colmajor, KP);
         if (++in_grp == kr.cols_strips || i0 + MR >= r1) {
-          kr.kernel_cols(kc, pa_grp, pb + last * kc * NR, C + grp0 * g.ldc + j_last, g.ldc, i0 + mr - grp0, n_last,
-                         g.alpha, b_eff);
+          const long rows = i0 + mr - grp0;
+          float* cg = C + grp0 * g.ldc + j_last;
+          if (g.trans_a)
+            kr.kernel_cols(kc, pa_grp, pb + last * kc * NR, cg, g.ldc, rows, n_last, g.alpha, b_eff);
+          else
+            kr.kernel_cols_a(kc, Af + grp0 * g.lda + pc, g.lda, pb + last * kc * NR, cg, g.ldc, rows, n_last, g.alpha,
+                             b_eff);
           grp0 = i0 + MR;
           in_grp = 0;
         }

@@ -145,6 +145,9 @@ struct GemmKernelInfo {
   GemmDirectAKernel kernel_direct_at = nullptr;  // the same for a transposed A (A[k*lda + i])
   GemmCopyBKernel kernel_copy_b = nullptr;
   GemmMicroKernel kernel_cols = nullptr;
+  // The narrow panel of up to cols_strips * MR rows (<= 128) read in place from a row-major A
+  // (A[i*lda + k]) instead of from packed strips; same bits as kernel_cols.
+  GemmDirectAKernel kernel_cols_a = nullptr;
   int cols_max = 0, cols_strips = 0;
 };
 

@@ -264,6 +264,69 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
+// The narrow panel of ukr_cols for rows read in place from a row-major A (A[i*lda + k], m <= 16 * S
+// rows): per 16 k, the 16 k values of 16 rows are loaded and transposed in registers, which puts the
+// rows in the lanes with no packed strip (the strip pack was there only for this panel: the full
+// panels read A in place). S vectors of 16 rows keep S * NCOL chains going while the next vector's
+// transpose runs. Lane i runs exactly the tile's chain for its row, as in ukr_cols: the same bits.
+template <int NCOL, int S>
+void ukr_cols_a(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc, long m,
+                float alpha, float beta) {
+  __m512 acc[S][NCOL];
+  for (int v = 0; v < S; v++)
+    for (int j = 0; j < NCOL; j++) acc[v][j] = _mm512_setzero_ps();
+  for (long k0 = 0; k0 < kc; k0 += 16) {
+    const long kn = kc - k0 < 16 ? kc - k0 : 16;
+    const __mmask16 km = (__mmask16)((1u << kn) - 1);
+#pragma GCC unroll 8
+    for (int v = 0; v < S; v++) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) {
+        const long row = v * 16 + i;
+        r[i] = row < m ? _mm512_maskz_loadu_ps(km, A + row * lda + k0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      if (kn == 16) {
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++)
+          for (int j = 0; j < NCOL; j++)
+            acc[v][j] = _mm512_fmadd_ps(r[q], _mm512_set1_ps(pb[(k0 + q) * NR + j]), acc[v][j]);
+      } else {
+        for (int q = 0; q < kn; q++)
+          for (int j = 0; j < NCOL; j++)
+            acc[v][j] = _mm512_fmadd_ps(r[q], _mm512_set1_ps(pb[(k0 + q) * NR + j]), acc[v][j]);
+      }
+    }
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32((int)ldc));
+  for (int v = 0; v < S; v++) {
+    const long mv = m - v * 16 < 16 ? m - v * 16 : 16;
+    if (mv <= 0) break;
+    const __mmask16 mm = (__mmask16)((1u << mv) - 1);
+    float* cv = c + v * 16 * ldc;
+    for (int j = 0; j < NCOL; j++) {
+      __m512 r = acc[v][j];
+      if (alpha != 1.f) r = _mm512_mul_ps(_mm512_set1_ps(alpha), r);
+      if (beta != 0.f)
+        r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mm, idx, cv + j, 4), r);
+      _mm512_mask_i32scatter_ps(cv + j, mm, idx, r, 4);
+    }
+  }
+}
+
+typedef void (*ColsAKernel)(long, const float*, long, const float*, float*, long, long, float, float);
+#define TRM_COLS_A(S) {ukr_cols_a<1, S>, ukr_cols_a<2, S>, ukr_cols_a<3, S>, ukr_cols_a<4, S>}
+constexpr ColsAKernel kColsA[8][4] = {TRM_COLS_A(1), TRM_COLS_A(2), TRM_COLS_A(3), TRM_COLS_A(4),
+                                       TRM_COLS_A(5), TRM_COLS_A(6), TRM_COLS_A(7), TRM_COLS_A(8)};
+
+void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                   float beta) {
+  const long vecs = (m + 15) / 16;
+  kColsA[(vecs < 1 ? 1 : vecs > 8 ? 8 : vecs) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, A, lda, pb, c, ldc, m, alpha,
+                                                                                      beta);
+}
+
 // Pack a row-major strip by 16 x 16 transposes (rows past mr are zero); the k tail is scalar.
 void pack_a_rowmajor_14(float* dst, const float* A, long lda, long mr, long kc) {
   const __mmask16 keep = (__mmask16)((1u << MR) - 1);
@@ -336,6 +399,7 @@ GemmKernelInfo gemm_kernel_avx512() {
   k.kernel_direct_at = ukr_direct_t_14x32;
   k.kernel_copy_b = ukr_copy_14x32;
   k.kernel_cols = ukr_cols_14;
+  k.kernel_cols_a = ukr_cols_a_16;
   k.cols_max = 4;
   k.cols_strips = 8;
   return k;
