@@ -46,6 +46,9 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   bf16Peak(seconds: number, threads: number): number;
   /** Byte address of a typed array's data modulo 64. */
   addressMod64(a: ArrayBufferView): number;
+  /** madvise(MADV_HUGEPAGE) over the whole 2 MiB pages inside a typed array's data (Linux; before
+   *  its first write); the bytes advised, 0 where none were. */
+  adviseHugePages(a: ArrayBufferView): number;
 }
 
 /** The package root: two levels above this file, whether it runs from src/ or dist/. */

@@ -33,3 +33,24 @@ describe('alignedF32', () => {
     }
   });
 });
+
+describe('adviseHugePages', () => {
+  const linux = process.platform === 'linux';
+  it.skipIf(!addon)('advises exactly the whole 2 MiB pages inside the data, and keeps the values', () => {
+    const MiB = 1 << 20;
+    const big = new Float32Array((6 * MiB + 12) / 4);
+    for (let i = 0; i < big.length; i += 1001) big[i] = i;
+    const advised = addon!.adviseHugePages(big);
+    // 6 MiB + 12 bytes hold 2 or 3 whole 2 MiB pages wherever they start (where madvise answers)
+    if (linux && advised > 0) expect([4 * MiB, 6 * MiB]).toContain(advised);
+    else expect(advised).toBe(0);
+    for (let i = 0; i < big.length; i += 1001) expect(big[i]).toBe(i);
+    // an offset view is measured from its own bytes: 4 MiB + 4 of them hold 1 or 2 whole pages
+    const view = new Uint8Array(big.buffer, MiB, 4 * MiB + 4);
+    expect(advised > 0 ? [2 * MiB, 4 * MiB] : [0]).toContain(addon!.adviseHugePages(view));
+    expect(addon!.adviseHugePages(new Float32Array(MiB / 4))).toBe(0); // 1 MiB: no whole page fits
+    expect(() => addon!.adviseHugePages([1, 2] as unknown as Float32Array)).toThrow(
+      /adviseHugePages: argument 0 must be a typed array/,
+    );
+  });
+});
