@@ -45,7 +45,7 @@ import { denseStep, emaStep, emaWeightsInto, puzzleEmbStep } from './optim.js';
 import { lrAt } from './schedule.js';
 import { milestoneLabels } from './milestones.js';
 import { drawNsup, fillRng, maxDepth, stepDepth, supervisionWeights } from './recursion.js';
-import { checkActsFit, type TrainState } from './state.js';
+import { checkActsFit, keptPrecision, type TrainState } from './state.js';
 
 /** Buffers a run reuses every step (not part of the state: rebuilt on resume). */
 export interface Workspace {
@@ -102,9 +102,9 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   usePrecision(st.config.precision);
   const B = st.config.batch_size,
     deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
-  checkActsFit(deepest, B, 'batch_size');
   // bf16: the SwiGLU activations the backward reads are kept in bf16 (model/acts.ts)
-  const acts = allocActs(deepest, B, st.config.precision === 'bf16' ? 'bf16' : 'fp32');
+  checkActsFit(deepest, B, 'batch_size', keptPrecision(st.config));
+  const acts = allocActs(deepest, B, keptPrecision(st.config));
   if (st.config.milestones !== 'none' && !train.milestones)
     throw new TrmError(
       'TRM_DATASET',

@@ -5,7 +5,7 @@
  * (seed, step). Also the model config a dataset implies, and the run length (spec 9).
  */
 import type { DatasetMetadata } from '../data/dataset.js';
-import { device, type F32T } from '../kernels/core.js';
+import { device, type F32T, type Precision } from '../kernels/core.js';
 import { actsBytes, allocActs } from '../model/acts.js';
 import { TrmError } from '../errors.js';
 import { dims, resolveConfig, type TrmConfig } from '../model/config.js';
@@ -58,10 +58,11 @@ export function runLength(cfg: TrainConfig, meta: DatasetMetadata): number {
 }
 
 /** Throws TRM_OUT_OF_MEMORY, before allocating, when B samples' activations would not fit in 80% of the
- *  device's memory (RAM on a host device). */
-export function checkActsFit(c: TrmConfig, B: number, key: string): void {
+ *  device's memory (RAM on a host device). kept: the precision the step keeps its SwiGLU activations in
+ *  (train precision=bf16 keeps them in bf16 where the device has bf16 tensors: half their bytes). */
+export function checkActsFit(c: TrmConfig, B: number, key: string, kept: Precision = 'fp32'): void {
   const totalmem = () => device().memoryBytes;
-  const perSample = actsBytes(allocActs(c, 1)),
+  const perSample = actsBytes(allocActs(c, 1, kept)),
     need = perSample * B;
   if (need <= 0.8 * totalmem()) return;
   const fit = Math.max(1, Math.floor((0.5 * totalmem()) / perSample));
@@ -72,10 +73,15 @@ export function checkActsFit(c: TrmConfig, B: number, key: string): void {
   );
 }
 
+/** The precision a run keeps its SwiGLU activations in (train/loop.ts allocates them so). */
+export function keptPrecision(cfg: TrainConfig): Precision {
+  return cfg.precision === 'bf16' ? 'bf16' : 'fp32';
+}
+
 /** A fresh run: parameters from the seed, zero moments, EMA = parameters, all slots halted. */
 export function createTrainState(cfg: TrainConfig, meta: DatasetMetadata): TrainState {
   const model = modelConfigFor(cfg, meta);
-  checkActsFit(model, cfg.batch_size, 'batch_size');
+  checkActsFit(model, cfg.batch_size, 'batch_size', keptPrecision(cfg));
   const d = dims(model, cfg.batch_size);
   const params = createParams(model, cfg.seed);
   return {

@@ -76,3 +76,20 @@ describe('precision', () => {
     for (const l of [f, b]) expect(l.slice(-5).reduce((s, x) => s + x, 0) / 5).toBeLessThan(l[0]);
   });
 });
+
+describe('checkActsFit by precision', () => {
+  it('sizes a bf16 run by its bf16 activations: a batch too large in fp32 fits in bf16', async () => {
+    const { checkActsFit } = await import('../../src/train/state.js');
+    const { actsBytes, allocActs } = await import('../../src/model/acts.js');
+    const { presets, resolveConfig } = await import('../../src/model/index.js');
+    const c = resolveConfig(presets.sudokuMlp); // mlp_t: the SwiGLU activations dominate
+    const f32 = actsBytes(allocActs(c, 1)),
+      bf16 = actsBytes(allocActs(c, 1, 'bf16'));
+    if (!device().bf16) return expect(bf16).toBe(f32); // no bf16 tensors here: kept in fp32
+    expect(bf16).toBeLessThan(0.7 * f32);
+    const B = Math.floor((0.8 * device().memoryBytes) / f32) + 1; // just over the fp32 limit
+    expect(B * bf16).toBeLessThan(0.8 * device().memoryBytes);
+    expect(() => checkActsFit(c, B, 'batch_size')).toThrow(/batch_size \d+ needs about .* GiB of activations/);
+    expect(() => checkActsFit(c, B, 'batch_size', 'bf16')).not.toThrow();
+  });
+});
