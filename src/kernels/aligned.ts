@@ -6,9 +6,10 @@
  */
 import { addon } from './native.js';
 
-/** Arrays of at least this many bytes are offered 2 MiB pages (two whole ones fit at any offset);
- *  TRM_HUGE_PAGES=0 offers none. */
-const HUGE_PAGES_FROM = process.env.TRM_HUGE_PAGES === '0' ? Number.POSITIVE_INFINITY : 4 << 20;
+/** With TRM_HUGE_PAGES=1, arrays of at least this many bytes are offered 2 MiB pages (two whole ones
+ *  fit at any offset). Off by default: on one Zen 5 machine they made the paper step 0.5-1% faster,
+ *  on another (2026-12-01) 5-10% slower (docs/PERFORMANCE.md, "Speed II, sixth and seventh sessions"). */
+const HUGE_PAGES_FROM = process.env.TRM_HUGE_PAGES === '1' ? 4 << 20 : Number.POSITIVE_INFINITY;
 
 /** A fresh buffer of at least HUGE_PAGES_FROM bytes: its whole 2 MiB pages advised huge before the
  *  first write, so they fault in as such (the GEMMs stream activations row by row: fewer TLB misses). */
