@@ -31,9 +31,9 @@ namespace {
 
 thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
 
-// The fp32 fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums) on
-// or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later. Off runs the general loop, which
-// gives the same bits (tests compare the two).
+// The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
+// kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
+// Off runs the general loop on the tile alone, which gives the same bits (tests compare the two).
 std::atomic<bool> g_fast_paths{[] {
   const char* e = std::getenv("TRM_GEMM_FAST");
   return !(e && e[0] == '0');
@@ -578,10 +578,23 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           next_b_block(ahead, next_b, 0, 0);
           next_a_block(ahead, next_a, r0, 0);
         }
-        ahead.spread((p1 - p0) * ((mc + MR - 1) / MR));
+        // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
+        // strips per call (kernel_cols: the same bits as the tile)
+        const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
+        const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
+        const long strips = (mc + MR - 1) / MR;
+        ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
         for (long p = p0; p < p1; p++) {
           long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           const float* pbp = pb + p * kcp * NR;
+          if (narrow && p == last) {
+            for (long i0 = 0; i0 < mc; i0 += grp) {
+              ahead.step();
+              kr.kernel_cols(kcp, pa_blk + i0 * kcp, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc,
+                             mc - i0 < grp ? mc - i0 : grp, nr, g.alpha, b_eff);
+            }
+            continue;
+          }
           for (long i0 = 0; i0 < mc; i0 += MR) {
             long mr = mc - i0 < MR ? mc - i0 : MR;
             ahead.step();

@@ -107,7 +107,9 @@ typedef void (*GemmPackStrip16)(float* dst, const uint16_t* A, long lda, long mr
 // copying rows of the next B panel as it computes (dst[r*NR + j] = src[r*ld + j] for r < rows <=
 // kc / 4, j < NR: full panels; rows up to `more` follow at the same stride and are prefetched); a narrow
 // panel (n <= cols_max columns; kernel_cols) of up to cols_strips consecutive packed strips (m rows
-// in all, strip t at pa + t * kc * MR) with the rows in the lanes.
+// in all, strip t at pa + t * kc * MR) with the rows in the lanes. kernel_cols also exists for the
+// VDPBF16PS kernel (kc then counts k pairs, as the tile's), where the general loop runs the narrow
+// last panel of every bf16 product on it.
 typedef void (*GemmDirectAKernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
                                   long n, float alpha, float beta);
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
@@ -160,9 +162,9 @@ GemmKernelInfo gemm_kernel_amx_bf16();     // AMX-BF16 tiles (TDPBF16PS), the sa
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);
 
-// The fp32 fast paths (GemmKernelInfo's kernel_direct_a / kernel_copy_b / kernel_cols, and sums
-// computed as their transpose) on (default; TRM_GEMM_FAST=0 starts with them off) or off. Either
-// way the same bits. Returns whether the active fp32 kernel has them now.
+// The fast paths (GemmKernelInfo's kernel_direct_a / kernel_copy_b / kernel_cols, and sums
+// computed as their transpose; bf16: kernel_cols) on (default; TRM_GEMM_FAST=0 starts with them
+// off) or off. Either way the same bits. Returns whether the active fp32 kernel has them now.
 bool gemm_set_fast_paths(bool on);
 
 // Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a

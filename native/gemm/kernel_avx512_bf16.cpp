@@ -85,6 +85,61 @@ void ukr_bf16_14x32(long kp, const float* __restrict pa_, const float* __restric
   }
 }
 
+// A narrow panel (n <= 4 columns) of up to eight consecutive packed strips (m <= 8 * MR rows, strip
+// t at pa + t * kp * MR) with the rows in the lanes, as kernel_avx512.cpp's ukr_cols: per k pair and
+// strip, one load of the strip's MR pairs and one VDPBF16PS per column (the column's pair
+// broadcast), where the tile spends MR of them on 32 columns (the token mixer's weight gradient,
+// 97 = 3 x 32 + 1 columns, spent a quarter of its time on the last one). Lane i runs the tile's
+// chain for its row: A's pairs as the first operand, B's as the second, in the same k order, then
+// alpha times the sum and beta * C fused, as the tile's epilogue: the same bits.
+template <int NCOL, int S>
+void ukr_cols_bf16(long kp, const float* __restrict pa_, const float* __restrict pb_, float* c, long ldc, long m,
+                   float alpha, float beta) {
+  const uint32_t* pa = reinterpret_cast<const uint32_t*>(pa_);
+  const uint32_t* pb = reinterpret_cast<const uint32_t*>(pb_);
+  __mmask16 valid[S];  // the strips' rows below m
+  for (int t = 0; t < S; t++) {
+    const long mt = m - t * MR < MR ? m - t * MR : MR;
+    valid[t] = (__mmask16)((1u << (mt > 0 ? mt : 0)) - 1);
+  }
+  __m512 acc[S][NCOL];
+  for (int t = 0; t < S; t++)
+    for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_setzero_ps();
+  for (long k = 0; k < kp; k++) {
+    __m512i b[NCOL];
+    for (int j = 0; j < NCOL; j++) b[j] = _mm512_set1_epi32((int)pb[k * NR + j]);
+#pragma GCC unroll 8
+    for (int t = 0; t < S; t++) {
+      const __m512i a = _mm512_maskz_loadu_epi32(valid[t], pa + t * kp * MR + k * MR);
+      for (int j = 0; j < NCOL; j++) acc[t][j] = dp(acc[t][j], a, b[j]);
+    }
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32((int)ldc));
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int t = 0; t < S; t++) {
+    float* ct = c + t * MR * ldc;
+    for (int j = 0; j < NCOL; j++) {
+      __m512 r = _mm512_mul_ps(va, acc[t][j]);
+      if (beta != 0.f)
+        r = _mm512_fmadd_ps(vb, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid[t], idx, ct + j, 4), r);
+      _mm512_mask_i32scatter_ps(ct + j, valid[t], idx, r, 4);
+    }
+  }
+}
+
+typedef void (*ColsKernelBf16)(long, const float*, const float*, float*, long, long, float, float);
+#define TRM_COLS_BF16(S) {ukr_cols_bf16<1, S>, ukr_cols_bf16<2, S>, ukr_cols_bf16<3, S>, ukr_cols_bf16<4, S>}
+constexpr ColsKernelBf16 kColsBf16[8][4] = {TRM_COLS_BF16(1), TRM_COLS_BF16(2), TRM_COLS_BF16(3), TRM_COLS_BF16(4),
+                                            TRM_COLS_BF16(5), TRM_COLS_BF16(6), TRM_COLS_BF16(7), TRM_COLS_BF16(8)};
+
+void ukr_cols_bf16_14(long kp, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                      float beta) {
+  const long strips = (m + MR - 1) / MR;
+  kColsBf16[(strips < 1 ? 1 : strips > 8 ? 8 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kp, pa, pb, c, ldc, m,
+                                                                                              alpha, beta);
+}
+
 // 16 x 16 transpose of 32-bit elements (the same network as kernel_avx512.cpp's).
 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
@@ -269,6 +324,9 @@ GemmKernelInfo gemm_kernel_avx512_bf16() {
   k.from_bf16 = from_bf16_avx512;
   k.swiglu_to16 = swiglu_pair_bf16_to16_avx512;
   k.swiglu_backward16 = swiglu_backward_pair_bf16_16_avx512;
+  k.kernel_cols = ukr_cols_bf16_14;
+  k.cols_max = 4;
+  k.cols_strips = 8;
   return k;
 }
 
@@ -420,6 +478,7 @@ void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
 GemmKernelInfo gemm_kernel_amx_bf16() {
   GemmKernelInfo k = gemm_kernel_avx512_bf16();  // its B packs: the same panels
   k.kernel = ukr_amx_16x32;
+  k.kernel_cols = nullptr;  // (strips laid out for VDPBF16PS: this A is packed row by row)
   k.pack_a_rowmajor = pack_a_rowmajor_amx<float>;
   k.pack_a_colmajor = pack_a_colmajor_amx;
   k.pack_a_rowmajor16 = pack_a_rowmajor_amx<uint16_t>;  // (its A layout differs from VDPBF16PS's: not inherited)

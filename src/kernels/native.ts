@@ -34,8 +34,8 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   /** Use the AMX-BF16 kernel for bf16 products where it can run (default) or not; whether it is
    *  used now. */
   setAmx(on: boolean): boolean;
-  /** The fp32 GEMM's fast paths (A read in place, B panels copied under the FMAs, narrow panels
-   *  with rows in the lanes, few-row sums as their transpose) on (default; TRM_GEMM_FAST=0 starts
+  /** The GEMM's fast paths (A read in place, B panels copied under the FMAs, narrow panels
+   *  with rows in the lanes - fp32 and bf16 -, few-row sums as their transpose) on (default; TRM_GEMM_FAST=0 starts
    *  with them off) or off: the same bits either way. Whether the active fp32 kernel uses them now
    *  (AVX-512 only). */
   setGemmFastPaths(on: boolean): boolean;

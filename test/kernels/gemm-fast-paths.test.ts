@@ -6,10 +6,12 @@
  * loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a float64
  * reference. The shapes are chosen to enter each path
  * and its edges: partial strips, narrow panels of 1-4 columns, K past one k block, beta 0 / 1 /
- * other, alpha, a shared A, sums over items.
+ * other, alpha, a shared A, sums over items. And the bf16 general loop's narrow last panels (rows in
+ * the lanes), bit for bit against its tile.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon, gemm, nativeBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import { narrowInto } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
 
 const fast = addon ? addon.setGemmFastPaths(true) : false;
@@ -142,6 +144,68 @@ describe.runIf(fast)('gemm fp32 fast paths: the general loop bit for bit', () =>
         }
         for (let i = 0; i < want.length; i++) want[i] += beta * C0[i];
         expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 2e-5 * Math.sqrt(K * batch) });
+      }
+    },
+  );
+});
+
+// bf16 products run the general loop; a narrow last panel (1-4 columns) there runs with the rows in
+// the lanes (kernel_cols: VDPBF16PS on AVX512_BF16, the fp32 one on rounded panels where bf16 is
+// emulated), 8 strips per call. It must give the tile's bits: the token mixer's weight gradient
+// (1024 x 97 x 512, bf16 dG_b summed), partial strips and groups, every width 1-4 and one past it,
+// odd K (a half pair), K past a bf16 k block (1024), alpha, beta 0 / 1 / other, 1 and 2 threads.
+const bf16Cases: Case[] = [
+  { path: 'bf16 narrow panel', M: 1024, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
+  { path: 'bf16 narrow panel', M: 150, N: 33, K: 33, batch: 2, beta: 0.5, alpha: -1.5 },
+  { path: 'bf16 narrow panel', M: 29, N: 66, K: 1100, ta: true, beta: 1 },
+  { path: 'bf16 narrow panel', M: 350, N: 99, K: 77, tb: true, batch: 2, sum: true, alpha: 2 },
+  { path: 'bf16 narrow panel', M: 13, N: 4, K: 40, ta: true, tb: true },
+  { path: 'bf16 narrow panel (5 columns: the tile)', M: 200, N: 37, K: 64, beta: 1 },
+];
+
+describe.runIf(fast)('gemm bf16 narrow panels: the general loop bit for bit', () => {
+  const bf16Of = (x: Float32Array) => {
+    const o = new Uint16Array(x.length);
+    narrowInto(o, x);
+    return o;
+  };
+  it.each(bf16Cases.map((c, i) => ({ ...c, i })))(
+    '$path M=$M N=$N K=$K ta=$ta tb=$tb batch=$batch sum=$sum beta=$beta',
+    c => {
+      useBackend('native');
+      const { M, N, K, ta = false, tb = false, batch = 1, sum = false } = c;
+      const A = randn(batch * M * K, 400 + c.i),
+        B = randn(batch * K * N, 500 + c.i),
+        C0 = randn((sum ? 1 : batch) * M * N, 600 + c.i);
+      const run16 = (a: Float32Array | Uint16Array) => {
+        const C = C0.slice();
+        gemm({
+          transA: ta,
+          transB: tb,
+          M,
+          N,
+          K,
+          alpha: c.alpha ?? 1,
+          beta: c.beta ?? 0,
+          A: a,
+          B,
+          C,
+          batch,
+          strideA: M * K,
+          strideB: K * N,
+          strideC: sum ? 0 : M * N,
+          precision: 'bf16',
+        });
+        return new Uint32Array(C.buffer);
+      };
+      const differing = (x: Uint32Array, y: Uint32Array) => x.reduce((n, v, i) => n + (v === y[i] ? 0 : 1), 0);
+      for (const threads of [1, 2]) {
+        setThreads(threads);
+        addon!.setGemmFastPaths(false);
+        const general = run16(A);
+        addon!.setGemmFastPaths(true);
+        expect(differing(run16(A), general)).toBe(0);
+        expect(differing(run16(bf16Of(A)), general)).toBe(0); // a bf16-stored A (the token mixer's dG_b)
       }
     },
   );
