@@ -269,18 +269,27 @@ void pack_a_colmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, l
   }
 }
 
+// A panel row of 32 columns from two rows of memory (k even in p0, k odd in p1 or 0): one 64-byte
+// load per row and one two-source word permute per 16 columns (VPERMT2W), where widening each half
+// took four conversions, two shifts and two ORs: the pack of a bf16 h / dgate_up (the token mixer's
+// down and dX products) is on their critical path.
 void pack_b_rowmajor_bf16_16(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) {
   const long kp = (kc + 1) / 2;
+  // word 2t of the result = word t of row 0, word 2t + 1 = word t of row 1 (index 32 + t)
+  const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
+                                      5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi16(16));
   for (long k = 0; k < kc; k += 2) {
     const uint16_t* s0 = B + k * ldb;
-    const uint16_t* s1 = k + 1 < kc ? s0 + ldb : nullptr;
+    const bool odd = k + 1 < kc;
     for (long p = p0; p < p1; p++) {
       long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
       float* d = dst + p * kp * NR + (k / 2) * NR;
-      for (int h = 0; h < 2; h++) {
-        __mmask16 mk = mask16(nr - h * 16);
-        _mm512_store_si512(d + h * 16, pairs_interleave16(s0 + j0 + h * 16, s1 ? s1 + j0 + h * 16 : nullptr, mk));
-      }
+      const __mmask32 mk = mask32(nr);
+      const __m512i r0 = _mm512_maskz_loadu_epi16(mk, s0 + j0);
+      const __m512i r1 = odd ? _mm512_maskz_loadu_epi16(mk, s0 + ldb + j0) : _mm512_setzero_si512();
+      _mm512_store_si512(d, _mm512_permutex2var_epi16(r0, lo, r1));
+      _mm512_store_si512(d + 16, _mm512_permutex2var_epi16(r0, hi, r1));
     }
   }
 }
