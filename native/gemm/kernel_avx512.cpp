@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <time.h>
 
+#include "cols_lanes.h"
 #include "gemm.h"
 
 namespace trm {
@@ -199,10 +200,7 @@ template <int NCOL, int S>
 void ukr_cols(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc, long m,
               float alpha, float beta) {
   __mmask16 valid[S];  // the strips' rows below m (a strip's padding rows may be unwritten)
-  for (int t = 0; t < S; t++) {
-    const long mt = m - t * MR < MR ? m - t * MR : MR;
-    valid[t] = (__mmask16)((1u << (mt > 0 ? mt : 0)) - 1);
-  }
+  for (int t = 0; t < S; t++) valid[t] = lanes_below(m - t * MR < MR ? m - t * MR : MR);
   __m512 acc[S][NCOL];
   for (int t = 0; t < S; t++)
     for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_setzero_ps();
@@ -215,20 +213,9 @@ void ukr_cols(long kc, const float* __restrict pa, const float* __restrict pb, f
       for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_fmadd_ps(a, b[j], acc[t][j]);
     }
   }
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32((int)ldc));
-  for (int t = 0; t < S; t++) {
-    const long mt = m - t * MR < MR ? m - t * MR : MR;
-    const __mmask16 mm = (__mmask16)((1u << mt) - 1);
-    float* ct = c + t * MR * ldc;
-    for (int j = 0; j < NCOL; j++) {
-      __m512 r = acc[t][j];
-      if (alpha != 1.f) r = _mm512_mul_ps(_mm512_set1_ps(alpha), r);
-      if (beta != 0.f)
-        r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mm, idx, ct + j, 4), r);
-      _mm512_mask_i32scatter_ps(ct + j, mm, idx, r, 4);
-    }
-  }
+  const __m512i rows = lane_rows(ldc);
+  for (int t = 0; t < S; t++)
+    for (int j = 0; j < NCOL; j++) store_lanes(c + t * MR * ldc + j, rows, valid[t], acc[t][j], alpha, beta);
 }
 
 typedef void (*ColsKernel)(long, const float*, const float*, float*, long, long, float, float);
@@ -304,21 +291,10 @@ void ukr_cols_a(long kc, const float* __restrict A, long lda, const float* __res
       }
     }
   }
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32((int)ldc));
-  for (int v = 0; v < S; v++) {
-    const long mv = m - v * 16 < 16 ? m - v * 16 : 16;
-    if (mv <= 0) break;
-    const __mmask16 mm = (__mmask16)((1u << mv) - 1);
-    float* cv = c + v * 16 * ldc;
-    for (int j = 0; j < NCOL; j++) {
-      __m512 r = acc[v][j];
-      if (alpha != 1.f) r = _mm512_mul_ps(_mm512_set1_ps(alpha), r);
-      if (beta != 0.f)
-        r = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mm, idx, cv + j, 4), r);
-      _mm512_mask_i32scatter_ps(cv + j, mm, idx, r, 4);
-    }
-  }
+  const __m512i rows = lane_rows(ldc);
+  for (int v = 0; v < S && v * 16 < m; v++)
+    for (int j = 0; j < NCOL; j++)
+      store_lanes(c + v * 16 * ldc + j, rows, lanes_below(m - v * 16), acc[v][j], alpha, beta);
 }
 
 typedef void (*ColsAKernel)(long, const float*, long, const float*, float*, long, long, float, float);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cols_lanes.h"
 #include "gemm.h"
 #if defined(TRM_AMX_EMULATE) && TRM_HAVE_AMX
 #include "amx_emulate.h"  // test builds: the AMX intrinsics as scalar code (tools/test-amx-emulated.mjs)
@@ -98,10 +99,7 @@ void ukr_cols_bf16(long kp, const float* __restrict pa_, const float* __restrict
   const uint32_t* pa = reinterpret_cast<const uint32_t*>(pa_);
   const uint32_t* pb = reinterpret_cast<const uint32_t*>(pb_);
   __mmask16 valid[S];  // the strips' rows below m
-  for (int t = 0; t < S; t++) {
-    const long mt = m - t * MR < MR ? m - t * MR : MR;
-    valid[t] = (__mmask16)((1u << (mt > 0 ? mt : 0)) - 1);
-  }
+  for (int t = 0; t < S; t++) valid[t] = lanes_below(m - t * MR < MR ? m - t * MR : MR);
   __m512 acc[S][NCOL];
   for (int t = 0; t < S; t++)
     for (int j = 0; j < NCOL; j++) acc[t][j] = _mm512_setzero_ps();
@@ -114,18 +112,9 @@ void ukr_cols_bf16(long kp, const float* __restrict pa_, const float* __restrict
       for (int j = 0; j < NCOL; j++) acc[t][j] = dp(acc[t][j], a, b[j]);
     }
   }
-  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                         _mm512_set1_epi32((int)ldc));
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (int t = 0; t < S; t++) {
-    float* ct = c + t * MR * ldc;
-    for (int j = 0; j < NCOL; j++) {
-      __m512 r = _mm512_mul_ps(va, acc[t][j]);
-      if (beta != 0.f)
-        r = _mm512_fmadd_ps(vb, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid[t], idx, ct + j, 4), r);
-      _mm512_mask_i32scatter_ps(ct + j, valid[t], idx, r, 4);
-    }
-  }
+  const __m512i rows = lane_rows(ldc);
+  for (int t = 0; t < S; t++)
+    for (int j = 0; j < NCOL; j++) store_lanes(c + t * MR * ldc + j, rows, valid[t], acc[t][j], alpha, beta);
 }
 
 typedef void (*ColsKernelBf16)(long, const float*, const float*, float*, long, long, float, float);
