@@ -131,9 +131,9 @@ Napi::Value AddressMod64(const Napi::CallbackInfo& info) {
 // adviseHugePages(typedArray): ask Linux for 2 MiB pages (madvise MADV_HUGEPAGE) over the whole
 // 2 MiB pages inside the array's data; returns the bytes advised (0 where none fit, where the OS
 // has no such advice, or where it refused). Meant for a fresh array, before its first write, so its
-// pages fault in huge: the GEMMs stream megabytes of activations through 14 row streams at a time,
-// and with 4 KiB pages the TLB misses cost the token mixer's products 2-3% (docs/PERFORMANCE.md).
-// Transparent huge pages set to "madvise" (Debian's default) give them only to advised memory.
+// pages fault in huge (fewer TLB misses when the GEMMs stream activations). Transparent huge pages
+// set to "madvise" (Debian's default) give them only to advised memory. aligned.ts asks for it only
+// with TRM_HUGE_PAGES=1: 0.5-1% faster on one machine, 5-10% slower on another (docs/PERFORMANCE.md).
 Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
   Args a{info, "adviseHugePages"};
   a.expect_count(1);

@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #include <time.h>
 
-#include "cols_lanes.h"
+#include "avx512_shared.h"
 #include "gemm.h"
 
 namespace trm {
@@ -94,10 +94,11 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
       }
     }
     if (A_MODE == 1) {  // row k % 16's lines kAheadA and kAheadA2 floats on (past kc: the next strip's row)
-      const long i = k & 15, ka = k + kAheadA, kb = k + kAheadA2;
+      const long i = k & 15;
+      auto ahead = [&](long ka) { return (const char*)(ka < kc ? pa + i * lda + ka : pa + (i + MR) * lda + (ka - kc)); };
       if (i < R) {
-        _mm_prefetch((const char*)(ka < kc ? pa + i * lda + ka : pa + (i + MR) * lda + (ka - kc)), _MM_HINT_T0);
-        _mm_prefetch((const char*)(kb < kc ? pa + i * lda + kb : pa + (i + MR) * lda + (kb - kc)), _MM_HINT_T1);
+        _mm_prefetch(ahead(k + kAheadA), _MM_HINT_T0);
+        _mm_prefetch(ahead(k + kAheadA2), _MM_HINT_T1);
       }
     }
     if (A_MODE == 2) _mm_prefetch((const char*)(pa + (k + kAheadAT) * lda), _MM_HINT_T0);
@@ -228,33 +229,6 @@ void ukr_cols_14(long kc, const float* pa, const float* pb, float* c, long ldc, 
   const long strips = (m + MR - 1) / MR;
   kCols[(strips < 1 ? 1 : strips > 8 ? 8 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, pa, pb, c, ldc, m, alpha,
                                                                                           beta);
-}
-
-// 16 x 16 in-register transpose: r[j] becomes column j of the input rows.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {
-    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  // Now r[4q + c] holds, in each 128-bit lane L, elements (rows 4q..4q+3, column 4L + c).
-  for (int q = 0; q < 2; q++)
-    for (int c = 0; c < 4; c++) {
-      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
-      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
-    }
-  for (int c = 0; c < 8; c++) {
-    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
-    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
-  }
 }
 
 // The narrow panel of ukr_cols for rows read in place from a row-major A (A[i*lda + k], m <= 16 * S

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cols_lanes.h"
+#include "avx512_shared.h"
 #include "gemm.h"
 #if defined(TRM_AMX_EMULATE) && TRM_HAVE_AMX
 #include "amx_emulate.h"  // test builds: the AMX intrinsics as scalar code (tools/test-amx-emulated.mjs)
@@ -129,37 +129,9 @@ void ukr_cols_bf16_14(long kp, const float* pa, const float* pb, float* c, long 
                                                                                               alpha, beta);
 }
 
-// 16 x 16 transpose of 32-bit elements (the same network as kernel_avx512.cpp's).
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {
-    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int q = 0; q < 2; q++)
-    for (int c = 0; c < 4; c++) {
-      t[8 * q + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0x88);
-      t[8 * q + 4 + c] = _mm512_shuffle_f32x4(r[8 * q + c], r[8 * q + 4 + c], 0xdd);
-    }
-  for (int c = 0; c < 8; c++) {
-    r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
-    r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
-  }
-}
-
-inline __mmask16 mask16(long n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
-
 // 32 consecutive k of one row (rem of them valid) -> 16 pairs (k 2t, 2t+1) in the 32-bit lanes.
 inline __m512 pairs_contig(const float* p, long rem) {
-  __m512 lo = _mm512_maskz_loadu_ps(mask16(rem), p), hi = _mm512_maskz_loadu_ps(mask16(rem - 16), p + 16);
+  __m512 lo = _mm512_maskz_loadu_ps(lanes_below(rem), p), hi = _mm512_maskz_loadu_ps(lanes_below(rem - 16), p + 16);
   return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
@@ -211,7 +183,7 @@ void pack_b_colmajor_bf16(float* dst, const T* B, long ldb, long nr, long kc) {
 
 // A stored transposed (A[k*lda + i]): rows k and k+1 of memory interleaved.
 void pack_a_colmajor_bf16(float* dst, const float* A, long lda, long mr, long kc) {
-  const __mmask16 m = mask16(mr), keep = (__mmask16)((1u << MR) - 1);
+  const __mmask16 m = lanes_below(mr), keep = (__mmask16)((1u << MR) - 1);
   for (long k = 0; k < kc; k += 2) {
     __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda);
     __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda) : _mm512_setzero_ps();
@@ -230,7 +202,7 @@ void pack_b_rowmajor_bf16(float* dst, const float* B, long ldb, long nc, long kc
       long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
       float* d = dst + p * kp * NR + (k / 2) * NR;
       for (int h = 0; h < 2; h++) {
-        __mmask16 mk = mask16(nr - h * 16);
+        __mmask16 mk = lanes_below(nr - h * 16);
         __m512 x0 = _mm512_maskz_loadu_ps(mk, s0 + j0 + h * 16);
         __m512 x1 = odd ? _mm512_maskz_loadu_ps(mk, s1 + j0 + h * 16) : _mm512_setzero_ps();
         _mm512_store_si512(d + h * 16, pairs_interleave(x0, x1));
@@ -251,7 +223,7 @@ inline __m512i pairs_interleave16(const uint16_t* p0, const uint16_t* p1, __mmas
 }
 
 void pack_a_colmajor_bf16_16(float* dst, const uint16_t* A, long lda, long mr, long kc) {
-  const __mmask16 m = mask16(mr), keep = (__mmask16)((1u << MR) - 1);
+  const __mmask16 m = lanes_below(mr), keep = (__mmask16)((1u << MR) - 1);
   for (long k = 0; k < kc; k += 2) {
     __m512i x = pairs_interleave16(A + k * lda, k + 1 < kc ? A + (k + 1) * lda : nullptr, m);
     _mm512_mask_storeu_epi32(dst + (k / 2) * MR, keep, x);
@@ -289,14 +261,14 @@ void to_bf16_avx512(uint16_t* dst, const float* src, long n) {
   for (; j + 16 <= n; j += 16)
     _mm256_storeu_si256((__m256i*)(dst + j), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + j)));
   if (j < n) {
-    __mmask16 m = mask16(n - j);
+    __mmask16 m = lanes_below(n - j);
     _mm256_mask_storeu_epi16(dst + j, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + j)));
   }
 }
 
 void from_bf16_avx512(float* dst, const uint16_t* src, long n) {
   for (long j = 0; j < n; j += 16) {
-    __mmask16 m = mask16(n - j);
+    __mmask16 m = lanes_below(n - j);
     __m512i x = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + j)), 16);
     _mm512_mask_storeu_ps(dst + j, m, _mm512_castsi512_ps(x));
   }
@@ -416,7 +388,7 @@ void ukr_amx_16x32(long kp, const float* __restrict pa_, const float* __restrict
   _tile_stored(0, t, NR * 4);
   _tile_stored(1, t + 16, NR * 4);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = mask16(n), m1 = mask16(n - 16);
+  const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
   for (long i = 0; i < m; i++) {
     float* ci = c + i * ldc;
     __m512 r0 = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR)), r1 = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR + 16));
@@ -443,7 +415,7 @@ void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
     const T* src = A + i * lda;
     for (long k0 = 0; k0 < kc; k0 += 32) {
       const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
-      _mm512_mask_storeu_ps(d + k0 / 2, mask16(np), pairs_contig(src + k0, rem));
+      _mm512_mask_storeu_ps(d + k0 / 2, lanes_below(np), pairs_contig(src + k0, rem));
     }
   }
 }
@@ -452,7 +424,7 @@ void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
 // each row's pairs are contiguous.
 void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
   const long kcp = (kc + 1) / 2;
-  const __mmask16 m = mask16(mr);
+  const __mmask16 m = lanes_below(mr);
   for (long t0 = 0; t0 < kcp; t0 += 16) {
     const long np = kcp - t0 < 16 ? kcp - t0 : 16;
     __m512 r[16];
@@ -467,7 +439,7 @@ void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
       r[t] = _mm512_castsi512_ps(pairs_interleave(x0, x1));
     }
     transpose16(r);
-    for (int i = 0; i < AMX_MR; i++) _mm512_mask_storeu_ps(dst + i * kcp + t0, mask16(np), r[i]);
+    for (int i = 0; i < AMX_MR; i++) _mm512_mask_storeu_ps(dst + i * kcp + t0, lanes_below(np), r[i]);
   }
 }
 

@@ -103,8 +103,9 @@ export function createWorkspace(st: TrainState, train: DatasetSplit): Workspace 
   const B = st.config.batch_size,
     deepest = { ...st.model, L_cycles: maxDepth(st.config, st.model).n };
   // bf16: the SwiGLU activations the backward reads are kept in bf16 (model/acts.ts)
-  checkActsFit(deepest, B, 'batch_size', keptPrecision(st.config));
-  const acts = allocActs(deepest, B, keptPrecision(st.config));
+  const kept = keptPrecision(st.config);
+  checkActsFit(deepest, B, 'batch_size', kept);
+  const acts = allocActs(deepest, B, kept);
   if (st.config.milestones !== 'none' && !train.milestones)
     throw new TrmError(
       'TRM_DATASET',
