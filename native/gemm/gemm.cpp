@@ -42,6 +42,13 @@ std::atomic<bool> g_fast_paths{[] {
 // The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
 // 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
 constexpr long kStripOuterPanels = 8;
+// The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
+// while the newer is still in L1 from its full panels. Eight (112 rows) came back from L2, and
+// with the token mixer's lda of 512 floats every row's line at one k falls in the same two L1
+// sets: kernel_cols_a (1% of the weight gradients' FMAs) had 11% as many perf samples as the tile;
+// with two, 8.6%, and both products ran 3% faster on one thread. One strip leaves its column's FMA
+// chain alone in the lanes, waiting on latency.
+constexpr long kColsAStrips = 2;
 
 GemmKernelInfo active_kernel(bool bf16) {
   GemmKernelInfo k;
@@ -376,18 +383,27 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
 // needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
 // thread delays only its own share). Packing B per thread costs K*N per thread, which is small
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
+// Thread ith's rows [r0, r1) of M, in whole MR strips: each boundary is the strip boundary nearest
+// to the even split M * i / nth, so a short last strip counts by its rows (512 rows on 2 threads:
+// 252 rows and 18 strips + 8 rows; split by strip count, 19 strips against 17 + 8 rows, one thread
+// waited for the other about 7% of the token mixer's down dW). Rows are independent: the split
+// changes no result.
+inline void split_rows_by_strips(long M, int MR, int ith, int nth, long* r0, long* r1) {
+  auto edge = [&](int i) {
+    const long e = (2 * M * i + (long)MR * nth) / (2L * MR * nth) * MR;  // round(M i / (nth MR)) MR
+    return e < M ? e : M;
+  };
+  *r0 = edge(ith);
+  *r1 = ith + 1 == nth ? M : edge(ith + 1);
+}
+
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
               const void* next_b = nullptr, const void* next_a = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
-  if (split_rows) {
-    long strips = (M + MR - 1) / MR, s0, s1;
-    split_range(strips, ith, nth, &s0, &s1);
-    r0 = s0 * MR;
-    r1 = s1 * MR < M ? s1 * MR : M;
-  }
+  if (split_rows) split_rows_by_strips(M, MR, ith, nth, &r0, &r1);
   if (K == 0) {
     long lo = r0, hi = r1;
     if (!split_rows) split_range(M, ith, nth, &lo, &hi);
@@ -431,7 +447,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       const long kc = K - pc < kr.kc ? K - pc : kr.kc;
       const float b_eff = pc == 0 ? beta : 1.f;
       pack_panels(pb, pc, kc, 0, N, 0, all_panels);
-      // a narrow last panel waits for cols_strips strips and runs on them together
+      // a narrow last panel waits for a group of strips and runs on them together
+      const long grp_strips = g.trans_a ? kr.cols_strips : kColsAStrips;
       const long last = all_panels - 1, j_last = last * NR, n_last = N - j_last;
       const bool narrow = all_panels > 1 && n_last <= kr.cols_max;
       long grp0 = r0, in_grp = 0;
@@ -456,7 +473,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         // (a transposed A's strip is a plain copy per k: packed for kernel_cols, whose loads it suits)
         if (g.trans_a) pack_a(pa_grp + in_grp * kc * MR, Af, g.lda, true, i0, mr, pc, kc, MR, kr.pack_a_rowmajor,
                               kr.pack_a_colmajor, KP);
-        if (++in_grp == kr.cols_strips || i0 + MR >= r1) {
+        if (++in_grp == grp_strips || i0 + MR >= r1) {
           const long rows = i0 + mr - grp0;
           float* cg = C + grp0 * g.ldc + j_last;
           if (g.trans_a)
@@ -848,12 +865,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
-    if (split_rows) {
-      long strips = (N + MR - 1) / MR, s0, s1;
-      split_range(strips, ith, nt, &s0, &s1);
-      r0 = s0 * MR;
-      r1 = s1 * MR < N ? s1 * MR : N;
-    }
+    if (split_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
     if (r0 >= r1) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
     const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
@@ -944,12 +956,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const int use = 2.0 * N * I * K < 2e5 ? 1 : nth;
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
-    if (split_rows) {
-      long strips = (N + MR - 1) / MR, s0, s1;
-      split_range(strips, ith, nt, &s0, &s1);
-      r0 = s0 * MR;
-      r1 = s1 * MR < N ? s1 * MR : N;
-    }
+    if (split_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
     if (r0 >= r1) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
     const long pstride = (ncb + NR - 1) / NR * NR;

@@ -298,10 +298,26 @@ void pack_a_rowmajor_14(float* dst, const float* A, long lda, long mr, long kc) 
 }
 
 // Pack an NR-column panel of op(B) where B is stored transposed (B[j*ldb + k]): dst[k*NR + j].
+// A narrow panel (the token mixer's 97 = 3 x 32 + 1 columns) is copied column by column over zeros:
+// its two 16 x 16 transposes per 16 k moved 32 floats to use one, a quarter of the weight
+// gradients' B pack. A half with no columns is zeros alone.
 void pack_b_colmajor_32(float* dst, const float* B, long ldb, long nr, long kc) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (nr <= 4) {
+    for (long k = 0; k < kc; k++) {
+      _mm512_store_ps(dst + k * NR, zero);
+      _mm512_store_ps(dst + k * NR + 16, zero);
+      for (long j = 0; j < nr; j++) dst[k * NR + j] = B[j * ldb + k];
+    }
+    return;
+  }
   long k0 = 0;
   for (; k0 + 16 <= kc; k0 += 16) {
     for (int h = 0; h < 2; h++) {
+      if (h * 16 >= nr) {
+        for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (k0 + k) * NR + h * 16, zero);
+        continue;
+      }
       __m512 r[16];
       for (int j = 0; j < 16; j++) {
         long jj = h * 16 + j;
