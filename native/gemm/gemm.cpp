@@ -429,7 +429,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // gradients: 1024 x 97 x 512 per item): each A strip is read in place by the tile of every full
   // panel (14 sequential row streams, prefetched ahead under the first panel's FMAs, then from L1/L2:
   // as fast as a packed strip), and a narrow last panel (97 = 3 x 32 + 1) runs with the rows in the
-  // lanes, eight strips at a time, transposing 16 x 16 blocks of A in registers (kernel_cols_a).
+  // lanes, two strips at a time (kColsAStrips), transposing 16 x 16 blocks of A in registers (kernel_cols_a).
   // Before, the whole A block was packed first: a pass over megabytes with nothing to hide it; then
   // each strip was packed from L1 for the other panels and the narrow one (7% of the time, and the
   // narrow panel read eight packed strips back from L2: 4% more).
