@@ -53,7 +53,14 @@ function runPage(html: string, ms: number): Promise<string> {
         await exited;
         clearTimeout(hard);
       }
-      rmSync(profile, { recursive: true, force: true });
+      // (the browser's helper processes can still be writing the profile: retry, and never throw
+      // here, where a throw left the promise pending and the test failed as a 180 s timeout
+      // instead of with the page's result)
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch (e) {
+        console.warn(`could not remove ${profile}: ${(e as Error).message}`);
+      }
       resolve(r);
     };
     const timer = setTimeout(() => void finish(`timeout after ${ms} ms; last output: ${log.slice(-400)}`), ms);
