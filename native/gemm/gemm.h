@@ -112,6 +112,11 @@ typedef void (*GemmPackStrip16)(float* dst, const uint16_t* A, long lda, long mr
 // last panel of every bf16 product on it.
 typedef void (*GemmDirectAKernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
                                   long n, float alpha, float beta);
+// The last full panel of a strip read in place from a row-major A (as kernel_direct_a, m <= MR, n
+// <= NR) together with a one-column narrow panel after it: pbn[k * NR] is that column's packed B,
+// cn its C (cn[i * ldc]); the same bits as kernel_direct_a followed by kernel_cols_a.
+typedef void (*GemmDirectCol1Kernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
+                                     long n, float alpha, float beta, const float* pbn, float* cn);
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
                                 float alpha, float beta, const float* src, long ld, float* dst, long rows, long more);
 
@@ -150,6 +155,7 @@ struct GemmKernelInfo {
   // The narrow panel of up to cols_strips * MR rows (<= 128) read in place from a row-major A
   // (A[i*lda + k]) instead of from packed strips; same bits as kernel_cols.
   GemmDirectAKernel kernel_cols_a = nullptr;
+  GemmDirectCol1Kernel kernel_direct_col1 = nullptr;
   int cols_max = 0, cols_strips = 0;
 };
 

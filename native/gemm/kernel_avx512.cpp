@@ -283,6 +283,80 @@ void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c,
                                                                                       beta);
 }
 
+// The last full panel of a strip over a row-major A in place (as ukr_gen<R, 2, 1>), with a narrow
+// one-column panel after it (the token mixer's 97 = 3 x 32 + 1) computed in the same k loop: each
+// row's broadcast of A[i][k], already in a register for the tile's two FMAs, is blended into lane
+// i of a column vector (an in-lane op: on Zen 5 it issues beside the FMAs for free, where the
+// narrow panel on its own needed 16 x 16 transposes of lane-crossing shuffles that take FMA slots),
+// and one more FMA per k advances the column's chains. 7 rows per call: the 14 x 32 tile holds 31
+// zmm, and VEX vblendps (an immediate, no mask register) reaches only ymm0-15. The accumulators are
+// named variables, not an array: with an array GCC kept a copy in memory, stored every k (a third
+// of the speed). Lane i runs the chain of kernel_cols_a's lane (a_ik * b_k from k = 0, alpha, then
+// beta * C fused), and the tile's rows run ukr_gen's: the same bits.
+#define TRM_C1_ACC(I) __m512 c##I##0 = _mm512_setzero_ps(), c##I##1 = _mm512_setzero_ps();
+#define TRM_C1_ROW(I)                                                                                      \
+  if constexpr (I < R) {                                                                                  \
+    const __m512 a = _mm512_set1_ps(A[I * lda + k]);                                                      \
+    c##I##0 = _mm512_fmadd_ps(a, b0, c##I##0);                                                            \
+    c##I##1 = _mm512_fmadd_ps(a, b1, c##I##1);                                                            \
+    col = I == 0 ? _mm512_castps512_ps256(a) : _mm256_blend_ps(col, _mm512_castps512_ps256(a), 1 << I); \
+  }
+#define TRM_C1_STORE(I) \
+  if constexpr (I < R) store_row32(c + I * ldc, c##I##0, c##I##1, m0, m1, alpha, beta);
+
+inline void store_row32(float* ci, __m512 r0, __m512 r1, __mmask16 m0, __mmask16 m1, float alpha, float beta) {
+  if (alpha != 1.f) {  // (as ukr_gen: 1 * x is x)
+    r0 = _mm512_mul_ps(_mm512_set1_ps(alpha), r0);
+    r1 = _mm512_mul_ps(_mm512_set1_ps(alpha), r1);
+  }
+  if (beta != 0.f) {
+    r0 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m0, ci), r0);
+    r1 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+  }
+  _mm512_mask_storeu_ps(ci, m0, r0);
+  _mm512_mask_storeu_ps(ci + 16, m1, r1);
+}
+
+template <int R>
+void ukr_half_col1(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc,
+                   long n, float alpha, float beta, const float* __restrict pbn, float* cn) {
+  TRM_C1_ACC(0) TRM_C1_ACC(1) TRM_C1_ACC(2) TRM_C1_ACC(3) TRM_C1_ACC(4) TRM_C1_ACC(5) TRM_C1_ACC(6)
+  __m256 col = _mm256_setzero_ps(), acc_n = _mm256_setzero_ps();
+  for (long k = 0; k < kc; k++) {
+    const float* b = pb + k * NR;
+    _mm_prefetch((const char*)(b + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch((const char*)(pbn + (k + 8) * NR), _MM_HINT_T0);
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    TRM_C1_ROW(0) TRM_C1_ROW(1) TRM_C1_ROW(2) TRM_C1_ROW(3) TRM_C1_ROW(4) TRM_C1_ROW(5) TRM_C1_ROW(6)
+    acc_n = _mm256_fmadd_ps(col, _mm256_set1_ps(pbn[k * NR]), acc_n);
+  }
+  const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
+  TRM_C1_STORE(0) TRM_C1_STORE(1) TRM_C1_STORE(2) TRM_C1_STORE(3) TRM_C1_STORE(4) TRM_C1_STORE(5) TRM_C1_STORE(6)
+  // the column: store_lanes' epilogue on 8 lanes
+  const __m256i rows = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)ldc));
+  const __mmask8 valid = (__mmask8)((1u << R) - 1);
+  __m256 r = _mm256_mul_ps(_mm256_set1_ps(alpha), acc_n);
+  if (beta != 0.f)
+    r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), valid, rows, cn, 4), r);
+  _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
+}
+#undef TRM_C1_ACC
+#undef TRM_C1_ROW
+#undef TRM_C1_STORE
+
+typedef void (*HalfCol1Kernel)(long, const float*, long, const float*, float*, long, long, float, float, const float*,
+                               float*);
+constexpr HalfCol1Kernel kHalfCol1[7] = {ukr_half_col1<1>, ukr_half_col1<2>, ukr_half_col1<3>, ukr_half_col1<4>,
+                                         ukr_half_col1<5>, ukr_half_col1<6>, ukr_half_col1<7>};
+
+void ukr_direct_col1_14x32(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                           float alpha, float beta, const float* pbn, float* cn) {
+  const long top = m < 7 ? m : 7;
+  if (top <= 0) return;
+  kHalfCol1[top - 1](kc, A, lda, pb, c, ldc, n, alpha, beta, pbn, cn);
+  if (m > 7) kHalfCol1[(m > MR ? MR : m) - 8](kc, A + 7 * lda, lda, pb, c + 7 * ldc, ldc, n, alpha, beta, pbn, cn + 7 * ldc);
+}
+
 // Pack a row-major strip by 16 x 16 transposes (rows past mr are zero); the k tail is scalar.
 void pack_a_rowmajor_14(float* dst, const float* A, long lda, long mr, long kc) {
   const __mmask16 keep = (__mmask16)((1u << MR) - 1);
@@ -372,6 +446,7 @@ GemmKernelInfo gemm_kernel_avx512() {
   k.kernel_copy_b = ukr_copy_14x32;
   k.kernel_cols = ukr_cols_14;
   k.kernel_cols_a = ukr_cols_a_16;
+  k.kernel_direct_col1 = ukr_direct_col1_14x32;
   k.cols_max = 4;
   k.cols_strips = 8;
   return k;

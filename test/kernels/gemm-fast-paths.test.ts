@@ -56,6 +56,10 @@ const cases: Case[] = [
   { path: 'strip-outer', M: 13, N: 1, K: 33, tb: true },
   { path: 'strip-outer', M: 29, N: 33, K: 512, batch: 2 },
   { path: 'strip-outer', M: 150, N: 256, K: 64, tb: true, batch: 2, sum: true },
+  // a one-column narrow panel inside the last full panel's tile (kernel_direct_col1: 7-row halves,
+  // a short last strip of 3 and of 10 rows, alpha, beta)
+  { path: 'strip-outer, column in the tile', M: 45, N: 65, K: 37, alpha: 0.75, beta: 0.5 },
+  { path: 'strip-outer, column in the tile', M: 52, N: 97, K: 530, tb: true, batch: 2, sum: true, beta: 1 },
   // a transposed A read in place by every full panel (no pack), with and without a narrow panel
   { path: 'strip-outer, transposed A', M: 512, N: 64, K: 544, ta: true, beta: 1 },
   { path: 'strip-outer, transposed A', M: 300, N: 97, K: 100, ta: true, tb: true, alpha: 0.5 },
