@@ -22,6 +22,13 @@ inline __mmask16 lanes_below(long n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
+// The narrow-panel kernel for `groups` strips or vectors of rows (1-8) and n columns (1-4), from a
+// table of them indexed [groups - 1][n - 1] (ukr_cols, ukr_cols_a, ukr_cols_bf16).
+template <class Kernel>
+inline Kernel narrow_kernel(const Kernel (&table)[8][4], long groups, long n) {
+  return table[(groups < 1 ? 1 : groups > 8 ? 8 : groups) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1];
+}
+
 inline void store_lanes(float* c, __m512i rows, __mmask16 valid, __m512 acc, float alpha, float beta) {
   __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
   if (beta != 0.f)

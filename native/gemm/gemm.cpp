@@ -380,11 +380,6 @@ void scale_c(float* C, long ldc, long r0, long r1, long N, float beta) {
   }
 }
 
-// One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
-// strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
-// needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
-// thread delays only its own share). Packing B per thread costs K*N per thread, which is small
-// next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 // Thread ith's rows [r0, r1) of M, in whole MR strips: each boundary is the strip boundary nearest
 // to the even split M * i / nth, so a short last strip counts by its rows (512 rows on 2 threads:
 // 252 rows and 18 strips + 8 rows; split by strip count, 19 strips against 17 + 8 rows, one thread
@@ -399,6 +394,11 @@ inline void split_rows_by_strips(long M, int MR, int ith, int nth, long* r0, lon
   *r1 = ith + 1 == nth ? M : edge(ith + 1);
 }
 
+// One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
+// strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
+// needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
+// thread delays only its own share). Packing B per thread costs K*N per thread, which is small
+// next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
               const void* next_b = nullptr, const void* next_a = nullptr) {

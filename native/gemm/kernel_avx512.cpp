@@ -53,6 +53,22 @@ constexpr long kAheadA = 32, kAheadA2 = 384;
 constexpr long kAheadAT = 8;   // A in place, transposed: how many k (lines, 2 KiB apart here) ahead
 constexpr long kAheadB = 8;    // COPY: rows prefetched ahead of the copy
 
+// One row of a tile's C (NB zmm, lanes m0 and m1): alpha times the sum (skipped for alpha == 1:
+// 1 * x is x, and every call the model makes has it), beta * C fused, masked stores.
+template <int NB>
+inline void store_row(float* ci, __m512 r0, __m512 r1, __mmask16 m0, __mmask16 m1, float alpha, float beta) {
+  if (alpha != 1.f) {
+    r0 = _mm512_mul_ps(_mm512_set1_ps(alpha), r0);
+    if (NB > 1) r1 = _mm512_mul_ps(_mm512_set1_ps(alpha), r1);
+  }
+  if (beta != 0.f) {
+    r0 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m0, ci), r0);
+    if (NB > 1) r1 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+  }
+  _mm512_mask_storeu_ps(ci, m0, r0);
+  if (NB > 1) _mm512_mask_storeu_ps(ci + 16, m1, r1);
+}
+
 // A_MODE: 0 packed strip (pa[k*MR + i]); 1 row-major A in place (pa[i*lda + k]); 2 transposed A in
 // place (pa[k*lda + i]: the strip's 14 values of a k are adjacent).
 template <int R, int NB, int A_MODE, bool COPY>
@@ -112,27 +128,11 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
   };
   long k = 0;
   for (; k < kc; k++) step(k);
-  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  __mmask16 m0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-  __mmask16 m1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
-  // alpha == 1 (every call the model makes): 1 * x is x, so the multiply is skipped, same bits
-  if (alpha != 1.f) {
-#pragma GCC unroll 14
-    for (int i = 0; i < R; i++)
-      for (int h = 0; h < NB; h++) acc[i][h] = _mm512_mul_ps(va, acc[i][h]);
-  }
+  const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
 #pragma GCC unroll 14
   for (int i = 0; i < R; i++) {
     if (i >= m) break;
-    float* ci = c + i * ldc;
-    __m512 r0 = acc[i][0];
-    if (beta != 0.f) r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-    _mm512_mask_storeu_ps(ci, m0, r0);
-    if (NB > 1) {
-      __m512 r1 = acc[i][NB - 1];
-      if (beta != 0.f) r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-      _mm512_mask_storeu_ps(ci + 16, m1, r1);
-    }
+    store_row<NB>(c + i * ldc, acc[i][0], acc[i][NB - 1], m0, m1, alpha, beta);
   }
 }
 
@@ -226,9 +226,7 @@ constexpr ColsKernel kCols[8][4] = {TRM_COLS(1), TRM_COLS(2), TRM_COLS(3), TRM_C
 
 void ukr_cols_14(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
                  float beta) {
-  const long strips = (m + MR - 1) / MR;
-  kCols[(strips < 1 ? 1 : strips > 8 ? 8 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, pa, pb, c, ldc, m, alpha,
-                                                                                          beta);
+  narrow_kernel(kCols, (m + MR - 1) / MR, n)(kc, pa, pb, c, ldc, m, alpha, beta);
 }
 
 // The narrow panel of ukr_cols for rows read in place from a row-major A (A[i*lda + k], m <= 16 * S
@@ -278,9 +276,7 @@ constexpr ColsAKernel kColsA[8][4] = {TRM_COLS_A(1), TRM_COLS_A(2), TRM_COLS_A(3
 
 void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n, float alpha,
                    float beta) {
-  const long vecs = (m + 15) / 16;
-  kColsA[(vecs < 1 ? 1 : vecs > 8 ? 8 : vecs) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, A, lda, pb, c, ldc, m, alpha,
-                                                                                      beta);
+  narrow_kernel(kColsA, (m + 15) / 16, n)(kc, A, lda, pb, c, ldc, m, alpha, beta);
 }
 
 // The last full panel of a strip over a row-major A in place (as ukr_gen<R, 2, 1>), with a narrow
@@ -302,20 +298,7 @@ void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c,
     col = I == 0 ? _mm512_castps512_ps256(a) : _mm256_blend_ps(col, _mm512_castps512_ps256(a), 1 << I); \
   }
 #define TRM_C1_STORE(I) \
-  if constexpr (I < R) store_row32(c + I * ldc, c##I##0, c##I##1, m0, m1, alpha, beta);
-
-inline void store_row32(float* ci, __m512 r0, __m512 r1, __mmask16 m0, __mmask16 m1, float alpha, float beta) {
-  if (alpha != 1.f) {  // (as ukr_gen: 1 * x is x)
-    r0 = _mm512_mul_ps(_mm512_set1_ps(alpha), r0);
-    r1 = _mm512_mul_ps(_mm512_set1_ps(alpha), r1);
-  }
-  if (beta != 0.f) {
-    r0 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m0, ci), r0);
-    r1 = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-  }
-  _mm512_mask_storeu_ps(ci, m0, r0);
-  _mm512_mask_storeu_ps(ci + 16, m1, r1);
-}
+  if constexpr (I < R) store_row<2>(c + I * ldc, c##I##0, c##I##1, m0, m1, alpha, beta);
 
 template <int R>
 void ukr_half_col1(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc,

@@ -124,9 +124,7 @@ constexpr ColsKernelBf16 kColsBf16[8][4] = {TRM_COLS_BF16(1), TRM_COLS_BF16(2), 
 
 void ukr_cols_bf16_14(long kp, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
                       float beta) {
-  const long strips = (m + MR - 1) / MR;
-  kColsBf16[(strips < 1 ? 1 : strips > 8 ? 8 : strips) - 1][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kp, pa, pb, c, ldc, m,
-                                                                                              alpha, beta);
+  narrow_kernel(kColsBf16, (m + MR - 1) / MR, n)(kp, pa, pb, c, ldc, m, alpha, beta);
 }
 
 // 32 consecutive k of one row (rem of them valid) -> 16 pairs (k 2t, 2t+1) in the 32-bit lanes.
