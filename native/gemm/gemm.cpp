@@ -42,6 +42,8 @@ std::atomic<bool> g_fast_paths{[] {
 // The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
 // 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
 constexpr long kStripOuterPanels = 8;
+// The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
+constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
 // while the newer is still in L1 from its full panels. Eight (112 rows) came back from L2, and
 // with the token mixer's lda of 512 floats every row's line at one k falls in the same two L1
@@ -784,9 +786,9 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
     pack_a_blocks(kr, pg, W, K, 0, H, K);
     pack_a_blocks(kr, pu, W + H * K, K, 0, H, K);
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
-    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    alignas(64) float tg[kMaxTile], tu[kMaxTile];  // one register tile of G and of U
     if (K == 0) {
-      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+      for (int i = 0; i < kMaxTile; i++) tg[i] = tu[i] = 0.f;
     }
     for (long b = b0; b < b1; b++) {
       const float* Xb = X + b * K * N;
@@ -883,9 +885,9 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
     const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
     float* pbg = tl_pack_b.get((size_t)2 * Kp * pstride + 16);
     float* pbu = pbg + Kp * pstride;
-    alignas(64) float tg[16 * 32], tu[16 * 32];  // one register tile of G and of U (MR <= 16, NR <= 32)
+    alignas(64) float tg[kMaxTile], tu[kMaxTile];  // one register tile of G and of U
     if (K == 0)
-      for (int i = 0; i < 16 * 32; i++) tg[i] = tu[i] = 0.f;
+      for (int i = 0; i < kMaxTile; i++) tg[i] = tu[i] = 0.f;
     for (long jc = 0; jc < I; jc += nch) {
       const long nc = I - jc < nch ? I - jc : nch, panels = (nc + NR - 1) / NR;
       long p0 = 0, p1 = panels;
@@ -973,9 +975,9 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
     const long pstride = (ncb + NR - 1) / NR * NR;
     float* pb = tl_pack_b.get((size_t)Kp * pstride + 16);
-    alignas(64) float tg[16 * 32];  // one register tile of dh
+    alignas(64) float tg[kMaxTile];  // one register tile of dh
     if (K == 0)
-      for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
+      for (int i = 0; i < kMaxTile; i++) tg[i] = 0.f;
     for (long jc = 0; jc < I; jc += ncb) {
       const long nc = I - jc < ncb ? I - jc : ncb, panels = (nc + NR - 1) / NR;
       long p0 = 0, p1 = panels;
@@ -1070,9 +1072,9 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       pw = p;
     }
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
-    alignas(64) float tg[16 * 32];
+    alignas(64) float tg[kMaxTile];
     if (K == 0)
-      for (int i = 0; i < 16 * 32; i++) tg[i] = 0.f;
+      for (int i = 0; i < kMaxTile; i++) tg[i] = 0.f;
     // the caller's next operand, a share of its lines per register tile (part 0's tiles: one copy)
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
     const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;

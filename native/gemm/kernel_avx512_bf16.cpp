@@ -324,18 +324,19 @@ double bf16_peak_avx512(double seconds) {
 // ---- AMX-BF16 (Intel Sapphire Rapids and later) ---------------------------------------------------
 // The same bf16 pairs, summed by the tile unit: TDPBF16PS multiplies a 16 x 32 bf16 tile of A by a
 // 32 x 16 tile of B (16 rows of 16 pairs) into a 16 x 16 fp32 tile, 8192 multiply-adds per
-// instruction. Register tile 16 x 32 = two C tiles side by side (tmm0, tmm1); per 32 k one A tile
-// (tmm2) and two B tiles (tmm3, tmm4). B is packed exactly as for VDPBF16PS above (a panel row per k
-// pair, 32 columns = two tiles of 64 bytes side by side). A differs: a tile row is one row of A, so
-// the strip is packed row by row, pa[i*kcp + t] = pair(a(i, 2t), a(i, 2t+1)), kcp = ceil(kc/2).
-// The last k pairs of a block (kcp mod 16 of them) use tiles 5-7, shaped to the remainder, so no
-// tile reads past its strip or panel. The tile configuration is per thread and loaded only when the
-// remainder changes. Every C element is summed by one thread in a fixed order: bits do not depend
-// on the thread count, but differ from the VDPBF16PS kernel's (another order of the k-sum).
+// instruction. Register tile 32 x 32 = four C tiles (2 x 2); per 16 k pairs two A tiles and two B
+// tiles (ukr_amx_32x32). B is packed exactly as for VDPBF16PS above (a panel row per k pair, 32
+// columns = two tiles of 64 bytes side by side). A differs: a tile row is one row of A, so the
+// strip (32 rows) is packed row by row, pa[i*kcp + t] = pair(a(i, 2t), a(i, 2t+1)), kcp = ceil(kc/2).
+// A block whose k pairs are not a multiple of 16 (the token mixer's K = 97) runs the remainder
+// through tiles shaped to it (ukr_amx_rem). Tile registers are not renamed and the configuration
+// (shapes) is per thread, loaded only when the remainder changes. Every C element is summed by one
+// thread in a fixed order: bits do not depend on the thread count, but differ from the VDPBF16PS
+// kernel's (another order of the k-sum).
 #if TRM_HAVE_AMX
 namespace {
 
-constexpr int AMX_MR = 16;
+constexpr int AMX_MR = 32;
 
 struct TileConfig {
   uint8_t palette, start_row, reserved[14];
@@ -343,13 +344,15 @@ struct TileConfig {
   uint8_t rows[16];
 };
 
-thread_local int tl_tile_rem = -1;  // the remainder the loaded configuration has tiles 5-7 for
+// The loaded configuration: 0 = eight full tiles (16 rows of 64 bytes; the 32 x 32 tile), rem > 0 =
+// the 16 x 32 tile's layout with tiles 5-7 shaped to a remainder of rem k pairs. -1: none loaded.
+thread_local int tl_tile_rem = -1;
 
 void tile_configure(int rem) {
   TileConfig c;
   memset(&c, 0, sizeof c);
   c.palette = 1;
-  for (int t = 0; t < 5; t++) c.rows[t] = 16, c.colsb[t] = 64;
+  for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
   if (rem) {
     c.rows[5] = 16, c.colsb[5] = (uint16_t)(rem * 4);  // A: 16 rows of rem pairs
     c.rows[6] = c.rows[7] = (uint8_t)rem, c.colsb[6] = c.colsb[7] = 64;  // B: rem pair rows
@@ -358,33 +361,8 @@ void tile_configure(int rem) {
   tl_tile_rem = rem;
 }
 
-void ukr_amx_16x32(long kp, const float* __restrict pa_, const float* __restrict pb_, float* c, long ldc, long m,
-                   long n, float alpha, float beta) {
-  const long full = kp / 16;
-  const int rem = (int)(kp % 16);
-  if (tl_tile_rem != rem) tile_configure(rem);
-  const char* pa = reinterpret_cast<const char*>(pa_);
-  const char* pb = reinterpret_cast<const char*>(pb_);
-  const long sa = kp * 4;  // bytes per packed row of A
-  _tile_zero(0);
-  _tile_zero(1);
-  for (long t = 0; t < full; t++) {
-    _tile_loadd(2, pa + t * 64, sa);
-    _tile_loadd(3, pb + t * 16 * 128, 128);
-    _tile_loadd(4, pb + t * 16 * 128 + 64, 128);
-    _tile_dpbf16ps(0, 2, 3);
-    _tile_dpbf16ps(1, 2, 4);
-  }
-  if (rem) {
-    _tile_loadd(5, pa + full * 64, sa);
-    _tile_loadd(6, pb + full * 16 * 128, 128);
-    _tile_loadd(7, pb + full * 16 * 128 + 64, 128);
-    _tile_dpbf16ps(0, 5, 6);
-    _tile_dpbf16ps(1, 5, 7);
-  }
-  alignas(64) float t[AMX_MR * NR];
-  _tile_stored(0, t, NR * 4);
-  _tile_stored(1, t + 16, NR * 4);
+// C[0:m, 0:n] = alpha * sum + beta * C from the fp32 tile t (row stride NR), the rows below m.
+inline void amx_epilogue(const float* t, float* c, long ldc, long m, long n, float alpha, float beta) {
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
   for (long i = 0; i < m; i++) {
@@ -397,6 +375,118 @@ void ukr_amx_16x32(long kp, const float* __restrict pa_, const float* __restrict
     _mm512_mask_storeu_ps(ci, m0, r0);
     _mm512_mask_storeu_ps(ci + 16, m1, r1);
   }
+}
+
+// A k-pair count with a remainder (kp mod 16 != 0; the token mixer's K = 97): each 16-row half of
+// the strip as a 16 x 32 tile, two C tiles (tmm0, tmm1), one A tile (tmm2) and two B tiles (tmm3,
+// tmm4) per 16 pairs, the last rem pairs through tiles 5-7 shaped to them.
+void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, long m, long n, float alpha,
+                 float beta) {
+  const long full = kp / 16, sa = kp * 4;
+  alignas(64) float t[AMX_MR * NR];
+  for (long h = 0; h < m; h += 16) {
+    const char* ph = pa + h * sa;
+    _tile_zero(0);
+    _tile_zero(1);
+    for (long s = 0; s < full; s++) {
+      _tile_loadd(2, ph + s * 64, sa);
+      _tile_loadd(3, pb + s * 16 * 128, 128);
+      _tile_loadd(4, pb + s * 16 * 128 + 64, 128);
+      _tile_dpbf16ps(0, 2, 3);
+      _tile_dpbf16ps(1, 2, 4);
+    }
+    _tile_loadd(5, ph + full * 64, sa);
+    _tile_loadd(6, pb + full * 16 * 128, 128);
+    _tile_loadd(7, pb + full * 16 * 128 + 64, 128);
+    _tile_dpbf16ps(0, 5, 6);
+    _tile_dpbf16ps(1, 5, 7);
+    _tile_stored(0, t + h * NR, NR * 4);
+    _tile_stored(1, t + h * NR + 16, NR * 4);
+  }
+  amx_epilogue(t, c, ldc, m, n, alpha, beta);
+}
+
+// The register tile: 32 x 32 = four C tiles (tmm0-3, 2 x 2), per 16 k pairs two A tiles (tmm4, 5:
+// rows 0-15 and 16-31 of the strip) and two B tiles (tmm6, 7: the panel's columns 0-15, 16-31),
+// four TDPBF16PS for four tile loads (the 16 x 32 tile needed three loads for two). A strip of at
+// most 16 rows (the token mixer's 97 = 3 x 32 + 1) runs the top half only. A full tile with alpha
+// 1 and beta 0 or 1 sums in C itself: the tiles start from C (beta 1: loaded; 0: zero) and are stored
+// straight back, so the epilogue pass through an L1 buffer is gone; other tiles go through it.
+void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict pb_, float* c, long ldc, long m,
+                   long n, float alpha, float beta) {
+  const int rem = (int)(kp % 16);
+  if (tl_tile_rem != rem) tile_configure(rem);
+  const char* pa = reinterpret_cast<const char*>(pa_);
+  const char* pb = reinterpret_cast<const char*>(pb_);
+  if (rem) {
+    ukr_amx_rem(kp, pa, pb, c, ldc, m, n, alpha, beta);
+    return;
+  }
+  const long full = kp / 16, sa = kp * 4;
+  const bool two = m > 16;
+  const bool direct = alpha == 1.f && (beta == 0.f || beta == 1.f) && n == NR && (m == 16 || m == 32);
+  const long sc = ldc * 4;
+  if (direct && beta == 1.f) {
+    _tile_loadd(0, c, sc);
+    _tile_loadd(1, c + 16, sc);
+    if (two) {
+      _tile_loadd(2, c + 16 * ldc, sc);
+      _tile_loadd(3, c + 16 * ldc + 16, sc);
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  }
+  // The C tile below this one (the driver's next call: the next strip of the same panel), fetched
+  // while this one computes: a tile store to cold C lines, 32 rows a page apart, waited for every
+  // miss (the channel products' C, 12-25 MB, ran 30% slower without it).
+  const long rows_per = (AMX_MR + full - 1) / (full > 0 ? full : 1);
+  const float* cn = c + AMX_MR * ldc;
+  if (two) {
+    for (long s = 0; s < full; s++) {
+      for (long r = s * rows_per; r < (s + 1) * rows_per && r < AMX_MR; r++) {
+        _mm_prefetch(reinterpret_cast<const char*>(cn + r * ldc), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(cn + r * ldc + 16), _MM_HINT_T0);
+      }
+      _tile_loadd(4, pa + s * 64, sa);
+      _tile_loadd(6, pb + s * 16 * 128, 128);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_loadd(7, pb + s * 16 * 128 + 64, 128);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_loadd(5, pa + 16 * sa + s * 64, sa);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  } else {
+    for (long s = 0; s < full; s++) {
+      _tile_loadd(4, pa + s * 64, sa);
+      _tile_loadd(6, pb + s * 16 * 128, 128);
+      _tile_loadd(7, pb + s * 16 * 128 + 64, 128);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+  }
+  if (direct) {
+    _tile_stored(0, c, sc);
+    _tile_stored(1, c + 16, sc);
+    if (two) {
+      _tile_stored(2, c + 16 * ldc, sc);
+      _tile_stored(3, c + 16 * ldc + 16, sc);
+    }
+    return;
+  }
+  alignas(64) float t[AMX_MR * NR];
+  _tile_stored(0, t, NR * 4);
+  _tile_stored(1, t + 16, NR * 4);
+  if (two) {
+    _tile_stored(2, t + 16 * NR, NR * 4);
+    _tile_stored(3, t + 16 * NR + 16, NR * 4);
+  }
+  amx_epilogue(t, c, ldc, m, n, alpha, beta);
 }
 
 // A row-major (A[i*lda + k]): each row's k pairs where the row's tile row reads them. T: float
@@ -418,26 +508,56 @@ void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
   }
 }
 
-// A stored transposed (A[k*lda + i]): 16 k pairs interleaved over the rows, then transposed so that
-// each row's pairs are contiguous.
+// A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
+// transposed so that each row's pairs are contiguous.
 void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
   const long kcp = (kc + 1) / 2;
-  const __mmask16 m = lanes_below(mr);
-  for (long t0 = 0; t0 < kcp; t0 += 16) {
-    const long np = kcp - t0 < 16 ? kcp - t0 : 16;
-    __m512 r[16];
-    for (long t = 0; t < 16; t++) {
-      const long k = 2 * (t0 + t);
-      if (t >= np) {
-        r[t] = _mm512_setzero_ps();
-        continue;
+  for (long h = 0; h < AMX_MR; h += 16) {
+    const long mh = mr - h < 0 ? 0 : mr - h < 16 ? mr - h : 16;
+    const __mmask16 m = lanes_below(mh);
+    for (long t0 = 0; t0 < kcp; t0 += 16) {
+      const long np = kcp - t0 < 16 ? kcp - t0 : 16;
+      __m512 r[16];
+      for (long t = 0; t < 16; t++) {
+        const long k = 2 * (t0 + t);
+        if (t >= np || mh == 0) {
+          r[t] = _mm512_setzero_ps();
+          continue;
+        }
+        __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda + h);
+        __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda + h) : _mm512_setzero_ps();
+        r[t] = _mm512_castsi512_ps(pairs_interleave(x0, x1));
       }
-      __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda);
-      __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda) : _mm512_setzero_ps();
-      r[t] = _mm512_castsi512_ps(pairs_interleave(x0, x1));
+      transpose16(r);
+      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (h + i) * kcp + t0, lanes_below(np), r[i]);
     }
-    transpose16(r);
-    for (int i = 0; i < AMX_MR; i++) _mm512_mask_storeu_ps(dst + i * kcp + t0, lanes_below(np), r[i]);
+  }
+}
+
+// The same from a bf16-stored A (A[k*lda + i], uint16_t): the two k of a pair are already bf16, so
+// each lane's pair is the even k's bits with the odd k's above them (no widening to fp32 first).
+void pack_a_colmajor16_amx(float* dst, const uint16_t* A, long lda, long mr, long kc) {
+  const long kcp = (kc + 1) / 2;
+  for (long h = 0; h < AMX_MR; h += 16) {
+    const long mh = mr - h < 0 ? 0 : mr - h < 16 ? mr - h : 16;
+    const __mmask16 m = lanes_below(mh);
+    for (long t0 = 0; t0 < kcp; t0 += 16) {
+      const long np = kcp - t0 < 16 ? kcp - t0 : 16;
+      __m512 r[16];
+      for (long t = 0; t < 16; t++) {
+        const long k = 2 * (t0 + t);
+        if (t >= np || mh == 0) {
+          r[t] = _mm512_setzero_ps();
+          continue;
+        }
+        const __m512i x0 = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, A + k * lda + h));
+        const __m512i x1 =
+            k + 1 < kc ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, A + (k + 1) * lda + h)) : _mm512_setzero_si512();
+        r[t] = _mm512_castsi512_ps(_mm512_or_si512(x0, _mm512_slli_epi32(x1, 16)));
+      }
+      transpose16(r);
+      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (h + i) * kcp + t0, lanes_below(np), r[i]);
+    }
   }
 }
 
@@ -445,15 +565,15 @@ void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc)
 
 GemmKernelInfo gemm_kernel_amx_bf16() {
   GemmKernelInfo k = gemm_kernel_avx512_bf16();  // its B packs: the same panels
-  k.kernel = ukr_amx_16x32;
+  k.kernel = ukr_amx_32x32;
   k.kernel_cols = nullptr;  // (strips laid out for VDPBF16PS: this A is packed row by row)
   k.pack_a_rowmajor = pack_a_rowmajor_amx<float>;
   k.pack_a_colmajor = pack_a_colmajor_amx;
   k.pack_a_rowmajor16 = pack_a_rowmajor_amx<uint16_t>;  // (its A layout differs from VDPBF16PS's: not inherited)
-  k.pack_a_colmajor16 = nullptr;                // the driver widens and packs through pack_a_colmajor_amx
+  k.pack_a_colmajor16 = pack_a_colmajor16_amx;
   k.mr = AMX_MR;
-  k.mc = AMX_MR * 16;
-  k.name = "amx_bf16 16x32 (tdpbf16ps)";
+  k.mc = AMX_MR * 8;
+  k.name = "amx_bf16 32x32 (tdpbf16ps)";
   return k;
 }
 
