@@ -377,6 +377,18 @@ inline void amx_epilogue(const float* t, float* c, long ldc, long m, long n, flo
   }
 }
 
+// k steps [0, steps) of a 16 x 32 tile: C tiles c0, c1 += A tile a (16 rows of the strip from pa,
+// row stride sa bytes, 16 pairs a step) times B tiles b0, b1 (the panel's two 16-column halves).
+// A macro: GCC's tile intrinsics paste the tile number into their assembly, so it must be a literal.
+#define AMX_STEPS_16X32(c0, c1, a, b0, b1, pa, sa, pb, steps)      \
+  for (long s_ = 0; s_ < (steps); s_++) {                         \
+    _tile_loadd(a, (pa) + s_ * 64, (sa));                         \
+    _tile_loadd(b0, (pb) + s_ * 16 * 128, 128);                   \
+    _tile_loadd(b1, (pb) + s_ * 16 * 128 + 64, 128);              \
+    _tile_dpbf16ps(c0, a, b0);                                    \
+    _tile_dpbf16ps(c1, a, b1);                                    \
+  }
+
 // A k-pair count with a remainder (kp mod 16 != 0; the token mixer's K = 97): each 16-row half of
 // the strip as a 16 x 32 tile, two C tiles (tmm0, tmm1), one A tile (tmm2) and two B tiles (tmm3,
 // tmm4) per 16 pairs, the last rem pairs through tiles 5-7 shaped to them.
@@ -388,18 +400,8 @@ void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, lo
     const char* ph = pa + h * sa;
     _tile_zero(0);
     _tile_zero(1);
-    for (long s = 0; s < full; s++) {
-      _tile_loadd(2, ph + s * 64, sa);
-      _tile_loadd(3, pb + s * 16 * 128, 128);
-      _tile_loadd(4, pb + s * 16 * 128 + 64, 128);
-      _tile_dpbf16ps(0, 2, 3);
-      _tile_dpbf16ps(1, 2, 4);
-    }
-    _tile_loadd(5, ph + full * 64, sa);
-    _tile_loadd(6, pb + full * 16 * 128, 128);
-    _tile_loadd(7, pb + full * 16 * 128 + 64, 128);
-    _tile_dpbf16ps(0, 5, 6);
-    _tile_dpbf16ps(1, 5, 7);
+    AMX_STEPS_16X32(0, 1, 2, 3, 4, ph, sa, pb, full);
+    AMX_STEPS_16X32(0, 1, 5, 6, 7, ph + full * 64, sa, pb + full * 16 * 128, 1);  // the remainder's tiles
     _tile_stored(0, t + h * NR, NR * 4);
     _tile_stored(1, t + h * NR + 16, NR * 4);
   }
@@ -462,13 +464,7 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
       _tile_dpbf16ps(3, 5, 7);
     }
   } else {
-    for (long s = 0; s < full; s++) {
-      _tile_loadd(4, pa + s * 64, sa);
-      _tile_loadd(6, pb + s * 16 * 128, 128);
-      _tile_loadd(7, pb + s * 16 * 128 + 64, 128);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-    }
+    AMX_STEPS_16X32(0, 1, 4, 6, 7, pa, sa, pb, full);
   }
   if (direct) {
     _tile_stored(0, c, sc);
@@ -508,35 +504,23 @@ void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
   }
 }
 
-// A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
-// transposed so that each row's pairs are contiguous.
-void pack_a_colmajor_amx(float* dst, const float* A, long lda, long mr, long kc) {
-  const long kcp = (kc + 1) / 2;
-  for (long h = 0; h < AMX_MR; h += 16) {
-    const long mh = mr - h < 0 ? 0 : mr - h < 16 ? mr - h : 16;
-    const __mmask16 m = lanes_below(mh);
-    for (long t0 = 0; t0 < kcp; t0 += 16) {
-      const long np = kcp - t0 < 16 ? kcp - t0 : 16;
-      __m512 r[16];
-      for (long t = 0; t < 16; t++) {
-        const long k = 2 * (t0 + t);
-        if (t >= np || mh == 0) {
-          r[t] = _mm512_setzero_ps();
-          continue;
-        }
-        __m512 x0 = _mm512_maskz_loadu_ps(m, A + k * lda + h);
-        __m512 x1 = k + 1 < kc ? _mm512_maskz_loadu_ps(m, A + (k + 1) * lda + h) : _mm512_setzero_ps();
-        r[t] = _mm512_castsi512_ps(pairs_interleave(x0, x1));
-      }
-      transpose16(r);
-      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (h + i) * kcp + t0, lanes_below(np), r[i]);
-    }
-  }
+// Lane i = pair(x0[i], x1[i]) of two k rows of 16 values (masked by m; no x1: the odd k past the
+// end, a zero partner). fp32 rows are rounded to bf16; bf16 rows are already the pair's halves.
+inline __m512 pair_rows(const float* x0, const float* x1, __mmask16 m) {
+  return _mm512_castsi512_ps(
+      pairs_interleave(_mm512_maskz_loadu_ps(m, x0), x1 ? _mm512_maskz_loadu_ps(m, x1) : _mm512_setzero_ps()));
+}
+inline __m512 pair_rows(const uint16_t* x0, const uint16_t* x1, __mmask16 m) {
+  const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x0));
+  const __m512i hi = x1 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x1)) : _mm512_setzero_si512();
+  return _mm512_castsi512_ps(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
 }
 
-// The same from a bf16-stored A (A[k*lda + i], uint16_t): the two k of a pair are already bf16, so
-// each lane's pair is the even k's bits with the odd k's above them (no widening to fp32 first).
-void pack_a_colmajor16_amx(float* dst, const uint16_t* A, long lda, long mr, long kc) {
+// A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
+// transposed so that each row's pairs are contiguous. T: float (rounded while packing) or uint16_t
+// (a bf16-stored A: no widening to fp32 first).
+template <class T>
+void pack_a_colmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
   const long kcp = (kc + 1) / 2;
   for (long h = 0; h < AMX_MR; h += 16) {
     const long mh = mr - h < 0 ? 0 : mr - h < 16 ? mr - h : 16;
@@ -546,14 +530,8 @@ void pack_a_colmajor16_amx(float* dst, const uint16_t* A, long lda, long mr, lon
       __m512 r[16];
       for (long t = 0; t < 16; t++) {
         const long k = 2 * (t0 + t);
-        if (t >= np || mh == 0) {
-          r[t] = _mm512_setzero_ps();
-          continue;
-        }
-        const __m512i x0 = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, A + k * lda + h));
-        const __m512i x1 =
-            k + 1 < kc ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, A + (k + 1) * lda + h)) : _mm512_setzero_si512();
-        r[t] = _mm512_castsi512_ps(_mm512_or_si512(x0, _mm512_slli_epi32(x1, 16)));
+        r[t] = t < np && mh > 0 ? pair_rows(A + k * lda + h, k + 1 < kc ? A + (k + 1) * lda + h : nullptr, m)
+                                : _mm512_setzero_ps();
       }
       transpose16(r);
       for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (h + i) * kcp + t0, lanes_below(np), r[i]);
@@ -568,9 +546,9 @@ GemmKernelInfo gemm_kernel_amx_bf16() {
   k.kernel = ukr_amx_32x32;
   k.kernel_cols = nullptr;  // (strips laid out for VDPBF16PS: this A is packed row by row)
   k.pack_a_rowmajor = pack_a_rowmajor_amx<float>;
-  k.pack_a_colmajor = pack_a_colmajor_amx;
+  k.pack_a_colmajor = pack_a_colmajor_amx<float>;
   k.pack_a_rowmajor16 = pack_a_rowmajor_amx<uint16_t>;  // (its A layout differs from VDPBF16PS's: not inherited)
-  k.pack_a_colmajor16 = pack_a_colmajor16_amx;
+  k.pack_a_colmajor16 = pack_a_colmajor_amx<uint16_t>;
   k.mr = AMX_MR;
   k.mc = AMX_MR * 8;
   k.name = "amx_bf16 32x32 (tdpbf16ps)";
