@@ -1,0 +1,112 @@
+// bench-bf16-products.mjs: the bf16 products of one paper-MLP training step (B 64: the channel
+// MLP's 6208-row products and the token mixer's per-item ones, with bf16-stored activations as the
+// step holds them) through gemmBf16, for several native builds interleaved in ONE process (each
+// product once per build per round), so a host whose speed changes within seconds (the AMX unit of
+// a shared Xeon: docs/PERFORMANCE.md, tenth session) hits every build alike. Prints per product
+// and build the median GFLOP/s and, in brackets, the best round's.
+//   node tools/bench-bf16-products.mjs THREADS ROUNDS NAMES BUILD[@KEY=V,...] [BUILD...]
+// THREADS: a count, or a comma list (1,2: every build on 1 and on 2 threads, alternating). NAMES: `all` or a comma list of the names below. BUILD: a trm_native.node; each is loaded from
+// its own copy (so one file can appear twice), and KEY=V pairs after `@` are set in the environment
+// while that copy reads its settings (the blocking overrides TRM_GEMM_MC / KC / NC), e.g.
+//   node tools/bench-bf16-products.mjs 1 15 all build/Release/trm_native.node \
+//     build/Release/trm_native.node@TRM_GEMM_KC=512
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const [threadsArg, roundsArg, namesArg, ...builds] = process.argv.slice(2);
+if (!threadsArg || !roundsArg || !namesArg || builds.length === 0) {
+  console.error('usage: node tools/bench-bf16-products.mjs THREADS ROUNDS NAMES|all BUILD[@KEY=V,...] [BUILD...]');
+  process.exit(2);
+}
+const threadCounts = threadsArg.split(',').map(Number),
+  rounds = Number(roundsArg);
+if (threadCounts.some(t => !(t >= 1)) || !(rounds >= 1)) {
+  console.error(`bench-bf16-products: THREADS must be counts >= 1 and ROUNDS >= 1, got '${threadsArg}' '${roundsArg}'`);
+  process.exit(2);
+}
+const overrideKeys = ['TRM_GEMM_MC', 'TRM_GEMM_KC', 'TRM_GEMM_NC'];
+const scratch = mkdtempSync(join(tmpdir(), 'trm-bf16-products-'));
+const addons = builds.map((spec, i) => {
+  const [path, env = ''] = spec.split('@');
+  const copy = join(scratch, `build${i}.node`);
+  try {
+    copyFileSync(resolve(path), copy);
+  } catch (e) {
+    console.error(`bench-bf16-products: ${path}: cannot read the build (${e.code ?? e.message})`);
+    process.exit(2);
+  }
+  for (const k of overrideKeys) delete process.env[k];
+  for (const kv of env.split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    process.env[k] = v;
+  }
+  const addon = require(copy);
+  const a = new Float32Array(64 * 64),
+    c = new Float32Array(64 * 64);
+  addon.gemmBf16(false, false, 64, 64, 64, 1, a, 64, 0, a, 64, 0, 0, c, 64, 0, 1); // reads the overrides now
+  return addon;
+});
+for (const k of overrideKeys) delete process.env[k];
+rmSync(scratch, { recursive: true, force: true }); // loaded libraries stay mapped
+
+// name: op(A) op(B) M x N x K, batch, sum (stride_c 0), A shared (stride_a 0), bf16-stored A / B
+const shapes = {
+  'channel gate_up fwd': { tA: false, tB: true, M: 6208, N: 3072, K: 512, a16: true },
+  'channel down fwd': { tA: false, tB: true, M: 6208, N: 512, K: 1536, a16: true },
+  'channel gate_up dX': { tA: false, tB: false, M: 6208, N: 512, K: 3072, a16: true },
+  'channel gate_up dW': { tA: true, tB: false, M: 3072, N: 512, K: 6208, a16: true, b16: true },
+  'channel down dW': { tA: true, tB: false, M: 512, N: 1536, K: 6208, b16: true },
+  'token mixer down fwd': { tA: false, tB: false, M: 97, N: 512, K: 512, batch: 64, sharedA: true, b16: true },
+  'token mixer gate_up dX': { tA: false, tB: false, M: 97, N: 512, K: 1024, batch: 64, sharedA: true, b16: true },
+  'token mixer gate_up dW': { tA: false, tB: true, M: 1024, N: 97, K: 512, batch: 64, sum: true, b16: true },
+  'token mixer down dW': { tA: false, tB: true, M: 97, N: 512, K: 512, batch: 64, sum: true, b16: true },
+};
+const names = namesArg === 'all' ? Object.keys(shapes) : namesArg.split(',');
+for (const n of names)
+  if (!shapes[n]) {
+    console.error(`bench-bf16-products: unknown product '${n}'; known: ${Object.keys(shapes).join(', ')}`);
+    process.exit(2);
+  }
+
+// deterministic operands in [-0.5, 0.5): fp32, or their bf16 bits (truncated: any bf16 values do)
+function values(n, seed) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+const bf16 = a => new Uint16Array(new Uint32Array(a.buffer).map(x => x >>> 16));
+const median = v => [...v].sort((x, y) => x - y)[v.length >> 1];
+
+const runs = builds.flatMap((b, i) => threadCounts.map(t => ({ addon: addons[i], t, label: `${b} ${t}t` })));
+console.log(`bf16 products, ${rounds} rounds; columns: ${runs.map(r => r.label).join(' | ')}`);
+for (const name of names) {
+  const { tA, tB, M, N, K, batch = 1, sum = false, sharedA = false, a16 = false, b16 = false } = shapes[name];
+  const itemsA = sharedA ? 1 : batch;
+  const A = a16 ? bf16(values(M * K * itemsA, 1)) : values(M * K * itemsA, 1);
+  const B = b16 ? bf16(values(K * N * batch, 2)) : values(K * N * batch, 2);
+  const C = new Float32Array(M * N * (sum ? 1 : batch));
+  const args = [tA, tB, M, N, K, 1, A, tA ? M : K, sharedA || batch === 1 ? 0 : M * K, B, tB ? K : N];
+  const rest = [batch === 1 ? 0 : K * N, sum ? 1 : 0, C, N, sum || batch === 1 ? 0 : M * N, batch];
+  const times = runs.map(() => []);
+  for (let r = 0; r < rounds; r++)
+    runs.forEach(({ addon, t }, i) => {
+      addon.setThreads(t);
+      const t0 = performance.now();
+      addon.gemmBf16(...args, ...rest);
+      times[i].push(performance.now() - t0);
+    });
+  const flop = 2 * M * N * K * batch;
+  const cells = times.map(t => {
+    const med = median(t),
+      best = Math.min(...t);
+    return `${med.toFixed(2)} ms ${(flop / med / 1e6).toFixed(0)} GFLOP/s (${(flop / best / 1e6).toFixed(0)})`;
+  });
+  console.log(`${name.padEnd(24)} ${cells.join(' | ')}`);
+}
