@@ -71,17 +71,21 @@ for (const n of names)
     process.exit(2);
   }
 
-// deterministic operands in [-0.5, 0.5): fp32, or their bf16 bits (truncated: any bf16 values do)
+// operands in [-0.5, 0.5) from the project's seeded stream (as `trm bench gemm`), fp32 or rounded to
+// bf16 as the step's kept activations are
+const { Rng, STREAM } = await import(new URL('../dist/data/rng.js', import.meta.url).href);
+const { narrowInto } = await import(new URL('../dist/kernels/ref/bf16.js', import.meta.url).href);
 function values(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = s / 4294967296 - 0.5;
-  }
+  const rng = new Rng(seed, STREAM.bench),
+    a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.float() - 0.5;
   return a;
 }
-const bf16 = a => new Uint16Array(new Uint32Array(a.buffer).map(x => x >>> 16));
+function bf16(a) {
+  const h = new Uint16Array(a.length);
+  narrowInto(h, a);
+  return h;
+}
 const median = v => [...v].sort((x, y) => x - y)[v.length >> 1];
 
 const runs = builds.flatMap((b, i) => threadCounts.map(t => ({ addon: addons[i], t, label: `${b} ${t}t` })));

@@ -511,9 +511,7 @@ inline __m512 pair_rows(const float* x0, const float* x1, __mmask16 m) {
       pairs_interleave(_mm512_maskz_loadu_ps(m, x0), x1 ? _mm512_maskz_loadu_ps(m, x1) : _mm512_setzero_ps()));
 }
 inline __m512 pair_rows(const uint16_t* x0, const uint16_t* x1, __mmask16 m) {
-  const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x0));
-  const __m512i hi = x1 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x1)) : _mm512_setzero_si512();
-  return _mm512_castsi512_ps(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+  return _mm512_castsi512_ps(pairs_interleave16(x0, x1, m));
 }
 
 // A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
@@ -538,6 +536,8 @@ void pack_a_colmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
     }
   }
 }
+
+#undef AMX_STEPS_16X32
 
 }  // namespace
 
