@@ -34,14 +34,19 @@ thread_local AlignedBuf tl_unkept;
 // so the same bits. A part's two packs sit side by side in one per-thread buffer.
 thread_local AlignedBuf tl_weights;
 
-// Packs op(A) of g1 and of g2 into tl_weights and points each at its pack (packed_a).
-void pack_shared_a(GemmArgs& g1, GemmArgs& g2) {
-  const size_t n1 = (gemm_packed_a_floats(g1) + 15) / 16 * 16, n2 = gemm_packed_a_floats(g2);
-  float* p = tl_weights.get(n1 + n2);
+// Packs op(A) of g1, g2 (and g0 when given) into tl_weights and points each at its pack (packed_a).
+void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr) {
+  const auto padded = [](const GemmArgs& g) { return (gemm_packed_a_floats(g) + 15) / 16 * 16; };
+  const size_t n1 = padded(g1), n2 = padded(g2), n0 = g0 ? padded(*g0) : 0;
+  float* p = tl_weights.get(n1 + n2 + n0);
   gemm_pack_a(p, g1);
   gemm_pack_a(p + n1, g2);
   g1.packed_a = p;
   g2.packed_a = p + n1;
+  if (g0) {
+    gemm_pack_a(p + n1 + n2, *g0);
+    g0->packed_a = p + n1 + n2;
+  }
 }
 
 // C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
@@ -105,12 +110,13 @@ void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long
 
 }  // namespace
 
-void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
+void token_mixer_norm_forward(float* out, float* rstd, float* h, float* r, const float* inp,
                               const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
                               double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
-    float* own = keep ? nullptr : tl_unkept.get((size_t)(gu + hd));
+    // gate_up never leaves the thread (the backward recomputes it from inp); h too when not kept
+    float* own = tl_unkept.get((size_t)(gu + hd));
     GemmArgs g1;  // gate_up_b = W_gu @ x_b
     g1.M = 2 * Is; g1.N = D; g1.K = S;
     g1.A = w_gate_up; g1.lda = S;
@@ -129,7 +135,7 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 #endif
     float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
     for (long b = lo; b < hi; b++) {
-      float* gub = keep ? gate_up + b * gu : own;
+      float* gub = own;
       float* hb = keep ? h + b * hd : own + gu;
       g1.B = inp + b * sd;
       g1.C = gub;
@@ -138,13 +144,12 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
                      // kept lines prefetched for write meanwhile)
 #if defined(__x86_64__)
         const bool next = keep && b + 1 < hi;
-        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? gate_up + (b + 1) * gu : nullptr, next ? gu : 0,
-                    next ? h + (b + 1) * hd : nullptr, next ? hd : 0);
+        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? h + (b + 1) * hd : nullptr, next ? hd : 0, nullptr, 0);
 #endif
         gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
       } else {
-        if (keep && b + 1 < hi)  // the next item's kept gate_up and h prefetched for write meanwhile
-          swiglu_prefetching(hb, gub, hd, gate_up + (b + 1) * gu, gu, h + (b + 1) * hd, hd);
+        if (keep && b + 1 < hi)  // the next item's kept h prefetched for write meanwhile
+          swiglu_prefetching(hb, gub, hd, h + (b + 1) * hd, hd, nullptr, 0);
         else
           swiglu_forward_rows(hb, gub, 0, 1, hd);
         g2.B = hb;
@@ -212,10 +217,16 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 }
 
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
-                               const float* out, const float* rstd, const float* gate_up, const float* w_gate_up_t,
-                               const float* w_down_t, long B, long S, long D, long Is) {
+                               const float* out, const float* rstd, const float* inp, const float* w_gate_up,
+                               const float* w_gate_up_t, const float* w_down_t, long B, long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
-  parallel_for(B, B * (3 * Is * S * D + 4 * sd), [&](long lo, long hi) {
+  parallel_for(B, B * (5 * Is * S * D + 4 * sd), [&](long lo, long hi) {
+    float* gub = tl_unkept.get((size_t)gu);  // this item's gate_up, recomputed: it stays in L2
+    GemmArgs g0;  // gate_up_b = W_gu @ x_b: the forward's product (the same pack, the same bits)
+    g0.M = 2 * Is; g0.N = D; g0.K = S;
+    g0.A = w_gate_up; g0.lda = S;
+    g0.ldb = D; g0.ldc = D;
+    g0.C = gub;
     GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
     g1.M = Is; g1.K = S;
     g1.A = w_down_t; g1.lda = S;
@@ -224,14 +235,15 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.A = w_gate_up_t; g2.lda = 2 * Is;
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
-    pack_shared_a(g1, g2);
+    pack_shared_a(g1, g2, &g0);
     for (long b = lo; b < hi; b++) {
+      g0.B = inp + b * sd;
+      gemm(g0);
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
-      // (the next item's kept gate_up, out of cache, prefetched meanwhile)
-      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gate_up + b * gu, w_down_t, Is, D, S, 1, false, true,
-                           false, false, g1.packed_a, b + 1 < hi ? gate_up + (b + 1) * gu : nullptr, gu * 4);
+      gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
+                           g1.packed_a);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;

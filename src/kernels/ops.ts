@@ -528,6 +528,8 @@ export function tokenMixerNormBackward(
   out: F32,
   rstd: F32,
   gateUp: F32,
+  inp: F32,
+  wGateUp: F32,
   wGateUpT: F32,
   wDownT: F32,
   B: number,
@@ -547,10 +549,29 @@ export function tokenMixerNormBackward(
     out: [out, n],
     rstd: [rstd, B * D],
     gateUp: [gateUp, B * 2 * Is * D],
+    inp: [inp, n],
+    wGateUp: [wGateUp, 2 * Is * S],
     wGateUpT: [wGateUpT, S * 2 * Is],
     wDownT: [wDownT, Is * S],
   });
-  device().tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUpT, wDownT, B, S, D, Is);
+  device().tokenMixerNormBackward(
+    dinp,
+    dr,
+    dh,
+    dgateUp,
+    dout,
+    out,
+    rstd,
+    gateUp,
+    inp,
+    wGateUp,
+    wGateUpT,
+    wDownT,
+    B,
+    S,
+    D,
+    Is,
+  );
 }
 
 // ---- embeddings ----------------------------------------------------------------------------

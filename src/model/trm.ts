@@ -182,6 +182,8 @@ function blockBackwardFused(
     ba.n1,
     ba.rstd1,
     f32Act(m.gateUp),
+    h,
+    w.mlptGateUp!,
     x.wGateUpT,
     x.wDownT,
     B,

@@ -2,7 +2,8 @@
  * The fused half-block kernels (native/ops/fused.cpp) against the op-by-op sequence they replace
  * (src/kernels/compose.ts) on the native backend: bit for bit, on 1 and 2 threads, at the sizes of
  * the small CPU presets and at odd ones (partial row chunks, partial GEMM tiles). A forward that
- * keeps nothing (keep = false) gives the same outputs and leaves gateUp and h alone.
+ * keeps nothing (keep = false) gives the same outputs and leaves gateUp and h alone; the token mixer
+ * never writes its gateUp (its backward recomputes it from the input).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -36,7 +37,8 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
       wd = rand(S * Is, 3, 0.2);
     const run = (fused: boolean, keep = true) => {
       const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => new Float32Array(n));
-      if (!keep) o[2].fill(Number.NaN), o[3].fill(Number.NaN);
+      o[2].fill(Number.NaN);
+      if (!keep) o[3].fill(Number.NaN);
       if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, keep);
       else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
       return o;
@@ -46,8 +48,9 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
       const want = run(false),
         got = run(true),
         unkept = run(true, false);
-      for (let i = 0; i < 4; i++) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
-      // keep = false: the same out and rstd; gateUp and h not written (their NaN fill stays)
+      for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
+      // gateUp never written (its NaN fill stays); keep = false: the same out and rstd, h not written
+      expect(got[2].every(Number.isNaN)).toBe(true);
       for (let i = 0; i < 2; i++) expect(same(unkept[i], want[i]), `threads ${t}, unkept output ${i}`).toBe(0);
       expect(unkept[2].every(Number.isNaN) && unkept[3].every(Number.isNaN)).toBe(true);
     }
@@ -116,15 +119,32 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       out = rand(n, 14),
       rstd = rand(B * D, 15).map(v => 1 + Math.abs(v)),
       dout = rand(n, 16),
-      gu = rand(B * 2 * Is * D, 17, 3),
-      wguT = rand(S * 2 * Is, 18, 0.3),
+      inp = rand(n, 17, 2),
+      wgu = rand(2 * Is * S, 18, 0.3),
+      wguT = new Float32Array(S * 2 * Is),
       wdT = rand(Is * S, 19, 0.2),
       dinp0 = rand(n, 20);
+    for (let i = 0; i < 2 * Is; i++) for (let j = 0; j < S; j++) wguT[j * 2 * Is + i] = wgu[i * S + j];
     const run = (fused: boolean) => {
       const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
-      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, wguT, wdT, B, S, D, Is] as const;
+      const gu = new Float32Array(B * 2 * Is * D);
+      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, inp, wgu, wguT, wdT, B, S, D, Is] as const;
       if (fused) k.tokenMixerNormBackward(...args);
       else tokenMixerNormBackwardVia(parts, ...args);
+      return o;
+    };
+    // what the recomputed gateUp must equal: the forward's (op-by-op, kept), fed to the SwiGLU backward
+    const kept = (): Float32Array[] => {
+      const gu = new Float32Array(B * 2 * Is * D),
+        h = new Float32Array(B * Is * D),
+        r = new Float32Array(n);
+      tokenMixerNormVia(parts, new Float32Array(n), new Float32Array(B * D), gu, h, r, inp, wgu, rand(S * Is, 21), B, S, D, Is, 1e-5, true);
+      const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
+      k.fill(o[1], 0, n);
+      k.rmsnormSeqBackward(o[1], dout, out, rstd, B, S, D);
+      k.gemm(false, false, Is, D, S, 1, wdT, S, 0, o[1], D, S * D, 0, o[2], D, Is * D, B);
+      k.fill(o[3], 0, B * 2 * Is * D);
+      k.swigluBackward(o[3], o[2], gu, B, Is * D);
       return o;
     };
     for (const t of [1, 2]) {
@@ -132,6 +152,7 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       const want = run(false),
         got = run(true);
       for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0); // dh: scratch
+      expect(same(got[3], kept()[3]), `threads ${t}: dgateUp from the forward's kept gateUp`).toBe(0);
     }
   });
 });
