@@ -138,7 +138,23 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       const gu = new Float32Array(B * 2 * Is * D),
         h = new Float32Array(B * Is * D),
         r = new Float32Array(n);
-      tokenMixerNormVia(parts, new Float32Array(n), new Float32Array(B * D), gu, h, r, inp, wgu, rand(S * Is, 21), B, S, D, Is, 1e-5, true);
+      tokenMixerNormVia(
+        parts,
+        new Float32Array(n),
+        new Float32Array(B * D),
+        gu,
+        h,
+        r,
+        inp,
+        wgu,
+        rand(S * Is, 21),
+        B,
+        S,
+        D,
+        Is,
+        1e-5,
+        true,
+      );
       const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
       k.fill(o[1], 0, n);
       k.rmsnormSeqBackward(o[1], dout, out, rstd, B, S, D);
