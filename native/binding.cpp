@@ -110,7 +110,9 @@ Napi::Value Bf16Peak(const Napi::CallbackInfo& info) {
   pool_set_threads((int)threads);
   std::vector<double> per(threads, 0.0);
   const bool amx = amx_usable();
-  parallel_run([&](int ith, int) { per[ith] = amx ? bf16_peak_amx(secs) : bf16_peak_avx512(secs); });
+  // one part per thread, all at once (as fmaPeak): with claimed parts a late worker's part would run
+  // after the caller's on the same thread, and the sum would count one core twice
+  parallel_run_each([&](int ith, int) { per[ith] = amx ? bf16_peak_amx(secs) : bf16_peak_avx512(secs); });
   pool_set_threads(saved);
   double total = 0;
   for (double p : per) total += p;
