@@ -31,8 +31,8 @@ Napi::Value TokenMixerNormForward(const Info& info) {
   a.expect_count(14);
   long B = a.i64s(8), S = a.i64s(9), D = a.i64s(10), Is = a.i64s(11);
   size_t bsd = prod(a, {B, S, D});
-  f32(a, 2, "gateUp", prod(a, {B, 2, Is, D}));  // scratch the native kernel keeps per thread instead
-  token_mixer_norm_forward(f32(a, 0, "out", bsd), f32(a, 1, "rstd", prod(a, {B, D})), f32(a, 3, "h", prod(a, {B, Is, D})),
+  token_mixer_norm_forward(f32(a, 0, "out", bsd), f32(a, 1, "rstd", prod(a, {B, D})),
+                           f32(a, 2, "gateUp", prod(a, {B, 2, Is, D})), f32(a, 3, "h", prod(a, {B, Is, D})),
                            f32(a, 4, "r", bsd), f32(a, 5, "inp", bsd), f32(a, 6, "wGateUp", prod(a, {2, Is, S})),
                            f32(a, 7, "wDown", prod(a, {S, Is})), B, S, D, Is, a.f64s(12), a.flag(13));
   return info.Env().Undefined();
@@ -65,16 +65,15 @@ Napi::Value MlpNormBackward(const Info& info) {
 }
 
 // tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, inp, wGateUp, wGateUpT, wDownT, B, S, D,
-// Is): gateUp is the recomputed pre-activation's scratch, which the native kernel keeps per thread instead
+// Is): gateUp is the forward's, unless the kernel recomputes it (token_mixer_recomputes_gate_up)
 Napi::Value TokenMixerNormBackward(const Info& info) {
   Args a{info, "tokenMixerNormBackward"};
   a.expect_count(16);
   long B = a.i64s(12), S = a.i64s(13), D = a.i64s(14), Is = a.i64s(15);
   size_t bsd = prod(a, {B, S, D}), gu = prod(a, {B, 2, Is, D});
-  f32(a, 7, "gateUp", gu);
   token_mixer_norm_backward(f32(a, 0, "dinp", bsd), f32(a, 1, "dr", bsd), f32(a, 2, "dh", prod(a, {B, Is, D})),
                             f32(a, 3, "dgateUp", gu), f32(a, 4, "dout", bsd), f32(a, 5, "out", bsd),
-                            f32(a, 6, "rstd", prod(a, {B, D})), f32(a, 8, "inp", bsd),
+                            f32(a, 6, "rstd", prod(a, {B, D})), f32(a, 7, "gateUp", gu), f32(a, 8, "inp", bsd),
                             f32(a, 9, "wGateUp", prod(a, {2, Is, S})), f32(a, 10, "wGateUpT", prod(a, {S, 2, Is})),
                             f32(a, 11, "wDownT", prod(a, {Is, S})), B, S, D, Is);
   return info.Env().Undefined();

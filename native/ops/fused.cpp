@@ -29,6 +29,13 @@ inline long chunk_rows(long rows, long I) {
 // forward writes (the token mixer's gate_up is 2Is/S times its input) never go out to memory.
 thread_local AlignedBuf tl_unkept;
 
+// The token mixer's gate_up is 2Is/S times its input. For short sequences (cpu-sudoku4: S 17, 30
+// times) writing it out in the kept forward and reading it back in the backward costs more than
+// running its product again there (measured on a 13 GB/s host: -0.44 ms per kept forward, +0.25 ms
+// per backward at S 17); at S 82 (cpu-sudoku9) the product costs five times as much and keeping it
+// wins (the step 2-5% faster). fused.h token_mixer_recomputes_gate_up.
+constexpr long kRecomputeGateUpMaxS = 24;
+
 // The weights a part shares across its items or chunks, packed once per part (gemm_pack_a, the
 // layout gemm packs them in for each call), instead of once per gemm call: the same packed values,
 // so the same bits. A part's two packs sit side by side in one per-thread buffer.
@@ -110,12 +117,16 @@ void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long
 
 }  // namespace
 
-void token_mixer_norm_forward(float* out, float* rstd, float* h, float* r, const float* inp,
+bool token_mixer_recomputes_gate_up(long S) { return S <= kRecomputeGateUpMaxS; }
+
+void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                               const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
                               double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
+  const bool keep_gu = keep && !token_mixer_recomputes_gate_up(S);
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
-    // gate_up never leaves the thread (the backward recomputes it from inp); h too when not kept
+    // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
+    // or no backward follows, h when no backward follows
     float* own = tl_unkept.get((size_t)(gu + hd));
     GemmArgs g1;  // gate_up_b = W_gu @ x_b
     g1.M = 2 * Is; g1.N = D; g1.K = S;
@@ -135,7 +146,7 @@ void token_mixer_norm_forward(float* out, float* rstd, float* h, float* r, const
 #endif
     float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
     for (long b = lo; b < hi; b++) {
-      float* gub = own;
+      float* gub = keep_gu ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
       g1.B = inp + b * sd;
       g1.C = gub;
@@ -143,13 +154,15 @@ void token_mixer_norm_forward(float* out, float* rstd, float* h, float* r, const
       if (panels) {  // h straight into the down product's B panels (and the kept h, the next item's
                      // kept lines prefetched for write meanwhile)
 #if defined(__x86_64__)
-        const bool next = keep && b + 1 < hi;
-        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? h + (b + 1) * hd : nullptr, next ? hd : 0, nullptr, 0);
+        const bool next = keep && b + 1 < hi, next_gu = next && keep_gu;
+        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? h + (b + 1) * hd : nullptr, next ? hd : 0,
+                    next_gu ? gate_up + (b + 1) * gu : nullptr, next_gu ? gu : 0);
 #endif
         gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
       } else {
-        if (keep && b + 1 < hi)  // the next item's kept h prefetched for write meanwhile
-          swiglu_prefetching(hb, gub, hd, h + (b + 1) * hd, hd, nullptr, 0);
+        if (keep && b + 1 < hi)  // the next item's kept h (and gate_up) prefetched for write meanwhile
+          swiglu_prefetching(hb, gub, hd, h + (b + 1) * hd, hd, keep_gu ? gate_up + (b + 1) * gu : nullptr,
+                             keep_gu ? gu : 0);
         else
           swiglu_forward_rows(hb, gub, 0, 1, hd);
         g2.B = hb;
@@ -217,16 +230,18 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 }
 
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
-                               const float* out, const float* rstd, const float* inp, const float* w_gate_up,
-                               const float* w_gate_up_t, const float* w_down_t, long B, long S, long D, long Is) {
+                               const float* out, const float* rstd, const float* gate_up, const float* inp,
+                               const float* w_gate_up, const float* w_gate_up_t, const float* w_down_t, long B,
+                               long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
-  parallel_for(B, B * (5 * Is * S * D + 4 * sd), [&](long lo, long hi) {
-    float* gub = tl_unkept.get((size_t)gu);  // this item's gate_up, recomputed: it stays in L2
+  const bool recompute = token_mixer_recomputes_gate_up(S);
+  parallel_for(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](long lo, long hi) {
+    float* own = recompute ? tl_unkept.get((size_t)gu) : nullptr;  // the recomputed gate_up: it stays in L2
     GemmArgs g0;  // gate_up_b = W_gu @ x_b: the forward's product (the same pack, the same bits)
     g0.M = 2 * Is; g0.N = D; g0.K = S;
     g0.A = w_gate_up; g0.lda = S;
     g0.ldb = D; g0.ldc = D;
-    g0.C = gub;
+    g0.C = own;
     GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
     g1.M = Is; g1.K = S;
     g1.A = w_down_t; g1.lda = S;
@@ -235,15 +250,20 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.A = w_gate_up_t; g2.lda = 2 * Is;
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
-    pack_shared_a(g1, g2, &g0);
+    pack_shared_a(g1, g2, recompute ? &g0 : nullptr);
     for (long b = lo; b < hi; b++) {
-      g0.B = inp + b * sd;
-      gemm(g0);
+      if (recompute) {
+        g0.B = inp + b * sd;
+        gemm(g0);
+      }
+      const float* gub = recompute ? own : gate_up + b * gu;
       fill(dr + b * sd, 0.0, sd);
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
-      // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored)
+      // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
+      // the next item's, out of cache, prefetched meanwhile)
+      const bool next = !recompute && b + 1 < hi;
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
-                           g1.packed_a);
+                           g1.packed_a, next ? gate_up + (b + 1) * gu : nullptr, next ? gu * 4 : 0);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;

@@ -13,13 +13,18 @@ namespace trm {
 void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, long H);
 void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H);
 
+// Whether token_mixer_norm_backward recomputes gate_up from the block input instead of reading the
+// forward's (short sequences, S <= 24: there the product costs less than the memory traffic of a
+// kept gate_up, 2Is/S times the input), so the forward does not keep it.
+bool token_mixer_recomputes_gate_up(long S);
+
 // Per item b: gate_up_b (2Is, D) = w_gate_up (2Is, S) @ inp_b (S, D); h_b = swiglu(gate_up_b) as one
 // row [gate (Is*D) | up (Is*D)]; r_b (S, D) = w_down (S, Is) @ h_b + inp_b; out_b, rstd_b (D) =
-// the sequence-axis RMSNorm of r_b. Saves h and rstd; r is scratch (B, S, D). gate_up is never
-// written: each item's stays in per-thread scratch (token_mixer_norm_backward recomputes it, which
-// costs less than writing it out and reading it back on a memory-bound host). keep = false (no
-// backward follows): h goes to per-thread scratch too, the caller's is not written.
-void token_mixer_norm_forward(float* out, float* rstd, float* h, float* r, const float* inp,
+// the sequence-axis RMSNorm of r_b. Saves h, rstd and, unless the backward recomputes it
+// (token_mixer_recomputes_gate_up), gate_up; r is scratch (B, S, D). A gate_up not kept, and
+// everything when keep = false (no backward follows), goes to per-thread scratch that stays in cache:
+// the caller's buffers are not written.
+void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                               const float* w_gate_up, const float* w_down, long B, long S, long D, long Is,
                               double eps, bool keep);
 
@@ -39,14 +44,16 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
                        long D, long I);
 
 // The backward of token_mixer_norm_forward without its weight gradients: per item, gate_up_b (2Is, D)
-// = w_gate_up @ inp_b recomputed (the forward's product, so the same bits; it stays in per-thread
-// scratch: the forward keeps only h); dr_b (S, D) = the sequence-axis RMSNorm backward; dh_b (Is, D)
+// = the forward's, or, where token_mixer_recomputes_gate_up(S), w_gate_up @ inp_b recomputed (the
+// forward's product, so the same bits; in per-thread scratch); dr_b (S, D) = the sequence-axis
+// RMSNorm backward; dh_b (Is, D)
 // = w_down_t (Is, S) @ dr_b; dgate_up_b = the SwiGLU backward; dinp_b += dr_b + w_gate_up_t (S, 2Is)
 // @ dgate_up_b. w_down_t and w_gate_up_t are the transposed weights (the caller's transpose kernel).
 // dr and dgate_up are written; dh is scratch the native kernel never writes (gemm_swiglu_backward's
 // epilogue).
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
-                               const float* out, const float* rstd, const float* inp, const float* w_gate_up,
-                               const float* w_gate_up_t, const float* w_down_t, long B, long S, long D, long Is);
+                               const float* out, const float* rstd, const float* gate_up, const float* inp,
+                               const float* w_gate_up, const float* w_gate_up_t, const float* w_down_t, long B,
+                               long S, long D, long Is);
 
 }  // namespace trm

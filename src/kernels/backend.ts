@@ -193,10 +193,12 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
   // One post-norm half-block of TRM per call: bitwise the op-by-op sequence (ref/fused.ts), in one
   // native parallel region with the intermediates in cache (native/ops/fused.cpp).
   /** Token mixer + residual + sequence-axis RMSNorm: per item b, r_b = wDown (S, Is) @
-   *  swiglu(wGateUp (2Is, S) @ inp_b) + inp_b; out, rstd (B, D) = rmsnormSeq(r). Saves h
-   *  (B, Is, D); gateUp (B, 2Is, D) and r (B, S, D) are scratch, unspecified afterwards
-   *  (tokenMixerNormBackward recomputes gateUp from inp; native never writes it: each item's stays
-   *  in a per-thread buffer in cache). keep = false (no backward follows): h is scratch too. */
+   *  swiglu(wGateUp (2Is, S) @ inp_b) + inp_b; out, rstd (B, D) = rmsnormSeq(r). Saves gateUp
+   *  (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch. An implementation whose backward
+   *  recomputes gateUp may leave it unwritten (native, for S <= 24: native/ops/fused.h
+   *  token_mixer_recomputes_gate_up). keep = false (no backward follows): gateUp and h are scratch
+   *  too, unspecified afterwards (native does not write them: each item's go to a per-thread
+   *  buffer that stays in cache). */
   tokenMixerNormForward(
     out: F,
     rstd: F,
@@ -251,12 +253,13 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     D: number,
     I: number,
   ): void;
-  /** tokenMixerNormForward's backward without the weight gradients: per item, gateUp_b (2Is, D) =
-   *  wGateUp (2Is, S) @ inp_b recomputed (the forward's product: the same values); dr_b = the
-   *  sequence-axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b =
-   *  swiglu backward of dh_b; dinp_b += dr_b + wGateUpT (S, 2Is) @ dgateUp_b. wGateUpT, wDownT: the
-   *  transposed weights. dr, dgateUp are written; gateUp and dh are scratch, unspecified afterwards
-   *  (native keeps both per thread, in cache). */
+  /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
+   *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
+   *  backward of dh_b through gateUp_b, the forward's; dinp_b += dr_b + wGateUpT (S, 2Is) @
+   *  dgateUp_b. An implementation whose forward did not keep gateUp recomputes gateUp_b = wGateUp
+   *  (2Is, S) @ inp_b (the forward's product: the same values; native for S <= 24, in per-thread
+   *  scratch) and leaves gateUp alone. wGateUpT, wDownT: the transposed weights. dr, dgateUp are
+   *  written; dh is scratch, unspecified afterwards (native keeps it in registers). */
   tokenMixerNormBackward(
     dinp: F,
     dr: F,

@@ -85,7 +85,7 @@ const tokenMixerNormForwardKept: KernelCase = {
     1e-5,
     true,
   ],
-  out: [0, 1, 3], // gateUp (2) is scratch: the backward recomputes it
+  out: [0, 1, 3], // gateUp (2): native leaves it to its backward to recompute at this S
   rtol: 1e-4,
   atol: 1e-5,
   reduce: 24,
@@ -113,6 +113,45 @@ const mlpNormForwardKept: KernelCase = {
   atol: 1e-5,
   reduce: 48,
 };
+/** tokenMixerNormBackward over B items of S x D, Is: dinp accumulates; gateUp is the forward's product
+ *  of inp (the reference computes it), which an implementation that does not keep it recomputes. */
+function tokenMixerNormBackwardCase(B: number, S: number, D: number, Is: number, seed: number): KernelCase {
+  return {
+    name: 'tokenMixerNormBackward',
+    args: () => {
+      const n = B * S * D,
+        out = new Float32Array(n),
+        rstd = new Float32Array(B * D),
+        gateUp = new Float32Array(B * 2 * Is * D),
+        inp = rand(n, seed + 6, 2),
+        wGateUp = rand(2 * Is * S, seed + 7, 0.5);
+      saved(k => k.rmsnormSeqForward(out, rstd, rand(n, seed, 2), B, S, D, 1e-5));
+      saved(k => k.gemm(false, false, 2 * Is, D, S, 1, wGateUp, S, 0, inp, D, S * D, 0, gateUp, D, 2 * Is * D, B));
+      return [
+        rand(n, seed + 1),
+        rand(n, seed + 2),
+        rand(B * Is * D, seed + 3),
+        rand(B * 2 * Is * D, seed + 4),
+        rand(n, seed + 5),
+        out,
+        rstd,
+        gateUp,
+        inp,
+        wGateUp,
+        transposed(wGateUp, 2 * Is, S),
+        rand(Is * S, seed + 8, 0.3),
+        B,
+        S,
+        D,
+        Is,
+      ];
+    },
+    out: [0, 1, 3], // dh (2) is scratch
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 2 * Is,
+  };
+}
 /** The same forward with keep = false: the same out and rstd (outputs 0 and 1); gateUp and h are then
  *  scratch whose contents are unspecified, so they are not compared. */
 const unkept = (c: KernelCase): KernelCase => ({
@@ -477,38 +516,9 @@ export const kernelCases: KernelCase[] = [
     atol: 1e-5,
     reduce: 96,
   },
-  {
-    // B 5 items of S 13 x D 37, Is 24, transposed weights given
-    name: 'tokenMixerNormBackward',
-    args: () => {
-      const out = new Float32Array(5 * 13 * 37),
-        rstd = new Float32Array(5 * 37);
-      saved(k => k.rmsnormSeqForward(out, rstd, rand(5 * 13 * 37, 56, 2), 5, 13, 37, 1e-5));
-      const wGateUp = rand(48 * 13, 63, 0.5);
-      return [
-        rand(5 * 13 * 37, 57),
-        rand(5 * 13 * 37, 58),
-        rand(5 * 24 * 37, 59),
-        rand(5 * 48 * 37, 60),
-        rand(5 * 13 * 37, 61),
-        out,
-        rstd,
-        new Float32Array(5 * 48 * 37),
-        rand(5 * 13 * 37, 62, 2),
-        wGateUp,
-        transposed(wGateUp, 48, 13),
-        rand(24 * 13, 64, 0.3),
-        5,
-        13,
-        37,
-        24,
-      ];
-    },
-    out: [0, 1, 3], // gateUp (7) and dh (2) are scratch
-    rtol: 1e-4,
-    atol: 1e-5,
-    reduce: 48,
-  },
+  // S 13: native recomputes gateUp from inp; S 30: it reads the forward's (native/ops/fused.h)
+  tokenMixerNormBackwardCase(5, 13, 37, 24, 56),
+  tokenMixerNormBackwardCase(3, 30, 37, 24, 70),
   {
     name: 'embeddingForward',
     args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6],

@@ -94,8 +94,8 @@ export function gemmSumNTVia<F>(
 }
 
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
- *  sequence-axis RMSNorm of r. Saves h (B, Is, D); gateUp (B, 2Is, D) and r (B, S, D) are scratch.
- *  (_keep: the contract's keep; the composition writes h either way, which keep = false allows.) */
+ *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch.
+ *  (_keep: the contract's keep; the composition writes gateUp and h either way, which keep = false allows.) */
 export function tokenMixerNormVia<F>(
   k: Parts<F>,
   out: F,
@@ -182,8 +182,8 @@ export function tokenMixerNormBackwardVia<F>(
   out: F,
   rstd: F,
   gateUp: F,
-  inp: F,
-  wGateUp: F,
+  _inp: F,
+  _wGateUp: F,
   wGateUpT: F,
   wDownT: F,
   B: number,
@@ -191,8 +191,8 @@ export function tokenMixerNormBackwardVia<F>(
   D: number,
   Is: number,
 ): void {
-  // the forward's product again (the forward does not keep it)
-  k.gemm(false, false, 2 * Is, D, S, 1, wGateUp, S, 0, inp, D, S * D, 0, gateUp, D, 2 * Is * D, B);
+  // (_inp, _wGateUp: what a backend that does not keep gateUp recomputes it from; this sequence's
+  // forward always writes it)
   k.fill(dr, 0, B * S * D);
   k.rmsnormSeqBackward(dr, dout, out, rstd, B, S, D);
   k.gemm(false, false, Is, D, S, 1, wDownT, S, 0, dr, D, S * D, 0, dh, D, Is * D, B);
