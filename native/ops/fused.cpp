@@ -126,8 +126,8 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
   const bool keep_gu = keep && !token_mixer_recomputes_gate_up(S);
   parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
     // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
-    // or no backward follows, h when no backward follows
-    float* own = tl_unkept.get((size_t)(gu + hd));
+    // or no backward follows, h too when no backward follows
+    float* own = keep_gu ? nullptr : tl_unkept.get((size_t)(gu + hd));
     GemmArgs g1;  // gate_up_b = W_gu @ x_b
     g1.M = 2 * Is; g1.N = D; g1.K = S;
     g1.A = w_gate_up; g1.lda = S;

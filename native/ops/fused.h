@@ -46,11 +46,10 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 // The backward of token_mixer_norm_forward without its weight gradients: per item, gate_up_b (2Is, D)
 // = the forward's, or, where token_mixer_recomputes_gate_up(S), w_gate_up @ inp_b recomputed (the
 // forward's product, so the same bits; in per-thread scratch); dr_b (S, D) = the sequence-axis
-// RMSNorm backward; dh_b (Is, D)
-// = w_down_t (Is, S) @ dr_b; dgate_up_b = the SwiGLU backward; dinp_b += dr_b + w_gate_up_t (S, 2Is)
-// @ dgate_up_b. w_down_t and w_gate_up_t are the transposed weights (the caller's transpose kernel).
-// dr and dgate_up are written; dh is scratch the native kernel never writes (gemm_swiglu_backward's
-// epilogue).
+// RMSNorm backward; dh_b (Is, D) = w_down_t (Is, S) @ dr_b; dgate_up_b = the SwiGLU backward; dinp_b
+// += dr_b + w_gate_up_t (S, 2Is) @ dgate_up_b. w_down_t and w_gate_up_t are the transposed weights
+// (the caller's transpose kernel). dr and dgate_up are written; dh is scratch the native kernel
+// never writes (gemm_swiglu_backward's epilogue).
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
                                const float* out, const float* rstd, const float* gate_up, const float* inp,
                                const float* w_gate_up, const float* w_gate_up_t, const float* w_down_t, long B,
