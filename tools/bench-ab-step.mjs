@@ -62,7 +62,21 @@ async function stepOf(root) {
 }
 
 const steps = [];
-for (const root of roots) steps.push(await stepOf(root));
+const { existsSync } = await import('node:fs');
+for (const root of roots) {
+  if (!existsSync(`${root}/dist/kernels/index.js`)) {
+    console.error(
+      `bench-ab-step: ${root}: no build there (expected ${root}/dist/kernels/index.js: npm ci or npm run build)`,
+    );
+    process.exit(2);
+  }
+  try {
+    steps.push(await stepOf(root));
+  } catch (e) {
+    console.error(`bench-ab-step: ${root}: ${e instanceof Error ? e.message : e}`);
+    process.exit(2);
+  }
+}
 const out = roots.map(() => ({ times: [], cpu: [] }));
 for (let r = 0; r <= K_STEPS; r++)
   steps.forEach((st, i) => {
