@@ -11,6 +11,8 @@
 // the default); K: timed steps (default 5); PRECISION: fp32 (default) or bf16 (the build at ROOT
 // must have setGemmPrecision); B: overrides the batch size.
 //   node tools/bench-ab-step.mjs ROOT[,ROOT...] [PRESET] [K] [PRECISION] [B]
+import { existsSync } from 'node:fs';
+
 const roots = (process.argv[2] ?? '').split(',').filter(Boolean);
 if (roots.length === 0) {
   console.error('usage: node tools/bench-ab-step.mjs ROOT[,ROOT...] [PRESET] [K] [PRECISION] [B]');
@@ -62,7 +64,6 @@ async function stepOf(root) {
 }
 
 const steps = [];
-const { existsSync } = await import('node:fs');
 for (const root of roots) {
   if (!existsSync(`${root}/dist/kernels/index.js`)) {
     console.error(

@@ -51,12 +51,6 @@ const pos = (n: number, seed: number) => rand(n, seed).map(Math.abs);
 const flags = (n: number, seed: number) => Uint8Array.from(rand(n, seed), v => (v > 0 ? 1 : 0));
 /** Saved activations for a backward come from the reference forward. */
 const saved = (fwd: (k: KernelBackend) => void): void => fwd(refBackend);
-/** The (cols, rows) transpose of a row-major (rows, cols) matrix. */
-const transposed = (a: Float32Array, rows: number, cols: number): Float32Array => {
-  const t = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-  return t;
-};
 
 const n = 100_003,
   N = 301,
@@ -124,9 +118,11 @@ function tokenMixerNormBackwardCase(B: number, S: number, D: number, Is: number,
         rstd = new Float32Array(B * D),
         gateUp = new Float32Array(B * 2 * Is * D),
         inp = rand(n, seed + 6, 2),
-        wGateUp = rand(2 * Is * S, seed + 7, 0.5);
+        wGateUp = rand(2 * Is * S, seed + 7, 0.5),
+        wGateUpT = new Float32Array(S * 2 * Is);
       saved(k => k.rmsnormSeqForward(out, rstd, rand(n, seed, 2), B, S, D, 1e-5));
       saved(k => k.gemm(false, false, 2 * Is, D, S, 1, wGateUp, S, 0, inp, D, S * D, 0, gateUp, D, 2 * Is * D, B));
+      saved(k => k.transpose(wGateUpT, wGateUp, 2 * Is, S));
       return [
         rand(n, seed + 1),
         rand(n, seed + 2),
@@ -138,7 +134,7 @@ function tokenMixerNormBackwardCase(B: number, S: number, D: number, Is: number,
         gateUp,
         inp,
         wGateUp,
-        transposed(wGateUp, 2 * Is, S),
+        wGateUpT,
         rand(Is * S, seed + 8, 0.3),
         B,
         S,

@@ -758,95 +758,17 @@ export class WebGpuDevice implements Device {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);
   }
   // the fused half-blocks: the same dispatches as the op-by-op sequence (kernels/ref/fused.ts)
-  tokenMixerNormForward(
-    out: F32T,
-    rstd: F32T,
-    gateUp: F32T,
-    h: F32T,
-    r: F32T,
-    inp: F32T,
-    wGateUp: F32T,
-    wDown: F32T,
-    B: number,
-    S: number,
-    D: number,
-    Is: number,
-    eps: number,
-    keep: boolean,
-  ): void {
-    tokenMixerNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, B, S, D, Is, eps, keep);
+  tokenMixerNormForward(...a: Parameters<Device['tokenMixerNormForward']>): void {
+    tokenMixerNormVia<F32T>(this, ...a);
   }
-  mlpNormForward(
-    out: F32T,
-    rstd: F32T,
-    gateUp: F32T,
-    h: F32T,
-    r: F32T,
-    inp: F32T,
-    wGateUp: F32T,
-    wDown: F32T,
-    N: number,
-    D: number,
-    I: number,
-    eps: number,
-    keep: boolean,
-  ): void {
-    mlpNormVia<F32T>(this, out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep);
+  mlpNormForward(...a: Parameters<Device['mlpNormForward']>): void {
+    mlpNormVia<F32T>(this, ...a);
   }
-  mlpNormBackward(
-    dinp: F32T,
-    dr: F32T,
-    dh: F32T,
-    dgateUp: F32T,
-    dout: F32T,
-    out: F32T,
-    rstd: F32T,
-    gateUp: F32T,
-    wGateUp: F32T,
-    wDown: F32T,
-    N: number,
-    D: number,
-    I: number,
-  ): void {
-    mlpNormBackwardVia<F32T>(this, dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+  mlpNormBackward(...a: Parameters<Device['mlpNormBackward']>): void {
+    mlpNormBackwardVia<F32T>(this, ...a);
   }
-  tokenMixerNormBackward(
-    dinp: F32T,
-    dr: F32T,
-    dh: F32T,
-    dgateUp: F32T,
-    dout: F32T,
-    out: F32T,
-    rstd: F32T,
-    gateUp: F32T,
-    inp: F32T,
-    wGateUp: F32T,
-    wGateUpT: F32T,
-    wDownT: F32T,
-    B: number,
-    S: number,
-    D: number,
-    Is: number,
-  ): void {
-    tokenMixerNormBackwardVia<F32T>(
-      this,
-      dinp,
-      dr,
-      dh,
-      dgateUp,
-      dout,
-      out,
-      rstd,
-      gateUp,
-      inp,
-      wGateUp,
-      wGateUpT,
-      wDownT,
-      B,
-      S,
-      D,
-      Is,
-    );
+  tokenMixerNormBackward(...a: Parameters<Device['tokenMixerNormBackward']>): void {
+    tokenMixerNormBackwardVia<F32T>(this, ...a);
   }
   embeddingForward(out: F32T, ids: I32T, table: F32T, N: number, D: number, V: number, scale: number): void {
     this.each('embeddingForward', [out, ids, table], N * D, [D, V, scale]);

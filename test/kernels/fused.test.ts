@@ -128,26 +128,10 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       wguT = new Float32Array(S * 2 * Is),
       wdT = rand(Is * S, 19, 0.2),
       dinp0 = rand(n, 20);
-    for (let i = 0; i < 2 * Is; i++) for (let j = 0; j < S; j++) wguT[j * 2 * Is + i] = wgu[i * S + j];
-    // the forward's gateUp (op-by-op, kept): what the fused backward reads, or recomputes bit for bit
+    k.transpose(wguT, wgu, 2 * Is, S);
+    // the forward's gateUp (its first product): what the fused backward reads, or recomputes bit for bit
     const gu = new Float32Array(B * 2 * Is * D);
-    tokenMixerNormVia(
-      parts,
-      new Float32Array(n),
-      new Float32Array(B * D),
-      gu,
-      new Float32Array(B * Is * D),
-      new Float32Array(n),
-      inp,
-      wgu,
-      rand(S * Is, 21),
-      B,
-      S,
-      D,
-      Is,
-      1e-5,
-      true,
-    );
+    k.gemm(false, false, 2 * Is, D, S, 1, wgu, S, 0, inp, D, S * D, 0, gu, D, 2 * Is * D, B);
     const run = (fused: boolean) => {
       const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
       const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, inp, wgu, wguT, wdT, B, S, D, Is] as const;
