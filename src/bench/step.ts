@@ -7,12 +7,15 @@
  * peak RSS, and the same step in the PyTorch reference (tools/torch_step_bench.py, Debian's
  * python3) at its best on this machine: OpenBLAS with its AVX-512 kernels forced (SkylakeX) and
  * with its own choice, torch threads = cores and (small configs) 1, the fastest compared. The trm
- * step runs in a child process (step-child.ts) so its peak RSS is its own. `trm bench step`.
+ * step runs in a child process (step-child.ts) so its peak RSS is its own. Small configs (and any
+ * with --interleave) are then compared in rounds that alternate one trm step with one step of
+ * PyTorch's fastest variant, both processes alive (step-server.ts). `trm bench step`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { type ServedStep, StepServer } from './step-server.js';
 import { fileURLToPath } from 'node:url';
 import {
   addon,
@@ -150,6 +153,13 @@ export interface StepRow {
   torch_threads?: number;
   torch_variants?: TorchRun[];
   speedup_vs_torch: number | null;
+  /** interleaved runs: PyTorch's timed steps (its best variant), one per round */
+  torch_times_s?: number[];
+  /** interleaved runs: rounds of one trm and one PyTorch step each */
+  interleaved_rounds?: number;
+  /** interleaved runs: the median over rounds of PyTorch's step / trm's step in that round */
+  speedup_round_median?: number;
+  interleave_note?: string;
   torch_note?: string;
   trm_note?: string;
 }
@@ -165,12 +175,9 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** One warm-up step then `repeats` timed ones on the active device (step-child.ts runs this). */
-export async function timeTrm(
-  c: TrmConfig,
-  B: number,
-  repeats: number,
-): Promise<{ times: number[]; cpuTimes: number[]; actsMib: number }> {
+/** A prepared trm training step on the active device: parameters, activations and a batch made
+ *  once; `step()` runs one supervision step from a fresh carry and returns its wall and CPU time. */
+export function prepareTrmStep(c: TrmConfig, B: number): { step: () => Promise<ServedStep>; actsMib: number } {
   const w = createParams(c, 0),
     g = weightsView(c),
     a = allocActs(c, B, gemmPrecision()); // a bf16 step keeps its SwiGLU activations in bf16
@@ -180,10 +187,7 @@ export async function timeTrm(
     labels: upload(Int32Array.from({ length: B * L }, (_, i) => 1 + ((i * 5) % (c.vocab_size - 1)))),
     puzzleIds: upload(new Int32Array(B)),
   };
-  const times: number[] = [],
-    cpuTimes: number[] = [];
-  for (let r = 0; r <= repeats; r++) {
-    // the first run is warm-up
+  const step = async (): Promise<ServedStep> => {
     const carry = startCarry(c, w, B, S, { mode: 'static', scale: 1, training: false }, null);
     fill(g.data, 0, sizeOf(g.data));
     await device().flush();
@@ -192,12 +196,27 @@ export async function timeTrm(
     supervisionStep(c, w, a, carry, batch, g, 1 / B);
     await device().flush(); // a GPU device runs the recorded step here
     const c1 = process.cpuUsage(c0);
-    if (r > 0) {
-      times.push((performance.now() - t0) / 1000);
-      cpuTimes.push((c1.user + c1.system) / 1e6);
-    }
+    return { s: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system) / 1e6 };
+  };
+  return { step, actsMib: actsBytes(a) / 2 ** 20 };
+}
+
+/** One warm-up step then `repeats` timed ones on the active device (step-child.ts runs this). */
+export async function timeTrm(
+  c: TrmConfig,
+  B: number,
+  repeats: number,
+): Promise<{ times: number[]; cpuTimes: number[]; actsMib: number }> {
+  const { step, actsMib } = prepareTrmStep(c, B);
+  await step(); // warm-up
+  const times: number[] = [],
+    cpuTimes: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t = await step();
+    times.push(t.s);
+    cpuTimes.push(t.cpu);
   }
-  return { times, cpuTimes, actsMib: actsBytes(a) / 2 ** 20 };
+  return { times, cpuTimes, actsMib };
 }
 
 /** The trm step in a child process (native device, `threads` threads): times and peak RSS. */
@@ -270,6 +289,37 @@ export interface TorchRun {
   error?: string;
 }
 
+/** The PyTorch reference's command line (tools/torch_step_bench.py under Debian's python3, or
+ *  TRM_PYTHON: the interpreter that has torch where Debian's python3 does not, a venv). */
+function torchCommand(
+  c: TrmConfig,
+  B: number,
+  precision: string,
+  threads: number,
+  warmup: number,
+  repeats: number,
+  serve: boolean,
+): { py: string; args: string[] } | { error: string } {
+  const script = join(packageRoot, 'tools', 'torch_step_bench.py');
+  const py = process.env.TRM_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  if (!existsSync(script)) return { error: `${script} not found` };
+  const args = [
+    script,
+    '--model-json',
+    JSON.stringify(c),
+    '--batch',
+    String(B),
+    '--warmup',
+    String(warmup),
+    '--repeats',
+    String(repeats),
+    '--threads',
+    String(threads),
+    ...PRECISIONS[precision].torchArgs,
+  ];
+  return { py, args: serve ? [...args, '--serve'] : args };
+}
+
 function runTorch(
   c: TrmConfig,
   B: number,
@@ -280,28 +330,9 @@ function runTorch(
   repeats: number,
 ): TorchRun {
   const run: TorchRun = { openblas_coretype: core || 'auto', threads };
-  const script = join(packageRoot, 'tools', 'torch_step_bench.py');
-  // TRM_PYTHON names the interpreter that has torch where Debian's python3 does not (a venv)
-  const py = process.env.TRM_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-  if (!existsSync(script)) return { ...run, error: `${script} not found` };
-  const res = spawnSync(
-    py,
-    [
-      script,
-      '--model-json',
-      JSON.stringify(c),
-      '--batch',
-      String(B),
-      '--warmup',
-      String(warmup),
-      '--repeats',
-      String(repeats),
-      '--threads',
-      String(threads),
-      ...PRECISIONS[precision].torchArgs,
-    ],
-    { env: torchEnv(core, threads), encoding: 'utf8', maxBuffer: 1 << 20 },
-  );
+  const cmd = torchCommand(c, B, precision, threads, warmup, repeats, false);
+  if ('error' in cmd) return { ...run, error: cmd.error };
+  const res = spawnSync(cmd.py, cmd.args, { env: torchEnv(core, threads), encoding: 'utf8', maxBuffer: 1 << 20 });
   if (res.status !== 0) {
     const why = res.signal
       ? `killed by ${res.signal}${res.signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
@@ -331,12 +362,84 @@ function runTorch(
   }
 }
 
+/** trm's and PyTorch's steps alternating in one run (interleaveSteps). */
+interface Interleaved {
+  trm: ServedStep[];
+  torch: ServedStep[];
+  trmActsMib: number;
+  trmMaxRssMib: number | null;
+  torchPeakRssMib: number | null;
+  torchBlas: string;
+}
+
+/**
+ * The trm step (a child process, `threads` threads) and PyTorch's (one variant: its OpenBLAS kernels
+ * and threads) side by side, each serving one timed step at a time (step-server.ts): `rounds` rounds
+ * of one step each, the order swapped every round, so the two see the same machine. Both processes
+ * hold their activations at once. Throws with the failing side's last error line.
+ */
+async function interleaveSteps(
+  cfg: TrmConfig,
+  torchCfg: TrmConfig,
+  B: number,
+  threads: number,
+  precision: string,
+  variant: TorchRun,
+  torchWarmup: number,
+  rounds: number,
+): Promise<Interleaved> {
+  const cmd = torchCommand(torchCfg, B, precision, variant.threads, torchWarmup, 0, true);
+  if ('error' in cmd) throw new Error(cmd.error);
+  const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
+  const servers: StepServer[] = [];
+  try {
+    const trm = await StepServer.start(
+      'trm step',
+      process.execPath,
+      [child, JSON.stringify({ config: cfg, B, repeats: 0, precision: PRECISIONS[precision].gemm, serve: true })],
+      { ...process.env, TRM_THREADS: String(threads) },
+    );
+    servers.push(trm);
+    const core = variant.openblas_coretype === 'auto' ? '' : variant.openblas_coretype;
+    const torch = await StepServer.start('torch reference', cmd.py, cmd.args, torchEnv(core, variant.threads));
+    servers.push(torch);
+    const out: Interleaved = {
+      trm: [],
+      torch: [],
+      trmActsMib: NaN,
+      trmMaxRssMib: null,
+      torchPeakRssMib: null,
+      torchBlas: '',
+    };
+    for (let r = 0; r < rounds; r++)
+      if (r % 2 === 0) {
+        out.trm.push(await trm.step());
+        out.torch.push(await torch.step());
+      } else {
+        out.torch.push(await torch.step());
+        out.trm.push(await trm.step());
+      }
+    const t = await trm.end(),
+      p = await torch.end();
+    out.trmActsMib = Number(t.actsMib);
+    out.trmMaxRssMib = typeof t.maxRssMib === 'number' ? t.maxRssMib : null;
+    out.torchPeakRssMib = typeof p.peak_rss_mib === 'number' ? p.peak_rss_mib : null;
+    out.torchBlas = blasCore(torch.errorText);
+    return out;
+  } finally {
+    for (const s of servers) s.kill();
+  }
+}
+
 /** Configs under this many GFLOP per step count as small: more repetitions, torch also on 1 thread. */
 const SMALL_GFLOP = 100;
 
 /** `trm bench step`: one row per (preset, precision). json prints one JSON line; repeats = timed trm
  *  steps after one warm-up (small configs 30, else 3); torch = false skips the PyTorch reference;
- *  torchRepeats = its timed steps (small configs 10 after 2 warm-ups, else 1 without). */
+ *  torchRepeats = its timed steps per variant (small configs 10 after 2 warm-ups, else 1 without).
+ *  interleave (default: small configs, on the CPU) then runs `repeats` rounds of one trm step and
+ *  one step of PyTorch's fastest variant, alternating, and compares those: on a shared machine the
+ *  speed drifts between one process's run and the next. */
 export async function benchStep(opts: {
   json: boolean;
   presets?: string[];
@@ -346,6 +449,8 @@ export async function benchStep(opts: {
   torch?: boolean;
   torchRepeats?: number;
   backend?: string;
+  /** alternate trm's and PyTorch's steps (default: for small configs) */
+  interleave?: boolean;
 }): Promise<void> {
   const threads = backendInfo().threads;
   const chosen = (opts.presets ?? ['paper-sudoku-mlp', 'paper-sudoku-att']).map(p => benchPreset(p, opts.batch));
@@ -395,7 +500,9 @@ export async function benchStep(opts: {
         speedup_vs_torch: null,
       };
       const cfg = PRECISIONS[precision].trm(p.config);
-      // PyTorch first, so the two processes never hold their activations (several GB each) at once
+      // PyTorch's variants first, each on its own: the fastest is the one compared (and, when the
+      // run interleaves, the one that alternates with trm's steps below)
+      let bestTorch: TorchRun | undefined;
       if (opts.torch === false) row.torch_note = 'skipped';
       else {
         const cores = cpus().length,
@@ -408,6 +515,7 @@ export async function benchStep(opts: {
         if (!ok.length) row.torch_note = runs.map(r => r.error).join('; ');
         else {
           const best = ok[0];
+          bestTorch = best;
           row.torch_median_s = best.median_s!;
           row.torch_cpu_median_s = best.cpu_median_s ?? null;
           row.torch_steps_per_s = +(1 / best.median_s!).toPrecision(4);
@@ -425,10 +533,35 @@ export async function benchStep(opts: {
       }
       const repeats = opts.repeats ?? (small ? 30 : 3);
       const peakBefore = gpu ? await gpuPeak(gpu.gpu) : measurePeak(threads);
-      let times: number[], cpuTimes: number[], actsMib: number;
+      let times: number[] = [],
+        cpuTimes: number[] = [],
+        actsMib = NaN;
+      if (!gpu && bestTorch && (opts.interleave ?? small)) {
+        try {
+          const iv = await interleaveSteps(cfg, p.config, B, threads, precision, bestTorch, small ? 2 : 1, repeats);
+          times = iv.trm.map(x => x.s);
+          cpuTimes = iv.trm.map(x => x.cpu);
+          actsMib = iv.trmActsMib;
+          row.trm_peak_rss_mib = iv.trmMaxRssMib;
+          const torchMed = median(iv.torch.map(x => x.s));
+          Object.assign(row, {
+            torch_median_s: +torchMed.toFixed(4),
+            torch_times_s: iv.torch.map(x => +x.s.toFixed(4)),
+            torch_cpu_median_s: +median(iv.torch.map(x => x.cpu)).toFixed(4),
+            torch_steps_per_s: +(1 / torchMed).toPrecision(4),
+            torch_gflops: +(gflop / torchMed).toFixed(1),
+            torch_peak_rss_mib: iv.torchPeakRssMib,
+            interleaved_rounds: repeats,
+            speedup_round_median: +median(iv.trm.map((x, i) => iv.torch[i].s / x.s)).toFixed(2),
+          });
+        } catch (e) {
+          row.interleave_note = `the interleaved run failed (${(e as Error).message}); trm timed on its own`;
+          log(`    ${row.interleave_note}`);
+        }
+      }
       if (gpu) {
         ({ times, cpuTimes, actsMib } = await timeTrm(cfg, B, repeats));
-      } else {
+      } else if (!times.length) {
         const r = timeTrmChild(cfg, B, repeats, threads, PRECISIONS[precision].gemm);
         if (typeof r === 'string') {
           row.trm_note = r;
@@ -466,11 +599,11 @@ export async function benchStep(opts: {
       log(
         row.torch_note
           ? `    pytorch: ${row.torch_note}`
-          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster`,
+          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster${row.interleaved_rounds ? ` (${row.interleaved_rounds} rounds, trm and PyTorch alternating; per round: median ${row.speedup_round_median}x)` : ''}`,
       );
       for (const v of row.torch_variants ?? [])
         log(
-          `      torch OPENBLAS_CORETYPE ${v.openblas_coretype}, ${v.threads} threads: ${v.error ?? `${v.median_s} s/step (${v.blas})`}`,
+          `      torch OPENBLAS_CORETYPE ${v.openblas_coretype}, ${v.threads} threads, on its own: ${v.error ?? `${v.median_s} s/step (${v.blas})`}`,
         );
       rows.push(row);
     }

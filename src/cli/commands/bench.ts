@@ -15,6 +15,7 @@ interface SuiteOpts {
   batch?: number;
   torch?: boolean;
   torchReps?: number;
+  interleave?: boolean;
 }
 type Suite = (opts: SuiteOpts) => Promise<void>;
 
@@ -41,6 +42,7 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
           batch: opts.batch,
           torch: opts.torch,
           torchRepeats: opts.torchReps,
+          interleave: opts.interleave,
         });
     },
   },
@@ -50,7 +52,7 @@ export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
   usage:
-    '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N]',
+    '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N --interleave|--no-interleave]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -72,6 +74,12 @@ export const benchCommand = defineCommand({
     batch: { type: 'string', argument: 'B', description: "step: batch size (default: the preset's; paper presets 64)" },
     'no-torch': { type: 'boolean', description: 'step: skip the PyTorch reference' },
     'torch-reps': { type: 'string', argument: 'N', description: 'step: timed PyTorch steps per variant' },
+    interleave: {
+      type: 'boolean',
+      description:
+        "step: compare in rounds of one trm and one PyTorch step, alternating (default for small configs; both processes' memory at once)",
+    },
+    'no-interleave': { type: 'boolean', description: 'step: time trm and PyTorch one after the other' },
   },
   get details() {
     return (
@@ -94,9 +102,18 @@ export const benchCommand = defineCommand({
     const v = args.values;
     if (
       name !== 'step' &&
-      (v.preset !== undefined || v.batch !== undefined || v['no-torch'] || v['torch-reps'] !== undefined)
+      (v.preset !== undefined ||
+        v.batch !== undefined ||
+        v['no-torch'] ||
+        v['torch-reps'] !== undefined ||
+        v.interleave ||
+        v['no-interleave'])
     )
-      throw new UsageError(`bench: --preset, --batch, --no-torch and --torch-reps are options of the step suite`);
+      throw new UsageError(
+        `bench: --preset, --batch, --no-torch, --torch-reps and --interleave are options of the step suite`,
+      );
+    if (v.interleave && v['no-interleave'])
+      throw new UsageError(`bench: --interleave and --no-interleave exclude each other`);
     let presets: string[] | undefined, precisions: Precision[] | undefined;
     if (name === 'step') {
       const step = await import('../../bench/step.js');
@@ -120,6 +137,7 @@ export const benchCommand = defineCommand({
       batch: intOption(args, 'batch', 1, 1 << 20),
       torch: !v['no-torch'],
       torchReps: intOption(args, 'torch-reps', 1, 1000),
+      interleave: v.interleave ? true : v['no-interleave'] ? false : undefined,
     });
   },
 });

@@ -1,0 +1,169 @@
+/**
+ * `trm bench step` against the PyTorch reference: the variant probe, then the interleaved rounds
+ * (one trm step, one step of PyTorch's fastest variant, alternating; step-server.ts), driven end to
+ * end through the command line. A stand-in for torch_step_bench.py (TRM_PYTHON) answers with fixed
+ * times per variant and logs what it was asked, so the test runs where torch is not installed; the
+ * real script's --serve protocol is checked where Debian's python3 has torch.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StepServer } from '../../src/bench/step-server.js';
+import { benchPreset } from '../../src/bench/step.js';
+import { packageRoot } from '../../src/kernels/index.js';
+
+const main = join(packageRoot, 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'trm-bench-step-'));
+
+// The stand-in: argv[2] is the script path, then torch_step_bench.py's flags. A 1-thread variant
+// takes 0.25 s a step, others 0.5 s; OpenBLAS's "Core:" line goes to stderr as the real one's does.
+// FAKE_DIE_AFTER=n: serving, exit 3 with "boom" after n steps.
+const fake = join(dir, 'fake-torch.mjs');
+writeFileSync(
+  fake,
+  `#!${process.execPath}
+import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+const a = process.argv.slice(3);
+const opt = n => a[a.indexOf(n) + 1];
+const threads = Number(opt('--threads')), serve = a.includes('--serve');
+const s = threads === 1 ? 0.25 : 0.5;
+const log = x => appendFileSync(process.env.FAKE_LOG, JSON.stringify(x) + '\\n');
+log({ serve, threads, core: process.env.OPENBLAS_CORETYPE ?? 'auto', blasThreads: process.env.OPENBLAS_NUM_THREADS });
+process.stderr.write('Core: FakeCore\\n');
+const say = x => console.log(JSON.stringify(x));
+if (!serve) {
+  const n = Number(opt('--repeats'));
+  say({ median_s: s, times_s: Array(n).fill(s), cpu_median_s: s, peak_rss_mib: 100 });
+} else {
+  say({ ready: true });
+  let served = 0;
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'end') break;
+    if (served === Number(process.env.FAKE_DIE_AFTER ?? -1)) { process.stderr.write('boom\\n'); process.exit(3); }
+    served++;
+    log({ step: served });
+    say({ s, cpu: s });
+  }
+  say({ served: true, peak_rss_mib: 123 });
+}
+`,
+);
+chmodSync(fake, 0o755);
+
+function benchStep(args: string[], env: Record<string, string> = {}) {
+  const logFile = join(dir, `log-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeFileSync(logFile, '');
+  const r = spawnSync(
+    process.execPath,
+    [main, 'bench', 'step', '--preset', 'cpu-sudoku4', '--batch', '4', '--torch-reps', '1', '--json', ...args],
+    { encoding: 'utf8', env: { ...process.env, TRM_PYTHON: fake, FAKE_LOG: logFile, ...env }, timeout: 120_000 },
+  );
+  const log = readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map(l => JSON.parse(l));
+  return { code: r.status, err: r.stderr, row: r.status === 0 ? JSON.parse(r.stdout).rows[0] : null, log };
+}
+
+describe.runIf(existsSync(main))('bench step against PyTorch', () => {
+  it('small configs alternate trm and the fastest PyTorch variant, round by round', () => {
+    const { code, err, row, log } = benchStep(['--reps', '3']);
+    expect(code, err).toBe(0);
+    // the probe ran every variant on its own; the 1-thread one (0.25 s) is the fastest
+    const probes = log.filter(l => l.serve === false);
+    expect(probes.length).toBeGreaterThanOrEqual(1);
+    expect(row.torch_variants).toHaveLength(probes.length);
+    expect(row.torch_threads).toBe(1);
+    // then one serving process of that variant, with its threads and OpenBLAS settings, served 3 steps
+    const servers = log.filter(l => l.serve === true);
+    expect(servers).toHaveLength(1);
+    expect(servers[0]).toMatchObject({ threads: 1, blasThreads: '1' });
+    expect(log.filter(l => l.step !== undefined)).toHaveLength(3);
+    expect(row.interleaved_rounds).toBe(3);
+    expect(row.torch_times_s).toEqual([0.25, 0.25, 0.25]);
+    expect(row.torch_median_s).toBe(0.25);
+    expect(row.torch_peak_rss_mib).toBe(123);
+    expect(row.trm_times_s).toHaveLength(3);
+    expect(row.speedup_vs_torch / (0.25 / row.trm_median_s)).toBeCloseTo(1, 2); // both rounded in the row
+    expect(row.speedup_round_median).toBeGreaterThan(0);
+    expect(row.trm_peak_rss_mib).toBeGreaterThanOrEqual(row.acts_mib);
+  });
+
+  it('--no-interleave compares the probe: no serving process, no rounds', () => {
+    const { code, err, row, log } = benchStep(['--reps', '2', '--no-interleave']);
+    expect(code, err).toBe(0);
+    expect(log.some(l => l.serve === true)).toBe(false);
+    expect(row.interleaved_rounds).toBeUndefined();
+    expect(row.torch_median_s).toBe(0.25);
+    expect(row.trm_times_s).toHaveLength(2);
+  });
+
+  it('a PyTorch process that dies mid-run is one line in the row; trm is then timed on its own', () => {
+    const { code, err, row } = benchStep(['--reps', '2'], { FAKE_DIE_AFTER: '1' });
+    expect(code, err).toBe(0);
+    expect(row.interleave_note).toMatch(/interleaved run failed \(torch reference stopped \(exit 3\): boom\)/);
+    expect(row.interleaved_rounds).toBeUndefined();
+    expect(row.torch_median_s).toBe(0.25); // the probe's
+    expect(row.trm_times_s).toHaveLength(2);
+  });
+
+  it('--interleave and --no-interleave exclude each other, and belong to the step suite', () => {
+    const both = spawnSync(process.execPath, [main, 'bench', 'step', '--interleave', '--no-interleave'], {
+      encoding: 'utf8',
+    });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/exclude each other/);
+    const gemm = spawnSync(process.execPath, [main, 'bench', 'gemm', '--interleave'], { encoding: 'utf8' });
+    expect(gemm.status).toBe(2);
+    expect(gemm.stderr).toMatch(/options of the step suite/);
+  });
+
+  it('the trm step child serves steps until "end", then reports its peak RSS', async () => {
+    const p = benchPreset('cpu-sudoku4', 2);
+    const child = join(packageRoot, 'dist', 'bench', 'step-child.js');
+    const s = await StepServer.start(
+      'trm step',
+      process.execPath,
+      [child, JSON.stringify({ config: p.config, B: 2, repeats: 0, precision: 'fp32', serve: true })],
+      { ...process.env, TRM_THREADS: '1' },
+    );
+    for (let i = 0; i < 2; i++) {
+      const t = await s.step();
+      expect(t.s).toBeGreaterThan(0);
+      expect(t.cpu).toBeGreaterThan(0);
+    }
+    const last = await s.end();
+    expect(last.maxRssMib).toBeGreaterThan(0);
+    await expect(s.step()).rejects.toThrow(/trm step stopped \(exit 0\)/);
+  });
+
+  it('a server that cannot start is an error naming it', async () => {
+    await expect(StepServer.start('torch reference', join(dir, 'no-such-python'), [], process.env)).rejects.toThrow(
+      /torch reference stopped \(did not start\): .*ENOENT/,
+    );
+  });
+});
+
+const py = '/usr/bin/python3';
+const hasTorch = existsSync(py) && spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+if (!hasTorch)
+  console.log('SKIP: torch_step_bench.py --serve (no torch in /usr/bin/python3: apt-get install python3-torch)');
+
+describe.runIf(hasTorch)('torch_step_bench.py --serve', () => {
+  it('times one PyTorch step per request and ends with its peak RSS', async () => {
+    const p = benchPreset('cpu-sudoku4', 2);
+    const script = join(packageRoot, 'tools', 'torch_step_bench.py');
+    const s = await StepServer.start(
+      'torch reference',
+      py,
+      [script, '--model-json', JSON.stringify(p.config), '--batch', '2', '--warmup', '1', '--threads', '1', '--serve'],
+      { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    );
+    for (let i = 0; i < 2; i++) expect((await s.step()).s).toBeGreaterThan(0);
+    expect((await s.end()).peak_rss_mib).toBeGreaterThan(0);
+  });
+});
