@@ -159,6 +159,8 @@ export interface StepRow {
   interleaved_rounds?: number;
   /** interleaved runs: the median over rounds of PyTorch's step / trm's step in that round */
   speedup_round_median?: number;
+  /** interleaved runs: the first and third quartiles of those ratios (how steady the machine was) */
+  speedup_round_quartiles?: [number, number];
   interleave_note?: string;
   torch_note?: string;
   trm_note?: string;
@@ -168,6 +170,14 @@ export interface StepRow {
 function measurePeak(threads: number): number {
   if (!addon) return NaN;
   return Math.max(addon.fmaPeak(0.3, threads), addon.fmaPeak(0.3, threads), addon.fmaPeak(0.3, threads));
+}
+
+/** The q-quantile of v, linear between the closest ranks. */
+function quantile(v: number[], q: number): number {
+  const s = [...v].sort((a, b) => a - b),
+    x = q * (s.length - 1),
+    i = Math.floor(x);
+  return i + 1 < s.length ? s[i] + (x - i) * (s[i + 1] - s[i]) : s[i];
 }
 
 function median(v: number[]): number {
@@ -543,7 +553,8 @@ export async function benchStep(opts: {
           cpuTimes = iv.trm.map(x => x.cpu);
           actsMib = iv.trmActsMib;
           row.trm_peak_rss_mib = iv.trmMaxRssMib;
-          const torchMed = median(iv.torch.map(x => x.s));
+          const torchMed = median(iv.torch.map(x => x.s)),
+            ratios = iv.trm.map((x, i) => iv.torch[i].s / x.s);
           Object.assign(row, {
             torch_median_s: +torchMed.toFixed(4),
             torch_times_s: iv.torch.map(x => +x.s.toFixed(4)),
@@ -552,7 +563,8 @@ export async function benchStep(opts: {
             torch_gflops: +(gflop / torchMed).toFixed(1),
             torch_peak_rss_mib: iv.torchPeakRssMib,
             interleaved_rounds: repeats,
-            speedup_round_median: +median(iv.trm.map((x, i) => iv.torch[i].s / x.s)).toFixed(2),
+            speedup_round_median: +median(ratios).toFixed(2),
+            speedup_round_quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)].map(x => +x.toFixed(2)),
           });
         } catch (e) {
           row.interleave_note = `the interleaved run failed (${(e as Error).message}); trm timed on its own`;
@@ -599,7 +611,7 @@ export async function benchStep(opts: {
       log(
         row.torch_note
           ? `    pytorch: ${row.torch_note}`
-          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster${row.interleaved_rounds ? ` (${row.interleaved_rounds} rounds, trm and PyTorch alternating; per round: median ${row.speedup_round_median}x)` : ''}`,
+          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster${row.interleaved_rounds ? ` (${row.interleaved_rounds} rounds, trm and PyTorch alternating; per round: median ${row.speedup_round_median}x, quartiles ${row.speedup_round_quartiles?.join('-')}x)` : ''}`,
       );
       for (const v of row.torch_variants ?? [])
         log(

@@ -89,7 +89,14 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     expect(row.torch_peak_rss_mib).toBe(123);
     expect(row.trm_times_s).toHaveLength(3);
     expect(row.speedup_vs_torch / (0.25 / row.trm_median_s)).toBeCloseTo(1, 2); // both rounded in the row
-    expect(row.speedup_round_median).toBeGreaterThan(0);
+    // every round's ratio is 0.25 s over that round's trm step: the median and quartiles lie among them
+    const ratios = row.trm_times_s.map((t: number) => 0.25 / t).sort((a: number, b: number) => a - b);
+    expect(row.speedup_round_median / ratios[1]).toBeCloseTo(1, 1);
+    const [q1, q3] = row.speedup_round_quartiles;
+    expect(q1).toBeGreaterThanOrEqual(+ratios[0].toFixed(2) - 0.01);
+    expect(q1).toBeLessThanOrEqual(row.speedup_round_median);
+    expect(q3).toBeGreaterThanOrEqual(row.speedup_round_median);
+    expect(q3).toBeLessThanOrEqual(+ratios[2].toFixed(2) + 0.01);
     expect(row.trm_peak_rss_mib).toBeGreaterThanOrEqual(row.acts_mib);
   });
 
