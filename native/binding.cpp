@@ -29,6 +29,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("gemmKernel", k.name);
   o.Set("gemmBf16Kernel", gemm_active_kernel(true).name);
   o.Set("bf16Native", gemm_active_kernel(true).kpack == 2);
+  o.Set("gemmStripOuterKib", (double)gemm_strip_outer_kib());
   o.Set("amx", amx_usable());
   o.Set("threads", pool_threads());
   Napi::Object feats = Napi::Object::New(env);

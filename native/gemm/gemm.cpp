@@ -42,6 +42,22 @@ std::atomic<bool> g_fast_paths{[] {
 // The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
 // 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
 constexpr long kStripOuterPanels = 8;
+// Tile order when every packed B panel of a block is in hand: strip-outer (each A strip stays in
+// L1 while it runs all the panels, streamed from L2; C is written a row of tiles at a time) rather
+// than panel-outer (each panel in L1, the A strips streamed, C written a column of tiles at a time,
+// 14 rows a page apart). With a short k (the token mixer's gate_up forward and down dX, 1024 x 512
+// x 97 per item) the C stores and A's stream set the pace: strip-outer ran them at 86-90% of the
+// peak against 68-74% (twelfth session, docs/PERFORMANCE.md). Only while the block fits L2 beside
+// the rest (512 KiB: half of the smallest L2 these machines have; TRM_GEMM_STRIP_OUTER_KIB sets it,
+// for tests and tuning). Every tile is the same kernel call either way: the same bits.
+long strip_outer_kib() {
+  static const long kib = [] {
+    const char* e = std::getenv("TRM_GEMM_STRIP_OUTER_KIB");
+    return e ? std::atol(e) : 512L;
+  }();
+  return kib;
+}
+inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= strip_outer_kib() * 256; }
 // The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
 constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
@@ -581,6 +597,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
       float b_eff = pc == 0 ? beta : 1.f;
       pack_panels(pb, pc, kc, jc, nc, p0, p1);
+      // a B block that L2 holds: each A strip runs all its panels from L1 (strip_outer_fits)
+      const bool strip_outer = KP == 1 && strip_outer_fits((p1 - p0) * kcp * NR);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         const float* pa_blk = pa;
@@ -612,21 +630,26 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
         const long strips = (mc + MR - 1) / MR;
         ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
-        for (long p = p0; p < p1; p++) {
-          long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
-          const float* pbp = pb + p * kcp * NR;
-          if (narrow && p == last) {
-            for (long i0 = 0; i0 < mc; i0 += grp) {
-              ahead.step();
-              kr.kernel_cols(kcp, pa_blk + i0 * kcp, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc,
-                             mc - i0 < grp ? mc - i0 : grp, nr, g.alpha, b_eff);
-            }
-            continue;
-          }
-          for (long i0 = 0; i0 < mc; i0 += MR) {
-            long mr = mc - i0 < MR ? mc - i0 : MR;
+        auto tile = [&](long p, long i0) {
+          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
+          ahead.step();
+          kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr,
+                    g.alpha, b_eff);
+        };
+        const long full_end = narrow ? last : p1;
+        if (strip_outer) {
+          for (long i0 = 0; i0 < mc; i0 += MR)
+            for (long p = p0; p < full_end; p++) tile(p, i0);
+        } else {
+          for (long p = p0; p < full_end; p++)
+            for (long i0 = 0; i0 < mc; i0 += MR) tile(p, i0);
+        }
+        if (narrow) {
+          const long j0 = last * NR;
+          for (long i0 = 0; i0 < mc; i0 += grp) {
             ahead.step();
-            kr.kernel(kcp, pa_blk + i0 * kcp, pbp, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
+            kr.kernel_cols(kcp, pa_blk + i0 * kcp, pb + last * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc,
+                           mc - i0 < grp ? mc - i0 : grp, nc - j0, g.alpha, b_eff);
           }
         }
       }
@@ -663,6 +686,7 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
 }  // namespace
 
 GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
+long gemm_strip_outer_kib() { return strip_outer_kib(); }
 
 bool gemm_set_fast_paths(bool on) {
   g_fast_paths.store(on);
@@ -803,51 +827,55 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
       const long next_lines = next ? (K * N + 15) / 16 : 0;
       long next_at = 0;
       const long steps = (p1 - p0) * Hr / MR, per_step = steps > 0 ? (next_lines + steps - 1) / steps : 0;
-      for (long p = p0; p < p1; p++) {
-        long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
-        for (long s0 = 0; s0 < H; s0 += MR) {
-          long mr = H - s0 < MR ? H - s0 : MR;
-          if (hb)
-            for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
-          else
-            for (long i = 0; i < mr; i++) __builtin_prefetch(hb16 + (s0 + i) * N + j0, 1, 3);
-          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-            const float* pbp = pb + koff * panels * NR + p * kcp * NR;
-            float beta = pc == 0 ? 0.f : 1.f;
-            kr.kernel(kcp, pg + koff * Hr + s0 * kcp, pbp, tg, NR, mr, nr, 1.f, beta);
-            kr.kernel(kcp, pu + koff * Hr + s0 * kcp, pbp, tu, NR, mr, nr, 1.f, beta);
-            koff += kcp;
-          }
-          for (long i = 0; i < mr; i++) {
-            const float* g = tg + i * NR;
-            const float* u = tu + i * NR;
-            if (hb16) {  // bf16 storage: h, and [G; U] when kept, rounded as they are stored
-              if (kr.swiglu_to16) {
-                kr.swiglu_to16(hb16 + (s0 + i) * N + j0, g, u, nr);
-              } else {
-                alignas(64) float y[32];
-                swiglu_pair_bf16(y, g, u, nr);
-                to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
-              }
-              if (gb16) {
-                store_kept16(kr, gb16 + (s0 + i) * N + j0, g, nr, stream16);
-                store_kept16(kr, gb16 + (H + s0 + i) * N + j0, u, nr, stream16);
-              }
-              continue;
-            }
-            float* y = hb + (s0 + i) * N + j0;
-            // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
-            if (bf16) swiglu_pair_bf16(y, g, u, nr);
-            else swiglu_pair(y, g, u, nr);
-            if (gb) {
-              store_kept(gb + (s0 + i) * N + j0, g, nr, stream);
-              store_kept(gb + (H + s0 + i) * N + j0, u, nr, stream);
-            }
-          }
-          for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
-            __builtin_prefetch(next + next_at * 16, 0, 2);
+      auto tile = [&](long p, long s0) {
+        const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
+        if (hb)
+          for (long i = 0; i < mr; i++) prefetch_w(hb + (s0 + i) * N + j0, nr);
+        else
+          for (long i = 0; i < mr; i++) __builtin_prefetch(hb16 + (s0 + i) * N + j0, 1, 3);
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+          const float* pbp = pb + koff * panels * NR + p * kcp * NR;
+          float beta = pc == 0 ? 0.f : 1.f;
+          kr.kernel(kcp, pg + koff * Hr + s0 * kcp, pbp, tg, NR, mr, nr, 1.f, beta);
+          kr.kernel(kcp, pu + koff * Hr + s0 * kcp, pbp, tu, NR, mr, nr, 1.f, beta);
+          koff += kcp;
         }
+        for (long i = 0; i < mr; i++) {
+          const float* g = tg + i * NR;
+          const float* u = tu + i * NR;
+          if (hb16) {  // bf16 storage: h, and [G; U] when kept, rounded as they are stored
+            if (kr.swiglu_to16) {
+              kr.swiglu_to16(hb16 + (s0 + i) * N + j0, g, u, nr);
+            } else {
+              alignas(64) float y[32];
+              swiglu_pair_bf16(y, g, u, nr);
+              to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
+            }
+            if (gb16) {
+              store_kept16(kr, gb16 + (s0 + i) * N + j0, g, nr, stream16);
+              store_kept16(kr, gb16 + (H + s0 + i) * N + j0, u, nr, stream16);
+            }
+            continue;
+          }
+          float* y = hb + (s0 + i) * N + j0;
+          // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
+          if (bf16) swiglu_pair_bf16(y, g, u, nr);
+          else swiglu_pair(y, g, u, nr);
+          if (gb) {
+            store_kept(gb + (s0 + i) * N + j0, g, nr, stream);
+            store_kept(gb + (H + s0 + i) * N + j0, u, nr, stream);
+          }
+        }
+        for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
+          __builtin_prefetch(next + next_at * 16, 0, 2);
+      };
+      if (strip_outer_fits(Kp * (p1 - p0) * NR)) {
+        for (long s0 = 0; s0 < H; s0 += MR)
+          for (long p = p0; p < p1; p++) tile(p, s0);
+      } else {
+        for (long p = p0; p < p1; p++)
+          for (long s0 = 0; s0 < H; s0 += MR) tile(p, s0);
       }
     }
     kept_fence();  // the streamed stores are visible before the region ends
@@ -1086,57 +1114,61 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       float* db = dgate_up ? dgate_up + b * 2 * H * N : nullptr;
       uint16_t* db16 = dgate_up16 ? dgate_up16 + b * 2 * H * N : nullptr;
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
-      for (long p = p0; p < p1; p++) {
-        const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR;
-        for (long s0 = 0; s0 < H; s0 += MR) {
-          const long mr = H - s0 < MR ? H - s0 : MR;
-          for (long i = 0; i < mr; i++) {
-            const long o = (s0 + i) * N + j0;
-            if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
-            else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
-            if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
-            else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
-            else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
-          }
-          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
-            kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
-                      pc == 0 ? 0.f : 1.f);
-            koff += kcp;
-          }
-          for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
-            __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
-          for (long i = 0; i < mr; i++) {
-            const long o = (s0 + i) * N + j0;
-            if ((gb16 || db16) && kr.swiglu_backward16) {
-              const long o2 = H * N + o;
-              kr.swiglu_backward16(db16 ? static_cast<void*>(db16 + o) : db + o,
-                                   db16 ? static_cast<void*>(db16 + o2) : db + o2, tg + i * NR,
-                                   gb16 ? static_cast<const void*>(gb16 + o) : gb + o,
-                                   gb16 ? static_cast<const void*>(gb16 + o2) : gb + o2, nr, !fresh, gb16 != nullptr,
-                                   db16 != nullptr);
-              continue;
-            }
-            if (gb16 || db16) {
-              alignas(64) float g32[32], u32[32], dg[32], du[32];
-              const float *gp = gb ? gb + o : g32, *up = gb ? gb + H * N + o : u32;
-              if (gb16) {  // the kept [G; U] in bf16, widened (exactly) for the epilogue
-                from_bf16(kr, g32, gb16 + o, nr);
-                from_bf16(kr, u32, gb16 + H * N + o, nr);
-              }
-              if (db16) {  // fresh dgate_up in bf16: the next products' operand, rounded as they would
-                swiglu_backward_pair_bf16(dg, du, tg + i * NR, gp, up, nr, false);
-                to_bf16(kr, db16 + o, dg, nr);
-                to_bf16(kr, db16 + H * N + o, du, nr);
-              } else {
-                swiglu_backward_pair_bf16(db + o, db + H * N + o, tg + i * NR, gp, up, nr, !fresh);
-              }
-              continue;
-            }
-            (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,
-                                                                       gb + H * N + o, nr, !fresh);
-          }
+      auto tile = [&](long p, long s0) {
+        const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
+        for (long i = 0; i < mr; i++) {
+          const long o = (s0 + i) * N + j0;
+          if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
+          else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
+          if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
+          else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
+          else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
         }
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+          kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
+                    pc == 0 ? 0.f : 1.f);
+          koff += kcp;
+        }
+        for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
+          __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
+        for (long i = 0; i < mr; i++) {
+          const long o = (s0 + i) * N + j0;
+          if ((gb16 || db16) && kr.swiglu_backward16) {
+            const long o2 = H * N + o;
+            kr.swiglu_backward16(db16 ? static_cast<void*>(db16 + o) : db + o,
+                                 db16 ? static_cast<void*>(db16 + o2) : db + o2, tg + i * NR,
+                                 gb16 ? static_cast<const void*>(gb16 + o) : gb + o,
+                                 gb16 ? static_cast<const void*>(gb16 + o2) : gb + o2, nr, !fresh, gb16 != nullptr,
+                                 db16 != nullptr);
+            continue;
+          }
+          if (gb16 || db16) {
+            alignas(64) float g32[32], u32[32], dg[32], du[32];
+            const float *gp = gb ? gb + o : g32, *up = gb ? gb + H * N + o : u32;
+            if (gb16) {  // the kept [G; U] in bf16, widened (exactly) for the epilogue
+              from_bf16(kr, g32, gb16 + o, nr);
+              from_bf16(kr, u32, gb16 + H * N + o, nr);
+            }
+            if (db16) {  // fresh dgate_up in bf16: the next products' operand, rounded as they would
+              swiglu_backward_pair_bf16(dg, du, tg + i * NR, gp, up, nr, false);
+              to_bf16(kr, db16 + o, dg, nr);
+              to_bf16(kr, db16 + H * N + o, du, nr);
+            } else {
+              swiglu_backward_pair_bf16(db + o, db + H * N + o, tg + i * NR, gp, up, nr, !fresh);
+            }
+            continue;
+          }
+          (bf16 ? swiglu_backward_pair_bf16 : swiglu_backward_pair)(db + o, db + H * N + o, tg + i * NR, gb + o,
+                                                                     gb + H * N + o, nr, !fresh);
+        }
+      };
+      if (strip_outer_fits(Kp * (p1 - p0) * NR)) {
+        for (long s0 = 0; s0 < H; s0 += MR)
+          for (long p = p0; p < p1; p++) tile(p, s0);
+      } else {
+        for (long p = p0; p < p1; p++)
+          for (long s0 = 0; s0 < H; s0 += MR) tile(p, s0);
       }
     }
   });

@@ -168,6 +168,10 @@ GemmKernelInfo gemm_kernel_amx_bf16();     // AMX-BF16 tiles (TDPBF16PS), the sa
 // The kernel gemm() uses now for fp32 (bf16 = false) or bf16 operands, for the active path.
 GemmKernelInfo gemm_active_kernel(bool bf16);
 
+// The largest packed B block (KiB) whose tiles run strip-outer (each A strip across all its panels)
+// instead of panel-outer: 512, or TRM_GEMM_STRIP_OUTER_KIB read once. Either order, the same bits.
+long gemm_strip_outer_kib();
+
 // The fast paths (GemmKernelInfo's kernel_direct_a / kernel_copy_b / kernel_cols, and sums
 // computed as their transpose; bf16: kernel_cols) on (default; TRM_GEMM_FAST=0 starts with them
 // off) or off. Either way the same bits. Returns whether the active fp32 kernel has them now.

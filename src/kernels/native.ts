@@ -21,6 +21,9 @@ export interface NativeInfo {
   /** bf16 products run on AMX tiles (TDPBF16PS): the CPU has AMX-BF16 and Linux granted the tile
    *  state; TRM_AMX=0 or setAmx(false) turns it off. */
   amx: boolean;
+  /** the largest packed B block (KiB) whose tiles run strip-outer (TRM_GEMM_STRIP_OUTER_KIB; 512):
+   *  a tile order, never a change of bits */
+  gemmStripOuterKib: number;
   threads: number;
   features: Record<string, boolean>;
 }
