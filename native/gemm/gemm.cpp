@@ -45,7 +45,7 @@ constexpr long kStripOuterPanels = 8;
 // Tile order when every packed B panel of a block is in hand: strip-outer (each A strip stays in
 // L1 while it runs all the panels, streamed from L2; C is written a row of tiles at a time) rather
 // than panel-outer (each panel in L1, the A strips streamed, C written a column of tiles at a time,
-// 14 rows a page apart). With a short k (the token mixer's gate_up forward and down dX, 1024 x 512
+// its rows ldc apart: 2 KiB for the token mixer). With a short k (the token mixer's gate_up forward and down dX, 1024 x 512
 // x 97 per item) the C stores and A's stream set the pace: strip-outer ran them at 86-90% of the
 // peak against 68-74% (twelfth session, docs/PERFORMANCE.md). Only while the block fits L2 beside
 // the rest (512 KiB: half of the smallest L2 these machines have; TRM_GEMM_STRIP_OUTER_KIB sets it,
@@ -58,6 +58,17 @@ long strip_outer_kib() {
   return kib;
 }
 inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= strip_outer_kib() * 256; }
+// tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m, strip-outer or panel-outer.
+template <class Tile>
+inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, Tile&& tile) {
+  if (strip_outer) {
+    for (long i0 = 0; i0 < m; i0 += mr)
+      for (long p = p0; p < p1; p++) tile(p, i0);
+  } else {
+    for (long p = p0; p < p1; p++)
+      for (long i0 = 0; i0 < m; i0 += mr) tile(p, i0);
+  }
+}
 // The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
 constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
@@ -636,14 +647,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr,
                     g.alpha, b_eff);
         };
-        const long full_end = narrow ? last : p1;
-        if (strip_outer) {
-          for (long i0 = 0; i0 < mc; i0 += MR)
-            for (long p = p0; p < full_end; p++) tile(p, i0);
-        } else {
-          for (long p = p0; p < full_end; p++)
-            for (long i0 = 0; i0 < mc; i0 += MR) tile(p, i0);
-        }
+        for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
         if (narrow) {
           const long j0 = last * NR;
           for (long i0 = 0; i0 < mc; i0 += grp) {
@@ -870,13 +874,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
         for (long l = 0; l < per_step && next_at < next_lines; l++, next_at++)
           __builtin_prefetch(next + next_at * 16, 0, 2);
       };
-      if (strip_outer_fits(Kp * (p1 - p0) * NR)) {
-        for (long s0 = 0; s0 < H; s0 += MR)
-          for (long p = p0; p < p1; p++) tile(p, s0);
-      } else {
-        for (long p = p0; p < p1; p++)
-          for (long s0 = 0; s0 < H; s0 += MR) tile(p, s0);
-      }
+      for_each_tile(strip_outer_fits(Kp * (p1 - p0) * NR), p0, p1, H, MR, tile);
     }
     kept_fence();  // the streamed stores are visible before the region ends
   });
@@ -1163,13 +1161,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                                                      gb + H * N + o, nr, !fresh);
         }
       };
-      if (strip_outer_fits(Kp * (p1 - p0) * NR)) {
-        for (long s0 = 0; s0 < H; s0 += MR)
-          for (long p = p0; p < p1; p++) tile(p, s0);
-      } else {
-        for (long p = p0; p < p1; p++)
-          for (long s0 = 0; s0 < H; s0 += MR) tile(p, s0);
-      }
+      for_each_tile(strip_outer_fits(Kp * (p1 - p0) * NR), p0, p1, H, MR, tile);
     }
   });
 }
