@@ -346,7 +346,9 @@ function runTorch(
   if (res.status !== 0) {
     const why = res.signal
       ? `killed by ${res.signal}${res.signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
-      : `exit ${res.status}`;
+      : res.status === null
+        ? `${cmd.py} did not start`
+        : `exit ${res.status}`;
     return {
       ...run,
       error: `torch reference failed (${why}): ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`,
@@ -522,7 +524,8 @@ export async function benchStep(opts: {
             runs.push(runTorch(p.config, B, precision, core, t, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)));
         row.torch_variants = runs;
         const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
-        if (!ok.length) row.torch_note = runs.map(r => r.error).join('; ');
+        if (!ok.length)
+          row.torch_note = [...new Set(runs.map(r => r.error))].join('; '); // (often one error, every variant)
         else {
           const best = ok[0];
           bestTorch = best;

@@ -118,6 +118,15 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     expect(row.trm_times_s).toHaveLength(2);
   });
 
+  it('a PyTorch that cannot start is one note for the row (not one per variant); trm is timed on its own', () => {
+    const { code, err, row } = benchStep(['--reps', '2'], { TRM_PYTHON: join(dir, 'no-such-python') });
+    expect(code, err).toBe(0);
+    expect(row.torch_note).toMatch(/^torch reference failed \(.*no-such-python did not start\): [^;]*ENOENT$/);
+    expect(row.torch_variants.length).toBeGreaterThanOrEqual(1);
+    expect(row.interleaved_rounds).toBeUndefined();
+    expect(row.trm_times_s).toHaveLength(2);
+  });
+
   it('--interleave and --no-interleave exclude each other, and belong to the step suite', () => {
     const both = spawnSync(process.execPath, [main, 'bench', 'step', '--interleave', '--no-interleave'], {
       encoding: 'utf8',
