@@ -88,15 +88,19 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     expect(row.torch_median_s).toBe(0.25);
     expect(row.torch_peak_rss_mib).toBe(123);
     expect(row.trm_times_s).toHaveLength(3);
-    expect(row.speedup_vs_torch / (0.25 / row.trm_median_s)).toBeCloseTo(1, 2); // both rounded in the row
-    // every round's ratio is 0.25 s over that round's trm step: the median and quartiles lie among them
+    const vsMedian = row.speedup_vs_torch / (0.25 / row.trm_median_s); // both rounded in the row
+    expect(vsMedian).toBeGreaterThan(0.98);
+    expect(vsMedian).toBeLessThan(1.02);
+    // every round's ratio is 0.25 s over that round's trm step (the row's times are rounded to 0.1 ms,
+    // about 1% of a step here: the checks allow 2%)
     const ratios = row.trm_times_s.map((t: number) => 0.25 / t).sort((a: number, b: number) => a - b);
-    expect(row.speedup_round_median / ratios[1]).toBeCloseTo(1, 1);
+    expect(row.speedup_round_median / ratios[1]).toBeGreaterThan(0.98);
+    expect(row.speedup_round_median / ratios[1]).toBeLessThan(1.02);
     const [q1, q3] = row.speedup_round_quartiles;
-    expect(q1).toBeGreaterThanOrEqual(+ratios[0].toFixed(2) - 0.01);
+    expect(q1).toBeGreaterThanOrEqual(ratios[0] * 0.98);
     expect(q1).toBeLessThanOrEqual(row.speedup_round_median);
     expect(q3).toBeGreaterThanOrEqual(row.speedup_round_median);
-    expect(q3).toBeLessThanOrEqual(+ratios[2].toFixed(2) + 0.01);
+    expect(q3).toBeLessThanOrEqual(ratios[2] * 1.02);
     expect(row.trm_peak_rss_mib).toBeGreaterThanOrEqual(row.acts_mib);
   });
 
