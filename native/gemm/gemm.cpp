@@ -42,14 +42,16 @@ std::atomic<bool> g_fast_paths{[] {
 // The strip-outer path's limit: every B panel of the product packed at once (8 x 32 columns x kc
 // 512 floats = 512 KiB at most, L2) and each A strip reused by at most 8 panels from L1.
 constexpr long kStripOuterPanels = 8;
-// Tile order when every packed B panel of a block is in hand: strip-outer (each A strip stays in
-// L1 while it runs all the panels, streamed from L2; C is written a row of tiles at a time) rather
-// than panel-outer (each panel in L1, the A strips streamed, C written a column of tiles at a time,
-// its rows ldc apart: 2 KiB for the token mixer). With a short k (the token mixer's gate_up forward and down dX, 1024 x 512
-// x 97 per item) the C stores and A's stream set the pace: strip-outer ran them at 86-90% of the
-// peak against 68-74% (twelfth session, docs/PERFORMANCE.md). Only while the block fits L2 beside
-// the rest (512 KiB: half of the smallest L2 these machines have; TRM_GEMM_STRIP_OUTER_KIB sets it,
-// for tests and tuning). Every tile is the same kernel call either way: the same bits.
+// Tile order when every packed B panel of a block is in hand: strip-outer (each A strip stays in L1
+// while it runs all the panels, streamed from L2; C is written a row of tiles at a time) rather than
+// panel-outer (each panel in L1, the A strips streamed, C written a column of tiles at a time, its
+// rows ldc apart: 2 KiB for the token mixer). With a short k (the token mixer's gate_up forward and
+// down dX, 1024 x 512 x 97 per item) the C stores and A's stream set the pace: strip-outer ran them
+// at 86-90% of the peak against 68-74% in fp32, 1.27x faster on VDPBF16PS (twelfth session,
+// docs/PERFORMANCE.md). Only while the block fits L2 beside the rest (512 KiB: half of the smallest
+// L2 these machines have; TRM_GEMM_STRIP_OUTER_KIB sets it, for tests and tuning), and not for the
+// AMX kernel's general loop (GemmKernelInfo::prefetches_c_below). Every tile is the same kernel call
+// either way: the same bits.
 long strip_outer_kib() {
   static const long kib = [] {
     const char* e = std::getenv("TRM_GEMM_STRIP_OUTER_KIB");
@@ -609,7 +611,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       float b_eff = pc == 0 ? beta : 1.f;
       pack_panels(pb, pc, kc, jc, nc, p0, p1);
       // a B block that L2 holds: each A strip runs all its panels from L1 (strip_outer_fits)
-      const bool strip_outer = KP == 1 && strip_outer_fits((p1 - p0) * kcp * NR);
+      const bool strip_outer = !kr.prefetches_c_below && strip_outer_fits((p1 - p0) * kcp * NR);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
         const float* pa_blk = pa;

@@ -136,6 +136,9 @@ struct GemmKernelInfo {
   int kpack = 1;
   // Emulated bf16: the driver rounds every packed panel to bf16 values (kept as fp32) in place.
   bool round_bf16 = false;
+  // The tile prefetches the C tile below its own (the AMX kernel): the general loop keeps its
+  // panel-outer order for it, where that tile is the next call's (gemm.cpp, strip_outer_fits).
+  bool prefetches_c_below = false;
   // Packs from bf16-stored operands (null: the driver's generic ones).
   GemmPackStrip16 pack_a_rowmajor16 = nullptr, pack_b_colmajor16 = nullptr, pack_a_colmajor16 = nullptr;
   void (*pack_b_rowmajor16)(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) = nullptr;

@@ -552,6 +552,7 @@ GemmKernelInfo gemm_kernel_amx_bf16() {
   k.mr = AMX_MR;
   k.mc = AMX_MR * 8;
   k.name = "amx_bf16 32x32 (tdpbf16ps)";
+  k.prefetches_c_below = true;
   return k;
 }
 

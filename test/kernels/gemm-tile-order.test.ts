@@ -4,7 +4,7 @@
  * panel-outer. Every tile is the same kernel call either way, so the order must never change a
  * bit. Child processes with the limit at 0 (every block panel-outer) and very large (every block
  * strip-outer) compute the same products (the general loop and the fast paths, gemm, gemmSwiglu
- * and its backward, fp32 and bf16, 1 and 2 threads) and must print the same hashes as this process
+ * and its backward, fp32 and bf16 with and without AMX, 1 and 2 threads) and must print the same hashes as this process
  * (the default limit, which the shapes straddle).
  */
 import { spawnSync } from 'node:child_process';
@@ -20,6 +20,8 @@ let seed = 7;
 const rnd = n => { const x = T.alignedF32(n); for (let i = 0; i < n; i++) x[i] = ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) - 0.5; return x; };
 const hash = x => { const u = new Uint32Array(x.buffer, x.byteOffset, x.byteLength >> 2); let h = 0; for (const v of u) h = (Math.imul(h, 31) + v) | 0; return h; };
 const out = { limit: a.info().gemmStripOuterKib, hashes: [] };
+for (const amx of [true, false]) {
+a.setAmx(amx); // (the AMX kernel where the CPU grants it; off: VDPBF16PS or the emulated path)
 for (const threads of [1, 2]) {
   a.setThreads(threads);
   for (const fast of [true, false]) {
@@ -43,7 +45,9 @@ for (const threads of [1, 2]) {
     }
   }
 }
+}
 a.setGemmFastPaths(true);
+a.setAmx(true);
 console.log(JSON.stringify(out));
 `;
 
@@ -62,7 +66,7 @@ describe.runIf(addon)('gemm tile order', () => {
       panelOuter = run('0'),
       stripOuter = run('1000000');
     expect([dflt.limit, panelOuter.limit, stripOuter.limit]).toEqual([512, 0, 1000000]);
-    expect(dflt.hashes.length).toBe(2 * 2 * 2 * (4 + 3 * 3));
+    expect(dflt.hashes.length).toBe(2 * 2 * 2 * 2 * (4 + 3 * 3));
     expect(panelOuter.hashes).toEqual(dflt.hashes);
     expect(stripOuter.hashes).toEqual(dflt.hashes);
   });
