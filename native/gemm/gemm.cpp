@@ -52,14 +52,7 @@ constexpr long kStripOuterPanels = 8;
 // L2 these machines have; TRM_GEMM_STRIP_OUTER_KIB sets it, for tests and tuning), and not for the
 // AMX kernel's general loop (GemmKernelInfo::prefetches_c_below). Every tile is the same kernel call
 // either way: the same bits.
-long strip_outer_kib() {
-  static const long kib = [] {
-    const char* e = std::getenv("TRM_GEMM_STRIP_OUTER_KIB");
-    return e ? std::atol(e) : 512L;
-  }();
-  return kib;
-}
-inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= strip_outer_kib() * 256; }
+inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= gemm_strip_outer_kib() * 256; }
 // tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m, strip-outer or panel-outer.
 template <class Tile>
 inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, Tile&& tile) {
@@ -692,7 +685,13 @@ const float* prepack_a(const GemmKernelInfo& kr, const GemmArgs& g) {
 }  // namespace
 
 GemmKernelInfo gemm_active_kernel(bool bf16) { return active_kernel(bf16); }
-long gemm_strip_outer_kib() { return strip_outer_kib(); }
+long gemm_strip_outer_kib() {
+  static const long kib = [] {
+    const char* e = std::getenv("TRM_GEMM_STRIP_OUTER_KIB");
+    return e ? std::atol(e) : 512L;
+  }();
+  return kib;
+}
 
 bool gemm_set_fast_paths(bool on) {
   g_fast_paths.store(on);

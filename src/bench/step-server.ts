@@ -60,11 +60,6 @@ export class StepServer {
     return server;
   }
 
-  /** What the server wrote to stderr so far (the last 8 KiB). */
-  get errorText(): string {
-    return this.stderr;
-  }
-
   /** Time one step in the server. */
   async step(): Promise<ServedStep> {
     this.proc.stdin.write('step\n');

@@ -229,6 +229,9 @@ export async function timeTrm(
   return { times, cpuTimes, actsMib };
 }
 
+/** The trm side's own process (step-child.ts, compiled next to this module). */
+const STEP_CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
+
 /** The trm step in a child process (native device, `threads` threads): times and peak RSS. */
 function timeTrmChild(
   c: TrmConfig,
@@ -237,8 +240,7 @@ function timeTrmChild(
   threads: number,
   precision: GemmPrecision,
 ): { times: number[]; cpuTimes: number[]; actsMib: number; maxRssMib: number } | string {
-  const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
-  const res = spawnSync(process.execPath, [child, JSON.stringify({ config: c, B, repeats, precision })], {
+  const res = spawnSync(process.execPath, [STEP_CHILD, JSON.stringify({ config: c, B, repeats, precision })], {
     env: { ...process.env, TRM_THREADS: String(threads) },
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -381,7 +383,6 @@ interface Interleaved {
   trmActsMib: number;
   trmMaxRssMib: number | null;
   torchPeakRssMib: number | null;
-  torchBlas: string;
 }
 
 /**
@@ -402,13 +403,12 @@ async function interleaveSteps(
 ): Promise<Interleaved> {
   const cmd = torchCommand(torchCfg, B, precision, variant.threads, torchWarmup, 0, true);
   if ('error' in cmd) throw new Error(cmd.error);
-  const child = join(fileURLToPath(new URL('.', import.meta.url)), 'step-child.js');
   const servers: StepServer[] = [];
   try {
     const trm = await StepServer.start(
       'trm step',
       process.execPath,
-      [child, JSON.stringify({ config: cfg, B, repeats: 0, precision: PRECISIONS[precision].gemm, serve: true })],
+      [STEP_CHILD, JSON.stringify({ config: cfg, B, repeats: 0, precision: PRECISIONS[precision].gemm, serve: true })],
       { ...process.env, TRM_THREADS: String(threads) },
     );
     servers.push(trm);
@@ -421,7 +421,6 @@ async function interleaveSteps(
       trmActsMib: NaN,
       trmMaxRssMib: null,
       torchPeakRssMib: null,
-      torchBlas: '',
     };
     for (let r = 0; r < rounds; r++)
       if (r % 2 === 0) {
@@ -436,11 +435,21 @@ async function interleaveSteps(
     out.trmActsMib = Number(t.actsMib);
     out.trmMaxRssMib = typeof t.maxRssMib === 'number' ? t.maxRssMib : null;
     out.torchPeakRssMib = typeof p.peak_rss_mib === 'number' ? p.peak_rss_mib : null;
-    out.torchBlas = blasCore(torch.errorText);
     return out;
   } finally {
     for (const s of servers) s.kill();
   }
+}
+
+/** A row's PyTorch figures from its median step (wall and CPU seconds) and peak RSS. */
+function torchFigures(medianS: number, cpuMedianS: number | null, peakRssMib: number | null, gflop: number) {
+  return {
+    torch_median_s: +medianS.toFixed(4),
+    torch_cpu_median_s: cpuMedianS === null ? null : +cpuMedianS.toFixed(4),
+    torch_steps_per_s: +(1 / medianS).toPrecision(4),
+    torch_gflops: +(gflop / medianS).toFixed(1),
+    torch_peak_rss_mib: peakRssMib,
+  };
 }
 
 /** Configs under this many GFLOP per step count as small: more repetitions, torch also on 1 thread. */
@@ -529,11 +538,7 @@ export async function benchStep(opts: {
         else {
           const best = ok[0];
           bestTorch = best;
-          row.torch_median_s = best.median_s!;
-          row.torch_cpu_median_s = best.cpu_median_s ?? null;
-          row.torch_steps_per_s = +(1 / best.median_s!).toPrecision(4);
-          row.torch_gflops = +(gflop / best.median_s!).toFixed(1);
-          row.torch_peak_rss_mib = best.peak_rss_mib ?? null;
+          Object.assign(row, torchFigures(best.median_s!, best.cpu_median_s ?? null, best.peak_rss_mib ?? null, gflop));
           row.torch_blas = `${best.blas} (OPENBLAS_CORETYPE ${best.openblas_coretype})`;
           row.torch_threads = best.threads;
         }
@@ -556,19 +561,17 @@ export async function benchStep(opts: {
           cpuTimes = iv.trm.map(x => x.cpu);
           actsMib = iv.trmActsMib;
           row.trm_peak_rss_mib = iv.trmMaxRssMib;
-          const torchMed = median(iv.torch.map(x => x.s)),
-            ratios = iv.trm.map((x, i) => iv.torch[i].s / x.s);
-          Object.assign(row, {
-            torch_median_s: +torchMed.toFixed(4),
-            torch_times_s: iv.torch.map(x => +x.s.toFixed(4)),
-            torch_cpu_median_s: +median(iv.torch.map(x => x.cpu)).toFixed(4),
-            torch_steps_per_s: +(1 / torchMed).toPrecision(4),
-            torch_gflops: +(gflop / torchMed).toFixed(1),
-            torch_peak_rss_mib: iv.torchPeakRssMib,
-            interleaved_rounds: repeats,
-            speedup_round_median: +median(ratios).toFixed(2),
-            speedup_round_quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)].map(x => +x.toFixed(2)),
-          });
+          const ratios = iv.trm.map((x, i) => iv.torch[i].s / x.s);
+          Object.assign(
+            row,
+            torchFigures(median(iv.torch.map(x => x.s)), median(iv.torch.map(x => x.cpu)), iv.torchPeakRssMib, gflop),
+            {
+              torch_times_s: iv.torch.map(x => +x.s.toFixed(4)),
+              interleaved_rounds: repeats,
+              speedup_round_median: +median(ratios).toFixed(2),
+              speedup_round_quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)].map(x => +x.toFixed(2)),
+            },
+          );
         } catch (e) {
           row.interleave_note = `the interleaved run failed (${(e as Error).message}); trm timed on its own`;
           log(`    ${row.interleave_note}`);
