@@ -449,20 +449,38 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
   const long rows_per = (AMX_MR + full - 1) / (full > 0 ? full : 1);
   const float* cn = c + AMX_MR * ldc;
   if (two) {
-    for (long s = 0; s < full; s++) {
+    // Software-pipelined: each operand tile of step s + 1 is loaded right after the last product of
+    // step s that reads it (A top after the first two, B left after the third, the rest after the
+    // fourth), so the tile unit, which takes them in program order, finds them loaded when step s + 1
+    // starts (loading all four at the top of each step made its first product wait for two loads:
+    // 1.06-1.17x on the standalone loop). The products and their order per C tile are unchanged.
+    auto prefetch_c_below = [&](long s) {
       for (long r = s * rows_per; r < (s + 1) * rows_per && r < AMX_MR; r++) {
         _mm_prefetch(reinterpret_cast<const char*>(cn + r * ldc), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(cn + r * ldc + 16), _MM_HINT_T0);
       }
-      _tile_loadd(4, pa + s * 64, sa);
-      _tile_loadd(6, pb + s * 16 * 128, 128);
+    };
+    _tile_loadd(4, pa, sa);
+    _tile_loadd(6, pb, 128);
+    _tile_loadd(7, pb + 64, 128);
+    _tile_loadd(5, pa + 16 * sa, sa);
+    for (long s = 0; s + 1 < full; s++) {
+      prefetch_c_below(s);
+      const long n = s + 1;
       _tile_dpbf16ps(0, 4, 6);
-      _tile_loadd(7, pb + s * 16 * 128 + 64, 128);
       _tile_dpbf16ps(1, 4, 7);
-      _tile_loadd(5, pa + 16 * sa + s * 64, sa);
+      _tile_loadd(4, pa + n * 64, sa);
       _tile_dpbf16ps(2, 5, 6);
+      _tile_loadd(6, pb + n * 16 * 128, 128);
       _tile_dpbf16ps(3, 5, 7);
+      _tile_loadd(7, pb + n * 16 * 128 + 64, 128);
+      _tile_loadd(5, pa + 16 * sa + n * 64, sa);
     }
+    prefetch_c_below(full - 1);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
   } else {
     AMX_STEPS_16X32(0, 1, 4, 6, 7, pa, sa, pb, full);
   }
