@@ -73,6 +73,32 @@ describe.each(backends)('gemmBf16 on $label', ({ label, setup }) => {
           for (let i = 0; i < M; i++) for (let j = N; j < ldc; j++) expect(C[i * ldc + j]).toBe(C0[i * ldc + j]);
         });
 
+  // 16q + 1 k pairs (K = 33, 34, 97, 98: the token mixer's K = 97 is 3 x 16 + 1): the AMX kernel runs the
+  // whole 16-pair steps as tiles and the last pair by FMAs (both of its k with an even K), into C itself
+  // (alpha 1, beta 0 or 1: 32 x 32 tiles) or through its buffer (partial tiles, other alpha and beta).
+  it('a k pair count of 16q + 1, into C and through the tile buffer', () => {
+    setup();
+    for (const [M, N, K] of [
+      [64, 64, 34],
+      [97, 96, 98],
+      [40, 33, 97],
+      [32, 32, 33],
+    ])
+      for (const [alpha, beta] of [
+        [1, 0],
+        [1, 1],
+        [0.75, -0.5],
+      ]) {
+        const A = randn(M * K, M + K),
+          B = randn(K * N, N * 3 + K);
+        const C = randn(M * N, 7),
+          C0 = C.slice();
+        gemm({ M, N, K, alpha, beta, A, B, C, precision: 'bf16' });
+        const want = refBf16(false, false, M, N, K, alpha, A, K, B, N, beta, C0, N);
+        expect(C, `${M}x${N}x${K} alpha ${alpha} beta ${beta}`).toBeAllclose(want, { rtol: 1e-5, atol: 1e-6 + 2e-6 * K });
+      }
+  });
+
   it('batched: shared A (prepacked once per thread), and summed items (strideC = 0)', () => {
     setup();
     const M = 29,
