@@ -11,6 +11,8 @@
 // changes a bit. parallel_run_each keeps one part per thread (the FMA-peak loop needs that).
 #include "threadpool.h"
 
+#include "gemm/gemm.h"  // amx_config_unknown
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -147,6 +149,7 @@ void pool_set_threads(int n) {
 }
 
 void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
+  if (!tl_in_region) amx_config_unknown();  // a call from JavaScript: its thread's tiles are not ours
   int nth = region_threads(max_threads);
   if (nth <= 1 || tl_in_region) {
     fn(0, 1);  // one thread, or nested inside a region: the same bits as any split
@@ -173,6 +176,7 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
 }
 
 void parallel_run_each(const std::function<void(int, int)>& fn, int max_threads) {
+  if (!tl_in_region) amx_config_unknown();
   int nth = region_threads(max_threads);
   if (nth <= 1 || tl_in_region) {
     fn(0, 1);

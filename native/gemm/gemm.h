@@ -189,4 +189,11 @@ double bf16_peak_avx512(double seconds);
 // The same for AMX's TDPBF16PS (16 x 16 x 32 multiply-adds per instruction); 0 where not built.
 double bf16_peak_amx(double seconds);
 
+// The calling thread's tile configuration may have been changed by code outside this library (another
+// native module of the process, or another copy of this one, on the JavaScript thread between two
+// calls): the AMX kernel, which loads its configuration only when it differs from the one it last
+// loaded on this thread, loads it again at its next call. The thread pool calls this on entering a
+// top-level region (threadpool.cpp); its own workers run nothing else, so they keep theirs.
+void amx_config_unknown();
+
 }  // namespace trm

@@ -646,9 +646,12 @@ double bf16_peak_amx(double seconds) {
   __asm__ volatile("" : : "r"(sink) : "memory");
   return iters * 4.0 * 16 * 16 * 32 * 2 / (t - t0) * 1e-9;
 }
+
+void amx_config_unknown() { tl_tile_rem = -1; }
 #else
 GemmKernelInfo gemm_kernel_amx_bf16() { return gemm_kernel_avx512_bf16(); }
 double bf16_peak_amx(double) { return 0.0; }
+void amx_config_unknown() {}
 #endif
 
 }  // namespace trm

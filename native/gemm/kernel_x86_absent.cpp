@@ -11,5 +11,6 @@ GemmKernelInfo gemm_kernel_avx512_bf16() { return gemm_kernel_portable(); }
 GemmKernelInfo gemm_kernel_amx_bf16() { return gemm_kernel_portable(); }
 double bf16_peak_avx512(double) { return 0.0; }
 double bf16_peak_amx(double) { return 0.0; }
+void amx_config_unknown() {}
 void sum_nt_rows_avx512(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 }  // namespace trm

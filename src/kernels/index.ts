@@ -7,4 +7,4 @@
 export * from './core.js';
 export { alignedF32 } from './aligned.js';
 export { useBackend, setThreads, backendInfo, nativeBackend, nativeDevice, refDevice } from './select.js';
-export { addon, addonError, packageRoot } from './native.js';
+export { addon, addonError, addonPath, packageRoot } from './native.js';

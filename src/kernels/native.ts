@@ -57,7 +57,7 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
 /** The package root: two levels above this file, whether it runs from src/ or dist/. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function load(): { addon: NativeAddon | null; error: string | null } {
+function load(): { addon: NativeAddon | null; error: string | null; path?: string } {
   if (process.env.TRM_KERNELS === 'ref') return { addon: null, error: 'TRM_KERNELS=ref' };
   const require = createRequire(import.meta.url);
   // TRM_NATIVE_PATH points at another build of the addon (a debug build, or a test of the fallback);
@@ -75,7 +75,7 @@ function load(): { addon: NativeAddon | null; error: string | null } {
   }
   if (!existsSync(path)) return { addon: null, error: `${path} not found (run 'npm ci' or 'npm run build')` };
   try {
-    return { addon: require(path) as NativeAddon, error: null };
+    return { addon: require(path) as NativeAddon, error: null, path };
   } catch (e) {
     return { addon: null, error: `${path} failed to load: ${(e as Error).message.split('\n')[0]}` };
   }
@@ -84,3 +84,5 @@ function load(): { addon: NativeAddon | null; error: string | null } {
 const loaded = load();
 export const addon: NativeAddon | null = loaded.addon;
 export const addonError: string | null = loaded.error;
+/** The file the addon was loaded from (null without one). */
+export const addonPath: string | null = loaded.path ?? null;

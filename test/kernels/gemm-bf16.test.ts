@@ -7,9 +7,15 @@
  * the fp32 path left alone by the precision switch. `tools/test-amx-emulated.mjs` reruns this file
  * on the AMX kernel with scalar tiles where the CPU has AVX-512 BF16 but no AMX.
  */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { NativeAddon } from '../../src/kernels/native.js';
 import {
   addon,
+  addonPath,
   gemm,
   gemmPrecision,
   nativeBackend,
@@ -212,6 +218,41 @@ describe.runIf(addon?.info().amx)('AMX-BF16 kernel', () => {
       gemm({ M, N, K, A, B, C: vdp, precision: 'bf16' });
       expect(addon!.setAmx(true)).toBe(true);
       expect(amx).toBeAllclose(vdp, { rtol: 1e-5, atol: 1e-6 + 4e-6 * K });
+    }
+  });
+
+  // The tile configuration is the thread's, not the library's: another native module (here a second
+  // copy of this addon, as the A/B benchmark tools load them) may load its own on the JavaScript thread
+  // between two calls. K = 17 (9 pairs) runs on tiles shaped to the remainder, K = 64 (32 pairs) on
+  // full tiles; each copy believed its own configuration was still loaded, and ran on the other's.
+  it('stays right when another module changes the tile configuration between calls', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trm-amx-copy-'));
+    try {
+      const copy = join(dir, 'trm_native.node');
+      copyFileSync(addonPath!, copy);
+      const other = createRequire(import.meta.url)(copy) as NativeAddon;
+      addon!.setThreads(1);
+      other.setThreads(1);
+      expect(other.info().gemmBf16Kernel).toMatch(/amx/);
+      const M = 64,
+        N = 64;
+      const run = (a: NativeAddon, K: number) => {
+        const A = randn(M * K, K),
+          B = randn(K * N, K + 1);
+        const C = new Float32Array(M * N);
+        a.gemmBf16(false, false, M, N, K, 1, A, K, 0, B, N, 0, 0, C, N, 0, 1);
+        expect(C, `K ${K}`).toBeAllclose(refBf16(false, false, M, N, K, 1, A, K, B, N, 0, C, N), {
+          rtol: 1e-5,
+          atol: 1e-6 + 2e-6 * K,
+        });
+      };
+      for (let round = 0; round < 2; round++) {
+        run(addon!, 17);
+        run(other, 64);
+      }
+    } finally {
+      setThreads(2);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
