@@ -54,6 +54,10 @@ async function stepOf(root) {
       : M.initialCarry(c, w, B, S);
     if (K.fill && K.sizeOf) K.fill(g.data, 0, K.sizeOf(g.data));
     else g.data.fill(0);
+    // The AMX tile configuration belongs to the thread, and every build loaded here runs on this one:
+    // a build before 698c39e trusted the configuration it last loaded, so it would run on the one the
+    // other build left (wrong shapes, wrong results and times). Its bf16Peak loads its own and forgets it.
+    if (precision !== 'fp32' && roots.length > 1) K.addon?.bf16Peak?.(0, 1);
     const c0 = process.cpuUsage(),
       t0 = performance.now();
     M.supervisionStep(c, w, a, carry, batch, g, 1 / B);

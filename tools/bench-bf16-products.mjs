@@ -102,6 +102,9 @@ for (const name of names) {
   for (let r = 0; r < rounds; r++)
     runs.forEach(({ addon, t }, i) => {
       addon.setThreads(t);
+      // the AMX tile configuration is this thread's, shared by every build loaded here: a build before
+      // 698c39e would run on the one the previous build left; its bf16Peak loads its own and forgets it
+      if (runs.length > 1) addon.bf16Peak(0, 1);
       const t0 = performance.now();
       addon.gemmBf16(...args, ...rest);
       times[i].push(performance.now() - t0);
