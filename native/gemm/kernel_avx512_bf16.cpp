@@ -410,11 +410,12 @@ void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, lo
 
 // The k pair left after whole 16-pair steps (kp mod 16 == 1: the token mixer's K = 97, 48 pairs and one),
 // summed into the m x n fp32 sums at t (rows ldt apart) by FMAs, after the tiles: t(i, j) += a(i) b(j)
-// for the pair's even k, then for its odd k (each bf16 widened exactly; a product of two bf16 values is
-// exact in fp32, so each FMA rounds once, as an accumulation step of the tile unit does). pa: the
-// strip's first row at that pair, rows sa bytes apart; pb: the panel's row for it (32 lane pairs).
-// 128 FMAs for a 32 x 32 tile, where a remainder tile shape cost a second pass of the 16 x 32 layout
-// per half (ukr_amx_rem: 45 -> 35 ms for the token mixer's gate_up, 1 thread, B 64).
+// for the pair's even k, then for its odd k (each bf16 widened exactly, so each FMA rounds once). An odd
+// K's last pair has a zero partner: the same bits as the remainder tile gave (the training step's
+// hashes are unchanged); an even K's may differ in the last bit. pa: the strip's first row at that
+// pair, rows sa bytes apart; pb: the panel's row for it (32 lane pairs). 128 FMAs for a 32 x 32 tile,
+// where the remainder layout (ukr_amx_rem) ran each 16-row half with extra tile loads and switched the
+// tile configuration (the token mixer's gate_up, K 97, B 64: 1.3-1.45x on 1 thread, 1.16-1.22x on 2).
 inline void amx_last_pair(float* t, long ldt, const char* pa, long sa, const char* pb, long m, long n) {
   const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
   const __m512i b0 = _mm512_loadu_si512(pb), b1 = _mm512_loadu_si512(pb + 64);
