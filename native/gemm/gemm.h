@@ -139,6 +139,10 @@ struct GemmKernelInfo {
   // The tile prefetches the C tile below its own (the AMX kernel): the general loop keeps its
   // panel-outer order for it, where that tile is the next call's (gemm.cpp, strip_outer_fits).
   bool prefetches_c_below = false;
+  // Sets (fn non-null) or clears a call the kernel makes on this thread after each k step's products
+  // are issued, for vector work that overlaps the tile unit's (the fused kernels' epilogue of the tile
+  // before); the call must not touch tile registers. Null: a kernel without such a hook (not AMX).
+  void (*set_step_hook)(void (*fn)(void*), void* ctx) = nullptr;
   // Packs from bf16-stored operands (null: the driver's generic ones).
   GemmPackStrip16 pack_a_rowmajor16 = nullptr, pack_b_colmajor16 = nullptr, pack_a_colmajor16 = nullptr;
   void (*pack_b_rowmajor16)(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) = nullptr;

@@ -344,9 +344,23 @@ struct TileConfig {
   uint8_t rows[16];
 };
 
-// The loaded configuration: 0 = eight full tiles (16 rows of 64 bytes; the 32 x 32 tile), rem > 0 =
-// the 16 x 32 tile's layout with tiles 5-7 shaped to a remainder of rem k pairs. -1: none loaded.
-thread_local int tl_tile_rem = -1;
+// The kernel's per-thread state, in one thread_local: in a shared object each thread_local costs a
+// __tls_get_addr call where it is read, and the kernel reads this once per call.
+// tile_rem: the loaded configuration: 0 = eight full tiles (16 rows of 64 bytes; the 32 x 32 tile),
+// rem > 0 = the 16 x 32 tile's layout with tiles 5-7 shaped to a remainder of rem k pairs, -1: none
+// loaded. hook, hook_ctx: the step hook (GemmKernelInfo::set_step_hook).
+struct AmxThreadState {
+  int tile_rem = -1;
+  void (*hook)(void*) = nullptr;
+  void* hook_ctx = nullptr;
+};
+thread_local AmxThreadState tl_amx;
+
+void amx_set_step_hook(void (*fn)(void*), void* ctx) {
+  AmxThreadState& st = tl_amx;
+  st.hook = fn;
+  st.hook_ctx = ctx;
+}
 
 void tile_configure(int rem) {
   TileConfig c;
@@ -358,7 +372,7 @@ void tile_configure(int rem) {
     c.rows[6] = c.rows[7] = (uint8_t)rem, c.colsb[6] = c.colsb[7] = 64;  // B: rem pair rows
   }
   _tile_loadconfig(&c);
-  tl_tile_rem = rem;
+  tl_amx.tile_rem = rem;
 }
 
 // C[0:m, 0:n] = alpha * sum + beta * C from the fp32 tile t (row stride NR), the rows below m.
@@ -450,7 +464,8 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
   const int rem = (int)(kp % 16);
   const bool last_pair = rem == 1 && kp > 16;  // the whole steps as 2 x 2 tiles, then amx_last_pair
   const int shape = last_pair ? 0 : rem;
-  if (tl_tile_rem != shape) tile_configure(shape);
+  const AmxThreadState st = tl_amx;  // (one thread-local read per call)
+  if (st.tile_rem != shape) tile_configure(shape);
   const char* pa = reinterpret_cast<const char*>(pa_);
   const char* pb = reinterpret_cast<const char*>(pb_);
   if (shape) {
@@ -493,6 +508,8 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
         _mm_prefetch(reinterpret_cast<const char*>(cn + r * ldc + 16), _MM_HINT_T0);
       }
     };
+    void (*const hook)(void*) = st.hook;
+    void* const hook_ctx = st.hook_ctx;
     _tile_loadd(4, pa, sa);
     _tile_loadd(6, pb, 128);
     _tile_loadd(7, pb + 64, 128);
@@ -508,6 +525,7 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
       _tile_dpbf16ps(3, 5, 7);
       _tile_loadd(7, pb + n * 16 * 128 + 64, 128);
       _tile_loadd(5, pa + 16 * sa + n * 64, sa);
+      if (hook) hook(hook_ctx);
     }
     prefetch_c_below(full - 1);
     _tile_dpbf16ps(0, 4, 6);
@@ -606,6 +624,7 @@ GemmKernelInfo gemm_kernel_amx_bf16() {
   k.mc = AMX_MR * 8;
   k.name = "amx_bf16 32x32 (tdpbf16ps)";
   k.prefetches_c_below = true;
+  k.set_step_hook = amx_set_step_hook;
   return k;
 }
 
@@ -618,7 +637,7 @@ double bf16_peak_amx(double seconds) {
   c.palette = 1;
   for (int t = 0; t < 8; t++) c.rows[t] = 16, c.colsb[t] = 64;
   _tile_loadconfig(&c);
-  tl_tile_rem = -1;
+  tl_amx.tile_rem = -1;
   alignas(64) uint16_t a[16 * 32], b[16 * 32];
   for (int i = 0; i < 16 * 32; i++) a[i] = 0x3a83, b[i] = (uint16_t)(i & 1 ? 0xba83 : 0x3a83);  // +-1e-3
   _tile_loadd(4, a, 64);
@@ -648,7 +667,7 @@ double bf16_peak_amx(double seconds) {
   return iters * 4.0 * 16 * 16 * 32 * 2 / (t - t0) * 1e-9;
 }
 
-void amx_config_unknown() { tl_tile_rem = -1; }
+void amx_config_unknown() { tl_amx.tile_rem = -1; }
 #else
 GemmKernelInfo gemm_kernel_amx_bf16() { return gemm_kernel_avx512_bf16(); }
 double bf16_peak_amx(double) { return 0.0; }
