@@ -883,9 +883,9 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
 
 namespace {
 // A register tile's bf16 SwiGLU epilogue, rows [next, mr) still to do: y = silu(g) * u (bf16, rows ldy
-// apart; g and u rows ldt apart) and, with kg, the kept [G | U] (gate at kg, up at kg + up, rows 2 * up apart), from the
-// tile's g and u (NR floats a row). step() does kRowsPerStep rows: the AMX kernel calls it between k
-// steps of the next tile, so this vector work runs while the tile unit works.
+// apart) from the tile's g and u (rows ldt apart) and, with kg, the kept [G | U] (a gate row at kg, its
+// up row up elements further, rows 2 * up apart). step() does kRowsPerStep rows: the AMX kernel calls
+// it between k steps of the next tile, so this vector work runs while the tile unit works.
 struct TileEpilogue16 {
   static constexpr long kRowsPerStep = 2;
   const GemmKernelInfo* kr = nullptr;
@@ -990,7 +990,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               kr.set_step_hook(nullptr, nullptr);
               pending.finish();
               pending = TileEpilogue16{&kr, tg, tu, NR, out16 + (ic + i0) * I + jc + j0, I,
-                                       gate_up16 ? gate_up16 + (ic + i0) * 2 * I + jc + j0 : nullptr, I, nr, mr, stream16};
+                                       gate_up16 + (ic + i0) * 2 * I + jc + j0, I, nr, mr, stream16};
               tg = tg == tgs[0] ? tgs[1] : tgs[0];
               tu = tu == tus[0] ? tus[1] : tus[0];
               continue;

@@ -433,8 +433,10 @@ void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, lo
 inline void amx_last_pair(float* t, long ldt, const char* pa, long sa, const char* pb, long m, long n) {
   const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
   const __m512i b0 = _mm512_loadu_si512(pb), b1 = _mm512_loadu_si512(pb + 64);
-  const __m512 be0 = _mm512_castsi512_ps(_mm512_slli_epi32(b0, 16)), bo0 = _mm512_castsi512_ps(_mm512_and_si512(b0, hi));
-  const __m512 be1 = _mm512_castsi512_ps(_mm512_slli_epi32(b1, 16)), bo1 = _mm512_castsi512_ps(_mm512_and_si512(b1, hi));
+  const __m512 be0 = _mm512_castsi512_ps(_mm512_slli_epi32(b0, 16));
+  const __m512 bo0 = _mm512_castsi512_ps(_mm512_and_si512(b0, hi));
+  const __m512 be1 = _mm512_castsi512_ps(_mm512_slli_epi32(b1, 16));
+  const __m512 bo1 = _mm512_castsi512_ps(_mm512_and_si512(b1, hi));
   const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
   for (long i = 0; i < m; i++) {
     uint32_t pair;
