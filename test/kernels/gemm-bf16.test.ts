@@ -101,7 +101,10 @@ describe.each(backends)('gemmBf16 on $label', ({ label, setup }) => {
           C0 = C.slice();
         gemm({ M, N, K, alpha, beta, A, B, C, precision: 'bf16' });
         const want = refBf16(false, false, M, N, K, alpha, A, K, B, N, beta, C0, N);
-        expect(C, `${M}x${N}x${K} alpha ${alpha} beta ${beta}`).toBeAllclose(want, { rtol: 1e-5, atol: 1e-6 + 2e-6 * K });
+        expect(C, `${M}x${N}x${K} alpha ${alpha} beta ${beta}`).toBeAllclose(want, {
+          rtol: 1e-5,
+          atol: 1e-6 + 2e-6 * K,
+        });
       }
   });
 
