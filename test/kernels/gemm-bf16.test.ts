@@ -230,10 +230,14 @@ describe.runIf(addon?.info().amx)('AMX-BF16 kernel', () => {
   // full tiles; each copy believed its own configuration was still loaded, and ran on the other's.
   it('stays right when another module changes the tile configuration between calls', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trm-amx-copy-'));
+    const isa = addon!.info().isa;
     try {
       const copy = join(dir, 'trm_native.node');
       copyFileSync(addonPath!, copy);
       const other = createRequire(import.meta.url)(copy) as NativeAddon;
+      // (both on the AMX kernel, also in the TRM_ISA=portable run)
+      addon!.setIsa('avx512');
+      other.setIsa('avx512');
       addon!.setThreads(1);
       other.setThreads(1);
       expect(other.info().gemmBf16Kernel).toMatch(/amx/);
@@ -254,6 +258,7 @@ describe.runIf(addon?.info().amx)('AMX-BF16 kernel', () => {
         run(other, 64);
       }
     } finally {
+      addon!.setIsa(isa);
       setThreads(2);
       rmSync(dir, { recursive: true, force: true });
     }
