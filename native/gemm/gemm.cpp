@@ -786,6 +786,42 @@ void gemm(const GemmArgs& g) {
   }, use);
 }
 
+namespace {
+// A register tile's bf16 SwiGLU epilogue (kr.swiglu_to16), rows [next, mr) still to do: y = silu(g) * u
+// (bf16, rows ldy apart) from the tile's g and u (rows ldt apart) and, with kg, the kept pre-activation
+// rounded as it is stored (a gate row at kg, its up row up elements further, rows ldk apart). Both fused
+// forwards run it; finish() does it all at once, step() kRowsPerStep rows, for the AMX kernel's step hook
+// (linear_swiglu runs a tile's epilogue between the k steps of the next tile: the tile unit works meanwhile).
+struct TileEpilogue16 {
+  static constexpr long kRowsPerStep = 2;
+  const GemmKernelInfo* kr = nullptr;
+  const float *g = nullptr, *u = nullptr;
+  long ldt = 0;
+  uint16_t* y = nullptr;
+  long ldy = 0;
+  uint16_t* kg = nullptr;
+  long ldk = 0, up = 0, nr = 0, mr = 0;
+  bool stream = false;
+  long next = 0;
+  bool left() const { return next < mr; }
+  void rows(long end) {
+    for (; next < end && next < mr; next++) {
+      const float *gi = g + next * ldt, *ui = u + next * ldt;
+      kr->swiglu_to16(y + next * ldy, gi, ui, nr);
+      if (kg) {
+        store_kept16(*kr, kg + next * ldk, gi, nr, stream);
+        store_kept16(*kr, kg + next * ldk + up, ui, nr, stream);
+      }
+    }
+  }
+  void finish() { rows(mr); }
+  static void step(void* self) {
+    auto* e = static_cast<TileEpilogue16*>(self);
+    e->rows(e->next + kRowsPerStep);
+  }
+};
+}  // namespace
+
 void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long H, long N, long K, long batch,
                  bool bf16, bool kept16) {
   if (H == 0 || N == 0 || batch == 0) return;
@@ -846,17 +882,19 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
           kr.kernel(kcp, pu + koff * Hr + s0 * kcp, pbp, tu, NR, mr, nr, 1.f, beta);
           koff += kcp;
         }
-        for (long i = 0; i < mr; i++) {
+        // bf16 storage: h, and [G; U] when kept, rounded as they are stored
+        const bool fused16 = hb16 && kr.swiglu_to16;
+        if (fused16)
+          TileEpilogue16{&kr, tg, tu, NR, hb16 + s0 * N + j0, N, gb16 ? gb16 + s0 * N + j0 : nullptr, N, H * N, nr, mr,
+                         stream16}
+              .finish();
+        for (long i = 0; i < (fused16 ? 0 : mr); i++) {
           const float* g = tg + i * NR;
           const float* u = tu + i * NR;
-          if (hb16) {  // bf16 storage: h, and [G; U] when kept, rounded as they are stored
-            if (kr.swiglu_to16) {
-              kr.swiglu_to16(hb16 + (s0 + i) * N + j0, g, u, nr);
-            } else {
-              alignas(64) float y[32];
-              swiglu_pair_bf16(y, g, u, nr);
-              to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
-            }
+          if (hb16) {  // (no fused kernel for it: composed here)
+            alignas(64) float y[32];
+            swiglu_pair_bf16(y, g, u, nr);
+            to_bf16(kr, hb16 + (s0 + i) * N + j0, y, nr);
             if (gb16) {
               store_kept16(kr, gb16 + (s0 + i) * N + j0, g, nr, stream16);
               store_kept16(kr, gb16 + (H + s0 + i) * N + j0, u, nr, stream16);
@@ -881,40 +919,6 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   });
 }
 
-namespace {
-// A register tile's bf16 SwiGLU epilogue, rows [next, mr) still to do: y = silu(g) * u (bf16, rows ldy
-// apart) from the tile's g and u (rows ldt apart) and, with kg, the kept [G | U] (a gate row at kg, its
-// up row up elements further, rows 2 * up apart). step() does kRowsPerStep rows: the AMX kernel calls
-// it between k steps of the next tile, so this vector work runs while the tile unit works.
-struct TileEpilogue16 {
-  static constexpr long kRowsPerStep = 2;
-  const GemmKernelInfo* kr = nullptr;
-  const float *g = nullptr, *u = nullptr;
-  long ldt = 0;
-  uint16_t* y = nullptr;
-  long ldy = 0;
-  uint16_t* kg = nullptr;
-  long up = 0, nr = 0, mr = 0;
-  bool stream = false;
-  long next = 0;
-  bool left() const { return next < mr; }
-  void rows(long end) {
-    for (; next < end && next < mr; next++) {
-      const float *gi = g + next * ldt, *ui = u + next * ldt;
-      kr->swiglu_to16(y + next * ldy, gi, ui, nr);
-      if (kg) {
-        store_kept16(*kr, kg + next * 2 * up, gi, nr, stream);
-        store_kept16(*kr, kg + next * 2 * up + up, ui, nr, stream);
-      }
-    }
-  }
-  void finish() { rows(mr); }
-  static void step(void* self) {
-    auto* e = static_cast<TileEpilogue16*>(self);
-    e->rows(e->next + kRowsPerStep);
-  }
-};
-}  // namespace
 
 void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long N, long D, long I, bool bf16,
                    bool kept16) {
@@ -985,12 +989,18 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               kr.kernel(kcp, pap, pbu + koff * pstride + p * kcp * NR, tu, NR, mr, nr, 1.f, beta);
               koff += kcp;
             }
-            if (overlap) {
+            if (out16 && kr.swiglu_to16) {  // bf16 storage: h, and [G | U] when kept, rounded as they are stored
+              TileEpilogue16 e{&kr, tg, tu, NR, out16 + (ic + i0) * I + jc + j0, I,
+                               gate_up16 ? gate_up16 + (ic + i0) * 2 * I + jc + j0 : nullptr, 2 * I, I, nr, mr,
+                               stream16};
+              if (!overlap) {
+                e.finish();
+                continue;
+              }
               // the tile before: what its products' steps left; then this tile waits for the next
               kr.set_step_hook(nullptr, nullptr);
               pending.finish();
-              pending = TileEpilogue16{&kr, tg, tu, NR, out16 + (ic + i0) * I + jc + j0, I,
-                                       gate_up16 + (ic + i0) * 2 * I + jc + j0, I, nr, mr, stream16};
+              pending = e;
               tg = tg == tgs[0] ? tgs[1] : tgs[0];
               tu = tu == tus[0] ? tus[1] : tus[0];
               continue;
@@ -999,14 +1009,10 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               const long row = ic + i0 + i;
               const float* g = tg + i * NR;
               const float* u = tu + i * NR;
-              if (out16) {  // bf16 storage: h, and [G | U] when kept, rounded as they are stored
-                if (kr.swiglu_to16) {
-                  kr.swiglu_to16(out16 + row * I + jc + j0, g, u, nr);
-                } else {
-                  alignas(64) float y[32];
-                  swiglu_pair_bf16(y, g, u, nr);
-                  to_bf16(kr, out16 + row * I + jc + j0, y, nr);
-                }
+              if (out16) {  // (no fused kernel for it: composed here)
+                alignas(64) float y[32];
+                swiglu_pair_bf16(y, g, u, nr);
+                to_bf16(kr, out16 + row * I + jc + j0, y, nr);
                 if (gate_up16) {
                   store_kept16(kr, gate_up16 + row * 2 * I + jc + j0, g, nr, stream16);
                   store_kept16(kr, gate_up16 + row * 2 * I + I + jc + j0, u, nr, stream16);
