@@ -1100,7 +1100,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
                                      d16 ? static_cast<void*>(dgate_up16 + o + I) : dgate_up + o + I, tg + i * NR,
                                      g16 ? static_cast<const void*>(gate_up16 + o) : gate_up + o,
                                      g16 ? static_cast<const void*>(gate_up16 + o + I) : gate_up + o + I, nr, !fresh,
-                                     g16, d16);
+                                     g16, d16, true);
                 continue;
               }
               if (gate_up16 || dgate_up16) {
@@ -1126,6 +1126,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
         }
       }
     }
+    kept_fence();  // dgate_up's streamed rows (swiglu_backward16) are visible before the region ends
   }, use);
 }
 
@@ -1166,6 +1167,35 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
     const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
     long next_at = 0;
+    // The epilogue's rows of gate_up (read) and dgate_up (written) of the tile AFTER the one computing
+    // now: they come from memory (megabytes per call), and asked for just before their own tile's
+    // product (a few hundred cycles on AMX) their loads still missed: 45% of the bf16 epilogue's
+    // samples sat on the two loads of gate_up.
+    const bool strip_outer = strip_outer_fits(Kp * (p1 - p0) * NR);
+    auto prefetch_tile = [&](long b, long p, long s0) {
+      const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
+      const long at = b * 2 * H * N;
+      for (long i = 0; i < mr; i++) {
+        const long o = at + (s0 + i) * N + j0, o2 = o + H * N;
+        if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o2, nr);
+        else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o2, 0, 3);
+        if (dgate_up16) __builtin_prefetch(dgate_up16 + o, 1, 3), __builtin_prefetch(dgate_up16 + o2, 1, 3);
+        else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o2, nr);
+        else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o2, nr);
+      }
+    };
+    // the tile for_each_tile runs after (b, p, s0), if any
+    auto prefetch_next = [&](long b, long p, long s0) {
+      long nb = b, np = p, ns = s0;
+      if (strip_outer) {
+        if (++np == p1) np = p0, ns += MR;
+      } else if ((ns += MR) >= H) {
+        ns = 0, np++;
+      }
+      if (ns >= H || np == p1) nb++, np = p0, ns = 0;
+      if (nb < b1) prefetch_tile(nb, np, ns);
+    };
+    prefetch_tile(b0, p0, 0);
     for (long b = b0; b < b1; b++) {
       const float* Xb = dout + b * K * N;
       const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
@@ -1175,14 +1205,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       auto tile = [&](long p, long s0) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
-        for (long i = 0; i < mr; i++) {
-          const long o = (s0 + i) * N + j0;
-          if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
-          else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
-          if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
-          else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
-          else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
-        }
+        prefetch_next(b, p, s0);
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
           long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
           kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
@@ -1199,7 +1222,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                  db16 ? static_cast<void*>(db16 + o2) : db + o2, tg + i * NR,
                                  gb16 ? static_cast<const void*>(gb16 + o) : gb + o,
                                  gb16 ? static_cast<const void*>(gb16 + o2) : gb + o2, nr, !fresh, gb16 != nullptr,
-                                 db16 != nullptr);
+                                 db16 != nullptr, true);
             continue;
           }
           if (gb16 || db16) {
@@ -1222,8 +1245,9 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                                                      gb + H * N + o, nr, !fresh);
         }
       };
-      for_each_tile(strip_outer_fits(Kp * (p1 - p0) * NR), p0, p1, H, MR, tile);
+      for_each_tile(strip_outer, p0, p1, H, MR, tile);
     }
+    kept_fence();  // dgate_up's streamed rows (swiglu_backward16) are visible before the region ends
   });
 }
 

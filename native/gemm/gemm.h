@@ -151,10 +151,11 @@ struct GemmKernelInfo {
   void (*from_bf16)(float* dst, const uint16_t* src, long n) = nullptr;
   // The bf16 SwiGLU epilogue rows (ops.h swiglu_pair_bf16 / swiglu_backward_pair_bf16) with bf16
   // storage fused in (bitwise the same as those followed by to_bf16 / preceded by from_bf16); null:
-  // the driver composes them. g16: g, u are bf16; d16: dg, du are bf16 (written fresh).
+  // the driver composes them. g16: g, u are bf16; d16: dg, du are bf16 (written fresh; with stream, a
+  // 32-wide row whose dg and du are whole 64-byte lines is stored non-temporally: the caller fences).
   void (*swiglu_to16)(uint16_t* y, const float* g, const float* u, long n) = nullptr;
   void (*swiglu_backward16)(void* dg, void* du, const float* dy, const void* g, const void* u, long n, bool acc,
-                            bool g16, bool d16) = nullptr;
+                            bool g16, bool d16, bool stream) = nullptr;
   GemmDirectAKernel kernel_direct_a = nullptr;
   GemmDirectAKernel kernel_direct_at = nullptr;  // the same for a transposed A (A[k*lda + i])
   GemmCopyBKernel kernel_copy_b = nullptr;

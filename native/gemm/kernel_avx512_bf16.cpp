@@ -37,7 +37,7 @@ namespace trm {
 // ops/swiglu_bf16_avx512.cpp
 void swiglu_pair_bf16_to16_avx512(uint16_t* y, const float* g, const float* u, long n);
 void swiglu_backward_pair_bf16_16_avx512(void* dg, void* du, const float* dy, const void* g, const void* u, long n,
-                                         bool acc, bool g16, bool d16);
+                                         bool acc, bool g16, bool d16, bool stream);
 
 namespace {
 
