@@ -64,6 +64,15 @@ inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, T
       for (long i0 = 0; i0 < m; i0 += mr) tile(p, i0);
   }
 }
+// The tile for_each_tile runs after (p, i0), in place; false when (p, i0) was the last.
+inline bool next_tile(bool strip_outer, long p0, long p1, long m, long mr, long& p, long& i0) {
+  if (strip_outer) {
+    if (++p == p1) p = p0, i0 += mr;
+    return i0 < m;
+  }
+  if ((i0 += mr) >= m) i0 = 0, p++;
+  return p < p1;
+}
 // The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
 constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
@@ -1184,16 +1193,10 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
         else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o2, nr);
       }
     };
-    // the tile for_each_tile runs after (b, p, s0), if any
+    // the tile for_each_tile runs after (b, p, s0), if any (the next item's first after an item's last)
     auto prefetch_next = [&](long b, long p, long s0) {
-      long nb = b, np = p, ns = s0;
-      if (strip_outer) {
-        if (++np == p1) np = p0, ns += MR;
-      } else if ((ns += MR) >= H) {
-        ns = 0, np++;
-      }
-      if (ns >= H || np == p1) nb++, np = p0, ns = 0;
-      if (nb < b1) prefetch_tile(nb, np, ns);
+      if (!next_tile(strip_outer, p0, p1, H, MR, p, s0)) b++, p = p0, s0 = 0;
+      if (b < b1) prefetch_tile(b, p, s0);
     };
     prefetch_tile(b0, p0, 0);
     for (long b = b0; b < b1; b++) {
