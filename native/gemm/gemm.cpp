@@ -64,15 +64,6 @@ inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, T
       for (long i0 = 0; i0 < m; i0 += mr) tile(p, i0);
   }
 }
-// The tile for_each_tile runs after (p, i0), in place; false when (p, i0) was the last.
-inline bool next_tile(bool strip_outer, long p0, long p1, long m, long mr, long& p, long& i0) {
-  if (strip_outer) {
-    if (++p == p1) p = p0, i0 += mr;
-    return i0 < m;
-  }
-  if ((i0 += mr) >= m) i0 = 0, p++;
-  return p < p1;
-}
 // The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
 constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
@@ -1064,6 +1055,13 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
   const int use = 2.0 * N * I * K < 2e5 ? 1 : nth;
+  // A fresh bf16 dgate_up too large to stay in the last-level cache until the next products read it
+  // (the kept stores' rule) is streamed past the caches (swiglu_backward16), and then the tiles'
+  // epilogue rows are not prefetched: the streamed lines hold the fill buffers and the prefetches
+  // stalled behind them (perf put half the pass's samples on them). The paper config's bf16 calls
+  // ran 1.1-1.3x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
+  // the fp32 ones 2-3% without the prefetches.
+  const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
@@ -1087,14 +1085,15 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             const long mr = mc - i0 < MR ? mc - i0 : MR;
-            for (long i = 0; i < mr; i++) {
-              const long o = (ic + i0 + i) * 2 * I + jc + j0;
-              if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o + I, nr);
-              else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o + I, 0, 3);
-              if (dgate_up16) __builtin_prefetch(dgate_up16 + o, 1, 3), __builtin_prefetch(dgate_up16 + o + I, 1, 3);
-              else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
-              else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
-            }
+            if (prefetch_rows)
+              for (long i = 0; i < mr; i++) {
+                const long o = (ic + i0 + i) * 2 * I + jc + j0;
+                if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o + I, nr);
+                else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o + I, 0, 3);
+                if (dgate_up16) __builtin_prefetch(dgate_up16 + o, 1, 3), __builtin_prefetch(dgate_up16 + o + I, 1, 3);
+                else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
+                else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
+              }
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               kr.kernel(kcp, pa + koff * mr_all + i0 * kcp, pb + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f,
@@ -1109,7 +1108,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
                                      d16 ? static_cast<void*>(dgate_up16 + o + I) : dgate_up + o + I, tg + i * NR,
                                      g16 ? static_cast<const void*>(gate_up16 + o) : gate_up + o,
                                      g16 ? static_cast<const void*>(gate_up16 + o + I) : gate_up + o + I, nr, !fresh,
-                                     g16, d16, true);
+                                     g16, d16, stream);
                 continue;
               }
               if (gate_up16 || dgate_up16) {
@@ -1156,6 +1155,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
   const bool by_item = batch >= nth;
+  const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;  // linear_swiglu_backward
   parallel_run([&](int ith, int nt) {
     long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
     if (by_item) split_range(batch, ith, nt, &b0, &b1);
@@ -1176,29 +1176,6 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
     const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
     long next_at = 0;
-    // The epilogue's rows of gate_up (read) and dgate_up (written) of the tile AFTER the one computing
-    // now: they come from memory (megabytes per call), and asked for just before their own tile's
-    // product (a few hundred cycles on AMX) their loads still missed: 45% of the bf16 epilogue's
-    // samples sat on the two loads of gate_up.
-    const bool strip_outer = strip_outer_fits(Kp * (p1 - p0) * NR);
-    auto prefetch_tile = [&](long b, long p, long s0) {
-      const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
-      const long at = b * 2 * H * N;
-      for (long i = 0; i < mr; i++) {
-        const long o = at + (s0 + i) * N + j0, o2 = o + H * N;
-        if (gate_up) prefetch_r(gate_up + o, nr), prefetch_r(gate_up + o2, nr);
-        else __builtin_prefetch(gate_up16 + o, 0, 3), __builtin_prefetch(gate_up16 + o2, 0, 3);
-        if (dgate_up16) __builtin_prefetch(dgate_up16 + o, 1, 3), __builtin_prefetch(dgate_up16 + o2, 1, 3);
-        else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o2, nr);
-        else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o2, nr);
-      }
-    };
-    // the tile for_each_tile runs after (b, p, s0), if any (the next item's first after an item's last)
-    auto prefetch_next = [&](long b, long p, long s0) {
-      if (!next_tile(strip_outer, p0, p1, H, MR, p, s0)) b++, p = p0, s0 = 0;
-      if (b < b1) prefetch_tile(b, p, s0);
-    };
-    prefetch_tile(b0, p0, 0);
     for (long b = b0; b < b1; b++) {
       const float* Xb = dout + b * K * N;
       const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
@@ -1208,7 +1185,15 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       auto tile = [&](long p, long s0) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
-        prefetch_next(b, p, s0);
+        if (prefetch_rows)
+          for (long i = 0; i < mr; i++) {
+            const long o = (s0 + i) * N + j0;
+            if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
+            else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
+            if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
+            else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
+            else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
+          }
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
           long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
           kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
@@ -1225,7 +1210,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                  db16 ? static_cast<void*>(db16 + o2) : db + o2, tg + i * NR,
                                  gb16 ? static_cast<const void*>(gb16 + o) : gb + o,
                                  gb16 ? static_cast<const void*>(gb16 + o2) : gb + o2, nr, !fresh, gb16 != nullptr,
-                                 db16 != nullptr, true);
+                                 db16 != nullptr, stream);
             continue;
           }
           if (gb16 || db16) {
@@ -1248,7 +1233,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                                                      gb + H * N + o, nr, !fresh);
         }
       };
-      for_each_tile(strip_outer, p0, p1, H, MR, tile);
+      for_each_tile(strip_outer_fits(Kp * (p1 - p0) * NR), p0, p1, H, MR, tile);
     }
     kept_fence();  // dgate_up's streamed rows (swiglu_backward16) are visible before the region ends
   });
