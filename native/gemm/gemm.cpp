@@ -1059,7 +1059,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // (the kept stores' rule) is streamed past the caches (swiglu_backward16), and then the tiles'
   // epilogue rows are not prefetched: the streamed lines hold the fill buffers and the prefetches
   // stalled behind them (perf put half the pass's samples on them). The paper config's bf16 calls
-  // ran 1.1-1.3x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
+  // ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
   // the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
   parallel_run([&](int ith, int nt) {
@@ -1155,7 +1155,8 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
   const bool by_item = batch >= nth;
-  const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;  // linear_swiglu_backward
+  // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
+  const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
   parallel_run([&](int ith, int nt) {
     long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
     if (by_item) split_range(batch, ith, nt, &b0, &b1);
