@@ -10,12 +10,8 @@
 // while that copy reads its settings (the blocking overrides TRM_GEMM_MC / KC / NC), e.g.
 //   node tools/bench-bf16-products.mjs 1 15 all build/Release/trm_native.node \
 //     build/Release/trm_native.node@TRM_GEMM_KC=512
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadBuilds } from './load-builds.mjs';
 
-const require = createRequire(import.meta.url);
 const [threadsArg, roundsArg, namesArg, ...builds] = process.argv.slice(2);
 if (!threadsArg || !roundsArg || !namesArg || builds.length === 0) {
   console.error('usage: node tools/bench-bf16-products.mjs THREADS ROUNDS NAMES|all BUILD[@KEY=V,...] [BUILD...]');
@@ -28,29 +24,26 @@ if (threadCounts.some(t => !(t >= 1)) || !(rounds >= 1)) {
   process.exit(2);
 }
 const overrideKeys = ['TRM_GEMM_MC', 'TRM_GEMM_KC', 'TRM_GEMM_NC'];
-const scratch = mkdtempSync(join(tmpdir(), 'trm-bf16-products-'));
-const addons = builds.map((spec, i) => {
-  const [path, env = ''] = spec.split('@');
-  const copy = join(scratch, `build${i}.node`);
-  try {
-    copyFileSync(resolve(path), copy);
-  } catch (e) {
-    console.error(`bench-bf16-products: ${path}: cannot read the build (${e.code ?? e.message})`);
-    process.exit(2);
-  }
-  for (const k of overrideKeys) delete process.env[k];
-  for (const kv of env.split(',').filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    process.env[k] = v;
-  }
-  const addon = require(copy);
-  const a = new Float32Array(64 * 64),
-    c = new Float32Array(64 * 64);
-  addon.gemmBf16(false, false, 64, 64, 64, 1, a, 64, 0, a, 64, 0, 0, c, 64, 0, 1); // reads the overrides now
-  return addon;
-});
+const envs = builds.map(spec => spec.split('@')[1] ?? '');
+const addons = loadBuilds(
+  'bench-bf16-products',
+  builds.map(spec => spec.split('@')[0]),
+  {
+    before: i => {
+      for (const k of overrideKeys) delete process.env[k];
+      for (const kv of envs[i].split(',').filter(Boolean)) {
+        const [k, v] = kv.split('=');
+        process.env[k] = v;
+      }
+    },
+    after: addon => {
+      const a = new Float32Array(64 * 64),
+        c = new Float32Array(64 * 64);
+      addon.gemmBf16(false, false, 64, 64, 64, 1, a, 64, 0, a, 64, 0, 0, c, 64, 0, 1); // reads the overrides now
+    },
+  },
+);
 for (const k of overrideKeys) delete process.env[k];
-rmSync(scratch, { recursive: true, force: true }); // loaded libraries stay mapped
 
 // name: op(A) op(B) M x N x K, batch, sum (stride_c 0), A shared (stride_a 0), bf16-stored A / B
 const shapes = {

@@ -10,12 +10,8 @@
 //   token mixer gate_up (+SwiGLU)  gemmSwiglu, H 512, N 512, K 97, batch 64, not kept and kept
 //   channel dh (+SwiGLU backward)  linearSwigluBackward, fresh dgate_up
 //   token mixer dh (+backward)     gemmSwigluBackward, fresh dgate_up
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadBuilds } from './load-builds.mjs';
 
-const require = createRequire(import.meta.url);
 const [threadsArg, roundsArg, precision, ...builds] = process.argv.slice(2);
 const usage = 'usage: node tools/bench-fused-swiglu.mjs THREADS ROUNDS fp32|bf16 BUILD [BUILD...]';
 if (!threadsArg || !roundsArg || !precision || builds.length === 0) {
@@ -33,20 +29,7 @@ if (precision !== 'fp32' && precision !== 'bf16') {
   process.exit(2);
 }
 const bf16 = precision === 'bf16';
-const scratch = mkdtempSync(join(tmpdir(), 'trm-fused-swiglu-'));
-const addons = builds.map((path, i) => {
-  const copy = join(scratch, `build${i}.node`);
-  try {
-    copyFileSync(resolve(path), copy);
-  } catch (e) {
-    console.error(`bench-fused-swiglu: ${path}: cannot read the build (${e.code ?? e.message})`);
-    process.exit(2);
-  }
-  const addon = require(copy);
-  addon.setThreads(threads);
-  return addon;
-});
-rmSync(scratch, { recursive: true, force: true }); // loaded libraries stay mapped
+const addons = loadBuilds('bench-fused-swiglu', builds, { after: addon => addon.setThreads(threads) });
 
 /** n values of type C (Float32Array or Uint16Array) whose data starts on a 64-byte line. */
 function aligned(C, n) {

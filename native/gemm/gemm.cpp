@@ -919,7 +919,6 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   });
 }
 
-
 void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long N, long D, long I, bool bf16,
                    bool kept16) {
   if (N == 0 || I == 0) return;
