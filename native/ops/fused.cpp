@@ -1,6 +1,12 @@
-// fused.cpp: the small-model half-block kernels (fused.h). The parts of one region take whole
-// items (token mixer) or contiguous rows in chunks (channel MLP, chunk_rows); inside a part the GEMM,
-// SwiGLU and norm kernels run on the calling thread.
+// fused.cpp: the small-model half-block kernels (fused.h). The threads of one region take whole
+// items one at a time as they free up (token mixer, parallel_claim) or contiguous rows in chunks
+// (channel MLP, chunk_rows); inside a part the GEMM, SwiGLU and norm kernels run on the calling thread.
+//
+// Why the token mixer claims its items: a fixed half per thread ends with the slower thread, and
+// which of the two vCPUs is slower changes from minute to minute on the shared hosts (the caller
+// waited 7-10% of every token mixer region for the worker in one run, the worker for the caller in
+// the next). Claimed items end within one item of each other: cpu-sudoku4's step 1.006-1.028x
+// (three one-process runs), cpu-sudoku9's even. Each thread still packs the shared weights once.
 #include "fused.h"
 #include "../aligned_buf.h"
 
@@ -124,7 +130,9 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
                               double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   const bool keep_gu = keep && !token_mixer_recomputes_gate_up(S);
-  parallel_for(B, B * (3 * Is * S * D + 2 * sd), [&](long lo, long hi) {
+  parallel_claim(B, B * (3 * Is * S * D + 2 * sd), [&](auto&& claim, auto&& peek) {
+    long b = claim();
+    if (b < 0) return;
     // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
     // or no backward follows, h too when no backward follows
     float* own = keep_gu ? nullptr : tl_unkept.get((size_t)(gu + hd));
@@ -145,7 +153,8 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
     const bool panels = false;
 #endif
     float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
-    for (long b = lo; b < hi; b++) {
+    for (long bn; b >= 0; b = claim()) {
+      bn = peek();  // the item likely next (unclaimed yet): this one prefetches its kept lines
       float* gub = keep_gu ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
       g1.B = inp + b * sd;
@@ -154,14 +163,14 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
       if (panels) {  // h straight into the down product's B panels (and the kept h, the next item's
                      // kept lines prefetched for write meanwhile)
 #if defined(__x86_64__)
-        const bool next = keep && b + 1 < hi, next_gu = next && keep_gu;
-        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? h + (b + 1) * hd : nullptr, next ? hd : 0,
-                    next_gu ? gate_up + (b + 1) * gu : nullptr, next_gu ? gu : 0);
+        const bool next = keep && bn >= 0, next_gu = next && keep_gu;
+        swiglu_item(hp, keep ? hb : nullptr, gub, Is, D, next ? h + bn * hd : nullptr, next ? hd : 0,
+                    next_gu ? gate_up + bn * gu : nullptr, next_gu ? gu : 0);
 #endif
         gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
       } else {
-        if (keep && b + 1 < hi)  // the next item's kept h (and gate_up) prefetched for write meanwhile
-          swiglu_prefetching(hb, gub, hd, h + (b + 1) * hd, hd, keep_gu ? gate_up + (b + 1) * gu : nullptr,
+        if (keep && bn >= 0)  // the next item's kept h (and gate_up) prefetched for write meanwhile
+          swiglu_prefetching(hb, gub, hd, h + bn * hd, hd, keep_gu ? gate_up + bn * gu : nullptr,
                              keep_gu ? gu : 0);
         else
           swiglu_forward_rows(hb, gub, 0, 1, hd);
@@ -235,7 +244,9 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
                                long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
   const bool recompute = token_mixer_recomputes_gate_up(S);
-  parallel_for(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](long lo, long hi) {
+  parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](auto&& claim, auto&& peek) {
+    long b = claim();
+    if (b < 0) return;
     float* own = recompute ? tl_unkept.get((size_t)gu) : nullptr;  // the recomputed gate_up: it stays in L2
     GemmArgs g0;  // gate_up_b = W_gu @ x_b: the forward's product (the same pack, the same bits)
     g0.M = 2 * Is; g0.N = D; g0.K = S;
@@ -251,7 +262,8 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
     pack_shared_a(g1, g2, recompute ? &g0 : nullptr);
-    for (long b = lo; b < hi; b++) {
+    for (long bn; b >= 0; b = claim()) {
+      bn = peek();  // the item likely next (unclaimed yet): this one prefetches its kept gate_up
       if (recompute) {
         g0.B = inp + b * sd;
         gemm(g0);
@@ -261,9 +273,9 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
       // the next item's, out of cache, prefetched meanwhile)
-      const bool next = !recompute && b + 1 < hi;
+      const bool next = !recompute && bn >= 0;
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
-                           g1.packed_a, next ? gate_up + (b + 1) * gu : nullptr, next ? gu * 4 : 0);
+                           g1.packed_a, next ? gate_up + bn * gu : nullptr, next ? gu * 4 : 0);
       add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;

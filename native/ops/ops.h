@@ -3,10 +3,11 @@
 // scalars. Sizes are validated by the caller (the TS wrappers and binding_ops.cpp); these
 // functions trust them, never allocate a tensor and keep no pointer past the call.
 //
-// Threading: every kernel splits its work with parallel_for below. Each output element is written
-// by exactly one thread and every reduction runs in a fixed order (per row, per column, or in
-// fixed-size chunks for sum), so the results are bitwise the same for any thread count.
+// Threading: every kernel splits its work with parallel_for (or parallel_claim) below. Each output
+// element is written by exactly one thread and every reduction runs in a fixed order (per row, per
+// column, or in fixed-size chunks for sum), so the results are bitwise the same for any thread count.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "../threadpool.h"
@@ -25,6 +26,30 @@ inline void parallel_for(long n, long work, F&& f) {
     long lo, hi;
     split_range(n, ith, nth, &lo, &hi);
     if (lo < hi) f(lo, hi);
+  }, work < kMinParallelWork ? 1 : 0);
+}
+
+// Run f(claim, peek) on the pool's threads, where each call of claim() hands out the next unclaimed
+// index of [0, n), or -1 when none is left, and peek() tells which one the next claim would get now
+// (a guess at this thread's next item, for prefetching; another thread may take it). The threads take
+// items one at a time as they free up, instead of a fixed share each: a thread that runs late (a slower
+// or descheduled vCPU, a worker that woke after the caller) takes fewer items rather than setting the
+// region's end. f does its per-thread setup (packing shared weights) after its first claim succeeds, so
+// a thread that finds nothing left does none. Items must be independent (each writes its own outputs):
+// which thread runs an item never changes a bit. Nested inside a region it runs inline, as parallel_for.
+template <class F>
+inline void parallel_claim(long n, long work, F&& f) {
+  std::atomic<long> next{0};
+  parallel_run([&](int, int) {
+    auto claim = [&]() -> long {
+      const long i = next.fetch_add(1, std::memory_order_relaxed);
+      return i < n ? i : -1;
+    };
+    auto peek = [&]() -> long {
+      const long i = next.load(std::memory_order_relaxed);
+      return i < n ? i : -1;
+    };
+    f(claim, peek);
   }, work < kMinParallelWork ? 1 : 0);
 }
 
