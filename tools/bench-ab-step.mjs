@@ -3,9 +3,9 @@
 // as JSON. Two ways to compare builds:
 // - separate processes, alternated by the shell:
 //     for i in 1 2 3; do for t in OLD NEW; do node tools/bench-ab-step.mjs $t [PRESET] [K]; done; done
-// - ONE process (ROOT = OLD,NEW,...: every build loaded, one step of each per round, so all see the
-//   same machine phase; prints each build's median and the median of the per-round ratios of each
-//   build to the first). On a noisy host (the 2-vCPU cloud machines) this is the one that resolves
+// - ONE process (ROOT = OLD,NEW,...: every build loaded, one step of each per round, in reverse order
+//   every other round, so all see the same machine phase and each place in a round; prints each
+//   build's median and the median of the per-round ratios of each build to the first). On a noisy host (the 2-vCPU cloud machines) this is the one that resolves
 //   a few percent; each build keeps its own thread pool, whose workers spin ~1-3 ms after a region.
 // PRESET: a train preset (cpu-sudoku4, ...) at its batch size, or paper (the paper MLP config, B 64;
 // the default); K: timed steps (default 5); PRECISION: fp32 (default) or bf16 (the build at ROOT
@@ -83,14 +83,19 @@ for (const root of roots) {
   }
 }
 const out = roots.map(() => ({ times: [], cpu: [] }));
-for (let r = 0; r <= K_STEPS; r++)
-  steps.forEach((st, i) => {
-    const { s, cpu } = st.run();
+// Every other round runs the builds in reverse order: the place in a round matters on these hosts
+// (the paper bf16 step read 0.962x with the newer build second and 1.066x with it first, ten rounds
+// each), so each build takes each place equally often.
+for (let r = 0; r <= K_STEPS; r++) {
+  const order = steps.map((_, i) => (r % 2 ? steps.length - 1 - i : i));
+  for (const i of order) {
+    const { s, cpu } = steps[i].run();
     if (r > 0) {
       out[i].times.push(+s.toFixed(4));
       out[i].cpu.push(+cpu.toFixed(4));
     }
-  });
+  }
+}
 const { B, threads } = steps[0];
 if (roots.length === 1) {
   console.log(JSON.stringify({ root: roots[0], preset, precision, B, threads, ...out[0] }));

@@ -758,14 +758,18 @@ void gemm(const GemmArgs& g) {
   if (by_item) {
     // A weight shared by all items is packed once per thread instead of once per item.
     bool shared_a = g.stride_a == 0 && g.K > 0 && (double)g.M * g.K <= 4e6;
-    parallel_run([&](int ith, int nt) {
-      long b0, b1;
-      split_range(g.batch, ith, nt, &b0, &b1);
-      const float* pre = g.packed_a ? g.packed_a : shared_a && b1 - b0 > 1 ? prepack_a(kr, g) : nullptr;
-      for (long b = b0; b < b1; b++)
+    // Items claimed one at a time as threads free up (ItemClaims, ops.h); the operands of the item
+    // the next claim would get are prefetched under this one.
+    parallel_claim(g.batch, kMinParallelWork, [&](ItemClaims& items) {
+      long b = items.first();
+      if (b < 0) return;
+      const float* pre = g.packed_a ? g.packed_a : shared_a && g.batch > nth ? prepack_a(kr, g) : nullptr;
+      for (; b >= 0; b = items.next(b)) {
+        const long bn = items.likely_next(b);
         gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
-                 g.beta, 0, 1, true, pre, b + 1 < b1 ? item_at(g.B, g.b16, (b + 1) * g.stride_b) : nullptr,
-                 b + 1 < b1 && g.stride_a ? item_at(g.A, g.a16, (b + 1) * g.stride_a) : nullptr);
+                 g.beta, 0, 1, true, pre, bn >= 0 ? item_at(g.B, g.b16, bn * g.stride_b) : nullptr,
+                 bn >= 0 && g.stride_a ? item_at(g.A, g.a16, bn * g.stride_a) : nullptr);
+      }
     });
     return;
   }
@@ -838,13 +842,15 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   const int nth = pool_threads();
   const bool stream = 8.0 * batch * H * N > kStreamBytes;  // the kept [G; U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
-  // Whole items per thread when there are enough, else each item's panels split across threads.
+  // Whole items when there are enough, claimed one at a time as threads free up (ItemClaims, ops.h),
+  // else each item's panels split across threads.
   const bool by_item = batch >= nth;
+  ItemClaims items(batch, by_item);
   parallel_run([&](int ith, int nt) {
-    long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
-    if (by_item) split_range(batch, ith, nt, &b0, &b1);
-    else split_range(panels, ith, nt, &p0, &p1);
-    if (b0 >= b1 || p0 >= p1) return;
+    long p0 = 0, p1 = panels;
+    if (!by_item) split_range(panels, ith, nt, &p0, &p1);
+    long b = items.first();
+    if (b < 0 || p0 >= p1) return;
     // The shared weight, packed once per thread: gate strips, then up strips, k block by k block.
     float* pg = tl_prepacked_a.get((size_t)2 * Hr * Kp + 16);
     float* pu = pg + Hr * Kp;
@@ -855,7 +861,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
     if (K == 0) {
       for (int i = 0; i < kMaxTile; i++) tg[i] = tu[i] = 0.f;
     }
-    for (long b = b0; b < b1; b++) {
+    for (; b >= 0; b = items.next(b)) {
       const float* Xb = X + b * K * N;
       float* hb = out ? out + b * H * N : nullptr;
       float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
@@ -864,7 +870,8 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       // The next item's input: start it towards the cache while this one computes (a read of
       // every 16th float, one per line, spread over the panels below).
-      const float* next = b + 1 < b1 ? X + (b + 1) * K * N : nullptr;
+      const long bn = items.likely_next(b);
+      const float* next = bn >= 0 ? X + bn * K * N : nullptr;
       const long next_lines = next ? (K * N + 15) / 16 : 0;
       long next_at = 0;
       const long steps = (p1 - p0) * Hr / MR, per_step = steps > 0 ? (next_lines + steps - 1) / steps : 0;
@@ -1156,11 +1163,12 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const bool by_item = batch >= nth;
   // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
   const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
+  ItemClaims items(batch, by_item);  // (as in gemm_swiglu)
   parallel_run([&](int ith, int nt) {
-    long b0 = 0, b1 = batch, p0 = 0, p1 = panels;
-    if (by_item) split_range(batch, ith, nt, &b0, &b1);
-    else split_range(panels, ith, nt, &p0, &p1);
-    if (b0 >= b1 || p0 >= p1) return;
+    long p0 = 0, p1 = panels;
+    if (!by_item) split_range(panels, ith, nt, &p0, &p1);
+    long b = items.first();
+    if (b < 0 || p0 >= p1) return;
     // the shared WT, packed once per thread, k block by k block (gemm_pack_a's layout), unless given
     const float* pw = packed_wt;
     if (!pw) {
@@ -1174,9 +1182,11 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       for (int i = 0; i < kMaxTile; i++) tg[i] = 0.f;
     // the caller's next operand, a share of its lines per register tile (part 0's tiles: one copy)
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
-    const long tiles = (b1 - b0) * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
+    // (spread over the tiles of this thread's share of the items: claimed, about batch / nt)
+    const long my_items = by_item ? (batch + nt - 1) / nt : batch;
+    const long tiles = my_items * (p1 - p0) * (Hr / MR), next_per = tiles > 0 ? (next_lines + tiles - 1) / tiles : 0;
     long next_at = 0;
-    for (long b = b0; b < b1; b++) {
+    for (; b >= 0; b = items.next(b)) {
       const float* Xb = dout + b * K * N;
       const float* gb = gate_up ? gate_up + b * 2 * H * N : nullptr;
       const uint16_t* gb16 = gate_up16 ? gate_up16 + b * 2 * H * N : nullptr;

@@ -2,11 +2,8 @@
 // items one at a time as they free up (token mixer, parallel_claim) or contiguous rows in chunks
 // (channel MLP, chunk_rows); inside a part the GEMM, SwiGLU and norm kernels run on the calling thread.
 //
-// Why the token mixer claims its items: a fixed half per thread ends with the slower thread, and
-// which of the two vCPUs is slower changes from minute to minute on the shared hosts (the caller
-// waited 7-10% of every token mixer region for the worker in one run, the worker for the caller in
-// the next). Claimed items end within one item of each other: cpu-sudoku4's step 1.006-1.028x
-// (three one-process runs), cpu-sudoku9's even. Each thread still packs the shared weights once.
+// Claimed token mixer items (ItemClaims, ops.h): cpu-sudoku4's step 1.006-1.028x (three one-process
+// runs), cpu-sudoku9's even; each thread still packs the shared weights once.
 #include "fused.h"
 #include "../aligned_buf.h"
 
@@ -130,8 +127,8 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
                               double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   const bool keep_gu = keep && !token_mixer_recomputes_gate_up(S);
-  parallel_claim(B, B * (3 * Is * S * D + 2 * sd), [&](auto&& claim, auto&& peek) {
-    long b = claim();
+  parallel_claim(B, B * (3 * Is * S * D + 2 * sd), [&](ItemClaims& items) {
+    long b = items.first();
     if (b < 0) return;
     // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
     // or no backward follows, h too when no backward follows
@@ -153,8 +150,8 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
     const bool panels = false;
 #endif
     float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
-    for (long bn; b >= 0; b = claim()) {
-      bn = peek();  // the item likely next (unclaimed yet): this one prefetches its kept lines
+    for (; b >= 0; b = items.next(b)) {
+      const long bn = items.likely_next(b);  // (this item prefetches its kept lines)
       float* gub = keep_gu ? gate_up + b * gu : own;
       float* hb = keep ? h + b * hd : own + gu;
       g1.B = inp + b * sd;
@@ -244,8 +241,8 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
                                long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
   const bool recompute = token_mixer_recomputes_gate_up(S);
-  parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](auto&& claim, auto&& peek) {
-    long b = claim();
+  parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](ItemClaims& items) {
+    long b = items.first();
     if (b < 0) return;
     float* own = recompute ? tl_unkept.get((size_t)gu) : nullptr;  // the recomputed gate_up: it stays in L2
     GemmArgs g0;  // gate_up_b = W_gu @ x_b: the forward's product (the same pack, the same bits)
@@ -262,8 +259,8 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
     pack_shared_a(g1, g2, recompute ? &g0 : nullptr);
-    for (long bn; b >= 0; b = claim()) {
-      bn = peek();  // the item likely next (unclaimed yet): this one prefetches its kept gate_up
+    for (; b >= 0; b = items.next(b)) {
+      const long bn = items.likely_next(b);  // (this item prefetches its kept gate_up)
       if (recompute) {
         g0.B = inp + b * sd;
         gemm(g0);

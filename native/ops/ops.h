@@ -29,28 +29,40 @@ inline void parallel_for(long n, long work, F&& f) {
   }, work < kMinParallelWork ? 1 : 0);
 }
 
-// Run f(claim, peek) on the pool's threads, where each call of claim() hands out the next unclaimed
-// index of [0, n), or -1 when none is left, and peek() tells which one the next claim would get now
-// (a guess at this thread's next item, for prefetching; another thread may take it). The threads take
-// items one at a time as they free up, instead of a fixed share each: a thread that runs late (a slower
-// or descheduled vCPU, a worker that woke after the caller) takes fewer items rather than setting the
-// region's end. f does its per-thread setup (packing shared weights) after its first claim succeeds, so
-// a thread that finds nothing left does none. Items must be independent (each writes its own outputs):
-// which thread runs an item never changes a bit. Nested inside a region it runs inline, as parallel_for.
+// Items [0, n) handed out one at a time to whichever thread asks first (claimed = true), or every
+// item to every thread in order (claimed = false: kernels that split each item's columns instead).
+// Threads that take items as they free up end within one item of each other, where a fixed share
+// each ends with the slower: on the 2-vCPU cloud hosts which vCPU is slower changes from minute to
+// minute (the caller waited 7-10% of every fused token mixer region for the worker in one run, the
+// worker for the caller in the next). likely_next(b) is the item to prefetch under b: claimed, the one
+// the next claim would get now (another thread may take it first); else b + 1. Items must be
+// independent (each writes its own outputs): which thread runs an item never changes a bit.
+struct ItemClaims {
+  std::atomic<long> at{0};
+  const long n;
+  const bool claimed;
+  ItemClaims(long n_, bool claimed_) : n(n_), claimed(claimed_) {}
+  long take() {
+    const long i = at.fetch_add(1, std::memory_order_relaxed);
+    return i < n ? i : -1;
+  }
+  long first() { return claimed ? take() : n > 0 ? 0 : -1; }
+  long next(long b) { return claimed ? take() : b + 1 < n ? b + 1 : -1; }
+  long likely_next(long b) {
+    if (!claimed) return b + 1 < n ? b + 1 : -1;
+    const long i = at.load(std::memory_order_relaxed);
+    return i < n ? i : -1;
+  }
+};
+
+// Run f(items) on the pool's threads with the items of [0, n) claimed one at a time (ItemClaims):
+// f takes items.first(), then items.next(b) until -1, and does its per-thread setup (packing shared
+// weights) only once its first claim succeeded, so a thread that finds nothing left does none. `work`
+// decides whether the pool is worth waking, as in parallel_for; nested in a region it runs inline.
 template <class F>
 inline void parallel_claim(long n, long work, F&& f) {
-  std::atomic<long> next{0};
-  parallel_run([&](int, int) {
-    auto claim = [&]() -> long {
-      const long i = next.fetch_add(1, std::memory_order_relaxed);
-      return i < n ? i : -1;
-    };
-    auto peek = [&]() -> long {
-      const long i = next.load(std::memory_order_relaxed);
-      return i < n ? i : -1;
-    };
-    f(claim, peek);
-  }, work < kMinParallelWork ? 1 : 0);
+  ItemClaims items(n, true);
+  parallel_run([&](int, int) { f(items); }, work < kMinParallelWork ? 1 : 0);
 }
 
 // Dot product of two float rows in float64, in a fixed lane order (used by per-row reductions).
