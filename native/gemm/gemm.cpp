@@ -29,7 +29,7 @@
 namespace trm {
 namespace {
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all;
 
 // The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
 // kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
@@ -418,6 +418,43 @@ inline void split_rows_by_strips(long M, int MR, int ith, int nth, long* r0, lon
   *r1 = ith + 1 == nth ? M : edge(ith + 1);
 }
 
+// Claimed A blocks: a product's rows go to threads a block of kr.mc rows at a time, to whichever frees
+// up first (ItemClaims, ops.h), instead of a fixed share each. TRM_GEMM_CLAIM=0 keeps the fixed
+// shares (A/B runs; the same bits either way: rows are independent and each block sums its k blocks
+// in order on one thread).
+bool gemm_claims_on() {
+  static const bool on = [] {
+    const char* e = std::getenv("TRM_GEMM_CLAIM");
+    return !(e && e[0] == '0');
+  }();
+  return on;
+}
+// For gemm's general loop: the AMX kernel (the bf16 channel products of the paper step), one column
+// block (N <= nc), and every k block of B packed at most kClaimedPackedFloats (16 MiB) per thread.
+constexpr long kClaimedPackedFloats = 1L << 22;
+bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g) {
+  const long kcp_max = (kr.kc + kr.kpack - 1) / kr.kpack, all_p = (g.N + kr.nr - 1) / kr.nr;
+  const long packed = (g.K + kr.kc - 1) / kr.kc * kcp_max * all_p * kr.nr;
+  return gemm_claims_on() && kr.prefetches_c_below && g.K > 0 && g.N <= kr.nc && packed <= kClaimedPackedFloats;
+}
+
+// The A blocks one thread runs in the fused channel kernels (linear_swiglu and its backward): its
+// fixed rows [r0, r1) block by block, or (claims) blocks claimed one at a time, r0 = 0, r1 = all rows.
+struct RowBlockWalk {
+  ItemClaims* claims;
+  long r0, r1, mc, blk = -1;
+  long first() {
+    if (!claims) return r0 < r1 ? r0 : -1;
+    blk = claims->first();
+    return blk < 0 ? -1 : blk * mc;
+  }
+  long next(long ic) {
+    if (!claims) return ic + mc < r1 ? ic + mc : -1;
+    blk = claims->next(blk);
+    return blk < 0 ? -1 : blk * mc;
+  }
+};
+
 // One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
 // strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
 // needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
@@ -425,11 +462,11 @@ inline void split_rows_by_strips(long M, int MR, int ith, int nth, long* r0, lon
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
-              const void* next_b = nullptr, const void* next_a = nullptr) {
+              const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_blocks = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
-  if (split_rows) split_rows_by_strips(M, MR, ith, nth, &r0, &r1);
+  if (split_rows && !row_blocks) split_rows_by_strips(M, MR, ith, nth, &r0, &r1);
   if (K == 0) {
     long lo = r0, hi = r1;
     if (!split_rows) split_range(M, ith, nth, &lo, &hi);
@@ -447,7 +484,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   };
   // The fp32 paths below read operands unpacked or pack them inside the micro-kernel (the same
   // values into the same FMAs: the same bits as the general loop at the end).
-  const bool fp32 = KP == 1 && !kr.round_bf16 && !g.a16 && !g.b16;
+  const bool fp32 = KP == 1 && !kr.round_bf16 && !g.a16 && !g.b16 && !row_blocks;  // (row_blocks: the general loop)
   const float* Af = static_cast<const float*>(A);
   const float* Bf = static_cast<const float*>(B);
   const long all_panels = (N + NR - 1) / NR;
@@ -593,6 +630,81 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     if (g.trans_b) nr_.add(base + (c0 * g.ldb + pc) * eb, cols, kc * eb, g.ldb * eb);
     else nr_.add(base + (pc * g.ldb + c0) * eb, kc, cols * eb, g.ldb * eb);
   };
+  // One A block (rows [ic, ic + mc), k [pc, pc + kc)) against this thread's panels [p0, p1) of the
+  // packed B block pb (columns from jc, nc of them, `panels` in all), with `ahead` prefetching what
+  // comes next.
+  auto run_block = [&](long jc, long nc, long panels, long p0, long p1, long pc, long kc, const float* pb, long ic,
+                       long mc, NextReads& ahead) {
+    const long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
+    const float b_eff = pc == 0 ? beta : 1.f;
+    // a B block that L2 holds: each A strip runs all its panels from L1 (strip_outer_fits)
+    const bool strip_outer = !kr.prefetches_c_below && strip_outer_fits((p1 - p0) * kcp * NR);
+    const float* pa_blk = pa;
+    if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + ic * kcp;
+    else {
+      if (g.a16)
+        pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr);
+      else
+        pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor,
+               kr.pack_a_colmajor, KP);
+      if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
+    }
+    // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
+    // strips per call (kernel_cols: the same bits as the tile)
+    const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
+    const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
+    const long strips = (mc + MR - 1) / MR;
+    ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
+    auto tile = [&](long p, long i0) {
+      const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
+      ahead.step();
+      kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha,
+                b_eff);
+    };
+    for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
+    if (narrow) {
+      const long j0 = last * NR;
+      for (long i0 = 0; i0 < mc; i0 += grp) {
+        ahead.step();
+        kr.kernel_cols(kcp, pa_blk + i0 * kcp, pb + last * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc,
+                       mc - i0 < grp ? mc - i0 : grp, nc - j0, g.alpha, b_eff);
+      }
+    }
+  };
+  if (row_blocks) {
+    // Claimed A blocks (gemm_claims_row_blocks): each thread takes the next block of kr.mc rows when
+    // it frees up and runs all its k blocks back to back; every k block of B is packed by this thread
+    // at its first block and kept (per k block, room for all panels). Each C element still sums its
+    // k blocks in order, on one thread: the same bits as any split.
+    const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = (kr.kc + KP - 1) / KP;
+    const long bstride = kcp_max * all_p * NR;
+    long blk = row_blocks->first();
+    if (blk < 0) return;
+    float* pb_all = tl_pack_b_all.get((size_t)k_blocks * bstride);
+    bool packed = false;
+    for (; blk >= 0; blk = row_blocks->next(blk)) {
+      const long ic = blk * kr.mc, mc = M - ic < kr.mc ? M - ic : kr.mc;
+      const long bn = row_blocks->likely_next(blk);
+      for (long pc = 0, kb = 0; pc < K; pc += kr.kc, kb++) {
+        const long kc = K - pc < kr.kc ? K - pc : kr.kc;
+        float* pb_k = pb_all + kb * bstride;
+        if (!packed) pack_panels(pb_k, pc, kc, 0, N, 0, all_p);
+        NextReads ahead;
+        if (pc + kr.kc < K) {
+          if (!packed) next_b_block(ahead, B, pc + kr.kc, 0);
+          next_a_block(ahead, A, ic, pc + kr.kc);
+        } else if (bn >= 0) {
+          next_a_block(ahead, A, bn * kr.mc, 0);
+        } else {  // the next item's (the caller's next_b / next_a)
+          next_b_block(ahead, next_b, 0, 0);
+          next_a_block(ahead, next_a, 0, 0);
+        }
+        run_block(0, N, all_p, 0, all_p, pc, kc, pb_k, ic, mc, ahead);
+      }
+      packed = true;
+    }
+    return;
+  }
   for (long jc = 0; jc < N; jc += kr.nc) {
     long nc = N - jc < kr.nc ? N - jc : kr.nc;
     long panels = (nc + NR - 1) / NR, p0 = 0, p1 = panels;
@@ -600,23 +712,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     if (p0 >= p1) continue;
     for (long pc = 0; pc < K; pc += kr.kc) {
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
-      long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
-      float b_eff = pc == 0 ? beta : 1.f;
       pack_panels(pb, pc, kc, jc, nc, p0, p1);
-      // a B block that L2 holds: each A strip runs all its panels from L1 (strip_outer_fits)
-      const bool strip_outer = !kr.prefetches_c_below && strip_outer_fits((p1 - p0) * kcp * NR);
       for (long ic = r0; ic < r1; ic += kr.mc) {
-        long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc;
-        const float* pa_blk = pa;
-        if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + ic * kcp;
-        else {
-          if (g.a16)
-            pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr);
-          else
-            pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor,
-                   kr.pack_a_colmajor, KP);
-          if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
-        }
         NextReads ahead;
         if (ic + kr.mc < r1) {
           next_a_block(ahead, A, ic + kr.mc, pc);
@@ -630,27 +727,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           next_b_block(ahead, next_b, 0, 0);
           next_a_block(ahead, next_a, r0, 0);
         }
-        // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
-        // strips per call (kernel_cols: the same bits as the tile)
-        const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
-        const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
-        const long strips = (mc + MR - 1) / MR;
-        ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
-        auto tile = [&](long p, long i0) {
-          const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
-          ahead.step();
-          kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr,
-                    g.alpha, b_eff);
-        };
-        for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
-        if (narrow) {
-          const long j0 = last * NR;
-          for (long i0 = 0; i0 < mc; i0 += grp) {
-            ahead.step();
-            kr.kernel_cols(kcp, pa_blk + i0 * kcp, pb + last * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc,
-                           mc - i0 < grp ? mc - i0 : grp, nc - j0, g.alpha, b_eff);
-          }
-        }
+        run_block(jc, nc, panels, p0, p1, pc, kc, pb, ic, r1 - ic < kr.mc ? r1 - ic : kr.mc, ahead);
       }
     }
   }
@@ -779,6 +856,13 @@ void gemm(const GemmArgs& g) {
   bool rows_ok = g.M >= (long)kr.mr * 2 * nth, panels_ok = g.N >= (long)kr.nr * 2 * nth;
   bool split_rows = rows_ok && (!panels_ok || g.M >= g.N);
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
+  if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g)) {
+    ItemClaims blocks((g.M + kr.mc - 1) / kr.mc, true);
+    parallel_run([&](int ith, int nt) {
+      gemm_one(kr, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
+    });
+    return;
+  }
   parallel_run([&](int ith, int nt) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
@@ -949,10 +1033,15 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
   const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
+  // rows claimed a block at a time (gemm_claims_on) where one column block covers I
+  const bool claim_rows = split_rows && use > 1 && I <= nch && gemm_claims_on();
+  ItemClaims blocks((N + kr.mc - 1) / kr.mc, true);
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
-    if (split_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    if (r0 >= r1) return;
+    if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, r0, r1, kr.mc};
+    const long ic0 = walk.first();
+    if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
     const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
     float* pbg = tl_pack_b.get((size_t)2 * Kp * pstride + 16);
@@ -975,7 +1064,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       // this block's gate columns jc.. and up columns I + jc.. of op(B) = W^T, every k block
       pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
       pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
-      for (long ic = r0; ic < r1; ic += kr.mc) {
+      for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
         const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, X, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
@@ -1068,10 +1157,15 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
   // the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
+  // rows claimed a block at a time (gemm_claims_on) where one column block covers I
+  const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
+  ItemClaims blocks((N + kr.mc - 1) / kr.mc, true);
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
-    if (split_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    if (r0 >= r1) return;
+    if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, r0, r1, kr.mc};
+    const long ic0 = walk.first();
+    if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
     const long pstride = (ncb + NR - 1) / NR * NR;
     float* pb = tl_pack_b.get((size_t)Kp * pstride + 16);
@@ -1084,7 +1178,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
       if (p0 >= p1) continue;
       pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
-      for (long ic = r0; ic < r1; ic += kr.mc) {
+      for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
         const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, dout, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
