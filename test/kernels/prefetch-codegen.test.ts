@@ -68,6 +68,9 @@ describe.skipIf(!addon || !addonPath || !x64)('software prefetches survive compi
     if (![...counts.keys()].some(n => n.includes('(anonymous namespace)')))
       return ctx.skip('SKIPPED: the addon has no local symbols (a stripped build)');
     const n = countIn(counts, part);
+    // the AMX kernel is compiled only by GCC >= 11 / clang >= 12 (TRM_HAVE_AMX); where it runs, it exists
+    if (n === null && part === amxKernel[0] && !addon?.info().amx)
+      return ctx.skip('SKIPPED: this addon was built without the AMX kernel');
     expect(n, `no function named like ${part} in ${addonPath}`).not.toBeNull();
     expect(n).toBeGreaterThanOrEqual(least);
   });
