@@ -837,7 +837,8 @@ void gemm(const GemmArgs& g) {
     bool shared_a = g.stride_a == 0 && g.K > 0 && (double)g.M * g.K <= 4e6;
     // Items claimed one at a time as threads free up (ItemClaims, ops.h); the operands of the item
     // the next claim would get are prefetched under this one.
-    parallel_claim(g.batch, kMinParallelWork, [&](ItemClaims& items) {
+    ItemClaims items(g.batch, true);
+    parallel_run([&](int, int) {
       long b = items.first();
       if (b < 0) return;
       const float* pre = g.packed_a ? g.packed_a : shared_a && g.batch > nth ? prepack_a(kr, g) : nullptr;
