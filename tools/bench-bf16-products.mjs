@@ -3,7 +3,8 @@
 // step holds them) through gemmBf16, for several native builds interleaved in ONE process (each
 // product once per build per round), so a host whose speed changes within seconds (the AMX unit of
 // a shared Xeon: docs/PERFORMANCE.md, tenth session) hits every build alike. Prints per product
-// and build the median GFLOP/s and, in brackets, the best round's.
+// and build the median GFLOP/s, in brackets the best round's, and after x (builds after the first) the
+// median of the per-round speedups over the first column.
 //   node tools/bench-bf16-products.mjs THREADS ROUNDS NAMES BUILD[@KEY=V,...] [BUILD...]
 // THREADS: a count, or a comma list (1,2: every build on 1 and on 2 threads, alternating). NAMES: `all` or a comma list of the names below. BUILD: a trm_native.node; each is loaded from
 // its own copy (so one file can appear twice), and KEY=V pairs after `@` are set in the environment
@@ -103,10 +104,13 @@ for (const name of names) {
       times[i].push(performance.now() - t0);
     });
   const flop = 2 * M * N * K * batch;
-  const cells = times.map(t => {
+  // x: the median over rounds of the first column's time over this one's in the same round (the
+  // runs of a round are milliseconds apart, so a change of the host's speed between rounds cancels)
+  const cells = times.map((t, i) => {
     const med = median(t),
-      best = Math.min(...t);
-    return `${med.toFixed(2)} ms ${(flop / med / 1e6).toFixed(0)} GFLOP/s (${(flop / best / 1e6).toFixed(0)})`;
+      best = Math.min(...t),
+      paired = i === 0 ? '' : ` x${median(t.map((v, r) => times[0][r] / v)).toFixed(3)}`;
+    return `${med.toFixed(2)} ms ${(flop / med / 1e6).toFixed(0)} GFLOP/s (${(flop / best / 1e6).toFixed(0)})${paired}`;
   });
   console.log(`${name.padEnd(24)} ${cells.join(' | ')}`);
 }

@@ -327,7 +327,11 @@ double bf16_peak_avx512(double seconds) {
 // instruction. Register tile 32 x 32 = four C tiles (2 x 2); per 16 k pairs two A tiles and two B
 // tiles (ukr_amx_32x32). B is packed exactly as for VDPBF16PS above (a panel row per k pair, 32
 // columns = two tiles of 64 bytes side by side). A differs: a tile row is one row of A, so the
-// strip (32 rows) is packed row by row, pa[i*kcp + t] = pair(a(i, 2t), a(i, 2t+1)), kcp = ceil(kc/2).
+// strip (32 rows, kcp = ceil(kc/2) pairs) is packed tile by tile: for each 16 pairs, rows 0-15 then
+// rows 16-31, 64 bytes a row, so that every A tile is 1 KB of consecutive memory (amx_a_at); the
+// pairs past the last whole 16 follow row by row (kcp mod 16 a row). Row by row with the strip's
+// whole k range per row (a tile's rows 1 KB apart) the products ran 1.16x slower from L2: 32
+// separate streams, 16 lines a tile in 4 L1 sets.
 // A block whose k pairs are not a multiple of 16 (the token mixer's K = 97) runs the remainder
 // through tiles shaped to it (ukr_amx_rem). Tile registers are not renamed and the configuration
 // (shapes) is per thread, loaded only when the remainder changes. Every C element is summed by one
@@ -391,31 +395,37 @@ inline void amx_epilogue(const float* t, float* c, long ldc, long m, long n, flo
   }
 }
 
-// k steps [0, steps) of a 16 x 32 tile: C tiles c0, c1 += A tile a (16 rows of the strip from pa,
-// row stride sa bytes, 16 pairs a step) times B tiles b0, b1 (the panel's two 16-column halves).
+// k steps [0, steps) of a 16 x 32 tile: C tiles c0, c1 += A tile a (16 rows from pa, row stride sa
+// bytes, the next 16 pairs ka bytes on) times B tiles b0, b1 (the panel's two 16-column halves).
 // A macro: GCC's tile intrinsics paste the tile number into their assembly, so it must be a literal.
-#define AMX_STEPS_16X32(c0, c1, a, b0, b1, pa, sa, pb, steps)      \
+#define AMX_STEPS_16X32(c0, c1, a, b0, b1, pa, sa, ka, pb, steps)  \
   for (long s_ = 0; s_ < (steps); s_++) {                         \
-    _tile_loadd(a, (pa) + s_ * 64, (sa));                         \
+    _tile_loadd(a, (pa) + s_ * (ka), (sa));                       \
     _tile_loadd(b0, (pb) + s_ * 16 * 128, 128);                   \
     _tile_loadd(b1, (pb) + s_ * 16 * 128 + 64, 128);              \
     _tile_dpbf16ps(c0, a, b0);                                    \
     _tile_dpbf16ps(c1, a, b1);                                    \
   }
 
+// Bytes in the packed strip (32 rows of kp pairs, the layout above): the 16 x 16-pair tile of rows
+// h..h+15 at 16-pair step s (h 0 or 16), and the remainder (kp mod 16 pairs a row) after the whole steps.
+constexpr long AMX_A_STEP = AMX_MR * 64, AMX_A_HALF = 16 * 64;
+inline long amx_a_at(long s, long h) { return s * AMX_A_STEP + (h ? AMX_A_HALF : 0); }
+inline long amx_a_rem(long kp) { return kp / 16 * AMX_A_STEP; }
+
 // A k-pair count with a remainder (kp mod 16 != 0; the token mixer's K = 97): each 16-row half of
 // the strip as a 16 x 32 tile, two C tiles (tmm0, tmm1), one A tile (tmm2) and two B tiles (tmm3,
 // tmm4) per 16 pairs, the last rem pairs through tiles 5-7 shaped to them.
 void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, long m, long n, float alpha,
                  float beta) {
-  const long full = kp / 16, sa = kp * 4;
+  const long full = kp / 16, rem = kp % 16;
   alignas(64) float t[AMX_MR * NR];
   for (long h = 0; h < m; h += 16) {
-    const char* ph = pa + h * sa;
     _tile_zero(0);
     _tile_zero(1);
-    AMX_STEPS_16X32(0, 1, 2, 3, 4, ph, sa, pb, full);
-    AMX_STEPS_16X32(0, 1, 5, 6, 7, ph + full * 64, sa, pb + full * 16 * 128, 1);  // the remainder's tiles
+    AMX_STEPS_16X32(0, 1, 2, 3, 4, pa + amx_a_at(0, h), 64, AMX_A_STEP, pb, full);
+    AMX_STEPS_16X32(0, 1, 5, 6, 7, pa + amx_a_rem(kp) + h * rem * 4, rem * 4, 0, pb + full * 16 * 128,
+                    1);  // the remainder's tiles
     _tile_stored(0, t + h * NR, NR * 4);
     _tile_stored(1, t + h * NR + 16, NR * 4);
   }
@@ -427,7 +437,8 @@ void ukr_amx_rem(long kp, const char* pa, const char* pb, float* c, long ldc, lo
 // for the pair's even k, then for its odd k (each bf16 widened exactly, so each FMA rounds once). An odd
 // K's last pair has a zero partner: the same bits as the remainder tile gave (the training step's
 // hashes are unchanged); an even K's may differ in the last bit. pa: the strip's first row at that
-// pair, rows sa bytes apart; pb: the panel's row for it (32 lane pairs). 128 FMAs for a 32 x 32 tile,
+// pair, rows sa bytes apart (4: the remainder rows of the packed strip); pb: the panel's row for it
+// (32 lane pairs). 128 FMAs for a 32 x 32 tile,
 // where the remainder layout (ukr_amx_rem) ran each 16-row half with extra tile loads and switched the
 // tile configuration (the token mixer's gate_up, K 97, B 64: 1.3-1.45x on 1 thread, 1.16-1.22x on 2).
 inline void amx_last_pair(float* t, long ldt, const char* pa, long sa, const char* pb, long m, long n) {
@@ -455,9 +466,10 @@ inline void amx_last_pair(float* t, long ldt, const char* pa, long sa, const cha
   }
 }
 
-// A read prefetch into L1 that the compiler cannot drop: a volatile asm is never deleted, where a
-// loop of nothing but _mm_prefetch may be (see ukr_amx_32x32's prefetch_c_below).
-inline void prefetch_t0_kept(const void* p) { __asm__ volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p))); }
+// A prefetch for writing (PREFETCHW: the line into L1, owned) that the compiler cannot drop: a
+// volatile asm is never deleted, where a loop of nothing but _mm_prefetch may be (see
+// ukr_amx_32x32's prefetch_c_below). Every CPU with AMX has PREFETCHW.
+inline void prefetch_w_kept(const void* p) { __asm__ volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p))); }
 
 // The register tile: 32 x 32 = four C tiles (tmm0-3, 2 x 2), per 16 k pairs two A tiles (tmm4, 5:
 // rows 0-15 and 16-31 of the strip) and two B tiles (tmm6, 7: the panel's columns 0-15, 16-31),
@@ -478,7 +490,7 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
     ukr_amx_rem(kp, pa, pb, c, ldc, m, n, alpha, beta);
     return;
   }
-  const long full = kp / 16, sa = kp * 4;
+  const long full = kp / 16;
   const bool two = m > 16;
   const bool direct = alpha == 1.f && (beta == 0.f || beta == 1.f) && n == NR && (m == 16 || m == 32);
   const long sc = ldc * 4;
@@ -499,7 +511,11 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
   }
   // The C tile below this one (the driver's next call: the next strip of the same panel), fetched
   // while this one computes: a tile store to cold C lines, 32 rows a page apart, waited for every
-  // miss (the channel products' C, 12-25 MB, ran 30% slower without it).
+  // miss (the channel products' C, 12-25 MB, ran 30% slower without it). Fetched for writing
+  // (PREFETCHW, where PREFETCHT0 fetched it shared): the kernel stores every line of it, and a C
+  // row length of a multiple of 1024 floats (3072, 512 x 2) puts all 32 rows in the same L1 sets,
+  // so a shared line was often evicted or still waiting for ownership when the store came (the
+  // kernel alone on a channel-product layout: 1.19-1.31x).
   const long rows_per = (AMX_MR + full - 1) / (full > 0 ? full : 1);
   const float* cn = c + AMX_MR * ldc;
   if (two) {
@@ -508,31 +524,31 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
     // fourth), so the tile unit, which takes them in program order, finds them loaded when step s + 1
     // starts (loading all four at the top of each step made its first product wait for two loads:
     // 1.06-1.17x on the standalone loop). The products and their order per C tile are unchanged.
-    // (PREFETCHT0 as volatile asm: GCC 12 -O3 compiled this loop of _mm_prefetch to nothing once it
+    // (The prefetch as volatile asm: GCC 12 -O3 compiled this loop of _mm_prefetch to nothing once it
     // moved into this lambda with the pipelining, 5aa702b; objdump counted no prefetch in the kernel)
     auto prefetch_c_below = [&](long s) {
       for (long r = s * rows_per; r < (s + 1) * rows_per && r < AMX_MR; r++) {
-        prefetch_t0_kept(cn + r * ldc);
-        prefetch_t0_kept(cn + r * ldc + 16);
+        prefetch_w_kept(cn + r * ldc);
+        prefetch_w_kept(cn + r * ldc + 16);
       }
     };
     void (*const hook)(void*) = st.hook;
     void* const hook_ctx = st.hook_ctx;
-    _tile_loadd(4, pa, sa);
+    _tile_loadd(4, pa + amx_a_at(0, 0), 64);
     _tile_loadd(6, pb, 128);
     _tile_loadd(7, pb + 64, 128);
-    _tile_loadd(5, pa + 16 * sa, sa);
+    _tile_loadd(5, pa + amx_a_at(0, 16), 64);
     for (long s = 0; s + 1 < full; s++) {
       prefetch_c_below(s);
       const long n = s + 1;
       _tile_dpbf16ps(0, 4, 6);
       _tile_dpbf16ps(1, 4, 7);
-      _tile_loadd(4, pa + n * 64, sa);
+      _tile_loadd(4, pa + amx_a_at(n, 0), 64);
       _tile_dpbf16ps(2, 5, 6);
       _tile_loadd(6, pb + n * 16 * 128, 128);
       _tile_dpbf16ps(3, 5, 7);
       _tile_loadd(7, pb + n * 16 * 128 + 64, 128);
-      _tile_loadd(5, pa + 16 * sa + n * 64, sa);
+      _tile_loadd(5, pa + amx_a_at(n, 16), 64);
       if (hook) hook(hook_ctx);
     }
     prefetch_c_below(full - 1);
@@ -541,7 +557,7 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   } else {
-    AMX_STEPS_16X32(0, 1, 4, 6, 7, pa, sa, pb, full);
+    AMX_STEPS_16X32(0, 1, 4, 6, 7, pa + amx_a_at(0, 0), 64, AMX_A_STEP, pb, full);
   }
   if (direct) {
     _tile_stored(0, c, sc);
@@ -550,7 +566,7 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
       _tile_stored(2, c + 16 * ldc, sc);
       _tile_stored(3, c + 16 * ldc + 16, sc);
     }
-    if (last_pair) amx_last_pair(c, ldc, pa + full * 64, sa, pb + full * 16 * 128, m, n);
+    if (last_pair) amx_last_pair(c, ldc, pa + amx_a_rem(kp), 4, pb + full * 16 * 128, m, n);
     return;
   }
   alignas(64) float t[AMX_MR * NR];
@@ -560,8 +576,14 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
     _tile_stored(2, t + 16 * NR, NR * 4);
     _tile_stored(3, t + 16 * NR + 16, NR * 4);
   }
-  if (last_pair) amx_last_pair(t, NR, pa + full * 64, sa, pb + full * 16 * 128, m, n);
+  if (last_pair) amx_last_pair(t, NR, pa + amx_a_rem(kp), 4, pb + full * 16 * 128, m, n);
   amx_epilogue(t, c, ldc, m, n, alpha, beta);
+}
+
+// Where row i's pairs t0..t0+15 go in the packed strip (t0 a multiple of 16; the layout above).
+inline float* amx_a_row(float* dst, long kcp, long i, long t0) {
+  const long full = kcp / 16;
+  return t0 < full * 16 ? dst + (amx_a_at(t0 / 16, i & 16) + (i & 15) * 64) / 4 : dst + amx_a_rem(kcp) / 4 + i * (kcp % 16);
 }
 
 // A row-major (A[i*lda + k]): each row's k pairs where the row's tile row reads them. T: float
@@ -570,15 +592,11 @@ template <class T>
 void pack_a_rowmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
   const long kcp = (kc + 1) / 2;
   for (long i = 0; i < AMX_MR; i++) {
-    float* d = dst + i * kcp;
-    if (i >= mr) {
-      memset(d, 0, kcp * sizeof(float));
-      continue;
-    }
     const T* src = A + i * lda;
     for (long k0 = 0; k0 < kc; k0 += 32) {
       const long rem = kc - k0, np = rem >= 32 ? 16 : (rem + 1) / 2;
-      _mm512_mask_storeu_ps(d + k0 / 2, lanes_below(np), pairs_contig(src + k0, rem));
+      const __m512 v = i < mr ? pairs_contig(src + k0, rem) : _mm512_setzero_ps();
+      _mm512_mask_storeu_ps(amx_a_row(dst, kcp, i, k0 / 2), lanes_below(np), v);
     }
   }
 }
@@ -611,7 +629,7 @@ void pack_a_colmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
                                 : _mm512_setzero_ps();
       }
       transpose16(r);
-      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(dst + (h + i) * kcp + t0, lanes_below(np), r[i]);
+      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(amx_a_row(dst, kcp, h + i, t0), lanes_below(np), r[i]);
     }
   }
 }
