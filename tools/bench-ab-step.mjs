@@ -9,21 +9,30 @@
 //   a few percent; each build keeps its own thread pool, whose workers spin ~1-3 ms after a region.
 // PRESET: a train preset (cpu-sudoku4, ...) at its batch size, or paper (the paper MLP config, B 64;
 // the default); K: timed steps (default 5); PRECISION: fp32 (default) or bf16 (the build at ROOT
-// must have setGemmPrecision); B: overrides the batch size.
+// must have setGemmPrecision); B: overrides the batch size. ROOT@PRECISION gives one entry its own
+// precision, so one build's bf16 step is timed against its fp32 step round by round, e.g.
+//   node tools/bench-ab-step.mjs /work/main@fp32,/work/main@bf16 paper 8
 //   node tools/bench-ab-step.mjs ROOT[,ROOT...] [PRESET] [K] [PRECISION] [B]
 import { existsSync } from 'node:fs';
 
-const roots = (process.argv[2] ?? '').split(',').filter(Boolean);
+const specs = (process.argv[2] ?? '').split(',').filter(Boolean);
+const roots = specs.map(s => s.split('@')[0]);
 if (roots.length === 0) {
   console.error('usage: node tools/bench-ab-step.mjs ROOT[,ROOT...] [PRESET] [K] [PRECISION] [B]');
   process.exit(2);
 }
 const preset = process.argv[3] ?? 'paper',
   K_STEPS = Number(process.argv[4] ?? 5),
-  precision = process.argv[5] ?? 'fp32';
+  defaultPrecision = process.argv[5] ?? 'fp32';
+const precisions = specs.map(s => s.split('@')[1] ?? defaultPrecision);
+if (precisions.some(p => p !== 'fp32' && p !== 'bf16')) {
+  console.error(`bench-ab-step: precisions are fp32 or bf16, got ${precisions.join(', ')}`);
+  process.exit(2);
+}
+const precision = new Set(precisions).size === 1 ? precisions[0] : precisions.join(',');
 
 /** A function running one supervision step with the build at root (its own params and activations). */
-async function stepOf(root) {
+async function stepOf(root, precision) {
   const K = await import(`${root}/dist/kernels/index.js`);
   const M = await import(`${root}/dist/model/index.js`);
   let c,
@@ -37,7 +46,9 @@ async function stepOf(root) {
     B = tc.batch_size;
   }
   if (process.argv[6]) B = Number(process.argv[6]);
-  if (precision !== 'fp32') K.setGemmPrecision(precision);
+  // (set again before every step: entries of one build with different precisions share its module)
+  const setPrecision = () => precisions.some(p => p !== 'fp32') && K.setGemmPrecision(precision);
+  setPrecision();
   const w = M.createParams(c, 0),
     g = M.weightsView(c),
     a = M.allocActs(c, B, precision), // a build that keeps bf16 activations keeps them here (older ones ignore it)
@@ -58,6 +69,7 @@ async function stepOf(root) {
     // a build before 698c39e trusted the configuration it last loaded, so it would run on the one the
     // other build left (wrong shapes, wrong results and times). Its bf16Peak loads its own and forgets it.
     if (precision !== 'fp32' && roots.length > 1) K.addon?.bf16Peak?.(0, 1);
+    setPrecision();
     const c0 = process.cpuUsage(),
       t0 = performance.now();
     M.supervisionStep(c, w, a, carry, batch, g, 1 / B);
@@ -68,7 +80,7 @@ async function stepOf(root) {
 }
 
 const steps = [];
-for (const root of roots) {
+for (const [i, root] of roots.entries()) {
   if (!existsSync(`${root}/dist/kernels/index.js`)) {
     console.error(
       `bench-ab-step: ${root}: no build there (expected ${root}/dist/kernels/index.js: npm ci or npm run build)`,
@@ -76,7 +88,7 @@ for (const root of roots) {
     process.exit(2);
   }
   try {
-    steps.push(await stepOf(root));
+    steps.push(await stepOf(root, precisions[i]));
   } catch (e) {
     console.error(`bench-ab-step: ${root}: ${e instanceof Error ? e.message : e}`);
     process.exit(2);
@@ -102,7 +114,7 @@ if (roots.length === 1) {
 } else {
   const median = v => [...v].sort((x, y) => x - y)[v.length >> 1];
   const builds = roots.map((root, i) => ({
-    root,
+    root: specs[i],
     median_s: median(out[i].times),
     // > 1: this build is faster than the first, round by round
     speedup_vs_first: +median(out[0].times.map((t, k) => t / out[i].times[k])).toFixed(3),

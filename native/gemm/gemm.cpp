@@ -239,6 +239,8 @@ struct NextReads {
     calls -= skip;
     per = calls > 0 ? (left + calls - 1) / calls : left;
   }
+  // GemmKernelInfo::set_step_hook's form of step()
+  static void step_hook(void* self) { static_cast<NextReads*>(self)->step(); }
   void step() {
     if (skip > 0) {
       skip--;
@@ -654,14 +656,21 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
     const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
     const long strips = (mc + MR - 1) / MR;
-    ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
+    // The AMX kernel issues the reads ahead itself, a line or two after each of its 16-pair steps
+    // (its step hook, called between its tile products): a burst of them before each call waited
+    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples).
+    const long hook_steps = kr.set_step_hook && kr.prefetches_c_below && !narrow ? kcp / 16 - 1 : 0;
+    const long calls = (p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0);
+    ahead.spread(hook_steps > 0 ? calls * hook_steps : calls);
+    if (hook_steps > 0) kr.set_step_hook(&NextReads::step_hook, &ahead);
     auto tile = [&](long p, long i0) {
       const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
-      ahead.step();
+      if (hook_steps == 0) ahead.step();
       kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha,
                 b_eff);
     };
     for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
+    if (hook_steps > 0) kr.set_step_hook(nullptr, nullptr);
     if (narrow) {
       const long j0 = last * NR;
       for (long i0 = 0; i0 < mc; i0 += grp) {

@@ -329,9 +329,9 @@ double bf16_peak_avx512(double seconds) {
 // columns = two tiles of 64 bytes side by side). A differs: a tile row is one row of A, so the
 // strip (32 rows, kcp = ceil(kc/2) pairs) is packed tile by tile: for each 16 pairs, rows 0-15 then
 // rows 16-31, 64 bytes a row, so that every A tile is 1 KB of consecutive memory (amx_a_at); the
-// pairs past the last whole 16 follow row by row (kcp mod 16 a row). Row by row with the strip's
-// whole k range per row (a tile's rows 1 KB apart) the products ran 1.16x slower from L2: 32
-// separate streams, 16 lines a tile in 4 L1 sets.
+// pairs past the last whole 16 follow row by row (kcp mod 16 a row). Packed row by row (a tile's
+// rows kcp * 4 bytes apart, 1 KB for kc 512: 16 lines in 4 L1 sets, 32 streams) the kernel alone
+// ran 1.16x slower on a channel product's layout, the products 1.00-1.09x.
 // A block whose k pairs are not a multiple of 16 (the token mixer's K = 97) runs the remainder
 // through tiles shaped to it (ukr_amx_rem). Tile registers are not renamed and the configuration
 // (shapes) is per thread, loaded only when the remainder changes. Every C element is summed by one
