@@ -466,10 +466,9 @@ inline void amx_last_pair(float* t, long ldt, const char* pa, long sa, const cha
   }
 }
 
-// A prefetch for writing (PREFETCHW: the line into L1, owned) that the compiler cannot drop: a
-// volatile asm is never deleted, where a loop of nothing but _mm_prefetch may be (see
-// ukr_amx_32x32's prefetch_c_below). Every CPU with AMX has PREFETCHW.
-inline void prefetch_w_kept(const void* p) { __asm__ volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p))); }
+// A read prefetch into L1 that the compiler cannot drop: a volatile asm is never deleted, where a
+// loop of nothing but _mm_prefetch may be (see ukr_amx_32x32's prefetch_c_below).
+inline void prefetch_t0_kept(const void* p) { __asm__ volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p))); }
 
 // The register tile: 32 x 32 = four C tiles (tmm0-3, 2 x 2), per 16 k pairs two A tiles (tmm4, 5:
 // rows 0-15 and 16-31 of the strip) and two B tiles (tmm6, 7: the panel's columns 0-15, 16-31),
@@ -511,11 +510,10 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
   }
   // The C tile below this one (the driver's next call: the next strip of the same panel), fetched
   // while this one computes: a tile store to cold C lines, 32 rows a page apart, waited for every
-  // miss (the channel products' C, 12-25 MB, ran 30% slower without it). Fetched for writing
-  // (PREFETCHW, where PREFETCHT0 fetched it shared): the kernel stores every line of it, and a C
-  // row length of a multiple of 1024 floats (3072, 512 x 2) puts all 32 rows in the same L1 sets,
-  // so a shared line was often evicted or still waiting for ownership when the store came (the
-  // kernel alone on a channel-product layout: 1.19-1.31x).
+  // miss (the channel products' C, 12-25 MB, ran 30% slower without it). (PREFETCHW, for writing,
+  // ran the kernel alone 1.19-1.31x faster on a channel product's C, whose rows 12 KB apart share
+  // L1 sets, but the products only 1.00-1.02x, and the fused token mixer, whose C is an L1 buffer,
+  // 0.91-0.95x: not kept.)
   const long rows_per = (AMX_MR + full - 1) / (full > 0 ? full : 1);
   const float* cn = c + AMX_MR * ldc;
   if (two) {
@@ -524,12 +522,12 @@ void ukr_amx_32x32(long kp, const float* __restrict pa_, const float* __restrict
     // fourth), so the tile unit, which takes them in program order, finds them loaded when step s + 1
     // starts (loading all four at the top of each step made its first product wait for two loads:
     // 1.06-1.17x on the standalone loop). The products and their order per C tile are unchanged.
-    // (The prefetch as volatile asm: GCC 12 -O3 compiled this loop of _mm_prefetch to nothing once it
+    // (PREFETCHT0 as volatile asm: GCC 12 -O3 compiled this loop of _mm_prefetch to nothing once it
     // moved into this lambda with the pipelining, 5aa702b; objdump counted no prefetch in the kernel)
     auto prefetch_c_below = [&](long s) {
       for (long r = s * rows_per; r < (s + 1) * rows_per && r < AMX_MR; r++) {
-        prefetch_w_kept(cn + r * ldc);
-        prefetch_w_kept(cn + r * ldc + 16);
+        prefetch_t0_kept(cn + r * ldc);
+        prefetch_t0_kept(cn + r * ldc + 16);
       }
     };
     void (*const hook)(void*) = st.hook;
