@@ -110,11 +110,11 @@ for (let r = 0; r <= K_STEPS; r++) {
 }
 const { B, threads } = steps[0];
 if (roots.length === 1) {
-  console.log(JSON.stringify({ root: roots[0], preset, precision, B, threads, ...out[0] }));
+  console.log(JSON.stringify({ root: specs[0], preset, precision, B, threads, ...out[0] }));
 } else {
   const median = v => [...v].sort((x, y) => x - y)[v.length >> 1];
-  const builds = roots.map((root, i) => ({
-    root: specs[i],
+  const builds = specs.map((root, i) => ({
+    root,
     median_s: median(out[i].times),
     // > 1: this build is faster than the first, round by round
     speedup_vs_first: +median(out[0].times.map((t, k) => t / out[i].times[k])).toFixed(3),
