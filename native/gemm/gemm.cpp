@@ -658,8 +658,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const long strips = (mc + MR - 1) / MR;
     // The AMX kernel issues the reads ahead itself, a line or two after each of its 16-pair steps
     // (its step hook, called between its tile products): a burst of them before each call waited
-    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples).
-    const long hook_steps = kr.set_step_hook && kr.prefetches_c_below && !narrow ? kcp / 16 - 1 : 0;
+    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples). (The
+    // kernel calls its hook on whole 16-pair steps with at most one pair after them.)
+    const bool hooked = kr.set_step_hook && kr.prefetches_c_below && !narrow && kcp % 16 <= 1;
+    const long hook_steps = hooked ? kcp / 16 - 1 : 0;
     const long calls = (p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0);
     ahead.spread(hook_steps > 0 ? calls * hook_steps : calls);
     if (hook_steps > 0) kr.set_step_hook(&NextReads::step_hook, &ahead);
