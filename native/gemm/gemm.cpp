@@ -255,6 +255,12 @@ struct NextReads {
   }
 };
 
+// The AMX kernel's step-hook calls in one call of kcp pairs: its whole 16-pair steps but the last,
+// where it calls the hook (at most one pair after them).
+inline long amx_hook_calls(const GemmKernelInfo& kr, long kcp) {
+  return kr.set_step_hook && kr.prefetches_c_below && kcp % 16 <= 1 && kcp / 16 > 1 ? kcp / 16 - 1 : 0;
+}
+
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
 void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
             GemmPackStrip fast_rowmajor, GemmPackStrip fast_colmajor, int kpack = 1) {
@@ -658,10 +664,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const long strips = (mc + MR - 1) / MR;
     // The AMX kernel issues the reads ahead itself, a line or two after each of its 16-pair steps
     // (its step hook, called between its tile products): a burst of them before each call waited
-    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples). (The
-    // kernel calls its hook on whole 16-pair steps with at most one pair after them.)
-    const bool hooked = kr.set_step_hook && kr.prefetches_c_below && !narrow && kcp % 16 <= 1;
-    const long hook_steps = hooked ? kcp / 16 - 1 : 0;
+    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples).
+    const long hook_steps = narrow ? 0 : amx_hook_calls(kr, kcp);
     const long calls = (p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0);
     ahead.spread(hook_steps > 0 ? calls * hook_steps : calls);
     if (hook_steps > 0) kr.set_step_hook(&NextReads::step_hook, &ahead);
@@ -920,6 +924,24 @@ struct TileEpilogue16 {
     e->rows(e->next + kRowsPerStep);
   }
 };
+
+// linear_swiglu's step hook on the AMX kernel with bf16 storage: the tile before's epilogue rows (when it
+// overlaps, as TileEpilogue16::step) and this tile's output rows asked for writing, `per` a step. A
+// burst of them before the tile's products waited for fill buffers, as gemm_one's reads ahead did.
+struct TileStepHook {
+  TileEpilogue16* pending = nullptr;
+  const uint16_t* row = nullptr;
+  long ld = 0, left = 0, per = 0;
+  static void step(void* self) {
+    auto* h = static_cast<TileStepHook*>(self);
+    if (h->pending && h->pending->left()) TileEpilogue16::step(h->pending);
+    for (long l = 0; l < h->per && h->left > 0; l++, h->left--, h->row += h->ld) __builtin_prefetch(h->row, 1, 3);
+  }
+  void rest() {
+    for (; left > 0; left--, row += ld) __builtin_prefetch(row, 1, 3);
+  }
+};
+
 }  // namespace
 
 void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long H, long N, long K, long batch,
@@ -1068,6 +1090,10 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       for (int i = 0; i < kMaxTile; i++) tg[i] = tu[i] = 0.f;
     const bool overlap = out16 && gate_up16 && kr.swiglu_to16 && kr.set_step_hook && K > 0;
     TileEpilogue16 pending;
+    long hook_calls = 0;  // per tile (two calls a k block), for TileStepHook's rows per step
+    for (long pc = 0; pc < K; pc += kr.kc)
+      hook_calls += 2 * amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+    const bool hook_rows = out16 && hook_calls > 0;
     for (long jc = 0; jc < I; jc += nch) {
       const long nc = I - jc < nch ? I - jc : nch, panels = (nc + NR - 1) / NR;
       long p0 = 0, p1 = panels;
@@ -1083,11 +1109,14 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           for (long i0 = 0; i0 < mc; i0 += MR) {
             const long mr = mc - i0 < MR ? mc - i0 : MR;
+            TileStepHook hook{overlap && pending.left() ? &pending : nullptr, out16 + (ic + i0) * I + jc + j0, I, mr,
+                              (mr + hook_calls - 1) / (hook_calls > 0 ? hook_calls : 1)};
             if (out)
               for (long i = 0; i < mr; i++) prefetch_w(out + (ic + i0 + i) * I + jc + j0, nr);
-            else
+            else if (!hook_rows)
               for (long i = 0; i < mr; i++) __builtin_prefetch(out16 + (ic + i0 + i) * I + jc + j0, 1, 3);
-            if (overlap && pending.left()) kr.set_step_hook(&TileEpilogue16::step, &pending);
+            if (hook_rows) kr.set_step_hook(&TileStepHook::step, &hook);
+            else if (overlap && pending.left()) kr.set_step_hook(&TileEpilogue16::step, &pending);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               const float* pap = pa + koff * mr_all + i0 * kcp;
@@ -1095,6 +1124,10 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               kr.kernel(kcp, pap, pbg + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f, beta);
               kr.kernel(kcp, pap, pbu + koff * pstride + p * kcp * NR, tu, NR, mr, nr, 1.f, beta);
               koff += kcp;
+            }
+            if (hook_rows) {  // (rows the hook did not reach: a strip of at most 16 rows runs without it)
+              kr.set_step_hook(nullptr, nullptr);
+              hook.rest();
             }
             if (out16 && kr.swiglu_to16) {  // bf16 storage: h, and [G | U] when kept, rounded as they are stored
               TileEpilogue16 e{&kr, tg, tu, NR, out16 + (ic + i0) * I + jc + j0, I,
