@@ -935,10 +935,11 @@ struct TileStepHook {
   static void step(void* self) {
     auto* h = static_cast<TileStepHook*>(self);
     if (h->pending && h->pending->left()) TileEpilogue16::step(h->pending);
-    for (long l = 0; l < h->per && h->left > 0; l++, h->left--, h->row += h->ld) __builtin_prefetch(h->row, 1, 3);
+    h->ask(h->per);
   }
-  void rest() {
-    for (; left > 0; left--, row += ld) __builtin_prefetch(row, 1, 3);
+  void rest() { ask(left); }
+  void ask(long rows) {
+    for (; rows > 0 && left > 0; rows--, left--, row += ld) __builtin_prefetch(row, 1, 3);
   }
 };
 
