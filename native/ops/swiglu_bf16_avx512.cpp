@@ -34,6 +34,16 @@ inline __m512 sigmoid16(__m512 g) {
   return _mm512_fmadd_ps(_mm512_fnmadd_ps(d, r, one), r, r);
 }
 
+// SwiGLU's gradients on 16 lanes, before any accumulation: dgate = d u sig (1 + g (1 - sig)) at *a,
+// dup = d g sig at *b. Every backward row below runs this one expression.
+inline void grads16(__m512 d, __m512 gv, __m512 uv, __m512* a, __m512* b) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 sig = sigmoid16(gv);
+  __m512 ds = _mm512_mul_ps(d, sig);
+  *a = _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one));
+  *b = _mm512_mul_ps(ds, gv);
+}
+
 inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 
 }  // namespace
@@ -48,16 +58,11 @@ void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n) {
 
 void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
                                       bool acc) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
   for (long h = 0; h < n; h += 16) {
     __mmask16 m = tail_mask(n - h);
-    __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
-           d = _mm512_maskz_loadu_ps(m, dy + h);
-    __m512 sig = sigmoid16(gv);
-    __m512 ds = _mm512_mul_ps(d, sig);
-    // dgate = d u sig (1 + g (1 - sig)), dup = d g sig
-    __m512 a = _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one));
-    __m512 b = _mm512_mul_ps(ds, gv);
+    __m512 a, b;
+    grads16(_mm512_maskz_loadu_ps(m, dy + h), _mm512_maskz_loadu_ps(m, g + h), _mm512_maskz_loadu_ps(m, u + h), &a, &b);
     _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, dg + h) : zero, a));
     _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, du + h) : zero, b));
   }
@@ -87,54 +92,47 @@ TRM_BF16_TARGET inline void store16x2(uint16_t* p, long h, __m512 lo, __m512 hi)
   _mm512_storeu_si512(p + h, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-// dg, du fresh in bf16 (= 0 + the gradients, rounded; a zero addend makes any contraction of the
-// sum exact, so these are swiglu_backward_pair_bf16_avx512's bits rounded).
+// The gradients of 32 values at h (two vectors), fresh: 0 + each (a zero addend makes any contraction of
+// the sum exact, so these are swiglu_backward_pair_bf16_avx512's bits).
+template <bool G16>
+TRM_BF16_TARGET inline void grads32(__m512 a[2], __m512 b[2], const float* dy, const void* g, const void* u, long h) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int j = 0; j < 2; j++) {
+    const long at = h + 16 * j;
+    grads16(_mm512_loadu_ps(dy + at), load_row(g, at, 0xffff, G16), load_row(u, at, 0xffff, G16), &a[j], &b[j]);
+    a[j] = _mm512_add_ps(zero, a[j]);
+    b[j] = _mm512_add_ps(zero, b[j]);
+  }
+}
+
+// dg, du fresh in bf16 (the gradients, rounded), whole 32-value runs through store16x2.
 template <bool G16>
 TRM_BF16_TARGET void backward_to16(uint16_t* dg, uint16_t* du, const float* dy, const void* g, const void* u, long n) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
   long h = 0;
-  for (; h + 32 <= n; h += 32) {  // whole 32-value runs: one conversion for two vectors (store16x2)
+  for (; h + 32 <= n; h += 32) {
     __m512 a[2], b[2];
-    for (int j = 0; j < 2; j++) {
-      __m512 gv = load_row(g, h + 16 * j, 0xffff, G16), uv = load_row(u, h + 16 * j, 0xffff, G16),
-             d = _mm512_loadu_ps(dy + h + 16 * j);
-      __m512 sig = sigmoid16(gv);
-      __m512 ds = _mm512_mul_ps(d, sig);
-      a[j] = _mm512_add_ps(zero, _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
-      b[j] = _mm512_add_ps(zero, _mm512_mul_ps(ds, gv));
-    }
+    grads32<G16>(a, b, dy, g, u, h);
     store16x2(dg, h, a[0], a[1]);
     store16x2(du, h, b[0], b[1]);
   }
   for (; h < n; h += 16) {
     __mmask16 m = tail_mask(n - h);
-    __m512 gv = load_row(g, h, m, G16), uv = load_row(u, h, m, G16), d = _mm512_maskz_loadu_ps(m, dy + h);
-    __m512 sig = sigmoid16(gv);
-    __m512 ds = _mm512_mul_ps(d, sig);
-    __m512 a = _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one));
-    __m512 b = _mm512_mul_ps(ds, gv);
+    __m512 a, b;
+    grads16(_mm512_maskz_loadu_ps(m, dy + h), load_row(g, h, m, G16), load_row(u, h, m, G16), &a, &b);
     store16(dg, h, m, _mm512_add_ps(zero, a));
     store16(du, h, m, _mm512_add_ps(zero, b));
   }
 }
 
 // backward_to16 for one 32-element row whose dg and du are each one whole 64-byte line: the same
-// values and rounding (VCVTNE2PS2BF16 rounds as VCVTNEPS2BF16), stored past the caches (MOVNTDQ).
-// The fused backwards write megabytes of dgate_up per call; a plain store first reads each line in
-// (read-for-ownership), a third more memory traffic on a pass that memory bandwidth bounds. The
-// caller fences (SFENCE) before its region ends.
+// values and rounding, stored past the caches (MOVNTDQ). The fused backwards write megabytes of
+// dgate_up per call; a plain store first reads each line in (read-for-ownership), a third more memory
+// traffic on a pass that memory bandwidth bounds. The caller fences (SFENCE) before its region ends.
 template <bool G16>
 TRM_BF16_TARGET void backward_to16_stream32(uint16_t* dg, uint16_t* du, const float* dy, const void* g, const void* u) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   __m512 a[2], b[2];
-  for (int h = 0; h < 2; h++) {
-    __m512 gv = load_row(g, 16 * h, 0xffff, G16), uv = load_row(u, 16 * h, 0xffff, G16),
-           d = _mm512_loadu_ps(dy + 16 * h);
-    __m512 sig = sigmoid16(gv);
-    __m512 ds = _mm512_mul_ps(d, sig);
-    a[h] = _mm512_add_ps(zero, _mm512_mul_ps(_mm512_mul_ps(ds, uv), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
-    b[h] = _mm512_add_ps(zero, _mm512_mul_ps(ds, gv));
-  }
+  grads32<G16>(a, b, dy, g, u, 0);
   _mm512_stream_si512(reinterpret_cast<__m512i*>(dg), (__m512i)_mm512_cvtne2ps_pbh(a[1], a[0]));
   _mm512_stream_si512(reinterpret_cast<__m512i*>(du), (__m512i)_mm512_cvtne2ps_pbh(b[1], b[0]));
 }
