@@ -160,6 +160,7 @@ inline void to_bf16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, l
 inline void store_kept16(const GemmKernelInfo& kr, uint16_t* dst, const float* src, long n, bool stream) {
 #if defined(__x86_64__)
   if (stream && n == 32 && (reinterpret_cast<uintptr_t>(dst) & 63) == 0) {
+    if (kr.to_bf16_line_nt) return kr.to_bf16_line_nt(dst, src);
     alignas(64) uint16_t t[32];
     to_bf16(kr, t, src, 32);
     for (int j = 0; j < 32; j += 8)

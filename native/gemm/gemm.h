@@ -148,6 +148,9 @@ struct GemmKernelInfo {
   void (*pack_b_rowmajor16)(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) = nullptr;
   // n fp32 values to bf16 (rounded as the packs round) and back (exact); null: the driver's scalar ones.
   void (*to_bf16)(uint16_t* dst, const float* src, long n) = nullptr;
+  // 32 fp32 values rounded as to_bf16 rounds and stored past the caches as one whole 64-byte line
+  // (dst 64-byte aligned; the caller fences); null: the driver streams to_bf16's output in pieces.
+  void (*to_bf16_line_nt)(uint16_t* dst, const float* src) = nullptr;
   void (*from_bf16)(float* dst, const uint16_t* src, long n) = nullptr;
   // The bf16 SwiGLU epilogue rows (ops.h swiglu_pair_bf16 / swiglu_backward_pair_bf16) with bf16
   // storage fused in (bitwise the same as those followed by to_bf16 / preceded by from_bf16); null:

@@ -268,6 +268,13 @@ void to_bf16_avx512(uint16_t* dst, const float* src, long n) {
   }
 }
 
+// The kept pre-activation's streamed rows: one conversion, one non-temporal 64-byte store (the driver
+// streamed a 64-byte buffer in four 16-byte pieces before; the same bits).
+void to_bf16_line_nt_avx512(uint16_t* dst, const float* src) {
+  _mm512_stream_si512(reinterpret_cast<__m512i*>(dst),
+                      (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src)));
+}
+
 void from_bf16_avx512(float* dst, const uint16_t* src, long n) {
   for (long j = 0; j < n; j += 16) {
     __mmask16 m = lanes_below(n - j);
@@ -293,6 +300,7 @@ GemmKernelInfo gemm_kernel_avx512_bf16() {
   k.pack_a_colmajor16 = pack_a_colmajor_bf16_16;
   k.pack_b_rowmajor16 = pack_b_rowmajor_bf16_16;
   k.to_bf16 = to_bf16_avx512;
+  k.to_bf16_line_nt = to_bf16_line_nt_avx512;
   k.from_bf16 = from_bf16_avx512;
   k.swiglu_to16 = swiglu_pair_bf16_to16_avx512;
   k.swiglu_backward16 = swiglu_backward_pair_bf16_16_avx512;
