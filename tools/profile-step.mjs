@@ -120,5 +120,5 @@ for (const r of rows)
 console.log('  GEMMs by shape (op(A) op(B), M x N x K, batch; sum: items summed into one C):');
 for (const [k, q] of [...shapes.entries()].sort((x, y) => y[1].cpu - x[1].cpu))
   console.log(
-    `    ${k.padEnd(34)} ${String(q.calls / steps).padStart(4)} calls ${(q.cpu / steps).toFixed(2).padStart(8)} ms cpu ${(q.flops / (q.cpu * 1e6)).toFixed(1).padStart(6)} GFLOP/s`,
+    `    ${k.padEnd(34)} ${String(q.calls / steps).padStart(4)} calls ${(q.ms / steps).toFixed(2).padStart(8)} ms wall ${(q.cpu / steps).toFixed(2).padStart(8)} ms cpu ${(q.flops / (q.ms * 1e6)).toFixed(1).padStart(6)} GFLOP/s wall`,
   );

@@ -944,6 +944,23 @@ struct TileStepHook {
   }
 };
 
+// The kept bf16 [G | U] rows that the next register tile's SwiGLU backward epilogue reads (its gate
+// row g, the up row `up` elements further, rows ld apart), asked for `per` rows per k step of this
+// tile's products (the AMX kernel's step hook). The backwards that stream a fresh bf16 dgate_up ask for
+// no rows before a tile (a burst waited for fill buffers behind the streamed lines), so without this
+// each epilogue row waited for memory: perf put most of the epilogue's samples on its first load.
+struct KeptRowsAhead {
+  const uint16_t* g = nullptr;
+  long ld = 0, up = 0, left = 0, per = 0;
+  static void step(void* self) {
+    auto* h = static_cast<KeptRowsAhead*>(self);
+    for (long r = 0; r < h->per && h->left > 0; r++, h->left--, h->g += h->ld) {
+      __builtin_prefetch(h->g, 0, 3);
+      __builtin_prefetch(h->g + h->up, 0, 3);
+    }
+  }
+};
+
 }  // namespace
 
 void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, long H, long N, long K, long batch,
@@ -1204,6 +1221,10 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
   // the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
+  // streamed: the next tile's kept rows asked for during this tile's products instead (KeptRowsAhead)
+  long hook_calls = 0;
+  for (long pc = 0; pc < K; pc += kr.kc) hook_calls += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+  const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
   ItemClaims blocks((N + kr.mc - 1) / kr.mc, true);
@@ -1241,12 +1262,22 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
                 else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
                 else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
               }
+            KeptRowsAhead ahead;  // the next tile in this loop: the strip below, else the next panel's first
+            if (rows_ahead) {
+              const long pn = i0 + MR < mc ? p : p + 1, in = i0 + MR < mc ? i0 + MR : 0;
+              const long mrn = mc - in < MR ? mc - in : MR;
+              if (pn < p1) {
+                ahead = {gate_up16 + (ic + in) * 2 * I + jc + pn * NR, 2 * I, I, mrn, (mrn + hook_calls - 1) / hook_calls};
+                kr.set_step_hook(&KeptRowsAhead::step, &ahead);
+              }
+            }
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               kr.kernel(kcp, pa + koff * mr_all + i0 * kcp, pb + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f,
                         pc == 0 ? 0.f : 1.f);
               koff += kcp;
             }
+            if (ahead.g) kr.set_step_hook(nullptr, nullptr);
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
               if ((gate_up16 || dgate_up16) && kr.swiglu_backward16) {
@@ -1304,6 +1335,9 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const bool by_item = batch >= nth;
   // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
   const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
+  long hook_calls = 0;  // (KeptRowsAhead, as in linear_swiglu_backward)
+  for (long pc = 0; pc < K; pc += kr.kc) hook_calls += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+  const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   ItemClaims items(batch, by_item);  // (as in gemm_swiglu)
   parallel_run([&](int ith, int nt) {
     long p0 = 0, p1 = panels;
@@ -1334,6 +1368,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       float* db = dgate_up ? dgate_up + b * 2 * H * N : nullptr;
       uint16_t* db16 = dgate_up16 ? dgate_up16 + b * 2 * H * N : nullptr;
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
+      const bool strip_outer = strip_outer_fits(Kp * (p1 - p0) * NR);
       auto tile = [&](long p, long s0) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
         if (prefetch_rows)
@@ -1345,12 +1380,24 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
             else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
             else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
           }
+        KeptRowsAhead ahead;  // the next tile in for_each_tile's order
+        if (rows_ahead) {
+          long pn = p, sn = s0;
+          if (strip_outer) pn = p + 1 < p1 ? p + 1 : p0, sn = p + 1 < p1 ? s0 : s0 + MR;
+          else pn = s0 + MR < H ? p : p + 1, sn = s0 + MR < H ? s0 + MR : 0;
+          const long mrn = H - sn < MR ? H - sn : MR;
+          if (pn < p1 && sn < H) {
+            ahead = {gb16 + sn * N + pn * NR, N, H * N, mrn, (mrn + hook_calls - 1) / hook_calls};
+            kr.set_step_hook(&KeptRowsAhead::step, &ahead);
+          }
+        }
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
           long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
           kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
                     pc == 0 ? 0.f : 1.f);
           koff += kcp;
         }
+        if (ahead.g) kr.set_step_hook(nullptr, nullptr);
         for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
           __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
         for (long i = 0; i < mr; i++) {
@@ -1384,7 +1431,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                                                                      gb + H * N + o, nr, !fresh);
         }
       };
-      for_each_tile(strip_outer_fits(Kp * (p1 - p0) * NR), p0, p1, H, MR, tile);
+      for_each_tile(strip_outer, p0, p1, H, MR, tile);
     }
     kept_fence();  // dgate_up's streamed rows (swiglu_backward16) are visible before the region ends
   });
