@@ -24,7 +24,7 @@ if (threadCounts.some(t => !(t >= 1)) || !(rounds >= 1)) {
   console.error(`bench-bf16-products: THREADS must be counts >= 1 and ROUNDS >= 1, got '${threadsArg}' '${roundsArg}'`);
   process.exit(2);
 }
-const overrideKeys = ['TRM_GEMM_MC', 'TRM_GEMM_KC', 'TRM_GEMM_NC'];
+const overrideKeys = ['TRM_GEMM_MC', 'TRM_GEMM_KC', 'TRM_GEMM_NC', 'TRM_GEMM_CLAIM'];
 const envs = builds.map(spec => spec.split('@')[1] ?? '');
 const addons = loadBuilds(
   'bench-bf16-products',

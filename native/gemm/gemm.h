@@ -146,6 +146,10 @@ struct GemmKernelInfo {
   // Packs from bf16-stored operands (null: the driver's generic ones).
   GemmPackStrip16 pack_a_rowmajor16 = nullptr, pack_b_colmajor16 = nullptr, pack_a_colmajor16 = nullptr;
   void (*pack_b_rowmajor16)(float* dst, const uint16_t* B, long ldb, long nc, long kc, long p0, long p1) = nullptr;
+  // A whole A block (mc rows; strip s at dst + s * kcp * MR) of a transposed A (A[k*lda + i]), the same
+  // layout as pack_a_colmajor(16) strip by strip, read in an order that suits the source; may be null.
+  void (*pack_a_colmajor_block)(float* dst, const float* A, long lda, long mc, long kc) = nullptr;
+  void (*pack_a_colmajor_block16)(float* dst, const uint16_t* A, long lda, long mc, long kc) = nullptr;
   // n fp32 values to bf16 (rounded as the packs round) and back (exact); null: the driver's scalar ones.
   void (*to_bf16)(uint16_t* dst, const float* src, long n) = nullptr;
   // 32 fp32 values rounded as to_bf16 rounds and stored past the caches as one whole 64-byte line

@@ -624,22 +624,45 @@ inline __m512 pair_rows(const uint16_t* x0, const uint16_t* x1, __mmask16 m) {
 // A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
 // transposed so that each row's pairs are contiguous. T: float (rounded while packing) or uint16_t
 // (a bf16-stored A: no widening to fp32 first).
+// One strip's pairs t0..t0+15 (t0 a multiple of 16), both 16-row halves.
 template <class T>
-void pack_a_colmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
-  const long kcp = (kc + 1) / 2;
+inline void pack_a_colmajor_amx_group(float* dst, const T* A, long lda, long mr, long kc, long t0) {
+  const long kcp = (kc + 1) / 2, np = kcp - t0 < 16 ? kcp - t0 : 16;
   for (long h = 0; h < AMX_MR; h += 16) {
     const long mh = mr - h < 0 ? 0 : mr - h < 16 ? mr - h : 16;
     const __mmask16 m = lanes_below(mh);
-    for (long t0 = 0; t0 < kcp; t0 += 16) {
-      const long np = kcp - t0 < 16 ? kcp - t0 : 16;
-      __m512 r[16];
-      for (long t = 0; t < 16; t++) {
-        const long k = 2 * (t0 + t);
-        r[t] = t < np && mh > 0 ? pair_rows(A + k * lda + h, k + 1 < kc ? A + (k + 1) * lda + h : nullptr, m)
-                                : _mm512_setzero_ps();
+    __m512 r[16];
+    for (long t = 0; t < 16; t++) {
+      const long k = 2 * (t0 + t);
+      r[t] = t < np && mh > 0 ? pair_rows(A + k * lda + h, k + 1 < kc ? A + (k + 1) * lda + h : nullptr, m)
+                              : _mm512_setzero_ps();
+    }
+    transpose16(r);
+    for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(amx_a_row(dst, kcp, h + i, t0), lanes_below(np), r[i]);
+  }
+}
+template <class T>
+void pack_a_colmajor_amx(float* dst, const T* A, long lda, long mr, long kc) {
+  for (long t0 = 0; t0 < (kc + 1) / 2; t0 += 16) pack_a_colmajor_amx_group(dst, A, lda, mr, kc, t0);
+}
+// A whole A block (mc rows: its strips at dst + s * kcp * 32) of a transposed A, 16 pairs (32 source
+// rows) at a time across every strip: each source row is read along the block's mc values, and the
+// lines of the next 32 rows are asked for meanwhile, a strip's share per strip. Strip by strip, each
+// strip read one line from each of kc rows lda apart, lines no prefetcher followed (the bf16 channel
+// weight gradients, dgate_up^T and dY^T: the pack waited on most of its loads, a fifth of the product).
+template <class T>
+void pack_a_colmajor_amx_block(float* dst, const T* A, long lda, long mc, long kc) {
+  const long kcp = (kc + 1) / 2, row_bytes = AMX_MR * (long)sizeof(T);
+  for (long t0 = 0; t0 < kcp; t0 += 16) {
+    const long k1 = 2 * (t0 + 16), k2 = k1 + 32 < kc ? k1 + 32 : kc;  // the next group's source rows
+    for (long i0 = 0, s = 0; i0 < mc; i0 += AMX_MR, s++) {
+      const long mr = mc - i0 < AMX_MR ? mc - i0 : AMX_MR;
+      for (long k = k1; k < k2; k++) {
+        const char* p = reinterpret_cast<const char*>(A + k * lda + i0);
+        __builtin_prefetch(p, 0, 3);
+        if ((reinterpret_cast<uintptr_t>(p) & 63) + row_bytes > 64) __builtin_prefetch(p + row_bytes - 1, 0, 3);
       }
-      transpose16(r);
-      for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(amx_a_row(dst, kcp, h + i, t0), lanes_below(np), r[i]);
+      pack_a_colmajor_amx_group(dst + s * kcp * AMX_MR, A + i0, lda, mr, kc, t0);
     }
   }
 }
@@ -656,6 +679,8 @@ GemmKernelInfo gemm_kernel_amx_bf16() {
   k.pack_a_colmajor = pack_a_colmajor_amx<float>;
   k.pack_a_rowmajor16 = pack_a_rowmajor_amx<uint16_t>;  // (its A layout differs from VDPBF16PS's: not inherited)
   k.pack_a_colmajor16 = pack_a_colmajor_amx<uint16_t>;
+  k.pack_a_colmajor_block = pack_a_colmajor_amx_block<float>;
+  k.pack_a_colmajor_block16 = pack_a_colmajor_amx_block<uint16_t>;
   k.mr = AMX_MR;
   k.mc = AMX_MR * 8;
   k.name = "amx_bf16 32x32 (tdpbf16ps)";
