@@ -50,7 +50,12 @@ inline void copy32_gpr(float* d, const float* s) {
 // (one line of one row per k step each; past kc, the next strip's rows). The two distances took the
 // token mixer's weight gradients from 85-87% to 86-89% of peak over one 128 into L1.
 constexpr long kAheadA = 32, kAheadA2 = 384;
-constexpr long kAheadAT = 8;   // A in place, transposed: how many k (lines, 2 KiB apart here) ahead
+// A in place, transposed: each k's R values (one line, or two where they straddle one) kAheadAT k ahead
+// into L1 and kAheadAT2 ahead into L2. The small models' channel weight gradients read dgate_up^T in
+// place, lines 2 KiB apart from L3 once it outgrows L2 (cpu-sudoku9: 2624 x 512); with one line 8 k
+// ahead into L1 their tiles waited on memory: TN 512x64x2624 ran 1.34-1.55x faster with both lines
+// and the L2 distance (1 and 2 threads; 8/32, 16/32, 16/64, 12/48 alike), 64x256x2624 1.1-1.18x.
+constexpr long kAheadAT = 8, kAheadAT2 = 32;
 constexpr long kAheadB = 8;    // COPY: rows prefetched ahead of the copy
 
 // One row of a tile's C (NB zmm, lanes m0 and m1): alpha times the sum (skipped for alpha == 1:
@@ -117,7 +122,14 @@ void ukr_gen(long kc, const float* __restrict pa, long lda, const float* __restr
         _mm_prefetch(ahead(k + kAheadA2), _MM_HINT_T1);
       }
     }
-    if (A_MODE == 2) _mm_prefetch((const char*)(pa + (k + kAheadAT) * lda), _MM_HINT_T0);
+    if (A_MODE == 2) {
+      const char* l1 = (const char*)(pa + (k + kAheadAT) * lda);
+      const char* l2 = (const char*)(pa + (k + kAheadAT2) * lda);
+      _mm_prefetch(l1, _MM_HINT_T0);
+      _mm_prefetch(l1 + (R - 1) * 4, _MM_HINT_T0);
+      _mm_prefetch(l2, _MM_HINT_T1);
+      _mm_prefetch(l2 + (R - 1) * 4, _MM_HINT_T1);
+    }
     __m512 b0 = _mm512_load_ps(b), b1 = NB > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
