@@ -217,7 +217,8 @@ inline void prefetch_w(const float* p, long n) {
 // again). Up to three regions, each `rows` rows of `bytes` bytes `ld` bytes apart. Into L2 (hint
 // 2) everywhere: the strip-outer path's next item used to go to L1, where its 194 KiB (the down dW's
 // next dY) could not stay and pushed out the strip's rows that the later panels reread (with the
-// column in the last panel's tile, reading A from L1: L2 was 1-3% faster on both products).
+// column in the last panel's tile, reading A from L1: L2 was 1-3% faster on both products). Not on
+// the AMX kernel (gemm_one's read_ahead).
 struct NextReads {
   struct Region {
     const char* p;
@@ -240,8 +241,6 @@ struct NextReads {
     calls -= skip;
     per = calls > 0 ? (left + calls - 1) / calls : left;
   }
-  // GemmKernelInfo::set_step_hook's form of step()
-  static void step_hook(void* self) { static_cast<NextReads*>(self)->step(); }
   void step() {
     if (skip > 0) {
       skip--;
@@ -625,18 +624,21 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   const long ea = g.a16 ? 2 : 4, eb = g.b16 ? 2 : 4;
   // the sources of pack_a's block (rows [ic, ic + mc), k [pc, pc + kc)) and of this thread's
   // panels of pack_b's block (k [pc, pc + kc), columns from jc)
+  // Not for the AMX kernel (prefetches_c_below): what it asked for under its tiles (its step hook, into
+  // L2) waited for fill buffers behind the tiles' own loads and held them up (perf: 3-5% of the bf16
+  // steps on those prefetches; a transposed A packed a block at a time asks for its own lines as it
+  // packs). Without them: the bf16 channel gate_up dW 1.11-1.15x, and bench-ab-step bf16 cpu-sudoku9
+  // 1.06-1.07x, cpu-sudoku4 1.06-1.09x, paper 1.05-1.06x. The fp32 steps ran even without them; they keep them.
+  const bool read_ahead = !kr.prefetches_c_below;
   auto next_a_block = [&](NextReads& nr_, const void* a, long ic, long pc) {
-    if (!a || prepacked_a || ic >= r1 || pc >= K) return;
-    // (a transposed A packed a block at a time asks for its own lines as it packs: these, into L2 under
-    // the block before, stalled the tiles on fill buffers: the bf16 gate_up dW 1.11-1.15x faster without)
-    if (g.trans_a && (g.a16 ? kr.pack_a_colmajor_block16 != nullptr : kr.pack_a_colmajor_block != nullptr)) return;
+    if (!read_ahead || !a || prepacked_a || ic >= r1 || pc >= K) return;
     const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, kc = K - pc < kr.kc ? K - pc : kr.kc;
     const char* base = static_cast<const char*>(a);
     if (g.trans_a) nr_.add(base + (pc * g.lda + ic) * ea, kc, mc * ea, g.lda * ea);
     else nr_.add(base + (ic * g.lda + pc) * ea, mc, kc * ea, g.lda * ea);
   };
   auto next_b_block = [&](NextReads& nr_, const void* b, long pc, long jc) {
-    if (!b || pc >= K || jc >= N) return;
+    if (!read_ahead || !b || pc >= K || jc >= N) return;
     const long kc = K - pc < kr.kc ? K - pc : kr.kc, nc = N - jc < kr.nc ? N - jc : kr.nc;
     long q0 = 0, q1 = (nc + NR - 1) / NR;
     if (!split_rows) split_range(q1, ith, nth, &q0, &q1);
@@ -672,21 +674,15 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
     const bool narrow = kr.kernel_cols && n_last <= kr.cols_max && last >= p0 && last < p1;
     const long strips = (mc + MR - 1) / MR;
-    // The AMX kernel issues the reads ahead itself, a line or two after each of its 16-pair steps
-    // (its step hook, called between its tile products): a burst of them before each call waited
-    // for free fill buffers behind the kernel's own misses (perf: most of gemm_one's samples).
-    const long hook_steps = narrow ? 0 : amx_hook_calls(kr, kcp);
-    const long calls = (p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0);
-    ahead.spread(hook_steps > 0 ? calls * hook_steps : calls);
-    if (hook_steps > 0) kr.set_step_hook(&NextReads::step_hook, &ahead);
+    // (the reads ahead, a share per tile; none on the AMX kernel: read_ahead)
+    ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
     auto tile = [&](long p, long i0) {
       const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
-      if (hook_steps == 0) ahead.step();
+      ahead.step();
       kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha,
                 b_eff);
     };
     for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
-    if (hook_steps > 0) kr.set_step_hook(nullptr, nullptr);
     if (narrow) {
       const long j0 = last * NR;
       for (long i0 = 0; i0 < mc; i0 += grp) {
