@@ -260,6 +260,12 @@ struct NextReads {
 inline long amx_hook_calls(const GemmKernelInfo& kr, long kcp) {
   return kr.set_step_hook && kr.prefetches_c_below && kcp % 16 <= 1 && kcp / 16 > 1 ? kcp / 16 - 1 : 0;
 }
+// The same over a product's k blocks of kr.kc (one kernel call each): the calls per register tile.
+inline long amx_hook_calls_k(const GemmKernelInfo& kr, long K) {
+  long n = 0;
+  for (long pc = 0; pc < K; pc += kr.kc) n += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + kr.kpack - 1) / kr.kpack);
+  return n;
+}
 
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
 void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
@@ -1114,9 +1120,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       for (int i = 0; i < kMaxTile; i++) tg[i] = tu[i] = 0.f;
     const bool overlap = out16 && gate_up16 && kr.swiglu_to16 && kr.set_step_hook && K > 0;
     TileEpilogue16 pending;
-    long hook_calls = 0;  // per tile (two calls a k block), for TileStepHook's rows per step
-    for (long pc = 0; pc < K; pc += kr.kc)
-      hook_calls += 2 * amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+    const long hook_calls = 2 * amx_hook_calls_k(kr, K);  // per tile (G and U), for TileStepHook's rows per step
     const bool hook_rows = out16 && hook_calls > 0;
     for (long jc = 0; jc < I; jc += nch) {
       const long nc = I - jc < nch ? I - jc : nch, panels = (nc + NR - 1) / NR;
@@ -1227,8 +1231,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
   // streamed: the next tile's kept rows asked for during this tile's products instead (KeptRowsAhead)
-  long hook_calls = 0;
-  for (long pc = 0; pc < K; pc += kr.kc) hook_calls += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+  const long hook_calls = amx_hook_calls_k(kr, K);
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
@@ -1340,8 +1343,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const bool by_item = batch >= nth;
   // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
   const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
-  long hook_calls = 0;  // (KeptRowsAhead, as in linear_swiglu_backward)
-  for (long pc = 0; pc < K; pc += kr.kc) hook_calls += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP);
+  const long hook_calls = amx_hook_calls_k(kr, K);  // (KeptRowsAhead, as in linear_swiglu_backward)
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   ItemClaims items(batch, by_item);  // (as in gemm_swiglu)
   parallel_run([&](int ith, int nt) {

@@ -621,10 +621,9 @@ inline __m512 pair_rows(const uint16_t* x0, const uint16_t* x1, __mmask16 m) {
   return _mm512_castsi512_ps(pairs_interleave16(x0, x1, m));
 }
 
-// A stored transposed (A[k*lda + i]): per 16 rows, 16 k pairs interleaved over the rows, then
-// transposed so that each row's pairs are contiguous. T: float (rounded while packing) or uint16_t
-// (a bf16-stored A: no widening to fp32 first).
-// One strip's pairs t0..t0+15 (t0 a multiple of 16), both 16-row halves.
+// A stored transposed (A[k*lda + i]), one strip's pairs t0..t0+15 (t0 a multiple of 16): per 16
+// rows, the 16 k pairs interleaved over the rows, then transposed so that each row's pairs are
+// contiguous. T: float (rounded while packing) or uint16_t (a bf16-stored A: no widening to fp32 first).
 template <class T>
 inline void pack_a_colmajor_amx_group(float* dst, const T* A, long lda, long mr, long kc, long t0) {
   const long kcp = (kc + 1) / 2, np = kcp - t0 < 16 ? kcp - t0 : 16;
