@@ -180,6 +180,12 @@ inline void from_bf16(const GemmKernelInfo& kr, float* dst, const uint16_t* src,
 // read-for-ownership of lines that are about to be overwritten, no eviction of the operands); else
 // a plain copy. Either way the same bits land.
 constexpr double kStreamBytes = 8e6;
+// The forward's kept pre-activation is read back only by the backward, after every later recursion's
+// forward has written its own: what decides is the step's whole kept set (cpu-sudoku9 bf16: 79 MiB),
+// not one call's, so a kept tensor is streamed from 1 MB up (the small presets' 1-5 MB calls were
+// stored through the caches before, each line read for ownership first: bench-ab-step bf16
+// cpu-sudoku9 1.10-1.15x, cpu-sudoku4 1.06-1.10x; fp32 even; streaming every size measured the same).
+constexpr double kKeptStreamBytes = 1e6;
 inline void store_kept(float* dst, const float* src, long n, bool stream) {
 #if defined(__x86_64__)
   if (stream && (reinterpret_cast<uintptr_t>(dst) & 63) == 0 && (n & 15) == 0) {
@@ -988,7 +994,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
   for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
   const int nth = pool_threads();
-  const bool stream = 8.0 * batch * H * N > kStreamBytes;  // the kept [G; U], in bytes
+  const bool stream = 8.0 * batch * H * N > kKeptStreamBytes;  // the kept [G; U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // Whole items when there are enough, claimed one at a time as threads free up (ItemClaims, ops.h),
   // else each item's panels split across threads.
@@ -1091,7 +1097,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
   const long mcr = (kr.mc + MR - 1) / MR * MR;
   const int nth = pool_threads();
-  const bool stream = 8.0 * N * I > kStreamBytes;  // the kept [G | U], in bytes
+  const bool stream = 8.0 * N * I > kKeptStreamBytes;  // the kept [G | U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // as gemm(): split the longer of the rows (whole MR strips) and the column panels
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
