@@ -1230,11 +1230,11 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
   const int use = 2.0 * N * I * K < 2e5 ? 1 : nth;
   // A fresh bf16 dgate_up too large to stay in the last-level cache until the next products read it
-  // (the kept stores' rule) is streamed past the caches (swiglu_backward16), and then the tiles'
-  // epilogue rows are not prefetched: the streamed lines hold the fill buffers and the prefetches
-  // stalled behind them (perf put half the pass's samples on them). The paper config's bf16 calls
-  // ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16: 2.7 MB) lost 1-2% when streamed, and
-  // the fp32 ones 2-3% without the prefetches.
+  // (kStreamBytes, 8 MB: read again soon, unlike a kept tensor) is streamed past the caches
+  // (swiglu_backward16), and then the tiles' epilogue rows are not prefetched: the streamed lines hold
+  // the fill buffers and the prefetches stalled behind them (perf put half the pass's samples on
+  // them). The paper config's bf16 calls ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16:
+  // 2.7 MB) lost 1-2% when streamed, and the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
   // streamed: the next tile's kept rows asked for during this tile's products instead (KeptRowsAhead)
   const long hook_calls = amx_hook_calls_k(kr, K);
