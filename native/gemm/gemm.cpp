@@ -64,6 +64,12 @@ inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, T
       for (long i0 = 0; i0 < m; i0 += mr) tile(p, i0);
   }
 }
+// The tile for_each_tile runs after (p, i0), at *pn, *in; false after the last.
+inline bool next_tile(bool strip_outer, long p, long i0, long p0, long p1, long m, long mr, long* pn, long* in) {
+  if (strip_outer) *pn = p + 1 < p1 ? p + 1 : p0, *in = p + 1 < p1 ? i0 : i0 + mr;
+  else *pn = i0 + mr < m ? p : p + 1, *in = i0 + mr < m ? i0 + mr : 0;
+  return *pn < p1 && *in < m;
+}
 // The largest register tile of any kernel (AMX: 32 x 32): the fused epilogues' L1 buffers.
 constexpr int kMaxTile = 32 * 32;
 // The strips a row-major A's narrow last panel (kernel_cols_a) waits for on that path: two, read
@@ -365,6 +371,21 @@ void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long
   else
     for (long i = 0; i < mc; i++) from_bf16_scalar(w + i * kc, A + (ic + i) * lda + pc, kc);
   pack_a(dst, w, trans ? mc : kc, trans, 0, mc, 0, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
+}
+
+// The A block rows [ic, ic + mc), k [pc, pc + kc) of an fp32 or bf16-stored (a16) A in kr's layout; a
+// transposed A through the kernel's whole-block pack where it has one (pack_a16 does so for a16).
+void pack_a_kr(const GemmKernelInfo& kr, float* dst, const void* A, bool a16, long lda, bool trans, long ic, long mc,
+               long pc, long kc) {
+  if (a16) {
+    pack_a16(dst, static_cast<const uint16_t*>(A), lda, trans, ic, mc, pc, kc, kr.mr, kr);
+    return;
+  }
+  const float* Af = static_cast<const float*>(A);
+  if (trans && kr.pack_a_colmajor_block)
+    kr.pack_a_colmajor_block(dst, Af + pc * lda + ic, lda, mc, kc);
+  else
+    pack_a(dst, Af, lda, trans, ic, mc, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
 }
 
 void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
@@ -672,13 +693,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const float* pa_blk = pa;
     if (prepacked_a) pa_blk = prepacked_a + (pc / KP) * ((M + MR - 1) / MR * MR) + ic * kcp;
     else {
-      if (g.a16)
-        pack_a16(pa, static_cast<const uint16_t*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr);
-      else if (g.trans_a && kr.pack_a_colmajor_block)
-        kr.pack_a_colmajor_block(pa, static_cast<const float*>(A) + pc * g.lda + ic, g.lda, mc, kc);
-      else
-        pack_a(pa, static_cast<const float*>(A), g.lda, g.trans_a, ic, mc, pc, kc, MR, kr.pack_a_rowmajor,
-               kr.pack_a_colmajor, KP);
+      pack_a_kr(kr, pa, A, g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
       if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
     }
     // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
@@ -777,12 +792,7 @@ void pack_a_whole(const GemmKernelInfo& kr, const GemmArgs& g, float* dst) {
   long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
-    if (g.a16)
-      pack_a16(dst + (pc / kr.kpack) * Mr, reinterpret_cast<const uint16_t*>(g.A), g.lda, g.trans_a, 0, g.M, pc, kc,
-               kr.mr, kr);
-    else
-      pack_a(dst + (pc / kr.kpack) * Mr, g.A, g.lda, g.trans_a, 0, g.M, pc, kc, kr.mr, kr.pack_a_rowmajor,
-             kr.pack_a_colmajor, kr.kpack);
+    pack_a_kr(kr, dst + (pc / kr.kpack) * Mr, g.A, g.a16, g.lda, g.trans_a, 0, g.M, pc, kc);
   }
   if (kr.round_bf16) round_bf16_inplace(dst, Mr * g.K);
 }
@@ -969,6 +979,14 @@ struct TileStepHook {
 struct KeptRowsAhead {
   const uint16_t* g = nullptr;
   long ld = 0, up = 0, left = 0, per = 0;
+  // `rows` rows from g_, spread over `calls` hook calls of the kernel call that follows; stop() after it.
+  void start(const GemmKernelInfo& kr, const uint16_t* g_, long ld_, long up_, long rows, long calls) {
+    g = g_, ld = ld_, up = up_, left = rows, per = (rows + calls - 1) / calls;
+    kr.set_step_hook(&step, this);
+  }
+  void stop(const GemmKernelInfo& kr) const {
+    if (g) kr.set_step_hook(nullptr, nullptr);
+  }
   static void step(void* self) {
     auto* h = static_cast<KeptRowsAhead*>(self);
     for (long r = 0; r < h->per && h->left > 0; r++, h->left--, h->g += h->ld) {
@@ -1276,22 +1294,18 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
                 else if (fresh) prefetch_w(dgate_up + o, nr), prefetch_w(dgate_up + o + I, nr);
                 else prefetch_r(dgate_up + o, nr), prefetch_r(dgate_up + o + I, nr);
               }
-            KeptRowsAhead ahead;  // the next tile in this loop: the strip below, else the next panel's first
-            if (rows_ahead) {
-              const long pn = i0 + MR < mc ? p : p + 1, in = i0 + MR < mc ? i0 + MR : 0;
-              const long mrn = mc - in < MR ? mc - in : MR;
-              if (pn < p1) {
-                ahead = {gate_up16 + (ic + in) * 2 * I + jc + pn * NR, 2 * I, I, mrn, (mrn + hook_calls - 1) / hook_calls};
-                kr.set_step_hook(&KeptRowsAhead::step, &ahead);
-              }
-            }
+            KeptRowsAhead ahead;  // the next tile of this (panel-outer) loop
+            long pn, in;
+            if (rows_ahead && next_tile(false, p, i0, p0, p1, mc, MR, &pn, &in))
+              ahead.start(kr, gate_up16 + (ic + in) * 2 * I + jc + pn * NR, 2 * I, I, mc - in < MR ? mc - in : MR,
+                          hook_calls);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
               long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
               kr.kernel(kcp, pa + koff * mr_all + i0 * kcp, pb + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f,
                         pc == 0 ? 0.f : 1.f);
               koff += kcp;
             }
-            if (ahead.g) kr.set_step_hook(nullptr, nullptr);
+            ahead.stop(kr);
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
               if ((gate_up16 || dgate_up16) && kr.swiglu_backward16) {
@@ -1394,23 +1408,16 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
             else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
           }
         KeptRowsAhead ahead;  // the next tile in for_each_tile's order
-        if (rows_ahead) {
-          long pn = p, sn = s0;
-          if (strip_outer) pn = p + 1 < p1 ? p + 1 : p0, sn = p + 1 < p1 ? s0 : s0 + MR;
-          else pn = s0 + MR < H ? p : p + 1, sn = s0 + MR < H ? s0 + MR : 0;
-          const long mrn = H - sn < MR ? H - sn : MR;
-          if (pn < p1 && sn < H) {
-            ahead = {gb16 + sn * N + pn * NR, N, H * N, mrn, (mrn + hook_calls - 1) / hook_calls};
-            kr.set_step_hook(&KeptRowsAhead::step, &ahead);
-          }
-        }
+        long pn, sn;
+        if (rows_ahead && next_tile(strip_outer, p, s0, p0, p1, H, MR, &pn, &sn))
+          ahead.start(kr, gb16 + sn * N + pn * NR, N, H * N, H - sn < MR ? H - sn : MR, hook_calls);
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
           long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
           kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
                     pc == 0 ? 0.f : 1.f);
           koff += kcp;
         }
-        if (ahead.g) kr.set_step_hook(nullptr, nullptr);
+        ahead.stop(kr);
         for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
           __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
         for (long i = 0; i < mr; i++) {
