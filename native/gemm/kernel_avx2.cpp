@@ -11,9 +11,13 @@ namespace {
 
 constexpr int MR = 6, NR = 16;
 
+// Every loop over the accumulator array is fully unrolled (the pragmas): with one loop left rolled
+// (the edge tile's spill below) GCC kept the array in memory and stored all 12 accumulators every k
+// step, which ran the tile at a quarter of the FMA peak on Zen 3 (22 vs 54 GFLOP/s, one thread).
 void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc,
               long m, long n, float alpha, float beta) {
   __m256 acc[MR][2];
+#pragma GCC unroll 6
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   for (long k = 0; k < kc; k++) {
     __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
@@ -28,6 +32,7 @@ void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, f
   }
   if (m == MR && n == NR) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       float* ci = c + i * ldc;
       __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
@@ -44,6 +49,7 @@ void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, f
   // (alpha*acc first, then one fma with beta*C) so edges and interior agree bit for bit.
   alignas(32) float t[MR][NR];
   __m256 va = _mm256_set1_ps(alpha);
+#pragma GCC unroll 6
   for (int i = 0; i < MR; i++) {
     _mm256_store_ps(t[i], _mm256_mul_ps(va, acc[i][0]));
     _mm256_store_ps(t[i] + 8, _mm256_mul_ps(va, acc[i][1]));
