@@ -13,4 +13,5 @@ double bf16_peak_avx512(double) { return 0.0; }
 double bf16_peak_amx(double) { return 0.0; }
 void amx_config_unknown() {}
 void sum_nt_rows_avx512(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
+void sum_nt_rows_avx2(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 }  // namespace trm

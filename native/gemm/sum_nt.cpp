@@ -1,6 +1,6 @@
-// sum_nt.cpp: gemm_sum_nt (sum_nt.h): the driver, and the tile off AVX-512 (16 partial sums per
-// element, mul then add: the same order as the AVX-512 tile, which fuses the multiply-add, so the
-// two paths agree to rounding, each bitwise stable across thread counts).
+// sum_nt.cpp: gemm_sum_nt (sum_nt.h): the driver, and the portable tile (16 partial sums per
+// element, mul then add: the same order as the AVX-512 and AVX2 tiles, which fuse the multiply-add,
+// so the paths agree to rounding, each bitwise stable across thread counts).
 #include "sum_nt.h"
 #include "../aligned_buf.h"
 
@@ -49,7 +49,7 @@ void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long 
   const float* Qp = a_is_p ? B : A;
   const long sp = a_is_p ? stride_a : stride_b, sq = a_is_p ? stride_b : stride_a;
   const long ptiles = (P + kSumNtP - 1) / kSumNtP;
-  const bool avx512 = active_isa() == Isa::Avx512;
+  const Isa isa = active_isa();
   const double flops = 2.0 * M * N * K * batch;
   parallel_run([&](int ith, int nth) {
     long t0, t1;
@@ -59,8 +59,10 @@ void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long 
     float* red = tl_red.get((size_t)np * Q);
     if (K == 0 || batch == 0) {
       for (long i = 0; i < np * Q; i++) red[i] = 0.f;
-    } else if (avx512) {
+    } else if (isa == Isa::Avx512) {
       sum_nt_rows_avx512(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
+    } else if (isa == Isa::Avx2) {
+      sum_nt_rows_avx2(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
     } else {
       rows_generic(red, np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
     }

@@ -26,5 +26,9 @@ constexpr int kSumNtP = 4, kSumNtQ = 6;
 // scratch, 64-byte aligned (the lane partials).
 void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
                         long K, long batch);
+// AVX2+FMA (sum_nt_avx2.cpp): the same contract and the same bits as sum_nt_rows_avx512 (16 lanes
+// as two ymm halves, FMA, the same reduction tree).
+void sum_nt_rows_avx2(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
+                      long K, long batch);
 
 }  // namespace trm
