@@ -40,6 +40,8 @@ import { parseSets, resolveTrainConfig, storedTrainConfig, trainPresets, type Tr
 import { splitSize } from './data.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { readSplitMilestones } from '../data/sudoku/milestones-files.js';
+import { addon } from '../kernels/native.js';
+import { device } from '../kernels/core.js';
 import { createWorkspace, evalWeights, train, type LogRecord } from './loop.js';
 import { expectedCompute, type ComputeEstimate } from './recursion.js';
 import { checkActsFit, createTrainState, modelConfigFor, type TrainState } from './state.js';
@@ -362,6 +364,8 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
     }
     const ws = createWorkspace(st, d.train);
     const cfg = st.config;
+    const slowBf16 = emulatedBf16(cfg.precision);
+    if (slowBf16) warn(slowBf16);
     if (d.test) checkActsFit(st.model, cfg.eval_batch_size, 'eval_batch_size');
     const compute = expectedCompute(cfg, st.model);
     wrote = true;
@@ -474,4 +478,12 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   } finally {
     lock.release();
   }
+}
+
+/** precision=bf16 on the native backend of a CPU without AVX512_BF16 or AMX: the products round
+ *  their operands to bf16 and run on the fp32 kernel, so the run trains as bf16 does but slower
+ *  than fp32 (2.2x on a 2-vCPU Zen 3, cpu-sudoku4): say so once, at the start. */
+function emulatedBf16(precision: TrainConfig['precision']): string | null {
+  if (precision !== 'bf16' || device().name !== 'native' || !addon || addon.info().bf16Native) return null;
+  return `precision=bf16: this CPU has no AVX512_BF16 or AMX, so the bf16 products are emulated on the fp32 kernel (${addon.info().gemmBf16Kernel}): bf16 numerics, but slower than precision=fp32 here`;
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { train } from '../../src/index.js';
+import { addon, device, nativeBackend } from '../../src/kernels/index.js';
 import { TrainSampler } from '../../src/train/data.js';
 import type { RunData } from '../../src/train/run.js';
 import { makeSudoku4, type Sudoku4 } from './fixture.js';
@@ -150,5 +151,21 @@ describe('train.run', () => {
     ).rejects.toThrow(/^mem\/train: the training split holds no examples \(0 rows, 0 groups\)/);
     expect(existsSync(runDir)).toBe(false);
     expect(() => new TrainSampler(empty, 0, 'mem/train')).toThrow(/mem\/train: the training split holds no examples/);
+  });
+  // precision=bf16 without bf16 hardware runs on the fp32 kernel, slower than fp32: the run says so
+  // once, through onWarning; with AVX512_BF16 or AMX (or off the native backend) it says nothing.
+  it('precision=bf16 warns where the CPU emulates bf16, and only there', async () => {
+    const warnings: string[] = [];
+    await train.run(
+      { preset: 'cpu-sudoku4', sets: [...sets, 'steps=2', 'precision=bf16'], out: join(root, 'bf16') },
+      d.dir,
+      {
+        onWarning: m => warnings.push(m),
+      },
+    );
+    const emulated = nativeBackend !== null && device().name === 'native' && addon !== null && !addon.info().bf16Native;
+    expect(warnings.filter(m => m.startsWith('precision=bf16: this CPU has no AVX512_BF16 or AMX'))).toHaveLength(
+      emulated ? 1 : 0,
+    );
   });
 });
