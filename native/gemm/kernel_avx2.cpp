@@ -115,6 +115,35 @@ void pack_a_colmajor_6(float* dst, const float* A, long lda, long mr, long kc) {
     for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? A[k * lda + i] : 0.f;
 }
 
+// A whole A block of a transposed A (A[k*lda + i], mc rows; strip s at dst + s * kc * MR), 8 k at a
+// time: those 8 rows of A (mc values each, in L1 for the group) are dealt out 6 to a strip, 8 k
+// (192 contiguous bytes) per strip. Strip by strip (pack_a_colmajor_6) each k gave 24 bytes of a line
+// 2 KiB from the next k's (the small models' channel weight gradients: dgate_up^T, 2624 x 512): 2 KiB
+// apart, a strip's 512 lines fall in 2 of L1's 64 sets, so every strip read them from L3 again (the
+// pack took 60% as long as the tile's FMAs); k by k over all strips, the strips' stores (12 KiB
+// apart: one L1 set) evicted each other.
+void pack_a_colmajor_block_6(float* dst, const float* A, long lda, long mc, long kc) {
+  constexpr long KG = 8;
+  const long full = mc / MR, rest = mc - full * MR;
+  for (long k0 = 0; k0 < kc; k0 += KG) {
+    const long kn = kc - k0 < KG ? kc - k0 : KG;
+    for (long kk = 0; kk < kn && k0 + KG + kk < kc; kk++)  // the next group's rows (their first lines)
+      _mm_prefetch((const char*)(A + (k0 + KG + kk) * lda), _MM_HINT_T0);
+    for (long t = 0; t < full; t++) {
+      const float* s = A + k0 * lda + t * MR;
+      float* d = dst + t * kc * MR + k0 * MR;
+      for (long kk = 0; kk < kn; kk++, s += lda, d += MR) {
+        _mm_storeu_ps(d, _mm_loadu_ps(s));
+        _mm_storel_pi((__m64*)(d + 4), _mm_castpd_ps(_mm_load_sd((const double*)(s + 4))));
+      }
+    }
+    if (rest)
+      for (long kk = 0; kk < kn; kk++)
+        for (int i = 0; i < MR; i++)
+          dst[full * kc * MR + (k0 + kk) * MR + i] = i < rest ? A[(k0 + kk) * lda + full * MR + i] : 0.f;
+  }
+}
+
 // An NR-column panel of a transposed B (B[j*ldb + k]) to dst[k*NR + j]: per 8 k, one transpose per
 // 8 columns. A narrow panel (nr <= 4) is copied column by column over zeros (a transpose would move
 // 64 floats to use at most 32).
@@ -176,8 +205,10 @@ double now_s() {
 }  // namespace
 
 GemmKernelInfo gemm_kernel_avx2() {
-  return {ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR, 6 * 48, 512, 4096,
-          "avx2 6x16"};
+  GemmKernelInfo k{ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR,
+                   6 * 48, 512, 4096, "avx2 6x16"};
+  k.pack_a_colmajor_block = pack_a_colmajor_block_6;
+  return k;
 }
 
 double fma_peak_avx2(double seconds) {
