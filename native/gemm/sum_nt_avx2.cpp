@@ -23,9 +23,11 @@ inline float reduce16(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
 }
 
-// The tile's row shape: 2 x 3 elements x 2 halves = 12 accumulators, with P + 1 = 3 operand
-// registers live per half (16 ymm in all).
-constexpr int kP = 2, kQ = 3;
+// The tile: 3 x 4 elements, one half of their 16 lanes per pass (the two halves are independent
+// partial sums: lanes 0-7 take k = 16j..16j+7, lanes 8-15 k = 16j+8..16j+15), so 12 accumulators
+// and P + 1 = 4 operand registers (16 ymm), 7 loads per 12 FMAs. Both halves in one pass held only
+// 2 x 3 elements (5 loads per 6 FMAs).
+constexpr int kP = 3, kQ = 4;
 
 // Lane masks for a k tail of t = K mod 16 values: half 0 takes lanes [0, min(t, 8)), half 1
 // [8, t). maskload zeroes the rest, which then add 0 * 0 as the AVX-512 tile's masked lanes do.
@@ -34,80 +36,70 @@ inline __m256i tail_mask(long t) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)t), lane);
 }
 
-// One tile over items [b0, b1): P rows of the "p" operand against Q rows of the "q" operand; the
-// partials wait in part[(p*ldq + q)*16] (lo then hi) between item blocks (zero before the first:
-// fresh), so the lane order is one pass over all items.
-template <int P, int Q>
+// One tile, half H of the lanes, over items [b0, b1): P rows of the "p" operand against Q rows of
+// the "q" operand; the partials wait in part[(p*ldq + q)*16 + H*8] between item blocks (zero
+// before the first: fresh), so each lane's order is one pass over all items.
+template <int P, int Q, int H>
 void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long sq, long K, long b0, long b1,
           bool fresh, long pf_rows) {
-  __m256 acc[P][Q][2];
-#pragma GCC unroll 2
-  for (int p = 0; p < P; p++)
+  __m256 acc[P][Q];
 #pragma GCC unroll 3
-    for (int q = 0; q < Q; q++)
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; h++)
-        acc[p][q][h] = fresh ? _mm256_setzero_ps() : _mm256_load_ps(part + (p * ldq + q) * 16 + h * 8);
+  for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+    for (int q = 0; q < Q; q++) acc[p][q] = fresh ? _mm256_setzero_ps() : _mm256_load_ps(part + (p * ldq + q) * 16 + H * 8);
   const long kw = K & ~15L;  // whole 16-lane vectors
   const long t = K & 15;
-  const __m256i m0 = tail_mask(t), m1 = tail_mask(t - 8);
+  const __m256i m = tail_mask(t - H * 8);
   for (long b = b0; b < b1; b++) {
-    const float* pb = Pp + b * sp;
-    const float* qb = Qp + b * sq;
+    const float* pb = Pp + b * sp + H * 8;
+    const float* qb = Qp + b * sq + H * 8;
     for (long k = 0; k < kw; k += 16) {
       // the next tile's rows of this item (the operands come from memory: a step's activations)
-#pragma GCC unroll 2
+#pragma GCC unroll 3
       for (int p = 0; p < P; p++)
         if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; h++) {
-        __m256 a[P];
-#pragma GCC unroll 2
-        for (int p = 0; p < P; p++) a[p] = _mm256_loadu_ps(pb + p * K + k + h * 8);
+      __m256 a[P];
 #pragma GCC unroll 3
-        for (int q = 0; q < Q; q++) {
-          __m256 v = _mm256_loadu_ps(qb + q * K + k + h * 8);
-#pragma GCC unroll 2
-          for (int p = 0; p < P; p++) acc[p][q][h] = _mm256_fmadd_ps(a[p], v, acc[p][q][h]);
-        }
+      for (int p = 0; p < P; p++) a[p] = _mm256_loadu_ps(pb + p * K + k);
+#pragma GCC unroll 4
+      for (int q = 0; q < Q; q++) {
+        __m256 v = _mm256_loadu_ps(qb + q * K + k);
+#pragma GCC unroll 3
+        for (int p = 0; p < P; p++) acc[p][q] = _mm256_fmadd_ps(a[p], v, acc[p][q]);
       }
     }
     if (t) {  // the last, partial vector: its lanes past K add 0 * 0
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; h++) {
-        const __m256i m = h ? m1 : m0;
-        __m256 a[P];
-#pragma GCC unroll 2
-        for (int p = 0; p < P; p++) a[p] = _mm256_maskload_ps(pb + p * K + kw + h * 8, m);
+      __m256 a[P];
 #pragma GCC unroll 3
-        for (int q = 0; q < Q; q++) {
-          __m256 v = _mm256_maskload_ps(qb + q * K + kw + h * 8, m);
-#pragma GCC unroll 2
-          for (int p = 0; p < P; p++) acc[p][q][h] = _mm256_fmadd_ps(a[p], v, acc[p][q][h]);
-        }
+      for (int p = 0; p < P; p++) a[p] = _mm256_maskload_ps(pb + p * K + kw, m);
+#pragma GCC unroll 4
+      for (int q = 0; q < Q; q++) {
+        __m256 v = _mm256_maskload_ps(qb + q * K + kw, m);
+#pragma GCC unroll 3
+        for (int p = 0; p < P; p++) acc[p][q] = _mm256_fmadd_ps(a[p], v, acc[p][q]);
       }
     }
   }
-#pragma GCC unroll 2
-  for (int p = 0; p < P; p++)
 #pragma GCC unroll 3
-    for (int q = 0; q < Q; q++)
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; h++) _mm256_store_ps(part + (p * ldq + q) * 16 + h * 8, acc[p][q][h]);
+  for (int p = 0; p < P; p++)
+#pragma GCC unroll 4
+    for (int q = 0; q < Q; q++) _mm256_store_ps(part + (p * ldq + q) * 16 + H * 8, acc[p][q]);
 }
 
 typedef void (*TileFn)(float*, long, const float*, long, const float*, long, long, long, long, bool, long);
 
-template <int P>
-constexpr TileFn kRow[kQ] = {tile<P, 1>, tile<P, 2>, tile<P, 3>};
-constexpr const TileFn* kTiles[kP] = {kRow<1>, kRow<2>};
+template <int P, int H>
+constexpr TileFn kRow[kQ] = {tile<P, 1, H>, tile<P, 2, H>, tile<P, 3, H>, tile<P, 4, H>};
+template <int H>
+constexpr const TileFn* kTiles[kP] = {kRow<1, H>, kRow<2, H>, kRow<3, H>};
 
 }  // namespace
 
 void sum_nt_rows_avx2(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
                       long K, long batch) {
-  // items per block: the block's Q rows stay in L1 (half of a 32 KiB one: the P rows pass through
-  // it too) while every P tile of this part streams past them once; the partials wait in part
+  // items per block: the block's Q rows (Q x K floats per item) stay in L1 (half of a 32 KiB one:
+  // the P rows pass through it too) while every P tile of this part streams past them once, half by
+  // half; the partials wait in part
   const long kbytes = 16384;
   const long kb = kbytes / (Q * K * 4) < 1 ? 1 : kbytes / (Q * K * 4);
   const long qtiles = (Q + kQ - 1) / kQ;
@@ -115,13 +107,14 @@ void sum_nt_rows_avx2(float* red, float* part, long np, long Q, const float* Pp,
     const long b1 = batch - b0 < kb ? batch : b0 + kb;
     for (long p0 = 0; p0 < np; p0 += kP) {
       const int P = (int)(np - p0 < kP ? np - p0 : kP);
-      for (long u = 0; u < qtiles; u++) {
-        const long q0 = Q * u / qtiles, q1 = Q * (u + 1) / qtiles;
-        // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
-        const long pf = u == 0 ? (np - p0 - P < kP ? np - p0 - P : kP) : 0;
-        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
-                                   pf);
-      }
+      for (int h = 0; h < 2; h++)
+        for (long u = 0; u < qtiles; u++) {
+          const long q0 = Q * u / qtiles, q1 = Q * (u + 1) / qtiles;
+          // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
+          const long pf = u == 0 && h == 0 ? (np - p0 - P < kP ? np - p0 - P : kP) : 0;
+          (h ? kTiles<1> : kTiles<0>)[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K,
+                                                          sq, K, b0, b1, b0 == 0, pf);
+        }
     }
   }
   for (long i = 0; i < np * Q; i++) red[i] = reduce16(_mm256_load_ps(part + i * 16), _mm256_load_ps(part + i * 16 + 8));
