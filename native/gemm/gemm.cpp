@@ -126,7 +126,7 @@ GemmKernelInfo active_kernel(bool bf16) {
 
 // Round n floats to bfloat16 values in place, as VCVTNE2PS2BF16 does: nearest even, denormals to
 // signed zero, NaN kept (quiet), infinities kept.
-void round_bf16_inplace(float* p, long n) {
+void round_bf16_scalar(float* p, long n) {
   for (long i = 0; i < n; i++) {
     uint32_t u;
     std::memcpy(&u, p + i, 4);
@@ -137,12 +137,18 @@ void round_bf16_inplace(float* p, long n) {
     std::memcpy(p + i, &u, 4);
   }
 }
+void round_bf16_inplace(float* p, long n) {
+#if defined(__x86_64__)
+  if (n >= 8 && active_isa() != Isa::Portable) return round_bf16_avx2(p, n);  // (the emulated bf16 products' packs)
+#endif
+  round_bf16_scalar(p, n);
+}
 
 // One fp32 value to bf16 bits, as round_bf16_inplace rounds it; and bf16 bits to fp32 (exact).
 inline uint16_t bf16_bits(float x) {
   uint32_t u;
   std::memcpy(&u, &x, 4);
-  round_bf16_inplace(reinterpret_cast<float*>(&u), 1);
+  round_bf16_scalar(reinterpret_cast<float*>(&u), 1);
   return (uint16_t)(u >> 16);
 }
 inline float bf16_value(uint16_t h) {
@@ -367,9 +373,9 @@ void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long
   }
   float* w = tl_widen.get((size_t)mc * kc);
   if (trans)  // A(i, k) = A[k*lda + i]: kc rows of mc
-    for (long k = 0; k < kc; k++) from_bf16_scalar(w + k * mc, A + (pc + k) * lda + ic, mc);
+    for (long k = 0; k < kc; k++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + k * mc, A + (pc + k) * lda + ic, mc);
   else
-    for (long i = 0; i < mc; i++) from_bf16_scalar(w + i * kc, A + (ic + i) * lda + pc, kc);
+    for (long i = 0; i < mc; i++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + i * kc, A + (ic + i) * lda + pc, kc);
   pack_a(dst, w, trans ? mc : kc, trans, 0, mc, 0, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
 }
 
@@ -406,9 +412,9 @@ void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long
   const long c0 = p0 * NR, c1 = p1 * NR < nc ? p1 * NR : nc, w_n = c1 - c0;
   float* w = tl_widen.get((size_t)w_n * kc);
   if (trans)  // B(k, j) = B[j*ldb + k]: w_n rows of kc
-    for (long j = 0; j < w_n; j++) from_bf16_scalar(w + j * kc, B + (jc + c0 + j) * ldb + pc, kc);
+    for (long j = 0; j < w_n; j++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + j * kc, B + (jc + c0 + j) * ldb + pc, kc);
   else
-    for (long k = 0; k < kc; k++) from_bf16_scalar(w + k * w_n, B + (pc + k) * ldb + jc + c0, w_n);
+    for (long k = 0; k < kc; k++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + k * w_n, B + (pc + k) * ldb + jc + c0, w_n);
   pack_b(dst + p0 * kcp * NR, w, trans ? kc : w_n, trans, 0, kc, 0, w_n, 0, p1 - p0, NR, kr.pack_b_colmajor,
          kr.pack_b_rowmajor, kr.kpack);
 }

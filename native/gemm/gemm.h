@@ -120,6 +120,10 @@ typedef void (*GemmDirectCol1Kernel)(long kc, const float* A, long lda, const fl
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
                                 float alpha, float beta, const float* src, long ld, float* dst, long rows, long more);
 
+// n floats rounded to bf16 values in place (gemm.cpp round_bf16_inplace's rule) on AVX2
+// (kernel_avx2.cpp): the emulated bf16 products' packs, on CPUs without VDPBF16PS.
+void round_bf16_avx2(float* p, long n);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   GemmPackStrip pack_a_rowmajor;  // may be null

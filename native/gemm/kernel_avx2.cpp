@@ -196,6 +196,53 @@ void pack_b_rowmajor_16(float* dst, const float* B, long ldb, long nc, long kc, 
   }
 }
 
+// bf16 rounding on 8 lanes: round_bf16_inplace's integer operations (gemm.cpp) lane by lane, so the
+// same bits: nearest even, a zero exponent to signed zero, NaN quieted, infinities kept.
+inline __m256i round8(__m256i u) {
+  const __m256i expm = _mm256_set1_epi32(0x7f800000), hi = _mm256_set1_epi32((int)0xffff0000u);
+  const __m256i e = _mm256_and_si256(u, expm);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i normal = _mm256_and_si256(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)), hi);
+  const __m256i zero = _mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u));
+  const __m256i mant0 = _mm256_cmpeq_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffff)), _mm256_setzero_si256());
+  const __m256i quiet = _mm256_and_si256(_mm256_or_si256(u, _mm256_set1_epi32(0x400000)), hi);
+  const __m256i special = _mm256_blendv_epi8(quiet, u, mant0);
+  __m256i r = _mm256_blendv_epi8(normal, zero, _mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+  return _mm256_blendv_epi8(r, special, _mm256_cmpeq_epi32(e, expm));
+}
+
+// n fp32 values to bf16 bits (GemmKernelInfo::to_bf16): 16 at a time, the tail through a zeroed
+// buffer.
+inline __m256i pack16(const float* s) {
+  const __m256i a = _mm256_srli_epi32(round8(_mm256_loadu_si256((const __m256i*)s)), 16);
+  const __m256i b = _mm256_srli_epi32(round8(_mm256_loadu_si256((const __m256i*)(s + 8))), 16);
+  return _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);  // (packus interleaves 128-bit lanes)
+}
+
+void to_bf16_avx2(uint16_t* dst, const float* src, long n) {
+  long j = 0;
+  for (; j + 16 <= n; j += 16) _mm256_storeu_si256((__m256i*)(dst + j), pack16(src + j));
+  if (j < n) {
+    alignas(32) float t[16] = {};
+    alignas(32) uint16_t o[16];
+    for (long i = 0; i < n - j; i++) t[i] = src[j + i];
+    _mm256_store_si256((__m256i*)o, pack16(t));
+    for (long i = 0; i < n - j; i++) dst[j + i] = o[i];
+  }
+}
+
+// bf16 bits to fp32 (exact; GemmKernelInfo::from_bf16).
+void from_bf16_avx2(float* dst, const uint16_t* src, long n) {
+  long j = 0;
+  for (; j + 8 <= n; j += 8)
+    _mm256_storeu_si256((__m256i*)(dst + j),
+                        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(src + j))), 16));
+  for (; j < n; j++) {
+    const uint32_t u = (uint32_t)src[j] << 16;
+    __builtin_memcpy(dst + j, &u, 4);
+  }
+}
+
 double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -204,10 +251,24 @@ double now_s() {
 
 }  // namespace
 
+// round_bf16_inplace (gemm.cpp) on AVX2: it calls this for n >= 8 on AVX2 and up.
+void round_bf16_avx2(float* p, long n) {
+  long i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_si256((__m256i*)(p + i), round8(_mm256_loadu_si256((const __m256i*)(p + i))));
+  if (i < n) {  // the tail through a buffer
+    alignas(32) float t[8] = {};
+    for (long j = 0; j < n - i; j++) t[j] = p[i + j];
+    _mm256_store_si256((__m256i*)t, round8(_mm256_load_si256((const __m256i*)t)));
+    for (long j = 0; j < n - i; j++) p[i + j] = t[j];
+  }
+}
+
 GemmKernelInfo gemm_kernel_avx2() {
   GemmKernelInfo k{ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR,
                    6 * 48, 512, 4096, "avx2 6x16"};
   k.pack_a_colmajor_block = pack_a_colmajor_block_6;
+  k.to_bf16 = to_bf16_avx2;
+  k.from_bf16 = from_bf16_avx2;
   return k;
 }
 

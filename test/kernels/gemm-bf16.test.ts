@@ -146,6 +146,26 @@ describe('bf16 rounding and the precision switch', () => {
     expect(roundBf16(bits(0x7f7fffff))).toBe(Infinity); // rounds past the largest finite bf16
   });
 
+  // The native roundings (VCVTNE2PS2BF16, and the emulated paths' vector and scalar ones) on the cases
+  // roundBf16 pins down: a product with K = 1 and B = [1] gives each rounded A value back (+ 0).
+  it.each(paths)('%s: a bf16 product rounds its operands as roundBf16 does (ties, denormals, NaN, infinities)', p => {
+    const bits = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+    const special = [0x3f808000, 0x3f818000, 0x3f808001, 0x00000123, 0x80000123, 0x7f800000, 0xff800000];
+    const more = [0x7fc00000, 0x7f800001, 0x7f7fffff, 0xff7fffff, 0x3f7fffff, 0x0, 0x80000000, 0x00800000];
+    const vals = [...special, ...more].map(bits);
+    // 37 rows: whole vectors of 8 and 16 and a tail, the special values at several lane positions
+    const A = Float32Array.from({ length: 37 }, (_, i) => (i < vals.length ? vals[i] : vals[(i * 7) % vals.length]));
+    const C = new Float32Array(37);
+    addon!.setIsa(p);
+    withGemmPrecision('bf16', () => gemm({ M: 37, N: 1, K: 1, A, B: new Float32Array([1]), C }));
+    addon!.setIsa(addon!.info().bestIsa);
+    for (let i = 0; i < 37; i++) {
+      const want = roundBf16(A[i]) + 0;
+      if (Number.isNaN(want)) expect(Number.isNaN(C[i]), `row ${i}`).toBe(true);
+      else expect(C[i], `row ${i}: ${A[i]}`).toBe(want);
+    }
+  });
+
   it('bf16 results differ from fp32 by the operand rounding; the fp32 path is untouched by the switch', () => {
     const M = 40,
       N = 50,
