@@ -482,7 +482,7 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
 
 /** precision=bf16 on the native backend of a CPU without AVX512_BF16 or AMX: the products round
  *  their operands to bf16 and run on the fp32 kernel, so the run trains as bf16 does but slower
- *  than fp32 (2.2x on a 2-vCPU Zen 3, cpu-sudoku4): say so once, at the start. */
+ *  than fp32 (1.6x on a 2-vCPU Zen 3, cpu-sudoku4): say so once, at the start. */
 function emulatedBf16(precision: TrainConfig['precision']): string | null {
   if (precision !== 'bf16' || device().name !== 'native' || !addon || addon.info().bf16Native) return null;
   return `precision=bf16: this CPU has no AVX512_BF16 or AMX, so the bf16 products are emulated on the fp32 kernel (${addon.info().gemmBf16Kernel}): bf16 numerics, but slower than precision=fp32 here`;
