@@ -211,14 +211,15 @@ inline __m256i round8(__m256i u) {
   return _mm256_blendv_epi8(r, special, _mm256_cmpeq_epi32(e, expm));
 }
 
-// n fp32 values to bf16 bits (GemmKernelInfo::to_bf16): 16 at a time, the tail through a zeroed
-// buffer.
+// 16 fp32 values rounded to bf16 bits, in order.
 inline __m256i pack16(const float* s) {
   const __m256i a = _mm256_srli_epi32(round8(_mm256_loadu_si256((const __m256i*)s)), 16);
   const __m256i b = _mm256_srli_epi32(round8(_mm256_loadu_si256((const __m256i*)(s + 8))), 16);
   return _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);  // (packus interleaves 128-bit lanes)
 }
 
+// n fp32 values to bf16 bits (GemmKernelInfo::to_bf16): 16 at a time, the tail through a zeroed
+// buffer.
 void to_bf16_avx2(uint16_t* dst, const float* src, long n) {
   long j = 0;
   for (; j + 16 <= n; j += 16) _mm256_storeu_si256((__m256i*)(dst + j), pack16(src + j));

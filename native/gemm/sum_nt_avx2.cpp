@@ -1,7 +1,7 @@
 // sum_nt_avx2.cpp: gemm_sum_nt's tiles on AVX2+FMA (sum_nt.h). The same arithmetic as the AVX-512
 // tile, lane for lane: each output element keeps 16 partial sums (lane l over k = l mod 16 of every
-// item, items in order, one FMA per k), here as two ymm halves (lanes 0-7 and 8-15) instead of one
-// zmm, reduced by the same fixed tree. So the bits equal sum_nt_rows_avx512's, and like it they do
+// item, items in order, one FMA per k), here as two ymm halves (lanes 0-7 and 8-15, one per pass)
+// instead of one zmm, reduced by the same fixed tree. So the bits equal sum_nt_rows_avx512's, and like it they do
 // not depend on the thread count or the tiling. Compiled for AVX2 by a target pragma like
 // kernel_avx2.cpp; only C headers after it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
