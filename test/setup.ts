@@ -2,9 +2,32 @@
  * setup.ts: shared test helpers. `toBeAllclose` compares arrays elementwise with
  * |a - b| <= atol + rtol*|b| and reports the worst index; seeded random inputs come from rng().
  */
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 // The Node edge registers the default device (native, else the reference) for every test file.
 import '../src/kernels/select.js';
+
+// vitest's worker reports to the runner over an RPC with a fixed 60 s timeout. A test that keeps this
+// worker's event loop busy that long (a long spawnSync, synchronous work without an await) fails the
+// whole run with "Timeout calling onTaskUpdate" and names no test. This names it: a 1 s timer notes
+// any gap of 30 s or more, with the test that was running (or the last one started).
+let lastTest = '(no test yet)';
+beforeEach(ctx => {
+  lastTest = `${ctx.task.file?.name ?? ''} > ${ctx.task.name}`;
+});
+let lastTick = performance.now();
+function noteBlocking(): void {
+  const now = performance.now(),
+    gap = now - lastTick;
+  lastTick = now;
+  if (gap >= 30_000)
+    process.stderr.write(
+      `test/setup.ts: this worker's event loop was blocked ${(gap / 1000).toFixed(0)} s in or after '${lastTest}' (vitest's RPC to the runner times out at 60 s)\n`,
+    );
+}
+const loopWatch = setInterval(noteBlocking, 1000);
+loopWatch.unref();
+afterEach(noteBlocking); // (a test that blocked to its end: the timer would not fire before afterAll)
+afterAll(() => clearInterval(loopWatch));
 
 interface AllcloseOpts {
   rtol?: number;
