@@ -373,9 +373,9 @@ void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long
   }
   float* w = tl_widen.get((size_t)mc * kc);
   if (trans)  // A(i, k) = A[k*lda + i]: kc rows of mc
-    for (long k = 0; k < kc; k++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + k * mc, A + (pc + k) * lda + ic, mc);
+    for (long k = 0; k < kc; k++) from_bf16(kr, w + k * mc, A + (pc + k) * lda + ic, mc);
   else
-    for (long i = 0; i < mc; i++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + i * kc, A + (ic + i) * lda + pc, kc);
+    for (long i = 0; i < mc; i++) from_bf16(kr, w + i * kc, A + (ic + i) * lda + pc, kc);
   pack_a(dst, w, trans ? mc : kc, trans, 0, mc, 0, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
 }
 
@@ -412,9 +412,9 @@ void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long
   const long c0 = p0 * NR, c1 = p1 * NR < nc ? p1 * NR : nc, w_n = c1 - c0;
   float* w = tl_widen.get((size_t)w_n * kc);
   if (trans)  // B(k, j) = B[j*ldb + k]: w_n rows of kc
-    for (long j = 0; j < w_n; j++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + j * kc, B + (jc + c0 + j) * ldb + pc, kc);
+    for (long j = 0; j < w_n; j++) from_bf16(kr, w + j * kc, B + (jc + c0 + j) * ldb + pc, kc);
   else
-    for (long k = 0; k < kc; k++) (kr.from_bf16 ? kr.from_bf16 : from_bf16_scalar)(w + k * w_n, B + (pc + k) * ldb + jc + c0, w_n);
+    for (long k = 0; k < kc; k++) from_bf16(kr, w + k * w_n, B + (pc + k) * ldb + jc + c0, w_n);
   pack_b(dst + p0 * kcp * NR, w, trans ? kc : w_n, trans, 0, kc, 0, w_n, 0, p1 - p0, NR, kr.pack_b_colmajor,
          kr.pack_b_rowmajor, kr.kpack);
 }

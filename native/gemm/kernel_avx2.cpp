@@ -101,14 +101,16 @@ void pack_a_rowmajor_6(float* dst, const float* A, long lda, long mr, long kc) {
     for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? A[i * lda + k] : 0.f;
 }
 
+// The 6 floats at s to d (a 16-byte and an 8-byte copy: one k of a strip).
+inline void copy6(float* d, const float* s) {
+  _mm_storeu_ps(d, _mm_loadu_ps(s));
+  _mm_storel_pi((__m64*)(d + 4), _mm_castpd_ps(_mm_load_sd((const double*)(s + 4))));
+}
+
 // A transposed strip (A[k*lda + i]: a k's values adjacent) to dst[k*MR + i].
 void pack_a_colmajor_6(float* dst, const float* A, long lda, long mr, long kc) {
   if (mr == MR) {
-    for (long k = 0; k < kc; k++) {
-      const float* s = A + k * lda;
-      _mm_storeu_ps(dst + k * MR, _mm_loadu_ps(s));
-      _mm_storel_pi((__m64*)(dst + k * MR + 4), _mm_castpd_ps(_mm_load_sd((const double*)(s + 4))));
-    }
+    for (long k = 0; k < kc; k++) copy6(dst + k * MR, A + k * lda);
     return;
   }
   for (long k = 0; k < kc; k++)
@@ -132,10 +134,7 @@ void pack_a_colmajor_block_6(float* dst, const float* A, long lda, long mc, long
     for (long t = 0; t < full; t++) {
       const float* s = A + k0 * lda + t * MR;
       float* d = dst + t * kc * MR + k0 * MR;
-      for (long kk = 0; kk < kn; kk++, s += lda, d += MR) {
-        _mm_storeu_ps(d, _mm_loadu_ps(s));
-        _mm_storel_pi((__m64*)(d + 4), _mm_castpd_ps(_mm_load_sd((const double*)(s + 4))));
-      }
+      for (long kk = 0; kk < kn; kk++, s += lda, d += MR) copy6(d, s);
     }
     if (rest)
       for (long kk = 0; kk < kn; kk++)

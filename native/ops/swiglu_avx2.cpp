@@ -41,15 +41,16 @@ inline __m256i tail_mask(long left) {
 
 }  // namespace
 
-// one row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue)
+// silu(g) * u on 8 lanes
 inline __m256 swiglu8(__m256 gv, __m256 uv) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   __m256 e = exp16(_mm256_sub_ps(zero, gv));
   return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), uv);
 }
 
-// Whole vectors with plain loads and stores, the tail masked: on AMD a masked store is microcoded
-// (one per ~12 cycles on Zen 3) and it cost as much as the exp when every vector took one.
+// One row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue). Whole
+// vectors with plain loads and stores, the tail masked: on AMD a masked store is microcoded (one per
+// ~12 cycles on Zen 3) and it cost as much as the exp when every vector took one.
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n) {
   long h = 0;
   for (; h + 8 <= n; h += 8) _mm256_storeu_ps(y + h, swiglu8(_mm256_loadu_ps(g + h), _mm256_loadu_ps(u + h)));
@@ -63,8 +64,8 @@ void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1
   for (long i = r0; i < r1; i++) swiglu_pair_avx2(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }
 
-// one row of SwiGLU's backward with every operand at its own address; acc = false writes 0 + d.
-// LOADS / STORES: plain for whole vectors, masked for the tail (see swiglu_pair_avx2).
+// SwiGLU's backward on 8 lanes; acc = false writes 0 + d. TAIL: masked loads and stores with m (the
+// row's last, partial vector), else plain ones (see swiglu_pair_avx2).
 template <bool TAIL>
 inline void swiglu_backward8(float* dg, float* du, const float* dy, const float* g, const float* u, bool acc,
                              __m256i m) {
@@ -83,6 +84,7 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
   store(du, _mm256_add_ps(acc ? load(du) : zero, b));
 }
 
+// one row of SwiGLU's backward with every operand at its own address
 void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
                                bool acc) {
   const __m256i all = _mm256_set1_epi32(-1);
