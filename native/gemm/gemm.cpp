@@ -1073,6 +1073,8 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
           TileEpilogue16{&kr, tg, tu, NR, hb16 + s0 * N + j0, N, gb16 ? gb16 + s0 * N + j0 : nullptr, N, H * N, nr, mr,
                          stream16}
               .finish();
+        // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp), the whole tile at once
+        if (hb && !bf16) swiglu_tile(hb + s0 * N + j0, N, tg, tu, NR, mr, nr);
         for (long i = 0; i < (fused16 ? 0 : mr); i++) {
           const float* g = tg + i * NR;
           const float* u = tu + i * NR;
@@ -1086,10 +1088,8 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
             }
             continue;
           }
-          float* y = hb + (s0 + i) * N + j0;
-          // fp32: bitwise swigluForward's on every ISA path (ops/swiglu.cpp); bf16: within a few ulp
-          if (bf16) swiglu_pair_bf16(y, g, u, nr);
-          else swiglu_pair(y, g, u, nr);
+          // bf16: within a few ulp of swigluForward's (fp32: swiglu_tile above)
+          if (bf16) swiglu_pair_bf16(hb + (s0 + i) * N + j0, g, u, nr);
           if (gb) {
             store_kept(gb + (s0 + i) * N + j0, g, nr, stream);
             store_kept(gb + (H + s0 + i) * N + j0, u, nr, stream);
@@ -1312,6 +1312,12 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
               koff += kcp;
             }
             ahead.stop(kr);
+            if (!bf16 && !gate_up16 && !dgate_up16) {  // fp32: bitwise swiglu_backward_pair's, the whole tile at once
+              const long o = (ic + i0) * 2 * I + jc + j0;
+              swiglu_backward_tile(dgate_up + o, dgate_up + o + I, 2 * I, tg, NR, gate_up + o, gate_up + o + I, 2 * I,
+                                   mr, nr, !fresh);
+              continue;
+            }
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
               if ((gate_up16 || dgate_up16) && kr.swiglu_backward16) {
@@ -1426,6 +1432,11 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
         ahead.stop(kr);
         for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
           __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
+        if (!bf16 && !gb16 && !db16) {  // fp32: bitwise swiglu_backward_pair's, the whole tile at once
+          const long o = s0 * N + j0;
+          swiglu_backward_tile(db + o, db + H * N + o, N, tg, NR, gb + o, gb + H * N + o, N, mr, nr, !fresh);
+          return;
+        }
         for (long i = 0; i < mr; i++) {
           const long o = (s0 + i) * N + j0;
           if ((gb16 || db16) && kr.swiglu_backward16) {

@@ -91,6 +91,12 @@ void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, cons
 void swiglu_forward(float* out, const float* gate_up, long N, long H);
 // one row, gate and up at separate addresses; bitwise swiglu_forward's (the gate_up GEMM epilogue)
 void swiglu_pair(float* y, const float* g, const float* u, long n);
+// swiglu_pair of mr rows (y rows ldy apart; g, u rows ldt apart): a register tile's epilogue. Bitwise
+// swiglu_pair row by row; on AVX2 the tile's vectors run four at a time across its rows.
+void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr);
+// swiglu_backward_pair of mr rows (dg, du rows ldd apart; dy rows ldy; g, u rows ldg), as swiglu_tile.
+void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
+                          long ldg, long mr, long nr, bool acc);
 // AVX-512 path only (swiglu_avx512.cpp): swiglu_pair of rows of D (D a multiple of 32; the gate at g,
 // the up at u) written as the AVX-512 kernel's packed B panels of 32 columns (element (k, c) at
 // yp[(c / 32) * pstride + k * 32 + c % 32]) and, y not null, also row-major at y. Same bits.

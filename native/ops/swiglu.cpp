@@ -23,6 +23,9 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
 void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
                                bool acc);
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n);
+void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr);
+void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
+                               const float* u, long ldg, long mr, long nr, bool acc);
 
 void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n);
 void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
@@ -51,6 +54,13 @@ void swiglu_pair(float* y, const float* g, const float* u, long n) {
   for (long h = 0; h < n; h++) y[h] = g[h] / (1.0f + fast_exp(-g[h])) * u[h];
 }
 
+void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx2) return swiglu_tile_avx2(y, ldy, g, u, ldt, mr, nr);
+#endif
+  for (long i = 0; i < mr; i++) swiglu_pair(y + i * ldy, g + i * ldt, u + i * ldt, nr);
+}
+
 void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, long H) {
 #if defined(__x86_64__)
   if (active_isa() == Isa::Avx512) return swiglu_forward_rows_avx512(out, gate_up, r0, r1, H);
@@ -75,6 +85,15 @@ void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g,
     dg[h] = (acc ? dg[h] : 0.0f) + d * up * sig * (1.0f + gu * (1.0f - sig));
     du[h] = (acc ? du[h] : 0.0f) + d * gu * sig;
   }
+}
+
+void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
+                          long ldg, long mr, long nr, bool acc) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx2) return swiglu_backward_tile_avx2(dg, du, ldd, dy, ldy, g, u, ldg, mr, nr, acc);
+#endif
+  for (long i = 0; i < mr; i++)
+    swiglu_backward_pair(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, nr, acc);
 }
 
 void swiglu_backward_rows(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
