@@ -35,21 +35,27 @@ inline __m256 exp16(__m256 x0) {
   return _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), big);
 }
 
-// exp16 of four vectors side by side, each operation applied to all four before the next. One exp
-// is a chain of ~25 dependent operations; row by row (16 columns: two vectors) the out-of-order
-// window did not hold enough chains to cover it, and a GEMM tile's SwiGLU epilogue cost twice what
-// four chains at once do (standalone, Zen 3: 157 vs 79 ns per 6 x 16 tile). Per lane the same
-// operations in the same order as exp16: the same bits.
-inline void exp16x4(__m256 x0[4]) {
+// Four vectors side by side: the two 16-float halves of two rows ld apart, at p, p + 8, p + ld,
+// p + ld + 8 (ld = 16: 32 consecutive floats).
+inline long off4(int v, long ld) { return (v >> 1) * ld + (v & 1) * 8; }
+
+// exp16(0 - g) of the four vectors at g (rows ldg apart, off4), each operation applied to all four
+// before the next. One exp is a chain of ~25 dependent operations; row by row (16 columns: two
+// vectors) the out-of-order window did not hold enough chains to cover it, and a GEMM tile's SwiGLU
+// epilogue cost twice what four chains at once do (standalone, Zen 3: 157 vs 79 ns per 6 x 16
+// tile). g is read again where it is needed instead of held (16 ymm registers: the chains' r, n and
+// p take 12). Per lane the same operations in the same order as exp16: the same bits.
+inline void exp_neg16x4(__m256 e[4], const float* g, long ldg) {
   using namespace fexp;
-  __m256 x[4], n[4], r[4], p[4];
-  const __m256 rnd = _mm256_set1_ps(kRound);
+  const __m256 zero = _mm256_setzero_ps(), rnd = _mm256_set1_ps(kRound);
+  __m256 n[4], r[4], p[4];
 #pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) x[v] = _mm256_min_ps(_mm256_max_ps(x0[v], _mm256_set1_ps(kLo)), _mm256_set1_ps(kHi));
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) n[v] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x[v], _mm256_set1_ps(kLog2e)), rnd), rnd);
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) r[v] = _mm256_sub_ps(x[v], _mm256_mul_ps(n[v], _mm256_set1_ps(kC1)));
+  for (int v = 0; v < 4; v++) {
+    __m256 x = _mm256_sub_ps(zero, _mm256_loadu_ps(g + off4(v, ldg)));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kLo)), _mm256_set1_ps(kHi));
+    n[v] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), rnd), rnd);
+    r[v] = _mm256_sub_ps(x, _mm256_mul_ps(n[v], _mm256_set1_ps(kC1)));
+  }
 #pragma GCC unroll 4
   for (int v = 0; v < 4; v++) r[v] = _mm256_sub_ps(r[v], _mm256_mul_ps(n[v], _mm256_set1_ps(kC2)));
 #pragma GCC unroll 4
@@ -64,8 +70,8 @@ inline void exp16x4(__m256 x0[4]) {
     __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p[v], _mm256_mul_ps(r[v], r[v])), r[v]), _mm256_set1_ps(1.0f));
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n[v]), _mm256_set1_epi32(127)), 23);
     y = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
-    __m256 big = _mm256_cmp_ps(x0[v], _mm256_set1_ps(kHi), _CMP_GT_OQ);
-    x0[v] = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), big);
+    __m256 big = _mm256_cmp_ps(_mm256_sub_ps(zero, _mm256_loadu_ps(g + off4(v, ldg))), _mm256_set1_ps(kHi), _CMP_GT_OQ);
+    e[v] = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), big);
   }
 }
 
@@ -82,16 +88,17 @@ inline __m256 swiglu8(__m256 gv, __m256 uv) {
   return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), uv);
 }
 
-// swiglu8 of the four vectors at y[v], g[v], u[v] side by side (exp16x4): the same bits as four calls.
-inline void swiglu8x4(float* const y[4], const float* const g[4], const float* const u[4]) {
-  __m256 gv[4], e[4];
+// swiglu8 of the four vectors at y (rows ldy apart), g and u (rows ldg apart), off4, side by side
+// (exp_neg16x4): the same bits as four calls.
+inline void swiglu8x4(float* y, long ldy, const float* g, const float* u, long ldg) {
+  __m256 e[4];
+  exp_neg16x4(e, g, ldg);
 #pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) gv[v] = _mm256_loadu_ps(g[v]), e[v] = _mm256_sub_ps(_mm256_setzero_ps(), gv[v]);
-  exp16x4(e);
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++)
-    _mm256_storeu_ps(y[v], _mm256_mul_ps(_mm256_div_ps(gv[v], _mm256_add_ps(_mm256_set1_ps(1.0f), e[v])),
-                                         _mm256_loadu_ps(u[v])));
+  for (int v = 0; v < 4; v++) {
+    const __m256 gv = _mm256_loadu_ps(g + off4(v, ldg));
+    _mm256_storeu_ps(y + off4(v, ldy), _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(_mm256_set1_ps(1.0f), e[v])),
+                                                     _mm256_loadu_ps(u + off4(v, ldg))));
+  }
 }
 
 // One row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue). Whole
@@ -100,12 +107,7 @@ inline void swiglu8x4(float* const y[4], const float* const g[4], const float* c
 // took one.
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n) {
   long h = 0;
-  for (; h + 32 <= n; h += 32) {
-    float* const ys[4] = {y + h, y + h + 8, y + h + 16, y + h + 24};
-    const float* const gs[4] = {g + h, g + h + 8, g + h + 16, g + h + 24};
-    const float* const us[4] = {u + h, u + h + 8, u + h + 16, u + h + 24};
-    swiglu8x4(ys, gs, us);
-  }
+  for (; h + 32 <= n; h += 32) swiglu8x4(y + h, 16, g + h, u + h, 16);
   for (; h + 8 <= n; h += 8) _mm256_storeu_ps(y + h, swiglu8(_mm256_loadu_ps(g + h), _mm256_loadu_ps(u + h)));
   if (h < n) {
     __m256i m = tail_mask(n - h);
@@ -121,21 +123,11 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
     for (long i = 0; i < mr; i++) swiglu_pair_avx2(y + i * ldy, g + i * ldt, u + i * ldt, nr);
     return;
   }
-  long v = 0;
-  const long nv = 2 * mr;
-  for (; v + 4 <= nv; v += 4) {
-    float* ys[4];
-    const float *gs[4], *us[4];
-    for (int q = 0; q < 4; q++) {
-      const long i = (v + q) >> 1, j = ((v + q) & 1) * 8;
-      ys[q] = y + i * ldy + j, gs[q] = g + i * ldt + j, us[q] = u + i * ldt + j;
-    }
-    swiglu8x4(ys, gs, us);
-  }
-  for (; v < nv; v++) {
-    const long i = v >> 1, j = (v & 1) * 8;
-    _mm256_storeu_ps(y + i * ldy + j, swiglu8(_mm256_loadu_ps(g + i * ldt + j), _mm256_loadu_ps(u + i * ldt + j)));
-  }
+  long i = 0;
+  for (; i + 2 <= mr; i += 2) swiglu8x4(y + i * ldy, ldy, g + i * ldt, u + i * ldt, ldt);
+  if (i < mr)
+    for (long j = 0; j < 16; j += 8)
+      _mm256_storeu_ps(y + i * ldy + j, swiglu8(_mm256_loadu_ps(g + i * ldt + j), _mm256_loadu_ps(u + i * ldt + j)));
 }
 
 void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1, long H) {
@@ -162,23 +154,23 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
   store(du, _mm256_add_ps(acc ? load(du) : zero, b));
 }
 
-// swiglu_backward8<false> of four vectors side by side (exp16x4): the same bits as four calls.
-inline void swiglu_backward8x4(float* const dg[4], float* const du[4], const float* const dy[4],
-                               const float* const g[4], const float* const u[4], bool acc) {
+// swiglu_backward8<false> of the four vectors at dg, du (rows ldd apart), dy (ldy), g, u (ldg), off4,
+// side by side (exp_neg16x4): the same bits as four calls.
+inline void swiglu_backward8x4(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
+                               const float* u, long ldg, bool acc) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  __m256 gv[4], e[4];
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) gv[v] = _mm256_loadu_ps(g[v]), e[v] = _mm256_sub_ps(zero, gv[v]);
-  exp16x4(e);
+  __m256 e[4];
+  exp_neg16x4(e, g, ldg);
 #pragma GCC unroll 4
   for (int v = 0; v < 4; v++) {
-    __m256 uv = _mm256_loadu_ps(u[v]), d = _mm256_loadu_ps(dy[v]);
+    const long od = off4(v, ldd), og = off4(v, ldg);
+    __m256 gv = _mm256_loadu_ps(g + og), uv = _mm256_loadu_ps(u + og), d = _mm256_loadu_ps(dy + off4(v, ldy));
     __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, e[v]));
     __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
-                             _mm256_add_ps(one, _mm256_mul_ps(gv[v], _mm256_sub_ps(one, sig))));
-    _mm256_storeu_ps(dg[v], _mm256_add_ps(acc ? _mm256_loadu_ps(dg[v]) : zero, a));
-    __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv[v]), sig);
-    _mm256_storeu_ps(du[v], _mm256_add_ps(acc ? _mm256_loadu_ps(du[v]) : zero, b));
+                             _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
+    _mm256_storeu_ps(dg + od, _mm256_add_ps(acc ? _mm256_loadu_ps(dg + od) : zero, a));
+    __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), sig);
+    _mm256_storeu_ps(du + od, _mm256_add_ps(acc ? _mm256_loadu_ps(du + od) : zero, b));
   }
 }
 
@@ -187,14 +179,7 @@ void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const floa
                                bool acc) {
   const __m256i all = _mm256_set1_epi32(-1);
   long h = 0;
-  for (; h + 32 <= n; h += 32) {
-    float* const dgs[4] = {dg + h, dg + h + 8, dg + h + 16, dg + h + 24};
-    float* const dus[4] = {du + h, du + h + 8, du + h + 16, du + h + 24};
-    const float* const dys[4] = {dy + h, dy + h + 8, dy + h + 16, dy + h + 24};
-    const float* const gs[4] = {g + h, g + h + 8, g + h + 16, g + h + 24};
-    const float* const us[4] = {u + h, u + h + 8, u + h + 16, u + h + 24};
-    swiglu_backward8x4(dgs, dus, dys, gs, us, acc);
-  }
+  for (; h + 32 <= n; h += 32) swiglu_backward8x4(dg + h, du + h, 16, dy + h, 16, g + h, u + h, 16, acc);
   for (; h + 8 <= n; h += 8) swiglu_backward8<false>(dg + h, du + h, dy + h, g + h, u + h, acc, all);
   if (h < n) swiglu_backward8<true>(dg + h, du + h, dy + h, g + h, u + h, acc, tail_mask(n - h));
 }
@@ -209,23 +194,13 @@ void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, 
     return;
   }
   const __m256i all = _mm256_set1_epi32(-1);
-  long v = 0;
-  const long nv = 2 * mr;
-  for (; v + 4 <= nv; v += 4) {
-    float *dgs[4], *dus[4];
-    const float *dys[4], *gs[4], *us[4];
-    for (int q = 0; q < 4; q++) {
-      const long i = (v + q) >> 1, j = ((v + q) & 1) * 8;
-      dgs[q] = dg + i * ldd + j, dus[q] = du + i * ldd + j, dys[q] = dy + i * ldy + j;
-      gs[q] = g + i * ldg + j, us[q] = u + i * ldg + j;
-    }
-    swiglu_backward8x4(dgs, dus, dys, gs, us, acc);
-  }
-  for (; v < nv; v++) {
-    const long i = v >> 1, j = (v & 1) * 8;
-    swiglu_backward8<false>(dg + i * ldd + j, du + i * ldd + j, dy + i * ldy + j, g + i * ldg + j, u + i * ldg + j,
-                            acc, all);
-  }
+  long i = 0;
+  for (; i + 2 <= mr; i += 2)
+    swiglu_backward8x4(dg + i * ldd, du + i * ldd, ldd, dy + i * ldy, ldy, g + i * ldg, u + i * ldg, ldg, acc);
+  if (i < mr)
+    for (long j = 0; j < 16; j += 8)
+      swiglu_backward8<false>(dg + i * ldd + j, du + i * ldd + j, dy + i * ldy + j, g + i * ldg + j, u + i * ldg + j,
+                              acc, all);
 }
 
 void swiglu_backward_rows_avx2(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
