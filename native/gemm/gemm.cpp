@@ -1203,6 +1203,8 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
               tu = tu == tus[0] ? tus[1] : tus[0];
               continue;
             }
+            // fp32: bitwise swiglu_forward's, the whole tile at once (swiglu_tile)
+            if (!out16 && !bf16) swiglu_tile(out + (ic + i0) * I + jc + j0, I, tg, tu, NR, mr, nr);
             for (long i = 0; i < mr; i++) {
               const long row = ic + i0 + i;
               const float* g = tg + i * NR;
@@ -1218,7 +1220,6 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
                 continue;
               }
               if (bf16) swiglu_pair_bf16(out + row * I + jc + j0, g, u, nr);
-              else swiglu_pair(out + row * I + jc + j0, g, u, nr);  // bitwise swiglu_forward's
               if (gate_up) {
                 store_kept(gate_up + row * 2 * I + jc + j0, g, nr, stream);
                 store_kept(gate_up + row * 2 * I + I + jc + j0, u, nr, stream);
