@@ -493,15 +493,16 @@ bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g) {
 // fixed rows [r0, r1) block by block, or (claims) blocks claimed one at a time, r0 = 0, r1 = all rows.
 struct RowBlockWalk {
   ItemClaims* claims;
+  int ith;  // the region part (its home share of the claimed blocks)
   long r0, r1, mc, blk = -1;
   long first() {
     if (!claims) return r0 < r1 ? r0 : -1;
-    blk = claims->first();
+    blk = claims->part(ith).first();
     return blk < 0 ? -1 : blk * mc;
   }
   long next(long ic) {
     if (!claims) return ic + mc < r1 ? ic + mc : -1;
-    blk = claims->next(blk);
+    blk = claims->part(ith).next(blk);
     return blk < 0 ? -1 : blk * mc;
   }
 };
@@ -513,11 +514,11 @@ struct RowBlockWalk {
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
-              const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_blocks = nullptr) {
+              const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_claims = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
-  if (split_rows && !row_blocks) split_rows_by_strips(M, MR, ith, nth, &r0, &r1);
+  if (split_rows && !row_claims) split_rows_by_strips(M, MR, ith, nth, &r0, &r1);
   if (K == 0) {
     long lo = r0, hi = r1;
     if (!split_rows) split_range(M, ith, nth, &lo, &hi);
@@ -535,7 +536,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   };
   // The fp32 paths below read operands unpacked or pack them inside the micro-kernel (the same
   // values into the same FMAs: the same bits as the general loop at the end).
-  const bool fp32 = KP == 1 && !kr.round_bf16 && !g.a16 && !g.b16 && !row_blocks;  // (row_blocks: the general loop)
+  const bool fp32 = KP == 1 && !kr.round_bf16 && !g.a16 && !g.b16 && !row_claims;  // (row_claims: the general loop)
   const float* Af = static_cast<const float*>(A);
   const float* Bf = static_cast<const float*>(B);
   const long all_panels = (N + NR - 1) / NR;
@@ -725,20 +726,21 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       }
     }
   };
-  if (row_blocks) {
+  if (row_claims) {
     // Claimed A blocks (gemm_claims_row_blocks): each thread takes the next block of kr.mc rows when
     // it frees up and runs all its k blocks back to back; every k block of B is packed by this thread
     // at its first block and kept (per k block, room for all panels). Each C element still sums its
     // k blocks in order, on one thread: the same bits as any split.
     const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = (kr.kc + KP - 1) / KP;
     const long bstride = kcp_max * all_p * NR;
-    long blk = row_blocks->first();
+    ItemClaims::Part row_blocks = row_claims->part(ith);
+    long blk = row_blocks.first();
     if (blk < 0) return;
     float* pb_all = tl_pack_b_all.get((size_t)k_blocks * bstride);
     bool packed = false;
-    for (; blk >= 0; blk = row_blocks->next(blk)) {
+    for (; blk >= 0; blk = row_blocks.next(blk)) {
       const long ic = blk * kr.mc, mc = M - ic < kr.mc ? M - ic : kr.mc;
-      const long bn = row_blocks->likely_next(blk);
+      const long bn = row_blocks.likely_next(blk);
       for (long pc = 0, kb = 0; pc < K; pc += kr.kc, kb++) {
         const long kc = K - pc < kr.kc ? K - pc : kr.kc;
         float* pb_k = pb_all + kb * bstride;
@@ -886,8 +888,9 @@ void gemm(const GemmArgs& g) {
     bool shared_a = g.stride_a == 0 && g.K > 0 && (double)g.M * g.K <= 4e6;
     // Items claimed one at a time as threads free up (ItemClaims, ops.h); the operands of the item
     // the next claim would get are prefetched under this one.
-    ItemClaims items(g.batch, true);
-    parallel_run([&](int, int) {
+    ItemClaims claims(g.batch, true);
+    parallel_run([&](int ith, int) {
+      ItemClaims::Part items = claims.part(ith);
       long b = items.first();
       if (b < 0) return;
       const float* pre = g.packed_a ? g.packed_a : shared_a && g.batch > nth ? prepack_a(kr, g) : nullptr;
@@ -1023,10 +1026,11 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   // Whole items when there are enough, claimed one at a time as threads free up (ItemClaims, ops.h),
   // else each item's panels split across threads.
   const bool by_item = batch >= nth;
-  ItemClaims items(batch, by_item);
+  ItemClaims claims(batch, by_item);
   parallel_run([&](int ith, int nt) {
     long p0 = 0, p1 = panels;
     if (!by_item) split_range(panels, ith, nt, &p0, &p1);
+    ItemClaims::Part items = claims.part(ith);
     long b = items.first();
     if (b < 0 || p0 >= p1) return;
     // The shared weight, packed once per thread: gate strips, then up strips, k block by k block.
@@ -1133,7 +1137,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, r0, r1, kr.mc};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
@@ -1270,7 +1274,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, r0, r1, kr.mc};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
@@ -1378,10 +1382,11 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
   const long hook_calls = amx_hook_calls_k(kr, K);  // (KeptRowsAhead, as in linear_swiglu_backward)
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
-  ItemClaims items(batch, by_item);  // (as in gemm_swiglu)
+  ItemClaims claims(batch, by_item);  // (as in gemm_swiglu)
   parallel_run([&](int ith, int nt) {
     long p0 = 0, p1 = panels;
     if (!by_item) split_range(panels, ith, nt, &p0, &p1);
+    ItemClaims::Part items = claims.part(ith);
     long b = items.first();
     if (b < 0 || p0 >= p1) return;
     // the shared WT, packed once per thread, k block by k block (gemm_pack_a's layout), unless given

@@ -1,9 +1,12 @@
 // fused.cpp: the small-model half-block kernels (fused.h). The threads of one region take whole
-// items one at a time as they free up (token mixer, parallel_claim) or contiguous rows in chunks
-// (channel MLP, chunk_rows); inside a part the GEMM, SwiGLU and norm kernels run on the calling thread.
+// items one at a time as they free up (token mixer, parallel_claim: each part its home share first,
+// the same items as the channel MLP's rows) or contiguous rows in chunks (channel MLP, chunk_rows);
+// inside a part the GEMM, SwiGLU and norm kernels run on the calling thread.
 //
-// Claimed token mixer items (ItemClaims, ops.h): cpu-sudoku4's step 1.006-1.028x (three one-process
-// runs), cpu-sudoku9's even; each thread still packs the shared weights once.
+// Claimed token mixer items (ItemClaims, ops.h): against a fixed half each, cpu-sudoku4's step
+// 1.006-1.028x on the Xeon; home shares first: against one shared counter 1.02-1.09x on Zen 5 (the
+// 9% where the two vCPUs are far apart), against fixed halves even to 1.03x. Each thread still packs
+// the shared weights once.
 #include "fused.h"
 #include "../aligned_buf.h"
 
@@ -127,7 +130,7 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
                               double eps, bool keep) {
   const long gu = 2 * Is * D, hd = Is * D, sd = S * D;
   const bool keep_gu = keep && !token_mixer_recomputes_gate_up(S);
-  parallel_claim(B, B * (3 * Is * S * D + 2 * sd), [&](ItemClaims& items) {
+  parallel_claim(B, B * (3 * Is * S * D + 2 * sd), [&](ItemClaims::Part& items) {
     long b = items.first();
     if (b < 0) return;
     // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
@@ -241,7 +244,7 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
                                long S, long D, long Is) {
   const long gu = 2 * Is * D, sd = S * D;
   const bool recompute = token_mixer_recomputes_gate_up(S);
-  parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](ItemClaims& items) {
+  parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](ItemClaims::Part& items) {
     long b = items.first();
     if (b < 0) return;
     float* own = recompute ? tl_unkept.get((size_t)gu) : nullptr;  // the recomputed gate_up: it stays in L2

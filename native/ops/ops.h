@@ -34,35 +34,106 @@ inline void parallel_for(long n, long work, F&& f) {
 // Threads that take items as they free up end within one item of each other, where a fixed share
 // each ends with the slower: on the 2-vCPU cloud hosts which vCPU is slower changes from minute to
 // minute (the caller waited 7-10% of every fused token mixer region for the worker in one run, the
-// worker for the caller in the next). likely_next(b) is the item to prefetch under b: claimed, the one
-// the next claim would get now (another thread may take it first); else b + 1. Items must be
-// independent (each writes its own outputs): which thread runs an item never changes a bit.
+// worker for the caller in the next).
+//
+// Claimed, each region part starts on its home share (split_range's contiguous share, the items
+// parallel_for would give it) front to back, and only then takes items from the back of the other
+// shares. So the caller (part 0 as a rule) keeps the same items in every kernel of a step, as the
+// contiguous row chunks of the channel kernels do, and reads what it wrote into its own L2: one
+// counter for all parts sent about half of every item's activations across cores, which cost the
+// two-thread cpu-sudoku4 step 9% on the Zen 5 host (twenty-first session). A share's front and back
+// sit in one 64-bit word (front low, back high), one cache line per share.
+// A part reads its items through part(ith): first(), next(b), and likely_next(b), the item to
+// prefetch under b (claimed: the one its next claim would get now; another part may take it first;
+// else b + 1). Items must be independent (each writes its own outputs): which thread runs an item
+// never changes a bit.
 struct ItemClaims {
-  std::atomic<long> at{0};
+  static constexpr int kMaxShares = 16;  // parts beyond it have no home share and only take from the back
   const long n;
   const bool claimed;
-  ItemClaims(long n_, bool claimed_) : n(n_), claimed(claimed_) {}
-  long take() {
-    const long i = at.fetch_add(1, std::memory_order_relaxed);
-    return i < n ? i : -1;
+  const int shares;
+  struct alignas(64) Share {
+    std::atomic<unsigned long long> fb{0};
+  };
+  Share share[kMaxShares];
+
+  ItemClaims(long n_, bool claimed_)
+      : n(n_), claimed(claimed_), shares(claimed_ ? home_shares(n_) : 0) {
+    for (int s = 0; s < shares; s++) {
+      long lo, hi;
+      split_range(n, s, shares, &lo, &hi);
+      share[s].fb.store((unsigned long long)hi << 32 | (unsigned long long)lo, std::memory_order_relaxed);
+    }
   }
-  long first() { return claimed ? take() : n > 0 ? 0 : -1; }
-  long next(long b) { return claimed ? take() : b + 1 < n ? b + 1 : -1; }
-  long likely_next(long b) {
-    if (!claimed) return b + 1 < n ? b + 1 : -1;
-    const long i = at.load(std::memory_order_relaxed);
-    return i < n ? i : -1;
+  static int home_shares(long n) {
+    long s = pool_threads();
+    if (s > kMaxShares) s = kMaxShares;
+    if (s > n) s = n;
+    return s < 1 ? 1 : (int)s;
   }
+  // the front of share s (its owner), or its back (another part); -1 when it is empty
+  long take_front(int s) {
+    unsigned long long v = share[s].fb.load(std::memory_order_relaxed);
+    while ((v & 0xffffffffu) < (v >> 32))
+      if (share[s].fb.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) return (long)(v & 0xffffffffu);
+    return -1;
+  }
+  long take_back(int s) {
+    unsigned long long v = share[s].fb.load(std::memory_order_relaxed);
+    while ((v & 0xffffffffu) < (v >> 32))
+      if (share[s].fb.compare_exchange_weak(v, v - (1ull << 32), std::memory_order_relaxed))
+        return (long)(v >> 32) - 1;
+    return -1;
+  }
+  long take(int home) {
+    if (home < shares) {
+      const long b = take_front(home);
+      if (b >= 0) return b;
+    }
+    for (int j = 1; j <= shares; j++) {
+      const int s = (home + j) % shares;
+      if (s == home) continue;
+      const long b = take_back(s);
+      if (b >= 0) return b;
+    }
+    return -1;
+  }
+  long peek(int home) const {
+    for (int j = 0; j <= shares; j++) {
+      const int s = (home + j) % shares;
+      if (j > 0 && s == home) continue;
+      const unsigned long long v = share[s].fb.load(std::memory_order_relaxed);
+      const long f = (long)(v & 0xffffffffu), bk = (long)(v >> 32);
+      if (f < bk) return s == home ? f : bk - 1;
+    }
+    return -1;
+  }
+
+  struct Part {
+    ItemClaims& c;
+    const int home;
+    long first() { return c.claimed ? c.take(home) : c.n > 0 ? 0 : -1; }
+    long next(long b) { return c.claimed ? c.take(home) : b + 1 < c.n ? b + 1 : -1; }
+    long likely_next(long b) const {
+      if (!c.claimed) return b + 1 < c.n ? b + 1 : -1;
+      return c.peek(home);
+    }
+  };
+  Part part(int ith) { return Part{*this, ith}; }
 };
 
-// Run f(items) on the pool's threads with the items of [0, n) claimed one at a time (ItemClaims):
-// f takes items.first(), then items.next(b) until -1, and does its per-thread setup (packing shared
-// weights) only once its first claim succeeded, so a thread that finds nothing left does none. `work`
-// decides whether the pool is worth waking, as in parallel_for; nested in a region it runs inline.
+// Run f(items) on the pool's threads with the items of [0, n) claimed one at a time (ItemClaims;
+// items is this part's ItemClaims::Part): f takes items.first(), then items.next(b) until -1, and
+// does its per-thread setup (packing shared weights) only once its first claim succeeded, so a
+// thread that finds nothing left does none. `work` decides whether the pool is worth waking, as in
+// parallel_for; nested in a region it runs inline.
 template <class F>
 inline void parallel_claim(long n, long work, F&& f) {
-  ItemClaims items(n, true);
-  parallel_run([&](int, int) { f(items); }, work < kMinParallelWork ? 1 : 0);
+  ItemClaims claims(n, true);
+  parallel_run([&](int ith, int) {
+    ItemClaims::Part items = claims.part(ith);
+    f(items);
+  }, work < kMinParallelWork ? 1 : 0);
 }
 
 // Dot product of two float rows in float64, in a fixed lane order (used by per-row reductions).
