@@ -254,6 +254,9 @@ function timeTrmChild(
   }
 }
 
+/** glibc malloc settings of the PyTorch process (torchEnv says why). */
+export const TORCH_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184';
+
 /**
  * The environment of the PyTorch process for one OpenBLAS kernel choice: OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE from the caller are dropped, then `core` is named ('' = OpenBLAS chooses).
@@ -271,6 +274,13 @@ export function torchEnv(core: string, threads: number): NodeJS.ProcessEnv {
   // a second, spinning BLAS thread (measured: 3x the CPU time per step on the small presets)
   env.OPENBLAS_NUM_THREADS = String(threads);
   env.OPENBLAS_VERBOSE = '2'; // OpenBLAS prints "Core: <name>" on stderr: reported with the result
+  // glibc's malloc gives blocks over its (dynamic) mmap threshold back to the OS when freed and trims
+  // the heap, so every step of an eager PyTorch loop maps its activations afresh. Where page faults are
+  // slow (a 2-vCPU KVM host: 10 us per 4 KiB page, 2026-12-02) that made the PyTorch cpu-sudoku4 step
+  // 5.5x slower (0.267 -> 0.048 s, one thread) than with the heap kept, what tcmalloc or jemalloc would
+  // give it. PyTorch at its best keeps it: the largest fixed mmap threshold (32 MiB) and no trimming,
+  // unless the caller set GLIBC_TUNABLES.
+  env.GLIBC_TUNABLES ??= TORCH_GLIBC_TUNABLES;
   return env;
 }
 

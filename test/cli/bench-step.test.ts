@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StepServer } from '../../src/bench/step-server.js';
-import { benchPreset } from '../../src/bench/step.js';
+import { benchPreset, TORCH_GLIBC_TUNABLES } from '../../src/bench/step.js';
 import { packageRoot } from '../../src/kernels/index.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
@@ -31,7 +31,7 @@ const opt = n => a[a.indexOf(n) + 1];
 const threads = Number(opt('--threads')), serve = a.includes('--serve');
 const s = threads === 1 ? 0.25 : 0.5;
 const log = x => appendFileSync(process.env.FAKE_LOG, JSON.stringify(x) + '\\n');
-log({ serve, threads, core: process.env.OPENBLAS_CORETYPE ?? 'auto', blasThreads: process.env.OPENBLAS_NUM_THREADS });
+log({ serve, threads, core: process.env.OPENBLAS_CORETYPE ?? 'auto', blasThreads: process.env.OPENBLAS_NUM_THREADS, glibc: process.env.GLIBC_TUNABLES });
 process.stderr.write('Core: FakeCore\\n');
 const say = x => console.log(JSON.stringify(x));
 if (!serve) {
@@ -82,6 +82,8 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     const servers = log.filter(l => l.serve === true);
     expect(servers).toHaveLength(1);
     expect(servers[0]).toMatchObject({ threads: 1, blasThreads: '1' });
+    // with its heap kept (glibc malloc settings; the caller's own GLIBC_TUNABLES win)
+    expect(servers[0].glibc).toBe(process.env.GLIBC_TUNABLES ?? TORCH_GLIBC_TUNABLES);
     expect(log.filter(l => l.step !== undefined)).toHaveLength(3);
     expect(row.interleaved_rounds).toBe(3);
     expect(row.torch_times_s).toEqual([0.25, 0.25, 0.25]);
