@@ -6,7 +6,8 @@
  * matrix work (the FLOP estimate of tools/torch_step_bench.py) against the measured fp32 FMA peak,
  * peak RSS, and the same step in the PyTorch reference (tools/torch_step_bench.py, Debian's
  * python3) at its best on this machine: OpenBLAS with its AVX-512 kernels forced (SkylakeX) and
- * with its own choice, torch threads = cores and (small configs) 1, the fastest compared. The trm
+ * with its own choice, torch threads = cores and (small configs) cores over one OpenBLAS thread
+ * and 1, the fastest compared. The trm
  * step runs in a child process (step-child.ts) so its peak RSS is its own. Small configs (and any
  * with --interleave) are then compared in rounds that alternate one trm step with one step of
  * PyTorch's fastest variant, both processes alive (step-server.ts). `trm bench step`.
@@ -151,6 +152,7 @@ export interface StepRow {
   torch_peak_rss_mib: number | null;
   torch_blas?: string;
   torch_threads?: number;
+  torch_blas_threads?: number;
   torch_variants?: TorchRun[];
   speedup_vs_torch: number | null;
   /** interleaved runs: PyTorch's timed steps (its best variant), one per round */
@@ -260,19 +262,19 @@ export const TORCH_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.
 /**
  * The environment of the PyTorch process for one OpenBLAS kernel choice: OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE from the caller are dropped, then `core` is named ('' = OpenBLAS chooses).
- * OPENBLAS_NUM_THREADS is the run's thread count. Debian 12's OpenBLAS (0.3.21) does not know
+ * OPENBLAS_NUM_THREADS is blasThreads (the run's thread count unless said). Debian 12's OpenBLAS (0.3.21) does not know
  * Sapphire/Emerald Rapids and falls back to SSE3 "Prescott" kernels there (21 vs 87 GFLOP/s on one
  * thread), while on the AMD machine its own choice ran the MLP step 2x faster than forced
  * SkylakeX: so the bench times both.
  */
-export function torchEnv(core: string, threads: number): NodeJS.ProcessEnv {
+export function torchEnv(core: string, threads: number, blasThreads = threads): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   if (core) env.OPENBLAS_CORETYPE = core;
   // OpenBLAS's own pool does not follow torch.set_num_threads: without this a "1-thread" run used
   // a second, spinning BLAS thread (measured: 3x the CPU time per step on the small presets)
-  env.OPENBLAS_NUM_THREADS = String(threads);
+  env.OPENBLAS_NUM_THREADS = String(blasThreads);
   env.OPENBLAS_VERBOSE = '2'; // OpenBLAS prints "Core: <name>" on stderr: reported with the result
   // glibc's malloc gives blocks over its (dynamic) mmap threshold back to the OS when freed and trims
   // the heap, so every step of an eager PyTorch loop maps its activations afresh. Where page faults are
@@ -299,10 +301,16 @@ function blasCore(stderr: string): string {
   return m ? `OpenBLAS ${m[1]}` : 'not OpenBLAS (reference BLAS is slow: apt-get install libopenblas0-pthread)';
 }
 
+/** "2 threads", or "2 threads (OpenBLAS 1)" where OpenBLAS's pool is smaller than torch's. */
+function torchThreadsText(threads?: number, blasThreads?: number): string {
+  return `${threads} threads${blasThreads !== undefined && blasThreads !== threads ? ` (OpenBLAS ${blasThreads})` : ''}`;
+}
+
 /** One PyTorch timing: which OpenBLAS kernels were asked for and what came back. */
 export interface TorchRun {
   openblas_coretype: string; // 'auto' = OpenBLAS's own choice
-  threads: number;
+  threads: number; // torch's (intra-op)
+  blas_threads: number; // OpenBLAS's (OPENBLAS_NUM_THREADS)
   median_s?: number;
   times_s?: number[];
   cpu_median_s?: number;
@@ -348,13 +356,18 @@ function runTorch(
   precision: string,
   core: string,
   threads: number,
+  blasThreads: number,
   warmup: number,
   repeats: number,
 ): TorchRun {
-  const run: TorchRun = { openblas_coretype: core || 'auto', threads };
+  const run: TorchRun = { openblas_coretype: core || 'auto', threads, blas_threads: blasThreads };
   const cmd = torchCommand(c, B, precision, threads, warmup, repeats, false);
   if ('error' in cmd) return { ...run, error: cmd.error };
-  const res = spawnSync(cmd.py, cmd.args, { env: torchEnv(core, threads), encoding: 'utf8', maxBuffer: 1 << 20 });
+  const res = spawnSync(cmd.py, cmd.args, {
+    env: torchEnv(core, threads, blasThreads),
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   if (res.status !== 0) {
     const why = res.signal
       ? `killed by ${res.signal}${res.signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
@@ -423,7 +436,12 @@ async function interleaveSteps(
     );
     servers.push(trm);
     const core = variant.openblas_coretype === 'auto' ? '' : variant.openblas_coretype;
-    const torch = await StepServer.start('torch reference', cmd.py, cmd.args, torchEnv(core, variant.threads));
+    const torch = await StepServer.start(
+      'torch reference',
+      cmd.py,
+      cmd.args,
+      torchEnv(core, variant.threads, variant.blas_threads),
+    );
     servers.push(torch);
     const out: Interleaved = {
       trm: [],
@@ -538,9 +556,22 @@ export async function benchStep(opts: {
       else {
         const cores = cpus().length,
           runs: TorchRun[] = [];
+        // small configs: also one thread, and torch's threads over one BLAS thread (where waking
+        // OpenBLAS's pool for each small product costs more than it gains: cpu-sudoku9 fp32 on a
+        // 2-vCPU Zen 5, 0.163 s against 0.171 s on one thread and 0.32 s with both pools on two)
+        const variants: [number, number][] =
+          small && cores > 1
+            ? [
+                [cores, cores],
+                [cores, 1],
+                [1, 1],
+              ]
+            : [[cores, cores]];
         for (const core of torchCoreTypes())
-          for (const t of small && cores > 1 ? [cores, 1] : [cores])
-            runs.push(runTorch(p.config, B, precision, core, t, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)));
+          for (const [t, bt] of variants)
+            runs.push(
+              runTorch(p.config, B, precision, core, t, bt, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)),
+            );
         row.torch_variants = runs;
         const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
         if (!ok.length)
@@ -551,6 +582,7 @@ export async function benchStep(opts: {
           Object.assign(row, torchFigures(best.median_s!, best.cpu_median_s ?? null, best.peak_rss_mib ?? null, gflop));
           row.torch_blas = `${best.blas} (OPENBLAS_CORETYPE ${best.openblas_coretype})`;
           row.torch_threads = best.threads;
+          row.torch_blas_threads = best.blas_threads;
         }
       }
       if ('unsupported' in cfg) {
@@ -627,11 +659,11 @@ export async function benchStep(opts: {
       log(
         row.torch_note
           ? `    pytorch: ${row.torch_note}`
-          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${row.torch_threads} threads; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster${row.interleaved_rounds ? ` (${row.interleaved_rounds} rounds, trm and PyTorch alternating; per round: median ${row.speedup_round_median}x, quartiles ${row.speedup_round_quartiles?.join('-')}x)` : ''}`,
+          : `    pytorch ${row.torch_median_s} s/step = ${row.torch_steps_per_s} steps/s (${row.torch_gflops} GFLOP/s, ${row.torch_blas}, ${torchThreadsText(row.torch_threads, row.torch_blas_threads)}; peak RSS ${row.torch_peak_rss_mib} MiB; CPU ${row.torch_cpu_median_s} s/step): trm is ${row.speedup_vs_torch}x faster${row.interleaved_rounds ? ` (${row.interleaved_rounds} rounds, trm and PyTorch alternating; per round: median ${row.speedup_round_median}x, quartiles ${row.speedup_round_quartiles?.join('-')}x)` : ''}`,
       );
       for (const v of row.torch_variants ?? [])
         log(
-          `      torch OPENBLAS_CORETYPE ${v.openblas_coretype}, ${v.threads} threads, on its own: ${v.error ?? `${v.median_s} s/step (${v.blas})`}`,
+          `      torch OPENBLAS_CORETYPE ${v.openblas_coretype}, ${torchThreadsText(v.threads, v.blas_threads)}, on its own: ${v.error ?? `${v.median_s} s/step (${v.blas})`}`,
         );
       rows.push(row);
     }

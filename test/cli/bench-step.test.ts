@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StepServer } from '../../src/bench/step-server.js';
@@ -77,6 +77,18 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     const probes = log.filter(l => l.serve === false);
     expect(probes.length).toBeGreaterThanOrEqual(1);
     expect(row.torch_variants).toHaveLength(probes.length);
+    // with two or more cores: torch's threads over OpenBLAS's own pool, over one BLAS thread, and one
+    const cores = cpus().length;
+    if (cores > 1)
+      for (const [threads, blas] of [
+        [cores, cores],
+        [cores, 1],
+        [1, 1],
+      ])
+        expect(
+          probes.some(l => l.threads === threads && l.blasThreads === String(blas)),
+          `${threads}/${blas}`,
+        ).toBe(true);
     expect(row.torch_threads).toBe(1);
     // then one serving process of that variant, with its threads and OpenBLAS settings, served 3 steps
     const servers = log.filter(l => l.serve === true);
