@@ -24,6 +24,9 @@ void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const floa
                                bool acc);
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n);
 void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr);
+void swiglu_tile_avx512(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr);
+void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
+                                 const float* u, long ldg, long mr, long nr, bool acc);
 void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
                                const float* u, long ldg, long mr, long nr, bool acc);
 
@@ -56,6 +59,7 @@ void swiglu_pair(float* y, const float* g, const float* u, long n) {
 
 void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
 #if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_tile_avx512(y, ldy, g, u, ldt, mr, nr);
   if (active_isa() == Isa::Avx2) return swiglu_tile_avx2(y, ldy, g, u, ldt, mr, nr);
 #endif
   for (long i = 0; i < mr; i++) swiglu_pair(y + i * ldy, g + i * ldt, u + i * ldt, nr);
@@ -90,6 +94,7 @@ void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g,
 void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
                           long ldg, long mr, long nr, bool acc) {
 #if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_backward_tile_avx512(dg, du, ldd, dy, ldy, g, u, ldg, mr, nr, acc);
   if (active_isa() == Isa::Avx2) return swiglu_backward_tile_avx2(dg, du, ldd, dy, ldy, g, u, ldg, mr, nr, acc);
 #endif
   for (long i = 0; i < mr; i++)

@@ -104,6 +104,34 @@ void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, con
   }
 }
 
+// swiglu_pair_avx512 over a register tile of mr rows of 32 (g, u rows ldt apart; y rows ldy apart):
+// two rows (four vectors) side by side, with no call or tail per row (the fused GEMM epilogues call
+// this once per tile). The same operations per lane, so the same bits. Other widths: row by row.
+void swiglu_tile_avx512(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
+  if (nr != 32) {
+    for (long i = 0; i < mr; i++) swiglu_pair_avx512(y + i * ldy, g + i * ldt, u + i * ldt, nr);
+    return;
+  }
+  const __m512 one = _mm512_set1_ps(1.0f);
+  long i = 0;
+  for (; i + 2 <= mr; i += 2) {
+    __m512 gv[4], uv[4], e[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      const long o = (v >> 1) * ldt + 16 * (v & 1);
+      gv[v] = _mm512_loadu_ps(g + i * ldt + o);
+      uv[v] = _mm512_loadu_ps(u + i * ldt + o);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) e[v] = exp16_neg(gv[v]);
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++)
+      _mm512_storeu_ps(y + (i + (v >> 1)) * ldy + 16 * (v & 1),
+                       _mm512_mul_ps(_mm512_div_ps(gv[v], _mm512_add_ps(one, e[v])), uv[v]));
+  }
+  if (i < mr) swiglu_pair_avx512(y + i * ldy, g + i * ldt, u + i * ldt, 32);
+}
+
 void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) swiglu_pair_avx512(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }
@@ -145,6 +173,42 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
     __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), sig);
     _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, du + h) : zero, b));
   }
+}
+
+// swiglu_backward_pair_avx512 over a register tile of mr rows of 32 (dg, du rows ldd apart; dy rows
+// ldy; g, u rows ldg), two rows (four vectors) side by side, as swiglu_tile_avx512: the same bits.
+void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
+                                 const float* u, long ldg, long mr, long nr, bool acc) {
+  if (nr != 32) {
+    for (long i = 0; i < mr; i++)
+      swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, nr, acc);
+    return;
+  }
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  long i = 0;
+  for (; i + 2 <= mr; i += 2) {
+    __m512 gv[4], uv[4], d[4], sig[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      const long og = (i + (v >> 1)) * ldg + 16 * (v & 1);
+      gv[v] = _mm512_loadu_ps(g + og);
+      uv[v] = _mm512_loadu_ps(u + og);
+      d[v] = _mm512_loadu_ps(dy + (i + (v >> 1)) * ldy + 16 * (v & 1));
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) sig[v] = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv[v])));
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      const long od = (i + (v >> 1)) * ldd + 16 * (v & 1);
+      __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d[v], uv[v]), sig[v]),
+                               _mm512_add_ps(one, _mm512_mul_ps(gv[v], _mm512_sub_ps(one, sig[v]))));
+      _mm512_storeu_ps(dg + od, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + od) : zero, a));
+      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d[v], gv[v]), sig[v]);
+      _mm512_storeu_ps(du + od, _mm512_add_ps(acc ? _mm512_loadu_ps(du + od) : zero, b));
+    }
+  }
+  if (i < mr)
+    swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, 32, acc);
 }
 
 void swiglu_backward_rows_avx512(float* dgate_up, const float* dout, const float* gate_up, long r0, long r1, long H) {
