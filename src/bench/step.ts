@@ -450,13 +450,20 @@ async function interleaveSteps(
       trmMaxRssMib: null,
       torchPeakRssMib: null,
     };
+    // Each step waits until the other process's threads have gone idle: trm's pool spins 1-3 ms after
+    // a region and libgomp's (PyTorch's intra-op threads) longer, and a step that starts while the
+    // other's threads still spin shares the cores with them (the trm cpu-sudoku9 step read 0.067 s
+    // right after PyTorch's two-thread steps against 0.058 s on its own, 2-vCPU Zen 5).
+    const settle = () => new Promise(res => setTimeout(res, INTERLEAVE_SETTLE_MS));
+    const trmStep = async () => (await settle(), out.trm.push(await trm.step()));
+    const torchStep = async () => (await settle(), out.torch.push(await torch.step()));
     for (let r = 0; r < rounds; r++)
       if (r % 2 === 0) {
-        out.trm.push(await trm.step());
-        out.torch.push(await torch.step());
+        await trmStep();
+        await torchStep();
       } else {
-        out.torch.push(await torch.step());
-        out.trm.push(await trm.step());
+        await torchStep();
+        await trmStep();
       }
     const t = await trm.end(),
       p = await torch.end();
@@ -468,6 +475,9 @@ async function interleaveSteps(
     for (const s of servers) s.kill();
   }
 }
+
+/** Idle time before each step of an interleaved round (interleaveSteps says why). */
+const INTERLEAVE_SETTLE_MS = 60;
 
 /** A row's PyTorch figures from its median step (wall and CPU seconds) and peak RSS. */
 function torchFigures(medianS: number, cpuMedianS: number | null, peakRssMib: number | null, gflop: number) {
