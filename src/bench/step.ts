@@ -410,8 +410,8 @@ interface Interleaved {
 
 /**
  * The trm step (a child process, `threads` threads) and PyTorch's (one variant: its OpenBLAS kernels
- * and threads) side by side, each serving one timed step at a time (step-server.ts): `rounds` rounds
- * of one step each, the order swapped every round, so the two see the same machine. Both processes
+ * and threads) side by side, each serving one step at a time (step-server.ts): `rounds` rounds of
+ * one untimed and one timed step each, the order swapped every round, so the two see the same machine. Both processes
  * hold their activations at once. Throws with the failing side's last error line.
  */
 async function interleaveSteps(
@@ -450,13 +450,14 @@ async function interleaveSteps(
       trmMaxRssMib: null,
       torchPeakRssMib: null,
     };
-    // Each step waits until the other process's threads have gone idle: trm's pool spins 1-3 ms after
-    // a region and libgomp's (PyTorch's intra-op threads) longer, and a step that starts while the
-    // other's threads still spin shares the cores with them (the trm cpu-sudoku9 step read 0.067 s
-    // right after PyTorch's two-thread steps against 0.058 s on its own, 2-vCPU Zen 5).
-    const settle = () => new Promise(res => setTimeout(res, INTERLEAVE_SETTLE_MS));
-    const trmStep = async () => (await settle(), out.trm.push(await trm.step()));
-    const torchStep = async () => (await settle(), out.torch.push(await torch.step()));
+    // Each side's timed step follows an untimed one of its own: right after the other process's step
+    // its threads still spin (trm's pool 1-3 ms, libgomp's longer) and share the cores (the trm
+    // cpu-sudoku9 step read 0.067 s right after PyTorch's two-thread steps, 0.058-0.063 s on its own,
+    // 2-vCPU Zen 5). Waiting them out idle instead cost more: after 60 ms idle this host's vCPUs ran
+    // trm's cpu-sudoku4 step 1.25x slower (caches and predictors gone cold), where training runs its
+    // steps back to back.
+    const trmStep = async () => (await trm.step(), out.trm.push(await trm.step()));
+    const torchStep = async () => (await torch.step(), out.torch.push(await torch.step()));
     for (let r = 0; r < rounds; r++)
       if (r % 2 === 0) {
         await trmStep();
@@ -475,9 +476,6 @@ async function interleaveSteps(
     for (const s of servers) s.kill();
   }
 }
-
-/** Idle time before each step of an interleaved round (interleaveSteps says why). */
-const INTERLEAVE_SETTLE_MS = 60;
 
 /** A row's PyTorch figures from its median step (wall and CPU seconds) and peak RSS. */
 function torchFigures(medianS: number, cpuMedianS: number | null, peakRssMib: number | null, gflop: number) {

@@ -90,13 +90,14 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
           `${threads}/${blas}`,
         ).toBe(true);
     expect(row.torch_threads).toBe(1);
-    // then one serving process of that variant, with its threads and OpenBLAS settings, served 3 steps
+    // then one serving process of that variant, with its threads and OpenBLAS settings, served 3 timed steps
     const servers = log.filter(l => l.serve === true);
     expect(servers).toHaveLength(1);
     expect(servers[0]).toMatchObject({ threads: 1, blasThreads: '1' });
     // with its heap kept (glibc malloc settings; the caller's own GLIBC_TUNABLES win)
     expect(servers[0].glibc).toBe(process.env.GLIBC_TUNABLES ?? TORCH_GLIBC_TUNABLES);
-    expect(log.filter(l => l.step !== undefined)).toHaveLength(3);
+    // (each timed step after an untimed one of the same side: 6 served, 3 timed)
+    expect(log.filter(l => l.step !== undefined)).toHaveLength(6);
     expect(row.interleaved_rounds).toBe(3);
     expect(row.torch_times_s).toEqual([0.25, 0.25, 0.25]);
     expect(row.torch_median_s).toBe(0.25);
