@@ -42,7 +42,8 @@ inline void parallel_for(long n, long work, F&& f) {
 // contiguous row chunks of the channel kernels do, and reads what it wrote into its own L2: one
 // counter for all parts sent about half of every item's activations across cores, which cost the
 // two-thread cpu-sudoku4 step 9% on the Zen 5 host (twenty-first session). A share's front and back
-// sit in one 64-bit word (front low, back high), one cache line per share.
+// sit in one 64-bit word (front low, back high; so n < 2^32: items and row blocks are batch-sized),
+// one cache line per share.
 // A part reads its items through part(ith): first(), next(b), and likely_next(b), the item to
 // prefetch under b (claimed: the one its next claim would get now; another part may take it first;
 // else b + 1). Items must be independent (each writes its own outputs): which thread runs an item
