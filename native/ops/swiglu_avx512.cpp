@@ -44,13 +44,29 @@ inline __m512 exp16_neg(__m512 g) {
 
 inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 
+// SwiGLU of 16 lanes from the gate, the up value and e = exp(-gate): silu(g) * u, as g / (1 + e) * u.
+inline __m512 swiglu16(__m512 gv, __m512 uv, __m512 e) {
+  return _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), uv);
+}
+// sigmoid(g) = 1 / (1 + exp(-g))
+inline __m512 sigmoid16(__m512 gv) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv)));
+}
+// SwiGLU's backward terms of 16 lanes: the gate's d * u * sig * (1 + g (1 - sig)) and the up's d * g * sig.
+inline __m512 dgate16(__m512 d, __m512 gv, __m512 uv, __m512 sig) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
+                       _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
+}
+inline __m512 dup16(__m512 d, __m512 gv, __m512 sig) { return _mm512_mul_ps(_mm512_mul_ps(d, gv), sig); }
+
 }  // namespace
 
 // one row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue).
 // Eight vectors per step while they last: the same operations per lane, eight independent chains
 // for the out-of-order core to overlap (one exp is a chain of ~25 dependent operations).
 void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
-  const __m512 one = _mm512_set1_ps(1.0f);
   long h = 0;
   for (; h + 128 <= n; h += 128) {
     __m512 gv[8], uv[8], e[8];
@@ -63,13 +79,13 @@ void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
     for (int j = 0; j < 8; j++) e[j] = exp16_neg(gv[j]);
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
-      _mm512_storeu_ps(y + h + 16 * j, _mm512_mul_ps(_mm512_div_ps(gv[j], _mm512_add_ps(one, e[j])), uv[j]));
+      _mm512_storeu_ps(y + h + 16 * j, swiglu16(gv[j], uv[j], e[j]));
   }
   for (; h < n; h += 16) {
     __mmask16 m = tail_mask(n - h);
     __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h);
     __m512 e = exp16_neg(gv);
-    __m512 v = _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), uv);
+    __m512 v = swiglu16(gv, uv, e);
     _mm512_mask_storeu_ps(y + h, m, v);
   }
 }
@@ -79,7 +95,6 @@ void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
 // yp[(c / 32) * pstride + k * 32 + c % 32]) and, when y is not null, also row-major at y. The same
 // operations per element as swiglu_pair_avx512, so the same bits.
 void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
-  const __m512 one = _mm512_set1_ps(1.0f);
   const long n = rows * D;
   for (long h = 0; h < n; h += 128) {
     __m512 gv[8], uv[8], e[8];
@@ -97,7 +112,7 @@ void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, con
     for (int j = 0; j < 8; j++)
       if (j < nv) {
         const long el = h + 16 * j, k = el / D, c = el % D;
-        const __m512 v = _mm512_mul_ps(_mm512_div_ps(gv[j], _mm512_add_ps(one, e[j])), uv[j]);
+        const __m512 v = swiglu16(gv[j], uv[j], e[j]);
         _mm512_storeu_ps(yp + (c >> 5) * pstride + k * 32 + (c & 31), v);
         if (y) _mm512_storeu_ps(y + el, v);
       }
@@ -112,7 +127,6 @@ void swiglu_tile_avx512(float* y, long ldy, const float* g, const float* u, long
     for (long i = 0; i < mr; i++) swiglu_pair_avx512(y + i * ldy, g + i * ldt, u + i * ldt, nr);
     return;
   }
-  const __m512 one = _mm512_set1_ps(1.0f);
   long i = 0;
   for (; i + 2 <= mr; i += 2) {
     __m512 gv[4], uv[4], e[4];
@@ -126,8 +140,7 @@ void swiglu_tile_avx512(float* y, long ldy, const float* g, const float* u, long
     for (int v = 0; v < 4; v++) e[v] = exp16_neg(gv[v]);
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++)
-      _mm512_storeu_ps(y + (i + (v >> 1)) * ldy + 16 * (v & 1),
-                       _mm512_mul_ps(_mm512_div_ps(gv[v], _mm512_add_ps(one, e[v])), uv[v]));
+      _mm512_storeu_ps(y + (i + (v >> 1)) * ldy + 16 * (v & 1), swiglu16(gv[v], uv[v], e[v]));
   }
   if (i < mr) swiglu_pair_avx512(y + i * ldy, g + i * ldt, u + i * ldt, 32);
 }
@@ -140,7 +153,7 @@ void swiglu_forward_rows_avx512(float* out, const float* gate_up, long r0, long 
 // (bitwise a zeroed dgate_up accumulated into, without reading it).
 void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
                                  bool acc) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
   long h = 0;
   // whole vectors in pairs (a tile row of 32 is one pair): two independent chains per step
   for (; h + 32 <= n; h += 32) {
@@ -152,13 +165,11 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
       d[j] = _mm512_loadu_ps(dy + h + 16 * j);
     }
 #pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) sig[j] = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv[j])));
+    for (int j = 0; j < 2; j++) sig[j] = sigmoid16(gv[j]);
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
-      __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d[j], uv[j]), sig[j]),
-                               _mm512_add_ps(one, _mm512_mul_ps(gv[j], _mm512_sub_ps(one, sig[j]))));
+      const __m512 a = dgate16(d[j], gv[j], uv[j], sig[j]), b = dup16(d[j], gv[j], sig[j]);
       _mm512_storeu_ps(dg + h + 16 * j, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + h + 16 * j) : zero, a));
-      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d[j], gv[j]), sig[j]);
       _mm512_storeu_ps(du + h + 16 * j, _mm512_add_ps(acc ? _mm512_loadu_ps(du + h + 16 * j) : zero, b));
     }
   }
@@ -166,11 +177,8 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
     __mmask16 m = tail_mask(n - h);
     __m512 gv = _mm512_maskz_loadu_ps(m, g + h), uv = _mm512_maskz_loadu_ps(m, u + h),
            d = _mm512_maskz_loadu_ps(m, dy + h);
-    __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv)));
-    __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uv), sig),
-                             _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sig))));
+    const __m512 sig = sigmoid16(gv), a = dgate16(d, gv, uv, sig), b = dup16(d, gv, sig);
     _mm512_mask_storeu_ps(dg + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, dg + h) : zero, a));
-    __m512 b = _mm512_mul_ps(_mm512_mul_ps(d, gv), sig);
     _mm512_mask_storeu_ps(du + h, m, _mm512_add_ps(acc ? _mm512_maskz_loadu_ps(m, du + h) : zero, b));
   }
 }
@@ -184,7 +192,7 @@ void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy
       swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, nr, acc);
     return;
   }
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
   long i = 0;
   for (; i + 2 <= mr; i += 2) {
     __m512 gv[4], uv[4], d[4], sig[4];
@@ -196,14 +204,12 @@ void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy
       d[v] = _mm512_loadu_ps(dy + (i + (v >> 1)) * ldy + 16 * (v & 1));
     }
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; v++) sig[v] = _mm512_div_ps(one, _mm512_add_ps(one, exp16_neg(gv[v])));
+    for (int v = 0; v < 4; v++) sig[v] = sigmoid16(gv[v]);
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
       const long od = (i + (v >> 1)) * ldd + 16 * (v & 1);
-      __m512 a = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d[v], uv[v]), sig[v]),
-                               _mm512_add_ps(one, _mm512_mul_ps(gv[v], _mm512_sub_ps(one, sig[v]))));
+      const __m512 a = dgate16(d[v], gv[v], uv[v], sig[v]), b = dup16(d[v], gv[v], sig[v]);
       _mm512_storeu_ps(dg + od, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + od) : zero, a));
-      __m512 b = _mm512_mul_ps(_mm512_mul_ps(d[v], gv[v]), sig[v]);
       _mm512_storeu_ps(du + od, _mm512_add_ps(acc ? _mm512_loadu_ps(du + od) : zero, b));
     }
   }
