@@ -162,6 +162,83 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
   });
 });
 
+describe.runIf(addon)('gemm reductions in two fixed halves', () => {
+  // fp32 sums over items (strideC 0, batch >= 4) and A^T B products with k >= 1024, C at most 64 Ki
+  // floats: half 0 into C with beta, half 1 from zero, then added (native/gemm/gemm.cpp
+  // gemm_in_halves). The halves here are below both limits, so each is one plain product.
+  const cases = [
+    { M: 97, N: 60, K: 70, transB: true, batch: 4, strideA: 97 * 70, strideB: 60 * 70, strideC: 0 },
+    { M: 50, N: 33, K: 1100, transA: true },
+  ];
+  it.each(paths)('%s: C + scratch of the two halves, bit for bit, at 1, 2 and 3 threads; near float64', p => {
+    useBackend('native');
+    addon!.setIsa(p);
+    for (const c of cases) {
+      const batch = c.batch ?? 1,
+        items = batch > 1;
+      const A = randn(batch * c.M * c.K, 11),
+        B = randn(batch * c.K * c.N, 12),
+        C0 = randn(c.M * c.N, 13);
+      const lda = c.transA ? c.M : c.K,
+        ldb = c.transB ? c.K : c.N;
+      // the two halves by hand: items [0, 2) and [2, 4), or k [0, 550) and [550, 1100)
+      setThreads(1);
+      const want = C0.slice(),
+        half = new Float32Array(c.M * c.N);
+      const hb = items ? batch / 2 : 1,
+        hk = items ? c.K : c.K / 2;
+      const part = (h: number) => {
+        const offA = items ? h * hb * c.strideA! : c.transA ? h * hk * lda : h * hk,
+          offB = items ? h * hb * c.strideB! : c.transB ? h * hk : h * hk * ldb;
+        return {
+          ...c,
+          K: hk,
+          batch: hb,
+          A: A.subarray(offA),
+          B: B.subarray(offB),
+          lda,
+          ldb,
+        };
+      };
+      gemm({ ...part(0), C: want, beta: 0.5 });
+      gemm({ ...part(1), C: half, beta: 0 });
+      for (let i = 0; i < want.length; i++) want[i] += half[i];
+      for (const th of [1, 2, 3]) {
+        setThreads(th);
+        const C = C0.slice();
+        gemm({ ...c, A, B, C, lda, ldb, beta: 0.5, batch });
+        expect(
+          Buffer.compare(Buffer.from(C.buffer), Buffer.from(want.buffer)),
+          `${JSON.stringify(c)} threads ${th}`,
+        ).toBe(0);
+      }
+      // and it is the product: against float64, summed over the items
+      const r = new Float64Array(c.M * c.N);
+      for (let b = 0; b < batch; b++) {
+        const one = ref64(
+          !!c.transA,
+          !!c.transB,
+          c.M,
+          c.N,
+          c.K,
+          1,
+          A.subarray(b * (c.strideA ?? 0)),
+          lda,
+          B.subarray(b * (c.strideB ?? 0)),
+          ldb,
+          b === 0 ? 0.5 : 0,
+          C0,
+          c.N,
+        );
+        for (let i = 0; i < r.length; i++) r[i] += one[i];
+      }
+      for (let i = 0; i < r.length; i++) expect(Math.abs(want[i] - r[i])).toBeLessThan(1e-3 * (1 + Math.abs(r[i])));
+    }
+    setThreads(2);
+    addon!.setIsa(addon!.info().bestIsa);
+  });
+});
+
 describe('gemm shape errors', () => {
   it('names the kernel, the operand and the shapes', () => {
     const A = new Float32Array(10),
