@@ -871,10 +871,11 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
 }
 
 // Reductions in two fixed halves (fp32, a small C): the items of a sum over items (stride_c == 0), or
-// the k range of one A^T B product with a long k (the weight-gradient form dW = dY^T X; no fused kernel
-// computes that form, and each fused kernel promises gemm's bits for its own): the small models' weight
-// gradients, sums over the batch's items or tokens. Half 0 accumulates into C (with beta), half 1 into a scratch C from zero, then C +=
-// scratch: the halves are fixed by the shape, so the bits are the same for any thread count. On two
+// the k range of one A^T B product with a long k (the weight-gradient form dW = dY^T X; no fused
+// kernel computes that form, and each fused kernel promises gemm's bits for its own): the small
+// models' weight gradients, sums over the batch's items or tokens. Half 0 accumulates into C (with
+// beta), half 1 into a scratch C from zero, then C += scratch: the halves are fixed by the shape, so
+// the bits are the same for any thread count. On two
 // threads each half runs on one thread, over the items (or tokens) that thread's home share gave it in
 // the kernels before (ItemClaims, the row chunks), so each reads what it wrote; one product split by
 // rows made both threads read every item, half of it written by the other core (2-vCPU Zen 5:
@@ -900,9 +901,9 @@ bool gemm_in_halves(const GemmArgs& g) {
       t.A = g.A + lo * g.stride_a;
       t.B = g.B + lo * g.stride_b;
     } else {
-      t.K = hi - lo;
-      t.A = g.A + (g.trans_a ? lo * g.lda : lo);
-      t.B = g.B + (g.trans_b ? lo : lo * g.ldb);
+      t.K = hi - lo;  // (A^T B: k runs down the rows of both)
+      t.A = g.A + lo * g.lda;
+      t.B = g.B + lo * g.ldb;
     }
     if (h == 1) {
       t.C = sc;

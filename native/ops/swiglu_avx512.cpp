@@ -61,6 +61,29 @@ inline __m512 dgate16(__m512 d, __m512 gv, __m512 uv, __m512 sig) {
 }
 inline __m512 dup16(__m512 d, __m512 gv, __m512 sig) { return _mm512_mul_ps(_mm512_mul_ps(d, gv), sig); }
 
+// SwiGLU's backward of V whole vectors side by side (their exp chains overlap): vector v reads g and u
+// at og(v), dy at oy(v), and adds into dg and du at od(v); acc = false writes 0 + d.
+template <int V, class OD, class OY, class OG>
+inline void backward16xV(float* dg, float* du, const float* dy, const float* g, const float* u, OD od, OY oy, OG og,
+                         bool acc) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 gv[V], uv[V], d[V], sig[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; v++) {
+    gv[v] = _mm512_loadu_ps(g + og(v));
+    uv[v] = _mm512_loadu_ps(u + og(v));
+    d[v] = _mm512_loadu_ps(dy + oy(v));
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; v++) sig[v] = sigmoid16(gv[v]);
+#pragma GCC unroll 4
+  for (int v = 0; v < V; v++) {
+    const __m512 a = dgate16(d[v], gv[v], uv[v], sig[v]), b = dup16(d[v], gv[v], sig[v]);
+    _mm512_storeu_ps(dg + od(v), _mm512_add_ps(acc ? _mm512_loadu_ps(dg + od(v)) : zero, a));
+    _mm512_storeu_ps(du + od(v), _mm512_add_ps(acc ? _mm512_loadu_ps(du + od(v)) : zero, b));
+  }
+}
+
 }  // namespace
 
 // one row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue).
@@ -157,21 +180,8 @@ void swiglu_backward_pair_avx512(float* dg, float* du, const float* dy, const fl
   long h = 0;
   // whole vectors in pairs (a tile row of 32 is one pair): two independent chains per step
   for (; h + 32 <= n; h += 32) {
-    __m512 gv[2], uv[2], d[2], sig[2];
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) {
-      gv[j] = _mm512_loadu_ps(g + h + 16 * j);
-      uv[j] = _mm512_loadu_ps(u + h + 16 * j);
-      d[j] = _mm512_loadu_ps(dy + h + 16 * j);
-    }
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) sig[j] = sigmoid16(gv[j]);
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) {
-      const __m512 a = dgate16(d[j], gv[j], uv[j], sig[j]), b = dup16(d[j], gv[j], sig[j]);
-      _mm512_storeu_ps(dg + h + 16 * j, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + h + 16 * j) : zero, a));
-      _mm512_storeu_ps(du + h + 16 * j, _mm512_add_ps(acc ? _mm512_loadu_ps(du + h + 16 * j) : zero, b));
-    }
+    const auto o = [h](int v) { return h + 16 * v; };
+    backward16xV<2>(dg, du, dy, g, u, o, o, o, acc);
   }
   for (; h < n; h += 16) {
     __mmask16 m = tail_mask(n - h);
@@ -192,26 +202,11 @@ void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy
       swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, nr, acc);
     return;
   }
-  const __m512 zero = _mm512_setzero_ps();
   long i = 0;
   for (; i + 2 <= mr; i += 2) {
-    __m512 gv[4], uv[4], d[4], sig[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; v++) {
-      const long og = (i + (v >> 1)) * ldg + 16 * (v & 1);
-      gv[v] = _mm512_loadu_ps(g + og);
-      uv[v] = _mm512_loadu_ps(u + og);
-      d[v] = _mm512_loadu_ps(dy + (i + (v >> 1)) * ldy + 16 * (v & 1));
-    }
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; v++) sig[v] = sigmoid16(gv[v]);
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; v++) {
-      const long od = (i + (v >> 1)) * ldd + 16 * (v & 1);
-      const __m512 a = dgate16(d[v], gv[v], uv[v], sig[v]), b = dup16(d[v], gv[v], sig[v]);
-      _mm512_storeu_ps(dg + od, _mm512_add_ps(acc ? _mm512_loadu_ps(dg + od) : zero, a));
-      _mm512_storeu_ps(du + od, _mm512_add_ps(acc ? _mm512_loadu_ps(du + od) : zero, b));
-    }
+    // vector v: row i + v / 2, columns 16 (v % 2) on
+    const auto at = [i](long ld) { return [i, ld](int v) { return (i + (v >> 1)) * ld + 16 * (v & 1); }; };
+    backward16xV<4>(dg, du, dy, g, u, at(ldd), at(ldy), at(ldg), acc);
   }
   if (i < mr)
     swiglu_backward_pair_avx512(dg + i * ldd, du + i * ldd, dy + i * ldy, g + i * ldg, u + i * ldg, 32, acc);

@@ -7,8 +7,8 @@
  * peak RSS, and the same step in the PyTorch reference (tools/torch_step_bench.py, Debian's
  * python3) at its best on this machine: OpenBLAS with its AVX-512 kernels forced (SkylakeX) and
  * with its own choice, torch threads = cores and (small configs) cores over one OpenBLAS thread
- * and 1, the fastest compared. The trm
- * step runs in a child process (step-child.ts) so its peak RSS is its own. Small configs (and any
+ * and 1, the fastest compared. The trm step runs in a child process (step-child.ts) so its peak RSS
+ * is its own. Small configs (and any
  * with --interleave) are then compared in rounds that alternate one trm step with one step of
  * PyTorch's fastest variant, both processes alive (step-server.ts). `trm bench step`.
  */
@@ -262,10 +262,10 @@ export const TORCH_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.
 /**
  * The environment of the PyTorch process for one OpenBLAS kernel choice: OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE from the caller are dropped, then `core` is named ('' = OpenBLAS chooses).
- * OPENBLAS_NUM_THREADS is blasThreads (the run's thread count unless said). Debian 12's OpenBLAS (0.3.21) does not know
- * Sapphire/Emerald Rapids and falls back to SSE3 "Prescott" kernels there (21 vs 87 GFLOP/s on one
- * thread), while on the AMD machine its own choice ran the MLP step 2x faster than forced
- * SkylakeX: so the bench times both.
+ * OPENBLAS_NUM_THREADS is blasThreads (the run's thread count unless said). Debian 12's OpenBLAS
+ * (0.3.21) does not know Sapphire/Emerald Rapids and falls back to SSE3 "Prescott" kernels there (21
+ * vs 87 GFLOP/s on one thread), while on the AMD machine its own choice ran the MLP step 2x faster
+ * than forced SkylakeX: so the bench times both.
  */
 export function torchEnv(core: string, threads: number, blasThreads = threads): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -411,8 +411,8 @@ interface Interleaved {
 /**
  * The trm step (a child process, `threads` threads) and PyTorch's (one variant: its OpenBLAS kernels
  * and threads) side by side, each serving one step at a time (step-server.ts): `rounds` rounds of
- * one untimed and one timed step each, the order swapped every round, so the two see the same machine. Both processes
- * hold their activations at once. Throws with the failing side's last error line.
+ * one untimed and one timed step each, the order swapped every round, so the two see the same
+ * machine. Both processes hold their activations at once. Throws with the failing side's last error line.
  */
 async function interleaveSteps(
   cfg: TrmConfig,
