@@ -1,5 +1,5 @@
 // hash-steps.mjs: sha256 of three supervision steps' outputs (logits, q, carry, every gradient) for
-// cpu-sudoku4, D 128 / 256 / 320 configs and the paper MLP config (B 3), fp32 and bf16, with the build
+// cpu-sudoku4, D 128 / 256 / 320 configs, cpu-sudoku9 (B 8) and the paper MLP config (B 3), fp32 and bf16, with the build
 // at ROOT and the current TRM_THREADS. Two builds (or thread counts) that print the same lines give
 // bitwise the same training: the check behind "same bits" in docs/PERFORMANCE.md.
 //   TRM_THREADS=1 node tools/hash-steps.mjs ROOT > a.txt; ... other ROOT > b.txt; diff a.txt b.txt
@@ -28,6 +28,9 @@ const cfgs = [];
     3,
   ]);
   cfgs.push(['paper-B3', M.resolveConfig(M.presets.sudokuMlp), 3]);
+  // cpu-sudoku9's shapes (S 82: the token mixer's products through gemm, not gemmSumNT), 8 items
+  const t9 = T.resolveTrainConfig('cpu-sudoku9', {});
+  cfgs.push(['cpu-sudoku9-B8', M.resolveConfig({ ...t9.model, seq_len: 81, vocab_size: 11 }), 8]);
   cfgs.push([
     'd128-B7',
     M.resolveConfig({ ...tc.model, hidden_size: 128, puzzle_emb_ndim: 128, seq_len: 16, vocab_size: 6 }),

@@ -849,7 +849,13 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
       g.M >= g.N || g.N < 4L * kr.mr)
     return false;
   const long lim = kStripOuterPanels * kr.nr;
-  const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim;
+  // (a sum only where C^T's columns, the M rows, fill whole panels or leave a narrow last one that
+  // runs in lanes: 82 = 2 x 32 + 18 or 37 = 32 + 5 padded to 96 and 64 columns cost more than the
+  // pack they save; 2-vCPU Zen 5, the S = 82 down weight gradient 66 -> 74% of the peak in place on
+  // one thread, 69 -> 77% on two, S = 37 46 -> 67%; S = 97 = 3 x 32 + 1 stays transposed, 78% against 68%)
+  const long m_last = g.M % kr.nr;
+  const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim &&
+                   (m_last == 0 || m_last <= kr.cols_max);
   // (a small one, in cache, loses more to the two copies than it gains: 20 x 97 x 64 took 2.4 us
   // plain and 3.9 transposed, while 64 x 256 x 544 with cold operands went 117 -> 90 us)
   const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc && 2.0 * g.M * g.N * g.K >= 4e6;
