@@ -1,11 +1,13 @@
 // swiglu.cpp: the gated activation of the SwiGLU MLP (reference/trm-algorithm.md 2.2):
 // out = silu(gate) * up, where row r of gateUp (N, 2H) is [gate (H) | up (H)].
 // Backward adds into dgateUp: dgate += dout * up * sig * (1 + gate * (1 - sig)), dup += dout * silu(gate).
-// exp is fast_exp.h's (vectorised; the AVX-512 and AVX2 paths, swiglu_avx512.cpp and
-// swiglu_avx2.cpp, give the same bits).
-// no-trapping-math lets GCC turn fast_exp's clamps into minps/maxps and vectorise the loops (it
-// changes no result, only whether FP exception flags may be raised).
+// exp is fast_exp.h's fast_exp_neg (the AVX-512 and AVX2 paths, swiglu_avx512.cpp and swiglu_avx2.cpp,
+// give the same bits). Its FMAs are explicit; no other product and sum may fuse into one (fp-contract=off,
+// as in the ISA files: a compiler targeting FMA hardware would otherwise be free to).
+// no-trapping-math lets GCC turn fast_exp's clamps into minps/maxps (it changes no result, only whether FP
+// exception flags may be raised).
 #pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("fp-contract=off")
 #include "../cpu_features.h"
 #include "fast_exp.h"
 #include "ops.h"
@@ -54,7 +56,7 @@ void swiglu_pair(float* y, const float* g, const float* u, long n) {
   if (active_isa() == Isa::Avx512) return swiglu_pair_avx512(y, g, u, n);
   if (active_isa() == Isa::Avx2) return swiglu_pair_avx2(y, g, u, n);
 #endif
-  for (long h = 0; h < n; h++) y[h] = g[h] / (1.0f + fast_exp(-g[h])) * u[h];
+  for (long h = 0; h < n; h++) y[h] = g[h] / (1.0f + fast_exp_neg(g[h])) * u[h];
 }
 
 void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
@@ -74,7 +76,7 @@ void swiglu_forward_rows(float* out, const float* gate_up, long r0, long r1, lon
     const float* g = gate_up + i * 2 * H;
     const float* u = g + H;
     float* y = out + i * H;
-    for (long h = 0; h < H; h++) y[h] = g[h] / (1.0f + fast_exp(-g[h])) * u[h];
+    for (long h = 0; h < H; h++) y[h] = g[h] / (1.0f + fast_exp_neg(g[h])) * u[h];
   }
 }
 
@@ -84,7 +86,7 @@ void swiglu_backward_pair(float* dg, float* du, const float* dy, const float* g,
   if (active_isa() == Isa::Avx2) return swiglu_backward_pair_avx2(dg, du, dy, g, u, n, acc);
 #endif
   for (long h = 0; h < n; h++) {
-    float sig = 1.0f / (1.0f + fast_exp(-g[h]));
+    float sig = 1.0f / (1.0f + fast_exp_neg(g[h]));
     float gu = g[h], up = u[h], d = dy[h];
     dg[h] = (acc ? dg[h] : 0.0f) + d * up * sig * (1.0f + gu * (1.0f - sig));
     du[h] = (acc ? du[h] : 0.0f) + d * gu * sig;

@@ -1,12 +1,12 @@
-// swiglu_avx2.cpp: SwiGLU's row loops on 8 lanes (AVX2, no FMA), the exact IEEE operations of
-// fast_exp.h and swiglu.cpp in the same order (separate mul and add, never an FMA: the bits equal
-// the baseline and AVX-512 paths'). Compiled for AVX2 by a target pragma, like
+// swiglu_avx2.cpp: SwiGLU's row loops on 8 lanes (AVX2 + FMA), the exact IEEE operations of
+// fast_exp.h and swiglu.cpp in the same order (fast_exp_neg's FMAs as FMAs, every other product and sum
+// separate: the bits equal the baseline and AVX-512 paths'). Compiled for AVX2 by a target pragma, like
 // gemm/kernel_avx2.cpp; only C headers after it, so nothing here can replace baseline code at
 // link time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,fma")
 #include <immintrin.h>
 
 #include "fast_exp.h"
@@ -14,46 +14,47 @@
 namespace trm {
 namespace {
 
-// exp16 of V vectors side by side (e[v] = exp16(x0(v))): each operation applied to all V before the next, the
-// same operations in the same order per lane as fast_exp.h (the same bits). One exp is a chain of
-// ~25 dependent operations; row by row (16 columns: two vectors) the out-of-order window did not hold
-// enough chains to cover it, and a GEMM tile's SwiGLU epilogue cost twice what four chains at once do
-// (standalone, Zen 3: 157 vs 79 ns per 6 x 16 tile). The inputs come from x0(v), asked twice (the
-// reduction, then the overflow test) instead of held: with four chains the 16 ymm registers go to their
-// n, r and p (holding the inputs too, the tile backward ran 8% slower).
+// exp(-g) of V vectors side by side (e[v] = fast_exp_neg(g(v)) per lane): each operation applied to all V
+// before the next, fast_exp.h's operations in its order (its FMAs as FMAs, the rest separate: the same
+// bits). One exp is a chain of ~18 dependent operations; row by row (16 columns: two vectors) the
+// out-of-order window did not hold enough chains to cover it, and a GEMM tile's SwiGLU epilogue cost
+// twice what four chains at once do (standalone, Zen 3: 157 vs 79 ns per 6 x 16 tile). The gates come
+// from g(v), asked twice (the reduction, then the overflow test) instead of held: with four chains the 16
+// ymm registers go to their n, q and p (holding the inputs too, the tile backward ran 8% slower).
 template <int V, class In>
-inline void exp16v(__m256 e[V], In&& x0) {
+inline void exp_neg8v(__m256 e[V], In&& g) {
   using namespace fexp;
   const __m256 rnd = _mm256_set1_ps(kRound);
-  __m256 n[V], r[V], p[V];
+  __m256 n[V], q[V], p[V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; v++) {
-    __m256 x = _mm256_min_ps(_mm256_max_ps(x0(v), _mm256_set1_ps(kLo)), _mm256_set1_ps(kHi));
-    n[v] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), rnd), rnd);
-    r[v] = _mm256_sub_ps(x, _mm256_mul_ps(n[v], _mm256_set1_ps(kC1)));
+    q[v] = _mm256_max_ps(_mm256_min_ps(g(v), _mm256_set1_ps(-kLo)), _mm256_set1_ps(-kHi));  // m
+    n[v] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(q[v], _mm256_set1_ps(-kLog2e)), rnd), rnd);
+    q[v] = _mm256_fmadd_ps(n[v], _mm256_set1_ps(kC1), q[v]);
   }
 #pragma GCC unroll 4
-  for (int v = 0; v < V; v++) r[v] = _mm256_sub_ps(r[v], _mm256_mul_ps(n[v], _mm256_set1_ps(kC2)));
+  for (int v = 0; v < V; v++) q[v] = _mm256_fmadd_ps(n[v], _mm256_set1_ps(kC2), q[v]);
 #pragma GCC unroll 4
-  for (int v = 0; v < V; v++) p[v] = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(kP0), r[v]), _mm256_set1_ps(kP1));
+  for (int v = 0; v < V; v++) p[v] = _mm256_fnmadd_ps(_mm256_set1_ps(kP0), q[v], _mm256_set1_ps(kP1));
   const float cs[4] = {kP2, kP3, kP4, kP5};
 #pragma GCC unroll 4
   for (int c = 0; c < 4; c++)
 #pragma GCC unroll 4
-    for (int v = 0; v < V; v++) p[v] = _mm256_add_ps(_mm256_mul_ps(p[v], r[v]), _mm256_set1_ps(cs[c]));
+    for (int v = 0; v < V; v++) p[v] = _mm256_fnmadd_ps(p[v], q[v], _mm256_set1_ps(cs[c]));
 #pragma GCC unroll 4
   for (int v = 0; v < V; v++) {
-    __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p[v], _mm256_mul_ps(r[v], r[v])), r[v]), _mm256_set1_ps(1.0f));
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 y = _mm256_fmadd_ps(q[v], _mm256_fmsub_ps(q[v], p[v], one), one);
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n[v]), _mm256_set1_epi32(127)), 23);
     y = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
-    __m256 big = _mm256_cmp_ps(x0(v), _mm256_set1_ps(kHi), _CMP_GT_OQ);
+    __m256 big = _mm256_cmp_ps(g(v), _mm256_set1_ps(-kHi), _CMP_LT_OQ);
     e[v] = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), big);
   }
 }
 
-inline __m256 exp16(__m256 x0) {
+inline __m256 exp_neg8(__m256 g) {
   __m256 e;
-  exp16v<1>(&e, [&](int) { return x0; });
+  exp_neg8v<1>(&e, [&](int) { return g; });
   return e;
 }
 
@@ -61,9 +62,9 @@ inline __m256 exp16(__m256 x0) {
 // p + ld + 8 (ld = 16: 32 consecutive floats).
 inline long off4(int v, long ld) { return (v >> 1) * ld + (v & 1) * 8; }
 
-// exp16(0 - g) of the four vectors at g (rows ldg apart, off4), side by side (exp16v).
+// exp(-g) of the four vectors at g (rows ldg apart, off4), side by side (exp_neg8v).
 inline void exp_neg16x4(__m256 e[4], const float* g, long ldg) {
-  exp16v<4>(e, [&](int v) { return _mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(g + off4(v, ldg))); });
+  exp_neg8v<4>(e, [&](int v) { return _mm256_loadu_ps(g + off4(v, ldg)); });
 }
 
 inline __m256i tail_mask(long left) {
@@ -74,8 +75,8 @@ inline __m256i tail_mask(long left) {
 
 // silu(g) * u on 8 lanes
 inline __m256 swiglu8(__m256 gv, __m256 uv) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  __m256 e = exp16(_mm256_sub_ps(zero, gv));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 e = exp_neg8(gv);
   return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), uv);
 }
 
@@ -137,7 +138,7 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
     else _mm256_storeu_ps(p, v);
   };
   __m256 gv = load(g), uv = load(u), d = load(dy);
-  __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp16(_mm256_sub_ps(zero, gv))));
+  __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp_neg8(gv)));
   __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
                            _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
   store(dg, _mm256_add_ps(acc ? load(dg) : zero, a));

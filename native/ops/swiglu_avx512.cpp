@@ -1,6 +1,6 @@
 // swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the IEEE operations of fast_exp.h and swiglu.cpp
-// or an exact rewrite of them (exp16_neg; separate mul and add, never an FMA: the bits equal the
-// baseline path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
+// or an exact rewrite of them (exp16_neg: fast_exp_neg's FMAs as FMAs, every other product and sum
+// separate: the bits equal the baseline path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
 // after it, so nothing here can replace baseline code at link time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -13,31 +13,28 @@
 namespace trm {
 namespace {
 
-// fast_exp(0 - g) on 16 lanes, bitwise (fast_exp.h's order of IEEE operations), in 23 operations
-// instead of 30, with x = -g never formed: with m = min(g, -kLo) = -x (kLo's clamp), every
-// intermediate is the original's or its exact negation (round to nearest is symmetric): n from
-// m * -log2e, rounded to nearest even by VRNDSCALEPS as (t + kRound) - kRound rounds it (only the
-// sign of a zero n can differ, and n = +-0 leaves q = m and 2^n = 1 alike), q = m + n C1 + n C2 = -r,
-// each Horner step P - p q = P + p r, p q^2 - q = p r^2 + r; 2^n applied by VSCALEFPS, masked: lanes
-// with x > kHi (g < -kHi, NaN excluded) take +inf, so kHi's clamp, which changes only those, is
-// dropped; elsewhere n is in [-126, 127] and y * 2^n as the exponent bits gave it (y in [0.7, 1.5),
-// above 1 where n = -126: never subnormal). Checked against the original sequence on every float in
-// [-100, 100] and on every 61st bit pattern (NaN, infinities, zeros, subnormals);
-// test/kernels/swiglu-isa.test.ts compares it with the portable path over a sweep of bit patterns.
+// fast_exp_neg(g) on 16 lanes, bitwise (fast_exp.h's operations: its five Horner steps and the two of the
+// reduction as FMAs, the rest separate), in 15 operations: n rounded to nearest even by VRNDSCALEPS as
+// (t + kRound) - kRound rounds it (only the sign of a zero n can differ, and n = +-0 leaves q = m and 2^n = 1
+// alike); 2^n applied by VSCALEFPS, masked: lanes with g < -kHi (NaN excluded) take +inf, so the -kHi
+// clamp, which changes only those, is dropped; elsewhere n is in [-126, 127] and y * 2^n as the exponent
+// bits give it (y in [0.7, 1.5), above 1 where n = -126: never subnormal). test/kernels/swiglu-isa.test.ts
+// compares it with the portable path over a sweep of bit patterns, the clamp edges included.
 inline __m512 exp16_neg(__m512 g) {
   using namespace fexp;
   __m512 m = _mm512_min_ps(g, _mm512_set1_ps(-kLo));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(m, _mm512_set1_ps(-kLog2e)),
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 q = _mm512_add_ps(m, _mm512_mul_ps(n, _mm512_set1_ps(kC1)));
-  q = _mm512_add_ps(q, _mm512_mul_ps(n, _mm512_set1_ps(kC2)));
+  __m512 q = _mm512_fmadd_ps(n, _mm512_set1_ps(kC1), m);
+  q = _mm512_fmadd_ps(n, _mm512_set1_ps(kC2), q);
   __m512 p = _mm512_set1_ps(kP0);
-  p = _mm512_sub_ps(_mm512_set1_ps(kP1), _mm512_mul_ps(p, q));
-  p = _mm512_sub_ps(_mm512_set1_ps(kP2), _mm512_mul_ps(p, q));
-  p = _mm512_sub_ps(_mm512_set1_ps(kP3), _mm512_mul_ps(p, q));
-  p = _mm512_sub_ps(_mm512_set1_ps(kP4), _mm512_mul_ps(p, q));
-  p = _mm512_sub_ps(_mm512_set1_ps(kP5), _mm512_mul_ps(p, q));
-  __m512 y = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(p, _mm512_mul_ps(q, q)), q), _mm512_set1_ps(1.0f));
+  p = _mm512_fnmadd_ps(p, q, _mm512_set1_ps(kP1));
+  p = _mm512_fnmadd_ps(p, q, _mm512_set1_ps(kP2));
+  p = _mm512_fnmadd_ps(p, q, _mm512_set1_ps(kP3));
+  p = _mm512_fnmadd_ps(p, q, _mm512_set1_ps(kP4));
+  p = _mm512_fnmadd_ps(p, q, _mm512_set1_ps(kP5));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 y = _mm512_fmadd_ps(q, _mm512_fmsub_ps(q, p, one), one);
   __mmask16 kept = _mm512_cmp_ps_mask(g, _mm512_set1_ps(-kHi), _CMP_NLT_UQ);
   return _mm512_mask_scalef_ps(_mm512_set1_ps(__builtin_inff()), kept, y, n);
 }
