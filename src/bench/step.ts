@@ -399,6 +399,16 @@ function runTorch(
   }
 }
 
+/** Untimed lead steps before each timed one in the interleaved rounds, in seconds of step time. */
+export const LEAD_S = 0.2;
+
+/** Untimed steps of one server until their step times add up to minS seconds (one at least). */
+export async function leadSteps(server: { step(): Promise<ServedStep> }, minS: number): Promise<number> {
+  let n = 0;
+  for (let t = 0; n === 0 || t < minS; n++) t += (await server.step()).s;
+  return n;
+}
+
 /** trm's and PyTorch's steps alternating in one run (interleaveSteps). */
 interface Interleaved {
   trm: ServedStep[];
@@ -411,7 +421,7 @@ interface Interleaved {
 /**
  * The trm step (a child process, `threads` threads) and PyTorch's (one variant: its OpenBLAS kernels
  * and threads) side by side, each serving one step at a time (step-server.ts): `rounds` rounds of
- * one untimed and one timed step each, the order swapped every round, so the two see the same
+ * untimed steps (leadSteps) and one timed step each, the order swapped every round, so the two see the same
  * machine. Both processes hold their activations at once. Throws with the failing side's last error line.
  */
 async function interleaveSteps(
@@ -450,14 +460,15 @@ async function interleaveSteps(
       trmMaxRssMib: null,
       torchPeakRssMib: null,
     };
-    // Each side's timed step follows an untimed one of its own: right after the other process's step
-    // its threads still spin (trm's pool 1-3 ms, libgomp's longer) and share the cores (the trm
-    // cpu-sudoku9 step read 0.067 s right after PyTorch's two-thread steps, 0.058-0.063 s on its own,
-    // 2-vCPU Zen 5). Waiting them out idle instead cost more: after 60 ms idle this host's vCPUs ran
-    // trm's cpu-sudoku4 step 1.25x slower (caches and predictors gone cold), where training runs its
-    // steps back to back.
-    const trmStep = async () => (await trm.step(), out.trm.push(await trm.step()));
-    const torchStep = async () => (await torch.step(), out.torch.push(await torch.step()));
+    // Each side's timed step follows untimed ones of its own, LEAD_S seconds of them at least: right after
+    // the other process's steps, a step runs slow for about 0.1 s (2-vCPU Zen 5, cpu-sudoku9: trm's
+    // first two steps after a PyTorch step 0.060-0.074 s, then 0.057-0.058; the same with PyTorch's
+    // threads told to sleep at once, so not their spinning). One lead step hid that for PyTorch's
+    // 0.17 s step but not for trm's 0.06 s one, whose timed step read 20% slower than on its own.
+    // Waiting idle instead cost more: after 60 ms idle this host's vCPUs ran trm's cpu-sudoku4 step
+    // 1.25x slower (caches and predictors gone cold), where training runs its steps back to back.
+    const trmStep = async () => (await leadSteps(trm, LEAD_S), out.trm.push(await trm.step()));
+    const torchStep = async () => (await leadSteps(torch, LEAD_S), out.torch.push(await torch.step()));
     for (let r = 0; r < rounds; r++)
       if (r % 2 === 0) {
         await trmStep();

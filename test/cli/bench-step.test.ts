@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StepServer } from '../../src/bench/step-server.js';
-import { benchPreset, TORCH_GLIBC_TUNABLES } from '../../src/bench/step.js';
+import { benchPreset, LEAD_S, leadSteps, TORCH_GLIBC_TUNABLES } from '../../src/bench/step.js';
 import { packageRoot } from '../../src/kernels/index.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
@@ -69,6 +69,22 @@ function benchStep(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, err: r.stderr, row: r.status === 0 ? JSON.parse(r.stdout).rows[0] : null, log };
 }
 
+describe('interleaved rounds: lead steps', () => {
+  it('run untimed steps until LEAD_S seconds of step time, and always one', async () => {
+    const server = (s: number) => {
+      const calls = { n: 0 };
+      return { calls, step: async () => (calls.n++, { s, cpu: s }) };
+    };
+    // a fast step needs several to cover what the other process's steps leave behind; a slow one, one
+    const fast = server(0.03),
+      slow = server(0.5);
+    expect(await leadSteps(fast, LEAD_S)).toBe(Math.ceil(LEAD_S / 0.03));
+    expect(fast.calls.n).toBe(Math.ceil(LEAD_S / 0.03));
+    expect(await leadSteps(slow, LEAD_S)).toBe(1);
+    expect(await leadSteps(server(0.1), 0)).toBe(1);
+  });
+});
+
 describe.runIf(existsSync(main))('bench step against PyTorch', () => {
   it('small configs alternate trm and the fastest PyTorch variant, round by round', () => {
     const { code, err, row, log } = benchStep(['--reps', '3']);
@@ -96,7 +112,7 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     expect(servers[0]).toMatchObject({ threads: 1, blasThreads: '1' });
     // with its heap kept (glibc malloc settings; the caller's own GLIBC_TUNABLES win)
     expect(servers[0].glibc).toBe(process.env.GLIBC_TUNABLES ?? TORCH_GLIBC_TUNABLES);
-    // (each timed step after an untimed one of the same side: 6 served, 3 timed)
+    // (each timed step after LEAD_S of untimed ones of the same side: one 0.25 s step, so 6 served, 3 timed)
     expect(log.filter(l => l.step !== undefined)).toHaveLength(6);
     expect(row.interleaved_rounds).toBe(3);
     expect(row.torch_times_s).toEqual([0.25, 0.25, 0.25]);
