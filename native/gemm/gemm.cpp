@@ -117,6 +117,7 @@ GemmKernelInfo active_kernel(bool bf16) {
     k.kernel_copy_b = nullptr;
     k.kernel_cols = nullptr;
     k.kernel_direct_col1 = nullptr;
+    k.kernel_direct_col16 = nullptr;
   }
   if (ov.mc) k.mc = (ov.mc / k.mr) * k.mr > 0 ? (ov.mc / k.mr) * k.mr : k.mc;
   if (ov.kc) k.kc = ov.kc / k.kpack * k.kpack > 0 ? ov.kc / k.kpack * k.kpack : k.kc;
@@ -571,6 +572,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       // a one-column narrow panel of a row-major A rides on the last full panel's tile (A in L1
       // by then: not the first panel, whose tile prefetches the rows)
       const bool col1 = narrow && n_last == 1 && !g.trans_a && kr.kernel_direct_col1 && last >= 2;
+      // a last panel a little over 16 columns wide (82 = 2 x 32 + 18) as a 16-column tile plus its
+      // few columns in the lanes (kernel_direct_col16), not a 32-column tile that is half padding
+      const bool col16 = !g.trans_a && kr.kernel_direct_col16 && last >= 1 && n_last > 16 &&
+                         n_last <= 16 + kr.cols_max;
       long grp0 = r0, in_grp = 0;
       // The next item's B (packed by every thread at its start, with nothing to hide its misses)
       // is prefetched a slice per strip over the second half of this block's strips, late enough
@@ -590,6 +595,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           if (col1 && p == last - 1)
             kr.kernel_direct_col1(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, NR, g.alpha, b_eff,
                                   pb + last * kc * NR, ci + j_last);
+          else if (p == last && col16)
+            kr.kernel_direct_col16(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, n_last, g.alpha, b_eff);
           else
             direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, N - p * NR < NR ? N - p * NR : NR,
                    g.alpha, b_eff);

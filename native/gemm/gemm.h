@@ -177,6 +177,10 @@ struct GemmKernelInfo {
   // (A[i*lda + k]) instead of from packed strips; same bits as kernel_cols.
   GemmDirectAKernel kernel_cols_a = nullptr;
   GemmDirectCol1Kernel kernel_direct_col1 = nullptr;
+  // A last panel of 16 < n <= 16 + cols_max columns read in place from a row-major A (as
+  // kernel_direct_a, m <= MR): its first 16 columns as a one-vector tile, the rest with the rows in the
+  // lanes; the same bits as kernel_direct_a on the whole panel. Null: kernel_direct_a runs it.
+  GemmDirectAKernel kernel_direct_col16 = nullptr;
   int cols_max = 0, cols_strips = 0;
 };
 

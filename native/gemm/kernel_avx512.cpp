@@ -352,6 +352,71 @@ void ukr_direct_col1_14x32(long kc, const float* A, long lda, const float* pb, f
   if (m > 7) kHalfCol1[(m > MR ? MR : m) - 8](kc, A + 7 * lda, lda, pb, c + 7 * ldc, ldc, n, alpha, beta, pbn, cn + 7 * ldc);
 }
 
+// A last panel of 17 to 16 + cols_max columns over a row-major A in place (S = 82 = 2 x 32 + 18: the
+// token mixer's gate_up weight gradient at cpu-sudoku9's size): its first 16 columns as a one-vector
+// tile (ukr_gen<R, 1, 1>'s rows) and the NCOL after them with the rows in the lanes, as ukr_half_col1
+// does for one column: each row's broadcast of A[i][k], in a register for the tile's FMA, blended into
+// lane i of a column vector, one more FMA per k and column. The 32-column tile spent 14 FMAs per k on
+// the NCOL columns' second vector; this spends NCOL ymm FMAs and 7 in-lane blends (2-vCPU Zen 5: the
+// S = 82 weight gradient ran at 72% of the peak; see docs/PERFORMANCE.md). pb is the panel (pb[k*NR + j]:
+// column 16 + j of the panel is pb[k*NR + 16 + j]), c its C. Lane i runs the tile's chain for its
+// element (a_ik * b_kj from k = 0, alpha, then beta * C fused): the same bits as the 32-column tile.
+#define TRM_C16_ACC(I) __m512 c##I = _mm512_setzero_ps();
+#define TRM_C16_ROW(I)                                                                                   \
+  if constexpr (I < R) {                                                                                \
+    const __m512 a = _mm512_set1_ps(A[I * lda + k]);                                                    \
+    c##I = _mm512_fmadd_ps(a, b0, c##I);                                                                \
+    col = I == 0 ? _mm512_castps512_ps256(a) : _mm256_blend_ps(col, _mm512_castps512_ps256(a), 1 << I); \
+  }
+#define TRM_C16_STORE(I) \
+  if constexpr (I < R) store_row<1>(c + I * ldc, c##I, c##I, all, all, alpha, beta);
+
+template <int R, int NCOL>
+void ukr_half_col16(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc,
+                    float alpha, float beta) {
+  TRM_C16_ACC(0) TRM_C16_ACC(1) TRM_C16_ACC(2) TRM_C16_ACC(3) TRM_C16_ACC(4) TRM_C16_ACC(5) TRM_C16_ACC(6)
+  __m256 col = _mm256_setzero_ps(), acc_n[NCOL];
+  for (int j = 0; j < NCOL; j++) acc_n[j] = _mm256_setzero_ps();
+  for (long k = 0; k < kc; k++) {
+    const float* b = pb + k * NR;
+    _mm_prefetch((const char*)(b + 8 * NR), _MM_HINT_T0);
+    const __m512 b0 = _mm512_load_ps(b);
+    TRM_C16_ROW(0) TRM_C16_ROW(1) TRM_C16_ROW(2) TRM_C16_ROW(3) TRM_C16_ROW(4) TRM_C16_ROW(5) TRM_C16_ROW(6)
+    for (int j = 0; j < NCOL; j++) acc_n[j] = _mm256_fmadd_ps(col, _mm256_set1_ps(b[16 + j]), acc_n[j]);
+  }
+  const __mmask16 all = (__mmask16)0xffff;
+  TRM_C16_STORE(0) TRM_C16_STORE(1) TRM_C16_STORE(2) TRM_C16_STORE(3) TRM_C16_STORE(4) TRM_C16_STORE(5) TRM_C16_STORE(6)
+  // the columns: store_lanes' epilogue on 8 lanes (as ukr_half_col1's)
+  const __m256i rows = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)ldc));
+  const __mmask8 valid = (__mmask8)((1u << R) - 1);
+  for (int j = 0; j < NCOL; j++) {
+    float* cn = c + 16 + j;
+    __m256 r = _mm256_mul_ps(_mm256_set1_ps(alpha), acc_n[j]);
+    if (beta != 0.f)
+      r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), valid, rows, cn, 4), r);
+    _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
+  }
+}
+#undef TRM_C16_ACC
+#undef TRM_C16_ROW
+#undef TRM_C16_STORE
+
+typedef void (*HalfCol16Kernel)(long, const float*, long, const float*, float*, long, float, float);
+#define TRM_C16(R) {ukr_half_col16<R, 1>, ukr_half_col16<R, 2>, ukr_half_col16<R, 3>, ukr_half_col16<R, 4>}
+constexpr HalfCol16Kernel kHalfCol16[7][4] = {TRM_C16(1), TRM_C16(2), TRM_C16(3), TRM_C16(4),
+                                              TRM_C16(5), TRM_C16(6), TRM_C16(7)};
+#undef TRM_C16
+
+// m <= MR rows, 16 < n <= 16 + cols_max columns: seven rows per call (as ukr_direct_col1_14x32).
+void ukr_direct_col16_14(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                         float alpha, float beta) {
+  const int ncol = (int)(n - 16);
+  for (long i0 = 0; i0 < m; i0 += 7) {
+    const long rows = m - i0 < 7 ? m - i0 : 7;
+    kHalfCol16[rows - 1][ncol - 1](kc, A + i0 * lda, lda, pb, c + i0 * ldc, ldc, alpha, beta);
+  }
+}
+
 // Pack a row-major strip by 16 x 16 transposes (rows past mr are zero); the k tail is scalar.
 void pack_a_rowmajor_14(float* dst, const float* A, long lda, long mr, long kc) {
   const __mmask16 keep = (__mmask16)((1u << MR) - 1);
@@ -442,6 +507,7 @@ GemmKernelInfo gemm_kernel_avx512() {
   k.kernel_cols = ukr_cols_14;
   k.kernel_cols_a = ukr_cols_a_16;
   k.kernel_direct_col1 = ukr_direct_col1_14x32;
+  k.kernel_direct_col16 = ukr_direct_col16_14;
   k.cols_max = 4;
   k.cols_strips = 8;
   return k;

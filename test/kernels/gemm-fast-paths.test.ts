@@ -60,6 +60,12 @@ const cases: Case[] = [
   // a short last strip of 3 and of 10 rows, alpha, beta)
   { path: 'strip-outer, column in the tile', M: 45, N: 65, K: 37, alpha: 0.75, beta: 0.5 },
   { path: 'strip-outer, column in the tile', M: 52, N: 97, K: 530, tb: true, batch: 2, sum: true, beta: 1 },
+  // a last panel of 17-20 columns as a 16-column tile with the rest in the lanes (kernel_direct_col16:
+  // 7-row halves, short last strips of 3 and 10 rows, alpha, beta; cpu-sudoku9's 512 x 82 x 64 sum)
+  { path: 'strip-outer, 16 + columns', M: 45, N: 49, K: 37, alpha: 0.75, beta: 0.5 },
+  { path: 'strip-outer, 16 + columns', M: 512, N: 82, K: 64, tb: true, batch: 4, sum: true, beta: 1 },
+  { path: 'strip-outer, 16 + columns', M: 52, N: 83, K: 130, tb: true, batch: 2, alpha: -2 },
+  { path: 'strip-outer, 16 + columns', M: 31, N: 84, K: 20, beta: 1 },
   // a transposed A read in place by every full panel (no pack), with and without a narrow panel
   { path: 'strip-outer, transposed A', M: 512, N: 64, K: 544, ta: true, beta: 1 },
   { path: 'strip-outer, transposed A', M: 300, N: 97, K: 100, ta: true, tb: true, alpha: 0.5 },
@@ -71,6 +77,8 @@ const cases: Case[] = [
   { path: 'sum by transpose', M: 97, N: 512, K: 512, tb: true, batch: 3, sum: true, beta: 1 },
   { path: 'sum by transpose', M: 17, N: 300, K: 64, tb: true, batch: 4, sum: true },
   { path: 'sum by transpose', M: 250, N: 260, K: 100, tb: true, batch: 2, sum: true, beta: 0.5, alpha: 2 },
+  // a sum whose rows would pad C^T's last panel (82 = 2 x 32 + 18): in place, not transposed
+  { path: 'sum in place', M: 82, N: 256, K: 64, tb: true, batch: 4, sum: true, beta: 1 },
 ];
 
 function run(c: Case, A: Float32Array | Uint16Array, B: Float32Array, C0: Float32Array, precision: Precision = 'fp32') {
