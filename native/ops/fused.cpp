@@ -1,6 +1,6 @@
 // fused.cpp: the small-model half-block kernels (fused.h). The threads of one region take whole
 // items one at a time as they free up (token mixer, parallel_claim: each part its home share first,
-// the same items as the channel MLP's rows) or contiguous rows in chunks (channel MLP, chunk_rows);
+// the same items as the channel MLP's rows) or runs of contiguous rows (channel MLP, RowPieces);
 // inside a part the GEMM, SwiGLU and norm kernels run on the calling thread.
 //
 // Claimed token mixer items (ItemClaims, ops.h): against a fixed half each, cpu-sudoku4's step
@@ -24,11 +24,21 @@ namespace {
 // packs the weights once: fewer, fuller chunks pack them less often). Rows are independent in
 // every op, so the chunking never changes a bit.
 constexpr long kChunkFloats = 131072;
-inline long chunk_rows(long rows, long I) {
-  long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
-  long chunks = (rows + most - 1) / most;
-  return chunks < 1 ? rows : (rows + chunks - 1) / chunks;
-}
+// The rows come in pieces of a quarter chunk (a multiple of 14, the AVX-512 tile's rows, where a
+// chunk holds that many), claimed in runs (ItemClaims::take_run): each thread takes up to a chunk of
+// consecutive pieces at a time from the front of its home share (the rows the token mixer's items
+// gave it), and the shares' last pieces go one at a time, so a thread that finishes early takes some
+// of the other's instead of waiting (fixed halves: the two threads of a 2-vCPU Zen 5 ended 2-7%
+// apart, the one that ran longer changing from run to run).
+struct RowPieces {
+  long rows, n, most_pieces;
+  RowPieces(long N, long I) {
+    const long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
+    rows = most >= 56 ? most / 4 / 14 * 14 : most;
+    most_pieces = most / rows;
+    n = (N + rows - 1) / rows;
+  }
+};
 
 // A forward that keeps nothing (keep = false) writes each item's (or chunk's) gate_up and h here,
 // per thread, instead of into the caller's buffers: they stay in L2, and the megabytes a kept
@@ -186,11 +196,14 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                       const float* w_gate_up, const float* w_down, long N, long D, long I, double eps, bool keep) {
-  parallel_for(N, N * (3 * I * D + 2 * D), [&](long lo, long hi) {
-    const long step = chunk_rows(hi - lo, I);
+  const RowPieces pieces(N, I);
+  parallel_claim(pieces.n, N * (3 * I * D + 2 * D), [&](ItemClaims::Part& part) {
+    const long step = pieces.rows * pieces.most_pieces;
     float* own = keep ? nullptr : tl_unkept.get((size_t)step * 3 * I);
-    for (long r0 = lo; r0 < hi; r0 += step) {
-      long rows = hi - r0 < step ? hi - r0 : step;
+    long count;
+    for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
+      const long r0 = p0 * pieces.rows, r1 = (p0 + count) * pieces.rows < N ? (p0 + count) * pieces.rows : N;
+      const long rows = r1 - r0;
       float* guc = keep ? gate_up + r0 * 2 * I : own;  // this chunk's rows
       float* hc = keep ? h + r0 * I : own + step * 2 * I;
       GemmArgs g1;  // gate_up = x @ W_gu^T
@@ -217,10 +230,12 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I) {
-  parallel_for(N, N * (4 * I * D + 4 * D), [&](long lo, long hi) {
-    const long step = chunk_rows(hi - lo, I);
-    for (long r0 = lo; r0 < hi; r0 += step) {
-      long rows = hi - r0 < step ? hi - r0 : step;
+  const RowPieces pieces(N, I);
+  parallel_claim(pieces.n, N * (4 * I * D + 4 * D), [&](ItemClaims::Part& part) {
+    long count;
+    for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
+      const long r0 = p0 * pieces.rows, r1 = (p0 + count) * pieces.rows < N ? (p0 + count) * pieces.rows : N;
+      const long rows = r1 - r0;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never

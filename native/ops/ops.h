@@ -99,6 +99,27 @@ struct ItemClaims {
     }
     return -1;
   }
+  // Up to kmax consecutive items from the front of the home share (at most half of what is left
+  // there, one at least: the share's tail goes in single items, which another part can still take
+  // from its back), else one item from the back of another share. *count: how many; the first is
+  // returned, -1 when none is left.
+  long take_run(int home, long kmax, long* count) {
+    *count = 1;
+    if (home < shares) {
+      unsigned long long v = share[home].fb.load(std::memory_order_relaxed);
+      for (;;) {
+        const long f = (long)(v & 0xffffffffu), left = (long)(v >> 32) - f;
+        if (left <= 0) break;
+        long k = left / 2 < kmax ? left / 2 : kmax;
+        if (k < 1) k = 1;
+        if (share[home].fb.compare_exchange_weak(v, v + (unsigned long long)k, std::memory_order_relaxed)) {
+          *count = k;
+          return f;
+        }
+      }
+    }
+    return take(home);
+  }
   long peek(int home) const {
     for (int j = 0; j <= shares; j++) {
       const int s = (home + j) % shares;
@@ -115,6 +136,8 @@ struct ItemClaims {
     const int home;
     long first() { return c.claimed ? c.take(home) : c.n > 0 ? 0 : -1; }
     long next(long b) { return c.claimed ? c.take(home) : b + 1 < c.n ? b + 1 : -1; }
+    // the next run of up to kmax consecutive items (take_run; claimed items only, as parallel_claim's)
+    long next_run(long kmax, long* count) { return c.take_run(home, kmax, count); }
     long likely_next(long b) const {
       if (!c.claimed) return b + 1 < c.n ? b + 1 : -1;
       return c.peek(home);

@@ -60,6 +60,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
   });
   it.each([
     { N: 544, D: 64, I: 256 }, // cpu-sudoku4
+    { N: 2624, D: 64, I: 256 }, // cpu-sudoku9: 47 pieces of 56 rows, in runs and steals (RowPieces)
     { N: 150, D: 37, I: 48 },
     { N: 5, D: 512, I: 1536 }, // a k-blocked down GEMM (K > 512)
   ])('mlpNormForward N=$N D=$D I=$I', ({ N, D, I }) => {
@@ -73,7 +74,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
       else mlpNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5, true);
       return o;
     };
-    for (const t of [1, 2]) {
+    for (const t of [1, 2, 3, 5]) { // (3 and 5: more parts than home shares split evenly)
       setThreads(t);
       const want = run(false),
         got = run(true),
@@ -91,6 +92,7 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
   const parts = k as unknown as Parts<Float32Array>;
   it.each([
     { N: 544, D: 64, I: 256 },
+    { N: 2624, D: 64, I: 256 },
     { N: 150, D: 37, I: 48 },
   ])('mlpNormBackward N=$N D=$D I=$I', ({ N, D, I }) => {
     const out = rand(N * D, 7),
@@ -107,7 +109,7 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       else mlpNormBackwardVia(parts, ...args);
       return o;
     };
-    for (const t of [1, 2]) {
+    for (const t of [1, 2, 3, 5]) {
       setThreads(t);
       const want = run(false),
         got = run(true);
