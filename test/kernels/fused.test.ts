@@ -74,7 +74,8 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
       else mlpNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, N, D, I, 1e-5, true);
       return o;
     };
-    for (const t of [1, 2, 3, 5]) { // (3 and 5: more parts than home shares split evenly)
+    for (const t of [1, 2, 3, 5]) {
+      // (3 and 5: more parts than home shares split evenly)
       setThreads(t);
       const want = run(false),
         got = run(true),
