@@ -933,8 +933,13 @@ bool gemm_in_halves(const GemmArgs& g) {
     }, 2);
   else
     for (int h = 0; h < 2; h++) half(h);
-  for (long i = 0; i < g.M; i++)
-    for (long j = 0; j < g.N; j++) g.C[i * g.ldc + j] += sc[i * g.N + j];
+  // C += scratch by rows on every thread (on one, the other thread waited out this sum idle)
+  parallel_run([&](int p, int np) {
+    long lo, hi;
+    split_range(g.M, p, np, &lo, &hi);
+    for (long i = lo; i < hi; i++)
+      for (long j = 0; j < g.N; j++) g.C[i * g.ldc + j] += sc[i * g.N + j];
+  });
   return true;
 }
 
