@@ -301,6 +301,17 @@ void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c,
 // named variables, not an array: with an array GCC kept a copy in memory, stored every k (a third
 // of the speed). Lane i runs the chain of kernel_cols_a's lane (a_ik * b_k from k = 0, alpha, then
 // beta * C fused), and the tile's rows run ukr_gen's: the same bits.
+// A narrow column's first R <= 8 rows (lanes) at cn, rows ldc apart: store_lanes' epilogue on 8 lanes
+// (alpha times the sum, then beta * C fused), as the tile's rows end.
+inline void store_col8(float* cn, long ldc, int R, __m256 acc, float alpha, float beta) {
+  const __m256i rows = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)ldc));
+  const __mmask8 valid = (__mmask8)((1u << R) - 1);
+  __m256 r = _mm256_mul_ps(_mm256_set1_ps(alpha), acc);
+  if (beta != 0.f)
+    r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), valid, rows, cn, 4), r);
+  _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
+}
+
 #define TRM_C1_ACC(I) __m512 c##I##0 = _mm512_setzero_ps(), c##I##1 = _mm512_setzero_ps();
 #define TRM_C1_ROW(I)                                                                                      \
   if constexpr (I < R) {                                                                                  \
@@ -327,13 +338,7 @@ void ukr_half_col1(long kc, const float* __restrict A, long lda, const float* __
   }
   const __mmask16 m0 = lanes_below(n), m1 = lanes_below(n - 16);
   TRM_C1_STORE(0) TRM_C1_STORE(1) TRM_C1_STORE(2) TRM_C1_STORE(3) TRM_C1_STORE(4) TRM_C1_STORE(5) TRM_C1_STORE(6)
-  // the column: store_lanes' epilogue on 8 lanes
-  const __m256i rows = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)ldc));
-  const __mmask8 valid = (__mmask8)((1u << R) - 1);
-  __m256 r = _mm256_mul_ps(_mm256_set1_ps(alpha), acc_n);
-  if (beta != 0.f)
-    r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), valid, rows, cn, 4), r);
-  _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
+  store_col8(cn, ldc, R, acc_n, alpha, beta);
 }
 #undef TRM_C1_ACC
 #undef TRM_C1_ROW
@@ -386,16 +391,7 @@ void ukr_half_col16(long kc, const float* __restrict A, long lda, const float* _
   }
   const __mmask16 all = (__mmask16)0xffff;
   TRM_C16_STORE(0) TRM_C16_STORE(1) TRM_C16_STORE(2) TRM_C16_STORE(3) TRM_C16_STORE(4) TRM_C16_STORE(5) TRM_C16_STORE(6)
-  // the columns: store_lanes' epilogue on 8 lanes (as ukr_half_col1's)
-  const __m256i rows = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)ldc));
-  const __mmask8 valid = (__mmask8)((1u << R) - 1);
-  for (int j = 0; j < NCOL; j++) {
-    float* cn = c + 16 + j;
-    __m256 r = _mm256_mul_ps(_mm256_set1_ps(alpha), acc_n[j]);
-    if (beta != 0.f)
-      r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), valid, rows, cn, 4), r);
-    _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
-  }
+  for (int j = 0; j < NCOL; j++) store_col8(c + 16 + j, ldc, R, acc_n[j], alpha, beta);
 }
 #undef TRM_C16_ACC
 #undef TRM_C16_ROW
