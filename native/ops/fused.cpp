@@ -20,9 +20,8 @@ namespace trm {
 namespace {
 
 // Channel-MLP rows per chunk: at most this many floats of its gate_up (rows x 2I; up to 256 rows at
-// I = 256, 512 KiB) so it stays in L2, and the part's rows in nearly equal chunks (each chunk
-// packs the weights once: fewer, fuller chunks pack them less often). Rows are independent in
-// every op, so the chunking never changes a bit.
+// I = 256, 512 KiB) so it stays in L2 (each chunk packs the weights once: fuller chunks pack them
+// less often). Rows are independent in every op, so the chunking never changes a bit.
 constexpr long kChunkFloats = 131072;
 // The rows come in pieces of a quarter chunk (a multiple of 14, the AVX-512 tile's rows, where a
 // chunk holds that many), claimed in runs (ItemClaims::take_run): each thread takes up to a chunk of
