@@ -1,7 +1,7 @@
 // hash-steps.mjs: sha256 of three supervision steps' outputs (logits, q, carry, every gradient) for
-// cpu-sudoku4, D 128 / 256 / 320 configs, cpu-sudoku9 (B 8) and the paper MLP config (B 3), fp32 and bf16, with the build
-// at ROOT and the current TRM_THREADS. Two builds (or thread counts) that print the same lines give
-// bitwise the same training: the check behind "same bits" in docs/PERFORMANCE.md.
+// cpu-sudoku4, D 128 / 256 / 320 configs, cpu-sudoku9 (B 8) and the paper MLP config (B 3), fp32 and
+// bf16, with the build at ROOT and the current TRM_THREADS. Two builds (or thread counts) that print
+// the same lines give bitwise the same training: the check behind "same bits" in docs/PERFORMANCE.md.
 //   TRM_THREADS=1 node tools/hash-steps.mjs ROOT > a.txt; ... other ROOT > b.txt; diff a.txt b.txt
 import { createHash } from 'node:crypto';
 const root = process.argv[2];

@@ -860,9 +860,8 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
   // runs in lanes: 82 = 2 x 32 + 18 or 37 = 32 + 5 padded to 96 and 64 columns cost more than the
   // pack they save; 2-vCPU Zen 5, the S = 82 down weight gradient 66 -> 74% of the peak in place on
   // one thread, 69 -> 77% on two, S = 37 46 -> 67%; S = 97 = 3 x 32 + 1 stays transposed, 78% against 68%)
-  const long m_last = g.M % kr.nr;
   const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim &&
-                   (m_last == 0 || m_last <= kr.cols_max);
+                   g.M % kr.nr <= kr.cols_max;
   // (a small one, in cache, loses more to the two copies than it gains: 20 x 97 x 64 took 2.4 us
   // plain and 3.9 transposed, while 64 x 256 x 544 with cold operands went 117 -> 90 us)
   const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc && 2.0 * g.M * g.N * g.K >= 4e6;
@@ -888,9 +887,9 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
 // kernel computes that form, and each fused kernel promises gemm's bits for its own): the small
 // models' weight gradients, sums over the batch's items or tokens. Half 0 accumulates into C (with
 // beta), half 1 into a scratch C from zero, then C += scratch: the halves are fixed by the shape, so
-// the bits are the same for any thread count. On two
-// threads each half runs on one thread, over the items (or tokens) that thread's home share gave it in
-// the kernels before (ItemClaims, the row chunks), so each reads what it wrote; one product split by
+// the bits are the same for any thread count. On two threads each half runs on one thread, over the
+// items (or tokens) that thread's home share gave it in the kernels before (ItemClaims, the row
+// runs), so each reads what it wrote; one product split by
 // rows made both threads read every item, half of it written by the other core (2-vCPU Zen 5:
 // cpu-sudoku9's step x1.08, the paper token mixer's down weight gradient 82-84% -> 88-89% of the peak
 // on two threads). With more threads the halves run one after the other, each on all of them.

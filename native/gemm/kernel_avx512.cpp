@@ -291,16 +291,6 @@ void ukr_cols_a_16(long kc, const float* A, long lda, const float* pb, float* c,
   narrow_kernel(kColsA, (m + 15) / 16, n)(kc, A, lda, pb, c, ldc, m, alpha, beta);
 }
 
-// The last full panel of a strip over a row-major A in place (as ukr_gen<R, 2, 1>), with a narrow
-// one-column panel after it (the token mixer's 97 = 3 x 32 + 1) computed in the same k loop: each
-// row's broadcast of A[i][k], already in a register for the tile's two FMAs, is blended into lane
-// i of a column vector (an in-lane op: on Zen 5 it issues beside the FMAs for free, where the
-// narrow panel on its own needed 16 x 16 transposes of lane-crossing shuffles that take FMA slots),
-// and one more FMA per k advances the column's chains. 7 rows per call: the 14 x 32 tile holds 31
-// zmm, and VEX vblendps (an immediate, no mask register) reaches only ymm0-15. The accumulators are
-// named variables, not an array: with an array GCC kept a copy in memory, stored every k (a third
-// of the speed). Lane i runs the chain of kernel_cols_a's lane (a_ik * b_k from k = 0, alpha, then
-// beta * C fused), and the tile's rows run ukr_gen's: the same bits.
 // A narrow column's first R <= 8 rows (lanes) at cn, rows ldc apart: store_lanes' epilogue on 8 lanes
 // (alpha times the sum, then beta * C fused), as the tile's rows end.
 inline void store_col8(float* cn, long ldc, int R, __m256 acc, float alpha, float beta) {
@@ -312,6 +302,16 @@ inline void store_col8(float* cn, long ldc, int R, __m256 acc, float alpha, floa
   _mm256_mask_i32scatter_ps(cn, valid, rows, r, 4);
 }
 
+// The last full panel of a strip over a row-major A in place (as ukr_gen<R, 2, 1>), with a narrow
+// one-column panel after it (the token mixer's 97 = 3 x 32 + 1) computed in the same k loop: each
+// row's broadcast of A[i][k], already in a register for the tile's two FMAs, is blended into lane
+// i of a column vector (an in-lane op: on Zen 5 it issues beside the FMAs for free, where the
+// narrow panel on its own needed 16 x 16 transposes of lane-crossing shuffles that take FMA slots),
+// and one more FMA per k advances the column's chains. 7 rows per call: the 14 x 32 tile holds 31
+// zmm, and VEX vblendps (an immediate, no mask register) reaches only ymm0-15. The accumulators are
+// named variables, not an array: with an array GCC kept a copy in memory, stored every k (a third
+// of the speed). Lane i runs the chain of kernel_cols_a's lane (a_ik * b_k from k = 0, alpha, then
+// beta * C fused), and the tile's rows run ukr_gen's: the same bits.
 #define TRM_C1_ACC(I) __m512 c##I##0 = _mm512_setzero_ps(), c##I##1 = _mm512_setzero_ps();
 #define TRM_C1_ROW(I)                                                                                      \
   if constexpr (I < R) {                                                                                  \
@@ -363,7 +363,7 @@ void ukr_direct_col1_14x32(long kc, const float* A, long lda, const float* pb, f
 // does for one column: each row's broadcast of A[i][k], in a register for the tile's FMA, blended into
 // lane i of a column vector, one more FMA per k and column. The 32-column tile spent 14 FMAs per k on
 // the NCOL columns' second vector; this spends NCOL ymm FMAs and 7 in-lane blends (2-vCPU Zen 5: the
-// S = 82 weight gradient ran at 72% of the peak; see docs/PERFORMANCE.md). pb is the panel (pb[k*NR + j]:
+// S = 82 weight gradient 73 -> 79% of the one-thread peak; docs/PERFORMANCE.md). pb is the panel (pb[k*NR + j]:
 // column 16 + j of the panel is pb[k*NR + 16 + j]), c its C. Lane i runs the tile's chain for its
 // element (a_ik * b_kj from k = 0, alpha, then beta * C fused): the same bits as the 32-column tile.
 #define TRM_C16_ACC(I) __m512 c##I = _mm512_setzero_ps();

@@ -30,13 +30,14 @@ constexpr long kChunkFloats = 131072;
 // of the other's instead of waiting (fixed halves: the two threads of a 2-vCPU Zen 5 ended 2-7%
 // apart, the one that ran longer changing from run to run).
 struct RowPieces {
-  long rows, n, most_pieces;
-  RowPieces(long N, long I) {
+  long N, rows, n, most_pieces;
+  RowPieces(long N_, long I) : N(N_) {
     const long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
     rows = most >= 56 ? most / 4 / 14 * 14 : most;
     most_pieces = most / rows;
     n = (N + rows - 1) / rows;
   }
+  long end(long p0, long count) const { return (p0 + count) * rows < N ? (p0 + count) * rows : N; }
 };
 
 // A forward that keeps nothing (keep = false) writes each item's (or chunk's) gate_up and h here,
@@ -201,8 +202,7 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
     float* own = keep ? nullptr : tl_unkept.get((size_t)step * 3 * I);
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
-      const long r0 = p0 * pieces.rows, r1 = (p0 + count) * pieces.rows < N ? (p0 + count) * pieces.rows : N;
-      const long rows = r1 - r0;
+      const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
       float* guc = keep ? gate_up + r0 * 2 * I : own;  // this chunk's rows
       float* hc = keep ? h + r0 * I : own + step * 2 * I;
       GemmArgs g1;  // gate_up = x @ W_gu^T
@@ -233,8 +233,7 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
   parallel_claim(pieces.n, N * (4 * I * D + 4 * D), [&](ItemClaims::Part& part) {
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
-      const long r0 = p0 * pieces.rows, r1 = (p0 + count) * pieces.rows < N ? (p0 + count) * pieces.rows : N;
-      const long rows = r1 - r0;
+      const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never

@@ -1,7 +1,7 @@
 // swiglu_avx512.cpp: SwiGLU's row loops on 16 lanes, the IEEE operations of fast_exp.h and swiglu.cpp
 // or an exact rewrite of them (exp16_neg: fast_exp_neg's FMAs as FMAs, every other product and sum
-// separate: the bits equal the baseline path's). Compiled for AVX-512 by a target pragma, like gemm/kernel_avx512.cpp; only C headers
-// after it, so nothing here can replace baseline code at link time.
+// separate: the bits equal the baseline path's). Compiled for AVX-512 by a target pragma, like
+// gemm/kernel_avx512.cpp; only C headers after it, so nothing here can replace baseline code at link time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC optimize("fp-contract=off")
@@ -85,7 +85,7 @@ inline void backward16xV(float* dg, float* du, const float* dy, const float* g, 
 
 // one row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue).
 // Eight vectors per step while they last: the same operations per lane, eight independent chains
-// for the out-of-order core to overlap (one exp is a chain of ~25 dependent operations).
+// for the out-of-order core to overlap (one exp is a chain of ~15 dependent operations).
 void swiglu_pair_avx512(float* y, const float* g, const float* u, long n) {
   long h = 0;
   for (; h + 128 <= n; h += 128) {

@@ -8,9 +8,9 @@
  * python3) at its best on this machine: OpenBLAS with its AVX-512 kernels forced (SkylakeX) and
  * with its own choice, torch threads = cores and (small configs) cores over one OpenBLAS thread
  * and 1, the fastest compared. The trm step runs in a child process (step-child.ts) so its peak RSS
- * is its own. Small configs (and any
- * with --interleave) are then compared in rounds that alternate one trm step with one step of
- * PyTorch's fastest variant, both processes alive (step-server.ts). `trm bench step`.
+ * is its own. Small configs (and any with --interleave) are then compared in rounds that alternate
+ * one timed trm step with one timed step of PyTorch's fastest variant, each after its own untimed
+ * lead steps, both processes alive (step-server.ts). `trm bench step`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -421,8 +421,9 @@ interface Interleaved {
 /**
  * The trm step (a child process, `threads` threads) and PyTorch's (one variant: its OpenBLAS kernels
  * and threads) side by side, each serving one step at a time (step-server.ts): `rounds` rounds of
- * untimed steps (leadSteps) and one timed step each, the order swapped every round, so the two see the same
- * machine. Both processes hold their activations at once. Throws with the failing side's last error line.
+ * untimed steps (leadSteps) and one timed step each, the order swapped every round, so the two see
+ * the same machine. Both processes hold their activations at once. Throws with the failing side's
+ * last error line.
  */
 async function interleaveSteps(
   cfg: TrmConfig,
