@@ -71,7 +71,7 @@ Napi::Value SetAmx(const Napi::CallbackInfo& info) {
 }
 
 // setGemmFastPaths(on): the fp32 GEMM's fast paths on or off (the same bits either way); returns
-// whether the active fp32 kernel uses them now.
+// whether they are on now (every fp32 kernel has at least one).
 Napi::Value SetGemmFastPaths(const Napi::CallbackInfo& info) {
   Args a{info, "setGemmFastPaths"};
   a.expect_count(1);

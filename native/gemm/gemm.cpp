@@ -830,7 +830,7 @@ long gemm_strip_outer_kib() {
 
 bool gemm_set_fast_paths(bool on) {
   g_fast_paths.store(on);
-  return active_kernel(false).kernel_direct_a != nullptr;
+  return on;  // (every kernel has one: gemm_by_transpose's sums)
 }
 
 size_t gemm_packed_a_floats(const GemmArgs& g) { return packed_a_floats(active_kernel(g.bf16), g); }
@@ -851,10 +851,21 @@ inline const void* item_at(const float* p, bool is16, long off) {
 //   K x N, for M rows of use; transposed it packs K x M and reads the rest in place.
 // Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
 // beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
+bool gemm_transposed(const GemmArgs& g);
 bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
-  if (g.bf16 || g.a16 || g.b16 || g.packed_a || !kr.kernel_direct_a || !kr.kernel_direct_at || g.K == 0 ||
-      g.M >= g.N || g.N < 4L * kr.mr)
-    return false;
+  if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.K == 0) return false;
+  if (!kr.kernel_direct_a || !kr.kernel_direct_at) {
+    // A kernel without the in-place and narrow-panel paths (AVX2) pads a narrow last panel to NR
+    // columns: a sum over items whose N leaves most of its last panel empty (the token mixer's gate_up
+    // weight gradient at S = 82: 512 x 82 x 64 per item, 96 columns computed) runs transposed when
+    // that pads less (C^T's 82 rows in 6-row strips: 84), the same two copies of C as below.
+    const auto up = [](long x, long m) { return (x + m - 1) / m * m; };
+    const bool sum_wide = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M >= g.N &&
+                          up(g.N, kr.mr) * up(g.M, kr.nr) * 1.08 < up(g.M, kr.mr) * up(g.N, kr.nr);
+    if (!sum_wide || !g_fast_paths.load(std::memory_order_relaxed)) return false;
+    return gemm_transposed(g);
+  }
+  if (g.M >= g.N || g.N < 4L * kr.mr) return false;
   const long lim = kStripOuterPanels * kr.nr;
   // (a sum only where C^T's columns, the M rows, fill whole panels or leave a narrow last one that
   // runs in lanes: 82 = 2 x 32 + 18 or 37 = 32 + 5 padded to 96 and 64 columns cost more than the
@@ -866,19 +877,33 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
   // plain and 3.9 transposed, while 64 x 256 x 544 with cold operands went 117 -> 90 us)
   const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc && 2.0 * g.M * g.N * g.K >= 4e6;
   if (!sum && !single) return false;
+  return gemm_transposed(g);
+}
+
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (element by element
+// down whole columns, every store touched a new line: 14% of a transposed sum's time on Zen 2).
+void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
+  constexpr long BS = 16;
+  for (long i0 = 0; i0 < rows; i0 += BS)
+    for (long j0 = 0; j0 < cols; j0 += BS) {
+      const long i1 = i0 + BS < rows ? i0 + BS : rows, j1 = j0 + BS < cols ? j0 + BS : cols;
+      for (long j = j0; j < j1; j++)
+        for (long i = i0; i < i1; i++) dst[j * ldd + i] = src[i * lds + j];
+    }
+}
+
+// g computed as C^T = op(B)^T op(A)^T into scratch (C^T's rows the M columns), then copied back.
+bool gemm_transposed(const GemmArgs& g) {
   static thread_local AlignedBuf scratch;
   float* ct = scratch.get((size_t)g.M * g.N);
-  if (g.beta != 0.f)
-    for (long i = 0; i < g.M; i++)
-      for (long j = 0; j < g.N; j++) ct[j * g.M + i] = g.C[i * g.ldc + j];
+  if (g.beta != 0.f) copy_transposed(ct, g.M, g.C, g.ldc, g.M, g.N);
   GemmArgs t = g;
   t.M = g.N; t.N = g.M;
   t.trans_a = !g.trans_b; t.A = g.B; t.lda = g.ldb; t.stride_a = g.stride_b;
   t.trans_b = !g.trans_a; t.B = g.A; t.ldb = g.lda; t.stride_b = g.stride_a;
   t.C = ct; t.ldc = g.M;
   gemm(t);
-  for (long i = 0; i < g.M; i++)
-    for (long j = 0; j < g.N; j++) g.C[i * g.ldc + j] = ct[j * g.M + i];
+  copy_transposed(g.C, g.ldc, ct, g.M, g.N, g.M);
   return true;
 }
 

@@ -198,8 +198,9 @@ GemmKernelInfo gemm_active_kernel(bool bf16);
 long gemm_strip_outer_kib();
 
 // The fast paths (GemmKernelInfo's kernel_direct_a / kernel_copy_b / kernel_cols, and sums
-// computed as their transpose; bf16: kernel_cols) on (default; TRM_GEMM_FAST=0 starts with them
-// off) or off. Either way the same bits. Returns whether the active fp32 kernel has them now.
+// computed as their transpose, the one fast path of kernels without the others; bf16: kernel_cols)
+// on (default; TRM_GEMM_FAST=0 starts with them off) or off. Either way the same bits. Returns
+// whether they are on now (every fp32 kernel has at least the sums by transpose).
 bool gemm_set_fast_paths(bool on);
 
 // Peak single-precision FMA throughput of one thread on the given path, in GFLOP/s, measured by a

@@ -38,9 +38,10 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
    *  used now. */
   setAmx(on: boolean): boolean;
   /** The GEMM's fast paths (A read in place, B panels copied under the FMAs, narrow panels
-   *  with rows in the lanes - fp32 and bf16 -, few-row sums as their transpose) on (default; TRM_GEMM_FAST=0 starts
-   *  with them off) or off: the same bits either way. Whether the active fp32 kernel uses them now
-   *  (AVX-512 only). */
+   *  with rows in the lanes - fp32 and bf16 -, few-row sums as their transpose: AVX-512; sums whose
+   *  last panel would be mostly padding as their transpose: every kernel) on (default;
+   *  TRM_GEMM_FAST=0 starts with them off) or off: the same bits either way. Returns whether they
+   *  are on now. */
   setGemmFastPaths(on: boolean): boolean;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;

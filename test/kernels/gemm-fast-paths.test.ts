@@ -1,8 +1,11 @@
 /**
- * The fp32 GEMM's fast paths (native/gemm/gemm.cpp, AVX-512): the tile that copies the next B
+ * The fp32 GEMM's fast paths (native/gemm/gemm.cpp): on AVX-512 the tile that copies the next B
  * panel under its FMAs (products whose rows form one A block), the strip-outer path that reads A in
  * place (row-major or transposed) and runs narrow last panels with the rows in the lanes, and
- * products and sums with few rows computed as their transpose. Each must give bitwise the general
+ * products and sums with few rows computed as their transpose; on the kernels without those (AVX2,
+ * portable) sums whose last panel would be mostly padding computed as their transpose. On each
+ * path a case enters only the fast paths its kernel has (the others run the general loop on both
+ * sides). Each must give bitwise the general
  * loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a float64
  * reference. The shapes are chosen to enter each path
  * and its edges: partial strips, narrow panels of 1-4 columns, K past one k block, beta 0 / 1 /
@@ -15,10 +18,7 @@ import { narrowInto } from '../../src/kernels/ref/bf16.js';
 import { randn } from '../helpers.js';
 
 const fast = addon ? addon.setGemmFastPaths(true) : false;
-if (!fast)
-  console.log(
-    `gemm fast paths: SKIPPED (${addon ? `the ${addon.info().gemmKernel} kernel has none: AVX-512 only` : 'no native addon'})`,
-  );
+if (!fast) console.log('gemm fast paths: SKIPPED (no native addon)');
 
 afterAll(() => {
   if (addon) addon.setGemmFastPaths(true);
@@ -79,6 +79,11 @@ const cases: Case[] = [
   { path: 'sum by transpose', M: 250, N: 260, K: 100, tb: true, batch: 2, sum: true, beta: 0.5, alpha: 2 },
   // a sum whose rows would pad C^T's last panel (82 = 2 x 32 + 18): in place, not transposed
   { path: 'sum in place', M: 82, N: 256, K: 64, tb: true, batch: 4, sum: true, beta: 1 },
+  // AVX2 / portable: sums whose last 16-column panel would be mostly padding, as C^T (the 512 x 82
+  // x 64 case above too): one in halves (batch >= 4), short strips of C^T, alpha, beta 0 / 1 / other
+  { path: 'sum by transpose (narrow last panel)', M: 300, N: 17, K: 64, tb: true, batch: 5, sum: true, beta: 1 },
+  { path: 'sum by transpose (narrow last panel)', M: 97, N: 35, K: 40, tb: true, batch: 2, sum: true, alpha: 2 },
+  { path: 'sum by transpose (narrow last panel)', M: 64, N: 49, K: 130, tb: true, batch: 3, sum: true, beta: 0.5 },
 ];
 
 function run(c: Case, A: Float32Array | Uint16Array, B: Float32Array, C0: Float32Array, precision: Precision = 'fp32') {
