@@ -219,6 +219,11 @@ inline void kept_fence() {
 #endif
 }
 
+// Packed 32-bit slots for k values: k (fp32) or k pairs (bf16: kpack 2, the only other value). Not
+// (k + kpack - 1) / kpack: kpack is known only at run time, and a 64-bit division per register tile
+// (the fused SwiGLU kernels' tile loops) cost ~40 cycles of a 150-cycle tile on Zen 2.
+inline long k_slots(long k, int kpack) { return kpack == 1 ? k : (k + 1) >> 1; }
+
 inline void prefetch_r(const float* p, long n) {
   for (long j = 0; j < n; j += 16) __builtin_prefetch(p + j, 0, 3);
 }
@@ -282,14 +287,14 @@ inline long amx_hook_calls(const GemmKernelInfo& kr, long kcp) {
 // The same over a product's k blocks of kr.kc (one kernel call each): the calls per register tile.
 inline long amx_hook_calls_k(const GemmKernelInfo& kr, long K) {
   long n = 0;
-  for (long pc = 0; pc < K; pc += kr.kc) n += amx_hook_calls(kr, ((K - pc < kr.kc ? K - pc : kr.kc) + kr.kpack - 1) / kr.kpack);
+  for (long pc = 0; pc < K; pc += kr.kc) n += amx_hook_calls(kr, k_slots(K - pc < kr.kc ? K - pc : kr.kc, kr.kpack));
   return n;
 }
 
 // Pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row strips, k-major, zero-padding the last strip.
 void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, long pc, long kc, int MR,
             GemmPackStrip fast_rowmajor, GemmPackStrip fast_colmajor, int kpack = 1) {
-  const long kcp = (kc + kpack - 1) / kpack;  // packed slots per row (bf16: k pairs)
+  const long kcp = k_slots(kc, kpack);  // packed slots per row (bf16: k pairs)
   for (long i0 = 0; i0 < mc; i0 += MR) {
     long mr = mc - i0 < MR ? mc - i0 : MR;
     if (!trans && fast_rowmajor) {
@@ -322,7 +327,7 @@ void pack_a(float* dst, const float* A, long lda, bool trans, long ic, long mc, 
 void pack_b(float* dst, const float* B, long ldb, bool trans, long pc, long kc, long jc, long nc,
             long p0, long p1, int NR, GemmPackStrip fast,
             void (*fast_rowmajor)(float*, const float*, long, long, long, long, long), int kpack = 1) {
-  const long kcp = (kc + kpack - 1) / kpack;
+  const long kcp = k_slots(kc, kpack);
   if (!trans && fast_rowmajor) {
     fast_rowmajor(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
     return;
@@ -365,7 +370,7 @@ void pack_a16(float* dst, const uint16_t* A, long lda, bool trans, long ic, long
   }
   const GemmPackStrip16 fast = trans ? kr.pack_a_colmajor16 : kr.pack_a_rowmajor16;
   if (fast) {
-    const long kcp = (kc + kr.kpack - 1) / kr.kpack;
+    const long kcp = k_slots(kc, kr.kpack);
     for (long i0 = 0; i0 < mc; i0 += MR, dst += kcp * MR) {
       long mr = mc - i0 < MR ? mc - i0 : MR;
       fast(dst, trans ? A + pc * lda + ic + i0 : A + (ic + i0) * lda + pc, lda, mr, kc);
@@ -397,7 +402,7 @@ void pack_a_kr(const GemmKernelInfo& kr, float* dst, const void* A, bool a16, lo
 
 void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
               long p1, int NR, const GemmKernelInfo& kr) {
-  const long kcp = (kc + kr.kpack - 1) / kr.kpack;
+  const long kcp = k_slots(kc, kr.kpack);
   if (!trans && kr.pack_b_rowmajor16) {
     kr.pack_b_rowmajor16(dst, B + pc * ldb + jc, ldb, nc, kc, p0, p1);
     return;
@@ -430,7 +435,7 @@ void pack_a_blocks(const GemmKernelInfo& kr, float* dst, const float* A, long ld
   for (long pc = 0; pc < K; pc += kr.kc) {
     const long kc = K - pc < kr.kc ? K - pc : kr.kc;
     pack_a(dst + koff * rows, A, lda, false, ic, mc, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
-    koff += (kc + kr.kpack - 1) / kr.kpack;
+    koff += k_slots(kc, kr.kpack);
   }
   if (kr.round_bf16) round_bf16_inplace(dst, rows * koff);
 }
@@ -439,7 +444,7 @@ void pack_b_blocks(const GemmKernelInfo& kr, float* dst, long pstride, const flo
                    long nc, long p0, long p1, long K) {
   const int NR = kr.nr;
   for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-    const long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + kr.kpack - 1) / kr.kpack;
+    const long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, kr.kpack);
     float* d = dst + koff * pstride;
     pack_b(d, B, ldb, trans, pc, kc, jc, nc, p0, p1, NR, kr.pack_b_colmajor, kr.pack_b_rowmajor, kr.kpack);
     if (kr.round_bf16) round_bf16_inplace(d + p0 * kcp * NR, (p1 - p0) * kcp * NR);
@@ -485,7 +490,7 @@ bool gemm_claims_on() {
 // block (N <= nc), and every k block of B packed at most kClaimedPackedFloats (16 MiB) per thread.
 constexpr long kClaimedPackedFloats = 1L << 22;
 bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g) {
-  const long kcp_max = (kr.kc + kr.kpack - 1) / kr.kpack, all_p = (g.N + kr.nr - 1) / kr.nr;
+  const long kcp_max = k_slots(kr.kc, kr.kpack), all_p = (g.N + kr.nr - 1) / kr.nr;
   const long packed = (g.K + kr.kc - 1) / kr.kc * kcp_max * all_p * kr.nr;
   return gemm_claims_on() && kr.prefetches_c_below && g.K > 0 && g.N <= kr.nc && packed <= kClaimedPackedFloats;
 }
@@ -700,7 +705,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // comes next.
   auto run_block = [&](long jc, long nc, long panels, long p0, long p1, long pc, long kc, const float* pb, long ic,
                        long mc, NextReads& ahead) {
-    const long kcp = (kc + KP - 1) / KP;  // packed slots per row/column (fp32: kc)
+    const long kcp = k_slots(kc, KP);  // packed slots per row/column (fp32: kc)
     const float b_eff = pc == 0 ? beta : 1.f;
     // a B block that L2 holds: each A strip runs all its panels from L1 (strip_outer_fits)
     const bool strip_outer = !kr.prefetches_c_below && strip_outer_fits((p1 - p0) * kcp * NR);
@@ -738,7 +743,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     // it frees up and runs all its k blocks back to back; every k block of B is packed by this thread
     // at its first block and kept (per k block, room for all panels). Each C element still sums its
     // k blocks in order, on one thread: the same bits as any split.
-    const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = (kr.kc + KP - 1) / KP;
+    const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = k_slots(kr.kc, KP);
     const long bstride = kcp_max * all_p * NR;
     ItemClaims::Part row_blocks = row_claims->part(ith);
     long blk = row_blocks.first();
@@ -1117,7 +1122,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
-  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   const int nth = pool_threads();
   const bool stream = 8.0 * batch * H * N > kKeptStreamBytes;  // the kept [G; U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
@@ -1162,7 +1167,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
         else
           for (long i = 0; i < mr; i++) __builtin_prefetch(hb16 + (s0 + i) * N + j0, 1, 3);
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
           const float* pbp = pb + koff * panels * NR + p * kcp * NR;
           float beta = pc == 0 ? 0.f : 1.f;
           kr.kernel(kcp, pg + koff * Hr + s0 * kcp, pbp, tg, NR, mr, nr, 1.f, beta);
@@ -1218,7 +1223,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long K = D;
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
-  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   // B blocks: NCh gate columns and the NCh up columns that pair with them (NC columns in all)
   const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
   const long mcr = (kr.mc + MR - 1) / MR * MR;
@@ -1278,7 +1283,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
             if (hook_rows) kr.set_step_hook(&TileStepHook::step, &hook);
             else if (overlap && pending.left()) kr.set_step_hook(&TileEpilogue16::step, &pending);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
               const float* pap = pa + koff * mr_all + i0 * kcp;
               const float beta = pc == 0 ? 0.f : 1.f;
               kr.kernel(kcp, pap, pbg + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f, beta);
@@ -1349,7 +1354,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long K = D;
   long Kp = 0;
-  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   const long ncb = kr.nc;  // column block of dh (gemm's NC)
   const long mcr = (kr.mc + MR - 1) / MR * MR;
   const int nth = pool_threads();
@@ -1409,7 +1414,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
               ahead.start(kr, gate_up16 + (ic + in) * 2 * I + jc + pn * NR, 2 * I, I, mc - in < MR ? mc - in : MR,
                           hook_calls);
             for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+              long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
               kr.kernel(kcp, pa + koff * mr_all + i0 * kcp, pb + koff * pstride + p * kcp * NR, tg, NR, mr, nr, 1.f,
                         pc == 0 ? 0.f : 1.f);
               koff += kcp;
@@ -1473,7 +1478,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
   long Kp = 0;
-  for (long pc = 0; pc < K; pc += kr.kc) Kp += ((K - pc < kr.kc ? K - pc : kr.kc) + KP - 1) / KP;
+  for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   const int nth = pool_threads();
   const bool by_item = batch >= nth;
   // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
@@ -1528,7 +1533,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
         if (rows_ahead && next_tile(strip_outer, p, s0, p0, p1, H, MR, &pn, &sn))
           ahead.start(kr, gb16 + sn * N + pn * NR, N, H * N, H - sn < MR ? H - sn : MR, hook_calls);
         for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = (kc + KP - 1) / KP;
+          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
           kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
                     pc == 0 ? 0.f : 1.f);
           koff += kcp;
