@@ -79,6 +79,11 @@ constexpr int kMaxTile = 32 * 32;
 // with two, 8.6%, and both products ran 3% faster on one thread. One strip leaves its column's FMA
 // chain alone in the lanes, waiting on latency.
 constexpr long kColsAStrips = 2;
+// Products of at most this many strips of rows read a row-major B's full panels in place
+// (kernel_direct_b) instead of packing them (gemm_one). Zen 2, cpu-sudoku4 (S = 17: 3 strips) x1.015-1.02
+// on one and two threads; cpu-sudoku9 (S = 82: 14 strips) the same at 4, 10 or 14, and 1.03x slower
+// at 48 (the channel MLP's row pieces, whose weights are packed once per piece anyway).
+constexpr long kDirectBStrips = 4;
 
 GemmKernelInfo active_kernel(bool bf16) {
   GemmKernelInfo k;
@@ -112,6 +117,7 @@ GemmKernelInfo active_kernel(bool bf16) {
   };
   static const Overrides ov;
   if (!g_fast_paths.load(std::memory_order_relaxed)) {
+    k.kernel_direct_b = nullptr;
     k.kernel_direct_a = nullptr;
     k.kernel_direct_at = nullptr;
     k.kernel_copy_b = nullptr;
@@ -620,6 +626,41 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
                              b_eff);
           grp0 = i0 + MR;
           in_grp = 0;
+        }
+      }
+    }
+    return;
+  }
+  // A few strips of rows and a row-major B (the token mixer's S = 17 products on AVX2, 17 x 64 x 256
+  // and 17 x 64 x 512 per item): packing B's K x N values for three strips of use took about a third
+  // of these products' time, so the tile reads B's full panels in place (NR floats of each k row)
+  // and only a partial last panel is packed. Panel by panel, the strips after the first read the
+  // panel's rows from L1.
+  if (fp32 && kr.kernel_direct_b && !g.trans_b && r1 - r0 <= kDirectBStrips * MR) {
+    const long mc = r1 - r0;
+    float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
+    float* pb = tl_pack_b.get((size_t)kr.kc * NR + 16);
+    for (long jc = 0; jc < N; jc += kr.nc) {
+      const long nc = N - jc < kr.nc ? N - jc : kr.nc;
+      long p0 = 0, p1 = (nc + NR - 1) / NR;
+      if (!split_rows) split_range(p1, ith, nth, &p0, &p1);
+      for (long pc = 0; p0 < p1 && pc < K; pc += kr.kc) {
+        const long kc = K - pc < kr.kc ? K - pc : kr.kc;
+        const float b_eff = pc == 0 ? beta : 1.f;
+        const float* pa_blk = pa;
+        if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + r0 * kc;
+        else pack_a(pa, Af, g.lda, g.trans_a, r0, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+        for (long p = p0; p < p1; p++) {
+          const long j0 = jc + p * NR, nr = nc - p * NR < NR ? nc - p * NR : NR;
+          if (nr < NR) pack_panels(pb, pc, kc, j0, nr, 0, 1);
+          for (long i0 = 0; i0 < mc; i0 += MR) {
+            const long mr = mc - i0 < MR ? mc - i0 : MR;
+            float* ct = C + (r0 + i0) * g.ldc + j0;
+            if (nr == NR)
+              kr.kernel_direct_b(kc, pa_blk + i0 * kc, Bf + pc * g.ldb + j0, g.ldb, ct, g.ldc, mr, NR, g.alpha, b_eff);
+            else
+              kr.kernel(kc, pa_blk + i0 * kc, pb, ct, g.ldc, mr, nr, g.alpha, b_eff);
+          }
         }
       }
     }

@@ -119,6 +119,10 @@ typedef void (*GemmDirectAKernel)(long kc, const float* A, long lda, const float
 // cn its C (cn[i * ldc]); the same bits as kernel_direct_a followed by kernel_cols_a.
 typedef void (*GemmDirectCol1Kernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
                                      long n, float alpha, float beta, const float* pbn, float* cn);
+// The tile on a full NR-column panel of a row-major B read in place (B[k * ldb + j], j < NR; n == NR),
+// A packed as for the micro-kernel: the same bits as the micro-kernel on the packed panel.
+typedef void (*GemmDirectBKernel)(long kc, const float* pa, const float* B, long ldb, float* c, long ldc, long m,
+                                  long n, float alpha, float beta);
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
                                 float alpha, float beta, const float* src, long ld, float* dst, long rows, long more);
 
@@ -172,6 +176,7 @@ struct GemmKernelInfo {
   GemmDirectAKernel kernel_direct_a = nullptr;
   GemmDirectAKernel kernel_direct_at = nullptr;  // the same for a transposed A (A[k*lda + i])
   GemmCopyBKernel kernel_copy_b = nullptr;
+  GemmDirectBKernel kernel_direct_b = nullptr;  // (AVX2: products of few strips, gemm.cpp kDirectBStrips)
   GemmMicroKernel kernel_cols = nullptr;
   // The narrow panel of up to cols_strips * MR rows (<= 128) read in place from a row-major A
   // (A[i*lda + k]) instead of from packed strips; same bits as kernel_cols.

@@ -14,8 +14,11 @@ constexpr int MR = 6, NR = 16;
 // Every loop over the accumulator array is fully unrolled (the pragmas): with one loop left rolled
 // (the edge tile's spill below) GCC kept the array in memory and stored all 12 accumulators every k
 // step, which ran the tile at a quarter of the FMA peak on Zen 3 (22 vs 54 GFLOP/s, one thread).
-void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, float* c, long ldc,
-              long m, long n, float alpha, float beta) {
+// SB: the floats between B's k rows: NR for a packed panel, 0 for ldb (B read in place, full panels).
+template <long SB>
+inline void ukr_body(long kc, const float* __restrict pa, const float* __restrict pb, long ldb, float* c, long ldc,
+                     long m, long n, float alpha, float beta) {
+  const long sb = SB ? SB : ldb;
   __m256 acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -24,7 +27,8 @@ void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, f
   // alternating rounds). The same FMAs in the same order: the same bits.
 #pragma GCC unroll 4
   for (long k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+    // (B in place: rows of any alignment)
+    __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb), b1 = SB ? _mm256_load_ps(pb + 8) : _mm256_loadu_ps(pb + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       __m256 a = _mm256_broadcast_ss(pa + i);
@@ -32,7 +36,7 @@ void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, f
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
     pa += MR;
-    pb += NR;
+    pb += sb;
   }
   if (m == MR && n == NR) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
@@ -61,6 +65,18 @@ void ukr_6x16(long kc, const float* __restrict pa, const float* __restrict pb, f
   for (long i = 0; i < m; i++)
     for (long j = 0; j < n; j++)
       c[i * ldc + j] = beta != 0.f ? __builtin_fmaf(beta, c[i * ldc + j], t[i][j]) : t[i][j];
+}
+
+void ukr_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+              float beta) {
+  ukr_body<NR>(kc, pa, pb, NR, c, ldc, m, n, alpha, beta);
+}
+
+// The tile on a full panel of a row-major B read in place (B[k * ldb + j], j < NR): the same FMAs in
+// the same order as on the packed panel, so the same bits.
+void ukr_6x16_direct_b(long kc, const float* pa, const float* B, long ldb, float* c, long ldc, long m, long n,
+                       float alpha, float beta) {
+  ukr_body<0>(kc, pa, B, ldb, c, ldc, m, n, alpha, beta);
 }
 
 // r[j][i] = in[i][j] for 8 rows of 8 floats (unpack, shuffle, then swap 128-bit halves).
@@ -271,6 +287,7 @@ GemmKernelInfo gemm_kernel_avx2() {
   GemmKernelInfo k{ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR,
                    6 * 48, 512, 4096, "avx2 6x16"};
   k.pack_a_colmajor_block = pack_a_colmajor_block_6;
+  k.kernel_direct_b = ukr_6x16_direct_b;
   k.to_bf16 = to_bf16_avx2;
   k.from_bf16 = from_bf16_avx2;
   return k;

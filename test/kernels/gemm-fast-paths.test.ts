@@ -3,14 +3,13 @@
  * panel under its FMAs (products whose rows form one A block), the strip-outer path that reads A in
  * place (row-major or transposed) and runs narrow last panels with the rows in the lanes, and
  * products and sums with few rows computed as their transpose; on the kernels without those (AVX2,
- * portable) sums whose last panel would be mostly padding computed as their transpose. On each
- * path a case enters only the fast paths its kernel has (the others run the general loop on both
- * sides). Each must give bitwise the general
- * loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a float64
- * reference. The shapes are chosen to enter each path
- * and its edges: partial strips, narrow panels of 1-4 columns, K past one k block, beta 0 / 1 /
- * other, alpha, a shared A, sums over items. And the bf16 general loop's narrow last panels (rows in
- * the lanes), bit for bit against its tile.
+ * portable) sums whose last panel would be mostly padding computed as their transpose, and on AVX2
+ * products of a few strips reading a row-major B in place. On each path a case enters only the fast
+ * paths its kernel has (the others run the general loop on both sides). Each must give bitwise the
+ * general loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a
+ * float64 reference. The shapes are chosen to enter each path and its edges: partial strips, narrow
+ * panels of 1-4 columns, K past one k block, beta 0 / 1 / other, alpha, a shared A, sums over items.
+ * And the bf16 general loop's narrow last panels (rows in the lanes), bit for bit against its tile.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon, gemm, nativeBackend, type Precision, setThreads, useBackend } from '../../src/kernels/index.js';
@@ -79,6 +78,13 @@ const cases: Case[] = [
   { path: 'sum by transpose', M: 250, N: 260, K: 100, tb: true, batch: 2, sum: true, beta: 0.5, alpha: 2 },
   // a sum whose rows would pad C^T's last panel (82 = 2 x 32 + 18): in place, not transposed
   { path: 'sum in place', M: 82, N: 256, K: 64, tb: true, batch: 4, sum: true, beta: 1 },
+  // AVX2: a few strips of rows (<= 24) read a row-major B's full 16-column panels in place, a partial
+  // last one packed: the token mixer's S = 17 products (a shared A), rows of B at every 16-byte offset
+  // (N = 40), two k blocks, panels split between threads (batch 1), beta, alpha
+  { path: 'direct B (few strips)', M: 17, N: 64, K: 256, batch: 3, sharedA: true },
+  { path: 'direct B (few strips)', M: 13, N: 40, K: 600, beta: 0.5, alpha: 0.75 },
+  { path: 'direct B (few strips)', M: 24, N: 35, K: 70, ta: true, batch: 2, beta: 1 },
+  { path: 'direct B (few strips)', M: 5, N: 100, K: 17 },
   // AVX2 / portable: sums whose last 16-column panel would be mostly padding, as C^T (the 512 x 82
   // x 64 case above too): one in halves (batch >= 4), short strips of C^T, alpha, beta 0 / 1 / other
   { path: 'sum by transpose (narrow last panel)', M: 300, N: 17, K: 64, tb: true, batch: 5, sum: true, beta: 1 },
