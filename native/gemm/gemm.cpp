@@ -565,8 +565,14 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // A transposed A (the channel MLP's weight gradients in the small models, 512 x 64 x 544) is read
   // in place by every full panel's tile (a strip's 14 values of a k are adjacent: one line), with no
   // pack at all unless a narrow panel needs the strip.
+  // AVX2 (row-major A only, at most 8 panels of 16; no narrow-panel kernels: a partial last panel
+  // runs on the tile): the channel MLP's down and dinp products in the small models (N = D = 64, each
+  // packed A value used by 4 panels only): 81 -> 101 GFLOP/s on one Zen 2 thread, cpu-sudoku9's step
+  // 1.02-1.08x. (On Zen 3, twentieth session, the same tile on this path then also took the token
+  // mixer's sums over items and the steps ran 0.87-0.94x: re-measure there.)
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
-  const bool cols_ok = g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr;
+  // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: AVX2)
+  const bool cols_ok = kr.cols_max == 0 || (g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr);
   if (fp32 && direct && cols_ok && !prepacked_a && N <= kr.nc && all_panels <= kStripOuterPanels &&
       (split_rows || nth == 1)) {
     float* pb = tl_pack_b.get((size_t)kr.kc * all_panels * NR);
@@ -887,7 +893,7 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
-// Two products run as their transpose, C^T = op(B)^T op(A)^T, on gemm_one's strip-outer path:
+// Two products run as their transpose, C^T = op(B)^T op(A)^T, on AVX-512's strip-outer path:
 // - a sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
 //   weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T), which packed the whole B of every
 //   item with 16 x 16 transposes for only M rows of use; transposed, that operand is read in place
@@ -895,7 +901,8 @@ inline const void* item_at(const float* p, bool is16, long off) {
 // - one product with fewer rows than columns, both at most 8 panels (the small models' channel
 //   weight gradients, 64 x 256 x 544 in cpu-sudoku4): the strip-outer path packs all of op(B),
 //   K x N, for M rows of use; transposed it packs K x M and reads the rest in place.
-// Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
+// And on a kernel without that path (AVX2, portable), a sum whose last panel would be mostly padding
+// (below). Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
 // beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
 bool gemm_transposed(const GemmArgs& g);
 bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {

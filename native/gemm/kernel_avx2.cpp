@@ -15,10 +15,15 @@ constexpr int MR = 6, NR = 16;
 // (the edge tile's spill below) GCC kept the array in memory and stored all 12 accumulators every k
 // step, which ran the tile at a quarter of the FMA peak on Zen 3 (22 vs 54 GFLOP/s, one thread).
 // SB: the floats between B's k rows: NR for a packed panel, 0 for ldb (B read in place, full panels).
-template <long SB>
-inline void ukr_body(long kc, const float* __restrict pa, const float* __restrict pb, long ldb, float* c, long ldc,
-                     long m, long n, float alpha, float beta) {
+// AD: A read in place from a row-major A (row i at pa + i * lda; the rows past m read row m - 1's
+// values into accumulators that are never stored), instead of a packed strip (pa[k * MR + i]).
+template <long SB, bool AD>
+inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
+                     long ldc, long m, long n, float alpha, float beta) {
   const long sb = SB ? SB : ldb;
+  const float* ar[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
   __m256 acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -28,14 +33,15 @@ inline void ukr_body(long kc, const float* __restrict pa, const float* __restric
 #pragma GCC unroll 4
   for (long k = 0; k < kc; k++) {
     // (B in place: rows of any alignment)
-    __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb), b1 = SB ? _mm256_load_ps(pb + 8) : _mm256_loadu_ps(pb + 8);
+    __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb);
+    __m256 b1 = SB ? _mm256_load_ps(pb + 8) : _mm256_loadu_ps(pb + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
-      __m256 a = _mm256_broadcast_ss(pa + i);
+      __m256 a = _mm256_broadcast_ss(AD ? ar[i] + k : pa + i);
       acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
-    pa += MR;
+    if (!AD) pa += MR;
     pb += sb;
   }
   if (m == MR && n == NR) {
@@ -69,14 +75,21 @@ inline void ukr_body(long kc, const float* __restrict pa, const float* __restric
 
 void ukr_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
               float beta) {
-  ukr_body<NR>(kc, pa, pb, NR, c, ldc, m, n, alpha, beta);
+  ukr_body<NR, false>(kc, pa, 0, pb, NR, c, ldc, m, n, alpha, beta);
+}
+
+// The tile on a strip of a row-major A read in place (A[i * lda + k], i < m) and a packed panel: the
+// same FMAs in the same order as on the packed strip, so the same bits.
+void ukr_6x16_direct_a(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                       float alpha, float beta) {
+  ukr_body<NR, true>(kc, A, lda, pb, NR, c, ldc, m, n, alpha, beta);
 }
 
 // The tile on a full panel of a row-major B read in place (B[k * ldb + j], j < NR): the same FMAs in
 // the same order as on the packed panel, so the same bits.
 void ukr_6x16_direct_b(long kc, const float* pa, const float* B, long ldb, float* c, long ldc, long m, long n,
                        float alpha, float beta) {
-  ukr_body<0>(kc, pa, B, ldb, c, ldc, m, n, alpha, beta);
+  ukr_body<0, false>(kc, pa, 0, B, ldb, c, ldc, m, n, alpha, beta);
 }
 
 // r[j][i] = in[i][j] for 8 rows of 8 floats (unpack, shuffle, then swap 128-bit halves).
@@ -288,6 +301,7 @@ GemmKernelInfo gemm_kernel_avx2() {
                    6 * 48, 512, 4096, "avx2 6x16"};
   k.pack_a_colmajor_block = pack_a_colmajor_block_6;
   k.kernel_direct_b = ukr_6x16_direct_b;
+  k.kernel_direct_a = ukr_6x16_direct_a;
   k.to_bf16 = to_bf16_avx2;
   k.from_bf16 = from_bf16_avx2;
   return k;

@@ -47,7 +47,8 @@ const cases: Case[] = [
   { path: 'copy-B', M: 43, N: 97, K: 97, ta: true, batch: 2, sharedA: true, beta: 1 },
   { path: 'copy-B', M: 336, N: 290, K: 64 },
   { path: 'copy-B (3 strips: packed panels)', M: 41, N: 96, K: 200, ta: true, batch: 2, sum: true },
-  // row-major A, N <= 256: strip-outer, direct A, narrow last panels of 1-4 columns
+  // row-major A, N <= 256 (AVX2: N <= 128): strip-outer, direct A, narrow last panels of 1-4 columns
+  // (AVX2: partial last panels on the tile)
   { path: 'strip-outer', M: 1024, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
   { path: 'strip-outer', M: 100, N: 98, K: 600, tb: true },
   { path: 'strip-outer', M: 129, N: 99, K: 17, beta: 0.5 },
@@ -79,12 +80,13 @@ const cases: Case[] = [
   // a sum whose rows would pad C^T's last panel (82 = 2 x 32 + 18): in place, not transposed
   { path: 'sum in place', M: 82, N: 256, K: 64, tb: true, batch: 4, sum: true, beta: 1 },
   // AVX2: a few strips of rows (<= 24) read a row-major B's full 16-column panels in place, a partial
-  // last one packed: the token mixer's S = 17 products (a shared A), rows of B at every 16-byte offset
-  // (N = 40), two k blocks, panels split between threads (batch 1), beta, alpha
+  // last one packed, where A is not read in place (a shared, packed A; a transposed A; more than 8
+  // panels): the token mixer's S = 17 products, rows of B at every 16-byte offset (N = 140), two k
+  // blocks, panels split between threads (batch 1), beta, alpha
   { path: 'direct B (few strips)', M: 17, N: 64, K: 256, batch: 3, sharedA: true },
-  { path: 'direct B (few strips)', M: 13, N: 40, K: 600, beta: 0.5, alpha: 0.75 },
+  { path: 'direct B (few strips)', M: 13, N: 140, K: 600, beta: 0.5, alpha: 0.75 },
   { path: 'direct B (few strips)', M: 24, N: 35, K: 70, ta: true, batch: 2, beta: 1 },
-  { path: 'direct B (few strips)', M: 5, N: 100, K: 17 },
+  { path: 'direct B (few strips)', M: 5, N: 200, K: 17 },
   // AVX2 / portable: sums whose last 16-column panel would be mostly padding, as C^T (the 512 x 82
   // x 64 case above too): one in halves (batch >= 4), short strips of C^T, alpha, beta 0 / 1 / other
   { path: 'sum by transpose (narrow last panel)', M: 300, N: 17, K: 64, tb: true, batch: 5, sum: true, beta: 1 },
