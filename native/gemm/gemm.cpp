@@ -893,46 +893,6 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
-// Two products run as their transpose, C^T = op(B)^T op(A)^T, on AVX-512's strip-outer path:
-// - a sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
-//   weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T), which packed the whole B of every
-//   item with 16 x 16 transposes for only M rows of use; transposed, that operand is read in place
-//   as a row-major A and only the small one is packed;
-// - one product with fewer rows than columns, both at most 8 panels (the small models' channel
-//   weight gradients, 64 x 256 x 544 in cpu-sudoku4): the strip-outer path packs all of op(B),
-//   K x N, for M rows of use; transposed it packs K x M and reads the rest in place.
-// And on a kernel without that path (AVX2, portable), a sum whose last panel would be mostly padding
-// (below). Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
-// beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
-bool gemm_transposed(const GemmArgs& g);
-bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
-  if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.K == 0) return false;
-  if (!kr.kernel_direct_a || !kr.kernel_direct_at) {
-    // A kernel without the in-place and narrow-panel paths (AVX2) pads a narrow last panel to NR
-    // columns: a sum over items whose N leaves most of its last panel empty (the token mixer's gate_up
-    // weight gradient at S = 82: 512 x 82 x 64 per item, 96 columns computed) runs transposed when
-    // that pads less (C^T's 82 rows in 6-row strips: 84), the same two copies of C as below.
-    const auto up = [](long x, long m) { return (x + m - 1) / m * m; };
-    const bool sum_wide = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M >= g.N &&
-                          up(g.N, kr.mr) * up(g.M, kr.nr) * 1.08 < up(g.M, kr.mr) * up(g.N, kr.nr);
-    if (!sum_wide || !g_fast_paths.load(std::memory_order_relaxed)) return false;
-    return gemm_transposed(g);
-  }
-  if (g.M >= g.N || g.N < 4L * kr.mr) return false;
-  const long lim = kStripOuterPanels * kr.nr;
-  // (a sum only where C^T's columns, the M rows, fill whole panels or leave a narrow last one that
-  // runs in lanes: 82 = 2 x 32 + 18 or 37 = 32 + 5 padded to 96 and 64 columns cost more than the
-  // pack they save; 2-vCPU Zen 5, the S = 82 down weight gradient 66 -> 74% of the peak in place on
-  // one thread, 69 -> 77% on two, S = 37 46 -> 67%; S = 97 = 3 x 32 + 1 stays transposed, 78% against 68%)
-  const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim &&
-                   g.M % kr.nr <= kr.cols_max;
-  // (a small one, in cache, loses more to the two copies than it gains: 20 x 97 x 64 took 2.4 us
-  // plain and 3.9 transposed, while 64 x 256 x 544 with cold operands went 117 -> 90 us)
-  const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc && 2.0 * g.M * g.N * g.K >= 4e6;
-  if (!sum && !single) return false;
-  return gemm_transposed(g);
-}
-
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (element by element
 // down whole columns, every store touched a new line: 14% of a transposed sum's time on Zen 2).
 void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
@@ -946,7 +906,7 @@ void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows
 }
 
 // g computed as C^T = op(B)^T op(A)^T into scratch (C^T's rows the M columns), then copied back.
-bool gemm_transposed(const GemmArgs& g) {
+void gemm_transposed(const GemmArgs& g) {
   static thread_local AlignedBuf scratch;
   float* ct = scratch.get((size_t)g.M * g.N);
   if (g.beta != 0.f) copy_transposed(ct, g.M, g.C, g.ldc, g.M, g.N);
@@ -957,6 +917,46 @@ bool gemm_transposed(const GemmArgs& g) {
   t.C = ct; t.ldc = g.M;
   gemm(t);
   copy_transposed(g.C, g.ldc, ct, g.M, g.N, g.M);
+}
+
+// Two products run as their transpose, C^T = op(B)^T op(A)^T, on AVX-512's strip-outer path:
+// - a sum over items of op(A) B^T with few rows and a wide, transposed B (the token mixer's down
+//   weight gradient, 97 x 512 x 512 per item: sum of dY_b H_b^T), which packed the whole B of every
+//   item with 16 x 16 transposes for only M rows of use; transposed, that operand is read in place
+//   as a row-major A and only the small one is packed;
+// - one product with fewer rows than columns, both at most 8 panels (the small models' channel
+//   weight gradients, 64 x 256 x 544 in cpu-sudoku4): the strip-outer path packs all of op(B),
+//   K x N, for M rows of use; transposed it packs K x M and reads the rest in place.
+// And on a kernel without that path (AVX2, portable), a sum whose last panel would be mostly padding
+// (below). Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
+// beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
+bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
+  if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.K == 0) return false;
+  if (!kr.kernel_direct_a || !kr.kernel_direct_at) {
+    // A kernel without the in-place and narrow-panel paths (AVX2) pads a narrow last panel to NR
+    // columns: a sum over items whose N leaves most of its last panel empty (the token mixer's gate_up
+    // weight gradient at S = 82: 512 x 82 x 64 per item, 96 columns computed) runs transposed when
+    // that pads less (C^T's 82 rows in 6-row strips: 84), the same two copies of C as below.
+    const auto up = [](long x, long m) { return (x + m - 1) / m * m; };
+    const bool sum_wide = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M >= g.N &&
+                          up(g.N, kr.mr) * up(g.M, kr.nr) * 1.08 < up(g.M, kr.mr) * up(g.N, kr.nr);
+    if (!sum_wide || !g_fast_paths.load(std::memory_order_relaxed)) return false;
+    gemm_transposed(g);
+    return true;
+  }
+  if (g.M >= g.N || g.N < 4L * kr.mr) return false;
+  const long lim = kStripOuterPanels * kr.nr;
+  // (a sum only where C^T's columns, the M rows, fill whole panels or leave a narrow last one that
+  // runs in lanes: 82 = 2 x 32 + 18 or 37 = 32 + 5 padded to 96 and 64 columns cost more than the
+  // pack they save; 2-vCPU Zen 5, the S = 82 down weight gradient 66 -> 74% of the peak in place on
+  // one thread, 69 -> 77% on two, S = 37 46 -> 67%; S = 97 = 3 x 32 + 1 stays transposed, 78% against 68%)
+  const bool sum = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M <= lim &&
+                   g.M % kr.nr <= kr.cols_max;
+  // (a small one, in cache, loses more to the two copies than it gains: 20 x 97 x 64 took 2.4 us
+  // plain and 3.9 transposed, while 64 x 256 x 544 with cold operands went 117 -> 90 us)
+  const bool single = g.batch == 1 && g.N <= lim && g.N <= kr.nc && 2.0 * g.M * g.N * g.K >= 4e6;
+  if (!sum && !single) return false;
+  gemm_transposed(g);
   return true;
 }
 

@@ -21,9 +21,10 @@ template <long SB, bool AD>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
                      long ldc, long m, long n, float alpha, float beta) {
   const long sb = SB ? SB : ldb;
-  const float* ar[MR];
+  const float* ar[MR] = {};
+  if (AD)
 #pragma GCC unroll 6
-  for (int i = 0; i < MR; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
+    for (int i = 0; i < MR; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
   __m256 acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();

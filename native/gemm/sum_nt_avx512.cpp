@@ -7,7 +7,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #include <immintrin.h>
-#include <stdlib.h>
 
 #include "sum_nt.h"
 
@@ -97,17 +96,13 @@ void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* P
   const long kbytes = 32768;
   const long kb = kbytes / (Q * K * 4) < 1 ? 1 : kbytes / (Q * K * 4);
   const long qtiles = (Q + kSumNtQ - 1) / kSumNtQ;
-  // the Q tiles' bounds, computed once (two 64-bit divisions per tile call were a third of a call's
-  // overhead on Zen 2: calls of 3 items x 4 k vectors at cpu-sudoku4's shapes)
-  long qb_small[65];
-  long* qb = qtiles < 65 ? qb_small : static_cast<long*>(malloc((qtiles + 1) * sizeof(long)));
-  for (long u = 0; u <= qtiles; u++) qb[u] = Q * u / qtiles;
+  const long qbase = Q / qtiles, qextra = Q % qtiles;
   for (long b0 = 0; b0 < batch; b0 += kb) {
     const long b1 = batch - b0 < kb ? batch : b0 + kb;
     for (long p0 = 0; p0 < np; p0 += kSumNtP) {
       const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
       for (long u = 0; u < qtiles; u++) {
-        const long q0 = qb[u], q1 = qb[u + 1];
+        const long q0 = sum_nt_q_start(u, qbase, qextra), q1 = sum_nt_q_start(u + 1, qbase, qextra);
         // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
         const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
         kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
@@ -115,7 +110,6 @@ void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* P
       }
     }
   }
-  if (qb != qb_small) free(qb);
   for (long i = 0; i < np * Q; i++) red[i] = reduce16(_mm512_load_ps(part + i * 16));
 }
 
