@@ -570,6 +570,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // packed A value used by 4 panels only): 81 -> 101 GFLOP/s on one Zen 2 thread, cpu-sudoku9's step
   // 1.02-1.08x. (On Zen 3, twentieth session, the same tile on this path then also took the token
   // mixer's sums over items and the steps ran 0.87-0.94x: re-measure there.)
+  // the caller's op(B) packed once (GemmArgs::packed_b), where this call packs it in one block
+  const float* packed_b =
+      g.packed_b && g.stride_b == 0 && KP == 1 && !kr.round_bf16 && !g.b16 && K <= kr.kc && N <= kr.nc ? g.packed_b
+                                                                                                      : nullptr;
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
   // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: AVX2)
   const bool cols_ok = kr.cols_max == 0 || (g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr);
@@ -581,7 +585,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     for (long pc = 0; pc < K; pc += kr.kc) {
       const long kc = K - pc < kr.kc ? K - pc : kr.kc;
       const float b_eff = pc == 0 ? beta : 1.f;
-      pack_panels(pb, pc, kc, 0, N, 0, all_panels);
+      if (packed_b) pb = const_cast<float*>(packed_b);  // (one k block: K <= kc)
+      else pack_panels(pb, pc, kc, 0, N, 0, all_panels);
       // a narrow last panel waits for a group of strips and runs on them together
       const long grp_strips = g.trans_a ? kr.cols_strips : kColsAStrips;
       const long last = all_panels - 1, j_last = last * NR, n_last = N - j_last;
@@ -827,7 +832,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     if (p0 >= p1) continue;
     for (long pc = 0; pc < K; pc += kr.kc) {
       long kc = K - pc < kr.kc ? K - pc : kr.kc;
-      pack_panels(pb, pc, kc, jc, nc, p0, p1);
+      if (packed_b) pb = const_cast<float*>(packed_b);  // (one block: jc = pc = 0)
+      else pack_panels(pb, pc, kc, jc, nc, p0, p1);
       for (long ic = r0; ic < r1; ic += kr.mc) {
         NextReads ahead;
         if (ic + kr.mc < r1) {
@@ -886,6 +892,17 @@ bool gemm_set_fast_paths(bool on) {
 }
 
 size_t gemm_packed_a_floats(const GemmArgs& g) { return packed_a_floats(active_kernel(g.bf16), g); }
+
+size_t gemm_packed_b_floats(const GemmArgs& g) {
+  const GemmKernelInfo kr = active_kernel(g.bf16);
+  if (g.bf16 || g.b16 || kr.kpack != 1 || kr.round_bf16 || g.K > kr.kc || g.N > kr.nc) return 0;
+  return (size_t)(g.N + kr.nr - 1) / kr.nr * kr.nr * g.K + 16;
+}
+void gemm_pack_b(float* dst, const GemmArgs& g) {
+  const GemmKernelInfo kr = active_kernel(g.bf16);
+  pack_b(dst, g.B, g.ldb, g.trans_b, 0, g.K, 0, g.N, 0, (g.N + kr.nr - 1) / kr.nr, kr.nr, kr.pack_b_colmajor,
+         kr.pack_b_rowmajor, kr.kpack);
+}
 void gemm_pack_a(float* dst, const GemmArgs& g) { pack_a_whole(active_kernel(g.bf16), g, dst); }
 
 // Item b's operand: p + b * stride elements of 4 bytes, or of 2 for a bf16-stored operand.
@@ -931,7 +948,7 @@ void gemm_transposed(const GemmArgs& g) {
 // (below). Each element of C^T is the same chain of FMAs as the element of C (the same products, k blocks,
 // beta and alpha), so copying C^T back gives C's bits; the scratch costs 2 M N floats.
 bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
-  if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.K == 0) return false;
+  if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0) return false;
   if (!kr.kernel_direct_a || !kr.kernel_direct_at) {
     // A kernel without the in-place and narrow-panel paths (AVX2) pads a narrow last panel to NR
     // columns: a sum over items whose N leaves most of its last panel empty (the token mixer's gate_up
@@ -977,7 +994,7 @@ bool gemm_in_halves(const GemmArgs& g) {
   static thread_local bool inside = false;  // a half's own gemm does not split again
   const bool items = g.stride_c == 0 && g.batch >= 4,
              ks = g.trans_a && !g.trans_b && g.batch == 1 && g.K >= kHalvesMinK;
-  if (inside || g.bf16 || g.a16 || g.b16 || g.packed_a || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
+  if (inside || g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
       !(items || ks))
     return false;
   static thread_local AlignedBuf scratch;

@@ -36,6 +36,10 @@ struct GemmArgs {
   // op(A) already packed by gemm_pack_a for these M, K, trans_a and bf16 (A, lda, a16 are then not
   // read; stride_a must be 0): a weight that many calls share is packed once, not once per call.
   const float* packed_a = nullptr;
+  // op(B) already packed by gemm_pack_b for these N, K, trans_b (fp32; stride_b must be 0): a weight
+  // that many calls share is packed once. B must still be given: the paths that read B in place, or
+  // that pack it in more than one block, use B and leave packed_b unread (the same values: the same bits).
+  const float* packed_b = nullptr;
 };
 
 void gemm(const GemmArgs& g);
@@ -45,6 +49,13 @@ void gemm(const GemmArgs& g);
 // kernel stays the same (setAmx, setIsa change it).
 size_t gemm_packed_a_floats(const GemmArgs& g);
 void gemm_pack_a(float* dst, const GemmArgs& g);
+
+// The packed op(B) of g (B, ldb, trans_b, N, K; fp32) for GemmArgs::packed_b: the active kernel's
+// NR-column panels of one block, gemm_packed_b_floats(g) floats at dst (64-byte aligned). 0 floats
+// where the active kernel would not pack op(B) in one block (K > kc or N > nc, bf16 panels): then
+// leave packed_b null. Valid while the active kernel stays the same.
+size_t gemm_packed_b_floats(const GemmArgs& g);
+void gemm_pack_b(float* dst, const GemmArgs& g);
 
 // The token mixer's gate_up product with SwiGLU in its epilogue: for each item b < batch,
 //   G = W[0:H] X_b, U = W[H:2H] X_b  (W (2H, K) row-major, shared; X_b (K, N) at X + b*K*N),

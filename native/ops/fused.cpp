@@ -84,6 +84,19 @@ void gemm_packed(const GemmKernelInfo& kr, const float* pa, const float* pb, lon
                 1.f, 0.f);
 }
 
+// The channel MLP's weights as the B operand of its row-chunk products (x W^T), packed once per part
+// (gemm_pack_b) instead of once per chunk: the same packed values, so the same bits. Up to two side by
+// side; an operand the active kernel would not pack in one block keeps packed_b null.
+thread_local AlignedBuf tl_weights_b;
+
+void pack_shared_b(GemmArgs& g1, GemmArgs* g2) {
+  const auto padded = [](const GemmArgs& g) { return (gemm_packed_b_floats(g) + 15) / 16 * 16; };
+  const size_t n1 = padded(g1), n2 = g2 ? padded(*g2) : 0;
+  float* p = tl_weights_b.get(n1 + n2 + 16);
+  if (n1) gemm_pack_b(p, g1), g1.packed_b = p;
+  if (n2) gemm_pack_b(p + n1, *g2), g2->packed_b = p + n1;
+}
+
 thread_local AlignedBuf tl_hpanels;
 
 // Prefetches for write of the lines of two kept buffers (p1, n1 and p2, n2 floats; none when both are
@@ -200,25 +213,33 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
   parallel_claim(pieces.n, N * (3 * I * D + 2 * D), [&](ItemClaims::Part& part) {
     const long step = pieces.rows * pieces.most_pieces;
     float* own = keep ? nullptr : tl_unkept.get((size_t)step * 3 * I);
+    GemmArgs g1;  // gate_up = x @ W_gu^T
+    g1.trans_b = true;
+    g1.N = 2 * I; g1.K = D;
+    g1.lda = D;
+    g1.B = w_gate_up; g1.ldb = D;
+    g1.ldc = 2 * I;
+    GemmArgs g2;  // r = h @ W_down^T
+    g2.trans_b = true;
+    g2.N = D; g2.K = I;
+    g2.lda = I;
+    g2.B = w_down; g2.ldb = I;
+    g2.ldc = D;
+    bool packed = false;
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
+      if (!packed) pack_shared_b(g1, &g2), packed = true;
       const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
       float* guc = keep ? gate_up + r0 * 2 * I : own;  // this chunk's rows
       float* hc = keep ? h + r0 * I : own + step * 2 * I;
-      GemmArgs g1;  // gate_up = x @ W_gu^T
-      g1.trans_b = true;
-      g1.M = rows; g1.N = 2 * I; g1.K = D;
-      g1.A = inp + r0 * D; g1.lda = D;
-      g1.B = w_gate_up; g1.ldb = D;
-      g1.C = guc; g1.ldc = 2 * I;
+      g1.M = rows;
+      g1.A = inp + r0 * D;
+      g1.C = guc;
       gemm(g1);
       swiglu_forward_rows(hc, guc, 0, rows, I);
-      GemmArgs g2;  // r = h @ W_down^T
-      g2.trans_b = true;
-      g2.M = rows; g2.N = D; g2.K = I;
-      g2.A = hc; g2.lda = I;
-      g2.B = w_down; g2.ldb = I;
-      g2.C = r + r0 * D; g2.ldc = D;
+      g2.M = rows;
+      g2.A = hc;
+      g2.C = r + r0 * D;
       gemm(g2);
       add(r + r0 * D, r + r0 * D, inp + r0 * D, rows * D);
       rmsnorm_forward(out + r0 * D, rstd + r0, r + r0 * D, rows, D, eps);
@@ -231,8 +252,16 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
                        long D, long I) {
   const RowPieces pieces(N, I);
   parallel_claim(pieces.n, N * (4 * I * D + 4 * D), [&](ItemClaims::Part& part) {
+    GemmArgs g2;  // dinp += dgate_up @ W_gu
+    g2.N = D; g2.K = 2 * I;
+    g2.lda = 2 * I;
+    g2.B = w_gate_up; g2.ldb = D;
+    g2.ldc = D;
+    g2.beta = 1.f;
+    bool packed = false;
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
+      if (!packed) pack_shared_b(g2, nullptr), packed = true;
       const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
       fill(dr + r0 * D, 0.0, rows * D);
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
@@ -240,12 +269,9 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
       // stored (bitwise gemm, fill and swiglu_backward_rows)
       linear_swiglu_backward(dgate_up + r0 * 2 * I, dr + r0 * D, gate_up + r0 * 2 * I, w_down, rows, D, I, false, true);
       add(dinp + r0 * D, dinp + r0 * D, dr + r0 * D, rows * D);
-      GemmArgs g2;  // dinp += dgate_up @ W_gu
-      g2.M = rows; g2.N = D; g2.K = 2 * I;
-      g2.A = dgate_up + r0 * 2 * I; g2.lda = 2 * I;
-      g2.B = w_gate_up; g2.ldb = D;
-      g2.C = dinp + r0 * D; g2.ldc = D;
-      g2.beta = 1.f;
+      g2.M = rows;
+      g2.A = dgate_up + r0 * 2 * I;
+      g2.C = dinp + r0 * D;
       gemm(g2);
     }
   });
