@@ -1,6 +1,6 @@
 /**
- * RMSNorm's row loops (native/ops/rmsnorm_rows.h) run as baseline x86-64 code on the portable and
- * AVX2 paths and compiled for AVX-512 (rmsnorm_avx512.cpp) on the AVX-512 path: the same float64
+ * RMSNorm's row loops (native/ops/rmsnorm_rows.h) run as baseline x86-64 code on the portable path
+ * and compiled for AVX2 (rmsnorm_avx2.cpp) and AVX-512 (rmsnorm_avx512.cpp) on theirs: the same float64
  * operations per element, so every path the CPU runs must give the same bits, for both axes, both
  * directions, row tails (D not a multiple of 8) and several sequence-axis column blocks (D > 128).
  */
