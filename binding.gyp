@@ -23,6 +23,7 @@
         "native/ops/losses.cpp",
         "native/ops/movement.cpp",
         "native/ops/optim.cpp",
+        "native/ops/optim_avx2.cpp",
         "native/ops/rmsnorm.cpp",
         "native/ops/rmsnorm_avx512.cpp",
         "native/ops/rmsnorm_avx2.cpp",
@@ -40,7 +41,7 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["target_arch!='x64' and target_arch!='ia32'", {
-          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/sum_nt_avx512.cpp", "native/gemm/sum_nt_avx2.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp", "native/ops/swiglu_avx512.cpp", "native/ops/swiglu_bf16_avx512.cpp", "native/ops/swiglu_avx2.cpp", "native/ops/rmsnorm_avx512.cpp", "native/ops/rmsnorm_avx2.cpp"],
+          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/sum_nt_avx512.cpp", "native/gemm/sum_nt_avx2.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp", "native/ops/swiglu_avx512.cpp", "native/ops/swiglu_bf16_avx512.cpp", "native/ops/swiglu_avx2.cpp", "native/ops/rmsnorm_avx512.cpp", "native/ops/rmsnorm_avx2.cpp", "native/ops/optim_avx2.cpp"],
           "sources": ["native/gemm/kernel_x86_absent.cpp"]
         }]
       ]
