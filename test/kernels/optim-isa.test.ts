@@ -20,7 +20,11 @@ function state(n: number, seed: number) {
     v = randn(n, seed + 2, 1e-3).map(Math.abs),
     g = randn(n, seed + 3, 0.1);
   for (let i = 0; i < n; i += 7) g[i] = 0;
-  for (let i = 3; i < n; i += 11) (m[i] = 0), (v[i] = 0), (g[i] = 0); // atan2(0, 0)
+  for (let i = 3; i < n; i += 11) {
+    m[i] = 0; // atan2(0, 0)
+    v[i] = 0;
+    g[i] = 0;
+  }
   for (let i = 5; i < n; i += 13) g[i] *= 1e6;
   for (let i = 6; i < n; i += 17) g[i] *= 1e-20;
   return { p, m, v, g };
