@@ -21,27 +21,34 @@ namespace {
 // twice what four chains at once do (standalone, Zen 3: 157 vs 79 ns per 6 x 16 tile). The gates come
 // from g(v), asked twice (the reduction, then the overflow test) instead of held: with four chains the 16
 // ymm registers go to their n, q and p (holding the inputs too, the tile backward ran 8% slower).
+// More chains cover more of the latency even though n, q and p then spill: a row runs eight at a time
+// (kRowV), a 6 x 16 tile six (kTileV: three rows). On Zen 2, whose FP scheduler holds about one
+// four-chain group, SwiGLU's backward in L1 went 22 -> 16 cycles per vector (rows) and 22 -> 18 (tiles),
+// the forward 15 -> 13; bench-ab-step cpu-sudoku4 1.014-1.015x, cpu-sudoku9 1.008-1.014x. Twelve at once
+// spilled more and ran slower than six.
+constexpr int kRowV = 8, kTileV = 6;
+
 template <int V, class In>
 inline void exp_neg8v(__m256 e[V], In&& g) {
   using namespace fexp;
   const __m256 rnd = _mm256_set1_ps(kRound);
   __m256 n[V], q[V], p[V];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
     q[v] = _mm256_max_ps(_mm256_min_ps(g(v), _mm256_set1_ps(-kLo)), _mm256_set1_ps(-kHi));  // m
     n[v] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(q[v], _mm256_set1_ps(-kLog2e)), rnd), rnd);
     q[v] = _mm256_fmadd_ps(n[v], _mm256_set1_ps(kC1), q[v]);
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) q[v] = _mm256_fmadd_ps(n[v], _mm256_set1_ps(kC2), q[v]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) p[v] = _mm256_fnmadd_ps(_mm256_set1_ps(kP0), q[v], _mm256_set1_ps(kP1));
   const float cs[4] = {kP2, kP3, kP4, kP5};
 #pragma GCC unroll 4
   for (int c = 0; c < 4; c++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < V; v++) p[v] = _mm256_fnmadd_ps(p[v], q[v], _mm256_set1_ps(cs[c]));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256 y = _mm256_fmadd_ps(q[v], _mm256_fmsub_ps(q[v], p[v], one), one);
@@ -62,9 +69,10 @@ inline __m256 exp_neg8(__m256 g) {
 // p + ld + 8 (ld = 16: 32 consecutive floats).
 inline long off4(int v, long ld) { return (v >> 1) * ld + (v & 1) * 8; }
 
-// exp(-g) of the four vectors at g (rows ldg apart, off4), side by side (exp_neg8v).
-inline void exp_neg16x4(__m256 e[4], const float* g, long ldg) {
-  exp_neg8v<4>(e, [&](int v) { return _mm256_loadu_ps(g + off4(v, ldg)); });
+// exp(-g) of the V vectors at g (rows ldg apart, off4), side by side (exp_neg8v).
+template <int V>
+inline void exp_neg16xv(__m256 e[V], const float* g, long ldg) {
+  exp_neg8v<V>(e, [&](int v) { return _mm256_loadu_ps(g + off4(v, ldg)); });
 }
 
 inline __m256i tail_mask(long left) {
@@ -80,13 +88,14 @@ inline __m256 swiglu8(__m256 gv, __m256 uv) {
   return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), uv);
 }
 
-// swiglu8 of the four vectors at y (rows ldy apart), g and u (rows ldg apart), off4, side by side
-// (exp_neg16x4): the same bits as four calls.
-inline void swiglu8x4(float* y, long ldy, const float* g, const float* u, long ldg) {
-  __m256 e[4];
-  exp_neg16x4(e, g, ldg);
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) {
+// swiglu8 of the V vectors at y (rows ldy apart), g and u (rows ldg apart), off4, side by side
+// (exp_neg16xv): the same bits as V calls.
+template <int V>
+inline void swiglu8xv(float* y, long ldy, const float* g, const float* u, long ldg) {
+  __m256 e[V];
+  exp_neg16xv<V>(e, g, ldg);
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
     const __m256 gv = _mm256_loadu_ps(g + off4(v, ldg));
     _mm256_storeu_ps(y + off4(v, ldy), _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(_mm256_set1_ps(1.0f), e[v])),
                                                      _mm256_loadu_ps(u + off4(v, ldg))));
@@ -94,12 +103,13 @@ inline void swiglu8x4(float* y, long ldy, const float* g, const float* u, long l
 }
 
 // One row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue). Whole
-// vectors with plain loads and stores, four at a time (swiglu8x4), the tail masked: on AMD a masked
+// vectors with plain loads and stores, kRowV at a time (swiglu8xv), the tail masked: on AMD a masked
 // store is microcoded (one per ~12 cycles on Zen 3) and it cost as much as the exp when every vector
 // took one.
 void swiglu_pair_avx2(float* y, const float* g, const float* u, long n) {
   long h = 0;
-  for (; h + 32 <= n; h += 32) swiglu8x4(y + h, 16, g + h, u + h, 16);
+  for (; h + 8 * kRowV <= n; h += 8 * kRowV) swiglu8xv<kRowV>(y + h, 16, g + h, u + h, 16);
+  for (; h + 32 <= n; h += 32) swiglu8xv<4>(y + h, 16, g + h, u + h, 16);
   for (; h + 8 <= n; h += 8) _mm256_storeu_ps(y + h, swiglu8(_mm256_loadu_ps(g + h), _mm256_loadu_ps(u + h)));
   if (h < n) {
     __m256i m = tail_mask(n - h);
@@ -108,7 +118,7 @@ void swiglu_pair_avx2(float* y, const float* g, const float* u, long n) {
 }
 
 // swiglu_pair_avx2 of mr rows (y rows ldy apart, g and u rows ldt apart) of a register tile with
-// 16-column rows: the tile's vectors four at a time across its rows (rows are two vectors: one at a
+// 16-column rows: the tile's vectors kTileV at a time across its rows (rows are two vectors: one at a
 // time they left the exp's latency uncovered). Other widths: row by row.
 void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
   if (nr != 16) {
@@ -116,7 +126,8 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
     return;
   }
   long i = 0;
-  for (; i + 2 <= mr; i += 2) swiglu8x4(y + i * ldy, ldy, g + i * ldt, u + i * ldt, ldt);
+  for (; i + kTileV / 2 <= mr; i += kTileV / 2) swiglu8xv<kTileV>(y + i * ldy, ldy, g + i * ldt, u + i * ldt, ldt);
+  for (; i + 2 <= mr; i += 2) swiglu8xv<4>(y + i * ldy, ldy, g + i * ldt, u + i * ldt, ldt);
   if (i < mr)
     for (long j = 0; j < 16; j += 8)
       _mm256_storeu_ps(y + i * ldy + j, swiglu8(_mm256_loadu_ps(g + i * ldt + j), _mm256_loadu_ps(u + i * ldt + j)));
@@ -146,15 +157,16 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
   store(du, _mm256_add_ps(acc ? load(du) : zero, b));
 }
 
-// swiglu_backward8<false> of the four vectors at dg, du (rows ldd apart), dy (ldy), g, u (ldg), off4,
-// side by side (exp_neg16x4): the same bits as four calls.
-inline void swiglu_backward8x4(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
+// swiglu_backward8<false> of the V vectors at dg, du (rows ldd apart), dy (ldy), g, u (ldg), off4,
+// side by side (exp_neg16xv): the same bits as V calls.
+template <int V>
+inline void swiglu_backward8xv(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
                                const float* u, long ldg, bool acc) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  __m256 e[4];
-  exp_neg16x4(e, g, ldg);
-#pragma GCC unroll 4
-  for (int v = 0; v < 4; v++) {
+  __m256 e[V];
+  exp_neg16xv<V>(e, g, ldg);
+#pragma GCC unroll 8
+  for (int v = 0; v < V; v++) {
     const long od = off4(v, ldd), og = off4(v, ldg);
     __m256 gv = _mm256_loadu_ps(g + og), uv = _mm256_loadu_ps(u + og), d = _mm256_loadu_ps(dy + off4(v, ldy));
     __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, e[v]));
@@ -171,13 +183,14 @@ void swiglu_backward_pair_avx2(float* dg, float* du, const float* dy, const floa
                                bool acc) {
   const __m256i all = _mm256_set1_epi32(-1);
   long h = 0;
-  for (; h + 32 <= n; h += 32) swiglu_backward8x4(dg + h, du + h, 16, dy + h, 16, g + h, u + h, 16, acc);
+  for (; h + 8 * kRowV <= n; h += 8 * kRowV) swiglu_backward8xv<kRowV>(dg + h, du + h, 16, dy + h, 16, g + h, u + h, 16, acc);
+  for (; h + 32 <= n; h += 32) swiglu_backward8xv<4>(dg + h, du + h, 16, dy + h, 16, g + h, u + h, 16, acc);
   for (; h + 8 <= n; h += 8) swiglu_backward8<false>(dg + h, du + h, dy + h, g + h, u + h, acc, all);
   if (h < n) swiglu_backward8<true>(dg + h, du + h, dy + h, g + h, u + h, acc, tail_mask(n - h));
 }
 
 // swiglu_backward_pair_avx2 of mr rows of a register tile with 16-column rows (dg, du rows ldd apart,
-// dy rows ldy apart, g, u rows ldg apart): four vectors at a time across the rows, as swiglu_tile_avx2.
+// dy rows ldy apart, g, u rows ldg apart): kTileV vectors at a time across the rows, as swiglu_tile_avx2.
 void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
                                const float* u, long ldg, long mr, long nr, bool acc) {
   if (nr != 16) {
@@ -187,8 +200,10 @@ void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, 
   }
   const __m256i all = _mm256_set1_epi32(-1);
   long i = 0;
+  for (; i + kTileV / 2 <= mr; i += kTileV / 2)
+    swiglu_backward8xv<kTileV>(dg + i * ldd, du + i * ldd, ldd, dy + i * ldy, ldy, g + i * ldg, u + i * ldg, ldg, acc);
   for (; i + 2 <= mr; i += 2)
-    swiglu_backward8x4(dg + i * ldd, du + i * ldd, ldd, dy + i * ldy, ldy, g + i * ldg, u + i * ldg, ldg, acc);
+    swiglu_backward8xv<4>(dg + i * ldd, du + i * ldd, ldd, dy + i * ldy, ldy, g + i * ldg, u + i * ldg, ldg, acc);
   if (i < mr)
     for (long j = 0; j < 16; j += 8)
       swiglu_backward8<false>(dg + i * ldd + j, du + i * ldd + j, dy + i * ldy + j, g + i * ldg + j, u + i * ldg + j,
