@@ -1460,12 +1460,13 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
         const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, dout, D, ic, mc, K);
-        // fp32: strip by strip, each strip across all of this thread's panels (B's panels, K x nc, stay in
-        // L2), so each tile's epilogue continues along the same rows of the kept gate_up and of dgate_up
-        // (one line further per tile) instead of jumping to six new rows 2I floats apart: the
-        // cpu-sudoku9 step x1.002-1.017 (median 1.008, 5 rounds) and cpu-sudoku4 x0.998-1.018 on Zen 2.
-        // bf16 keeps the panel-outer order its streamed stores and rows-ahead hooks were tuned in.
-        const bool strip_outer = !bf16 && !gate_up16 && !dgate_up16;
+        // fp32, B's panels in L2 (strip_outer_fits: the small models' K x I, not the paper config's 3 MB):
+        // strip by strip, each strip across all of this thread's panels, so each tile's epilogue continues
+        // along the same rows of the kept gate_up and of dgate_up (one line further per tile) instead of
+        // jumping to six new rows 2I floats apart: the cpu-sudoku9 step x1.002-1.017 (median 1.008, 5
+        // rounds) and cpu-sudoku4 x0.998-1.018 on Zen 2. bf16 keeps the panel-outer order its streamed
+        // stores and rows-ahead hooks were tuned in.
+        const bool strip_outer = !bf16 && !gate_up16 && !dgate_up16 && strip_outer_fits(Kp * (p1 - p0) * NR);
         auto tile = [&](long p, long i0) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           const long mr = mc - i0 < MR ? mc - i0 : MR;
