@@ -524,6 +524,12 @@ struct RowBlockWalk {
 // needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
 // thread delays only its own share). Packing B per thread costs K*N per thread, which is small
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
+// Whether gemm_one packs op(B) as one fp32 block of panels (one k block, one column block): what a
+// GemmArgs::packed_b stands in for.
+inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
+  return !g.bf16 && !g.b16 && kr.kpack == 1 && !kr.round_bf16 && g.K <= kr.kc && g.N <= kr.nc;
+}
+
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
               const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_claims = nullptr) {
@@ -571,9 +577,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // 1.02-1.08x. (On Zen 3, twentieth session, the same tile on this path then also took the token
   // mixer's sums over items and the steps ran 0.87-0.94x: re-measure there.)
   // the caller's op(B) packed once (GemmArgs::packed_b), where this call packs it in one block
-  const float* packed_b =
-      g.packed_b && g.stride_b == 0 && KP == 1 && !kr.round_bf16 && !g.b16 && K <= kr.kc && N <= kr.nc ? g.packed_b
-                                                                                                      : nullptr;
+  const float* packed_b = g.packed_b && g.stride_b == 0 && packs_b_once(kr, g) ? g.packed_b : nullptr;
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
   // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: AVX2)
   const bool cols_ok = kr.cols_max == 0 || (g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr);
@@ -895,7 +899,7 @@ size_t gemm_packed_a_floats(const GemmArgs& g) { return packed_a_floats(active_k
 
 size_t gemm_packed_b_floats(const GemmArgs& g) {
   const GemmKernelInfo kr = active_kernel(g.bf16);
-  if (g.bf16 || g.b16 || kr.kpack != 1 || kr.round_bf16 || g.K > kr.kc || g.N > kr.nc) return 0;
+  if (!packs_b_once(kr, g)) return 0;
   return (size_t)(g.N + kr.nr - 1) / kr.nr * kr.nr * g.K + 16;
 }
 void gemm_pack_b(float* dst, const GemmArgs& g) {

@@ -57,6 +57,10 @@ void gemm_pack_a(float* dst, const GemmArgs& g);
 size_t gemm_packed_b_floats(const GemmArgs& g);
 void gemm_pack_b(float* dst, const GemmArgs& g);
 
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (gemm's transposed
+// products; ops' transpose).
+void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols);
+
 // The token mixer's gate_up product with SwiGLU in its epilogue: for each item b < batch,
 //   G = W[0:H] X_b, U = W[H:2H] X_b  (W (2H, K) row-major, shared; X_b (K, N) at X + b*K*N),
 //   out_b (H, N) at out + b*H*N = silu(G) * U, and, when gate_up is not null, gate_up_b (2H, N) at

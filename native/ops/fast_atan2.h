@@ -8,8 +8,7 @@
 // so the 1-ulp float64 difference to the libm value changes a float result only near a rounding tie.
 // Special values as atan2: signed zeros, atan2(+-0, +-0) = +-0 or +-pi, infinities (inf/inf: pi/4), NaN.
 #pragma once
-#include <cstdint>
-#include <cstring>
+#include <cmath>
 
 namespace trm {
 namespace fatan {
@@ -25,22 +24,6 @@ constexpr double kMoreBits = 6.123233995736765886130e-17;  // pi/2 - (double)(pi
 constexpr double kPio2 = 1.57079632679489661923, kPio4 = 7.85398163397448309616e-1, kPi = 3.14159265358979323846;
 }  // namespace fatan
 
-static inline double fatan_copysign(double mag, double sign) {
-  uint64_t m, s;
-  std::memcpy(&m, &mag, 8);
-  std::memcpy(&s, &sign, 8);
-  m = (m & 0x7fffffffffffffffull) | (s & 0x8000000000000000ull);
-  double r;
-  std::memcpy(&r, &m, 8);
-  return r;
-}
-
-static inline bool fatan_negative(double x) {
-  uint64_t b;
-  std::memcpy(&b, &x, 8);
-  return b >> 63;
-}
-
 static inline double fast_atan2(double y, double x) {
   using namespace fatan;
   const double a = __builtin_fabs(y), b = __builtin_fabs(x);
@@ -53,7 +36,7 @@ static inline double fast_atan2(double y, double x) {
   const double p = (((kP0 * z + kP1) * z + kP2) * z + kP3) * z + kP4;
   const double qq = ((((z + kQ0) * z + kQ1) * z + kQ2) * z + kQ3) * z + kQ4;
   const double r = base + ((t * (z * p / qq) + t) + more);  // atan(|y| / |x|) in [0, pi/2]
-  return fatan_copysign(fatan_negative(x) ? kPi - r : r, y);
+  return std::copysign(std::signbit(x) ? kPi - r : r, y);
 }
 
 }  // namespace trm

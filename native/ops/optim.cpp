@@ -16,8 +16,8 @@
 
 namespace trm {
 
-void adam_atan2_rows_avx2(float* param, float* m, float* v, const float* grad, long lo, long hi, double c1,
-                          double c2, double step_size, double sqrt_bc2, double decay);
+void adam_atan2_rows_avx2(float* param, float* m, float* v, const float* grad, long lo, long hi,
+                          const AdamAtan2Consts& k);
 
 // atan2 is fast_atan2.h's (Cephes' rational approximation, within 2 ulp of libm's in float64), not
 // std::atan2: libm's took ~40 cycles per weight, a twentieth of a cpu-sudoku4 training step on Zen 2.
@@ -32,7 +32,7 @@ void adam_atan2_step(float* param, float* m, float* v, const float* grad, long n
 #endif
   parallel_for(n, n, [&](long lo, long hi) {
 #if defined(__x86_64__)
-    if (avx2) return adam_atan2_rows_avx2(param, m, v, grad, lo, hi, k.c1, k.c2, k.step_size, k.sqrt_bc2, k.decay);
+    if (avx2) return adam_atan2_rows_avx2(param, m, v, grad, lo, hi, k);
 #endif
     for (long i = lo; i < hi; i++) adam_atan2_element(param, m, v, grad, i, k);
   });

@@ -45,10 +45,10 @@ inline __m256d fast_atan2_4(__m256d y, __m256d x) {
 
 }  // namespace
 
-void adam_atan2_rows_avx2(float* param, float* m, float* v, const float* grad, long lo, long hi, double c1,
-                          double c2, double step_size, double sqrt_bc2, double decay) {
-  const __m256d vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), vstep = _mm256_set1_pd(step_size),
-                vbc2 = _mm256_set1_pd(sqrt_bc2), vdecay = _mm256_set1_pd(decay);
+void adam_atan2_rows_avx2(float* param, float* m, float* v, const float* grad, long lo, long hi,
+                          const AdamAtan2Consts& k) {
+  const __m256d vc1 = _mm256_set1_pd(k.c1), vc2 = _mm256_set1_pd(k.c2), vstep = _mm256_set1_pd(k.step_size),
+                vbc2 = _mm256_set1_pd(k.sqrt_bc2), vdecay = _mm256_set1_pd(k.decay);
   long i = lo;
   for (; i + 4 <= hi; i += 4) {
     const __m256d g = _mm256_cvtps_pd(_mm_loadu_ps(grad + i)), mo = _mm256_cvtps_pd(_mm_loadu_ps(m + i)),
@@ -61,7 +61,6 @@ void adam_atan2_rows_avx2(float* param, float* m, float* v, const float* grad, l
     _mm_storeu_ps(m + i, _mm256_cvtpd_ps(mi));
     _mm_storeu_ps(v + i, _mm256_cvtpd_ps(vi));
   }
-  const AdamAtan2Consts k{c1, c2, step_size, sqrt_bc2, decay};
   for (; i < hi; i++) adam_atan2_element(param, m, v, grad, i, k);
 }
 

@@ -1,17 +1,19 @@
 // optim_rows.h: one AdamATan2 element update (reference/trm-algorithm.md 7.2), the scalar body that
 // optim.cpp's loop runs and that optim_avx2.cpp runs for the tail past its whole vectors: the same
-// float64 operations as the vector lanes, so the same bits on every path. Internal linkage.
+// float64 operations as the vector lanes, so the same bits on every path. The element update has internal
+// linkage (each includer compiles its own copy for its target).
 #pragma once
 #include <cmath>
 
 #include "fast_atan2.h"
 
 namespace trm {
-namespace {
 
 struct AdamAtan2Consts {
   double c1, c2, step_size, sqrt_bc2, decay;  // 1 - beta1, 1 - beta2, lr / (1 - beta1^t), sqrt(1 - beta2^t), 1 - lr wd
 };
+
+namespace {
 
 inline void adam_atan2_element(float* param, float* m, float* v, const float* grad, long i, const AdamAtan2Consts& k) {
   const double g = grad[i];

@@ -65,8 +65,8 @@ inline __m256 exp_neg8(__m256 g) {
   return e;
 }
 
-// Four vectors side by side: the two 16-float halves of two rows ld apart, at p, p + 8, p + ld,
-// p + ld + 8 (ld = 16: 32 consecutive floats).
+// Vectors side by side along 16-float rows ld apart: vector v at (v / 2) ld + (v % 2) 8 (ld = 16:
+// consecutive vectors).
 inline long off4(int v, long ld) { return (v >> 1) * ld + (v & 1) * 8; }
 
 // exp(-g) of the V vectors at g (rows ldg apart, off4), side by side (exp_neg8v).
@@ -81,12 +81,11 @@ inline __m256i tail_mask(long left) {
 
 }  // namespace
 
-// silu(g) * u on 8 lanes
-inline __m256 swiglu8(__m256 gv, __m256 uv) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 e = exp_neg8(gv);
-  return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), uv);
+// silu(g) * u on 8 lanes, from e = exp(-g)
+inline __m256 swiglu8(__m256 gv, __m256 uv, __m256 e) {
+  return _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), uv);
 }
+inline __m256 swiglu8(__m256 gv, __m256 uv) { return swiglu8(gv, uv, exp_neg8(gv)); }
 
 // swiglu8 of the V vectors at y (rows ldy apart), g and u (rows ldg apart), off4, side by side
 // (exp_neg16xv): the same bits as V calls.
@@ -95,11 +94,9 @@ inline void swiglu8xv(float* y, long ldy, const float* g, const float* u, long l
   __m256 e[V];
   exp_neg16xv<V>(e, g, ldg);
 #pragma GCC unroll 8
-  for (int v = 0; v < V; v++) {
-    const __m256 gv = _mm256_loadu_ps(g + off4(v, ldg));
-    _mm256_storeu_ps(y + off4(v, ldy), _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(_mm256_set1_ps(1.0f), e[v])),
-                                                     _mm256_loadu_ps(u + off4(v, ldg))));
-  }
+  for (int v = 0; v < V; v++)
+    _mm256_storeu_ps(y + off4(v, ldy),
+                     swiglu8(_mm256_loadu_ps(g + off4(v, ldg)), _mm256_loadu_ps(u + off4(v, ldg)), e[v]));
 }
 
 // One row of SwiGLU with gate and up at separate addresses (the fused gate_up GEMM's epilogue). Whole
@@ -138,10 +135,11 @@ void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1
 }
 
 // SwiGLU's backward on 8 lanes; acc = false writes 0 + d. TAIL: masked loads and stores with m (the
-// row's last, partial vector), else plain ones (see swiglu_pair_avx2).
-template <bool TAIL>
+// row's last, partial vector), else plain ones (see swiglu_pair_avx2). exp_of(gv): exp(-g), computed
+// here (exp_neg8) or handed in from chains run side by side (swiglu_backward8xv).
+template <bool TAIL, class Exp>
 inline void swiglu_backward8(float* dg, float* du, const float* dy, const float* g, const float* u, bool acc,
-                             __m256i m) {
+                             __m256i m, Exp&& exp_of) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   auto load = [&](const float* p) { return TAIL ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
   auto store = [&](float* p, __m256 v) {
@@ -149,12 +147,17 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
     else _mm256_storeu_ps(p, v);
   };
   __m256 gv = load(g), uv = load(u), d = load(dy);
-  __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp_neg8(gv)));
+  __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp_of(gv)));
   __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
                            _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
   store(dg, _mm256_add_ps(acc ? load(dg) : zero, a));
   __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), sig);
   store(du, _mm256_add_ps(acc ? load(du) : zero, b));
+}
+template <bool TAIL>
+inline void swiglu_backward8(float* dg, float* du, const float* dy, const float* g, const float* u, bool acc,
+                             __m256i m) {
+  swiglu_backward8<TAIL>(dg, du, dy, g, u, acc, m, [&](__m256 gv) { return exp_neg8(gv); });
 }
 
 // swiglu_backward8<false> of the V vectors at dg, du (rows ldd apart), dy (ldy), g, u (ldg), off4,
@@ -162,19 +165,14 @@ inline void swiglu_backward8(float* dg, float* du, const float* dy, const float*
 template <int V>
 inline void swiglu_backward8xv(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
                                const float* u, long ldg, bool acc) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  const __m256i all = _mm256_set1_epi32(-1);
   __m256 e[V];
   exp_neg16xv<V>(e, g, ldg);
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
     const long od = off4(v, ldd), og = off4(v, ldg);
-    __m256 gv = _mm256_loadu_ps(g + og), uv = _mm256_loadu_ps(u + og), d = _mm256_loadu_ps(dy + off4(v, ldy));
-    __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, e[v]));
-    __m256 a = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, uv), sig),
-                             _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, sig))));
-    _mm256_storeu_ps(dg + od, _mm256_add_ps(acc ? _mm256_loadu_ps(dg + od) : zero, a));
-    __m256 b = _mm256_mul_ps(_mm256_mul_ps(d, gv), sig);
-    _mm256_storeu_ps(du + od, _mm256_add_ps(acc ? _mm256_loadu_ps(du + od) : zero, b));
+    swiglu_backward8<false>(dg + od, du + od, dy + off4(v, ldy), g + og, u + og, acc, all,
+                            [&](__m256) { return e[v]; });
   }
 }
 
