@@ -263,12 +263,10 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
       if (!packed) pack_shared_b(g2, nullptr), packed = true;
       const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
-      fill(dr + r0 * D, 0.0, rows * D);
-      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D);
+      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D);  // and dinp += dr
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
       // stored (bitwise gemm, fill and swiglu_backward_rows)
       linear_swiglu_backward(dgate_up + r0 * 2 * I, dr + r0 * D, gate_up + r0 * 2 * I, w_down, rows, D, I, false, true);
-      add(dinp + r0 * D, dinp + r0 * D, dr + r0 * D, rows * D);
       g2.M = rows;
       g2.A = dgate_up + r0 * 2 * I;
       g2.C = dinp + r0 * D;
@@ -308,14 +306,12 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
         gemm(g0);
       }
       const float* gub = recompute ? own : gate_up + b * gu;
-      fill(dr + b * sd, 0.0, sd);
-      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D);
+      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd);  // dinp += dr
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
       // the next item's, out of cache, prefetched meanwhile)
       const bool next = !recompute && bn >= 0;
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
                            g1.packed_a, next ? gate_up + bn * gu : nullptr, next ? gu * 4 : 0);
-      add(dinp + b * sd, dinp + b * sd, dr + b * sd, sd);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;
       gemm(g2);

@@ -178,9 +178,13 @@ void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, l
 
 // ---- RMSNorm without weight (rmsnorm.cpp) ----------------------------------------------------
 void rmsnorm_forward(float* out, float* rstd, const float* inp, long N, long D, double eps);
-void rmsnorm_backward(float* dinp, const float* dout, const float* out, const float* rstd, long N, long D);
+// dinp += the gradient; with sum (the fused kernels): dinp = the gradient, then sum += dinp (bitwise a zero
+// fill of dinp, the accumulation and add(sum, sum, dinp))
+void rmsnorm_backward(float* dinp, const float* dout, const float* out, const float* rstd, long N, long D,
+                      float* sum = nullptr);
 void rmsnorm_seq_forward(float* out, float* rstd, const float* inp, long B, long S, long D, double eps);
-void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, const float* rstd, long B, long S, long D);
+void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, const float* rstd, long B, long S, long D,
+                          float* sum = nullptr);
 
 // ---- SwiGLU (swiglu.cpp) ----------------------------------------------------------------------
 void swiglu_forward(float* out, const float* gate_up, long N, long H);

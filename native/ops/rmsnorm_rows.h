@@ -22,14 +22,24 @@ inline void rms_rows(float* out, float* rstd, const float* inp, long lo, long hi
   }
 }
 
-inline void rms_rows_backward(float* dinp, const float* dout, const float* out, const float* rstd, long lo, long hi,
-                              long D) {
+// dinp += the gradient; or, with sum (the fused kernels' residual form), dinp = 0 + the gradient and then
+// sum += dinp: bitwise a zero fill, this accumulation and add(sum, sum, dinp), in one pass instead of three
+inline void rms_rows_backward(float* dinp, float* sum, const float* dout, const float* out, const float* rstd, long lo,
+                              long hi, long D) {
   for (long i = lo; i < hi; i++) {
     const float* dy = dout + i * D;
     const float* y = out + i * D;
     float* dx = dinp + i * D;
     double mean = dot_f64_lanes(dy, y, D) / D, r = rstd[i];
-    for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
+    if (!sum) {
+      for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
+      continue;
+    }
+    float* sx = sum + i * D;
+    for (long d = 0; d < D; d++) {
+      dx[d] = (float)(0.0 + r * (dy[d] - y[d] * mean));  // (0.0 +: a zero's sign as the zero fill gave it)
+      sx[d] = sx[d] + dx[d];
+    }
   }
 }
 
@@ -56,8 +66,9 @@ inline void rms_seq_blocks(float* out, float* rstd, const float* inp, long lo, l
   }
 }
 
-inline void rms_seq_blocks_backward(float* dinp, const float* dout, const float* out, const float* rstd, long lo,
-                                    long hi, long S, long D) {
+// sum: as rms_rows_backward's
+inline void rms_seq_blocks_backward(float* dinp, float* sum, const float* dout, const float* out, const float* rstd,
+                                    long lo, long hi, long S, long D) {
   const long nblk = (D + kRmsSeqBlock - 1) / kRmsSeqBlock;
   double acc[kRmsSeqBlock];
   for (long t = lo; t < hi; t++) {
@@ -70,9 +81,18 @@ inline void rms_seq_blocks_backward(float* dinp, const float* dout, const float*
     for (long s = 0; s < S; s++)
       for (long j = 0; j < w; j++) acc[j] += (double)dy[s * D + j] * y[s * D + j];
     for (long j = 0; j < w; j++) acc[j] /= S;
+    if (!sum) {
+      for (long s = 0; s < S; s++)
+        for (long j = 0; j < w; j++)
+          dx[s * D + j] = (float)(dx[s * D + j] + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+      continue;
+    }
+    float* sx = sum + b * S * D + d0;
     for (long s = 0; s < S; s++)
-      for (long j = 0; j < w; j++)
-        dx[s * D + j] = (float)(dx[s * D + j] + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+      for (long j = 0; j < w; j++) {
+        dx[s * D + j] = (float)(0.0 + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+        sx[s * D + j] = sx[s * D + j] + dx[s * D + j];
+      }
   }
 }
 
