@@ -1003,6 +1003,15 @@ bool gemm_in_halves(const GemmArgs& g) {
     return false;
   static thread_local AlignedBuf scratch;
   float* sc = scratch.get((size_t)g.M * g.N);
+  // Each half on its own thread (two threads or one), and on a kernel that packs a transposed A strip
+  // by strip (no kernel_direct_at: AVX2), a tall A^T B (the channel MLP's gate_up weight gradient,
+  // 512 x 64, k 1312 a half) runs as its transpose B^T A: the wide operand packed as B panels, 64
+  // contiguous bytes a row at a time, not as 6-float pieces of 2 KiB-apart rows (gemm_by_transpose's
+  // bits). Zen 2, one process: 512 x 64 x 2624 1.05-1.07x on two threads, 1.065x on one. (Not for one
+  // product on two threads: 512 x 64 x 544 ran 0.86x, its 64 rows of C^T split between them.)
+  const bool alone = pool_threads() <= 2;
+  const GemmKernelInfo kr = active_kernel(false);
+  const bool tall_tn = ks && !kr.kernel_direct_at && g.M >= 4 * g.N && g.M <= kr.nc;
   auto half = [&](int h) {
     GemmArgs t = g;
     long lo, hi;
@@ -1022,10 +1031,11 @@ bool gemm_in_halves(const GemmArgs& g) {
       t.beta = 0.f;
     }
     inside = true;
-    gemm(t);
+    if (alone && tall_tn) gemm_transposed(t);
+    else gemm(t);
     inside = false;
   };
-  if (pool_threads() <= 2)
+  if (alone)
     parallel_run([&](int p, int np) {
       for (int h = p; h < 2; h += np) half(h);
     }, 2);
