@@ -917,6 +917,7 @@ inline const void* item_at(const float* p, bool is16, long off) {
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (element by element
 // down whole columns, every store touched a new line: 14% of a transposed sum's time on Zen 2).
 void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
+  if (active_isa() != Isa::Portable) return copy_transposed_avx2(dst, ldd, src, lds, rows, cols);
   constexpr long BS = 16;
   for (long i0 = 0; i0 < rows; i0 += BS)
     for (long j0 = 0; j0 < cols; j0 += BS) {

@@ -145,6 +145,10 @@ typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float
 // (kernel_avx2.cpp): the emulated bf16 products' packs, on CPUs without VDPBF16PS.
 void round_bf16_avx2(float* p, long n);
 
+// copy_transposed's 8 x 8 blocks in registers on AVX2 (kernel_avx2.cpp; gemm.cpp calls it on AVX2 and up):
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
+void copy_transposed_avx2(float* dst, long ldd, const float* src, long lds, long rows, long cols);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   GemmPackStrip pack_a_rowmajor;  // may be null

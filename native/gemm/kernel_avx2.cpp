@@ -297,6 +297,22 @@ void round_bf16_avx2(float* p, long n) {
   }
 }
 
+// 8 x 8 blocks through transpose8, the edge rows and columns one float at a time (a plain copy: any
+// order gives the same values). Against 16 x 16 blocks of scalar copies: the 512 x 64 C of a weight
+// gradient's transposed halves ~4x faster.
+void copy_transposed_avx2(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
+  const long r8 = rows & ~7L, c8 = cols & ~7L;
+  for (long i0 = 0; i0 < r8; i0 += 8)
+    for (long j0 = 0; j0 < c8; j0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (i0 + i) * lds + j0);
+      transpose8(r);
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + (j0 + j) * ldd + i0, r[j]);
+    }
+  for (long i = 0; i < rows; i++)
+    for (long j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+
 GemmKernelInfo gemm_kernel_avx2() {
   GemmKernelInfo k{ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR,
                    6 * 48, 512, 4096, "avx2 6x16"};

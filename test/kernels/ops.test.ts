@@ -181,6 +181,18 @@ describe.each(backends)('ops on $label', ({ setup }) => {
     for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) expect(y[(S + s) * D + d]).toBe(vecs[d]);
   });
 
+  it('transpose moves every element, whole 8 x 8 blocks and edges alike', () => {
+    setup();
+    for (const [R, C] of [[1, 1], [3, 5], [8, 8], [9, 7], [17, 33], [64, 512], [82, 24]]) {
+      const inp = randn(R * C, R + C),
+        out = new Float32Array(R * C).fill(Number.NaN);
+      K.transpose(out, inp, R, C);
+      let bad = 0;
+      for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) if (!Object.is(out[j * R + i], inp[i * C + j])) bad++;
+      expect(bad, `${R} x ${C}`).toBe(0);
+    }
+  });
+
   it('lossGrad: per-sample mean over valid tokens, half-weight BCE, optional sample weights', () => {
     setup();
     const [B, L] = [3, 5],
