@@ -526,6 +526,10 @@ struct RowBlockWalk {
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 // Whether gemm_one packs op(B) as one fp32 block of panels (one k block, one column block): what a
 // GemmArgs::packed_b stands in for.
+// gemm_in_halves' limits (below)
+constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
+constexpr long kHalvesMinK = 1024;     // one product: k at least this long
+
 inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
   return !g.bf16 && !g.b16 && kr.kpack == 1 && !kr.round_bf16 && g.K <= kr.kc && g.N <= kr.nc;
 }
@@ -737,7 +741,16 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // steps on those prefetches; a transposed A packed a block at a time asks for its own lines as it
   // packs). Without them: the bf16 channel gate_up dW 1.11-1.15x, and bench-ab-step bf16 cpu-sudoku9
   // 1.06-1.07x, cpu-sudoku4 1.06-1.09x, paper 1.05-1.06x. The fp32 steps ran even without them; they keep them.
-  const bool read_ahead = !kr.prefetches_c_below;
+  // Nor for a half of gemm_in_halves' A^T B (a small C over several k blocks: the next blocks continue
+  // the rows the hardware prefetchers already stream, and the prefetches stalled the tiles behind full
+  // miss buffers): Zen 2, cpu-sudoku9's halves (512 x 64 and 64 x 256, k 1312) 1.00-1.05x without them
+  // and its step x1.007-1.012. Elsewhere they pay: one k block and a little (cpu-sudoku4's 512 x 64 x
+  // 544) ran 0.96x without them, the paper config's 3072 x 512 x 1552 0.97x (its B 16 step 0.98x), the
+  // sums over items (whose next item is elsewhere) 0.71-0.81x. Measured on AVX2 only: the kernels with
+  // kernel_direct_at (AVX-512) keep them.
+  const bool read_ahead = !kr.prefetches_c_below &&
+                          !(g.batch == 1 && g.trans_a && !g.trans_b && g.K >= 2 * kr.kc &&
+                            (double)g.M * g.N <= kHalvesMaxC && !kr.kernel_direct_at);
   auto next_a_block = [&](NextReads& nr_, const void* a, long ic, long pc) {
     if (!read_ahead || !a || prepacked_a || ic >= r1 || pc >= K) return;
     const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, kc = K - pc < kr.kc ? K - pc : kr.kc;
@@ -993,8 +1006,6 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
 // rows made both threads read every item, half of it written by the other core (2-vCPU Zen 5:
 // cpu-sudoku9's step x1.08, the paper token mixer's down weight gradient 82-84% -> 88-89% of the peak
 // on two threads). With more threads the halves run one after the other, each on all of them.
-constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
-constexpr long kHalvesMinK = 1024;     // one product: k at least this long
 bool gemm_in_halves(const GemmArgs& g) {
   static thread_local bool inside = false;  // a half's own gemm does not split again
   const bool items = g.stride_c == 0 && g.batch >= 4,
