@@ -183,7 +183,15 @@ describe.each(backends)('ops on $label', ({ setup }) => {
 
   it('transpose moves every element, whole 8 x 8 blocks and edges alike', () => {
     setup();
-    for (const [R, C] of [[1, 1], [3, 5], [8, 8], [9, 7], [17, 33], [64, 512], [82, 24]]) {
+    for (const [R, C] of [
+      [1, 1],
+      [3, 5],
+      [8, 8],
+      [9, 7],
+      [17, 33],
+      [64, 512],
+      [82, 24],
+    ]) {
       const inp = randn(R * C, R + C),
         out = new Float32Array(R * C).fill(Number.NaN);
       K.transpose(out, inp, R, C);
