@@ -519,6 +519,10 @@ struct RowBlockWalk {
   }
 };
 
+// gemm_in_halves' limits (below; gemm_one's read-ahead asks too)
+constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
+constexpr long kHalvesMinK = 1024;     // one product: k at least this long
+
 // One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
 // strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
 // needs into its own buffers, so threads never wait for each other (no barriers: a descheduled
@@ -526,10 +530,6 @@ struct RowBlockWalk {
 // next to its (M/nth)*N*K multiply-adds whenever rows are split (M >= 2*MR*nth).
 // Whether gemm_one packs op(B) as one fp32 block of panels (one k block, one column block): what a
 // GemmArgs::packed_b stands in for.
-// gemm_in_halves' limits (below)
-constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
-constexpr long kHalvesMinK = 1024;     // one product: k at least this long
-
 inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
   return !g.bf16 && !g.b16 && kr.kpack == 1 && !kr.round_bf16 && g.K <= kr.kc && g.N <= kr.nc;
 }
@@ -744,7 +744,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // Nor for a half of gemm_in_halves' A^T B (a small C over several k blocks: the next blocks continue
   // the rows the hardware prefetchers already stream, and the prefetches stalled the tiles behind full
   // miss buffers): Zen 2, cpu-sudoku9's halves (512 x 64 and 64 x 256, k 1312) 1.00-1.05x without them
-  // and its step x1.007-1.012. Elsewhere they pay: one k block and a little (cpu-sudoku4's 512 x 64 x
+  // and its step x1.007-1.022. Elsewhere they pay: one k block and a little (cpu-sudoku4's 512 x 64 x
   // 544) ran 0.96x without them, the paper config's 3072 x 512 x 1552 0.97x (its B 16 step 0.98x), the
   // sums over items (whose next item is elsewhere) 0.71-0.81x. Measured on AVX2 only: the kernels with
   // kernel_direct_at (AVX-512) keep them.
@@ -1019,7 +1019,7 @@ bool gemm_in_halves(const GemmArgs& g) {
   // by strip (no kernel_direct_at: AVX2), a tall A^T B (the channel MLP's gate_up weight gradient,
   // 512 x 64, k 1312 a half) runs as its transpose B^T A: the wide operand packed as B panels, 64
   // contiguous bytes a row at a time, not as 6-float pieces of 2 KiB-apart rows (gemm_by_transpose's
-  // bits). Zen 2, one process: 512 x 64 x 2624 1.05-1.07x on two threads, 1.065x on one. (Not for one
+  // bits). Zen 2, one process: 512 x 64 x 2624 1.05-1.09x on two threads, 1.07-1.08x on one. (Not for one
   // product on two threads: 512 x 64 x 544 ran 0.86x, its 64 rows of C^T split between them.)
   const bool alone = pool_threads() <= 2;
   const GemmKernelInfo kr = active_kernel(false);
