@@ -166,9 +166,12 @@ describe.runIf(addon)('gemm reductions in two fixed halves', () => {
   // fp32 sums over items (strideC 0, batch >= 4) and A^T B products with k >= 1024, C at most 64 Ki
   // floats: half 0 into C with beta, half 1 from zero, then added (native/gemm/gemm.cpp
   // gemm_in_halves). The halves here are below both limits, so each is one plain product.
+  // A tall A^T B (M >= 4N) runs each half as its transpose on AVX2 (the channel gate_up weight
+  // gradient's form): against plain halves by hand.
   const cases = [
     { M: 97, N: 60, K: 70, transB: true, batch: 4, strideA: 97 * 70, strideB: 60 * 70, strideC: 0 },
     { M: 50, N: 33, K: 1100, transA: true },
+    { M: 134, N: 21, K: 1100, transA: true },
   ];
   it.each(paths)('%s: C + scratch of the two halves, bit for bit, at 1, 2 and 3 threads; near float64', p => {
     useBackend('native');
