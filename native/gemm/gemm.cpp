@@ -519,9 +519,13 @@ struct RowBlockWalk {
   }
 };
 
-// gemm_in_halves' limits (below; gemm_one's read-ahead asks too)
+// gemm_in_halves' limits (below)
 constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
 constexpr long kHalvesMinK = 1024;     // one product: k at least this long
+// What this thread is running for gemm_in_halves: nothing, a half (whose own gemm does not split
+// again), or a k-range half of an A^T B on a thread of its own (gemm_one's read-ahead asks).
+enum class InHalf { kNo, kHalf, kKRangeAlone };
+thread_local InHalf tl_in_half = InHalf::kNo;
 
 // One product inside a parallel region, on this thread's share: rows [r0, r1) of C in whole MR
 // strips when split_rows, else the NR panels [p0, p1) of every B block. Each thread packs what it
@@ -741,16 +745,15 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // steps on those prefetches; a transposed A packed a block at a time asks for its own lines as it
   // packs). Without them: the bf16 channel gate_up dW 1.11-1.15x, and bench-ab-step bf16 cpu-sudoku9
   // 1.06-1.07x, cpu-sudoku4 1.06-1.09x, paper 1.05-1.06x. The fp32 steps ran even without them; they keep them.
-  // Nor for a half of gemm_in_halves' A^T B (a small C over several k blocks: the next blocks continue
-  // the rows the hardware prefetchers already stream, and the prefetches stalled the tiles behind full
-  // miss buffers): Zen 2, cpu-sudoku9's halves (512 x 64 and 64 x 256, k 1312) 1.00-1.05x without them
+  // Nor for a k-range half of gemm_in_halves' A^T B on a thread of its own, over several k blocks (the
+  // next blocks continue the rows the hardware prefetchers already stream, and the prefetches stalled
+  // the tiles behind full miss buffers): Zen 2, cpu-sudoku9's halves (512 x 64 and 64 x 256, k 1312) 1.00-1.05x without them
   // and its step x1.007-1.022. Elsewhere they pay: one k block and a little (cpu-sudoku4's 512 x 64 x
   // 544) ran 0.96x without them, the paper config's 3072 x 512 x 1552 0.97x (its B 16 step 0.98x), the
   // sums over items (whose next item is elsewhere) 0.71-0.81x. Measured on AVX2 only: the kernels with
   // kernel_direct_at (AVX-512) keep them.
   const bool read_ahead = !kr.prefetches_c_below &&
-                          !(g.batch == 1 && g.trans_a && !g.trans_b && g.K >= 2 * kr.kc &&
-                            (double)g.M * g.N <= kHalvesMaxC && !kr.kernel_direct_at);
+                          !(tl_in_half == InHalf::kKRangeAlone && g.K >= 2 * kr.kc && !kr.kernel_direct_at);
   auto next_a_block = [&](NextReads& nr_, const void* a, long ic, long pc) {
     if (!read_ahead || !a || prepacked_a || ic >= r1 || pc >= K) return;
     const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, kc = K - pc < kr.kc ? K - pc : kr.kc;
@@ -927,8 +930,9 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (element by element
-// down whole columns, every store touched a new line: 14% of a transposed sum's time on Zen 2).
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: 8 x 8 blocks in registers on AVX2 and up
+// (copy_transposed_avx2), else 16 x 16 blocks (element by element down whole columns, every store touched
+// a new line: 14% of a transposed sum's time on Zen 2).
 void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
   if (active_isa() != Isa::Portable) return copy_transposed_avx2(dst, ldd, src, lds, rows, cols);
   constexpr long BS = 16;
@@ -1007,10 +1011,9 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
 // cpu-sudoku9's step x1.08, the paper token mixer's down weight gradient 82-84% -> 88-89% of the peak
 // on two threads). With more threads the halves run one after the other, each on all of them.
 bool gemm_in_halves(const GemmArgs& g) {
-  static thread_local bool inside = false;  // a half's own gemm does not split again
   const bool items = g.stride_c == 0 && g.batch >= 4,
              ks = g.trans_a && !g.trans_b && g.batch == 1 && g.K >= kHalvesMinK;
-  if (inside || g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
+  if (tl_in_half != InHalf::kNo || g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
       !(items || ks))
     return false;
   static thread_local AlignedBuf scratch;
@@ -1042,10 +1045,10 @@ bool gemm_in_halves(const GemmArgs& g) {
       t.ldc = g.N;
       t.beta = 0.f;
     }
-    inside = true;
+    tl_in_half = alone && ks ? InHalf::kKRangeAlone : InHalf::kHalf;
     if (alone && tall_tn) gemm_transposed(t);
     else gemm(t);
-    inside = false;
+    tl_in_half = InHalf::kNo;
   };
   if (alone)
     parallel_run([&](int p, int np) {

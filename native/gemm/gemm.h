@@ -57,7 +57,7 @@ void gemm_pack_a(float* dst, const GemmArgs& g);
 size_t gemm_packed_b_floats(const GemmArgs& g);
 void gemm_pack_b(float* dst, const GemmArgs& g);
 
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks (gemm's transposed
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, block by block (gemm's transposed
 // products; ops' transpose).
 void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols);
 

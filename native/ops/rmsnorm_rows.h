@@ -31,13 +31,14 @@ inline void rms_rows_backward(float* dinp, float* sum, const float* dout, const 
     const float* y = out + i * D;
     float* dx = dinp + i * D;
     double mean = dot_f64_lanes(dy, y, D) / D, r = rstd[i];
+    const auto grad = [&](long d) { return r * (dy[d] - y[d] * mean); };
     if (!sum) {
-      for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + r * (dy[d] - y[d] * mean));
+      for (long d = 0; d < D; d++) dx[d] = (float)(dx[d] + grad(d));
       continue;
     }
     float* sx = sum + i * D;
     for (long d = 0; d < D; d++) {
-      dx[d] = (float)(0.0 + r * (dy[d] - y[d] * mean));  // (0.0 +: a zero's sign as the zero fill gave it)
+      dx[d] = (float)(0.0 + grad(d));  // (0.0 +: a zero's sign as the zero fill gave it)
       sx[d] = sx[d] + dx[d];
     }
   }
@@ -81,16 +82,16 @@ inline void rms_seq_blocks_backward(float* dinp, float* sum, const float* dout, 
     for (long s = 0; s < S; s++)
       for (long j = 0; j < w; j++) acc[j] += (double)dy[s * D + j] * y[s * D + j];
     for (long j = 0; j < w; j++) acc[j] /= S;
+    const auto grad = [&](long s, long j) { return r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]); };
     if (!sum) {
       for (long s = 0; s < S; s++)
-        for (long j = 0; j < w; j++)
-          dx[s * D + j] = (float)(dx[s * D + j] + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+        for (long j = 0; j < w; j++) dx[s * D + j] = (float)(dx[s * D + j] + grad(s, j));
       continue;
     }
     float* sx = sum + b * S * D + d0;
     for (long s = 0; s < S; s++)
       for (long j = 0; j < w; j++) {
-        dx[s * D + j] = (float)(0.0 + r[j] * (dy[s * D + j] - y[s * D + j] * acc[j]));
+        dx[s * D + j] = (float)(0.0 + grad(s, j));
         sx[s * D + j] = sx[s * D + j] + dx[s * D + j];
       }
   }
