@@ -23,21 +23,29 @@ namespace {
 // I = 256, 512 KiB) so it stays in L2 (each chunk packs the weights once: fuller chunks pack them
 // less often). Rows are independent in every op, so the chunking never changes a bit.
 constexpr long kChunkFloats = 131072;
-// The rows come in pieces of a quarter chunk (a multiple of 14, the AVX-512 tile's rows, where a
-// chunk holds that many), claimed in runs (ItemClaims::take_run): each thread takes up to a chunk of
-// consecutive pieces at a time from the front of its home share (the rows the token mixer's items
-// gave it), and the shares' last pieces go one at a time, so a thread that finishes early takes some
-// of the other's instead of waiting (fixed halves: the two threads of a 2-vCPU Zen 5 ended 2-7%
-// apart, the one that ran longer changing from run to run).
+// The rows come in pieces of at most a quarter chunk, whole strips of the fp32 kernel's tile rows mr
+// (14 on AVX-512, 6 on AVX2: an edge tile computes all mr rows, so AVX2 lost 4 rows of products in
+// every 56-row piece), the strips spread evenly over the pieces (they differ by at most one strip;
+// only the last piece ends in a partial one). They are claimed in runs (ItemClaims::take_run): each
+// thread takes up to a chunk of consecutive pieces at a time from the front of its home share (the
+// rows the token mixer's items gave it), and the shares' last pieces go one at a time, so a thread
+// that finishes early takes some of the other's instead of waiting (fixed halves: the two threads of a
+// 2-vCPU Zen 5 ended 2-7% apart, the one that ran longer changing from run to run).
 struct RowPieces {
-  long N, rows, n, most_pieces;
-  RowPieces(long N_, long I) : N(N_) {
+  long N, mr, strips, n, most_pieces, most_rows;
+  RowPieces(long N_, long I, long mr_) : N(N_), mr(mr_), strips((N_ + mr_ - 1) / mr_) {
     const long most = kChunkFloats / (2 * I) < 1 ? 1 : kChunkFloats / (2 * I);
-    rows = most >= 56 ? most / 4 / 14 * 14 : most;
-    most_pieces = most / rows;
-    n = (N + rows - 1) / rows;
+    const long per = most >= 4 * mr ? most / 4 / mr : most >= mr ? most / mr : 1;  // strips a piece at most
+    n = (strips + per - 1) / per;
+    most_pieces = most / (per * mr) < 1 ? 1 : most / (per * mr);
+    most_rows = most_pieces * per * mr;
   }
-  long end(long p0, long count) const { return (p0 + count) * rows < N ? (p0 + count) * rows : N; }
+  // the first row of piece p (p = n: N)
+  long start(long p) const {
+    const long r = p * strips / n * mr;
+    return r < N ? r : N;
+  }
+  long end(long p0, long count) const { return start(p0 + count); }
 };
 
 // A forward that keeps nothing (keep = false) writes each item's (or chunk's) gate_up and h here,
@@ -209,9 +217,9 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                       const float* w_gate_up, const float* w_down, long N, long D, long I, double eps, bool keep) {
-  const RowPieces pieces(N, I);
+  const RowPieces pieces(N, I, gemm_active_kernel(false).mr);
   parallel_claim(pieces.n, N * (3 * I * D + 2 * D), [&](ItemClaims::Part& part) {
-    const long step = pieces.rows * pieces.most_pieces;
+    const long step = pieces.most_rows;
     float* own = keep ? nullptr : tl_unkept.get((size_t)step * 3 * I);
     GemmArgs g1;  // gate_up = x @ W_gu^T
     g1.trans_b = true;
@@ -229,7 +237,7 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
       if (!packed) pack_shared_b(g1, &g2), packed = true;
-      const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
+      const long r0 = pieces.start(p0), rows = pieces.end(p0, count) - r0;
       float* guc = keep ? gate_up + r0 * 2 * I : own;  // this chunk's rows
       float* hc = keep ? h + r0 * I : own + step * 2 * I;
       g1.M = rows;
@@ -250,7 +258,7 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I) {
-  const RowPieces pieces(N, I);
+  const RowPieces pieces(N, I, gemm_active_kernel(false).mr);
   parallel_claim(pieces.n, N * (4 * I * D + 4 * D), [&](ItemClaims::Part& part) {
     GemmArgs g2;  // dinp += dgate_up @ W_gu
     g2.N = D; g2.K = 2 * I;
@@ -262,7 +270,7 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
     long count;
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
       if (!packed) pack_shared_b(g2, nullptr), packed = true;
-      const long r0 = p0 * pieces.rows, rows = pieces.end(p0, count) - r0;
+      const long r0 = pieces.start(p0), rows = pieces.end(p0, count) - r0;
       rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D);  // and dinp += dr
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
       // stored (bitwise gemm, fill and swiglu_backward_rows)

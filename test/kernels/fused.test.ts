@@ -60,7 +60,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
   });
   it.each([
     { N: 544, D: 64, I: 256 }, // cpu-sudoku4
-    { N: 2624, D: 64, I: 256 }, // cpu-sudoku9: 47 pieces of 56 rows, in runs and steals (RowPieces)
+    { N: 2624, D: 64, I: 256 }, // cpu-sudoku9: 44 pieces of 9-10 six-row strips on AVX2 (47 of 56 rows on AVX-512), in runs and steals (RowPieces)
     { N: 150, D: 37, I: 48 },
     { N: 5, D: 512, I: 1536 }, // a k-blocked down GEMM (K > 512)
   ])('mlpNormForward N=$N D=$D I=$I', ({ N, D, I }) => {
