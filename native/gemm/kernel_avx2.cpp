@@ -17,17 +17,19 @@ constexpr int MR = 6, NR = 16;
 // SB: the floats between B's k rows: NR for a packed panel, 0 for ldb (B read in place, full panels).
 // AD: A read in place from a row-major A (row i at pa + i * lda; the rows past m read row m - 1's
 // values into accumulators that are never stored), instead of a packed strip (pa[k * MR + i]).
-template <long SB, bool AD>
+// R: the rows computed, m's (an edge strip's rows past m would be products of the pack's zero rows,
+// never stored: cutting them leaves each stored element's FMA chain, so its bits, as it was).
+template <long SB, bool AD, int R = MR>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
                      long ldc, long m, long n, float alpha, float beta) {
   const long sb = SB ? SB : ldb;
   const float* ar[MR] = {};
   if (AD)
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
-  __m256 acc[MR][2];
+    for (int i = 0; i < R; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
+  __m256 acc[R][2];
 #pragma GCC unroll 6
-  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   // k unrolled by 4: one loop's counter, compare and branch per 48 FMAs instead of per 12. On Zen 3
   // the tile ran 1.06-1.17x faster (kc 64 to 512, packs in L1 or B streamed from L2; standalone, 15
   // alternating rounds). The same FMAs in the same order: the same bits.
@@ -37,7 +39,7 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
     __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb);
     __m256 b1 = SB ? _mm256_load_ps(pb + 8) : _mm256_loadu_ps(pb + 8);
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
       __m256 a = _mm256_broadcast_ss(AD ? ar[i] + k : pa + i);
       acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
@@ -45,7 +47,7 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
     if (!AD) pa += MR;
     pb += sb;
   }
-  if (m == MR && n == NR) {
+  if (R == MR && m == MR && n == NR) {
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
@@ -62,10 +64,10 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
   }
   // Edge tile: spill to a buffer, then write the valid part with the same rounding as above
   // (alpha*acc first, then one fma with beta*C) so edges and interior agree bit for bit.
-  alignas(32) float t[MR][NR];
+  alignas(32) float t[R][NR];
   __m256 va = _mm256_set1_ps(alpha);
 #pragma GCC unroll 6
-  for (int i = 0; i < MR; i++) {
+  for (int i = 0; i < R; i++) {
     _mm256_store_ps(t[i], _mm256_mul_ps(va, acc[i][0]));
     _mm256_store_ps(t[i] + 8, _mm256_mul_ps(va, acc[i][1]));
   }
@@ -74,23 +76,37 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
       c[i * ldc + j] = beta != 0.f ? __builtin_fmaf(beta, c[i * ldc + j], t[i][j]) : t[i][j];
 }
 
+// The body for an edge strip's m rows (R = m), the full tile otherwise.
+template <long SB, bool AD>
+inline void ukr_rows(long kc, const float* pa, long lda, const float* pb, long ldb, float* c, long ldc, long m, long n,
+                     float alpha, float beta) {
+  switch (m) {
+    case 1: return ukr_body<SB, AD, 1>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    case 2: return ukr_body<SB, AD, 2>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    case 3: return ukr_body<SB, AD, 3>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    case 4: return ukr_body<SB, AD, 4>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    case 5: return ukr_body<SB, AD, 5>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    default: return ukr_body<SB, AD>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+  }
+}
+
 void ukr_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
               float beta) {
-  ukr_body<NR, false>(kc, pa, 0, pb, NR, c, ldc, m, n, alpha, beta);
+  ukr_rows<NR, false>(kc, pa, 0, pb, NR, c, ldc, m, n, alpha, beta);
 }
 
 // The tile on a strip of a row-major A read in place (A[i * lda + k], i < m) and a packed panel: the
 // same FMAs in the same order as on the packed strip, so the same bits.
 void ukr_6x16_direct_a(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
                        float alpha, float beta) {
-  ukr_body<NR, true>(kc, A, lda, pb, NR, c, ldc, m, n, alpha, beta);
+  ukr_rows<NR, true>(kc, A, lda, pb, NR, c, ldc, m, n, alpha, beta);
 }
 
 // The tile on a full panel of a row-major B read in place (B[k * ldb + j], j < NR): the same FMAs in
 // the same order as on the packed panel, so the same bits.
 void ukr_6x16_direct_b(long kc, const float* pa, const float* B, long ldb, float* c, long ldc, long m, long n,
                        float alpha, float beta) {
-  ukr_body<0, false>(kc, pa, 0, B, ldb, c, ldc, m, n, alpha, beta);
+  ukr_rows<0, false>(kc, pa, 0, B, ldb, c, ldc, m, n, alpha, beta);
 }
 
 // r[j][i] = in[i][j] for 8 rows of 8 floats (unpack, shuffle, then swap 128-bit halves).
