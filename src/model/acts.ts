@@ -84,6 +84,9 @@ export interface StepActs {
   dmid: [F32T, F32T]; // (B, S, D) gradients between the blocks of one net call
   dx: F32T; // (B, S, D) gradient of x, summed over the n z-updates
   block: BlockScratch;
+  /** mlp_t: each layer's token-mixer weights transposed, (Is, S) down and (S, 2Is) gate_up, for the
+   *  fused backward; written once per backward (trm.ts deepRecursionBackward), read by its n + 1 calls */
+  mixerT?: { down: F32T; gateUp: F32T }[];
   /** EqR damping / noise buffers (damping.ts); only with damping or train_noise */
   damp?: DampActs;
 }
@@ -146,6 +149,9 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
     dmid: [f32(N * D), f32(N * D)],
     dx: f32(N * D),
     damp: usesDamping(c) ? allocDampActs(N * D) : undefined,
+    mixerT: c.mlp_t
+      ? Array.from({ length: c.L_layers }, () => ({ down: f32(Is * S), gateUp: f32(2 * Is * S) }))
+      : undefined,
     block: {
       rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
       r: f32(N * D),

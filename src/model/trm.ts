@@ -36,7 +36,7 @@ import {
 import type { Rng } from '../data/rng.js';
 import { type BlockActs, type BlockScratch, f32Act, type NetActs, type StepActs } from './acts.js';
 import type { Dims, TrmConfig } from './config.js';
-import { addSkipGrad, dampedOutputGrad, updateLatent } from './damping.js';
+import { addSkipGrad, dampedOutputGrad, updateLatent, usesDamping } from './damping.js';
 import type { BlockWeights, Weights } from './params.js';
 
 /** A block's SwiGLU weights (or gradients) as the layers take them. */
@@ -134,6 +134,12 @@ function blockForward(
   rmsnormForward(ba.n2, ba.rstd2, s.r, N, D, eps);
 }
 
+/** The token mixer's weights transposed as the fused backward reads them: (Is, S) and (S, 2Is). */
+function transposeMixerWeights(d: Dims, w: BlockWeights, wt: { down: F32T; gateUp: F32T }): void {
+  transpose(wt.down, w.mlptDown!, d.S, d.Is);
+  transpose(wt.gateUp, w.mlptGateUp!, 2 * d.Is, d.S);
+}
+
 /** blockBackward through the fused half-block kernels (mlp_t, D <= fusedMaxD): each half is one
  *  call for its row- or item-local chain, then the weight gradients as GEMMs over all rows. The
  *  same arithmetic as the op-by-op path (bitwise, up to the sign of an exact zero in d(n1)). */
@@ -146,6 +152,7 @@ function blockBackwardFused(
   g: BlockWeights,
   dinp: F32T,
   dout: F32T,
+  wt: { down: F32T; gateUp: F32T } | null,
 ): void {
   const { B, S, D, I, Is } = d,
     N = B * S,
@@ -171,8 +178,10 @@ function blockBackwardFused(
   gemm({ A: s.r, B: ba.mlp.h, C: g.mlpDown, M: D, N: I, K: N, transA: true, beta: 1 });
   gemm({ A: s.mlp.dgateUp, B: ba.n1, C: g.mlpGateUp, M: 2 * I, N: D, K: N, transA: true, beta: 1 });
   // n1 = rms(h + mixer(h)): d(h) += dr + mixer'(dr)
-  transpose(x.wDownT, w.mlptDown!, S, Is);
-  transpose(x.wGateUpT, w.mlptGateUp!, 2 * Is, S);
+  if (!wt) {
+    wt = { down: x.wDownT, gateUp: x.wGateUpT };
+    transposeMixerWeights(d, w, wt);
+  }
   tokenMixerNormBackward(
     dinp,
     s.r,
@@ -184,8 +193,8 @@ function blockBackwardFused(
     f32Act(m.gateUp),
     h,
     w.mlptGateUp!,
-    x.wGateUpT,
-    x.wDownT,
+    wt.gateUp,
+    wt.down,
     B,
     S,
     D,
@@ -207,9 +216,10 @@ function blockBackward(
   g: BlockWeights,
   dinp: F32T,
   dout: F32T,
+  wt: { down: F32T; gateUp: F32T } | null,
 ): void {
   if (c.mlp_t && useFused(d.D)) {
-    blockBackwardFused(d, s, ba, h, w, g, dinp, dout);
+    blockBackwardFused(d, s, ba, h, w, g, dinp, dout, wt);
     return;
   }
   const { B, S, D, I, Is, H, hd } = d,
@@ -265,7 +275,8 @@ export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, k
 }
 
 /** dinp (d of na.inp) += from dout (d of the call's output); parameter gradients += into g.
- *  dinp and dout must be different tensors. */
+ *  dinp and dout must be different tensors. `transposed`: a.mixerT already holds w's token-mixer
+ *  weights transposed (mixerTransposes; one backward's calls share them), else each block makes its own. */
 export function netBackward(
   c: TrmConfig,
   a: StepActs,
@@ -274,6 +285,7 @@ export function netBackward(
   g: Weights,
   dinp: F32T,
   dout: F32T,
+  transposed = false,
 ): void {
   const n = sizeOf(dout);
   let d = dout;
@@ -290,6 +302,7 @@ export function netBackward(
       g.layers[i],
       into,
       d,
+      transposed && a.mixerT ? a.mixerT[i] : null,
     );
     d = into;
   }
@@ -313,11 +326,19 @@ export function latentRecursion(
 ): void {
   const n = c.L_cycles,
     size = sizeOf(y);
+  // Without damping and noise z is each call's output itself: the next call reads it in place (its
+  // output view, which that call overwrites only after its input sum has read it) and z gets one copy
+  // per recursion instead of one per call.
+  const plain = !usesDamping(c);
+  let zv = z;
   for (let i = 0; i < n; i++) {
     const na = a.calls[keep ? i : 0];
-    add3(na.inp, y, x, z, size); // (y + x) + z, the same bits as z + (y + x)
-    updateLatent(c, a, z, netForward(c, a, na, w, keep), noise); // copy(z, f) without damping and noise
+    add3(na.inp, y, x, zv, size); // (y + x) + z, the same bits as z + (y + x)
+    const f = netForward(c, a, na, w, keep);
+    if (plain) zv = f;
+    else updateLatent(c, a, z, f, noise);
   }
+  if (zv !== z) copy(z, zv, size);
   const na = a.calls[keep ? n : 0];
   add(na.inp, y, z, size);
   updateLatent(c, a, y, netForward(c, a, na, w, keep), noise);
@@ -340,6 +361,14 @@ export function deepRecursion(
   latentRecursion(c, a, w, x, y, z, keep, noise);
 }
 
+/** The fused backward's transposed token-mixer weights of every layer into a.mixerT, once for all
+ *  the calls of one backward (the weights do not change within it); false where none are used. */
+function mixerTransposes(c: TrmConfig, a: StepActs, w: Weights): boolean {
+  if (!c.mlp_t || !a.mixerT || !useFused(a.d.D)) return false;
+  for (let i = 0; i < c.L_layers; i++) transposeMixerWeights(a.d, w.layers[i], a.mixerT[i]);
+  return true;
+}
+
 /** Backward through the last recursion: a.dh = d(new y) on entry; on return a.dx = d(x) (the
  *  carry that entered the recursion is detached, so its gradient is dropped). */
 export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: Weights): void {
@@ -348,10 +377,11 @@ export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: 
   let dout = a.dh,
     dinp = a.dh2;
   fill(a.dx, 0, size);
+  const transposed = mixerTransposes(c, a, w);
   for (let i = n; i >= 0; i--) {
     fill(dinp, 0, size);
     // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i; a damped call passes (1 - d) dout
-    netBackward(c, a, a.calls[i], w, g, dinp, dampedOutputGrad(c, a, dout));
+    netBackward(c, a, a.calls[i], w, g, dinp, dampedOutputGrad(c, a, dout), transposed);
     if (i < n) add(a.dx, a.dx, dinp, size); // the z-updates' (y + x) part is d(x)
     if (i < n) addSkipGrad(c, a, dinp, dout); // damped z-update: d(z_i) += d * d(z_{i+1}) (y's input is detached)
     [dout, dinp] = [dinp, dout]; // d(z_i) = d(inp_i) flows into call i-1
