@@ -15,10 +15,10 @@ constexpr int MR = 6, NR = 16;
 // (the edge tile's spill below) GCC kept the array in memory and stored all 12 accumulators every k
 // step, which ran the tile at a quarter of the FMA peak on Zen 3 (22 vs 54 GFLOP/s, one thread).
 // SB: the floats between B's k rows: NR for a packed panel, 0 for ldb (B read in place, full panels).
-// AD: A read in place from a row-major A (row i at pa + i * lda; the rows past m read row m - 1's
-// values into accumulators that are never stored), instead of a packed strip (pa[k * MR + i]).
-// R: the rows computed, m's (an edge strip's rows past m would be products of the pack's zero rows,
-// never stored: cutting them leaves each stored element's FMA chain, so its bits, as it was).
+// AD: A read in place from a row-major A (row i at pa + i * lda) instead of a packed strip (pa[k * MR + i]).
+// R: the rows computed, m's (ukr_rows): an edge strip's rows past m would be products of the pack's zero
+// rows (or, read in place, of row m - 1 again), never stored; cutting them leaves each stored element's
+// FMA chain, so its bits, as it was.
 template <long SB, bool AD, int R = MR>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
                      long ldc, long m, long n, float alpha, float beta) {
@@ -26,7 +26,7 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
   const float* ar[MR] = {};
   if (AD)
 #pragma GCC unroll 6
-    for (int i = 0; i < R; i++) ar[i] = pa + (i < m ? i : m - 1) * lda;
+    for (int i = 0; i < R; i++) ar[i] = pa + i * lda;
   __m256 acc[R][2];
 #pragma GCC unroll 6
   for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();

@@ -42,7 +42,7 @@ struct RowPieces {
   }
   // the first row of piece p (p = n: N)
   long start(long p) const {
-    const long r = p * strips / n * mr;
+    const long r = n ? p * strips / n * mr : 0;
     return r < N ? r : N;
   }
   long end(long p0, long count) const { return start(p0 + count); }
@@ -257,7 +257,7 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
 
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
-                       long D, long I) {
+                       long D, long I, bool fresh) {
   const RowPieces pieces(N, I, gemm_active_kernel(false).mr);
   parallel_claim(pieces.n, N * (4 * I * D + 4 * D), [&](ItemClaims::Part& part) {
     GemmArgs g2;  // dinp += dgate_up @ W_gu
@@ -271,7 +271,7 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
       if (!packed) pack_shared_b(g2, nullptr), packed = true;
       const long r0 = pieces.start(p0), rows = pieces.end(p0, count) - r0;
-      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D);  // and dinp += dr
+      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D, fresh);  // dinp += dr
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
       // stored (bitwise gemm, fill and swiglu_backward_rows)
       linear_swiglu_backward(dgate_up + r0 * 2 * I, dr + r0 * D, gate_up + r0 * 2 * I, w_down, rows, D, I, false, true);
@@ -286,7 +286,7 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
                                const float* out, const float* rstd, const float* gate_up, const float* inp,
                                const float* w_gate_up, const float* w_gate_up_t, const float* w_down_t, long B,
-                               long S, long D, long Is) {
+                               long S, long D, long Is, bool fresh) {
   const long gu = 2 * Is * D, sd = S * D;
   const bool recompute = token_mixer_recomputes_gate_up(S);
   parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](ItemClaims::Part& items) {
@@ -314,7 +314,7 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
         gemm(g0);
       }
       const float* gub = recompute ? own : gate_up + b * gu;
-      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd);  // dinp += dr
+      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd, fresh);  // dinp += dr
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
       // the next item's, out of cache, prefetched meanwhile)
       const bool next = !recompute && bn >= 0;

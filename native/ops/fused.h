@@ -38,10 +38,11 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
 // from dr and dgate_up): dr (N, D) = the RMSNorm backward of dout through (out, rstd); dh (N, I) =
 // dr @ w_down; dgate_up (N, 2I) = the SwiGLU backward of dh; dinp (N, D) += dr + dgate_up @ w_gate_up.
 // dr and dgate_up are written (scratch the caller keeps for the weight gradients); dh is scratch the
-// native kernel never writes (dh stays in registers: linear_swiglu_backward's epilogue).
+// native kernel never writes (dh stays in registers: linear_swiglu_backward's epilogue). fresh: dinp =
+// instead of += (bitwise a zero fill of dinp before; dinp is not read).
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
-                       long D, long I);
+                       long D, long I, bool fresh = false);
 
 // The backward of token_mixer_norm_forward without its weight gradients: per item, gate_up_b (2Is, D)
 // = the forward's, or, where token_mixer_recomputes_gate_up(S), w_gate_up @ inp_b recomputed (the
@@ -49,10 +50,10 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
 // RMSNorm backward; dh_b (Is, D) = w_down_t (Is, S) @ dr_b; dgate_up_b = the SwiGLU backward; dinp_b
 // += dr_b + w_gate_up_t (S, 2Is) @ dgate_up_b. w_down_t and w_gate_up_t are the transposed weights
 // (the caller's transpose kernel). dr and dgate_up are written; dh is scratch the native kernel
-// never writes (gemm_swiglu_backward's epilogue).
+// never writes (gemm_swiglu_backward's epilogue). fresh: as mlp_norm_backward's.
 void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout,
                                const float* out, const float* rstd, const float* gate_up, const float* inp,
                                const float* w_gate_up, const float* w_gate_up_t, const float* w_down_t, long B,
-                               long S, long D, long Is);
+                               long S, long D, long Is, bool fresh = false);
 
 }  // namespace trm

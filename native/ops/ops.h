@@ -179,12 +179,13 @@ void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, l
 // ---- RMSNorm without weight (rmsnorm.cpp) ----------------------------------------------------
 void rmsnorm_forward(float* out, float* rstd, const float* inp, long N, long D, double eps);
 // dinp += the gradient; with sum (the fused kernels): dinp = the gradient, then sum += dinp (bitwise a zero
-// fill of dinp, the accumulation and add(sum, sum, dinp))
+// fill of dinp, the accumulation and add(sum, sum, dinp)); sum_fresh: sum = 0 + dinp (as if sum had been
+// zero-filled: it is written, not read)
 void rmsnorm_backward(float* dinp, const float* dout, const float* out, const float* rstd, long N, long D,
-                      float* sum = nullptr);
+                      float* sum = nullptr, bool sum_fresh = false);
 void rmsnorm_seq_forward(float* out, float* rstd, const float* inp, long B, long S, long D, double eps);
 void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, const float* rstd, long B, long S, long D,
-                          float* sum = nullptr);
+                          float* sum = nullptr, bool sum_fresh = false);
 
 // ---- SwiGLU (swiglu.cpp) ----------------------------------------------------------------------
 void swiglu_forward(float* out, const float* gate_up, long N, long H);

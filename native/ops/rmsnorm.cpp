@@ -16,11 +16,11 @@ namespace trm {
 #define RMS_ISA_DECLARE(isa)                                                                                    \
   void rmsnorm_rows_##isa(float* out, float* rstd, const float* inp, long lo, long hi, long D, double eps);      \
   void rmsnorm_rows_backward_##isa(float* dinp, float* sum, const float* dout, const float* out, const float* rstd, \
-                                   long lo, long hi, long D);                                                   \
+                                   long lo, long hi, long D, bool sum_fresh);                                   \
   void rmsnorm_seq_blocks_##isa(float* out, float* rstd, const float* inp, long lo, long hi, long S, long D,     \
                                 double eps);                                                                    \
   void rmsnorm_seq_blocks_backward_##isa(float* dinp, float* sum, const float* dout, const float* out,           \
-                                         const float* rstd, long lo, long hi, long S, long D);
+                                         const float* rstd, long lo, long hi, long S, long D, bool sum_fresh);
 RMS_ISA_DECLARE(avx512)
 RMS_ISA_DECLARE(avx2)
 
@@ -28,9 +28,10 @@ namespace {
 // The row loops of the active ISA: the AVX-512 or AVX2 copy, else the baseline one (all the same bits).
 struct RmsLoops {
   void (*rows)(float*, float*, const float*, long, long, long, double) = rms_rows;
-  void (*rows_backward)(float*, float*, const float*, const float*, const float*, long, long, long) = rms_rows_backward;
+  void (*rows_backward)(float*, float*, const float*, const float*, const float*, long, long, long, bool) =
+      rms_rows_backward;
   void (*seq)(float*, float*, const float*, long, long, long, long, double) = rms_seq_blocks;
-  void (*seq_backward)(float*, float*, const float*, const float*, const float*, long, long, long, long) =
+  void (*seq_backward)(float*, float*, const float*, const float*, const float*, long, long, long, long, bool) =
       rms_seq_blocks_backward;
 };
 inline RmsLoops rms_loops() {
@@ -52,9 +53,10 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, long N, long D, 
 }
 
 void rmsnorm_backward(float* dinp, const float* dout, const float* out, const float* rstd, long N, long D,
-                      float* sum) {
+                      float* sum, bool sum_fresh) {
   const RmsLoops l = rms_loops();
-  parallel_for(N, N * D, [&](long lo, long hi) { l.rows_backward(dinp, sum, dout, out, rstd, lo, hi, D); });
+  parallel_for(N, N * D,
+               [&](long lo, long hi) { l.rows_backward(dinp, sum, dout, out, rstd, lo, hi, D, sum_fresh); });
 }
 
 void rmsnorm_seq_forward(float* out, float* rstd, const float* inp, long B, long S, long D, double eps) {
@@ -64,11 +66,11 @@ void rmsnorm_seq_forward(float* out, float* rstd, const float* inp, long B, long
 }
 
 void rmsnorm_seq_backward(float* dinp, const float* dout, const float* out, const float* rstd, long B, long S, long D,
-                          float* sum) {
+                          float* sum, bool sum_fresh) {
   const long nblk = (D + kRmsSeqBlock - 1) / kRmsSeqBlock;
   const RmsLoops l = rms_loops();
   parallel_for(B * nblk, B * S * D,
-               [&](long lo, long hi) { l.seq_backward(dinp, sum, dout, out, rstd, lo, hi, S, D); });
+               [&](long lo, long hi) { l.seq_backward(dinp, sum, dout, out, rstd, lo, hi, S, D, sum_fresh); });
 }
 
 }  // namespace trm

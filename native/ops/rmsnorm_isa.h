@@ -11,16 +11,16 @@ void RMS_ISA(rmsnorm_rows)(float* out, float* rstd, const float* inp, long lo, l
   rms_rows(out, rstd, inp, lo, hi, D, eps);
 }
 void RMS_ISA(rmsnorm_rows_backward)(float* dinp, float* sum, const float* dout, const float* out, const float* rstd,
-                                    long lo, long hi, long D) {
-  rms_rows_backward(dinp, sum, dout, out, rstd, lo, hi, D);
+                                    long lo, long hi, long D, bool sum_fresh) {
+  rms_rows_backward(dinp, sum, dout, out, rstd, lo, hi, D, sum_fresh);
 }
 void RMS_ISA(rmsnorm_seq_blocks)(float* out, float* rstd, const float* inp, long lo, long hi, long S, long D,
                                  double eps) {
   rms_seq_blocks(out, rstd, inp, lo, hi, S, D, eps);
 }
 void RMS_ISA(rmsnorm_seq_blocks_backward)(float* dinp, float* sum, const float* dout, const float* out,
-                                          const float* rstd, long lo, long hi, long S, long D) {
-  rms_seq_blocks_backward(dinp, sum, dout, out, rstd, lo, hi, S, D);
+                                          const float* rstd, long lo, long hi, long S, long D, bool sum_fresh) {
+  rms_seq_blocks_backward(dinp, sum, dout, out, rstd, lo, hi, S, D, sum_fresh);
 }
 
 }  // namespace trm

@@ -23,9 +23,10 @@ inline void rms_rows(float* out, float* rstd, const float* inp, long lo, long hi
 }
 
 // dinp += the gradient; or, with sum (the fused kernels' residual form), dinp = 0 + the gradient and then
-// sum += dinp: bitwise a zero fill, this accumulation and add(sum, sum, dinp), in one pass instead of three
+// sum += dinp: bitwise a zero fill, this accumulation and add(sum, sum, dinp), in one pass instead of three.
+// sum_fresh: sum = 0 + dinp (what a zero-filled sum would hold after it: no fill pass, no read of sum).
 inline void rms_rows_backward(float* dinp, float* sum, const float* dout, const float* out, const float* rstd, long lo,
-                              long hi, long D) {
+                              long hi, long D, bool sum_fresh) {
   for (long i = lo; i < hi; i++) {
     const float* dy = dout + i * D;
     const float* y = out + i * D;
@@ -37,10 +38,16 @@ inline void rms_rows_backward(float* dinp, float* sum, const float* dout, const 
       continue;
     }
     float* sx = sum + i * D;
-    for (long d = 0; d < D; d++) {
-      dx[d] = (float)(0.0 + grad(d));  // (0.0 +: a zero's sign as the zero fill gave it)
-      sx[d] = sx[d] + dx[d];
-    }
+    if (sum_fresh)
+      for (long d = 0; d < D; d++) {
+        dx[d] = (float)(0.0 + grad(d));  // (0.0 +: a zero's sign as the zero fill gave it)
+        sx[d] = 0.f + dx[d];             // (0.f +: a -0 gradient gives +0, as 0 + -0 did)
+      }
+    else
+      for (long d = 0; d < D; d++) {
+        dx[d] = (float)(0.0 + grad(d));
+        sx[d] = sx[d] + dx[d];
+      }
   }
 }
 
@@ -67,9 +74,9 @@ inline void rms_seq_blocks(float* out, float* rstd, const float* inp, long lo, l
   }
 }
 
-// sum: as rms_rows_backward's
+// sum, sum_fresh: as rms_rows_backward's
 inline void rms_seq_blocks_backward(float* dinp, float* sum, const float* dout, const float* out, const float* rstd,
-                                    long lo, long hi, long S, long D) {
+                                    long lo, long hi, long S, long D, bool sum_fresh) {
   const long nblk = (D + kRmsSeqBlock - 1) / kRmsSeqBlock;
   double acc[kRmsSeqBlock];
   for (long t = lo; t < hi; t++) {
@@ -89,11 +96,18 @@ inline void rms_seq_blocks_backward(float* dinp, float* sum, const float* dout, 
       continue;
     }
     float* sx = sum + b * S * D + d0;
-    for (long s = 0; s < S; s++)
-      for (long j = 0; j < w; j++) {
-        dx[s * D + j] = (float)(0.0 + grad(s, j));
-        sx[s * D + j] = sx[s * D + j] + dx[s * D + j];
-      }
+    if (sum_fresh)
+      for (long s = 0; s < S; s++)
+        for (long j = 0; j < w; j++) {
+          dx[s * D + j] = (float)(0.0 + grad(s, j));
+          sx[s * D + j] = 0.f + dx[s * D + j];
+        }
+    else
+      for (long s = 0; s < S; s++)
+        for (long j = 0; j < w; j++) {
+          dx[s * D + j] = (float)(0.0 + grad(s, j));
+          sx[s * D + j] = sx[s * D + j] + dx[s * D + j];
+        }
   }
 }
 

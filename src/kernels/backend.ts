@@ -237,7 +237,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  dr and dgateUp): dr (N, D) = rmsnorm backward of dout through (out, rstd); dh (N, I) = dr @ wDown;
    *  dgateUp (N, 2I) = swiglu backward of dh; dinp (N, D) += dr + dgateUp @ wGateUp. dr, dgateUp
    *  are written (scratch the caller keeps); dh is scratch, unspecified afterwards (native keeps it
-   *  in registers). */
+   *  in registers). fresh: dinp = instead of += (bitwise a zero fill of dinp first; dinp is not read). */
   mlpNormBackward(
     dinp: F,
     dr: F,
@@ -252,6 +252,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     N: number,
     D: number,
     I: number,
+    fresh?: boolean,
   ): void;
   /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
    *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
@@ -259,7 +260,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  dgateUp_b. An implementation whose forward did not keep gateUp recomputes gateUp_b = wGateUp
    *  (2Is, S) @ inp_b (the forward's product: the same values; native for S <= 24, in per-thread
    *  scratch) and leaves gateUp alone. wGateUpT, wDownT: the transposed weights. dr, dgateUp are
-   *  written; dh is scratch, unspecified afterwards (native keeps it in registers). */
+   *  written; dh is scratch, unspecified afterwards (native keeps it in registers). fresh: as
+   *  mlpNormBackward's. */
   tokenMixerNormBackward(
     dinp: F,
     dr: F,
@@ -277,6 +279,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     S: number,
     D: number,
     Is: number,
+    fresh?: boolean,
   ): void;
 
   // ---- embeddings --------------------------------------------------------------------------

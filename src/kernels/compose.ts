@@ -161,7 +161,9 @@ export function mlpNormBackwardVia<F>(
   N: number,
   D: number,
   I: number,
+  fresh = false,
 ): void {
+  if (fresh) k.fill(dinp, 0, N * D);
   k.fill(dr, 0, N * D);
   k.rmsnormBackward(dr, dout, out, rstd, N, D);
   k.gemm(false, false, N, I, D, 1, dr, D, 0, wDown, I, 0, 0, dh, I, 0, 1);
@@ -190,9 +192,11 @@ export function tokenMixerNormBackwardVia<F>(
   S: number,
   D: number,
   Is: number,
+  fresh = false,
 ): void {
   // (_inp, _wGateUp: what a backend that does not keep gateUp recomputes it from; this sequence's
   // forward always writes it)
+  if (fresh) k.fill(dinp, 0, B * S * D);
   k.fill(dr, 0, B * S * D);
   k.rmsnormSeqBackward(dr, dout, out, rstd, B, S, D);
   k.gemm(false, false, Is, D, S, 1, wDownT, S, 0, dr, D, S * D, 0, dh, D, Is * D, B);

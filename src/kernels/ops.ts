@@ -484,7 +484,8 @@ export function mlpNormForward(
   device().mlpNormForward(out, rstd, gateUp, h, r, inp, wGateUp, wDown, N, D, I, eps, keep === true);
 }
 
-/** mlpNormForward's backward without the weight gradients (backend.ts). */
+/** mlpNormForward's backward without the weight gradients (backend.ts); fresh: dinp written, not
+ *  accumulated into (bitwise a zero fill first). */
 export function mlpNormBackward(
   dinp: F32,
   dr: F32,
@@ -499,6 +500,7 @@ export function mlpNormBackward(
   N: number,
   D: number,
   I: number,
+  fresh = false,
 ): void {
   const op = 'mlpNormBackward',
     sh = sizes(op, { N, D, I }),
@@ -515,10 +517,11 @@ export function mlpNormBackward(
     wGateUp: [wGateUp, 2 * I * D],
     wDown: [wDown, D * I],
   });
-  device().mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I);
+  device().mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I, fresh === true);
 }
 
-/** tokenMixerNormForward's backward without the weight gradients (backend.ts). */
+/** tokenMixerNormForward's backward without the weight gradients (backend.ts); fresh: as
+ *  mlpNormBackward's. */
 export function tokenMixerNormBackward(
   dinp: F32,
   dr: F32,
@@ -536,6 +539,7 @@ export function tokenMixerNormBackward(
   S: number,
   D: number,
   Is: number,
+  fresh = false,
 ): void {
   const op = 'tokenMixerNormBackward',
     sh = sizes(op, { B, S, D, Is }),
@@ -571,6 +575,7 @@ export function tokenMixerNormBackward(
     S,
     D,
     Is,
+    fresh === true,
   );
 }
 

@@ -153,13 +153,13 @@ function blockBackwardFused(
   dinp: F32T,
   dout: F32T,
   wt: { down: F32T; gateUp: F32T } | null,
+  fresh: boolean,
 ): void {
   const { B, S, D, I, Is } = d,
     N = B * S,
     m = ba.mixer as TokenMixerActs,
     x = s.mix as TokenMixerScratch;
-  // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr), dr into s.r
-  fill(s.dn1, 0, N * D);
+  // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr), dr into s.r (s.dn1 written fresh)
   mlpNormBackward(
     s.dn1,
     s.r,
@@ -174,6 +174,7 @@ function blockBackwardFused(
     N,
     D,
     I,
+    true,
   );
   gemm({ A: s.r, B: ba.mlp.h, C: g.mlpDown, M: D, N: I, K: N, transA: true, beta: 1 });
   gemm({ A: s.mlp.dgateUp, B: ba.n1, C: g.mlpGateUp, M: 2 * I, N: D, K: N, transA: true, beta: 1 });
@@ -199,13 +200,15 @@ function blockBackwardFused(
     S,
     D,
     Is,
+    fresh,
   );
   // the mixer's weight gradients: sums over the items (the op-by-op path's kernel)
   mixerWeightGrad(g.mlptDown!, s.r, m.h, S, Is, D, B, S * D, Is * D);
   mixerWeightGrad(g.mlptGateUp!, x.dgateUp, h, 2 * Is, S, D, B, 2 * Is * D, S * D);
 }
 
-/** dinp (d of the block input h) += from dout (d of the block output); parameter gradients +=. */
+/** dinp (d of the block input h) += from dout (d of the block output), or = with `fresh` (dinp's
+ *  contents unread); parameter gradients +=. */
 function blockBackward(
   c: TrmConfig,
   d: Dims,
@@ -217,13 +220,15 @@ function blockBackward(
   dinp: F32T,
   dout: F32T,
   wt: { down: F32T; gateUp: F32T } | null,
+  fresh: boolean,
 ): void {
   if (c.mlp_t && useFused(d.D)) {
-    blockBackwardFused(d, s, ba, h, w, g, dinp, dout, wt);
+    blockBackwardFused(d, s, ba, h, w, g, dinp, dout, wt, fresh);
     return;
   }
   const { B, S, D, I, Is, H, hd } = d,
     N = B * S;
+  if (fresh) fill(dinp, 0, N * D);
   // n2 = rms(n1 + mlp(n1)): d(n1) = dr + mlp'(dr)
   fill(s.r, 0, N * D);
   rmsnormBackward(s.r, dout, ba.n2, ba.rstd2, N, D);
@@ -274,9 +279,10 @@ export function netForward(c: TrmConfig, a: StepActs, na: NetActs, w: Weights, k
   return h;
 }
 
-/** dinp (d of na.inp) += from dout (d of the call's output); parameter gradients += into g.
- *  dinp and dout must be different tensors. `transposed`: a.mixerT already holds w's token-mixer
- *  weights transposed (mixerTransposes; one backward's calls share them), else each block makes its own. */
+/** dinp (d of na.inp) += from dout (d of the call's output), or = with opts.fresh (dinp's contents
+ *  unread); parameter gradients += into g. dinp and dout must be different tensors.
+ *  opts.transposed: a.mixerT already holds w's token-mixer weights transposed (mixerTransposes; one
+ *  backward's calls share them), else each block makes its own. */
 export function netBackward(
   c: TrmConfig,
   a: StepActs,
@@ -285,13 +291,11 @@ export function netBackward(
   g: Weights,
   dinp: F32T,
   dout: F32T,
-  transposed = false,
+  opts: { transposed?: boolean; fresh?: boolean } = {},
 ): void {
-  const n = sizeOf(dout);
   let d = dout;
   for (let i = c.L_layers - 1; i >= 0; i--) {
     const into = i === 0 ? dinp : a.dmid[i % 2];
-    if (i > 0) fill(into, 0, n);
     blockBackward(
       c,
       a.d,
@@ -302,7 +306,8 @@ export function netBackward(
       g.layers[i],
       into,
       d,
-      transposed && a.mixerT ? a.mixerT[i] : null,
+      opts.transposed && a.mixerT ? a.mixerT[i] : null,
+      i > 0 || opts.fresh === true,
     );
     d = into;
   }
@@ -379,9 +384,8 @@ export function deepRecursionBackward(c: TrmConfig, a: StepActs, w: Weights, g: 
   fill(a.dx, 0, size);
   const transposed = mixerTransposes(c, a, w);
   for (let i = n; i >= 0; i--) {
-    fill(dinp, 0, size);
     // d(inp_i): inp_n = y + z_n, inp_i = (y + x) + z_i; a damped call passes (1 - d) dout
-    netBackward(c, a, a.calls[i], w, g, dinp, dampedOutputGrad(c, a, dout), transposed);
+    netBackward(c, a, a.calls[i], w, g, dinp, dampedOutputGrad(c, a, dout), { transposed, fresh: true });
     if (i < n) add(a.dx, a.dx, dinp, size); // the z-updates' (y + x) part is d(x)
     if (i < n) addSkipGrad(c, a, dinp, dout); // damped z-update: d(z_i) += d * d(z_{i+1}) (y's input is detached)
     [dout, dinp] = [dinp, dout]; // d(z_i) = d(inp_i) flows into call i-1

@@ -88,6 +88,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
   });
 });
 
+// (fresh: dinp written, not accumulated into, bitwise as if it had been zero-filled first)
 describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op sequence, bit for bit', () => {
   const k = nativeBackend!;
   const parts = k as unknown as Parts<Float32Array>;
@@ -103,9 +104,11 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       wgu = rand(2 * I * D, 11, 0.2),
       wd = rand(D * I, 12, 0.1),
       dinp0 = rand(N * D, 13);
-    const run = (fused: boolean) => {
-      const o = [dinp0.slice(), new Float32Array(N * D), new Float32Array(N * I), new Float32Array(N * 2 * I)];
-      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, wgu, wd, N, D, I] as const;
+    // dinp0 accumulated into; with fresh, a NaN-filled dinp written as a zero-filled one accumulates
+    const run = (fused: boolean, fresh = false, start = dinp0) => {
+      const o = [fresh ? new Float32Array(N * D).fill(Number.NaN) : start.slice(), new Float32Array(N * D)];
+      o.push(new Float32Array(N * I), new Float32Array(N * 2 * I));
+      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, wgu, wd, N, D, I, fresh] as const;
       if (fused) k.mlpNormBackward(...args);
       else mlpNormBackwardVia(parts, ...args);
       return o;
@@ -115,6 +118,10 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       const want = run(false),
         got = run(true);
       for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0); // dh: scratch
+      const zero = run(false, false, new Float32Array(N * D));
+      for (const fused of [true, false])
+        for (const i of [0, 1, 3])
+          expect(same(run(fused, true)[i], zero[i]), `fresh, fused ${fused}, threads ${t}, output ${i}`).toBe(0);
     }
   });
   it.each([
@@ -135,9 +142,10 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
     // the forward's gateUp (its first product): what the fused backward reads, or recomputes bit for bit
     const gu = new Float32Array(B * 2 * Is * D);
     k.gemm(false, false, 2 * Is, D, S, 1, wgu, S, 0, inp, D, S * D, 0, gu, D, 2 * Is * D, B);
-    const run = (fused: boolean) => {
-      const o = [dinp0.slice(), new Float32Array(n), new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D)];
-      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, inp, wgu, wguT, wdT, B, S, D, Is] as const;
+    const run = (fused: boolean, fresh = false, start = dinp0) => {
+      const o = [fresh ? new Float32Array(n).fill(Number.NaN) : start.slice(), new Float32Array(n)];
+      o.push(new Float32Array(B * Is * D), new Float32Array(B * 2 * Is * D));
+      const args = [o[0], o[1], o[2], o[3], dout, out, rstd, gu, inp, wgu, wguT, wdT, B, S, D, Is, fresh] as const;
       if (fused) k.tokenMixerNormBackward(...args);
       else tokenMixerNormBackwardVia(parts, ...args);
       return o;
@@ -147,6 +155,10 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
       const want = run(false),
         got = run(true);
       for (const i of [0, 1, 3]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0); // dh: scratch
+      const zero = run(false, false, new Float32Array(n));
+      for (const fused of [true, false])
+        for (const i of [0, 1, 3])
+          expect(same(run(fused, true)[i], zero[i]), `fresh, fused ${fused}, threads ${t}, output ${i}`).toBe(0);
     }
   });
 });
