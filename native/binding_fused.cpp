@@ -51,24 +51,24 @@ Napi::Value MlpNormForward(const Info& info) {
   return info.Env().Undefined();
 }
 
-// mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I[, fresh])
+// mlpNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, wGateUp, wDown, N, D, I, fresh)
 Napi::Value MlpNormBackward(const Info& info) {
   Args a{info, "mlpNormBackward"};
-  if (info.Length() != 14) a.expect_count(13);
+  a.expect_count(14);
   long N = a.i64s(10), D = a.i64s(11), I = a.i64s(12);
   size_t nd = prod(a, {N, D}), n2i = prod(a, {N, 2, I});
   mlp_norm_backward(f32(a, 0, "dinp", nd), f32(a, 1, "dr", nd), f32(a, 2, "dh", prod(a, {N, I})),
                     f32(a, 3, "dgateUp", n2i), f32(a, 4, "dout", nd), f32(a, 5, "out", nd), f32(a, 6, "rstd", N),
                     f32(a, 7, "gateUp", n2i), f32(a, 8, "wGateUp", prod(a, {2, I, D})),
-                    f32(a, 9, "wDown", prod(a, {D, I})), N, D, I, info.Length() == 14 && a.flag(13));
+                    f32(a, 9, "wDown", prod(a, {D, I})), N, D, I, a.flag(13));
   return info.Env().Undefined();
 }
 
 // tokenMixerNormBackward(dinp, dr, dh, dgateUp, dout, out, rstd, gateUp, inp, wGateUp, wGateUpT, wDownT, B, S, D,
-// Is[, fresh]): gateUp is the forward's, unless the kernel recomputes it (token_mixer_recomputes_gate_up)
+// Is, fresh): gateUp is the forward's, unless the kernel recomputes it (token_mixer_recomputes_gate_up)
 Napi::Value TokenMixerNormBackward(const Info& info) {
   Args a{info, "tokenMixerNormBackward"};
-  if (info.Length() != 17) a.expect_count(16);
+  a.expect_count(17);
   long B = a.i64s(12), S = a.i64s(13), D = a.i64s(14), Is = a.i64s(15);
   size_t bsd = prod(a, {B, S, D}), gu = prod(a, {B, 2, Is, D});
   token_mixer_norm_backward(f32(a, 0, "dinp", bsd), f32(a, 1, "dr", bsd), f32(a, 2, "dh", prod(a, {B, Is, D})),
@@ -76,7 +76,7 @@ Napi::Value TokenMixerNormBackward(const Info& info) {
                             f32(a, 6, "rstd", prod(a, {B, D})), f32(a, 7, "gateUp", gu), f32(a, 8, "inp", bsd),
                             f32(a, 9, "wGateUp", prod(a, {2, Is, S})), f32(a, 10, "wGateUpT", prod(a, {S, 2, Is})),
                             f32(a, 11, "wDownT", prod(a, {Is, S})), B, S, D, Is,
-                            info.Length() == 17 && a.flag(16));
+                            a.flag(16));
   return info.Env().Undefined();
 }
 

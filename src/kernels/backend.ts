@@ -252,7 +252,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     N: number,
     D: number,
     I: number,
-    fresh?: boolean,
+    fresh: boolean,
   ): void;
   /** tokenMixerNormForward's backward without the weight gradients: per item, dr_b = the sequence-
    *  axis rmsnorm backward of dout_b; dh_b (Is, D) = wDownT (Is, S) @ dr_b; dgateUp_b = swiglu
@@ -279,7 +279,7 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     S: number,
     D: number,
     Is: number,
-    fresh?: boolean,
+    fresh: boolean,
   ): void;
 
   // ---- embeddings --------------------------------------------------------------------------

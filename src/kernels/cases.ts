@@ -140,6 +140,7 @@ function tokenMixerNormBackwardCase(B: number, S: number, D: number, Is: number,
         S,
         D,
         Is,
+        false,
       ];
     },
     out: [0, 1, 3], // dh (2) is scratch
@@ -154,6 +155,47 @@ const unkept = (c: KernelCase): KernelCase => ({
   ...c,
   args: () => [...c.args().slice(0, -1), false],
   out: [0, 1],
+});
+
+const mlpNormBackwardCase: KernelCase = {
+  // N 150 rows of D 37, I 48: the saved norm output from a forward; dinp accumulates
+  name: 'mlpNormBackward',
+  args: () => {
+    const out = new Float32Array(150 * 37),
+      rstd = new Float32Array(150);
+    saved(k => k.rmsnormForward(out, rstd, rand(150 * 37, 47, 2), 150, 37, 1e-5));
+    return [
+      rand(150 * 37, 48),
+      rand(150 * 37, 49),
+      rand(150 * 48, 50),
+      rand(150 * 96, 51),
+      rand(150 * 37, 52),
+      out,
+      rstd,
+      rand(150 * 96, 53, 3),
+      rand(96 * 37, 54, 0.4),
+      rand(37 * 48, 55, 0.3),
+      150,
+      37,
+      48,
+      false,
+    ];
+  },
+  out: [0, 1, 3], // dh (2) is scratch
+  rtol: 1e-4,
+  atol: 1e-5,
+  reduce: 96,
+};
+/** The same backward called fresh (its last argument, false in the base case): dinp (argument 0) starts NaN-filled and is
+ *  written as if it had been zero-filled, never read. */
+const freshDinp = (c: KernelCase): KernelCase => ({
+  ...c,
+  args: () => {
+    const a = c.args();
+    (a[0] as Float32Array).fill(Number.NaN);
+    return [...a.slice(0, -1), true];
+  },
+  fresh: true,
 });
 
 export const kernelCases: KernelCase[] = [
@@ -484,37 +526,12 @@ export const kernelCases: KernelCase[] = [
   mlpNormForwardKept,
   unkept(tokenMixerNormForwardKept),
   unkept(mlpNormForwardKept),
-  {
-    // N 150 rows of D 37, I 48: the saved norm output from a forward; dinp accumulates
-    name: 'mlpNormBackward',
-    args: () => {
-      const out = new Float32Array(150 * 37),
-        rstd = new Float32Array(150);
-      saved(k => k.rmsnormForward(out, rstd, rand(150 * 37, 47, 2), 150, 37, 1e-5));
-      return [
-        rand(150 * 37, 48),
-        rand(150 * 37, 49),
-        rand(150 * 48, 50),
-        rand(150 * 96, 51),
-        rand(150 * 37, 52),
-        out,
-        rstd,
-        rand(150 * 96, 53, 3),
-        rand(96 * 37, 54, 0.4),
-        rand(37 * 48, 55, 0.3),
-        150,
-        37,
-        48,
-      ];
-    },
-    out: [0, 1, 3], // dh (2) is scratch
-    rtol: 1e-4,
-    atol: 1e-5,
-    reduce: 96,
-  },
+  mlpNormBackwardCase,
+  freshDinp(mlpNormBackwardCase),
   // S 13: native recomputes gateUp from inp; S 30: it reads the forward's (native/ops/fused.h)
   tokenMixerNormBackwardCase(5, 13, 37, 24, 56),
   tokenMixerNormBackwardCase(3, 30, 37, 24, 70),
+  freshDinp(tokenMixerNormBackwardCase(3, 30, 37, 24, 70)),
   {
     name: 'embeddingForward',
     args: () => [new Float32Array(2000 * 96), ints(2000, 11, 7), rand(7 * 96, 12), 2000, 96, 7, 22.6],

@@ -161,7 +161,7 @@ export function mlpNormBackwardVia<F>(
   N: number,
   D: number,
   I: number,
-  fresh = false,
+  fresh: boolean,
 ): void {
   if (fresh) k.fill(dinp, 0, N * D);
   k.fill(dr, 0, N * D);
@@ -192,7 +192,7 @@ export function tokenMixerNormBackwardVia<F>(
   S: number,
   D: number,
   Is: number,
-  fresh = false,
+  fresh: boolean,
 ): void {
   // (_inp, _wGateUp: what a backend that does not keep gateUp recomputes it from; this sequence's
   // forward always writes it)
