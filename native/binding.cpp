@@ -13,6 +13,7 @@
 #include "gemm/gemm.h"
 #include "napi_util.h"
 #include "threadpool.h"
+#include "ops/fused.h"
 
 namespace trm {
 namespace {
@@ -300,9 +301,17 @@ Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetWeightsFrozen(const Napi::CallbackInfo& info) {
+  Args a{info, "setWeightsFrozen"};
+  a.expect_count(1);
+  set_weights_frozen(a.flag(0));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setWeightsFrozen", Napi::Function::New(env, SetWeightsFrozen, "setWeightsFrozen"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));

@@ -10,6 +10,8 @@
 #include "fused.h"
 #include "../aligned_buf.h"
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 
 #include "../cpu_features.h"
@@ -65,11 +67,80 @@ constexpr long kRecomputeGateUpMaxS = 24;
 // so the same bits. A part's two packs sit side by side in one per-thread buffer.
 thread_local AlignedBuf tl_weights;
 
+// While the caller says the weights are frozen (set_weights_frozen: a supervision step's forward and
+// backward, model/step.ts), a thread keeps its packs of them between kernel calls, keyed by the
+// operands' addresses and shapes and the active kernel: a step's 8-16 calls of a layer's kernel pack
+// its weights once per thread instead of once per call. Any freeze starts a new epoch, and a pack made
+// in another epoch is never used (the optimizer changes the weights between steps, in place).
+std::atomic<unsigned long long> g_frozen_epoch{0}, g_epochs{0};
+struct PackKey {
+  uintptr_t v[16] = {};
+  bool operator==(const PackKey& o) const {
+    for (int i = 0; i < 16; i++)
+      if (v[i] != o.v[i]) return false;
+    return true;
+  }
+};
+struct PackEntry {
+  unsigned long long epoch = 0;
+  PackKey key;
+  AlignedBuf buf;
+};
+constexpr int kPackEntries = 16;  // per thread (a step uses 4 kernels x layers)
+thread_local PackEntry tl_packs[kPackEntries];
+thread_local int tl_pack_next = 0;
+
+// The key of up to three operands' packs (A or B, by `role`) under the active fp32 kernel.
+PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArgs* g0) {
+  PackKey k;
+  const GemmKernelInfo kr = gemm_active_kernel(false);
+  k.v[0] = (uintptr_t)role;
+  k.v[1] = (uintptr_t)kr.kernel;
+  k.v[2] = (uintptr_t)kr.mr << 32 | (uintptr_t)kr.nr;
+  k.v[3] = (uintptr_t)kr.kc;
+  int i = 4;
+  for (const GemmArgs* g : {g1, g2, g0}) {
+    if (!g) { i += 4; continue; }
+    k.v[i++] = (uintptr_t)(role == 0 ? g->A : g->B);
+    k.v[i++] = (uintptr_t)(role == 0 ? g->lda : g->ldb) << 1 | (uintptr_t)(role == 0 ? g->trans_a : g->trans_b);
+    k.v[i++] = (uintptr_t)g->M << 32 | (uintptr_t)g->N;
+    k.v[i++] = (uintptr_t)g->K;
+  }
+  return k;
+}
+
+// The buffer for a pack of n floats under `key`, and whether it already holds it (made in this epoch).
+float* frozen_pack(const PackKey& key, size_t n, bool* hit) {
+  *hit = false;
+  const unsigned long long ep = g_frozen_epoch.load(std::memory_order_acquire);
+  if (ep == 0) return nullptr;
+  for (PackEntry& e : tl_packs)
+    if (e.epoch == ep && e.key == key) {
+      *hit = true;
+      return e.buf.p;
+    }
+  PackEntry* e = nullptr;
+  for (PackEntry& f : tl_packs)
+    if (f.epoch != ep) { e = &f; break; }
+  if (!e) e = &tl_packs[tl_pack_next++ % kPackEntries];
+  e->epoch = ep;
+  e->key = key;
+  return e->buf.get(n);
+}
+
 // Packs op(A) of g1, g2 (and g0 when given) into tl_weights and points each at its pack (packed_a).
 void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr) {
   const auto padded = [](const GemmArgs& g) { return (gemm_packed_a_floats(g) + 15) / 16 * 16; };
   const size_t n1 = padded(g1), n2 = padded(g2), n0 = g0 ? padded(*g0) : 0;
-  float* p = tl_weights.get(n1 + n2 + n0);
+  bool hit = false;
+  float* p = frozen_pack(pack_key(0, &g1, &g2, g0), n1 + n2 + n0, &hit);
+  if (hit) {
+    g1.packed_a = p;
+    g2.packed_a = p + n1;
+    if (g0) g0->packed_a = p + n1 + n2;
+    return;
+  }
+  if (!p) p = tl_weights.get(n1 + n2 + n0);
   gemm_pack_a(p, g1);
   gemm_pack_a(p + n1, g2);
   g1.packed_a = p;
@@ -100,7 +171,14 @@ thread_local AlignedBuf tl_weights_b;
 void pack_shared_b(GemmArgs& g1, GemmArgs* g2) {
   const auto padded = [](const GemmArgs& g) { return (gemm_packed_b_floats(g) + 15) / 16 * 16; };
   const size_t n1 = padded(g1), n2 = g2 ? padded(*g2) : 0;
-  float* p = tl_weights_b.get(n1 + n2 + 16);
+  bool hit = false;
+  float* p = frozen_pack(pack_key(1, &g1, g2, nullptr), n1 + n2 + 16, &hit);
+  if (hit) {
+    if (n1) g1.packed_b = p;
+    if (n2) g2->packed_b = p + n1;
+    return;
+  }
+  if (!p) p = tl_weights_b.get(n1 + n2 + 16);
   if (n1) gemm_pack_b(p, g1), g1.packed_b = p;
   if (n2) gemm_pack_b(p + n1, *g2), g2->packed_b = p + n1;
 }
@@ -153,6 +231,10 @@ void swiglu_prefetching(float* y, const float* gu, long n, const float* p1, long
 }
 
 }  // namespace
+
+void set_weights_frozen(bool on) {
+  g_frozen_epoch.store(on ? g_epochs.fetch_add(1, std::memory_order_acq_rel) + 1 : 0, std::memory_order_release);
+}
 
 bool token_mixer_recomputes_gate_up(long S) { return S <= kRecomputeGateUpMaxS; }
 

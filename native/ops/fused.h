@@ -40,6 +40,11 @@ void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* 
 // dr and dgate_up are written (scratch the caller keeps for the weight gradients); dh is scratch the
 // native kernel never writes (dh stays in registers: linear_swiglu_backward's epilogue). fresh: dinp =
 // instead of += (bitwise a zero fill of dinp before; dinp is not read).
+// Whether the weights the fused kernels get stay the same until the next call (on: a supervision
+// step's forward and backward; off: the optimizer may change them): while on, each pool thread keeps
+// its packs of them between calls (fused.cpp, frozen_pack).
+void set_weights_frozen(bool on);
+
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I, bool fresh = false);

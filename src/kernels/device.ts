@@ -76,6 +76,10 @@ export interface Device extends KernelBackend<F32T, I32T, U8T> {
   /** Devices that can store GEMM operands as f16 (webgpu): 'f16' makes every gemm read f16
    *  copies of A and B (fp32 accumulation, fp32 C); 'fp32' is the default. */
   setPrecision?(p: 'fp32' | 'f16'): void;
+  /** Devices that cache work on the weights between kernels (native: the fused kernels' packed
+   *  weights): on, the weights (and the backward's transposed copies, model/acts.ts mixerT) stay the
+   *  same until off. A supervision step's forward and backward run frozen (model/step.ts). */
+  freezeWeights?(on: boolean): void;
 }
 
 export function isHostArray(t: unknown): t is HostArray {

@@ -43,6 +43,10 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
    *  TRM_GEMM_FAST=0 starts with them off) or off: the same bits either way. Returns whether they
    *  are on now. */
   setGemmFastPaths(on: boolean): boolean;
+  /** Whether the operands the fused kernels pack (the weights, and the backward's transposed
+   *  weights) stay the same, each tensor at its own address, until the next call: while on, each
+   *  pool thread keeps its packs of them between calls. Device.freezeWeights. */
+  setWeightsFrozen(on: boolean): void;
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
   /** The same for the bf16 GEMM's unit (AMX tiles where active, else VDPBF16PS); 0 where gemmBf16

@@ -18,9 +18,14 @@ export const nativeBackend: KernelBackend | null = addon
 export { refBackend };
 
 /** The host devices: native (64-byte aligned tensors, see aligned.ts) and the reference. */
-export const nativeDevice: Device | null = nativeBackend
-  ? hostDevice(nativeBackend, totalmem(), alignedF32, alignedBf16)
-  : null;
+const nativeAddon = addon;
+export const nativeDevice: Device | null =
+  nativeBackend && nativeAddon
+    ? {
+        ...hostDevice(nativeBackend, totalmem(), alignedF32, alignedBf16),
+        freezeWeights: (on: boolean) => nativeAddon.setWeightsFrozen(on),
+      }
+    : null;
 export const refDevice: Device = hostDevice(refBackend, totalmem());
 
 let warned = false;

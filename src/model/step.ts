@@ -24,6 +24,7 @@ import {
   stablemaxCeForward,
   type U8T,
   write,
+  device,
 } from '../kernels/core.js';
 import { inputEmbeddingBackward, inputEmbeddingForward, type EmbedSizes } from '../nn/embedding.js';
 import { lmHeadBackward, lmHeadForward, qHeadBackward, qHeadForward } from '../nn/heads.js';
@@ -124,6 +125,26 @@ export function supervisionStep(
   grads: Weights | null,
   lossScale = 1,
   sampleWeights?: F32T,
+): StepResult {
+  // w does not change inside a step: a device may keep work on it between kernels (Device.freezeWeights)
+  const d = device();
+  d.freezeWeights?.(true);
+  try {
+    return stepFrozen(c, w, a, carry, batch, grads, lossScale, sampleWeights);
+  } finally {
+    d.freezeWeights?.(false);
+  }
+}
+
+function stepFrozen(
+  c: TrmConfig,
+  w: Weights,
+  a: StepActs,
+  carry: Carry,
+  batch: Batch,
+  grads: Weights | null,
+  lossScale: number,
+  sampleWeights: F32T | undefined,
 ): StepResult {
   const { B, L, S, D, V, P } = a.d,
     N = B * S * D;

@@ -162,3 +162,82 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
     }
   });
 });
+
+describe.skipIf(!nativeBackend)('frozen weights: packs kept between calls follow the weights', () => {
+  const k = nativeBackend!;
+  const addon = k as unknown as { setWeightsFrozen(on: boolean): void };
+  afterAll(() => addon.setWeightsFrozen(false));
+  // two layers' weights (distinct addresses) through the four fused kernels; each call's outputs
+  const N = 2 * 82,
+    D = 64,
+    I = 256,
+    B = 2,
+    S = 82,
+    Is = 256;
+  const layer = (seed: number) => ({
+    mgu: rand(2 * I * D, seed, 0.2),
+    md: rand(D * I, seed + 1, 0.1),
+    tgu: rand(2 * Is * S, seed + 2, 0.3),
+    td: rand(S * Is, seed + 3, 0.2),
+    tguT: new Float32Array(S * 2 * Is),
+    tdT: new Float32Array(Is * S),
+  });
+  const inp = rand(N * D, 40, 2),
+    dout = rand(N * D, 41);
+  const calls = (w: ReturnType<typeof layer>): Float32Array[] => {
+    k.transpose(w.tguT, w.tgu, 2 * Is, S);
+    k.transpose(w.tdT, w.td, S, Is);
+    const o = [N * D, N, N * 2 * I, N * I, N * D].map(n => new Float32Array(n));
+    k.mlpNormForward(o[0], o[1], o[2], o[3], o[4], inp, w.mgu, w.md, N, D, I, 1e-5, true);
+    const t = [N * D, B * D, B * 2 * Is * D, B * Is * D, N * D].map(n => new Float32Array(n));
+    k.tokenMixerNormForward(t[0], t[1], t[2], t[3], t[4], inp, w.tgu, w.td, B, S, D, Is, 1e-5, true);
+    const mb = [N * D, N * D, N * I, N * 2 * I].map(n => new Float32Array(n));
+    k.mlpNormBackward(mb[0], mb[1], mb[2], mb[3], dout, o[0], o[1], o[2], w.mgu, w.md, N, D, I, true);
+    const tb = [N * D, N * D, B * Is * D, B * 2 * Is * D].map(n => new Float32Array(n));
+    k.tokenMixerNormBackward(
+      tb[0],
+      tb[1],
+      tb[2],
+      tb[3],
+      dout,
+      t[0],
+      t[1],
+      t[2],
+      inp,
+      w.tgu,
+      w.tguT,
+      w.tdT,
+      B,
+      S,
+      D,
+      Is,
+      true,
+    );
+    return [o[0], o[2], t[0], t[2], mb[0], mb[3], tb[0], tb[3]];
+  };
+  it.each([1, 2])('threads %i: the same outputs frozen as not, within an epoch and after the weights change', t => {
+    setThreads(t);
+    const w0 = layer(50),
+      w1 = layer(60);
+    const want0 = calls(w0),
+      want1 = calls(w1);
+    addon.setWeightsFrozen(true);
+    for (let rep = 0; rep < 2; rep++) {
+      // both layers twice in one epoch: each call's packs are its own layer's
+      const got0 = calls(w0),
+        got1 = calls(w1);
+      for (let i = 0; i < want0.length; i++) {
+        expect(same(got0[i], want0[i]), `layer 0, output ${i}`).toBe(0);
+        expect(same(got1[i], want1[i]), `layer 1, output ${i}`).toBe(0);
+      }
+    }
+    addon.setWeightsFrozen(false);
+    // an optimizer step between two frozen spans: the same addresses, new values
+    for (const a of [w0.mgu, w0.md, w0.tgu, w0.td]) for (let i = 0; i < a.length; i++) a[i] *= 0.9;
+    const want = calls(w0);
+    addon.setWeightsFrozen(true);
+    const got = calls(w0);
+    addon.setWeightsFrozen(false);
+    for (let i = 0; i < want.length; i++) expect(same(got[i], want[i]), `after the change, output ${i}`).toBe(0);
+  });
+});
