@@ -126,26 +126,6 @@ export function supervisionStep(
   lossScale = 1,
   sampleWeights?: F32T,
 ): StepResult {
-  // w does not change inside a step: a device may keep work on it between kernels (Device.freezeWeights)
-  const d = device();
-  d.freezeWeights?.(true);
-  try {
-    return stepFrozen(c, w, a, carry, batch, grads, lossScale, sampleWeights);
-  } finally {
-    d.freezeWeights?.(false);
-  }
-}
-
-function stepFrozen(
-  c: TrmConfig,
-  w: Weights,
-  a: StepActs,
-  carry: Carry,
-  batch: Batch,
-  grads: Weights | null,
-  lossScale: number,
-  sampleWeights: F32T | undefined,
-): StepResult {
   const { B, L, S, D, V, P } = a.d,
     N = B * S * D;
   if (sizeOf(carry.y) !== N || sizeOf(carry.z) !== N)
@@ -160,45 +140,52 @@ function stepFrozen(
     throw new ShapeError(
       `supervisionStep: L_cycles ${c.L_cycles} needs ${c.L_cycles + 1} net-call buffers, the activations hold ${a.calls.length}`,
     );
-  const ez = embedSizes(c, a);
+  // w does not change inside a step: a device may keep work on it between kernels (Device.freezeWeights)
+  const dev = device();
+  dev.freezeWeights?.(true);
+  try {
+    const ez = embedSizes(c, a);
 
-  // forward
-  inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez, a.emb);
-  deepRecursion(c, a, w, a.x, carry.y, carry.z, carry.noise ?? null, grads !== null);
-  lmHeadForward(a.logits, carry.y, w.lmHead, B, S, P, D, V);
-  qHeadForward(a.q, carry.y, w.qHeadW, w.qHeadB, B, S, D);
+    // forward
+    inputEmbeddingForward(a.x, batch.inputs, batch.puzzleIds, w.embedTokens, w.puzzleEmb, ez, a.emb);
+    deepRecursion(c, a, w, a.x, carry.y, carry.z, carry.noise ?? null, grads !== null);
+    lmHeadForward(a.logits, carry.y, w.lmHead, B, S, P, D, V);
+    qHeadForward(a.q, carry.y, w.qHeadW, w.qHeadB, B, S, D);
 
-  // loss (spec 5): per-token CE; halting target = the sequence is exactly right
-  stablemaxCeForward(a.tokLoss, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
-  argmax(a.preds, a.logits, B * L, V);
-  matchCounts(a.seqCorrect, a.counts, a.preds, batch.labels, B, L, IGNORE_LABEL);
-  // milestones: counts (the CE's denominators) stay the milestone's; "exactly right" is the solution
-  if (batch.finalLabels) matchCounts(a.seqCorrect, a.finalCounts, a.preds, batch.finalLabels, B, L, IGNORE_LABEL);
-  copy2d(a.qHalt, a.q, B, 1, 1, 2);
-  castU8F32(a.target, a.seqCorrect, B);
-  bceLogitsForward(a.bce, a.qHalt, a.target, B);
-  const result: StepResult = {
-    logits: a.logits,
-    q: a.q,
-    preds: a.preds,
-    seqCorrect: a.seqCorrect,
-    counts: a.counts,
-    tokLoss: a.tokLoss,
-    bce: a.bce,
-  };
-  if (!grads) return result;
+    // loss (spec 5): per-token CE; halting target = the sequence is exactly right
+    stablemaxCeForward(a.tokLoss, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
+    argmax(a.preds, a.logits, B * L, V);
+    matchCounts(a.seqCorrect, a.counts, a.preds, batch.labels, B, L, IGNORE_LABEL);
+    // milestones: counts (the CE's denominators) stay the milestone's; "exactly right" is the solution
+    if (batch.finalLabels) matchCounts(a.seqCorrect, a.finalCounts, a.preds, batch.finalLabels, B, L, IGNORE_LABEL);
+    copy2d(a.qHalt, a.q, B, 1, 1, 2);
+    castU8F32(a.target, a.seqCorrect, B);
+    bceLogitsForward(a.bce, a.qHalt, a.target, B);
+    const result: StepResult = {
+      logits: a.logits,
+      q: a.q,
+      preds: a.preds,
+      seqCorrect: a.seqCorrect,
+      counts: a.counts,
+      tokLoss: a.tokLoss,
+      bce: a.bce,
+    };
+    if (!grads) return result;
 
-  // backward: upstream gradients of sum_b w_b (mean CE_b + 0.5 BCE_b)
-  lossGrad(a.dtok, a.dbce, a.counts, sampleWeights ?? null, B, L, lossScale);
-  fill(a.dlogits, 0, B * L * V);
-  stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
-  fill(a.dqHalt, 0, B);
-  bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
-  copy2d(a.dq, a.dqHalt, B, 1, 2, 1); // q_continue's gradient stays 0 (no_ACT_continue)
-  fill(a.dh, 0, N);
-  lmHeadBackward(a.dh, grads.lmHead, a.dlogits, carry.y, w.lmHead, B, S, P, D, V);
-  qHeadBackward(a.dh, grads.qHeadW, grads.qHeadB, a.dq, carry.y, w.qHeadW, B, S, D);
-  deepRecursionBackward(c, a, w, grads);
-  inputEmbeddingBackward(grads.embedTokens, grads.puzzleEmb, a.dx, batch.inputs, batch.puzzleIds, ez, a.emb);
-  return result;
+    // backward: upstream gradients of sum_b w_b (mean CE_b + 0.5 BCE_b)
+    lossGrad(a.dtok, a.dbce, a.counts, sampleWeights ?? null, B, L, lossScale);
+    fill(a.dlogits, 0, B * L * V);
+    stablemaxCeBackward(a.dlogits, a.dtok, a.logits, batch.labels, B * L, V, IGNORE_LABEL);
+    fill(a.dqHalt, 0, B);
+    bceLogitsBackward(a.dqHalt, a.dbce, a.qHalt, a.target, B);
+    copy2d(a.dq, a.dqHalt, B, 1, 2, 1); // q_continue's gradient stays 0 (no_ACT_continue)
+    fill(a.dh, 0, N);
+    lmHeadBackward(a.dh, grads.lmHead, a.dlogits, carry.y, w.lmHead, B, S, P, D, V);
+    qHeadBackward(a.dh, grads.qHeadW, grads.qHeadB, a.dq, carry.y, w.qHeadW, B, S, D);
+    deepRecursionBackward(c, a, w, grads);
+    inputEmbeddingBackward(grads.embedTokens, grads.puzzleEmb, a.dx, batch.inputs, batch.puzzleIds, ez, a.emb);
+    return result;
+  } finally {
+    dev.freezeWeights?.(false);
+  }
 }
