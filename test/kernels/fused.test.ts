@@ -63,6 +63,8 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     { N: 2624, D: 64, I: 256 }, // cpu-sudoku9: 44 pieces of 9-10 six-row strips on AVX2 (47 of 56 rows on AVX-512), in runs and steals (RowPieces)
     { N: 150, D: 37, I: 48 },
     { N: 5, D: 512, I: 1536 }, // a k-blocked down GEMM (K > 512)
+    { N: 100, D: 16, I: 12000 }, // a chunk of fewer rows than one tile strip: pieces of one strip (RowPieces)
+    { N: 97, D: 24, I: 2000 }, // 32 rows a chunk: one-strip pieces in runs of up to five
   ])('mlpNormForward N=$N D=$D I=$I', ({ N, D, I }) => {
     const inp = rand(N * D, 4, 2),
       wgu = rand(2 * I * D, 5, 0.2),
@@ -96,6 +98,8 @@ describe.skipIf(!nativeBackend)('fused half-block backwards = the op-by-op seque
     { N: 544, D: 64, I: 256 },
     { N: 2624, D: 64, I: 256 },
     { N: 150, D: 37, I: 48 },
+    { N: 100, D: 16, I: 12000 },
+    { N: 97, D: 24, I: 2000 },
   ])('mlpNormBackward N=$N D=$D I=$I', ({ N, D, I }) => {
     const out = rand(N * D, 7),
       rstd = rand(N, 8).map(v => 1 + Math.abs(v)),
