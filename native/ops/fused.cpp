@@ -109,11 +109,14 @@ PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArg
   return k;
 }
 
-// The buffer for a pack of n floats under `key`, and whether it already holds it (made in this epoch).
-float* frozen_pack(const PackKey& key, size_t n, bool* hit) {
+// The buffer for a pack of n floats of up to three operands (pack_key's), and whether it already holds
+// it (made in this epoch); while the weights are not frozen, `fallback`'s (to be packed).
+float* frozen_pack(AlignedBuf& fallback, size_t n, bool* hit, int role, const GemmArgs* g1, const GemmArgs* g2,
+                   const GemmArgs* g0) {
   *hit = false;
   const unsigned long long ep = g_frozen_epoch.load(std::memory_order_acquire);
-  if (ep == 0) return nullptr;
+  if (ep == 0) return fallback.get(n);
+  const PackKey key = pack_key(role, g1, g2, g0);
   for (PackEntry& e : tl_packs)
     if (e.epoch == ep && e.key == key) {
       *hit = true;
@@ -128,27 +131,21 @@ float* frozen_pack(const PackKey& key, size_t n, bool* hit) {
   return e->buf.get(n);
 }
 
-// Packs op(A) of g1, g2 (and g0 when given) into tl_weights and points each at its pack (packed_a).
+// Packs op(A) of g1, g2 (and g0 when given) into tl_weights, or finds them in this thread's frozen packs,
+// and points each at its pack (packed_a).
 void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr) {
   const auto padded = [](const GemmArgs& g) { return (gemm_packed_a_floats(g) + 15) / 16 * 16; };
   const size_t n1 = padded(g1), n2 = padded(g2), n0 = g0 ? padded(*g0) : 0;
-  bool hit = false;
-  float* p = frozen_pack(pack_key(0, &g1, &g2, g0), n1 + n2 + n0, &hit);
-  if (hit) {
-    g1.packed_a = p;
-    g2.packed_a = p + n1;
-    if (g0) g0->packed_a = p + n1 + n2;
-    return;
+  bool hit;
+  float* p = frozen_pack(tl_weights, n1 + n2 + n0, &hit, 0, &g1, &g2, g0);
+  if (!hit) {
+    gemm_pack_a(p, g1);
+    gemm_pack_a(p + n1, g2);
+    if (g0) gemm_pack_a(p + n1 + n2, *g0);
   }
-  if (!p) p = tl_weights.get(n1 + n2 + n0);
-  gemm_pack_a(p, g1);
-  gemm_pack_a(p + n1, g2);
   g1.packed_a = p;
   g2.packed_a = p + n1;
-  if (g0) {
-    gemm_pack_a(p + n1 + n2, *g0);
-    g0->packed_a = p + n1 + n2;
-  }
+  if (g0) g0->packed_a = p + n1 + n2;
 }
 
 // C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
@@ -171,16 +168,16 @@ thread_local AlignedBuf tl_weights_b;
 void pack_shared_b(GemmArgs& g1, GemmArgs* g2) {
   const auto padded = [](const GemmArgs& g) { return (gemm_packed_b_floats(g) + 15) / 16 * 16; };
   const size_t n1 = padded(g1), n2 = g2 ? padded(*g2) : 0;
-  bool hit = false;
-  float* p = frozen_pack(pack_key(1, &g1, g2, nullptr), n1 + n2 + 16, &hit);
-  if (hit) {
-    if (n1) g1.packed_b = p;
-    if (n2) g2->packed_b = p + n1;
-    return;
+  bool hit;
+  float* p = frozen_pack(tl_weights_b, n1 + n2 + 16, &hit, 1, &g1, g2, nullptr);
+  if (n1) {
+    if (!hit) gemm_pack_b(p, g1);
+    g1.packed_b = p;
   }
-  if (!p) p = tl_weights_b.get(n1 + n2 + 16);
-  if (n1) gemm_pack_b(p, g1), g1.packed_b = p;
-  if (n2) gemm_pack_b(p + n1, *g2), g2->packed_b = p + n1;
+  if (n2) {
+    if (!hit) gemm_pack_b(p + n1, *g2);
+    g2->packed_b = p + n1;
+  }
 }
 
 thread_local AlignedBuf tl_hpanels;
@@ -353,7 +350,7 @@ void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const
     for (long p0; (p0 = part.next_run(pieces.most_pieces, &count)) >= 0;) {
       if (!packed) pack_shared_b(g2, nullptr), packed = true;
       const long r0 = pieces.start(p0), rows = pieces.end(p0, count) - r0;
-      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D, fresh);  // dinp += dr
+      rmsnorm_backward(dr + r0 * D, dout + r0 * D, out + r0 * D, rstd + r0, rows, D, dinp + r0 * D, fresh);  // dinp (+)= dr
       // dh = dr @ W_down with SwiGLU's backward in its epilogue: dgate_up written fresh, dh never
       // stored (bitwise gemm, fill and swiglu_backward_rows)
       linear_swiglu_backward(dgate_up + r0 * 2 * I, dr + r0 * D, gate_up + r0 * 2 * I, w_down, rows, D, I, false, true);
@@ -396,7 +393,7 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
         gemm(g0);
       }
       const float* gub = recompute ? own : gate_up + b * gu;
-      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd, fresh);  // dinp += dr
+      rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd, fresh);  // dinp (+)= dr
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
       // the next item's, out of cache, prefetched meanwhile)
       const bool next = !recompute && bn >= 0;

@@ -38,16 +38,12 @@ inline void rms_rows_backward(float* dinp, float* sum, const float* dout, const 
       continue;
     }
     float* sx = sum + i * D;
-    if (sum_fresh)
-      for (long d = 0; d < D; d++) {
-        dx[d] = (float)(0.0 + grad(d));  // (0.0 +: a zero's sign as the zero fill gave it)
-        sx[d] = 0.f + dx[d];             // (0.f +: a -0 gradient gives +0, as 0 + -0 did)
-      }
-    else
-      for (long d = 0; d < D; d++) {
-        dx[d] = (float)(0.0 + grad(d));
-        sx[d] = sx[d] + dx[d];
-      }
+    // (0.0 +: a zero's sign as the zero fill gave it; a fresh sum starts from +0 as the fill did, so a -0
+    // gradient gives +0; -O3 unswitches the loop on sum_fresh)
+    for (long d = 0; d < D; d++) {
+      dx[d] = (float)(0.0 + grad(d));
+      sx[d] = (sum_fresh ? 0.f : sx[d]) + dx[d];
+    }
   }
 }
 
@@ -96,18 +92,11 @@ inline void rms_seq_blocks_backward(float* dinp, float* sum, const float* dout, 
       continue;
     }
     float* sx = sum + b * S * D + d0;
-    if (sum_fresh)
-      for (long s = 0; s < S; s++)
-        for (long j = 0; j < w; j++) {
-          dx[s * D + j] = (float)(0.0 + grad(s, j));
-          sx[s * D + j] = 0.f + dx[s * D + j];
-        }
-    else
-      for (long s = 0; s < S; s++)
-        for (long j = 0; j < w; j++) {
-          dx[s * D + j] = (float)(0.0 + grad(s, j));
-          sx[s * D + j] = sx[s * D + j] + dx[s * D + j];
-        }
+    for (long s = 0; s < S; s++)
+      for (long j = 0; j < w; j++) {
+        dx[s * D + j] = (float)(0.0 + grad(s, j));
+        sx[s * D + j] = (sum_fresh ? 0.f : sx[s * D + j]) + dx[s * D + j];
+      }
   }
 }
 

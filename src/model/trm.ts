@@ -9,7 +9,6 @@ import {
   add,
   add3,
   copy,
-  f32,
   type F32T,
   fill,
   gemm,
@@ -370,14 +369,9 @@ export function deepRecursion(
 /** The fused backward's transposed token-mixer weights of every layer into a.mixerT, once for all
  *  the calls of one backward (the weights do not change within it); false where none are used. */
 function mixerTransposes(c: TrmConfig, a: StepActs, w: Weights): boolean {
-  if (!c.mlp_t || !useFused(a.d.D)) return false;
-  // (acts made without them: once, here; a device that freezes the weights keys its packs by address,
-  // so every layer's transposes need their own tensor)
-  if (!a.mixerT || a.mixerT.length < c.L_layers)
-    a.mixerT = Array.from({ length: c.L_layers }, () => ({
-      down: f32(a.d.Is * a.d.S),
-      gateUp: f32(2 * a.d.Is * a.d.S),
-    }));
+  // (allocActs gives every mlp_t config a tensor per layer: a device that freezes the weights keys its
+  // packs by address, so the layers' transposes cannot share one)
+  if (!c.mlp_t || !a.mixerT || !useFused(a.d.D)) return false;
   for (let i = 0; i < c.L_layers; i++) transposeMixerWeights(a.d, w.layers[i], a.mixerT[i]);
   return true;
 }
