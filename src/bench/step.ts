@@ -303,7 +303,7 @@ function blasCore(stderr: string): string {
 
 /** "2 threads", or "2 threads (OpenBLAS 1)" where OpenBLAS's pool is smaller than torch's. */
 function torchThreadsText(threads?: number, blasThreads?: number): string {
-  return `${threads} threads${blasThreads !== undefined && blasThreads !== threads ? ` (OpenBLAS ${blasThreads})` : ''}`;
+  return `${threads} thread${threads === 1 ? '' : 's'}${blasThreads !== undefined && blasThreads !== threads ? ` (OpenBLAS ${blasThreads})` : ''}`;
 }
 
 /** One PyTorch timing: which OpenBLAS kernels were asked for and what came back. */
@@ -329,6 +329,7 @@ function torchCommand(
   warmup: number,
   repeats: number,
   serve: boolean,
+  budgetS = 0,
 ): { py: string; args: string[] } | { error: string } {
   const script = join(packageRoot, 'tools', 'torch_step_bench.py');
   const py = process.env.TRM_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
@@ -346,6 +347,7 @@ function torchCommand(
     '--threads',
     String(threads),
     ...PRECISIONS[precision].torchArgs,
+    ...(budgetS > 0 ? ['--budget-s', String(budgetS)] : []),
   ];
   return { py, args: serve ? [...args, '--serve'] : args };
 }
@@ -359,9 +361,10 @@ function runTorch(
   blasThreads: number,
   warmup: number,
   repeats: number,
+  budgetS: number,
 ): TorchRun {
   const run: TorchRun = { openblas_coretype: core || 'auto', threads, blas_threads: blasThreads };
-  const cmd = torchCommand(c, B, precision, threads, warmup, repeats, false);
+  const cmd = torchCommand(c, B, precision, threads, warmup, repeats, false, budgetS);
   if ('error' in cmd) return { ...run, error: cmd.error };
   const res = spawnSync(cmd.py, cmd.args, {
     env: torchEnv(core, threads, blasThreads),
@@ -402,6 +405,19 @@ function runTorch(
 /** Untimed lead steps before each timed one in the interleaved rounds, in seconds of step time. */
 export const LEAD_S = 0.2;
 
+/** A side whose steps take this long (seconds) runs no lead steps: the ~0.1 s a step runs slow after
+ *  the other process's steps is under 5% of it, and a lead step would double the round (PyTorch's CPU
+ *  autocast bf16 without bf16 hardware: ~20x its fp32 step, 7 s at cpu-sudoku9). */
+export const NO_LEAD_S = 2;
+
+/** Default of `--torch-budget`: seconds of PyTorch's timed steps per variant in the probe and in the
+ *  interleaved rounds, after 3 steps at least. The fp32 presets never reach it (cpu-sudoku9's 30
+ *  rounds: ~11 s); it bounds a reference that runs 20x slower than usual. */
+export const TORCH_BUDGET_S = 60;
+
+/** Seconds between two progress lines of the interleaved rounds. */
+const PROGRESS_S = 10;
+
 /** Untimed steps of one server until their step times add up to minS seconds (one at least). */
 export async function leadSteps(server: { step(): Promise<ServedStep> }, minS: number): Promise<number> {
   let n = 0;
@@ -434,6 +450,8 @@ async function interleaveSteps(
   variant: TorchRun,
   torchWarmup: number,
   rounds: number,
+  budgetS: number,
+  onRound: (r: number, trm: ServedStep, torch: ServedStep) => void,
 ): Promise<Interleaved> {
   const cmd = torchCommand(torchCfg, B, precision, variant.threads, torchWarmup, 0, true);
   if ('error' in cmd) throw new Error(cmd.error);
@@ -468,9 +486,17 @@ async function interleaveSteps(
     // 0.17 s step but not for trm's 0.06 s one, whose timed step read 20% slower than on its own.
     // Waiting idle instead cost more: after 60 ms idle this host's vCPUs ran trm's cpu-sudoku4 step
     // 1.25x slower (caches and predictors gone cold), where training runs its steps back to back.
-    const trmStep = async () => (await leadSteps(trm, LEAD_S), out.trm.push(await trm.step()));
-    const torchStep = async () => (await leadSteps(torch, LEAD_S), out.torch.push(await torch.step()));
-    for (let r = 0; r < rounds; r++)
+    const slow = (steps: ServedStep[], probe?: number) => (steps.at(-1)?.s ?? probe ?? 0) >= NO_LEAD_S;
+    const trmStep = async () => {
+      if (!slow(out.trm)) await leadSteps(trm, LEAD_S);
+      out.trm.push(await trm.step());
+    };
+    const torchStep = async () => {
+      if (!slow(out.torch, variant.median_s)) await leadSteps(torch, LEAD_S);
+      out.torch.push(await torch.step());
+    };
+    let torchS = 0;
+    for (let r = 0; r < rounds && (r < 3 || !(budgetS > 0) || torchS < budgetS); r++) {
       if (r % 2 === 0) {
         await trmStep();
         await torchStep();
@@ -478,6 +504,9 @@ async function interleaveSteps(
         await torchStep();
         await trmStep();
       }
+      torchS += out.torch[r].s;
+      onRound(r, out.trm[r], out.torch[r]);
+    }
     const t = await trm.end(),
       p = await torch.end();
     out.trmActsMib = Number(t.actsMib);
@@ -517,6 +546,8 @@ export async function benchStep(opts: {
   repeats?: number;
   torch?: boolean;
   torchRepeats?: number;
+  /** seconds of PyTorch's timed steps per variant and per interleaved run (TORCH_BUDGET_S; 0: no limit) */
+  torchBudget?: number;
   backend?: string;
   /** alternate trm's and PyTorch's steps (default: for small configs) */
   interleave?: boolean;
@@ -534,6 +565,10 @@ export async function benchStep(opts: {
   const log = (s: string) => {
     if (!opts.json) process.stdout.write(`${s}\n`);
   };
+  // what a long run is doing, on stderr (stdout is the result, JSON with --json): each PyTorch variant
+  // as it ends, the interleaved rounds every PROGRESS_S
+  const progress = (s: string) => process.stderr.write(`bench step: ${s}\n`);
+  const budgetS = opts.torchBudget ?? TORCH_BUDGET_S;
   log(
     `trm bench step: backend ${backendInfo().backend} (${backendInfo().isa}, ${threads} threads), load average ${loadavg()
       .map(v => v.toFixed(1))
@@ -587,11 +622,25 @@ export async function benchStep(opts: {
                 [1, 1],
               ]
             : [[cores, cores]];
-        for (const core of torchCoreTypes())
-          for (const [t, bt] of variants)
-            runs.push(
-              runTorch(p.config, B, precision, core, t, bt, small ? 2 : 0, opts.torchRepeats ?? (small ? 10 : 1)),
-            );
+        const todo = torchCoreTypes().flatMap(core => variants.map(([t, bt]) => ({ core, t, bt })));
+        for (const [i, { core, t, bt }] of todo.entries()) {
+          const t0 = performance.now();
+          const r = runTorch(
+            p.config,
+            B,
+            precision,
+            core,
+            t,
+            bt,
+            small ? 2 : 0,
+            opts.torchRepeats ?? (small ? 10 : 1),
+            budgetS,
+          );
+          runs.push(r);
+          progress(
+            `${p.name} ${precision}: PyTorch variant ${i + 1}/${todo.length} (OPENBLAS_CORETYPE ${r.openblas_coretype}, ${torchThreadsText(t, bt)}): ${r.error ? 'failed' : `${r.median_s} s/step over ${r.times_s?.length} timed steps`} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+          );
+        }
         row.torch_variants = runs;
         const ok = runs.filter(r => r.median_s !== undefined).sort((a, b) => a.median_s! - b.median_s!);
         if (!ok.length)
@@ -618,7 +667,25 @@ export async function benchStep(opts: {
         actsMib = NaN;
       if (!gpu && bestTorch && (opts.interleave ?? small)) {
         try {
-          const iv = await interleaveSteps(cfg, p.config, B, threads, precision, bestTorch, small ? 2 : 1, repeats);
+          let shown = performance.now();
+          const iv = await interleaveSteps(
+            cfg,
+            p.config,
+            B,
+            threads,
+            precision,
+            bestTorch,
+            small ? 2 : 1,
+            repeats,
+            budgetS,
+            (r, a, b) => {
+              if (performance.now() - shown < PROGRESS_S * 1000) return;
+              shown = performance.now();
+              progress(
+                `${p.name} ${precision}: round ${r + 1}/${repeats} (trm ${a.s.toFixed(4)} s, PyTorch ${b.s.toFixed(4)} s)`,
+              );
+            },
+          );
           times = iv.trm.map(x => x.s);
           cpuTimes = iv.trm.map(x => x.cpu);
           actsMib = iv.trmActsMib;
@@ -629,11 +696,15 @@ export async function benchStep(opts: {
             torchFigures(median(iv.torch.map(x => x.s)), median(iv.torch.map(x => x.cpu)), iv.torchPeakRssMib, gflop),
             {
               torch_times_s: iv.torch.map(x => +x.s.toFixed(4)),
-              interleaved_rounds: repeats,
+              interleaved_rounds: iv.trm.length,
               speedup_round_median: +median(ratios).toFixed(2),
               speedup_round_quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)].map(x => +x.toFixed(2)),
             },
           );
+          if (iv.trm.length < repeats) {
+            row.interleave_note = `stopped after ${iv.trm.length} of ${repeats} rounds: PyTorch's timed steps reached the ${budgetS} s budget (--torch-budget)`;
+            log(`    ${row.interleave_note}`);
+          }
         } catch (e) {
           row.interleave_note = `the interleaved run failed (${(e as Error).message}); trm timed on its own`;
           log(`    ${row.interleave_note}`);

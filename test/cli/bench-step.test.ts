@@ -18,7 +18,8 @@ const main = join(packageRoot, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'trm-bench-step-'));
 
 // The stand-in: argv[2] is the script path, then torch_step_bench.py's flags. A 1-thread variant
-// takes 0.25 s a step, others 0.5 s; OpenBLAS's "Core:" line goes to stderr as the real one's does.
+// takes 0.25 s a step (FAKE_STEP_S), others twice that (reported, not slept); OpenBLAS's "Core:" line
+// goes to stderr as the real one's does. --budget-s: the timed steps stop as the real script's do.
 // FAKE_DIE_AFTER=n: serving, exit 3 with "boom" after n steps.
 const fake = join(dir, 'fake-torch.mjs');
 writeFileSync(
@@ -29,13 +30,15 @@ import { createInterface } from 'node:readline';
 const a = process.argv.slice(3);
 const opt = n => a[a.indexOf(n) + 1];
 const threads = Number(opt('--threads')), serve = a.includes('--serve');
-const s = threads === 1 ? 0.25 : 0.5;
+const s = Number(process.env.FAKE_STEP_S ?? 0.25) * (threads === 1 ? 1 : 2);
+const budget = a.includes('--budget-s') ? Number(opt('--budget-s')) : 0;
 const log = x => appendFileSync(process.env.FAKE_LOG, JSON.stringify(x) + '\\n');
-log({ serve, threads, core: process.env.OPENBLAS_CORETYPE ?? 'auto', blasThreads: process.env.OPENBLAS_NUM_THREADS, glibc: process.env.GLIBC_TUNABLES });
+log({ serve, threads, budget, core: process.env.OPENBLAS_CORETYPE ?? 'auto', blasThreads: process.env.OPENBLAS_NUM_THREADS, glibc: process.env.GLIBC_TUNABLES });
 process.stderr.write('Core: FakeCore\\n');
 const say = x => console.log(JSON.stringify(x));
 if (!serve) {
-  const n = Number(opt('--repeats'));
+  let n = Number(opt('--repeats'));
+  if (budget > 0) n = Math.min(n, Math.max(3, Math.ceil(budget / s)));
   say({ median_s: s, times_s: Array(n).fill(s), cpu_median_s: s, peak_rss_mib: 100 });
 } else {
   say({ ready: true });
@@ -135,6 +138,36 @@ describe.runIf(existsSync(main))('bench step against PyTorch', () => {
     expect(row.trm_peak_rss_mib).toBeGreaterThanOrEqual(row.acts_mib);
   });
 
+  it('a slow PyTorch is bounded by --torch-budget, runs no lead steps, and shows its progress on stderr', () => {
+    // 3 s a step (1 thread; 6 s on more): the probe's variants stop at 3 timed steps (9 s >= 5 s), the
+    // rounds after 3 rounds (9 s of PyTorch's timed steps); at >= NO_LEAD_S a step, no untimed ones
+    const { code, err, row, log } = benchStep(['--reps', '10', '--torch-reps', '10', '--torch-budget', '5'], {
+      FAKE_STEP_S: '3',
+    });
+    expect(code, err).toBe(0);
+    const probes = log.filter(l => l.serve === false);
+    expect(probes.every(l => l.budget === 5)).toBe(true);
+    expect(row.torch_variants.every((v: { times_s: number[] }) => v.times_s.length === 3)).toBe(true);
+    expect(row.torch_median_s).toBe(3);
+    expect(row.interleaved_rounds).toBe(3);
+    expect(row.trm_times_s).toHaveLength(3);
+    expect(row.interleave_note).toBe(
+      "stopped after 3 of 10 rounds: PyTorch's timed steps reached the 5 s budget (--torch-budget)",
+    );
+    expect(log.filter(l => l.step !== undefined)).toHaveLength(3); // timed steps only
+    for (let i = 1; i <= probes.length; i++)
+      expect(err).toMatch(new RegExp(`bench step: cpu-sudoku4 fp32: PyTorch variant ${i}/${probes.length} \\(`));
+    expect(err).toMatch(
+      /PyTorch variant 1\/\d+ \(OPENBLAS_CORETYPE \w+, \d+ threads?.*\): [36] s\/step over 3 timed steps/,
+    );
+    // --torch-budget 0: no limit (the fp32 presets never reach the default)
+    const all = benchStep(['--reps', '4', '--torch-reps', '5', '--torch-budget', '0'], { FAKE_STEP_S: '3' });
+    expect(all.code, all.err).toBe(0);
+    expect(all.log.filter(l => l.serve === false).every(l => l.budget === 0)).toBe(true);
+    expect(all.row.interleaved_rounds).toBe(4);
+    expect(all.row.interleave_note).toBeUndefined();
+  });
+
   it('--no-interleave compares the probe: no serving process, no rounds', () => {
     const { code, err, row, log } = benchStep(['--reps', '2', '--no-interleave']);
     expect(code, err).toBe(0);
@@ -216,5 +249,35 @@ describe.runIf(hasTorch)('torch_step_bench.py --serve', () => {
     );
     for (let i = 0; i < 2; i++) expect((await s.step()).s).toBeGreaterThan(0);
     expect((await s.end()).peak_rss_mib).toBeGreaterThan(0);
+  });
+
+  it('--budget-s stops the timed steps once they add up to the budget, after 3', () => {
+    const p = benchPreset('cpu-sudoku4', 2);
+    const script = join(packageRoot, 'tools', 'torch_step_bench.py');
+    const run = (budget: string) => {
+      const r = spawnSync(
+        py,
+        [
+          script,
+          '--model-json',
+          JSON.stringify(p.config),
+          '--batch',
+          '2',
+          '--warmup',
+          '0',
+          '--repeats',
+          '6',
+          '--threads',
+          '1',
+          '--budget-s',
+          budget,
+        ],
+        { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!).times_s.length;
+    };
+    expect(run('0.000001')).toBe(3);
+    expect(run('0')).toBe(6);
   });
 });

@@ -15,6 +15,7 @@ interface SuiteOpts {
   batch?: number;
   torch?: boolean;
   torchReps?: number;
+  torchBudget?: number;
   interleave?: boolean;
 }
 type Suite = (opts: SuiteOpts) => Promise<void>;
@@ -42,6 +43,7 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
           batch: opts.batch,
           torch: opts.torch,
           torchRepeats: opts.torchReps,
+          torchBudget: opts.torchBudget,
           interleave: opts.interleave,
         });
     },
@@ -52,7 +54,7 @@ export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'run a benchmark suite (gemm, sudoku, step)',
   usage:
-    '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N --interleave|--no-interleave]',
+    '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N --torch-budget S --interleave|--no-interleave]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
     reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
@@ -74,6 +76,12 @@ export const benchCommand = defineCommand({
     batch: { type: 'string', argument: 'B', description: "step: batch size (default: the preset's; paper presets 64)" },
     'no-torch': { type: 'boolean', description: 'step: skip the PyTorch reference' },
     'torch-reps': { type: 'string', argument: 'N', description: 'step: timed PyTorch steps per variant' },
+    'torch-budget': {
+      type: 'string',
+      argument: 'S',
+      description:
+        "step: seconds of PyTorch's timed steps per variant and per interleaved run, after 3 steps (default 60; 0: no limit)",
+    },
     interleave: {
       type: 'boolean',
       description:
@@ -106,11 +114,12 @@ export const benchCommand = defineCommand({
         v.batch !== undefined ||
         v['no-torch'] ||
         v['torch-reps'] !== undefined ||
+        v['torch-budget'] !== undefined ||
         v.interleave ||
         v['no-interleave'])
     )
       throw new UsageError(
-        `bench: --preset, --batch, --no-torch, --torch-reps and --interleave are options of the step suite`,
+        `bench: --preset, --batch, --no-torch, --torch-reps, --torch-budget and --interleave are options of the step suite`,
       );
     if (v.interleave && v['no-interleave'])
       throw new UsageError(`bench: --interleave and --no-interleave exclude each other`);
@@ -137,6 +146,7 @@ export const benchCommand = defineCommand({
       batch: intOption(args, 'batch', 1, 1 << 20),
       torch: !v['no-torch'],
       torchReps: intOption(args, 'torch-reps', 1, 1000),
+      torchBudget: intOption(args, 'torch-budget', 0, 86400),
       interleave: v.interleave ? true : v['no-interleave'] ? false : undefined,
     });
   },
