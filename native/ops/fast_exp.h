@@ -2,8 +2,9 @@
 // +inf above 88 (Cody-Waite reduction by ln 2, Cephes' degree-7 polynomial, 2^n from the exponent bits;
 // about 1 ulp against the exact value), its reduction and polynomial as FMAs. The AVX2 and AVX-512 twins
 // (swiglu_avx2.cpp, swiglu_avx512.cpp) run the same IEEE operations per lane (VRNDSCALEPS and VSCALEFPS
-// where they give the same values), so SwiGLU gives the same bits on every dispatch path and for every
-// thread count. Internal linkage (static): the ISA file's copy never replaces the baseline one at link time.
+// where they give the same values; AVX2 adds n to the exponent bits, which differs only where both
+// values are below 2^-24 and 1 + e = 1), so SwiGLU gives the same bits on every dispatch path and for
+// every thread count. Internal linkage (static): the ISA file's copy never replaces the baseline one at link time.
 #pragma once
 #include <cstdint>
 
