@@ -1441,6 +1441,9 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   }, use);
 }
 
+// linear_swiglu_backward's kept gate_up from this size up is prefetched a strip ahead (below)
+constexpr double kStripAheadBytes = 4e6;
+
 void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* W, long N, long D,
                             long I, bool bf16, bool fresh, bool kept16, bool d16) {
   if (N == 0 || I == 0) return;
@@ -1468,6 +1471,13 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // them). The paper config's bf16 calls ran 1.03-1.19x faster; a small model's (cpu-sudoku9 bf16:
   // 2.7 MB) lost 1-2% when streamed, and the fp32 ones 2-3% without the prefetches.
   const bool stream = d16 && 2.0 * N * 2 * I > kStreamBytes, prefetch_rows = !stream;
+  // fp32 with a kept gate_up too large to be in cache still (cpu-sudoku9's 5.4 MB, written by the forward
+  // a step's worth of kernels before): strip by strip, each tile also asks L2 for its lines of the kept
+  // rows and of dgate_up one strip down, a strip (~16 tiles) ahead of their use. The tile's own prefetch
+  // (prefetch_rows) is too late for memory. Zen 2, cold operands (8 sets): mlpNormBackward 1.05-1.065x
+  // at N 2624 and 544 on two threads, 1.03x on one; the cpu-sudoku9 step x1.001-1.007. Not for
+  // cpu-sudoku4's 1.1 MB (its step 0.989-1.000x): in cache already.
+  const bool strip_ahead = prefetch_rows && gate_up && dgate_up && 4.0 * N * 2 * I > kStripAheadBytes;
   // streamed: the next tile's kept rows asked for during this tile's products instead (KeptRowsAhead)
   const long hook_calls = amx_hook_calls_k(kr, K);
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
@@ -1505,6 +1515,12 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
         auto tile = [&](long p, long i0) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
           const long mr = mc - i0 < MR ? mc - i0 : MR;
+          if (strip_ahead && strip_outer)  // the same tile's lines one strip down, into L2
+            for (long i = i0 + MR; i < i0 + 2 * MR && i < mc; i++) {
+              const long o = (ic + i) * 2 * I + jc + j0;
+              __builtin_prefetch(gate_up + o, 0, 2), __builtin_prefetch(gate_up + o + I, 0, 2);
+              __builtin_prefetch(dgate_up + o, 1, 2), __builtin_prefetch(dgate_up + o + I, 1, 2);
+            }
           if (prefetch_rows)
             for (long i = 0; i < mr; i++) {
               const long o = (ic + i0 + i) * 2 * I + jc + j0;
