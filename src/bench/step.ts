@@ -407,7 +407,8 @@ export const LEAD_S = 0.2;
 
 /** A side whose steps take this long (seconds) runs no lead steps: the ~0.1 s a step runs slow after
  *  the other process's steps is under 5% of it, and a lead step would double the round (PyTorch's CPU
- *  autocast bf16 without bf16 hardware: ~20x its fp32 step, 7 s at cpu-sudoku9). */
+ *  autocast bf16 without bf16 hardware, 2-vCPU Zen 2: 1.8 s at cpu-sudoku4, 12 s at cpu-sudoku9, 20-35x
+ *  its fp32 step). */
 export const NO_LEAD_S = 2;
 
 /** Default of `--torch-budget`: seconds of PyTorch's timed steps per variant in the probe and in the
@@ -496,7 +497,7 @@ async function interleaveSteps(
       out.torch.push(await torch.step());
     };
     let torchS = 0;
-    for (let r = 0; r < rounds && (r < 3 || !(budgetS > 0) || torchS < budgetS); r++) {
+    for (let r = 0; r < rounds && (r < 3 || budgetS <= 0 || torchS < budgetS); r++) {
       if (r % 2 === 0) {
         await trmStep();
         await torchStep();
