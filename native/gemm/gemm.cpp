@@ -29,7 +29,7 @@
 namespace trm {
 namespace {
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_x;
 
 // The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
 // kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
@@ -1588,8 +1588,10 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
 
 void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_up_, const float* WT, long H, long N,
                           long K, long batch, bool bf16, bool fresh, bool kept16, bool d16,
-                          const float* packed_wt, const void* next, long next_bytes) {
+                          const float* packed_wt, const void* next, long next_bytes, const float* recompute_x,
+                          const float* packed_wg, const float* packed_wu) {
   if (H == 0 || N == 0 || batch == 0) return;
+  if (recompute_x && (bf16 || !packed_wg || !packed_wu)) recompute_x = nullptr;  // (fp32 only: gemm.h)
   kept16 = kept16 && bf16;
   d16 = d16 && bf16 && fresh;
   float* dgate_up = d16 ? nullptr : static_cast<float*>(dgate_up_);
@@ -1622,9 +1624,10 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       pw = p;
     }
     float* pb = tl_pack_b.get((size_t)Kp * panels * NR + 16);
-    alignas(64) float tg[kMaxTile];
+    float* px = recompute_x ? tl_pack_x.get((size_t)Kp * panels * NR + 16) : nullptr;
+    alignas(64) float tg[kMaxTile], tgg[kMaxTile], tgu[kMaxTile];  // dh; recomputed G and U (recompute_x)
     if (K == 0)
-      for (int i = 0; i < kMaxTile; i++) tg[i] = 0.f;
+      for (int i = 0; i < kMaxTile; i++) tg[i] = tgg[i] = tgu[i] = 0.f;
     // the caller's next operand, a share of its lines per register tile (part 0's tiles: one copy)
     const long next_lines = next && ith == 0 ? (next_bytes + 63) / 64 : 0;
     // (spread over the tiles of this thread's share of the items: claimed, about batch / nt)
@@ -1638,6 +1641,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       float* db = dgate_up ? dgate_up + b * 2 * H * N : nullptr;
       uint16_t* db16 = dgate_up16 ? dgate_up16 + b * 2 * H * N : nullptr;
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
+      if (px) pack_b_blocks(kr, px, panels * NR, recompute_x + b * K * N, N, false, 0, N, p0, p1, K);
       const bool strip_outer = strip_outer_fits(Kp * (p1 - p0) * NR);
       auto tile = [&](long p, long s0) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
@@ -1645,7 +1649,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
           for (long i = 0; i < mr; i++) {
             const long o = (s0 + i) * N + j0;
             if (gb) prefetch_r(gb + o, nr), prefetch_r(gb + H * N + o, nr);
-            else __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
+            else if (gb16) __builtin_prefetch(gb16 + o, 0, 3), __builtin_prefetch(gb16 + H * N + o, 0, 3);
             if (db16) __builtin_prefetch(db16 + o, 1, 3), __builtin_prefetch(db16 + H * N + o, 1, 3);
             else if (fresh) prefetch_w(db + o, nr), prefetch_w(db + H * N + o, nr);
             else prefetch_r(db + o, nr), prefetch_r(db + H * N + o, nr);
@@ -1663,6 +1667,18 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
         ahead.stop(kr);
         for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
           __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
+        if (px) {  // this tile's G and U made here, into L1, instead of read from a gate_up made whole
+          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
+            const float* bp = px + koff * panels * NR + p * kcp * NR;
+            kr.kernel(kcp, packed_wg + koff * Hr + s0 * kcp, bp, tgg, NR, mr, nr, 1.f, pc == 0 ? 0.f : 1.f);
+            kr.kernel(kcp, packed_wu + koff * Hr + s0 * kcp, bp, tgu, NR, mr, nr, 1.f, pc == 0 ? 0.f : 1.f);
+            koff += kcp;
+          }
+          const long o = s0 * N + j0;
+          swiglu_backward_tile(db + o, db + H * N + o, N, tg, NR, tgg, tgu, NR, mr, nr, !fresh);
+          return;
+        }
         if (!bf16 && !gb16 && !db16) {  // fp32: bitwise swiglu_backward_pair's, the whole tile at once
           const long o = s0 * N + j0;
           swiglu_backward_tile(db + o, db + H * N + o, N, tg, NR, gb + o, gb + H * N + o, N, mr, nr, !fresh);

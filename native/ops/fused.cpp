@@ -74,9 +74,9 @@ thread_local AlignedBuf tl_weights;
 // in another epoch is never used (the optimizer changes the weights between steps, in place).
 std::atomic<unsigned long long> g_frozen_epoch{0}, g_epochs{0};
 struct PackKey {
-  uintptr_t v[16] = {};
+  uintptr_t v[20] = {};
   bool operator==(const PackKey& o) const {
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < 20; i++)
       if (v[i] != o.v[i]) return false;
     return true;
   }
@@ -90,8 +90,8 @@ constexpr int kPackEntries = 16;  // per thread (a step uses 4 kernels x layers)
 thread_local PackEntry tl_packs[kPackEntries];
 thread_local int tl_pack_next = 0;
 
-// The key of up to three operands' packs (A or B, by `role`) under the active fp32 kernel.
-PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArgs* g0) {
+// The key of up to four operands' packs (A or B, by `role`) under the active fp32 kernel.
+PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArgs* g0, const GemmArgs* g3) {
   PackKey k;
   const GemmKernelInfo kr = gemm_active_kernel(false);
   k.v[0] = (uintptr_t)role;
@@ -99,7 +99,7 @@ PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArg
   k.v[2] = (uintptr_t)kr.mr << 32 | (uintptr_t)kr.nr;
   k.v[3] = (uintptr_t)kr.kc;
   int i = 4;
-  for (const GemmArgs* g : {g1, g2, g0}) {
+  for (const GemmArgs* g : {g1, g2, g0, g3}) {
     if (!g) { i += 4; continue; }
     k.v[i++] = (uintptr_t)(role == 0 ? g->A : g->B);
     k.v[i++] = (uintptr_t)(role == 0 ? g->lda : g->ldb) << 1 | (uintptr_t)(role == 0 ? g->trans_a : g->trans_b);
@@ -109,14 +109,14 @@ PackKey pack_key(int role, const GemmArgs* g1, const GemmArgs* g2, const GemmArg
   return k;
 }
 
-// The buffer for a pack of n floats of up to three operands (pack_key's), and whether it already holds
+// The buffer for a pack of n floats of up to four operands (pack_key's), and whether it already holds
 // it (made in this epoch); while the weights are not frozen, `fallback`'s (to be packed).
 float* frozen_pack(AlignedBuf& fallback, size_t n, bool* hit, int role, const GemmArgs* g1, const GemmArgs* g2,
-                   const GemmArgs* g0) {
+                   const GemmArgs* g0, const GemmArgs* g3 = nullptr) {
   *hit = false;
   const unsigned long long ep = g_frozen_epoch.load(std::memory_order_acquire);
   if (ep == 0) return fallback.get(n);
-  const PackKey key = pack_key(role, g1, g2, g0);
+  const PackKey key = pack_key(role, g1, g2, g0, g3);
   for (PackEntry& e : tl_packs)
     if (e.epoch == ep && e.key == key) {
       *hit = true;
@@ -131,21 +131,20 @@ float* frozen_pack(AlignedBuf& fallback, size_t n, bool* hit, int role, const Ge
   return e->buf.get(n);
 }
 
-// Packs op(A) of g1, g2 (and g0 when given) into tl_weights, or finds them in this thread's frozen packs,
-// and points each at its pack (packed_a).
-void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr) {
-  const auto padded = [](const GemmArgs& g) { return (gemm_packed_a_floats(g) + 15) / 16 * 16; };
-  const size_t n1 = padded(g1), n2 = padded(g2), n0 = g0 ? padded(*g0) : 0;
+// Packs op(A) of g1, g2 (and g0, g3 when given) into tl_weights, or finds them in this thread's frozen
+// packs, and points each at its pack (packed_a).
+void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr, GemmArgs* g3 = nullptr) {
+  const auto padded = [](const GemmArgs* g) { return g ? (gemm_packed_a_floats(*g) + 15) / 16 * 16 : 0; };
+  const size_t n1 = padded(&g1), n2 = padded(&g2), n0 = padded(g0), n3 = padded(g3);
   bool hit;
-  float* p = frozen_pack(tl_weights, n1 + n2 + n0, &hit, 0, &g1, &g2, g0);
-  if (!hit) {
-    gemm_pack_a(p, g1);
-    gemm_pack_a(p + n1, g2);
-    if (g0) gemm_pack_a(p + n1 + n2, *g0);
+  float* p = frozen_pack(tl_weights, n1 + n2 + n0 + n3, &hit, 0, &g1, &g2, g0, g3);
+  size_t at = 0;
+  for (GemmArgs* g : {&g1, &g2, g0, g3}) {
+    if (!g) continue;
+    if (!hit) gemm_pack_a(p + at, *g);
+    g->packed_a = p + at;
+    at += padded(g);
   }
-  g1.packed_a = p;
-  g2.packed_a = p + n1;
-  if (g0) g0->packed_a = p + n1 + n2;
 }
 
 // C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
@@ -371,12 +370,13 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
   parallel_claim(B, B * ((recompute ? 5 : 3) * Is * S * D + 4 * sd), [&](ItemClaims::Part& items) {
     long b = items.first();
     if (b < 0) return;
-    float* own = recompute ? tl_unkept.get((size_t)gu) : nullptr;  // the recomputed gate_up: it stays in L2
-    GemmArgs g0;  // gate_up_b = W_gu @ x_b: the forward's product (the same pack, the same bits)
-    g0.M = 2 * Is; g0.N = D; g0.K = S;
-    g0.A = w_gate_up; g0.lda = S;
-    g0.ldb = D; g0.ldc = D;
-    g0.C = own;
+    // recomputed: gate_b = W_g @ x_b and up_b = W_u @ x_b, W_gu's two halves packed apart, made by
+    // gemm_swiglu_backward tile by tile beside each dh tile (gemm.h recompute_x: the forward's bits)
+    GemmArgs gg, gu_;
+    for (GemmArgs* g : {&gg, &gu_}) {
+      g->M = Is; g->N = D; g->K = S;
+      g->A = w_gate_up + (g == &gu_ ? Is * S : 0); g->lda = S;
+    }
     GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
     g1.M = Is; g1.K = S;
     g1.A = w_down_t; g1.lda = S;
@@ -385,20 +385,17 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.A = w_gate_up_t; g2.lda = 2 * Is;
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
-    pack_shared_a(g1, g2, recompute ? &g0 : nullptr);
+    pack_shared_a(g1, g2, recompute ? &gg : nullptr, recompute ? &gu_ : nullptr);
     for (; b >= 0; b = items.next(b)) {
       const long bn = items.likely_next(b);  // (this item prefetches its kept gate_up)
-      if (recompute) {
-        g0.B = inp + b * sd;
-        gemm(g0);
-      }
-      const float* gub = recompute ? own : gate_up + b * gu;
+      const float* gub = recompute ? nullptr : gate_up + b * gu;
       rmsnorm_seq_backward(dr + b * sd, dout + b * sd, out + b * sd, rstd + b * D, 1, S, D, dinp + b * sd, fresh);  // dinp (+)= dr
       // dh_b = W_down^T @ dr_b with SwiGLU's backward in its epilogue (dh never stored) (a kept gate_up:
       // the next item's, out of cache, prefetched meanwhile)
       const bool next = !recompute && bn >= 0;
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
-                           g1.packed_a, next ? gate_up + bn * gu : nullptr, next ? gu * 4 : 0);
+                           g1.packed_a, next ? gate_up + bn * gu : nullptr, next ? gu * 4 : 0,
+                           recompute ? inp + b * sd : nullptr, gg.packed_a, gu_.packed_a);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;
       gemm(g2);
