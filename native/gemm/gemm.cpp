@@ -1591,7 +1591,6 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
                           const float* packed_wt, const void* next, long next_bytes, const float* recompute_x,
                           const float* packed_wg, const float* packed_wu) {
   if (H == 0 || N == 0 || batch == 0) return;
-  if (recompute_x && (bf16 || !packed_wg || !packed_wu)) recompute_x = nullptr;  // (fp32 only: gemm.h)
   kept16 = kept16 && bf16;
   d16 = d16 && bf16 && fresh;
   float* dgate_up = d16 ? nullptr : static_cast<float*>(dgate_up_);

@@ -103,7 +103,7 @@ void linear_swiglu_backward(void* dgate_up, const float* dout, const void* gate_
 // running many batch-1 calls with one WT passes it; the same packed values, so the same bits.
 // next, next_bytes (optional): memory the caller reads next (its next item's kept gate_up), prefetched
 // into L2 a share per register tile while this call computes.
-// recompute_x (optional; fp32, not kept16): gate_up (null) is not read but made again tile by tile beside
+// recompute_x (optional; fp32 only, with both packs): gate_up (null) is not read but made again tile by tile beside
 // each dh tile, [G; U]_b = W_gu @ recompute_x_b (recompute_x_b (K, N) at b*K*N, W_gu (2H, K)), from
 // packed_wg and packed_wu, W_gu's gate and up rows packed by gemm_pack_a as two (H, K) operands: each
 // element the same k-ordered sum as the product made whole (gemm), so the same bits.

@@ -64,7 +64,7 @@ constexpr long kRecomputeGateUpMaxS = 24;
 
 // The weights a part shares across its items or chunks, packed once per part (gemm_pack_a, the
 // layout gemm packs them in for each call), instead of once per gemm call: the same packed values,
-// so the same bits. A part's two packs sit side by side in one per-thread buffer.
+// so the same bits. A part's packs (up to four) sit side by side in one per-thread buffer.
 thread_local AlignedBuf tl_weights;
 
 // While the caller says the weights are frozen (set_weights_frozen: a supervision step's forward and
@@ -131,20 +131,30 @@ float* frozen_pack(AlignedBuf& fallback, size_t n, bool* hit, int role, const Ge
   return e->buf.get(n);
 }
 
-// Packs op(A) of g1, g2 (and g0, g3 when given) into tl_weights, or finds them in this thread's frozen
-// packs, and points each at its pack (packed_a).
-void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr, GemmArgs* g3 = nullptr) {
-  const auto padded = [](const GemmArgs* g) { return g ? (gemm_packed_a_floats(*g) + 15) / 16 * 16 : 0; };
-  const size_t n1 = padded(&g1), n2 = padded(&g2), n0 = padded(g0), n3 = padded(g3);
+// Packs op(A) (role 0: gemm_pack_a) or op(B) (role 1: gemm_pack_b) of each operand given (g0, g3 may be
+// null) side by side into `fallback`, or finds them in this thread's frozen packs, and points each at its
+// pack (packed_a / packed_b). An op(B) the active kernel would not pack in one block (0 floats) keeps
+// packed_b null.
+void pack_shared(int role, AlignedBuf& fallback, GemmArgs* g1, GemmArgs* g2, GemmArgs* g0 = nullptr,
+                 GemmArgs* g3 = nullptr) {
+  const auto padded = [role](const GemmArgs* g) -> size_t {
+    return g ? ((role == 0 ? gemm_packed_a_floats(*g) : gemm_packed_b_floats(*g)) + 15) / 16 * 16 : 0;
+  };
   bool hit;
-  float* p = frozen_pack(tl_weights, n1 + n2 + n0 + n3, &hit, 0, &g1, &g2, g0, g3);
+  float* p = frozen_pack(fallback, padded(g1) + padded(g2) + padded(g0) + padded(g3) + 16, &hit, role, g1, g2, g0, g3);
   size_t at = 0;
-  for (GemmArgs* g : {&g1, &g2, g0, g3}) {
-    if (!g) continue;
-    if (!hit) gemm_pack_a(p + at, *g);
-    g->packed_a = p + at;
-    at += padded(g);
+  for (GemmArgs* g : {g1, g2, g0, g3}) {
+    const size_t n = padded(g);
+    if (n == 0) continue;
+    if (!hit) role == 0 ? gemm_pack_a(p + at, *g) : gemm_pack_b(p + at, *g);
+    (role == 0 ? g->packed_a : g->packed_b) = p + at;
+    at += n;
   }
+}
+
+// The fused kernels' shared weights as op(A), packed once per part (pack_shared)
+void pack_shared_a(GemmArgs& g1, GemmArgs& g2, GemmArgs* g0 = nullptr, GemmArgs* g3 = nullptr) {
+  pack_shared(0, tl_weights, &g1, &g2, g0, g3);
 }
 
 // C (M x N, ldc) = op(A) op(B) from packs in one k block (K <= kc; pa as gemm_pack_a lays op(A) out, pb
@@ -164,20 +174,7 @@ void gemm_packed(const GemmKernelInfo& kr, const float* pa, const float* pb, lon
 // side; an operand the active kernel would not pack in one block keeps packed_b null.
 thread_local AlignedBuf tl_weights_b;
 
-void pack_shared_b(GemmArgs& g1, GemmArgs* g2) {
-  const auto padded = [](const GemmArgs& g) { return (gemm_packed_b_floats(g) + 15) / 16 * 16; };
-  const size_t n1 = padded(g1), n2 = g2 ? padded(*g2) : 0;
-  bool hit;
-  float* p = frozen_pack(tl_weights_b, n1 + n2 + 16, &hit, 1, &g1, g2, nullptr);
-  if (n1) {
-    if (!hit) gemm_pack_b(p, g1);
-    g1.packed_b = p;
-  }
-  if (n2) {
-    if (!hit) gemm_pack_b(p + n1, *g2);
-    g2->packed_b = p + n1;
-  }
-}
+void pack_shared_b(GemmArgs& g1, GemmArgs* g2) { pack_shared(1, tl_weights_b, &g1, g2); }
 
 thread_local AlignedBuf tl_hpanels;
 
@@ -372,11 +369,10 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     if (b < 0) return;
     // recomputed: gate_b = W_g @ x_b and up_b = W_u @ x_b, W_gu's two halves packed apart, made by
     // gemm_swiglu_backward tile by tile beside each dh tile (gemm.h recompute_x: the forward's bits)
-    GemmArgs gg, gu_;
-    for (GemmArgs* g : {&gg, &gu_}) {
-      g->M = Is; g->N = D; g->K = S;
-      g->A = w_gate_up + (g == &gu_ ? Is * S : 0); g->lda = S;
-    }
+    GemmArgs wg, wu;
+    wg.M = wu.M = Is; wg.N = wu.N = D; wg.K = wu.K = S;
+    wg.A = w_gate_up; wu.A = w_gate_up + Is * S;
+    wg.lda = wu.lda = S;
     GemmArgs g1;  // dh_b = W_down^T @ dr_b (its A: gemm_swiglu_backward's shared WT)
     g1.M = Is; g1.K = S;
     g1.A = w_down_t; g1.lda = S;
@@ -385,7 +381,7 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
     g2.A = w_gate_up_t; g2.lda = 2 * Is;
     g2.ldb = D; g2.ldc = D;
     g2.beta = 1.f;
-    pack_shared_a(g1, g2, recompute ? &gg : nullptr, recompute ? &gu_ : nullptr);
+    pack_shared_a(g1, g2, recompute ? &wg : nullptr, recompute ? &wu : nullptr);
     for (; b >= 0; b = items.next(b)) {
       const long bn = items.likely_next(b);  // (this item prefetches its kept gate_up)
       const float* gub = recompute ? nullptr : gate_up + b * gu;
@@ -395,7 +391,7 @@ void token_mixer_norm_backward(float* dinp, float* dr, float* dh, float* dgate_u
       const bool next = !recompute && bn >= 0;
       gemm_swiglu_backward(dgate_up + b * gu, dr + b * sd, gub, w_down_t, Is, D, S, 1, false, true, false, false,
                            g1.packed_a, next ? gate_up + bn * gu : nullptr, next ? gu * 4 : 0,
-                           recompute ? inp + b * sd : nullptr, gg.packed_a, gu_.packed_a);
+                           recompute ? inp + b * sd : nullptr, wg.packed_a, wu.packed_a);
       g2.B = dgate_up + b * gu;
       g2.C = dinp + b * sd;
       gemm(g2);

@@ -34,17 +34,17 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
 void mlp_norm_forward(float* out, float* rstd, float* gate_up, float* h, float* r, const float* inp,
                       const float* w_gate_up, const float* w_down, long N, long D, long I, double eps, bool keep);
 
+// Whether the weights the fused kernels get stay the same until the next call (on: a supervision
+// step's forward and backward; off: the optimizer may change them): while on, each pool thread keeps
+// its packs of them between calls (fused.cpp, frozen_pack).
+void set_weights_frozen(bool on);
+
 // The backward of mlp_norm_forward without its weight gradients (the caller's GEMMs over all rows,
 // from dr and dgate_up): dr (N, D) = the RMSNorm backward of dout through (out, rstd); dh (N, I) =
 // dr @ w_down; dgate_up (N, 2I) = the SwiGLU backward of dh; dinp (N, D) += dr + dgate_up @ w_gate_up.
 // dr and dgate_up are written (scratch the caller keeps for the weight gradients); dh is scratch the
 // native kernel never writes (dh stays in registers: linear_swiglu_backward's epilogue). fresh: dinp =
 // instead of += (bitwise a zero fill of dinp before; dinp is not read).
-// Whether the weights the fused kernels get stay the same until the next call (on: a supervision
-// step's forward and backward; off: the optimizer may change them): while on, each pool thread keeps
-// its packs of them between calls (fused.cpp, frozen_pack).
-void set_weights_frozen(bool on);
-
 void mlp_norm_backward(float* dinp, float* dr, float* dh, float* dgate_up, const float* dout, const float* out,
                        const float* rstd, const float* gate_up, const float* w_gate_up, const float* w_down, long N,
                        long D, long I, bool fresh = false);
