@@ -32,6 +32,13 @@ namespace {
 // wherever y 2^n is a normal float, n >= -125; at n = -126 (gate >= 86.98) the product is subnormal
 // and the sum is not, but both are below 2^-24, so 1 + e = 1 and SwiGLU's outputs keep their bits:
 // checked for all 2^32 gates, forward and backward (and test/kernels/swiglu-isa.test.ts's sweep).
+// Two more changes shorten the chain without changing a bit: n = round(t) (VROUNDPS, to nearest even)
+// in place of (t + kRound) - kRound, which equal each other for |t| < 2^22, i.e. wherever m is kept
+// (t + kRound still gives the exponent bits, beside the chain); and no clamp of m at -kHi, whose lanes
+// (g < -kHi) the last blend replaces by +inf whatever the reduction made of them (NaN gates: min
+// returns -kLo, as before). SwiGLU in L1, Zen 2: forward 16.1 -> 14.6 "cycles" a vector at an assumed
+// 3.3 GHz, backward 22.0 -> 21.0; checked for all 2^32 gates, forward and backward, against the code
+// before.
 constexpr int kRowV = 8, kTileV = 6;
 
 template <int V, class In>
@@ -41,9 +48,10 @@ inline void exp_neg8v(__m256 e[V], In&& g) {
   __m256 n[V], q[V], p[V], nr[V];  // nr: n + kRound (n in its low mantissa bits)
 #pragma GCC unroll 8
   for (int v = 0; v < V; v++) {
-    q[v] = _mm256_max_ps(_mm256_min_ps(g(v), _mm256_set1_ps(-kLo)), _mm256_set1_ps(-kHi));  // m
-    nr[v] = _mm256_add_ps(_mm256_mul_ps(q[v], _mm256_set1_ps(-kLog2e)), rnd);
-    n[v] = _mm256_sub_ps(nr[v], rnd);
+    q[v] = _mm256_min_ps(g(v), _mm256_set1_ps(-kLo));  // m (no clamp at -kHi: see above)
+    const __m256 t = _mm256_mul_ps(q[v], _mm256_set1_ps(-kLog2e));
+    nr[v] = _mm256_add_ps(t, rnd);
+    n[v] = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q[v] = _mm256_fmadd_ps(n[v], _mm256_set1_ps(kC1), q[v]);
   }
 #pragma GCC unroll 8
