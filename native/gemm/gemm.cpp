@@ -538,6 +538,22 @@ inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
   return !g.bf16 && !g.b16 && kr.kpack == 1 && !kr.round_bf16 && g.K <= kr.kc && g.N <= kr.nc;
 }
 
+// Whether gemm_one's one-A-block path copies B's panels under the tiles (kernel_copy_b) instead of
+// packing them in a pass. On AVX2 (no kernel_direct_at) only where this thread's part of B is over
+// kCopyBMinBytes, half of L2: a pack pass over that much goes out to L3 and back with nothing to hide it
+// (the small models' weight-gradient halves, 1312 x 256 and 1312 x 512 of dh and dgate_up; the paper
+// token mixer's 512 x 512 and 1024 x 512 per item), while a smaller one packs from cache: cpu-sudoku4's
+// 544 x 64 (two threads' row halves) ran its step 0.95-0.97x through the copying tile. Zen 2, one thread:
+// the paper token mixer's down forward 69 -> 82% of the peak, its gate_up dX 71 -> 81%; cpu-sudoku9's
+// step x1.019-1.028 (its halves), cpu-sudoku4's even.
+constexpr double kCopyBMinBytes = 262144;
+inline bool copy_b_pays(const GemmKernelInfo& kr, const GemmArgs& g, int ith, int nth, bool split_rows) {
+  if (kr.kernel_direct_at) return true;
+  long q0 = 0, q1 = (g.N + kr.nr - 1) / kr.nr;
+  if (!split_rows) split_range(q1, ith, nth, &q0, &q1);
+  return (double)g.K * (q1 - q0) * kr.nr * 4 > kCopyBMinBytes;
+}
+
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
               const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_claims = nullptr) {
@@ -700,7 +716,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // pack pass over the whole B block (megabytes out to L3 and back, a third of these products'
   // time), the tiles of panel p copy panel p + 1 into the other of two panel buffers as they
   // compute, a slice per strip, spread over their k loops.
-  if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc) {
+  if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc && copy_b_pays(kr, g, ith, nth, split_rows)) {
     const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
     float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);

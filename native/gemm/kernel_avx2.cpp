@@ -19,9 +19,30 @@ constexpr int MR = 6, NR = 16;
 // R: the rows computed, m's (ukr_rows): an edge strip's rows past m would be products of the pack's zero
 // rows (or, read in place, of row m - 1 again), never stored; cutting them leaves each stored element's
 // FMA chain, so its bits, as it was.
-template <long SB, bool AD, int R = MR>
+// COPY (kernel_copy_b): while the tile computes, cp_rows rows of the next (full) B panel are copied
+// from cp_src (rows cp_ld apart) into its packed slot cp_dst (cp_dst[r * NR + j] = cp_src[r * cp_ld + j]),
+// 32 bytes every 2^sh k steps spread over the k loop, through general registers (every ymm but one
+// holds the tile), with the source rows asked for kAheadB rows ahead (cp_more: the rows that follow
+// at that stride, this slice's and the next strip's). So the next panel streams in under this tile's
+// FMAs instead of in a pack pass of its own (gemm.cpp, the one-A-block path).
+constexpr long kAheadB = 8;
+inline void copy32_gpr(float* d, const float* s) {
+  unsigned long a, b, c, e;
+  __builtin_memcpy(&a, s, 8);
+  __builtin_memcpy(&b, s + 2, 8);
+  __builtin_memcpy(&c, s + 4, 8);
+  __builtin_memcpy(&e, s + 6, 8);
+  __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));  // (not merged into a vector move: no ymm to spare)
+  __builtin_memcpy(d, &a, 8);
+  __builtin_memcpy(d + 2, &b, 8);
+  __builtin_memcpy(d + 4, &c, 8);
+  __builtin_memcpy(d + 6, &e, 8);
+}
+
+template <long SB, bool AD, int R = MR, bool COPY = false>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
-                     long ldc, long m, long n, float alpha, float beta) {
+                     long ldc, long m, long n, float alpha, float beta, const float* __restrict cp_src = nullptr,
+                     long cp_ld = 0, float* __restrict cp_dst = nullptr, long cp_rows = 0, long cp_more = 0) {
   const long sb = SB ? SB : ldb;
   const float* ar[MR] = {};
   if (AD)
@@ -30,11 +51,23 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
   __m256 acc[R][2];
 #pragma GCC unroll 6
   for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  long units = 0, sh = 0;  // COPY: 32-byte units (two a row), one every 2^sh k steps
+  if (COPY) {
+    units = 2 * cp_rows;
+    while (units > 0 && (units << (sh + 1)) <= kc) sh++;
+    for (long r = 0; r < kAheadB && r < cp_more; r++) _mm_prefetch((const char*)(cp_src + r * cp_ld), _MM_HINT_T0);
+  }
+  const long mask = (1L << sh) - 1;
   // k unrolled by 4: one loop's counter, compare and branch per 48 FMAs instead of per 12. On Zen 3
   // the tile ran 1.06-1.17x faster (kc 64 to 512, packs in L1 or B streamed from L2; standalone, 15
   // alternating rounds). The same FMAs in the same order: the same bits.
 #pragma GCC unroll 4
   for (long k = 0; k < kc; k++) {
+    if (COPY && (k & mask) == 0 && (k >> sh) < units) {
+      const long u = k >> sh, r = u >> 1;
+      copy32_gpr(cp_dst + u * 8, cp_src + r * cp_ld + (u & 1) * 8);
+      if ((u & 1) == 0 && r + kAheadB < cp_more) _mm_prefetch((const char*)(cp_src + (r + kAheadB) * cp_ld), _MM_HINT_T0);
+    }
     // (B in place: rows of any alignment)
     __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb);
     __m256 b1 = SB ? _mm256_load_ps(pb + 8) : _mm256_loadu_ps(pb + 8);
@@ -77,17 +110,20 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
 }
 
 // The body for an edge strip's m rows (R = m), the full tile otherwise.
-template <long SB, bool AD>
+template <long SB, bool AD, bool COPY = false>
 inline void ukr_rows(long kc, const float* pa, long lda, const float* pb, long ldb, float* c, long ldc, long m, long n,
-                     float alpha, float beta) {
+                     float alpha, float beta, const float* cp_src = nullptr, long cp_ld = 0, float* cp_dst = nullptr,
+                     long cp_rows = 0, long cp_more = 0) {
+#define TRM_ROWS(R) ukr_body<SB, AD, R, COPY>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta, cp_src, cp_ld, cp_dst, cp_rows, cp_more)
   switch (m) {
-    case 1: return ukr_body<SB, AD, 1>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
-    case 2: return ukr_body<SB, AD, 2>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
-    case 3: return ukr_body<SB, AD, 3>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
-    case 4: return ukr_body<SB, AD, 4>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
-    case 5: return ukr_body<SB, AD, 5>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
-    default: return ukr_body<SB, AD>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta);
+    case 1: return TRM_ROWS(1);
+    case 2: return TRM_ROWS(2);
+    case 3: return TRM_ROWS(3);
+    case 4: return TRM_ROWS(4);
+    case 5: return TRM_ROWS(5);
+    default: return TRM_ROWS(MR);
   }
+#undef TRM_ROWS
 }
 
 void ukr_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
@@ -107,6 +143,13 @@ void ukr_6x16_direct_a(long kc, const float* A, long lda, const float* pb, float
 void ukr_6x16_direct_b(long kc, const float* pa, const float* B, long ldb, float* c, long ldc, long m, long n,
                        float alpha, float beta) {
   ukr_rows<0, false>(kc, pa, 0, B, ldb, c, ldc, m, n, alpha, beta);
+}
+
+// The tile on a packed strip and panel, copying rows of the next B panel as it computes (COPY above):
+// the same FMAs in the same order as ukr_6x16, so the same bits.
+void ukr_copy_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                   float beta, const float* src, long ld, float* dst, long rows, long more) {
+  ukr_rows<NR, false, true>(kc, pa, 0, pb, NR, c, ldc, m, n, alpha, beta, src, ld, dst, rows, more);
 }
 
 // r[j][i] = in[i][j] for 8 rows of 8 floats (unpack, shuffle, then swap 128-bit halves).
@@ -335,6 +378,7 @@ GemmKernelInfo gemm_kernel_avx2() {
   k.pack_a_colmajor_block = pack_a_colmajor_block_6;
   k.kernel_direct_b = ukr_6x16_direct_b;
   k.kernel_direct_a = ukr_6x16_direct_a;
+  k.kernel_copy_b = ukr_copy_6x16;
   k.to_bf16 = to_bf16_avx2;
   k.from_bf16 = from_bf16_avx2;
   return k;

@@ -1,6 +1,7 @@
 /**
- * The fp32 GEMM's fast paths (native/gemm/gemm.cpp): on AVX-512 the tile that copies the next B
- * panel under its FMAs (products whose rows form one A block), the strip-outer path that reads A in
+ * The fp32 GEMM's fast paths (native/gemm/gemm.cpp): the tile that copies the next B panel under its
+ * FMAs (products whose rows form one A block; on AVX2 where the thread's part of B is over 256 KiB),
+ * on AVX-512 the strip-outer path that reads A in
  * place (row-major or transposed) and runs narrow last panels with the rows in the lanes, and
  * products and sums with few rows computed as their transpose; on the kernels without those (AVX2,
  * portable) sums whose last panel would be mostly padding computed as their transpose, and on AVX2
@@ -46,6 +47,10 @@ const cases: Case[] = [
   { path: 'copy-B', M: 97, N: 300, K: 1100, batch: 2, beta: 0.5, alpha: 0.75 },
   { path: 'copy-B', M: 43, N: 97, K: 97, ta: true, batch: 2, sharedA: true, beta: 1 },
   { path: 'copy-B', M: 336, N: 290, K: 64 },
+  // a weight-gradient form with a long k (in two fixed halves): each half's rows one A block, its
+  // 656 x 256 B copied under the tiles (also on AVX2: over 256 KiB)
+  { path: 'copy-B (halves)', M: 64, N: 256, K: 1312, ta: true, beta: 1 },
+  { path: 'copy-B (halves)', M: 40, N: 200, K: 2100, ta: true, alpha: 0.5 },
   { path: 'copy-B (3 strips: packed panels)', M: 41, N: 96, K: 200, ta: true, batch: 2, sum: true },
   // row-major A, N <= 256 (AVX2: N <= 128): strip-outer, direct A, narrow last panels of 1-4 columns
   // (AVX2: partial last panels on the tile)
