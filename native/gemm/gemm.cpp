@@ -730,7 +730,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         const float b_eff = pc == 0 ? beta : 1.f;
         const float* pa_blk = pa;
         if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + r0 * kc;
-        else pack_a(pa, Af, g.lda, g.trans_a, r0, mc, pc, kc, MR, kr.pack_a_rowmajor, kr.pack_a_colmajor, KP);
+        else pack_a_kr(kr, pa, A, false, g.lda, g.trans_a, r0, mc, pc, kc);  // (a transposed A: a block at a time)
         pack_panels(pb, pc, kc, jc + p0 * NR, nc - p0 * NR, 0, 1);
         const long per = (kc + strips - 1) / strips;
         for (long p = p0; p < p1; p++) {
