@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <time.h>
 
+#include "copy_gpr.h"
 #include "gemm.h"
 
 namespace trm {
@@ -30,18 +31,6 @@ constexpr int MR = 6, NR = 16;
 // peak, the weight-gradient halves with cold operands 69 -> 76-78%; 16 rows ahead into L1 instead ran
 // cpu-sudoku9's step 0.965x: 2 KiB-apart rows fall in two of L1's sets).
 constexpr long kAheadB = 8, kAheadB2 = 64;
-inline void copy32_gpr(float* d, const float* s) {
-  unsigned long a, b, c, e;
-  __builtin_memcpy(&a, s, 8);
-  __builtin_memcpy(&b, s + 2, 8);
-  __builtin_memcpy(&c, s + 4, 8);
-  __builtin_memcpy(&e, s + 6, 8);
-  __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));  // (not merged into a vector move: no ymm to spare)
-  __builtin_memcpy(d, &a, 8);
-  __builtin_memcpy(d + 2, &b, 8);
-  __builtin_memcpy(d + 4, &c, 8);
-  __builtin_memcpy(d + 6, &e, 8);
-}
 
 template <long SB, bool AD, int R = MR, bool COPY = false>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "avx512_shared.h"
+#include "copy_gpr.h"
 #include "gemm.h"
 
 namespace trm {
@@ -31,20 +32,7 @@ constexpr int MR = 14, NR = 32;
 // - COPY: while the tile computes, rows of the next (full, 32-column) B panel are copied into its
 //   packed slot (dst[r*NR + j] = src[r*ld + j]), spread over the k loop, so the next panel's
 //   operand streams in under this tile's FMAs instead of in a pack pass of its own.
-// 32 bytes through four general registers (the empty asm keeps GCC from merging them into a vector
-// move, which would need a zmm register the tile has none to spare of).
-inline void copy32_gpr(float* d, const float* s) {
-  unsigned long a, b, c, e;
-  __builtin_memcpy(&a, s, 8);
-  __builtin_memcpy(&b, s + 2, 8);
-  __builtin_memcpy(&c, s + 4, 8);
-  __builtin_memcpy(&e, s + 6, 8);
-  __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));
-  __builtin_memcpy(d, &a, 8);
-  __builtin_memcpy(d + 2, &b, 8);
-  __builtin_memcpy(d + 4, &c, 8);
-  __builtin_memcpy(d + 6, &e, 8);
-}
+// (copy32_gpr: copy_gpr.h)
 
 // A in place, row-major: how far ahead (in k) each row is prefetched into L1 and, earlier, into L2
 // (one line of one row per k step each; past kc, the next strip's rows). The two distances took the
