@@ -595,15 +595,16 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // A transposed A (the channel MLP's weight gradients in the small models, 512 x 64 x 544) is read
   // in place by every full panel's tile (a strip's 14 values of a k are adjacent: one line), with no
   // pack at all unless a narrow panel needs the strip.
-  // AVX2 (row-major A only, at most 8 panels of 16; no narrow-panel kernels: a partial last panel
-  // runs on the tile): the channel MLP's down and dinp products in the small models (N = D = 64, each
+  // AVX2 (row-major A only, at most 8 panels of 16; a last panel of at most 4 columns in the lanes,
+  // kernel_cols_a, wider partial ones on the tile): the channel MLP's down and dinp products in the small models (N = D = 64, each
   // packed A value used by 4 panels only): 81 -> 101 GFLOP/s on one Zen 2 thread, cpu-sudoku9's step
   // 1.02-1.08x. (On Zen 3, twentieth session, the same tile on this path then also took the token
   // mixer's sums over items and the steps ran 0.87-0.94x: re-measure there.)
   // the caller's op(B) packed once (GemmArgs::packed_b), where this call packs it in one block
   const float* packed_b = g.packed_b && g.stride_b == 0 && packs_b_once(kr, g) ? g.packed_b : nullptr;
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
-  // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: AVX2)
+  // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: portable; AVX2 has
+  // kernel_cols_a only, and no transposed A in place, so never kernel_cols here)
   const bool cols_ok = kr.cols_max == 0 || (g.trans_a ? kr.kernel_cols != nullptr : kr.kernel_cols_a != nullptr);
   // More panels where the caller packed all of op(B) already (GemmArgs::packed_b: nothing to pack here)
   // and it is small (at most 256 KiB, half of what strip_outer_fits allows: the panels stream from L2 for
@@ -994,14 +995,29 @@ void gemm_transposed(const GemmArgs& g) {
 bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
   if (g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0) return false;
   if (!kr.kernel_direct_a || !kr.kernel_direct_at) {
-    // A kernel without the in-place and narrow-panel paths (AVX2) pads a narrow last panel to NR
-    // columns: a sum over items whose N leaves most of its last panel empty (the token mixer's gate_up
-    // weight gradient at S = 82: 512 x 82 x 64 per item, 96 columns computed) runs transposed when
-    // that pads less (C^T's 82 rows in 6-row strips: 84), the same two copies of C as below.
+    // A kernel without a transposed A in place (AVX2, portable): a sum over items of op(A) B^T whose
+    // last panel would be mostly padding (the token mixer's gate_up weight gradient, 512 x 82 x 64 per
+    // item at S = 82: 96 columns computed) runs transposed when that pads less (C^T's 82 rows in 6-row
+    // strips: 84), the same two copies of C as below. But where the narrow-panel kernel for a row-major
+    // A (AVX2's kernel_cols_a) can run that last panel in the lanes (up to cols_max columns past whole
+    // panels, at most kStripOuterPanels panels: 97 = 6 x 16 + 1) and the transposed form would pack a
+    // big operand per item with 8 x 8 transposes (op(A)^T: K x M over kCopyBMinBytes, the paper token
+    // mixer's dgate_up^T, 512 x 1024), the sum runs in place, its A read in place: Zen 2, the paper
+    // gate_up dW (1024 x 97 x 512 per item) 62-64 -> 70-74% of the peak on one and two threads. And a
+    // sum with few rows and a wide transposed B over that size (the paper down dW, 97 x 512 x 512 per
+    // item: H^T packed whole for 97 rows of use) runs as C^T = B A^T, H read in place: 62-65 -> 68-71%.
+    // cpu-sudoku9's 82-row sums (64 x 512 and 64 x 256 per item, in cache) keep their forms: moved
+    // too, they ran 0.92-0.99x alone on two threads and the step even.
     const auto up = [](long x, long m) { return (x + m - 1) / m * m; };
-    const bool sum_wide = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a && g.M >= g.N &&
+    const bool sums = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a;
+    const auto narrow_in_place = [&](long n, long packed_floats) {
+      return kr.kernel_direct_a && kr.kernel_cols_a && n % kr.nr != 0 && n % kr.nr <= kr.cols_max &&
+             (n + kr.nr - 1) / kr.nr <= kStripOuterPanels && packed_floats * 4.0 > kCopyBMinBytes;
+    };
+    const bool sum_wide = sums && g.M >= g.N && !narrow_in_place(g.N, g.K * g.M) &&
                           up(g.N, kr.mr) * up(g.M, kr.nr) * 1.08 < up(g.M, kr.mr) * up(g.N, kr.nr);
-    if (!sum_wide || !g_fast_paths.load(std::memory_order_relaxed)) return false;
+    const bool sum_narrow = sums && g.M < g.N && g.N >= 4L * kr.mr && narrow_in_place(g.M, g.K * g.N);
+    if (!(sum_wide || sum_narrow) || !g_fast_paths.load(std::memory_order_relaxed)) return false;
     gemm_transposed(g);
     return true;
   }

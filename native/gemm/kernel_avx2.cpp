@@ -366,6 +366,58 @@ void copy_transposed_avx2(float* dst, long ldd, const float* src, long lds, long
     for (long j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
 }
 
+// A narrow panel (n <= 4 columns) of up to 16 rows read in place from a row-major A (A[i * lda + k]):
+// per 8 k, the 8 k values of 8 rows are loaded and transposed in registers, which puts the rows in the
+// lanes, and each column takes one FMA per k for 8 rows, where the tile pads the panel to 16 columns
+// and spends 12 FMAs per k on 6 rows (97 = 6 x 16 + 1: a seventh of the token mixer's weight gradients
+// on padding). Lane i runs exactly the tile's chain for its row (a_ik * b_kj added in k order from 0,
+// then alpha, then beta * C fused), so the bits are the tile's. S vectors of 8 rows side by side.
+template <int NCOL, int S>
+void ukr_cols_a_rows(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc,
+                     long m, float alpha, float beta) {
+  __m256 acc[S][NCOL];
+  for (int v = 0; v < S; v++)
+    for (int j = 0; j < NCOL; j++) acc[v][j] = _mm256_setzero_ps();
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (long k0 = 0; k0 < kc; k0 += 8) {
+    const long kn = kc - k0 < 8 ? kc - k0 : 8;
+    const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kn), lane);
+    for (int v = 0; v < S; v++) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) {
+        const long row = v * 8 + i;
+        r[i] = row >= m ? _mm256_setzero_ps()
+               : kn == 8 ? _mm256_loadu_ps(A + row * lda + k0)
+                         : _mm256_maskload_ps(A + row * lda + k0, km);
+      }
+      transpose8(r);
+      for (int q = 0; q < kn; q++)
+        for (int j = 0; j < NCOL; j++)
+          acc[v][j] = _mm256_fmadd_ps(r[q], _mm256_set1_ps(pb[(k0 + q) * NR + j]), acc[v][j]);
+    }
+  }
+  alignas(32) float t[8];
+  for (int v = 0; v < S; v++)
+    for (int j = 0; j < NCOL; j++) {
+      _mm256_store_ps(t, _mm256_mul_ps(_mm256_set1_ps(alpha), acc[v][j]));
+      for (long i = 0; i < 8 && v * 8 + i < m; i++) {
+        float* ci = c + (v * 8 + i) * ldc + j;
+        *ci = beta != 0.f ? __builtin_fmaf(beta, *ci, t[i]) : t[i];
+      }
+    }
+}
+
+typedef void (*ColsAKernel)(long, const float*, long, const float*, float*, long, long, float, float);
+#define TRM_COLS_A(S) {ukr_cols_a_rows<1, S>, ukr_cols_a_rows<2, S>, ukr_cols_a_rows<3, S>, ukr_cols_a_rows<4, S>}
+constexpr ColsAKernel kColsA[2][4] = {TRM_COLS_A(1), TRM_COLS_A(2)};
+#undef TRM_COLS_A
+
+// GemmKernelInfo::kernel_cols_a: m <= 16 rows (gemm.cpp's groups of kColsAStrips = 2 strips: 12), n <= 4.
+void ukr_cols_a_8(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n, float alpha,
+                  float beta) {
+  kColsA[m > 8 ? 1 : 0][(n < 1 ? 1 : n > 4 ? 4 : n) - 1](kc, A, lda, pb, c, ldc, m, alpha, beta);
+}
+
 GemmKernelInfo gemm_kernel_avx2() {
   GemmKernelInfo k{ukr_6x16, pack_a_rowmajor_6, pack_b_colmajor_16, pack_a_colmajor_6, pack_b_rowmajor_16, MR, NR,
                    6 * 48, 512, 4096, "avx2 6x16"};
@@ -373,6 +425,9 @@ GemmKernelInfo gemm_kernel_avx2() {
   k.kernel_direct_b = ukr_6x16_direct_b;
   k.kernel_direct_a = ukr_6x16_direct_a;
   k.kernel_copy_b = ukr_copy_6x16;
+  k.kernel_cols_a = ukr_cols_a_8;
+  k.cols_max = 4;
+  k.cols_strips = 2;
   k.to_bf16 = to_bf16_avx2;
   k.from_bf16 = from_bf16_avx2;
   return k;

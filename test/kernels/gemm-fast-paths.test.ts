@@ -5,7 +5,9 @@
  * place (row-major or transposed) and runs narrow last panels with the rows in the lanes, and
  * products and sums with few rows computed as their transpose; on the kernels without those (AVX2,
  * portable) sums whose last panel would be mostly padding computed as their transpose, and on AVX2
- * products of a few strips reading a row-major B in place. On each path a case enters only the fast
+ * products of a few strips reading a row-major B in place, the strip-outer path for a row-major A
+ * with narrow last panels in the lanes (kernel_cols_a: 8 x 8 transposes), and the big token-mixer
+ * weight-gradient sums (1024 x 97 x 512, 97 x 512 x 512) run in place or transposed onto it. On each path a case enters only the fast
  * paths its kernel has (the others run the general loop on both sides). Each must give bitwise the
  * general loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a
  * float64 reference. The shapes are chosen to enter each path and its edges: partial strips, narrow
