@@ -543,9 +543,9 @@ inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
 // kCopyBMinBytes, half of L2: a pack pass over that much goes out to L3 and back with nothing to hide it
 // (the small models' weight-gradient halves, 1312 x 256 and 1312 x 512 of dh and dgate_up; the paper
 // token mixer's 512 x 512 and 1024 x 512 per item), while a smaller one packs from cache: cpu-sudoku4's
-// 544 x 64 (two threads' row halves) ran its step 0.95-0.97x through the copying tile. Zen 2, one thread:
-// the paper token mixer's down forward 69 -> 82% of the peak, its gate_up dX 71 -> 81%; cpu-sudoku9's
-// step x1.019-1.028 (its halves), cpu-sudoku4's even.
+// 544 x 64 (two threads' row halves) ran its step 0.95-0.97x through the copying tile. Zen 2, one thread,
+// separate processes: the paper token mixer's down forward 59-67 -> 66-73% of the peak, its gate_up dX
+// 62-70 -> 68-77%; cpu-sudoku9's step x1.019-1.028 (its halves), cpu-sudoku4's even.
 constexpr double kCopyBMinBytes = 262144;
 inline bool copy_b_pays(const GemmKernelInfo& kr, const GemmArgs& g, int ith, int nth, bool split_rows) {
   if (kr.kernel_direct_at) return true;

@@ -25,12 +25,10 @@ constexpr int MR = 6, NR = 16;
 // 32 bytes every 2^sh k steps spread over the k loop, through general registers (every ymm but one
 // holds the tile), with the source rows asked for kAheadB rows ahead (cp_more: the rows that follow
 // at that stride, this slice's and the next strip's). So the next panel streams in under this tile's
-// FMAs instead of in a pack pass of its own (gemm.cpp, the one-A-block path). Besides the rows kAheadB
-// ahead into L1, rows kAheadB2 ahead into L2: a B from memory (the paper token mixer's h and dgate_up per
-// item, 1-2 MiB) streamed late with the first alone (Zen 2, one thread: down forward 77 -> 84% of the
-// peak, the weight-gradient halves with cold operands 69 -> 76-78%; 16 rows ahead into L1 instead ran
-// cpu-sudoku9's step 0.965x: 2 KiB-apart rows fall in two of L1's sets).
-constexpr long kAheadB = 8, kAheadB2 = 64;
+// FMAs instead of in a pack pass of its own (gemm.cpp, the one-A-block path). (16 rows ahead ran
+// cpu-sudoku9's step 0.965x: 2 KiB-apart rows fall in two of L1's sets; 32 even; rows 32 or 64 ahead into
+// L2 besides: even, in separate processes.)
+constexpr long kAheadB = 8;
 
 template <long SB, bool AD, int R = MR, bool COPY = false>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
@@ -60,7 +58,6 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
       const long u = k >> sh, r = u >> 1;
       copy32_gpr(cp_dst + u * 8, cp_src + r * cp_ld + (u & 1) * 8);
       if ((u & 1) == 0 && r + kAheadB < cp_more) _mm_prefetch((const char*)(cp_src + (r + kAheadB) * cp_ld), _MM_HINT_T0);
-      if ((u & 1) == 1 && r + kAheadB2 < cp_more) _mm_prefetch((const char*)(cp_src + (r + kAheadB2) * cp_ld), _MM_HINT_T1);
     }
     // (B in place: rows of any alignment)
     __m256 b0 = SB ? _mm256_load_ps(pb) : _mm256_loadu_ps(pb);
