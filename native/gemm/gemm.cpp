@@ -1674,6 +1674,16 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
       pack_b_blocks(kr, pb, panels * NR, Xb, N, false, 0, N, p0, p1, K);
       if (px) pack_b_blocks(kr, px, panels * NR, recompute_x + b * K * N, N, false, 0, N, p0, p1, K);
       const bool strip_outer = strip_outer_fits(Kp * (p1 - p0) * NR);
+      // out (mr x nr, rows NR apart) = the tile at (s0, p) of a product of packed A rows (pa, laid out as
+      // pw: Hr rows per k block) and packed panels (pbk, as pb), k block by k block
+      auto tile_product = [&](const float* pa, const float* pbk, float* out, long p, long s0, long mr, long nr) {
+        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
+          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
+          kr.kernel(kcp, pa + koff * Hr + s0 * kcp, pbk + koff * panels * NR + p * kcp * NR, out, NR, mr, nr, 1.f,
+                    pc == 0 ? 0.f : 1.f);
+          koff += kcp;
+        }
+      };
       auto tile = [&](long p, long s0) {
         const long j0 = p * NR, nr = N - j0 < NR ? N - j0 : NR, mr = H - s0 < MR ? H - s0 : MR;
         if (prefetch_rows)
@@ -1689,23 +1699,13 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
         long pn, sn;
         if (rows_ahead && next_tile(strip_outer, p, s0, p0, p1, H, MR, &pn, &sn))
           ahead.start(kr, gb16 + sn * N + pn * NR, N, H * N, H - sn < MR ? H - sn : MR, hook_calls);
-        for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-          long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
-          kr.kernel(kcp, pw + koff * Hr + s0 * kcp, pb + koff * panels * NR + p * kcp * NR, tg, NR, mr, nr, 1.f,
-                    pc == 0 ? 0.f : 1.f);
-          koff += kcp;
-        }
+        tile_product(pw, pb, tg, p, s0, mr, nr);
         ahead.stop(kr);
         for (long e = next_at + next_per; next_at < e && next_at < next_lines; next_at++)
           __builtin_prefetch(static_cast<const char*>(next) + next_at * 64, 0, 2);
         if (px) {  // this tile's G and U made here, into L1, instead of read from a gate_up made whole
-          for (long pc = 0, koff = 0; pc < K; pc += kr.kc) {
-            long kc = K - pc < kr.kc ? K - pc : kr.kc, kcp = k_slots(kc, KP);
-            const float* bp = px + koff * panels * NR + p * kcp * NR;
-            kr.kernel(kcp, packed_wg + koff * Hr + s0 * kcp, bp, tgg, NR, mr, nr, 1.f, pc == 0 ? 0.f : 1.f);
-            kr.kernel(kcp, packed_wu + koff * Hr + s0 * kcp, bp, tgu, NR, mr, nr, 1.f, pc == 0 ? 0.f : 1.f);
-            koff += kcp;
-          }
+          tile_product(packed_wg, px, tgg, p, s0, mr, nr);
+          tile_product(packed_wu, px, tgu, p, s0, mr, nr);
           const long o = s0 * N + j0;
           swiglu_backward_tile(db + o, db + H * N + o, N, tg, NR, tgg, tgu, NR, mr, nr, !fresh);
           return;

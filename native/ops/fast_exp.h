@@ -3,8 +3,9 @@
 // about 1 ulp against the exact value), its reduction and polynomial as FMAs. The AVX2 and AVX-512 twins
 // (swiglu_avx2.cpp, swiglu_avx512.cpp) run the same IEEE operations per lane (VRNDSCALEPS and VSCALEFPS
 // where they give the same values; AVX2 adds n to the exponent bits, which differs only where both
-// values are below 2^-24 and 1 + e = 1), so SwiGLU gives the same bits on every dispatch path and for
-// every thread count. Internal linkage (static): the ISA file's copy never replaces the baseline one at link time.
+// values are below 2^-24 and 1 + e = 1, and leaves the lanes the last line replaces unclamped), so SwiGLU
+// gives the same bits on every dispatch path and for every thread count. Internal linkage (static): the
+// ISA file's copy never replaces the baseline one at link time.
 #pragma once
 #include <cstdint>
 
