@@ -29,7 +29,7 @@
 namespace trm {
 namespace {
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_x;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_x, tl_pack_tail;
 
 // The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
 // kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
@@ -53,15 +53,17 @@ constexpr long kStripOuterPanels = 8;
 // AMX kernel's general loop (GemmKernelInfo::prefetches_c_below). Every tile is the same kernel call
 // either way: the same bits.
 inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= gemm_strip_outer_kib() * 256; }
-// tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m, strip-outer or panel-outer.
+// tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m (from t0 on, strips of
+// mr - 1 rows: tail_start), strip-outer or panel-outer.
 template <class Tile>
-inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, Tile&& tile) {
+inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, Tile&& tile, long t0 = -1) {
+  if (t0 < 0) t0 = m;
   if (strip_outer) {
-    for (long i0 = 0; i0 < m; i0 += mr)
+    for (long i0 = 0; i0 < m; i0 += i0 < t0 ? mr : mr - 1)
       for (long p = p0; p < p1; p++) tile(p, i0);
   } else {
     for (long p = p0; p < p1; p++)
-      for (long i0 = 0; i0 < m; i0 += mr) tile(p, i0);
+      for (long i0 = 0; i0 < m; i0 += i0 < t0 ? mr : mr - 1) tile(p, i0);
   }
 }
 // The tile for_each_tile runs after (p, i0), at *pn, *in; false after the last.
@@ -406,6 +408,40 @@ void pack_a_kr(const GemmKernelInfo& kr, float* dst, const void* A, bool a16, lo
     pack_a(dst, Af, lda, trans, ic, mc, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
 }
 
+// Tail strips (GemmKernelInfo::tail_strips): where rows [r0, r1) would end in a strip of 1 to MR - 2 rows,
+// their last f = MR - rem strips take MR - 1 rows each instead (97 = 16 x 6 + 1 as 12 x 6 + 5 x 5), from
+// the row returned (r1: no tail; it is r0 plus a multiple of MR). A strip of r rows keeps 2r chains of
+// FMAs in flight, each waiting out the FMA's latency: on Zen 2 (latency 5, two FMA pipes) the one-row
+// strip of 97 rows took as long as a full one (5% of the token mixer's down forward), the four-row one
+// of 82 rows 5/6 of one; five rows (10 chains) still keep both pipes busy. Each element's FMA chain is
+// the same in any strip: the same bits. fp32 only (the packed tail is plain fp32 strips).
+inline long tail_start(const GemmKernelInfo& kr, long r0, long r1) {
+  const long rows = r1 - r0, MR = kr.mr, rem = rows % MR, f = MR - rem;
+  if (!kr.tail_strips || kr.kpack != 1 || kr.round_bf16 || rem == 0 || rem == MR - 1 || rows < f * (MR - 1))
+    return r1;
+  return r1 - f * (MR - 1);
+}
+// The rows of the strip at i0 of [.., r1) whose tail starts at t0.
+inline long strip_rows(long i0, long t0, long r1, int MR) {
+  const long r = i0 < t0 ? MR : MR - 1;
+  return r1 - i0 < r ? r1 - i0 : r;
+}
+// op(A)'s rows [t0, r1), k [pc, pc + kc), as strips of MR - 1 rows in the MR-row layout (each strip's last
+// row zero), strip q at dst + q * kc * MR.
+void pack_a_tail(const GemmKernelInfo& kr, float* dst, const float* A, long lda, bool trans, long t0, long r1, long pc,
+                 long kc) {
+  for (long i = t0, q = 0; i < r1; i += kr.mr - 1, q++)
+    pack_a(dst + q * kc * kr.mr, A, lda, trans, i, kr.mr - 1, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor,
+           kr.kpack);
+}
+
+// Where a whole-A pack (pack_a_whole: M rows, K) keeps its tail strips: k block pc's f strips at
+// + pc * f * MR, strip q of them at + q * kc * MR.
+long packed_a_tail_at(const GemmKernelInfo& kr, long M, long K) {
+  const long Mr = (M + kr.mr - 1) / kr.mr * kr.mr;
+  return (Mr * (K + kr.kpack) + 16 + 15) / 16 * 16;
+}
+
 void pack_b16(float* dst, const uint16_t* B, long ldb, bool trans, long pc, long kc, long jc, long nc, long p0,
               long p1, int NR, const GemmKernelInfo& kr) {
   const long kcp = k_slots(kc, kr.kpack);
@@ -582,6 +618,19 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   const float* Af = static_cast<const float*>(A);
   const float* Bf = static_cast<const float*>(B);
   const long all_panels = (N + NR - 1) / NR;
+  // Tail strips (tail_start) of a packed A window [w0, w1): where they start (w1: none), and their pack
+  // for k block pc, from the whole-A pack (a window of it that ends at M) or packed here into buf.
+  // Windows start at multiples of MR and end there or at M, so a window of a whole-A pack has the
+  // tail of all M rows or none.
+  auto window_tail = [&](long w0, long w1) {
+    return g.a16 || (prepacked_a && w1 != M) ? w1 : tail_start(kr, w0, w1);
+  };
+  auto tail_pack = [&](float* buf, long t0, long w1, long pc, long kc) -> const float* {
+    if (t0 >= w1) return nullptr;
+    if (prepacked_a) return prepacked_a + packed_a_tail_at(kr, M, K) + pc * ((M - t0) / (MR - 1)) * MR;
+    pack_a_tail(kr, buf, Af, g.lda, g.trans_a, t0, w1, pc, kc);
+    return buf;
+  };
   // Few B panels, row-major A, rows that stream from memory once (the token mixer's weight
   // gradients: 1024 x 97 x 512 per item): each A strip is read in place by the tile of every full
   // panel (14 sequential row streams, prefetched ahead under the first panel's FMAs, then from L1/L2:
@@ -640,9 +689,12 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       NextReads ahead;
       if (pc + kr.kc >= K) ahead.add(next_b, g.trans_b ? N : K, (g.trans_b ? K : N) * 4, g.ldb * 4);
       ahead.spread((r1 - r0 + MR - 1) / MR);
-      for (long i0 = r0; i0 < r1; i0 += MR) {
+      // (A in place: tail strips need no pack; kernel_cols' packed groups take whole strips)
+      const long t0 = g.trans_a ? r1 : tail_start(kr, r0, r1);
+      for (long i0 = r0, step = MR; i0 < r1; i0 += step) {
         ahead.step();
-        const long mr = r1 - i0 < MR ? r1 - i0 : MR;
+        step = i0 < t0 ? MR : MR - 1;
+        const long mr = strip_rows(i0, t0, r1, MR);
         float* ci = C + i0 * g.ldc;
         const float* as = g.trans_a ? Af + pc * g.lda + i0 : Af + i0 * g.lda + pc;
         direct(kc, as, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
@@ -662,7 +714,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         // (a transposed A's strip is a plain copy per k: packed for kernel_cols, whose loads it suits)
         if (g.trans_a) pack_a(pa_grp + in_grp * kc * MR, Af, g.lda, true, i0, mr, pc, kc, MR, kr.pack_a_rowmajor,
                               kr.pack_a_colmajor, KP);
-        if (++in_grp == grp_strips || i0 + MR >= r1) {
+        if (++in_grp == grp_strips || i0 + step >= r1) {
           const long rows = i0 + mr - grp0;
           float* cg = C + grp0 * g.ldc + j_last;
           if (g.trans_a)
@@ -670,7 +722,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           else
             kr.kernel_cols_a(kc, Af + grp0 * g.lda + pc, g.lda, pb + last * kc * NR, cg, g.ldc, rows, n_last, g.alpha,
                              b_eff);
-          grp0 = i0 + MR;
+          grp0 = i0 + step;
           in_grp = 0;
         }
       }
@@ -718,9 +770,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // time), the tiles of panel p copy panel p + 1 into the other of two panel buffers as they
   // compute, a slice per strip, spread over their k loops.
   if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc && copy_b_pays(kr, g, ith, nth, split_rows)) {
-    const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
+    const long mc = r1 - r0, strips = (mc + MR - 1) / MR, t0 = window_tail(r0, r1) - r0;
     float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
+    float* pt = t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr;
     for (long jc = 0; jc < N; jc += kr.nc) {
       const long nc = N - jc < kr.nc ? N - jc : kr.nc;
       long p0 = 0, p1 = (nc + NR - 1) / NR;
@@ -732,6 +785,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         const float* pa_blk = pa;
         if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + r0 * kc;
         else pack_a_kr(kr, pa, A, false, g.lda, g.trans_a, r0, mc, pc, kc);  // (a transposed A: a block at a time)
+        const float* pa_tail = tail_pack(pt, r0 + t0, r1, pc, kc);
         pack_panels(pb, pc, kc, jc + p0 * NR, nc - p0 * NR, 0, 1);
         const long per = (kc + strips - 1) / strips;
         for (long p = p0; p < p1; p++) {
@@ -741,15 +795,16 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           const long nn = p + 1 < p1 ? (nc - j0 - NR < NR ? nc - j0 - NR : NR) : 0;
           // the copy kernel takes full panels and at most kc / 4 rows per strip
           const bool copy_next = nn == NR && per * 4 <= kc;
-          for (long i0 = 0, s = 0; i0 < mc; i0 += MR, s++) {
-            const long mr = mc - i0 < MR ? mc - i0 : MR;
+          for (long i0 = 0, s = 0; i0 < mc; i0 += i0 < t0 ? MR : MR - 1, s++) {
+            const long mr = strip_rows(i0, t0, mc, MR);
+            const float* pas = i0 < t0 ? pa_blk + i0 * kc : pa_tail + (i0 - t0) / (MR - 1) * kc * MR;
             float* ct = C + (r0 + i0) * g.ldc + jc + j0;
             const long rb = s * per, re = copy_next ? (rb + per < kc ? rb + per : kc) : rb;
             if (re > rb)
-              kr.kernel_copy_b(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff,
-                               Bf + (pc + rb) * g.ldb + jc + j0 + NR, g.ldb, nxt + rb * NR, re - rb, kc - rb);
+              kr.kernel_copy_b(kc, pas, cur, ct, g.ldc, mr, nr, g.alpha, b_eff, Bf + (pc + rb) * g.ldb + jc + j0 + NR,
+                               g.ldb, nxt + rb * NR, re - rb, kc - rb);
             else
-              kr.kernel(kc, pa_blk + i0 * kc, cur, ct, g.ldc, mr, nr, g.alpha, b_eff);
+              kr.kernel(kc, pas, cur, ct, g.ldc, mr, nr, g.alpha, b_eff);
           }
           // a narrow next panel (or too few strips to carry the copy): packed on its own
           if (nn > 0 && !copy_next) pack_panels(nxt, pc, kc, jc + j0 + NR, nc - j0 - NR, 0, 1);
@@ -810,6 +865,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       pack_a_kr(kr, pa, A, g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
       if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
     }
+    const long t0 = window_tail(ic, ic + mc) - ic;
+    const float* pa_tail = tail_pack(t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr,
+                                     ic + t0, ic + mc, pc, kc);
     // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
     // strips per call (kernel_cols: the same bits as the tile)
     const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
@@ -818,12 +876,12 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     // (the reads ahead, a share per tile; none on the AMX kernel: read_ahead)
     ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
     auto tile = [&](long p, long i0) {
-      const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = mc - i0 < MR ? mc - i0 : MR;
+      const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = strip_rows(i0, t0, mc, MR);
+      const float* pas = i0 < t0 ? pa_blk + i0 * kcp : pa_tail + (i0 - t0) / (MR - 1) * kcp * MR;
       ahead.step();
-      kr.kernel(kcp, pa_blk + i0 * kcp, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha,
-                b_eff);
+      kr.kernel(kcp, pas, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
     };
-    for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile);
+    for_each_tile(strip_outer, p0, narrow ? last : p1, mc, MR, tile, t0);
     if (narrow) {
       const long j0 = last * NR;
       for (long i0 = 0; i0 < mc; i0 += grp) {
@@ -900,15 +958,21 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
 // A shared by every item of a batch (stride_a == 0) packed once, all rows, every k block: block
 // pc holds the MR strips of all rows for k in [pc, pc + kc) at offset pc * Mr (Mr = M rounded up
 // to MR), in exactly the layout pack_a gives one ic block, so gemm_one can point into it.
+// After them, where rows [0, M) have tail strips (tail_start), those rows again as tail strips
+// (packed_a_tail_at).
 size_t packed_a_floats(const GemmKernelInfo& kr, const GemmArgs& g) {
-  long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
-  return (size_t)Mr * (g.K + kr.kpack) + 16;
+  const long t0 = g.a16 ? g.M : tail_start(kr, 0, g.M);
+  return (size_t)packed_a_tail_at(kr, g.M, g.K) + (g.M - t0) / (kr.mr - 1) * kr.mr * g.K + 16;
 }
 void pack_a_whole(const GemmKernelInfo& kr, const GemmArgs& g, float* dst) {
   long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
+  const long t0 = g.a16 ? g.M : tail_start(kr, 0, g.M), f = (g.M - t0) / (kr.mr - 1);
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
     pack_a_kr(kr, dst + (pc / kr.kpack) * Mr, g.A, g.a16, g.lda, g.trans_a, 0, g.M, pc, kc);
+    if (f > 0)
+      pack_a_tail(kr, dst + packed_a_tail_at(kr, g.M, g.K) + pc * f * kr.mr, static_cast<const float*>(g.A), g.lda,
+                  g.trans_a, t0, g.M, pc, kc);
   }
   if (kr.round_bf16) round_bf16_inplace(dst, Mr * g.K);
 }

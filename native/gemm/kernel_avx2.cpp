@@ -435,6 +435,7 @@ GemmKernelInfo gemm_kernel_avx2() {
   k.kernel_cols_a = ukr_cols_a_8;
   k.cols_max = 4;
   k.cols_strips = 2;
+  k.tail_strips = true;
   k.to_bf16 = to_bf16_avx2;
   k.from_bf16 = from_bf16_avx2;
   return k;

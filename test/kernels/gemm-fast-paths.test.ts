@@ -12,7 +12,8 @@
  * general loop's C (setGemmFastPaths(false)), for 1 and 2 threads, and C within tolerance of a
  * float64 reference. The shapes are chosen to enter each path and its edges: partial strips, narrow
  * panels of 1-4 columns, K past one k block, beta 0 / 1 / other, alpha, a shared A, sums over items.
- * And the bf16 general loop's narrow last panels (rows in the lanes), bit for bit against its tile.
+ * And the bf16 general loop's narrow last panels (rows in the lanes), bit for bit against its tile; and
+ * AVX2's tail strips (rows ending in strips of 5, not a short one), each row bit for bit as without them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon, gemm, nativeBackend, type Precision, setThreads, useBackend } from '../../src/kernels/index.js';
@@ -180,6 +181,67 @@ describe.runIf(fast)('gemm fp32 fast paths: the general loop bit for bit', () =>
       }
     },
   );
+});
+
+// Tail strips (GemmKernelInfo::tail_strips, AVX2): rows that would end in a strip of 1-4 rows end in
+// strips of 5 instead (97 = 12 x 6 + 5 x 5), on the copying tile (a shared A packed once with its tail,
+// or packed per call; a transposed A), on the tile reading A in place and in the general loop (one and
+// more A blocks, a shared A). Each element's FMA chain is the same in any strip, so every row of C must
+// be bitwise the row computed without tails: here by the product of the first 6a rows (no short
+// strip) and that of the last 1-4 rows (too few for a tail).
+const tailCases: Case[] = [
+  { path: 'tail strips, copying tile', M: 97, N: 512, K: 512, batch: 3, sharedA: true },
+  { path: 'tail strips, copying tile', M: 97, N: 300, K: 1100, beta: 0.5, alpha: 0.75 },
+  { path: 'tail strips, copying tile', M: 43, N: 97, K: 97, ta: true, batch: 2, sharedA: true, beta: 1 },
+  { path: 'tail strips, A in place', M: 100, N: 98, K: 600, tb: true },
+  { path: 'tail strips, A in place', M: 1024, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
+  { path: 'tail strips, general loop', M: 400, N: 700, K: 100, beta: 0.5 },
+  { path: 'tail strips, general loop', M: 398, N: 300, K: 64, batch: 3, sharedA: true },
+  { path: 'tail strips, general loop', M: 99, N: 200, K: 530, ta: true, alpha: -2 },
+];
+
+/** Rows [r0, r1) of every item's op(A), laid out as Case c would read them (lda = K, or r1 - r0 rows). */
+function rowsOfA(c: Case, A: Float32Array, r0: number, r1: number): Float32Array {
+  const { M, K, ta = false, batch = 1, sharedA = false } = c,
+    items = sharedA ? 1 : batch,
+    m = r1 - r0,
+    out = new Float32Array(items * m * K);
+  for (let b = 0; b < items; b++)
+    for (let i = 0; i < m; i++)
+      for (let k = 0; k < K; k++)
+        out[b * m * K + (ta ? k * m + i : i * K + k)] = A[b * M * K + (ta ? k * M + r0 + i : (r0 + i) * K + k)];
+  return out;
+}
+
+describe.runIf(fast)('gemm fp32 tail strips: each row bitwise as without them', () => {
+  it.each(tailCases.map((c, i) => ({ ...c, i })))('$path M=$M N=$N K=$K ta=$ta tb=$tb batch=$batch', c => {
+    useBackend('native');
+    const { M, N, K, batch = 1, sharedA = false, sum = false } = c;
+    const A = randn((sharedA ? 1 : batch) * M * K, 500 + c.i),
+      B = randn(batch * K * N, 600 + c.i),
+      C0 = randn((sum ? 1 : batch) * M * N, 700 + c.i);
+    const top = M - (M % 6),
+      items = sum ? 1 : batch;
+    // C0's rows [r0, r1) of every item
+    const rowsOfC = (C: Float32Array, r0: number, r1: number) => {
+      const out = new Float32Array(items * (r1 - r0) * N);
+      for (let b = 0; b < items; b++) out.set(C.subarray(b * M * N + r0 * N, b * M * N + r1 * N), b * (r1 - r0) * N);
+      return out;
+    };
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      const got = run(c, A, B, C0);
+      for (const [r0, r1] of [
+        [0, top],
+        [top, M],
+      ]) {
+        const part = run({ ...c, M: r1 - r0 }, rowsOfA(c, A, r0, r1), B, rowsOfC(C0, r0, r1));
+        const want = new Uint32Array(part.buffer),
+          have = new Uint32Array(rowsOfC(got, r0, r1).buffer);
+        expect(have.reduce((n, v, i) => n + (v === want[i] ? 0 : 1), 0)).toBe(0);
+      }
+    }
+  });
 });
 
 // bf16 products run the general loop; a narrow last panel (1-4 columns) there runs with the rows in
