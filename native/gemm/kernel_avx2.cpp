@@ -373,38 +373,59 @@ void copy_transposed_avx2(float* dst, long ldd, const float* src, long lds, long
     for (long j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
 }
 
+// r[q] (q < 4): lane i the value at k0 + q of row i, for 8 rows of a row-major A (rows 0-3 in the low
+// half, 4-7 in the high), rows at or past m zero; kn < 4: only the first kn k read (masked).
+inline void rows8_k4(__m256 r[4], const float* A, long lda, long m, long k0, long kn) {
+  const __m128i km = _mm_cmpgt_epi32(_mm_set1_epi32((int)kn), _mm_setr_epi32(0, 1, 2, 3));
+  auto row = [&](long i) {
+    return i >= m ? _mm_setzero_ps() : kn >= 4 ? _mm_loadu_ps(A + i * lda + k0) : _mm_maskload_ps(A + i * lda + k0, km);
+  };
+  __m256 x[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) x[i] = _mm256_set_m128(row(i + 4), row(i));
+  const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+  r[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+  r[1] = _mm256_shuffle_ps(t0, t2, 0xee);
+  r[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+  r[3] = _mm256_shuffle_ps(t1, t3, 0xee);
+}
+
 // A narrow panel (n <= 4 columns) of up to 16 rows read in place from a row-major A (A[i * lda + k]):
-// per 8 k, the 8 k values of 8 rows are loaded and transposed in registers, which puts the rows in the
-// lanes, and each column takes one FMA per k for 8 rows, where the tile pads the panel to 16 columns
-// and spends 12 FMAs per k on 6 rows (97 = 6 x 16 + 1: a seventh of the token mixer's weight gradients
-// on padding). Lane i runs exactly the tile's chain for its row (a_ik * b_kj added in k order from 0,
-// then alpha, then beta * C fused), so the bits are the tile's. S vectors of 8 rows side by side.
+// per 4 k, the 4 k values of 8 rows are loaded and transposed in registers (two 4 x 4 transposes side
+// by side), which puts the rows in the lanes, and each column takes one FMA per k for 8 rows, where
+// the tile pads the panel to 16 columns and spends 12 FMAs per k on 6 rows (97 = 6 x 16 + 1: a seventh
+// of the token mixer's weight gradients on padding). Lane i runs exactly the tile's chain for its row
+// (a_ik * b_kj added in k order from 0, then alpha, then beta * C fused), so the bits are the tile's.
+// S vectors of 8 rows side by side. (With 8 x 8 transposes GCC ran out of registers and kept the
+// accumulators in memory: every FMA of a chain waited on a store and a reload, and the token mixer's
+// gate_up dW spent 7% of its time here for 1% of its FMAs.)
 template <int NCOL, int S>
 void ukr_cols_a_rows(long kc, const float* __restrict A, long lda, const float* __restrict pb, float* c, long ldc,
                      long m, float alpha, float beta) {
   __m256 acc[S][NCOL];
+#pragma GCC unroll 4
   for (int v = 0; v < S; v++)
+#pragma GCC unroll 4
     for (int j = 0; j < NCOL; j++) acc[v][j] = _mm256_setzero_ps();
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (long k0 = 0; k0 < kc; k0 += 8) {
-    const long kn = kc - k0 < 8 ? kc - k0 : 8;
-    const __m256i km = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kn), lane);
+  for (long k0 = 0; k0 < kc; k0 += 4) {
+    const long kn = kc - k0 < 4 ? kc - k0 : 4;
+#pragma GCC unroll 4
     for (int v = 0; v < S; v++) {
-      __m256 r[8];
-      for (int i = 0; i < 8; i++) {
-        const long row = v * 8 + i;
-        r[i] = row >= m ? _mm256_setzero_ps()
-               : kn == 8 ? _mm256_loadu_ps(A + row * lda + k0)
-                         : _mm256_maskload_ps(A + row * lda + k0, km);
-      }
-      transpose8(r);
-      for (int q = 0; q < kn; q++)
-        for (int j = 0; j < NCOL; j++)
-          acc[v][j] = _mm256_fmadd_ps(r[q], _mm256_set1_ps(pb[(k0 + q) * NR + j]), acc[v][j]);
+      __m256 r[4];
+      rows8_k4(r, A + v * 8 * lda, lda, m - v * 8, k0, kn);
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++)
+        if (q < kn)
+#pragma GCC unroll 4
+          for (int j = 0; j < NCOL; j++)
+            acc[v][j] = _mm256_fmadd_ps(r[q], _mm256_broadcast_ss(pb + (k0 + q) * NR + j), acc[v][j]);
     }
   }
   alignas(32) float t[8];
+#pragma GCC unroll 4
   for (int v = 0; v < S; v++)
+#pragma GCC unroll 4
     for (int j = 0; j < NCOL; j++) {
       _mm256_store_ps(t, _mm256_mul_ps(_mm256_set1_ps(alpha), acc[v][j]));
       for (long i = 0; i < 8 && v * 8 + i < m; i++) {
