@@ -267,9 +267,9 @@ struct NextReads {
   }
   // spread what was added over the second half of `calls` calls of step(), when the block's own
   // packed panels have been half read (in L2 with what comes in; from the first call, the next
-  // item's B evicted this block's unread panels: a bf16 down dW 10% slower)
-  void spread(long calls) {
-    skip = calls / 2;
+  // item's B evicted this block's unread panels: a bf16 down dW 10% slower); or over all of them
+  void spread(long calls, bool from_first = false) {
+    skip = from_first ? 0 : calls / 2;
     calls -= skip;
     per = calls > 0 ? (left + calls - 1) / calls : left;
   }
@@ -284,6 +284,27 @@ struct NextReads {
       if (++line == g.lines) line = 0, row++;
       if (row == g.rows) row = 0, cur++;
     }
+  }
+};
+
+// The rows of the next strip of a row-major A read in place (gemm_one's A-in-place path), asked for into
+// L2 over the `calls` tile calls of this strip: at call c, lines [c * per, (c + 1) * per) of every row,
+// the first three quarters of each row's lines in all (the hardware's stream prefetch takes the rest;
+// every line cost more in stalled prefetches than it saved).
+struct StripRowsAhead {
+  const char* p = nullptr;
+  long rows = 0, ld = 0, line = 0, end = 0, per = 0;
+  void set(const float* a, long rows_, long floats, long lda, long calls) {
+    p = reinterpret_cast<const char*>(a), rows = rows_, ld = lda * 4, line = 0;
+    end = ((floats * 4 + 63) / 64) * 3 / 4;
+    per = calls > 0 ? (end + calls - 1) / calls : end;
+  }
+  void step() {
+    if (!p || line >= end) return;
+    const long l1 = line + per < end ? line + per : end;
+    for (long r = 0; r < rows; r++)
+      for (long l = line; l < l1; l++) __builtin_prefetch(p + r * ld + l * 64, 0, 2);
+    line = l1;
   }
 };
 
@@ -691,16 +712,36 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       ahead.spread((r1 - r0 + MR - 1) / MR);
       // (A in place: tail strips need no pack; kernel_cols' packed groups take whole strips)
       const long t0 = g.trans_a ? r1 : tail_start(kr, r0, r1);
+      // AVX2 (no kernel_direct_at): the next strip's rows of a row-major A (or the next k block's or
+      // item's first strip) asked for into L2 under this strip's tiles (StripRowsAhead). Otherwise the
+      // first panel's tile met the rows cold, six row streams at once: the token mixer's gate_up dW
+      // (1024 x 97 x 512 per item, 2 MiB of A from memory) ran its tiles at 80% of the peak against 94-95%
+      // with A in cache (Zen 2, a standalone strip loop in one process, interleaved: 80 -> 86-87%; all the
+      // rows' lines spread over the tiles 82%, the first 4 or 8 lines of each at the first tile 77-80%).
+      // (AVX-512's tile reads its rows ahead in k itself.)
+      const bool rows_ahead = !g.trans_a && !kr.kernel_direct_at;
+      const float* next_item_a = static_cast<const float*>(next_a);
       for (long i0 = r0, step = MR; i0 < r1; i0 += step) {
         ahead.step();
         step = i0 < t0 ? MR : MR - 1;
         const long mr = strip_rows(i0, t0, r1, MR);
         float* ci = C + i0 * g.ldc;
         const float* as = g.trans_a ? Af + pc * g.lda + i0 : Af + i0 * g.lda + pc;
+        const long full_end = narrow ? last : all_panels;
+        StripRowsAhead next_rows;
+        if (rows_ahead) {
+          const long in = i0 + step;
+          if (in < r1) next_rows.set(Af + in * g.lda + pc, strip_rows(in, t0, r1, MR), kc, g.lda, full_end);
+          else if (pc + kr.kc < K)
+            next_rows.set(Af + r0 * g.lda + pc + kc, MR, K - pc - kc < kr.kc ? K - pc - kc : kr.kc, g.lda, full_end);
+          else if (next_item_a)
+            next_rows.set(next_item_a + r0 * g.lda, MR, K < kr.kc ? K : kr.kc, g.lda, full_end);
+        }
+        next_rows.step();
         direct(kc, as, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
         if (all_panels == 1) continue;
-        const long full_end = narrow ? last : all_panels;
         for (long p = 1; p < full_end; p++) {
+          next_rows.step();
           if (col1 && p == last - 1)
             kr.kernel_direct_col1(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, NR, g.alpha, b_eff,
                                   pb + last * kc * NR, ci + j_last);
