@@ -287,24 +287,25 @@ struct NextReads {
   }
 };
 
-// The rows of the next strip of a row-major A read in place (gemm_one's A-in-place path), asked for into
-// L2 over the `calls` tile calls of this strip: at call c, lines [c * per, (c + 1) * per) of every row,
-// the first three quarters of each row's lines in all (the hardware's stream prefetch takes the rest;
-// every line cost more in stalled prefetches than it saved).
+// The rows of the next strip of a row-major A read in place (gemm_one's A-in-place path), asked for
+// by the `calls` tile calls of this strip (kernel_direct_a_next, under their FMAs): call c takes lines
+// [c * per, (c + 1) * per) of every row, the first three quarters of each row's lines in all (the
+// hardware's stream prefetch takes the rest; every line cost more in prefetches than it saved).
 struct StripRowsAhead {
-  const char* p = nullptr;
-  long rows = 0, ld = 0, line = 0, end = 0, per = 0;
-  void set(const float* a, long rows_, long floats, long lda, long calls) {
-    p = reinterpret_cast<const char*>(a), rows = rows_, ld = lda * 4, line = 0;
-    end = ((floats * 4 + 63) / 64) * 3 / 4;
+  const float* p = nullptr;
+  long rows = 0, line = 0, end = 0, per = 0;
+  void set(const float* a, long rows_, long floats, long calls) {
+    p = a, rows = rows_, line = 0;
+    end = (floats + 15) / 16 * 3 / 4;
     per = calls > 0 ? (end + calls - 1) / calls : end;
   }
-  void step() {
-    if (!p || line >= end) return;
-    const long l1 = line + per < end ? line + per : end;
-    for (long r = 0; r < rows; r++)
-      for (long l = line; l < l1; l++) __builtin_prefetch(p + r * ld + l * 64, 0, 2);
-    line = l1;
+  // this call's lines: from *at, *lines of them (0: none)
+  long take(const float** at) {
+    if (!p || line >= end) return 0;
+    const long n = line + per < end ? per : end - line;
+    *at = p + line * 16;
+    line += n;
+    return n;
   }
 };
 
@@ -719,7 +720,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       // with A in cache (Zen 2, a standalone strip loop in one process, interleaved: 80 -> 86-87%; all the
       // rows' lines spread over the tiles 82%, the first 4 or 8 lines of each at the first tile 77-80%).
       // (AVX-512's tile reads its rows ahead in k itself.)
-      const bool rows_ahead = !g.trans_a && !kr.kernel_direct_at;
+      const bool rows_ahead = !g.trans_a && kr.kernel_direct_a_next;
       const float* next_item_a = static_cast<const float*>(next_a);
       for (long i0 = r0, step = MR; i0 < r1; i0 += step) {
         ahead.step();
@@ -731,25 +732,32 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         StripRowsAhead next_rows;
         if (rows_ahead) {
           const long in = i0 + step;
-          if (in < r1) next_rows.set(Af + in * g.lda + pc, strip_rows(in, t0, r1, MR), kc, g.lda, full_end);
+          if (in < r1) next_rows.set(Af + in * g.lda + pc, strip_rows(in, t0, r1, MR), kc, full_end);
           else if (pc + kr.kc < K)
-            next_rows.set(Af + r0 * g.lda + pc + kc, MR, K - pc - kc < kr.kc ? K - pc - kc : kr.kc, g.lda, full_end);
+            next_rows.set(Af + r0 * g.lda + pc + kc, MR, K - pc - kc < kr.kc ? K - pc - kc : kr.kc, full_end);
           else if (next_item_a)
-            next_rows.set(next_item_a + r0 * g.lda, MR, K < kr.kc ? K : kr.kc, g.lda, full_end);
+            next_rows.set(next_item_a + r0 * g.lda, MR, K < kr.kc ? K : kr.kc, full_end);
         }
-        next_rows.step();
-        direct(kc, as, g.lda, pb, ci, g.ldc, mr, N < NR ? N : NR, g.alpha, b_eff);
+        // the tile of panel p, asking for its share of the next rows
+        auto tile = [&](long p) {
+          const float* at = nullptr;
+          const long lines = next_rows.take(&at), n = N - p * NR < NR ? N - p * NR : NR;
+          if (lines > 0)
+            kr.kernel_direct_a_next(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, n, g.alpha, b_eff, at,
+                                    g.lda, next_rows.rows, lines);
+          else
+            direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, n, g.alpha, b_eff);
+        };
+        tile(0);
         if (all_panels == 1) continue;
         for (long p = 1; p < full_end; p++) {
-          next_rows.step();
           if (col1 && p == last - 1)
             kr.kernel_direct_col1(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, NR, g.alpha, b_eff,
                                   pb + last * kc * NR, ci + j_last);
           else if (p == last && col16)
             kr.kernel_direct_col16(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, n_last, g.alpha, b_eff);
           else
-            direct(kc, as, g.lda, pb + p * kc * NR, ci + p * NR, g.ldc, mr, N - p * NR < NR ? N - p * NR : NR,
-                   g.alpha, b_eff);
+            tile(p);
         }
         if (!narrow || col1) continue;
         // (a transposed A's strip is a plain copy per k: packed for kernel_cols, whose loads it suits)

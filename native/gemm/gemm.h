@@ -146,6 +146,11 @@ typedef void (*GemmDirectBKernel)(long kc, const float* pa, const float* B, long
                                   long n, float alpha, float beta);
 typedef void (*GemmCopyBKernel)(long kc, const float* pa, const float* pb, float* c, long ldc, long m, long n,
                                 float alpha, float beta, const float* src, long ld, float* dst, long rows, long more);
+// kernel_direct_a asking, under its FMAs, for `lines` lines of each of `rows` rows (ld floats apart)
+// from `next` on: the next strip's rows, which the A-in-place path would otherwise meet cold.
+typedef void (*GemmDirectANextKernel)(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m,
+                                      long n, float alpha, float beta, const float* next, long ld, long rows,
+                                      long lines);
 
 // n floats rounded to bf16 values in place (gemm.cpp round_bf16_inplace's rule) on AVX2
 // (kernel_avx2.cpp): the emulated bf16 products' packs, on CPUs without VDPBF16PS.
@@ -200,6 +205,7 @@ struct GemmKernelInfo {
                             bool g16, bool d16, bool stream) = nullptr;
   GemmDirectAKernel kernel_direct_a = nullptr;
   GemmDirectAKernel kernel_direct_at = nullptr;  // the same for a transposed A (A[k*lda + i])
+  GemmDirectANextKernel kernel_direct_a_next = nullptr;  // (AVX2: gemm.cpp's A-in-place path)
   GemmCopyBKernel kernel_copy_b = nullptr;
   GemmDirectBKernel kernel_direct_b = nullptr;  // (AVX2: products of few strips, gemm.cpp kDirectBStrips)
   GemmMicroKernel kernel_cols = nullptr;

@@ -30,7 +30,9 @@ constexpr int MR = 6, NR = 16;
 // L2 besides: even, in separate processes.)
 constexpr long kAheadB = 8;
 
-template <long SB, bool AD, int R = MR, bool COPY = false>
+// PFN (kernel_direct_a_next): no copy; cp_src, cp_ld, cp_rows: the rows asked for, cp_more the lines
+// of each, a line of every row every 16 k steps from the start of the k loop.
+template <long SB, bool AD, int R = MR, bool COPY = false, bool PFN = false>
 inline void ukr_body(long kc, const float* __restrict pa, long lda, const float* __restrict pb, long ldb, float* c,
                      long ldc, long m, long n, float alpha, float beta, const float* __restrict cp_src = nullptr,
                      long cp_ld = 0, float* __restrict cp_dst = nullptr, long cp_rows = 0, long cp_more = 0) {
@@ -64,6 +66,12 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
   // alternating rounds). The same FMAs in the same order: the same bits.
 #pragma GCC unroll 4
   for (long k = 0; k < kc; k++) {
+    if (PFN && (k & 15) == 0 && (k >> 4) < cp_more) {
+      const float* s = cp_src + (k >> 4) * 16;
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; i++)
+        if (i < cp_rows) _mm_prefetch((const char*)(s + i * cp_ld), _MM_HINT_T0);
+    }
     if (COPY && (k & mask) == 0 && (k >> sh) < units) {
       const long u = k >> sh, r = u >> 1;
       copy32_gpr(cp_dst + u * 8, cp_src + r * cp_ld + (u & 1) * 8);
@@ -111,11 +119,11 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
 }
 
 // The body for an edge strip's m rows (R = m), the full tile otherwise.
-template <long SB, bool AD, bool COPY = false>
+template <long SB, bool AD, bool COPY = false, bool PFN = false>
 inline void ukr_rows(long kc, const float* pa, long lda, const float* pb, long ldb, float* c, long ldc, long m, long n,
                      float alpha, float beta, const float* cp_src = nullptr, long cp_ld = 0, float* cp_dst = nullptr,
                      long cp_rows = 0, long cp_more = 0) {
-#define TRM_ROWS(R) ukr_body<SB, AD, R, COPY>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta, cp_src, cp_ld, cp_dst, cp_rows, cp_more)
+#define TRM_ROWS(R) ukr_body<SB, AD, R, COPY, PFN>(kc, pa, lda, pb, ldb, c, ldc, m, n, alpha, beta, cp_src, cp_ld, cp_dst, cp_rows, cp_more)
   switch (m) {
     case 1: return TRM_ROWS(1);
     case 2: return TRM_ROWS(2);
@@ -137,6 +145,12 @@ void ukr_6x16(long kc, const float* pa, const float* pb, float* c, long ldc, lon
 void ukr_6x16_direct_a(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
                        float alpha, float beta) {
   ukr_rows<NR, true>(kc, A, lda, pb, NR, c, ldc, m, n, alpha, beta);
+}
+
+// The same, asking for `lines` lines of `rows` rows from `next` under its FMAs (PFN above).
+void ukr_6x16_direct_a_next(long kc, const float* A, long lda, const float* pb, float* c, long ldc, long m, long n,
+                            float alpha, float beta, const float* next, long ld, long rows, long lines) {
+  ukr_rows<NR, true, false, true>(kc, A, lda, pb, NR, c, ldc, m, n, alpha, beta, next, ld, nullptr, rows, lines);
 }
 
 // The tile on a full panel of a row-major B read in place (B[k * ldb + j], j < NR): the same FMAs in
@@ -452,6 +466,7 @@ GemmKernelInfo gemm_kernel_avx2() {
   k.pack_a_colmajor_block = pack_a_colmajor_block_6;
   k.kernel_direct_b = ukr_6x16_direct_b;
   k.kernel_direct_a = ukr_6x16_direct_a;
+  k.kernel_direct_a_next = ukr_6x16_direct_a_next;
   k.kernel_copy_b = ukr_copy_6x16;
   k.kernel_cols_a = ukr_cols_a_8;
   k.cols_max = 4;
