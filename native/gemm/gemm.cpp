@@ -291,6 +291,9 @@ struct NextReads {
 // by the `calls` tile calls of this strip (kernel_direct_a_next, under their FMAs): call c takes lines
 // [c * per, (c + 1) * per) of every row, the first three quarters of each row's lines in all (the
 // hardware's stream prefetch takes the rest; every line cost more in prefetches than it saved).
+// (Rows shorter than this: the small models' channel products, k 64-171, whose rows the hardware
+// streams well enough; asked for too, cpu-sudoku4's step ran ~1% slower.)
+constexpr long kRowsAheadMinK = 256;
 struct StripRowsAhead {
   const float* p = nullptr;
   long rows = 0, line = 0, end = 0, per = 0;
@@ -437,6 +440,9 @@ void pack_a_kr(const GemmKernelInfo& kr, float* dst, const void* A, bool a16, lo
 // strip of 97 rows took as long as a full one (5% of the token mixer's down forward), the four-row one
 // of 82 rows 5/6 of one; five rows (10 chains) still keep both pipes busy. Each element's FMA chain is
 // the same in any strip: the same bits. fp32 only (the packed tail is plain fp32 strips).
+// A block packed per call repacks its tail rows: worth it only over this many panels (on Zen 2 the
+// small models' 544-row products, 4 panels at k 64, ran their steps 0.7-1.1% slower with tails).
+constexpr long kTailMinPanels = 8;
 inline long tail_start(const GemmKernelInfo& kr, long r0, long r1) {
   const long rows = r1 - r0, MR = kr.mr, rem = rows % MR, f = MR - rem;
   if (!kr.tail_strips || kr.kpack != 1 || kr.round_bf16 || rem == 0 || rem == MR - 1 || rows < f * (MR - 1))
@@ -644,8 +650,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // for k block pc, from the whole-A pack (a window of it that ends at M) or packed here into buf.
   // Windows start at multiples of MR and end there or at M, so a window of a whole-A pack has the
   // tail of all M rows or none.
-  auto window_tail = [&](long w0, long w1) {
-    return g.a16 || (prepacked_a && w1 != M) ? w1 : tail_start(kr, w0, w1);
+  auto window_tail = [&](long w0, long w1, long panels) {
+    if (g.a16 || (prepacked_a && w1 != M) || (!prepacked_a && panels < kTailMinPanels)) return w1;
+    return tail_start(kr, w0, w1);
   };
   auto tail_pack = [&](float* buf, long t0, long w1, long pc, long kc) -> const float* {
     if (t0 >= w1) return nullptr;
@@ -720,7 +727,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       // with A in cache (Zen 2, a standalone strip loop in one process, interleaved: 80 -> 86-87%; all the
       // rows' lines spread over the tiles 82%, the first 4 or 8 lines of each at the first tile 77-80%).
       // (AVX-512's tile reads its rows ahead in k itself.)
-      const bool rows_ahead = !g.trans_a && kr.kernel_direct_a_next;
+      const bool rows_ahead = !g.trans_a && kr.kernel_direct_a_next && K >= kRowsAheadMinK;
       const float* next_item_a = static_cast<const float*>(next_a);
       for (long i0 = r0, step = MR; i0 < r1; i0 += step) {
         ahead.step();
@@ -819,7 +826,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // time), the tiles of panel p copy panel p + 1 into the other of two panel buffers as they
   // compute, a slice per strip, spread over their k loops.
   if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc && copy_b_pays(kr, g, ith, nth, split_rows)) {
-    const long mc = r1 - r0, strips = (mc + MR - 1) / MR, t0 = window_tail(r0, r1) - r0;
+    const long mc = r1 - r0, strips = (mc + MR - 1) / MR, t0 = window_tail(r0, r1, N <= kr.nc ? (split_rows ? all_panels : (all_panels + nth - 1) / nth) : kr.nc / NR) - r0;
     float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
     float* pt = t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr;
@@ -914,7 +921,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       pack_a_kr(kr, pa, A, g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
       if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
     }
-    const long t0 = window_tail(ic, ic + mc) - ic;
+    const long t0 = window_tail(ic, ic + mc, p1 - p0) - ic;
     const float* pa_tail = tail_pack(t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr,
                                      ic + t0, ic + mc, pc, kc);
     // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips

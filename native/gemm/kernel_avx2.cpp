@@ -29,6 +29,7 @@ constexpr int MR = 6, NR = 16;
 // cpu-sudoku9's step 0.965x: 2 KiB-apart rows fall in two of L1's sets; 32 even; rows 32 or 64 ahead into
 // L2 besides: even, in separate processes.)
 constexpr long kAheadB = 8;
+constexpr long kPrefetchCMinK = 96;  // (below)
 
 // PFN (kernel_direct_a_next): no copy; cp_src, cp_ld, cp_rows: the rows asked for, cp_more the lines
 // of each, a line of every row every 16 k steps from the start of the k loop.
@@ -48,9 +49,11 @@ inline void ukr_body(long kc, const float* __restrict pa, long lda, const float*
   // last of each row's n floats). A product's fresh output came from DRAM at the stores, the tile
   // waiting on it (Zen 2, a standalone panel loop of the paper token mixer's down forward with a cold C:
   // the copying tile 79 -> 83-84% of the peak, the plain tile 87 -> 91%). AVX-512's tile does the same.
+  // Not for short k loops (the small models' k 17-82: their C mostly in cache, the prefetches' cost
+  // not hidden; cpu-sudoku4's step 0.985-0.989x with them).
 #pragma GCC unroll 6
   for (int i = 0; i < R; i++)
-    if (i < m) {
+    if (i < m && kc >= kPrefetchCMinK) {
       __builtin_prefetch(c + i * ldc, 1, 3);
       __builtin_prefetch(c + i * ldc + n - 1, 1, 3);
     }
