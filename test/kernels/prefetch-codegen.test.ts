@@ -46,7 +46,8 @@ function countIn(counts: Map<string, number>, part: string): number | null {
 
 // name part -> the prefetches its source writes (the lower bound). Sites: native/gemm/gemm.cpp
 // (NextReads::step in gemm_one; the fused kernels' row and next-item prefetches), native/ops/fused.cpp
-// (NextWrites::share, from swiglu_item and swiglu_prefetching), native/gemm/kernel_avx512_bf16.cpp.
+// (NextWrites::share, from swiglu_item and swiglu_prefetching), native/gemm/kernel_avx512_bf16.cpp,
+// native/gemm/kernel_avx2.cpp.
 const expected: [string, number][] = [
   ['gemm_one(', 1],
   ['trm::gemm_swiglu(', 3],
@@ -55,6 +56,10 @@ const expected: [string, number][] = [
   ['trm::gemm_swiglu_backward(', 11],
   ['trm::token_mixer_norm_forward(', 2],
   ['ukr_bf16_14x32(', 3],
+  // kernel_avx2.cpp: the full 6-row tile on packed panels asks for its C rows (2 per row: a loop of
+  // nothing but prefetches, the kind GCC dropped before), and the A-in-place tile for the next strip
+  ['ukr_body<16l, false, 6, false, false>', 12],
+  ['ukr_6x16_direct_a_next(', 1],
 ];
 // built only where the compiler targets x86-64 (kernel_x86_absent.cpp elsewhere)
 const amxKernel: [string, number] = ['ukr_amx_32x32(', 2];
