@@ -293,7 +293,7 @@ struct NextReads {
 // hardware's stream prefetch takes the rest; every line cost more in prefetches than it saved).
 // (Rows shorter than this: the small models' channel products, k 64-171, whose rows the hardware
 // streams well enough; asked for too, cpu-sudoku4's step ran ~1% slower.)
-constexpr long kRowsAheadMinK = 256;
+constexpr long kRowsAheadMinK = 512;
 struct StripRowsAhead {
   const float* p = nullptr;
   long rows = 0, line = 0, end = 0, per = 0;
@@ -433,20 +433,21 @@ void pack_a_kr(const GemmKernelInfo& kr, float* dst, const void* A, bool a16, lo
     pack_a(dst, Af, lda, trans, ic, mc, pc, kc, kr.mr, kr.pack_a_rowmajor, kr.pack_a_colmajor, kr.kpack);
 }
 
-// Tail strips (GemmKernelInfo::tail_strips): where rows [r0, r1) would end in a strip of 1 to MR - 2 rows,
+// Tail strips (GemmKernelInfo::tail_strips): where rows [r0, r1) would end in a strip of 1 or 2 rows,
 // their last f = MR - rem strips take MR - 1 rows each instead (97 = 16 x 6 + 1 as 12 x 6 + 5 x 5), from
 // the row returned (r1: no tail; it is r0 plus a multiple of MR). A strip of r rows keeps 2r chains of
 // FMAs in flight, each waiting out the FMA's latency: on Zen 2 (latency 5, two FMA pipes) the one-row
-// strip of 97 rows took as long as a full one (5% of the token mixer's down forward), the four-row one
-// of 82 rows 5/6 of one; five rows (10 chains) still keep both pipes busy. Each element's FMA chain is
-// the same in any strip: the same bits. fp32 only (the packed tail is plain fp32 strips).
+// strip of 97 rows took as long as a full one (5% of the token mixer's down forward). A 5-row strip took
+// 0.92 of a 6-row one's time (~5.5 cycles a k), so 6 + 4 rows (6 + 5 cycles) gain nothing as 5 + 5, nor
+// 6 + 6 + 3 as 5 + 5 + 5: with those too (82 = 13 x 6 + 4, cpu-sudoku4's 544) the small models' steps
+// ran ~0.7% slower. Each element's FMA chain is the same in any strip: the same bits. fp32 only (the
+// packed tail is plain fp32 strips).
 // A block packed per call repacks its tail rows: worth it only over this many panels (on Zen 2 the
 // small models' 544-row products, 4 panels at k 64, ran their steps 0.7-1.1% slower with tails).
 constexpr long kTailMinPanels = 8;
 inline long tail_start(const GemmKernelInfo& kr, long r0, long r1) {
   const long rows = r1 - r0, MR = kr.mr, rem = rows % MR, f = MR - rem;
-  if (!kr.tail_strips || kr.kpack != 1 || kr.round_bf16 || rem == 0 || rem == MR - 1 || rows < f * (MR - 1))
-    return r1;
+  if (!kr.tail_strips || kr.kpack != 1 || kr.round_bf16 || rem == 0 || rem > 2 || rows < f * (MR - 1)) return r1;
   return r1 - f * (MR - 1);
 }
 // The rows of the strip at i0 of [.., r1) whose tail starts at t0.

@@ -183,21 +183,23 @@ describe.runIf(fast)('gemm fp32 fast paths: the general loop bit for bit', () =>
   );
 });
 
-// Tail strips (GemmKernelInfo::tail_strips, AVX2): rows that would end in a strip of 1-4 rows end in
+// Tail strips (GemmKernelInfo::tail_strips, AVX2): rows that would end in a strip of 1 or 2 rows end in
 // strips of 5 instead (97 = 12 x 6 + 5 x 5), on the copying tile (a shared A packed once with its tail,
 // or packed per call; a transposed A), on the tile reading A in place and in the general loop (one and
 // more A blocks, a shared A). Each element's FMA chain is the same in any strip, so every row of C must
 // be bitwise the row computed without tails: here by the product of the first 6a rows (no short
-// strip) and that of the last 1-4 rows (too few for a tail).
+// strip) and that of the last 1-5 rows (too few for a tail); rows ending in 3-4 (no tail) as a check.
 const tailCases: Case[] = [
   { path: 'tail strips, copying tile', M: 97, N: 512, K: 512, batch: 3, sharedA: true },
   { path: 'tail strips, copying tile', M: 97, N: 300, K: 1100, beta: 0.5, alpha: 0.75 },
   { path: 'tail strips, copying tile', M: 43, N: 97, K: 97, ta: true, batch: 2, sharedA: true, beta: 1 },
-  { path: 'tail strips, A in place', M: 100, N: 98, K: 600, tb: true },
-  { path: 'tail strips, A in place', M: 1024, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
-  { path: 'tail strips, general loop', M: 400, N: 700, K: 100, beta: 0.5 },
+  { path: 'tail strips, A in place', M: 98, N: 98, K: 600, tb: true },
+  { path: 'tail strips, A in place', M: 1021, N: 97, K: 512, tb: true, batch: 2, sum: true, beta: 1 },
+  { path: 'tail strips, A in place', M: 100, N: 98, K: 300, tb: true },
+  { path: 'tail strips, general loop', M: 397, N: 700, K: 100, beta: 0.5 },
   { path: 'tail strips, general loop', M: 398, N: 300, K: 64, batch: 3, sharedA: true },
-  { path: 'tail strips, general loop', M: 99, N: 200, K: 530, ta: true, alpha: -2 },
+  { path: 'tail strips, general loop', M: 98, N: 200, K: 530, ta: true, alpha: -2 },
+  { path: 'tail strips, general loop', M: 99, N: 200, K: 70 },
 ];
 
 /** Rows [r0, r1) of every item's op(A), laid out as Case c would read them (lda = K, or r1 - r0 rows). */
