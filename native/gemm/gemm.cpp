@@ -267,9 +267,9 @@ struct NextReads {
   }
   // spread what was added over the second half of `calls` calls of step(), when the block's own
   // packed panels have been half read (in L2 with what comes in; from the first call, the next
-  // item's B evicted this block's unread panels: a bf16 down dW 10% slower); or over all of them
-  void spread(long calls, bool from_first = false) {
-    skip = from_first ? 0 : calls / 2;
+  // item's B evicted this block's unread panels: a bf16 down dW 10% slower)
+  void spread(long calls) {
+    skip = calls / 2;
     calls -= skip;
     per = calls > 0 ? (left + calls - 1) / calls : left;
   }
@@ -291,8 +291,8 @@ struct NextReads {
 // by the `calls` tile calls of this strip (kernel_direct_a_next, under their FMAs): call c takes lines
 // [c * per, (c + 1) * per) of every row, the first three quarters of each row's lines in all (the
 // hardware's stream prefetch takes the rest; every line cost more in prefetches than it saved).
-// (Rows shorter than this: the small models' channel products, k 64-171, whose rows the hardware
-// streams well enough; asked for too, cpu-sudoku4's step ran ~1% slower.)
+// (Not for shorter rows: cpu-sudoku9's A-in-place products at k 256 have theirs in cache, and its step
+// ran x1.008-1.014 without the reads there; at k 64-171 cpu-sudoku4's ~1%.)
 constexpr long kRowsAheadMinK = 512;
 struct StripRowsAhead {
   const float* p = nullptr;
@@ -721,12 +721,13 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       ahead.spread((r1 - r0 + MR - 1) / MR);
       // (A in place: tail strips need no pack; kernel_cols' packed groups take whole strips)
       const long t0 = g.trans_a ? r1 : tail_start(kr, r0, r1);
-      // AVX2 (no kernel_direct_at): the next strip's rows of a row-major A (or the next k block's or
-      // item's first strip) asked for into L2 under this strip's tiles (StripRowsAhead). Otherwise the
+      // AVX2 (kernel_direct_a_next): the next strip's rows of a row-major A (or the next k block's or
+      // item's first strip) asked for by this strip's tiles under their FMAs (StripRowsAhead). Otherwise the
       // first panel's tile met the rows cold, six row streams at once: the token mixer's gate_up dW
       // (1024 x 97 x 512 per item, 2 MiB of A from memory) ran its tiles at 80% of the peak against 94-95%
       // with A in cache (Zen 2, a standalone strip loop in one process, interleaved: 80 -> 86-87%; all the
-      // rows' lines spread over the tiles 82%, the first 4 or 8 lines of each at the first tile 77-80%).
+      // rows' lines spread over the tiles 82%, the first 4 or 8 lines of each at the first tile 77-80%;
+      // in bursts between the tile calls, the prefetch instructions waited for fill buffers).
       // (AVX-512's tile reads its rows ahead in k itself.)
       const bool rows_ahead = !g.trans_a && kr.kernel_direct_a_next && K >= kRowsAheadMinK;
       const float* next_item_a = static_cast<const float*>(next_a);
@@ -827,7 +828,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // time), the tiles of panel p copy panel p + 1 into the other of two panel buffers as they
   // compute, a slice per strip, spread over their k loops.
   if (fp32 && kr.kernel_copy_b && !g.trans_b && r1 - r0 <= kr.mc && copy_b_pays(kr, g, ith, nth, split_rows)) {
-    const long mc = r1 - r0, strips = (mc + MR - 1) / MR, t0 = window_tail(r0, r1, N <= kr.nc ? (split_rows ? all_panels : (all_panels + nth - 1) / nth) : kr.nc / NR) - r0;
+    const long mc = r1 - r0, strips = (mc + MR - 1) / MR;
+    const long my_panels = split_rows ? all_panels : (all_panels + nth - 1) / nth;  // (about: for the tail's gate)
+    const long t0 = window_tail(r0, r1, my_panels) - r0;
     float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
     float* pt = t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr;

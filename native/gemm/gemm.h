@@ -218,8 +218,8 @@ struct GemmKernelInfo {
   // lanes; the same bits as kernel_direct_a on the whole panel. Null: kernel_direct_a runs it.
   GemmDirectAKernel kernel_direct_col16 = nullptr;
   int cols_max = 0, cols_strips = 0;
-  // Rows that would end in a short strip (1 to MR - 2 rows) end instead in strips of MR - 1 rows
-  // (gemm.cpp tail_start): a short strip's few accumulator chains wait on the FMA latency.
+  // Rows that would end in a strip of 1 or 2 rows end instead in strips of MR - 1 rows (gemm.cpp
+  // tail_start): a short strip's few accumulator chains wait on the FMA latency.
   bool tail_strips = false;
 };
 
