@@ -53,17 +53,19 @@ constexpr long kStripOuterPanels = 8;
 // AMX kernel's general loop (GemmKernelInfo::prefetches_c_below). Every tile is the same kernel call
 // either way: the same bits.
 inline bool strip_outer_fits(long packed_b_floats) { return packed_b_floats <= gemm_strip_outer_kib() * 256; }
-// tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m (from t0 on, strips of
-// mr - 1 rows: tail_start), strip-outer or panel-outer.
+// The rows from the strip at i0 to the next: mr, or mr - 1 in the tail strips from t0 on (tail_start).
+inline long strip_step(long i0, long t0, long mr) { return i0 < t0 ? mr : mr - 1; }
+// tile(p, i0) for the panels [p0, p1) and the strips i0 = 0, mr, ... below m (strip_step: from t0 on,
+// strips of mr - 1 rows), strip-outer or panel-outer.
 template <class Tile>
 inline void for_each_tile(bool strip_outer, long p0, long p1, long m, long mr, Tile&& tile, long t0 = -1) {
   if (t0 < 0) t0 = m;
   if (strip_outer) {
-    for (long i0 = 0; i0 < m; i0 += i0 < t0 ? mr : mr - 1)
+    for (long i0 = 0; i0 < m; i0 += strip_step(i0, t0, mr))
       for (long p = p0; p < p1; p++) tile(p, i0);
   } else {
     for (long p = p0; p < p1; p++)
-      for (long i0 = 0; i0 < m; i0 += i0 < t0 ? mr : mr - 1) tile(p, i0);
+      for (long i0 = 0; i0 < m; i0 += strip_step(i0, t0, mr)) tile(p, i0);
   }
 }
 // The tile for_each_tile runs after (p, i0), at *pn, *in; false after the last.
@@ -452,8 +454,13 @@ inline long tail_start(const GemmKernelInfo& kr, long r0, long r1) {
 }
 // The rows of the strip at i0 of [.., r1) whose tail starts at t0.
 inline long strip_rows(long i0, long t0, long r1, int MR) {
-  const long r = i0 < t0 ? MR : MR - 1;
+  const long r = strip_step(i0, t0, MR);
   return r1 - i0 < r ? r1 - i0 : r;
+}
+// The packed strip at row i0 of a block: from its MR-row strips (pa, kcp slots a row) before t0, from
+// its tail strips (tail, packed_a_tail / pack_a_tail's layout) after.
+inline const float* strip_at(const float* pa, const float* tail, long i0, long t0, long kcp, int MR) {
+  return i0 < t0 ? pa + i0 * kcp : tail + (i0 - t0) / (MR - 1) * kcp * MR;
 }
 // op(A)'s rows [t0, r1), k [pc, pc + kc), as strips of MR - 1 rows in the MR-row layout (each strip's last
 // row zero), strip q at dst + q * kc * MR.
@@ -655,9 +662,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     if (g.a16 || (prepacked_a && w1 != M) || (!prepacked_a && panels < kTailMinPanels)) return w1;
     return tail_start(kr, w0, w1);
   };
-  auto tail_pack = [&](float* buf, long t0, long w1, long pc, long kc) -> const float* {
+  auto tail_pack = [&](long t0, long w1, long pc, long kc) -> const float* {
     if (t0 >= w1) return nullptr;
     if (prepacked_a) return prepacked_a + packed_a_tail_at(kr, M, K) + pc * ((M - t0) / (MR - 1)) * MR;
+    float* buf = tl_pack_tail.get((size_t)MR * MR * kr.kc);
     pack_a_tail(kr, buf, Af, g.lda, g.trans_a, t0, w1, pc, kc);
     return buf;
   };
@@ -733,7 +741,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       const float* next_item_a = static_cast<const float*>(next_a);
       for (long i0 = r0, step = MR; i0 < r1; i0 += step) {
         ahead.step();
-        step = i0 < t0 ? MR : MR - 1;
+        step = strip_step(i0, t0, MR);
         const long mr = strip_rows(i0, t0, r1, MR);
         float* ci = C + i0 * g.ldc;
         const float* as = g.trans_a ? Af + pc * g.lda + i0 : Af + i0 * g.lda + pc;
@@ -833,7 +841,6 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     const long t0 = window_tail(r0, r1, my_panels) - r0;
     float* pa = tl_pack_a.get((size_t)kr.mc * kr.kc);
     float* pb = tl_pack_b.get((size_t)2 * kr.kc * NR + 16);
-    float* pt = t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr;
     for (long jc = 0; jc < N; jc += kr.nc) {
       const long nc = N - jc < kr.nc ? N - jc : kr.nc;
       long p0 = 0, p1 = (nc + NR - 1) / NR;
@@ -845,7 +852,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         const float* pa_blk = pa;
         if (prepacked_a) pa_blk = prepacked_a + pc * ((M + MR - 1) / MR * MR) + r0 * kc;
         else pack_a_kr(kr, pa, A, false, g.lda, g.trans_a, r0, mc, pc, kc);  // (a transposed A: a block at a time)
-        const float* pa_tail = tail_pack(pt, r0 + t0, r1, pc, kc);
+        const float* pa_tail = tail_pack(r0 + t0, r1, pc, kc);
         pack_panels(pb, pc, kc, jc + p0 * NR, nc - p0 * NR, 0, 1);
         const long per = (kc + strips - 1) / strips;
         for (long p = p0; p < p1; p++) {
@@ -855,9 +862,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
           const long nn = p + 1 < p1 ? (nc - j0 - NR < NR ? nc - j0 - NR : NR) : 0;
           // the copy kernel takes full panels and at most kc / 4 rows per strip
           const bool copy_next = nn == NR && per * 4 <= kc;
-          for (long i0 = 0, s = 0; i0 < mc; i0 += i0 < t0 ? MR : MR - 1, s++) {
+          for (long i0 = 0, s = 0; i0 < mc; i0 += strip_step(i0, t0, MR), s++) {
             const long mr = strip_rows(i0, t0, mc, MR);
-            const float* pas = i0 < t0 ? pa_blk + i0 * kc : pa_tail + (i0 - t0) / (MR - 1) * kc * MR;
+            const float* pas = strip_at(pa_blk, pa_tail, i0, t0, kc, MR);
             float* ct = C + (r0 + i0) * g.ldc + jc + j0;
             const long rb = s * per, re = copy_next ? (rb + per < kc ? rb + per : kc) : rb;
             if (re > rb)
@@ -926,8 +933,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
       if (kr.round_bf16) round_bf16_inplace(pa, (mc + MR - 1) / MR * MR * kc);
     }
     const long t0 = window_tail(ic, ic + mc, p1 - p0) - ic;
-    const float* pa_tail = tail_pack(t0 < mc && !prepacked_a ? tl_pack_tail.get((size_t)MR * MR * kr.kc) : nullptr,
-                                     ic + t0, ic + mc, pc, kc);
+    const float* pa_tail = tail_pack(ic + t0, ic + mc, pc, kc);
     // a narrow last panel (<= cols_max columns) runs with the rows in the lanes, cols_strips
     // strips per call (kernel_cols: the same bits as the tile)
     const long last = panels - 1, n_last = nc - last * NR, grp = (long)kr.cols_strips * MR;
@@ -937,7 +943,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     ahead.spread((p1 - p0 - (narrow ? 1 : 0)) * strips + (narrow ? (mc + grp - 1) / grp : 0));
     auto tile = [&](long p, long i0) {
       const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR, mr = strip_rows(i0, t0, mc, MR);
-      const float* pas = i0 < t0 ? pa_blk + i0 * kcp : pa_tail + (i0 - t0) / (MR - 1) * kcp * MR;
+      const float* pas = strip_at(pa_blk, pa_tail, i0, t0, kcp, MR);
       ahead.step();
       kr.kernel(kcp, pas, pb + p * kcp * NR, C + (ic + i0) * g.ldc + jc + j0, g.ldc, mr, nr, g.alpha, b_eff);
     };
@@ -1020,13 +1026,16 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
 // to MR), in exactly the layout pack_a gives one ic block, so gemm_one can point into it.
 // After them, where rows [0, M) have tail strips (tail_start), those rows again as tail strips
 // (packed_a_tail_at).
+// The tail strips of a whole-A pack: how many (their rows from M - f * (MR - 1)).
+inline long whole_a_tail_strips(const GemmKernelInfo& kr, const GemmArgs& g) {
+  return g.a16 ? 0 : (g.M - tail_start(kr, 0, g.M)) / (kr.mr - 1);
+}
 size_t packed_a_floats(const GemmKernelInfo& kr, const GemmArgs& g) {
-  const long t0 = g.a16 ? g.M : tail_start(kr, 0, g.M);
-  return (size_t)packed_a_tail_at(kr, g.M, g.K) + (g.M - t0) / (kr.mr - 1) * kr.mr * g.K + 16;
+  return (size_t)packed_a_tail_at(kr, g.M, g.K) + whole_a_tail_strips(kr, g) * kr.mr * g.K + 16;
 }
 void pack_a_whole(const GemmKernelInfo& kr, const GemmArgs& g, float* dst) {
   long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
-  const long t0 = g.a16 ? g.M : tail_start(kr, 0, g.M), f = (g.M - t0) / (kr.mr - 1);
+  const long f = whole_a_tail_strips(kr, g), t0 = g.M - f * (kr.mr - 1);
   for (long pc = 0; pc < g.K; pc += kr.kc) {
     long kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
     pack_a_kr(kr, dst + (pc / kr.kpack) * Mr, g.A, g.a16, g.lda, g.trans_a, 0, g.M, pc, kc);
