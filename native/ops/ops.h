@@ -201,6 +201,8 @@ void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long 
 // the up at u) written as the AVX-512 kernel's packed B panels of 32 columns (element (k, c) at
 // yp[(c / 32) * pstride + k * 32 + c % 32]) and, y not null, also row-major at y. Same bits.
 void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+// The same on the AVX2 path (swiglu_avx2.cpp): its kernel's panels of 16 columns, D a multiple of 16.
+void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
 // one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
 // or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.

@@ -145,6 +145,31 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
       _mm256_storeu_ps(y + i * ldy + j, swiglu8(_mm256_loadu_ps(g + i * ldt + j), _mm256_loadu_ps(u + i * ldt + j)));
 }
 
+// swiglu_pair_avx2 of rows of D (D a multiple of 16; the gate at g, the up at u, rows D apart) written as
+// the AVX2 kernel's packed B panels of 16 columns (element (k, c) at yp[(c / 16) * pstride + k * 16 + c % 16])
+// and, y not null, also row-major at y: the down product's B without a pack of its own. Vectors kRowV at
+// a time along the rows (a vector never crosses a row or a panel); the same operations per lane as
+// swiglu_pair_avx2, so the same bits.
+void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+  const long n = rows * D;
+  long h = 0, k = 0, c = 0;  // (k, c): the row and column of element h
+  auto store = [&](__m256 v) {
+    _mm256_storeu_ps(yp + (c >> 4) * pstride + k * 16 + (c & 15), v);
+    if (y) _mm256_storeu_ps(y + h, v);
+    h += 8;
+    if ((c += 8) == D) c = 0, k++;
+  };
+  for (; h + 8 * kRowV <= n;) {
+    __m256 e[kRowV];
+    exp_neg8v<kRowV>(e, [&](int v) { return _mm256_loadu_ps(g + h + 8 * v); });
+    const long h0 = h;
+#pragma GCC unroll 8
+    for (int v = 0; v < kRowV; v++)
+      store(swiglu8(_mm256_loadu_ps(g + h0 + 8 * v), _mm256_loadu_ps(u + h0 + 8 * v), e[v]));
+  }
+  while (h < n) store(swiglu8(_mm256_loadu_ps(g + h), _mm256_loadu_ps(u + h)));
+}
+
 void swiglu_forward_rows_avx2(float* out, const float* gate_up, long r0, long r1, long H) {
   for (long i = r0; i < r1; i++) swiglu_pair_avx2(out + i * H, gate_up + i * 2 * H, gate_up + i * 2 * H + H, H);
 }

@@ -30,7 +30,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     { B: 32, S: 17, D: 64, Is: 256 }, // cpu-sudoku4
     { B: 3, S: 82, D: 64, Is: 256 }, // cpu-sudoku9's S
     { B: 7, S: 13, D: 37, Is: 24 },
-    { B: 5, S: 9, D: 96, Is: 37 }, // h written as the down product's B panels: three, odd slices
+    { B: 5, S: 9, D: 96, Is: 37 }, // h written as the down product's B panels: three (AVX-512) or six (AVX2), odd slices
     { B: 2, S: 5, D: 32, Is: 520 }, // Is past one k block: the gemm path
   ])('tokenMixerNormForward B=$B S=$S D=$D Is=$Is', ({ B, S, D, Is }) => {
     const inp = rand(B * S * D, 1, 2),
