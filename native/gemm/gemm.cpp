@@ -612,13 +612,18 @@ inline bool packs_b_once(const GemmKernelInfo& kr, const GemmArgs& g) {
 
 // Whether gemm_one's one-A-block path copies B's panels under the tiles (kernel_copy_b) instead of
 // packing them in a pass. On AVX2 (no kernel_direct_at) only where this thread's part of B is over
-// kCopyBMinBytes, half of L2: a pack pass over that much goes out to L3 and back with nothing to hide it
-// (the small models' weight-gradient halves, 1312 x 256 and 1312 x 512 of dh and dgate_up; the paper
-// token mixer's 512 x 512 and 1024 x 512 per item), while a smaller one packs from cache: cpu-sudoku4's
-// 544 x 64 (two threads' row halves) ran its step 0.95-0.97x through the copying tile. Zen 2, one thread,
-// separate processes: the paper token mixer's down forward 59-67 -> 66-73% of the peak, its gate_up dX
-// 62-70 -> 68-77%; cpu-sudoku9's step x1.019-1.028 (its halves), cpu-sudoku4's even.
-constexpr double kCopyBMinBytes = 262144;
+// kCopyBMinBytes: a pack pass over that much goes out to L3 and back with nothing to hide it (the small
+// models' weight-gradient halves, 1312 x 256 and 1312 x 512 of dh and dgate_up; the paper token mixer's
+// 512 x 512 and 1024 x 512 per item), while a smaller one packs from cache. Zen 2, one thread, separate
+// processes: the paper token mixer's down forward 59-67 -> 66-73% of the peak, its gate_up dX 62-70 ->
+// 68-77%; cpu-sudoku9's step x1.019-1.028 (its halves). At half of L2 (256 KiB) while the copy cost four
+// loads and four stores a unit: cpu-sudoku4's 544 x 64 (two threads' row halves, 136 KiB) ran its step
+// 0.95-0.97x through the copying tile then. With the copy through a ymm register, 64 KiB (cpu-sudoku9's
+// token mixer backward per item, 128 KiB of dgate_up, and cpu-sudoku4's halves copy too): cpu-sudoku9 x1.002-1.008,
+// cpu-sudoku4 x0.996-1.004 (bench-ab-step, two runs each).
+constexpr double kCopyBMinBytes = 65536;
+// (gemm_by_transpose's choice of a narrow sum in place: where its transposed form would pack more than this)
+constexpr double kNarrowInPlaceMinBytes = 262144;
 inline bool copy_b_pays(const GemmKernelInfo& kr, const GemmArgs& g, int ith, int nth, bool split_rows) {
   if (kr.kernel_direct_at) return true;
   long q0 = 0, q1 = (g.N + kr.nr - 1) / kr.nr;
@@ -1134,7 +1139,7 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
     // strips: 84), the same two copies of C as below. But where the narrow-panel kernel for a row-major
     // A (AVX2's kernel_cols_a) can run that last panel in the lanes (up to cols_max columns past whole
     // panels, at most kStripOuterPanels panels: 97 = 6 x 16 + 1) and the transposed form would pack a
-    // big operand per item with 8 x 8 transposes (op(A)^T: K x M over kCopyBMinBytes, the paper token
+    // big operand per item with 8 x 8 transposes (op(A)^T: K x M over kNarrowInPlaceMinBytes, the paper token
     // mixer's dgate_up^T, 512 x 1024), the sum runs in place, its A read in place: Zen 2, the paper
     // gate_up dW (1024 x 97 x 512 per item) 62-64 -> 70-74% of the peak on one and two threads. And a
     // sum with few rows and a wide transposed B over that size (the paper down dW, 97 x 512 x 512 per
@@ -1145,7 +1150,7 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
     const bool sums = g.stride_c == 0 && g.batch >= 2 && g.trans_b && !g.trans_a;
     const auto narrow_in_place = [&](long n, long packed_floats) {
       return kr.kernel_direct_a && kr.kernel_cols_a && n % kr.nr != 0 && n % kr.nr <= kr.cols_max &&
-             (n + kr.nr - 1) / kr.nr <= kStripOuterPanels && packed_floats * 4.0 > kCopyBMinBytes;
+             (n + kr.nr - 1) / kr.nr <= kStripOuterPanels && packed_floats * 4.0 > kNarrowInPlaceMinBytes;
     };
     const bool sum_wide = sums && g.M >= g.N && !narrow_in_place(g.N, g.K * g.M) &&
                           up(g.N, kr.mr) * up(g.M, kr.nr) * 1.08 < up(g.M, kr.mr) * up(g.N, kr.nr);
