@@ -26,6 +26,7 @@ const same = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.
 const shapes: Array<[number, number, number, number]> = [
   [512, 17, 64, 6],
   [17, 256, 64, 5],
+  [20, 9, 64, 11], // k 64 (the small presets' D: the AVX2 tile's unrolled items) small enough for the lane model
   [45, 19, 37, 5],
   [30, 83, 5, 3],
   [7, 9, 16, 1],
