@@ -36,32 +36,38 @@ inline __m256i tail_mask(long t) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)t), lane);
 }
 
-// The tile's k loop for K = 64 (the small presets' D) over items [b0, b1): each item's four k vectors
-// straight-line, with no loop of their own (a loop of four per item cost ~15% of the tile on Zen 2),
-// the same FMAs in the same order. PF: the next tile's rows asked for (the calls with pf_rows > 0
-// only; the others carry no test for it).
+// One whole vector of k (k .. k + 7 of this half's lanes, at pb and qb, rows K apart) into the tile's
+// accumulators; PF: first the next tile's rows of this item at k, pf_rows of them (the operands come
+// from memory: a step's activations).
+template <int P, int Q, bool PF>
+__attribute__((always_inline)) inline void k_vector(__m256 (&acc)[P][Q], const float* pb, const float* qb, long K,
+                                                    long k, long pf_rows) {
+  if (PF)
+#pragma GCC unroll 3
+    for (int p = 0; p < P; p++)
+      if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
+  __m256 a[P];
+#pragma GCC unroll 3
+  for (int p = 0; p < P; p++) a[p] = _mm256_loadu_ps(pb + p * K + k);
+#pragma GCC unroll 4
+  for (int q = 0; q < Q; q++) {
+    __m256 v = _mm256_loadu_ps(qb + q * K + k);
+#pragma GCC unroll 3
+    for (int p = 0; p < P; p++) acc[p][q] = _mm256_fmadd_ps(a[p], v, acc[p][q]);
+  }
+}
+
+// The tile's items [b0, b1) at K = 64 (the small presets' D): each item's four k vectors straight-line,
+// with no loop of their own (a loop of four per item cost ~15% of the tile on Zen 2), the same FMAs in
+// the same order. PF: the calls with pf_rows > 0 only (the others carry no test for it).
 template <int P, int Q, int H, bool PF>
 __attribute__((always_inline)) inline void items_k64(__m256 (&acc)[P][Q], const float* Pp, long sp, const float* Qp,
-                                                     long sq, long K, long b0, long b1, long pf_rows) {
+                                                     long sq, long b0, long b1, long pf_rows) {
   for (long b = b0; b < b1; b++) {
     const float* pb = Pp + b * sp + H * 8;
     const float* qb = Qp + b * sq + H * 8;
 #pragma GCC unroll 4
-    for (long k = 0; k < 64; k += 16) {
-      if (PF)
-#pragma GCC unroll 3
-        for (int p = 0; p < P; p++)
-          if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
-      __m256 a[P];
-#pragma GCC unroll 3
-      for (int p = 0; p < P; p++) a[p] = _mm256_loadu_ps(pb + p * K + k);
-#pragma GCC unroll 4
-      for (int q = 0; q < Q; q++) {
-        __m256 v = _mm256_loadu_ps(qb + q * K + k);
-#pragma GCC unroll 3
-        for (int p = 0; p < P; p++) acc[p][q] = _mm256_fmadd_ps(a[p], v, acc[p][q]);
-      }
-    }
+    for (long k = 0; k < 64; k += 16) k_vector<P, Q, PF>(acc, pb, qb, 64, k, pf_rows);
   }
 }
 
@@ -80,28 +86,14 @@ void tile(float* part, long ldq, const float* Pp, long sp, const float* Qp, long
   const long t = K & 15;
   const __m256i m = tail_mask(t - H * 8);
   if (K == 64) {
-    if (pf_rows > 0) items_k64<P, Q, H, true>(acc, Pp, sp, Qp, sq, K, b0, b1, pf_rows);
-    else items_k64<P, Q, H, false>(acc, Pp, sp, Qp, sq, K, b0, b1, 0);
+    if (pf_rows > 0) items_k64<P, Q, H, true>(acc, Pp, sp, Qp, sq, b0, b1, pf_rows);
+    else items_k64<P, Q, H, false>(acc, Pp, sp, Qp, sq, b0, b1, 0);
     b1 = b0;  // (nothing left for the general loop)
   }
   for (long b = b0; b < b1; b++) {
     const float* pb = Pp + b * sp + H * 8;
     const float* qb = Qp + b * sq + H * 8;
-    for (long k = 0; k < kw; k += 16) {
-      // the next tile's rows of this item (the operands come from memory: a step's activations)
-#pragma GCC unroll 3
-      for (int p = 0; p < P; p++)
-        if (p < pf_rows) _mm_prefetch((const char*)(pb + (P + p) * K + k), _MM_HINT_T0);
-      __m256 a[P];
-#pragma GCC unroll 3
-      for (int p = 0; p < P; p++) a[p] = _mm256_loadu_ps(pb + p * K + k);
-#pragma GCC unroll 4
-      for (int q = 0; q < Q; q++) {
-        __m256 v = _mm256_loadu_ps(qb + q * K + k);
-#pragma GCC unroll 3
-        for (int p = 0; p < P; p++) acc[p][q] = _mm256_fmadd_ps(a[p], v, acc[p][q]);
-      }
-    }
+    for (long k = 0; k < kw; k += 16) k_vector<P, Q, true>(acc, pb, qb, K, k, pf_rows);
     if (t) {  // the last, partial vector: its lanes past K add 0 * 0
       __m256 a[P];
 #pragma GCC unroll 3
