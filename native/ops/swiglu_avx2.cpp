@@ -151,6 +151,22 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
 // a time along the rows (a vector never crosses a row or a panel); the same operations per lane as
 // swiglu_pair_avx2, so the same bits.
 void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+  if (D % (8 * kRowV) == 0) {  // whole groups of kRowV vectors per row: their panel offsets fixed
+    for (long k = 0; k < rows; k++)
+      for (long c0 = 0; c0 < D; c0 += 8 * kRowV) {
+        const long h0 = k * D + c0;
+        __m256 e[kRowV];
+        exp_neg8v<kRowV>(e, [&](int v) { return _mm256_loadu_ps(g + h0 + 8 * v); });
+        float* dst = yp + (c0 >> 4) * pstride + k * 16;
+#pragma GCC unroll 8
+        for (int v = 0; v < kRowV; v++) {
+          const __m256 r = swiglu8(_mm256_loadu_ps(g + h0 + 8 * v), _mm256_loadu_ps(u + h0 + 8 * v), e[v]);
+          _mm256_storeu_ps(dst + (v >> 1) * pstride + (v & 1) * 8, r);
+          if (y) _mm256_storeu_ps(y + h0 + 8 * v, r);
+        }
+      }
+    return;
+  }
   const long n = rows * D;
   long h = 0, k = 0, c = 0;  // (k, c): the row and column of element h
   auto store = [&](__m256 v) {
