@@ -1774,8 +1774,10 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   const int nth = pool_threads();
   const bool by_item = batch >= nth;
-  // streamed dgate_up, no row prefetches: why in linear_swiglu_backward
-  const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream;
+  // streamed dgate_up, no row prefetches: why in linear_swiglu_backward. Nor with a recomputed gate_up
+  // (cpu-sudoku4's S 17): then only dgate_up's rows were asked for, for writing, 12 prefetches a tile
+  // just before its epilogue stores to them; without them that step ran x1.004-1.016 (four runs)
+  const bool stream = d16 && 2.0 * batch * 2 * H * N > kStreamBytes, prefetch_rows = !stream && !recompute_x;
   const long hook_calls = amx_hook_calls_k(kr, K);  // (KeptRowsAhead, as in linear_swiglu_backward)
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   ItemClaims claims(batch, by_item);  // (as in gemm_swiglu)
