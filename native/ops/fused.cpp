@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "../cpu_features.h"
 #include "../gemm/gemm.h"
 #include "ops.h"
 
@@ -194,11 +193,10 @@ struct NextWrites {
 };
 
 // One item's SwiGLU (h (Is, D) of gate_up [gate (Is, D) | up (Is, D)]) written as the down product's B
-// panels hp of nr columns (swiglu_panels_avx512: 32, swiglu_panels_avx2: 16) and, when y is not null,
-// also row-major at y (the kept h), in kKeptSlices slices of rows, each followed by its share of the
-// next item's write prefetches (NextWrites). Bitwise swiglu_forward_rows.
+// panels hp of nr columns (swiglu_panels) and, when y is not null, also row-major at y (the kept h), in
+// kKeptSlices slices of rows, each followed by its share of the next item's write prefetches
+// (NextWrites). Bitwise swiglu_forward_rows.
 constexpr long kKeptSlices = 64;
-#if defined(__x86_64__)
 void swiglu_item(float* hp, long nr, float* y, const float* gu, long Is, long D, const float* p1, long n1,
                  const float* p2, long n2) {
   const long step = (Is + kKeptSlices - 1) / kKeptSlices;
@@ -206,12 +204,10 @@ void swiglu_item(float* hp, long nr, float* y, const float* gu, long Is, long D,
   const float* u = gu + Is * D;
   for (long k = 0; k < Is; k += step) {
     const long rows = Is - k < step ? Is - k : step;
-    (nr == 32 ? swiglu_panels_avx512 : swiglu_panels_avx2)(hp + k * nr, Is * nr, y ? y + k * D : nullptr, gu + k * D,
-                                                           u + k * D, rows, D);
+    swiglu_panels(hp + k * nr, Is * nr, y ? y + k * D : nullptr, gu + k * D, u + k * D, rows, D);
     next.share();
   }
 }
-#endif
 
 // SwiGLU of one row (y (n) = swiglu of [gate (n) | up (n)] at gu) in kKeptSlices slices, each followed
 // by its share of the next item's write prefetches, as swiglu_item does. Bitwise swiglu_forward_rows.
@@ -253,14 +249,8 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
     g2.ldb = D; g2.ldc = D;
     pack_shared_a(g1, g2);
     const GemmKernelInfo kr = gemm_active_kernel(false);
-#if defined(__x86_64__)
-    // h written as the down product's packed B (the AVX-512 kernel's 32-column panels or the AVX2
-    // kernel's 16-column ones, one k block): no pack of h per item
-    const bool panels = ((active_isa() == Isa::Avx512 && kr.nr == 32) || (active_isa() == Isa::Avx2 && kr.nr == 16)) &&
-                        kr.kpack == 1 && D % kr.nr == 0 && Is <= kr.kc;
-#else
-    const bool panels = false;
-#endif
+    // h written as the down product's packed B (the kernel's panels, one k block): no pack of h per item
+    const bool panels = swiglu_panels_width() == kr.nr && kr.kpack == 1 && D % kr.nr == 0 && Is <= kr.kc;
     float* hp = panels ? tl_hpanels.get((size_t)hd) : nullptr;
     for (; b >= 0; b = items.next(b)) {
       const long bn = items.likely_next(b);  // (this item prefetches its kept lines)
@@ -271,11 +261,9 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
       gemm(g1);
       if (panels) {  // h straight into the down product's B panels (and the kept h, the next item's
                      // kept lines prefetched for write meanwhile)
-#if defined(__x86_64__)
         const bool next = keep && bn >= 0, next_gu = next && keep_gu;
         swiglu_item(hp, kr.nr, keep ? hb : nullptr, gub, Is, D, next ? h + bn * hd : nullptr, next ? hd : 0,
                     next_gu ? gate_up + bn * gu : nullptr, next_gu ? gu : 0);
-#endif
         gemm_packed(kr, g2.packed_a, hp, S, D, Is, r + b * sd, D);
       } else {
         if (keep && bn >= 0)  // the next item's kept h (and gate_up) prefetched for write meanwhile

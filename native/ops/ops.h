@@ -197,12 +197,12 @@ void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, l
 // swiglu_backward_pair of mr rows (dg, du rows ldd apart; dy rows ldy; g, u rows ldg), as swiglu_tile.
 void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g, const float* u,
                           long ldg, long mr, long nr, bool acc);
-// AVX-512 path only (swiglu_avx512.cpp): swiglu_pair of rows of D (D a multiple of 32; the gate at g,
-// the up at u) written as the AVX-512 kernel's packed B panels of 32 columns (element (k, c) at
-// yp[(c / 32) * pstride + k * 32 + c % 32]) and, y not null, also row-major at y. Same bits.
-void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
-// The same on the AVX2 path (swiglu_avx2.cpp): its kernel's panels of 16 columns, D a multiple of 16.
-void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+// swiglu_pair of rows of D (the gate at g, the up at u, rows D apart) written as the active fp32 GEMM
+// kernel's packed B panels of swiglu_panels_width() columns (element (k, c) at yp[(c / w) * pstride +
+// k * w + c % w]; D a multiple of w) and, y not null, also row-major at y. Same bits. The width: 32 on
+// the AVX-512 path (swiglu_avx512.cpp), 16 on AVX2 (swiglu_avx2.cpp), 0 where no path writes panels.
+long swiglu_panels_width();
+void swiglu_panels(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
 // one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
 // or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.

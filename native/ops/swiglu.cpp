@@ -32,6 +32,9 @@ void swiglu_backward_tile_avx512(float* dg, float* du, long ldd, const float* dy
 void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, long ldy, const float* g,
                                const float* u, long ldg, long mr, long nr, bool acc);
 
+void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+
 void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n);
 void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
                                       bool acc);
@@ -57,6 +60,22 @@ void swiglu_pair(float* y, const float* g, const float* u, long n) {
   if (active_isa() == Isa::Avx2) return swiglu_pair_avx2(y, g, u, n);
 #endif
   for (long h = 0; h < n; h++) y[h] = g[h] / (1.0f + fast_exp_neg(g[h])) * u[h];
+}
+
+long swiglu_panels_width() {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return 32;
+  if (active_isa() == Isa::Avx2) return 16;
+#endif
+  return 0;
+}
+
+void swiglu_panels(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx512) return swiglu_panels_avx512(yp, pstride, y, g, u, rows, D);
+  if (active_isa() == Isa::Avx2) return swiglu_panels_avx2(yp, pstride, y, g, u, rows, D);
+#endif
+  (void)yp, (void)pstride, (void)y, (void)g, (void)u, (void)rows, (void)D;  // (swiglu_panels_width() is 0)
 }
 
 void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {
