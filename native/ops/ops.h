@@ -203,6 +203,13 @@ void swiglu_backward_tile(float* dg, float* du, long ldd, const float* dy, long 
 // the AVX-512 path (swiglu_avx512.cpp), 16 on AVX2 (swiglu_avx2.cpp), 0 where no path writes panels.
 long swiglu_panels_width();
 void swiglu_panels(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+// swiglu_panels that also stores what it reads, g to gk and u to uk (rows x D each), and y (not null)
+// all three streamed past the caches where swiglu_panels_streams_kept(D) (AVX2, D a multiple of 64) and
+// they are 32-byte aligned, else stored plainly; visible to other threads when it returns. For a kept
+// [gate; up] and h that only a much later backward reads: their lines are never read for ownership.
+bool swiglu_panels_streams_kept(long D);
+void swiglu_panels_kept(float* yp, long pstride, float* y, const float* g, const float* u, float* gk, float* uk,
+                        long rows, long D);
 void swiglu_backward(float* dgate_up, const float* dout, const float* gate_up, long N, long H);
 // one row of the backward, operands at separate addresses (the dh GEMM's epilogue): dg, du += (acc)
 // or = 0 + (not acc: bitwise a zeroed buffer accumulated into) the gradients of silu(g) * u.

@@ -8,6 +8,9 @@
 // exception flags may be raised).
 #pragma GCC optimize("no-trapping-math")
 #pragma GCC optimize("fp-contract=off")
+#include <cstdint>
+#include <cstring>
+
 #include "../cpu_features.h"
 #include "fast_exp.h"
 #include "ops.h"
@@ -34,6 +37,8 @@ void swiglu_backward_tile_avx2(float* dg, float* du, long ldd, const float* dy, 
 
 void swiglu_panels_avx512(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
 void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D);
+void swiglu_panels_kept_avx2(float* yp, long pstride, float* y, const float* g, const float* u, float* gk, float* uk,
+                             long rows, long D);
 
 void swiglu_pair_bf16_avx512(float* y, const float* g, const float* u, long n);
 void swiglu_backward_pair_bf16_avx512(float* dg, float* du, const float* dy, const float* g, const float* u, long n,
@@ -76,6 +81,27 @@ void swiglu_panels(float* yp, long pstride, float* y, const float* g, const floa
   if (active_isa() == Isa::Avx2) return swiglu_panels_avx2(yp, pstride, y, g, u, rows, D);
 #endif
   (void)yp, (void)pstride, (void)y, (void)g, (void)u, (void)rows, (void)D;  // (swiglu_panels_width() is 0)
+}
+
+bool swiglu_panels_streams_kept(long D) {
+#if defined(__x86_64__)
+  if (active_isa() == Isa::Avx2) return D % 64 == 0;
+#endif
+  (void)D;
+  return false;
+}
+
+void swiglu_panels_kept(float* yp, long pstride, float* y, const float* g, const float* u, float* gk, float* uk,
+                        long rows, long D) {
+  const auto aligned = [](const float* p) { return (reinterpret_cast<uintptr_t>(p) & 31) == 0; };
+#if defined(__x86_64__)
+  if (swiglu_panels_streams_kept(D) && aligned(y) && aligned(gk) && aligned(uk))
+    return swiglu_panels_kept_avx2(yp, pstride, y, g, u, gk, uk, rows, D);
+#endif
+  (void)aligned;
+  swiglu_panels(yp, pstride, y, g, u, rows, D);
+  std::memcpy(gk, g, rows * D * sizeof(float));
+  std::memcpy(uk, u, rows * D * sizeof(float));
 }
 
 void swiglu_tile(float* y, long ldy, const float* g, const float* u, long ldt, long mr, long nr) {

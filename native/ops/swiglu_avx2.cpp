@@ -150,23 +150,42 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
 // and, y not null, also row-major at y: the down product's B without a pack of its own. Vectors kRowV at
 // a time along the rows (a vector never crosses a row or a panel); the same operations per lane as
 // swiglu_pair_avx2, so the same bits.
-void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
-  if (D % (8 * kRowV) == 0) {  // whole groups of kRowV vectors per row: their panel offsets fixed
-    for (long k = 0; k < rows; k++)
-      for (long c0 = 0; c0 < D; c0 += 8 * kRowV) {
-        const long h0 = k * D + c0;
-        __m256 e[kRowV];
-        exp_neg8v<kRowV>(e, [&](int v) { return _mm256_loadu_ps(g + h0 + 8 * v); });
-        float* dst = yp + (c0 >> 4) * pstride + k * 16;
+// swiglu_panels_avx2 for D a multiple of 8 kRowV (whole groups of kRowV vectors per row: their panel
+// offsets fixed). KEPT: y, and the operands g and u as read (to gk, uk), streamed past the caches
+// (y, gk, uk 32-byte aligned; swiglu_panels_kept).
+template <bool KEPT>
+void swiglu_panels_fixed(float* yp, long pstride, float* y, const float* g, const float* u, float* gk, float* uk,
+                         long rows, long D) {
+  for (long k = 0; k < rows; k++)
+    for (long c0 = 0; c0 < D; c0 += 8 * kRowV) {
+      const long h0 = k * D + c0;
+      __m256 e[kRowV];
+      exp_neg8v<kRowV>(e, [&](int v) { return _mm256_loadu_ps(g + h0 + 8 * v); });
+      float* dst = yp + (c0 >> 4) * pstride + k * 16;
 #pragma GCC unroll 8
-        for (int v = 0; v < kRowV; v++) {
-          const __m256 r = swiglu8(_mm256_loadu_ps(g + h0 + 8 * v), _mm256_loadu_ps(u + h0 + 8 * v), e[v]);
-          _mm256_storeu_ps(dst + (v >> 1) * pstride + (v & 1) * 8, r);
-          if (y) _mm256_storeu_ps(y + h0 + 8 * v, r);
+      for (int v = 0; v < kRowV; v++) {
+        const __m256 gv = _mm256_loadu_ps(g + h0 + 8 * v), uv = _mm256_loadu_ps(u + h0 + 8 * v);
+        const __m256 r = swiglu8(gv, uv, e[v]);
+        _mm256_storeu_ps(dst + (v >> 1) * pstride + (v & 1) * 8, r);
+        if (KEPT) {
+          _mm256_stream_ps(y + h0 + 8 * v, r);
+          _mm256_stream_ps(gk + h0 + 8 * v, gv);
+          _mm256_stream_ps(uk + h0 + 8 * v, uv);
+        } else if (y) {
+          _mm256_storeu_ps(y + h0 + 8 * v, r);
         }
       }
-    return;
-  }
+    }
+}
+
+void swiglu_panels_kept_avx2(float* yp, long pstride, float* y, const float* g, const float* u, float* gk, float* uk,
+                             long rows, long D) {
+  swiglu_panels_fixed<true>(yp, pstride, y, g, u, gk, uk, rows, D);
+  _mm_sfence();  // the streamed stores are visible before the caller's region ends
+}
+
+void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
+  if (D % (8 * kRowV) == 0) return swiglu_panels_fixed<false>(yp, pstride, y, g, u, nullptr, nullptr, rows, D);
   const long n = rows * D;
   long h = 0, k = 0, c = 0;  // (k, c): the row and column of element h
   auto store = [&](__m256 v) {

@@ -15,7 +15,7 @@ import {
   tokenMixerNormVia,
 } from '../../src/kernels/compose.js';
 import { rand } from '../../src/kernels/cases.js';
-import { nativeBackend, setThreads, backendInfo } from '../../src/kernels/index.js';
+import { alignedF32, nativeBackend, setThreads, backendInfo } from '../../src/kernels/index.js';
 
 const threads0 = backendInfo().threads;
 afterAll(() => setThreads(threads0));
@@ -56,6 +56,33 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
       // keep = false: the same out and rstd, gateUp and h not written
       for (let i = 0; i < 2; i++) expect(same(unkept[i], want[i]), `threads ${t}, unkept output ${i}`).toBe(0);
       expect(unkept[2].every(Number.isNaN) && unkept[3].every(Number.isNaN)).toBe(true);
+    }
+  });
+  // A kept gateUp and h 32-byte aligned with D a multiple of 64 are streamed past the caches on AVX2
+  // (swiglu_panels_kept); offset by one float they are stored plainly. Both: the op-by-op bits.
+  it.each([
+    { shift: 0, D: 64 },
+    { shift: 1, D: 64 },
+    { shift: 0, D: 128 },
+  ])('tokenMixerNormForward kept tensors at a $shift-float offset, D=$D', ({ shift, D }) => {
+    const B = 3,
+      S = 30,
+      Is = 40;
+    const inp = rand(B * S * D, 7, 2),
+      wgu = rand(2 * Is * S, 8, 0.3),
+      wd = rand(S * Is, 9, 0.2);
+    const at = (n: number) => alignedF32(n + 16).subarray(shift, shift + n);
+    const run = (fused: boolean) => {
+      const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => at(n).fill(Number.NaN));
+      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
+      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
+      return o;
+    };
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const want = run(false),
+        got = run(true);
+      for (const i of [0, 1, 2, 3, 4]) expect(same(got[i], want[i]), `threads ${t}, output ${i}`).toBe(0);
     }
   });
   it.each([
