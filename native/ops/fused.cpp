@@ -244,7 +244,7 @@ void token_mixer_norm_forward(float* out, float* rstd, float* gate_up, float* h,
     // megabytes a kept call writes is read for ownership first, nor evicts what the next item reads.
     // Zen 2 (AVX2), cpu-sudoku9 (S 82): the kept forward 1.73-1.75 -> 1.66-1.68 ms, the step x1.012-1.013
     // (bench-ab-step, two runs); the paper step at B 16 even. (The channel MLP's chunks the same way ran
-    // their kept forward 0.98x: a chunk's gate_up and h are written row by row through L2 already.)
+    // their kept forward 0.98x and the step even, for reasons not found: docs/PERFORMANCE.md.)
     const bool stream_kept = keep_gu && panels && swiglu_panels_streams_kept(D);
     // what is not kept stays in a per-thread buffer (in L2): gate_up when the backward recomputes it
     // or no backward follows (or is streamed out of it), h too when no backward follows

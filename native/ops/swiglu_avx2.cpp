@@ -145,11 +145,6 @@ void swiglu_tile_avx2(float* y, long ldy, const float* g, const float* u, long l
       _mm256_storeu_ps(y + i * ldy + j, swiglu8(_mm256_loadu_ps(g + i * ldt + j), _mm256_loadu_ps(u + i * ldt + j)));
 }
 
-// swiglu_pair_avx2 of rows of D (D a multiple of 16; the gate at g, the up at u, rows D apart) written as
-// the AVX2 kernel's packed B panels of 16 columns (element (k, c) at yp[(c / 16) * pstride + k * 16 + c % 16])
-// and, y not null, also row-major at y: the down product's B without a pack of its own. Vectors kRowV at
-// a time along the rows (a vector never crosses a row or a panel); the same operations per lane as
-// swiglu_pair_avx2, so the same bits.
 // swiglu_panels_avx2 for D a multiple of 8 kRowV (whole groups of kRowV vectors per row: their panel
 // offsets fixed). KEPT: y, and the operands g and u as read (to gk, uk), streamed past the caches
 // (y, gk, uk 32-byte aligned; swiglu_panels_kept).
@@ -184,6 +179,11 @@ void swiglu_panels_kept_avx2(float* yp, long pstride, float* y, const float* g, 
   _mm_sfence();  // the streamed stores are visible before the caller's region ends
 }
 
+// swiglu_pair_avx2 of rows of D (D a multiple of 16; the gate at g, the up at u, rows D apart) written as
+// the AVX2 kernel's packed B panels of 16 columns (element (k, c) at yp[(c / 16) * pstride + k * 16 + c % 16])
+// and, y not null, also row-major at y: the down product's B without a pack of its own. Vectors kRowV at
+// a time along the rows (a vector never crosses a row or a panel); the same operations per lane as
+// swiglu_pair_avx2, so the same bits.
 void swiglu_panels_avx2(float* yp, long pstride, float* y, const float* g, const float* u, long rows, long D) {
   if (D % (8 * kRowV) == 0) return swiglu_panels_fixed<false>(yp, pstride, y, g, u, nullptr, nullptr, rows, D);
   const long n = rows * D;

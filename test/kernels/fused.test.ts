@@ -26,24 +26,33 @@ const same = (a: Float32Array, b: Float32Array) =>
 describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit for bit', () => {
   const k = nativeBackend!;
   const parts = k as unknown as Parts<Float32Array>;
+  type MixerSizes = { B: number; S: number; D: number; Is: number };
+  // The token mixer's forward, fused or op by op, into fresh outputs [out, rstd, gateUp, h, r] made by
+  // `alloc` (gateUp NaN-filled, h too when nothing is kept, so what is not written shows)
+  const runMixer = (
+    { B, S, D, Is }: MixerSizes,
+    [inp, wgu, wd]: Float32Array[],
+    fused: boolean,
+    keep = true,
+    alloc = (n: number) => new Float32Array(n),
+  ) => {
+    const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(alloc);
+    o[2].fill(Number.NaN);
+    if (!keep) o[3].fill(Number.NaN);
+    if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, keep);
+    else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
+    return o;
+  };
   it.each([
     { B: 32, S: 17, D: 64, Is: 256 }, // cpu-sudoku4
     { B: 3, S: 82, D: 64, Is: 256 }, // cpu-sudoku9's S
     { B: 7, S: 13, D: 37, Is: 24 },
     { B: 5, S: 9, D: 96, Is: 37 }, // h written as the down product's B panels: three (AVX-512) or six (AVX2), odd slices
     { B: 2, S: 5, D: 32, Is: 520 }, // Is past one k block: the gemm path
-  ])('tokenMixerNormForward B=$B S=$S D=$D Is=$Is', ({ B, S, D, Is }) => {
-    const inp = rand(B * S * D, 1, 2),
-      wgu = rand(2 * Is * S, 2, 0.3),
-      wd = rand(S * Is, 3, 0.2);
-    const run = (fused: boolean, keep = true) => {
-      const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => new Float32Array(n));
-      o[2].fill(Number.NaN);
-      if (!keep) o[3].fill(Number.NaN);
-      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, keep);
-      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
-      return o;
-    };
+  ])('tokenMixerNormForward B=$B S=$S D=$D Is=$Is', sizes => {
+    const { B, S, D, Is } = sizes;
+    const ops = [rand(B * S * D, 1, 2), rand(2 * Is * S, 2, 0.3), rand(S * Is, 3, 0.2)];
+    const run = (fused: boolean, keep = true) => runMixer(sizes, ops, fused, keep);
     for (const t of [1, 2]) {
       setThreads(t);
       const want = run(false),
@@ -65,19 +74,11 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     { shift: 1, D: 64 },
     { shift: 0, D: 128 },
   ])('tokenMixerNormForward kept tensors at a $shift-float offset, D=$D', ({ shift, D }) => {
-    const B = 3,
-      S = 30,
-      Is = 40;
-    const inp = rand(B * S * D, 7, 2),
-      wgu = rand(2 * Is * S, 8, 0.3),
-      wd = rand(S * Is, 9, 0.2);
+    const sizes = { B: 3, S: 30, D, Is: 40 };
+    const { B, S, Is } = sizes;
+    const ops = [rand(B * S * D, 7, 2), rand(2 * Is * S, 8, 0.3), rand(S * Is, 9, 0.2)];
     const at = (n: number) => alignedF32(n + 16).subarray(shift, shift + n);
-    const run = (fused: boolean) => {
-      const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(n => at(n).fill(Number.NaN));
-      if (fused) k.tokenMixerNormForward(o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
-      else tokenMixerNormVia(parts, o[0], o[1], o[2], o[3], o[4], inp, wgu, wd, B, S, D, Is, 1e-5, true);
-      return o;
-    };
+    const run = (fused: boolean) => runMixer(sizes, ops, fused, true, at);
     for (const t of [1, 2]) {
       setThreads(t);
       const want = run(false),
