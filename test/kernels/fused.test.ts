@@ -34,7 +34,7 @@ describe.skipIf(!nativeBackend)('fused half-blocks = the op-by-op sequence, bit 
     [inp, wgu, wd]: Float32Array[],
     fused: boolean,
     keep = true,
-    alloc = (n: number) => new Float32Array(n),
+    alloc: (n: number) => Float32Array = n => new Float32Array(n),
   ) => {
     const o = [B * S * D, B * D, B * 2 * Is * D, B * Is * D, B * S * D].map(alloc);
     o[2].fill(Number.NaN);
