@@ -63,13 +63,15 @@ export function withGemmPrecision<T>(p: Precision, fn: () => T): T {
   }
 }
 
-function need(op: string, name: string, t: F32 | BF16T, want: number, shape: string): void {
+/** Checks t is an fp32 (or bf16) tensor of at least `want` elements; shape() words the message (built
+ *  only on failure: formatting it every call was most of this check's cost, ops.ts Shape). */
+function need(op: string, name: string, t: F32 | BF16T, want: number, shape: () => string): void {
   if (dtypeOf(t) !== 'f32' && !isBf16(t))
     throw new ShapeError(
       `${op}: ${name} must be Float32Array, got ${(t as object | null)?.constructor?.name ?? String(t)}`,
     );
   const have = isBf16(t) ? t.length : sizeOf(t);
-  if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
+  if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape()} needs ${want}`);
 }
 
 function checkInt(op: string, name: string, v: number): void {
@@ -88,11 +90,20 @@ export function gemm(c: GemmCall): void {
   const strideA = c.strideA ?? (batch > 1 ? M * K : 0);
   const strideB = c.strideB ?? (batch > 1 ? K * N : 0);
   const strideC = c.strideC ?? (batch > 1 ? M * N : 0);
-  for (const [k, v] of Object.entries({ M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch })) checkInt(op, k, v);
+  checkInt(op, 'M', M);
+  checkInt(op, 'N', N);
+  checkInt(op, 'K', K);
+  checkInt(op, 'lda', lda);
+  checkInt(op, 'ldb', ldb);
+  checkInt(op, 'ldc', ldc);
+  checkInt(op, 'strideA', strideA);
+  checkInt(op, 'strideB', strideB);
+  checkInt(op, 'strideC', strideC);
+  checkInt(op, 'batch', batch);
   if (lda < (ta ? M : K)) throw new ShapeError(`${op}: lda ${lda} < ${ta ? 'M' : 'K'} = ${ta ? M : K} (transA=${ta})`);
   if (ldb < (tb ? K : N)) throw new ShapeError(`${op}: ldb ${ldb} < ${tb ? 'K' : 'N'} = ${tb ? K : N} (transB=${tb})`);
   if (ldc < N) throw new ShapeError(`${op}: ldc ${ldc} < N = ${N}`);
-  const dims = `M=${M} N=${N} K=${K} batch=${batch}`;
+  const dims = () => `M=${M} N=${N} K=${K} batch=${batch}`;
   if (M > 0 && N > 0 && batch > 0) {
     const rowsA = ta ? K : M,
       colsA = ta ? M : K,
@@ -104,17 +115,17 @@ export function gemm(c: GemmCall): void {
         'A',
         c.A,
         (batch - 1) * strideA + (rowsA - 1) * lda + colsA,
-        `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims})`,
+        () => `op(A) ${M}x${K} (transA=${ta}, lda=${lda}, ${dims()})`,
       );
       need(
         op,
         'B',
         c.B,
         (batch - 1) * strideB + (rowsB - 1) * ldb + colsB,
-        `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims})`,
+        () => `op(B) ${K}x${N} (transB=${tb}, ldb=${ldb}, ${dims()})`,
       );
     }
-    need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, `C ${M}x${N} (ldc=${ldc}, ${dims})`);
+    need(op, 'C', c.C, (batch - 1) * strideC + (M - 1) * ldc + N, () => `C ${M}x${N} (ldc=${ldc}, ${dims()})`);
   }
   const d = device(),
     bf16 = (c.precision ?? defaultPrecision) === 'bf16';

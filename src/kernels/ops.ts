@@ -34,25 +34,40 @@ type F32 = F32T;
 type I32 = I32T;
 type U8 = U8T;
 
-/** Checks each named size is a non-negative integer; returns them as "(N=3, D=4)" for messages. */
-function sizes(op: string, named: Record<string, number>): string {
-  for (const [k, v] of Object.entries(named)) {
+/** The named sizes of one call, formatted as "(N=3, D=4)" only when a message needs them: a kernel
+ *  call runs these checks every time, and building the string each call cost more than the checks
+ *  (the first op after a big kernel finds V8's code and heap out of cache; see sizes()). */
+class Shape {
+  constructor(readonly named: Record<string, number>) {}
+  toString(): string {
+    return `(${Object.entries(this.named)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')})`;
+  }
+}
+
+/** Checks each named size is a non-negative integer; returns them for messages (Shape). for...in
+ *  and no string on the checked path: the step calls ~130 kernels, each right after another one
+ *  streamed megabytes through the caches, where this path's allocations and code are cold. */
+function sizes(op: string, named: Record<string, number>): Shape {
+  for (const k in named) {
+    const v = named[k] as number;
     if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${k} must be a non-negative integer, got ${v}`);
   }
-  return `(${Object.entries(named)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ')})`;
+  return new Shape(named);
 }
 
 /** Checks each named array has the given type and at least `want` elements. */
-function arrays(op: string, shape: string, type: ArrayType, named: Record<string, [unknown, number]>): void {
-  for (const [name, [arr, want]] of Object.entries(named)) {
-    if (dtypeOf(arr) !== arrayTypes[type]) {
+function arrays(op: string, shape: Shape, type: ArrayType, named: Record<string, [unknown, number]>): void {
+  const want = arrayTypes[type];
+  for (const name in named) {
+    const [arr, n] = named[name] as [unknown, number];
+    if (dtypeOf(arr) !== want) {
       const got = (arr as object | null | undefined)?.constructor?.name ?? String(arr);
       throw new ShapeError(`${op}: ${name} must be ${type}, got ${got}`);
     }
     const have = sizeOf(arr as Tensor);
-    if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${want}`);
+    if (have < n) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape} needs ${n}`);
   }
 }
 
@@ -61,13 +76,14 @@ function arrays(op: string, shape: string, type: ArrayType, named: Record<string
  *  arrays() (the bf16 ones are checked here). */
 function kept(
   op: string,
-  shape: string,
+  shape: Shape,
   bf16: boolean,
   named: Record<string, [unknown, number]>,
 ): Record<string, [unknown, number]> {
-  const e = Object.entries(named);
-  const n16 = e.filter(([, [t]]) => isBf16(t)).length;
+  let n16 = 0;
+  for (const k in named) if (isBf16((named[k] as [unknown, number])[0])) n16++;
   if (n16 === 0) return named;
+  const e = Object.entries(named);
   if (n16 !== e.length)
     throw new ShapeError(
       `${op}: ${e.map(([k]) => k).join(' and ')} must all be Float32Array or all bf16 (Uint16Array)`,
