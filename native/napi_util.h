@@ -22,49 +22,47 @@ struct Args {
     if (info.Length() != n)
       fail("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
   }
-  float* f32(size_t i, size_t* len = nullptr) const {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      fail("argument " + std::to_string(i) + " must be a Float32Array");
-    auto a = info[i].As<Napi::Float32Array>();
-    if (len) *len = a.ElementLength();
-    return a.Data();
+  // One napi_get_typedarray_info per argument (it fails on anything that is not a typed array): the
+  // wrapper's IsTypedArray, TypedArrayType, ElementLength and Data were four engine calls each, and a
+  // kernel call comes right after another kernel streamed megabytes through the caches, where every
+  // engine call's code and data are cold (a fused kernel takes ~10 arrays).
+  bool typed(size_t i, napi_typedarray_type* t, size_t* len, void** data) const {
+    size_t n = 0;
+    if (napi_get_typedarray_info(info.Env(), info[i], t, &n, data, nullptr, nullptr) != napi_ok) return false;
+    if (len) *len = n;
+    return true;
   }
-  // A Float32Array, or a Uint16Array of bfloat16 values (*is16 set): a bf16 run's kept tensors.
+  void* typed_as(size_t i, napi_typedarray_type want, size_t* len, const char* what) const {
+    napi_typedarray_type t;
+    void* data = nullptr;
+    if (!typed(i, &t, len, &data) || t != want) fail("argument " + std::to_string(i) + " must be " + what);
+    return data;
+  }
+  float* f32(size_t i, size_t* len = nullptr) const {
+    return static_cast<float*>(typed_as(i, napi_float32_array, len, "a Float32Array"));
+  }
   void* f32_or_bf16(size_t i, size_t* len, bool* is16) const {
-    if (info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
-      auto a = info[i].As<Napi::Uint16Array>();
-      *len = a.ElementLength();
-      *is16 = true;
-      return a.Data();
-    }
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    napi_typedarray_type t;
+    void* data = nullptr;
+    if (!typed(i, &t, len, &data) || (t != napi_float32_array && t != napi_uint16_array))
       fail("argument " + std::to_string(i) + " must be a Float32Array or a Uint16Array (bf16)");
-    auto a = info[i].As<Napi::Float32Array>();
-    *len = a.ElementLength();
-    *is16 = false;
-    return a.Data();
+    *is16 = t == napi_uint16_array;
+    return data;
   }
   int32_t* i32(size_t i, size_t* len = nullptr) const {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      fail("argument " + std::to_string(i) + " must be an Int32Array");
-    auto a = info[i].As<Napi::Int32Array>();
-    if (len) *len = a.ElementLength();
-    return a.Data();
+    return static_cast<int32_t*>(typed_as(i, napi_int32_array, len, "an Int32Array"));
   }
   uint8_t* u8(size_t i, size_t* len = nullptr) const {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      fail("argument " + std::to_string(i) + " must be a Uint8Array");
-    auto a = info[i].As<Napi::Uint8Array>();
-    if (len) *len = a.ElementLength();
-    return a.Data();
+    return static_cast<uint8_t*>(typed_as(i, napi_uint8_array, len, "a Uint8Array"));
   }
-  double f64s(size_t i) const {  // a scalar number
-    if (!info[i].IsNumber()) fail("argument " + std::to_string(i) + " must be a number");
-    return info[i].As<Napi::Number>().DoubleValue();
+  double f64s(size_t i) const {  // a scalar number (napi_get_value_double fails on anything else)
+    double v;
+    if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) fail("argument " + std::to_string(i) + " must be a number");
+    return v;
   }
   long i64s(size_t i) const {  // a non-negative integer size or stride
-    if (!info[i].IsNumber()) fail("argument " + std::to_string(i) + " must be a number");
-    double v = info[i].As<Napi::Number>().DoubleValue();
+    double v;
+    if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) fail("argument " + std::to_string(i) + " must be a number");
     if (v < 0 || v != (double)(long)v) fail("argument " + std::to_string(i) + " must be a non-negative integer");
     return (long)v;
   }
