@@ -41,6 +41,7 @@ struct Args {
   float* f32(size_t i, size_t* len = nullptr) const {
     return static_cast<float*>(typed_as(i, napi_float32_array, len, "a Float32Array"));
   }
+  // A Float32Array, or a Uint16Array of bfloat16 values (*is16 set): a bf16 run's kept tensors.
   void* f32_or_bf16(size_t i, size_t* len, bool* is16) const {
     napi_typedarray_type t;
     void* data = nullptr;
@@ -57,12 +58,12 @@ struct Args {
   }
   double f64s(size_t i) const {  // a scalar number (napi_get_value_double fails on anything else)
     double v;
-    if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) fail("argument " + std::to_string(i) + " must be a number");
+    if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok)
+      fail("argument " + std::to_string(i) + " must be a number");
     return v;
   }
   long i64s(size_t i) const {  // a non-negative integer size or stride
-    double v;
-    if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) fail("argument " + std::to_string(i) + " must be a number");
+    const double v = f64s(i);
     if (v < 0 || v != (double)(long)v) fail("argument " + std::to_string(i) + " must be a non-negative integer");
     return (long)v;
   }

@@ -34,9 +34,7 @@ type F32 = F32T;
 type I32 = I32T;
 type U8 = U8T;
 
-/** The named sizes of one call, formatted as "(N=3, D=4)" only when a message needs them: a kernel
- *  call runs these checks every time, and building the string each call cost more than the checks
- *  (the first op after a big kernel finds V8's code and heap out of cache; see sizes()). */
+/** The named sizes of one call, formatted as "(N=3, D=4)" only when a message needs them (sizes()). */
 class Shape {
   constructor(readonly named: Record<string, number>) {}
   toString(): string {
@@ -46,9 +44,11 @@ class Shape {
   }
 }
 
-/** Checks each named size is a non-negative integer; returns them for messages (Shape). for...in
- *  and no string on the checked path: the step calls ~130 kernels, each right after another one
- *  streamed megabytes through the caches, where this path's allocations and code are cold. */
+/** Checks each named size is a non-negative integer; returns them for messages (Shape). No string
+ *  and no Object.entries on the checked path: a step calls ~130 kernels, each right after another
+ *  streamed megabytes through the caches, where this path's code and allocations are cold (a small
+ *  op after such a kernel: 12-18 us through these checks with the string, 9-11 without; the bare
+ *  addon call 4-6 us; 2-vCPU Zen 5). */
 function sizes(op: string, named: Record<string, number>): Shape {
   for (const k in named) {
     const v = named[k] as number;
