@@ -83,8 +83,9 @@ void swiglu_panels(float* yp, long pstride, float* y, const float* g, const floa
   (void)yp, (void)pstride, (void)y, (void)g, (void)u, (void)rows, (void)D;  // (swiglu_panels_width() is 0)
 }
 
-// AVX2 only: measured on Zen 2 (fused.cpp token_mixer_norm_forward); the AVX-512 path keeps its plain
-// stores until it is measured on a machine with AVX-512.
+// AVX2 only: measured on Zen 2 (fused.cpp token_mixer_norm_forward). An AVX-512 twin (the same panel
+// loop with 64-byte streamed stores) ran cpu-sudoku9's step even on a 2-vCPU Zen 5 (x1.002, one
+// process), so the AVX-512 path keeps its plain stores.
 bool swiglu_panels_streams_kept(long D) {
 #if defined(__x86_64__)
   if (active_isa() == Isa::Avx2) return D % 64 == 0;
