@@ -1091,11 +1091,12 @@ inline const void* item_at(const float* p, bool is16, long off) {
   return is16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(p) + off) : static_cast<const void*>(p + off);
 }
 
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: 8 x 8 blocks in registers on AVX2 and up
-// (copy_transposed_avx2), else 16 x 16 blocks (element by element down whole columns, every store touched
-// a new line: 14% of a transposed sum's time on Zen 2).
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: 16 x 16 blocks in registers on AVX-512
+// (copy_transposed_avx512), 8 x 8 on AVX2 (copy_transposed_avx2), else 16 x 16 blocks element by element
+// down whole columns (every store touched a new line: 14% of a transposed sum's time on Zen 2).
 void copy_transposed(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
-  if (active_isa() != Isa::Portable) return copy_transposed_avx2(dst, ldd, src, lds, rows, cols);
+  if (active_isa() == Isa::Avx512) return copy_transposed_avx512(dst, ldd, src, lds, rows, cols);
+  if (active_isa() == Isa::Avx2) return copy_transposed_avx2(dst, ldd, src, lds, rows, cols);
   constexpr long BS = 16;
   for (long i0 = 0; i0 < rows; i0 += BS)
     for (long j0 = 0; j0 < cols; j0 += BS) {

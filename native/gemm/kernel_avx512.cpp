@@ -519,4 +519,19 @@ double fma_peak_avx512(double seconds) {
   return iters * 16.0 * 32.0 / (t - t0) * 1e-9;
 }
 
+// copy_transposed on AVX-512: 16 x 16 blocks through transpose16, the edges (the last rows and columns
+// short of 16) through the AVX2 copy's 8 x 8 blocks and scalars. A plain copy: the same values in any order.
+void copy_transposed_avx512(float* dst, long ldd, const float* src, long lds, long rows, long cols) {
+  const long r16 = rows & ~15L, c16 = cols & ~15L;
+  for (long i0 = 0; i0 < r16; i0 += 16)
+    for (long j0 = 0; j0 < c16; j0 += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (i0 + i) * lds + j0);
+      transpose16(r);
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(dst + (j0 + j) * ldd + i0, r[j]);
+    }
+  if (c16 < cols) copy_transposed_avx2(dst + c16 * ldd, ldd, src + c16, lds, rows, cols - c16);
+  if (r16 < rows) copy_transposed_avx2(dst + r16, ldd, src + r16 * lds, lds, rows - r16, c16);
+}
+
 }  // namespace trm

@@ -14,6 +14,7 @@ double bf16_peak_amx(double) { return 0.0; }
 void amx_config_unknown() {}
 void round_bf16_avx2(float*, long) {}
 void copy_transposed_avx2(float*, long, const float*, long, long, long) {}
+void copy_transposed_avx512(float*, long, const float*, long, long, long) {}
 void sum_nt_rows_avx512(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 void sum_nt_rows_avx2(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 }  // namespace trm

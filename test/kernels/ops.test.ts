@@ -181,16 +181,19 @@ describe.each(backends)('ops on $label', ({ setup }) => {
     for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) expect(y[(S + s) * D + d]).toBe(vecs[d]);
   });
 
-  it('transpose moves every element, whole 8 x 8 blocks and edges alike', () => {
+  it('transpose moves every element, whole 8 x 8 and 16 x 16 blocks and edges alike', () => {
     setup();
     for (const [R, C] of [
       [1, 1],
       [3, 5],
       [8, 8],
       [9, 7],
+      [16, 16],
       [17, 33],
+      [33, 47],
       [64, 512],
       [82, 24],
+      [97, 512],
     ]) {
       const inp = randn(R * C, R + C),
         out = new Float32Array(R * C).fill(Number.NaN);
