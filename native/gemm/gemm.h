@@ -156,8 +156,8 @@ typedef void (*GemmDirectANextKernel)(long kc, const float* A, long lda, const f
 // (kernel_avx2.cpp): the emulated bf16 products' packs, on CPUs without VDPBF16PS.
 void round_bf16_avx2(float* p, long n);
 
-// copy_transposed's 8 x 8 blocks in registers on AVX2 (kernel_avx2.cpp; gemm.cpp calls it on AVX2 and up):
-// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
+// copy_transposed's 8 x 8 blocks in registers on AVX2 (kernel_avx2.cpp; gemm.cpp calls it on AVX2, and the
+// AVX-512 copy for its edges): dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
 void copy_transposed_avx2(float* dst, long ldd, const float* src, long lds, long rows, long cols);
 // ... and in 16 x 16 blocks on AVX-512 (kernel_avx512.cpp), its edges through copy_transposed_avx2.
 void copy_transposed_avx512(float* dst, long ldd, const float* src, long lds, long rows, long cols);

@@ -5,6 +5,7 @@
  * shape is a ShapeError naming the operand, never an out-of-bounds read in C++. Device-free.
  */
 import { ShapeError, TrmError } from '../errors.js';
+import { sizes } from './checks.js';
 import { type BF16T, device, dtypeOf, type F32T, isBf16, sizeOf } from './device.js';
 
 type F32 = F32T;
@@ -74,10 +75,6 @@ function need(op: string, name: string, t: F32 | BF16T, want: number, shape: () 
   if (have < want) throw new ShapeError(`${op}: ${name} has ${have} elements, ${shape()} needs ${want}`);
 }
 
-function checkInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
-}
-
 export function gemm(c: GemmCall): void {
   const op = 'gemm';
   const ta = c.transA ?? false,
@@ -90,16 +87,7 @@ export function gemm(c: GemmCall): void {
   const strideA = c.strideA ?? (batch > 1 ? M * K : 0);
   const strideB = c.strideB ?? (batch > 1 ? K * N : 0);
   const strideC = c.strideC ?? (batch > 1 ? M * N : 0);
-  checkInt(op, 'M', M);
-  checkInt(op, 'N', N);
-  checkInt(op, 'K', K);
-  checkInt(op, 'lda', lda);
-  checkInt(op, 'ldb', ldb);
-  checkInt(op, 'ldc', ldc);
-  checkInt(op, 'strideA', strideA);
-  checkInt(op, 'strideB', strideB);
-  checkInt(op, 'strideC', strideC);
-  checkInt(op, 'batch', batch);
+  sizes(op, { M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch });
   if (lda < (ta ? M : K)) throw new ShapeError(`${op}: lda ${lda} < ${ta ? 'M' : 'K'} = ${ta ? M : K} (transA=${ta})`);
   if (ldb < (tb ? K : N)) throw new ShapeError(`${op}: ldb ${ldb} < ${tb ? 'K' : 'N'} = ${tb ? K : N} (transB=${tb})`);
   if (ldc < N) throw new ShapeError(`${op}: ldc ${ldc} < N = ${N}`);
