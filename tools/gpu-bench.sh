@@ -12,17 +12,18 @@
 #                                times and writes each part to NAME.txt in $OUT/parts.tgz:
 #     machine     CPU model and flags (AMX?), the GPU (nvidia-smi)
 #     adapter     the WebGPU adapter Dawn picks (never SwiftShader here)
-#     gemm-*      `bench gemm --backend webgpu`: fp32, f16 operands, register blocks 4 and 8
+#     gemm-*      `bench gemm --backend webgpu`: as shipped, without split-K, with 32-deep k slices
 #     step-gpu    `bench step --backend webgpu` for the paper configs and the CPU presets, with the
 #                 host's native CPU step beside it
-#     torch-cuda  the same paper steps in eager PyTorch on the GPU (tools/torch_step_bench.py
-#                 --device cuda), fp32 and autocast bf16
+#     torch-cuda  (GPU_BENCH_TORCH=1) the same paper steps in eager PyTorch on the GPU
+#                 (tools/torch_step_bench.py --device cuda), fp32 and autocast bf16
 #     check-bf16  tools/check-bf16-gemm.mjs: the host CPU's bf16 GEMM (AMX where it has it) against
 #                 float64, 1 vs N threads, AMX vs VDPBF16PS
 #     step-cpu    `bench step` native on the machine's CPU (another CPU kind), with PyTorch (CPU)
 #     train-gpu   `trm train --backend webgpu --preset cpu-sudoku4` on the 4x4 data: steps/s and
 #                 held-out accuracy of a real run on the GPU
-#     gemm-cpu-bf16  `bench gemm --precision bf16` on the host CPU (against the AMX peak where used)
+#     gemm-cpu-bf16  (GPU_BENCH_MORE=1, with gemm-f16 and step-gpu-b256) `bench gemm --precision
+#                 bf16` on the host CPU (against the AMX peak where used)
 #     amx         .dev/amx/amx-probe when present (a register-only AMX-BF16 loop, not built here)
 # Each part has its own time limit and none starts after GPU_BENCH_SECONDS (default 420) of the
 # run, so one that hangs costs only its own minutes and the call ends inside the lease.
@@ -103,20 +104,22 @@ part adapter 60 node --input-type=module -e "
   d.destroy();"
 grep -q 'swiftshader: false' "$P/adapter.txt" || { echo "no GPU adapter: the GPU parts are skipped"; gpu=0; }
 [ -x .dev/amx/amx-probe ] && part amx 30 .dev/amx/amx-probe # optional: AMX-BF16 usable? its peak
+# In order of what matters most, so a short lease still gets the first parts.
 if [ "${gpu:-1}" = 1 ]; then
   part gemm-fp32 90 $T bench gemm --backend webgpu
-  part step-gpu 150 $T bench step --backend webgpu --preset mlp,att,cpu-sudoku4,cpu-sudoku9 --no-torch
-  part torch-cuda 90 bash -c 'for p in fp32 bf16; do python3 tools/torch_step_bench.py --config both --device cuda \
-    --precision $p --warmup 2 --repeats 5; done'
-  part train-gpu 90 $T train --backend webgpu --data .dev/s4 --preset cpu-sudoku4 --out /tmp/gpu-s4
+  part gemm-nosplit 60 env TRM_WEBGPU_SPLITK=0 $T bench gemm --backend webgpu
+fi
+part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4,cpu-sudoku9 \
+  --precision fp32,bf16 --reps 3 --torch-reps 2
+if [ "${gpu:-1}" = 1 ]; then
+  part step-gpu 120 $T bench step --backend webgpu --preset mlp,att,cpu-sudoku4,cpu-sudoku9 --no-torch
+  part gemm-bk32 60 env TRM_WEBGPU_GEMM_BK=32 $T bench gemm --backend webgpu
+  part train-gpu 60 $T train --backend webgpu --data .dev/s4 --preset cpu-sudoku4 --out /tmp/gpu-s4
+  [ -n "${GPU_BENCH_TORCH:-}" ] && part torch-cuda 90 bash -c 'for p in fp32 bf16; do python3 tools/torch_step_bench.py \
+    --config both --device cuda --precision $p --warmup 2 --repeats 5; done'
+  [ -n "${GPU_BENCH_MORE:-}" ] && part gemm-f16 60 env TRM_WEBGPU_PRECISION=f16 $T bench gemm --backend webgpu
+  [ -n "${GPU_BENCH_MORE:-}" ] && part step-gpu-b256 60 $T bench step --backend webgpu --preset mlp --batch 256 --no-torch
 fi
 part check-bf16 60 node tools/check-bf16-gemm.mjs # the CPU's bf16 GEMM (AMX tiles where present) vs float64
-part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4 --precision fp32,bf16 --reps 3 --torch-reps 2
-if [ "${gpu:-1}" = 1 ]; then
-  part gemm-f16 60 env TRM_WEBGPU_PRECISION=f16 $T bench gemm --backend webgpu
-  part gemm-block4 45 env TRM_WEBGPU_GEMM_BLOCK=4 $T bench gemm --backend webgpu
-  part gemm-block8 45 env TRM_WEBGPU_GEMM_BLOCK=8 $T bench gemm --backend webgpu
-  part step-gpu-b256 60 $T bench step --backend webgpu --preset mlp --batch 256 --no-torch
-fi
-part gemm-cpu-bf16 90 $T bench gemm --precision bf16
+[ -n "${GPU_BENCH_MORE:-}" ] && part gemm-cpu-bf16 90 $T bench gemm --precision bf16
 echo "done $(date -u +%T)"

@@ -42,7 +42,7 @@ export async function benchGemmWebGpu(opts: { json: boolean; reps?: number; batc
     : '';
   if (!opts.json) {
     console.log(
-      `gemm benchmark: WGSL ${dev.gemmDirect && !forced ? `barrier-free GEMM (${dev.gemmDirectBlock}x${dev.gemmDirectBlock} blocks)` : 'tiled GEMM'} on webgpu, ${precision} operands, adapter: ${dev.adapterName}`,
+      `gemm benchmark: WGSL ${dev.gemmDirect && !forced ? `barrier-free GEMM (${dev.gemmDirectBlock}x${dev.gemmDirectBlock} blocks)` : `tiled GEMM (k slices of ${dev.gemmTile.bk}; split-K ${dev.splitKWorkgroups > 0 ? `to ~${dev.splitKWorkgroups} workgroups` : 'off'})`} on webgpu, ${precision} operands, adapter: ${dev.adapterName}`,
     );
     console.log(`fp32 FMA peak (register-only shader): ${peak.toFixed(0)} GFLOP/s`);
     if (note) console.log(`NOTE: ${note}`);

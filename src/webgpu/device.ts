@@ -29,7 +29,16 @@ import {
   tokenMixerNormVia,
 } from '../kernels/compose.js';
 import { dtypeOf, isHostArray } from '../kernels/device.js';
-import { DIRECT_BLOCK, gemmBlock, gemmDirectSpec, gemmSharedBytes, gemmSpec, type Operands } from './gemm.js';
+import {
+  DEFAULT_TILE,
+  DIRECT_BLOCK,
+  gemmBlock,
+  gemmDirectSpec,
+  gemmSharedBytes,
+  gemmSpec,
+  type Operands,
+  type TileOptions,
+} from './gemm.js';
 import { ROWS_MAX_D, WG, specs, statusKernels } from './kernels.js';
 import { generate, grid, type KernelSpec, slotAccess, UNIFORM_SLOT, uniformFields } from './wgsl.js';
 
@@ -72,6 +81,8 @@ class Store {
 /** Workgroups a grouped item sum aims for (device.ts gemmAny): about two per multiprocessor of a
  *  large GPU (an H200 has 132), so the few output tiles of a weight gradient fill the chip. */
 const SUM_GROUP_WORKGROUPS = 256;
+/** A single product's k axis is split into slices of at least this many k (gemmAny's split-K). */
+const SPLIT_K_MIN_SLICE = 256;
 
 export class GpuTensor<D extends DType = DType> implements DeviceTensor<D> {
   readonly device = 'webgpu';
@@ -535,6 +546,37 @@ export class WebGpuDevice implements Device {
         return;
       }
     }
+    if (!sumC && batch === 1 && !direct && this.splitKWorkgroups > 0 && K >= 2 * SPLIT_K_MIN_SLICE) {
+      // A single product with a long k and few output tiles (the channel MLP's weight gradients,
+      // K = B * L tokens) would leave most of a large GPU idle, each workgroup walking all of K.
+      // Instead: k slices as a batch of partial products (one plane each, the last slice shorter
+      // in a launch of its own), then the same fixed-order sum pass as the grouped item sums.
+      // The slicing depends on the shapes only, so the bits do too.
+      const T1 = this.gemmBlockFor(M, N, 1);
+      const tiles = Math.ceil(M / (16 * T1)) * Math.ceil(N / (16 * T1));
+      const slices = Math.min(Math.floor(K / SPLIT_K_MIN_SLICE), Math.ceil(this.splitKWorkgroups / tiles));
+      if (slices > 1) {
+        const s = Math.ceil(K / slices / 32) * 32; // whole workgroup-memory slices
+        const full = Math.floor(K / s),
+          rest = K - full * s;
+        const planes = full + (rest > 0 ? 1 : 0);
+        const plane = M * N;
+        const part = this.sumScratch(planes * plane);
+        const sa = transA ? s * lda : s,
+          sb = transB ? s : s * ldb;
+        this.gemmDispatch(ops, [transA, transB, M, N, s, 1, A, lda, sa, B, ldb, sb, 0, part, N, plane, full], full, 0);
+        if (rest > 0) {
+          const from = (g: F32T, n: number) => {
+            const t = this.tensor(g, 'gemm', 'split');
+            return new GpuTensor('f32', t.size - n, t.store, t.offset + n, false) as F32T;
+          };
+          const [a, b, c] = [from(A, full * sa), from(B, full * sb), from(part, full * plane)];
+          this.gemmDispatch(ops, [transA, transB, M, N, rest, 1, a, lda, 0, b, ldb, 0, 0, c, N, 0, 1], 1, 0);
+        }
+        this.each('gemmSumGroups', [C, part], plane, [N, ldc, planes, plane, alpha, beta]);
+        return;
+      }
+    }
     this.gemmDispatch(ops, args, sumC ? 1 : batch, sumC ? batch : 0);
   }
 
@@ -546,13 +588,14 @@ export class WebGpuDevice implements Device {
     const direct = this.gemmDirect && this.gemmBlockOverride === undefined;
     const T = this.gemmBlockFor(M, N, zs);
     const R = this.gemmDirectBlock;
-    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : T}${ops}`;
+    const tile = this.gemmTile;
+    const key = `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${direct ? `D${R}` : `${T}k${tile.bk}`}${ops}`;
     const spec =
       this.gemmSpecs.get(key) ??
       this.gemmSpecs
-        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, ops) : gemmSpec(transA, transB, T, ops))
+        .set(key, direct ? gemmDirectSpec(transA, transB, R, R, ops) : gemmSpec(transA, transB, T, ops, tile))
         .get(key)!;
-    const tile = direct ? 8 * R : 16 * T;
+    const span = direct ? 8 * R : 16 * T;
     const a = this.tensor(A, 'gemm', 'A'),
       b = this.tensor(B, 'gemm', 'B'),
       c = this.tensor(C, 'gemm', 'C');
@@ -574,7 +617,7 @@ export class WebGpuDevice implements Device {
         spec,
         [opA, opB, at(c, strideC)],
         [M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, sumPer, alpha, beta],
-        [Math.ceil(N / tile), Math.ceil(M / tile), nz],
+        [Math.ceil(N / span), Math.ceil(M / span), nz],
       );
     }
   }
@@ -630,8 +673,12 @@ export class WebGpuDevice implements Device {
   /** The register block a product of `items` (M x N) outputs runs with on this device. */
   gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
-    return T === 8 && gemmSharedBytes(8) > this.gpu.limits.maxComputeWorkgroupStorageSize ? 4 : T;
+    return T === 8 && gemmSharedBytes(8, this.gemmTile.bk) > this.gpu.limits.maxComputeWorkgroupStorageSize ? 4 : T;
   }
+  /** How the tiled GEMM stages its operands (gemm.ts TileOptions; speed only, the same sums). */
+  gemmTile: TileOptions = DEFAULT_TILE;
+  /** Workgroups a split-K product aims for (gemmAny); 0 turns the split off. */
+  splitKWorkgroups = 512;
   /** GEMM register block for every product (tests, tuning); undefined: chosen by size. */
   gemmBlockOverride: 4 | 8 | undefined;
 

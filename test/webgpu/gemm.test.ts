@@ -8,6 +8,7 @@
 import { expect, it } from 'vitest';
 import { rand } from '../../src/kernels/cases.js';
 import { gemm as refGemm } from '../../src/kernels/ref/gemm.js';
+import { DEFAULT_TILE } from '../../src/webgpu/gemm.js';
 import { describeGpu } from './helpers.js';
 
 interface G {
@@ -23,6 +24,7 @@ interface G {
   sB?: number;
   sC?: number;
   pad?: number;
+  split?: boolean;
 }
 
 function operands(g: G) {
@@ -55,19 +57,40 @@ await describeGpu('webgpu gemm', dev => {
   // a long item sum over few tiles: on the tiled kernels the items go in groups (3 per group, the
   // last one short) into partial products that one pass adds up (device.ts gemmAny)
   cases.push({ ta: false, tb: true, M: 130, N: 130, K: 9, alpha: 0.75, beta: 0.5, batch: 61, sC: 0 });
+  // a single product with a long k over few tiles: on the tiled kernels the k axis goes in slices
+  // into partial products (a shorter last slice on its own, or none when the slices divide K) that
+  // the same pass adds up (device.ts gemmAny's split-K)
+  for (const ta of [false, true])
+    for (const tb of [false, true]) {
+      cases.push({ ta, tb, M: 37, N: 45, K: 600, alpha: 1, beta: 0, batch: 1, split: true });
+      cases.push({ ta, tb, M: 21, N: 70, K: 1100, alpha: -0.5, beta: 0.75, batch: 1, pad: 2, split: true });
+    }
+  cases.push({ ta: true, tb: false, M: 19, N: 33, K: 512, alpha: 1, beta: 1, batch: 1, split: true });
   // Every case on the 64x64 tiled kernel and on the barrier-free one (the CPU adapters'
   // default); the 128x128 block (same code as 64x64, other constants) on the padded and the
   // summing cases of each transpose pair.
   // The barrier-free kernel's 8x8 block (its default) on every case, its 4x4 block on the padded
   // and the summing cases.
-  for (const block of [4, 8, 'direct', 'direct4'] as const) {
-    const few = block === 8 || block === 'direct4';
-    for (const g of cases.filter(c => !few || c.pad || c.sC === 0)) {
-      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} ${typeof block === 'string' ? block : `block ${block}`}`;
+  // The tiled kernels' 32-deep workgroup-memory slices (gemm.ts TileOptions) on the padded,
+  // summing and split cases of both blocks.
+  const variants = [
+    [4, DEFAULT_TILE],
+    [8, DEFAULT_TILE],
+    ['direct', DEFAULT_TILE],
+    ['direct4', DEFAULT_TILE],
+    [4, { bk: 32 }],
+    [8, { bk: 32 }],
+  ] as const;
+  for (const [block, tile] of variants) {
+    const few = block === 8 || block === 'direct4' || tile !== DEFAULT_TILE;
+    for (const g of cases.filter(c => !few || c.pad || c.sC === 0 || c.split)) {
+      const staging = tile === DEFAULT_TILE ? '' : ` bk ${tile.bk}`;
+      const name = `${g.ta ? 'T' : 'N'}${g.tb ? 'T' : 'N'} ${g.M}x${g.N}x${g.K} batch ${g.batch} sA ${g.sA ?? '-'} sB ${g.sB ?? '-'} sC ${g.sC ?? '-'} alpha ${g.alpha} beta ${g.beta} pad ${g.pad ?? 0} ${typeof block === 'string' ? block : `block ${block}`}${staging}`;
       it(name, async () => {
         const d = dev();
         const direct = d.gemmDirect;
         const isDirect = typeof block === 'string';
+        d.gemmTile = tile;
         d.gemmBlockOverride = isDirect ? undefined : block;
         d.gemmDirect = isDirect;
         d.gemmDirectBlock = block === 'direct4' ? 4 : 8;
@@ -91,6 +114,7 @@ await describeGpu('webgpu gemm', dev => {
         d.gemmBlockOverride = undefined;
         d.gemmDirect = direct;
         d.gemmDirectBlock = 8;
+        d.gemmTile = DEFAULT_TILE;
         expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-4 });
         // nothing around the operands was touched
         const whole = await d.read(all);
