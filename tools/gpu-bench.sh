@@ -12,7 +12,7 @@
 #                                times and writes each part to NAME.txt in $OUT/parts.tgz:
 #     machine     CPU model and flags (AMX?), the GPU (nvidia-smi)
 #     adapter     the WebGPU adapter Dawn picks (never SwiftShader here)
-#     gemm-*      `bench gemm --backend webgpu`: as shipped, without split-K, with 32-deep k slices
+#     gemm-*      `bench gemm --backend webgpu`: as shipped, with split-K (TRM_WEBGPU_SPLITK=512), with 32-deep k slices
 #     step-gpu    `bench step --backend webgpu` for the paper configs and the CPU presets, with the
 #                 host's native CPU step beside it
 #     torch-cuda  (GPU_BENCH_TORCH=1) the same paper steps in eager PyTorch on the GPU
@@ -107,7 +107,7 @@ grep -q 'swiftshader: false' "$P/adapter.txt" || { echo "no GPU adapter: the GPU
 # In order of what matters most, so a short lease still gets the first parts.
 if [ "${gpu:-1}" = 1 ]; then
   part gemm-fp32 90 $T bench gemm --backend webgpu
-  part gemm-nosplit 60 env TRM_WEBGPU_SPLITK=0 $T bench gemm --backend webgpu
+  part gemm-splitk 60 env TRM_WEBGPU_SPLITK=512 $T bench gemm --backend webgpu
 fi
 part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4,cpu-sudoku9 \
   --precision fp32,bf16 --reps 3 --torch-reps 2

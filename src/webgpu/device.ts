@@ -677,8 +677,11 @@ export class WebGpuDevice implements Device {
   }
   /** How the tiled GEMM stages its operands (gemm.ts TileOptions; speed only, the same sums). */
   gemmTile: TileOptions = DEFAULT_TILE;
-  /** Workgroups a split-K product aims for (gemmAny); 0 turns the split off. */
-  splitKWorkgroups = 512;
+  /** Workgroups a split-K product aims for (gemmAny); 0 (the default) turns the split off: on an
+   *  H200 (2026-12-04) splitting to ~512 workgroups moved the four channel weight gradients by
+   *  -6 to +8 points of the peak, no better than run-to-run noise (docs/PERFORMANCE.md). Kept as
+   *  a knob (TRM_WEBGPU_SPLITK) for GPUs with fewer, larger workgroups in flight. */
+  splitKWorkgroups = 0;
   /** GEMM register block for every product (tests, tuning); undefined: chosen by size. */
   gemmBlockOverride: 4 | 8 | undefined;
 

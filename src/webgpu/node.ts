@@ -88,7 +88,10 @@ function tuneFromEnv(dev: WebGpuDevice): void {
   const split = process.env.TRM_WEBGPU_SPLITK;
   if (split !== undefined && split !== '') {
     if (!/^\d+$/.test(split))
-      throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_SPLITK must be a whole number of workgroups (0: off), got '${split}'`);
+      throw new TrmError(
+        'TRM_BAD_ARG',
+        `TRM_WEBGPU_SPLITK must be a whole number of workgroups (0: off), got '${split}'`,
+      );
     dev.splitKWorkgroups = Number(split);
   }
 }

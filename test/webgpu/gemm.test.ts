@@ -91,6 +91,7 @@ await describeGpu('webgpu gemm', dev => {
         const direct = d.gemmDirect;
         const isDirect = typeof block === 'string';
         d.gemmTile = tile;
+        d.splitKWorkgroups = g.split ? 512 : 0; // off by default (device.ts)
         d.gemmBlockOverride = isDirect ? undefined : block;
         d.gemmDirect = isDirect;
         d.gemmDirectBlock = block === 'direct4' ? 4 : 8;
@@ -115,6 +116,7 @@ await describeGpu('webgpu gemm', dev => {
         d.gemmDirect = direct;
         d.gemmDirectBlock = 8;
         d.gemmTile = DEFAULT_TILE;
+        d.splitKWorkgroups = 0;
         expect(got).toBeAllclose(want, { rtol: 1e-4, atol: 1e-4 });
         // nothing around the operands was touched
         const whole = await d.read(all);
