@@ -73,27 +73,27 @@ export async function nodeAdapter(
 export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise<WebGpuDevice> {
   const { adapter, reason } = await nodeAdapter(opts.swiftshader, opts.powerPreference, opts.robust);
   if (!adapter) throw new TrmError('TRM_NO_DEVICE', `webgpu: ${reason}`);
+  const tune = tuningFromEnv(); // before the device exists: a bad value leaves nothing to clean up
   const dev = await createWebGpuDevice({ ...opts, adapter });
-  tuneFromEnv(dev);
+  if (tune.bk !== undefined) dev.gemmTile = { bk: tune.bk };
+  if (tune.splitK !== undefined) dev.splitKWorkgroups = tune.splitK;
   return dev;
 }
 
 /** The tiled GEMM's tuning knobs for a new GPU (docs/PERFORMANCE.md, WebGPU), read by every Node
  *  entry (bench gemm, bench step, train): TRM_WEBGPU_GEMM_BK=16|32 (workgroup-memory slice depth)
  *  and TRM_WEBGPU_SPLITK=N (workgroups a long-k single product aims for; 0: no split-K). */
-function tuneFromEnv(dev: WebGpuDevice): void {
-  const bk = process.env.TRM_WEBGPU_GEMM_BK;
-  if (bk === '16' || bk === '32') dev.gemmTile = { bk: bk === '16' ? 16 : 32 };
-  else if (bk) throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_GEMM_BK must be 16 or 32, got '${bk}'`);
-  const split = process.env.TRM_WEBGPU_SPLITK;
-  if (split !== undefined && split !== '') {
-    if (!/^\d+$/.test(split))
-      throw new TrmError(
-        'TRM_BAD_ARG',
-        `TRM_WEBGPU_SPLITK must be a whole number of workgroups (0: off), got '${split}'`,
-      );
-    dev.splitKWorkgroups = Number(split);
-  }
+function tuningFromEnv(): { bk?: 16 | 32; splitK?: number } {
+  const bk = process.env.TRM_WEBGPU_GEMM_BK,
+    split = process.env.TRM_WEBGPU_SPLITK;
+  if (bk && bk !== '16' && bk !== '32')
+    throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_GEMM_BK must be 16 or 32, got '${bk}'`);
+  if (split && !/^\d+$/.test(split))
+    throw new TrmError(
+      'TRM_BAD_ARG',
+      `TRM_WEBGPU_SPLITK must be a whole number of workgroups (0: off), got '${split}'`,
+    );
+  return { bk: bk ? (bk === '16' ? 16 : 32) : undefined, splitK: split ? Number(split) : undefined };
 }
 
 /** What `trm info` shows: the adapter Dawn finds (after the SwiftShader fallback), its features
