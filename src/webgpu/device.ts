@@ -78,9 +78,6 @@ class Store {
 }
 
 /** A WebGPU tensor: `size` elements of `dtype` from element `offset` of a buffer. */
-/** Workgroups a grouped item sum aims for (device.ts gemmAny): about two per multiprocessor of a
- *  large GPU (an H200 has 132), so the few output tiles of a weight gradient fill the chip. */
-const SUM_GROUP_WORKGROUPS = 256;
 /** A single product's k axis is split into slices of at least this many k (gemmAny's split-K). */
 const SPLIT_K_MIN_SLICE = 256;
 
@@ -531,7 +528,7 @@ export class WebGpuDevice implements Device {
       // the planes in group order. The grouping depends on the shapes only, so the bits do too.
       const T1 = this.gemmBlockFor(M, N, 1);
       const tiles = Math.ceil(M / (16 * T1)) * Math.ceil(N / (16 * T1));
-      const per = Math.ceil(batch / Math.min(batch, Math.ceil(SUM_GROUP_WORKGROUPS / tiles)));
+      const per = Math.ceil(batch / Math.min(batch, Math.ceil(this.sumGroupWorkgroups / tiles)));
       const groups = Math.ceil(batch / per);
       if (groups > 1) {
         const plane = M * N;
@@ -675,6 +672,10 @@ export class WebGpuDevice implements Device {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);
     return T === 8 && gemmSharedBytes(8, this.gemmTile.bk) > this.gpu.limits.maxComputeWorkgroupStorageSize ? 4 : T;
   }
+  /** Workgroups a grouped item sum aims for (gemmAny): about two per multiprocessor of a large GPU
+   *  (an H200 has 132), so the few output tiles of a weight gradient fill the chip. Knob:
+   *  TRM_WEBGPU_SUM_GROUPS. */
+  sumGroupWorkgroups = 256;
   /** How the tiled GEMM stages its operands (gemm.ts TileOptions; speed only, the same sums). */
   gemmTile: TileOptions = DEFAULT_TILE;
   /** Workgroups a split-K product aims for (gemmAny); 0 (the default) turns the split off: on an

@@ -77,15 +77,18 @@ export async function createNodeWebGpuDevice(opts: NodeGpuOptions = {}): Promise
   const dev = await createWebGpuDevice({ ...opts, adapter });
   if (tune.bk !== undefined) dev.gemmTile = { bk: tune.bk };
   if (tune.splitK !== undefined) dev.splitKWorkgroups = tune.splitK;
+  if (tune.sumGroups !== undefined) dev.sumGroupWorkgroups = tune.sumGroups;
   return dev;
 }
 
 /** The tiled GEMM's tuning knobs for a new GPU (docs/PERFORMANCE.md, WebGPU), read by every Node
  *  entry (bench gemm, bench step, train): TRM_WEBGPU_GEMM_BK=16|32 (workgroup-memory slice depth)
- *  and TRM_WEBGPU_SPLITK=N (workgroups a long-k single product aims for; 0: no split-K). */
-function tuningFromEnv(): { bk?: 16 | 32; splitK?: number } {
+ *  TRM_WEBGPU_SPLITK=N (workgroups a long-k single product aims for; 0: no split-K) and
+ *  TRM_WEBGPU_SUM_GROUPS=N (workgroups a grouped item sum aims for; 1: no grouping). */
+function tuningFromEnv(): { bk?: 16 | 32; splitK?: number; sumGroups?: number } {
   const bk = process.env.TRM_WEBGPU_GEMM_BK,
-    split = process.env.TRM_WEBGPU_SPLITK;
+    split = process.env.TRM_WEBGPU_SPLITK,
+    groups = process.env.TRM_WEBGPU_SUM_GROUPS;
   if (bk && bk !== '16' && bk !== '32')
     throw new TrmError('TRM_BAD_ARG', `TRM_WEBGPU_GEMM_BK must be 16 or 32, got '${bk}'`);
   if (split && !/^\d+$/.test(split))
@@ -93,7 +96,16 @@ function tuningFromEnv(): { bk?: 16 | 32; splitK?: number } {
       'TRM_BAD_ARG',
       `TRM_WEBGPU_SPLITK must be a whole number of workgroups (0: off), got '${split}'`,
     );
-  return { bk: bk ? (bk === '16' ? 16 : 32) : undefined, splitK: split ? Number(split) : undefined };
+  if (groups && !/^[1-9]\d*$/.test(groups))
+    throw new TrmError(
+      'TRM_BAD_ARG',
+      `TRM_WEBGPU_SUM_GROUPS must be a positive whole number of workgroups, got '${groups}'`,
+    );
+  return {
+    bk: bk ? (bk === '16' ? 16 : 32) : undefined,
+    splitK: split ? Number(split) : undefined,
+    sumGroups: groups ? Number(groups) : undefined,
+  };
 }
 
 /** What `trm info` shows: the adapter Dawn finds (after the SwiftShader fallback), its features
