@@ -526,8 +526,7 @@ export class WebGpuDevice implements Device {
       // 1024 x 97, summed over the batch) would run on a few dozen workgroups, each walking every
       // item. Instead: groups of items into partial products (one plane each), then one pass adds
       // the planes in group order. The grouping depends on the shapes only, so the bits do too.
-      const T1 = this.gemmBlockFor(M, N, 1);
-      const tiles = Math.ceil(M / (16 * T1)) * Math.ceil(N / (16 * T1));
+      const tiles = this.tilesOf(M, N);
       const per = Math.ceil(batch / Math.min(batch, Math.ceil(this.sumGroupWorkgroups / tiles)));
       const groups = Math.ceil(batch / per);
       if (groups > 1) {
@@ -549,9 +548,7 @@ export class WebGpuDevice implements Device {
       // Instead: k slices as a batch of partial products (one plane each, the last slice shorter
       // in a launch of its own), then the same fixed-order sum pass as the grouped item sums.
       // The slicing depends on the shapes only, so the bits do too.
-      const T1 = this.gemmBlockFor(M, N, 1);
-      const tiles = Math.ceil(M / (16 * T1)) * Math.ceil(N / (16 * T1));
-      const slices = Math.min(Math.floor(K / SPLIT_K_MIN_SLICE), Math.ceil(this.splitKWorkgroups / tiles));
+      const slices = Math.min(Math.floor(K / SPLIT_K_MIN_SLICE), Math.ceil(this.splitKWorkgroups / this.tilesOf(M, N)));
       if (slices > 1) {
         const s = Math.ceil(K / slices / 32) * 32; // whole workgroup-memory slices
         const full = Math.floor(K / s),
@@ -563,10 +560,7 @@ export class WebGpuDevice implements Device {
           sb = transB ? s : s * ldb;
         this.gemmDispatch(ops, [transA, transB, M, N, s, 1, A, lda, sa, B, ldb, sb, 0, part, N, plane, full], full, 0);
         if (rest > 0) {
-          const from = (g: F32T, n: number) => {
-            const t = this.tensor(g, 'gemm', 'split');
-            return new GpuTensor('f32', t.size - n, t.store, t.offset + n, false) as F32T;
-          };
+          const from = (g: F32T, n: number) => this.view(g, n, this.tensor(g, 'gemm', 'split').size - n);
           const [a, b, c] = [from(A, full * sa), from(B, full * sb), from(part, full * plane)];
           this.gemmDispatch(ops, [transA, transB, M, N, rest, 1, a, lda, 0, b, ldb, 0, 0, c, N, 0, 1], 1, 0);
         }
@@ -667,6 +661,12 @@ export class WebGpuDevice implements Device {
   gemmDirect: boolean;
   /** The direct GEMM's register block (R x R per invocation; 8 by default, 4 in tests). */
   gemmDirectBlock: 4 | 8 = DIRECT_BLOCK;
+  /** Output tiles of one M x N product at the block it runs with alone (the grouped sums and
+   *  split-K size their partial products by it). */
+  private tilesOf(M: number, N: number): number {
+    const T = this.gemmBlockFor(M, N, 1);
+    return Math.ceil(M / (16 * T)) * Math.ceil(N / (16 * T));
+  }
   /** The register block a product of `items` (M x N) outputs runs with on this device. */
   gemmBlockFor(M: number, N: number, items: number): 4 | 8 {
     const T = this.gemmBlockOverride ?? gemmBlock(M, N, items);

@@ -89,15 +89,13 @@ export function gemmSpec(
   const loadsA = (BM * BK) / 256,
     loadsB = (BK * BN) / 256;
   // (i, k) of the l-th element this invocation loads, contiguous along the memory's fast axis.
-  const aIdx = (l: string) =>
-    transA
-      ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * ${l};`
-      : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * ${l};`;
+  const aIdx = transA
+    ? `let i = t & ${BM - 1}u; let k = (t >> ${Math.log2(BM)}u) + ${256 / BM}u * l;`
+    : `let k = t & ${BK - 1}u; let i = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`;
   const aAddr = transA ? 'gk * P.lda + gi' : 'gi * P.lda + gk';
-  const bIdx = (l: string) =>
-    transB
-      ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * ${l};`
-      : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * ${l};`;
+  const bIdx = transB
+    ? `let k = t & ${BK - 1}u; let j = (t >> ${Math.log2(BK)}u) + ${256 / BK}u * l;`
+    : `let j = t & ${BN - 1}u; let k = (t >> ${Math.log2(BN)}u) + ${256 / BN}u * l;`;
   const bAddr = transB ? 'gj * P.ldb + gk' : 'gk * P.ldb + gj';
   const H = T / 4; // vec4 groups per thread and axis
   // Workgroup rows are padded by one vec4: the tile loads of a non-transposed A (or a transposed
@@ -106,16 +104,6 @@ export function gemmSpec(
     RB = BN / 4 + 1;
   // Register element r of an axis (row or column within the tile): 4 consecutive at 4*t, then +64.
   const at = (r: number, t: string) => `${64 * Math.floor(r / 4)}u + ${t} * 4u + ${r % 4}u`;
-  // The global loads of one slice (k0) into workgroup memory.
-  const loadA = (k0: string, l: string) =>
-    `{ ${aIdx(l)} let gi = row0 + i; let gk = ${k0} + k; if (gi < P.M && gk < P.K) { x = ${load(ops, 'A', `aBase + ${aAddr}`)}; } }`;
-  const loadB = (k0: string, l: string) =>
-    `{ ${bIdx(l)} let gj = col0 + j; let gk = ${k0} + k; if (gj < P.N && gk < P.K) { x = ${load(ops, 'B', `bBase + ${bAddr}`)}; } }`;
-  const storeA = (l: string, v: string) => `{ ${aIdx(l)} As[k * ${RA}u + (i >> 2u)][i & 3u] = ${v}; }`;
-  const storeB = (l: string, v: string) => `{ ${bIdx(l)} Bs[k * ${RB}u + (j >> 2u)][j & 3u] = ${v}; }`;
-  const stage = `      for (var l = 0u; l < ${loadsA}u; l++) { var x = 0.0; ${loadA('k0', 'l')} ${storeA('l', 'x')} }
-      for (var l = 0u; l < ${loadsB}u; l++) { var x = 0.0; ${loadB('k0', 'l')} ${storeB('l', 'x')} }
-      workgroupBarrier();`;
   return {
     name: `gemm${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${T}${suffix[ops]}${BK === 16 ? '' : `k${BK}`}`,
     tensors: operands(ops),
@@ -141,7 +129,21 @@ ${range(T)
   for (var b = bFirst; b < bEnd; b++) {
     let aBase = b * P.strideA; let bBase = b * P.strideB;
     for (var k0 = 0u; k0 < P.K; k0 += ${BK}u) {
-${stage}
+      for (var l = 0u; l < ${loadsA}u; l++) {
+        ${aIdx}
+        let gi = row0 + i; let gk = k0 + k;
+        var x = 0.0;
+        if (gi < P.M && gk < P.K) { x = ${load(ops, 'A', `aBase + ${aAddr}`)}; }
+        As[k * ${RA}u + (i >> 2u)][i & 3u] = x;
+      }
+      for (var l = 0u; l < ${loadsB}u; l++) {
+        ${bIdx}
+        let gj = col0 + j; let gk = k0 + k;
+        var x = 0.0;
+        if (gj < P.N && gk < P.K) { x = ${load(ops, 'B', `bBase + ${bAddr}`)}; }
+        Bs[k * ${RB}u + (j >> 2u)][j & 3u] = x;
+      }
+      workgroupBarrier();
       for (var kk = 0u; kk < ${BK}u; kk++) {
 ${range(H)
   .map(h => `        let a${h} = As[kk * ${RA}u + ${16 * h}u + ty];`)
