@@ -3,9 +3,11 @@
 // Kernels run synchronously on the calling JS thread plus the pool, directly on the memory of the
 // typed arrays passed in: nothing is copied and no JS buffer is kept past the call.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 #if defined(__linux__)
+#include <dlfcn.h>
 #include <sys/mman.h>
 #endif
 
@@ -301,6 +303,43 @@ Napi::Value GemmSwigluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// poolProfile(on): start the pool's region profile (threadpool.h), or stop it and return its records,
+// one per call site: { site (the return address into the calling kernel, as an offset into this
+// module's file for addr2line), calls, entered, regionNs, callerWaitNs, workerIdleNs, workerLateNs,
+// lateRegions }.
+Napi::Value PoolProfile(const Napi::CallbackInfo& info) {
+  Args a{info, "poolProfile"};
+  a.expect_count(1);
+  Napi::Env env = info.Env();
+  if (a.flag(0)) {
+    pool_profile_start();
+    return env.Undefined();
+  }
+  const std::vector<RegionStat> stats = pool_profile_stop();
+  Napi::Array out = Napi::Array::New(env, stats.size());
+  for (size_t i = 0; i < stats.size(); i++) {
+    const RegionStat& r = stats[i];
+    uintptr_t off = (uintptr_t)r.site;
+#if defined(__linux__)
+    Dl_info dl;
+    if (dladdr(r.site, &dl) && dl.dli_fbase) off -= (uintptr_t)dl.dli_fbase;
+#endif
+    char hex[32];
+    snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)off);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("site", hex);
+    o.Set("calls", (double)r.calls);
+    o.Set("entered", (double)r.entered);
+    o.Set("regionNs", r.region_ns);
+    o.Set("callerWaitNs", r.caller_wait_ns);
+    o.Set("workerIdleNs", r.worker_idle_ns);
+    o.Set("workerLateNs", r.worker_late_ns);
+    o.Set("lateRegions", (double)r.late_regions);
+    out.Set((uint32_t)i, o);
+  }
+  return out;
+}
+
 Napi::Value SetWeightsFrozen(const Napi::CallbackInfo& info) {
   Args a{info, "setWeightsFrozen"};
   a.expect_count(1);
@@ -313,6 +352,7 @@ Napi::Value SetWeightsFrozen(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWeightsFrozen", Napi::Function::New(env, SetWeightsFrozen, "setWeightsFrozen"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("poolProfile", Napi::Function::New(env, PoolProfile, "poolProfile"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setAmx", Napi::Function::New(env, SetAmx, "setAmx"));

@@ -19,6 +19,7 @@
 #include "gemm/gemm.h"  // amx_config_unknown
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -41,6 +42,14 @@ constexpr unsigned kOpen = 1u << 31;  // Pool::state: the region takes new worke
 
 thread_local bool tl_in_region = false;  // a parallel_run inside a region runs inline
 
+// The region profile (threadpool.h): on/off, and the records by call site (written under run_mu).
+std::atomic<bool> g_profile{false};
+std::vector<RegionStat> g_profile_stats;
+inline long long now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct Pool {
   std::vector<std::thread> workers;
   int nthreads = 1;            // threads a region uses (including the caller)
@@ -50,6 +59,9 @@ struct Pool {
   std::atomic<int> pending{0};  // each-thread regions: workers still running the current one
   std::atomic<unsigned> state{0};  // claimed regions: kOpen | workers inside
   std::atomic<int> next{0};        // claimed regions: the next part to take
+  // the region profile: when the first worker entered, when the last one left (0: none yet)
+  std::atomic<long long> first_enter{0}, last_exit{0};
+  bool profiling = false;  // the current region is profiled (set before it is published)
   const std::function<void(int, int)>* job = nullptr;
   int job_nth = 1;
   bool stop = false;
@@ -91,7 +103,17 @@ struct Pool {
         unsigned s = state.load(std::memory_order_acquire);
         while (s & kOpen)
           if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+            const bool prof = profiling;
+            if (prof) {
+              long long zero = 0;
+              first_enter.compare_exchange_strong(zero, now_ns(), std::memory_order_relaxed);
+            }
             claim_parts();
+            if (prof) {
+              const long long t = now_ns();
+              long long seen_exit = last_exit.load(std::memory_order_relaxed);
+              while (seen_exit < t && !last_exit.compare_exchange_weak(seen_exit, t, std::memory_order_relaxed)) {}
+            }
             state.fetch_sub(1, std::memory_order_acq_rel);
             break;
           }
@@ -166,12 +188,20 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
   p.job = &fn;
   p.job_nth = nth;
   p.next.store(1, std::memory_order_relaxed);
+  p.profiling = g_profile.load(std::memory_order_relaxed);
+  long long t0 = 0;
+  if (p.profiling) {
+    p.first_enter.store(0, std::memory_order_relaxed);
+    p.last_exit.store(0, std::memory_order_relaxed);
+    t0 = now_ns();
+  }
   p.state.store(kOpen, std::memory_order_release);
   p.publish(true);
   tl_in_region = true;
   fn(0, nth);  // (part 0 is the caller's: next starts at 1)
   p.claim_parts();
   tl_in_region = false;
+  const long long t1 = p.profiling ? now_ns() : 0;
   // close the region, then wait for the workers inside it (they finish the parts they took)
   unsigned s = p.state.load(std::memory_order_acquire);
   while (!p.state.compare_exchange_weak(s, s & ~kOpen, std::memory_order_acq_rel)) {}
@@ -179,6 +209,41 @@ void parallel_run(const std::function<void(int, int)>& fn, int max_threads) {
     if (++spins < 4096) cpu_relax();
     else std::this_thread::yield();
   }
+  if (p.profiling) {
+    const long long t2 = now_ns(), enter = p.first_enter.load(std::memory_order_relaxed),
+                    exit = p.last_exit.load(std::memory_order_relaxed);
+    const void* site = __builtin_return_address(0);
+    RegionStat* r = nullptr;
+    for (RegionStat& x : g_profile_stats)
+      if (x.site == site) r = &x;
+    if (!r) {
+      g_profile_stats.push_back(RegionStat{site, 0, 0, 0, 0, 0, 0, 0});
+      r = &g_profile_stats.back();
+    }
+    r->calls++;
+    r->region_ns += (double)(t2 - t0);
+    r->caller_wait_ns += (double)(t2 - t1);
+    if (enter) {
+      r->entered++;
+      r->worker_late_ns += (double)(enter - t0);
+      if (enter - t0 > 20000) r->late_regions++;
+      if (exit && exit < t1) r->worker_idle_ns += (double)(t1 - exit);
+    }
+  }
+}
+
+void pool_profile_start() {
+  std::lock_guard<std::mutex> run_lock(pool().run_mu);
+  g_profile_stats.clear();
+  g_profile.store(true, std::memory_order_relaxed);
+}
+
+std::vector<RegionStat> pool_profile_stop() {
+  std::lock_guard<std::mutex> run_lock(pool().run_mu);
+  g_profile.store(false, std::memory_order_relaxed);
+  std::vector<RegionStat> out;
+  out.swap(g_profile_stats);
+  return out;
 }
 
 void parallel_run_each(const std::function<void(int, int)>& fn, int max_threads) {

@@ -8,6 +8,7 @@
 // a thread the OS deschedules delays at most the part it already took.
 #pragma once
 #include <functional>
+#include <vector>
 
 namespace trm {
 
@@ -22,6 +23,20 @@ void pool_set_threads(int n);
 void parallel_run(const std::function<void(int ith, int nth)>& fn, int max_threads = 0);
 // Run fn(ith, nth) on each of nth threads at once, part ith on thread ith (the FMA-peak loop).
 void parallel_run_each(const std::function<void(int ith, int nth)>& fn, int max_threads = 0);
+// Region profile (diagnostics, tools/profile-step.mjs): while on, every parallel_run from JavaScript
+// (not nested, more than one thread) adds to the record of its call site (the return address into
+// the kernel that called it): the region's wall time, how long the caller waited at its end for a
+// worker still on its last part, how long the workers' last part ended before the caller's (the
+// worker idle at the end), and how late the first worker entered. Off (the default) it costs one
+// relaxed load a region. Stopping returns the records and clears them.
+struct RegionStat {
+  const void* site;
+  unsigned long long calls, entered;  // entered: regions a worker entered (before the caller closed it)
+  double region_ns, caller_wait_ns, worker_idle_ns, worker_late_ns;
+  unsigned long long late_regions;  // regions the first worker entered over 20 us late (it had gone to sleep)
+};
+void pool_profile_start();
+std::vector<RegionStat> pool_profile_stop();
 // Split [0, n) into nth nearly equal contiguous parts; returns part ith as [*lo, *hi).
 inline void split_range(long n, int ith, int nth, long* lo, long* hi) {
   long q = n / nth, r = n % nth;

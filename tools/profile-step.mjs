@@ -78,10 +78,16 @@ function run(n) {
     cpu.push((c1.user + c1.system) / 1000);
   }
   const med = v => [...v].sort((x, y) => x - y)[v.length >> 1];
-  return { wall: med(times), cpu: med(cpu) };
+  return { wall: med(times), cpu: med(cpu), mean: times.reduce((x, y) => x + y, 0) / n };
 }
 run(3);
 const plain = run(steps);
+// the pool's region profile over the same steps (no JavaScript timers)
+let regions = null;
+if (K.addon?.poolProfile && K.backendInfo().threads > 1) {
+  K.addon.poolProfile(true);
+  regions = { ...run(steps), stats: K.addon.poolProfile(false) };
+}
 K.setDevice(timed);
 run(2);
 stats.clear();
@@ -122,3 +128,38 @@ for (const [k, q] of [...shapes.entries()].sort((x, y) => y[1].cpu - x[1].cpu))
   console.log(
     `    ${k.padEnd(34)} ${String(q.calls / steps).padStart(4)} calls ${(q.ms / steps).toFixed(2).padStart(8)} ms wall ${(q.cpu / steps).toFixed(2).padStart(8)} ms cpu ${(q.flops / (q.ms * 1e6)).toFixed(1).padStart(6)} GFLOP/s wall`,
   );
+if (regions) {
+  // name each call site (addr2line over the addon's file; its offset alone where that fails)
+  const { execFileSync } = await import('node:child_process');
+  const sites = regions.stats.map(r => r.site);
+  let names = sites;
+  try {
+    const out = execFileSync('addr2line', ['-f', '-C', '-i', '-e', K.addonPath, ...sites], { encoding: 'utf8' });
+    // -i prints inlined frames: a site's lines are function/file pairs; take the outermost function
+    // (the kernel that ran the region), i.e. the last pair before the next site's first. addr2line
+    // cannot mark site boundaries with -i, so run it per site instead when more than one frame shows.
+    names = sites.map(s =>
+      execFileSync('addr2line', ['-f', '-C', '-i', '-e', K.addonPath, s], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter((_, i) => i % 2 === 0)
+        .map(f => f.replace(/\(.*$/, '').replace(/^trm::(\(anonymous namespace\)::)?/, ''))
+        .join(' < '),
+    );
+    void out;
+  } catch {}
+  const st = regions.stats.map((r, i) => ({ ...r, name: names[i] }));
+  const inRegions = st.reduce((s, r) => s + r.regionNs, 0) / steps / 1e6,
+    waits = st.reduce((s, r) => s + r.callerWaitNs + r.workerIdleNs, 0) / steps / 1e6;
+  console.log(
+    `  parallel regions (pool profile, ${steps} steps, mean step ${regions.mean.toFixed(2)} ms): ${(st.reduce((s, r) => s + r.calls, 0) / steps).toFixed(0)} a step, ${inRegions.toFixed(2)} ms of the step inside them, ` +
+      `so ~${(regions.mean - inRegions).toFixed(2)} ms on the caller alone between them; at their ends one thread idle ${waits.toFixed(2)} ms of thread time a step (caller waiting + worker idle)`,
+  );
+  console.log(
+    '    calls/step  ms/step  caller-wait us/call  worker-idle us/call  worker-late us/call  late>20us  entered  site',
+  );
+  for (const r of st.sort((x, y) => y.callerWaitNs + y.workerIdleNs - (x.callerWaitNs + x.workerIdleNs)))
+    console.log(
+      `    ${(r.calls / steps).toFixed(1).padStart(10)} ${(r.regionNs / steps / 1e6).toFixed(3).padStart(8)} ${(r.callerWaitNs / r.calls / 1e3).toFixed(1).padStart(20)} ${(r.workerIdleNs / r.calls / 1e3).toFixed(1).padStart(20)} ${(r.entered ? r.workerLateNs / r.entered / 1e3 : 0).toFixed(1).padStart(20)} ${String(r.lateRegions).padStart(10)} ${((100 * r.entered) / r.calls).toFixed(0).padStart(7)}%  ${r.name}`,
+    );
+}

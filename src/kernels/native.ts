@@ -29,6 +29,23 @@ export interface NativeInfo {
 }
 
 /** The addon: every KernelBackend kernel under the same name, plus runtime controls. */
+/** One call site's parallel regions while the pool's profile was on (threadpool.h RegionStat). */
+export interface PoolRegionStat {
+  /** the return address into the kernel that ran the region, as an offset into the addon's file
+   *  (addr2line -f -C -e build/Release/trm_native.node SITE) */
+  site: string;
+  calls: number;
+  /** regions a worker entered before the caller closed them */
+  entered: number;
+  regionNs: number;
+  /** the caller's wait at the end for a worker still on its last part */
+  callerWaitNs: number;
+  /** how long the workers' last part ended before the caller's */
+  workerIdleNs: number;
+  /** from the region's start to the first worker entering it */
+  workerLateNs: number;
+}
+
 export interface NativeAddon extends Omit<KernelBackend, 'name'> {
   info(): NativeInfo;
   setThreads(n: number): number;
@@ -47,6 +64,10 @@ export interface NativeAddon extends Omit<KernelBackend, 'name'> {
    *  weights) stay the same, each tensor at its own address, until the next call: while on, each
    *  pool thread keeps its packs of them between calls. Device.freezeWeights. */
   setWeightsFrozen(on: boolean): void;
+  /** The pool's region profile (diagnostics: tools/profile-step.mjs): true starts it; false stops
+   *  it and returns one record per call site of a parallel region run from JavaScript. */
+  poolProfile(on: true): undefined;
+  poolProfile(on: false): PoolRegionStat[];
   /** Register-only FMA loop on `threads` threads for `seconds`; total fp32 GFLOP/s. */
   fmaPeak(seconds: number, threads: number): number;
   /** The same for the bf16 GEMM's unit (AMX tiles where active, else VDPBF16PS); 0 where gemmBf16
