@@ -15,6 +15,7 @@
         "native/gemm/kernel_portable.cpp",
         "native/gemm/sum_nt.cpp",
         "native/gemm/sum_nt_avx512.cpp",
+        "native/gemm/sum_nt_bf16_avx512.cpp",
         "native/gemm/sum_nt_avx2.cpp",
         "native/ops/attention.cpp",
         "native/ops/elementwise.cpp",
@@ -41,7 +42,7 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["target_arch!='x64' and target_arch!='ia32'", {
-          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/sum_nt_avx512.cpp", "native/gemm/sum_nt_avx2.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp", "native/ops/swiglu_avx512.cpp", "native/ops/swiglu_bf16_avx512.cpp", "native/ops/swiglu_avx2.cpp", "native/ops/rmsnorm_avx512.cpp", "native/ops/rmsnorm_avx2.cpp", "native/ops/optim_avx2.cpp"],
+          "sources!": ["native/gemm/kernel_avx512.cpp", "native/gemm/sum_nt_avx512.cpp", "native/gemm/sum_nt_bf16_avx512.cpp", "native/gemm/sum_nt_avx2.cpp", "native/gemm/kernel_avx512_bf16.cpp", "native/gemm/kernel_avx2.cpp", "native/ops/swiglu_avx512.cpp", "native/ops/swiglu_bf16_avx512.cpp", "native/ops/swiglu_avx2.cpp", "native/ops/rmsnorm_avx512.cpp", "native/ops/rmsnorm_avx2.cpp", "native/ops/optim_avx2.cpp"],
           "sources": ["native/gemm/kernel_x86_absent.cpp"]
         }]
       ]

@@ -93,6 +93,24 @@ Napi::Value GemmSumNT(const Info& info) {
   return info.Env().Undefined();
 }
 
+// gemmSumNTBf16(C, A, B, M, N, K, batch, strideA, strideB, beta): gemm/sum_nt.h gemm_sum_nt_bf16; A and B
+// each a Float32Array or a Uint16Array of bfloat16 values (lengths and strides in elements).
+Napi::Value GemmSumNTBf16(const Info& info) {
+  Args a{info, "gemmSumNTBf16"};
+  a.expect_count(10);
+  long M = a.i64s(3), N = a.i64s(4), K = a.i64s(5), batch = a.i64s(6), sa = a.i64s(7), sb = a.i64s(8);
+  size_t ea = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
+  size_t eb = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
+  size_t la, lb;
+  bool a16, b16;
+  void* A = a.f32_or_bf16(1, &la, &a16);
+  void* B = a.f32_or_bf16(2, &lb, &b16);
+  a.check_len("A", la, ea);
+  a.check_len("B", lb, eb);
+  gemm_sum_nt_bf16(f32(a, 0, "C", prod(a, {M, N})), A, a16, B, b16, M, N, K, batch, sa, sb, (float)a.f64s(9));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_fused(Napi::Env env, Napi::Object exports) {
@@ -101,6 +119,7 @@ void register_fused(Napi::Env env, Napi::Object exports) {
   exports.Set("mlpNormBackward", Napi::Function::New(env, MlpNormBackward, "mlpNormBackward"));
   exports.Set("tokenMixerNormBackward", Napi::Function::New(env, TokenMixerNormBackward, "tokenMixerNormBackward"));
   exports.Set("gemmSumNT", Napi::Function::New(env, GemmSumNT, "gemmSumNT"));
+  exports.Set("gemmSumNTBf16", Napi::Function::New(env, GemmSumNTBf16, "gemmSumNTBf16"));
 }
 
 }  // namespace trm

@@ -20,6 +20,8 @@
 #     check-bf16  tools/check-bf16-gemm.mjs: the host CPU's bf16 GEMM (AMX where it has it) against
 #                 float64, 1 vs N threads, AMX vs VDPBF16PS
 #     step-cpu    `bench step` native on the machine's CPU (another CPU kind), with PyTorch (CPU)
+#     host-regions  tools/profile-step.mjs cpu-sudoku4 on all the host's threads: fp32, bf16 (AMX where
+#                 it has it), bf16 with TRM_AMX=0: per kernel, and the pool's region waits
 #     train-gpu   `trm train --backend webgpu --preset cpu-sudoku4` on the 4x4 data: steps/s and
 #                 held-out accuracy of a real run on the GPU
 #     gemm-cpu-bf16  (GPU_BENCH_MORE=1, with gemm-f16 and step-gpu-b256) `bench gemm --precision
@@ -111,6 +113,10 @@ if [ "${gpu:-1}" = 1 ]; then
 fi
 part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset mlp,cpu-sudoku4,cpu-sudoku9 \
   --precision fp32,bf16 --reps 3 --torch-reps 2
+# where the host's small bf16 steps go on all its threads (bf16 ran 0.58x fp32 on a 16-core AMX Xeon):
+# per kernel and per parallel region (waits at the ends), fp32, bf16 on AMX, bf16 on VDPBF16PS
+part host-regions 90 bash -c 'for p in fp32 bf16; do node tools/profile-step.mjs cpu-sudoku4 60 32 $p; done
+  TRM_AMX=0 node tools/profile-step.mjs cpu-sudoku4 60 32 bf16'
 if [ "${gpu:-1}" = 1 ]; then
   part step-gpu 120 $T bench step --backend webgpu --preset mlp,att,cpu-sudoku4,cpu-sudoku9 --no-torch
   part gemm-bk32 60 env TRM_WEBGPU_GEMM_BK=32 $T bench gemm --backend webgpu

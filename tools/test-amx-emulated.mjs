@@ -7,7 +7,8 @@
  * (native/gemm/amx_emulate.h), while its packs, tile shapes, remainders and epilogue are the real
  * ones. Then runs the bf16 tests against that build (TRM_NATIVE_PATH): the GEMM against the
  * float64 reference, 1 vs 2 threads bit for bit, AMX vs VDPBF16PS, the fused epilogues, a bf16
- * training step and learning run, bf16 tensors (gemmBf16 on bf16 operands, the kept activations). `npm
+ * training step and learning run, bf16 tensors (gemmBf16 on bf16 operands, the kept activations), the
+ * bf16 item sums (gemmSumNTBf16: gemmBf16's batch sum while the AMX kernel is active). `npm
  * test` runs it last. It needs an x86-64 Linux CPU with
  * AVX-512 BF16 (the kernel's packs and epilogue are AVX-512 code); elsewhere it prints a SKIPPED
  * line. On a CPU with AMX the main test run has already exercised the real tiles.
@@ -23,6 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const buildOnly = process.argv.includes('--build-only');
 const tests = [
   'test/kernels/gemm-bf16.test.ts',
+  'test/kernels/gemm-sum-nt-bf16.test.ts',
   'test/kernels/gemm-swiglu.test.ts',
   'test/kernels/fused.test.ts',
   'test/model/linear-swiglu-path.test.ts',

@@ -16,5 +16,6 @@ void round_bf16_avx2(float*, long) {}
 void copy_transposed_avx2(float*, long, const float*, long, long, long) {}
 void copy_transposed_avx512(float*, long, const float*, long, long, long) {}
 void sum_nt_rows_avx512(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
+void sum_nt_rows_bf16_avx512(float*, float*, long, long, const uint16_t*, long, const uint16_t*, long, long, long) {}
 void sum_nt_rows_avx2(float*, float*, long, long, const float*, long, const float*, long, long, long) {}
 }  // namespace trm

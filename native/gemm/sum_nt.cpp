@@ -7,7 +7,9 @@
 #include <cstdlib>
 
 #include "../cpu_features.h"
+#include "../ops/ops.h"
 #include "../threadpool.h"
+#include "gemm.h"
 
 namespace trm {
 namespace {
@@ -37,19 +39,17 @@ void rows_generic(float* red, long np, long Q, const float* Pp, long sp, const f
 
 thread_local AlignedBuf tl_red, tl_part;
 
-}  // namespace
-
-void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long K, long batch, long stride_a,
-                 long stride_b, float beta) {
-  if (M == 0 || N == 0) return;
-  // P: the longer operand, its rows split across threads in whole tiles of kSumNtP; Q: the shorter
+// The driver of both sums: P, the longer operand, its rows split across threads in whole tiles of
+// kSumNtP; Q the shorter. rows(red, np, Q, Pp, sp, Qp, sq) reduces rows [0, np) of Pp against Q's.
+template <class T, class Rows>
+void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long batch, long stride_a, long stride_b,
+                  float beta, Rows rows) {
   const bool a_is_p = M >= N;
   const long P = a_is_p ? M : N, Q = a_is_p ? N : M;
-  const float* Pp = a_is_p ? A : B;
-  const float* Qp = a_is_p ? B : A;
+  const T* Pp = a_is_p ? A : B;
+  const T* Qp = a_is_p ? B : A;
   const long sp = a_is_p ? stride_a : stride_b, sq = a_is_p ? stride_b : stride_a;
   const long ptiles = (P + kSumNtP - 1) / kSumNtP;
-  const Isa isa = active_isa();
   const double flops = 2.0 * M * N * K * batch;
   parallel_run([&](int ith, int nth) {
     long t0, t1;
@@ -59,12 +59,8 @@ void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long 
     float* red = tl_red.get((size_t)np * Q);
     if (K == 0 || batch == 0) {
       for (long i = 0; i < np * Q; i++) red[i] = 0.f;
-    } else if (isa == Isa::Avx512) {
-      sum_nt_rows_avx512(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
-    } else if (isa == Isa::Avx2) {
-      sum_nt_rows_avx2(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
     } else {
-      rows_generic(red, np, Q, Pp + r0 * K, sp, Qp, sq, K, batch);
+      rows(red, np, Q, Pp + r0 * K, sp, Qp, sq);
     }
     for (long p = 0; p < np; p++)
       for (long q = 0; q < Q; q++) {
@@ -72,6 +68,66 @@ void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long 
         *c = beta == 0.f ? red[p * Q + q] : beta * *c + red[p * Q + q];
       }
   }, flops < 2e5 ? 1 : 0);
+}
+
+thread_local AlignedBuf tl_a16, tl_b16;
+
+}  // namespace
+
+void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long K, long batch, long stride_a,
+                 long stride_b, float beta) {
+  if (M == 0 || N == 0) return;
+  const Isa isa = active_isa();
+  sum_nt_parts(C, A, B, M, N, K, batch, stride_a, stride_b, beta,
+               [&](float* red, long np, long Q, const float* Pp, long sp, const float* Qp, long sq) {
+                 if (isa == Isa::Avx512)
+                   sum_nt_rows_avx512(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp, sp, Qp, sq, K, batch);
+                 else if (isa == Isa::Avx2)
+                   sum_nt_rows_avx2(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp, sp, Qp, sq, K, batch);
+                 else
+                   rows_generic(red, np, Q, Pp, sp, Qp, sq, K, batch);
+               });
+}
+
+void gemm_sum_nt_bf16(float* C, const void* A, bool a16, const void* B, bool b16, long M, long N, long K, long batch,
+                      long stride_a, long stride_b, float beta) {
+  if (M == 0 || N == 0) return;
+  const GemmKernelInfo kr = gemm_active_kernel(true);
+  if (active_isa() != Isa::Avx512 || kr.kpack != 2 || !kr.to_bf16 || amx_usable()) {
+    GemmArgs g;
+    g.trans_b = true;
+    g.M = M; g.N = N; g.K = K;
+    g.A = static_cast<const float*>(A); g.lda = K; g.stride_a = stride_a; g.a16 = a16;
+    g.B = static_cast<const float*>(B); g.ldb = K; g.stride_b = stride_b; g.b16 = b16;
+    g.C = C; g.ldc = N; g.stride_c = 0;
+    g.beta = beta;
+    g.batch = batch;
+    g.bf16 = true;
+    gemm(g);
+    return;
+  }
+  // an fp32 operand rounded into a bf16 copy (items rows x K apart), as the bf16 packs round it
+  const auto as16 = [&](const void* X, bool x16, long rows, long stride, AlignedBuf& buf, long* s16) {
+    if (x16 || K == 0 || batch == 0) {
+      *s16 = stride;
+      return static_cast<const uint16_t*>(X);
+    }
+    const long item = rows * K;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(buf.get(((size_t)batch * item + 1) / 2));
+    const float* src = static_cast<const float*>(X);
+    parallel_for(batch, batch * item, [&](long lo, long hi) {
+      for (long b = lo; b < hi; b++) kr.to_bf16(dst + b * item, src + b * stride, item);
+    });
+    *s16 = item;
+    return static_cast<const uint16_t*>(dst);
+  };
+  long sa16, sb16;
+  const uint16_t* A16 = as16(A, a16, M, stride_a, tl_a16, &sa16);
+  const uint16_t* B16 = as16(B, b16, N, stride_b, tl_b16, &sb16);
+  sum_nt_parts(C, A16, B16, M, N, K, batch, sa16, sb16, beta,
+               [&](float* red, long np, long Q, const uint16_t* Pp, long sp, const uint16_t* Qp, long sq) {
+                 sum_nt_rows_bf16_avx512(red, tl_part.get((size_t)np * Q * 16), np, Q, Pp, sp, Qp, sq, K, batch);
+               });
 }
 
 }  // namespace trm

@@ -12,11 +12,22 @@
 // added to beta * C. So the bits differ from gemm's batch-order sum (within fp32 rounding) but do
 // not depend on the thread count or the tiling: a tile is a group of independent accumulators.
 #pragma once
+#include <cstdint>
 
 namespace trm {
 
 void gemm_sum_nt(float* C, const float* A, const float* B, long M, long N, long K, long batch, long stride_a,
                  long stride_b, float beta);
+
+// The same sum with bf16 operands (a bf16 run's token mixer weight gradients: one of the two is a kept
+// bf16 tensor, dgate_up or h): every value of A and B rounded to bfloat16 as GemmArgs::bf16 rounds them
+// (a16 / b16: A / B hold bfloat16 values, uint16_t, with the layout and strides above in elements), the
+// products summed in fp32. On AVX512_BF16 without the AMX kernel active: an fp32 operand is rounded into
+// a scratch copy first, then each element of C is 16 partial sums as gemm_sum_nt's (lane l: k = 2l and
+// 2l + 1 mod 32, by VDPBF16PS), reduced by the same tree; the same bits for any thread count. Elsewhere
+// (no VDPBF16PS, or AMX tiles active): gemm's bf16 batch sum (trans_b, stride_c = 0), item by item.
+void gemm_sum_nt_bf16(float* C, const void* A, bool a16, const void* B, bool b16, long M, long N, long K, long batch,
+                      long stride_a, long stride_b, float beta);
 
 // Tile shapes: up to kSumNtP rows of the longer operand against kSumNtQ rows of the shorter.
 constexpr int kSumNtP = 4, kSumNtQ = 6;
@@ -32,6 +43,10 @@ inline long sum_nt_q_start(long u, long base, long extra) { return u * base + (u
 // scratch, 64-byte aligned (the lane partials).
 void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
                         long K, long batch);
+// AVX-512 BF16 (sum_nt_bf16_avx512.cpp): the same contract over bf16 values (32 k per vector as 16
+// pairs, VDPBF16PS), for gemm_sum_nt_bf16.
+void sum_nt_rows_bf16_avx512(float* red, float* part, long np, long Q, const uint16_t* Pp, long sp, const uint16_t* Qp,
+                             long sq, long K, long batch);
 // AVX2+FMA (sum_nt_avx2.cpp): the same contract and the same bits as sum_nt_rows_avx512 (16 lanes
 // as two ymm halves, FMA, the same reduction tree).
 void sum_nt_rows_avx2(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,

@@ -150,6 +150,26 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
     beta: number,
   ): void;
 
+  /** gemmSumNT with bf16 operands (the small token mixer's weight gradients in a bf16 run): every
+   *  value of A and B rounded to bfloat16 as gemmBf16 rounds its operands (a bf16 tensor read as the
+   *  values it holds), products and sums in fp32. A and B are each fp32 or bf16 (a kept dgateUp or h
+   *  against an fp32 activation). Numerically gemmBf16 with transB and strideC = 0 up to the order of
+   *  the fp32 additions: native on AVX512_BF16 (without AMX tiles active) sums each element of C as 16
+   *  partial sums over items and k pairs (VDPBF16PS), reduced by a fixed tree, elsewhere gemmBf16's
+   *  item-by-item batch sum; the same bits for any thread count. */
+  gemmSumNTBf16(
+    C: F,
+    A: F | H,
+    B: F | H,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void;
+
   // ---- data movement ---------------------------------------------------------------------------
   /** dst[r*ldDst + c] = src[r*ldSrc + c] for r < rows, c < cols (qkv split/merge, prefix copies). */
   copy2d(dst: F, src: F, rows: number, cols: number, ldDst: number, ldSrc: number): void;
@@ -362,6 +382,7 @@ export const KERNEL_NAMES = [
   'linearSwigluBackward',
   'gemmSwigluBackward',
   'gemmSumNT',
+  'gemmSumNTBf16',
   'copy2d',
   'transpose',
   'fill',

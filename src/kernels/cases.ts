@@ -396,6 +396,15 @@ export const kernelCases: KernelCase[] = [
     reduce: 5 * 37,
   },
   {
+    // the same sum with bf16 operands (the reference rounds them too): 37 k = 18 pairs and a half pair
+    name: 'gemmSumNTBf16',
+    args: () => [rand(45 * 19, 36), rand(5 * 45 * 37, 37), rand(5 * 19 * 37, 38), 45, 19, 37, 5, 45 * 37, 19 * 37, 1],
+    out: [0],
+    rtol: 1e-4,
+    atol: 1e-5,
+    reduce: 5 * 37,
+  },
+  {
     name: 'linearSwigluBackward',
     args: () => [
       rand(45 * 2 * 37, 28),

@@ -93,6 +93,23 @@ export function gemmSumNTVia<F>(
   k.gemm(false, true, M, N, K, 1, A, K, strideA, B, K, strideB, beta, C, N, 0, batch);
 }
 
+/** gemmSumNTBf16 (backend.ts) as gemmBf16's batch sum: transB, strideC = 0 (items summed in order). */
+export function gemmSumNTBf16Via<F, H>(
+  k: Pick<KernelBackend<F, unknown, unknown, H>, 'gemmBf16'>,
+  C: F,
+  A: F | H,
+  B: F | H,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  k.gemmBf16(false, true, M, N, K, 1, A, K, strideA, B, K, strideB, beta, C, N, 0, batch);
+}
+
 /** r_b = W_down (S, Is) @ swiglu(W_gu (2Is, S) @ inp_b) + inp_b for every item b; out, rstd = the
  *  sequence-axis RMSNorm of r. Saves gateUp (B, 2Is, D) and h (B, Is, D); r (B, S, D) is scratch.
  *  (_keep: the contract's keep; the composition writes gateUp and h either way, which keep = false allows.) */

@@ -75,6 +75,16 @@ function kept(
   return {};
 }
 
+/** One operand that may be fp32 or bf16 (on a device that keeps bf16 tensors), with at least n elements. */
+function operand(op: string, shape: Shape, name: string, t: unknown, n: number): void {
+  if (!isBf16(t)) {
+    arrays(op, shape, 'Float32Array', { [name]: [t, n] });
+    return;
+  }
+  if (!device().bf16) throw new ShapeError(`${op}: the ${device().name} device keeps no bf16 tensors`);
+  if (t.length < n) throw new ShapeError(`${op}: ${name} has ${t.length} elements, ${shape} needs ${n}`);
+}
+
 /** A bf16 dgateUp is written fresh, never accumulated into. */
 function freshBf16(op: string, dgateUp: unknown, bf16: boolean, fresh: boolean): void {
   if (isBf16(dgateUp) && !(bf16 && fresh))
@@ -409,6 +419,28 @@ export function swigluBackward(dgateUp: F32, dout: F32, gateUp: F32, N: number, 
     sh = sizes(op, { N, H });
   arrays(op, sh, 'Float32Array', { dgateUp: [dgateUp, 2 * N * H], dout: [dout, N * H], gateUp: [gateUp, 2 * N * H] });
   device().swigluBackward(dgateUp, dout, gateUp, N, H);
+}
+
+/** gemmSumNT with bf16 operands (backend.ts gemmSumNTBf16): A and B each fp32 or bf16 (Uint16Array). */
+export function gemmSumNTBf16(
+  C: F32,
+  A: KeptT,
+  B: KeptT,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  beta: number,
+): void {
+  const op = 'gemmSumNTBf16',
+    sh = sizes(op, { M, N, K, batch, strideA, strideB }),
+    used = batch > 0 && M > 0 && N > 0 && K > 0;
+  arrays(op, sh, 'Float32Array', { C: [C, M * N] });
+  operand(op, sh, 'A', A, used ? (batch - 1) * strideA + M * K : 0);
+  operand(op, sh, 'B', B, used ? (batch - 1) * strideB + N * K : 0);
+  device().gemmSumNTBf16(C, A, B, M, N, K, batch, strideA, strideB, beta);
 }
 
 // ---- fused half-blocks (backend.ts) -------------------------------------------------------------

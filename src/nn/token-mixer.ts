@@ -5,14 +5,16 @@
  * (strideA = 0) with SwiGLU in its epilogue (gemmSwiglu: gate block (Is, D) and up block (Is, D) of
  * an item meet in registers, h_b = silu(gate) * up is written, the pre-activation only when the
  * backward will need it); down (S, Is) @ h_b (Is, D) -> (S, D). Weight gradients are sums over b of
- * NT products (mixerWeightGrad): for small items (fp32, D <= 256, S <= 24) one gemmSumNT, each
- * element one sum over all items and k; else batched GEMMs summed item by item (strideC = 0).
+ * NT products (mixerWeightGrad): for small items (D <= 256, S <= 24) one gemmSumNT (gemmSumNTBf16 in a
+ * bf16 run), each element one sum over all items and k; else batched GEMMs summed item by item
+ * (strideC = 0).
  */
 import {
   type F32T,
   gemm,
   gemmPrecision,
   gemmSumNT,
+  gemmSumNTBf16,
   gemmSwiglu,
   gemmSwigluBackward,
   isBf16,
@@ -41,10 +43,11 @@ export interface TokenMixerSizes {
   Is: number;
 }
 
-/** Up to this D and this sequence length S (fp32) the mixer's weight gradients are one gemmSumNT
- *  each: per item they are products short in k (K = D) with one side only S rows, which gemm's
- *  batch sum runs item by item through packed, padded tiles. With more rows (S >= 26) gemm's packed
- *  tiles are the faster of the two (docs/PERFORMANCE.md, "cpu-sudoku4, fourth session"). */
+/** Up to this D and this sequence length S the mixer's weight gradients are one gemmSumNT each
+ *  (gemmSumNTBf16 in a bf16 run): per item they are products short in k (K = D) with one side only S
+ *  rows, which gemm's batch sum runs item by item through packed, padded tiles. With more rows
+ *  (S >= 26) gemm's packed tiles are the faster of the two (docs/PERFORMANCE.md, "cpu-sudoku4, fourth
+ *  session"; bf16 on Zen 5: S = 17 1.8-2.2x faster, S = 82 0.80-0.88x, "Speed II, thirty-fourth session"). */
 export const SUM_NT_MAX_D = 256;
 export const SUM_NT_MAX_S = 24;
 
@@ -62,9 +65,11 @@ export function mixerWeightGrad(
   strideDy: number,
   strideX: number,
 ): void {
-  // (bf16 tensors - a bf16 step's h and dgateUp - only ever meet bf16 products: the gemm below)
-  if (D <= SUM_NT_MAX_D && Math.min(M, N) <= SUM_NT_MAX_S && gemmPrecision() === 'fp32' && !isBf16(dy) && !isBf16(x))
+  // (bf16 tensors - a bf16 step's h and dgateUp - only ever meet bf16 products: gemmSumNTBf16 or the gemm below)
+  const small = D <= SUM_NT_MAX_D && Math.min(M, N) <= SUM_NT_MAX_S;
+  if (small && gemmPrecision() === 'fp32' && !isBf16(dy) && !isBf16(x))
     gemmSumNT(dW, dy, x, M, N, D, B, strideDy, strideX, 1);
+  else if (small && gemmPrecision() === 'bf16') gemmSumNTBf16(dW, dy, x, M, N, D, B, strideDy, strideX, 1);
   else
     gemm({
       A: dy,

@@ -19,6 +19,7 @@ import { TrmError } from '../errors.js';
 import type { GemmArgs } from '../kernels/backend.js';
 import type { Device, DeviceTensor, DType, F32T, HostArray, HostOf, I32T, Tensor, U8T } from '../kernels/device.js';
 import {
+  gemmSumNTBf16Via,
   gemmSumNTVia,
   gemmSwigluBackwardVia,
   linearSwigluBackwardVia,
@@ -804,6 +805,20 @@ export class WebGpuDevice implements Device {
     beta: number,
   ): void {
     gemmSumNTVia<F32T>(this, C, A, B, M, N, K, batch, strideA, strideB, beta);
+  }
+  gemmSumNTBf16(
+    C: F32T,
+    A: F32T,
+    B: F32T,
+    M: number,
+    N: number,
+    K: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    beta: number,
+  ): void {
+    gemmSumNTBf16Via<F32T, F32T>(this, C, A, B, M, N, K, batch, strideA, strideB, beta);
   }
   swigluBackward(dgateUp: F32T, dout: F32T, gateUp: F32T, N: number, H: number): void {
     this.each('swigluBackward', [dgateUp, dout, gateUp], N * H, [H]);

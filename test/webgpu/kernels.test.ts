@@ -38,6 +38,7 @@ const tol: Record<string, { rtol: number; atol: number }> = {
   linearSwigluBackward: { rtol: 1e-4, atol: 1e-4 },
   gemmSwigluBackward: { rtol: 1e-4, atol: 1e-4 },
   gemmSumNT: { rtol: 1e-4, atol: 1e-4 }, // gemm's batch sum
+  gemmSumNTBf16: { rtol: 1e-4, atol: 1e-4 }, // gemmBf16's batch sum
   biasBackward: { rtol: 1e-4, atol: 1e-5 }, // 301 rows summed in fp32 (the reference sums in float64)
   default: { rtol: 1e-5, atol: 1e-6 },
 };

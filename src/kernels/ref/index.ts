@@ -31,6 +31,7 @@ import {
 import { ropeBackward, ropeForward, softmaxBackward, softmaxForward } from './attention.js';
 import { adamAtan2Step, adamwStep, emaUpdate, signSgdRows } from './optim.js';
 import { withBf16Tensors } from './bf16.js';
+import { gemmSumNTBf16Via } from '../compose.js';
 
 // the kernels that also take bf16 tensors (bf16.ts)
 const bf16Kernels = withBf16Tensors({ gemmBf16, gemmSwiglu, linearSwiglu, linearSwigluBackward, gemmSwigluBackward });
@@ -40,6 +41,7 @@ export const refBackend: KernelBackend = {
   gemm,
   ...bf16Kernels,
   gemmSumNT,
+  gemmSumNTBf16: (...a) => gemmSumNTBf16Via(bf16Kernels, ...a),
   copy2d,
   transpose,
   fill,
