@@ -564,6 +564,17 @@ bool gemm_claims_on() {
   }();
   return on;
 }
+// The rows of a claimed A block: kr.mc, or fewer (whole MR strips) where that gives every thread at
+// least two blocks. With fewer blocks than that, the thread that takes the last one decides when the
+// region ends: cpu-sudoku4's 544 channel rows ran as 252 + 252 + 40 on two threads, one thread idle
+// 29-39 us of each ~100 us bf16 linear_swiglu call (2-vCPU Zen 5, the pool's region profile); the paper
+// step's 6208 rows make 25 blocks of 252 for 16 threads, where 32 of 196 split evenly. Rows are
+// independent and each block runs its k blocks in order on one thread: the same bits for any size.
+long claim_block_rows(const GemmKernelInfo& kr, long rows, int nth) {
+  const long per = (rows + 2L * nth - 1) / (2L * nth), whole = (per + kr.mr - 1) / kr.mr * kr.mr;
+  return whole < kr.mc ? whole : kr.mc;
+}
+
 // For gemm's general loop: the AMX kernel (the bf16 channel products of the paper step), one column
 // block (N <= nc), and every k block of B packed at most kClaimedPackedFloats (16 MiB) per thread.
 constexpr long kClaimedPackedFloats = 1L << 22;
@@ -1284,9 +1295,11 @@ void gemm(const GemmArgs& g) {
   bool split_rows = rows_ok && (!panels_ok || g.M >= g.N);
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g)) {
-    ItemClaims blocks((g.M + kr.mc - 1) / kr.mc, true);
+    GemmKernelInfo kb = kr;  // (gemm_one's claimed blocks are kb.mc rows)
+    kb.mc = claim_block_rows(kr, g.M, nth);
+    ItemClaims blocks((g.M + kb.mc - 1) / kb.mc, true);
     parallel_run([&](int ith, int nt) {
-      gemm_one(kr, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
+      gemm_one(kb, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
     });
     return;
   }
@@ -1507,11 +1520,12 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= nch && gemm_claims_on();
-  ItemClaims blocks((N + kr.mc - 1) / kr.mc, true);
+  const long bm = claim_rows ? claim_block_rows(kr, N, nth) : kr.mc;
+  ItemClaims blocks((N + bm - 1) / bm, true);
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, bm};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
@@ -1539,7 +1553,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
       pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
-        const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
+        const long mc = r1 - ic < bm ? r1 - ic : bm, mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, X, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
@@ -1654,11 +1668,12 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
-  ItemClaims blocks((N + kr.mc - 1) / kr.mc, true);
+  const long bm = claim_rows ? claim_block_rows(kr, N, nth) : kr.mc;
+  ItemClaims blocks((N + bm - 1) / bm, true);
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, bm};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
@@ -1674,7 +1689,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       if (p0 >= p1) continue;
       pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
-        const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, mr_all = (mc + MR - 1) / MR * MR;
+        const long mc = r1 - ic < bm ? r1 - ic : bm, mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, dout, D, ic, mc, K);
         // fp32, B's panels in L2 (strip_outer_fits: the small models' K x I, not the paper config's 3 MB):
         // strip by strip, each strip across all of this thread's panels, so each tile's epilogue continues
