@@ -1187,7 +1187,7 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
   return true;
 }
 
-// Reductions in two fixed halves (fp32, a small C): the items of a sum over items (stride_c == 0), or
+// Reductions in two fixed halves (fp32 or bf16, a small C): the items of a sum over items (stride_c == 0), or
 // the k range of one A^T B product with a long k (the weight-gradient form dW = dY^T X; no fused
 // kernel computes that form, and each fused kernel promises gemm's bits for its own): the small
 // models' weight gradients, sums over the batch's items or tokens. Half 0 accumulates into C (with
@@ -1198,10 +1198,16 @@ bool gemm_by_transpose(const GemmKernelInfo& kr, const GemmArgs& g) {
 // rows made both threads read every item, half of it written by the other core (2-vCPU Zen 5:
 // cpu-sudoku9's step x1.08, the paper token mixer's down weight gradient 82-84% -> 88-89% of the peak
 // on two threads). With more threads the halves run one after the other, each on all of them.
+// bf16 products too (their operands fp32 or bf16-stored): each half packs only its own items or k range,
+// where the threads of a product split inside every item both packed its shared operand, and a fixed
+// half each balances as the per-item splits did. 2-vCPU Zen 5, VDPBF16PS: the paper token mixer's down
+// weight gradient (97 x 512 x 512 per item) x1.16, the bf16 cpu-sudoku9 step x1.10-1.14 (its 82-row
+// item sums and its channel weight gradients over 2624 tokens). The bits change from the item-by-item
+// order (within rounding), the same for any thread count.
 bool gemm_in_halves(const GemmArgs& g) {
   const bool items = g.stride_c == 0 && g.batch >= 4,
              ks = g.trans_a && !g.trans_b && g.batch == 1 && g.K >= kHalvesMinK;
-  if (tl_in_half != InHalf::kNo || g.bf16 || g.a16 || g.b16 || g.packed_a || g.packed_b || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
+  if (tl_in_half != InHalf::kNo || (!g.bf16 && (g.a16 || g.b16)) || g.packed_a || g.packed_b || g.K == 0 || (double)g.M * g.N > kHalvesMaxC ||
       !(items || ks))
     return false;
   static thread_local AlignedBuf scratch;
@@ -1214,20 +1220,16 @@ bool gemm_in_halves(const GemmArgs& g) {
   // product on two threads: 512 x 64 x 544 ran 0.86x, its 64 rows of C^T split between them.)
   const bool alone = pool_threads() <= 2;
   const GemmKernelInfo kr = active_kernel(false);
-  const bool tall_tn = ks && !kr.kernel_direct_at && g.M >= 4 * g.N && g.M <= kr.nc;
+  const bool tall_tn = ks && !g.bf16 && !kr.kernel_direct_at && g.M >= 4 * g.N && g.M <= kr.nc;
   auto half = [&](int h) {
     GemmArgs t = g;
     long lo, hi;
     split_range(items ? g.batch : g.K, h, 2, &lo, &hi);
-    if (items) {
-      t.batch = hi - lo;
-      t.A = g.A + lo * g.stride_a;
-      t.B = g.B + lo * g.stride_b;
-    } else {
-      t.K = hi - lo;  // (A^T B: k runs down the rows of both)
-      t.A = g.A + lo * g.lda;
-      t.B = g.B + lo * g.ldb;
-    }
+    const long oa = items ? lo * g.stride_a : lo * g.lda, ob = items ? lo * g.stride_b : lo * g.ldb;
+    if (items) t.batch = hi - lo;
+    else t.K = hi - lo;  // (A^T B: k runs down the rows of both)
+    t.A = static_cast<const float*>(item_at(g.A, g.a16, oa));
+    t.B = static_cast<const float*>(item_at(g.B, g.b16, ob));
     if (h == 1) {
       t.C = sc;
       t.ldc = g.N;

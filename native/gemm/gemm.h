@@ -4,9 +4,9 @@
 // op(B) is K x N: B[k*ldb + j] (trans_b = false) or B[j*ldb + k] (trans_b = true).
 // C is M x N: C[i*ldc + j]. beta == 0 overwrites C without reading it (NaN in C is ignored).
 // Batched form: item b uses A + b*stride_a, B + b*stride_b, C + b*stride_c. stride_c == 0 means
-// every item accumulates into the same C (a sum of products, in batch order; fp32 with a small C and
-// at least 4 items: two fixed halves of the items, the second added at the end, gemm.cpp
-// gemm_in_halves; so too the k range of an fp32 A^T B product with a small C and k >= 1024).
+// every item accumulates into the same C (a sum of products, in batch order; with a small C and at
+// least 4 items, fp32 or bf16: two fixed halves of the items, the second added at the end, gemm.cpp
+// gemm_in_halves; so too the k range of an A^T B product with a small C and k >= 1024).
 //
 // Result bits depend only on the inputs and the dispatch path, not on the thread count: every
 // element of C (of each half) is produced by one thread, summing over k in a fixed blocked order.
