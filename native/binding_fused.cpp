@@ -80,14 +80,21 @@ Napi::Value TokenMixerNormBackward(const Info& info) {
   return info.Env().Undefined();
 }
 
+// The elements the item sums' operands span: (batch - 1) strides plus one item; nothing is read when
+// an extent is empty.
+void sum_nt_extents(const Args& a, long M, long N, long K, long batch, long sa, long sb, size_t* ea, size_t* eb) {
+  const bool used = batch > 0 && M > 0 && N > 0 && K > 0;
+  *ea = used ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
+  *eb = used ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
+}
+
 // gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta): gemm/sum_nt.h gemm_sum_nt.
 Napi::Value GemmSumNT(const Info& info) {
   Args a{info, "gemmSumNT"};
   a.expect_count(10);
   long M = a.i64s(3), N = a.i64s(4), K = a.i64s(5), batch = a.i64s(6), sa = a.i64s(7), sb = a.i64s(8);
-  // the operands span (batch - 1) strides plus one item; nothing is read when an extent is empty
-  size_t ea = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
-  size_t eb = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
+  size_t ea, eb;
+  sum_nt_extents(a, M, N, K, batch, sa, sb, &ea, &eb);
   gemm_sum_nt(f32(a, 0, "C", prod(a, {M, N})), f32(a, 1, "A", ea), f32(a, 2, "B", eb), M, N, K, batch, sa, sb,
               (float)a.f64s(9));
   return info.Env().Undefined();
@@ -99,9 +106,8 @@ Napi::Value GemmSumNTBf16(const Info& info) {
   Args a{info, "gemmSumNTBf16"};
   a.expect_count(10);
   long M = a.i64s(3), N = a.i64s(4), K = a.i64s(5), batch = a.i64s(6), sa = a.i64s(7), sb = a.i64s(8);
-  size_t ea = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sa}) + prod(a, {M, K}) : 0;
-  size_t eb = batch > 0 && M > 0 && N > 0 && K > 0 ? prod(a, {batch - 1, sb}) + prod(a, {N, K}) : 0;
-  size_t la, lb;
+  size_t ea, eb, la, lb;
+  sum_nt_extents(a, M, N, K, batch, sa, sb, &ea, &eb);
   bool a16, b16;
   void* A = a.f32_or_bf16(1, &la, &a16);
   void* B = a.f32_or_bf16(2, &lb, &b16);

@@ -2,8 +2,9 @@
 // both use: the 16 x 16 in-register transpose of their packs, and the C side of the narrow-panel
 // kernels that hold up to 16 rows of one column in the lanes of a vector (ukr_cols, ukr_cols_a,
 // ukr_cols_bf16): C[i * ldc] = alpha * acc[i] + beta * C[i * ldc] (fused, as the tile's epilogue, so
-// the same bits), by gather and scatter. Include it after the file's AVX-512 target pragma. The
-// functions have internal linkage: each file compiles them for its own target.
+// the same bits), by gather and scatter; and the item sums' lane reduction (sum_nt_avx512.cpp,
+// sum_nt_bf16_avx512.cpp). Include it after the file's AVX-512 target pragma. The functions have
+// internal linkage: each file compiles them for its own target.
 #pragma once
 
 #include <immintrin.h>
@@ -62,6 +63,14 @@ inline void transpose16(__m512 r[16]) {
     r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
     r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
   }
+}
+
+// The 16 lanes of v summed in the order of sum_nt_reduce (sum_nt.h): halves, quarters, pairs.
+inline float sum_nt_reduce16(__m512 v) {
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  __m128 p = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
 }
 
 }  // namespace

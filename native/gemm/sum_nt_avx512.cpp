@@ -8,18 +8,11 @@
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #include <immintrin.h>
 
+#include "avx512_shared.h"
 #include "sum_nt.h"
 
 namespace trm {
 namespace {
-
-// The 16 lanes of v summed in the order of sum_nt_reduce (sum_nt.h): halves, quarters, pairs.
-inline float reduce16(__m512 v) {
-  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  __m128 p = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
-}
 
 // One tile over items [b0, b1): P rows of the "p" operand (Pp + p*K per item, items sp apart)
 // against Q rows of the "q" operand; the 16-lane partial sums live in part[(p*ldq + q)*16] between
@@ -110,7 +103,7 @@ void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* P
       }
     }
   }
-  for (long i = 0; i < np * Q; i++) red[i] = reduce16(_mm512_load_ps(part + i * 16));
+  for (long i = 0; i < np * Q; i++) red[i] = sum_nt_reduce16(_mm512_load_ps(part + i * 16));
 }
 
 }  // namespace trm
