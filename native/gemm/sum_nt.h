@@ -38,6 +38,32 @@ constexpr int kSumNtP = 4, kSumNtQ = 6;
 // shapes: 3 items x 4 k vectors per call). The tiling never changes the bits (above).
 inline long sum_nt_q_start(long u, long base, long extra) { return u * base + (u < extra ? u : extra); }
 
+// The AVX-512 tiles' driver (sum_nt_avx512.cpp: fp32, sum_nt_bf16_avx512.cpp: bf16 values): items in
+// blocks whose Q rows (Q x K values of T per item) stay in L1 while every P tile of rows [0, np) streams
+// past them once; the 16 lane partials of each element wait in part (L2) between blocks, fresh at the
+// first. tiles[P - 1][Q' - 1] runs a tile of P x Q' elements; the first Q tile of each P tile prefetches
+// the next P tile's rows. ISA-neutral: the files instantiate it with their own tiles.
+template <class T, class TileFn>
+void sum_nt_item_blocks(float* part, long np, long Q, const T* Pp, long sp, const T* Qp, long sq, long K, long batch,
+                        const TileFn* const* tiles) {
+  const long kbytes = 32768, per_item = Q * K * (long)sizeof(T);
+  const long kb = kbytes / per_item < 1 ? 1 : kbytes / per_item;
+  const long qtiles = (Q + kSumNtQ - 1) / kSumNtQ;
+  const long qbase = Q / qtiles, qextra = Q % qtiles;
+  for (long b0 = 0; b0 < batch; b0 += kb) {
+    const long b1 = batch - b0 < kb ? batch : b0 + kb;
+    for (long p0 = 0; p0 < np; p0 += kSumNtP) {
+      const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
+      for (long u = 0; u < qtiles; u++) {
+        const long q0 = sum_nt_q_start(u, qbase, qextra), q1 = sum_nt_q_start(u + 1, qbase, qextra);
+        const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
+        tiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
+                                  pf);
+      }
+    }
+  }
+}
+
 // AVX-512 (sum_nt_avx512.cpp): red[p * Q + q] = the reduced sum of row p < np of Pp (Pp + p*K per
 // item, items sp apart) against row q < Q of Qp (items sq apart); part: np * Q * 16 floats of
 // scratch, 64-byte aligned (the lane partials).

@@ -84,25 +84,7 @@ constexpr const TileFn* kTiles[kSumNtP] = {kRow<1>, kRow<2>, kRow<3>, kRow<4>};
 
 void sum_nt_rows_avx512(float* red, float* part, long np, long Q, const float* Pp, long sp, const float* Qp, long sq,
                         long K, long batch) {
-  // items per block: the block's Q rows (Q x K floats per item) stay in L1 while every P tile of
-  // this part streams past them once; the lane partials wait in part (L2) between blocks
-  const long kbytes = 32768;
-  const long kb = kbytes / (Q * K * 4) < 1 ? 1 : kbytes / (Q * K * 4);
-  const long qtiles = (Q + kSumNtQ - 1) / kSumNtQ;
-  const long qbase = Q / qtiles, qextra = Q % qtiles;
-  for (long b0 = 0; b0 < batch; b0 += kb) {
-    const long b1 = batch - b0 < kb ? batch : b0 + kb;
-    for (long p0 = 0; p0 < np; p0 += kSumNtP) {
-      const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
-      for (long u = 0; u < qtiles; u++) {
-        const long q0 = sum_nt_q_start(u, qbase, qextra), q1 = sum_nt_q_start(u + 1, qbase, qextra);
-        // the first Q tile brings this P tile's rows in: it prefetches the next P tile's
-        const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
-        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
-                                   pf);
-      }
-    }
-  }
+  sum_nt_item_blocks(part, np, Q, Pp, sp, Qp, sq, K, batch, kTiles);
   for (long i = 0; i < np * Q; i++) red[i] = sum_nt_reduce16(_mm512_load_ps(part + i * 16));
 }
 

@@ -70,24 +70,7 @@ constexpr const TileFn* kTiles[kSumNtP] = {kRow<1>, kRow<2>, kRow<3>, kRow<4>};
 
 void sum_nt_rows_bf16_avx512(float* red, float* part, long np, long Q, const uint16_t* Pp, long sp, const uint16_t* Qp,
                              long sq, long K, long batch) {
-  // items per block: the block's Q rows (Q x K bf16 values per item) stay in L1 while every P tile of
-  // this part streams past them once (sum_nt_rows_avx512's blocking, at half the bytes a value)
-  const long kbytes = 32768;
-  const long kb = kbytes / (Q * K * 2) < 1 ? 1 : kbytes / (Q * K * 2);
-  const long qtiles = (Q + kSumNtQ - 1) / kSumNtQ;
-  const long qbase = Q / qtiles, qextra = Q % qtiles;
-  for (long b0 = 0; b0 < batch; b0 += kb) {
-    const long b1 = batch - b0 < kb ? batch : b0 + kb;
-    for (long p0 = 0; p0 < np; p0 += kSumNtP) {
-      const int P = (int)(np - p0 < kSumNtP ? np - p0 : kSumNtP);
-      for (long u = 0; u < qtiles; u++) {
-        const long q0 = sum_nt_q_start(u, qbase, qextra), q1 = sum_nt_q_start(u + 1, qbase, qextra);
-        const long pf = u == 0 ? (np - p0 - P < kSumNtP ? np - p0 - P : kSumNtP) : 0;
-        kTiles[P - 1][q1 - q0 - 1](part + (p0 * Q + q0) * 16, Q, Pp + p0 * K, sp, Qp + q0 * K, sq, K, b0, b1, b0 == 0,
-                                   pf);
-      }
-    }
-  }
+  sum_nt_item_blocks(part, np, Q, Pp, sp, Qp, sq, K, batch, kTiles);
   for (long i = 0; i < np * Q; i++) red[i] = sum_nt_reduce16(_mm512_load_ps(part + i * 16));
 }
 
