@@ -134,10 +134,8 @@ if (regions) {
   const sites = regions.stats.map(r => r.site);
   let names = sites;
   try {
-    const out = execFileSync('addr2line', ['-f', '-C', '-i', '-e', K.addonPath, ...sites], { encoding: 'utf8' });
-    // -i prints inlined frames: a site's lines are function/file pairs; take the outermost function
-    // (the kernel that ran the region), i.e. the last pair before the next site's first. addr2line
-    // cannot mark site boundaries with -i, so run it per site instead when more than one frame shows.
+    // -i prints the inlined frames too, innermost first, each a function line and a file line: the
+    // site's function, then the functions it was inlined into (the kernel that ran the region last)
     names = sites.map(s =>
       execFileSync('addr2line', ['-f', '-C', '-i', '-e', K.addonPath, s], { encoding: 'utf8' })
         .trim()
@@ -146,7 +144,6 @@ if (regions) {
         .map(f => f.replace(/\(.*$/, '').replace(/^trm::(\(anonymous namespace\)::)?/, ''))
         .join(' < '),
     );
-    void out;
   } catch {}
   const st = regions.stats.map((r, i) => ({ ...r, name: names[i] }));
   const inRegions = st.reduce((s, r) => s + r.regionNs, 0) / steps / 1e6,
