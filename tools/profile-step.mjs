@@ -11,17 +11,25 @@ const T = await import(`${root}/dist/train/config.js`);
 const preset = process.argv[2] ?? 'cpu-sudoku4',
   steps = +(process.argv[3] ?? 50);
 let c, B;
-if (preset === 'paper') {
-  c = M.resolveConfig(M.presets.sudokuMlp);
-  B = +(process.argv[4] ?? 8);
-} else {
-  const tc = T.resolveTrainConfig(preset, {});
-  const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
-  c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
-  B = +(process.argv[4] ?? tc.batch_size);
-}
 const precision = process.argv[5] ?? 'fp32';
-K.setGemmPrecision(precision);
+try {
+  if (!(Number.isInteger(steps) && steps >= 1))
+    throw new Error(`steps must be an integer >= 1, got '${process.argv[3]}'`);
+  if (preset === 'paper') {
+    c = M.resolveConfig(M.presets.sudokuMlp);
+    B = +(process.argv[4] ?? 8);
+  } else {
+    const tc = T.resolveTrainConfig(preset, {});
+    const side = +(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
+    c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
+    B = +(process.argv[4] ?? tc.batch_size);
+  }
+  if (!(Number.isInteger(B) && B >= 1)) throw new Error(`B must be an integer >= 1, got '${process.argv[4]}'`);
+  K.setGemmPrecision(precision);
+} catch (e) {
+  console.error(`profile-step: ${e.message}`);
+  process.exit(2);
+}
 const base = K.device();
 const kernelNames = (await import(`${root}/dist/kernels/backend.js`)).KERNEL_NAMES;
 const stats = new Map(),
