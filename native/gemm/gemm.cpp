@@ -564,14 +564,19 @@ bool gemm_claims_on() {
   }();
   return on;
 }
-// The rows of a claimed A block: kr.mc, or fewer (whole MR strips) where that gives every thread at
-// least two blocks. With fewer blocks than that, the thread that takes the last one decides when the
+// The rows of a claimed A block: kr.mc, or fewer (whole MR strips) so that the blocks are a multiple of
+// the threads and at least four each. With fewer, the thread that takes the last block decides when the
 // region ends: cpu-sudoku4's 544 channel rows ran as 252 + 252 + 40 on two threads, one thread idle
-// 29-39 us of each ~100 us bf16 linear_swiglu call (2-vCPU Zen 5, the pool's region profile); the paper
-// step's 6208 rows make 25 blocks of 252 for 16 threads, where 32 of 196 split evenly. Rows are
-// independent and each block runs its k blocks in order on one thread: the same bits for any size.
+// 29-39 us of each ~100 us bf16 linear_swiglu call; the paper MLP step at B 16 (1552 rows) ran 5 blocks
+// of 336 on two, the caller waiting 3.6 ms of each 16 ms fp32 linear_swiglu call (2-vCPU Zen 5, the pool's
+// region profile); at 16 threads the B 64 step's 6208 rows made 19 blocks. Four a thread against two:
+// the paper step at B 16 x1.05 (fp32 and bf16), at B 64 and the small presets even. Rows are independent
+// and each block runs its k blocks in order on one thread: the same bits for any size.
 long claim_block_rows(const GemmKernelInfo& kr, long rows, int nth) {
-  const long per = (rows + 2L * nth - 1) / (2L * nth), whole = (per + kr.mr - 1) / kr.mr * kr.mr;
+  long blocks = (rows + kr.mc - 1) / kr.mc;
+  if (blocks < 4L * nth) blocks = 4L * nth;
+  blocks = (blocks + nth - 1) / nth * nth;
+  const long per = (rows + blocks - 1) / blocks, whole = (per + kr.mr - 1) / kr.mr * kr.mr;
   return whole < kr.mc ? whole : kr.mc;
 }
 
