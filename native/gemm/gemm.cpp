@@ -582,11 +582,19 @@ long claim_block_rows(const GemmKernelInfo& kr, long rows, int nth) {
 
 // For gemm's general loop: the AMX kernel (the bf16 channel products of the paper step), one column
 // block (N <= nc), and every k block of B packed at most kClaimedPackedFloats (16 MiB) per thread.
+// And the other kernels' products that run the general loop (fp32: more than kStripOuterPanels panels,
+// no packed B; bf16 on VDPBF16PS: every one) with at least eight full A blocks a thread: the paper MLP
+// step's channel products at B 64 (6208 rows), whose fixed row halves ended with the slower vCPU's
+// (2-vCPU Zen 5, one process, alternating: 6208 x 512 x 1536 and x 3072 claimed 1.07-1.15x in fp32,
+// 1.07-1.10x in bf16 (0.98x once); the fp32 step x1.022, x1.029, x1.023). At B 16 (1552 rows, two
+// blocks a thread) they ran 0.96-1.04x, so not there. (Not for the emulated bf16 products, unmeasured.)
 constexpr long kClaimedPackedFloats = 1L << 22;
 bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g) {
   const long kcp_max = k_slots(kr.kc, kr.kpack), all_p = (g.N + kr.nr - 1) / kr.nr;
   const long packed = (g.K + kr.kc - 1) / kr.kc * kcp_max * all_p * kr.nr;
-  return gemm_claims_on() && kr.prefetches_c_below && g.K > 0 && g.N <= kr.nc && packed <= kClaimedPackedFloats;
+  const bool general_tall = !kr.round_bf16 && !g.packed_b && all_p > kStripOuterPanels && g.M >= 8L * pool_threads() * kr.mc;
+  return gemm_claims_on() && (kr.prefetches_c_below || general_tall) && g.K > 0 && g.N <= kr.nc &&
+         packed <= kClaimedPackedFloats;
 }
 
 // The A blocks one thread runs in the fused channel kernels (linear_swiglu and its backward): its

@@ -203,6 +203,8 @@ describe.runIf(addon)('gemmBf16 threads', () => {
       { M: 1000, N: 300, K: 1301, transA: false, transB: true },
       { M: 97, N: 1030, K: 601, transA: true, transB: false },
       { M: 64, N: 96, K: 97, batch: 12, transA: false, transB: false, strideA: 0 },
+      // eight A blocks a thread: claimed row blocks on two threads (gemm.cpp gemm_claims_row_blocks)
+      { M: 5400, N: 290, K: 70, transA: false, transB: false },
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;

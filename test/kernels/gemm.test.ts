@@ -143,6 +143,9 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
       { M: 1000, N: 300, K: 700, transA: false, transB: true },
       { M: 97, N: 1030, K: 600, transA: true, transB: false },
       { M: 64, N: 96, K: 97, batch: 12, transA: false, transB: false },
+      // eight A blocks a thread and more than eight panels: claimed row blocks on two threads (gemm.cpp
+      // gemm_claims_row_blocks), fixed rows on one
+      { M: 5400, N: 290, K: 520, transA: false, transB: false },
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;
