@@ -589,10 +589,10 @@ long claim_block_rows(const GemmKernelInfo& kr, long rows, int nth) {
 // 1.07-1.10x in bf16 (0.98x once); the fp32 step x1.022, x1.029, x1.023). At B 16 (1552 rows, two
 // blocks a thread) they ran 0.96-1.04x, so not there. (Not for the emulated bf16 products, unmeasured.)
 constexpr long kClaimedPackedFloats = 1L << 22;
-bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g) {
+bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g, int nth) {
   const long kcp_max = k_slots(kr.kc, kr.kpack), all_p = (g.N + kr.nr - 1) / kr.nr;
   const long packed = (g.K + kr.kc - 1) / kr.kc * kcp_max * all_p * kr.nr;
-  const bool general_tall = !kr.round_bf16 && !g.packed_b && all_p > kStripOuterPanels && g.M >= 8L * pool_threads() * kr.mc;
+  const bool general_tall = !kr.round_bf16 && !g.packed_b && all_p > kStripOuterPanels && g.M >= 8L * nth * kr.mc;
   return gemm_claims_on() && (kr.prefetches_c_below || general_tall) && g.K > 0 && g.N <= kr.nc &&
          packed <= kClaimedPackedFloats;
 }
@@ -613,6 +613,7 @@ struct RowBlockWalk {
     blk = claims->part(ith).next(blk);
     return blk < 0 ? -1 : blk * mc;
   }
+  long rows(long ic) const { return r1 - ic < mc ? r1 - ic : mc; }  // of the block at ic
 };
 
 // gemm_in_halves' limits (below)
@@ -1309,7 +1310,7 @@ void gemm(const GemmArgs& g) {
   bool rows_ok = g.M >= (long)kr.mr * 2 * nth, panels_ok = g.N >= (long)kr.nr * 2 * nth;
   bool split_rows = rows_ok && (!panels_ok || g.M >= g.N);
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
-  if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g)) {
+  if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g, nth)) {
     GemmKernelInfo kb = kr;  // (gemm_one's claimed blocks are kb.mc rows)
     kb.mc = claim_block_rows(kr, g.M, nth);
     ItemClaims blocks((g.M + kb.mc - 1) / kb.mc, true);
@@ -1568,7 +1569,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
       pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
-        const long mc = r1 - ic < bm ? r1 - ic : bm, mr_all = (mc + MR - 1) / MR * MR;
+        const long mc = walk.rows(ic), mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, X, D, ic, mc, K);
         for (long p = p0; p < p1; p++) {
           const long j0 = p * NR, nr = nc - j0 < NR ? nc - j0 : NR;
@@ -1704,7 +1705,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       if (p0 >= p1) continue;
       pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
-        const long mc = r1 - ic < bm ? r1 - ic : bm, mr_all = (mc + MR - 1) / MR * MR;
+        const long mc = walk.rows(ic), mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, dout, D, ic, mc, K);
         // fp32, B's panels in L2 (strip_outer_fits: the small models' K x I, not the paper config's 3 MB):
         // strip by strip, each strip across all of this thread's panels, so each tile's epilogue continues

@@ -388,6 +388,33 @@ export function gemmSwigluBackward(
   device().gemmSwigluBackward(dgateUp, dh, dout, gateUp, weightT, H, N, K, batch, bf16 === true, fresh === true);
 }
 
+/** The item sums' checks: sizes, C (M, N), and A, B spanning (batch - 1) strides plus one item (nothing
+ *  when an extent is empty); bf16: A and B may each be bf16 (operand). */
+function sumNtChecks(
+  op: string,
+  bf16: boolean,
+  C: unknown,
+  A: unknown,
+  B: unknown,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+): void {
+  const sh = sizes(op, { M, N, K, batch, strideA, strideB }),
+    used = batch > 0 && M > 0 && N > 0 && K > 0,
+    na = used ? (batch - 1) * strideA + M * K : 0,
+    nb = used ? (batch - 1) * strideB + N * K : 0;
+  arrays(op, sh, 'Float32Array', { C: [C, M * N] });
+  if (!bf16) arrays(op, sh, 'Float32Array', { A: [A, na], B: [B, nb] });
+  else {
+    operand(op, sh, 'A', A, na);
+    operand(op, sh, 'B', B, nb);
+  }
+}
+
 /** C (M, N) = beta*C + the sum over b < batch of A_b (M, K) @ B_b (N, K)^T (backend.ts gemmSumNT):
  *  A_b at b*strideA, B_b at b*strideB, row-major with k contiguous. */
 export function gemmSumNT(
@@ -402,14 +429,7 @@ export function gemmSumNT(
   strideB: number,
   beta: number,
 ): void {
-  const op = 'gemmSumNT',
-    sh = sizes(op, { M, N, K, batch, strideA, strideB }),
-    used = batch > 0 && M > 0 && N > 0 && K > 0;
-  arrays(op, sh, 'Float32Array', {
-    C: [C, M * N],
-    A: [A, used ? (batch - 1) * strideA + M * K : 0],
-    B: [B, used ? (batch - 1) * strideB + N * K : 0],
-  });
+  sumNtChecks('gemmSumNT', false, C, A, B, M, N, K, batch, strideA, strideB);
   device().gemmSumNT(C, A, B, M, N, K, batch, strideA, strideB, beta);
 }
 
@@ -434,12 +454,7 @@ export function gemmSumNTBf16(
   strideB: number,
   beta: number,
 ): void {
-  const op = 'gemmSumNTBf16',
-    sh = sizes(op, { M, N, K, batch, strideA, strideB }),
-    used = batch > 0 && M > 0 && N > 0 && K > 0;
-  arrays(op, sh, 'Float32Array', { C: [C, M * N] });
-  operand(op, sh, 'A', A, used ? (batch - 1) * strideA + M * K : 0);
-  operand(op, sh, 'B', B, used ? (batch - 1) * strideB + N * K : 0);
+  sumNtChecks('gemmSumNTBf16', true, C, A, B, M, N, K, batch, strideA, strideB);
   device().gemmSumNTBf16(C, A, B, M, N, K, batch, strideA, strideB, beta);
 }
 

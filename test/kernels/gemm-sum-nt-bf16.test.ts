@@ -10,10 +10,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon, gemmSumNTBf16, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
 import { narrowInto } from '../../src/kernels/ref/bf16.js';
-import { randn } from '../helpers.js';
+import { nativePaths, sameBits, sumNtArgs } from './ops-helpers.js';
 
-const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
-if (addon) addon.setIsa(addon.info().bestIsa);
+const paths = nativePaths;
 afterAll(() => {
   if (addon) {
     addon.setIsa(addon.info().bestIsa);
@@ -22,8 +21,6 @@ afterAll(() => {
   if (nativeBackend) useBackend('native');
 });
 
-const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-const same = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.compare(bytes(a), bytes(b)) === 0;
 const bf16Of = (x: Float32Array): Uint16Array => {
   const o = new Uint16Array(x.length);
   narrowInto(o, x);
@@ -44,20 +41,13 @@ const shapes: Array<[number, number, number, number]> = [
   [23, 1, 1, 7],
 ];
 
-function args(M: number, N: number, K: number, batch: number, beta: number) {
-  // items spaced by more than one product (strides > M*K, N*K), as the mixer's operands are not
-  const sa = M * K + 3,
-    sb = N * K + 5;
-  return { C: randn(M * N, M + N), A: randn(batch * sa, K + 1), B: randn(batch * sb, K + 2), sa, sb, beta };
-}
-
 describe.runIf(addon)('gemmSumNTBf16', () => {
   for (const p of paths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
       for (const [M, N, K, batch] of shapes)
         for (const beta of [1, 0.5]) {
-          const x = args(M, N, K, batch, beta);
+          const x = sumNtArgs(M, N, K, batch, beta);
           const want = x.C.slice();
           refBackend.gemmSumNTBf16(want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
           const got: Float32Array[] = [];
@@ -71,7 +61,7 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
             rtol: 1e-5,
             atol: 1e-5 * Math.sqrt(K * batch),
           });
-          expect(same(got[0], got[1]) && same(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
+          expect(sameBits(got[0], got[1]) && sameBits(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
         }
     });
 
@@ -80,16 +70,16 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
       addon!.setIsa(p);
       setThreads(2);
       for (const [M, N, K, batch] of shapes) {
-        const x = args(M, N, K, batch, 1);
+        const x = sumNtArgs(M, N, K, batch, 1);
         const run = (A: Float32Array | Uint16Array, B: Float32Array | Uint16Array) => {
           const c = x.C.slice();
           addon!.gemmSumNTBf16(c, A, B, M, N, K, batch, x.sa, x.sb, 1);
           return c;
         };
         const plain = run(x.A, x.B);
-        expect(same(run(bf16Of(x.A), x.B), plain), `${M}x${N}x${K} b${batch} bf16 A`).toBe(true);
-        expect(same(run(x.A, bf16Of(x.B)), plain), `${M}x${N}x${K} b${batch} bf16 B`).toBe(true);
-        expect(same(run(bf16Of(x.A), bf16Of(x.B)), plain), `${M}x${N}x${K} b${batch} both`).toBe(true);
+        expect(sameBits(run(bf16Of(x.A), x.B), plain), `${M}x${N}x${K} b${batch} bf16 A`).toBe(true);
+        expect(sameBits(run(x.A, bf16Of(x.B)), plain), `${M}x${N}x${K} b${batch} bf16 B`).toBe(true);
+        expect(sameBits(run(bf16Of(x.A), bf16Of(x.B)), plain), `${M}x${N}x${K} b${batch} both`).toBe(true);
       }
     });
 
@@ -99,13 +89,13 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
       setThreads(2);
       let differs = 0;
       for (const [M, N, K, batch] of shapes) {
-        const x = args(M, N, K, batch, 1);
+        const x = sumNtArgs(M, N, K, batch, 1);
         const c = x.C.slice(),
           g = x.C.slice();
         addon!.gemmSumNTBf16(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
         addon!.gemmBf16(false, true, M, N, K, 1, x.A, K, x.sa, x.B, K, x.sb, 1, g, N, 0, batch);
-        if (!vdp(p)) expect(same(c, g), `${M}x${N}x${K} b${batch}`).toBe(true);
-        else if (!same(c, g)) differs++;
+        if (!vdp(p)) expect(sameBits(c, g), `${M}x${N}x${K} b${batch}`).toBe(true);
+        else if (!sameBits(c, g)) differs++;
       }
       // (on VDPBF16PS the order of the additions differs from the item-by-item sum: some shapes show it)
       if (vdp(p)) expect(differs).toBeGreaterThan(0);
@@ -115,23 +105,23 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
     addon!.setIsa(addon!.info().bestIsa);
     setThreads(2);
     const [M, N, K, batch] = [29, 21, 48, 5],
-      x = args(M, N, K, batch, 0);
+      x = sumNtArgs(M, N, K, batch, 0);
     const whole = new Float32Array(M * N);
     addon!.gemmSumNTBf16(whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
     const part = new Float32Array(12 * N);
     addon!.gemmSumNTBf16(part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
-    expect(same(part, whole.slice(5 * N, 17 * N))).toBe(true);
+    expect(sameBits(part, whole.slice(5 * N, 17 * N))).toBe(true);
   });
 
   it('beta = 0 writes C without reading it (NaN there is ignored)', () => {
     addon!.setIsa(addon!.info().bestIsa);
     const [M, N, K, batch] = [40, 17, 64, 4],
-      x = args(M, N, K, batch, 0);
+      x = sumNtArgs(M, N, K, batch, 0);
     const fresh = new Float32Array(M * N).fill(Number.NaN),
       zero = new Float32Array(M * N);
     addon!.gemmSumNTBf16(fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
     addon!.gemmSumNTBf16(zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
-    expect(same(fresh, zero)).toBe(true);
+    expect(sameBits(fresh, zero)).toBe(true);
     expect(fresh.every(Number.isFinite)).toBe(true);
   });
 

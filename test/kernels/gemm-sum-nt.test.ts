@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { addon, gemmSumNT, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
-import { randn } from '../helpers.js';
+import { sameBits, sumNtArgs } from './ops-helpers.js';
 
 const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
 if (addon) addon.setIsa(addon.info().bestIsa);
@@ -18,8 +18,6 @@ afterAll(() => {
   }
   if (nativeBackend) useBackend('native');
 });
-
-const same = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 
 // M, N, K, batch: the cpu-sudoku4 mixer's two gradients (dW_gate_up 512 x 17, dW_down 17 x 256 at
 // D 64, smaller batch), k tails, one item, a single row or column, P rows not a multiple of 4
@@ -34,27 +32,13 @@ const shapes: Array<[number, number, number, number]> = [
   [23, 1, 1, 7],
 ];
 
-function args(M: number, N: number, K: number, batch: number, beta: number) {
-  // items spaced by more than one product (strides > M*K, N*K), as the mixer's operands are not
-  const sa = M * K + 3,
-    sb = N * K + 5;
-  return {
-    C: randn(M * N, M + N),
-    A: randn(batch * sa, K + 1),
-    B: randn(batch * sb, K + 2),
-    sa,
-    sb,
-    beta,
-  };
-}
-
 describe.runIf(addon)('gemmSumNT', () => {
   for (const p of paths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
       for (const [M, N, K, batch] of shapes)
         for (const beta of [1, 0.5]) {
-          const x = args(M, N, K, batch, beta);
+          const x = sumNtArgs(M, N, K, batch, beta);
           const want = x.C.slice();
           refBackend.gemmSumNT(want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
           const got: Float32Array[] = [];
@@ -68,19 +52,19 @@ describe.runIf(addon)('gemmSumNT', () => {
             rtol: 1e-5,
             atol: 1e-5 * Math.sqrt(K * batch),
           });
-          expect(same(got[0], got[1]) && same(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
+          expect(sameBits(got[0], got[1]) && sameBits(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
         }
     });
 
   it('beta = 0 writes C without reading it (NaN there is ignored)', () => {
     addon!.setIsa(addon!.info().bestIsa);
     const [M, N, K, batch] = [40, 17, 64, 4],
-      x = args(M, N, K, batch, 0);
+      x = sumNtArgs(M, N, K, batch, 0);
     const fresh = new Float32Array(M * N).fill(Number.NaN),
       zero = new Float32Array(M * N);
     addon!.gemmSumNT(fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
     addon!.gemmSumNT(zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
-    expect(same(fresh, zero)).toBe(true);
+    expect(sameBits(fresh, zero)).toBe(true);
     expect(fresh.every(Number.isFinite)).toBe(true);
   });
 
@@ -89,20 +73,20 @@ describe.runIf(addon)('gemmSumNT', () => {
       addon!.setIsa(p);
       setThreads(2);
       const [M, N, K, batch] = [29, 21, 48, 5],
-        x = args(M, N, K, batch, 0);
+        x = sumNtArgs(M, N, K, batch, 0);
       const whole = new Float32Array(M * N);
       addon!.gemmSumNT(whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
       // rows 5..16 of A (12 rows: now the shorter side, so the kernel swaps which operand it tiles)
       const part = new Float32Array(12 * N);
       addon!.gemmSumNT(part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
-      expect(same(part, whole.slice(5 * N, 17 * N))).toBe(true);
+      expect(sameBits(part, whole.slice(5 * N, 17 * N))).toBe(true);
     });
 
   // A scalar model of the vector tiles' arithmetic: 16 lanes per element (lane l takes k = l mod 16 of
   // every item, items in order, lanes past K add 0 * 0), one fused multiply-add per k (the fp32
   // product of two fp32 values is exact in a double, so fround(acc + x * y) is the FMA but for double
   // rounding, which these fixed inputs never hit), then the fixed tree: halves, quarters, pairs.
-  function laneModel(x: ReturnType<typeof args>, M: number, N: number, K: number, batch: number) {
+  function laneModel(x: ReturnType<typeof sumNtArgs>, M: number, N: number, K: number, batch: number) {
     const f = Math.fround,
       out = x.C.slice(),
       kk = Math.ceil(K / 16) * 16;
@@ -126,10 +110,10 @@ describe.runIf(addon)('gemmSumNT', () => {
       setThreads(2);
       for (const [M, N, K, batch] of shapes.filter(([m, n, , b]) => m * n * b < 20000))
         for (const beta of [1, 0]) {
-          const x = args(M, N, K, batch, beta);
+          const x = sumNtArgs(M, N, K, batch, beta);
           const c = x.C.slice();
           addon!.gemmSumNT(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
-          expect(same(c, laneModel(x, M, N, K, batch)), `${M}x${N}x${K} b${batch} beta ${beta}`).toBe(true);
+          expect(sameBits(c, laneModel(x, M, N, K, batch)), `${M}x${N}x${K} b${batch} beta ${beta}`).toBe(true);
         }
     });
 
@@ -138,14 +122,14 @@ describe.runIf(addon)('gemmSumNT', () => {
   it.runIf(paths.includes('avx512') && paths.includes('avx2'))('avx2 gives the avx512 bits', () => {
     setThreads(2);
     for (const [M, N, K, batch] of shapes) {
-      const x = args(M, N, K, batch, 1);
+      const x = sumNtArgs(M, N, K, batch, 1);
       const got = (p: 'avx512' | 'avx2') => {
         addon!.setIsa(p);
         const c = x.C.slice();
         addon!.gemmSumNT(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
         return c;
       };
-      expect(same(got('avx512'), got('avx2')), `${M}x${N}x${K} b${batch}`).toBe(true);
+      expect(sameBits(got('avx512'), got('avx2')), `${M}x${N}x${K} b${batch}`).toBe(true);
     }
   });
 

@@ -1,8 +1,9 @@
 /**
  * ops-helpers.ts: shared pieces of the ops*.test.ts suites: the backends to run each suite on,
- * and float64 central finite differences for checking backward kernels.
+ * float64 central finite differences for checking backward kernels, and the item sums' operands.
  */
 import { addon, nativeBackend, useBackend } from '../../src/kernels/index.js';
+import { randn } from '../helpers.js';
 
 /** Every available backend, for describe.each; setup() makes it the active one. */
 export const backends = [
@@ -63,4 +64,22 @@ export function randInts(count: number, n: number, r: () => number, ignore?: num
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) out[i] = ignore !== undefined && r() < pIgnore ? ignore : Math.floor(r() * n);
   return out;
+}
+
+/** Seeded operands of an item sum C = beta*C + sum over items of A_b B_b^T (gemmSumNT, gemmSumNTBf16):
+ *  items spaced by more than one product (strides > M*K, N*K), as the token mixer's operands are not. */
+export function sumNtArgs(M: number, N: number, K: number, batch: number, beta: number) {
+  const sa = M * K + 3,
+    sb = N * K + 5;
+  return { C: randn(M * N, M + N), A: randn(batch * sa, K + 1), B: randn(batch * sb, K + 2), sa, sb, beta };
+}
+
+/** Whether two typed arrays hold the same bytes. */
+export function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
