@@ -27,8 +27,18 @@
 #     gemm-cpu-bf16  (GPU_BENCH_MORE=1, with gemm-f16 and step-gpu-b256) `bench gemm --precision
 #                 bf16` on the host CPU (against the AMX peak where used)
 #     amx         .dev/amx/amx-probe when present (a register-only AMX-BF16 loop, not built here)
+#     host-paper  tools/profile-step.mjs paper (D 512, B 64) on all the host's threads: fp32, bf16 on
+#                 AMX, bf16 with TRM_AMX=0 (issue 15's AMX target: the bf16 step >= 4x fp32);
+#                 GPU_BENCH_PAPER="bf16" (say) for fewer
 # Each part has its own time limit and none starts after GPU_BENCH_SECONDS (default 420) of the
 # run, so one that hangs costs only its own minutes and the call ends inside the lease.
+#     host-ab     (after `prepare-ab DIR` here) tools/bench-ab-step.mjs: the paper step at B 64 on all the
+#                 host's threads, the build in DIR against this one, fp32 and bf16 in one process
+# GPU_BENCH_PARTS=a,b,...: run only the parts named (e.g. host-paper,check-bf16), to fit a short lease.
+#
+#   tools/gpu-bench.sh prepare-ab DIR   here: copies another checkout's build (DIR: dist/, the addon,
+#                                package.json; e.g. a `git worktree` of the commit before, built) into .ab/base
+#                                for the host-ab part (carry .ab too).
 set -u
 mode=${1:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,8 +63,19 @@ if [ "$mode" = prepare ]; then
   du -sh .dev .gl
   exit 0
 fi
+if [ "$mode" = prepare-ab ]; then
+  set -e
+  src=${2:?usage: tools/gpu-bench.sh prepare-ab DIR (a built checkout)}
+  [ -f "$src/dist/cli/main.js" ] && [ -f "$src/build/Release/trm_native.node" ] ||
+    { echo "gpu-bench: $src has no dist/cli/main.js or build/Release/trm_native.node (build it first)" >&2; exit 1; }
+  grep -qxF /.ab/ .git/info/exclude 2>/dev/null || echo /.ab/ >>.git/info/exclude
+  rm -rf .ab/base && mkdir -p .ab/base/build/Release
+  cp -r "$src/dist" .ab/base/ && cp "$src/package.json" .ab/base/ && cp "$src/build/Release/trm_native.node" .ab/base/build/Release/
+  echo "prepared .ab/base from $src ($(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout'))" | tee .ab/base/FROM
+  exit 0
+fi
 if [ "$mode" != run ]; then
-  echo "usage: tools/gpu-bench.sh prepare|run" >&2
+  echo "usage: tools/gpu-bench.sh prepare|prepare-ab DIR|run" >&2
   exit 2
 fi
 
@@ -66,6 +87,10 @@ DEADLINE=${GPU_BENCH_SECONDS:-420} # the whole run's budget: a part never starts
 part() { # part NAME SECONDS CMD...: run CMD with a time limit, output to $OUT/NAME.txt and stdout
   local name=$1 secs=$2
   shift 2
+  if [ -n "${GPU_BENCH_PARTS:-}" ] && [[ ",$GPU_BENCH_PARTS," != *",$name,"* ]]; then
+    echo "=== $name: not in GPU_BENCH_PARTS"
+    return
+  fi
   local left=$((DEADLINE - SECONDS))
   if [ "$left" -lt 20 ]; then
     echo "=== $name: SKIPPED (${left}s of the ${DEADLINE}s budget left)"
@@ -104,7 +129,7 @@ part adapter 60 node --input-type=module -e "
   console.log('adapter:', d.adapterName, '| swiftshader:', d.isSwiftShader);
   console.log(JSON.stringify(d.limits()));
   d.destroy();"
-grep -q 'swiftshader: false' "$P/adapter.txt" || { echo "no GPU adapter: the GPU parts are skipped"; gpu=0; }
+grep -qs 'swiftshader: false' "$P/adapter.txt" || { echo "no GPU adapter: the GPU parts are skipped"; gpu=0; }
 [ -x .dev/amx/amx-probe ] && part amx 30 .dev/amx/amx-probe # optional: AMX-BF16 usable? its peak
 # In order of what matters most, so a short lease still gets the first parts.
 if [ "${gpu:-1}" = 1 ]; then
@@ -117,6 +142,11 @@ part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset 
 # per kernel and per parallel region (waits at the ends), fp32, bf16 on AMX, bf16 on VDPBF16PS
 part host-regions 90 bash -c 'for p in fp32 bf16; do node tools/profile-step.mjs cpu-sudoku4 60 32 $p; done
   TRM_AMX=0 node tools/profile-step.mjs cpu-sudoku4 60 32 bf16'
+[ -d .ab/base ] && part host-ab 200 node tools/bench-ab-step.mjs \
+  "$root/.ab/base@fp32,$root@fp32,$root/.ab/base@bf16,$root@bf16" paper "${GPU_BENCH_AB_STEPS:-8}" fp32 64
+# (GPU_BENCH_PAPER: which of fp32, bf16 and bf16-noamx (TRM_AMX=0), in order)
+part host-paper 240 bash -c 'for p in ${GPU_BENCH_PAPER:-fp32 bf16 bf16-noamx}; do
+  if [ $p = bf16-noamx ]; then TRM_AMX=0 node tools/profile-step.mjs paper 3 64 bf16; else node tools/profile-step.mjs paper 3 64 $p; fi; done'
 if [ "${gpu:-1}" = 1 ]; then
   part step-gpu 120 $T bench step --backend webgpu --preset mlp,att,cpu-sudoku4,cpu-sudoku9 --no-torch
   part gemm-bk32 60 env TRM_WEBGPU_GEMM_BK=32 $T bench gemm --backend webgpu

@@ -29,7 +29,7 @@
 namespace trm {
 namespace {
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_x, tl_pack_tail;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_b_shared, tl_pack_x, tl_pack_tail;
 
 // The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
 // kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
@@ -564,21 +564,42 @@ bool gemm_claims_on() {
   }();
   return on;
 }
-// The rows of a claimed A block: kr.mc, or fewer (whole MR strips) so that the blocks are a multiple of
-// the threads and at least four each. With fewer, the thread that takes the last block decides when the
-// region ends: cpu-sudoku4's 544 channel rows ran as 252 + 252 + 40 on two threads, one thread idle
-// 29-39 us of each ~100 us bf16 linear_swiglu call; the paper MLP step at B 16 (1552 rows) ran 5 blocks
-// of 336 on two, the caller waiting 3.6 ms of each 16 ms fp32 linear_swiglu call (2-vCPU Zen 5, the pool's
-// region profile); at 16 threads the B 64 step's 6208 rows made 19 blocks. Four a thread against two:
-// the paper step at B 16 x1.05 (fp32 and bf16), at B 64 and the small presets even. Rows are independent
-// and each block runs its k blocks in order on one thread: the same bits for any size.
-long claim_block_rows(const GemmKernelInfo& kr, long rows, int nth) {
-  long blocks = (rows + kr.mc - 1) / kr.mc;
-  if (blocks < 4L * nth) blocks = 4L * nth;
-  blocks = (blocks + nth - 1) / nth * nth;
-  const long per = (rows + blocks - 1) / blocks, whole = (per + kr.mr - 1) / kr.mr * kr.mr;
-  return whole < kr.mc ? whole : kr.mc;
+// Claimed A blocks' rows: n blocks of whole MR strips (the last ending at the last row), n a multiple of
+// the threads and at least four each, block b's strips [b S / n, (b + 1) S / n) of the S strips, so the
+// blocks differ by one strip at most, and none over kr.mc rows. Blocks of kr.mc rows or one size rounded
+// up to MR left the thread that took the last block to decide when the region ends: cpu-sudoku4's 544
+// channel rows ran as 252 + 252 + 40 on two threads, one thread idle 29-39 us of each ~100 us bf16
+// linear_swiglu call; the paper MLP step at B 16 (1552 rows) ran 5 blocks of 336 on two, the caller
+// waiting 3.6 ms of each 16 ms fp32 linear_swiglu call (2-vCPU Zen 5, the pool's region profile); at 16
+// threads the B 64 step's 6208 rows made 49 blocks of 128 (the AMX kernel's), so one thread ran four
+// where the others ran three, and the caller waited 13-21% of each bf16 channel product (16-vCPU Xeon).
+// Four a thread against two: the paper step at B 16 x1.05 (fp32 and bf16), at B 64 and the small presets
+// even. Rows are independent and each block runs its k blocks in order on one thread: the same bits for
+// any blocks.
+struct RowBlocks {
+  long rows, strips, n, mr;
+  long start(long b) const {
+    const long r = b * strips / n * mr;
+    return r < rows ? r : rows;
+  }
+  long size(long b) const { return start(b + 1) - start(b); }
+};
+RowBlocks claim_row_blocks(const GemmKernelInfo& kr, long rows, int nth) {
+  const long strips = (rows + kr.mr - 1) / kr.mr, cap = kr.mc / kr.mr > 1 ? kr.mc / kr.mr : 1;
+  long n = (strips + cap - 1) / cap;
+  if (n < 4L * nth) n = 4L * nth;
+  n = (n + nth - 1) / nth * nth;
+  if (n > strips) n = strips;
+  return {rows, strips, n < 1 ? 1 : n, kr.mr};
 }
+// The blocks and who has taken which (ItemClaims over the block numbers); packed_b: every k block of op(B)
+// packed once for all threads (pack_b_shared), or null: each thread packs its own.
+struct ClaimedRows {
+  const RowBlocks blocks;
+  ItemClaims claims;
+  const float* packed_b = nullptr;
+  explicit ClaimedRows(const RowBlocks& b) : blocks(b), claims(b.n, true) {}
+};
 
 // For gemm's general loop: the AMX kernel (the bf16 channel products of the paper step), one column
 // block (N <= nc), and every k block of B packed at most kClaimedPackedFloats (16 MiB) per thread.
@@ -600,20 +621,23 @@ bool gemm_claims_row_blocks(const GemmKernelInfo& kr, const GemmArgs& g, int nth
 // The A blocks one thread runs in the fused channel kernels (linear_swiglu and its backward): its
 // fixed rows [r0, r1) block by block, or (claims) blocks claimed one at a time, r0 = 0, r1 = all rows.
 struct RowBlockWalk {
-  ItemClaims* claims;
+  ClaimedRows* claimed;
   int ith;  // the region part (its home share of the claimed blocks)
   long r0, r1, mc, blk = -1;
   long first() {
-    if (!claims) return r0 < r1 ? r0 : -1;
-    blk = claims->part(ith).first();
-    return blk < 0 ? -1 : blk * mc;
+    if (!claimed) return r0 < r1 ? r0 : -1;
+    blk = claimed->claims.part(ith).first();
+    return blk < 0 ? -1 : claimed->blocks.start(blk);
   }
   long next(long ic) {
-    if (!claims) return ic + mc < r1 ? ic + mc : -1;
-    blk = claims->part(ith).next(blk);
-    return blk < 0 ? -1 : blk * mc;
+    if (!claimed) return ic + mc < r1 ? ic + mc : -1;
+    blk = claimed->claims.part(ith).next(blk);
+    return blk < 0 ? -1 : claimed->blocks.start(blk);
   }
-  long rows(long ic) const { return r1 - ic < mc ? r1 - ic : mc; }  // of the block at ic
+  long rows(long ic) const {  // of the block at ic
+    if (claimed) return claimed->blocks.size(blk);
+    return r1 - ic < mc ? r1 - ic : mc;
+  }
 };
 
 // gemm_in_halves' limits (below)
@@ -656,9 +680,21 @@ inline bool copy_b_pays(const GemmKernelInfo& kr, const GemmArgs& g, int ith, in
   return (double)g.K * (q1 - q0) * kr.nr * 4 > kCopyBMinBytes;
 }
 
+// Panels [q0, q1) of op(B)'s block (k from pc, kc of them; columns from jc, nc of them) packed at dst
+// in the kernel's layout (panel q at its place among all of the block's panels).
+void pack_b_panels(const GemmKernelInfo& kr, const GemmArgs& g, const void* B, float* dst, long pc, long kc, long jc,
+                   long nc, long q0, long q1) {
+  if (g.b16)
+    pack_b16(dst, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, kr.nr, kr);
+  else
+    pack_b(dst, static_cast<const float*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, kr.nr, kr.pack_b_colmajor,
+           kr.pack_b_rowmajor, kr.kpack);
+  if (kr.round_bf16) round_bf16_inplace(dst + q0 * kc * kr.nr, (q1 - q0) * kc * kr.nr);
+}
+
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
-              const void* next_b = nullptr, const void* next_a = nullptr, ItemClaims* row_claims = nullptr) {
+              const void* next_b = nullptr, const void* next_a = nullptr, ClaimedRows* row_claims = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
@@ -671,12 +707,7 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   }
   if (r0 >= r1) return;
   auto pack_panels = [&](float* dst, long pc, long kc, long jc, long nc, long q0, long q1) {
-    if (g.b16)
-      pack_b16(dst, static_cast<const uint16_t*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr);
-    else
-      pack_b(dst, static_cast<const float*>(B), g.ldb, g.trans_b, pc, kc, jc, nc, q0, q1, NR, kr.pack_b_colmajor,
-             kr.pack_b_rowmajor, KP);
-    if (kr.round_bf16) round_bf16_inplace(dst + q0 * kc * NR, (q1 - q0) * kc * NR);
+    pack_b_panels(kr, g, B, dst, pc, kc, jc, nc, q0, q1);
   };
   // The fp32 paths below read operands unpacked or pack them inside the micro-kernel (the same
   // values into the same FMAs: the same bits as the general loop at the end).
@@ -929,9 +960,10 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // kernel_direct_at (AVX-512) keep them.
   const bool read_ahead = !kr.prefetches_c_below &&
                           !(tl_in_half == InHalf::kKRangeAlone && g.K >= 2 * kr.kc && !kr.kernel_direct_at);
-  auto next_a_block = [&](NextReads& nr_, const void* a, long ic, long pc) {
+  auto next_a_block = [&](NextReads& nr_, const void* a, long ic, long pc, long rows = 0) {  // (rows: kr.mc)
     if (!read_ahead || !a || prepacked_a || ic >= r1 || pc >= K) return;
-    const long mc = r1 - ic < kr.mc ? r1 - ic : kr.mc, kc = K - pc < kr.kc ? K - pc : kr.kc;
+    if (rows <= 0) rows = kr.mc;
+    const long mc = r1 - ic < rows ? r1 - ic : rows, kc = K - pc < kr.kc ? K - pc : kr.kc;
     const char* base = static_cast<const char*>(a);
     if (g.trans_a) nr_.add(base + (pc * g.lda + ic) * ea, kc, mc * ea, g.lda * ea);
     else nr_.add(base + (ic * g.lda + pc) * ea, mc, kc * ea, g.lda * ea);
@@ -988,19 +1020,22 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     }
   };
   if (row_claims) {
-    // Claimed A blocks (gemm_claims_row_blocks): each thread takes the next block of kr.mc rows when
-    // it frees up and runs all its k blocks back to back; every k block of B is packed by this thread
-    // at its first block and kept (per k block, room for all panels). Each C element still sums its
+    // Claimed A blocks (gemm_claims_row_blocks, claim_row_blocks): each thread takes the next block when
+    // it frees up and runs all its k blocks back to back; every k block of B is packed once for all
+    // threads before (packed_b), or by this thread at its first block and kept (per k block, room for
+    // all panels). Each C element still sums its
     // k blocks in order, on one thread: the same bits as any split.
     const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = k_slots(kr.kc, KP);
     const long bstride = kcp_max * all_p * NR;
-    ItemClaims::Part row_blocks = row_claims->part(ith);
+    const RowBlocks& rb = row_claims->blocks;
+    ItemClaims::Part row_blocks = row_claims->claims.part(ith);
     long blk = row_blocks.first();
     if (blk < 0) return;
-    float* pb_all = tl_pack_b_all.get((size_t)k_blocks * bstride);
-    bool packed = false;
+    float* pb_all = row_claims->packed_b ? const_cast<float*>(row_claims->packed_b)
+                                         : tl_pack_b_all.get((size_t)k_blocks * bstride);
+    bool packed = row_claims->packed_b != nullptr;
     for (; blk >= 0; blk = row_blocks.next(blk)) {
-      const long ic = blk * kr.mc, mc = M - ic < kr.mc ? M - ic : kr.mc;
+      const long ic = rb.start(blk), mc = rb.size(blk);
       const long bn = row_blocks.likely_next(blk);
       for (long pc = 0, kb = 0; pc < K; pc += kr.kc, kb++) {
         const long kc = K - pc < kr.kc ? K - pc : kr.kc;
@@ -1009,9 +1044,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
         NextReads ahead;
         if (pc + kr.kc < K) {
           if (!packed) next_b_block(ahead, B, pc + kr.kc, 0);
-          next_a_block(ahead, A, ic, pc + kr.kc);
+          next_a_block(ahead, A, ic, pc + kr.kc, mc);
         } else if (bn >= 0) {
-          next_a_block(ahead, A, bn * kr.mc, 0);
+          next_a_block(ahead, A, rb.start(bn), 0, rb.size(bn));
         } else {  // the next item's (the caller's next_b / next_a)
           next_b_block(ahead, next_b, 0, 0);
           next_a_block(ahead, next_a, 0, 0);
@@ -1270,6 +1305,27 @@ bool gemm_in_halves(const GemmArgs& g) {
   return true;
 }
 
+// Every k block of op(B) (all columns: one column block) packed for all threads of a claimed product, in
+// the layout of gemm_one's claimed loop (k block kb at kb * bstride), the panels split over the threads
+// (the caller's buffer; the region's end is the barrier before the product reads it). Each thread packing
+// all of B for itself repeated that work on every thread: at 16 threads on the paper step's bf16 weight
+// gradients (3072 x 512 x 6208: each thread packed B's 3.2 M elements for ~1.2 GFLOP of its own) as long
+// as a third of the tile work. The packs are the same values either way: the same bits.
+const float* pack_b_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
+  const long all_p = (g.N + kr.nr - 1) / kr.nr, k_blocks = (g.K + kr.kc - 1) / kr.kc;
+  const long bstride = k_slots(kr.kc, kr.kpack) * all_p * kr.nr;
+  float* dst = tl_pack_b_shared.get((size_t)k_blocks * bstride);
+  parallel_for(k_blocks * all_p, (long)((double)g.K * g.N > 1e9 ? 1e9 : (double)g.K * g.N), [&](long lo, long hi) {
+    while (lo < hi) {
+      const long kb = lo / all_p, q0 = lo % all_p, q1 = hi - kb * all_p < all_p ? hi - kb * all_p : all_p;
+      const long pc = kb * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
+      pack_b_panels(kr, g, g.B, dst + kb * bstride, pc, kc, 0, g.N, q0, q1);
+      lo += q1 - q0;
+    }
+  });
+  return dst;
+}
+
 void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   if (gemm_in_halves(g)) return;
@@ -1311,11 +1367,10 @@ void gemm(const GemmArgs& g) {
   bool split_rows = rows_ok && (!panels_ok || g.M >= g.N);
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g, nth)) {
-    GemmKernelInfo kb = kr;  // (gemm_one's claimed blocks are kb.mc rows)
-    kb.mc = claim_block_rows(kr, g.M, nth);
-    ItemClaims blocks((g.M + kb.mc - 1) / kb.mc, true);
+    ClaimedRows blocks(claim_row_blocks(kr, g.M, nth));
+    blocks.packed_b = pack_b_shared(kr, g);
     parallel_run([&](int ith, int nt) {
-      gemm_one(kb, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
+      gemm_one(kr, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
     });
     return;
   }
@@ -1536,12 +1591,11 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const int use = 4.0 * N * I * K < 2e5 ? 1 : nth;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= nch && gemm_claims_on();
-  const long bm = claim_rows ? claim_block_rows(kr, N, nth) : kr.mc;
-  ItemClaims blocks((N + bm - 1) / bm, true);
+  ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, bm};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
@@ -1684,12 +1738,11 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const bool rows_ahead = stream && gate_up16 && hook_calls > 0;
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
-  const long bm = claim_rows ? claim_block_rows(kr, N, nth) : kr.mc;
-  ItemClaims blocks((N + bm - 1) / bm, true);
+  ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
-    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, bm};
+    RowBlockWalk walk{claim_rows ? &blocks : nullptr, ith, r0, r1, kr.mc};
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
