@@ -29,7 +29,8 @@
 namespace trm {
 namespace {
 
-thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_b_shared, tl_pack_x, tl_pack_tail;
+thread_local AlignedBuf tl_pack_a, tl_pack_b, tl_prepacked_a, tl_pack_b_all, tl_pack_b_shared, tl_pack_a_shared, tl_pack_x,
+    tl_pack_tail;
 
 // The fast paths (kernel_direct_a / kernel_copy_b / kernel_cols and the transposed sums; for bf16,
 // kernel_cols in the general loop) on or off: TRM_GEMM_FAST=0 at start, gemm_set_fast_paths later.
@@ -1305,6 +1306,20 @@ bool gemm_in_halves(const GemmArgs& g) {
   return true;
 }
 
+// pack(h, q0, q1) for panels [q0, q1) of each of `groups` groups of `panels` panels (k blocks, or B's
+// halves), all groups' panels split over the threads in runs within one group: the packs done once for
+// all threads of a product whose threads claim its row blocks. work: the elements packed.
+template <class Pack>
+void parallel_panels(long groups, long panels, double work, Pack&& pack) {
+  parallel_for(groups * panels, work > 1e9 ? (long)1e9 : (long)work, [&](long lo, long hi) {
+    while (lo < hi) {
+      const long h = lo / panels, q0 = lo % panels, q1 = hi - h * panels < panels ? hi - h * panels : panels;
+      pack(h, q0, q1);
+      lo += q1 - q0;
+    }
+  });
+}
+
 // Every k block of op(B) (all columns: one column block) packed for all threads of a claimed product, in
 // the layout of gemm_one's claimed loop (k block kb at kb * bstride), the panels split over the threads
 // (the caller's buffer; the region's end is the barrier before the product reads it). Each thread packing
@@ -1315,12 +1330,35 @@ const float* pack_b_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
   const long all_p = (g.N + kr.nr - 1) / kr.nr, k_blocks = (g.K + kr.kc - 1) / kr.kc;
   const long bstride = k_slots(kr.kc, kr.kpack) * all_p * kr.nr;
   float* dst = tl_pack_b_shared.get((size_t)k_blocks * bstride);
-  parallel_for(k_blocks * all_p, (long)((double)g.K * g.N > 1e9 ? 1e9 : (double)g.K * g.N), [&](long lo, long hi) {
-    while (lo < hi) {
-      const long kb = lo / all_p, q0 = lo % all_p, q1 = hi - kb * all_p < all_p ? hi - kb * all_p : all_p;
-      const long pc = kb * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
-      pack_b_panels(kr, g, g.B, dst + kb * bstride, pc, kc, 0, g.N, q0, q1);
-      lo += q1 - q0;
+  parallel_panels(k_blocks, all_p, (double)g.K * g.N, [&](long kb, long q0, long q1) {
+    const long pc = kb * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
+    pack_b_panels(kr, g, g.B, dst + kb * bstride, pc, kc, 0, g.N, q0, q1);
+  });
+  return dst;
+}
+
+// op(A) packed once for all threads of one product split by column panels (gemm_one's prepacked_a layout,
+// pack_a_whole's), in blocks of kr.mc rows and one k block each, split over the threads: each thread
+// packed all of A for its own panels, at 16 threads the paper step's weight gradient 512 x 1536 x 6208
+// (A^T: 3.2 M elements for each thread's ~0.6 GFLOP). Only without tail strips (their layout comes from
+// pack_a_whole's second pass). The packs are the same values: the same bits.
+constexpr double kSharedAMinElements = 1 << 18;
+inline bool shares_a_pack(const GemmKernelInfo& kr, const GemmArgs& g) {
+  return g.batch == 1 && !g.packed_a && g.K > 0 && (double)g.M * g.K >= kSharedAMinElements &&
+         whole_a_tail_strips(kr, g) == 0;
+}
+const float* pack_a_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
+  const long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr, row_blocks = (g.M + kr.mc - 1) / kr.mc;
+  const long k_blocks = (g.K + kr.kc - 1) / kr.kc;
+  float* dst = tl_pack_a_shared.get(packed_a_floats(kr, g));
+  parallel_for(k_blocks * row_blocks, (double)g.M * g.K > 1e9 ? (long)1e9 : g.M * g.K, [&](long lo, long hi) {
+    for (long i = lo; i < hi; i++) {
+      const long pc = i / row_blocks * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
+      const long ic = i % row_blocks * kr.mc, mc = g.M - ic < kr.mc ? g.M - ic : kr.mc;
+      const long kcp = k_slots(kc, kr.kpack);
+      float* d = dst + (pc / kr.kpack) * Mr + ic * kcp;
+      pack_a_kr(kr, d, g.A, g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
+      if (kr.round_bf16) round_bf16_inplace(d, (mc + kr.mr - 1) / kr.mr * kr.mr * kcp);
     }
   });
   return dst;
@@ -1374,11 +1412,12 @@ void gemm(const GemmArgs& g) {
     });
     return;
   }
+  const float* packed_a = use > 1 && !split_rows && shares_a_pack(kr, g) ? pack_a_shared(kr, g) : g.packed_a;
   parallel_run([&](int ith, int nt) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
       gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
-               beta, ith, nt, split_rows, g.packed_a,
+               beta, ith, nt, split_rows, packed_a,
                b + 1 < g.batch ? item_at(g.B, g.b16, (b + 1) * g.stride_b) : nullptr,
                b + 1 < g.batch && g.stride_a ? item_at(g.A, g.a16, (b + 1) * g.stride_a) : nullptr);
     }
@@ -1592,6 +1631,16 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= nch && gemm_claims_on();
   ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
+  const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
+  // claimed rows (one column block): W's gate and up halves packed once for all threads (as gemm's
+  // pack_b_shared: each thread packed all of W, 1.6 M elements of the paper config, for itself)
+  float* shared_gu = nullptr;
+  if (claim_rows) {
+    shared_gu = tl_pack_b_shared.get((size_t)2 * Kp * pstride + 16);
+    parallel_panels(2, (I + NR - 1) / NR, 2.0 * I * K, [&](long h, long q0, long q1) {
+      pack_b_blocks(kr, shared_gu + h * Kp * pstride, pstride, W, D, true, h * I, I, q0, q1, K);
+    });
+  }
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
@@ -1599,8 +1648,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
-    const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
-    float* pbg = tl_pack_b.get((size_t)2 * Kp * pstride + 16);
+    float* pbg = shared_gu ? shared_gu : tl_pack_b.get((size_t)2 * Kp * pstride + 16);
     float* pbu = pbg + Kp * pstride;
     // one register tile of G and of U; two of each when a tile's epilogue runs during the next one's
     // products (overlap: the AMX kernel's step hook, bf16 storage). Only when the pre-activation is
@@ -1620,8 +1668,10 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
       if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
       if (p0 >= p1) continue;
       // this block's gate columns jc.. and up columns I + jc.. of op(B) = W^T, every k block
-      pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
-      pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
+      if (!shared_gu) {
+        pack_b_blocks(kr, pbg, pstride, W, D, true, jc, nc, p0, p1, K);
+        pack_b_blocks(kr, pbu, pstride, W, D, true, I + jc, nc, p0, p1, K);
+      }
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
         const long mc = walk.rows(ic), mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, X, D, ic, mc, K);
@@ -1739,6 +1789,14 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   // rows claimed a block at a time (gemm_claims_on) where one column block covers I
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
   ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
+  const long pstride = (ncb + NR - 1) / NR * NR;
+  float* shared_b = nullptr;  // claimed rows (one column block): W packed once for all threads (as linear_swiglu)
+  if (claim_rows) {
+    shared_b = tl_pack_b_shared.get((size_t)Kp * pstride + 16);
+    parallel_panels(1, (I + NR - 1) / NR, (double)I * K, [&](long, long q0, long q1) {
+      pack_b_blocks(kr, shared_b, pstride, W, I, false, 0, I, q0, q1, K);
+    });
+  }
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
@@ -1746,8 +1804,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
     const long ic0 = walk.first();
     if (ic0 < 0) return;
     float* pa = tl_pack_a.get((size_t)mcr * Kp + 16);
-    const long pstride = (ncb + NR - 1) / NR * NR;
-    float* pb = tl_pack_b.get((size_t)Kp * pstride + 16);
+    float* pb = shared_b ? shared_b : tl_pack_b.get((size_t)Kp * pstride + 16);
     alignas(64) float tg[kMaxTile];  // one register tile of dh
     if (K == 0)
       for (int i = 0; i < kMaxTile; i++) tg[i] = 0.f;
@@ -1756,7 +1813,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
       long p0 = 0, p1 = panels;
       if (!split_rows) split_range(panels, ith, nt, &p0, &p1);
       if (p0 >= p1) continue;
-      pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
+      if (!shared_b) pack_b_blocks(kr, pb, pstride, W, I, false, jc, nc, p0, p1, K);
       for (long ic = ic0; ic >= 0; ic = walk.next(ic)) {
         const long mc = walk.rows(ic), mr_all = (mc + MR - 1) / MR * MR;
         pack_a_blocks(kr, pa, dout, D, ic, mc, K);

@@ -146,6 +146,9 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
       // eight A blocks a thread and more than eight panels: claimed row blocks on two threads (gemm.cpp
       // gemm_claims_row_blocks), fixed rows on one
       { M: 5400, N: 290, K: 520, transA: false, transB: false },
+      // split by column panels with a large A: A packed once for both threads (gemm.cpp pack_a_shared)
+      { M: 112, N: 1030, K: 2400, transA: true, transB: false },
+      { M: 126, N: 700, K: 2200, transA: false, transB: true },
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;
