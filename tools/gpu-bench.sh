@@ -34,6 +34,7 @@
 # run, so one that hangs costs only its own minutes and the call ends inside the lease.
 #     host-ab     (after `prepare-ab DIR` here) tools/bench-ab-step.mjs: the paper step at B 64 on all the
 #                 host's threads, the build in DIR against this one, fp32 and bf16 in one process
+#                 (GPU_BENCH_AB_PRESETS="paper cpu-sudoku4" for more presets)
 # GPU_BENCH_PARTS=a,b,...: run only the parts named (e.g. host-paper,check-bf16), to fit a short lease.
 #
 #   tools/gpu-bench.sh prepare-ab DIR   here: copies another checkout's build (DIR: dist/, the addon,
@@ -142,8 +143,10 @@ part step-cpu 150 env TRM_PYTHON="$(command -v python3)" $T bench step --preset 
 # per kernel and per parallel region (waits at the ends), fp32, bf16 on AMX, bf16 on VDPBF16PS
 part host-regions 90 bash -c 'for p in fp32 bf16; do node tools/profile-step.mjs cpu-sudoku4 60 32 $p; done
   TRM_AMX=0 node tools/profile-step.mjs cpu-sudoku4 60 32 bf16'
-[ -d .ab/base ] && part host-ab 200 node tools/bench-ab-step.mjs \
-  "$root/.ab/base@fp32,$root@fp32,$root/.ab/base@bf16,$root@bf16" paper "${GPU_BENCH_AB_STEPS:-8}" fp32 64
+# (GPU_BENCH_AB_PRESETS: the presets, paper by default; GPU_BENCH_AB_STEPS rounds for paper, 30 for the others)
+[ -d .ab/base ] && part host-ab 200 bash -c 'for p in ${GPU_BENCH_AB_PRESETS:-paper}; do
+  n=30; [ $p = paper ] && n=${GPU_BENCH_AB_STEPS:-8}
+  node tools/bench-ab-step.mjs "$PWD/.ab/base@fp32,$PWD@fp32,$PWD/.ab/base@bf16,$PWD@bf16" $p $n fp32; done'
 # (GPU_BENCH_PAPER: which of fp32, bf16 and bf16-noamx (TRM_AMX=0), in order)
 part host-paper 240 bash -c 'for p in ${GPU_BENCH_PAPER:-fp32 bf16 bf16-noamx}; do
   if [ $p = bf16-noamx ]; then TRM_AMX=0 node tools/profile-step.mjs paper 3 64 bf16; else node tools/profile-step.mjs paper 3 64 $p; fi; done'

@@ -593,6 +593,11 @@ RowBlocks claim_row_blocks(const GemmKernelInfo& kr, long rows, int nth) {
   if (n > strips) n = strips;
   return {rows, strips, n < 1 ? 1 : n, kr.mr};
 }
+// Packs done once for all threads of a product (pack_b_shared, pack_items_a / _b, the fused channel
+// kernels' W) only from this many elements: each is a parallel region of its own, which for a small
+// model's products cost more than repeating their small packs did (cpu-sudoku4's fp32 step 0.98x with W
+// shared in every claimed linear_swiglu, 2-vCPU Zen 5).
+constexpr double kSharedPackMinElements = 1 << 18;
 // The blocks and who has taken which (ItemClaims over the block numbers); packed_b: every k block of op(B)
 // packed once for all threads (pack_b_shared), or null: each thread packs its own.
 struct ClaimedRows {
@@ -695,7 +700,8 @@ void pack_b_panels(const GemmKernelInfo& kr, const GemmArgs& g, const void* B, f
 
 void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const void* B, float* C,
               float beta, int ith, int nth, bool split_rows, const float* prepacked_a = nullptr,
-              const void* next_b = nullptr, const void* next_a = nullptr, ClaimedRows* row_claims = nullptr) {
+              const void* next_b = nullptr, const void* next_a = nullptr, ClaimedRows* row_claims = nullptr,
+              const float* item_packed_b = nullptr) {
   const int MR = kr.mr, NR = kr.nr, KP = kr.kpack;
   const long M = g.M, N = g.N, K = g.K;
   long r0 = 0, r1 = M;
@@ -750,7 +756,9 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
   // 1.02-1.08x. (On Zen 3, twentieth session, the same tile on this path then also took the token
   // mixer's sums over items and the steps ran 0.87-0.94x: re-measure there.)
   // the caller's op(B) packed once (GemmArgs::packed_b), where this call packs it in one block
-  const float* packed_b = g.packed_b && g.stride_b == 0 && packs_b_once(kr, g) ? g.packed_b : nullptr;
+  // (or this item's, packed by gemm for all threads: pack_items_b)
+  const float* packed_b =
+      item_packed_b ? item_packed_b : g.packed_b && g.stride_b == 0 && packs_b_once(kr, g) ? g.packed_b : nullptr;
   const GemmDirectAKernel direct = g.trans_a ? kr.kernel_direct_at : kr.kernel_direct_a;
   // (a kernel without narrow-panel kernels, cols_max 0, never has a narrow panel: portable; AVX2 has
   // kernel_cols_a only, and no transposed A in place, so never kernel_cols here)
@@ -1337,29 +1345,58 @@ const float* pack_b_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
   return dst;
 }
 
-// op(A) packed once for all threads of one product split by column panels (gemm_one's prepacked_a layout,
-// pack_a_whole's), in blocks of kr.mc rows and one k block each, split over the threads: each thread
-// packed all of A for its own panels, at 16 threads the paper step's weight gradient 512 x 1536 x 6208
-// (A^T: 3.2 M elements for each thread's ~0.6 GFLOP). Only without tail strips (their layout comes from
-// pack_a_whole's second pass). The packs are the same values: the same bits.
-constexpr double kSharedAMinElements = 1 << 18;
-inline bool shares_a_pack(const GemmKernelInfo& kr, const GemmArgs& g) {
-  return g.batch == 1 && !g.packed_a && g.K > 0 && (double)g.M * g.K >= kSharedAMinElements &&
-         whole_a_tail_strips(kr, g) == 0;
+// Packs that every thread would repeat, done once for all threads (the same values: the same bits):
+// - op(A) of a product split by column panels (each thread packed all of A for its own panels: at 16
+//   threads the paper step's weight gradient 512 x 1536 x 6208, A^T's 3.2 M elements for each thread's
+//   ~0.6 GFLOP), or of each item of a batch split inside its items (the token mixer's down weight
+//   gradient, a sum of 64 items of 97 x 512 x 512: each thread packed every item's A for one panel);
+// - op(B) of each item of a batch split by rows (the token mixer's gate_up weight gradient, 1024 x 97 x
+//   512 summed over 64 items: each thread packed every item's B for its 64 rows). One k block and one
+//   column block only (gemm_one's packed_b).
+// Each only from kSharedPackMinElements in all, and items at most kSharedItemsBytes in all. No A with tail strips (their layout comes from pack_a_whole's second pass).
+constexpr double kSharedItemsBytes = 64.0 * (1 << 20);
+inline size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+// floats per item of pack_items_a (0: not shared)
+size_t shared_a_floats(const GemmKernelInfo& kr, const GemmArgs& g) {
+  if (g.packed_a || g.K == 0 || whole_a_tail_strips(kr, g) != 0) return 0;
+  const size_t f = round16(packed_a_floats(kr, g));
+  const long items = g.batch == 1 || !g.stride_a ? 1 : g.batch;
+  return (double)g.M * g.K * items >= kSharedPackMinElements && 4.0 * f * items <= kSharedItemsBytes ? f : 0;
 }
-const float* pack_a_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
-  const long Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr, row_blocks = (g.M + kr.mc - 1) / kr.mc;
-  const long k_blocks = (g.K + kr.kc - 1) / kr.kc;
-  float* dst = tl_pack_a_shared.get(packed_a_floats(kr, g));
-  parallel_for(k_blocks * row_blocks, (double)g.M * g.K > 1e9 ? (long)1e9 : g.M * g.K, [&](long lo, long hi) {
+// floats per item of pack_items_b (0: not shared)
+size_t shared_b_floats(const GemmKernelInfo& kr, const GemmArgs& g) {
+  if (g.batch == 1 || g.packed_b || g.K == 0 || g.K > kr.kc || g.N > kr.nc) return 0;
+  const size_t f = round16((size_t)k_slots(g.K, kr.kpack) * ((g.N + kr.nr - 1) / kr.nr) * kr.nr);
+  const long items = g.stride_b ? g.batch : 1;
+  return (double)g.K * g.N * items >= kSharedPackMinElements && 4.0 * f * items <= kSharedItemsBytes ? f : 0;
+}
+// op(A) of every item (one when A is shared, stride_a 0), `per` floats apart, in gemm_one's prepacked_a
+// layout (pack_a_whole's), in blocks of kr.mc rows and one k block, split over the threads
+const float* pack_items_a(const GemmKernelInfo& kr, const GemmArgs& g, size_t per) {
+  const long items = g.stride_a ? g.batch : 1, Mr = (g.M + kr.mr - 1) / kr.mr * kr.mr;
+  const long row_blocks = (g.M + kr.mc - 1) / kr.mc, k_blocks = (g.K + kr.kc - 1) / kr.kc;
+  const long per_item = k_blocks * row_blocks;
+  float* dst = tl_pack_a_shared.get(per * items);
+  const double work = (double)g.M * g.K * items;
+  parallel_for(items * per_item, work > 1e9 ? (long)1e9 : (long)work, [&](long lo, long hi) {
     for (long i = lo; i < hi; i++) {
-      const long pc = i / row_blocks * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
-      const long ic = i % row_blocks * kr.mc, mc = g.M - ic < kr.mc ? g.M - ic : kr.mc;
+      const long b = i / per_item, j = i % per_item;
+      const long pc = j / row_blocks * kr.kc, kc = g.K - pc < kr.kc ? g.K - pc : kr.kc;
+      const long ic = j % row_blocks * kr.mc, mc = g.M - ic < kr.mc ? g.M - ic : kr.mc;
       const long kcp = k_slots(kc, kr.kpack);
-      float* d = dst + (pc / kr.kpack) * Mr + ic * kcp;
-      pack_a_kr(kr, d, g.A, g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
+      float* d = dst + b * per + (pc / kr.kpack) * Mr + ic * kcp;
+      pack_a_kr(kr, d, item_at(g.A, g.a16, b * g.stride_a), g.a16, g.lda, g.trans_a, ic, mc, pc, kc);
       if (kr.round_bf16) round_bf16_inplace(d, (mc + kr.mr - 1) / kr.mr * kr.mr * kcp);
     }
+  });
+  return dst;
+}
+// op(B) of every item (one when B is shared), `per` floats apart: one block of all panels (pack_b_panels)
+const float* pack_items_b(const GemmKernelInfo& kr, const GemmArgs& g, size_t per) {
+  const long items = g.stride_b ? g.batch : 1, all_p = (g.N + kr.nr - 1) / kr.nr;
+  float* dst = tl_pack_b_shared.get(per * items);
+  parallel_panels(items, all_p, (double)g.K * g.N * items, [&](long b, long q0, long q1) {
+    pack_b_panels(kr, g, item_at(g.B, g.b16, b * g.stride_b), dst + b * per, 0, g.K, 0, g.N, q0, q1);
   });
   return dst;
 }
@@ -1406,20 +1443,26 @@ void gemm(const GemmArgs& g) {
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g, nth)) {
     ClaimedRows blocks(claim_row_blocks(kr, g.M, nth));
-    blocks.packed_b = pack_b_shared(kr, g);
+    if ((double)g.K * g.N >= kSharedPackMinElements) blocks.packed_b = pack_b_shared(kr, g);
     parallel_run([&](int ith, int nt) {
       gemm_one(kr, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
     });
     return;
   }
-  const float* packed_a = use > 1 && !split_rows && shares_a_pack(kr, g) ? pack_a_shared(kr, g) : g.packed_a;
+  // packs every thread would repeat, done once (pack_items_a / pack_items_b): A split by panels, B by rows
+  const size_t per_a = use > 1 && !split_rows ? shared_a_floats(kr, g) : 0;
+  const size_t per_b = use > 1 && split_rows ? shared_b_floats(kr, g) : 0;
+  const float* items_a = per_a ? pack_items_a(kr, g, per_a) : nullptr;
+  const float* items_b = per_b ? pack_items_b(kr, g, per_b) : nullptr;
+  const size_t step_a = g.stride_a ? per_a : 0, step_b = g.stride_b ? per_b : 0;
   parallel_run([&](int ith, int nt) {
     for (long b = 0; b < g.batch; b++) {
       float beta = (g.stride_c == 0 && b > 0) ? 1.f : g.beta;
       gemm_one(kr, g, item_at(g.A, g.a16, b * g.stride_a), item_at(g.B, g.b16, b * g.stride_b), g.C + b * g.stride_c,
-               beta, ith, nt, split_rows, packed_a,
-               b + 1 < g.batch ? item_at(g.B, g.b16, (b + 1) * g.stride_b) : nullptr,
-               b + 1 < g.batch && g.stride_a ? item_at(g.A, g.a16, (b + 1) * g.stride_a) : nullptr);
+               beta, ith, nt, split_rows, items_a ? items_a + b * step_a : g.packed_a,
+               b + 1 < g.batch && !items_b ? item_at(g.B, g.b16, (b + 1) * g.stride_b) : nullptr,
+               b + 1 < g.batch && g.stride_a && !items_a ? item_at(g.A, g.a16, (b + 1) * g.stride_a) : nullptr, nullptr,
+               items_b ? items_b + b * step_b : nullptr);
     }
   }, use);
 }
@@ -1635,7 +1678,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   // claimed rows (one column block): W's gate and up halves packed once for all threads (as gemm's
   // pack_b_shared: each thread packed all of W, 1.6 M elements of the paper config, for itself)
   float* shared_gu = nullptr;
-  if (claim_rows) {
+  if (claim_rows && 2.0 * I * K >= kSharedPackMinElements) {
     shared_gu = tl_pack_b_shared.get((size_t)2 * Kp * pstride + 16);
     parallel_panels(2, (I + NR - 1) / NR, 2.0 * I * K, [&](long h, long q0, long q1) {
       pack_b_blocks(kr, shared_gu + h * Kp * pstride, pstride, W, D, true, h * I, I, q0, q1, K);
@@ -1791,7 +1834,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
   const long pstride = (ncb + NR - 1) / NR * NR;
   float* shared_b = nullptr;  // claimed rows (one column block): W packed once for all threads (as linear_swiglu)
-  if (claim_rows) {
+  if (claim_rows && (double)I * K >= kSharedPackMinElements) {
     shared_b = tl_pack_b_shared.get((size_t)Kp * pstride + 16);
     parallel_panels(1, (I + NR - 1) / NR, (double)I * K, [&](long, long q0, long q1) {
       pack_b_blocks(kr, shared_b, pstride, W, I, false, 0, I, q0, q1, K);

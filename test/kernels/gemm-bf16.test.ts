@@ -205,9 +205,15 @@ describe.runIf(addon)('gemmBf16 threads', () => {
       { M: 64, N: 96, K: 97, batch: 12, transA: false, transB: false, strideA: 0 },
       // eight A blocks a thread: claimed row blocks on two threads (gemm.cpp gemm_claims_row_blocks)
       { M: 5400, N: 290, K: 70, transA: false, transB: false },
+      // and B (two k blocks) packed once for both threads (pack_b_shared)
+      { M: 5400, N: 290, K: 904, transA: false, transB: true },
       // split by column panels with a large A: A packed once for both threads (gemm.cpp pack_a_shared)
       { M: 112, N: 1030, K: 2400, transA: true, transB: false },
       { M: 128, N: 700, K: 2200, transA: false, transB: true },
+      // sums over items (C over gemm_in_halves' 64 Ki floats) split by rows / by panels: each item's B / A
+      // packed once for both threads (gemm.cpp pack_items_b / pack_items_a)
+      { M: 700, N: 97, K: 500, batch: 6, strideC: 0, transA: false, transB: true },
+      { M: 97, N: 700, K: 500, batch: 6, strideC: 0, transA: true, transB: false },
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;

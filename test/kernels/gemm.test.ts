@@ -144,11 +144,15 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
       { M: 97, N: 1030, K: 600, transA: true, transB: false },
       { M: 64, N: 96, K: 97, batch: 12, transA: false, transB: false },
       // eight A blocks a thread and more than eight panels: claimed row blocks on two threads (gemm.cpp
-      // gemm_claims_row_blocks), fixed rows on one
-      { M: 5400, N: 290, K: 520, transA: false, transB: false },
+      // gemm_claims_row_blocks), fixed rows on one; B (two k blocks) packed once for both (pack_b_shared)
+      { M: 5400, N: 290, K: 904, transA: false, transB: false },
       // split by column panels with a large A: A packed once for both threads (gemm.cpp pack_a_shared)
       { M: 112, N: 1030, K: 2400, transA: true, transB: false },
       { M: 126, N: 700, K: 2200, transA: false, transB: true },
+      // sums over items (C over gemm_in_halves' 64 Ki floats) split by rows / by panels: each item's B / A
+      // packed once for both threads (gemm.cpp pack_items_b / pack_items_a)
+      { M: 700, N: 97, K: 500, batch: 6, strideC: 0, transA: false, transB: true },
+      { M: 97, N: 700, K: 500, batch: 6, strideC: 0, transA: true, transB: false },
     ];
     for (const c of cases) {
       const batch = c.batch ?? 1;
