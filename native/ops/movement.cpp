@@ -8,15 +8,17 @@
 
 namespace trm {
 
-// Rows in pieces of kCopyPiece floats (64 KiB), so a copy of one long row (ops.ts copy: the carry's
-// 6208 x 512 states of the paper step at B 64 are one row) splits over the threads too: as one piece it
-// ran on the caller alone, 1.5 ms of each such call at 16 threads with the other 15 idle.
-constexpr long kCopyPiece = 16384;
+// Rows over kCopyPieceFrom floats (1 MiB) in pieces of kCopyPiece (256 KiB), so a copy of one long row (ops.ts
+// copy: the carry's 6208 x 512 states of the paper step at B 64 are one row) splits over the threads too: as one
+// piece it ran on the caller alone, 1.5 ms of each such call at 16 threads with the other 15 idle. Shorter rows
+// stay whole: cpu-sudoku4's one-row carry copies (34816 floats) in 16 Ki-float pieces ran its fp32 step 0.99x on
+// two threads (the copy's lines then in the other core's cache) and ~0.85x at 16.
+constexpr long kCopyPieceFrom = 1L << 18, kCopyPiece = 1L << 16;
 void copy2d(float* dst, const float* src, long rows, long cols, long ld_dst, long ld_src) {
-  const long pieces = cols > kCopyPiece ? (cols + kCopyPiece - 1) / kCopyPiece : 1;
+  const long piece = cols > kCopyPieceFrom ? kCopyPiece : cols, pieces = (cols + piece - 1) / piece;
   parallel_for(rows * pieces, rows * cols, [&](long lo, long hi) {
     for (long i = lo; i < hi; i++) {
-      const long r = i / pieces, c0 = i % pieces * kCopyPiece, n = cols - c0 < kCopyPiece ? cols - c0 : kCopyPiece;
+      const long r = i / pieces, c0 = i % pieces * piece, n = cols - c0 < piece ? cols - c0 : piece;
       std::memcpy(dst + r * ld_dst + c0, src + r * ld_src + c0, n * sizeof(float));
     }
   });

@@ -161,6 +161,24 @@ describe.each(backends)('ops on $label', ({ setup }) => {
     K.copy2d(dst, src, 4, 3, 7, 9);
     for (let r = 0; r < 4; r++)
       for (let c = 0; c < 7; c++) expect(dst[r * 7 + c]).toBe(c < 3 ? src[r * 9 + c] : before[r * 7 + c]);
+    // long rows: one row of 100000 floats (whole), two of 300000 (in pieces over the threads: movement.cpp)
+    for (const [rows, cols] of [
+      [1, 100000],
+      [2, 300000],
+    ]) {
+      const from = randn(rows * (cols + 5), 5),
+        to = new Float32Array(rows * (cols + 3));
+      K.copy2d(to, from, rows, cols, cols + 3, cols + 5);
+      for (let r = 0; r < rows; r++) {
+        expect(
+          Buffer.compare(
+            Buffer.from(to.subarray(r * (cols + 3), r * (cols + 3) + cols).slice().buffer),
+            Buffer.from(from.subarray(r * (cols + 5), r * (cols + 5) + cols).slice().buffer),
+          ),
+        ).toBe(0);
+        expect(Array.from(to.subarray(r * (cols + 3) + cols, (r + 1) * (cols + 3)))).toEqual([0, 0, 0]);
+      }
+    }
     K.fill(dst, 2.5, 5);
     expect(Array.from(dst.subarray(0, 6))).toEqual([2.5, 2.5, 2.5, 2.5, 2.5, dst[5]]);
     const f = new Float32Array(4);
