@@ -1032,8 +1032,8 @@ void gemm_one(const GemmKernelInfo& kr, const GemmArgs& g, const void* A, const 
     // Claimed A blocks (gemm_claims_row_blocks, claim_row_blocks): each thread takes the next block when
     // it frees up and runs all its k blocks back to back; every k block of B is packed once for all
     // threads before (packed_b), or by this thread at its first block and kept (per k block, room for
-    // all panels). Each C element still sums its
-    // k blocks in order, on one thread: the same bits as any split.
+    // all panels). Each C element still sums its k blocks in order, on one thread: the same bits as any
+    // split.
     const long all_p = (N + NR - 1) / NR, k_blocks = (K + kr.kc - 1) / kr.kc, kcp_max = k_slots(kr.kc, KP);
     const long bstride = kcp_max * all_p * NR;
     const RowBlocks& rb = row_claims->blocks;
@@ -1353,7 +1353,8 @@ const float* pack_b_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
 // - op(B) of each item of a batch split by rows (the token mixer's gate_up weight gradient, 1024 x 97 x
 //   512 summed over 64 items: each thread packed every item's B for its 64 rows). One k block and one
 //   column block only (gemm_one's packed_b).
-// Each only from kSharedPackMinElements in all, and items at most kSharedItemsBytes in all. No A with tail strips (their layout comes from pack_a_whole's second pass).
+// Each only from kSharedPackMinElements in all, and items at most kSharedItemsBytes in all. No A with tail
+// strips (their layout comes from pack_a_whole's second pass).
 constexpr double kSharedItemsBytes = 64.0 * (1 << 20);
 inline size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 // floats per item of pack_items_a (0: not shared)
