@@ -364,7 +364,7 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
     }
     const ws = createWorkspace(st, d.train);
     const cfg = st.config;
-    const slowBf16 = emulatedBf16(cfg.precision);
+    const slowBf16 = bf16NoFaster(cfg.precision);
     if (slowBf16) warn(slowBf16);
     if (d.test) checkActsFit(st.model, cfg.eval_batch_size, 'eval_batch_size');
     const compute = expectedCompute(cfg, st.model);
@@ -480,10 +480,34 @@ export async function run(config: RunConfig, data: string | RunData, cb: RunCall
   }
 }
 
-/** precision=bf16 on the native backend of a CPU without AVX512_BF16 or AMX: the products round
- *  their operands to bf16 and run on the fp32 kernel, so the run trains as bf16 does but slower
- *  than fp32 (1.6x on a 2-vCPU Zen 3, cpu-sudoku4): say so once, at the start. */
-function emulatedBf16(precision: TrainConfig['precision']): string | null {
-  if (precision !== 'bf16' || device().name !== 'native' || !addon || addon.info().bf16Native) return null;
-  return `precision=bf16: this CPU has no AVX512_BF16 or AMX, so the bf16 products are emulated on the fp32 kernel (${addon.info().gemmBf16Kernel}): bf16 numerics, but slower than precision=fp32 here`;
+/** precision=bf16 on the native backend where its products cannot beat fp32's, said once at the start:
+ *  - a CPU without AVX512_BF16 or AMX: the products round their operands to bf16 and run on the fp32
+ *    kernel, so the run trains as bf16 does but slower than fp32 (1.6x on a 2-vCPU Zen 3, cpu-sudoku4);
+ *  - VDPBF16PS without AMX tiles where it issues no faster than fp32's FMAs (bf16PeakWarning): on a
+ *    Sapphire Rapids Xeon with AMX off, 69 GFLOP/s a thread against ~140 for the FMAs, and the paper
+ *    step in bf16 ran 0.68x fp32 (16 threads; 4.42 s against 3.04 s in the thirty-fifth session). On
+ *    Zen 4/5 it runs twice the FMAs' rate and bf16 steps 1.2-1.85x fp32's. Two 20 ms register-only
+ *    loops on one thread decide, so no CPU list is needed. */
+function bf16NoFaster(precision: TrainConfig['precision']): string | null {
+  if (precision !== 'bf16' || device().name !== 'native' || !addon) return null;
+  const info = addon.info();
+  if (!info.bf16Native)
+    return `precision=bf16: this CPU has no AVX512_BF16 or AMX, so the bf16 products are emulated on the fp32 kernel (${info.gemmBf16Kernel}): bf16 numerics, but slower than precision=fp32 here`;
+  if (info.amx) return null;
+  return bf16PeakWarning(addon.fmaPeak(0.02, 1), addon.bf16Peak(0.02, 1));
+}
+
+/** The bf16 unit's register-only rate on one thread must reach this multiple of the fp32 FMAs' for
+ *  bf16 products to gain on their packing and rounding (Zen 5 reads 2.0; the Xeon above ~0.5). */
+export const BF16_MIN_PEAK_RATIO = 1.3;
+
+/** The warning for a VDPBF16PS unit (no AMX) whose one-thread peak `bf16` (GFLOP/s) is under
+ *  BF16_MIN_PEAK_RATIO times the fp32 FMA peak `fp32`; null where bf16 can pay. */
+export function bf16PeakWarning(fp32: number, bf16: number): string | null {
+  if (!(fp32 > 0) || bf16 >= BF16_MIN_PEAK_RATIO * fp32) return null;
+  return (
+    `precision=bf16: this CPU's bf16 products run on VDPBF16PS (AMX tiles absent or off), which reads ${bf16.toFixed(0)} GFLOP/s ` +
+    `on one thread against ${fp32.toFixed(0)} for fp32's FMAs, so bf16 saves no arithmetic here and the step is likely ` +
+    `slower than precision=fp32 (bf16 numerics either way). Where the CPU has AMX, Linux 5.16+ grants the tiles and trm uses them`
+  );
 }

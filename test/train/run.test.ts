@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { train } from '../../src/index.js';
 import { addon, device, nativeBackend } from '../../src/kernels/index.js';
 import { TrainSampler } from '../../src/train/data.js';
-import type { RunData } from '../../src/train/run.js';
+import { bf16PeakWarning, type RunData } from '../../src/train/run.js';
 import { makeSudoku4, type Sudoku4 } from './fixture.js';
 
 let d: Sudoku4, data: RunData;
@@ -167,5 +167,21 @@ describe('train.run', () => {
     expect(warnings.filter(m => m.startsWith('precision=bf16: this CPU has no AVX512_BF16 or AMX'))).toHaveLength(
       emulated ? 1 : 0,
     );
+    // at most one bf16 warning, and the VDPBF16PS one never where bf16 is emulated or on AMX
+    const bf16Warnings = warnings.filter(m => m.startsWith('precision=bf16:'));
+    expect(bf16Warnings.length).toBeLessThanOrEqual(1);
+    if (emulated || (addon?.info().amx ?? false))
+      expect(bf16Warnings.filter(m => m.includes('VDPBF16PS'))).toHaveLength(0);
+  });
+  // VDPBF16PS without AMX warns where its one-thread peak is under 1.3x the FMAs' (an Intel core: ~0.5x),
+  // not where it is twice (Zen 4/5)
+  it('bf16PeakWarning: the bf16 unit against the fp32 FMAs', () => {
+    expect(bf16PeakWarning(140, 69)).toMatch(
+      /^precision=bf16: this CPU's bf16 products run on VDPBF16PS \(AMX tiles absent or off\), which reads 69 GFLOP\/s on one thread against 140 for fp32's FMAs/,
+    );
+    expect(bf16PeakWarning(140, 170)).not.toBeNull();
+    expect(bf16PeakWarning(214, 428)).toBeNull();
+    expect(bf16PeakWarning(100, 130)).toBeNull();
+    expect(bf16PeakWarning(0, 0)).toBeNull();
   });
 });
