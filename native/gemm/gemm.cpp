@@ -1333,8 +1333,10 @@ void parallel_panels(long groups, long panels, double work, Pack&& pack) {
 // (the caller's buffer; the region's end is the barrier before the product reads it). Each thread packing
 // all of B for itself repeated that work on every thread: at 16 threads on the paper step's bf16 weight
 // gradients (3072 x 512 x 6208: each thread packed B's 3.2 M elements for ~1.2 GFLOP of its own) as long
-// as a third of the tile work. The packs are the same values either way: the same bits.
+// as a third of the tile work. The packs are the same values either way: the same bits. Null (each thread
+// packs its own) under kSharedPackMinElements.
 const float* pack_b_shared(const GemmKernelInfo& kr, const GemmArgs& g) {
+  if ((double)g.K * g.N < kSharedPackMinElements) return nullptr;
   const long all_p = (g.N + kr.nr - 1) / kr.nr, k_blocks = (g.K + kr.kc - 1) / kr.kc;
   const long bstride = k_slots(kr.kc, kr.kpack) * all_p * kr.nr;
   float* dst = tl_pack_b_shared.get((size_t)k_blocks * bstride);
@@ -1402,6 +1404,20 @@ const float* pack_items_b(const GemmKernelInfo& kr, const GemmArgs& g, size_t pe
   return dst;
 }
 
+// The fused channel kernels' W packed once for all threads when they claim row blocks (one column block):
+// `groups` column groups of I columns (group h from column h * I: linear_swiglu's gate and up halves of
+// W^T, its backward's W) by pack_b_blocks, group h at h * Kp * pstride; each thread had packed all of W
+// (1.6 M elements of the paper config) for itself. Null under kSharedPackMinElements.
+float* pack_w_shared(const GemmKernelInfo& kr, long groups, const float* W, long ldb, bool trans, long I, long K,
+                     long Kp, long pstride) {
+  if ((double)groups * I * K < kSharedPackMinElements) return nullptr;
+  float* dst = tl_pack_b_shared.get((size_t)groups * Kp * pstride + 16);
+  parallel_panels(groups, (I + kr.nr - 1) / kr.nr, (double)groups * I * K, [&](long h, long q0, long q1) {
+    pack_b_blocks(kr, dst + h * Kp * pstride, pstride, W, ldb, trans, h * I, I, q0, q1, K);
+  });
+  return dst;
+}
+
 void gemm(const GemmArgs& g) {
   if (g.M == 0 || g.N == 0 || g.batch == 0) return;
   if (gemm_in_halves(g)) return;
@@ -1444,7 +1460,7 @@ void gemm(const GemmArgs& g) {
   int use = flops_item * g.batch < 2e5 ? 1 : nth;  // tiny products: threading costs more than it saves
   if (use > 1 && g.batch == 1 && split_rows && gemm_claims_row_blocks(kr, g, nth)) {
     ClaimedRows blocks(claim_row_blocks(kr, g.M, nth));
-    if ((double)g.K * g.N >= kSharedPackMinElements) blocks.packed_b = pack_b_shared(kr, g);
+    blocks.packed_b = pack_b_shared(kr, g);
     parallel_run([&](int ith, int nt) {
       gemm_one(kr, g, g.A, g.B, g.C, g.beta, ith, nt, true, g.packed_a, nullptr, nullptr, &blocks);
     });
@@ -1676,15 +1692,8 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   const bool claim_rows = split_rows && use > 1 && I <= nch && gemm_claims_on();
   ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
   const long pstride = (nch + NR - 1) / NR * NR;  // floats per packed slot row of one B half
-  // claimed rows (one column block): W's gate and up halves packed once for all threads (as gemm's
-  // pack_b_shared: each thread packed all of W, 1.6 M elements of the paper config, for itself)
-  float* shared_gu = nullptr;
-  if (claim_rows && 2.0 * I * K >= kSharedPackMinElements) {
-    shared_gu = tl_pack_b_shared.get((size_t)2 * Kp * pstride + 16);
-    parallel_panels(2, (I + NR - 1) / NR, 2.0 * I * K, [&](long h, long q0, long q1) {
-      pack_b_blocks(kr, shared_gu + h * Kp * pstride, pstride, W, D, true, h * I, I, q0, q1, K);
-    });
-  }
+  // claimed rows: W's gate and up halves packed once for all threads (pack_w_shared)
+  float* shared_gu = claim_rows ? pack_w_shared(kr, 2, W, D, true, I, K, Kp, pstride) : nullptr;
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);
@@ -1834,13 +1843,8 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   const bool claim_rows = split_rows && use > 1 && I <= ncb && gemm_claims_on();
   ClaimedRows blocks(claim_row_blocks(kr, claim_rows ? N : 0, nth));
   const long pstride = (ncb + NR - 1) / NR * NR;
-  float* shared_b = nullptr;  // claimed rows (one column block): W packed once for all threads (as linear_swiglu)
-  if (claim_rows && (double)I * K >= kSharedPackMinElements) {
-    shared_b = tl_pack_b_shared.get((size_t)Kp * pstride + 16);
-    parallel_panels(1, (I + NR - 1) / NR, (double)I * K, [&](long, long q0, long q1) {
-      pack_b_blocks(kr, shared_b, pstride, W, I, false, 0, I, q0, q1, K);
-    });
-  }
+  // claimed rows: W packed once for all threads (pack_w_shared)
+  float* shared_b = claim_rows ? pack_w_shared(kr, 1, W, I, false, I, K, Kp, pstride) : nullptr;
   parallel_run([&](int ith, int nt) {
     long r0 = 0, r1 = N;
     if (split_rows && !claim_rows) split_rows_by_strips(N, MR, ith, nt, &r0, &r1);

@@ -8,18 +8,20 @@
  * gemmBf16's batch sum. The checked wrapper's sizes and types.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { addon, gemmSumNTBf16, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
+import { addon, gemmSumNTBf16, setThreads, useBackend } from '../../src/kernels/index.js';
 import { narrowInto } from '../../src/kernels/ref/bf16.js';
-import { nativePaths, sameBits, sumNtArgs } from './ops-helpers.js';
+import {
+  expectSumNtBeta0IgnoresC,
+  expectSumNtLikeRef,
+  expectSumNtTilingFree,
+  nativePaths,
+  restoreNative,
+  sameBits,
+  sumNtArgs,
+} from './ops-helpers.js';
 
 const paths = nativePaths;
-afterAll(() => {
-  if (addon) {
-    addon.setIsa(addon.info().bestIsa);
-    setThreads(addon.info().threads);
-  }
-  if (nativeBackend) useBackend('native');
-});
+afterAll(restoreNative);
 
 const bf16Of = (x: Float32Array): Uint16Array => {
   const o = new Uint16Array(x.length);
@@ -45,24 +47,7 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
   for (const p of paths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
-      for (const [M, N, K, batch] of shapes)
-        for (const beta of [1, 0.5]) {
-          const x = sumNtArgs(M, N, K, batch, beta);
-          const want = x.C.slice();
-          refBackend.gemmSumNTBf16(want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
-          const got: Float32Array[] = [];
-          for (const t of [1, 2, 3]) {
-            setThreads(t);
-            const c = x.C.slice();
-            addon!.gemmSumNTBf16(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
-            got.push(c);
-          }
-          expect(got[0], `${M}x${N}x${K} b${batch}`).toBeAllclose(want, {
-            rtol: 1e-5,
-            atol: 1e-5 * Math.sqrt(K * batch),
-          });
-          expect(sameBits(got[0], got[1]) && sameBits(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
-        }
+      expectSumNtLikeRef('gemmSumNTBf16', shapes);
     });
 
   for (const p of paths)
@@ -103,26 +88,12 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
 
   it('the bits do not depend on the tiling: rows 5..16 alone give the same elements', () => {
     addon!.setIsa(addon!.info().bestIsa);
-    setThreads(2);
-    const [M, N, K, batch] = [29, 21, 48, 5],
-      x = sumNtArgs(M, N, K, batch, 0);
-    const whole = new Float32Array(M * N);
-    addon!.gemmSumNTBf16(whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
-    const part = new Float32Array(12 * N);
-    addon!.gemmSumNTBf16(part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
-    expect(sameBits(part, whole.slice(5 * N, 17 * N))).toBe(true);
+    expectSumNtTilingFree('gemmSumNTBf16');
   });
 
   it('beta = 0 writes C without reading it (NaN there is ignored)', () => {
     addon!.setIsa(addon!.info().bestIsa);
-    const [M, N, K, batch] = [40, 17, 64, 4],
-      x = sumNtArgs(M, N, K, batch, 0);
-    const fresh = new Float32Array(M * N).fill(Number.NaN),
-      zero = new Float32Array(M * N);
-    addon!.gemmSumNTBf16(fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
-    addon!.gemmSumNTBf16(zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
-    expect(sameBits(fresh, zero)).toBe(true);
-    expect(fresh.every(Number.isFinite)).toBe(true);
+    expectSumNtBeta0IgnoresC('gemmSumNTBf16');
   });
 
   it('the checked wrapper takes the sizes the strides imply, fp32 or bf16 operands', () => {

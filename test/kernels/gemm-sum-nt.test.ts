@@ -6,18 +6,19 @@
  * beta = 0 never reads C; k lengths with and without a tail past whole 16-lane vectors.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { addon, gemmSumNT, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
-import { sameBits, sumNtArgs } from './ops-helpers.js';
+import { addon, gemmSumNT, setThreads, useBackend } from '../../src/kernels/index.js';
+import {
+  expectSumNtBeta0IgnoresC,
+  expectSumNtLikeRef,
+  expectSumNtTilingFree,
+  nativePaths,
+  restoreNative,
+  sameBits,
+  sumNtArgs,
+} from './ops-helpers.js';
 
-const paths = addon ? (['avx512', 'avx2', 'portable'] as const).filter(p => addon!.setIsa(p)) : [];
-if (addon) addon.setIsa(addon.info().bestIsa);
-afterAll(() => {
-  if (addon) {
-    addon.setIsa(addon.info().bestIsa);
-    setThreads(addon.info().threads);
-  }
-  if (nativeBackend) useBackend('native');
-});
+const paths = nativePaths;
+afterAll(restoreNative);
 
 // M, N, K, batch: the cpu-sudoku4 mixer's two gradients (dW_gate_up 512 x 17, dW_down 17 x 256 at
 // D 64, smaller batch), k tails, one item, a single row or column, P rows not a multiple of 4
@@ -36,50 +37,18 @@ describe.runIf(addon)('gemmSumNT', () => {
   for (const p of paths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
-      for (const [M, N, K, batch] of shapes)
-        for (const beta of [1, 0.5]) {
-          const x = sumNtArgs(M, N, K, batch, beta);
-          const want = x.C.slice();
-          refBackend.gemmSumNT(want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
-          const got: Float32Array[] = [];
-          for (const t of [1, 2, 3]) {
-            setThreads(t);
-            const c = x.C.slice();
-            addon!.gemmSumNT(c, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
-            got.push(c);
-          }
-          expect(got[0], `${M}x${N}x${K} b${batch}`).toBeAllclose(want, {
-            rtol: 1e-5,
-            atol: 1e-5 * Math.sqrt(K * batch),
-          });
-          expect(sameBits(got[0], got[1]) && sameBits(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
-        }
+      expectSumNtLikeRef('gemmSumNT', shapes);
     });
 
   it('beta = 0 writes C without reading it (NaN there is ignored)', () => {
     addon!.setIsa(addon!.info().bestIsa);
-    const [M, N, K, batch] = [40, 17, 64, 4],
-      x = sumNtArgs(M, N, K, batch, 0);
-    const fresh = new Float32Array(M * N).fill(Number.NaN),
-      zero = new Float32Array(M * N);
-    addon!.gemmSumNT(fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
-    addon!.gemmSumNT(zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
-    expect(sameBits(fresh, zero)).toBe(true);
-    expect(fresh.every(Number.isFinite)).toBe(true);
+    expectSumNtBeta0IgnoresC('gemmSumNT');
   });
 
   for (const p of paths)
     it(`${p}: the bits do not depend on the tiling: rows 5..16 alone give the same elements`, () => {
       addon!.setIsa(p);
-      setThreads(2);
-      const [M, N, K, batch] = [29, 21, 48, 5],
-        x = sumNtArgs(M, N, K, batch, 0);
-      const whole = new Float32Array(M * N);
-      addon!.gemmSumNT(whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
-      // rows 5..16 of A (12 rows: now the shorter side, so the kernel swaps which operand it tiles)
-      const part = new Float32Array(12 * N);
-      addon!.gemmSumNT(part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
-      expect(sameBits(part, whole.slice(5 * N, 17 * N))).toBe(true);
+      expectSumNtTilingFree('gemmSumNT');
     });
 
   // A scalar model of the vector tiles' arithmetic: 16 lanes per element (lane l takes k = l mod 16 of

@@ -1,8 +1,10 @@
 /**
  * ops-helpers.ts: shared pieces of the ops*.test.ts suites: the backends to run each suite on,
- * float64 central finite differences for checking backward kernels, and the item sums' operands.
+ * float64 central finite differences for checking backward kernels, and the item sums' operands and
+ * their check against the reference.
  */
-import { addon, nativeBackend, useBackend } from '../../src/kernels/index.js';
+import { expect } from 'vitest';
+import { addon, nativeBackend, refBackend, setThreads, useBackend } from '../../src/kernels/index.js';
 import { randn } from '../helpers.js';
 
 /** Every available backend, for describe.each; setup() makes it the active one. */
@@ -82,4 +84,63 @@ export function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
       Buffer.from(b.buffer, b.byteOffset, b.byteLength),
     ) === 0
   );
+}
+
+/** The native item-sum kernel (gemmSumNT or gemmSumNTBf16, on the current path) against the reference
+ *  backend's on each shape [M, N, K, batch], beta 1 and 0.5: within fp32 rounding, and bit for bit on
+ *  1, 2 and 3 threads. */
+export function expectSumNtLikeRef(
+  kernel: 'gemmSumNT' | 'gemmSumNTBf16',
+  shapes: ReadonlyArray<readonly [number, number, number, number]>,
+): void {
+  for (const [M, N, K, batch] of shapes)
+    for (const beta of [1, 0.5]) {
+      const x = sumNtArgs(M, N, K, batch, beta);
+      const want = x.C.slice();
+      refBackend[kernel](want, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
+      const got: Float32Array[] = [];
+      for (const t of [1, 2, 3]) {
+        setThreads(t);
+        const c = x.C.slice();
+        addon![kernel](c, x.A, x.B, M, N, K, batch, x.sa, x.sb, beta);
+        got.push(c);
+      }
+      expect(got[0], `${M}x${N}x${K} b${batch}`).toBeAllclose(want, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(K * batch) });
+      expect(sameBits(got[0], got[1]) && sameBits(got[0], got[2]), `${M}x${N}x${K} b${batch} threads`).toBe(true);
+    }
+}
+
+/** beta = 0 writes C without reading it: NaN there gives the bits of a zero C with beta = 1. */
+export function expectSumNtBeta0IgnoresC(kernel: 'gemmSumNT' | 'gemmSumNTBf16'): void {
+  const [M, N, K, batch] = [40, 17, 64, 4],
+    x = sumNtArgs(M, N, K, batch, 0);
+  const fresh = new Float32Array(M * N).fill(Number.NaN),
+    zero = new Float32Array(M * N);
+  addon![kernel](fresh, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
+  addon![kernel](zero, x.A, x.B, M, N, K, batch, x.sa, x.sb, 1);
+  expect(sameBits(fresh, zero)).toBe(true);
+  expect(fresh.every(Number.isFinite)).toBe(true);
+}
+
+/** The bits do not depend on the tiling: rows 5..16 of A alone (12 rows: now the shorter side, so the
+ *  kernel swaps which operand it tiles) give the same elements as the whole product, on two threads. */
+export function expectSumNtTilingFree(kernel: 'gemmSumNT' | 'gemmSumNTBf16'): void {
+  setThreads(2);
+  const [M, N, K, batch] = [29, 21, 48, 5],
+    x = sumNtArgs(M, N, K, batch, 0);
+  const whole = new Float32Array(M * N);
+  addon![kernel](whole, x.A, x.B, M, N, K, batch, x.sa, x.sb, 0);
+  const part = new Float32Array(12 * N);
+  addon![kernel](part, x.A.subarray(5 * K), x.B, 12, N, K, batch, x.sa, x.sb, 0);
+  expect(sameBits(part, whole.slice(5 * N, 17 * N))).toBe(true);
+}
+
+/** After a suite that changed the native path or thread count: the best path, the default threads and
+ *  the native backend again. */
+export function restoreNative(): void {
+  if (addon) {
+    addon.setIsa(addon.info().bestIsa);
+    setThreads(addon.info().threads);
+  }
+  if (nativeBackend) useBackend('native');
 }
