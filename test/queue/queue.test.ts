@@ -252,9 +252,12 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
   }, 180_000);
 
   it('a worker killed with SIGKILL mid-run loses nothing: another resumes its runs from the last checkpoint', async () => {
+    // long enough that worker A cannot finish both runs between two status polls: at 500 steps a quiet
+    // 2-vCPU host ran them in 4-5 s and the poll never saw both running (the test failed once that way)
+    const total = 1500;
     const body = [
       'seeds: [1, 2]',
-      'set: { steps: 500, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }',
+      `set: { steps: ${total}, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }`,
     ];
     const local = spec('klocal.yaml', 'klocal', body),
       queued = spec('kqueued.yaml', 'kqueued', body);
@@ -270,7 +273,7 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
       x => x.runs.every(y => y.state === 'running' && (y.progress?.step ?? 0) >= 40),
       60,
     );
-    expect(mid.runs.every(y => y.progress!.worker === 'A' && y.progress!.step! < 500)).toBe(true);
+    expect(mid.runs.every(y => y.progress!.worker === 'A' && y.progress!.step! < total)).toBe(true);
     a.kill('SIGKILL');
     await new Promise(res => (a.signalCode !== null ? res(null) : a.on('exit', res)));
     await sleep(1000);
@@ -281,7 +284,7 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     expect(orphans).toEqual([]);
     const steps = readdirSync(join(root, 'kqueued', 'default', 'seed-1', 'checkpoints'));
     expect(steps.length).toBeGreaterThan(0);
-    expect(steps).not.toContain('step_0000500');
+    expect(steps).not.toContain(`step_${String(total).padStart(7, '0')}`);
 
     const b = worker(1, 'B', ['--concurrency', '2']);
     await until(
