@@ -648,7 +648,9 @@ struct RowBlockWalk {
 
 // gemm_in_halves' limits (below)
 constexpr double kHalvesMaxC = 65536;  // floats of C (the scratch: 256 KiB)
-constexpr long kHalvesMinK = 1024;     // one product: k at least this long
+// one product: k at least this long (1024 before: cpu-sudoku4's channel weight gradients, k 544 = 32
+// items of 17 tokens, now in halves too: its step x1.03 on a 2-vCPU Zen 5, one process)
+constexpr long kHalvesMinK = 512;
 // What this thread is running for gemm_in_halves: nothing, a half (whose own gemm does not split
 // again), or a k-range half of an A^T B on a thread of its own (gemm_one's read-ahead asks).
 enum class InHalf { kNo, kHalf, kKRangeAlone };

@@ -9,8 +9,10 @@
 // loaded and stored per item, with both operands transposed into packs. Here each element of C is
 // one accumulator over all items and k at once: 16 partial sums (lane l takes k = l mod 16 of each
 // item, items in order, FMA on AVX-512), reduced by a fixed tree (sum_nt_reduce's order), then
-// added to beta * C. So the bits differ from gemm's batch-order sum (within fp32 rounding) but do
-// not depend on the thread count or the tiling: a tile is a group of independent accumulators.
+// added to beta * C. From 4 items, the items in two fixed halves ([0, ceil(batch / 2)) and the rest), each
+// summed so, and C = beta * C + (first + second) (sum_nt.cpp sum_nt_parts: why). So the bits differ
+// from gemm's batch-order sum (within fp32 rounding) but do not depend on the thread count or the
+// tiling: a tile is a group of independent accumulators.
 #pragma once
 #include <cstdint>
 

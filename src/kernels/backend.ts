@@ -136,7 +136,8 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  small token mixer's weight gradients (items short in k). Numerically gemm with transB and
    *  strideC = 0 up to the order of the fp32 additions: native sums each element of C as 16
    *  partial sums over items and k (lane l: k = l mod 16), reduced by a fixed tree, instead of
-   *  item by item; the same bits for any thread count. */
+   *  item by item; from 4 items, over two fixed halves of the items, [0, ceil(batch/2)) and the rest,
+   *  added at the end; the same bits for any thread count. */
   gemmSumNT(
     C: F,
     A: F,
@@ -155,8 +156,9 @@ export interface KernelBackend<F = F32, I = I32, U = U8, H = Uint16Array> {
    *  values it holds), products and sums in fp32. A and B are each fp32 or bf16 (a kept dgateUp or h
    *  against an fp32 activation). Numerically gemmBf16 with transB and strideC = 0 up to the order of
    *  the fp32 additions: native on AVX512_BF16 (without AMX tiles active) sums each element of C as 16
-   *  partial sums over items and k pairs (VDPBF16PS), reduced by a fixed tree, elsewhere gemmBf16's
-   *  item-by-item batch sum; the same bits for any thread count. */
+   *  partial sums over items and k pairs (VDPBF16PS), reduced by a fixed tree (from 4 items in two
+   *  fixed halves, as gemmSumNT), elsewhere gemmBf16's item-by-item batch sum; the same bits for any
+   *  thread count. */
   gemmSumNTBf16(
     C: F,
     A: F | H,

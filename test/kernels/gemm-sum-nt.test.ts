@@ -55,21 +55,28 @@ describe.runIf(addon)('gemmSumNT', () => {
   // every item, items in order, lanes past K add 0 * 0), one fused multiply-add per k (the fp32
   // product of two fp32 values is exact in a double, so fround(acc + x * y) is the FMA but for double
   // rounding, which these fixed inputs never hit), then the fixed tree: halves, quarters, pairs.
+  // From 4 items, each of the two halves of the items ([0, ceil(batch/2)), the rest) so, then their sum.
   function laneModel(x: ReturnType<typeof sumNtArgs>, M: number, N: number, K: number, batch: number) {
     const f = Math.fround,
       out = x.C.slice(),
-      kk = Math.ceil(K / 16) * 16;
+      kk = Math.ceil(K / 16) * 16,
+      halves = batch >= 4 ? [0, Math.ceil(batch / 2), batch] : [0, batch];
+    const sum = (i: number, j: number, b0: number, b1: number) => {
+      let a = new Array(16).fill(0);
+      for (let b = b0; b < b1; b++)
+        for (let k = 0; k < kk; k++) {
+          const u = k < K ? x.A[b * x.sa + i * K + k] : 0,
+            v = k < K ? x.B[b * x.sb + j * K + k] : 0;
+          a[k & 15] = f(a[k & 15] + u * v);
+        }
+      for (let w = 8; w >= 1; w >>= 1) a = a.slice(0, w).map((v, l) => f(v + a[l + w]));
+      return a[0];
+    };
     for (let i = 0; i < M; i++)
       for (let j = 0; j < N; j++) {
-        let a = new Array(16).fill(0);
-        for (let b = 0; b < batch; b++)
-          for (let k = 0; k < kk; k++) {
-            const u = k < K ? x.A[b * x.sa + i * K + k] : 0,
-              v = k < K ? x.B[b * x.sb + j * K + k] : 0;
-            a[k & 15] = f(a[k & 15] + u * v);
-          }
-        for (let w = 8; w >= 1; w >>= 1) a = a.slice(0, w).map((v, l) => f(v + a[l + w]));
-        out[i * N + j] = x.beta === 0 ? a[0] : f(f(x.beta * out[i * N + j]) + a[0]);
+        let s = sum(i, j, halves[0], halves[1]);
+        if (halves.length === 3) s = f(s + sum(i, j, halves[1], halves[2]));
+        out[i * N + j] = x.beta === 0 ? s : f(f(x.beta * out[i * N + j]) + s);
       }
     return out;
   }
