@@ -173,15 +173,17 @@ describe.runIf(addon)('gemm threads and dispatch', () => {
 });
 
 describe.runIf(addon)('gemm reductions in two fixed halves', () => {
-  // fp32 sums over items (strideC 0, batch >= 4) and A^T B products with k >= 1024, C at most 64 Ki
+  // fp32 sums over items (strideC 0, batch >= 4) and A^T B products with k >= 512, C at most 64 Ki
   // floats: half 0 into C with beta, half 1 from zero, then added (native/gemm/gemm.cpp
-  // gemm_in_halves). The halves here are below both limits, so each is one plain product.
+  // gemm_in_halves). The halves here are below both limits, so each is one plain product (k 544:
+  // cpu-sudoku4's channel weight gradients, 32 items of 17 tokens).
   // A tall A^T B (M >= 4N) runs each half as its transpose on AVX2 (the channel gate_up weight
   // gradient's form): against plain halves by hand.
   const cases = [
     { M: 97, N: 60, K: 70, transB: true, batch: 4, strideA: 97 * 70, strideB: 60 * 70, strideC: 0 },
-    { M: 50, N: 33, K: 1100, transA: true },
-    { M: 134, N: 21, K: 1100, transA: true },
+    { M: 50, N: 33, K: 1000, transA: true },
+    { M: 134, N: 21, K: 1000, transA: true },
+    { M: 64, N: 40, K: 544, transA: true },
   ];
   it.each(paths)('%s: C + scratch of the two halves, bit for bit, at 1, 2 and 3 threads; near float64', p => {
     useBackend('native');
@@ -194,7 +196,7 @@ describe.runIf(addon)('gemm reductions in two fixed halves', () => {
         C0 = randn(c.M * c.N, 13);
       const lda = c.transA ? c.M : c.K,
         ldb = c.transB ? c.K : c.N;
-      // the two halves by hand: items [0, 2) and [2, 4), or k [0, 550) and [550, 1100)
+      // the two halves by hand: items [0, 2) and [2, 4), or k [0, K/2) and [K/2, K)
       setThreads(1);
       const want = C0.slice(),
         half = new Float32Array(c.M * c.N);
