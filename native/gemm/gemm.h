@@ -6,7 +6,7 @@
 // Batched form: item b uses A + b*stride_a, B + b*stride_b, C + b*stride_c. stride_c == 0 means
 // every item accumulates into the same C (a sum of products, in batch order; with a small C and at
 // least 4 items, fp32 or bf16: two fixed halves of the items, the second added at the end, gemm.cpp
-// gemm_in_halves; so too the k range of an A^T B product with a small C and k >= 1024).
+// gemm_in_halves; so too the k range of an A^T B product with a small C and k >= 512).
 //
 // Result bits depend only on the inputs and the dispatch path, not on the thread count: every
 // element of C (of each half) is produced by one thread, summing over k in a fixed blocked order.
