@@ -37,7 +37,7 @@ void rows_generic(float* red, long np, long Q, const float* Pp, long sp, const f
     }
 }
 
-thread_local AlignedBuf tl_red, tl_part, tl_halves;
+thread_local AlignedBuf tl_part, tl_halves;
 
 // The driver of both sums: P, the longer operand, its rows in whole tiles of kSumNtP; Q the shorter.
 // rows(red, np, Q, Pp, sp, Qp, sq, nb) reduces rows [0, np) of Pp against Q's over nb items.
