@@ -84,20 +84,29 @@ export const demoCommand = defineCommand({
     );
     console.log(`   exact after each supervision step: ${after.exact_by_step.map(v => pct(v)).join(', ')}`);
 
-    // Show a held-out puzzle the model refined over several steps, if one of the first 50 is (else the first).
+    // Show a held-out puzzle the model refined after its first step and then solved, if one of the
+    // first 50 is (else one it refined and did not solve, else the first): the recursion at work.
     const geo = geometry(4),
       L = test.meta.seq_len,
       w = evalWeights(st);
     const puzzleAt = (i: number) => decodeGrid(test.inputs.subarray(i * L, (i + 1) * L), geo.n);
     let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)),
-      which = 'the first held-out puzzle';
+      which = 'the first held-out puzzle',
+      refinedUnsolved: { r: typeof shown; i: number } | null = null;
     for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
       const r = await solvePuzzle(st.model, w, geo, puzzleAt(i));
-      if (r.steps.slice(1).some(s => s.changed.length > 0)) {
+      if (!r.steps.slice(1).some(s => s.changed.length > 0)) continue;
+      if (r.problem === null) {
         shown = r;
-        which = `held-out puzzle #${i + 1}, one the model changed after step 1`;
+        which = `held-out puzzle #${i + 1}, one the model changed after step 1 and solved`;
+        refinedUnsolved = null;
         break;
       }
+      refinedUnsolved ??= { r, i };
+    }
+    if (refinedUnsolved) {
+      shown = refinedUnsolved.r;
+      which = `held-out puzzle #${refinedUnsolved.i + 1}, one the model changed after step 1 (none of the first 50 it changed was solved)`;
     }
     console.log(`\n5. ${which}, step by step (* = cell changed by that step):`);
     printSolve(shown, line => console.log('   ' + line));
