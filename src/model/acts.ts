@@ -120,8 +120,16 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
   for (let i = 0; i <= c.L_cycles; i++)
     calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
   // backward scratch shared by the channel MLP and the token mixer (used one after the other)
-  // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too)
-  const dgu = k(Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
+  // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too). The small models' (D <= 256)
+  // MLP dgateUp is a buffer of its own: as the front of the token mixer's (N x 2I of B x 2Is x D), the
+  // second thread's MLP rows lay on lines the first thread writes for its token mixer items (the first
+  // half of the items spans far more than all the MLP rows), so each of the two backwards read those
+  // lines for ownership from the other core (cpu-sudoku4's step x1.006-1.036, cpu-sudoku9's x1.017;
+  // 1.1 and 4 MiB more). Only where the fused kernels may run: fp32-kept acts (a bf16 step takes the
+  // op-by-op path).
+  const apart = c.mlp_t && D <= 256 && kept !== 'bf16';
+  const dgu = k(apart ? B * 2 * Is * D : Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
+  const dguMlp = apart ? k(N * 2 * I) : dgu;
   const part = (t: KeptT, n: number): KeptT => (isBf16(t) ? t.subarray(0, n) : view(t, 0, n));
   const dhid = f32(Math.max(N * I, c.mlp_t ? B * Is * D : 0));
   return {
@@ -156,7 +164,7 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
       rope: !c.mlp_t && c.pos_encodings === 'rope' ? ropeTables(S, hd, c.rope_theta) : null,
       r: f32(N * D),
       dn1: f32(N * D),
-      mlp: { dh: view(dhid, 0, N * I), dgateUp: part(dgu, N * 2 * I) },
+      mlp: { dh: view(dhid, 0, N * I), dgateUp: part(dguMlp, N * 2 * I) },
       mix: c.mlp_t
         ? {
             dh: view(dhid, 0, B * Is * D),
