@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo, nativeBackend, setThreads, sizeOf } from '../../src/kernels/index.js';
+import { allocActs, resolveConfig } from '../../src/model/index.js';
 import { setFusedMaxD } from '../../src/model/trm.js';
 import { stepBytes, tinyMlpT } from './step-helpers.js';
 
@@ -40,5 +41,25 @@ describe.skipIf(!nativeBackend)('fused small-model path', () => {
     }
     // and the gradients are not all zero (the comparison means something)
     expect(new Float32Array(fused[4].buffer).some(v => v !== 0)).toBe(true);
+  });
+});
+
+describe('fused small-model path: backward scratch', () => {
+  // The channel MLP's dgateUp (split by rows) is a buffer apart from the token mixer's (split by items)
+  // where the fused kernels may run (D <= 256, fp32-kept acts): as the front of one shared scratch, one
+  // thread's MLP rows lay on lines the other thread writes for its items (model/acts.ts). Elsewhere it
+  // stays a view of the token mixer's scratch (the paper config's 76 MB are not doubled).
+  const shared = (c: typeof tinyMlpT, kept: 'fp32' | 'bf16') => {
+    const a = allocActs(c, 2, kept);
+    const mlp = a.block.mlp.dgateUp as Float32Array | Uint16Array,
+      mix = (a.block.mix as { dgateUp: Float32Array | Uint16Array }).dgateUp;
+    return mlp.buffer === mix.buffer;
+  };
+  it.runIf(nativeBackend)('apart for D <= 256 in fp32, shared above it and in bf16', () => {
+    expect(tinyMlpT.hidden_size).toBeLessThanOrEqual(256);
+    expect(shared(tinyMlpT, 'fp32')).toBe(false);
+    expect(shared(tinyMlpT, 'bf16')).toBe(true);
+    const wide = resolveConfig({ ...tinyMlpT, hidden_size: 320, puzzle_emb_ndim: 320 });
+    expect(shared(wide, 'fp32')).toBe(true);
   });
 });
