@@ -123,7 +123,7 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
   // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too). The small models' (D <= 256)
   // MLP dgateUp is a buffer of its own: as the front of the token mixer's (N x 2I of B x 2Is x D), the
   // second thread's MLP rows lay on lines the first thread writes for its token mixer items (the first
-  // half of the items spans far more than all the MLP rows), so each of the two backwards read those
+  // half of the items spans all the MLP rows at cpu-sudoku4, most at cpu-sudoku9), so each backward read those
   // lines for ownership from the other core (cpu-sudoku4's step x1.006-1.036, cpu-sudoku9's x1.017;
   // 1.1 and 4 MiB more). Only where the fused kernels may run: fp32-kept acts (a bf16 step takes the
   // op-by-op path).
