@@ -252,9 +252,11 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
   }, 180_000);
 
   it('a worker killed with SIGKILL mid-run loses nothing: another resumes its runs from the last checkpoint', async () => {
-    // long enough that worker A cannot finish both runs between two status polls: at 500 steps a quiet
-    // 2-vCPU host ran them in 4-5 s and the poll never saw both running (the test failed once that way)
-    const total = 1500;
+    // long enough that no worker finishes both runs between two status polls (each poll starts a CLI
+    // process: ~1 s on a busy 2-vCPU host, while these tiny runs take ~1 ms a step): at 500 steps the poll
+    // never saw A's runs both running, and at 1500 worker B finished both before its SIGTERM (C then
+    // found nothing to resume: 'skip'), each once in a fresh-clone npm test. The test takes ~27 s either way.
+    const total = 4000;
     const body = [
       'seeds: [1, 2]',
       `set: { steps: ${total}, hidden_size: 16, puzzle_emb_ndim: 16, batch_size: 4, eval_limit: 8, eval_batch_size: 8, log_interval: 10, eval_interval: 100, checkpoint_interval: 20 }`,
@@ -298,7 +300,9 @@ describe.skipIf(!!why)('distributed sweeps on Redis (BullMQ)', () => {
     b.kill('SIGTERM');
     await new Promise(res => (b.exitCode !== null ? res(null) : b.on('exit', res)));
     expect(b.exitCode).toBe(0);
-    expect(logs.get(b)).toMatch(/B: handed back default\/seed-1 at step \d+/);
+    const handed = /B: handed back default\/seed-1 at step (\d+)/.exec(logs.get(b) ?? '');
+    expect(handed, logs.get(b)).not.toBeNull();
+    expect(Number(handed![1]), 'B finished the run before its stop reached it: raise total').toBeLessThan(total);
     expect((await status(queued, 1)).runs.map(x => x.state)).toEqual(['queued', 'queued']);
 
     worker(1, 'C', ['--concurrency', '2']);
