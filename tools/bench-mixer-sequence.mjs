@@ -38,7 +38,7 @@ try {
 }
 const side = Number(/sudoku(\d)/.exec(preset)?.[1] ?? 9);
 const c = M.resolveConfig({ ...tc.model, seq_len: side * side, vocab_size: side + 2 });
-const { S, Is } = M.allocActs(c, 1).d,
+const { S, Is } = M.dims(c, 1),
   D = c.hidden_size,
   B = tc.batch_size;
 if (!c.mlp_t || S > 24) fail(`${preset}: needs mlp_t and a sequence of at most 24 (S is ${S})`);

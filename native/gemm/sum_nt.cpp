@@ -59,7 +59,6 @@ void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long
   const long ptiles = (P + kSumNtP - 1) / kSumNtP;
   const double flops = 2.0 * M * N * K * batch;
   const int halves = batch >= 4 ? 2 : 1;
-  const long first = halves == 2 ? (batch + 1) / 2 : batch;  // (split_range's halves, as the home shares)
   float* red = tl_halves.get((size_t)halves * P * Q);
   parallel_run([&](int ith, int nth) {
     long t0, t1;
@@ -68,7 +67,9 @@ void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long
       const long u0 = t0 > h * ptiles ? t0 - h * ptiles : 0, u1 = t1 < (h + 1) * ptiles ? t1 - h * ptiles : ptiles;
       const long r0 = u0 * kSumNtP, r1 = u1 * kSumNtP < P ? u1 * kSumNtP : P, np = r1 - r0;
       if (np <= 0) continue;
-      const long b0 = h == 0 ? 0 : first, nb = h == 0 ? first : batch - first;
+      long b0, b1;  // the items of half h: split_range's halves, as the home shares
+      split_range(batch, h, halves, &b0, &b1);
+      const long nb = b1 - b0;
       float* rh = red + h * P * Q + r0 * Q;
       if (K == 0 || nb == 0) {
         for (long i = 0; i < np * Q; i++) rh[i] = 0.f;

@@ -30,7 +30,7 @@ import { type AttentionActs, type AttentionScratch, type RopeTables, ropeTables 
 import type { EmbedScratch } from '../nn/embedding.js';
 import type { MlpActs, MlpScratch } from '../nn/mlp.js';
 import type { TokenMixerActs, TokenMixerScratch } from '../nn/token-mixer.js';
-import { type Dims, type TrmConfig, dims } from './config.js';
+import { type Dims, dims, FUSED_MAX_D, type TrmConfig } from './config.js';
 import { allocDampActs, type DampActs, usesDamping } from './damping.js';
 
 export interface BlockActs {
@@ -120,14 +120,14 @@ export function allocActs(c: TrmConfig, B: number, kept: Precision = 'fp32'): St
   for (let i = 0; i <= c.L_cycles; i++)
     calls.push({ inp: f32(N * D), blocks: Array.from({ length: c.L_layers }, block) });
   // backward scratch shared by the channel MLP and the token mixer (used one after the other)
-  // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too). The small models' (D <= 256)
+  // (dgateUp is read only by bf16 products in a bf16 run: bf16 there too). The small models' (FUSED_MAX_D)
   // MLP dgateUp is a buffer of its own: as the front of the token mixer's (N x 2I of B x 2Is x D), the
   // second thread's MLP rows lay on lines the first thread writes for its token mixer items (the first
   // half of the items spans all the MLP rows at cpu-sudoku4, most at cpu-sudoku9), so each backward read those
   // lines for ownership from the other core (cpu-sudoku4's step x1.006-1.036, cpu-sudoku9's x1.017;
   // 1.1 and 4 MiB more). Only where the fused kernels may run: fp32-kept acts (a bf16 step takes the
   // op-by-op path).
-  const apart = c.mlp_t && D <= 256 && kept !== 'bf16';
+  const apart = c.mlp_t && D <= FUSED_MAX_D && kept !== 'bf16';
   const dgu = k(apart ? B * 2 * Is * D : Math.max(N * 2 * I, c.mlp_t ? B * 2 * Is * D : 0));
   const dguMlp = apart ? k(N * 2 * I) : dgu;
   const part = (t: KeptT, n: number): KeptT => (isBf16(t) ? t.subarray(0, n) : view(t, 0, n));

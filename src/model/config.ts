@@ -194,6 +194,10 @@ export interface Dims {
   hd: number;
 }
 
+/** Up to this hidden size (mlp_t, fp32) a block runs through the fused half-block kernels (model/trm.ts
+ *  useFused; tests may lower it there); acts.ts lays out their scratch for it. */
+export const FUSED_MAX_D = 256;
+
 export function dims(c: TrmConfig, B: number): Dims {
   const P = prefixLen(c),
     S = c.seq_len + P;

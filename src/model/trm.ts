@@ -35,7 +35,7 @@ import {
 } from '../nn/token-mixer.js';
 import type { Rng } from '../data/rng.js';
 import { type BlockActs, type BlockScratch, f32Act, type NetActs, type StepActs } from './acts.js';
-import type { Dims, TrmConfig } from './config.js';
+import { type Dims, FUSED_MAX_D, type TrmConfig } from './config.js';
 import { addSkipGrad, dampedOutputGrad, updateLatent, usesDamping } from './damping.js';
 import type { BlockWeights, Weights } from './params.js';
 
@@ -50,7 +50,7 @@ const mixerWeights = (w: BlockWeights): SwigluWeights => ({ gateUp: w.mlptGateUp
  *  the op-by-op sequence is faster: the big GEMMs split inside each product, a shared weight is
  *  packed once per thread instead of per item. fp32 only: the fused kernels run fp32 products, so a
  *  bf16 run takes the op-by-op path (its GEMMs go to gemmBf16). */
-let fusedMaxD = 256;
+let fusedMaxD = FUSED_MAX_D;
 
 /** Tests: set the fused path's limit (0: never fused); returns the previous one. */
 export function setFusedMaxD(d: number): number {

@@ -20,7 +20,6 @@ import {
   sumNtArgs,
 } from './ops-helpers.js';
 
-const paths = nativePaths;
 afterAll(restoreNative);
 
 const bf16Of = (x: Float32Array): Uint16Array => {
@@ -44,13 +43,13 @@ const shapes: Array<[number, number, number, number]> = [
 ];
 
 describe.runIf(addon)('gemmSumNTBf16', () => {
-  for (const p of paths)
+  for (const p of nativePaths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
       expectSumNtLikeRef('gemmSumNTBf16', shapes);
     });
 
-  for (const p of paths)
+  for (const p of nativePaths)
     it(`${p}: a bf16 A or B gives the bits of the fp32 operand it was rounded from`, () => {
       addon!.setIsa(p);
       setThreads(2);
@@ -68,7 +67,7 @@ describe.runIf(addon)('gemmSumNTBf16', () => {
       }
     });
 
-  for (const p of paths)
+  for (const p of nativePaths)
     it(`${p}: VDPBF16PS's sums, or else gemmBf16's batch sum bit for bit`, () => {
       addon!.setIsa(p);
       setThreads(2);

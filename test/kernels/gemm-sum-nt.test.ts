@@ -17,7 +17,6 @@ import {
   sumNtArgs,
 } from './ops-helpers.js';
 
-const paths = nativePaths;
 afterAll(restoreNative);
 
 // M, N, K, batch: the cpu-sudoku4 mixer's two gradients (dW_gate_up 512 x 17, dW_down 17 x 256 at
@@ -34,7 +33,7 @@ const shapes: Array<[number, number, number, number]> = [
 ];
 
 describe.runIf(addon)('gemmSumNT', () => {
-  for (const p of paths)
+  for (const p of nativePaths)
     it(`${p}: the reference within fp32 rounding, threads 1 = 2 = 3 bit for bit`, () => {
       addon!.setIsa(p);
       expectSumNtLikeRef('gemmSumNT', shapes);
@@ -45,7 +44,7 @@ describe.runIf(addon)('gemmSumNT', () => {
     expectSumNtBeta0IgnoresC('gemmSumNT');
   });
 
-  for (const p of paths)
+  for (const p of nativePaths)
     it(`${p}: the bits do not depend on the tiling: rows 5..16 alone give the same elements`, () => {
       addon!.setIsa(p);
       expectSumNtTilingFree('gemmSumNT');
@@ -80,7 +79,7 @@ describe.runIf(addon)('gemmSumNT', () => {
       }
     return out;
   }
-  for (const p of paths.filter(q => q !== 'portable'))
+  for (const p of nativePaths.filter(q => q !== 'portable'))
     it(`${p}: bit for bit the 16-lane FMA model`, () => {
       addon!.setIsa(p);
       setThreads(2);
@@ -95,7 +94,7 @@ describe.runIf(addon)('gemmSumNT', () => {
 
   // The AVX2 tile runs the AVX-512 tile's lanes as two halves with the same FMAs and reduction
   // tree: the same bits (checked where the CPU has both; elsewhere the line above says skipped).
-  it.runIf(paths.includes('avx512') && paths.includes('avx2'))('avx2 gives the avx512 bits', () => {
+  it.runIf(nativePaths.includes('avx512') && nativePaths.includes('avx2'))('avx2 gives the avx512 bits', () => {
     setThreads(2);
     for (const [M, N, K, batch] of shapes) {
       const x = sumNtArgs(M, N, K, batch, 1);

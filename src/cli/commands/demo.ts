@@ -17,6 +17,7 @@ import {
   evaluate,
   evalWeights,
   resolveTrainConfig,
+  type SolveResult,
   solvePuzzle,
   trainPresets,
 } from '../../train/index.js';
@@ -90,24 +91,22 @@ export const demoCommand = defineCommand({
       L = test.meta.seq_len,
       w = evalWeights(st);
     const puzzleAt = (i: number) => decodeGrid(test.inputs.subarray(i * L, (i + 1) * L), geo.n);
-    let shown = await solvePuzzle(st.model, w, geo, puzzleAt(0)),
-      which = 'the first held-out puzzle',
-      refinedUnsolved: { r: typeof shown; i: number } | null = null;
-    for (let i = 0; i < Math.min(50, test.inputs.length / L); i++) {
+    type Shown = { r: SolveResult; i: number };
+    let solved: Shown | null = null,
+      refined: Shown | null = null;
+    for (let i = 0; i < Math.min(50, test.inputs.length / L) && !solved; i++) {
       const r = await solvePuzzle(st.model, w, geo, puzzleAt(i));
       if (!r.steps.slice(1).some(s => s.changed.length > 0)) continue;
-      if (r.problem === null) {
-        shown = r;
-        which = `held-out puzzle #${i + 1}, one the model changed after step 1 and solved`;
-        refinedUnsolved = null;
-        break;
-      }
-      refinedUnsolved ??= { r, i };
+      if (r.problem === null) solved = { r, i };
+      else refined ??= { r, i };
     }
-    if (refinedUnsolved) {
-      shown = refinedUnsolved.r;
-      which = `held-out puzzle #${refinedUnsolved.i + 1}, one the model changed after step 1 (none of the first 50 it changed was solved)`;
-    }
+    const pick = solved ?? refined,
+      shown = pick?.r ?? (await solvePuzzle(st.model, w, geo, puzzleAt(0)));
+    const which = solved
+      ? `held-out puzzle #${solved.i + 1}, one the model changed after step 1 and solved`
+      : refined
+        ? `held-out puzzle #${refined.i + 1}, one the model changed after step 1 (none of the first 50 it changed was solved)`
+        : 'the first held-out puzzle';
     console.log(`\n5. ${which}, step by step (* = cell changed by that step):`);
     printSolve(shown, line => console.log('   ' + line));
     console.log(`\nrun directory: ${run.runDir}`);
