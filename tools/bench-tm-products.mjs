@@ -1,7 +1,7 @@
 // bench-tm-products.mjs: the token mixer's six products at the paper shapes (S 97, D 512, Is 512;
 // the rows of `bench gemm` named mlp_t.*) with the builds at ROOT... interleaved in ONE process (one
 // call of each product per build per round, the builds' order reversed every other round), medians in
-// ms and the share of the fp32 FMA peak measured at the start; first a check that every build gives the
+// ms and the median share of the fp32 FMA peak measured before each round; first a check that every build gives the
 // same bits for every product.
 //   node tools/bench-tm-products.mjs THREADS B ROUNDS ROOT [ROOT...]
 // (a ROOT is a checkout with dist/ and build/: compare a base worktree against this one)
@@ -77,21 +77,34 @@ for (const d of data) {
 const times = {};
 // The builds' order reversed every other round: with the same build twice, the one called second read
 // 2-5% faster (2-vCPU Zen 2, 2026-12-03), which a fixed order would give to the newer build.
-for (let r = 0; r <= rounds; r++)
+// The peak is measured again before every round (0.1 s), and each call's share is taken against its own
+// round's peak: the 2-vCPU hosts' clock moves by up to 10% between minutes (the two-thread peak read 420
+// and 459 GFLOP/s twenty minutes apart, 2026-12-04), which a peak measured once at the start would book
+// as the products' gain or loss. Printed: each product's median time, its median share of the round's
+// peak, and the range of the rounds' peaks.
+const shares = {},
+  peaks = [];
+for (let r = 0; r <= rounds; r++) {
+  const roundPeak = r > 0 ? K0.addon.fmaPeak(0.1, threads) : peak;
+  if (r > 0) peaks.push(roundPeak);
   for (const d of data)
     for (const m of mods.map((_, i) => (r % 2 ? mods.length - 1 - i : i))) {
       const t0 = process.hrtime.bigint();
       call(mods[m], d);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r > 0) (times[`${d.name}|${m}`] ??= []).push(ms);
+      if (r === 0) continue;
+      (times[`${d.name}|${m}`] ??= []).push(ms);
+      (shares[`${d.name}|${m}`] ??= []).push((2 * d.c.M * d.c.N * d.c.K * B) / ms / 1e6 / roundPeak);
     }
+}
 const median = a => [...a].sort((x, y) => x - y)[a.length >> 1];
-console.log(`threads ${threads}, B ${B}, ${rounds} rounds, fp32 peak ${peak.toFixed(0)} GFLOP/s; ${roots.join(' | ')}`);
+console.log(
+  `threads ${threads}, B ${B}, ${rounds} rounds, fp32 peak ${Math.min(...peaks).toFixed(0)}-${Math.max(...peaks).toFixed(0)} GFLOP/s (each round's own); ${roots.join(' | ')}`,
+);
 for (const d of data) {
-  const flops = 2 * d.c.M * d.c.N * d.c.K * B;
   const cols = mods.map((_, m) => {
     const ms = median(times[`${d.name}|${m}`]);
-    return `${ms.toFixed(2)} ms ${((flops / ms / 1e6 / peak) * 100).toFixed(0)}%`;
+    return `${ms.toFixed(2)} ms ${(median(shares[`${d.name}|${m}`]) * 100).toFixed(0)}%`;
   });
   console.log(d.name.padEnd(11), cols.join('  |  '));
 }

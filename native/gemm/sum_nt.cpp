@@ -60,21 +60,25 @@ void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long
   const double flops = 2.0 * M * N * K * batch;
   const int halves = batch >= 4 ? 2 : 1;
   float* red = tl_halves.get((size_t)halves * P * Q);
-  parallel_run([&](int ith, int nth) {
-    long t0, t1;
-    split_range(halves * ptiles, ith, nth, &t0, &t1);
-    for (int h = 0; h < halves; h++) {
-      const long u0 = t0 > h * ptiles ? t0 - h * ptiles : 0, u1 = t1 < (h + 1) * ptiles ? t1 - h * ptiles : ptiles;
-      const long r0 = u0 * kSumNtP, r1 = u1 * kSumNtP < P ? u1 * kSumNtP : P, np = r1 - r0;
-      if (np <= 0) continue;
-      long b0, b1;  // the items of half h: split_range's halves, as the home shares
-      split_range(batch, h, halves, &b0, &b1);
-      const long nb = b1 - b0;
-      float* rh = red + h * P * Q + r0 * Q;
-      if (K == 0 || nb == 0) {
-        for (long i = 0; i < np * Q; i++) rh[i] = 0.f;
-      } else {
-        rows(rh, np, Q, Pp + b0 * sp + r0 * K, sp, Qp + b0 * sq, sq, nb);
+  ItemClaims units(halves * ptiles, true);
+  parallel_run([&](int ith, int) {
+    ItemClaims::Part mine = units.part(ith);
+    long t0, n;
+    while ((t0 = mine.next_run(halves * ptiles, &n)) >= 0) {
+      const long t1 = t0 + n;
+      for (int h = 0; h < halves; h++) {
+        const long u0 = t0 > h * ptiles ? t0 - h * ptiles : 0, u1 = t1 < (h + 1) * ptiles ? t1 - h * ptiles : ptiles;
+        const long r0 = u0 * kSumNtP, r1 = u1 * kSumNtP < P ? u1 * kSumNtP : P, np = r1 - r0;
+        if (np <= 0) continue;
+        long b0, b1;  // the items of half h: split_range's halves, as the home shares
+        split_range(batch, h, halves, &b0, &b1);
+        const long nb = b1 - b0;
+        float* rh = red + h * P * Q + r0 * Q;
+        if (K == 0 || nb == 0) {
+          for (long i = 0; i < np * Q; i++) rh[i] = 0.f;
+        } else {
+          rows(rh, np, Q, Pp + b0 * sp + r0 * K, sp, Qp + b0 * sq, sq, nb);
+        }
       }
     }
   }, flops < 2e5 ? 1 : 0);
