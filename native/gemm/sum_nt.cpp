@@ -42,12 +42,16 @@ thread_local AlignedBuf tl_part, tl_halves;
 // The driver of both sums: P, the longer operand, its rows in whole tiles of kSumNtP; Q the shorter.
 // rows(red, np, Q, Pp, sp, Qp, sq, nb) reduces rows [0, np) of Pp against Q's over nb items.
 // From 4 items the batch is summed in two fixed halves, [0, ceil(batch / 2)) and the rest, each element
-// C = beta * C + (first half's sum + second half's), and the threads split the (half, P tile) pairs in
-// that order: on two threads each reads only the items of its half, the ones the token mixer's backward
+// C = beta * C + (first half's sum + second half's), and the threads claim the (half, P tile) pairs
+// (ItemClaims: each its home share in that order first, then single pairs from the back of another's):
+// on two threads each reads only the items of its half, the ones the token mixer's backward
 // (parallel_claim's home shares) wrote on that thread, instead of half the rows of every item (half of
 // each item's lines crossing to the other core, and back for the next layer's writes). 2-vCPU Zen 5,
 // cpu-sudoku4 (dgate_up 4 MiB a call): the token mixer backward that follows the sums 0.67 -> 0.46 ms,
-// the step x1.026-1.033 (bench-ab-step, one process). The halves are gemm_in_halves' (gemm.cpp).
+// the step x1.026-1.033 (bench-ab-step, one process). The halves are gemm_in_halves' (gemm.cpp). Claimed
+// rather than fixed shares (thirty-seventh session): one vCPU of these hosts runs cached work up to 20%
+// slower than the other for minutes at a time (docs/PERFORMANCE.md), and a fixed share ends with the
+// slower; each pair writes its own rows of `red`, so who runs it never changes a bit.
 template <class T, class Rows>
 void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long batch, long stride_a, long stride_b,
                   float beta, Rows rows) {
