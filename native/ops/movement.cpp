@@ -47,11 +47,8 @@ void cast_u8_f32(float* out, const uint8_t* inp, long n) {
 }
 
 void broadcast_rows(float* dst, const float* src, const uint8_t* mask, long B, long per, long D, long src_stride) {
-  // Items claimed (parallel_claim), not split in fixed shares: the masked items (the carry's halted
-  // ones) bunch up, and the call opens a step, when the worker wakes late (the caller waited 173 us a
-  // call for the worker's share, cpu-sudoku9 on two threads, 2-vCPU Zen 5).
-  parallel_claim(B, B * per, [&](ItemClaims::Part items) {
-    for (long b = items.first(); b >= 0; b = items.next(b)) {
+  parallel_for(B, B * per, [&](long lo, long hi) {
+    for (long b = lo; b < hi; b++) {
       if (!mask[b]) continue;
       const float* row = src + b * src_stride;
       for (long o = b * per; o < (b + 1) * per; o += D) std::memcpy(dst + o, row, D * sizeof(float));
