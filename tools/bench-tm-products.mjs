@@ -78,7 +78,7 @@ const times = {};
 // The builds' order reversed every other round: with the same build twice, the one called second read
 // 2-5% faster (2-vCPU Zen 2, 2026-12-03), which a fixed order would give to the newer build.
 // The peak is measured again before every round, and each call's share is taken against its own
-// round's peak: the 2-vCPU hosts' clock moves by up to 10% between minutes (the two-thread peak read 420
+// round's peak: on the 2-vCPU hosts it moves by up to 10% between minutes (the two-thread peak read 420
 // and 459 GFLOP/s twenty minutes apart, 2026-12-04), which a peak measured once at the start would book
 // as the products' gain or loss. Printed: each product's median time, its median share of the round's
 // peak, and the range of the rounds' peaks.

@@ -137,8 +137,8 @@ export function runGemmBench(
           C = alignedF32(nc);
         const call = { ...c, A, B: Bm, C, precision };
         gemm(call); // warm-up: page faults, packing buffers
-        // this row's own peak, measured just before it: on the shared hosts the clock moves by up to
-        // 10% from one minute to the next (two-thread peaks of 420 and 459 GFLOP/s twenty minutes apart,
+        // this row's own peak, measured just before it: on the shared hosts the measured peak moves by up
+        // to 10% from one minute to the next (two-thread peaks of 420 and 459 GFLOP/s twenty minutes apart,
         // 2-vCPU Zen 5, 2026-12-04), which one peak for the whole table would book as the rows' gain or
         // loss. The highest of three 0.05 s loops: a thread descheduled during one reads low (one 0.1 s
         // loop gave a row 107%), never high.
