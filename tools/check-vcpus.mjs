@@ -7,6 +7,7 @@
 // docs/PERFORMANCE.md): a two-thread product split in fixed shares then ends with the slower CPU.
 //   node tools/check-vcpus.mjs [ROOT] [SECONDS]   (ROOT: a built checkout, default this one)
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -43,6 +44,10 @@ if (process.env.TRM_CHECK_VCPU_CHILD) {
   process.exit(0);
 }
 
+if (!existsSync(`${root}/dist/kernels/index.js`)) {
+  console.error(`check-vcpus: ${root}/dist/kernels/index.js not found: give a built checkout (npm ci builds one)`);
+  process.exit(2);
+}
 const cpus = availableParallelism();
 const probe = cpu => {
   const r = spawnSync(
@@ -54,7 +59,12 @@ const probe = cpu => {
     },
   );
   if (r.error || r.status !== 0) {
-    console.error(`check-vcpus: taskset -c ${cpu} failed: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+    const why = r.error
+      ? r.error.code === 'ENOENT'
+        ? 'taskset not found (util-linux)'
+        : r.error.message
+      : (r.stderr.split('\n').find(l => /error/i.test(l)) ?? r.stderr.trim().split('\n')[0]);
+    console.error(`check-vcpus: taskset -c ${cpu} failed: ${why}`);
     process.exit(1);
   }
   return JSON.parse(r.stdout.trim().split('\n').pop());
