@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StepServer } from '../../src/bench/step-server.js';
 import { benchPreset, LEAD_S, leadSteps, TORCH_GLIBC_TUNABLES } from '../../src/bench/step.js';
+import { allowedCpus } from '../../src/bench/vcpus.js';
 import { packageRoot } from '../../src/kernels/index.js';
 
 const main = join(packageRoot, 'dist', 'cli', 'main.js');
@@ -69,7 +70,8 @@ function benchStep(args: string[], env: Record<string, string> = {}) {
     .split('\n')
     .filter(Boolean)
     .map(l => JSON.parse(l));
-  return { code: r.status, err: r.stderr, row: r.status === 0 ? JSON.parse(r.stdout).rows[0] : null, log };
+  const top = r.status === 0 ? JSON.parse(r.stdout) : null;
+  return { code: r.status, err: r.stderr, row: top?.rows[0] ?? null, top, log };
 }
 
 describe('interleaved rounds: lead steps', () => {
@@ -90,8 +92,12 @@ describe('interleaved rounds: lead steps', () => {
 
 describe.runIf(existsSync(main))('bench step against PyTorch', () => {
   it('small configs alternate trm and the fastest PyTorch variant, round by round', () => {
-    const { code, err, row, log } = benchStep(['--reps', '3']);
+    const { code, err, row, top, log } = benchStep(['--reps', '3']);
     expect(code, err).toBe(0);
+    // the CPUs' evenness before and after the runs (bench/vcpus.ts): one probe per CPU, or why it was skipped
+    for (const check of [top.cpus_before, top.cpus_after])
+      if ('skipped' in check) expect(check.skipped).toMatch(/taskset|Linux/);
+      else expect(check.cpus.map((c: { cpu: number }) => c.cpu)).toEqual(allowedCpus());
     // the probe ran every variant on its own; the 1-thread one (0.25 s) is the fastest
     const probes = log.filter(l => l.serve === false);
     expect(probes.length).toBeGreaterThanOrEqual(1);

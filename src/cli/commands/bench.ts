@@ -29,6 +29,10 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
     summary: 'Sudoku solver puzzles/s and generator puzzles/s per core',
     load: async () => (await import('../../bench/sudoku.js')).benchSudoku,
   },
+  vcpus: {
+    summary: 'whether the CPUs run alike now: each pinned alone, its FMA peak and a cached GEMM (--reps N: N s each)',
+    load: async () => (await import('../../bench/vcpus.js')).benchVcpus,
+  },
   step: {
     summary: 'one TRM training supervision step (any preset; paper Sudoku configs at B = 64 by default) vs PyTorch',
     load: async () => {
@@ -52,12 +56,16 @@ const suites: Record<string, { summary: string; load: () => Promise<Suite> }> = 
 
 export const benchCommand = defineCommand({
   name: 'bench',
-  summary: 'run a benchmark suite (gemm, sudoku, step)',
+  summary: 'run a benchmark suite (gemm, sudoku, step, vcpus)',
   usage:
     '<suite> [--json] [--reps N] [--backend native|webgpu] [--precision P[,P]] [step: --preset NAME[,NAME] --batch B --no-torch --torch-reps N --torch-budget S --interleave|--no-interleave]',
   options: {
     json: { type: 'boolean', description: 'print JSON instead of a table' },
-    reps: { type: 'string', argument: 'N', description: 'timed repetitions per measurement (median reported)' },
+    reps: {
+      type: 'string',
+      argument: 'N',
+      description: 'timed repetitions per measurement (median reported); vcpus: seconds of GEMM calls per CPU',
+    },
     backend: {
       type: 'string',
       argument: 'NAME',
@@ -105,8 +113,8 @@ export const benchCommand = defineCommand({
     const backend = args.values.backend ?? process.env.TRM_BACKEND;
     if (backend !== undefined && !['native', 'webgpu'].includes(backend))
       throw new UsageError(`bench: --backend must be native or webgpu, got '${backend}'`);
-    if (backend === 'webgpu' && name === 'sudoku')
-      throw new UsageError(`bench: the sudoku suite runs on the CPU only (--backend webgpu is for gemm and step)`);
+    if (backend === 'webgpu' && (name === 'sudoku' || name === 'vcpus'))
+      throw new UsageError(`bench: the ${name} suite runs on the CPU only (--backend webgpu is for gemm and step)`);
     const v = args.values;
     if (
       name !== 'step' &&
