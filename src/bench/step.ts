@@ -10,7 +10,9 @@
  * and 1, the fastest compared. The trm step runs in a child process (step-child.ts) so its peak RSS
  * is its own. Small configs (and any with --interleave) are then compared in rounds that alternate
  * one timed trm step with one timed step of PyTorch's fastest variant, each after its own untimed
- * lead steps, both processes alive (step-server.ts). `trm bench step`.
+ * lead steps, both processes alive (step-server.ts). Before and after the runs each CPU is probed
+ * alone (vcpus.ts: `cpus_before`, `cpus_after`), so a figure from minutes when one vCPU ran slower
+ * says so. `trm bench step`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
