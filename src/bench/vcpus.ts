@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
 
 /** One CPU's probe: its FMA peak (GFLOP/s), the GEMM's median time and its share of that peak. */
 export interface CpuProbe {
@@ -89,6 +90,8 @@ export function describeVcpus(v: VcpuCheck): string {
 
 export async function benchVcpus(opts: { json: boolean; reps?: number }): Promise<void> {
   // --reps N: N seconds of GEMM calls per CPU (default 1)
+  if ((opts.reps ?? 1) > 60)
+    throw new UsageError(`bench vcpus: --reps is seconds per CPU, at most 60 (got ${opts.reps})`);
   const v = checkVcpus(opts.reps ?? 1);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ bench: 'vcpus', ...v })}\n`);

@@ -73,6 +73,12 @@ describe.runIf(existsSync(main))('trm bench vcpus', () => {
     );
   });
 
+  it('takes at most 60 seconds per CPU', () => {
+    const { code, err } = bench(['--reps', '61']);
+    expect(code).toBe(2);
+    expect(err.trim()).toBe('trm: bench vcpus: --reps is seconds per CPU, at most 60 (got 61)');
+  });
+
   it('runs on the CPU only', () => {
     const { code, err } = bench(['--backend', 'webgpu']);
     expect(code).toBe(2);
