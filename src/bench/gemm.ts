@@ -1,7 +1,8 @@
 /**
  * bench/gemm.ts: GFLOP/s of the GEMM at the shapes one TRM training step runs (Sudoku, S = 97
  * positions, D = 512), against the machine's fp32 FMA peak measured by a register-only loop (just
- * before each row, the highest of three 0.05 s loops: its `peak`).
+ * before each row, the highest of three 0.05 s loops: its `peak`); each CPU is probed alone before
+ * and after the rows (vcpus.ts: `cpus_before`, `cpus_after`).
  *
  *   hidden SwiGLU   gate_up  (B*97)x512  . 512x3072   forward (X W^T), dX (dY W), dW (dY^T X)
  *                   down     (B*97)x1536 . 1536x512   forward, dX, dW
@@ -19,6 +20,7 @@
 import { addon, alignedF32, backendInfo, gemm, type GemmCall, type Precision, setThreads } from '../kernels/index.js';
 import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
+import { checkVcpus, describeVcpus } from './vcpus.js';
 
 export interface GemmBenchRow {
   name: string;
@@ -203,6 +205,10 @@ export async function benchGemm(opts: {
   const precisions = opts.precisions ?? ['fp32'];
   const bf16Kernel = addon?.info().gemmBf16Kernel ?? 'none';
   const all: GemmBenchRow[] = [];
+  // each CPU probed alone before and after (vcpus.ts): a vCPU slowed by a neighbour makes the
+  // two-thread rows read low for reasons the code does not have
+  const cpusBefore = checkVcpus(0.3);
+  if (!opts.json) console.log(`before the rows: ${describeVcpus(cpusBefore)}`);
   for (const precision of precisions) {
     if (!opts.json) {
       const kernel = precision === 'bf16' ? bf16Kernel : info.gemmKernel;
@@ -239,5 +245,19 @@ export async function benchGemm(opts: {
         );
       }
   }
-  if (opts.json) console.log(JSON.stringify({ backend: { ...info, gemmBf16Kernel: bf16Kernel }, rows: all }, null, 2));
+  const cpusAfter = checkVcpus(0.3);
+  if (!opts.json) console.log(`after the rows: ${describeVcpus(cpusAfter)}`);
+  if (opts.json)
+    console.log(
+      JSON.stringify(
+        {
+          backend: { ...info, gemmBf16Kernel: bf16Kernel },
+          cpus_before: cpusBefore,
+          cpus_after: cpusAfter,
+          rows: all,
+        },
+        null,
+        2,
+      ),
+    );
 }
