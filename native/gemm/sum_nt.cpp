@@ -64,9 +64,8 @@ void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long
   const double flops = 2.0 * M * N * K * batch;
   const int halves = batch >= 4 ? 2 : 1;
   float* red = tl_halves.get((size_t)halves * P * Q);
-  ItemClaims units(halves * ptiles, true);
-  parallel_run([&](int ith, int) {
-    ItemClaims::Part mine = units.part(ith);
+  // (work 0 below 2e5 FLOPs: parallel_claim then runs on the calling thread alone)
+  parallel_claim(halves * ptiles, flops < 2e5 ? 0 : kMinParallelWork, [&](ItemClaims::Part& mine) {
     long t0, n;
     while ((t0 = mine.next_run(halves * ptiles, &n)) >= 0) {
       const long t1 = t0 + n;
@@ -85,7 +84,7 @@ void sum_nt_parts(float* C, const T* A, const T* B, long M, long N, long K, long
         }
       }
     }
-  }, flops < 2e5 ? 1 : 0);
+  });
   const float* r2 = halves == 2 ? red + P * Q : nullptr;
   for (long p = 0; p < P; p++)
     for (long q = 0; q < Q; q++) {

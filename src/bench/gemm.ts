@@ -20,7 +20,7 @@
 import { addon, alignedF32, backendInfo, gemm, type GemmCall, type Precision, setThreads } from '../kernels/index.js';
 import { Rng, STREAM } from '../data/rng.js';
 import { TrmError } from '../errors.js';
-import { checkVcpus, describeVcpus } from './vcpus.js';
+import { checkVcpusSaying } from './vcpus.js';
 
 export interface GemmBenchRow {
   name: string;
@@ -93,6 +93,15 @@ function operandSizes(c: Omit<GemmCall, 'A' | 'B' | 'C'>): [number, number, numb
   return [a, b, batch * c.M * c.N];
 }
 
+/** The bench's product `name` at batch B with its operands filled (seeded) and C allocated. */
+export function benchGemmCall(name: string, B: number, precision: Precision = 'fp32'): GemmCall {
+  const shape = gemmBenchShapes.find(s => s.name === name);
+  if (!shape) throw new TrmError('TRM_BAD_ARG', `gemm benchmark: no product named '${name}'`);
+  const c = shape.call(B);
+  const [na, nb, nc] = operandSizes(c);
+  return { ...c, A: filled(na, 1), B: filled(nb, 2), C: alignedF32(nc), precision };
+}
+
 function filled(n: number, seed: number): Float32Array {
   const out = alignedF32(n),
     rng = new Rng(seed, STREAM.bench);
@@ -132,12 +141,7 @@ export function runGemmBench(
     for (const B of opts.batches ?? [32, 256]) {
       for (const shape of gemmBenchShapes) {
         if (opts.shapes && !opts.shapes.includes(shape.name)) continue;
-        const c = shape.call(B);
-        const [na, nb, nc] = operandSizes(c);
-        const A = filled(na, 1),
-          Bm = filled(nb, 2),
-          C = alignedF32(nc);
-        const call = { ...c, A, B: Bm, C, precision };
+        const call = benchGemmCall(shape.name, B, precision);
         gemm(call); // warm-up: page faults, packing buffers
         // this row's own peak, measured just before it: on the shared hosts the measured peak moves by up
         // to 10% from one minute to the next (two-thread peaks of 420 and 459 GFLOP/s twenty minutes apart,
@@ -153,16 +157,16 @@ export function runGemmBench(
         }
         times.sort((a, b) => a - b);
         const ms = times[times.length >> 1];
-        const batch = c.batch ?? 1;
-        const gflops = (2 * c.M * c.N * c.K * batch) / ms / 1e6;
+        const batch = call.batch ?? 1;
+        const gflops = (2 * call.M * call.N * call.K * batch) / ms / 1e6;
         const row = {
           name: shape.name,
           op: shape.op,
           B,
           threads,
-          M: c.M,
-          N: c.N,
-          K: c.K,
+          M: call.M,
+          N: call.N,
+          K: call.K,
           batch,
           ms,
           gflops,
@@ -207,8 +211,7 @@ export async function benchGemm(opts: {
   const all: GemmBenchRow[] = [];
   // each CPU probed alone before and after (vcpus.ts): a vCPU slowed by a neighbour makes the
   // two-thread rows read low for reasons the code does not have
-  const cpusBefore = checkVcpus(0.3);
-  if (!opts.json) console.log(`before the rows: ${describeVcpus(cpusBefore)}`);
+  const cpusBefore = checkVcpusSaying('before the rows', opts.json);
   for (const precision of precisions) {
     if (!opts.json) {
       const kernel = precision === 'bf16' ? bf16Kernel : info.gemmKernel;
@@ -245,8 +248,7 @@ export async function benchGemm(opts: {
         );
       }
   }
-  const cpusAfter = checkVcpus(0.3);
-  if (!opts.json) console.log(`after the rows: ${describeVcpus(cpusAfter)}`);
+  const cpusAfter = checkVcpusSaying('after the rows', opts.json);
   if (opts.json)
     console.log(
       JSON.stringify(

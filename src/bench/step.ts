@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type ServedStep, StepServer } from './step-server.js';
-import { checkVcpus, describeVcpus } from './vcpus.js';
+import { checkVcpusSaying } from './vcpus.js';
 import { fileURLToPath } from 'node:url';
 import {
   addon,
@@ -567,8 +567,7 @@ export async function benchStep(opts: {
     );
   // whether the CPUs ran alike before and after the runs (bench/vcpus.ts): one vCPU slowed by a
   // neighbour makes a two-thread figure read low for reasons the code does not have
-  const cpuCheck = gpu ? null : checkVcpus(0.3);
-  if (cpuCheck && !opts.json) process.stdout.write(`before the runs: ${describeVcpus(cpuCheck)}\n`);
+  const cpuCheck = gpu ? null : checkVcpusSaying('before the runs', opts.json);
   const rows: StepRow[] = [];
   const log = (s: string) => {
     if (!opts.json) process.stdout.write(`${s}\n`);
@@ -766,8 +765,7 @@ export async function benchStep(opts: {
         );
       rows.push(row);
     }
-  const cpuAfter = cpuCheck ? checkVcpus(0.3) : null;
-  if (cpuAfter && !opts.json) process.stdout.write(`after the runs: ${describeVcpus(cpuAfter)}\n`);
+  const cpuAfter = cpuCheck ? checkVcpusSaying('after the runs', opts.json) : null;
   if (opts.json)
     process.stdout.write(
       `${JSON.stringify({ bench: 'step', backend: backendInfo(), threads, cpus_before: cpuCheck, cpus_after: cpuAfter, rows })}\n`,

@@ -88,6 +88,13 @@ export function describeVcpus(v: VcpuCheck): string {
   return `CPUs UNEVEN: cpu${slow.cpu} takes ${pct}% longer than the fastest on a cached GEMM (same FMA peak: a neighbour, likely); two-thread timings read low now`;
 }
 
+/** A benchmark's check before or after its runs (0.3 s a CPU), with a `when: ...` line unless quiet (JSON). */
+export function checkVcpusSaying(when: string, quiet: boolean): VcpuCheck {
+  const v = checkVcpus(0.3);
+  if (!quiet) console.log(`${when}: ${describeVcpus(v)}`);
+  return v;
+}
+
 export async function benchVcpus(opts: { json: boolean; reps?: number }): Promise<void> {
   // --reps N: N seconds of GEMM calls per CPU (default 1)
   if ((opts.reps ?? 1) > 60)
