@@ -14,6 +14,9 @@ namespace trm {
 
 // Threads the pool uses: TRM_THREADS if set, else the number of online cores.
 int pool_threads();
+// Threads a parallel_run from here would get: 1 inside a region (nested regions run inline on the
+// calling thread), else pool_threads(). What a kernel's split decisions should count on.
+int region_free_threads();
 // Change the thread count (1..256); takes effect at the next parallel region.
 void pool_set_threads(int n);
 // Run fn(part, nth) for every part < nth (nth = min(requested, pool_threads())) and return when all
