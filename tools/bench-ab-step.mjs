@@ -98,9 +98,15 @@ const out = roots.map(() => ({ times: [], cpu: [] }));
 // Every other round runs the builds in reverse order: the place in a round matters on these hosts
 // (the paper bf16 step read 0.962x with the newer build second and 1.066x with it first, ten rounds
 // each), so each build takes each place equally often.
+// And with more than one build, each step waits 5 ms first (idle): every build has its own thread pool,
+// whose workers spin 1-3 ms after a region before they sleep, and a step right after another build's
+// ran against that spinning worker (on a 2-vCPU host a third of one CPU for the first milliseconds;
+// bench-tm-products' two-thread products read 74-78% against 86% alone before it waited too).
+const idle = new Int32Array(new SharedArrayBuffer(4));
 for (let r = 0; r <= K_STEPS; r++) {
   const order = steps.map((_, i) => (r % 2 ? steps.length - 1 - i : i));
   for (const i of order) {
+    if (steps.length > 1) Atomics.wait(idle, 0, 0, 5);
     const { s, cpu } = steps[i].run();
     if (r > 0) {
       out[i].times.push(+s.toFixed(4));
