@@ -17,7 +17,7 @@ const B = Number(process.argv[3] ?? 32),
   rounds = Number(process.argv[5] ?? 9);
 if (!(Number.isInteger(B) && B >= 2 && B % 2 === 0) || !(Number.isInteger(rounds) && rounds >= 1)) {
   console.error(
-    `bench-scaling: B must be an even integer >= 2 and ROUNDS an integer >= 1, got B '${process.argv[3]}', ROUNDS '${process.argv[5]}'`,
+    `bench-scaling: B must be an even integer >= 2 and ROUNDS an integer >= 1, got B '${process.argv[3] ?? 32}', ROUNDS '${process.argv[5] ?? 9}'`,
   );
   process.exit(2);
 }
