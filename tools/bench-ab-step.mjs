@@ -100,8 +100,8 @@ const out = roots.map(() => ({ times: [], cpu: [] }));
 // each), so each build takes each place equally often.
 // And with more than one build, each step waits 5 ms first (idle): every build has its own thread pool,
 // whose workers spin 1-3 ms after a region before they sleep, and a step right after another build's
-// ran against that spinning worker (on a 2-vCPU host a third of one CPU for the first milliseconds;
-// bench-tm-products' two-thread products read 74-78% against 86% alone before it waited too).
+// ran against that spinning worker on a 2-vCPU host (bench-tm-products' two-thread products read 74-82% of
+// the peak with two builds loaded against 86-89% with one, before it waited too).
 const idle = new Int32Array(new SharedArrayBuffer(4));
 for (let r = 0; r <= K_STEPS; r++) {
   const order = steps.map((_, i) => (r % 2 ? steps.length - 1 - i : i));
