@@ -167,9 +167,7 @@ int region_threads(int max_threads) {
 
 }  // namespace
 
-int pool_threads() { return pool().nthreads; }
-
-int region_free_threads() { return tl_in_region ? 1 : pool().nthreads; }
+int pool_threads() { return tl_in_region ? 1 : pool().nthreads; }
 
 void pool_set_threads(int n) {
   if (n < 1) n = 1;

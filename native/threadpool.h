@@ -12,11 +12,11 @@
 
 namespace trm {
 
-// Threads the pool uses: TRM_THREADS if set, else the number of online cores.
+// Threads a parallel_run from here can use: the pool's size (TRM_THREADS if set, else the number of
+// online cores), but 1 inside a region, where a nested parallel_run runs inline on the calling thread.
+// So a kernel called from inside another (a fused kernel's GEMM, a gemm_in_halves half) chooses its
+// split and its shared packs for the one thread it has, not for threads that never come.
 int pool_threads();
-// Threads a parallel_run from here would get: 1 inside a region (nested regions run inline on the
-// calling thread), else pool_threads(). What a kernel's split decisions should count on.
-int region_free_threads();
 // Change the thread count (1..256); takes effect at the next parallel region.
 void pool_set_threads(int n);
 // Run fn(part, nth) for every part < nth (nth = min(requested, pool_threads())) and return when all

@@ -14,6 +14,7 @@
 //   node tools/bench-ab-step.mjs /work/main@fp32,/work/main@bf16 paper 8
 //   node tools/bench-ab-step.mjs ROOT[,ROOT...] [PRESET] [K] [PRECISION] [B]
 import { existsSync } from 'node:fs';
+import { settleBetweenBuilds } from './load-builds.mjs';
 
 const specs = (process.argv[2] ?? '').split(',').filter(Boolean);
 const roots = specs.map(s => s.split('@')[0]);
@@ -98,15 +99,12 @@ const out = roots.map(() => ({ times: [], cpu: [] }));
 // Every other round runs the builds in reverse order: the place in a round matters on these hosts
 // (the paper bf16 step read 0.962x with the newer build second and 1.066x with it first, ten rounds
 // each), so each build takes each place equally often.
-// And with more than one build, each step waits 5 ms first (idle): every build has its own thread pool,
-// whose workers spin 1-3 ms after a region before they sleep, and a step right after another build's
-// ran against that spinning worker on a 2-vCPU host (bench-tm-products' two-thread products read 74-82% of
-// the peak with two builds loaded against 86-89% with one, before it waited too).
-const idle = new Int32Array(new SharedArrayBuffer(4));
+// And with more than one build, each step waits 5 ms idle first (settleBetweenBuilds: the other build's
+// pool worker still spins after its step).
 for (let r = 0; r <= K_STEPS; r++) {
   const order = steps.map((_, i) => (r % 2 ? steps.length - 1 - i : i));
   for (const i of order) {
-    if (steps.length > 1) Atomics.wait(idle, 0, 0, 5);
+    if (steps.length > 1) settleBetweenBuilds();
     const { s, cpu } = steps[i].run();
     if (r > 0) {
       out[i].times.push(+s.toFixed(4));

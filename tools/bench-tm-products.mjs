@@ -5,6 +5,8 @@
 // same bits for every product.
 //   node tools/bench-tm-products.mjs THREADS B ROUNDS ROOT [ROOT...]
 // (a ROOT is a checkout with dist/ and build/: compare a base worktree against this one)
+import { settleBetweenBuilds } from './load-builds.mjs';
+
 const [threads, B, rounds] = process.argv.slice(2, 5).map(Number);
 const roots = process.argv.slice(5);
 if (!(threads > 0 && B > 0 && rounds > 0) || roots.length === 0) {
@@ -82,12 +84,8 @@ const times = {};
 // and 459 GFLOP/s twenty minutes apart, 2026-12-04), which a peak measured once at the start would book
 // as the products' gain or loss. Printed: each product's median time, its median share of the round's
 // peak, and the range of the rounds' peaks.
-// Each build has its own thread pool, whose workers spin for 1-3 ms after a call before they sleep:
-// a call right after another build's ran its two threads against that spinning worker on a 2-vCPU
-// host (two threads: down dW 74-78% with two builds loaded against 86% with one, 2026-12-05). So with
-// more than one build every call waits 5 ms first (idle), and each starts as a lone build's does.
-const idle = new Int32Array(new SharedArrayBuffer(4));
-const settle = () => Atomics.wait(idle, 0, 0, 5);
+// With more than one build every call waits 5 ms idle first (settleBetweenBuilds: another build's pool
+// worker still spins after its call).
 const shares = {},
   peaks = [];
 for (let r = 0; r <= rounds; r++) {
@@ -96,7 +94,7 @@ for (let r = 0; r <= rounds; r++) {
   if (r > 0) peaks.push(roundPeak);
   for (const d of data)
     for (const m of mods.map((_, i) => (r % 2 ? mods.length - 1 - i : i))) {
-      if (mods.length > 1) settle();
+      if (mods.length > 1) settleBetweenBuilds();
       const t0 = process.hrtime.bigint();
       call(mods[m], d);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;

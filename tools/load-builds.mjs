@@ -4,6 +4,7 @@
 // an unreadable path is a one-line error and exit 2.
 //   loadBuilds(tool, paths, { before(i), after(addon, i) }): the addons, in order. before runs just
 //   before build i is loaded (e.g. to set the environment it reads), after just after.
+//   settleBetweenBuilds(): 5 ms idle, before each timed call of a tool that interleaves builds.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -31,4 +32,13 @@ export function loadBuilds(tool, paths, { before = () => {}, after = () => {} } 
   } finally {
     rmSync(scratch, { recursive: true, force: true }); // loaded libraries stay mapped
   }
+}
+
+// Each loaded build has its own thread pool, whose workers spin for 1-3 ms after a call before they sleep:
+// a call right after another build's ran its threads against that spinning worker on a 2-vCPU host
+// (bench-tm-products, two threads: 74-82% of the peak with two builds loaded against 86-89% with one, the
+// same code, 2026-12-05). Waiting 5 ms idle first lets it sleep, so each call starts as a lone build's does.
+const idle = new Int32Array(new SharedArrayBuffer(4));
+export function settleBetweenBuilds() {
+  Atomics.wait(idle, 0, 0, 5);
 }

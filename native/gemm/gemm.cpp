@@ -1425,13 +1425,11 @@ void gemm(const GemmArgs& g) {
   if (gemm_in_halves(g)) return;
   const GemmKernelInfo kr = active_kernel(g.bf16);
   if (gemm_by_transpose(kr, g)) return;
-  // The threads this call can split over: one when nested in a region (a gemm_in_halves half, a fused
-  // kernel's item), whose parallel_run runs inline. Counting the pool there made a half of the paper
-  // token mixer's down weight gradient (16 items of 512 x 97 x 512, transposed) pack all its items'
-  // op(B) in a pass of their own first (pack_items_b: 4 MB out to L3 and back) for a split among
-  // threads that never came: two threads 77-78 -> 82% of the peak (bench-tm-products, one process).
-  // The same bits: each path gives those of any split.
-  const int nth = region_free_threads();
+  // (pool_threads: one when nested in a region, a gemm_in_halves half or a fused kernel's item. When it
+  // counted the pool there, a half of the paper token mixer's down weight gradient, 16 items of 512 x 97
+  // x 512 transposed, packed all its items' op(B) in a pass of their own first, pack_items_b: 4 MB out
+  // to L3 and back, for a split that never came: two threads 77-78 -> 82% of the peak. Same bits.)
+  const int nth = pool_threads();
   const double flops_item = 2.0 * g.M * g.N * g.K;
   // Independent items: whole items per thread when that balances (small items, or enough of
   // them, or a multiple of the thread count). Items that accumulate into one C (stride_c == 0)
@@ -1591,7 +1589,7 @@ void gemm_swiglu(void* out_, void* gate_up_, const float* X, const float* W, lon
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
   long Kp = 0;  // packed slots over all k blocks (gemm_one's blocks: kr.kc each)
   for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
-  const int nth = region_free_threads();
+  const int nth = pool_threads();
   const bool stream = 8.0 * batch * H * N > kKeptStreamBytes;  // the kept [G; U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // Whole items when there are enough, claimed one at a time as threads free up (ItemClaims, ops.h),
@@ -1695,7 +1693,7 @@ void linear_swiglu(void* out_, void* gate_up_, const float* X, const float* W, l
   // B blocks: NCh gate columns and the NCh up columns that pair with them (NC columns in all)
   const long nch = kr.nc / 2 / NR * NR > NR ? kr.nc / 2 / NR * NR : NR;
   const long mcr = (kr.mc + MR - 1) / MR * MR;
-  const int nth = region_free_threads();
+  const int nth = pool_threads();
   const bool stream = 8.0 * N * I > kKeptStreamBytes;  // the kept [G | U], in bytes
   const bool stream16 = stream;  // (the same elements: never read again before the backward)
   // as gemm(): split the longer of the rows (whole MR strips) and the column panels
@@ -1832,7 +1830,7 @@ void linear_swiglu_backward(void* dgate_up_, const float* dout, const void* gate
   for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
   const long ncb = kr.nc;  // column block of dh (gemm's NC)
   const long mcr = (kr.mc + MR - 1) / MR * MR;
-  const int nth = region_free_threads();
+  const int nth = pool_threads();
   const bool rows_ok = N >= (long)MR * 2 * nth, panels_ok = I >= (long)NR * 2 * nth;
   const bool split_rows = rows_ok && (!panels_ok || N >= I);
   const int use = 2.0 * N * I * K < 2e5 ? 1 : nth;
@@ -1976,7 +1974,7 @@ void gemm_swiglu_backward(void* dgate_up_, const float* dout, const void* gate_u
   const long Hr = (H + MR - 1) / MR * MR, panels = (N + NR - 1) / NR;
   long Kp = 0;
   for (long pc = 0; pc < K; pc += kr.kc) Kp += k_slots(K - pc < kr.kc ? K - pc : kr.kc, KP);
-  const int nth = region_free_threads();
+  const int nth = pool_threads();
   const bool by_item = batch >= nth;
   // streamed dgate_up, no row prefetches: why in linear_swiglu_backward. Nor with a recomputed gate_up
   // (cpu-sudoku4's S 17): then only dgate_up's rows were asked for, for writing, 12 prefetches a tile

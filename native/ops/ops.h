@@ -67,7 +67,7 @@ struct ItemClaims {
     }
   }
   static int home_shares(long n) {
-    long s = region_free_threads();
+    long s = pool_threads();
     if (s > kMaxShares) s = kMaxShares;
     if (s > n) s = n;
     return s < 1 ? 1 : (int)s;

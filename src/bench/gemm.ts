@@ -118,6 +118,12 @@ export function measurePeak(threads: number, seconds = 0.5, precision: Precision
   return addon.fmaPeak(seconds, threads);
 }
 
+/** The highest of `tries` short peak loops: a thread descheduled during one reads low, never high (one
+ *  0.1 s loop gave a gemm row 107%). */
+export function bestPeak(threads: number, seconds: number, precision: Precision = 'fp32', tries = 3): number {
+  return Math.max(...Array.from({ length: tries }, () => measurePeak(threads, seconds, precision)));
+}
+
 export function runGemmBench(
   opts: {
     batches?: number[];
@@ -146,9 +152,8 @@ export function runGemmBench(
         // this row's own peak, measured just before it: on the shared hosts the measured peak moves by up
         // to 10% from one minute to the next (two-thread peaks of 420 and 459 GFLOP/s twenty minutes apart,
         // 2-vCPU Zen 5, 2026-12-04), which one peak for the whole table would book as the rows' gain or
-        // loss. The highest of three 0.05 s loops: a thread descheduled during one reads low (one 0.1 s
-        // loop gave a row 107%), never high.
-        const peak = Math.max(...[0, 1, 2].map(() => measurePeak(threads, 0.05, precision)));
+        // loss.
+        const peak = bestPeak(threads, 0.05, precision);
         const times: number[] = [];
         for (let r = 0; r < reps; r++) {
           const t0 = process.hrtime.bigint();

@@ -20,6 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type ServedStep, StepServer } from './step-server.js';
 import { checkVcpusSaying } from './vcpus.js';
+import { bestPeak } from './gemm.js';
 import { fileURLToPath } from 'node:url';
 import {
   addon,
@@ -173,8 +174,7 @@ export interface StepRow {
 
 /** fp32 FMA peak of `threads` threads now (GFLOP/s): the best of three short register-only runs. */
 function measurePeak(threads: number): number {
-  if (!addon) return NaN;
-  return Math.max(addon.fmaPeak(0.3, threads), addon.fmaPeak(0.3, threads), addon.fmaPeak(0.3, threads));
+  return addon ? bestPeak(threads, 0.3) : NaN;
 }
 
 /** The q-quantile of v, linear between the closest ranks. */
