@@ -11,7 +11,8 @@
  *                   and their backward products (src/nn/token-mixer.ts): dW summed over the
  *                   items (strideC = 0), dX with the transposed shared weight
  *
- * Each product is timed `reps` times after one warm-up; the median is reported. `--precision
+ * Each product is timed after one warm-up, `reps` times when given, else at least three times and as
+ * often as fits in DEFAULT_TIMED_S (DEFAULT_REPS_MAX at most); the median is reported. `--precision
  * bf16` times gemmBf16 (bf16 operands, fp32 sums) against the bf16 peak of a register-only loop
  * of the unit the kernel uses: AMX's TDPBF16PS where the AMX kernel runs, else VDPBF16PS (where the
  * CPU has AVX512_BF16; elsewhere bf16 is emulated on the fp32 kernel and measured against the fp32
@@ -32,6 +33,8 @@ export interface GemmBenchRow {
   K: number;
   batch: number;
   ms: number;
+  /** native rows: ms is the median of this many timed calls */
+  reps?: number;
   gflops: number;
   peak: number;
   ratio: number;
@@ -124,6 +127,28 @@ export function bestPeak(threads: number, seconds: number, precision: Precision 
   return Math.max(...Array.from({ length: tries }, () => measurePeak(threads, seconds, precision)));
 }
 
+/** Timed seconds a row fills when --reps is not given (after its three calls), and the most calls it makes then. */
+const DEFAULT_TIMED_S = 0.25,
+  DEFAULT_REPS_MAX = 31;
+
+/** Milliseconds of each call of f: at least minReps calls, then more while they sum to under budgetMs, maxReps at most. */
+export function timeCalls(
+  f: () => void,
+  minReps: number,
+  maxReps: number,
+  budgetMs: number,
+  nowMs: () => number = () => Number(process.hrtime.bigint()) / 1e6,
+): number[] {
+  const times: number[] = [];
+  for (let spent = 0; times.length < minReps || (times.length < maxReps && spent < budgetMs); ) {
+    const t0 = nowMs();
+    f();
+    times.push(nowMs() - t0);
+    spent += times[times.length - 1];
+  }
+  return times;
+}
+
 export function runGemmBench(
   opts: {
     batches?: number[];
@@ -140,7 +165,12 @@ export function runGemmBench(
     throw new TrmError('TRM_NO_NATIVE', `gemm benchmark needs the native kernels (${info.reason ?? 'not loaded'})`);
   const cores = info.threads;
   const threadList = opts.threads ?? [...new Set([1, cores])];
-  const reps = opts.reps ?? 3;
+  // Without --reps: at least three calls and as many as fill DEFAULT_TIMED_S. The token mixer's products at B 32
+  // take 4-16 ms, and a median of three was one slow call away from the row's floor (2-vCPU Zen 5, 2026-12-05:
+  // single rows 79-90% of the peak with three calls, 85-91% with nine); the paper channel products at B 256
+  // (0.1-0.5 s a call) keep their three.
+  const minReps = opts.reps ?? 3,
+    maxReps = opts.reps ?? DEFAULT_REPS_MAX;
   const rows: GemmBenchRow[] = [];
   for (const threads of threadList) {
     setThreads(threads);
@@ -154,12 +184,7 @@ export function runGemmBench(
         // 2-vCPU Zen 5, 2026-12-04), which one peak for the whole table would book as the rows' gain or
         // loss.
         const peak = bestPeak(threads, 0.05, precision);
-        const times: number[] = [];
-        for (let r = 0; r < reps; r++) {
-          const t0 = process.hrtime.bigint();
-          gemm(call);
-          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        }
+        const times = timeCalls(() => gemm(call), minReps, maxReps, DEFAULT_TIMED_S * 1e3);
         times.sort((a, b) => a - b);
         const ms = times[times.length >> 1];
         const batch = call.batch ?? 1;
@@ -174,6 +199,7 @@ export function runGemmBench(
           K: call.K,
           batch,
           ms,
+          reps: times.length,
           gflops,
           peak,
           ratio: gflops / peak,

@@ -64,7 +64,8 @@ export const benchCommand = defineCommand({
     reps: {
       type: 'string',
       argument: 'N',
-      description: 'timed repetitions per measurement (median reported); vcpus: seconds of GEMM calls per CPU',
+      description:
+        'timed repetitions per measurement (median reported; gemm default: 3, more for short products, up to 0.25 s); vcpus: seconds of GEMM calls per CPU',
     },
     backend: {
       type: 'string',
