@@ -127,7 +127,7 @@ export function bestPeak(threads: number, seconds: number, precision: Precision 
   return Math.max(...Array.from({ length: tries }, () => measurePeak(threads, seconds, precision)));
 }
 
-/** Timed seconds a row fills when --reps is not given (after its three calls), and the most calls it makes then. */
+/** Without --reps: the timed seconds a row's calls fill (its first three included), and the most calls it makes. */
 const DEFAULT_TIMED_S = 0.25,
   DEFAULT_REPS_MAX = 31;
 
