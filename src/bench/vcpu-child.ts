@@ -5,7 +5,7 @@
  *   node dist/bench/vcpu-child.js SECONDS
  */
 import { addon, gemm, setThreads } from '../kernels/index.js';
-import { benchGemmCall, measurePeak } from './gemm.js';
+import { benchGemmCall, measurePeak, timeCalls } from './gemm.js';
 
 const seconds = Number(process.argv[2] ?? 1);
 if (!addon) {
@@ -20,12 +20,7 @@ setThreads(1);
 const call = benchGemmCall('mlp_t.down dW', 8);
 const peak = measurePeak(1, 0.2);
 gemm(call);
-const times: number[] = [];
-for (const t0 = performance.now(); performance.now() - t0 < seconds * 1000; ) {
-  const s = performance.now();
-  gemm(call);
-  times.push(performance.now() - s);
-}
+const times = timeCalls(() => gemm(call), 1, Number.POSITIVE_INFINITY, seconds * 1000);
 times.sort((x, y) => x - y);
 const ms = times[times.length >> 1];
 const gflops = (2 * call.M * call.N * call.K * (call.batch ?? 1)) / ms / 1e6;
